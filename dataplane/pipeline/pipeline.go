@@ -1,0 +1,66 @@
+// Package pipeline defines what every data-plane stage shares: the per-request
+// state, the verdict a stage returns, and the deny reason codes that appear in
+// responses, access logs and metrics. It must never import configuration code:
+// stages receive compiled values only.
+package pipeline
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Verdict is what a stage decides about a request.
+type Verdict uint8
+
+const (
+	// Continue passes the request to the next stage.
+	Continue Verdict = iota
+	// Done means the stage wrote the response; no later stage runs.
+	Done
+	// Close means the connection is closed without a response.
+	Close
+)
+
+// Stage is one step of a route's request path. Handle must not allocate in
+// steady state and must not retain ctx or r after it returns.
+type Stage interface {
+	Name() string
+	Handle(ctx *fasthttp.RequestCtx, r *Request) Verdict
+}
+
+// Request is the per-request state that stages share. The server resets and
+// reuses it; stages must not keep references to it or to its slices.
+type Request struct {
+	Start    time.Time
+	ClientIP netip.Addr // the TCP peer, or the first untrusted hop when the peer is a trusted proxy
+	PeerIP   netip.Addr // the TCP peer, always
+	TLS      bool
+
+	// Path is the normalized request path (no query); stages match and
+	// forward this, never the raw URI.
+	Path []byte
+
+	RouteName string
+	Upstream  string // address of the target that served the request, if any
+	Identity  string // authenticated client identity, when known
+
+	RequestID   []byte
+	TraceParent []byte
+
+	Reason Reason // why the gateway denied or failed the request; ReasonNone when it did not
+
+	// Delay is time a stage asked the server to wait before continuing
+	// (graduated throttling); zero for none.
+	Delay time.Duration
+}
+
+// Reset clears r for reuse, keeping slice capacity.
+func (r *Request) Reset() {
+	*r = Request{
+		Path:        r.Path[:0],
+		RequestID:   r.RequestID[:0],
+		TraceParent: r.TraceParent[:0],
+	}
+}

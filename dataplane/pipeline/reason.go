@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Reason is a machine-readable code for a denial or failure. It appears in
+// the response body, the access log and the metrics, so its string form is
+// stable API.
+type Reason uint8
+
+const (
+	ReasonNone Reason = iota
+	ReasonPathInvalid
+	ReasonPathAmbiguous
+	ReasonNoRoute
+	ReasonMethodNotAllowed
+	ReasonHeaderInvalid
+	ReasonBodyTooLarge
+	ReasonUpstreamUnavailable
+	ReasonUpstreamTimeout
+	ReasonUpstreamError
+	ReasonShuttingDown
+	ReasonBlocked
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	ReasonNone:                "",
+	ReasonPathInvalid:         "path_invalid",
+	ReasonPathAmbiguous:       "path_ambiguous",
+	ReasonNoRoute:             "no_route",
+	ReasonMethodNotAllowed:    "method_not_allowed",
+	ReasonHeaderInvalid:       "header_invalid",
+	ReasonBodyTooLarge:        "body_too_large",
+	ReasonUpstreamUnavailable: "upstream_unavailable",
+	ReasonUpstreamTimeout:     "upstream_timeout",
+	ReasonUpstreamError:       "upstream_error",
+	ReasonShuttingDown:        "shutting_down",
+	ReasonBlocked:             "blocked",
+}
+
+// String returns the stable code, e.g. "path_ambiguous".
+func (r Reason) String() string {
+	if r < numReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// Reasons lists every defined reason except ReasonNone, for metric registration.
+func Reasons() []Reason {
+	out := make([]Reason, 0, numReasons-1)
+	for r := ReasonNone + 1; r < numReasons; r++ {
+		out = append(out, r)
+	}
+	return out
+}
+
+var (
+	jsonOpen      = []byte(`{"status":`)
+	jsonError     = []byte(`,"error":"`)
+	jsonReason    = []byte(`","reason":"`)
+	jsonRequestID = []byte(`","request_id":"`)
+	jsonClose     = []byte("\"}\n")
+	contentJSON   = []byte("application/json")
+)
+
+// Deny records reason on r and writes the gateway's standard error response:
+// a small JSON body naming the status, the reason code and the request ID.
+// It allocates nothing: the body is appended into the response buffer.
+func Deny(ctx *fasthttp.RequestCtx, r *Request, status int, reason Reason) Verdict {
+	r.Reason = reason
+	resp := &ctx.Response
+	resp.ResetBody()
+	resp.SetStatusCode(status)
+	resp.Header.SetContentTypeBytes(contentJSON)
+	var num [8]byte
+	resp.AppendBody(jsonOpen)
+	resp.AppendBody(strconv.AppendInt(num[:0], int64(status), 10))
+	resp.AppendBody(jsonError)
+	resp.AppendBodyString(fasthttp.StatusMessage(status))
+	resp.AppendBody(jsonReason)
+	resp.AppendBodyString(reason.String())
+	resp.AppendBody(jsonRequestID)
+	resp.AppendBody(r.RequestID) // request IDs are validated to a JSON-safe charset
+	resp.AppendBody(jsonClose)
+	return Done
+}
