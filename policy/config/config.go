@@ -1,0 +1,111 @@
+// Package config decodes and validates gatewayd's configuration file. It turns
+// YAML (read with viper, with EDGEGUARD_* environment overrides) into plain
+// structs with defaults applied, and reports every problem with the key path
+// that caused it. It never builds runtime objects: compiling a validated
+// Config into a policy is the policy package's job.
+package config
+
+import "time"
+
+// Config is a decoded configuration file with defaults applied.
+type Config struct {
+	Listeners  []Listener `mapstructure:"listeners"`
+	Management Management `mapstructure:"management"`
+	Server     Server     `mapstructure:"server"`
+	AccessLog  AccessLog  `mapstructure:"access_log"`
+	Headers    Headers    `mapstructure:"headers"`
+	Upstreams  []Upstream `mapstructure:"upstreams"`
+	Routes     []Route    `mapstructure:"routes"`
+	XDP        XDP        `mapstructure:"xdp"`
+}
+
+// Listener is a data-plane listener facing clients.
+type Listener struct {
+	Name    string `mapstructure:"name"`
+	Address string `mapstructure:"address"`
+}
+
+// Management is the operators' listener: metrics, health and (later) the
+// management API. It must never share an address with a data listener.
+type Management struct {
+	Address string `mapstructure:"address"`
+}
+
+// Server holds connection-level limits and timeouts of the data listeners.
+type Server struct {
+	ReadTimeout         time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout        time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout         time.Duration `mapstructure:"idle_timeout"`
+	ShutdownGrace       time.Duration `mapstructure:"shutdown_grace"`
+	MaxRequestBodyBytes int           `mapstructure:"max_request_body_bytes"`
+	MaxHeaderBytes      int           `mapstructure:"max_header_bytes"`
+	MaxConnsPerIP       int           `mapstructure:"max_conns_per_ip"`
+	Concurrency         int           `mapstructure:"concurrency"`
+	AllowAmbiguousPaths bool          `mapstructure:"allow_ambiguous_paths"`
+}
+
+// AccessLog configures the JSON access log.
+type AccessLog struct {
+	Path   string `mapstructure:"path"` // "stdout", "stderr", "off" or a file path
+	Buffer int    `mapstructure:"buffer"`
+}
+
+// Headers configures header hygiene shared by all routes.
+type Headers struct {
+	TrustedProxies  []string          `mapstructure:"trusted_proxies"`
+	RequestIDHeader string            `mapstructure:"request_id_header"`
+	SecurityHeaders *bool             `mapstructure:"security_headers"`
+	SetResponse     map[string]string `mapstructure:"set_response"`
+	RemoveResponse  []string          `mapstructure:"remove_response"`
+}
+
+// Upstream is a pool of backend targets.
+type Upstream struct {
+	Name              string        `mapstructure:"name"`
+	Targets           []string      `mapstructure:"targets"`
+	Balance           string        `mapstructure:"balance"`
+	ConnectTimeout    time.Duration `mapstructure:"connect_timeout"`
+	ReadTimeout       time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout      time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
+	MaxConnsPerTarget int           `mapstructure:"max_conns_per_target"`
+	HealthCheck       *HealthCheck  `mapstructure:"health_check"`
+	Passive           Passive       `mapstructure:"passive"`
+}
+
+// HealthCheck configures active HTTP health checks of every target.
+type HealthCheck struct {
+	Path               string        `mapstructure:"path"`
+	Host               string        `mapstructure:"host"`
+	Interval           time.Duration `mapstructure:"interval"`
+	Timeout            time.Duration `mapstructure:"timeout"`
+	HealthyThreshold   int           `mapstructure:"healthy_threshold"`
+	UnhealthyThreshold int           `mapstructure:"unhealthy_threshold"`
+	ExpectStatus       int           `mapstructure:"expect_status"`
+}
+
+// Passive configures ejection of targets after consecutive failures.
+type Passive struct {
+	ConsecutiveFailures int           `mapstructure:"consecutive_failures"`
+	EjectFor            time.Duration `mapstructure:"eject_for"`
+}
+
+// Route maps requests to an upstream.
+type Route struct {
+	Name            string   `mapstructure:"name"`
+	Host            string   `mapstructure:"host"`
+	Methods         []string `mapstructure:"methods"`
+	Path            string   `mapstructure:"path"`
+	Match           string   `mapstructure:"match"` // "prefix" (default) or "exact"
+	CaseInsensitive bool     `mapstructure:"case_insensitive"`
+	Upstream        string   `mapstructure:"upstream"`
+	StripPrefix     string   `mapstructure:"strip_prefix"`
+}
+
+// XDP configures the kernel fast path.
+type XDP struct {
+	Mode       string        `mapstructure:"mode"` // auto, native, generic, off
+	Interfaces []string      `mapstructure:"interfaces"`
+	PinPath    string        `mapstructure:"pin_path"`
+	BanDefault time.Duration `mapstructure:"ban_default"`
+}

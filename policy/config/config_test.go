@@ -1,0 +1,192 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const validBase = `
+listeners:
+  - name: public
+    address: 127.0.0.1:18080
+management:
+  address: 127.0.0.1:19901
+upstreams:
+  - name: api
+    targets: [127.0.0.1:9000, 127.0.0.1:9001]
+    balance: least_conn
+    health_check:
+      path: /health
+      interval: 1s
+      timeout: 500ms
+routes:
+  - name: api
+    path: /api/
+    methods: [GET, POST]
+    upstream: api
+`
+
+func TestParseValidAppliesDefaults(t *testing.T) {
+	l, err := Parse([]byte(validBase), "yaml", "test")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	c := l.Config
+	if got := c.Upstreams[0].ConnectTimeout; got != DefaultConnectTimeout {
+		t.Errorf("connect_timeout default = %s, want %s", got, DefaultConnectTimeout)
+	}
+	if got := c.Upstreams[0].HealthCheck.Timeout; got != 500*time.Millisecond {
+		t.Errorf("health_check.timeout = %s, want 500ms", got)
+	}
+	if c.Upstreams[0].HealthCheck.HealthyThreshold != DefaultHealthyThreshold {
+		t.Errorf("healthy_threshold default not applied")
+	}
+	if c.Routes[0].Match != MatchPrefix {
+		t.Errorf("route match default = %q", c.Routes[0].Match)
+	}
+	if !*c.Headers.SecurityHeaders {
+		t.Errorf("security headers should default on")
+	}
+	if len(l.Digest) != 64 {
+		t.Errorf("digest = %q", l.Digest)
+	}
+}
+
+func TestEmbeddedDefaultIsValid(t *testing.T) {
+	l, err := LoadDefault()
+	if err != nil {
+		t.Fatalf("embedded default: %v", err)
+	}
+	for _, ln := range l.Config.Listeners {
+		if !strings.HasPrefix(ln.Address, "127.0.0.1:") {
+			t.Errorf("default listener %q is not loopback", ln.Address)
+		}
+	}
+	if l.Config.Upstreams[0].Targets[0] != DemoTarget {
+		t.Errorf("default upstream should be the demo upstream")
+	}
+}
+
+func TestEnvOverride(t *testing.T) {
+	t.Setenv("EDGEGUARD_MANAGEMENT_ADDRESS", "127.0.0.1:29901")
+	t.Setenv("EDGEGUARD_SERVER_READ_TIMEOUT", "7s")
+	t.Setenv("EDGEGUARD_XDP_INTERFACES", "eth0,eth1")
+	l, err := Parse([]byte(validBase), "yaml", "test")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	c := l.Config
+	if c.Management.Address != "127.0.0.1:29901" {
+		t.Errorf("management.address = %q, want env override", c.Management.Address)
+	}
+	if c.Server.ReadTimeout != 7*time.Second {
+		t.Errorf("server.read_timeout = %s, want 7s from env", c.Server.ReadTimeout)
+	}
+	if len(c.XDP.Interfaces) != 2 || c.XDP.Interfaces[1] != "eth1" {
+		t.Errorf("xdp.interfaces = %q, want [eth0 eth1]", c.XDP.Interfaces)
+	}
+}
+
+// TestInvalid checks that every kind of mistake is rejected with an error
+// that names the key at fault.
+func TestInvalid(t *testing.T) {
+	cases := []struct {
+		name    string
+		replace [2]string // applied to validBase
+		append  string
+		wantKey string
+	}{
+		{"unknown top-level key", [2]string{}, "bogus: 1\n", "bogus"},
+		{"misspelt nested key", [2]string{"balance: least_conn", "balanse: least_conn"}, "", "balanse"},
+		{"bad listener address", [2]string{"127.0.0.1:18080", "127.0.0.1"}, "", "listeners[0].address"},
+		{"listener port out of range", [2]string{"127.0.0.1:18080", "127.0.0.1:70000"}, "", "listeners[0].address"},
+		{"listener on management address", [2]string{"127.0.0.1:18080", "127.0.0.1:19901"}, "", "listeners[0].address"},
+		{"bad management address", [2]string{"127.0.0.1:19901", "nope"}, "", "management.address"},
+		{"negative timeout", [2]string{}, "server:\n  read_timeout: -1s\n", "server.read_timeout"},
+		{"bad duration type", [2]string{}, "server:\n  read_timeout: soon\n", "read_timeout"},
+		{"tiny header limit", [2]string{}, "server:\n  max_header_bytes: 10\n", "server.max_header_bytes"},
+		{"bad trusted proxy", [2]string{}, "headers:\n  trusted_proxies: [10.0.0.1/33]\n", "headers.trusted_proxies[0]"},
+		{"trusted proxy host bits", [2]string{}, "headers:\n  trusted_proxies: [10.0.0.1/8]\n", "headers.trusted_proxies[0]"},
+		{"bad request id header", [2]string{}, "headers:\n  request_id_header: \"X Bad\"\n", "headers.request_id_header"},
+		{"bad balance", [2]string{"least_conn", "random"}, "", "upstreams[0].balance"},
+		{"bad target", [2]string{"127.0.0.1:9001", "localhost"}, "", "upstreams[0].targets[1]"},
+		{"duplicate target", [2]string{"127.0.0.1:9001", "127.0.0.1:9000"}, "", "upstreams[0].targets[1]"},
+		{"no targets", [2]string{"targets: [127.0.0.1:9000, 127.0.0.1:9001]", "targets: []"}, "", "upstreams[0].targets"},
+		{"health path", [2]string{"path: /health", "path: health"}, "", "upstreams[0].health_check.path"},
+		{"health timeout over interval", [2]string{"timeout: 500ms", "timeout: 5s"}, "", "upstreams[0].health_check.timeout"},
+		{"route unknown upstream", [2]string{"upstream: api", "upstream: nope"}, "", "routes[0].upstream"},
+		{"route path relative", [2]string{"path: /api/", "path: api/"}, "", "routes[0].path"},
+		{"route bad method", [2]string{"[GET, POST]", "[GET, \"PO ST\"]"}, "", "routes[0].methods[1]"},
+		{"route bad match", [2]string{"path: /api/", "path: /api/\n    match: regex"}, "", "routes[0].match"},
+		{"strip prefix not prefix", [2]string{"path: /api/", "path: /api/\n    strip_prefix: /v2"}, "", "routes[0].strip_prefix"},
+		{"duplicate route name", [2]string{}, "  - name: api\n    path: /b\n    upstream: api\n", "routes[1].name"},
+		{"xdp mode", [2]string{}, "xdp:\n  mode: turbo\n", "xdp.mode"},
+		{"xdp interface", [2]string{}, "xdp:\n  interfaces: [\"a/b\"]\n", "xdp.interfaces[0]"},
+		{"xdp pin path", [2]string{}, "xdp:\n  pin_path: relative\n", "xdp.pin_path"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := validBase
+			if tc.replace[0] != "" {
+				if !strings.Contains(doc, tc.replace[0]) {
+					t.Fatalf("test bug: %q not in base", tc.replace[0])
+				}
+				doc = strings.Replace(doc, tc.replace[0], tc.replace[1], 1)
+			}
+			doc += tc.append
+			_, err := Parse([]byte(doc), "yaml", "test")
+			if err == nil {
+				t.Fatalf("Parse accepted invalid config:\n%s", doc)
+			}
+			if !strings.Contains(err.Error(), tc.wantKey) {
+				t.Fatalf("error does not name %q:\n%v", tc.wantKey, err)
+			}
+		})
+	}
+}
+
+func TestValidateReportsAllErrors(t *testing.T) {
+	doc := strings.Replace(validBase, "least_conn", "random", 1) + "xdp:\n  mode: turbo\n"
+	_, err := Parse([]byte(doc), "yaml", "test")
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, key := range []string{"upstreams[0].balance", "xdp.mode"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("missing %s in:\n%v", key, err)
+		}
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gw.yml")
+	if err := os.WriteFile(path, []byte(validBase), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if l.Source != path {
+		t.Errorf("source = %q", l.Source)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "read config") {
+		t.Errorf("missing file: err = %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(validBase))
+	f.Add(defaultYAML)
+	f.Add([]byte("routes: 5"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l, err := Parse(data, "yaml", "fuzz")
+		if err == nil && l.Config.Validate() != nil {
+			t.Fatalf("Parse accepted a config that fails Validate")
+		}
+	})
+}

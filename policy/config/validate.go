@@ -1,0 +1,288 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FieldError is one problem in a configuration, named by its key path
+// (e.g. "routes[2].upstream").
+type FieldError struct {
+	Key string
+	Msg string
+}
+
+func (e FieldError) Error() string { return e.Key + ": " + e.Msg }
+
+// Errors is every problem found in one configuration.
+type Errors []FieldError
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// DemoTarget is the upstream target that names gatewayd's built-in demo
+// upstream, so the embedded default config works with nothing else running.
+const DemoTarget = "builtin:demo"
+
+type validator struct{ errs Errors }
+
+func (v *validator) add(key, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) positive(key string, d time.Duration) {
+	if d <= 0 {
+		v.add(key, "must be > 0, got %s", d)
+	}
+}
+
+func (v *validator) atLeast(key string, n, min int) {
+	if n < min {
+		v.add(key, "must be >= %d, got %d", min, n)
+	}
+}
+
+func (v *validator) hostPort(key, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(key, "must be host:port, got %q", addr)
+		return
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		v.add(key, "port must be 0-65535, got %q", port)
+	}
+	if strings.ContainsAny(host, " /") {
+		v.add(key, "bad host %q", host)
+	}
+}
+
+// Validate reports every problem in c. It expects defaults to be applied.
+func (c *Config) Validate() error {
+	v := &validator{}
+	c.validateListeners(v)
+	c.validateServer(v)
+	c.validateHeaders(v)
+	upstreams := c.validateUpstreams(v)
+	c.validateRoutes(v, upstreams)
+	c.validateXDP(v)
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return v.errs
+}
+
+func (c *Config) validateListeners(v *validator) {
+	names := map[string]int{}
+	addrs := map[string]int{}
+	for i, l := range c.Listeners {
+		key := fmt.Sprintf("listeners[%d]", i)
+		if j, dup := names[l.Name]; dup {
+			v.add(key+".name", "duplicate listener name %q (also listeners[%d])", l.Name, j)
+		}
+		names[l.Name] = i
+		v.hostPort(key+".address", l.Address)
+		if j, dup := addrs[l.Address]; dup {
+			v.add(key+".address", "duplicate address %q (also listeners[%d])", l.Address, j)
+		}
+		addrs[l.Address] = i
+		if l.Address == c.Management.Address {
+			v.add(key+".address", "%q is the management address: the data plane must never serve management routes", l.Address)
+		}
+	}
+	v.hostPort("management.address", c.Management.Address)
+}
+
+func (c *Config) validateServer(v *validator) {
+	s := c.Server
+	v.positive("server.read_timeout", s.ReadTimeout)
+	v.positive("server.write_timeout", s.WriteTimeout)
+	v.positive("server.idle_timeout", s.IdleTimeout)
+	v.positive("server.shutdown_grace", s.ShutdownGrace)
+	v.atLeast("server.max_request_body_bytes", s.MaxRequestBodyBytes, 1)
+	v.atLeast("server.max_header_bytes", s.MaxHeaderBytes, 1024)
+	v.atLeast("server.max_conns_per_ip", s.MaxConnsPerIP, 0)
+	v.atLeast("server.concurrency", s.Concurrency, 1)
+	v.atLeast("access_log.buffer", c.AccessLog.Buffer, 1)
+}
+
+func (c *Config) validateHeaders(v *validator) {
+	h := c.Headers
+	for i, p := range h.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			v.add(fmt.Sprintf("headers.trusted_proxies[%d]", i), "%v", err)
+		}
+	}
+	if !isToken(h.RequestIDHeader) {
+		v.add("headers.request_id_header", "not a valid header name: %q", h.RequestIDHeader)
+	}
+	for name, val := range h.SetResponse {
+		if !isToken(name) {
+			v.add("headers.set_response."+name, "not a valid header name")
+		}
+		if strings.ContainsAny(val, "\r\n\x00") {
+			v.add("headers.set_response."+name, "value must not contain CR, LF or NUL")
+		}
+	}
+	for i, name := range h.RemoveResponse {
+		if !isToken(name) {
+			v.add(fmt.Sprintf("headers.remove_response[%d]", i), "not a valid header name: %q", name)
+		}
+	}
+}
+
+func (c *Config) validateUpstreams(v *validator) map[string]bool {
+	names := map[string]bool{}
+	for i, u := range c.Upstreams {
+		key := fmt.Sprintf("upstreams[%d]", i)
+		switch {
+		case u.Name == "":
+			v.add(key+".name", "required")
+		case names[u.Name]:
+			v.add(key+".name", "duplicate upstream name %q", u.Name)
+		}
+		names[u.Name] = true
+		if len(u.Targets) == 0 {
+			v.add(key+".targets", "at least one target is required")
+		}
+		seen := map[string]bool{}
+		for j, t := range u.Targets {
+			tk := fmt.Sprintf("%s.targets[%d]", key, j)
+			if seen[t] {
+				v.add(tk, "duplicate target %q", t)
+			}
+			seen[t] = true
+			if t != DemoTarget {
+				v.hostPort(tk, t)
+			}
+		}
+		if u.Balance != BalanceRoundRobin && u.Balance != BalanceLeastConn {
+			v.add(key+".balance", "must be %q or %q, got %q", BalanceRoundRobin, BalanceLeastConn, u.Balance)
+		}
+		v.positive(key+".connect_timeout", u.ConnectTimeout)
+		v.positive(key+".read_timeout", u.ReadTimeout)
+		v.positive(key+".write_timeout", u.WriteTimeout)
+		v.positive(key+".idle_timeout", u.IdleTimeout)
+		v.atLeast(key+".max_conns_per_target", u.MaxConnsPerTarget, 1)
+		v.atLeast(key+".passive.consecutive_failures", u.Passive.ConsecutiveFailures, 0)
+		v.positive(key+".passive.eject_for", u.Passive.EjectFor)
+		if hc := u.HealthCheck; hc != nil {
+			hk := key + ".health_check"
+			if !strings.HasPrefix(hc.Path, "/") {
+				v.add(hk+".path", "must start with \"/\", got %q", hc.Path)
+			}
+			v.positive(hk+".interval", hc.Interval)
+			v.positive(hk+".timeout", hc.Timeout)
+			if hc.Timeout > hc.Interval && hc.Interval > 0 {
+				v.add(hk+".timeout", "must not exceed interval (%s), got %s", hc.Interval, hc.Timeout)
+			}
+			v.atLeast(hk+".healthy_threshold", hc.HealthyThreshold, 1)
+			v.atLeast(hk+".unhealthy_threshold", hc.UnhealthyThreshold, 1)
+			if hc.ExpectStatus != 0 && (hc.ExpectStatus < 100 || hc.ExpectStatus > 599) {
+				v.add(hk+".expect_status", "must be an HTTP status 100-599, got %d", hc.ExpectStatus)
+			}
+		}
+	}
+	return names
+}
+
+func (c *Config) validateRoutes(v *validator, upstreams map[string]bool) {
+	names := map[string]bool{}
+	if len(c.Routes) == 0 {
+		v.add("routes", "at least one route is required")
+	}
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		switch {
+		case r.Name == "":
+			v.add(key+".name", "required")
+		case names[r.Name]:
+			v.add(key+".name", "duplicate route name %q", r.Name)
+		}
+		names[r.Name] = true
+		if !strings.HasPrefix(r.Path, "/") {
+			v.add(key+".path", "must start with \"/\", got %q", r.Path)
+		}
+		if r.Match != MatchPrefix && r.Match != MatchExact {
+			v.add(key+".match", "must be %q or %q, got %q", MatchPrefix, MatchExact, r.Match)
+		}
+		for j, m := range r.Methods {
+			if !isToken(m) {
+				v.add(fmt.Sprintf("%s.methods[%d]", key, j), "not a valid HTTP method: %q", m)
+			}
+		}
+		switch {
+		case r.Upstream == "":
+			v.add(key+".upstream", "required")
+		case !upstreams[r.Upstream]:
+			v.add(key+".upstream", "unknown upstream %q", r.Upstream)
+		}
+		if r.StripPrefix != "" && !strings.HasPrefix(r.Path, r.StripPrefix) {
+			v.add(key+".strip_prefix", "%q is not a prefix of path %q", r.StripPrefix, r.Path)
+		}
+	}
+}
+
+func (c *Config) validateXDP(v *validator) {
+	switch c.XDP.Mode {
+	case "auto", "native", "generic", "off":
+	default:
+		v.add("xdp.mode", "must be auto, native, generic or off, got %q", c.XDP.Mode)
+	}
+	for i, name := range c.XDP.Interfaces {
+		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t") {
+			v.add(fmt.Sprintf("xdp.interfaces[%d]", i), "not a valid interface name: %q", name)
+		}
+	}
+	if !strings.HasPrefix(c.XDP.PinPath, "/") {
+		v.add("xdp.pin_path", "must be an absolute path, got %q", c.XDP.PinPath)
+	}
+	v.positive("xdp.ban_default", c.XDP.BanDefault)
+}
+
+// ParsePrefix accepts a CIDR or a bare address (taken as a host prefix) and
+// returns it masked, rejecting host bits set past the prefix length.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("bad address %q", s)
+		}
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("bad CIDR %q", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("bad CIDR %q: host bits set (did you mean %s?)", s, p.Masked())
+	}
+	return p, nil
+}
+
+// isToken reports whether s is a non-empty RFC 9110 token (header names, methods).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
