@@ -1,0 +1,136 @@
+package pathnorm
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// FuzzNormalize checks the properties promised in the package doc and
+// compares every result with refNormalize, a slow but obviously-correct
+// version built from strings.Split.
+func FuzzNormalize(f *testing.F) {
+	for _, tc := range normalizeCases {
+		f.Add(tc.raw)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, err := Normalize([]byte("x"), []byte(raw))
+		want, wantErr := refNormalize(raw)
+		if !errors.Is(err, wantErr) && (err != nil || wantErr != nil) {
+			t.Fatalf("Normalize(%q) error = %v; reference says %v", raw, err, wantErr)
+		}
+		if got[0] != 'x' {
+			t.Fatalf("Normalize(%q) overwrote dst: %q", raw, got)
+		}
+		got = got[1:]
+		if err != nil {
+			if len(got) != 0 {
+				t.Fatalf("Normalize(%q) = %q with error %v; want dst unchanged", raw, got, err)
+			}
+			return
+		}
+		out := string(got)
+		if out != want {
+			t.Fatalf("Normalize(%q) = %q; reference says %q", raw, out, want)
+		}
+		switch {
+		case !strings.HasPrefix(out, "/"):
+			t.Fatalf("Normalize(%q) = %q: does not start with /", raw, out)
+		case strings.Contains(out, "//"):
+			t.Fatalf("Normalize(%q) = %q: contains //", raw, out)
+		case strings.Contains(out+"/", "/./") || strings.Contains(out+"/", "/../"):
+			t.Fatalf("Normalize(%q) = %q: contains a dot segment", raw, out)
+		case strings.Contains(strings.ToUpper(out), "%2F"):
+			t.Fatalf("Normalize(%q) = %q: contains an encoded slash", raw, out)
+		case len(out) > len(raw):
+			t.Fatalf("Normalize(%q) = %q: longer than input", raw, out)
+		}
+		again, err := Normalize(nil, got)
+		if err != nil || !bytes.Equal(again, got) {
+			t.Fatalf("Normalize(%q) = %q, %v; want it unchanged (idempotent)", got, again, err)
+		}
+	})
+}
+
+// refNormalize is the reference model: split into segments, decode each,
+// classify it, then resolve dot segments with a stack.
+func refNormalize(raw string) (string, error) {
+	if !strings.HasPrefix(raw, "/") {
+		return "", ErrInvalid
+	}
+	var stack []string
+	trailing := false
+	// Check every segment for errors before resolving anything, but the
+	// first error in input order wins, as in Normalize.
+	for _, seg := range strings.Split(raw[1:], "/") {
+		dec, encodedDot, err := refDecode(seg)
+		if err != nil {
+			return "", err
+		}
+		name, _, hasParams := strings.Cut(dec, ";")
+		trailing = false
+		switch {
+		case dec == "":
+			trailing = true
+		case name == "." || name == "..":
+			if encodedDot || hasParams {
+				return "", ErrAmbiguous
+			}
+			if name == ".." && len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			trailing = true
+		case name == "":
+			return "", ErrAmbiguous
+		default:
+			stack = append(stack, dec)
+		}
+	}
+	out := "/" + strings.Join(stack, "/")
+	if trailing && len(stack) > 0 {
+		out += "/"
+	}
+	return out, nil
+}
+
+func refDecode(seg string) (out string, encodedDot bool, err error) {
+	const hex = "0123456789abcdef"
+	var b strings.Builder
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		switch {
+		case c == 0 || c == '\\':
+			return "", false, ErrAmbiguous
+		case c < 0x20 || c >= 0x7f || strings.IndexByte(" \"<>#?", c) >= 0:
+			return "", false, ErrInvalid
+		case c != '%':
+			b.WriteByte(c)
+			continue
+		}
+		if i+2 >= len(seg) {
+			return "", false, ErrInvalid
+		}
+		hi := strings.IndexByte(hex, seg[i+1]|0x20)
+		lo := strings.IndexByte(hex, seg[i+2]|0x20)
+		if hi < 0 || lo < 0 || !isHexDigit(seg[i+1]) || !isHexDigit(seg[i+2]) {
+			return "", false, ErrInvalid
+		}
+		v := byte(hi<<4 | lo)
+		switch {
+		case v >= 'a' && v <= 'z', v >= 'A' && v <= 'Z', v >= '0' && v <= '9', strings.IndexByte("-._~", v) >= 0:
+			b.WriteByte(v)
+			encodedDot = encodedDot || v == '.'
+		case v == '/' || v == '\\' || v == 0 || v == 0xc0 || v == 0xc1:
+			return "", false, ErrAmbiguous
+		default:
+			b.WriteString(strings.ToUpper(seg[i : i+3]))
+		}
+		i += 2
+	}
+	return b.String(), encodedDot, nil
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
