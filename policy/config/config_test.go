@@ -190,3 +190,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestExampleConfigIsValid(t *testing.T) {
+	l, err := Load("../../deploy/examples/gatewayd.yaml")
+	if err != nil {
+		t.Fatalf("deploy/examples/gatewayd.yaml: %v", err)
+	}
+	// The example documents every default: decoding it must equal the defaults.
+	c := l.Config
+	if c.Server.ReadTimeout != DefaultReadTimeout || c.Server.MaxHeaderBytes != DefaultMaxHeaderBytes ||
+		c.AccessLog.Buffer != DefaultAccessLogBuffer || c.XDP.BanDefault != DefaultBanDuration {
+		t.Errorf("example config disagrees with the defaults: %+v", c.Server)
+	}
+}

@@ -90,6 +90,9 @@ func (c *Config) validateListeners(v *validator) {
 		}
 		names[l.Name] = i
 		v.hostPort(key+".address", l.Address)
+		if ephemeral(l.Address) {
+			continue // port 0: the kernel picks distinct ports
+		}
 		if j, dup := addrs[l.Address]; dup {
 			v.add(key+".address", "duplicate address %q (also listeners[%d])", l.Address, j)
 		}
@@ -246,6 +249,11 @@ func (c *Config) validateXDP(v *validator) {
 		v.add("xdp.pin_path", "must be an absolute path, got %q", c.XDP.PinPath)
 	}
 	v.positive("xdp.ban_default", c.XDP.BanDefault)
+}
+
+func ephemeral(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
 }
 
 // ParsePrefix accepts a CIDR or a bare address (taken as a host prefix) and
