@@ -31,3 +31,5 @@ require (
 	go.yaml.in/yaml/v3 v3.0.4 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )
+
+tool github.com/cilium/ebpf/cmd/bpf2go

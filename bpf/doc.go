@@ -1,0 +1,14 @@
+// Package bpf is edgeguard's kernel fast path: it owns the XDP program in
+// xdp/filter.c and its maps, attaches it to the data interfaces (native mode,
+// generic as a fallback, always reporting which), pins everything under a
+// bpffs directory so that filtering continues while the daemon restarts, and
+// exposes typed operations for the control plane (see enforce.Enforcer).
+//
+// IPv4 blocklists live in a flat DIR-24-8 table built in user space (a lookup
+// costs two array reads at any list size); IPv6 blocklists and both
+// allowlists live in LPM tries. Whole lists are swapped atomically through
+// ARRAY_OF_MAPS slots, so no packet ever sees a half-filled list.
+//
+// The package must never parse list files or configuration, and must never
+// drop a packet that no list names: unparsable frames pass to the kernel.
+package bpf

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// filter.c is edgeguard's XDP fast path. For every frame it reads the source
+// address (Ethernet, up to two VLAN tags, IPv4 or IPv6) and decides:
+//
+//   source in the allowlist            -> XDP_PASS (allow wins over everything)
+//   source in the blocklist            -> XDP_DROP
+//   source banned, ban not yet expired -> XDP_DROP
+//   otherwise                          -> XDP_PASS
+//
+// Frames it cannot parse (too short, bad version, a third VLAN tag) and
+// non-IP frames are passed to the kernel: this program only ever drops what
+// a list names. Every verdict is counted per reason (packets and bytes).
+//
+// Lists are replaced atomically by user space: each list lives in an inner
+// map that sits in the single slot of an ARRAY_OF_MAPS, and a whole new inner
+// map is swapped in. An empty slot means an empty list.
+//
+// Every key and value layout below is mirrored in Go by bpf2go (-type) and
+// checked by bpf/layout_test.go; change both together.
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+// enum reason indexes the stats map. Its numbering is stable API: Go mirrors
+// it as enforce.Reason and metrics use its names.
+enum reason {
+	REASON_PASS = 0,       // no list matched
+	REASON_PASS_ALLOWLIST, // source in the allowlist
+	REASON_PASS_NOT_IP,    // neither IPv4 nor IPv6 (ARP, LLDP, ...)
+	REASON_PASS_MALFORMED, // too short or unparsable: the kernel decides
+	REASON_DROP_BLOCKLIST, // source in the blocklist
+	REASON_DROP_BANNED,    // source banned until a time not yet reached
+	REASON_MAX,
+};
+
+// struct counter is one stats slot: per CPU, summed by user space.
+struct counter {
+	__u64 packets;
+	__u64 bytes; // frame length as seen by XDP, L2 header included
+};
+
+// LPM trie keys: prefix length in bits, then the address in network order.
+struct lpm_v4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct lpm_v6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+// struct ban_key is an IPv6 address in network order; IPv4 sources are
+// stored IPv4-mapped (::ffff:a.b.c.d) so one map serves both families.
+struct ban_key {
+	__u8 addr[16];
+};
+
+// DIR-24-8 table for the IPv4 blocklist, in one ARRAY map of 4 KiB pages.
+//
+// Keys [0, DIR_TBL24_PAGES) hold the first level: 2^24 __u32 entries indexed
+// by the top 24 bits of the source, 1024 per page. An entry is
+//   0                        not blocked
+//   1                        blocked (a prefix of length <= 24 covers the /24)
+//   DIR_CHUNK_FLAG | c       look at chunk c
+// Keys from DIR_TBL24_PAGES on hold the second level: chunk c is a 256-bit
+// bitmap (8 words, bit i of word j = address j*32+i in the /24) at page
+// DIR_TBL24_PAGES + c / DIR_CHUNKS_PER_PAGE. User space never reuses a chunk
+// for another /24 while the table is live, so a reader that saw an old entry
+// still reads a bitmap that belonged to that entry.
+#define DIR_PAGE_WORDS 1024
+#define DIR_TBL24_PAGES (1u << 14)
+#define DIR_CHUNK_WORDS 8
+#define DIR_CHUNKS_PER_PAGE (DIR_PAGE_WORDS / DIR_CHUNK_WORDS)
+#define DIR_CHUNK_FLAG 0x80000000u
+
+struct dir_page {
+	__u32 w[DIR_PAGE_WORDS];
+};
+
+// Inner map templates, written inline in each __array() so that BTF carries
+// their full definition. BPF_F_INNER_MAP lets the real DIR-24-8 arrays have a
+// different max_entries (number of chunk pages) than the template.
+#define DIR_INNER                                         \
+	struct {                                          \
+		__uint(type, BPF_MAP_TYPE_ARRAY);         \
+		__uint(max_entries, 1);                   \
+		__uint(map_flags, BPF_F_INNER_MAP);       \
+		__type(key, __u32);                       \
+		__type(value, struct dir_page);           \
+	}
+
+#define LPM_INNER(keytype)                                \
+	struct {                                          \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);      \
+		__uint(max_entries, 1);                   \
+		__uint(map_flags, BPF_F_NO_PREALLOC);     \
+		__type(key, keytype);                     \
+		__type(value, __u8);                      \
+	}
+
+// Clang emits only a forward declaration for a struct reached solely through
+// an __array() inner map definition, which loaders cannot size. These tiny
+// template maps make BTF carry the full key and value types; user space never
+// uses them.
+DIR_INNER tmpl_dir SEC(".maps");
+LPM_INNER(struct lpm_v4_key) tmpl_lpm_v4 SEC(".maps");
+LPM_INNER(struct lpm_v6_key) tmpl_lpm_v6 SEC(".maps");
+
+// Outer maps: key 0 -> inner map, or empty for an empty list.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, DIR_INNER);
+} block_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, LPM_INNER(struct lpm_v6_key));
+} block_v6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, LPM_INNER(struct lpm_v4_key));
+} allow_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, LPM_INNER(struct lpm_v6_key));
+} allow_v6 SEC(".maps");
+
+// bans: source -> ban expiry in bpf_ktime_get_ns() time (CLOCK_MONOTONIC).
+// Expired entries are ignored here and removed by user space.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 20);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ban_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bans SEC(".maps");
+
+// stats: enum reason -> counter, per CPU.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, REASON_MAX);
+	__type(key, enum reason);
+	__type(value, struct counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} stats SEC(".maps");
+
+// The UAPI headers do not define a VLAN header.
+struct vlan_hdr {
+	__be16 tci;
+	__be16 encapsulated_proto;
+};
+
+static __always_inline int verdict(struct xdp_md *ctx, __u32 reason, int action)
+{
+	struct counter *c = bpf_map_lookup_elem(&stats, &reason);
+
+	if (c) {
+		c->packets++;
+		c->bytes += ctx->data_end - ctx->data;
+	}
+	return action;
+}
+
+// dir_blocked reports whether the DIR-24-8 table marks the IPv4 source
+// (host order) as blocked.
+static __always_inline int dir_blocked(__u32 a)
+{
+	__u32 key = 0;
+	void *tbl = bpf_map_lookup_elem(&block_v4, &key);
+	if (!tbl)
+		return 0;
+
+	__u32 idx = a >> 8;
+	key = idx / DIR_PAGE_WORDS;
+	struct dir_page *p = bpf_map_lookup_elem(tbl, &key);
+	if (!p)
+		return 0;
+	__u32 e = p->w[idx & (DIR_PAGE_WORDS - 1)];
+	if (!(e & DIR_CHUNK_FLAG))
+		return e & 1;
+
+	__u32 c = e & ~DIR_CHUNK_FLAG;
+	key = DIR_TBL24_PAGES + c / DIR_CHUNKS_PER_PAGE;
+	p = bpf_map_lookup_elem(tbl, &key);
+	if (!p)
+		return 0;
+	__u32 w = (c % DIR_CHUNKS_PER_PAGE) * DIR_CHUNK_WORDS + ((a & 0xff) >> 5);
+	return (p->w[w & (DIR_PAGE_WORDS - 1)] >> (a & 31)) & 1;
+}
+
+static __always_inline int banned(struct ban_key *k)
+{
+	__u64 *until = bpf_map_lookup_elem(&bans, k);
+
+	return until && bpf_ktime_get_ns() < *until;
+}
+
+static __always_inline int check_v4(struct xdp_md *ctx, __be32 saddr)
+{
+	__u32 zero = 0;
+	void *allow = bpf_map_lookup_elem(&allow_v4, &zero);
+	if (allow) {
+		struct lpm_v4_key k = { .prefixlen = 32 };
+		__builtin_memcpy(k.addr, &saddr, 4);
+		if (bpf_map_lookup_elem(allow, &k))
+			return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
+	}
+
+	if (dir_blocked(bpf_ntohl(saddr)))
+		return verdict(ctx, REASON_DROP_BLOCKLIST, XDP_DROP);
+
+	struct ban_key bk = {};
+	bk.addr[10] = 0xff;
+	bk.addr[11] = 0xff;
+	__builtin_memcpy(&bk.addr[12], &saddr, 4);
+	if (banned(&bk))
+		return verdict(ctx, REASON_DROP_BANNED, XDP_DROP);
+
+	return verdict(ctx, REASON_PASS, XDP_PASS);
+}
+
+static __always_inline int check_v6(struct xdp_md *ctx, struct in6_addr *saddr)
+{
+	__u32 zero = 0;
+	struct lpm_v6_key k = { .prefixlen = 128 };
+	__builtin_memcpy(k.addr, saddr, 16);
+
+	void *allow = bpf_map_lookup_elem(&allow_v6, &zero);
+	if (allow && bpf_map_lookup_elem(allow, &k))
+		return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
+
+	void *block = bpf_map_lookup_elem(&block_v6, &zero);
+	if (block && bpf_map_lookup_elem(block, &k))
+		return verdict(ctx, REASON_DROP_BLOCKLIST, XDP_DROP);
+
+	// struct ban_key has the layout of k.addr.
+	if (banned((struct ban_key *)k.addr))
+		return verdict(ctx, REASON_DROP_BANNED, XDP_DROP);
+
+	return verdict(ctx, REASON_PASS, XDP_PASS);
+}
+
+SEC("xdp")
+int xdp_filter(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return verdict(ctx, REASON_PASS_MALFORMED, XDP_PASS);
+
+	__be16 proto = eth->h_proto;
+	void *cur = eth + 1;
+
+	// Up to two tags: 802.1Q, or 802.1ad (S-tag) followed by 802.1Q (C-tag).
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		struct vlan_hdr *vlan = cur;
+		if ((void *)(vlan + 1) > end)
+			return verdict(ctx, REASON_PASS_MALFORMED, XDP_PASS);
+		proto = vlan->encapsulated_proto;
+		cur = vlan + 1;
+	}
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = cur;
+		if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl < 5)
+			return verdict(ctx, REASON_PASS_MALFORMED, XDP_PASS);
+		return check_v4(ctx, ip->saddr);
+	}
+	if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = cur;
+		if ((void *)(ip6 + 1) > end || ip6->version != 6)
+			return verdict(ctx, REASON_PASS_MALFORMED, XDP_PASS);
+		return check_v6(ctx, &ip6->saddr);
+	}
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+		return verdict(ctx, REASON_PASS_MALFORMED, XDP_PASS); // a third tag
+	return verdict(ctx, REASON_PASS_NOT_IP, XDP_PASS);
+}
