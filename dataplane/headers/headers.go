@@ -1,0 +1,479 @@
+// Package headers is the data-plane stage for header hygiene. On the request
+// side it finds the real client address (X-Forwarded-For is believed only
+// from trusted proxies), strips hop-by-hop headers, sets X-Forwarded-For,
+// X-Real-IP and X-Forwarded-Proto, and assigns a request ID and a W3C
+// traceparent. On the response side it strips hop-by-hop headers and
+// headers that leak implementation details, sets security headers, and
+// echoes the request ID and traceparent to the client.
+//
+// The package must never believe forwarding headers from an untrusted peer,
+// never let a client remove the headers the gateway sets (Connection-listed
+// names are stripped before the gateway sets its own), never copy an
+// unvalidated client value into a header it owns, and never allocate per
+// request in steady state.
+package headers
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+)
+
+// DefaultRequestIDHeader is the request ID header used when
+// Options.RequestIDHeader is empty.
+const DefaultRequestIDHeader = "X-Request-ID"
+
+// Options configures a Stage. The zero value trusts no proxy, uses
+// X-Request-ID, and sets and removes no response headers.
+type Options struct {
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed. IPv4-mapped IPv6 prefixes are
+	// converted to IPv4.
+	TrustedProxies []netip.Prefix
+	// RequestIDHeader names the request ID header; DefaultRequestIDHeader
+	// when empty.
+	RequestIDHeader string
+	// SetResponseHeaders are set on every response, replacing any value the
+	// upstream sent: the gateway's security policy is authoritative, so an
+	// upstream cannot weaken it. Nil sets nothing; DefaultSecurityHeaders
+	// returns a set for APIs.
+	SetResponseHeaders [][2]string
+	// RemoveResponseHeaders are removed from every response, e.g. Server and
+	// X-Powered-By.
+	RemoveResponseHeaders []string
+}
+
+// DefaultSecurityHeaders returns the response headers recommended for a JSON
+// API (OWASP REST Security Cheat Sheet): no MIME sniffing, no framing, no
+// referrer, and a Content-Security-Policy that lets a browser load nothing
+// from an API response rendered as a page.
+//
+// Cache-Control is left to the upstream, which knows what is cacheable.
+// Strict-Transport-Security is not included because the gateway cannot
+// know whether clients reach it over TLS (it may sit behind a TLS
+// terminator); add it where they do.
+func DefaultSecurityHeaders() [][2]string {
+	return [][2]string{
+		{"X-Content-Type-Options", "nosniff"},
+		{"X-Frame-Options", "DENY"},
+		{"Referrer-Policy", "no-referrer"},
+		{"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+	}
+}
+
+// Header names, canonical as fasthttp stores them.
+var (
+	hdrConnection     = []byte("Connection")
+	hdrXForwardedFor  = []byte("X-Forwarded-For")
+	hdrXForwardedProt = []byte("X-Forwarded-Proto")
+	hdrXForwardedHost = []byte("X-Forwarded-Host")
+	hdrForwarded      = []byte("Forwarded")
+	hdrXRealIP        = []byte("X-Real-Ip")
+	hdrTraceparent    = []byte("Traceparent")
+	hdrTracestate     = []byte("Tracestate")
+
+	valueHTTP  = []byte("http")
+	valueHTTPS = []byte("https")
+	valueClose = []byte("close")
+	listSep    = []byte(", ")
+)
+
+// The same names as strings, for PeekAll.
+const (
+	strConnection     = "Connection"
+	strXForwardedFor  = "X-Forwarded-For"
+	strXForwardedProt = "X-Forwarded-Proto"
+	strTraceparent    = "Traceparent"
+)
+
+// hopByHop are the headers that describe one connection, not the message
+// (RFC 9110 §7.6.1, plus the non-standard Proxy-Connection). Transfer-Encoding
+// is hop-by-hop too, but fasthttp owns message framing.
+var hopByHop = [][]byte{
+	hdrConnection,
+	[]byte("Keep-Alive"),
+	[]byte("Proxy-Connection"),
+	[]byte("Proxy-Authenticate"),
+	[]byte("Proxy-Authorization"),
+	[]byte("Te"),
+	[]byte("Trailer"),
+	[]byte("Upgrade"),
+}
+
+// protected are headers that a Connection header may not remove: message
+// framing, the target host, and the forwarding headers that this stage
+// manages itself.
+var protected = [][]byte{
+	[]byte("Host"),
+	[]byte("Content-Length"),
+	[]byte("Content-Type"),
+	[]byte("Content-Encoding"),
+	[]byte("Transfer-Encoding"),
+	hdrXForwardedFor,
+	hdrXForwardedProt,
+	hdrXForwardedHost,
+	hdrForwarded,
+	hdrXRealIP,
+}
+
+// Stage is the header hygiene stage. It is immutable after New and safe for
+// concurrent use.
+type Stage struct {
+	trusted      []netip.Prefix
+	requestID    []byte // canonical name
+	requestIDStr string
+	setResp      [][2][]byte
+	removeResp   [][]byte
+	scratch      sync.Pool // *[]byte for building header values
+}
+
+var _ pipeline.Stage = (*Stage)(nil)
+
+// New validates opts and builds a Stage. It reports every invalid option.
+func New(opts Options) (*Stage, error) {
+	s := &Stage{}
+	var errs []error
+	for i, p := range opts.TrustedProxies {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("trusted_proxies[%d]: invalid prefix %q", i, p))
+			continue
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		s.trusted = append(s.trusted, p.Masked())
+	}
+
+	name := opts.RequestIDHeader
+	if name == "" {
+		name = DefaultRequestIDHeader
+	}
+	if err := checkName(name); err != nil {
+		errs = append(errs, fmt.Errorf("request_id_header: %w", err))
+	} else if isOneOf([]byte(name), hopByHop) || isOneOf([]byte(name), protected) ||
+		isOneOf([]byte(name), [][]byte{hdrTraceparent, hdrTracestate}) {
+		errs = append(errs, fmt.Errorf("request_id_header: %q is managed by the gateway", name))
+	}
+	s.requestID = fasthttp.AppendNormalizedHeaderKey(nil, name)
+	s.requestIDStr = string(s.requestID)
+
+	for i, kv := range opts.SetResponseHeaders {
+		if err := checkResponseName(kv[0], s.requestID); err != nil {
+			errs = append(errs, fmt.Errorf("set_response_headers[%d]: %w", i, err))
+			continue
+		}
+		if err := checkValue(kv[1]); err != nil {
+			errs = append(errs, fmt.Errorf("set_response_headers[%d] %q: %w", i, kv[0], err))
+			continue
+		}
+		s.setResp = append(s.setResp, [2][]byte{
+			fasthttp.AppendNormalizedHeaderKey(nil, kv[0]), []byte(kv[1]),
+		})
+	}
+	for i, n := range opts.RemoveResponseHeaders {
+		if err := checkResponseName(n, s.requestID); err != nil {
+			errs = append(errs, fmt.Errorf("remove_response_headers[%d]: %w", i, err))
+			continue
+		}
+		s.removeResp = append(s.removeResp, fasthttp.AppendNormalizedHeaderKey(nil, n))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("new headers stage: %w", errors.Join(errs...))
+	}
+	s.scratch.New = func() any {
+		b := make([]byte, 0, 256)
+		return &b
+	}
+	return s, nil
+}
+
+// checkName reports whether name is a valid header field name (an RFC 9110
+// token).
+func checkName(name string) error {
+	if name == "" {
+		return errors.New("empty header name")
+	}
+	for i := 0; i < len(name); i++ {
+		if !tokenByte[name[i]] {
+			return fmt.Errorf("header name %q: invalid byte %q", name, name[i])
+		}
+	}
+	return nil
+}
+
+// checkResponseName validates a configured response header name: a token
+// that names neither framing, a hop-by-hop header, nor a header the stage
+// sets itself.
+func checkResponseName(name string, requestID []byte) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	b := []byte(name)
+	if isOneOf(b, hopByHop) || isOneOf(b, [][]byte{
+		[]byte("Content-Length"), []byte("Transfer-Encoding"),
+		hdrTraceparent, requestID,
+	}) {
+		return fmt.Errorf("header %q is managed by the gateway", name)
+	}
+	return nil
+}
+
+// checkValue rejects header values with control characters other than tab.
+func checkValue(v string) error {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return fmt.Errorf("invalid byte %q in value", c)
+		}
+	}
+	return nil
+}
+
+// tokenByte marks RFC 9110 tchar.
+var tokenByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte("!#$%&'*+-.^_`|~") {
+		t[c] = true
+	}
+	return t
+}()
+
+// Name returns "headers".
+func (s *Stage) Name() string { return "headers" }
+
+// Handle sanitizes the request headers and sets the forwarding headers, the
+// request ID and the traceparent. It sets r.ClientIP, r.RequestID and
+// r.TraceParent, and always returns pipeline.Continue.
+func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	h := &ctx.Request.Header
+	peer := r.PeerIP.Unmap()
+	trustedPeer := peer.IsValid() && s.isTrusted(peer)
+	r.ClientIP = peer
+
+	bp := s.scratch.Get().(*[]byte)
+	buf := (*bp)[:0]
+	if trustedPeer {
+		// Read the forwarding headers before anything is deleted: PeekAll's
+		// result is only valid until the next header operation.
+		xff := h.PeekAll(strXForwardedFor)
+		r.ClientIP = s.clientFromXFF(xff, peer)
+		for _, v := range xff {
+			v = trimOWS(v)
+			if len(v) == 0 {
+				continue
+			}
+			if len(buf) > 0 {
+				buf = append(buf, listSep...)
+			}
+			buf = append(buf, v...)
+		}
+		if len(buf) > 0 {
+			buf = append(buf, listSep...)
+		}
+	}
+
+	stripHopByHop(h)
+
+	h.DelBytes(hdrXForwardedFor)
+	h.DelBytes(hdrXRealIP)
+	if peer.IsValid() {
+		buf = peer.AppendTo(buf)
+		h.SetCanonical(hdrXForwardedFor, buf)
+		buf = r.ClientIP.AppendTo(buf[:0])
+		h.SetCanonical(hdrXRealIP, buf)
+	}
+	*bp = buf
+	s.scratch.Put(bp)
+
+	proto := valueHTTP
+	if r.TLS {
+		proto = valueHTTPS
+	}
+	if trustedPeer {
+		if v := h.PeekAll(strXForwardedProt); len(v) == 1 {
+			switch {
+			case bytes.EqualFold(v[0], valueHTTPS):
+				proto = valueHTTPS
+			case bytes.EqualFold(v[0], valueHTTP):
+				proto = valueHTTP
+			}
+		}
+	} else {
+		h.DelBytes(hdrXForwardedHost)
+		h.DelBytes(hdrForwarded)
+	}
+	h.DelBytes(hdrXForwardedProt)
+	h.SetCanonical(hdrXForwardedProt, proto)
+
+	if v := h.PeekAll(s.requestIDStr); len(v) == 1 && validRequestID(v[0]) {
+		r.RequestID = append(r.RequestID[:0], v[0]...)
+	} else {
+		r.RequestID = appendRequestID(r.RequestID[:0])
+		h.DelBytes(s.requestID)
+		h.SetCanonical(s.requestID, r.RequestID)
+	}
+
+	if v := h.PeekAll(strTraceparent); len(v) == 1 && validTraceparent(v[0]) {
+		r.TraceParent = append(r.TraceParent[:0], v[0]...)
+	} else {
+		// An invalid traceparent invalidates tracestate too (W3C Trace
+		// Context §3.3.1.5): the new trace starts without vendor state.
+		r.TraceParent = appendTraceparent(r.TraceParent[:0])
+		h.DelBytes(hdrTraceparent)
+		h.DelBytes(hdrTracestate)
+		h.SetCanonical(hdrTraceparent, r.TraceParent)
+	}
+	return pipeline.Continue
+}
+
+// HandleResponse sanitizes the response headers: it strips hop-by-hop
+// headers and RemoveResponseHeaders, sets SetResponseHeaders, and echoes the
+// request ID and traceparent. It runs for every response, including denials
+// written by an earlier stage; when Handle did not run, it generates the
+// request ID and traceparent here so that every response carries them.
+//
+// The client-facing connection is fasthttp's: a "Connection: close" that
+// the upstream sent concerns only the upstream connection, so it is cleared
+// when the response came from an upstream (r.Upstream set and no r.Reason),
+// and kept when the gateway wrote the response, since a stage may have asked
+// to close the client connection.
+func (s *Stage) HandleResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
+	h := &ctx.Response.Header
+	keepClose := h.ConnectionClose() && (r.Upstream == "" || r.Reason != pipeline.ReasonNone)
+	stripHopByHop(h)
+	if keepClose {
+		h.SetConnectionClose()
+	}
+	for _, n := range s.removeResp {
+		h.DelBytes(n)
+	}
+	for _, kv := range s.setResp {
+		h.DelBytes(kv[0])
+		h.SetCanonical(kv[0], kv[1])
+	}
+	if len(r.RequestID) == 0 {
+		r.RequestID = appendRequestID(r.RequestID)
+	}
+	h.DelBytes(s.requestID)
+	h.SetCanonical(s.requestID, r.RequestID)
+	if len(r.TraceParent) == 0 {
+		r.TraceParent = appendTraceparent(r.TraceParent)
+	}
+	h.DelBytes(hdrTraceparent)
+	h.SetCanonical(hdrTraceparent, r.TraceParent)
+}
+
+// isTrusted reports whether addr (unmapped) is a trusted proxy.
+func (s *Stage) isTrusted(addr netip.Addr) bool {
+	for _, p := range s.trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientFromXFF walks the X-Forwarded-For elements right to left, starting
+// from the trusted peer, skipping trusted proxies. The first untrusted
+// address is the client. An unparsable element stops the walk: everything to
+// its left was written by someone no trusted proxy vouches for, so the
+// client is the last trusted hop considered. Empty list elements are
+// skipped (RFC 9110 §5.6.1).
+func (s *Stage) clientFromXFF(values [][]byte, peer netip.Addr) netip.Addr {
+	client := peer
+	for i := len(values) - 1; i >= 0; i-- {
+		v := values[i]
+		for end := len(v); end >= 0; {
+			start := bytes.LastIndexByte(v[:end], ',') + 1
+			elem := trimOWS(v[start:end])
+			end = start - 1
+			if len(elem) == 0 {
+				continue
+			}
+			addr, ok := parseForwardedAddr(elem)
+			if !ok {
+				return client
+			}
+			client = addr
+			if !s.isTrusted(addr) {
+				return client
+			}
+		}
+	}
+	return client
+}
+
+// headerFields is what stripHopByHop needs from a request or response
+// header.
+type headerFields interface {
+	PeekAll(key string) [][]byte
+	DelBytes(key []byte)
+}
+
+// stripHopByHop removes the headers named in Connection, except protected
+// ones, and then the standard hop-by-hop headers.
+func stripHopByHop(h headerFields) {
+	// Deleting moves header entries but not the bytes of the Connection
+	// values, and does not touch the slice PeekAll returned, so the values
+	// stay readable while the named headers are deleted.
+	for _, v := range h.PeekAll(strConnection) {
+		for len(v) > 0 {
+			var tok []byte
+			if i := bytes.IndexByte(v, ','); i >= 0 {
+				tok, v = v[:i], v[i+1:]
+			} else {
+				tok, v = v, nil
+			}
+			tok = trimOWS(tok)
+			if len(tok) == 0 || !isToken(tok) || bytes.EqualFold(tok, valueClose) ||
+				isOneOf(tok, hopByHop) || isOneOf(tok, protected) {
+				continue
+			}
+			h.DelBytes(tok)
+		}
+	}
+	for _, n := range hopByHop {
+		h.DelBytes(n)
+	}
+}
+
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if !tokenByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// isOneOf reports whether name equals one of names, ignoring case.
+func isOneOf(name []byte, names [][]byte) bool {
+	for _, n := range names {
+		if len(n) == len(name) && bytes.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// trimOWS trims optional whitespace (space and tab) from both ends.
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,561 @@
+package headers
+
+import (
+	"bufio"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+)
+
+var (
+	reRequestID   = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	reTraceparent = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-00$`)
+)
+
+// testTrusted is the trusted proxy set used by most tests.
+var testTrusted = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("192.168.1.1/32"),
+	netip.MustParsePrefix("2001:db8:1::/48"),
+}
+
+func newStage(t testing.TB, opts Options) *Stage {
+	t.Helper()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// parseRequest parses a raw HTTP/1.1 request head (lines joined with \r\n)
+// into a fresh RequestCtx.
+func parseRequest(t testing.TB, lines ...string) *fasthttp.RequestCtx {
+	t.Helper()
+	raw := strings.Join(lines, "\r\n") + "\r\n\r\n"
+	ctx := &fasthttp.RequestCtx{}
+	if err := ctx.Request.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+		t.Fatalf("parse request: %v\n%s", err, raw)
+	}
+	return ctx
+}
+
+// headerValues returns every value of name on the request.
+func headerValues(h *fasthttp.RequestHeader, name string) []string {
+	var out []string
+	for _, v := range h.PeekAll(name) {
+		out = append(out, string(v))
+	}
+	return out
+}
+
+func respValues(h *fasthttp.ResponseHeader, name string) []string {
+	var out []string
+	for _, v := range h.PeekAll(name) {
+		out = append(out, string(v))
+	}
+	return out
+}
+
+func TestClientIPAndForwardedFor(t *testing.T) {
+	s := newStage(t, Options{TrustedProxies: testTrusted})
+	tests := []struct {
+		name       string
+		peer       string
+		xff        []string // one header line each
+		wantClient string
+		wantXFF    string
+	}{
+		{name: "untrusted peer, no XFF", peer: "203.0.113.5",
+			wantClient: "203.0.113.5", wantXFF: "203.0.113.5"},
+		{name: "untrusted peer spoofs XFF", peer: "203.0.113.5", xff: []string{"1.2.3.4, 10.0.0.1"},
+			wantClient: "203.0.113.5", wantXFF: "203.0.113.5"},
+		{name: "trusted peer, no XFF", peer: "10.0.0.1",
+			wantClient: "10.0.0.1", wantXFF: "10.0.0.1"},
+		{name: "trusted peer, one hop", peer: "10.0.0.1", xff: []string{"198.51.100.7"},
+			wantClient: "198.51.100.7", wantXFF: "198.51.100.7, 10.0.0.1"},
+		{name: "trusted chain skips trusted hops", peer: "10.0.0.1", xff: []string{"1.1.1.1, 198.51.100.7, 10.0.0.2, 192.168.1.1"},
+			wantClient: "198.51.100.7", wantXFF: "1.1.1.1, 198.51.100.7, 10.0.0.2, 192.168.1.1, 10.0.0.1"},
+		{name: "several XFF headers are one list", peer: "10.0.0.1", xff: []string{"1.1.1.1, 198.51.100.7", "10.0.0.2"},
+			wantClient: "198.51.100.7", wantXFF: "1.1.1.1, 198.51.100.7, 10.0.0.2, 10.0.0.1"},
+		{name: "all hops trusted", peer: "10.0.0.1", xff: []string{"10.0.0.3, 10.0.0.2"},
+			wantClient: "10.0.0.3", wantXFF: "10.0.0.3, 10.0.0.2, 10.0.0.1"},
+		{name: "garbage stops at last trusted hop", peer: "10.0.0.1", xff: []string{"198.51.100.7, garbage, 10.0.0.2"},
+			wantClient: "10.0.0.2", wantXFF: "198.51.100.7, garbage, 10.0.0.2, 10.0.0.1"},
+		{name: "garbage rightmost keeps peer", peer: "10.0.0.1", xff: []string{"198.51.100.7, unknown"},
+			wantClient: "10.0.0.1", wantXFF: "198.51.100.7, unknown, 10.0.0.1"},
+		{name: "leading zero octet is garbage", peer: "10.0.0.1", xff: []string{"198.51.100.07"},
+			wantClient: "10.0.0.1", wantXFF: "198.51.100.07, 10.0.0.1"},
+		{name: "zone is garbage", peer: "10.0.0.1", xff: []string{"fe80::1%eth0"},
+			wantClient: "10.0.0.1", wantXFF: "fe80::1%eth0, 10.0.0.1"},
+		{name: "empty elements skipped", peer: "10.0.0.1", xff: []string{"198.51.100.7,, \t,10.0.0.2,"},
+			wantClient: "198.51.100.7", wantXFF: "198.51.100.7,, \t,10.0.0.2,, 10.0.0.1"},
+		{name: "IPv4 with port", peer: "10.0.0.1", xff: []string{"198.51.100.7:5555"},
+			wantClient: "198.51.100.7", wantXFF: "198.51.100.7:5555, 10.0.0.1"},
+		{name: "IPv6 peer and client", peer: "2001:db8:1::1", xff: []string{"2001:db8:ffff::5"},
+			wantClient: "2001:db8:ffff::5", wantXFF: "2001:db8:ffff::5, 2001:db8:1::1"},
+		{name: "bracketed IPv6 with port", peer: "2001:db8:1::1", xff: []string{"[2001:db8:ffff::5]:443"},
+			wantClient: "2001:db8:ffff::5", wantXFF: "[2001:db8:ffff::5]:443, 2001:db8:1::1"},
+		{name: "bracketed IPv6 bad port", peer: "2001:db8:1::1", xff: []string{"[2001:db8:ffff::5]x"},
+			wantClient: "2001:db8:1::1", wantXFF: "[2001:db8:ffff::5]x, 2001:db8:1::1"},
+		{name: "IPv4-mapped peer is unmapped", peer: "::ffff:10.0.0.1", xff: []string{"198.51.100.7"},
+			wantClient: "198.51.100.7", wantXFF: "198.51.100.7, 10.0.0.1"},
+		{name: "IPv4-mapped XFF element is unmapped", peer: "10.0.0.1", xff: []string{"::ffff:198.51.100.7"},
+			wantClient: "198.51.100.7", wantXFF: "::ffff:198.51.100.7, 10.0.0.1"},
+		{name: "untrusted IPv6 peer", peer: "2001:db8:2::1", xff: []string{"2001:db8:ffff::5"},
+			wantClient: "2001:db8:2::1", wantXFF: "2001:db8:2::1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lines := []string{"GET /x HTTP/1.1", "Host: api.example"}
+			for _, v := range tc.xff {
+				lines = append(lines, "X-Forwarded-For: "+v)
+			}
+			lines = append(lines, "X-Real-IP: 6.6.6.6")
+			ctx := parseRequest(t, lines...)
+			r := &pipeline.Request{PeerIP: netip.MustParseAddr(tc.peer)}
+			if v := s.Handle(ctx, r); v != pipeline.Continue {
+				t.Fatalf("verdict %v", v)
+			}
+			if got := r.ClientIP.String(); got != tc.wantClient {
+				t.Errorf("ClientIP = %s, want %s", got, tc.wantClient)
+			}
+			h := &ctx.Request.Header
+			if got := headerValues(h, "X-Forwarded-For"); !slices.Equal(got, []string{tc.wantXFF}) {
+				t.Errorf("X-Forwarded-For = %q, want [%q]", got, tc.wantXFF)
+			}
+			if got := headerValues(h, "X-Real-IP"); !slices.Equal(got, []string{tc.wantClient}) {
+				t.Errorf("X-Real-IP = %q, want [%q]", got, tc.wantClient)
+			}
+		})
+	}
+}
+
+func TestNoPeerAddress(t *testing.T) {
+	s := newStage(t, Options{TrustedProxies: testTrusted})
+	ctx := parseRequest(t, "GET / HTTP/1.1", "Host: a", "X-Forwarded-For: 1.2.3.4", "X-Real-IP: 1.2.3.4")
+	r := &pipeline.Request{}
+	s.Handle(ctx, r)
+	if r.ClientIP.IsValid() {
+		t.Errorf("ClientIP = %s, want invalid", r.ClientIP)
+	}
+	for _, n := range []string{"X-Forwarded-For", "X-Real-IP"} {
+		if v := ctx.Request.Header.Peek(n); len(v) > 0 {
+			t.Errorf("%s = %q, want absent", n, v)
+		}
+	}
+}
+
+func TestForwardedProtoAndHost(t *testing.T) {
+	s := newStage(t, Options{TrustedProxies: testTrusted})
+	tests := []struct {
+		name      string
+		peer      string
+		tls       bool
+		headers   []string
+		wantProto string
+		wantHost  string // X-Forwarded-Host after the stage, "" for absent
+		wantFwd   string // Forwarded after the stage
+	}{
+		{name: "untrusted plain", peer: "203.0.113.5", wantProto: "http"},
+		{name: "untrusted TLS", peer: "203.0.113.5", tls: true, wantProto: "https"},
+		{name: "untrusted spoofs https and host", peer: "203.0.113.5",
+			headers:   []string{"X-Forwarded-Proto: https", "X-Forwarded-Host: evil.example", "Forwarded: for=1.2.3.4;proto=https"},
+			wantProto: "http"},
+		{name: "trusted https kept", peer: "10.0.0.1",
+			headers:   []string{"X-Forwarded-Proto: https", "X-Forwarded-Host: api.example", "Forwarded: for=198.51.100.7"},
+			wantProto: "https", wantHost: "api.example", wantFwd: "for=198.51.100.7"},
+		{name: "trusted value is lower-cased", peer: "10.0.0.1", tls: true,
+			headers: []string{"X-Forwarded-Proto: HTTP"}, wantProto: "http"},
+		{name: "trusted invalid value replaced", peer: "10.0.0.1", tls: true,
+			headers: []string{"X-Forwarded-Proto: ftp"}, wantProto: "https"},
+		{name: "trusted duplicate values replaced", peer: "10.0.0.1",
+			headers: []string{"X-Forwarded-Proto: https", "X-Forwarded-Proto: https"}, wantProto: "http"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := parseRequest(t, append([]string{"GET / HTTP/1.1", "Host: a"}, tc.headers...)...)
+			r := &pipeline.Request{PeerIP: netip.MustParseAddr(tc.peer), TLS: tc.tls}
+			s.Handle(ctx, r)
+			h := &ctx.Request.Header
+			if got := headerValues(h, "X-Forwarded-Proto"); !slices.Equal(got, []string{tc.wantProto}) {
+				t.Errorf("X-Forwarded-Proto = %q, want [%q]", got, tc.wantProto)
+			}
+			if got := string(h.Peek("X-Forwarded-Host")); got != tc.wantHost {
+				t.Errorf("X-Forwarded-Host = %q, want %q", got, tc.wantHost)
+			}
+			if got := string(h.Peek("Forwarded")); got != tc.wantFwd {
+				t.Errorf("Forwarded = %q, want %q", got, tc.wantFwd)
+			}
+		})
+	}
+}
+
+func TestRequestHopByHop(t *testing.T) {
+	s := newStage(t, Options{TrustedProxies: testTrusted})
+	tests := []struct {
+		name    string
+		peer    string
+		headers []string
+		gone    []string
+		kept    map[string]string
+	}{
+		{
+			name: "standard hop-by-hop headers",
+			peer: "203.0.113.5",
+			headers: []string{"Connection: keep-alive", "Keep-Alive: timeout=5", "Proxy-Connection: keep-alive",
+				"Proxy-Authorization: Basic Zm9vOmJhcg==", "Proxy-Authenticate: Basic", "TE: trailers",
+				"Upgrade: websocket", "X-Other: 1"},
+			gone: []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
+				"Proxy-Authenticate", "TE", "Upgrade"},
+			kept: map[string]string{"X-Other": "1", "Host": "api.example"},
+		},
+		{
+			name:    "Connection-listed names are stripped",
+			peer:    "203.0.113.5",
+			headers: []string{"Connection: X-Secret, x-debug ,Keep-Alive", "Connection: X-Third", "X-Secret: s", "X-Debug: d", "X-Third: 3", "X-Other: 1"},
+			gone:    []string{"X-Secret", "X-Debug", "X-Third", "Connection"},
+			kept:    map[string]string{"X-Other": "1"},
+		},
+		{
+			name:    "Connection close with a listed name",
+			peer:    "203.0.113.5",
+			headers: []string{"Connection: close, X-Secret", "X-Secret: s"},
+			gone:    []string{"X-Secret", "Connection"},
+		},
+		{
+			name: "Connection cannot remove protected or gateway headers",
+			peer: "10.0.0.1",
+			headers: []string{"Connection: Host, Content-Type, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Real-IP, Forwarded",
+				"Content-Type: application/json", "X-Forwarded-For: 198.51.100.7", "X-Forwarded-Proto: https",
+				"X-Forwarded-Host: api.example", "Forwarded: for=198.51.100.7"},
+			gone: []string{"Connection"},
+			kept: map[string]string{
+				"Host": "api.example", "Content-Type": "application/json",
+				"X-Forwarded-For": "198.51.100.7, 10.0.0.1", "X-Forwarded-Proto": "https",
+				"X-Forwarded-Host": "api.example", "Forwarded": "for=198.51.100.7", "X-Real-Ip": "198.51.100.7",
+			},
+		},
+		{
+			name:    "untrusted client cannot smuggle its XFF past stripping",
+			peer:    "203.0.113.5",
+			headers: []string{"Connection: X-Forwarded-For", "X-Forwarded-For: 1.2.3.4"},
+			gone:    []string{"Connection"},
+			kept:    map[string]string{"X-Forwarded-For": "203.0.113.5"},
+		},
+		{
+			name:    "invalid tokens ignored",
+			peer:    "203.0.113.5",
+			headers: []string{"Connection: X(Bad), , X-Ok", "X-Ok: 1", "X-Other: 1"},
+			gone:    []string{"X-Ok", "Connection"},
+			kept:    map[string]string{"X-Other": "1"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := parseRequest(t, append([]string{"POST / HTTP/1.1", "Host: api.example", "Content-Length: 0"}, tc.headers...)...)
+			r := &pipeline.Request{PeerIP: netip.MustParseAddr(tc.peer)}
+			s.Handle(ctx, r)
+			h := &ctx.Request.Header
+			for _, n := range tc.gone {
+				if v := h.Peek(n); len(v) > 0 {
+					t.Errorf("%s = %q, want removed", n, v)
+				}
+			}
+			if h.ConnectionClose() {
+				t.Errorf("upstream request still carries Connection: close")
+			}
+			for n, want := range tc.kept {
+				if got := string(h.Peek(n)); got != want {
+					t.Errorf("%s = %q, want %q", n, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	long128 := strings.Repeat("a", 128)
+	tests := []struct {
+		name     string
+		header   string // the stage's request ID header name; "" for default
+		sent     []string
+		wantKeep string // "" means a new ID must be generated
+	}{
+		{name: "valid kept", sent: []string{"X-Request-ID: abc-123_x.y:z"}, wantKeep: "abc-123_x.y:z"},
+		{name: "128 chars kept", sent: []string{"X-Request-ID: " + long128}, wantKeep: long128},
+		{name: "lower-case header name", sent: []string{"x-request-id: AbC"}, wantKeep: "AbC"},
+		{name: "absent", sent: nil},
+		{name: "empty", sent: []string{"X-Request-ID: "}},
+		{name: "129 chars", sent: []string{"X-Request-ID: " + long128 + "a"}},
+		{name: "quote", sent: []string{`X-Request-ID: ab"c`}},
+		{name: "space", sent: []string{"X-Request-ID: a b"}},
+		{name: "slash", sent: []string{"X-Request-ID: a/b"}},
+		{name: "non-ASCII", sent: []string{"X-Request-ID: caf\xc3\xa9"}},
+		{name: "duplicate headers", sent: []string{"X-Request-ID: a", "X-Request-ID: b"}},
+		{name: "custom header kept", header: "X-Correlation-Id", sent: []string{"X-Correlation-ID: corr-1"}, wantKeep: "corr-1"},
+		{name: "custom header ignores default one", header: "X-Correlation-Id", sent: []string{"X-Request-ID: r-1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStage(t, Options{RequestIDHeader: tc.header})
+			name := tc.header
+			if name == "" {
+				name = DefaultRequestIDHeader
+			}
+			ctx := parseRequest(t, append([]string{"GET / HTTP/1.1", "Host: a"}, tc.sent...)...)
+			r := &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")}
+			s.Handle(ctx, r)
+			got := string(r.RequestID)
+			if tc.wantKeep != "" {
+				if got != tc.wantKeep {
+					t.Errorf("RequestID = %q, want %q", got, tc.wantKeep)
+				}
+			} else if !reRequestID.MatchString(got) {
+				t.Errorf("RequestID = %q, want a generated 32-hex ID", got)
+			}
+			if vals := headerValues(&ctx.Request.Header, name); !slices.Equal(vals, []string{got}) {
+				t.Errorf("upstream %s = %q, want [%q]", name, vals, got)
+			}
+		})
+	}
+}
+
+func TestGeneratedRequestIDsDiffer(t *testing.T) {
+	seen := make(map[string]bool)
+	for i := 0; i < 10000; i++ {
+		id := string(appendRequestID(nil))
+		if !reRequestID.MatchString(id) {
+			t.Fatalf("bad ID %q", id)
+		}
+		if seen[id] {
+			t.Fatalf("duplicate ID %q after %d", id, i)
+		}
+		seen[id] = true
+	}
+}
+
+func TestTraceparent(t *testing.T) {
+	const (
+		traceID  = "4bf92f3577b34da6a3ce929d0e0e4736"
+		parentID = "00f067aa0ba902b7"
+	)
+	valid := "00-" + traceID + "-" + parentID + "-01"
+	tests := []struct {
+		name      string
+		sent      []string
+		wantKeep  string // "" means a new one must be generated
+		wantState string // tracestate after the stage
+	}{
+		{name: "valid v00 with tracestate", sent: []string{"traceparent: " + valid, "tracestate: congo=t61rcWkgMzE"},
+			wantKeep: valid, wantState: "congo=t61rcWkgMzE"},
+		{name: "valid v00 not sampled", sent: []string{"traceparent: 00-" + traceID + "-" + parentID + "-00"},
+			wantKeep: "00-" + traceID + "-" + parentID + "-00"},
+		{name: "absent drops tracestate", sent: []string{"tracestate: congo=t61rcWkgMzE"}},
+		{name: "uppercase hex", sent: []string{"traceparent: 00-" + strings.ToUpper(traceID) + "-" + parentID + "-01", "tracestate: a=b"}},
+		{name: "all-zero trace-id", sent: []string{"traceparent: 00-" + strings.Repeat("0", 32) + "-" + parentID + "-01"}},
+		{name: "all-zero parent-id", sent: []string{"traceparent: 00-" + traceID + "-" + strings.Repeat("0", 16) + "-01"}},
+		{name: "version ff", sent: []string{"traceparent: ff-" + traceID + "-" + parentID + "-01"}},
+		{name: "v00 too long", sent: []string{"traceparent: " + valid + "-extra"}},
+		{name: "v00 too short", sent: []string{"traceparent: " + valid[:54]}},
+		{name: "bad separator", sent: []string{"traceparent: 00_" + traceID + "-" + parentID + "-01"}},
+		{name: "non-hex flags", sent: []string{"traceparent: 00-" + traceID + "-" + parentID + "-0g"}},
+		{name: "duplicate headers", sent: []string{"traceparent: " + valid, "traceparent: " + valid}},
+		{name: "future version exact length", sent: []string{"traceparent: cc-" + traceID + "-" + parentID + "-01"},
+			wantKeep: "cc-" + traceID + "-" + parentID + "-01"},
+		{name: "future version with more fields", sent: []string{"traceparent: cc-" + traceID + "-" + parentID + "-01-what-the-future-will-be-like", "tracestate: x=y"},
+			wantKeep: "cc-" + traceID + "-" + parentID + "-01-what-the-future-will-be-like", wantState: "x=y"},
+		{name: "future version without dash after 55", sent: []string{"traceparent: cc-" + traceID + "-" + parentID + "-01.what"}},
+		{name: "future version with uppercase hex", sent: []string{"traceparent: cc-" + traceID + "-" + strings.ToUpper(parentID) + "-01"}},
+	}
+	s := newStage(t, Options{})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := parseRequest(t, append([]string{"GET / HTTP/1.1", "Host: a"}, tc.sent...)...)
+			r := &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")}
+			s.Handle(ctx, r)
+			got := string(r.TraceParent)
+			if tc.wantKeep != "" {
+				if got != tc.wantKeep {
+					t.Errorf("TraceParent = %q, want %q", got, tc.wantKeep)
+				}
+			} else if !reTraceparent.MatchString(got) || strings.Contains(got, "-"+parentID+"-") {
+				t.Errorf("TraceParent = %q, want a generated one", got)
+			}
+			h := &ctx.Request.Header
+			if vals := headerValues(h, "Traceparent"); !slices.Equal(vals, []string{got}) {
+				t.Errorf("upstream traceparent = %q, want [%q]", vals, got)
+			}
+			if st := string(h.Peek("Tracestate")); st != tc.wantState {
+				t.Errorf("tracestate = %q, want %q", st, tc.wantState)
+			}
+		})
+	}
+}
+
+func TestResponseHeaders(t *testing.T) {
+	s := newStage(t, Options{
+		SetResponseHeaders:    DefaultSecurityHeaders(),
+		RemoveResponseHeaders: []string{"Server", "X-Powered-By"},
+	})
+	tests := []struct {
+		name         string
+		upstream     string // r.Upstream
+		reason       pipeline.Reason
+		setClose     bool     // response has Connection: close before the stage
+		handleRan    bool     // Handle set the IDs
+		respHeaders  [][2]string
+		gone         []string
+		kept         map[string]string
+		wantClose    bool
+		wantGenerate bool
+	}{
+		{
+			name: "upstream response sanitized", upstream: "10.1.0.1:8080", handleRan: true,
+			respHeaders: [][2]string{
+				{"Connection", "X-Internal"}, {"X-Internal", "secret"}, {"Keep-Alive", "timeout=5"},
+				{"Server", "nginx/1.2"}, {"X-Powered-By", "PHP"}, {"X-Frame-Options", "SAMEORIGIN"},
+				{"Upgrade", "h2c"}, {"Proxy-Authenticate", "Basic"}, {"X-App", "1"},
+				{"X-Request-ID", "upstream-id"},
+			},
+			gone: []string{"Connection", "X-Internal", "Keep-Alive", "Server", "X-Powered-By", "Upgrade", "Proxy-Authenticate"},
+			kept: map[string]string{
+				"X-App": "1", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+				"Referrer-Policy": "no-referrer", "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+			},
+		},
+		{
+			name: "upstream close is hop-by-hop", upstream: "10.1.0.1:8080", handleRan: true, setClose: true,
+			wantClose: false,
+		},
+		{
+			name: "gateway-decided close is kept", reason: pipeline.ReasonBlocked, handleRan: true, setClose: true,
+			wantClose: true,
+		},
+		{
+			name: "close without upstream is kept", handleRan: true, setClose: true,
+			wantClose: true,
+		},
+		{
+			name: "denied before Handle ran", reason: pipeline.ReasonNoRoute, wantGenerate: true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := &fasthttp.RequestCtx{}
+			r := &pipeline.Request{Upstream: tc.upstream, Reason: tc.reason}
+			if tc.handleRan {
+				r.RequestID = []byte("req-1")
+				r.TraceParent = []byte("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+			}
+			h := &ctx.Response.Header
+			for _, kv := range tc.respHeaders {
+				h.Add(kv[0], kv[1])
+			}
+			if tc.setClose {
+				h.SetConnectionClose()
+			}
+			s.HandleResponse(ctx, r)
+			for _, n := range tc.gone {
+				if v := h.Peek(n); len(v) > 0 {
+					t.Errorf("%s = %q, want removed", n, v)
+				}
+			}
+			for n, want := range tc.kept {
+				if got := respValues(h, n); !slices.Equal(got, []string{want}) {
+					t.Errorf("%s = %q, want [%q]", n, got, want)
+				}
+			}
+			if got := h.ConnectionClose(); got != tc.wantClose {
+				t.Errorf("ConnectionClose = %v, want %v", got, tc.wantClose)
+			}
+			id := respValues(h, "X-Request-ID")
+			tp := respValues(h, "Traceparent")
+			if tc.wantGenerate {
+				if len(id) != 1 || !reRequestID.MatchString(id[0]) || id[0] != string(r.RequestID) {
+					t.Errorf("X-Request-ID = %q, r.RequestID = %q, want one generated ID", id, r.RequestID)
+				}
+				if len(tp) != 1 || !reTraceparent.MatchString(tp[0]) || tp[0] != string(r.TraceParent) {
+					t.Errorf("traceparent = %q, want one generated", tp)
+				}
+			} else {
+				if !slices.Equal(id, []string{string(r.RequestID)}) {
+					t.Errorf("X-Request-ID = %q, want [%q]", id, r.RequestID)
+				}
+				if !slices.Equal(tp, []string{string(r.TraceParent)}) {
+					t.Errorf("traceparent = %q, want [%q]", tp, r.TraceParent)
+				}
+			}
+		})
+	}
+}
+
+func TestNewValidation(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr []string // substrings of the error, all required
+	}{
+		{name: "zero value", opts: Options{}},
+		{name: "defaults", opts: Options{TrustedProxies: testTrusted, SetResponseHeaders: DefaultSecurityHeaders(),
+			RemoveResponseHeaders: []string{"Server", "X-Powered-By"}}},
+		{name: "invalid prefix", opts: Options{TrustedProxies: []netip.Prefix{{}}},
+			wantErr: []string{"trusted_proxies[0]"}},
+		{name: "bad request ID header", opts: Options{RequestIDHeader: "X Request"},
+			wantErr: []string{"request_id_header", "invalid byte"}},
+		{name: "request ID header managed", opts: Options{RequestIDHeader: "x-forwarded-for"},
+			wantErr: []string{"request_id_header", "managed"}},
+		{name: "all errors reported", opts: Options{
+			SetResponseHeaders:    [][2]string{{"X-Ok", "1"}, {"Connection", "close"}, {"X-Bad", "a\r\nb"}, {"", "x"}},
+			RemoveResponseHeaders: []string{"Content-Length", "X-Request-Id"},
+		}, wantErr: []string{"set_response_headers[1]", "set_response_headers[2]", "set_response_headers[3]",
+			"remove_response_headers[0]", "remove_response_headers[1]"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.opts)
+			if len(tc.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("New succeeded, want error")
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestMappedTrustedPrefix(t *testing.T) {
+	s := newStage(t, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}})
+	if !s.isTrusted(netip.MustParseAddr("10.1.2.3")) {
+		t.Error("::ffff:10.0.0.0/104 does not trust 10.1.2.3")
+	}
+}
+
+func TestParseForwardedAddrMatchesNetip(t *testing.T) {
+	for _, in := range []string{
+		"1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3",
+		"::", "::1", "1::", "2001:db8::1", "2001:db8:0:0:0:0:0:1", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9",
+		"1:2:3:4:5:6:7::", "::1:2:3:4:5:6:7", "1:2:3:4:5:6:7::8", ":::", "1:::2", "12345::", "::ffff:1.2.3.4",
+		"::1.2.3.4", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4", "1:", ":1", "g::", "", "1.2.3.4 ",
+	} {
+		want, err := netip.ParseAddr(in)
+		got, ok := parseForwardedAddr([]byte(in))
+		if ok != (err == nil) || (ok && got != want.Unmap()) {
+			t.Errorf("parseForwardedAddr(%q) = %v, %v; netip: %v, %v", in, got, ok, want, err)
+		}
+	}
+}
