@@ -408,8 +408,8 @@ func TestResponseHeaders(t *testing.T) {
 		name         string
 		upstream     string // r.Upstream
 		reason       pipeline.Reason
-		setClose     bool     // response has Connection: close before the stage
-		handleRan    bool     // Handle set the IDs
+		setClose     bool // response has Connection: close before the stage
+		handleRan    bool // Handle set the IDs
 		respHeaders  [][2]string
 		gone         []string
 		kept         map[string]string
