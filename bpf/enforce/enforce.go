@@ -1,0 +1,133 @@
+// Package enforce defines what the control plane needs from whatever enforces
+// the blocklist, allowlist and bans on the data path: the XDP program (package
+// bpf) or, where XDP cannot load, the accept-time filter (dataplane/connfilter).
+// Both implement Enforcer, so control-plane code and its tests do not care
+// which one runs.
+//
+// The package holds only the contract (interface, value types, verdict
+// reasons) and the metrics that expose it. It must never depend on an
+// implementation, on eBPF, or on configuration.
+package enforce
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Enforcer applies lists and bans to traffic. Implementations serialize
+// control operations internally; all methods are safe for concurrent use.
+//
+// Semantics shared by all implementations: a source in the allowlist always
+// passes; otherwise a source in the blocklist, or banned until a time not yet
+// reached, is dropped; everything else passes. Prefixes may mix IPv4 and
+// IPv6; IPv4-mapped IPv6 prefixes (::ffff:0:0/96 and longer) count as IPv4.
+type Enforcer interface {
+	// ReplaceBlocklist atomically replaces the whole blocklist: traffic sees
+	// the old list or the new one, never a mix (per address family).
+	ReplaceBlocklist(prefixes []netip.Prefix) error
+	// ApplyBlocklistDelta adds and removes prefixes (removals are applied
+	// after additions). Removing a prefix that is not in the list is a
+	// no-op; addresses it covered stay blocked if another prefix covers them.
+	ApplyBlocklistDelta(add, remove []netip.Prefix) error
+	// ReplaceAllowlist atomically replaces the whole allowlist.
+	ReplaceAllowlist(prefixes []netip.Prefix) error
+	// Ban drops traffic from addr until the given time; a time in the past
+	// lifts the ban. Banning again moves the expiry.
+	Ban(addr netip.Addr, until time.Time) error
+	// Unban lifts a ban; lifting a ban that does not exist is not an error.
+	Unban(addr netip.Addr) error
+	// Bans lists the bans that have not expired, in no particular order.
+	Bans() ([]Ban, error)
+	// Stats reads the verdict counters.
+	Stats() (Stats, error)
+	// Mode names where enforcement happens: ModeNative, ModeGeneric,
+	// ModeMixed, ModeUnattached or ModeUserspace.
+	Mode() string
+	// Close releases the enforcer's resources. For XDP it leaves the program
+	// attached and pinned, so that filtering continues across restarts.
+	Close() error
+}
+
+// Modes reported by Enforcer.Mode.
+const (
+	// ModeNative is XDP in the driver on every interface.
+	ModeNative = "native"
+	// ModeGeneric is XDP in the generic (skb) path on every interface.
+	ModeGeneric = "generic"
+	// ModeMixed is XDP native on some interfaces and generic on others.
+	ModeMixed = "mixed"
+	// ModeUnattached is XDP loaded with maps but attached to no interface
+	// (tests and benchmarks).
+	ModeUnattached = "unattached"
+	// ModeUserspace is the fallback: connections are checked when accepted.
+	ModeUserspace = "userspace"
+)
+
+// Ban is one active ban.
+type Ban struct {
+	Addr  netip.Addr
+	Until time.Time
+}
+
+// Reason is why a packet (or connection) got its verdict. The numbering
+// mirrors enum reason in bpf/xdp/filter.c and is stable.
+type Reason uint8
+
+const (
+	// ReasonPass: no list matched.
+	ReasonPass Reason = iota
+	// ReasonPassAllowlist: the source is in the allowlist.
+	ReasonPassAllowlist
+	// ReasonPassNotIP: neither IPv4 nor IPv6 (XDP only).
+	ReasonPassNotIP
+	// ReasonPassMalformed: too short or unparsable, passed to the kernel (XDP only).
+	ReasonPassMalformed
+	// ReasonDropBlocklist: the source is in the blocklist.
+	ReasonDropBlocklist
+	// ReasonDropBanned: the source is banned.
+	ReasonDropBanned
+	// NumReasons is the number of reasons.
+	NumReasons
+)
+
+var reasonNames = [NumReasons]string{
+	ReasonPass:          "pass",
+	ReasonPassAllowlist: "pass_allowlist",
+	ReasonPassNotIP:     "pass_not_ip",
+	ReasonPassMalformed: "pass_malformed",
+	ReasonDropBlocklist: "drop_blocklist",
+	ReasonDropBanned:    "drop_banned",
+}
+
+// String returns the stable name used in metrics, e.g. "drop_blocklist".
+func (r Reason) String() string {
+	if r < NumReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// Drop reports whether the reason is a drop verdict.
+func (r Reason) Drop() bool {
+	return r == ReasonDropBlocklist || r == ReasonDropBanned
+}
+
+// Counter counts one reason. For XDP, Packets are frames and Bytes their
+// length including the L2 header; for the user-space fallback, Packets are
+// connections and Bytes stays zero.
+type Counter struct {
+	Packets uint64
+	Bytes   uint64
+}
+
+// Stats is a snapshot of an enforcer's counters.
+type Stats struct {
+	Mode     string
+	Verdicts [NumReasons]Counter
+
+	// BatchWrites and ElementWrites count map elements written by batch
+	// syscalls and one by one (the fallback when batching is refused). Both
+	// stay zero for the user-space fallback.
+	BatchWrites   uint64
+	ElementWrites uint64
+}

@@ -1,0 +1,268 @@
+// Package dir24 builds and incrementally updates the DIR-24-8 table that the
+// XDP program reads for IPv4 blocklists (see struct dir_page in
+// bpf/xdp/filter.c for the layout). It works on a user-space mirror of the
+// table and reports which pages changed; writing them to the kernel is the
+// caller's job.
+//
+// Invariant the kernel side relies on: a second-level chunk is never handed
+// to another /24 while the table is live. Chunks freed by a delta are
+// retired, and when no fresh chunk is left Update returns ErrFull so the
+// caller builds a new table and swaps it in atomically.
+//
+// The package must never touch the kernel.
+package dir24
+
+import (
+	"errors"
+	"slices"
+)
+
+// Layout shared with bpf/xdp/filter.c.
+const (
+	PageWords     = 1024                // __u32 words per map value (4 KiB)
+	Tbl24Pages    = 1 << 24 / PageWords // first-level pages: keys [0, Tbl24Pages)
+	ChunkWords    = 8                   // one chunk: a 256-bit bitmap
+	ChunksPerPage = PageWords / ChunkWords
+	ChunkFlag     = 1 << 31 // first-level entry points at a chunk
+
+	entryNone    = 0
+	entryBlocked = 1
+)
+
+// ErrFull means the table has no fresh chunk left for an update.
+var ErrFull = errors.New("dir24: no free chunk")
+
+// Page is one map value.
+type Page [PageWords]uint32
+
+// Prefix is an IPv4 prefix: network address (host order, host bits zero)
+// and length.
+type Prefix struct {
+	Addr uint32
+	Bits uint8
+}
+
+func (p Prefix) last() uint32 {
+	if p.Bits == 0 {
+		return ^uint32(0)
+	}
+	return p.Addr | (^uint32(0) >> p.Bits)
+}
+
+// Table is the user-space mirror of one DIR-24-8 inner map.
+type Table struct {
+	tbl24  []Page // Tbl24Pages pages of first-level entries
+	chunks []Page // chunk pages (capacity)
+	used   uint32 // chunks handed out so far; never reused
+
+	dirty24    []uint64 // bitset over tbl24 pages
+	dirtyChunk []uint64 // bitset over chunk pages
+}
+
+// Build returns a table for cover, which must be sorted by address and
+// disjoint (cidrset's cover is). The table has room for headroom more
+// chunks than the build needs, for later updates.
+func Build(cover []Prefix, headroom int) *Table {
+	need := 0
+	last := int64(-1)
+	for _, p := range cover {
+		if p.Bits > 24 && int64(p.Addr>>8) != last {
+			need++
+			last = int64(p.Addr >> 8)
+		}
+	}
+	pages := (need + headroom + ChunksPerPage - 1) / ChunksPerPage
+	t := &Table{
+		tbl24:      make([]Page, Tbl24Pages),
+		chunks:     make([]Page, pages),
+		dirty24:    make([]uint64, Tbl24Pages/64),
+		dirtyChunk: make([]uint64, (pages+63)/64),
+	}
+	// A fresh table is all zero: skip writing "none" so that untouched pages
+	// are never even faulted in, and every page written is marked dirty.
+	if err := t.rebuild(0, 1<<24-1, cover, true); err != nil {
+		panic("dir24: build ran out of chunks it sized: " + err.Error())
+	}
+	return t
+}
+
+// MaxEntries is the number of map entries (pages) the table needs.
+func (t *Table) MaxEntries() uint32 { return uint32(Tbl24Pages + len(t.chunks)) }
+
+// ChunksUsed and ChunksFree report chunk capacity.
+func (t *Table) ChunksUsed() int { return int(t.used) }
+
+// ChunksFree is how many fresh chunks remain for updates.
+func (t *Table) ChunksFree() int { return len(t.chunks)*ChunksPerPage - int(t.used) }
+
+// Update rewrites the parts of the table that changed prefixes touch, from
+// cover, the new full cover (sorted, disjoint). changed must hold every CIDR
+// that is in the old cover or the new one but not both. On ErrFull the table
+// is inconsistent and must be discarded.
+func (t *Table) Update(cover, changed []Prefix) error {
+	type span struct{ lo, hi uint32 }
+	spans := make([]span, 0, len(changed))
+	for _, p := range changed {
+		spans = append(spans, span{p.Addr >> 8, p.last() >> 8})
+	}
+	slices.SortFunc(spans, func(a, b span) int { return int(int64(a.lo) - int64(b.lo)) })
+	for i := 0; i < len(spans); {
+		s := spans[i]
+		j := i + 1
+		for j < len(spans) && spans[j].lo <= s.hi+1 {
+			s.hi = max(s.hi, spans[j].hi)
+			j++
+		}
+		if err := t.rebuild(s.lo, s.hi, cover, false); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// rebuild sets first-level entries [i0, i1] (and their chunks) from cover.
+// fresh means the entries are known to be zero.
+func (t *Table) rebuild(i0, i1 uint32, cover []Prefix, fresh bool) error {
+	none := func(a, b uint32) {
+		if !fresh {
+			t.fill(a, b, entryNone)
+		}
+	}
+	lo, hi := i0<<8, i1<<8|0xff
+	j, _ := slices.BinarySearchFunc(cover, lo, func(p Prefix, a uint32) int {
+		if p.last() < a {
+			return -1
+		}
+		return 1
+	})
+	pos := i0
+	for j < len(cover) && cover[j].Addr <= hi {
+		p := cover[j]
+		if p.Bits <= 24 {
+			a, b := max(p.Addr>>8, i0), min(p.last()>>8, i1)
+			none(pos, a)
+			t.fill(a, b+1, entryBlocked)
+			pos = b + 1
+			j++
+			continue
+		}
+		idx := p.Addr >> 8
+		none(pos, idx)
+		var bm [ChunkWords]uint32
+		for ; j < len(cover) && cover[j].Addr>>8 == idx; j++ {
+			setBits(&bm, uint8(cover[j].Addr), uint8(cover[j].last()))
+		}
+		if err := t.setChunk(idx, &bm); err != nil {
+			return err
+		}
+		pos = idx + 1
+	}
+	none(pos, i1+1)
+	return nil
+}
+
+// setBits sets bits [a, b] of a chunk bitmap.
+func setBits(bm *[ChunkWords]uint32, a, b uint8) {
+	for i := uint(a); i <= uint(b); i++ {
+		bm[i>>5] |= 1 << (i & 31)
+	}
+}
+
+// fill sets entries [a, b) to v (entryNone or entryBlocked).
+func (t *Table) fill(a, b, v uint32) {
+	for idx := a; idx < b; idx++ {
+		e := &t.tbl24[idx/PageWords][idx%PageWords]
+		if *e != v {
+			// A chunk this entry pointed at is simply retired.
+			*e = v
+			t.dirty24[idx/PageWords/64] |= 1 << (idx / PageWords % 64)
+		}
+	}
+}
+
+func (t *Table) setChunk(idx uint32, bm *[ChunkWords]uint32) error {
+	e := &t.tbl24[idx/PageWords][idx%PageWords]
+	var c uint32
+	if *e&ChunkFlag != 0 {
+		// Rewriting the same /24's chunk in place is safe: a reader sees the
+		// old or the new word.
+		c = *e &^ ChunkFlag
+	} else {
+		if int(t.used) == len(t.chunks)*ChunksPerPage {
+			return ErrFull
+		}
+		c = t.used
+		t.used++
+	}
+	words := t.chunkWords(c)
+	if *words != *bm {
+		*words = *bm
+		pg := c / ChunksPerPage
+		t.dirtyChunk[pg/64] |= 1 << (pg % 64)
+	}
+	if v := ChunkFlag | c; *e != v {
+		*e = v
+		t.dirty24[idx/PageWords/64] |= 1 << (idx / PageWords % 64)
+	}
+	return nil
+}
+
+func (t *Table) chunkWords(c uint32) *[ChunkWords]uint32 {
+	pg := &t.chunks[c/ChunksPerPage]
+	off := c % ChunksPerPage * ChunkWords
+	return (*[ChunkWords]uint32)(pg[off : off+ChunkWords])
+}
+
+// Lookup reports whether addr (host order) is blocked, reading the table
+// exactly as the XDP program does.
+func (t *Table) Lookup(addr uint32) bool {
+	idx := addr >> 8
+	e := t.tbl24[idx/PageWords][idx%PageWords]
+	if e&ChunkFlag == 0 {
+		return e&1 != 0
+	}
+	c := e &^ ChunkFlag
+	w := t.chunks[c/ChunksPerPage][c%ChunksPerPage*ChunkWords+(addr&0xff)>>5]
+	return w>>(addr&31)&1 != 0
+}
+
+// Run is a run of consecutive pages to write: map keys First, First+1, ...
+// with values Pages (which alias the table: write them before changing it).
+type Run struct {
+	First uint32
+	Pages []Page
+}
+
+// Dirty returns the pages changed since Build or the last ClearDirty (after
+// Build: every page that is not all zero), as runs: chunk
+// pages first, then first-level pages, so that no entry points at a chunk
+// before the chunk holds its bitmap.
+func (t *Table) Dirty() []Run {
+	runs := appendRuns(nil, t.dirtyChunk, t.chunks, Tbl24Pages)
+	return appendRuns(runs, t.dirty24, t.tbl24, 0)
+}
+
+// ClearDirty forgets which pages changed.
+func (t *Table) ClearDirty() {
+	clear(t.dirty24)
+	clear(t.dirtyChunk)
+}
+
+func appendRuns(runs []Run, dirty []uint64, pages []Page, base uint32) []Run {
+	start := -1
+	for i := range pages {
+		d := dirty[i/64]&(1<<(i%64)) != 0
+		if d && start < 0 {
+			start = i
+		}
+		if !d && start >= 0 {
+			runs = append(runs, Run{base + uint32(start), pages[start:i]})
+			start = -1
+		}
+	}
+	if start >= 0 {
+		runs = append(runs, Run{base + uint32(start), pages[start:]})
+	}
+	return runs
+}
