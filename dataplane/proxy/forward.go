@@ -97,9 +97,9 @@ func (p *Pool) forward(ctx *fasthttp.RequestCtx, r *pipeline.Request, path []byt
 	noHost := len(req.Header.Host()) == 0
 	prepareRequest(req, path)
 
-	verdict := pipeline.Verdict(0xff)
+	verdict, answered := pipeline.Continue, false
 	n := len(p.targets)
-	for i := 0; i < n; i++ {
+	for i := 0; i < n && !answered; i++ {
 		idx := first + i
 		if idx >= n {
 			idx -= n
@@ -120,15 +120,14 @@ func (p *Pool) forward(ctx *fasthttp.RequestCtx, r *pipeline.Request, path []byt
 			if t.failures.Load() != 0 {
 				t.failures.Store(0)
 			}
-			verdict = pipeline.Continue
+			answered = true
 			break
 		}
-		kind := classify(err)
-		switch kind {
+		switch classify(err) {
 		case kindConnect:
 			p.errConnect.Inc()
 			p.failed(t, &now)
-			continue
+			continue // nothing was sent: try the next target
 		case kindBusy:
 			p.errConnect.Inc()
 			continue
@@ -145,9 +144,9 @@ func (p *Pool) forward(ctx *fasthttp.RequestCtx, r *pipeline.Request, path []byt
 			p.failed(t, &now)
 			verdict = p.deny(ctx, r, fasthttp.StatusBadGateway, pipeline.ReasonUpstreamError)
 		}
-		break
+		answered = true
 	}
-	if verdict == 0xff {
+	if !answered {
 		verdict = p.deny(ctx, r, fasthttp.StatusBadGateway, pipeline.ReasonUpstreamUnavailable)
 	}
 

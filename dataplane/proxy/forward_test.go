@@ -452,3 +452,38 @@ func rawUpstream(t *testing.T, reply string) string {
 	}()
 	return ln.Addr().String()
 }
+
+// TestStaleKeepAliveConnection: the upstream closes each connection after
+// answering without saying so. The next request finds the pooled connection
+// dead; an idempotent request is retried once on a new connection, any
+// other request fails, since the upstream may have acted on it.
+func TestStaleKeepAliveConnection(t *testing.T) {
+	cases := []struct {
+		method     string
+		wantStatus int
+	}{
+		{"GET", 200},
+		{"PUT", 200},
+		{"POST", 502},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method, func(t *testing.T) {
+			addr := rawUpstream(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			p := newTestPool(t, PoolConfig{Targets: []string{addr}})
+			gw := startGateway(t, &Stage{Pool: p})
+			for i, want := range []int{200, tc.wantStatus} {
+				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+				req.SetRequestURI("http://" + gw.addr + "/x")
+				req.Header.SetMethod(tc.method)
+				if err := gw.client.Do(req, resp); err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+				if resp.StatusCode() != want {
+					t.Errorf("request %d: status %d, want %d (%s)", i, resp.StatusCode(), want, resp.Body())
+				}
+				fasthttp.ReleaseRequest(req)
+				fasthttp.ReleaseResponse(resp)
+			}
+		})
+	}
+}

@@ -16,7 +16,7 @@ import (
 // upstream is a real fasthttp server on 127.0.0.1 that can be stopped and
 // started again on the same port.
 type upstream struct {
-	t       *testing.T
+	t       testing.TB
 	addr    string
 	handler fasthttp.RequestHandler
 	hits    atomic.Int64 // requests other than health checks
@@ -30,7 +30,7 @@ type upstream struct {
 // startUpstream serves handler on an ephemeral loopback port. A nil handler
 // answers 200 with the upstream's address as body. /healthz always answers
 // 200 and does not count as a hit.
-func startUpstream(t *testing.T, handler fasthttp.RequestHandler) *upstream {
+func startUpstream(t testing.TB, handler fasthttp.RequestHandler) *upstream {
 	t.Helper()
 	u := &upstream{t: t, handler: handler}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -44,7 +44,7 @@ func startUpstream(t *testing.T, handler fasthttp.RequestHandler) *upstream {
 }
 
 // startUpstreamAt serves the default handler on addr.
-func startUpstreamAt(t *testing.T, addr string) *upstream {
+func startUpstreamAt(t testing.TB, addr string) *upstream {
 	t.Helper()
 	u := &upstream{t: t, addr: addr}
 	u.restart()
@@ -82,12 +82,15 @@ func (u *upstream) serve(ln net.Listener) {
 // stop closes the listener and every connection.
 func (u *upstream) stop() {
 	u.mu.Lock()
-	srv := u.srv
+	srv, ln := u.srv, u.ln
 	u.srv = nil
 	u.mu.Unlock()
 	if srv == nil {
 		return
 	}
+	// Shutdown does nothing if Serve has not registered the listener yet,
+	// so close it here too: a late Serve then returns at once.
+	ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = srv.ShutdownWithContext(ctx)
@@ -117,7 +120,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 }
 
 // deadAddr returns a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
+func deadAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -183,7 +186,7 @@ func (g *gateway) get(t *testing.T, uri string) (int, string, string) {
 }
 
 // newTestPool builds a pool named after the test and closes it at cleanup.
-func newTestPool(t *testing.T, cfg PoolConfig) *Pool {
+func newTestPool(t testing.TB, cfg PoolConfig) *Pool {
 	t.Helper()
 	if cfg.Name == "" {
 		cfg.Name = strings.ReplaceAll(t.Name(), "/", "_")
