@@ -1,0 +1,320 @@
+package dir24
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+
+	"github.com/edgeguard/edgeguard/bpf/cidrset"
+)
+
+func v4(p cidrset.Prefix) Prefix {
+	a, b := p.V4()
+	return Prefix{a, b}
+}
+
+func toDir(ps []cidrset.Prefix) []Prefix {
+	out := make([]Prefix, len(ps))
+	for i, p := range ps {
+		out[i] = v4(p)
+	}
+	return out
+}
+
+func pfx(s string) cidrset.Prefix {
+	p, _ := cidrset.PrefixFrom(netip.MustParsePrefix(s))
+	return p
+}
+
+// refBlocked is the reference: does any prefix of raw cover a?
+func refBlocked(raw []cidrset.Prefix, a uint32) bool {
+	for _, p := range raw {
+		n, bits := p.V4()
+		if bits == 0 || a>>(32-bits) == n>>(32-bits) {
+			return true
+		}
+	}
+	return false
+}
+
+// kernel simulates the inner map: the pages written through Dirty runs.
+type kernel map[uint32]Page
+
+func (k kernel) write(runs []Run) {
+	for _, r := range runs {
+		for i := range r.Pages {
+			k[r.First+uint32(i)] = r.Pages[i]
+		}
+	}
+}
+
+func (k kernel) equal(t *testing.T, tbl *Table) {
+	t.Helper()
+	for i := range tbl.tbl24 {
+		if k[uint32(i)] != tbl.tbl24[i] {
+			t.Fatalf("kernel first-level page %d differs from the mirror", i)
+		}
+	}
+	for i := range tbl.chunks {
+		if k[uint32(Tbl24Pages+i)] != tbl.chunks[i] {
+			t.Fatalf("kernel chunk page %d differs from the mirror", i)
+		}
+	}
+}
+
+// checkChunkOwners verifies no chunk serves two /24s over the table's life.
+func checkChunkOwners(t *testing.T, tbl *Table, owner map[uint32]uint32) {
+	t.Helper()
+	for idx := uint32(0); idx < 1<<24; idx++ {
+		e := tbl.tbl24[idx/PageWords][idx%PageWords]
+		if e&ChunkFlag == 0 {
+			continue
+		}
+		c := e &^ ChunkFlag
+		if o, ok := owner[c]; ok && o != idx {
+			t.Fatalf("chunk %d reused: /24 index %d, earlier %d", c, idx, o)
+		}
+		owner[c] = idx
+	}
+}
+
+func TestBuildTable(t *testing.T) {
+	tests := []struct {
+		name    string
+		prefix  []string
+		blocked []string
+		passed  []string
+	}{
+		{"empty", nil, nil, []string{"0.0.0.0", "10.0.0.1", "255.255.255.255"}},
+		{"slash 8", []string{"10.0.0.0/8"}, []string{"10.0.0.0", "10.255.255.255"}, []string{"9.255.255.255", "11.0.0.0"}},
+		{"slash 24", []string{"192.0.2.0/24"}, []string{"192.0.2.0", "192.0.2.255"}, []string{"192.0.1.255", "192.0.3.0"}},
+		{"host", []string{"192.0.2.77/32"}, []string{"192.0.2.77"}, []string{"192.0.2.76", "192.0.2.78"}},
+		{"slash 25 and 31", []string{"192.0.2.128/25", "192.0.2.4/31"}, []string{"192.0.2.128", "192.0.2.255", "192.0.2.4", "192.0.2.5"}, []string{"192.0.2.127", "192.0.2.6", "192.0.2.3"}},
+		{"default route", []string{"0.0.0.0/0"}, []string{"0.0.0.0", "255.255.255.255"}, nil},
+		{"top host", []string{"255.255.255.255/32"}, []string{"255.255.255.255"}, []string{"255.255.255.254"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ps []cidrset.Prefix
+			for _, s := range tc.prefix {
+				ps = append(ps, pfx(s))
+			}
+			tbl := Build(toDir(cidrset.New(ps).Cover()), 0)
+			for _, s := range tc.blocked {
+				if !tbl.Lookup(addr(s)) {
+					t.Errorf("%s not blocked", s)
+				}
+			}
+			for _, s := range tc.passed {
+				if tbl.Lookup(addr(s)) {
+					t.Errorf("%s blocked", s)
+				}
+			}
+			k := kernel{}
+			k.write(tbl.Dirty())
+			k.equal(t, tbl)
+		})
+	}
+}
+
+func addr(s string) uint32 {
+	b := netip.MustParseAddr(s).As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func randV4(r *rand.Rand) cidrset.Prefix {
+	// Clustered in 10.0.0.0/14 with mostly long prefixes, so that /24s fill
+	// with chunks, chunks merge into full /24s, and deltas split them again.
+	a := 0x0a000000 | r.Uint32N(1<<18)
+	bits := 14 + r.IntN(19)
+	if r.IntN(10) == 0 {
+		a, bits = r.Uint32(), r.IntN(33)
+	}
+	p, _ := cidrset.PrefixFrom(netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits))
+	return p
+}
+
+func probeAddrs(r *rand.Rand, ps []cidrset.Prefix, n int) []uint32 {
+	var out []uint32
+	for _, p := range ps {
+		a, bits := p.V4()
+		last := a
+		if bits < 32 {
+			last = a | ^uint32(0)>>bits
+		}
+		out = append(out, a, a-1, last, last+1, a+(last-a)/2)
+	}
+	for range n {
+		out = append(out, 0x0a000000|r.Uint32N(1<<18), r.Uint32())
+	}
+	return out
+}
+
+// TestDeltasAgainstReference applies random deltas to one live table and
+// checks lookups against the reference, the simulated kernel copy against
+// the mirror, and that chunks are never handed to another /24.
+func TestDeltasAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	set := cidrset.New(nil)
+	tbl := Build(nil, 4096)
+	k := kernel{}
+	k.write(tbl.Dirty())
+	tbl.ClearDirty()
+	owner := map[uint32]uint32{}
+	for step := range 60 {
+		var add, remove []cidrset.Prefix
+		for range r.IntN(40) {
+			add = append(add, randV4(r))
+		}
+		raw := set.Prefixes()
+		for range r.IntN(20) {
+			if len(raw) > 0 {
+				remove = append(remove, raw[r.IntN(len(raw))])
+			}
+		}
+		next, added, removed := set.Apply(add, remove)
+		if err := tbl.Update(toDir(next.Cover()), toDir(append(added, removed...))); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		k.write(tbl.Dirty())
+		tbl.ClearDirty()
+		set = next
+		for _, a := range probeAddrs(r, append(append(add, remove...), set.Cover()...), 200) {
+			if got, want := tbl.Lookup(a), refBlocked(set.Prefixes(), a); got != want {
+				t.Fatalf("step %d: Lookup(%08x) = %v, want %v", step, a, got, want)
+			}
+		}
+		if step%10 == 9 {
+			k.equal(t, tbl)
+			checkChunkOwners(t, tbl, owner)
+		}
+	}
+	if tbl.ChunksUsed() == 0 {
+		t.Fatal("test never used a chunk")
+	}
+}
+
+func TestUpdateFull(t *testing.T) {
+	tbl := Build(nil, 0)
+	next := cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32")})
+	err := tbl.Update(toDir(next.Cover()), toDir(next.Cover()))
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("Update with no chunk left: err = %v, want ErrFull", err)
+	}
+}
+
+func TestRetiredChunkNotReused(t *testing.T) {
+	// Headroom of exactly one page of chunks; /24 A gets a chunk, a delta
+	// turns it into a full /24, then /24 B needs a chunk: it must get a new
+	// one, not A's.
+	a := cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32")})
+	tbl := Build(toDir(a.Cover()), 0)
+	if tbl.ChunksFree() != ChunksPerPage-1 {
+		t.Fatalf("ChunksFree = %d, want %d", tbl.ChunksFree(), ChunksPerPage-1)
+	}
+	b, added, removed := a.Apply([]cidrset.Prefix{pfx("192.0.2.0/24"), pfx("198.51.100.7/32")}, nil)
+	if err := tbl.Update(toDir(b.Cover()), toDir(append(added, removed...))); err != nil {
+		t.Fatal(err)
+	}
+	idx := addr("198.51.100.7") >> 8
+	if got := tbl.tbl24[idx/PageWords][idx%PageWords]; got != ChunkFlag|1 {
+		t.Fatalf("198.51.100.0/24 entry = %#x, want chunk 1", got)
+	}
+}
+
+func TestDirtyOrder(t *testing.T) {
+	tbl := Build(toDir(cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32"), pfx("10.0.0.0/8")}).Cover()), 0)
+	runs := tbl.Dirty()
+	if len(runs) < 2 || runs[0].First < Tbl24Pages {
+		t.Fatalf("first run starts at key %d: chunk pages must come first", runs[0].First)
+	}
+	for _, r := range runs[1:] {
+		if r.First >= Tbl24Pages {
+			t.Fatalf("chunk run after first-level runs")
+		}
+	}
+}
+
+// equalPages compares the simulated kernel with the mirror on the pages the
+// fuzz domain can touch: first-level page 0x280 (10.0.0.0/14) and all chunks.
+func (k kernel) equalPages(t *testing.T, tbl *Table) {
+	t.Helper()
+	const page = 0x0a0000 / PageWords
+	if k[page] != tbl.tbl24[page] {
+		t.Fatalf("kernel first-level page %#x differs from the mirror", page)
+	}
+	for i := range tbl.chunks {
+		if k[uint32(Tbl24Pages+i)] != tbl.chunks[i] {
+			t.Fatalf("kernel chunk page %d differs from the mirror", i)
+		}
+	}
+}
+
+func FuzzBuildDelta(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 18 | 0x80, 1, 2, 3})
+	f.Add([]byte{11, 0, 2, 0, 11, 0, 2, 128, 11 | 0x80, 0, 2, 0})
+	f.Add([]byte{0, 3, 255, 255, 18, 3, 255, 255, 17, 3, 255, 254})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Each 4-byte record is a prefix inside 10.0.0.0/14: byte 0 holds
+		// the length (14 + low 5 bits mod 19) and, in bit 7, "remove";
+		// bytes 1-3 the low 18 address bits. Records are applied in deltas
+		// of four; the table starts with little headroom so that deltas
+		// also run out of chunks and force a rebuild.
+		if len(data) > 4*64 {
+			return
+		}
+		set := cidrset.New(nil)
+		tbl := Build(nil, 16)
+		k := kernel{}
+		for len(data) >= 4 {
+			var add, remove []cidrset.Prefix
+			for i := 0; i < 4 && len(data) >= 4; i++ {
+				rec := data[:4]
+				data = data[4:]
+				a := netip.AddrFrom4([4]byte{10, rec[1] & 3, rec[2], rec[3]})
+				p, _ := cidrset.PrefixFrom(netip.PrefixFrom(a, 14+int(rec[0]&0x1f)%19))
+				if rec[0]&0x80 != 0 {
+					remove = append(remove, p)
+				} else {
+					add = append(add, p)
+				}
+			}
+			next, added, removed := set.Apply(add, remove)
+			err := tbl.Update(toDir(next.Cover()), toDir(append(added, removed...)))
+			set = next
+			if errors.Is(err, ErrFull) {
+				tbl = Build(toDir(set.Cover()), 16)
+				k = kernel{}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			k.write(tbl.Dirty())
+			tbl.ClearDirty()
+			for _, a := range probeAddrs(rand.New(rand.NewPCG(1, 1)), append(append(add, remove...), set.Cover()...), 0) {
+				if got, want := tbl.Lookup(a), refBlocked(set.Prefixes(), a); got != want {
+					t.Fatalf("Lookup(%08x) = %v, want %v", a, got, want)
+				}
+			}
+			k.equalPages(t, tbl)
+		}
+	})
+}
+
+func BenchmarkBuild1M(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	ps := make([]cidrset.Prefix, 1_000_000)
+	for i := range ps {
+		bits := 32
+		if i%4 == 0 {
+			bits = 16 + r.IntN(17)
+		}
+		a := r.Uint32()
+		ps[i], _ = cidrset.PrefixFrom(netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits))
+	}
+	cover := toDir(cidrset.New(ps).Cover())
+	b.ReportAllocs()
+	for b.Loop() {
+		Build(cover, 1024)
+	}
+}
