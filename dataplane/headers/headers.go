@@ -77,6 +77,7 @@ var (
 	hdrXRealIP        = []byte("X-Real-Ip")
 	hdrTraceparent    = []byte("Traceparent")
 	hdrTracestate     = []byte("Tracestate")
+	hdrTrailer        = []byte("Trailer")
 
 	valueHTTP  = []byte("http")
 	valueHTTPS = []byte("https")
@@ -102,7 +103,7 @@ var hopByHop = [][]byte{
 	[]byte("Proxy-Authenticate"),
 	[]byte("Proxy-Authorization"),
 	[]byte("Te"),
-	[]byte("Trailer"),
+	hdrTrailer,
 	[]byte("Upgrade"),
 }
 
@@ -285,8 +286,8 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 
 	stripHopByHop(h)
 
-	h.DelBytes(hdrXForwardedFor)
-	h.DelBytes(hdrXRealIP)
+	del(h, hdrXForwardedFor)
+	del(h, hdrXRealIP)
 	if peer.IsValid() {
 		buf = peer.AppendTo(buf)
 		h.SetCanonical(hdrXForwardedFor, buf)
@@ -310,17 +311,17 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 			}
 		}
 	} else {
-		h.DelBytes(hdrXForwardedHost)
-		h.DelBytes(hdrForwarded)
+		del(h, hdrXForwardedHost)
+		del(h, hdrForwarded)
 	}
-	h.DelBytes(hdrXForwardedProt)
+	del(h, hdrXForwardedProt)
 	h.SetCanonical(hdrXForwardedProt, proto)
 
 	if v := h.PeekAll(s.requestIDStr); len(v) == 1 && validRequestID(v[0]) {
 		r.RequestID = append(r.RequestID[:0], v[0]...)
 	} else {
 		r.RequestID = appendRequestID(r.RequestID[:0])
-		h.DelBytes(s.requestID)
+		del(h, s.requestID)
 		h.SetCanonical(s.requestID, r.RequestID)
 	}
 
@@ -330,8 +331,8 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 		// An invalid traceparent invalidates tracestate too (W3C Trace
 		// Context §3.3.1.5): the new trace starts without vendor state.
 		r.TraceParent = appendTraceparent(r.TraceParent[:0])
-		h.DelBytes(hdrTraceparent)
-		h.DelBytes(hdrTracestate)
+		del(h, hdrTraceparent)
+		del(h, hdrTracestate)
 		h.SetCanonical(hdrTraceparent, r.TraceParent)
 	}
 	return pipeline.Continue
@@ -343,34 +344,34 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 // written by an earlier stage; when Handle did not run, it generates the
 // request ID and traceparent here so that every response carries them.
 //
-// The client-facing connection is fasthttp's: a "Connection: close" that
-// the upstream sent concerns only the upstream connection, so it is cleared
-// when the response came from an upstream (r.Upstream set and no r.Reason),
-// and kept when the gateway wrote the response, since a stage may have asked
-// to close the client connection.
+// The client-facing connection is fasthttp's, and whether it closes is the
+// gateway's decision (a stage, a parse error or draining may have asked for
+// it): the Connection header fields are removed but the close flag is kept.
+// An upstream's own "Connection: close" concerns only the upstream
+// connection; the proxy stage clears it when it copies the response.
 func (s *Stage) HandleResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
 	h := &ctx.Response.Header
-	keepClose := h.ConnectionClose() && (r.Upstream == "" || r.Reason != pipeline.ReasonNone)
+	closeConn := h.ConnectionClose()
 	stripHopByHop(h)
-	if keepClose {
+	if closeConn {
 		h.SetConnectionClose()
 	}
 	for _, n := range s.removeResp {
-		h.DelBytes(n)
+		del(h, n)
 	}
 	for _, kv := range s.setResp {
-		h.DelBytes(kv[0])
+		del(h, kv[0])
 		h.SetCanonical(kv[0], kv[1])
 	}
 	if len(r.RequestID) == 0 {
 		r.RequestID = appendRequestID(r.RequestID)
 	}
-	h.DelBytes(s.requestID)
+	del(h, s.requestID)
 	h.SetCanonical(s.requestID, r.RequestID)
 	if len(r.TraceParent) == 0 {
 		r.TraceParent = appendTraceparent(r.TraceParent)
 	}
-	h.DelBytes(hdrTraceparent)
+	del(h, hdrTraceparent)
 	h.SetCanonical(hdrTraceparent, r.TraceParent)
 }
 
@@ -414,11 +415,25 @@ func (s *Stage) clientFromXFF(values [][]byte, peer netip.Addr) netip.Addr {
 	return client
 }
 
-// headerFields is what stripHopByHop needs from a request or response
+// headerFields is what this package needs from a request or response
 // header.
 type headerFields interface {
 	PeekAll(key string) [][]byte
+	PeekCanonical(key []byte) []byte
 	DelBytes(key []byte)
+}
+
+// del deletes every field named name, which must be canonical. Looking
+// first is several times cheaper than deleting (no key normalization), and
+// most of the names this package removes are absent from most messages.
+//
+// Like every lookup here, it relies on fasthttp's header name normalization
+// (the default): with normalization disabled, "x-forwarded-for" would not
+// match.
+func del(h headerFields, name []byte) {
+	if h.PeekCanonical(name) != nil {
+		h.DelBytes(name)
+	}
 }
 
 // stripHopByHop removes the headers named in Connection, except protected
@@ -444,7 +459,11 @@ func stripHopByHop(h headerFields) {
 		}
 	}
 	for _, n := range hopByHop {
-		h.DelBytes(n)
+		if len(n) == len(hdrTrailer) && string(n) == string(hdrTrailer) {
+			h.DelBytes(n) // peeking Trailer formats its value, which allocates
+			continue
+		}
+		del(h, n)
 	}
 }
 

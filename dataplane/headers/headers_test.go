@@ -431,16 +431,15 @@ func TestResponseHeaders(t *testing.T) {
 			},
 		},
 		{
-			name: "upstream close is hop-by-hop", upstream: "10.1.0.1:8080", handleRan: true, setClose: true,
-			wantClose: false,
+			name: "close flag is kept", reason: pipeline.ReasonBlocked, handleRan: true, setClose: true,
+			respHeaders: [][2]string{{"Connection", "close, X-Internal"}, {"X-Internal", "secret"}},
+			gone:        []string{"X-Internal"},
+			wantClose:   true,
 		},
 		{
-			name: "gateway-decided close is kept", reason: pipeline.ReasonBlocked, handleRan: true, setClose: true,
-			wantClose: true,
-		},
-		{
-			name: "close without upstream is kept", handleRan: true, setClose: true,
-			wantClose: true,
+			name: "keep-alive upstream response stays keep-alive", upstream: "10.1.0.1:8080", handleRan: true,
+			respHeaders: [][2]string{{"Connection", "keep-alive"}},
+			wantClose:   false,
 		},
 		{
 			name: "denied before Handle ran", reason: pipeline.ReasonNoRoute, wantGenerate: true,

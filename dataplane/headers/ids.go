@@ -68,10 +68,12 @@ func appendRequestID(dst []byte) []byte {
 const lowerHex = "0123456789abcdef"
 
 func appendHex64(dst []byte, v uint64) []byte {
-	for shift := 60; shift >= 0; shift -= 4 {
-		dst = append(dst, lowerHex[(v>>uint(shift))&0xf])
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = lowerHex[v&0xf]
+		v >>= 4
 	}
-	return dst
+	return append(dst, b[:]...)
 }
 
 // traceparentLen is the length of a version-00 traceparent header:

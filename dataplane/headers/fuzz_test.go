@@ -1,0 +1,137 @@
+package headers
+
+import (
+	"bytes"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+)
+
+// FuzzForwardedFor checks the address parser against net/netip and runs the
+// request side on arbitrary X-Forwarded-For values from a trusted peer.
+func FuzzForwardedFor(f *testing.F) {
+	s := newStage(f, Options{TrustedProxies: testTrusted})
+	peer := netip.MustParseAddr("10.0.0.1")
+	f.Fuzz(func(t *testing.T, xff []byte) {
+		checkAddrParsers(t, xff)
+		for _, elem := range bytes.Split(xff, []byte(",")) {
+			checkAddrParsers(t, trimOWS(elem))
+		}
+
+		ctx := &fasthttp.RequestCtx{}
+		ctx.Request.Header.SetBytesV("X-Forwarded-For", xff)
+		sent := string(ctx.Request.Header.Peek("X-Forwarded-For")) // as fasthttp stored it
+		r := &pipeline.Request{PeerIP: peer}
+		s.Handle(ctx, r)
+		if !r.ClientIP.IsValid() {
+			t.Fatalf("ClientIP invalid for %q", sent)
+		}
+		if r.ClientIP != peer && !containsAddr(sent, r.ClientIP) {
+			t.Fatalf("ClientIP %s neither the peer nor in %q", r.ClientIP, sent)
+		}
+		got := string(ctx.Request.Header.Peek("X-Forwarded-For"))
+		if got != "10.0.0.1" && !strings.HasSuffix(got, ", 10.0.0.1") {
+			t.Fatalf("X-Forwarded-For %q does not end with the peer", got)
+		}
+		if rip := string(ctx.Request.Header.Peek("X-Real-Ip")); rip != r.ClientIP.String() {
+			t.Fatalf("X-Real-IP %q, ClientIP %s", rip, r.ClientIP)
+		}
+	})
+}
+
+// containsAddr reports whether an element of the list xff parses as a.
+func containsAddr(xff string, a netip.Addr) bool {
+	for _, elem := range strings.Split(xff, ",") {
+		if got, ok := parseForwardedAddr(trimOWS([]byte(elem))); ok && got == a {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAddrParsers compares parseIPv4 and parseIPv6 with netip.ParseAddr,
+// which picks the family by the first '.' or ':' just as they are used.
+func checkAddrParsers(t *testing.T, b []byte) {
+	if bytes.IndexByte(b, '%') >= 0 {
+		return // zones are rejected on purpose
+	}
+	want, err := netip.ParseAddr(string(b))
+	var got netip.Addr
+	var ok bool
+	i := bytes.IndexAny(b, ".:")
+	switch {
+	case i < 0:
+	case b[i] == '.':
+		var ip [4]byte
+		ip, ok = parseIPv4(b)
+		got = netip.AddrFrom4(ip)
+	default:
+		var ip [16]byte
+		ip, ok = parseIPv6(b)
+		got = netip.AddrFrom16(ip)
+	}
+	if ok != (err == nil) || (ok && got != want) {
+		t.Fatalf("parse %q = %v, %v; netip: %v, %v", b, got, ok, want, err)
+	}
+}
+
+var reTraceparentRef = regexp.MustCompile(`(?s)^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(.*)$`)
+
+// refValidTraceparent is the W3C Trace Context rule written the slow,
+// obvious way.
+func refValidTraceparent(s string) bool {
+	m := reTraceparentRef.FindStringSubmatch(s)
+	if m == nil || len(s) > maxTraceparentLen || m[1] == "ff" ||
+		m[2] == strings.Repeat("0", 32) || m[3] == strings.Repeat("0", 16) {
+		return false
+	}
+	rest := m[5]
+	if m[1] == "00" || rest == "" {
+		return rest == ""
+	}
+	if rest[0] != '-' {
+		return false
+	}
+	for _, c := range []byte(rest[1:]) {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzTraceparent checks validTraceparent against the reference rule and
+// that the request side keeps exactly the valid ones.
+func FuzzTraceparent(f *testing.F) {
+	s := newStage(f, Options{})
+	f.Fuzz(func(t *testing.T, tp []byte) {
+		if got, want := validTraceparent(tp), refValidTraceparent(string(tp)); got != want {
+			t.Fatalf("validTraceparent(%q) = %v, reference %v", tp, got, want)
+		}
+		ctx := &fasthttp.RequestCtx{}
+		ctx.Request.Header.SetBytesV("traceparent", tp)
+		ctx.Request.Header.Set("tracestate", "a=b")
+		sent := ctx.Request.Header.Peek("Traceparent")
+		valid := validTraceparent(sent)
+		sent = append([]byte(nil), sent...)
+		r := &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")}
+		s.Handle(ctx, r)
+		h := &ctx.Request.Header
+		if valid {
+			if !bytes.Equal(r.TraceParent, sent) || !bytes.Equal(h.Peek("Traceparent"), sent) ||
+				string(h.Peek("Tracestate")) != "a=b" {
+				t.Fatalf("valid %q not propagated: %q", sent, r.TraceParent)
+			}
+			return
+		}
+		if !reTraceparent.Match(r.TraceParent) || !bytes.Equal(h.Peek("Traceparent"), r.TraceParent) ||
+			h.Peek("Tracestate") != nil {
+			t.Fatalf("invalid %q replaced by %q, tracestate %q", sent, r.TraceParent, h.Peek("Tracestate"))
+		}
+	})
+}
