@@ -362,3 +362,27 @@ func TestStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchManyHostGroups covers requests that match more host groups than
+// one path walk serves (maxBatch): the later batches must still be tried,
+// in order.
+func TestMatchManyHostGroups(t *testing.T) {
+	labels := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"}
+	host := strings.Join(labels, ".") // a.b.c.d.e.f.g.h.i.j.k
+	var specs []Spec[string]
+	for i := 1; i < len(labels); i++ { // *.b.c...k (longest) down to *.k
+		specs = append(specs, spec("wild-"+labels[i], "*."+strings.Join(labels[i:], "."), "/"+labels[i], Prefix))
+	}
+	specs = append(specs, spec("exact", host, "/exact", Exact), spec("any", "", "/any", Prefix, "POST"))
+	tab := mustNew(t, specs)
+	reqs := []request{
+		{name: "exact host", host: host, method: "GET", path: "/exact", wantName: "exact", wantRes: Matched},
+		{name: "any", host: host, method: "POST", path: "/any/x", wantName: "any", wantRes: Matched},
+		{name: "any method not allowed", host: host, method: "GET", path: "/any", wantRes: MethodNotAllowed},
+		{name: "nothing", host: host, method: "GET", path: "/zzz", wantRes: NoRoute},
+	}
+	for _, l := range labels[1:] {
+		reqs = append(reqs, request{name: "wildcard " + l, host: host, method: "GET", path: "/" + l + "/x", wantName: "wild-" + l, wantRes: Matched})
+	}
+	runRequests(t, tab, reqs)
+}
