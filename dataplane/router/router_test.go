@@ -386,3 +386,35 @@ func TestMatchManyHostGroups(t *testing.T) {
 	}
 	runRequests(t, tab, reqs)
 }
+
+// TestMatchConcurrent shares one table between goroutines, as the server
+// does; run with -race.
+func TestMatchConcurrent(t *testing.T) {
+	tab, err := New(benchSpecs(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hit, miss := benchRequests(50)
+	const workers, rounds = 4, 500
+	errs := make(chan string, workers)
+	for range workers {
+		go func() {
+			for range rounds {
+				if _, _, res := tab.Match(hit.host, hit.method, hit.path); res != Matched {
+					errs <- "hit: " + res.String()
+					return
+				}
+				if _, _, res := tab.Match(miss.host, miss.method, miss.path); res != NoRoute {
+					errs <- "miss: " + res.String()
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range workers {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+}
