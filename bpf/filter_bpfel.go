@@ -62,6 +62,7 @@ const (
 	filterMapBans       = "bans"
 	filterMapBlockV4    = "block_v4"
 	filterMapBlockV6    = "block_v6"
+	filterMapLayout     = "layout"
 	filterMapStats      = "stats"
 	filterMapTmplDir    = "tmpl_dir"
 	filterMapTmplLpmV4  = "tmpl_lpm_v4"
@@ -123,6 +124,7 @@ type filterMapSpecs struct {
 	Bans      *ebpf.MapSpec `ebpf:"bans"`
 	BlockV4   *ebpf.MapSpec `ebpf:"block_v4"`
 	BlockV6   *ebpf.MapSpec `ebpf:"block_v6"`
+	Layout    *ebpf.MapSpec `ebpf:"layout"`
 	Stats     *ebpf.MapSpec `ebpf:"stats"`
 	TmplDir   *ebpf.MapSpec `ebpf:"tmpl_dir"`
 	TmplLpmV4 *ebpf.MapSpec `ebpf:"tmpl_lpm_v4"`
@@ -160,6 +162,7 @@ type filterMaps struct {
 	Bans      *ebpf.Map `ebpf:"bans"`
 	BlockV4   *ebpf.Map `ebpf:"block_v4"`
 	BlockV6   *ebpf.Map `ebpf:"block_v6"`
+	Layout    *ebpf.Map `ebpf:"layout"`
 	Stats     *ebpf.Map `ebpf:"stats"`
 	TmplDir   *ebpf.Map `ebpf:"tmpl_dir"`
 	TmplLpmV4 *ebpf.Map `ebpf:"tmpl_lpm_v4"`
@@ -173,6 +176,7 @@ func (m *filterMaps) Close() error {
 		m.Bans,
 		m.BlockV4,
 		m.BlockV6,
+		m.Layout,
 		m.Stats,
 		m.TmplDir,
 		m.TmplLpmV4,

@@ -167,6 +167,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } stats SEC(".maps");
 
+// layout: key 0 -> fingerprint of the inner map layouts, written by user
+// space. The kernel fixes an outer map's inner layout when the outer map is
+// created, so a daemon re-opening pinned maps compares it before re-using
+// them. Not read by the program.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} layout SEC(".maps");
+
 // The UAPI headers do not define a VLAN header.
 struct vlan_hdr {
 	__be16 tci;

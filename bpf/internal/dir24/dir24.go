@@ -60,9 +60,9 @@ type Table struct {
 }
 
 // Build returns a table for cover, which must be sorted by address and
-// disjoint (cidrset's cover is). The table has room for headroom more
-// chunks than the build needs, for later updates.
-func Build(cover []Prefix, headroom int) *Table {
+// disjoint (cidrset's cover is). For later updates the table has room for a
+// quarter more chunks than the build needs, and at least minHeadroom more.
+func Build(cover []Prefix, minHeadroom int) *Table {
 	need := 0
 	last := int64(-1)
 	for _, p := range cover {
@@ -71,6 +71,7 @@ func Build(cover []Prefix, headroom int) *Table {
 			last = int64(p.Addr >> 8)
 		}
 	}
+	headroom := max(need/4, minHeadroom)
 	pages := (need + headroom + ChunksPerPage - 1) / ChunksPerPage
 	t := &Table{
 		tbl24:      make([]Page, Tbl24Pages),

@@ -1,0 +1,371 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/edgeguard/edgeguard/bpf/cidrset"
+	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
+)
+
+const (
+	// lpmMaxEntries caps each LPM trie. Tries allocate per element
+	// (BPF_F_NO_PREALLOC), so the cap costs nothing until used.
+	lpmMaxEntries = 1 << 24
+	// dirMinHeadroom is the least number of spare chunks a new DIR-24-8
+	// table gets for later deltas (it gets at least a quarter of its use).
+	dirMinHeadroom = 4096
+	// batchPages bounds one batch syscall writing DIR-24-8 pages (4 MiB).
+	batchPages = 1024
+)
+
+// ReplaceBlocklist atomically replaces the blocklist: new inner maps are
+// built and filled aside, then swapped into the outer maps' slots (IPv4 then
+// IPv6). Each packet sees the old or the new list of its family.
+func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
+	v4, v6, err := cidrset.Split("blocklist", prefixes)
+	if err != nil {
+		return fmt.Errorf("replace blocklist: %w", err)
+	}
+	var s4, s6 *cidrset.Set
+	var wg sync.WaitGroup
+	wg.Go(func() { s4 = cidrset.New(v4) })
+	s6 = cidrset.New(v6)
+	wg.Wait()
+
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var (
+		t4         *dir24.Table
+		m4, m6     *ebpf.Map
+		err4, err6 error
+	)
+	wg.Go(func() { t4, m4, err4 = x.buildDir(s4.Cover()) })
+	m6, err6 = x.buildLPM(x.innerLPM6, "eg_block_v6", s6.Cover())
+	wg.Wait()
+	if err := errors.Join(err4, err6); err != nil {
+		closeMaps(m4, m6)
+		return fmt.Errorf("replace blocklist: %w", err)
+	}
+	if err := swapInner(x.objs.BlockV4, m4); err != nil {
+		closeMaps(m4, m6)
+		return fmt.Errorf("replace blocklist: swap IPv4 table: %w", err)
+	}
+	closeMaps(x.dirMap)
+	x.dir, x.dirMap, x.block4 = t4, m4, s4
+	if err := swapInner(x.objs.BlockV6, m6); err != nil {
+		closeMaps(m6)
+		x.baseline = false // IPv4 is new, IPv6 still old
+		return fmt.Errorf("replace blocklist: swap IPv6 trie: %w", err)
+	}
+	closeMaps(x.block6Map)
+	x.block6Map, x.block6 = m6, s6
+	x.baseline = true
+	x.log.Debug("replaced blocklist", "ipv4", s4.Len(), "ipv4_cover", len(s4.Cover()),
+		"ipv6", s6.Len(), "ipv6_cover", len(s6.Cover()))
+	return nil
+}
+
+// ApplyBlocklistDelta adds then removes prefixes in place: the IPv4 table
+// rewrites only the pages the changed prefixes touch (chunks before the
+// entries that point at them), the IPv6 trie inserts before it deletes, so
+// an address blocked before and after the delta is never passed meanwhile.
+func (x *XDP) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
+	a4, a6, err := cidrset.Split("blocklist delta add", add)
+	if err != nil {
+		return fmt.Errorf("apply blocklist delta: %w", err)
+	}
+	r4, r6, err := cidrset.Split("blocklist delta remove", remove)
+	if err != nil {
+		return fmt.Errorf("apply blocklist delta: %w", err)
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.baseline {
+		return fmt.Errorf("apply blocklist delta: %w", ErrNoBaseline)
+	}
+	next4, added4, removed4 := x.block4.Apply(a4, r4)
+	if err := x.deltaV4(next4, append(added4, removed4...)); err != nil {
+		x.baseline = false
+		return fmt.Errorf("apply blocklist delta: IPv4: %w", err)
+	}
+	next6, added6, removed6 := x.block6.Apply(a6, r6)
+	if err := x.deltaV6(next6, added6, removed6); err != nil {
+		x.baseline = false
+		return fmt.Errorf("apply blocklist delta: IPv6: %w", err)
+	}
+	return nil
+}
+
+func (x *XDP) deltaV4(next *cidrset.Set, changed []cidrset.Prefix) error {
+	if len(changed) == 0 {
+		x.block4 = next
+		return nil
+	}
+	if x.dir != nil {
+		err := x.dir.Update(dirPrefixes(next.Cover()), dirPrefixes(changed))
+		if err == nil {
+			err = x.writePages(x.dirMap, x.dir.Dirty())
+			x.dir.ClearDirty()
+			if err == nil {
+				x.block4 = next
+				return nil
+			}
+			x.log.Warn("in-place IPv4 table update failed; rebuilding", "err", err)
+		} else if !errors.Is(err, dir24.ErrFull) {
+			return err
+		}
+	}
+	// No live table, no chunk left, or a failed write: build a new table
+	// and swap it in (this also compacts retired chunks).
+	t, m, err := x.buildDir(next.Cover())
+	if err != nil {
+		return err
+	}
+	if err := swapInner(x.objs.BlockV4, m); err != nil {
+		closeMaps(m)
+		return fmt.Errorf("swap IPv4 table: %w", err)
+	}
+	closeMaps(x.dirMap)
+	x.dir, x.dirMap, x.block4 = t, m, next
+	return nil
+}
+
+func (x *XDP) deltaV6(next *cidrset.Set, added, removed []cidrset.Prefix) error {
+	if len(added)+len(removed) == 0 {
+		x.block6 = next
+		return nil
+	}
+	if x.block6Map != nil {
+		err := x.writeLPM(x.block6Map, added)
+		if err == nil {
+			err = x.deleteLPM(x.block6Map, removed)
+		}
+		if err == nil {
+			x.block6 = next
+			return nil
+		}
+		x.log.Warn("in-place IPv6 trie update failed; rebuilding", "err", err)
+	}
+	m, err := x.buildLPM(x.innerLPM6, "eg_block_v6", next.Cover())
+	if err != nil {
+		return err
+	}
+	if err := swapInner(x.objs.BlockV6, m); err != nil {
+		closeMaps(m)
+		return fmt.Errorf("swap IPv6 trie: %w", err)
+	}
+	closeMaps(x.block6Map)
+	x.block6Map, x.block6 = m, next
+	return nil
+}
+
+// ReplaceAllowlist atomically replaces the allowlist (one LPM trie per
+// family, each swapped in whole).
+func (x *XDP) ReplaceAllowlist(prefixes []netip.Prefix) error {
+	v4, v6, err := cidrset.Split("allowlist", prefixes)
+	if err != nil {
+		return fmt.Errorf("replace allowlist: %w", err)
+	}
+	s4, s6 := cidrset.New(v4), cidrset.New(v6)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	m4, err := x.buildLPM(x.innerLPM4, "eg_allow_v4", s4.Cover())
+	if err != nil {
+		return fmt.Errorf("replace allowlist: %w", err)
+	}
+	m6, err := x.buildLPM(x.innerLPM6, "eg_allow_v6", s6.Cover())
+	if err != nil {
+		closeMaps(m4)
+		return fmt.Errorf("replace allowlist: %w", err)
+	}
+	if err := swapInner(x.objs.AllowV4, m4); err != nil {
+		closeMaps(m4, m6)
+		return fmt.Errorf("replace allowlist: swap IPv4 trie: %w", err)
+	}
+	closeMaps(x.allow4Map)
+	x.allow4Map, x.allow4 = m4, s4
+	if err := swapInner(x.objs.AllowV6, m6); err != nil {
+		closeMaps(m6)
+		return fmt.Errorf("replace allowlist: swap IPv6 trie: %w", err)
+	}
+	closeMaps(x.allow6Map)
+	x.allow6Map, x.allow6 = m6, s6
+	return nil
+}
+
+// swapInner points an outer map's only slot at inner, or empties it when
+// inner is nil. The kernel waits for an RCU grace period, so when this
+// returns no program still reads the previous inner map.
+func swapInner(outer, inner *ebpf.Map) error {
+	if inner == nil {
+		err := outer.Delete(uint32(0))
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
+		}
+		return err
+	}
+	// Fd arrays reject BPF_EXIST (EINVAL): UpdateAny.
+	return outer.Update(uint32(0), inner, ebpf.UpdateAny)
+}
+
+func closeMaps(ms ...*ebpf.Map) {
+	for _, m := range ms {
+		if m != nil {
+			m.Close()
+		}
+	}
+}
+
+func dirPrefixes(ps []cidrset.Prefix) []dir24.Prefix {
+	out := make([]dir24.Prefix, len(ps))
+	for i, p := range ps {
+		out[i].Addr, out[i].Bits = p.V4()
+	}
+	return out
+}
+
+// buildDir builds a DIR-24-8 table for cover in a new inner map; nil for an
+// empty cover (an empty slot costs nothing, a table 64 MiB).
+func (x *XDP) buildDir(cover []cidrset.Prefix) (*dir24.Table, *ebpf.Map, error) {
+	if len(cover) == 0 {
+		return nil, nil, nil
+	}
+	t := dir24.Build(dirPrefixes(cover), dirMinHeadroom)
+	spec := x.innerDir.Copy()
+	spec.Name = "eg_block_v4"
+	spec.MaxEntries = t.MaxEntries()
+	m, err := ebpf.NewMap(spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create IPv4 table (%d pages): %w", spec.MaxEntries, err)
+	}
+	if err := x.writePages(m, t.Dirty()); err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	t.ClearDirty()
+	return t, m, nil
+}
+
+// writePages writes DIR-24-8 pages in order, in batches where the kernel
+// allows, one by one otherwise.
+func (x *XDP) writePages(m *ebpf.Map, runs []dir24.Run) error {
+	keys := make([]uint32, batchPages)
+	for _, r := range runs {
+		for off := 0; off < len(r.Pages); off += batchPages {
+			pages := r.Pages[off:min(off+batchPages, len(r.Pages))]
+			k := keys[:len(pages)]
+			for i := range k {
+				k[i] = r.First + uint32(off+i)
+			}
+			done, err := m.BatchUpdate(k, pages, nil)
+			x.batchWrites.Add(uint64(max(done, 0)))
+			if err != nil {
+				for i := max(done, 0); i < len(pages); i++ {
+					if err := m.Update(k[i], &pages[i], ebpf.UpdateAny); err != nil {
+						return fmt.Errorf("write table page %d: %w", k[i], err)
+					}
+					x.elementWrites.Add(1)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// buildLPM creates a trie from spec holding cover; nil for an empty cover.
+func (x *XDP) buildLPM(spec *ebpf.MapSpec, name string, cover []cidrset.Prefix) (*ebpf.Map, error) {
+	if len(cover) == 0 {
+		return nil, nil
+	}
+	s := spec.Copy()
+	s.Name = name
+	s.MaxEntries = lpmMaxEntries
+	m, err := ebpf.NewMap(s)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", name, err)
+	}
+	if err := x.writeLPM(m, cover); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("fill %s: %w", name, err)
+	}
+	return m, nil
+}
+
+// lpmKeys encodes prefixes as the trie's key type (IPv4 or IPv6 by key size).
+func lpmKeys(m *ebpf.Map, ps []cidrset.Prefix) any {
+	if m.KeySize() == 8 {
+		keys := make([]filterLpmV4Key, len(ps))
+		for i, p := range ps {
+			a, bits := p.V4()
+			keys[i] = filterLpmV4Key{Prefixlen: uint32(bits), Addr: [4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}}
+		}
+		return keys
+	}
+	keys := make([]filterLpmV6Key, len(ps))
+	for i, p := range ps {
+		keys[i] = filterLpmV6Key{Prefixlen: uint32(p.Bits), Addr: p.Addr.As16()}
+	}
+	return keys
+}
+
+func lpmKey(keys any, i int) any {
+	switch k := keys.(type) {
+	case []filterLpmV4Key:
+		return &k[i]
+	case []filterLpmV6Key:
+		return &k[i]
+	}
+	panic("bpf: unknown LPM key slice")
+}
+
+// writeLPM inserts ps with a batch update, falling back to one update per
+// element where batching is refused (e.g. ENOMEM on some kernels for
+// BPF_F_NO_PREALLOC tries).
+func (x *XDP) writeLPM(m *ebpf.Map, ps []cidrset.Prefix) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	keys := lpmKeys(m, ps)
+	values := make([]uint8, len(ps))
+	for i := range values {
+		values[i] = 1
+	}
+	done, err := m.BatchUpdate(keys, values, nil)
+	done = max(done, 0)
+	x.batchWrites.Add(uint64(done))
+	if err != nil {
+		x.log.Debug("batch update refused; writing one by one", "map", m.String(), "done", done, "err", err)
+		for i := done; i < len(ps); i++ {
+			if err := m.Update(lpmKey(keys, i), uint8(1), ebpf.UpdateAny); err != nil {
+				return fmt.Errorf("insert %s: %w", ps[i], err)
+			}
+			x.elementWrites.Add(1)
+		}
+	}
+	return nil
+}
+
+// deleteLPM removes ps; prefixes already absent are ignored.
+func (x *XDP) deleteLPM(m *ebpf.Map, ps []cidrset.Prefix) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	keys := lpmKeys(m, ps)
+	done, err := m.BatchDelete(keys, nil)
+	done = max(done, 0)
+	x.batchWrites.Add(uint64(done))
+	if err != nil {
+		for i := done; i < len(ps); i++ {
+			if err := m.Delete(lpmKey(keys, i)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("delete %s: %w", ps[i], err)
+			}
+			x.elementWrites.Add(1)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,396 @@
+package bpf
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/bpf/xdptest"
+)
+
+var (
+	q  = xdptest.Tag{TPID: xdptest.TPID8021Q, VID: 100}
+	ad = xdptest.Tag{TPID: xdptest.TPID8021AD, VID: 200}
+)
+
+func tcp(src string, tags ...xdptest.Tag) []byte {
+	a := netip.MustParseAddr(src)
+	dst := netip.MustParseAddr("192.0.2.1")
+	if a.Is6() {
+		dst = netip.MustParseAddr("2001:db8:ffff::1")
+	}
+	return xdptest.TCP(a, dst, tags...)
+}
+
+func testRun(t *testing.T, x *XDP, frame []byte) uint32 {
+	t.Helper()
+	action, _, err := x.TestRun(frame, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return action
+}
+
+// TestVerdicts runs every verdict on crafted frames through BPF_PROG_TEST_RUN
+// and checks the action and that exactly the expected counter moved.
+func TestVerdicts(t *testing.T) {
+	x := openTest(t)
+	if err := x.ReplaceBlocklist(prefixes("198.51.100.0/24", "203.0.113.7/32", "192.0.2.128/25",
+		"10.0.0.0/8", "2001:db8:bad::/48", "2001:db8:1::1/128")); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.ReplaceAllowlist(prefixes("198.51.100.10/32", "2001:db8:bad:1::/64")); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Ban(netip.MustParseAddr("192.0.2.33"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Ban(netip.MustParseAddr("2001:db8:2::2"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Ban(netip.MustParseAddr("198.51.100.10"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err) // allowlisted: the ban must not apply
+	}
+	ipv4Frame := tcp("192.0.2.33")
+
+	tests := []struct {
+		name   string
+		frame  []byte
+		action uint32
+		reason enforce.Reason
+	}{
+		{"ipv4 no match", tcp("192.0.2.34"), ActionPass, enforce.ReasonPass},
+		{"ipv4 blocklist /24", tcp("198.51.100.77"), ActionDrop, enforce.ReasonDropBlocklist},
+		{"ipv4 blocklist /32", tcp("203.0.113.7"), ActionDrop, enforce.ReasonDropBlocklist},
+		{"ipv4 next to /32", tcp("203.0.113.8"), ActionPass, enforce.ReasonPass},
+		{"ipv4 blocklist /25 chunk", tcp("192.0.2.200"), ActionDrop, enforce.ReasonDropBlocklist},
+		{"ipv4 below /25 chunk", tcp("192.0.2.127"), ActionPass, enforce.ReasonPass},
+		{"ipv4 blocklist /8", tcp("10.255.0.1"), ActionDrop, enforce.ReasonDropBlocklist},
+		{"ipv4 allowlist inside blocked", tcp("198.51.100.10"), ActionPass, enforce.ReasonPassAllowlist},
+		{"ipv4 banned", ipv4Frame, ActionDrop, enforce.ReasonDropBanned},
+		{"ipv6 no match", tcp("2001:db8:3::1"), ActionPass, enforce.ReasonPass},
+		{"ipv6 blocklist /48", tcp("2001:db8:bad:2::1"), ActionDrop, enforce.ReasonDropBlocklist},
+		{"ipv6 blocklist /128", tcp("2001:db8:1::1"), ActionDrop, enforce.ReasonDropBlocklist},
+		{"ipv6 allowlist inside blocked", tcp("2001:db8:bad:1::5"), ActionPass, enforce.ReasonPassAllowlist},
+		{"ipv6 banned", tcp("2001:db8:2::2"), ActionDrop, enforce.ReasonDropBanned},
+		{"802.1Q ipv4 blocked", tcp("198.51.100.1", q), ActionDrop, enforce.ReasonDropBlocklist},
+		{"802.1Q ipv6 blocked", tcp("2001:db8:bad::1", q), ActionDrop, enforce.ReasonDropBlocklist},
+		{"802.1Q ipv4 no match", tcp("192.0.2.34", q), ActionPass, enforce.ReasonPass},
+		{"QinQ ipv4 blocked", tcp("198.51.100.1", ad, q), ActionDrop, enforce.ReasonDropBlocklist},
+		{"QinQ ipv6 banned", tcp("2001:db8:2::2", ad, q), ActionDrop, enforce.ReasonDropBanned},
+		{"double 802.1Q ipv4 blocked", tcp("198.51.100.1", q, q), ActionDrop, enforce.ReasonDropBlocklist},
+		{"three tags pass", tcp("198.51.100.1", ad, q, q), ActionPass, enforce.ReasonPassMalformed},
+		{"arp", xdptest.ARP(), ActionPass, enforce.ReasonPassNotIP},
+		{"arp in 802.1Q", xdptest.ARP(q), ActionPass, enforce.ReasonPassNotIP},
+		{"truncated ipv4 header", tcp("198.51.100.1")[:14+19], ActionPass, enforce.ReasonPassMalformed},
+		{"truncated ipv6 header", tcp("2001:db8:bad::1")[:14+39], ActionPass, enforce.ReasonPassMalformed},
+		{"truncated vlan tag", tcp("198.51.100.1", q)[:16], ActionPass, enforce.ReasonPassMalformed},
+		{"truncated inner vlan tag", tcp("198.51.100.1", ad, q)[:20], ActionPass, enforce.ReasonPassMalformed},
+		{"ethernet header only", tcp("198.51.100.1")[:14], ActionPass, enforce.ReasonPassMalformed},
+		{"ipv4 bad version", withByte(tcp("198.51.100.1"), 14, 0x65), ActionPass, enforce.ReasonPassMalformed},
+		{"ipv4 ihl below 5", withByte(tcp("198.51.100.1"), 14, 0x44), ActionPass, enforce.ReasonPassMalformed},
+		{"ipv6 bad version", withByte(tcp("2001:db8:bad::1"), 14, 0x40), ActionPass, enforce.ReasonPassMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := x.Stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := testRun(t, x, tc.frame); got != tc.action {
+				t.Fatalf("action = %d, want %d", got, tc.action)
+			}
+			after, err := x.Stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := enforce.Reason(0); r < enforce.NumReasons; r++ {
+				var want enforce.Counter
+				if r == tc.reason {
+					want = enforce.Counter{Packets: 1, Bytes: uint64(len(tc.frame))}
+				}
+				got := enforce.Counter{
+					Packets: after.Verdicts[r].Packets - before.Verdicts[r].Packets,
+					Bytes:   after.Verdicts[r].Bytes - before.Verdicts[r].Bytes,
+				}
+				if got != want {
+					t.Errorf("counter %s moved by %+v, want %+v", r, got, want)
+				}
+			}
+		})
+	}
+
+	t.Run("unban", func(t *testing.T) {
+		if err := x.Unban(netip.MustParseAddr("192.0.2.33")); err != nil {
+			t.Fatal(err)
+		}
+		if got := testRun(t, x, ipv4Frame); got != ActionPass {
+			t.Fatalf("after Unban: action %d, want pass", got)
+		}
+		if err := x.Unban(netip.MustParseAddr("192.0.2.33")); err != nil {
+			t.Fatalf("second Unban: %v", err)
+		}
+	})
+	t.Run("ban expires", func(t *testing.T) {
+		a := netip.MustParseAddr("192.0.2.44")
+		if err := x.Ban(a, time.Now().Add(200*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		if got := testRun(t, x, tcp("192.0.2.44")); got != ActionDrop {
+			t.Fatalf("while banned: action %d, want drop", got)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for testRun(t, x, tcp("192.0.2.44")) != ActionPass {
+			if time.Now().After(deadline) {
+				t.Fatal("ban did not expire")
+			}
+			time.Sleep(10 * time.Millisecond) // the kernel clock has to advance; nothing to wait on
+		}
+		bans, err := x.Bans()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bans {
+			if b.Addr == a {
+				t.Fatalf("expired ban still listed: %+v", b)
+			}
+		}
+	})
+	t.Run("list bans", func(t *testing.T) {
+		bans, err := x.Bans()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var addrs []string
+		for _, b := range bans {
+			addrs = append(addrs, b.Addr.String())
+			if d := time.Until(b.Until); d < 59*time.Minute || d > 61*time.Minute {
+				t.Errorf("ban %v until %v: want about an hour from now", b.Addr, b.Until)
+			}
+		}
+		slices.Sort(addrs)
+		if want := []string{"198.51.100.10", "2001:db8:2::2"}; !slices.Equal(addrs, want) {
+			t.Fatalf("Bans = %v, want %v", addrs, want)
+		}
+	})
+	t.Run("ban in the past unbans", func(t *testing.T) {
+		a := netip.MustParseAddr("2001:db8:2::2")
+		if err := x.Ban(a, time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if got := testRun(t, x, tcp("2001:db8:2::2")); got != ActionPass {
+			t.Fatalf("action %d, want pass", got)
+		}
+	})
+	t.Run("empty lists", func(t *testing.T) {
+		if err := x.ReplaceBlocklist(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.ReplaceAllowlist(nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range [][]byte{tcp("198.51.100.77"), tcp("2001:db8:bad:2::1")} {
+			if got := testRun(t, x, f); got != ActionPass {
+				t.Fatalf("action %d with empty lists, want pass", got)
+			}
+		}
+	})
+}
+
+func withByte(b []byte, i int, v byte) []byte {
+	b = slices.Clone(b)
+	b[i] = v
+	return b
+}
+
+func TestInvalidInput(t *testing.T) {
+	x := openTest(t)
+	tests := []struct {
+		name string
+		op   func() error
+	}{
+		{"blocklist zero prefix", func() error { return x.ReplaceBlocklist([]netip.Prefix{{}}) }},
+		{"allowlist zero prefix", func() error { return x.ReplaceAllowlist([]netip.Prefix{{}}) }},
+		{"delta zero prefix", func() error { return x.ApplyBlocklistDelta([]netip.Prefix{{}}, nil) }},
+		{"ban zero addr", func() error { return x.Ban(netip.Addr{}, time.Now().Add(time.Hour)) }},
+		{"unban zero addr", func() error { return x.Unban(netip.Addr{}) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.op(); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+	if _, err := Open(Options{Mode: "turbo"}); err == nil {
+		t.Error("Open with mode turbo: no error")
+	}
+	if _, err := Open(Options{Mode: ModeOff}); !errors.Is(err, ErrDisabled) {
+		t.Errorf("Open with mode off: err %v, want ErrDisabled", err)
+	}
+}
+
+// TestDeltasMatchReference applies random deltas to the live maps and
+// checks the kernel's verdicts against the reference set, for both families,
+// and that a delta needing more chunks than the table has rebuilds it.
+func TestDeltasMatchReference(t *testing.T) {
+	x := openTest(t)
+	if err := x.ReplaceBlocklist(nil); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	randPrefix := func() netip.Prefix {
+		if r.IntN(2) == 0 {
+			a := netip.AddrFrom4([4]byte{10, byte(r.IntN(4)), byte(r.IntN(256)), byte(r.IntN(256))})
+			return netip.PrefixFrom(a, 14+r.IntN(19)).Masked()
+		}
+		var b [16]byte
+		b[0], b[1], b[2], b[3], b[5], b[15] = 0x20, 0x01, 0x0d, 0xb8, byte(r.IntN(4)), byte(r.IntN(256))
+		return netip.PrefixFrom(netip.AddrFrom16(b), 40+r.IntN(89)).Masked()
+	}
+	var raw []netip.Prefix
+	rebuiltFrom := x.dirMap
+	for step := range 25 {
+		var add, remove []netip.Prefix
+		for range 1 + r.IntN(60) {
+			add = append(add, randPrefix())
+		}
+		for range r.IntN(30) {
+			if len(raw) > 0 {
+				remove = append(remove, raw[r.IntN(len(raw))])
+			}
+		}
+		if err := x.ApplyBlocklistDelta(add, remove); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		raw = append(raw, add...)
+		raw = slices.DeleteFunc(raw, func(p netip.Prefix) bool { return slices.Contains(remove, p) })
+		probes := map[netip.Addr]bool{}
+		for _, p := range append(add, remove...) {
+			probes[p.Addr()] = true
+			probes[lastAddr(p)] = true
+			probes[lastAddr(p).Next()] = true
+			probes[p.Addr().Prev()] = true
+		}
+		for a := range probes {
+			if !a.IsValid() {
+				continue
+			}
+			want := ActionPass
+			for _, p := range raw {
+				if p.Contains(a) {
+					want = ActionDrop
+				}
+			}
+			if got := testRun(t, x, xdptest.TCP(a, a)); got != uint32(want) {
+				t.Fatalf("step %d: %v: action %d, want %d", step, a, got, want)
+			}
+		}
+	}
+	if x.dirMap == rebuiltFrom {
+		t.Error("the first delta into an empty list did not create a table")
+	}
+	st, _ := x.Stats()
+	if st.BatchWrites == 0 {
+		t.Errorf("no batch writes counted: %+v", st)
+	}
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// TestDeltaRebuildsWhenFull drives the IPv4 table out of fresh chunks so
+// that a delta has to build a new table and swap it in.
+func TestDeltaRebuildsWhenFull(t *testing.T) {
+	x := openTest(t)
+	if err := x.ReplaceBlocklist(prefixes("10.0.0.1/32")); err != nil {
+		t.Fatal(err)
+	}
+	first := x.dirMap
+	free := x.dir.ChunksFree()
+	add := make([]netip.Prefix, 0, free+1)
+	for i := range free + 1 {
+		// One host per /24: each needs a chunk of its own.
+		add = append(add, netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 1}), 32))
+	}
+	if err := x.ApplyBlocklistDelta(add, nil); err != nil {
+		t.Fatal(err)
+	}
+	if x.dirMap == first {
+		t.Fatal("table not rebuilt although it ran out of chunks")
+	}
+	for _, p := range []netip.Prefix{add[0], add[len(add)-1], netip.MustParsePrefix("10.0.0.1/32")} {
+		if got := testRun(t, x, xdptest.TCP(p.Addr(), p.Addr())); got != ActionDrop {
+			t.Fatalf("%v after rebuild: action %d, want drop", p, got)
+		}
+	}
+}
+
+// TestReplaceIsAtomic flips between two blocklists while other goroutines
+// keep running packets: an address blocked in both must never pass, and one
+// blocked in neither must never drop.
+func TestReplaceIsAtomic(t *testing.T) {
+	x := openTest(t)
+	r := rand.New(rand.NewPCG(5, 6))
+	mk := func(n int) []netip.Prefix {
+		out := prefixes("203.0.113.0/24", "2001:db8:bad::/48")
+		for range n {
+			out = append(out, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(1 + r.IntN(100)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))}), 16+r.IntN(17)).Masked())
+			var b [16]byte
+			b[0], b[1], b[2], b[3], b[4], b[5] = 0x20, 0x01, 0x0d, 0xb8, 0x10, byte(r.IntN(256))
+			out = append(out, netip.PrefixFrom(netip.AddrFrom16(b), 48).Masked())
+		}
+		return out
+	}
+	lists := [][]netip.Prefix{mk(20000), mk(5000)}
+	if err := x.ReplaceBlocklist(lists[0]); err != nil {
+		t.Fatal(err)
+	}
+	probes := []struct {
+		frame []byte
+		want  uint32
+	}{
+		{tcp("203.0.113.9"), ActionDrop},
+		{tcp("2001:db8:bad::9"), ActionDrop},
+		{tcp("192.0.2.9"), ActionPass},
+		{tcp("2001:db8:ffff::9"), ActionPass},
+	}
+	var stop atomic.Bool
+	var wrong atomic.Int64
+	var runs atomic.Int64
+	var wg sync.WaitGroup
+	for _, p := range probes {
+		wg.Go(func() {
+			for !stop.Load() {
+				action, _, err := x.TestRun(p.frame, 100)
+				if err != nil || action != p.want {
+					wrong.Add(1)
+				}
+				runs.Add(1)
+			}
+		})
+	}
+	for i := range 6 {
+		if err := x.ReplaceBlocklist(lists[i%2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if wrong.Load() > 0 {
+		t.Fatalf("%d of %d runs saw a wrong verdict during replacement", wrong.Load(), runs.Load())
+	}
+	t.Logf("%d runs of 100 packets during 6 replacements", runs.Load())
+}

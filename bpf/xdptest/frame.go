@@ -1,0 +1,84 @@
+// Package xdptest builds Ethernet frames for running the XDP program with
+// BPF_PROG_TEST_RUN in tests and benchmarks. It must never be used by
+// production code.
+package xdptest
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// Tag protocol identifiers for VLAN headers.
+const (
+	TPID8021Q  = 0x8100 // C-tag
+	TPID8021AD = 0x88a8 // S-tag (QinQ outer)
+)
+
+// Tag is one VLAN header.
+type Tag struct {
+	TPID uint16
+	VID  uint16
+}
+
+var (
+	dstMAC = []byte{0x02, 0, 0, 0, 0, 1}
+	srcMAC = []byte{0x02, 0, 0, 0, 0, 2}
+)
+
+func ethernet(ethertype uint16, tags []Tag) []byte {
+	b := append(append([]byte{}, dstMAC...), srcMAC...)
+	next := ethertype
+	if len(tags) > 0 {
+		next = tags[0].TPID
+	}
+	b = binary.BigEndian.AppendUint16(b, next)
+	for i, t := range tags {
+		inner := ethertype
+		if i+1 < len(tags) {
+			inner = tags[i+1].TPID
+		}
+		b = binary.BigEndian.AppendUint16(b, t.VID&0x0fff)
+		b = binary.BigEndian.AppendUint16(b, inner)
+	}
+	return b
+}
+
+// tcpSYN is a 20-byte TCP header (port 40000 -> 443, SYN).
+func tcpSYN() []byte {
+	return []byte{0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0}
+}
+
+// TCP returns a TCP SYN frame from src to dst (same family) carried in the
+// given VLAN tags, outermost first.
+func TCP(src, dst netip.Addr, tags ...Tag) []byte {
+	if src.Unmap().Is4() {
+		b := ethernet(0x0800, tags)
+		s, d := src.Unmap().As4(), dst.Unmap().As4()
+		ip := []byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0}
+		ip = append(append(ip, s[:]...), d[:]...)
+		binary.BigEndian.PutUint16(ip[10:], checksum(ip))
+		return append(append(b, ip...), tcpSYN()...)
+	}
+	b := ethernet(0x86dd, tags)
+	s, d := src.As16(), dst.As16()
+	ip := []byte{0x60, 0, 0, 0, 0, 20, 6, 64}
+	ip = append(append(ip, s[:]...), d[:]...)
+	return append(append(b, ip...), tcpSYN()...)
+}
+
+// ARP returns an ARP request frame (not IP).
+func ARP(tags ...Tag) []byte {
+	b := ethernet(0x0806, tags)
+	return append(b, []byte{0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1}...)
+}
+
+func checksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
