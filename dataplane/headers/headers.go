@@ -431,6 +431,12 @@ type headerFields interface {
 // (the default): with normalization disabled, "x-forwarded-for" would not
 // match.
 func del(h headerFields, name []byte) {
+	switch string(name) {
+	case "Trailer", "Cookie", "Set-Cookie":
+		// Peeking these formats a value, which allocates.
+		h.DelBytes(name)
+		return
+	}
 	if h.PeekCanonical(name) != nil {
 		h.DelBytes(name)
 	}
@@ -459,10 +465,6 @@ func stripHopByHop(h headerFields) {
 		}
 	}
 	for _, n := range hopByHop {
-		if len(n) == len(hdrTrailer) && string(n) == string(hdrTrailer) {
-			h.DelBytes(n) // peeking Trailer formats its value, which allocates
-			continue
-		}
 		del(h, n)
 	}
 }
