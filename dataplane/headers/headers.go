@@ -328,8 +328,8 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	if v := h.PeekAll(strTraceparent); len(v) == 1 && validTraceparent(v[0]) {
 		r.TraceParent = append(r.TraceParent[:0], v[0]...)
 	} else {
-		// An invalid traceparent invalidates tracestate too (W3C Trace
-		// Context §3.3.1.5): the new trace starts without vendor state.
+		// W3C Trace Context: a vendor that cannot parse traceparent must
+		// not use tracestate either; the new trace starts without it.
 		r.TraceParent = appendTraceparent(r.TraceParent[:0])
 		del(h, hdrTraceparent)
 		del(h, hdrTracestate)
