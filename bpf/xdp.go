@@ -118,6 +118,7 @@ type XDP struct {
 	batchWrites   atomic.Uint64
 	elementWrites atomic.Uint64
 	closed        atomic.Bool
+	detached      atomic.Bool
 }
 
 var _ enforce.Enforcer = (*XDP)(nil)
@@ -455,6 +456,9 @@ func (x *XDP) closeObjects() error {
 // Detach removes the program from every interface, deletes all pins (links
 // and maps) and closes everything: the kernel state is gone afterwards.
 func (x *XDP) Detach() error {
+	if x.detached.Swap(true) {
+		return nil
+	}
 	var errs []error
 	for _, l := range x.links {
 		if err := l.link.Unpin(); err != nil {

@@ -1,0 +1,248 @@
+package bpf
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeguard/edgeguard/bpf/enforce"
+)
+
+// envHelper makes the test binary act as a short-lived loader: it opens XDP
+// in a namespace, loads a blocklist and exits without cleaning up.
+const envHelper = "EDGEGUARD_XDP_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(envHelper); spec != "" {
+		if err := helperMain(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// helperMain takes "netns|pin path|interface|cidr,cidr".
+func helperMain(spec string) error {
+	f := strings.Split(spec, "|")
+	if len(f) != 4 {
+		return fmt.Errorf("bad spec %q", spec)
+	}
+	var err error
+	if nerr := enterNetns(f[0], func() {
+		var x *XDP
+		if x, err = Open(Options{Interfaces: []string{f[2]}, PinPath: f[1]}); err == nil {
+			err = x.ReplaceBlocklist(prefixes(strings.Split(f[3], ",")...))
+		}
+	}); nerr != nil {
+		return nerr
+	}
+	return err // exits with the program attached, pinned and loaded
+}
+
+func openIn(t *testing.T, ns *netns, opts Options) *XDP {
+	t.Helper()
+	var x *XDP
+	var err error
+	opts.Logger = testLogger(t)
+	ns.do(t, func() { x, err = Open(opts) })
+	if err != nil {
+		t.Fatalf("Open in %s: %v", ns.name, err)
+	}
+	return x
+}
+
+func delta(a, b enforce.Stats, r enforce.Reason) uint64 {
+	return b.Verdicts[r].Packets - a.Verdicts[r].Packets
+}
+
+// TestVethEnforcement attaches the program to a veth in a namespace and
+// checks real TCP connects: blocklisted sources fail, allowlisted ones
+// inside a blocked CIDR succeed, a ban takes effect and expires, a delta
+// unblocks, and the counters match the dropped SYNs exactly.
+func TestVethEnforcement(t *testing.T) {
+	p := newVethPair(t, []string{"10.200.0.2", "10.200.0.3", "10.200.0.20"},
+		[]string{"fd00:200::2", "fd00:200::3", "fd00:200::20"})
+	port := p.listen(t)
+	x := openIn(t, p.srv, Options{Interfaces: []string{p.srvIf}, PinPath: testPinPath(t)})
+	t.Cleanup(func() { x.Detach() })
+	if x.Mode() != enforce.ModeNative {
+		t.Errorf("mode on veth = %q, want native", x.Mode())
+	}
+	if err := x.ReplaceBlocklist(prefixes("10.200.0.0/28", "fd00:200::/124")); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.ReplaceAllowlist(prefixes("10.200.0.3/32", "fd00:200::3/128")); err != nil {
+		t.Fatal(err)
+	}
+
+	before, _ := x.Stats()
+	dropped := 0
+	tests := []struct {
+		name string
+		src  string
+		ok   bool
+	}{
+		{"ipv4 blocklisted", "10.200.0.2", false},
+		{"ipv4 allowlisted inside blocked", "10.200.0.3", true},
+		{"ipv4 unlisted", "10.200.0.20", true},
+		{"ipv6 blocklisted", "fd00:200::2", false},
+		{"ipv6 allowlisted inside blocked", "fd00:200::3", true},
+		{"ipv6 unlisted", "fd00:200::20", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := p.connect(t, netip.MustParseAddr(tc.src), port); got != tc.ok {
+				t.Fatalf("connect from %s succeeded=%v, want %v", tc.src, got, tc.ok)
+			}
+			if !tc.ok {
+				dropped++
+			}
+		})
+	}
+	after, _ := x.Stats()
+	if got := delta(before, after, enforce.ReasonDropBlocklist); got != uint64(dropped) {
+		t.Errorf("drop_blocklist counted %d packets, want %d (one SYN per failed connect)", got, dropped)
+	}
+	if got := delta(before, after, enforce.ReasonPassAllowlist); got < 2*3 {
+		t.Errorf("pass_allowlist counted %d packets, want at least 3 per allowlisted connection", got)
+	}
+
+	t.Run("ban takes effect and expires", func(t *testing.T) {
+		for _, src := range []string{"10.200.0.20", "fd00:200::20"} {
+			a := netip.MustParseAddr(src)
+			before, _ := x.Stats()
+			if err := x.Ban(a, time.Now().Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			fails := 0
+			deadline := time.Now().Add(5 * time.Second)
+			for !p.connect(t, a, port) {
+				fails++
+				if time.Now().After(deadline) {
+					t.Fatalf("%s still banned after 5s", src)
+				}
+			}
+			if fails == 0 {
+				t.Fatalf("ban on %s had no effect", src)
+			}
+			after, _ := x.Stats()
+			if got := delta(before, after, enforce.ReasonDropBanned); got != uint64(fails) {
+				t.Errorf("%s: drop_banned counted %d, want %d", src, got, fails)
+			}
+		}
+	})
+
+	t.Run("delta unblocks", func(t *testing.T) {
+		if err := x.ApplyBlocklistDelta(nil, prefixes("10.200.0.0/28")); err != nil {
+			t.Fatal(err)
+		}
+		if !p.connect(t, netip.MustParseAddr("10.200.0.2"), port) {
+			t.Fatal("10.200.0.2 still blocked after the delta removed its CIDR")
+		}
+		if p.connect(t, netip.MustParseAddr("fd00:200::2"), port) {
+			t.Fatal("fd00:200::2 unblocked by an IPv4 delta")
+		}
+	})
+}
+
+// TestPinSurvivesLoaderExit loads and pins from a process that then exits:
+// packets keep being dropped, a new Open re-uses the pins and swaps in its
+// program, and Detach removes the program from the interface.
+func TestPinSurvivesLoaderExit(t *testing.T) {
+	p := newVethPair(t, []string{"10.200.0.2", "10.200.0.20"}, nil)
+	port := p.listen(t)
+	pin := testPinPath(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envHelper+"="+strings.Join([]string{p.srv.name, pin, p.srvIf, "10.200.0.0/28"}, "|"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("loader process: %v\n%s", err, out)
+	}
+
+	blocked, free := netip.MustParseAddr("10.200.0.2"), netip.MustParseAddr("10.200.0.20")
+	if p.connect(t, blocked, port) {
+		t.Fatal("blocked source connected after the loader exited")
+	}
+	if !p.connect(t, free, port) {
+		t.Fatal("unlisted source failed after the loader exited")
+	}
+
+	x := openIn(t, p.srv, Options{Interfaces: []string{p.srvIf}, PinPath: pin})
+	t.Cleanup(func() { x.Detach() })
+	if !x.ReusedPins() {
+		t.Fatal("second Open did not re-use the pins")
+	}
+	if got := x.Attachments(); len(got) != 1 || got[0].Mode != ModeNative || got[0].Interface != p.srvIf {
+		t.Fatalf("Attachments = %+v", got)
+	}
+	if p.connect(t, blocked, port) {
+		t.Fatal("blocked source connected after the program was swapped")
+	}
+	st, _ := x.Stats()
+	if st.Verdicts[enforce.ReasonDropBlocklist].Packets != 2 {
+		t.Errorf("drop_blocklist = %d, want 2 (counters kept across processes)", st.Verdicts[enforce.ReasonDropBlocklist].Packets)
+	}
+
+	if err := x.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ip", "-n", p.srv.name, "link", "show", p.srvIf).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "xdp") {
+		t.Fatalf("after Detach: %v\n%s", err, out)
+	}
+	if !p.connect(t, blocked, port) {
+		t.Fatal("blocked source still dropped after Detach")
+	}
+}
+
+// TestAttachModes: auto falls back to generic where native is refused (lo),
+// native-only fails there, generic is honoured, and interfaces dropped from
+// the configuration are detached on the next Open.
+func TestAttachModes(t *testing.T) {
+	p := newVethPair(t, nil, nil)
+	pin := testPinPath(t)
+
+	x := openIn(t, p.srv, Options{Interfaces: []string{"lo", p.srvIf}, PinPath: pin})
+	if got := x.Attachments(); len(got) != 2 || got[0].Mode != ModeGeneric || got[1].Mode != ModeNative {
+		t.Fatalf("auto on lo and veth: %+v", got)
+	}
+	if x.Mode() != enforce.ModeMixed {
+		t.Errorf("Mode = %q, want mixed", x.Mode())
+	}
+	x.Close()
+
+	// Re-open for the veth only, forcing generic: lo's link is detached,
+	// the veth's native link is replaced by a generic one.
+	y := openIn(t, p.srv, Options{Interfaces: []string{p.srvIf}, Mode: ModeGeneric, PinPath: pin})
+	t.Cleanup(func() { y.Detach() })
+	if y.Mode() != enforce.ModeGeneric {
+		t.Errorf("Mode = %q, want generic", y.Mode())
+	}
+	out, _ := exec.Command("ip", "-n", p.srv.name, "link", "show", "lo").CombinedOutput()
+	if strings.Contains(string(out), "xdp") {
+		t.Errorf("lo still has xdp after it left the configuration:\n%s", out)
+	}
+	out, _ = exec.Command("ip", "-n", p.srv.name, "link", "show", p.srvIf).CombinedOutput()
+	if !strings.Contains(string(out), "xdpgeneric") {
+		t.Errorf("veth not in generic mode:\n%s", out)
+	}
+
+	var err error
+	p.srv.do(t, func() {
+		_, err = Open(Options{Interfaces: []string{"lo"}, Mode: ModeNative, PinPath: testPinPath(t), Logger: testLogger(t)})
+	})
+	if err == nil {
+		t.Fatal("native-only attach to lo succeeded")
+	}
+	p.srv.do(t, func() {
+		_, err = Open(Options{Interfaces: []string{"nosuchif0"}, PinPath: testPinPath(t), Logger: testLogger(t)})
+	})
+	if err == nil {
+		t.Fatal("attach to a missing interface succeeded")
+	}
+}
