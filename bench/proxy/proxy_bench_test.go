@@ -1,0 +1,120 @@
+// Package proxy benchmarks requests per second through the gateway's data
+// plane to a fasthttp upstream against the same upstream reached directly,
+// both over keep-alive loopback connections, and reports the ratio.
+package proxy
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/server"
+	"github.com/edgeguard/edgeguard/policy"
+	"github.com/edgeguard/edgeguard/policy/config"
+)
+
+var payload = []byte(`{"id":42,"name":"edgeguard","ok":true}`)
+
+func startUpstream(b *testing.B) string {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBody(payload)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Shutdown() })
+	return ln.Addr().String()
+}
+
+func startGateway(b *testing.B, upstream string) string {
+	doc := `
+listeners: [{name: public, address: "127.0.0.1:0"}]
+management: {address: "127.0.0.1:0"}
+access_log: {path: "off"}
+upstreams:
+  - name: api
+    targets: [` + upstream + `]
+routes:
+  - name: api
+    path: /api
+    upstream: api
+`
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	holder, err := policy.NewHolder(func() (*config.Loaded, error) { return config.Parse([]byte(doc), "yaml", "bench") }, policy.Options{}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := server.New(holder, nil, log)
+	srv.Serve(ln)
+	b.Cleanup(func() {
+		_ = srv.Shutdown(b.Context())
+		holder.Close()
+	})
+	return ln.Addr().String()
+}
+
+// load sends b.N GET requests from parallel keep-alive clients.
+func load(b *testing.B, addr string) {
+	hc := &fasthttp.HostClient{Addr: addr, MaxConns: 256, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI("http://" + addr + "/api/items?id=42")
+		for pb.Next() {
+			if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+				b.Errorf("request: %v status %d", err, resp.StatusCode())
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+// BenchmarkDirect is the baseline: clients to the upstream with no gateway.
+func BenchmarkDirect(b *testing.B) {
+	load(b, startUpstream(b))
+}
+
+// BenchmarkGateway sends the same load through the gateway.
+func BenchmarkGateway(b *testing.B) {
+	load(b, startGateway(b, startUpstream(b)))
+}
+
+// BenchmarkRatio runs both in one benchmark and reports gateway req/s as a
+// fraction of direct req/s, so the figure comes from one run on one machine.
+func BenchmarkRatio(b *testing.B) {
+	up := startUpstream(b)
+	gw := startGateway(b, up)
+	rate := func(addr string) float64 {
+		var r float64
+		res := testing.Benchmark(func(b *testing.B) {
+			load(b, addr)
+		})
+		if res.N > 0 {
+			r = float64(res.N) / res.T.Seconds()
+		}
+		return r
+	}
+	for b.Loop() {
+		direct := rate(up)
+		through := rate(gw)
+		b.ReportMetric(direct, "direct-req/s")
+		b.ReportMetric(through, "gateway-req/s")
+		b.ReportMetric(through/direct, "ratio")
+	}
+}

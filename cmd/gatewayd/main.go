@@ -1,0 +1,152 @@
+// Command gatewayd is the edgeguard appliance: it loads the configuration,
+// starts the data and management listeners, and handles signals. It holds no
+// logic of its own; see the dataplane and policy packages.
+//
+//	gatewayd [--config FILE]       run (embedded loopback default without --config)
+//	gatewayd check-config FILE     validate FILE, print every error, exit 1 if any
+//
+// Signals: SIGHUP reloads the configuration, SIGUSR1 reopens the access log,
+// SIGTERM and SIGINT drain in-flight requests and exit 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/edgeguard/edgeguard/dataplane/accesslog"
+	"github.com/edgeguard/edgeguard/dataplane/server"
+	"github.com/edgeguard/edgeguard/internal/demoupstream"
+	"github.com/edgeguard/edgeguard/policy"
+	"github.com/edgeguard/edgeguard/policy/config"
+	"github.com/edgeguard/edgeguard/policy/mgmt"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "check-config" {
+		os.Exit(checkConfig(os.Args[2:]))
+	}
+	configPath := flag.String("config", os.Getenv("EDGEGUARD_CONFIG"), "configuration file (default: embedded loopback demo config)")
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println("gatewayd", version)
+		return
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(*configPath, log); err != nil {
+		log.Error("gatewayd failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+func checkConfig(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: gatewayd check-config FILE")
+		return 2
+	}
+	l, err := config.Load(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("%s: OK (%d listeners, %d upstreams, %d routes)\n", args[0], len(l.Config.Listeners), len(l.Config.Upstreams), len(l.Config.Routes))
+	return 0
+}
+
+func run(configPath string, log *slog.Logger) error {
+	load := config.LoadDefault
+	if configPath != "" {
+		load = func() (*config.Loaded, error) { return config.Load(configPath) }
+	}
+	first, err := load()
+	if err != nil {
+		return err
+	}
+	var opt policy.Options
+	if policy.UsesDemo(first.Config) {
+		demo, err := demoupstream.Start()
+		if err != nil {
+			return err
+		}
+		defer demo.Close()
+		opt.DemoAddr = demo.Addr()
+		log.Info("built-in demo upstream started", "address", demo.Addr())
+	}
+	holder, err := policy.NewHolder(load, opt, log)
+	if err != nil {
+		return err
+	}
+	defer holder.Close()
+	cfg := holder.Current().Config
+
+	access, err := accesslog.Open(cfg.AccessLog.Path, cfg.AccessLog.Buffer)
+	if err != nil {
+		return err
+	}
+	defer access.Close()
+
+	listeners := make([]net.Listener, 0, len(cfg.Listeners))
+	for _, l := range cfg.Listeners {
+		ln, err := net.Listen("tcp", l.Address)
+		if err != nil {
+			return fmt.Errorf("listen %s (%s): %w", l.Name, l.Address, err)
+		}
+		listeners = append(listeners, ln)
+		log.Info("data listener started", "name", l.Name, "address", ln.Addr().String())
+	}
+	srv := server.New(holder, access, log)
+	srv.Serve(listeners...)
+
+	mg, err := mgmt.Start(mgmt.Options{
+		Address: cfg.Management.Address, Policies: holder, Draining: srv.Draining,
+		Dropped: access.Dropped, Version: version, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("management listener started", "address", mg.Addr())
+	if configPath != "" {
+		policy.WatchFile(configPath, holder, 200*time.Millisecond)
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	for sig := range sigs {
+		switch sig {
+		case syscall.SIGHUP:
+			_, _ = holder.Reload("SIGHUP") // logged and counted by Reload
+		case syscall.SIGUSR1:
+			if err := access.Reopen(); err != nil {
+				log.Error("reopen access log", "error", err)
+			}
+		default:
+			return shutdown(srv, mg, holder.Current().Limits.ShutdownGrace, log)
+		}
+	}
+	return nil
+}
+
+func shutdown(srv *server.Server, mg *mgmt.Server, grace time.Duration, log *slog.Logger) error {
+	log.Info("shutting down: draining in-flight requests", "grace", grace)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("drain deadline passed; remaining connections closed")
+		err = nil
+	}
+	_ = mg.Shutdown(ctx)
+	log.Info("stopped")
+	return err
+}

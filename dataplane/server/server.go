@@ -1,0 +1,233 @@
+// Package server is the data plane's HTTP front: a fasthttp server that runs
+// every request through the running policy's stages — header hygiene, path
+// normalization, routing, the route's own stages — then records metrics and
+// the access log. It reads the policy through one atomic load per request and
+// never reads configuration files or blocks on the control plane.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/accesslog"
+	"github.com/edgeguard/edgeguard/dataplane/pathnorm"
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+	"github.com/edgeguard/edgeguard/dataplane/reqmetrics"
+	"github.com/edgeguard/edgeguard/dataplane/router"
+	"github.com/edgeguard/edgeguard/policy"
+)
+
+// Server serves the data listeners.
+type Server struct {
+	policies *policy.Holder
+	access   *accesslog.Logger
+	log      *slog.Logger
+	fs       *fasthttp.Server
+	requests sync.Pool
+	draining atomic.Bool
+	wg       sync.WaitGroup
+}
+
+// New builds a server whose connection limits come from the current policy.
+// access may be nil (access log off).
+func New(policies *policy.Holder, access *accesslog.Logger, log *slog.Logger) *Server {
+	lim := policies.Current().Limits
+	s := &Server{policies: policies, access: access, log: log}
+	s.requests.New = func() any { return &pipeline.Request{} }
+	s.fs = &fasthttp.Server{
+		Handler:                       s.handle,
+		ErrorHandler:                  s.handleParseError,
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		DisablePreParseMultipartForm:  true,
+		ReadTimeout:                   lim.ReadTimeout,
+		WriteTimeout:                  lim.WriteTimeout,
+		IdleTimeout:                   lim.IdleTimeout,
+		MaxRequestBodySize:            lim.MaxRequestBodyBytes,
+		ReadBufferSize:                lim.MaxHeaderBytes,
+		MaxConnsPerIP:                 lim.MaxConnsPerIP,
+		Concurrency:                   lim.Concurrency,
+		CloseOnShutdown:               true,
+		SecureErrorLogMessage:         true,
+		Logger:                        fasthttpLogger{log},
+		DisableHeaderNamesNormalizing: false,
+	}
+	return s
+}
+
+// Serve accepts connections on every listener until Shutdown. It returns at
+// once; accept errors other than a closed listener are logged.
+func (s *Server) Serve(listeners ...net.Listener) {
+	for _, ln := range listeners {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.fs.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+				s.log.Error("data listener stopped", "address", ln.Addr().String(), "error", err)
+			}
+		}()
+	}
+}
+
+// Draining reports whether Shutdown has begun (for /readyz).
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
+// then closes what is left. It returns ctx's error if the deadline cut
+// requests off.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	err := s.fs.ShutdownWithContext(ctx)
+	s.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("drain data listeners: %w", err)
+	}
+	return nil
+}
+
+// Handler exposes the request handler for in-process benchmarks.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	p := s.policies.Current()
+	r := s.requests.Get().(*pipeline.Request)
+	r.Reset()
+	r.Start = time.Now()
+	r.PeerIP = peerIP(ctx)
+	r.ClientIP = r.PeerIP
+	r.TLS = ctx.IsTLS()
+
+	route := s.route(ctx, r, p)
+	p.Headers.HandleResponse(ctx, r)
+	s.finish(ctx, r, p, route)
+	s.requests.Put(r)
+}
+
+// route runs the request side and returns the matched route, if any.
+func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.Policy) *policy.Route {
+	if p.Headers.Handle(ctx, r) != pipeline.Continue {
+		return nil
+	}
+	if s.draining.Load() {
+		ctx.SetConnectionClose()
+	}
+	path, err := pathnorm.Normalize(r.Path[:0], ctx.Request.URI().PathOriginal())
+	r.Path = path
+	if err != nil {
+		reason := pipeline.ReasonPathInvalid
+		if errors.Is(err, pathnorm.ErrAmbiguous) {
+			reason = pipeline.ReasonPathAmbiguous
+		}
+		pipeline.Deny(ctx, r, fasthttp.StatusBadRequest, reason)
+		return nil
+	}
+	rt, name, res := p.Routes.Match(ctx.Host(), ctx.Method(), r.Path)
+	switch res {
+	case router.NoRoute:
+		pipeline.Deny(ctx, r, fasthttp.StatusNotFound, pipeline.ReasonNoRoute)
+		return nil
+	case router.MethodNotAllowed:
+		pipeline.Deny(ctx, r, fasthttp.StatusMethodNotAllowed, pipeline.ReasonMethodNotAllowed)
+		return nil
+	}
+	r.RouteName = name
+	for _, st := range rt.Stages {
+		switch st.Handle(ctx, r) {
+		case pipeline.Continue:
+			continue
+		case pipeline.Close:
+			// No response at all: the client learns nothing and loses the connection.
+			ctx.HijackSetNoResponse(true)
+			ctx.Hijack(dropConn)
+			return rt
+		}
+		break
+	}
+	return rt
+}
+
+func (s *Server) finish(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.Policy, rt *policy.Route) {
+	status := ctx.Response.StatusCode()
+	latency := time.Since(r.Start)
+	m := p.Unrouted
+	if rt != nil {
+		m = rt.Metrics
+	}
+	m.Observe(status, latency)
+	if r.Reason != pipeline.ReasonNone {
+		reqmetrics.Denied(r.Reason)
+	}
+	if s.access == nil {
+		return
+	}
+	e := accesslog.Entry{
+		Time:      r.Start,
+		ClientIP:  r.ClientIP,
+		Identity:  r.Identity,
+		Method:    ctx.Method(),
+		Path:      r.Path,
+		Route:     r.RouteName,
+		Status:    status,
+		Upstream:  r.Upstream,
+		Latency:   latency,
+		BytesIn:   len(ctx.Request.Body()),
+		BytesOut:  len(ctx.Response.Body()),
+		RequestID: r.RequestID,
+		Reason:    r.Reason.String(),
+	}
+	if len(e.Path) == 0 {
+		e.Path = ctx.Request.URI().PathOriginal()
+	}
+	s.access.Log(&e)
+}
+
+// handleParseError answers requests fasthttp could not parse (oversized body
+// or headers, malformed request line) with the gateway's standard error and
+// logs them like any other request.
+func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
+	p := s.policies.Current()
+	r := s.requests.Get().(*pipeline.Request)
+	r.Reset()
+	r.Start = time.Now()
+	r.PeerIP = peerIP(ctx)
+	r.ClientIP = r.PeerIP
+	status, reason := fasthttp.StatusBadRequest, pipeline.ReasonHeaderInvalid
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status, reason = fasthttp.StatusRequestEntityTooLarge, pipeline.ReasonBodyTooLarge
+	case errors.As(err, &small):
+		status = fasthttp.StatusRequestHeaderFieldsTooLarge
+	}
+	pipeline.Deny(ctx, r, status, reason)
+	ctx.SetConnectionClose()
+	p.Headers.HandleResponse(ctx, r)
+	s.finish(ctx, r, p, nil)
+	s.requests.Put(r)
+}
+
+// dropConn is the hijack handler of a Close verdict: fasthttp closes the
+// connection when it returns.
+func dropConn(net.Conn) {}
+
+func peerIP(ctx *fasthttp.RequestCtx) netip.Addr {
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+}

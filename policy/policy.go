@@ -1,0 +1,276 @@
+// Package policy compiles a validated configuration into one immutable
+// snapshot that the data plane reads through an atomic pointer, and swaps
+// snapshots on reload. A snapshot is never modified after it is published:
+// a reload builds a new one beside it, or keeps the running one and says why.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/edgeguard/edgeguard/dataplane/headers"
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+	"github.com/edgeguard/edgeguard/dataplane/proxy"
+	"github.com/edgeguard/edgeguard/dataplane/reqmetrics"
+	"github.com/edgeguard/edgeguard/dataplane/router"
+	"github.com/edgeguard/edgeguard/policy/config"
+)
+
+// Policy is one compiled configuration. Everything in it is read-only once
+// published.
+type Policy struct {
+	Version  uint64 // set by the Holder when published; increases by one per swap
+	Source   string
+	Digest   string
+	LoadedAt time.Time
+
+	Config   *config.Config // the validated input, for status and restart checks
+	Limits   Limits
+	Routes   *router.Table[*Route]
+	Headers  *headers.Stage
+	Unrouted *reqmetrics.Route // counters for requests that matched no route
+
+	// AllowAmbiguousPaths forwards paths with encoded slashes instead of
+	// rejecting them with 400.
+	AllowAmbiguousPaths bool
+
+	pools map[string]*compiledPool
+}
+
+// Limits are the connection-level settings of the data listeners. They take
+// effect at start; a reload that changes them reports that a restart is needed.
+type Limits struct {
+	ReadTimeout, WriteTimeout, IdleTimeout, ShutdownGrace           time.Duration
+	MaxRequestBodyBytes, MaxHeaderBytes, MaxConnsPerIP, Concurrency int
+}
+
+// Route is one compiled route: its stages in the order they run.
+type Route struct {
+	Name    string
+	Stages  []pipeline.Stage
+	Metrics *reqmetrics.Route
+}
+
+type compiledPool struct {
+	pool *proxy.Pool
+	cfg  proxy.PoolConfig // compared on reload to reuse unchanged pools
+}
+
+// Options carries run-time facts the configuration refers to.
+type Options struct {
+	// DemoAddr is where the built-in demo upstream listens; it replaces the
+	// target config.DemoTarget.
+	DemoAddr string
+}
+
+// UsesDemo reports whether cfg refers to the built-in demo upstream.
+func UsesDemo(cfg *config.Config) bool {
+	for _, u := range cfg.Upstreams {
+		for _, t := range u.Targets {
+			if t == config.DemoTarget {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Compile builds a policy from l. Upstream pools whose settings did not change
+// since prev are carried over with their connections and health state; new
+// pools are started. On error nothing is left running.
+func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
+	c := l.Config
+	p := &Policy{
+		Source:              l.Source,
+		Digest:              l.Digest,
+		LoadedAt:            time.Now(),
+		Config:              c,
+		Limits:              limitsOf(c.Server),
+		Unrouted:            reqmetrics.ForRoute(""),
+		AllowAmbiguousPaths: c.Server.AllowAmbiguousPaths,
+		pools:               map[string]*compiledPool{},
+	}
+	hs, err := compileHeaders(c.Headers)
+	if err != nil {
+		return nil, fmt.Errorf("compile headers: %w", err)
+	}
+	p.Headers = hs
+
+	var created []*proxy.Pool
+	fail := func(err error) (*Policy, error) {
+		for _, pool := range created {
+			pool.Close()
+		}
+		return nil, err
+	}
+	for i, u := range c.Upstreams {
+		pc, err := poolConfig(u, opt)
+		if err != nil {
+			return fail(fmt.Errorf("compile upstreams[%d]: %w", i, err))
+		}
+		if prev != nil {
+			if old, ok := prev.pools[u.Name]; ok && reflect.DeepEqual(old.cfg, pc) {
+				p.pools[u.Name] = old
+				continue
+			}
+		}
+		pool, err := proxy.NewPool(pc)
+		if err != nil {
+			return fail(fmt.Errorf("compile upstreams[%d]: %w", i, err))
+		}
+		created = append(created, pool)
+		p.pools[u.Name] = &compiledPool{pool: pool, cfg: pc}
+	}
+
+	specs := make([]router.Spec[*Route], 0, len(c.Routes))
+	for _, r := range c.Routes {
+		specs = append(specs, router.Spec[*Route]{
+			Name:            r.Name,
+			Host:            r.Host,
+			Methods:         r.Methods,
+			Path:            r.Path,
+			Kind:            matchKind(r.Match),
+			CaseInsensitive: r.CaseInsensitive,
+			Value: &Route{
+				Name:    r.Name,
+				Stages:  []pipeline.Stage{&proxy.Stage{Pool: p.pools[r.Upstream].pool, StripPrefix: r.StripPrefix}},
+				Metrics: reqmetrics.ForRoute(r.Name),
+			},
+		})
+	}
+	table, err := router.New(specs)
+	if err != nil {
+		return fail(fmt.Errorf("compile routes: %w", err))
+	}
+	p.Routes = table
+	for _, pool := range created {
+		pool.Start()
+	}
+	return p, nil
+}
+
+// Pool returns the named upstream pool, for status reporting.
+func (p *Policy) Pool(name string) *proxy.Pool {
+	if cp, ok := p.pools[name]; ok {
+		return cp.pool
+	}
+	return nil
+}
+
+// PoolNames lists the upstream pools in configuration order.
+func (p *Policy) PoolNames() []string {
+	names := make([]string, 0, len(p.Config.Upstreams))
+	for _, u := range p.Config.Upstreams {
+		names = append(names, u.Name)
+	}
+	return names
+}
+
+// release closes the pools of p that next does not carry over. In-flight
+// requests on them still finish: closing stops health checks and idle
+// connections only.
+func (p *Policy) release(next *Policy) {
+	for name, cp := range p.pools {
+		if next != nil {
+			if n, ok := next.pools[name]; ok && n == cp {
+				continue
+			}
+		}
+		cp.pool.Close()
+	}
+}
+
+// Close stops everything p started.
+func (p *Policy) Close() { p.release(nil) }
+
+func limitsOf(s config.Server) Limits {
+	return Limits{
+		ReadTimeout: s.ReadTimeout, WriteTimeout: s.WriteTimeout, IdleTimeout: s.IdleTimeout,
+		ShutdownGrace: s.ShutdownGrace, MaxRequestBodyBytes: s.MaxRequestBodyBytes,
+		MaxHeaderBytes: s.MaxHeaderBytes, MaxConnsPerIP: s.MaxConnsPerIP, Concurrency: s.Concurrency,
+	}
+}
+
+func matchKind(m string) router.MatchKind {
+	if m == config.MatchExact {
+		return router.Exact
+	}
+	return router.Prefix
+}
+
+func compileHeaders(h config.Headers) (*headers.Stage, error) {
+	opts := headers.Options{
+		RequestIDHeader:       h.RequestIDHeader,
+		RemoveResponseHeaders: h.RemoveResponse,
+	}
+	for _, s := range h.TrustedProxies {
+		pfx, err := config.ParsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		opts.TrustedProxies = append(opts.TrustedProxies, pfx)
+	}
+	if *h.SecurityHeaders {
+		opts.SetResponseHeaders = headers.DefaultSecurityHeaders()
+	}
+	for name, val := range h.SetResponse {
+		opts.SetResponseHeaders = append(opts.SetResponseHeaders, [2]string{name, val})
+	}
+	return headers.New(opts)
+}
+
+func poolConfig(u config.Upstream, opt Options) (proxy.PoolConfig, error) {
+	pc := proxy.PoolConfig{
+		Name:              u.Name,
+		Balance:           proxy.RoundRobin,
+		ConnectTimeout:    u.ConnectTimeout,
+		ReadTimeout:       u.ReadTimeout,
+		WriteTimeout:      u.WriteTimeout,
+		IdleConnTimeout:   u.IdleTimeout,
+		MaxConnsPerTarget: u.MaxConnsPerTarget,
+		Passive:           proxy.Passive{ConsecutiveFailures: u.Passive.ConsecutiveFailures, EjectFor: u.Passive.EjectFor},
+	}
+	if u.Balance == config.BalanceLeastConn {
+		pc.Balance = proxy.LeastConn
+	}
+	for _, t := range u.Targets {
+		if t == config.DemoTarget {
+			if opt.DemoAddr == "" {
+				return pc, errors.New("target " + config.DemoTarget + ": the demo upstream is not running")
+			}
+			t = opt.DemoAddr
+		}
+		pc.Targets = append(pc.Targets, t)
+	}
+	if hc := u.HealthCheck; hc != nil {
+		pc.HealthCheck = &proxy.HealthCheck{
+			Path: hc.Path, Host: hc.Host, Interval: hc.Interval, Timeout: hc.Timeout,
+			HealthyThreshold: hc.HealthyThreshold, UnhealthyThreshold: hc.UnhealthyThreshold,
+			ExpectStatus: hc.ExpectStatus,
+		}
+	}
+	return pc, nil
+}
+
+// restartOnly lists the settings a reload cannot apply to a running process.
+func restartOnly(old, next *config.Config) []string {
+	var keys []string
+	if !reflect.DeepEqual(old.Listeners, next.Listeners) {
+		keys = append(keys, "listeners")
+	}
+	if old.Management != next.Management {
+		keys = append(keys, "management")
+	}
+	if old.Server != next.Server {
+		keys = append(keys, "server")
+	}
+	if old.AccessLog != next.AccessLog {
+		keys = append(keys, "access_log")
+	}
+	if !reflect.DeepEqual(old.XDP, next.XDP) {
+		keys = append(keys, "xdp")
+	}
+	return keys
+}
