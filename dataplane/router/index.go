@@ -14,6 +14,7 @@ import (
 type index struct {
 	slots  []slot
 	mask   uint64
+	shift  uint // slots are chosen by the top bits of the hash, the best mixed
 	cands  []int32
 	size   int // number of routes
 	maxLen int // longest key
@@ -50,7 +51,7 @@ func (t *Table[T]) buildIndex(routes []int32) index {
 		}
 	}
 	ix.slots = make([]slot, tableSize(distinct))
-	ix.mask = uint64(len(ix.slots) - 1)
+	ix.mask, ix.shift = tableMask(len(ix.slots))
 	ix.cands = make([]int32, len(entries))
 	for i := 0; i < len(entries); {
 		j := i
@@ -58,7 +59,7 @@ func (t *Table[T]) buildIndex(routes []int32) index {
 			ix.cands[j] = entries[j].route
 			j++
 		}
-		p := entries[i].hash & ix.mask
+		p := entries[i].hash >> ix.shift
 		for ix.slots[p].end != 0 {
 			p = (p + 1) & ix.mask
 		}
@@ -70,7 +71,7 @@ func (t *Table[T]) buildIndex(routes []int32) index {
 
 // find returns the candidates for hash h, or nil.
 func (ix *index) find(h uint64) []int32 {
-	for p := h & ix.mask; ; p = (p + 1) & ix.mask {
+	for p := h >> ix.shift; ; p = (p + 1) & ix.mask {
 		s := &ix.slots[p]
 		if s.end == 0 {
 			return nil
@@ -96,12 +97,21 @@ func tableSize(n int) int {
 	return size
 }
 
+// tableMask returns the probe mask and the hash shift for a table of size
+// slots, a power of two.
+func tableMask(size int) (mask uint64, shift uint) {
+	return uint64(size - 1), uint(64 - bits.TrailingZeros(uint(size)))
+}
+
 // lengthSet records which key lengths an index holds, so that Match skips
 // the hash and the probe at most segment boundaries and host dots.
 type lengthSet [4]uint64
 
+// lengthSetMax is the first length a lengthSet does not track.
+const lengthSetMax = 256
+
 func (ls *lengthSet) add(n int) {
-	if n < 256 {
+	if n < lengthSetMax {
 		ls[n>>6] |= 1 << (n & 63)
 	}
 }
@@ -115,7 +125,7 @@ func (ls *lengthSet) union(o *lengthSet) {
 // has reports whether a key of length n may exist; lengths from 256 up are
 // not tracked and always may.
 func (ls *lengthSet) has(n int) bool {
-	return n >= 256 || ls[n>>6&3]&(1<<(n&63)) != 0
+	return n >= lengthSetMax || ls[n>>6&3]&(1<<(n&63)) != 0
 }
 
 // hostIndex is an open-addressing hash table from host names (exact names,
@@ -123,6 +133,7 @@ func (ls *lengthSet) has(n int) bool {
 type hostIndex struct {
 	slots []hostEntry
 	mask  uint64
+	shift uint
 	lens  lengthSet // lengths of the names
 }
 
@@ -138,11 +149,11 @@ func buildHostIndex(entries []hostEntry) hostIndex {
 		return hostIndex{}
 	}
 	ix := hostIndex{slots: make([]hostEntry, tableSize(len(entries)))}
-	ix.mask = uint64(len(ix.slots) - 1)
+	ix.mask, ix.shift = tableMask(len(ix.slots))
 	for _, e := range entries {
 		e.hash = hashFold([]byte(e.name))
 		ix.lens.add(len(e.name))
-		p := e.hash & ix.mask
+		p := e.hash >> ix.shift
 		for ix.slots[p].group != nil {
 			p = (p + 1) & ix.mask
 		}
@@ -153,7 +164,7 @@ func buildHostIndex(entries []hostEntry) hostIndex {
 
 // find returns the group named name (compared ignoring ASCII case), or nil.
 func (ix *hostIndex) find(h uint64, name []byte, wild bool) *hostGroup {
-	for p := h & ix.mask; ; p = (p + 1) & ix.mask {
+	for p := h >> ix.shift; ; p = (p + 1) & ix.mask {
 		e := &ix.slots[p]
 		if e.group == nil {
 			return nil
@@ -227,22 +238,28 @@ func newPrefixHasher(p []byte) prefixHasher {
 // at returns the case-folded hash of p[:j]; j must not decrease between
 // calls.
 func (ph *prefixHasher) at(j int) uint64 {
-	for ph.k+8 <= j {
-		ph.h = mix(ph.h, foldWord(binary.LittleEndian.Uint64(ph.p[ph.k:])))
-		ph.k += 8
+	// Work on locals: state kept in *ph would put a store and a reload on
+	// the multiply chain of every word.
+	p, h, k := ph.p, ph.h, ph.k
+	for ; k+8 <= j; k += 8 {
+		h = mix(h, foldWord(binary.LittleEndian.Uint64(p[k:])))
 	}
+	ph.h, ph.k = h, k
 	var tail uint64
-	if r := j - ph.k; r > 0 {
-		if ph.k+8 <= len(ph.p) {
-			tail = binary.LittleEndian.Uint64(ph.p[ph.k:]) & (1<<(8*r) - 1)
+	if r := uint(j - k); r > 0 {
+		if k+8 <= len(p) {
+			tail = binary.LittleEndian.Uint64(p[k:]) & (1<<(r*8&63) - 1)
 		} else {
-			for i := j - 1; i >= ph.k; i-- {
-				tail = tail<<8 | uint64(ph.p[i])
+			for i := j - 1; i >= k; i-- {
+				tail = tail<<8 | uint64(p[i])
 			}
 		}
 		tail = foldWord(tail)
 	}
-	return mix(mix(ph.h, tail), uint64(j))
+	// The tail holds at most seven bytes, which leaves room for the length
+	// in the low byte. Lengths equal modulo 256 only risk a collision,
+	// which callers check.
+	return mix(h, tail<<8|uint64(j&0xff))
 }
 
 // hashFold returns the case-folded hash of b.

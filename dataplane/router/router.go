@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"strings"
 
@@ -106,6 +107,11 @@ type Table[T any] struct {
 	routes  []route[T] // declaration order
 	hosts   hostIndex  // groups of routes that name a host
 	anyHost *hostGroup // nil when every route names a host
+
+	// Key lengths over all groups: Match hashes a path prefix only where
+	// some group may hold a key that long.
+	prefixLens, exactLens lengthSet
+	prefixMax, exactMax   int
 }
 
 type route[T any] struct {
@@ -307,9 +313,18 @@ func (t *Table[T]) build() {
 		}
 	}
 	var named []hostEntry
+	t.prefixMax, t.exactMax = -1, -1
 	for _, h := range hosts {
 		m := byHost[h]
 		g := &hostGroup{exact: t.buildIndex(m.exact), prefix: t.buildIndex(m.prefix)}
+		t.prefixLens.union(&g.prefix.lens)
+		t.exactLens.union(&g.exact.lens)
+		if g.prefix.size > 0 {
+			t.prefixMax = max(t.prefixMax, g.prefix.maxLen)
+		}
+		if g.exact.size > 0 {
+			t.exactMax = max(t.exactMax, g.exact.maxLen)
+		}
 		switch {
 		case h == "":
 			t.anyHost = g
@@ -426,36 +441,43 @@ func trimHost(host []byte) ([]byte, bool) {
 // the path), so one walk over the boundaries hashes each candidate prefix
 // once and probes every group that holds a key of that length.
 func (t *Table[T]) matchGroups(gs []*hostGroup, method []byte, mbit uint16, path []byte) (int, Result) {
-	var prefixLens, exactLens lengthSet
-	prefixMax, exactMax := -1, -1
-	for _, g := range gs {
-		prefixLens.union(&g.prefix.lens)
-		exactLens.union(&g.exact.lens)
-		prefixMax = max(prefixMax, g.prefix.maxLen)
-		exactMax = max(exactMax, g.exact.maxLen)
-	}
-
 	n := len(path)
 	ph := newPrefixHasher(path)
 	var bestHash [maxBatch]uint64
 	var bestEnd [maxBatch]int32 // length of the longest matching prefix key + 1; 0 for none
-	for j := 0; j <= min(n, prefixMax); {
-		if prefixLens.has(j) {
-			h := ph.at(j)
-			for k, g := range gs {
-				if !g.prefix.mayHold(j) {
-					continue
-				}
-				if cands := g.prefix.find(h); cands != nil && t.anyKeyMatches(cands, path[:j]) {
-					bestHash[k], bestEnd[k] = h, int32(j)+1
-				}
+	probe := func(j int) {
+		h := ph.at(j)
+		for k, g := range gs {
+			if !g.prefix.mayHold(j) {
+				continue
+			}
+			if cands := g.prefix.find(h); cands != nil && t.anyKeyMatches(cands, path[:j]) {
+				bestHash[k], bestEnd[k] = h, int32(j)+1
 			}
 		}
-		for j++; j < n && path[j] != '/'; j++ {
+	}
+	// Visit only the lengths some key has, shortest first, and keep those
+	// that fall on a segment boundary.
+	limit := min(n, t.prefixMax)
+	for w, word := range t.prefixLens {
+		for ; word != 0; word &= word - 1 {
+			j := w<<6 | bits.TrailingZeros64(word)
+			if j > limit {
+				break
+			}
+			if j == n || path[j] == '/' {
+				probe(j)
+			}
+		}
+	}
+	// Lengths from 256 up are not in the set: scan for boundaries there.
+	for j := lengthSetMax; j <= limit; j++ {
+		if j == n || path[j] == '/' {
+			probe(j)
 		}
 	}
 	var exactHash uint64
-	if n <= exactMax && exactLens.has(n) {
+	if n <= t.exactMax && t.exactLens.has(n) {
 		exactHash = ph.at(n) // last: the hasher only moves forward
 	}
 	for k, g := range gs {
