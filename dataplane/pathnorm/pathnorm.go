@@ -101,6 +101,19 @@ func init() {
 // point: normalizing it again yields the same bytes. Normalize does not
 // allocate when cap(dst)-len(dst) >= len(raw).
 func Normalize(dst, raw []byte) ([]byte, error) {
+	return normalize(dst, raw, false)
+}
+
+// NormalizeKeepEncodedSlash is Normalize for deployments whose APIs put
+// encoded slashes in identifiers (server.allow_ambiguous_paths): %2F and %5C
+// are kept encoded, as opaque bytes of their segment, instead of being
+// rejected. Routing then sees "/a%2Fb" as one segment; an upstream that
+// decodes it sees "/a/b". Every other rule of Normalize still applies.
+func NormalizeKeepEncodedSlash(dst, raw []byte) ([]byte, error) {
+	return normalize(dst, raw, true)
+}
+
+func normalize(dst, raw []byte, keepSlash bool) ([]byte, error) {
 	base := len(dst)
 	n := len(raw)
 	if n == 0 || raw[0] != '/' {
@@ -144,7 +157,7 @@ func Normalize(dst, raw []byte) ([]byte, error) {
 				case unreserved[v]:
 					dst = append(dst, v)
 					encodedDot = encodedDot || v == '.'
-				case decodedAmbiguous[v]:
+				case decodedAmbiguous[v] && !(keepSlash && (v == '/' || v == '\\')):
 					return dst[:base], ErrAmbiguous
 				default:
 					dst = append(dst, '%', upperHex[hi], upperHex[lo])

@@ -191,3 +191,35 @@ func TestNormalizeLinear(t *testing.T) {
 		t.Fatalf("hostile path took %v, small %v: worse than linear", bigNs, smallNs)
 	}
 }
+
+func TestNormalizeKeepEncodedSlash(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+		err            error
+	}{
+		{"encoded slash kept", "/repos/a%2fb/issues", "/repos/a%2Fb/issues", nil},
+		{"encoded backslash kept", "/x/%5C/y", "/x/%5C/y", nil},
+		{"unreserved still decoded", "/%61%2F", "/a%2F", nil},
+		{"dot segments still removed", "/a/./b/../c%2Fd", "/a/c%2Fd", nil},
+		{"encoded dot segment still ambiguous", "/a/%2e%2e/b", "", ErrAmbiguous},
+		{"NUL still ambiguous", "/a%00", "", ErrAmbiguous},
+		{"literal backslash still ambiguous", "/a\\b", "", ErrAmbiguous},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := NormalizeKeepEncodedSlash(nil, []byte(tc.in))
+			if err != tc.err {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if err == nil && string(got) != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			if err == nil {
+				again, _ := NormalizeKeepEncodedSlash(nil, got)
+				if string(again) != string(got) {
+					t.Fatalf("not a fixed point: %q -> %q", got, again)
+				}
+			}
+		})
+	}
+}

@@ -120,7 +120,11 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 	if s.draining.Load() {
 		ctx.SetConnectionClose()
 	}
-	path, err := pathnorm.Normalize(r.Path[:0], ctx.Request.URI().PathOriginal())
+	normalize := pathnorm.Normalize
+	if p.AllowAmbiguousPaths {
+		normalize = pathnorm.NormalizeKeepEncodedSlash
+	}
+	path, err := normalize(r.Path[:0], ctx.Request.URI().PathOriginal())
 	r.Path = path
 	if err != nil {
 		reason := pipeline.ReasonPathInvalid
