@@ -1,0 +1,182 @@
+// Package connfilter enforces the blocklist, allowlist and bans in user space,
+// at accept time, for hosts where the XDP program (package bpf) cannot load:
+// not root, no BPF, an unsupported interface, or xdp.mode off. Wrap a
+// listener and every connection from a blocked or banned source is closed
+// (with a reset) before any byte is read, and counted.
+//
+// Filter implements enforce.Enforcer with the same semantics as the XDP
+// program, so the control plane drives either one the same way, and tests of
+// control-plane logic can use a Filter instead of root.
+//
+// Lookups are lock-free and allocation-free: lists live in an immutable
+// structure behind an atomic.Pointer (sorted ranges, binary search), bans in
+// copy-on-write shards. The package must never read configuration or files,
+// and must never read from a connection it rejects.
+package connfilter
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgeguard/edgeguard/bpf/cidrset"
+	"github.com/edgeguard/edgeguard/bpf/enforce"
+)
+
+// Filter decides per source address. The zero value is not usable: call New.
+type Filter struct {
+	lists atomic.Pointer[lists]
+	bans  bans
+	now   func() time.Time
+
+	mu     sync.Mutex // serializes list writers
+	counts [enforce.NumReasons]atomic.Uint64
+}
+
+var _ enforce.Enforcer = (*Filter)(nil)
+
+// Option configures New.
+type Option func(*Filter)
+
+// WithClock replaces time.Now for ban expiry (tests).
+func WithClock(now func() time.Time) Option {
+	return func(f *Filter) { f.now = now }
+}
+
+// New returns a filter with empty lists and no bans.
+func New(opts ...Option) *Filter {
+	f := &Filter{now: time.Now}
+	for _, o := range opts {
+		o(f)
+	}
+	f.lists.Store(newLists(cidrset.Empty, cidrset.Empty, cidrset.Empty, cidrset.Empty))
+	f.bans.init()
+	return f
+}
+
+// Check returns the verdict for a source address: ReasonPassAllowlist,
+// ReasonDropBlocklist, ReasonDropBanned or ReasonPass. It does not count.
+// It never allocates or locks.
+func (f *Filter) Check(addr netip.Addr) enforce.Reason {
+	addr = addr.Unmap()
+	l := f.lists.Load()
+	if addr.Is4() {
+		b := addr.As4()
+		v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		if l.allow4.contains(v) {
+			return enforce.ReasonPassAllowlist
+		}
+		if l.block4.contains(v) {
+			return enforce.ReasonDropBlocklist
+		}
+	} else {
+		a := cidrset.AddrFrom(addr)
+		if l.allow6.contains(a) {
+			return enforce.ReasonPassAllowlist
+		}
+		if l.block6.contains(a) {
+			return enforce.ReasonDropBlocklist
+		}
+	}
+	if f.bans.active(addr, f.now) {
+		return enforce.ReasonDropBanned
+	}
+	return enforce.ReasonPass
+}
+
+// count records one verdict.
+func (f *Filter) count(r enforce.Reason) { f.counts[r].Add(1) }
+
+// ReplaceBlocklist atomically replaces the blocklist.
+func (f *Filter) ReplaceBlocklist(prefixes []netip.Prefix) error {
+	v4, v6, err := cidrset.Split("blocklist", prefixes)
+	if err != nil {
+		return fmt.Errorf("replace blocklist: %w", err)
+	}
+	s4, s6 := cidrset.New(v4), cidrset.New(v6)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.lists.Load()
+	f.lists.Store(newLists(s4, s6, old.allowSet4, old.allowSet6))
+	return nil
+}
+
+// ApplyBlocklistDelta adds, then removes prefixes; the new lookup structure
+// replaces the old one atomically.
+func (f *Filter) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
+	a4, a6, err := cidrset.Split("blocklist delta add", add)
+	if err != nil {
+		return fmt.Errorf("apply blocklist delta: %w", err)
+	}
+	r4, r6, err := cidrset.Split("blocklist delta remove", remove)
+	if err != nil {
+		return fmt.Errorf("apply blocklist delta: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.lists.Load()
+	s4, _, _ := old.blockSet4.Apply(a4, r4)
+	s6, _, _ := old.blockSet6.Apply(a6, r6)
+	f.lists.Store(newLists(s4, s6, old.allowSet4, old.allowSet6))
+	return nil
+}
+
+// ReplaceAllowlist atomically replaces the allowlist.
+func (f *Filter) ReplaceAllowlist(prefixes []netip.Prefix) error {
+	v4, v6, err := cidrset.Split("allowlist", prefixes)
+	if err != nil {
+		return fmt.Errorf("replace allowlist: %w", err)
+	}
+	s4, s6 := cidrset.New(v4), cidrset.New(v6)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.lists.Load()
+	f.lists.Store(newLists(old.blockSet4, old.blockSet6, s4, s6))
+	return nil
+}
+
+// Ban rejects connections from addr until the given time; a time not after
+// now lifts the ban.
+func (f *Filter) Ban(addr netip.Addr, until time.Time) error {
+	if !addr.IsValid() {
+		return fmt.Errorf("ban %v: invalid address", addr)
+	}
+	now := f.now()
+	if !until.After(now) {
+		f.bans.remove(addr, now)
+		return nil
+	}
+	f.bans.set(addr, until, now)
+	return nil
+}
+
+// Unban lifts a ban.
+func (f *Filter) Unban(addr netip.Addr) error {
+	if !addr.IsValid() {
+		return fmt.Errorf("unban %v: invalid address", addr)
+	}
+	f.bans.remove(addr, f.now())
+	return nil
+}
+
+// Bans lists active bans.
+func (f *Filter) Bans() ([]enforce.Ban, error) {
+	return f.bans.list(f.now()), nil
+}
+
+// Stats reports connections per verdict (in Packets).
+func (f *Filter) Stats() (enforce.Stats, error) {
+	st := enforce.Stats{Mode: enforce.ModeUserspace}
+	for r := range st.Verdicts {
+		st.Verdicts[r].Packets = f.counts[r].Load()
+	}
+	return st, nil
+}
+
+// Mode is always enforce.ModeUserspace.
+func (f *Filter) Mode() string { return enforce.ModeUserspace }
+
+// Close releases nothing; it exists for enforce.Enforcer.
+func (f *Filter) Close() error { return nil }

@@ -1,0 +1,367 @@
+package connfilter
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgeguard/edgeguard/bpf/enforce"
+)
+
+func prefixes(ss ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParsePrefix(s)
+	}
+	return out
+}
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestCheck(t *testing.T) {
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	f := New(WithClock(clk.now))
+	if err := f.ReplaceBlocklist(prefixes("198.51.100.0/24", "203.0.113.7/32", "10.0.0.0/8",
+		"2001:db8:bad::/48", "2001:db8:1::1/128", "::ffff:192.0.2.128/121")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ReplaceAllowlist(prefixes("198.51.100.10/32", "2001:db8:bad:1::/64")); err != nil {
+		t.Fatal(err)
+	}
+	f.Ban(netip.MustParseAddr("192.0.2.33"), clk.now().Add(time.Minute))
+	f.Ban(netip.MustParseAddr("2001:db8:2::2"), clk.now().Add(time.Minute))
+	f.Ban(netip.MustParseAddr("198.51.100.10"), clk.now().Add(time.Minute))
+
+	tests := []struct {
+		name string
+		addr string
+		want enforce.Reason
+	}{
+		{"v4 unlisted", "192.0.2.34", enforce.ReasonPass},
+		{"v4 blocked /24", "198.51.100.77", enforce.ReasonDropBlocklist},
+		{"v4 blocked /24 first", "198.51.100.0", enforce.ReasonDropBlocklist},
+		{"v4 blocked /24 last", "198.51.100.255", enforce.ReasonDropBlocklist},
+		{"v4 after /24", "198.51.101.0", enforce.ReasonPass},
+		{"v4 blocked host", "203.0.113.7", enforce.ReasonDropBlocklist},
+		{"v4 next to host", "203.0.113.6", enforce.ReasonPass},
+		{"v4 blocked via mapped prefix", "192.0.2.200", enforce.ReasonDropBlocklist},
+		{"v4-mapped source", "::ffff:198.51.100.77", enforce.ReasonDropBlocklist},
+		{"v4 allowlisted and banned", "198.51.100.10", enforce.ReasonPassAllowlist},
+		{"v4 banned", "192.0.2.33", enforce.ReasonDropBanned},
+		{"v4-mapped banned", "::ffff:192.0.2.33", enforce.ReasonDropBanned},
+		{"v6 unlisted", "2001:db8:3::1", enforce.ReasonPass},
+		{"v6 blocked /48", "2001:db8:bad:2::1", enforce.ReasonDropBlocklist},
+		{"v6 blocked host", "2001:db8:1::1", enforce.ReasonDropBlocklist},
+		{"v6 allowlisted", "2001:db8:bad:1::5", enforce.ReasonPassAllowlist},
+		{"v6 banned", "2001:db8:2::2", enforce.ReasonDropBanned},
+		{"v6 zone", "2001:db8:2::2%eth0", enforce.ReasonDropBanned},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := f.Check(netip.MustParseAddr(tc.addr)); got != tc.want {
+				t.Fatalf("Check(%s) = %s, want %s", tc.addr, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDeltaAndBans(t *testing.T) {
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	f := New(WithClock(clk.now))
+	check := func(addr string, want enforce.Reason) {
+		t.Helper()
+		if got := f.Check(netip.MustParseAddr(addr)); got != want {
+			t.Fatalf("Check(%s) = %s, want %s", addr, got, want)
+		}
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		addr string
+		want enforce.Reason
+	}{
+		{"delta adds", func() error { return f.ApplyBlocklistDelta(prefixes("10.0.0.0/8", "10.1.0.0/16"), nil) }, "10.1.2.3", enforce.ReasonDropBlocklist},
+		{"removing nested keeps covering", func() error { return f.ApplyBlocklistDelta(nil, prefixes("10.1.0.0/16")) }, "10.1.2.3", enforce.ReasonDropBlocklist},
+		{"removing covering unblocks", func() error { return f.ApplyBlocklistDelta(nil, prefixes("10.0.0.0/8")) }, "10.1.2.3", enforce.ReasonPass},
+		{"removing absent is a no-op", func() error { return f.ApplyBlocklistDelta(nil, prefixes("10.9.0.0/16")) }, "10.1.2.3", enforce.ReasonPass},
+		{"ban", func() error { return f.Ban(netip.MustParseAddr("10.1.2.3"), clk.now().Add(time.Second)) }, "10.1.2.3", enforce.ReasonDropBanned},
+		{"ban expires", func() error { clk.add(time.Second); return nil }, "10.1.2.3", enforce.ReasonPass},
+		{"ban again", func() error { return f.Ban(netip.MustParseAddr("10.1.2.3"), clk.now().Add(time.Hour)) }, "10.1.2.3", enforce.ReasonDropBanned},
+		{"unban", func() error { return f.Unban(netip.MustParseAddr("10.1.2.3")) }, "10.1.2.3", enforce.ReasonPass},
+		{"ban in the past", func() error { return f.Ban(netip.MustParseAddr("10.1.2.3"), clk.now().Add(-time.Second)) }, "10.1.2.3", enforce.ReasonPass},
+		{"replace", func() error { return f.ReplaceBlocklist(prefixes("2001:db8::/32")) }, "2001:db8::1", enforce.ReasonDropBlocklist},
+		{"allowlist wins", func() error { return f.ReplaceAllowlist(prefixes("2001:db8::1/128")) }, "2001:db8::1", enforce.ReasonPassAllowlist},
+		{"blocklist replace keeps allowlist", func() error { return f.ReplaceBlocklist(prefixes("2001:db8::/32")) }, "2001:db8::1", enforce.ReasonPassAllowlist},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			if err := s.do(); err != nil {
+				t.Fatal(err)
+			}
+			check(s.addr, s.want)
+		})
+	}
+
+	f.Ban(netip.MustParseAddr("192.0.2.1"), clk.now().Add(time.Minute))
+	f.Ban(netip.MustParseAddr("2001:db8::9"), clk.now().Add(2*time.Minute))
+	f.Ban(netip.MustParseAddr("192.0.2.2"), clk.now().Add(time.Millisecond))
+	clk.add(time.Millisecond)
+	bans, _ := f.Bans()
+	slices.SortFunc(bans, func(a, b enforce.Ban) int { return a.Addr.Compare(b.Addr) })
+	want := []enforce.Ban{
+		{Addr: netip.MustParseAddr("192.0.2.1"), Until: clk.now().Add(time.Minute - time.Millisecond)},
+		{Addr: netip.MustParseAddr("2001:db8::9"), Until: clk.now().Add(2*time.Minute - time.Millisecond)},
+	}
+	if len(bans) != len(want) {
+		t.Fatalf("Bans = %v, want %v", bans, want)
+	}
+	for i := range want {
+		if bans[i].Addr != want[i].Addr || !bans[i].Until.Equal(want[i].Until) {
+			t.Fatalf("Bans[%d] = %v, want %v", i, bans[i], want[i])
+		}
+	}
+}
+
+func TestInvalidInput(t *testing.T) {
+	f := New()
+	tests := []struct {
+		name string
+		op   func() error
+	}{
+		{"blocklist", func() error { return f.ReplaceBlocklist([]netip.Prefix{{}}) }},
+		{"allowlist", func() error { return f.ReplaceAllowlist([]netip.Prefix{{}}) }},
+		{"delta add", func() error { return f.ApplyBlocklistDelta([]netip.Prefix{{}}, nil) }},
+		{"delta remove", func() error { return f.ApplyBlocklistDelta(nil, []netip.Prefix{{}}) }},
+		{"ban", func() error { return f.Ban(netip.Addr{}, time.Now().Add(time.Hour)) }},
+		{"unban", func() error { return f.Unban(netip.Addr{}) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.op(); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+// acceptAll runs Accept in a goroutine and delivers accepted connections.
+func acceptAll(t *testing.T, ln net.Listener) <-chan net.Conn {
+	ch := make(chan net.Conn, 16)
+	go func() {
+		defer close(ch)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			ch <- c
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ch
+}
+
+// dialAndRead connects and reports whether the server closed the connection
+// on us (read error or EOF) within the deadline.
+func dialAndRead(t *testing.T, addr string) (closedByServer bool) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if errors.Is(err, syscall.ECONNRESET) {
+		return true // on loopback the reset can beat connect's return
+	}
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_, err = c.Read(make([]byte, 1))
+	var nerr net.Error
+	if errors.As(err, &nerr) && nerr.Timeout() {
+		return false
+	}
+	return err != nil
+}
+
+// TestListener drives real TCP connections over loopback through the
+// wrapped listener: rejected ones are reset before the server reads, the
+// next good one is returned, and every verdict is counted.
+func TestListener(t *testing.T) {
+	for _, network := range []struct{ name, addr, self, prefix string }{
+		{"ipv4", "127.0.0.1:0", "127.0.0.1", "127.0.0.0/8"},
+		{"ipv6", "[::1]:0", "::1", "::1/128"},
+	} {
+		t.Run(network.name, func(t *testing.T) {
+			clk := &clock{t: time.Unix(1_700_000_000, 0)}
+			f := New(WithClock(clk.now))
+			raw, err := net.Listen("tcp", network.addr)
+			if err != nil {
+				t.Skipf("no %s loopback: %v", network.name, err)
+			}
+			accepted := acceptAll(t, Wrap(raw, f))
+			addr := raw.Addr().String()
+			self := netip.MustParseAddr(network.self)
+
+			expectAccepted := func(want bool) {
+				t.Helper()
+				closed := dialAndRead(t, addr)
+				if want {
+					select {
+					case c := <-accepted:
+						c.Close()
+					case <-time.After(2 * time.Second):
+						t.Fatal("good connection not returned by Accept")
+					}
+					if closed {
+						t.Fatal("good connection closed before the server used it")
+					}
+				} else if !closed {
+					t.Fatal("rejected connection was not closed")
+				}
+			}
+
+			f.ReplaceBlocklist(prefixes(network.prefix))
+			expectAccepted(false)
+			f.ReplaceAllowlist(prefixes(network.prefix))
+			expectAccepted(true)
+			f.ReplaceAllowlist(nil)
+			f.ReplaceBlocklist(nil)
+			expectAccepted(true)
+			f.Ban(self, clk.now().Add(time.Minute))
+			expectAccepted(false)
+			clk.add(time.Minute)
+			expectAccepted(true)
+
+			st, _ := f.Stats()
+			want := [enforce.NumReasons]uint64{
+				enforce.ReasonPass: 2, enforce.ReasonPassAllowlist: 1,
+				enforce.ReasonDropBlocklist: 1, enforce.ReasonDropBanned: 1,
+			}
+			for r := range want {
+				if st.Verdicts[r].Packets != want[r] {
+					t.Errorf("%s = %d, want %d", enforce.Reason(r), st.Verdicts[r].Packets, want[r])
+				}
+			}
+			if st.Mode != enforce.ModeUserspace || f.Mode() != enforce.ModeUserspace {
+				t.Errorf("mode %q/%q, want userspace", st.Mode, f.Mode())
+			}
+		})
+	}
+}
+
+func TestListenerPassesErrors(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := Wrap(raw, New())
+	ln.Close()
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept on closed listener: %v", err)
+	}
+	var _ io.Closer = ln
+}
+
+// TestConcurrentReadersAndWriters runs lookups while lists and bans change
+// (run with -race).
+func TestConcurrentReadersAndWriters(t *testing.T) {
+	f := New()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 2 {
+		wg.Go(func() {
+			a4, a6 := netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("2001:db8::1")
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					f.Check(a4)
+					f.Check(a6)
+				}
+			}
+		})
+	}
+	for i := range 200 {
+		f.ApplyBlocklistDelta(prefixes("10.0.0.0/8"), nil)
+		f.Ban(netip.AddrFrom4([4]byte{10, 1, 2, byte(i)}), time.Now().Add(time.Minute))
+		f.ApplyBlocklistDelta(nil, prefixes("10.0.0.0/8"))
+		f.ReplaceAllowlist(prefixes("2001:db8::/32"))
+	}
+	close(stop)
+	wg.Wait()
+	if bans, _ := f.Bans(); len(bans) != 200 {
+		t.Fatalf("%d bans, want 200", len(bans))
+	}
+}
+
+// FuzzCheck compares Check with a reference on prefixes decoded from the
+// input: every 5 bytes are an IPv4 prefix (4 address bytes, length mod 33,
+// bit 7 of the length byte: allowlist instead of blocklist).
+func FuzzCheck(f *testing.F) {
+	f.Add([]byte{10, 0, 0, 0, 8, 10, 1, 2, 3, 32 | 0x80})
+	f.Add([]byte{0, 0, 0, 0, 0, 255, 255, 255, 255, 32})
+	f.Add([]byte{192, 0, 2, 0, 25, 192, 0, 2, 128, 25, 192, 0, 2, 64, 26 | 0x80})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var block, allow []netip.Prefix
+		var probes []netip.Addr
+		for ; len(data) >= 5; data = data[5:] {
+			a := netip.AddrFrom4([4]byte{data[0], data[1], data[2], data[3]})
+			p := netip.PrefixFrom(a, int(data[4]&0x3f)%33).Masked()
+			if data[4]&0x80 != 0 {
+				allow = append(allow, p)
+			} else {
+				block = append(block, p)
+			}
+			last := lastAddr(p)
+			probes = append(probes, a, p.Addr(), p.Addr().Prev(), last, last.Next())
+		}
+		flt := New()
+		flt.ReplaceBlocklist(block)
+		flt.ReplaceAllowlist(allow)
+		for _, a := range probes {
+			if !a.IsValid() {
+				continue
+			}
+			want := enforce.ReasonPass
+			if slices.ContainsFunc(allow, func(p netip.Prefix) bool { return p.Contains(a) }) {
+				want = enforce.ReasonPassAllowlist
+			} else if slices.ContainsFunc(block, func(p netip.Prefix) bool { return p.Contains(a) }) {
+				want = enforce.ReasonDropBlocklist
+			}
+			if got := flt.Check(a); got != want {
+				t.Fatalf("Check(%v) = %s, want %s", a, got, want)
+			}
+		}
+	})
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
