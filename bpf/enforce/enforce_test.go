@@ -1,0 +1,115 @@
+package enforce
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+func TestReasonNames(t *testing.T) {
+	// The names are metric label values: changing one breaks dashboards.
+	want := []string{"pass", "pass_allowlist", "pass_not_ip", "pass_malformed", "drop_blocklist", "drop_banned"}
+	for r := Reason(0); r < NumReasons; r++ {
+		if r.String() != want[r] {
+			t.Errorf("Reason(%d) = %q, want %q", r, r.String(), want[r])
+		}
+		if got := strings.HasPrefix(r.String(), "drop_"); got != r.Drop() {
+			t.Errorf("%s.Drop() = %v", r, r.Drop())
+		}
+	}
+	if NumReasons.String() != "unknown" {
+		t.Errorf("out of range reason: %q", NumReasons.String())
+	}
+}
+
+// stub is the smallest Enforcer: it serves fixed stats.
+type stub struct {
+	mode  string
+	stats Stats
+	err   error
+	reads int
+}
+
+func (s *stub) ReplaceBlocklist([]netip.Prefix) error         { return nil }
+func (s *stub) ApplyBlocklistDelta(_, _ []netip.Prefix) error { return nil }
+func (s *stub) ReplaceAllowlist([]netip.Prefix) error         { return nil }
+func (s *stub) Ban(netip.Addr, time.Time) error               { return nil }
+func (s *stub) Unban(netip.Addr) error                        { return nil }
+func (s *stub) Bans() ([]Ban, error)                          { return nil, nil }
+func (s *stub) Stats() (Stats, error)                         { s.reads++; return s.stats, s.err }
+func (s *stub) Mode() string                                  { return s.mode }
+func (s *stub) Close() error                                  { return nil }
+
+func scrape(set *metrics.Set) string {
+	var b bytes.Buffer
+	set.WritePrometheus(&b)
+	return b.String()
+}
+
+func TestRegisterMetrics(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    string
+		want    []string
+		notWant []string
+	}{
+		{"xdp", ModeNative, []string{
+			`edgeguard_xdp_packets_total{verdict="drop_blocklist"} 7`,
+			`edgeguard_xdp_bytes_total{verdict="drop_blocklist"} 420`,
+			`edgeguard_xdp_packets_total{verdict="pass"} 3`,
+			`edgeguard_enforcer_mode{mode="native"} 1`,
+			`edgeguard_enforcer_fallback_active 0`,
+			`edgeguard_enforcer_map_writes_total{path="batch"} 100`,
+			`edgeguard_enforcer_map_writes_total{path="element"} 2`,
+		}, []string{"connfilter"}},
+		{"userspace", ModeUserspace, []string{
+			`edgeguard_connfilter_connections_total{verdict="drop_blocklist"} 7`,
+			`edgeguard_enforcer_mode{mode="userspace"} 1`,
+			`edgeguard_enforcer_fallback_active 1`,
+		}, []string{"edgeguard_xdp_"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &stub{mode: tc.mode}
+			e.stats.Verdicts[ReasonDropBlocklist] = Counter{7, 420}
+			e.stats.Verdicts[ReasonPass] = Counter{3, 180}
+			e.stats.BatchWrites, e.stats.ElementWrites = 100, 2
+			set := metrics.NewSet()
+			RegisterMetrics(set, e)
+			out := scrape(set)
+			for _, w := range tc.want {
+				if !strings.Contains(out, w+"\n") {
+					t.Errorf("missing %q in:\n%s", w, out)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(out, w) {
+					t.Errorf("unexpected %q in:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestMetricsReadOncePerScrapeAndKeepLastOnError(t *testing.T) {
+	e := &stub{mode: ModeGeneric}
+	e.stats.Verdicts[ReasonDropBanned] = Counter{5, 300}
+	set := metrics.NewSet()
+	RegisterMetrics(set, e)
+	scrape(set)
+	scrape(set) // within statsMaxAge: cached
+	if e.reads != 1 {
+		t.Fatalf("Stats read %d times for two quick scrapes, want 1", e.reads)
+	}
+	e.err = errors.New("map gone")
+	e.stats = Stats{}
+	out := scrape(set) // still cached: no new read yet
+	if !strings.Contains(out, `edgeguard_xdp_packets_total{verdict="drop_banned"} 5`) {
+		t.Fatalf("cached value lost:\n%s", out)
+	}
+}
