@@ -108,8 +108,16 @@ func TestMetricsReadOncePerScrapeAndKeepLastOnError(t *testing.T) {
 	}
 	e.err = errors.New("map gone")
 	e.stats = Stats{}
-	out := scrape(set) // still cached: no new read yet
+	statsMaxAge = 0
+	t.Cleanup(func() { statsMaxAge = 500 * time.Millisecond })
+	out := scrape(set)
+	if e.reads != 2 {
+		t.Fatalf("Stats read %d times, want 2", e.reads)
+	}
 	if !strings.Contains(out, `edgeguard_xdp_packets_total{verdict="drop_banned"} 5`) {
-		t.Fatalf("cached value lost:\n%s", out)
+		t.Errorf("last good value lost after a failed read:\n%s", out)
+	}
+	if !strings.Contains(out, "edgeguard_enforcer_stats_errors_total 1") {
+		t.Errorf("failed read not counted:\n%s", out)
 	}
 }

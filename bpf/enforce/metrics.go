@@ -10,8 +10,8 @@ import (
 )
 
 // statsMaxAge bounds how often a scrape reads the counters: scrapes closer
-// together than this reuse the last snapshot.
-const statsMaxAge = 500 * time.Millisecond
+// together than this reuse the last snapshot. A variable for tests.
+var statsMaxAge = 500 * time.Millisecond
 
 // RegisterMetrics exposes e's counters on set, read when set is scraped:
 //
