@@ -1,0 +1,137 @@
+package policy
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/router"
+	"github.com/edgeguard/edgeguard/policy/config"
+)
+
+func upstreamAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return ln.Addr().String()
+}
+
+func doc(upstreams, routes string) string {
+	return "upstreams:\n" + upstreams + "routes:\n" + routes
+}
+
+// source is a configuration the test rewrites between reloads.
+type source struct{ doc atomic.Value }
+
+func (s *source) set(d string) { s.doc.Store(d) }
+func (s *source) load() (*config.Loaded, error) {
+	return config.Parse([]byte(s.doc.Load().(string)), "yaml", "test")
+}
+
+func newHolder(t *testing.T, initial string) (*Holder, *source) {
+	t.Helper()
+	src := &source{}
+	src.set(initial)
+	h, err := NewHolder(src.load, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("NewHolder: %v", err)
+	}
+	t.Cleanup(h.Close)
+	return h, src
+}
+
+func TestReload(t *testing.T) {
+	a, b := upstreamAddr(t), upstreamAddr(t)
+	ups := "  - name: a\n    targets: [" + a + "]\n  - name: b\n    targets: [" + b + "]\n"
+	route := func(up string) string { return "  - name: r\n    path: /\n    upstream: " + up + "\n" }
+	h, src := newHolder(t, doc(ups, route("a")))
+	first := h.Current()
+	if first.Version != 1 {
+		t.Fatalf("first version = %d", first.Version)
+	}
+	poolA := first.Pool("a")
+
+	t.Run("unchanged file is a no-op", func(t *testing.T) {
+		res, err := h.Reload("test")
+		if err != nil || res.Swapped || h.Current() != first {
+			t.Fatalf("res=%+v err=%v", res, err)
+		}
+	})
+
+	t.Run("invalid file keeps the running policy", func(t *testing.T) {
+		src.set(doc(ups, route("missing")))
+		res, err := h.Reload("test")
+		if err == nil || !strings.Contains(err.Error(), `routes[0].upstream: unknown upstream "missing"`) {
+			t.Fatalf("err = %v", err)
+		}
+		if res.Swapped || h.Current() != first {
+			t.Fatal("a rejected reload must not swap")
+		}
+	})
+
+	t.Run("good file swaps and reuses unchanged pools", func(t *testing.T) {
+		src.set(doc(ups, route("b")))
+		res, err := h.Reload("test")
+		if err != nil || !res.Swapped || res.Version != 2 {
+			t.Fatalf("res=%+v err=%v", res, err)
+		}
+		next := h.Current()
+		if next.Pool("a") != poolA {
+			t.Error("pool a did not change and should be carried over")
+		}
+		if _, _, res := next.Routes.Match([]byte("x"), []byte("GET"), []byte("/")); res != router.Matched {
+			t.Errorf("new routes do not match: %v", res)
+		}
+		// The old snapshot stays usable for requests that started on it.
+		if v, _, _ := first.Routes.Match([]byte("x"), []byte("GET"), []byte("/")); v == nil || v.Name != "r" {
+			t.Error("old snapshot must stay intact")
+		}
+	})
+
+	t.Run("changed pool is rebuilt and restart-only sections are reported", func(t *testing.T) {
+		src.set("server: {read_timeout: 3s}\n" + doc("  - name: a\n    targets: ["+a+"]\n    connect_timeout: 1s\n  - name: b\n    targets: ["+b+"]\n", route("a")))
+		res, err := h.Reload("test")
+		if err != nil || !res.Swapped {
+			t.Fatalf("res=%+v err=%v", res, err)
+		}
+		if h.Current().Pool("a") == poolA {
+			t.Error("pool a changed and must be rebuilt")
+		}
+		if len(res.RestartRequired) != 1 || res.RestartRequired[0] != "server" {
+			t.Errorf("RestartRequired = %v, want [server]", res.RestartRequired)
+		}
+	})
+}
+
+func TestCompileErrors(t *testing.T) {
+	a := upstreamAddr(t)
+	cases := []struct {
+		name, doc, want string
+	}{
+		{"demo upstream not running", doc("  - name: d\n    targets: [builtin:demo]\n", "  - name: r\n    path: /\n    upstream: d\n"), "demo upstream is not running"},
+		{"route path not normalized", doc("  - name: a\n    targets: ["+a+"]\n", "  - name: r\n    path: /a/../b\n    upstream: a\n"), `route "r"`},
+		{"duplicate route", doc("  - name: a\n    targets: ["+a+"]\n", "  - name: r\n    path: /x\n    upstream: a\n  - name: s\n    path: /x\n    upstream: a\n"), `"s"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := config.Parse([]byte(tc.doc), "yaml", "test")
+			if err != nil {
+				t.Fatalf("config should be valid before compile: %v", err)
+			}
+			_, err = Compile(l, nil, Options{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
