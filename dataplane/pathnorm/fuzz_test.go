@@ -53,6 +53,37 @@ func FuzzNormalize(f *testing.F) {
 	})
 }
 
+// FuzzNormalizeKeepEncodedSlash checks the variant that keeps %2F and %5C:
+// it agrees with Normalize wherever Normalize succeeds and keeps the same
+// structural promises everywhere else.
+func FuzzNormalizeKeepEncodedSlash(f *testing.F) {
+	for _, tc := range normalizeCases {
+		f.Add(tc.raw)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, err := NormalizeKeepEncodedSlash(nil, []byte(raw))
+		if strict, serr := Normalize(nil, []byte(raw)); serr == nil && (err != nil || !bytes.Equal(got, strict)) {
+			t.Fatalf("NormalizeKeepEncodedSlash(%q) = %q, %v; Normalize gives %q", raw, got, err, strict)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrAmbiguous) {
+				t.Fatalf("NormalizeKeepEncodedSlash(%q) error %v is neither ErrInvalid nor ErrAmbiguous", raw, err)
+			}
+			return
+		}
+		out := string(got)
+		switch {
+		case !strings.HasPrefix(out, "/"), strings.Contains(out, "//"),
+			strings.Contains(out+"/", "/./"), strings.Contains(out+"/", "/../"), len(out) > len(raw):
+			t.Fatalf("NormalizeKeepEncodedSlash(%q) = %q: breaks a structural promise", raw, out)
+		}
+		again, err := NormalizeKeepEncodedSlash(nil, got)
+		if err != nil || !bytes.Equal(again, got) {
+			t.Fatalf("NormalizeKeepEncodedSlash(%q) = %q, %v; want it unchanged (idempotent)", got, again, err)
+		}
+	})
+}
+
 // refNormalize is the reference model: split into segments, decode each,
 // classify it, then resolve dot segments with a stack.
 func refNormalize(raw string) (string, error) {

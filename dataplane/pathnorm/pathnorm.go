@@ -15,7 +15,9 @@
 // resolve. Malformed input is rejected with ErrInvalid: a path that does not
 // start with '/', bad or truncated percent-encodings, control characters,
 // raw bytes >= 0x80, and the characters space, '"', '<', '>', '#' and '?',
-// which cannot appear unencoded in a path.
+// which cannot appear unencoded in a path. NormalizeKeepEncodedSlash relaxes
+// only the %2F/%5C rule, for deployments that opt in because their
+// identifiers contain encoded slashes.
 //
 // The package must never decode anything twice (%252e stays %252e), never
 // allocate when the destination has room, and never take more than linear
