@@ -45,7 +45,7 @@ func TestVerdicts(t *testing.T) {
 		"10.0.0.0/8", "2001:db8:bad::/48", "2001:db8:1::1/128")); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.ReplaceAllowlist(prefixes("198.51.100.10/32", "2001:db8:bad:1::/64")); err != nil {
+	if err := x.ReplaceAllowlist(prefixes("198.51.100.10/32", "2001:db8:bad:1::/64", "192.0.2.99/32", "2001:db8:a11::/48")); err != nil {
 		t.Fatal(err)
 	}
 	if err := x.Ban(netip.MustParseAddr("192.0.2.33"), time.Now().Add(time.Hour)); err != nil {
@@ -74,6 +74,8 @@ func TestVerdicts(t *testing.T) {
 		{"ipv4 blocklist /8", tcp("10.255.0.1"), ActionDrop, enforce.ReasonDropBlocklist},
 		{"ipv4 allowlist inside blocked", tcp("198.51.100.10"), ActionPass, enforce.ReasonPassAllowlist},
 		{"ipv4 banned", ipv4Frame, ActionDrop, enforce.ReasonDropBanned},
+		{"ipv4 allowlisted, nothing to override", tcp("192.0.2.99"), ActionPass, enforce.ReasonPass},
+		{"ipv6 allowlisted, nothing to override", tcp("2001:db8:a11::1"), ActionPass, enforce.ReasonPass},
 		{"ipv6 no match", tcp("2001:db8:3::1"), ActionPass, enforce.ReasonPass},
 		{"ipv6 blocklist /48", tcp("2001:db8:bad:2::1"), ActionDrop, enforce.ReasonDropBlocklist},
 		{"ipv6 blocklist /128", tcp("2001:db8:1::1"), ActionDrop, enforce.ReasonDropBlocklist},

@@ -76,7 +76,10 @@ type Reason uint8
 const (
 	// ReasonPass: no list matched.
 	ReasonPass Reason = iota
-	// ReasonPassAllowlist: the source is in the allowlist.
+	// ReasonPassAllowlist: the blocklist or a ban would drop it, but the
+	// source is in the allowlist. Allowlisted sources that nothing would
+	// drop count as ReasonPass: the allowlist is only consulted for
+	// would-be drops, which keeps it off the common path.
 	ReasonPassAllowlist
 	// ReasonPassNotIP: neither IPv4 nor IPv6 (XDP only).
 	ReasonPassNotIP

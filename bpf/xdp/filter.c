@@ -3,7 +3,8 @@
 // filter.c is edgeguard's XDP fast path. For every frame it reads the source
 // address (Ethernet, up to two VLAN tags, IPv4 or IPv6) and decides:
 //
-//   source in the allowlist            -> XDP_PASS (allow wins over everything)
+//   source in the allowlist            -> XDP_PASS (allow wins over everything;
+//                                         looked up only when a list would drop)
 //   source in the blocklist            -> XDP_DROP
 //   source banned, ban not yet expired -> XDP_DROP
 //   otherwise                          -> XDP_PASS
@@ -32,7 +33,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 // it as enforce.Reason and metrics use its names.
 enum reason {
 	REASON_PASS = 0,       // no list matched
-	REASON_PASS_ALLOWLIST, // source in the allowlist
+	REASON_PASS_ALLOWLIST, // would be dropped, but the source is allowlisted
 	REASON_PASS_NOT_IP,    // neither IPv4 nor IPv6 (ARP, LLDP, ...)
 	REASON_PASS_MALFORMED, // too short or unparsable: the kernel decides
 	REASON_DROP_BLOCKLIST, // source in the blocklist
@@ -148,10 +149,13 @@ struct {
 } allow_v6 SEC(".maps");
 
 // bans: source -> ban expiry in bpf_ktime_get_ns() time (CLOCK_MONOTONIC).
-// Expired entries are ignored here and removed by user space.
+// Expired entries are ignored here and removed by user space. The bucket
+// array is allocated in full (16 bytes per entry) and every packet that no
+// list names probes it, so it is sized for cache reach rather than for the
+// largest conceivable attack; the blocklist is the tool for more sources.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 1 << 17);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ban_key);
 	__type(value, __u64);
@@ -230,8 +234,25 @@ static __always_inline int banned(struct ban_key *k)
 	return until && bpf_ktime_get_ns() < *until;
 }
 
+// The allowlist only changes the fate of packets a list would drop, so it is
+// consulted only for those: the common path (no list names the source) pays
+// for the blocklist and ban lookups alone. REASON_PASS_ALLOWLIST therefore
+// counts packets the allowlist saved from a drop.
 static __always_inline int check_v4(struct xdp_md *ctx, __be32 saddr)
 {
+	__u32 reason = REASON_PASS;
+	struct ban_key bk = {};
+
+	bk.addr[10] = 0xff;
+	bk.addr[11] = 0xff;
+	__builtin_memcpy(&bk.addr[12], &saddr, 4);
+	if (dir_blocked(bpf_ntohl(saddr)))
+		reason = REASON_DROP_BLOCKLIST;
+	else if (banned(&bk))
+		reason = REASON_DROP_BANNED;
+	if (reason == REASON_PASS)
+		return verdict(ctx, REASON_PASS, XDP_PASS);
+
 	__u32 zero = 0;
 	void *allow = bpf_map_lookup_elem(&allow_v4, &zero);
 	if (allow) {
@@ -240,39 +261,27 @@ static __always_inline int check_v4(struct xdp_md *ctx, __be32 saddr)
 		if (bpf_map_lookup_elem(allow, &k))
 			return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
 	}
-
-	if (dir_blocked(bpf_ntohl(saddr)))
-		return verdict(ctx, REASON_DROP_BLOCKLIST, XDP_DROP);
-
-	struct ban_key bk = {};
-	bk.addr[10] = 0xff;
-	bk.addr[11] = 0xff;
-	__builtin_memcpy(&bk.addr[12], &saddr, 4);
-	if (banned(&bk))
-		return verdict(ctx, REASON_DROP_BANNED, XDP_DROP);
-
-	return verdict(ctx, REASON_PASS, XDP_PASS);
+	return verdict(ctx, reason, XDP_DROP);
 }
 
 static __always_inline int check_v6(struct xdp_md *ctx, struct in6_addr *saddr)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, reason = REASON_PASS;
 	struct lpm_v6_key k = { .prefixlen = 128 };
 	__builtin_memcpy(k.addr, saddr, 16);
+
+	void *block = bpf_map_lookup_elem(&block_v6, &zero);
+	if (block && bpf_map_lookup_elem(block, &k))
+		reason = REASON_DROP_BLOCKLIST;
+	else if (banned((struct ban_key *)k.addr)) // same layout as k.addr
+		reason = REASON_DROP_BANNED;
+	if (reason == REASON_PASS)
+		return verdict(ctx, REASON_PASS, XDP_PASS);
 
 	void *allow = bpf_map_lookup_elem(&allow_v6, &zero);
 	if (allow && bpf_map_lookup_elem(allow, &k))
 		return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
-
-	void *block = bpf_map_lookup_elem(&block_v6, &zero);
-	if (block && bpf_map_lookup_elem(block, &k))
-		return verdict(ctx, REASON_DROP_BLOCKLIST, XDP_DROP);
-
-	// struct ban_key has the layout of k.addr.
-	if (banned((struct ban_key *)k.addr))
-		return verdict(ctx, REASON_DROP_BANNED, XDP_DROP);
-
-	return verdict(ctx, REASON_PASS, XDP_PASS);
+	return verdict(ctx, reason, XDP_DROP);
 }
 
 SEC("xdp")

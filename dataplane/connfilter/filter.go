@@ -56,34 +56,37 @@ func New(opts ...Option) *Filter {
 	return f
 }
 
-// Check returns the verdict for a source address: ReasonPassAllowlist,
-// ReasonDropBlocklist, ReasonDropBanned or ReasonPass. It does not count.
-// It never allocates or locks.
+// Check returns the verdict for a source address: ReasonPass,
+// ReasonDropBlocklist, ReasonDropBanned, or ReasonPassAllowlist when the
+// allowlist overrides a drop (the same accounting as the XDP program). It
+// does not count. It never allocates or locks.
 func (f *Filter) Check(addr netip.Addr) enforce.Reason {
 	addr = addr.Unmap()
 	l := f.lists.Load()
+	r := enforce.ReasonPass
 	if addr.Is4() {
 		b := addr.As4()
 		v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-		if l.allow4.contains(v) {
-			return enforce.ReasonPassAllowlist
-		}
 		if l.block4.contains(v) {
-			return enforce.ReasonDropBlocklist
+			r = enforce.ReasonDropBlocklist
+		} else if f.bans.active(addr, f.now) {
+			r = enforce.ReasonDropBanned
 		}
-	} else {
-		a := cidrset.AddrFrom(addr)
-		if l.allow6.contains(a) {
-			return enforce.ReasonPassAllowlist
+		if r != enforce.ReasonPass && l.allow4.contains(v) {
+			r = enforce.ReasonPassAllowlist
 		}
-		if l.block6.contains(a) {
-			return enforce.ReasonDropBlocklist
-		}
+		return r
 	}
-	if f.bans.active(addr, f.now) {
-		return enforce.ReasonDropBanned
+	a := cidrset.AddrFrom(addr)
+	if l.block6.contains(a) {
+		r = enforce.ReasonDropBlocklist
+	} else if f.bans.active(addr, f.now) {
+		r = enforce.ReasonDropBanned
 	}
-	return enforce.ReasonPass
+	if r != enforce.ReasonPass && l.allow6.contains(a) {
+		r = enforce.ReasonPassAllowlist
+	}
+	return r
 }
 
 // count records one verdict.

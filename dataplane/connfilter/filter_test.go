@@ -47,7 +47,7 @@ func TestCheck(t *testing.T) {
 		"2001:db8:bad::/48", "2001:db8:1::1/128", "::ffff:192.0.2.128/121")); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.ReplaceAllowlist(prefixes("198.51.100.10/32", "2001:db8:bad:1::/64")); err != nil {
+	if err := f.ReplaceAllowlist(prefixes("198.51.100.10/32", "2001:db8:bad:1::/64", "192.0.2.99/32")); err != nil {
 		t.Fatal(err)
 	}
 	f.Ban(netip.MustParseAddr("192.0.2.33"), clk.now().Add(time.Minute))
@@ -70,6 +70,7 @@ func TestCheck(t *testing.T) {
 		{"v4-mapped source", "::ffff:198.51.100.77", enforce.ReasonDropBlocklist},
 		{"v4 allowlisted and banned", "198.51.100.10", enforce.ReasonPassAllowlist},
 		{"v4 banned", "192.0.2.33", enforce.ReasonDropBanned},
+		{"v4 allowlisted, nothing to override", "192.0.2.99", enforce.ReasonPass},
 		{"v4-mapped banned", "::ffff:192.0.2.33", enforce.ReasonDropBanned},
 		{"v6 unlisted", "2001:db8:3::1", enforce.ReasonPass},
 		{"v6 blocked /48", "2001:db8:bad:2::1", enforce.ReasonDropBlocklist},

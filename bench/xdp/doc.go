@@ -1,0 +1,9 @@
+// Package xdp holds the benchmarks of the XDP fast path (package bpf): cost
+// per packet through BPF_PROG_TEST_RUN at growing blocklist sizes, and the
+// time to replace or patch a 1M-entry blocklist live. They need root and
+// skip otherwise. Run with:
+//
+//	go test -run '^$' -bench . -benchtime 20x ./bench/xdp/
+//
+// The package contains no code used by the product.
+package xdp
