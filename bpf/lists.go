@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 
@@ -21,12 +22,15 @@ const (
 	dirMinHeadroom = 4096
 	// batchPages bounds one batch syscall writing DIR-24-8 pages (4 MiB).
 	batchPages = 1024
+	// lpmParallelMin is the smallest share worth a second trie writer.
+	lpmParallelMin = 50_000
 )
 
 // ReplaceBlocklist atomically replaces the blocklist: new inner maps are
 // built and filled aside, then swapped into the outer maps' slots (IPv4 then
 // IPv6). Each packet sees the old or the new list of its family.
 func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
+	start := time.Now()
 	v4, v6, err := cidrset.Split("blocklist", prefixes)
 	if err != nil {
 		return fmt.Errorf("replace blocklist: %w", err)
@@ -37,6 +41,7 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	s6 = cidrset.New(v6)
 	wg.Wait()
 
+	prepared := time.Now()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var (
@@ -51,6 +56,7 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		closeMaps(m4, m6)
 		return fmt.Errorf("replace blocklist: %w", err)
 	}
+	built := time.Now()
 	if err := swapInner(x.objs.BlockV4, m4); err != nil {
 		closeMaps(m4, m6)
 		return fmt.Errorf("replace blocklist: swap IPv4 table: %w", err)
@@ -65,8 +71,9 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	closeMaps(x.block6Map)
 	x.block6Map, x.block6 = m6, s6
 	x.baseline = true
-	x.log.Debug("replaced blocklist", "ipv4", s4.Len(), "ipv4_cover", len(s4.Cover()),
-		"ipv6", s6.Len(), "ipv6_cover", len(s6.Cover()))
+	x.log.Debug("replaced blocklist", "ipv4", s4.Len(), "ipv4_cidrs", len(s4.Cover()),
+		"ipv6", s6.Len(), "ipv6_cidrs", len(s6.Cover()), "prepare", prepared.Sub(start),
+		"build", built.Sub(prepared), "swap", time.Since(built))
 	return nil
 }
 
@@ -327,6 +334,21 @@ func lpmKey(keys any, i int) any {
 // element where batching is refused (e.g. ENOMEM on some kernels for
 // BPF_F_NO_PREALLOC tries).
 func (x *XDP) writeLPM(m *ebpf.Map, ps []cidrset.Prefix) error {
+	if len(ps) < 2*lpmParallelMin {
+		return x.writeLPMSerial(m, ps)
+	}
+	// The trie lock serializes the inserts themselves, but the per-element
+	// syscall work around them runs in parallel: two writers on two CPUs.
+	var wg sync.WaitGroup
+	var err1 error
+	half := len(ps) / 2
+	wg.Go(func() { err1 = x.writeLPMSerial(m, ps[:half]) })
+	err2 := x.writeLPMSerial(m, ps[half:])
+	wg.Wait()
+	return errors.Join(err1, err2)
+}
+
+func (x *XDP) writeLPMSerial(m *ebpf.Map, ps []cidrset.Prefix) error {
 	if len(ps) == 0 {
 		return nil
 	}

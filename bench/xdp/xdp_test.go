@@ -13,14 +13,15 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/bpf"
+	"github.com/edgeguard/edgeguard/bpf/cidrset"
 	"github.com/edgeguard/edgeguard/bpf/xdptest"
 	"github.com/edgeguard/edgeguard/internal/privileged"
 )
 
-// v6Share is the fraction of IPv6 prefixes in generated lists. Public
+// v6Every makes every v6Every-th generated prefix IPv6 by default. Public
 // blocklists are mostly IPv4 (FireHOL is IPv4 only); a quarter IPv6 is
-// already more than usual.
-const v6Share = 4 // one in four
+// already more than usual. BenchmarkReplace1M also runs half and all IPv6.
+const v6Every = 4
 
 // list is a generated blocklist and addresses known to hit and miss it.
 type list struct {
@@ -30,9 +31,11 @@ type list struct {
 	shared4, free4 netip.Addr // in every list of a pair / in none
 }
 
-// genList returns n prefixes: IPv4 60% /32, 20% /24, 20% /16-/31 (never in
-// 240.0.0.0/4), IPv6 under 2001:db8::/32 with 50% /128, the rest /33-/64.
-func genList(seed uint64, n int) *list {
+// genList returns n prefixes, every v6Every-th IPv6, drawn so that little
+// aggregates away (what is loaded is close to n): IPv4 60% /32, 20% /24,
+// 20% /20-/31, never in 240.0.0.0/4; IPv6 anywhere in 2000::/3 (never in
+// 3fff::/16), 40% /48, 30% /64, 20% /128, 10% /32-/47.
+func genList(seed uint64, n, v6Every int) *list {
 	r := rand.New(rand.NewPCG(seed, 99))
 	l := &list{
 		prefixes: make([]netip.Prefix, 0, n+2),
@@ -43,18 +46,25 @@ func genList(seed uint64, n int) *list {
 	}
 	l.prefixes = append(l.prefixes, netip.MustParsePrefix("203.0.113.0/24"))
 	for i := range n {
-		if i%v6Share == v6Share-1 {
+		if i%v6Every == v6Every-1 {
 			var a [16]byte
-			a[0], a[1], a[2], a[3] = 0x20, 0x01, 0x0d, 0xb8
-			for j := 4; j < 16; j++ {
+			for j := range a {
 				a[j] = byte(r.Uint32())
 			}
-			bits := 128
-			if r.IntN(2) == 0 {
-				bits = 33 + r.IntN(32)
+			a[0] = 0x20 | a[0]&0x1f
+			if a[0] == 0x3f && a[1] == 0xff {
+				a[1] = 0
 			}
-			p := netip.PrefixFrom(netip.AddrFrom16(a), bits).Masked()
-			l.prefixes = append(l.prefixes, p)
+			bits := 48
+			switch x := r.IntN(10); {
+			case x >= 9:
+				bits = 32 + r.IntN(16)
+			case x >= 7:
+				bits = 128
+			case x >= 4:
+				bits = 64
+			}
+			l.prefixes = append(l.prefixes, netip.PrefixFrom(netip.AddrFrom16(a), bits).Masked())
 			if len(l.hit6) < 4096 {
 				l.hit6 = append(l.hit6, netip.AddrFrom16(a))
 			}
@@ -64,7 +74,7 @@ func genList(seed uint64, n int) *list {
 		bits := 32
 		switch x := r.IntN(10); {
 		case x >= 8:
-			bits = 16 + r.IntN(16)
+			bits = 20 + r.IntN(12)
 		case x >= 6:
 			bits = 24
 		}
@@ -82,6 +92,16 @@ func genList(seed uint64, n int) *list {
 		l.hit6 = []netip.Addr{netip.MustParseAddr("2001:db8:ffff::1")}
 	}
 	return l
+}
+
+// coverSize is how many CIDRs remain after aggregation: what the kernel
+// maps actually hold (IPv4 in the DIR-24-8 table, IPv6 in the trie).
+func coverSize(ps []netip.Prefix) (v4, v6 int) {
+	a, b, err := cidrset.Split("bench", ps)
+	if err != nil {
+		panic(err)
+	}
+	return len(cidrset.New(a).Cover()), len(cidrset.New(b).Cover())
 }
 
 func open(b *testing.B) *bpf.XDP {
@@ -164,7 +184,7 @@ func BenchmarkPacket(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, size := range []int{0, 10_000, 100_000, 1_000_000} {
-		l := genList(uint64(size), size)
+		l := genList(uint64(size), size, v6Every)
 		if size == 0 {
 			l.prefixes = nil
 		}
@@ -173,6 +193,8 @@ func BenchmarkPacket(b *testing.B) {
 			if err := x.ReplaceBlocklist(l.prefixes); err != nil {
 				b.Fatal(err)
 			}
+			v4, v6 := coverSize(l.prefixes)
+			b.Logf("%d prefixes: %d IPv4 and %d IPv6 CIDRs after aggregation", len(l.prefixes), v4, v6)
 			hit := uint32(bpf.ActionDrop)
 			if size == 0 {
 				hit = bpf.ActionPass
@@ -194,8 +216,17 @@ func BenchmarkPacket(b *testing.B) {
 // both lists block and one that neither does: wrong_verdicts must stay 0.
 // The target is <= 2 s per replace.
 func BenchmarkReplace1M(b *testing.B) {
+	for _, mix := range []struct {
+		name    string
+		v6Every int
+	}{{"ipv6=25%", 4}, {"ipv6=50%", 2}, {"ipv6=100%", 1}} {
+		b.Run(mix.name, func(b *testing.B) { benchReplace(b, mix.v6Every) })
+	}
+}
+
+func benchReplace(b *testing.B, v6Every int) {
 	x := open(b)
-	lists := []*list{genList(1, 1_000_000), genList(2, 1_000_000)}
+	lists := []*list{genList(1, 1_000_000, v6Every), genList(2, 1_000_000, v6Every)}
 	if err := x.ReplaceBlocklist(lists[1].prefixes); err != nil {
 		b.Fatal(err)
 	}
@@ -229,17 +260,20 @@ func BenchmarkReplace1M(b *testing.B) {
 	b.ReportMetric(float64(runs.Load()*1000)/float64(i), "packets_checked/op")
 	st, _ := x.Stats()
 	b.ReportMetric(float64(st.ElementWrites), "element_writes")
+	v4, v6 := coverSize(lists[0].prefixes)
+	b.ReportMetric(float64(v4), "ipv4_cidrs")
+	b.ReportMetric(float64(v6), "ipv6_cidrs")
 }
 
 // BenchmarkDelta1k applies a delta of 1000 additions and 1000 removals to a
 // live 1M-entry blocklist.
 func BenchmarkDelta1k(b *testing.B) {
 	x := open(b)
-	base := genList(3, 1_000_000)
+	base := genList(3, 1_000_000, v6Every)
 	if err := x.ReplaceBlocklist(base.prefixes); err != nil {
 		b.Fatal(err)
 	}
-	extra := genList(4, 1000).prefixes
+	extra := genList(4, 1000, v6Every).prefixes
 	i := 0
 	for b.Loop() {
 		add, remove := extra, []netip.Prefix(nil)

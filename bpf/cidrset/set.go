@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Set is an immutable set of prefixes of one family.
@@ -27,10 +28,40 @@ var Empty = &Set{}
 
 // New returns the set of ps; ps is not retained or modified.
 func New(ps []Prefix) *Set {
-	raw := slices.Clone(ps)
-	slices.SortFunc(raw, compare)
+	raw := sorted(ps)
 	raw = slices.Compact(raw)
 	return &Set{raw: raw, cover: aggregate(raw)}
+}
+
+// parallelSortMin is the length from which sorted uses two goroutines.
+const parallelSortMin = 1 << 16
+
+// sorted returns a sorted copy of ps. Large inputs are sorted as two halves
+// in parallel and merged: replacing a 1M-entry list is latency-bound.
+func sorted(ps []Prefix) []Prefix {
+	if len(ps) < parallelSortMin {
+		out := slices.Clone(ps)
+		slices.SortFunc(out, compare)
+		return out
+	}
+	tmp := slices.Clone(ps)
+	a, b := tmp[:len(tmp)/2], tmp[len(tmp)/2:]
+	var wg sync.WaitGroup
+	wg.Go(func() { slices.SortFunc(a, compare) })
+	slices.SortFunc(b, compare)
+	wg.Wait()
+	out := make([]Prefix, 0, len(ps))
+	for len(a) > 0 && len(b) > 0 {
+		if compare(b[0], a[0]) < 0 {
+			out = append(out, b[0])
+			b = b[1:]
+		} else {
+			out = append(out, a[0])
+			a = a[1:]
+		}
+	}
+	out = append(out, a...)
+	return append(out, b...)
 }
 
 // Len is the number of distinct prefixes as given.

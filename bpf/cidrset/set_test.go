@@ -251,3 +251,16 @@ func BenchmarkNew1M(b *testing.B) {
 		New(ps)
 	}
 }
+
+func TestParallelSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	ps := make([]Prefix, parallelSortMin*2+17)
+	for i := range ps {
+		ps[i] = randPrefix(r, i%2 == 0)
+	}
+	want := slices.Clone(ps)
+	slices.SortFunc(want, compare)
+	if got := sorted(ps); !slices.Equal(got, want) {
+		t.Fatal("parallel sort differs from slices.SortFunc")
+	}
+}
