@@ -26,6 +26,9 @@ const (
 	lpmParallelMin = 50_000
 )
 
+// errBatchOff stands for a refused batch when batching is switched off.
+var errBatchOff = errors.New("batch operations switched off")
+
 // ReplaceBlocklist atomically replaces the blocklist: new inner maps are
 // built and filled aside, then swapped into the outer maps' slots (IPv4 then
 // IPv6). Each packet sees the old or the new list of its family.
@@ -269,10 +272,14 @@ func (x *XDP) writePages(m *ebpf.Map, runs []dir24.Run) error {
 			for i := range k {
 				k[i] = r.First + uint32(off+i)
 			}
-			done, err := m.BatchUpdate(k, pages, nil)
-			x.batchWrites.Add(uint64(max(done, 0)))
+			done, err := 0, errBatchOff
+			if !x.noBatch {
+				done, err = m.BatchUpdate(k, pages, nil)
+				done = max(done, 0)
+				x.batchWrites.Add(uint64(done))
+			}
 			if err != nil {
-				for i := max(done, 0); i < len(pages); i++ {
+				for i := done; i < len(pages); i++ {
 					if err := m.Update(k[i], &pages[i], ebpf.UpdateAny); err != nil {
 						return fmt.Errorf("write table page %d: %w", k[i], err)
 					}
@@ -357,9 +364,12 @@ func (x *XDP) writeLPMSerial(m *ebpf.Map, ps []cidrset.Prefix) error {
 	for i := range values {
 		values[i] = 1
 	}
-	done, err := m.BatchUpdate(keys, values, nil)
-	done = max(done, 0)
-	x.batchWrites.Add(uint64(done))
+	done, err := 0, errBatchOff
+	if !x.noBatch {
+		done, err = m.BatchUpdate(keys, values, nil)
+		done = max(done, 0)
+		x.batchWrites.Add(uint64(done))
+	}
 	if err != nil {
 		x.log.Debug("batch update refused; writing one by one", "map", m.String(), "done", done, "err", err)
 		for i := done; i < len(ps); i++ {
@@ -378,9 +388,12 @@ func (x *XDP) deleteLPM(m *ebpf.Map, ps []cidrset.Prefix) error {
 		return nil
 	}
 	keys := lpmKeys(m, ps)
-	done, err := m.BatchDelete(keys, nil)
-	done = max(done, 0)
-	x.batchWrites.Add(uint64(done))
+	done, err := 0, errBatchOff
+	if !x.noBatch {
+		done, err = m.BatchDelete(keys, nil)
+		done = max(done, 0)
+		x.batchWrites.Add(uint64(done))
+	}
 	if err != nil {
 		for i := done; i < len(ps); i++ {
 			if err := m.Delete(lpmKey(keys, i)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {

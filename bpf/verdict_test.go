@@ -396,3 +396,33 @@ func TestReplaceIsAtomic(t *testing.T) {
 	}
 	t.Logf("%d runs of 100 packets during 6 replacements", runs.Load())
 }
+
+// TestElementFallback takes the per-element write path (as on kernels that
+// refuse batch operations) and checks it is counted and gives the same
+// verdicts.
+func TestElementFallback(t *testing.T) {
+	x := openTest(t)
+	x.noBatch = true
+	if err := x.ReplaceBlocklist(prefixes("198.51.100.0/24", "203.0.113.7/32", "2001:db8:bad::/48")); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.ApplyBlocklistDelta(prefixes("2001:db8:1::/48"), prefixes("2001:db8:bad::/48")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := x.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.BatchWrites != 0 || st.ElementWrites == 0 {
+		t.Fatalf("writes batch/element = %d/%d, want 0/>0", st.BatchWrites, st.ElementWrites)
+	}
+	for _, tc := range []struct {
+		src  string
+		want uint32
+	}{{"198.51.100.1", ActionDrop}, {"203.0.113.7", ActionDrop}, {"203.0.113.8", ActionPass},
+		{"2001:db8:bad::1", ActionPass}, {"2001:db8:1::1", ActionDrop}} {
+		if got := testRun(t, x, tcp(tc.src)); got != tc.want {
+			t.Errorf("%s: action %d, want %d", tc.src, got, tc.want)
+		}
+	}
+}

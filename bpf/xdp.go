@@ -91,7 +91,7 @@ type attached struct {
 
 // XDP owns the loaded program, its maps and its links. It implements
 // enforce.Enforcer. Control operations are serialized; Stats, Bans and Mode
-// may run concurrently with them.
+// may run concurrently with them. After Close or Detach it must not be used.
 type XDP struct {
 	log     *slog.Logger
 	pinPath string
@@ -115,6 +115,7 @@ type XDP struct {
 
 	banMu sync.Mutex // serializes ban writes with the expiry sweep
 
+	noBatch       bool // tests: take the per-element path
 	batchWrites   atomic.Uint64
 	elementWrites atomic.Uint64
 	closed        atomic.Bool
@@ -272,6 +273,9 @@ func (x *XDP) attachAll(ifaces []string, mode string) error {
 	}
 	want := map[string]bool{}
 	for _, name := range ifaces {
+		if want[name] {
+			return fmt.Errorf("open xdp: interface %s listed twice", name)
+		}
 		want[name] = true
 		if err := x.attach(name, mode, pinned[name]); err != nil {
 			return fmt.Errorf("open xdp: attach %s: %w", name, err)
