@@ -240,9 +240,13 @@ func TestAttachModes(t *testing.T) {
 		t.Fatal("native-only attach to lo succeeded")
 	}
 	p.srv.do(t, func() {
-		_, err = Open(Options{Interfaces: []string{"nosuchif0"}, PinPath: testPinPath(t), Logger: testLogger(t)})
+		_, err = Open(Options{Interfaces: []string{"lo", "nosuchif0"}, PinPath: testPinPath(t), Logger: testLogger(t)})
 	})
 	if err == nil {
 		t.Fatal("attach to a missing interface succeeded")
+	}
+	out, _ = exec.Command("ip", "-n", p.srv.name, "link", "show", "lo").CombinedOutput()
+	if strings.Contains(string(out), "xdp") {
+		t.Errorf("a failed Open left its program on lo:\n%s", out)
 	}
 }

@@ -86,7 +86,8 @@ var pinnedMaps = []string{"block_v4", "block_v6", "allow_v4", "allow_v6", "bans"
 
 type attached struct {
 	Attachment
-	link link.Link
+	link  link.Link
+	fresh bool // attached by this Open, not re-used from a previous run
 }
 
 // XDP owns the loaded program, its maps and its links. It implements
@@ -176,6 +177,13 @@ func Open(opts Options) (*XDP, error) {
 	x.baseline = !x.reused
 
 	if err := x.attachAll(opts.Interfaces, mode); err != nil {
+		// Undo what this call attached; links re-used from a previous run
+		// stay as they were.
+		for _, l := range x.links {
+			if l.fresh {
+				l.link.Unpin()
+			}
+		}
 		x.Close()
 		return nil, err
 	}
@@ -342,7 +350,7 @@ func (x *XDP) attach(name, mode string, pinned [2]string) error {
 			l.Close()
 			return fmt.Errorf("pin link: %w", err)
 		}
-		x.links = append(x.links, attached{Attachment{name, iface.Index, m}, l})
+		x.links = append(x.links, attached{Attachment{name, iface.Index, m}, l, true})
 		x.log.Info("attached xdp", "interface", name, "ifindex", iface.Index, "mode", m)
 		return nil
 	}
@@ -364,7 +372,7 @@ func (x *XDP) reusePinned(iface *net.Interface, mode, pinnedMode, path string) (
 				l.Close()
 				return false, fmt.Errorf("update pinned link with new program: %w", err)
 			}
-			x.links = append(x.links, attached{Attachment{iface.Name, iface.Index, pinnedMode}, l})
+			x.links = append(x.links, attached{Attachment{iface.Name, iface.Index, pinnedMode}, l, false})
 			x.log.Info("re-used pinned xdp link; program updated in place", "interface", iface.Name,
 				"mode", pinnedMode, "took", time.Since(start))
 			return true, nil
