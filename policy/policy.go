@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/proxy"
@@ -37,6 +38,8 @@ type Policy struct {
 	AllowAmbiguousPaths bool
 
 	pools map[string]*compiledPool
+	auth  *authState // auth.go
+	rate  *rateState // ratelimit.go
 }
 
 // Limits are the connection-level settings of the data listeners. They take
@@ -60,6 +63,12 @@ type compiledPool struct {
 
 // Options carries run-time facts the configuration refers to.
 type Options struct {
+	// Enforcer drops traffic from banned and blocklisted sources (XDP, or
+	// the user-space fallback); rate limiting bans burst offenders through it.
+	// Nil when the caller runs without one (tests).
+	Enforcer enforce.Enforcer
+	// BanDefault is how long a ban lasts when nothing more specific is set.
+	BanDefault time.Duration
 	// DemoAddr is where the built-in demo upstream listens; it replaces the
 	// target config.DemoTarget.
 	DemoAddr string
@@ -98,12 +107,29 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 	}
 	p.Headers = hs
 
+	var prevAuth *authState
+	var prevRate *rateState
+	if prev != nil {
+		prevAuth, prevRate = prev.auth, prev.rate
+	}
 	var created []*proxy.Pool
 	fail := func(err error) (*Policy, error) {
 		for _, pool := range created {
 			pool.Close()
 		}
+		if p.auth != nil {
+			p.auth.release(prevAuth)
+		}
+		if p.rate != nil {
+			p.rate.release(prevRate)
+		}
 		return nil, err
+	}
+	if p.auth, err = compileAuth(c, prevAuth, opt); err != nil {
+		return fail(fmt.Errorf("compile auth: %w", err))
+	}
+	if p.rate, err = compileRateLimit(c, prevRate, opt); err != nil {
+		return fail(fmt.Errorf("compile rate_limit: %w", err))
 	}
 	for i, u := range c.Upstreams {
 		pc, err := poolConfig(u, opt)
@@ -125,7 +151,12 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 	}
 
 	specs := make([]router.Spec[*Route], 0, len(c.Routes))
-	for _, r := range c.Routes {
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		stages, err := routeStages(p, r)
+		if err != nil {
+			return fail(fmt.Errorf("compile routes[%d]: %w", i, err))
+		}
 		specs = append(specs, router.Spec[*Route]{
 			Name:            r.Name,
 			Host:            r.Host,
@@ -135,7 +166,7 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 			CaseInsensitive: r.CaseInsensitive,
 			Value: &Route{
 				Name:    r.Name,
-				Stages:  []pipeline.Stage{&proxy.Stage{Pool: p.pools[r.Upstream].pool, StripPrefix: r.StripPrefix}},
+				Stages:  stages,
 				Metrics: reqmetrics.ForRoute(r.Name),
 			},
 		})
@@ -149,6 +180,25 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		pool.Start()
 	}
 	return p, nil
+}
+
+// routeStages declares, in one place, the order of a route's stages:
+// authenticate, then rate-limit (limits key on the authenticated identity),
+// then proxy.
+func routeStages(p *Policy, r *config.Route) ([]pipeline.Stage, error) {
+	var stages []pipeline.Stage
+	auth, err := p.auth.routeStages(r)
+	if err != nil {
+		return nil, err
+	}
+	stages = append(stages, auth...)
+	limits, err := p.rate.routeStages(r)
+	if err != nil {
+		return nil, err
+	}
+	stages = append(stages, limits...)
+	stages = append(stages, &proxy.Stage{Pool: p.pools[r.Upstream].pool, StripPrefix: r.StripPrefix})
+	return stages, nil
 }
 
 // Pool returns the named upstream pool, for status reporting.
@@ -172,6 +222,13 @@ func (p *Policy) PoolNames() []string {
 // requests on them still finish: closing stops health checks and idle
 // connections only.
 func (p *Policy) release(next *Policy) {
+	var nextAuth *authState
+	var nextRate *rateState
+	if next != nil {
+		nextAuth, nextRate = next.auth, next.rate
+	}
+	p.auth.release(nextAuth)
+	p.rate.release(nextRate)
 	for name, cp := range p.pools {
 		if next != nil {
 			if n, ok := next.pools[name]; ok && n == cp {

@@ -50,10 +50,52 @@ type Request struct {
 	TraceParent []byte
 
 	Reason Reason // why the gateway denied or failed the request; ReasonNone when it did not
+	// Detail is the precise cause behind Reason (e.g. "token_expired") for
+	// the access log and metrics only, never the response. Static strings
+	// only: it is set per request.
+	Detail string
+
+	// Principal is the authenticated client, nil when anonymous. It is
+	// owned by the authenticating stage (often a cache entry) and immutable.
+	Principal *Principal
 
 	// Delay is time a stage asked the server to wait before continuing
 	// (graduated throttling); zero for none.
 	Delay time.Duration
+}
+
+// IdentityKind says what authenticated a principal.
+type IdentityKind uint8
+
+const (
+	IdentityNone IdentityKind = iota
+	IdentityAPIKey
+	IdentityJWT
+	IdentityCert
+	IdentityHMAC
+)
+
+var identityKindNames = [...]string{"none", "api_key", "jwt", "cert", "hmac"}
+
+func (k IdentityKind) String() string {
+	if int(k) < len(identityKindNames) {
+		return identityKindNames[k]
+	}
+	return "unknown"
+}
+
+// Principal is an authenticated client. Values are built when a credential
+// is first verified and shared by every request that presents it again, so
+// they must never be modified after publication.
+type Principal struct {
+	Kind    IdentityKind
+	Subject string   // JWT sub (or configured claim), certificate subject, or client name of an API/HMAC key
+	KeyID   string   // API or HMAC key id; never the key itself
+	Tier    string   // rate-limit tier, when the credential carries one
+	Scopes  []string // granted scopes
+	// RateKey is the identity rate limits are keyed on: kind-prefixed so an
+	// API key id can never collide with a JWT subject.
+	RateKey string
 }
 
 // Reset clears r for reuse, keeping slice capacity.

@@ -24,6 +24,11 @@ const (
 	ReasonUpstreamError
 	ReasonShuttingDown
 	ReasonBlocked
+	ReasonUnauthenticated // 401: missing or invalid credentials (precise cause in Request.Detail)
+	ReasonForbidden       // 403: valid credentials without the required scope or route
+	ReasonRateLimited     // 429: over a limit
+	ReasonBurstBanned     // connection closed and source banned: far over a limit
+	ReasonLoginLocked     // 429: too many failed logins
 	numReasons
 )
 
@@ -40,6 +45,11 @@ var reasonNames = [numReasons]string{
 	ReasonUpstreamError:       "upstream_error",
 	ReasonShuttingDown:        "shutting_down",
 	ReasonBlocked:             "blocked",
+	ReasonUnauthenticated:     "unauthenticated",
+	ReasonForbidden:           "forbidden",
+	ReasonRateLimited:         "rate_limited",
+	ReasonBurstBanned:         "burst_banned",
+	ReasonLoginLocked:         "login_locked",
 }
 
 // String returns the stable code, e.g. "path_ambiguous".

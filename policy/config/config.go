@@ -17,17 +17,13 @@ type Config struct {
 	Upstreams  []Upstream `mapstructure:"upstreams"`
 	Routes     []Route    `mapstructure:"routes"`
 	XDP        XDP        `mapstructure:"xdp"`
+	Auth       Auth       `mapstructure:"auth"`       // auth.go
+	RateLimit  RateLimit  `mapstructure:"rate_limit"` // ratelimit.go
 }
 
 // Listener is a data-plane listener facing clients.
 type Listener struct {
 	Name    string `mapstructure:"name"`
-	Address string `mapstructure:"address"`
-}
-
-// Management is the operators' listener: metrics, health and (later) the
-// management API. It must never share an address with a data listener.
-type Management struct {
 	Address string `mapstructure:"address"`
 }
 
@@ -100,6 +96,9 @@ type Route struct {
 	CaseInsensitive bool     `mapstructure:"case_insensitive"`
 	Upstream        string   `mapstructure:"upstream"`
 	StripPrefix     string   `mapstructure:"strip_prefix"`
+
+	Auth      RouteAuth      `mapstructure:"auth"`       // auth.go
+	RateLimit RouteRateLimit `mapstructure:"rate_limit"` // ratelimit.go
 }
 
 // XDP configures the kernel fast path.

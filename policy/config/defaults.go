@@ -56,7 +56,9 @@ func (c *Config) applyDefaults() {
 			c.Listeners[i].Name = "listener" + itoa(i)
 		}
 	}
-	setString(&c.Management.Address, DefaultManagementAddress)
+	c.Management.applyDefaults()
+	c.Auth.applyDefaults()
+	c.RateLimit.applyDefaults()
 
 	s := &c.Server
 	setDuration(&s.ReadTimeout, DefaultReadTimeout)
@@ -99,7 +101,10 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	for i := range c.Routes {
-		setString(&c.Routes[i].Match, DefaultMatch)
+		r := &c.Routes[i]
+		setString(&r.Match, DefaultMatch)
+		r.Auth.applyDefaults()
+		r.RateLimit.applyDefaults()
 	}
 
 	setString(&c.XDP.Mode, DefaultXDPMode)

@@ -74,6 +74,8 @@ func (c *Config) Validate() error {
 	upstreams := c.validateUpstreams(v)
 	c.validateRoutes(v, upstreams)
 	c.validateXDP(v)
+	c.Auth.validate(v)
+	c.RateLimit.validate(v)
 	if len(v.errs) == 0 {
 		return nil
 	}
@@ -101,7 +103,7 @@ func (c *Config) validateListeners(v *validator) {
 			v.add(key+".address", "%q is the management address: the data plane must never serve management routes", l.Address)
 		}
 	}
-	v.hostPort("management.address", c.Management.Address)
+	c.Management.validate(v)
 }
 
 func (c *Config) validateServer(v *validator) {
@@ -231,6 +233,8 @@ func (c *Config) validateRoutes(v *validator, upstreams map[string]bool) {
 		if r.StripPrefix != "" && !strings.HasPrefix(r.Path, r.StripPrefix) {
 			v.add(key+".strip_prefix", "%q is not a prefix of path %q", r.StripPrefix, r.Path)
 		}
+		r.Auth.validate(v, key+".auth", &c.Auth)
+		r.RateLimit.validate(v, key+".rate_limit", &c.RateLimit)
 	}
 }
 
