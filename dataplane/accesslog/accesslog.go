@@ -65,6 +65,7 @@ type Entry struct {
 	BytesOut  int
 	RequestID []byte
 	Reason    string // omitted when empty
+	Detail    string // precise cause behind Reason; omitted when empty
 }
 
 // Logger is an asynchronous, bounded access log. A nil *Logger is valid and
@@ -361,6 +362,10 @@ func appendEntry(b []byte, e *Entry) []byte {
 	if e.Reason != "" {
 		b = append(b, `,"reason":`...)
 		b = appendString(b, e.Reason)
+	}
+	if e.Detail != "" {
+		b = append(b, `,"detail":`...)
+		b = appendString(b, e.Detail)
 	}
 	return append(b, "}\n"...)
 }

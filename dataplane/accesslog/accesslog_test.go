@@ -50,7 +50,8 @@ func fullEntry() *Entry {
 		BytesIn:   42,
 		BytesOut:  1024,
 		RequestID: []byte("0123456789abcdef0123456789abcdef"),
-		Reason:    "rate_limited",
+		Reason:    "unauthenticated",
+		Detail:    "token_expired",
 	}
 }
 
@@ -67,7 +68,7 @@ func TestEntryFields(t *testing.T) {
 				"ts": "2025-03-04T04:06:07.890123456Z", "client_ip": "2001:db8::7", "identity": "key:abc",
 				"method": "POST", "path": "/v1/items", "route": "items", "status": 201.0,
 				"upstream": "10.1.0.1:8080", "latency_us": 1234.0, "bytes_in": 42.0, "bytes_out": 1024.0,
-				"request_id": "0123456789abcdef0123456789abcdef", "reason": "rate_limited",
+				"request_id": "0123456789abcdef0123456789abcdef", "reason": "unauthenticated", "detail": "token_expired",
 			},
 		},
 		{

@@ -187,6 +187,13 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy
 		BytesOut:  len(ctx.Response.Body()),
 		RequestID: r.RequestID,
 		Reason:    r.Reason.String(),
+		Detail:    r.Detail,
+	}
+	if pr := r.Principal; pr != nil && e.Identity == "" {
+		e.Identity = pr.Subject
+		if pr.KeyID != "" {
+			e.Identity = pr.KeyID
+		}
 	}
 	if len(e.Path) == 0 {
 		e.Path = ctx.Request.URI().PathOriginal()
