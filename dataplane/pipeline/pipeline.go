@@ -30,6 +30,14 @@ type Stage interface {
 	Handle(ctx *fasthttp.RequestCtx, r *Request) Verdict
 }
 
+// ResponseObserver is implemented by stages that need to see the outcome of
+// a request (e.g. login protection counting upstream 401s). The server calls
+// ObserveResponse, in reverse stage order, for every stage of the route whose
+// Handle ran, after the response is final and before it is sent.
+type ResponseObserver interface {
+	ObserveResponse(ctx *fasthttp.RequestCtx, r *Request)
+}
+
 // Request is the per-request state that stages share. The server resets and
 // reuses it; stages must not keep references to it or to its slices.
 type Request struct {

@@ -144,17 +144,24 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 		return nil
 	}
 	r.RouteName = name
-	for _, st := range rt.Stages {
-		switch st.Handle(ctx, r) {
-		case pipeline.Continue:
+	ran := len(rt.Stages)
+	for i, st := range rt.Stages {
+		v := st.Handle(ctx, r)
+		if v == pipeline.Continue {
 			continue
-		case pipeline.Close:
+		}
+		ran = i + 1
+		if v == pipeline.Close {
 			// No response at all: the client learns nothing and loses the connection.
 			ctx.HijackSetNoResponse(true)
 			ctx.Hijack(dropConn)
-			return rt
 		}
 		break
+	}
+	for i := ran - 1; i >= 0; i-- {
+		if o, ok := rt.Stages[i].(pipeline.ResponseObserver); ok {
+			o.ObserveResponse(ctx, r)
+		}
 	}
 	return rt
 }
