@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/dataplane/accesslog"
+	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/dataplane/server"
 	"github.com/edgeguard/edgeguard/internal/demoupstream"
 	"github.com/edgeguard/edgeguard/policy"
@@ -73,7 +74,12 @@ func run(configPath string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var opt policy.Options
+	enf, err := policy.OpenEnforcement(first.Config.XDP, log)
+	if err != nil {
+		return err
+	}
+	defer enf.Close() // XDP stays attached and pinned: filtering goes on while gatewayd is down
+	opt := policy.Options{Enforcer: enf, BanDefault: first.Config.XDP.BanDefault}
 	if policy.UsesDemo(first.Config) {
 		demo, err := demoupstream.Start()
 		if err != nil {
@@ -102,6 +108,9 @@ func run(configPath string, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("listen %s (%s): %w", l.Name, l.Address, err)
 		}
+		if enf.Listener != nil {
+			ln = connfilter.Wrap(ln, enf.Listener)
+		}
 		listeners = append(listeners, ln)
 		log.Info("data listener started", "name", l.Name, "address", ln.Addr().String())
 	}
@@ -110,7 +119,7 @@ func run(configPath string, log *slog.Logger) error {
 
 	mg, err := mgmt.Start(mgmt.Options{
 		Address: cfg.Management.Address, Policies: holder, Draining: srv.Draining,
-		Dropped: access.Dropped, Version: version, Log: log,
+		Dropped: access.Dropped, Version: version, Log: log, Enforcement: enf,
 	})
 	if err != nil {
 		return err

@@ -26,7 +26,15 @@ type Status struct {
 	Config           ConfigStatus     `json:"config"`
 	Upstreams        []UpstreamStatus `json:"upstreams"`
 	Draining         bool             `json:"draining"`
+	Enforcer         EnforcerStatus   `json:"enforcer"`
 	AccessLogDropped uint64           `json:"access_log_dropped"`
+}
+
+// EnforcerStatus says how blocked sources are dropped.
+type EnforcerStatus struct {
+	Mode     string `json:"mode"`     // native, generic, mixed, userspace...
+	Fallback bool   `json:"fallback"` // true: user space at accept time, not XDP
+	Why      string `json:"fallback_reason,omitempty"`
 }
 
 // ConfigStatus describes the running policy.
@@ -60,6 +68,8 @@ type Options struct {
 	Dropped  func() uint64
 	Version  string
 	Log      *slog.Logger
+	// Enforcement is the running source filter (XDP or user space); nil when none.
+	Enforcement *policy.Enforcement
 }
 
 // Server is the running management listener.
@@ -123,6 +133,9 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	}
 	if s.opt.Draining != nil {
 		st.Draining = s.opt.Draining()
+	}
+	if e := s.opt.Enforcement; e != nil {
+		st.Enforcer = EnforcerStatus{Mode: e.Mode(), Fallback: e.Listener != nil, Why: e.Why}
 	}
 	if s.opt.Dropped != nil {
 		st.AccessLogDropped = s.opt.Dropped()

@@ -1,0 +1,61 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/edgeguard/edgeguard/bpf"
+	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/dataplane/connfilter"
+	"github.com/edgeguard/edgeguard/policy/config"
+)
+
+// Enforcement is the source filter the daemon runs: the XDP program on the
+// data interfaces, or, where XDP cannot be loaded or is off, the user-space
+// filter that closes connections from blocked sources at accept time. Both
+// take the same blocklist, allowlist and bans.
+type Enforcement struct {
+	enforce.Enforcer
+	// Listener is set when the user-space fallback is active: data
+	// listeners must be wrapped with connfilter.Wrap(ln, Listener).
+	Listener *connfilter.Filter
+	// Why says why the fallback is active ("" when XDP runs).
+	Why string
+}
+
+// OpenEnforcement loads XDP as cfg asks, falling back to user space with a
+// logged reason. It fails only when the operator demanded a specific XDP
+// mode (native or generic) that could not be had: silently running without
+// the NIC filter they asked for would be worse than not starting.
+func OpenEnforcement(cfg config.XDP, log *slog.Logger) (*Enforcement, error) {
+	var why string
+	switch {
+	case cfg.Mode == "off":
+		why = "xdp.mode is off"
+	case len(cfg.Interfaces) == 0:
+		why = "no xdp.interfaces configured"
+	default:
+		x, err := bpf.Open(bpf.Options{Interfaces: cfg.Interfaces, Mode: cfg.Mode, PinPath: cfg.PinPath, Logger: log})
+		if err == nil {
+			log.Info("XDP filter active", "mode", x.Mode(), "interfaces", cfg.Interfaces, "pin_path", cfg.PinPath, "reused_pins", x.ReusedPins())
+			return register(&Enforcement{Enforcer: x}), nil
+		}
+		if cfg.Mode != "auto" && !errors.Is(err, bpf.ErrDisabled) {
+			return nil, fmt.Errorf("load XDP (xdp.mode %s): %w", cfg.Mode, err)
+		}
+		why = "XDP unavailable: " + err.Error()
+	}
+	f := connfilter.New()
+	log.Warn("user-space source filter active instead of XDP: blocked sources are closed at accept", "why", why)
+	return register(&Enforcement{Enforcer: f, Listener: f, Why: why}), nil
+}
+
+func register(e *Enforcement) *Enforcement {
+	set := metrics.NewSet()
+	enforce.RegisterMetrics(set, e.Enforcer)
+	metrics.RegisterSet(set)
+	return e
+}
