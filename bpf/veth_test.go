@@ -1,6 +1,8 @@
 package bpf
 
 import (
+	"github.com/edgeguard/edgeguard/internal/netlab"
+
 	"fmt"
 	"net/netip"
 	"os"
@@ -34,7 +36,7 @@ func helperMain(spec string) error {
 		return fmt.Errorf("bad spec %q", spec)
 	}
 	var err error
-	if nerr := enterNetns(f[0], func() {
+	if nerr := netlab.Enter(f[0], func() {
 		var x *XDP
 		if x, err = Open(Options{Interfaces: []string{f[2]}, PinPath: f[1]}); err == nil {
 			err = x.ReplaceBlocklist(prefixes(strings.Split(f[3], ",")...))
@@ -45,14 +47,14 @@ func helperMain(spec string) error {
 	return err // exits with the program attached, pinned and loaded
 }
 
-func openIn(t *testing.T, ns *netns, opts Options) *XDP {
+func openIn(t *testing.T, ns *netlab.Netns, opts Options) *XDP {
 	t.Helper()
 	var x *XDP
 	var err error
 	opts.Logger = testLogger(t)
-	ns.do(t, func() { x, err = Open(opts) })
+	ns.Do(t, func() { x, err = Open(opts) })
 	if err != nil {
-		t.Fatalf("Open in %s: %v", ns.name, err)
+		t.Fatalf("Open in %s: %v", ns.Name, err)
 	}
 	return x
 }
@@ -66,10 +68,10 @@ func delta(a, b enforce.Stats, r enforce.Reason) uint64 {
 // inside a blocked CIDR succeed, a ban takes effect and expires, a delta
 // unblocks, and the counters match the dropped SYNs exactly.
 func TestVethEnforcement(t *testing.T) {
-	p := newVethPair(t, []string{"10.200.0.2", "10.200.0.3", "10.200.0.20"},
+	p := netlab.NewVethPair(t, []string{"10.200.0.2", "10.200.0.3", "10.200.0.20"},
 		[]string{"fd00:200::2", "fd00:200::3", "fd00:200::20"})
-	port := p.listen(t)
-	x := openIn(t, p.srv, Options{Interfaces: []string{p.srvIf}, PinPath: testPinPath(t)})
+	port := p.Listen(t)
+	x := openIn(t, p.Srv, Options{Interfaces: []string{p.SrvIf}, PinPath: testPinPath(t)})
 	t.Cleanup(func() { x.Detach() })
 	if x.Mode() != enforce.ModeNative {
 		t.Errorf("mode on veth = %q, want native", x.Mode())
@@ -97,7 +99,7 @@ func TestVethEnforcement(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := p.connect(t, netip.MustParseAddr(tc.src), port); got != tc.ok {
+			if got := p.Connect(t, netip.MustParseAddr(tc.src), port); got != tc.ok {
 				t.Fatalf("connect from %s succeeded=%v, want %v", tc.src, got, tc.ok)
 			}
 			if !tc.ok {
@@ -122,7 +124,7 @@ func TestVethEnforcement(t *testing.T) {
 			}
 			fails := 0
 			deadline := time.Now().Add(5 * time.Second)
-			for !p.connect(t, a, port) {
+			for !p.Connect(t, a, port) {
 				fails++
 				if time.Now().After(deadline) {
 					t.Fatalf("%s still banned after 5s", src)
@@ -142,10 +144,10 @@ func TestVethEnforcement(t *testing.T) {
 		if err := x.ApplyBlocklistDelta(nil, prefixes("10.200.0.0/28")); err != nil {
 			t.Fatal(err)
 		}
-		if !p.connect(t, netip.MustParseAddr("10.200.0.2"), port) {
+		if !p.Connect(t, netip.MustParseAddr("10.200.0.2"), port) {
 			t.Fatal("10.200.0.2 still blocked after the delta removed its CIDR")
 		}
-		if p.connect(t, netip.MustParseAddr("fd00:200::2"), port) {
+		if p.Connect(t, netip.MustParseAddr("fd00:200::2"), port) {
 			t.Fatal("fd00:200::2 unblocked by an IPv4 delta")
 		}
 	})
@@ -155,32 +157,32 @@ func TestVethEnforcement(t *testing.T) {
 // packets keep being dropped, a new Open re-uses the pins and swaps in its
 // program, and Detach removes the program from the interface.
 func TestPinSurvivesLoaderExit(t *testing.T) {
-	p := newVethPair(t, []string{"10.200.0.2", "10.200.0.20"}, nil)
-	port := p.listen(t)
+	p := netlab.NewVethPair(t, []string{"10.200.0.2", "10.200.0.20"}, nil)
+	port := p.Listen(t)
 	pin := testPinPath(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envHelper+"="+strings.Join([]string{p.srv.name, pin, p.srvIf, "10.200.0.0/28"}, "|"))
+	cmd.Env = append(os.Environ(), envHelper+"="+strings.Join([]string{p.Srv.Name, pin, p.SrvIf, "10.200.0.0/28"}, "|"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("loader process: %v\n%s", err, out)
 	}
 
 	blocked, free := netip.MustParseAddr("10.200.0.2"), netip.MustParseAddr("10.200.0.20")
-	if p.connect(t, blocked, port) {
+	if p.Connect(t, blocked, port) {
 		t.Fatal("blocked source connected after the loader exited")
 	}
-	if !p.connect(t, free, port) {
+	if !p.Connect(t, free, port) {
 		t.Fatal("unlisted source failed after the loader exited")
 	}
 
-	x := openIn(t, p.srv, Options{Interfaces: []string{p.srvIf}, PinPath: pin})
+	x := openIn(t, p.Srv, Options{Interfaces: []string{p.SrvIf}, PinPath: pin})
 	t.Cleanup(func() { x.Detach() })
 	if !x.ReusedPins() {
 		t.Fatal("second Open did not re-use the pins")
 	}
-	if got := x.Attachments(); len(got) != 1 || got[0].Mode != ModeNative || got[0].Interface != p.srvIf {
+	if got := x.Attachments(); len(got) != 1 || got[0].Mode != ModeNative || got[0].Interface != p.SrvIf {
 		t.Fatalf("Attachments = %+v", got)
 	}
-	if p.connect(t, blocked, port) {
+	if p.Connect(t, blocked, port) {
 		t.Fatal("blocked source connected after the program was swapped")
 	}
 	st, _ := x.Stats()
@@ -191,11 +193,11 @@ func TestPinSurvivesLoaderExit(t *testing.T) {
 	if err := x.Detach(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("ip", "-n", p.srv.name, "link", "show", p.srvIf).CombinedOutput()
+	out, err := exec.Command("ip", "-n", p.Srv.Name, "link", "show", p.SrvIf).CombinedOutput()
 	if err != nil || strings.Contains(string(out), "xdp") {
 		t.Fatalf("after Detach: %v\n%s", err, out)
 	}
-	if !p.connect(t, blocked, port) {
+	if !p.Connect(t, blocked, port) {
 		t.Fatal("blocked source still dropped after Detach")
 	}
 }
@@ -204,10 +206,10 @@ func TestPinSurvivesLoaderExit(t *testing.T) {
 // native-only fails there, generic is honoured, and interfaces dropped from
 // the configuration are detached on the next Open.
 func TestAttachModes(t *testing.T) {
-	p := newVethPair(t, nil, nil)
+	p := netlab.NewVethPair(t, nil, nil)
 	pin := testPinPath(t)
 
-	x := openIn(t, p.srv, Options{Interfaces: []string{"lo", p.srvIf}, PinPath: pin})
+	x := openIn(t, p.Srv, Options{Interfaces: []string{"lo", p.SrvIf}, PinPath: pin})
 	if got := x.Attachments(); len(got) != 2 || got[0].Mode != ModeGeneric || got[1].Mode != ModeNative {
 		t.Fatalf("auto on lo and veth: %+v", got)
 	}
@@ -218,34 +220,34 @@ func TestAttachModes(t *testing.T) {
 
 	// Re-open for the veth only, forcing generic: lo's link is detached,
 	// the veth's native link is replaced by a generic one.
-	y := openIn(t, p.srv, Options{Interfaces: []string{p.srvIf}, Mode: ModeGeneric, PinPath: pin})
+	y := openIn(t, p.Srv, Options{Interfaces: []string{p.SrvIf}, Mode: ModeGeneric, PinPath: pin})
 	t.Cleanup(func() { y.Detach() })
 	if y.Mode() != enforce.ModeGeneric {
 		t.Errorf("Mode = %q, want generic", y.Mode())
 	}
-	out, _ := exec.Command("ip", "-n", p.srv.name, "link", "show", "lo").CombinedOutput()
+	out, _ := exec.Command("ip", "-n", p.Srv.Name, "link", "show", "lo").CombinedOutput()
 	if strings.Contains(string(out), "xdp") {
 		t.Errorf("lo still has xdp after it left the configuration:\n%s", out)
 	}
-	out, _ = exec.Command("ip", "-n", p.srv.name, "link", "show", p.srvIf).CombinedOutput()
+	out, _ = exec.Command("ip", "-n", p.Srv.Name, "link", "show", p.SrvIf).CombinedOutput()
 	if !strings.Contains(string(out), "xdpgeneric") {
 		t.Errorf("veth not in generic mode:\n%s", out)
 	}
 
 	var err error
-	p.srv.do(t, func() {
+	p.Srv.Do(t, func() {
 		_, err = Open(Options{Interfaces: []string{"lo"}, Mode: ModeNative, PinPath: testPinPath(t), Logger: testLogger(t)})
 	})
 	if err == nil {
 		t.Fatal("native-only attach to lo succeeded")
 	}
-	p.srv.do(t, func() {
+	p.Srv.Do(t, func() {
 		_, err = Open(Options{Interfaces: []string{"lo", "nosuchif0"}, PinPath: testPinPath(t), Logger: testLogger(t)})
 	})
 	if err == nil {
 		t.Fatal("attach to a missing interface succeeded")
 	}
-	out, _ = exec.Command("ip", "-n", p.srv.name, "link", "show", "lo").CombinedOutput()
+	out, _ = exec.Command("ip", "-n", p.Srv.Name, "link", "show", "lo").CombinedOutput()
 	if strings.Contains(string(out), "xdp") {
 		t.Errorf("a failed Open left its program on lo:\n%s", out)
 	}
