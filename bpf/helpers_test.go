@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/edgeguard/edgeguard/internal/privileged"
 )
 
@@ -57,5 +56,3 @@ func prefixes(ss ...string) []netip.Prefix {
 	}
 	return out
 }
-
-
