@@ -110,9 +110,17 @@ func writeConfig(t *testing.T, path, doc string) {
 // in doc should use port 0; the real ones are read from the startup log.
 func startGateway(t *testing.T, doc string) *gateway {
 	t.Helper()
+	return startGatewayWith(t, doc)
+}
+
+// startGatewayWith runs gatewayd behind a command prefix, e.g.
+// nsenter --net=/run/netns/X to start it inside a test's namespace.
+func startGatewayWith(t *testing.T, doc string, prefix ...string) *gateway {
+	t.Helper()
 	g := &gateway{t: t, cfgPath: filepath.Join(t.TempDir(), "gatewayd.yaml"), exited: make(chan error, 1)}
 	writeConfig(t, g.cfgPath, doc)
-	g.cmd = exec.Command(gatewaydBin, "--config", g.cfgPath)
+	argv := append(append([]string{}, prefix...), gatewaydBin, "--config", g.cfgPath)
+	g.cmd = exec.Command(argv[0], argv[1:]...)
 	stderr, err := g.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
