@@ -10,10 +10,10 @@ import (
 
 func TestNew(t *testing.T) {
 	tests := []struct {
-		name         string
-		n            int64
-		window       time.Duration
-		pct          int64
+		name           string
+		n              int64
+		window         time.Duration
+		pct            int64
 		wantT, wantTol int64
 	}{
 		{"10 per second", 10, time.Second, 100, int64(100 * time.Millisecond), int64(time.Second)},
