@@ -103,7 +103,7 @@ func (c *Config) validateListeners(v *validator) {
 			v.add(key+".address", "%q is the management address: the data plane must never serve management routes", l.Address)
 		}
 	}
-	c.Management.validate(v)
+	c.Management.validate(v, c.Listeners)
 }
 
 func (c *Config) validateServer(v *validator) {
