@@ -181,9 +181,9 @@ type Verified struct {
 	Issuer   int // index in the verifier's issuers
 	hash     uint64
 	token    []byte
-	expires  int64                    // unix nanoseconds; no later than the token's exp
+	expires  int64                     // unix nanoseconds; no later than the token's exp
 	cell     *atomic.Pointer[jwks.Set] // where the verifying key came from
-	set      *jwks.Set                // the set it was in: a changed set re-verifies
+	set      *jwks.Set                 // the set it was in: a changed set re-verifies
 }
 
 // Verify checks token at time now. A token verified before and still
