@@ -520,7 +520,6 @@ func (j *jsonReader) hex4() (rune, error) {
 	return r, nil
 }
 
-
 // uint reads a non-negative JSON integer.
 func (j *jsonReader) uint() (uint64, error) {
 	c, err := j.peek()
