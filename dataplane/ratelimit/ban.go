@@ -1,0 +1,33 @@
+package ratelimit
+
+import "sync/atomic"
+
+// banMemo remembers recent bans so that a source far over its limit is
+// banned once per ban period, not on every request it still manages to send
+// (keep-alive requests already in flight, or every connection in user-space
+// fallback mode until accept-time filtering sees the ban). It is a fixed
+// direct-mapped array: one word per slot packs the top 32 bits of the
+// address key and the ban's expiry in store seconds. Two sources that meet
+// in a slot evict each other's memo, which only costs an extra ban call.
+type banMemo struct {
+	slots [banSlots]atomic.Uint64
+}
+
+const banSlots = 4096
+
+// claim reports whether the caller should issue a ban for key lasting until
+// untilSec: false when a ban for key is known to last past nowSec. Of
+// concurrent callers for one key only one wins.
+func (m *banMemo) claim(key uint64, nowSec, untilSec uint32) bool {
+	sl := &m.slots[key&(banSlots-1)]
+	tag := key >> 32
+	for {
+		w := sl.Load()
+		if w>>32 == tag && uint32(w) > nowSec {
+			return false
+		}
+		if sl.CompareAndSwap(w, tag<<32|uint64(untilSec)) {
+			return true
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package ratelimit
+
+import (
+	"strconv"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Per (route, limit) results. Shadow limits count what they would have
+// done under would_*; what they let through counts as allowed.
+const (
+	resAllowed = iota
+	resDelayed
+	resRejected
+	resBanned
+	resWouldDelay
+	resWouldReject
+	resWouldBan
+	numResults
+)
+
+var resultNames = [numResults]string{"allowed", "delayed", "rejected", "banned", "would_delay", "would_reject", "would_ban"}
+
+type limitCounters [numResults]*metrics.Counter
+
+func newLimitCounters(route, limit string) limitCounters {
+	var c limitCounters
+	prefix := `edgeguard_ratelimit_requests_total{route=` + strconv.Quote(route) + `,limit=` + strconv.Quote(limit) + `,result="`
+	for i, n := range resultNames {
+		c[i] = metrics.GetOrCreateCounter(prefix + n + `"}`)
+	}
+	return c
+}
+
+// record counts one limit's own decision on one request.
+func (c *limitCounters) record(a Action, shadow bool) {
+	i := int(a)
+	if shadow && a != Allow {
+		i += resWouldDelay - resDelayed
+	}
+	c[i].Inc()
+}
+
+var (
+	bansIssued = metrics.NewCounter(`edgeguard_ratelimit_bans_total{result="issued"}`)
+	bansFailed = metrics.NewCounter(`edgeguard_ratelimit_bans_total{result="failed"}`)
+	// bansProxied counts burst offenders behind a trusted proxy: answered
+	// with 429, since closing or banning would hit the proxy.
+	bansProxied = metrics.NewCounter(`edgeguard_ratelimit_bans_total{result="proxied"}`)
+	// delaySkipped counts requests passed without their delay because
+	// max_delayed requests were already waiting.
+	delaySkipped = metrics.NewCounter(`edgeguard_ratelimit_delay_skipped_total`)
+)

@@ -1,0 +1,275 @@
+package ratelimit
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+)
+
+// MaxLimitsPerRoute bounds the limits one route may charge.
+const MaxLimitsPerRoute = 8
+
+// StageConfig is one route's rate limiting.
+type StageConfig struct {
+	Route  string
+	Limits []*Limit // charged in order; at most MaxLimitsPerRoute
+	// Headers adds X-RateLimit-* and RateLimit/RateLimit-Policy headers to
+	// responses. Off, clients learn nothing about the limits (429s still
+	// carry Retry-After).
+	Headers bool
+	// IPv6Prefix is how many leading bits of an IPv6 client address form
+	// its key (64: a whole /64 is one client).
+	IPv6Prefix int
+	// BanDuration is how long a burst offender is banned.
+	BanDuration time.Duration
+	// Enforcer applies bans (XDP or the accept-time filter); nil: burst
+	// offenders only lose their connection.
+	Enforcer enforce.Enforcer
+	// Sleep waits out a delay; nil means time.Sleep, which parks the
+	// goroutine on a runtime timer and holds no OS thread. Tests inject it.
+	Sleep func(time.Duration)
+	// Logger receives one event per ban; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Stage is the rate-limit stage of one route.
+type Stage struct {
+	store    *Store
+	route    string
+	limits   []stageLimit
+	headers  bool
+	v6bits   int
+	banFor   int64
+	enforcer enforce.Enforcer
+	sleep    func(time.Duration)
+	log      *slog.Logger
+}
+
+type stageLimit struct {
+	l *Limit
+	c limitCounters
+}
+
+var (
+	_ pipeline.Stage            = (*Stage)(nil)
+	_ pipeline.ResponseObserver = (*Stage)(nil)
+)
+
+// NewStage compiles one route's rate limiting over s.
+func NewStage(s *Store, c StageConfig) (*Stage, error) {
+	if len(c.Limits) == 0 || len(c.Limits) > MaxLimitsPerRoute {
+		return nil, fmt.Errorf("compile rate limit stage %s: %d limits, want 1 to %d", c.Route, len(c.Limits), MaxLimitsPerRoute)
+	}
+	if c.IPv6Prefix < 0 || c.IPv6Prefix > 128 {
+		return nil, fmt.Errorf("compile rate limit stage %s: IPv6 prefix /%d", c.Route, c.IPv6Prefix)
+	}
+	if c.BanDuration <= 0 {
+		return nil, errors.New("compile rate limit stage " + c.Route + ": ban duration must be > 0")
+	}
+	st := &Stage{
+		store: s, route: c.Route, headers: c.Headers, v6bits: c.IPv6Prefix,
+		banFor: int64(c.BanDuration), enforcer: c.Enforcer, sleep: c.Sleep, log: c.Logger,
+	}
+	if st.sleep == nil {
+		st.sleep = time.Sleep
+	}
+	if st.log == nil {
+		st.log = slog.Default()
+	}
+	for _, l := range c.Limits {
+		st.limits = append(st.limits, stageLimit{l: l, c: newLimitCounters(c.Route, l.name)})
+	}
+	return st, nil
+}
+
+// Name implements pipeline.Stage.
+func (st *Stage) Name() string { return "rate_limit" }
+
+// taken remembers what a request consumed, to refund it if a later limit
+// refuses the request.
+type taken struct {
+	b *bucket
+	r *rates
+}
+
+// Handle charges the request to every limit of the route, in order, and
+// acts on the most severe outcome: pass, delay then pass, 429, or close
+// and ban. A refusal refunds what earlier limits granted, so a refused
+// request consumes no quota anywhere.
+func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	now := st.store.Now(r.Start)
+	key := st.store.Key(r, st.v6bits)
+	var got [MaxLimitsPerRoute]taken
+	var final Result
+	for i := range st.limits {
+		sl := &st.limits[i]
+		rs := sl.l.ratesFor(r.Principal)
+		if rs == nil {
+			continue
+		}
+		b := sl.l.table.kt.GetOrInsert(key, now)
+		res := sl.l.take(b, rs, now)
+		sl.c.record(res.Action, sl.l.shadow)
+		if res.Action <= Delay {
+			got[i] = taken{b, rs}
+		}
+		if sl.l.shadow {
+			if res.Action != Allow && r.Detail == "" {
+				r.Detail = res.shadowDetail()
+			}
+			continue
+		}
+		if res.Action >= Reject {
+			for j := 0; j < i; j++ {
+				if g := got[j]; g.b != nil {
+					st.limits[j].l.refund(g.b, g.r, len(g.r.list))
+				}
+			}
+			final = res
+			break
+		}
+		if res.Delay > final.Delay {
+			final = res
+		}
+	}
+	switch final.Action {
+	case Ban:
+		return st.burst(ctx, r, final, key, now)
+	case Reject:
+		return st.reject(ctx, r, final, key, now)
+	case Delay:
+		st.delay(final)
+	}
+	return pipeline.Continue
+}
+
+var (
+	hdrRetryAfter = []byte("Retry-After")
+)
+
+func (st *Stage) reject(ctx *fasthttp.RequestCtx, r *pipeline.Request, res Result, key uint64, now int64) pipeline.Verdict {
+	v := pipeline.Deny(ctx, r, fasthttp.StatusTooManyRequests, pipeline.ReasonRateLimited)
+	r.Detail = res.Detail
+	var buf [20]byte
+	ctx.Response.Header.SetCanonical(hdrRetryAfter, strconv.AppendInt(buf[:0], ceilSeconds(res.Wait), 10))
+	if st.headers {
+		st.writeHeaders(ctx, r, key, now)
+	}
+	return v
+}
+
+// ceilSeconds rounds a wait up to whole seconds, at least 1: Retry-After
+// must never invite a retry that is still too early.
+func ceilSeconds(ns int64) int64 {
+	return max((ns+int64(time.Second)-1)/int64(time.Second), 1)
+}
+
+// burst handles a request far over its limit: no response, the connection
+// closed, the source banned. Behind a trusted proxy the client's address
+// is not the peer's: closing would cut a connection the proxy shares with
+// other clients and banning would ban nobody useful, so it gets a 429.
+func (st *Stage) burst(ctx *fasthttp.RequestCtx, r *pipeline.Request, res Result, key uint64, now int64) pipeline.Verdict {
+	if r.ClientIP != r.PeerIP {
+		bansProxied.Inc()
+		return st.reject(ctx, r, res, key, now)
+	}
+	r.Reason = pipeline.ReasonBurstBanned
+	r.Detail = res.Detail
+	st.ban(r.ClientIP, res.Detail, now)
+	return pipeline.Close
+}
+
+// ban bans addr, at most once per ban period per address (banMemo).
+func (st *Stage) ban(addr netip.Addr, detail string, now int64) {
+	if st.enforcer == nil || !addr.IsValid() {
+		return
+	}
+	until := now + st.banFor
+	if !st.store.bans.claim(st.store.IPKey(addr, 128), uint32(now/int64(time.Second))+1, uint32(until/int64(time.Second))+1) {
+		return
+	}
+	if err := st.enforcer.Ban(addr, st.store.epoch.Add(time.Duration(until))); err != nil {
+		bansFailed.Inc()
+		st.log.Error("rate limit: ban failed", "client", addr, "route", st.route, "limit", detail, "error", err)
+		return
+	}
+	bansIssued.Inc()
+	st.log.Warn("rate limit: burst offender banned", "client", addr, "route", st.route, "limit", detail,
+		"duration", time.Duration(st.banFor).String(), "enforcer", st.enforcer.Mode())
+}
+
+// delay waits out res.Delay unless too many requests already wait.
+func (st *Stage) delay(res Result) {
+	if !st.store.beginDelay() {
+		delaySkipped.Inc()
+		return
+	}
+	st.sleep(time.Duration(res.Delay))
+	st.store.endDelay()
+}
+
+// ObserveResponse adds the rate-limit headers to responses that the gateway
+// did not refuse (refusals got theirs in Handle). It runs after the proxy,
+// which replaces the response headers set before it.
+func (st *Stage) ObserveResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
+	if !st.headers || r.Reason != pipeline.ReasonNone {
+		return
+	}
+	st.writeHeaders(ctx, r, st.store.Key(r, st.v6bits), st.store.Now(r.Start))
+}
+
+var (
+	hdrXLimit     = []byte("X-Ratelimit-Limit")
+	hdrXRemaining = []byte("X-Ratelimit-Remaining")
+	hdrXReset     = []byte("X-Ratelimit-Reset")
+	hdrPolicy     = []byte("Ratelimit-Policy")
+	hdrRateLimit  = []byte("Ratelimit")
+)
+
+// writeHeaders describes the most used window among the route's enforced
+// limits: X-RateLimit-Limit/-Remaining/-Reset (reset in seconds until the
+// window is full again), the IETF RateLimit item for that window, and
+// RateLimit-Policy listing every window.
+func (st *Stage) writeHeaders(ctx *fasthttp.RequestCtx, r *pipeline.Request, key uint64, now int64) {
+	var u usage
+	var pbuf [512]byte
+	pol := pbuf[:0]
+	for i := range st.limits {
+		l := st.limits[i].l
+		if l.shadow {
+			continue
+		}
+		rs := l.ratesFor(r.Principal)
+		if rs == nil {
+			continue
+		}
+		l.peek(l.table.kt.Get(key), rs, now, &u)
+		if len(pol) > 0 {
+			pol = append(pol, ", "...)
+		}
+		pol = append(pol, rs.policy...)
+	}
+	if u.name == "" {
+		return
+	}
+	h := &ctx.Response.Header
+	var nbuf [128]byte
+	h.SetCanonical(hdrXLimit, strconv.AppendInt(nbuf[:0], u.limit, 10))
+	h.SetCanonical(hdrXRemaining, strconv.AppendInt(nbuf[:0], u.remaining, 10))
+	h.SetCanonical(hdrXReset, strconv.AppendInt(nbuf[:0], u.reset, 10))
+	h.SetCanonical(hdrPolicy, pol)
+	b := strconv.AppendQuote(nbuf[:0], u.name)
+	b = append(b, ";r="...)
+	b = strconv.AppendInt(b, u.remaining, 10)
+	b = append(b, ";t="...)
+	b = strconv.AppendInt(b, u.reset, 10)
+	h.SetCanonical(hdrRateLimit, b)
+}
