@@ -199,7 +199,10 @@ func TestIdentityKeys(t *testing.T) {
 		{"ipv4-mapped is ipv4", 64, from("192.0.2.1"), from("::ffff:192.0.2.1"), true},
 		{"principal keys ignore the address", 64,
 			func(r *pipeline.Request) { from("192.0.2.1")(r); as(&pipeline.Principal{Kind: 1, RateKey: "key:k"})(r) },
-			func(r *pipeline.Request) { from("192.0.2.99")(r); as(&pipeline.Principal{Kind: 1, RateKey: "key:k"})(r) }, true},
+			func(r *pipeline.Request) {
+				from("192.0.2.99")(r)
+				as(&pipeline.Principal{Kind: 1, RateKey: "key:k"})(r)
+			}, true},
 		{"different principals on one address are separate", 64,
 			as(&pipeline.Principal{Kind: 1, RateKey: "key:x"}), as(&pipeline.Principal{Kind: 1, RateKey: "key:y"}), false},
 	}
