@@ -1,0 +1,158 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const rateBase = `
+listeners:
+  - name: public
+    address: 127.0.0.1:18080
+management:
+  address: 127.0.0.1:19901
+upstreams:
+  - name: api
+    targets: [127.0.0.1:9000]
+rate_limit:
+  limits:
+    API:
+      second: 10
+      minute: 100
+      hour: 1000
+      tiers:
+        Gold: {second: 100, minute: 1000}
+      identity_kinds:
+        ip: {second: 2}
+    search:
+      minute: 60
+      scope: group
+      shadow: true
+      thresholds: {delay: 50}
+routes:
+  - name: users
+    path: /users/
+    upstream: api
+    rate_limit:
+      limits: [api, search]
+      headers: true
+  - name: login
+    path: /login
+    upstream: api
+    rate_limit:
+      limits: [api]
+      login: true
+`
+
+func TestRateLimitDefaultsAndDecoding(t *testing.T) {
+	l, err := Parse([]byte(rateBase), "yaml", "test")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	rl := l.Config.RateLimit
+	if rl.IPv6Prefix != 64 || rl.MaxKeys != DefaultRateMaxKeys || rl.MaxDelay != DefaultRateMaxDelay || rl.MaxDelayed != DefaultRateMaxDelayed {
+		t.Errorf("global defaults not applied: %+v", rl)
+	}
+	if rl.Thresholds != (Thresholds{80, 100, 200}) || !*rl.BurstBan || rl.BanDuration != 0 || rl.Headers {
+		t.Errorf("thresholds/ban defaults: %+v burst_ban=%v", rl.Thresholds, *rl.BurstBan)
+	}
+	api, ok := rl.Limits["api"]
+	if !ok {
+		t.Fatalf("limit names are lower-cased by the loader; got %v", sortedKeys(rl.Limits))
+	}
+	if api.Windows != (Windows{Second: 10, Minute: 100, Hour: 1000}) || api.Scope != ScopeRoute || api.MaxKeys != DefaultRateMaxKeys {
+		t.Errorf("limit api: %+v", api)
+	}
+	if api.Tiers["gold"] != (Windows{Second: 100, Minute: 1000}) || api.IdentityKinds["ip"] != (Windows{Second: 2}) {
+		t.Errorf("variants: tiers %v kinds %v", api.Tiers, api.IdentityKinds)
+	}
+	search := rl.Limits["search"]
+	if search.Scope != ScopeGroup || !search.Shadow || search.Thresholds != (Thresholds{50, 100, 200}) {
+		t.Errorf("limit search: %+v (unset thresholds inherit)", search)
+	}
+	lg := rl.Login
+	if len(lg.AccountFields) != 1 || lg.AccountFields[0] != "username" || lg.MaxFailures != 5 || lg.Lockout != 15*time.Minute ||
+		lg.FailureWindow != 15*time.Minute || lg.DelayStep != 250*time.Millisecond || lg.MaxDelay != 2*time.Second || lg.MaxKeys != DefaultLoginMaxKeys {
+		t.Errorf("login defaults: %+v", lg)
+	}
+	r0, r1 := l.Config.Routes[0].RateLimit, l.Config.Routes[1].RateLimit
+	if len(r0.Limits) != 2 || r0.Headers == nil || !*r0.Headers || r0.Login || !r0.Enabled() {
+		t.Errorf("route users: %+v", r0)
+	}
+	if !r1.Login || r1.Headers != nil {
+		t.Errorf("route login: %+v", r1)
+	}
+}
+
+func TestRateLimitEnvOverride(t *testing.T) {
+	t.Setenv("EDGEGUARD_RATE_LIMIT_IPV6_PREFIX", "56")
+	t.Setenv("EDGEGUARD_RATE_LIMIT_THRESHOLDS_BAN", "300")
+	l, err := Parse([]byte(rateBase), "yaml", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Config.RateLimit.IPv6Prefix != 56 || l.Config.RateLimit.Thresholds.Ban != 300 {
+		t.Fatalf("env overrides not applied: %+v", l.Config.RateLimit)
+	}
+	if l.Config.RateLimit.Limits["api"].Thresholds.Ban != 300 {
+		t.Fatal("limits do not inherit the overridden global threshold")
+	}
+}
+
+func TestRateLimitInvalid(t *testing.T) {
+	cases := []struct {
+		name    string
+		replace [2]string // applied to rateBase
+		wantKey string
+	}{
+		{"misspelt window", [2]string{"minute: 100", "minut: 100"}, "minut"},
+		{"negative window", [2]string{"second: 10", "second: -1"}, "rate_limit.limits.api.second"},
+		{"more than one per ns", [2]string{"second: 10", "second: 2000000000"}, "rate_limit.limits.api.second"},
+		{"limit without windows", [2]string{"      minute: 60\n", "      minute: 0\n"}, "rate_limit.limits.search"},
+		{"bad limit name", [2]string{"    search:", "    \"se arch\":"}, "rate_limit.limits.se arch"},
+		{"bad scope", [2]string{"scope: group", "scope: global"}, "rate_limit.limits.search.scope"},
+		{"unknown identity kind", [2]string{"ip: {second: 2}", "oauth: {second: 2}"}, "rate_limit.limits.api.identity_kinds.oauth"},
+		{"empty tier", [2]string{"Gold: {second: 100, minute: 1000}", "Gold: {second: 0}"}, "rate_limit.limits.api.tiers.gold"},
+		{"delay above reject", [2]string{"thresholds: {delay: 50}", "thresholds: {delay: 150}"}, "rate_limit.limits.search.thresholds.delay"},
+		{"ban not above reject", [2]string{"thresholds: {delay: 50}", "thresholds: {ban: 100}"}, "rate_limit.limits.search.thresholds.ban"},
+		{"unknown limit on route", [2]string{"limits: [api, search]", "limits: [api, nope]"}, "routes[0].rate_limit.limits[1]"},
+		{"limit listed twice", [2]string{"limits: [api, search]", "limits: [api, API]"}, "routes[0].rate_limit.limits[1]"},
+		{"too many limits", [2]string{"limits: [api, search]", "limits: [api, search, a, b, c, d, e, f, g]"}, "routes[0].rate_limit.limits"},
+		{"ipv6 prefix", [2]string{"rate_limit:\n", "rate_limit:\n  ipv6_prefix: 129\n"}, "rate_limit.ipv6_prefix"},
+		{"max keys", [2]string{"rate_limit:\n", "rate_limit:\n  max_keys: -5\n"}, "rate_limit.max_keys"},
+		{"max delay unbounded", [2]string{"rate_limit:\n", "rate_limit:\n  max_delay: 1h\n"}, "rate_limit.max_delay"},
+		{"negative ban duration", [2]string{"rate_limit:\n", "rate_limit:\n  ban_duration: -1s\n"}, "rate_limit.ban_duration"},
+		{"global reject threshold", [2]string{"rate_limit:\n", "rate_limit:\n  thresholds: {reject: 5000, ban: 6000}\n"}, "rate_limit.thresholds.reject"},
+		{"login field", [2]string{"rate_limit:\n", "rate_limit:\n  login: {account_fields: [\"user..name\"]}\n"}, "rate_limit.login.account_fields[0]"},
+		{"login failures", [2]string{"rate_limit:\n", "rate_limit:\n  login: {max_failures: -1}\n"}, "rate_limit.login.max_failures"},
+		{"login lockout", [2]string{"rate_limit:\n", "rate_limit:\n  login: {lockout: -1m}\n"}, "rate_limit.login.lockout"},
+		{"login unknown key", [2]string{"rate_limit:\n", "rate_limit:\n  login: {lock_out: 1m}\n"}, "lock_out"},
+		{"route unknown key", [2]string{"login: true", "login: true\n      lgoin: true"}, "lgoin"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(rateBase, tc.replace[0]) {
+				t.Fatalf("test bug: %q not in base", tc.replace[0])
+			}
+			doc := strings.Replace(rateBase, tc.replace[0], tc.replace[1], 1)
+			_, err := Parse([]byte(doc), "yaml", "test")
+			if err == nil {
+				t.Fatalf("Parse accepted invalid config:\n%s", doc)
+			}
+			if !strings.Contains(err.Error(), tc.wantKey) {
+				t.Fatalf("error does not name %q:\n%v", tc.wantKey, err)
+			}
+		})
+	}
+}
+
+func TestRateLimitOptional(t *testing.T) {
+	l, err := Parse([]byte(validBase), "yaml", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Config.Routes[0].RateLimit.Enabled() || len(l.Config.RateLimit.Limits) != 0 {
+		t.Fatal("rate limiting enabled without configuration")
+	}
+}
