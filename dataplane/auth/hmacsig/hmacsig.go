@@ -1,0 +1,426 @@
+// Package hmacsig authenticates requests signed with a shared secret, a
+// simplified AWS SigV4. The client sends
+//
+//	Authorization: EG-HMAC-SHA256 KeyId=<id>, Timestamp=<unix seconds>,
+//	    SignedHeaders=<name;name>, Signature=<64 lower-case hex digits>
+//
+// where Signature is HMAC-SHA256(secret, string-to-sign) and the
+// string-to-sign is these lines joined by "\n":
+//
+//	EG-HMAC-SHA256
+//	<Timestamp, as sent>
+//	<method, as sent>
+//	<path: the normalized request path, no query>
+//	<query: the raw query split on "&", empty parts dropped, sorted bytewise, joined by "&">
+//	<one "name:value" line per signed header, in SignedHeaders order; lower-case
+//	 name, value as sent with surrounding spaces trimmed>
+//	<SignedHeaders, as sent>
+//	<hex SHA-256 of the body>
+//
+// The gateway refuses a bad signature, a timestamp further than the
+// configured skew from its clock, and a signature it has already accepted
+// within that window (replay). SignedHeaders must include the configured
+// required headers (host by default). Sign does the client's half.
+//
+// This package must never accept a request whose signature it did not
+// recompute, never compare signatures in variable time, and never remember
+// a signature it has not verified (so garbage cannot fill the replay cache).
+package hmacsig
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/auth/identity"
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+)
+
+// Scheme is the Authorization scheme name.
+const Scheme = "EG-HMAC-SHA256"
+
+// MinSecretBytes is the shortest shared secret accepted.
+const MinSecretBytes = 32
+
+const (
+	maxSignedHeaders = 16
+	maxQueryParts    = 256
+)
+
+// Verification errors; each text is the precise deny cause.
+var (
+	ErrMalformed          = errors.New("hmac_malformed")
+	ErrUnknownKey         = errors.New("hmac_key_unknown")
+	ErrExpired            = errors.New("hmac_key_expired")
+	ErrSkew               = errors.New("hmac_timestamp_skew")
+	ErrHeaderNotSigned    = errors.New("hmac_required_header_not_signed")
+	ErrSignedHeaderAbsent = errors.New("hmac_signed_header_absent")
+	ErrSignature          = errors.New("hmac_signature_invalid")
+	ErrReplay             = errors.New("hmac_replayed")
+	ErrReplayCacheFull    = errors.New("hmac_replay_cache_full")
+)
+
+// Errors lists every error Verify returns, for metric registration.
+func Errors() []error {
+	return []error{ErrMalformed, ErrUnknownKey, ErrExpired, ErrSkew, ErrHeaderNotSigned,
+		ErrSignedHeaderAbsent, ErrSignature, ErrReplay, ErrReplayCacheFull}
+}
+
+var (
+	schemePrefix = []byte(Scheme + " ")
+	nl           = []byte{'\n'}
+	colon        = []byte{':'}
+	amp          = []byte{'&'}
+)
+
+// KeyConfig is one signing key.
+type KeyConfig struct {
+	ID       string
+	Client   string
+	Tier     string
+	Secret   []byte
+	Routes   []string // empty: every route that accepts HMAC
+	Scopes   []string
+	NotAfter time.Time
+}
+
+// Key is a configured signing key, immutable once built.
+type Key struct {
+	ID       string
+	Identity *identity.Identity
+	routes   []string
+	notAfter int64
+	macs     sync.Pool // hash.Hash keyed with the secret
+	uses     *metrics.Counter
+}
+
+// AllowsRoute reports whether the key may call the named route.
+func (k *Key) AllowsRoute(route string) bool {
+	if len(k.routes) == 0 {
+		return true
+	}
+	for _, r := range k.routes {
+		if r == route {
+			return true
+		}
+	}
+	return false
+}
+
+// Config configures a Verifier.
+type Config struct {
+	Keys            []KeyConfig
+	MaxSkew         time.Duration
+	ReplayCacheSize int      // signatures remembered; when full of live ones, requests are refused
+	RequiredHeaders []string // lower-case names that SignedHeaders must include
+}
+
+// Verifier checks signed requests. Safe for concurrent use.
+type Verifier struct {
+	keys     map[string]*Key
+	skew     time.Duration
+	replay   *replayCache
+	required [][]byte
+}
+
+// New builds a verifier.
+func New(cfg Config) (*Verifier, error) {
+	if cfg.MaxSkew <= 0 || cfg.ReplayCacheSize <= 0 {
+		return nil, errors.New("build HMAC verifier: max skew and replay cache size must be > 0")
+	}
+	v := &Verifier{keys: map[string]*Key{}, skew: cfg.MaxSkew, replay: newReplayCache(cfg.ReplayCacheSize)}
+	for _, h := range cfg.RequiredHeaders {
+		v.required = append(v.required, []byte(h))
+	}
+	for _, c := range cfg.Keys {
+		if c.ID == "" || c.Client == "" {
+			return nil, errors.New("build HMAC verifier: every key needs an id and a client")
+		}
+		if _, dup := v.keys[c.ID]; dup {
+			return nil, fmt.Errorf("build HMAC verifier: duplicate key id %q", c.ID)
+		}
+		if len(c.Secret) < MinSecretBytes {
+			return nil, fmt.Errorf("build HMAC verifier: key %q: secret of %d bytes, want at least %d", c.ID, len(c.Secret), MinSecretBytes)
+		}
+		id, err := identity.New(identity.Spec{Kind: pipeline.IdentityHMAC, Subject: c.Client, KeyID: c.ID,
+			Tier: c.Tier, Scopes: c.Scopes, RateKey: "hmac:" + c.Client})
+		if err != nil {
+			return nil, fmt.Errorf("build HMAC verifier: key %q: %w", c.ID, err)
+		}
+		secret := append([]byte(nil), c.Secret...)
+		k := &Key{ID: c.ID, Identity: id, routes: append([]string(nil), c.Routes...),
+			uses: metrics.GetOrCreateCounter(fmt.Sprintf(`edgeguard_auth_hmac_key_uses_total{key_id=%q,client=%q}`, c.ID, c.Client))}
+		k.macs.New = func() any { return hmac.New(sha256.New, secret) }
+		if !c.NotAfter.IsZero() {
+			k.notAfter = c.NotAfter.UnixNano()
+		}
+		v.keys[c.ID] = k
+	}
+	return v, nil
+}
+
+// Params are the parts of an Authorization value; the slices point into it.
+type Params struct {
+	KeyID         []byte
+	Timestamp     []byte
+	SignedHeaders []byte
+	Signature     [sha256.Size]byte
+}
+
+// HasScheme reports whether an Authorization value uses this scheme.
+func HasScheme(auth []byte) bool { return bytes.HasPrefix(auth, schemePrefix) }
+
+// ParseAuthorization parses an Authorization value of this scheme. Every
+// parameter is required exactly once; unknown parameters are refused.
+func ParseAuthorization(auth []byte, p *Params) error {
+	rest, ok := bytes.CutPrefix(auth, schemePrefix)
+	if !ok {
+		return ErrMalformed
+	}
+	var seen uint8
+	for len(rest) > 0 {
+		var item []byte
+		item, rest, _ = bytes.Cut(rest, []byte{','})
+		item = bytes.TrimSpace(item)
+		name, value, ok := bytes.Cut(item, []byte{'='})
+		if !ok || len(value) == 0 {
+			return ErrMalformed
+		}
+		var bit uint8
+		switch string(name) {
+		case "KeyId":
+			bit, p.KeyID = 1, value
+		case "Timestamp":
+			bit, p.Timestamp = 2, value
+			if len(value) > 12 || !allDigits(value) {
+				return ErrMalformed
+			}
+		case "SignedHeaders":
+			bit, p.SignedHeaders = 4, value
+			if !validHeaderList(value) {
+				return ErrMalformed
+			}
+		case "Signature":
+			bit = 8
+			if len(value) != 2*sha256.Size || !lowerHex(value) {
+				return ErrMalformed
+			}
+			if _, err := hex.Decode(p.Signature[:], value); err != nil {
+				return ErrMalformed
+			}
+		default:
+			return ErrMalformed
+		}
+		if seen&bit != 0 {
+			return ErrMalformed
+		}
+		seen |= bit
+	}
+	if seen != 15 {
+		return ErrMalformed
+	}
+	return nil
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+func lowerHex(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderList accepts "name;name" with up to maxSignedHeaders
+// lower-case token names.
+func validHeaderList(b []byte) bool {
+	n, l := 1, 0
+	for _, c := range b {
+		switch {
+		case c == ';':
+			if l == 0 {
+				return false
+			}
+			n, l = n+1, 0
+			continue
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+		l++
+	}
+	return l > 0 && n <= maxSignedHeaders
+}
+
+// scratch is per-request working memory, pooled.
+type scratch struct {
+	parts [][]byte
+	sum   [sha256.Size]byte
+	hex   [2 * sha256.Size]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{parts: make([][]byte, 0, 16)} }}
+
+// writeStringToSign writes the string-to-sign to w. Both Verify and Sign
+// use it, so the two halves cannot drift apart.
+func writeStringToSign(w io.Writer, s *scratch, ts, method, path, query []byte, h *fasthttp.RequestHeader, signed, body []byte) error {
+	w.Write(schemePrefix[:len(schemePrefix)-1])
+	w.Write(nl)
+	w.Write(ts)
+	w.Write(nl)
+	w.Write(method)
+	w.Write(nl)
+	w.Write(path)
+	w.Write(nl)
+	parts := s.parts[:0]
+	for len(query) > 0 {
+		var part []byte
+		part, query, _ = bytes.Cut(query, amp)
+		if len(part) == 0 {
+			continue
+		}
+		if len(parts) == maxQueryParts {
+			return ErrMalformed
+		}
+		parts = append(parts, part)
+	}
+	slices.SortFunc(parts, bytes.Compare)
+	for i, p := range parts {
+		if i > 0 {
+			w.Write(amp)
+		}
+		w.Write(p)
+	}
+	clear(parts)
+	s.parts = parts[:0]
+	w.Write(nl)
+	rest := signed
+	for len(rest) > 0 {
+		var name []byte
+		name, rest, _ = bytes.Cut(rest, []byte{';'})
+		v := h.PeekBytes(name)
+		if v == nil {
+			return ErrSignedHeaderAbsent
+		}
+		w.Write(name)
+		w.Write(colon)
+		w.Write(bytes.TrimSpace(v))
+		w.Write(nl)
+	}
+	w.Write(signed)
+	w.Write(nl)
+	s.sum = sha256.Sum256(body)
+	hex.Encode(s.hex[:], s.sum[:])
+	w.Write(s.hex[:])
+	return nil
+}
+
+// Verify authenticates a signed request. path is the normalized path the
+// gateway routes on. The caller has checked HasScheme. It allocates
+// nothing in steady state.
+func (v *Verifier) Verify(ctx *fasthttp.RequestCtx, path []byte, now time.Time) (*Key, error) {
+	var p Params
+	if err := ParseAuthorization(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization), &p); err != nil {
+		return nil, err
+	}
+	k, ok := v.keys[string(p.KeyID)]
+	if !ok {
+		return nil, ErrUnknownKey
+	}
+	nowNano := now.UnixNano()
+	if k.notAfter != 0 && nowNano >= k.notAfter {
+		return nil, ErrExpired
+	}
+	ts, err := strconv.ParseInt(string(p.Timestamp), 10, 64)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	signedAt := time.Unix(ts, 0)
+	if d := now.Sub(signedAt); d > v.skew || d < -v.skew {
+		return nil, ErrSkew
+	}
+	for _, req := range v.required {
+		if !listHas(p.SignedHeaders, req) {
+			return nil, ErrHeaderNotSigned
+		}
+	}
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	mac := k.macs.Get().(hash.Hash)
+	defer k.macs.Put(mac)
+	mac.Reset()
+	if err := writeStringToSign(mac, s, p.Timestamp, ctx.Method(), path, ctx.URI().QueryString(),
+		&ctx.Request.Header, p.SignedHeaders, ctx.Request.Body()); err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(mac.Sum(s.sum[:0]), p.Signature[:]) {
+		return nil, ErrSignature
+	}
+	if err := v.replay.add(&p.Signature, signedAt.Add(v.skew).UnixNano()+1, nowNano); err != nil {
+		return nil, err
+	}
+	k.uses.Inc()
+	return k, nil
+}
+
+func listHas(list, name []byte) bool {
+	for len(list) > 0 {
+		var n []byte
+		n, list, _ = bytes.Cut(list, []byte{';'})
+		if bytes.Equal(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Sign signs req for a client holding keyID's secret, setting its
+// Authorization header. path is the request path as the gateway will
+// normalize it (for ordinary paths, the path sent). signed lists the
+// lower-case header names to sign; they must be set on req already.
+func Sign(req *fasthttp.Request, path string, keyID string, secret []byte, signed []string, at time.Time) error {
+	list := []byte{}
+	for i, n := range signed {
+		if i > 0 {
+			list = append(list, ';')
+		}
+		list = append(list, n...)
+	}
+	if !validHeaderList(list) {
+		return fmt.Errorf("sign request: bad signed header list %q", list)
+	}
+	if len(req.Header.Host()) == 0 {
+		req.Header.SetHostBytes(req.URI().Host())
+	}
+	ts := strconv.FormatInt(at.Unix(), 10)
+	mac := hmac.New(sha256.New, secret)
+	s := &scratch{}
+	if err := writeStringToSign(mac, s, []byte(ts), req.Header.Method(), []byte(path), req.URI().QueryString(),
+		&req.Header, list, req.Body()); err != nil {
+		return fmt.Errorf("sign request: %w", err)
+	}
+	req.Header.Set(fasthttp.HeaderAuthorization, fmt.Sprintf("%s KeyId=%s, Timestamp=%s, SignedHeaders=%s, Signature=%x",
+		Scheme, keyID, ts, list, mac.Sum(nil)))
+	return nil
+}

@@ -1,0 +1,293 @@
+package hmacsig
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+)
+
+var (
+	t0     = time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	secret = []byte("0123456789abcdef0123456789abcdef-svc")
+	other  = []byte("fedcba9876543210fedcba9876543210-svc")
+)
+
+func newVerifier(t testing.TB, cacheSize int) *Verifier {
+	t.Helper()
+	v, err := New(Config{
+		Keys: []KeyConfig{
+			{ID: "svc1", Client: "billing", Tier: "internal", Secret: secret, Scopes: []string{"ledger:write"}},
+			{ID: "old", Client: "billing", Secret: other, NotAfter: t0},
+		},
+		MaxSkew: 5 * time.Minute, ReplayCacheSize: cacheSize, RequiredHeaders: []string{"host"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// request builds a signed request; mod may tamper with it after signing.
+type request struct {
+	method, uri, body string
+	headers           [][2]string
+	signed            []string
+	keyID             string
+	secret            []byte
+	at                time.Time
+}
+
+func (r request) ctx(t testing.TB, mod func(*fasthttp.Request)) *fasthttp.RequestCtx {
+	t.Helper()
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.SetMethod(r.method)
+	req.SetRequestURI(r.uri)
+	req.SetBodyString(r.body)
+	for _, h := range r.headers {
+		req.Header.Set(h[0], h[1])
+	}
+	if err := Sign(req, string(req.URI().Path()), r.keyID, r.secret, r.signed, r.at); err != nil {
+		t.Fatal(err)
+	}
+	if mod != nil {
+		mod(req)
+	}
+	ctx := &fasthttp.RequestCtx{}
+	req.CopyTo(&ctx.Request)
+	return ctx
+}
+
+func base() request {
+	return request{
+		method: "POST", uri: "http://api.test/ledger/entries?b=2&a=1&a=0", body: `{"amount":5}`,
+		headers: [][2]string{{"Content-Type", "application/json"}, {"X-Request-Nonce", "n1"}},
+		signed:  []string{"host", "content-type", "x-request-nonce"},
+		keyID:   "svc1", secret: secret, at: t0,
+	}
+}
+
+func TestVerify(t *testing.T) {
+	type tc struct {
+		name string
+		req  func(r *request)
+		mod  func(*fasthttp.Request)
+		now  time.Time
+		err  error
+	}
+	cases := []tc{
+		{name: "valid POST with body and query"},
+		{name: "valid GET without body", req: func(r *request) { r.method, r.body = "GET", "" }},
+		{name: "query order does not matter", mod: func(q *fasthttp.Request) { q.URI().SetQueryString("a=0&a=1&b=2") }},
+		{name: "empty query parts ignored", mod: func(q *fasthttp.Request) { q.URI().SetQueryString("&a=0&&a=1&b=2&") }},
+		{name: "clock skew within bounds", now: t0.Add(4 * time.Minute)},
+		{name: "client clock ahead within bounds", now: t0.Add(-4 * time.Minute)},
+		{name: "wrong secret", req: func(r *request) { r.secret = other }, err: ErrSignature},
+		{name: "method changed", mod: func(q *fasthttp.Request) { q.Header.SetMethod("PUT") }, err: ErrSignature},
+		{name: "path changed", mod: func(q *fasthttp.Request) { q.URI().SetPath("/ledger/admin") }, err: ErrSignature},
+		{name: "query value changed", mod: func(q *fasthttp.Request) { q.URI().SetQueryString("b=2&a=1&a=9") }, err: ErrSignature},
+		{name: "query parameter added", mod: func(q *fasthttp.Request) { q.URI().SetQueryString("b=2&a=1&a=0&admin=1") }, err: ErrSignature},
+		{name: "body changed", mod: func(q *fasthttp.Request) { q.SetBodyString(`{"amount":500}`) }, err: ErrSignature},
+		{name: "signed header changed", mod: func(q *fasthttp.Request) { q.Header.Set("X-Request-Nonce", "n2") }, err: ErrSignature},
+		{name: "host changed", mod: func(q *fasthttp.Request) { q.Header.SetHost("evil.test") }, err: ErrSignature},
+		{name: "signed header removed", mod: func(q *fasthttp.Request) { q.Header.Del("X-Request-Nonce") }, err: ErrSignedHeaderAbsent},
+		{name: "timestamp too old", now: t0.Add(5*time.Minute + time.Second), err: ErrSkew},
+		{name: "timestamp too far ahead", now: t0.Add(-5*time.Minute - time.Second), err: ErrSkew},
+		{name: "host not signed", req: func(r *request) { r.signed = []string{"content-type"} }, err: ErrHeaderNotSigned},
+		{name: "unknown key id", req: func(r *request) { r.keyID = "nobody" }, err: ErrUnknownKey},
+		{name: "expired key", req: func(r *request) { r.keyID, r.secret = "old", other }, err: ErrExpired},
+		{name: "timestamp edited", mod: func(q *fasthttp.Request) {
+			a := string(q.Header.Peek("Authorization"))
+			q.Header.Set("Authorization", strings.Replace(a, "Timestamp=1893499200", "Timestamp=1893499260", 1))
+		}, err: ErrSignature},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := newVerifier(t, 1024)
+			r := base()
+			if c.req != nil {
+				c.req(&r)
+			}
+			now := c.now
+			if now.IsZero() {
+				now = t0
+			}
+			ctx := r.ctx(t, c.mod)
+			k, err := v.Verify(ctx, ctx.URI().Path(), now)
+			if !errors.Is(err, c.err) {
+				t.Fatalf("err = %v, want %v", err, c.err)
+			}
+			if c.err == nil {
+				p := k.Identity.Principal
+				if p.KeyID != "svc1" || p.Subject != "billing" || p.RateKey != "hmac:billing" || p.Tier != "internal" {
+					t.Errorf("principal %+v", p)
+				}
+			}
+		})
+	}
+}
+
+func TestReplay(t *testing.T) {
+	v := newVerifier(t, 1024)
+	ctx := base().ctx(t, nil)
+	if _, err := v.Verify(ctx, ctx.URI().Path(), t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, ctx.URI().Path(), t0.Add(time.Minute)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("replay within the window: %v", err)
+	}
+	// After the window the timestamp check refuses it.
+	if _, err := v.Verify(ctx, ctx.URI().Path(), t0.Add(6*time.Minute)); !errors.Is(err, ErrSkew) {
+		t.Fatalf("replay after the window: %v", err)
+	}
+	// A bad signature is not remembered: the real one still works after it.
+	v2 := newVerifier(t, 1024)
+	r := base()
+	r.secret = other
+	bad := r.ctx(t, nil)
+	for range 3 {
+		if _, err := v2.Verify(bad, bad.URI().Path(), t0); !errors.Is(err, ErrSignature) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v2.Verify(ctx, ctx.URI().Path(), t0); err != nil {
+		t.Fatalf("genuine request after forgeries: %v", err)
+	}
+	c := metrics.GetOrCreateCounter(`edgeguard_auth_hmac_key_uses_total{key_id="svc1",client="billing"}`)
+	if c.Get() < 2 {
+		t.Errorf("uses = %d", c.Get())
+	}
+}
+
+// TestReplayRace: the same signed request sent concurrently is accepted
+// exactly once.
+func TestReplayRace(t *testing.T) {
+	v := newVerifier(t, 1024)
+	r := base()
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		ctx := r.ctx(t, nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := v.Verify(ctx, ctx.URI().Path(), t0); err == nil {
+				ok.Add(1)
+			} else if !errors.Is(err, ErrReplay) {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 {
+		t.Errorf("accepted %d times", ok.Load())
+	}
+}
+
+func TestReplayCacheBound(t *testing.T) {
+	c := newReplayCache(replayShards) // one signature per shard
+	var a, b [32]byte
+	b[1] = 1 // same shard as a (first byte 0)
+	if err := c.add(&a, 100, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.add(&b, 100, 50); !errors.Is(err, ErrReplayCacheFull) {
+		t.Fatalf("full shard: %v", err)
+	}
+	if err := c.add(&b, 300, 100); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	if len(c.shards[0].m) != 1 {
+		t.Errorf("expired entry not swept: %d", len(c.shards[0].m))
+	}
+}
+
+func TestParseAuthorization(t *testing.T) {
+	sig := strings.Repeat("ab", 32)
+	good := "EG-HMAC-SHA256 KeyId=k, Timestamp=1893499200, SignedHeaders=host;x-a, Signature=" + sig
+	cases := []struct {
+		name string
+		in   string
+		ok   bool
+	}{
+		{"valid", good, true},
+		{"no spaces after commas", strings.ReplaceAll(good, ", ", ","), true},
+		{"params reordered", "EG-HMAC-SHA256 Signature=" + sig + ", KeyId=k, SignedHeaders=host, Timestamp=1", true},
+		{"other scheme", strings.Replace(good, "EG-HMAC-SHA256", "AWS4-HMAC-SHA256", 1), false},
+		{"lower-case scheme", strings.Replace(good, "EG-HMAC-SHA256", "eg-hmac-sha256", 1), false},
+		{"missing signature", "EG-HMAC-SHA256 KeyId=k, Timestamp=1, SignedHeaders=host", false},
+		{"duplicate key id", good + ", KeyId=j", false},
+		{"unknown parameter", good + ", Region=eu", false},
+		{"upper-case hex", strings.Replace(good, sig, strings.ToUpper(sig), 1), false},
+		{"short signature", strings.Replace(good, sig, sig[:62], 1), false},
+		{"negative timestamp", strings.Replace(good, "1893499200", "-1", 1), false},
+		{"huge timestamp", strings.Replace(good, "1893499200", "99999999999999999999", 1), false},
+		{"upper-case header name", strings.Replace(good, "host;x-a", "Host", 1), false},
+		{"empty header name", strings.Replace(good, "host;x-a", "host;;x-a", 1), false},
+		{"empty value", strings.Replace(good, "KeyId=k", "KeyId=", 1), false},
+		{"empty", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Params
+			if err := ParseAuthorization([]byte(tc.in), &p); (err == nil) != tc.ok {
+				t.Errorf("err = %v", err)
+			}
+		})
+	}
+}
+
+func FuzzParseAuthorization(f *testing.F) {
+	f.Add([]byte("EG-HMAC-SHA256 KeyId=k, Timestamp=1, SignedHeaders=host, Signature=" + strings.Repeat("0", 64)))
+	f.Add([]byte("EG-HMAC-SHA256 ,,,=,"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var p Params
+		if ParseAuthorization(data, &p) != nil {
+			return
+		}
+		if len(p.KeyID) == 0 || !allDigits(p.Timestamp) || !validHeaderList(p.SignedHeaders) {
+			t.Fatalf("accepted incomplete params %q", data)
+		}
+	})
+}
+
+// signedCtxs returns n distinct signed requests.
+func signedCtxs(t testing.TB, n int) []*fasthttp.RequestCtx {
+	out := make([]*fasthttp.RequestCtx, n)
+	for i := range out {
+		r := base()
+		r.headers[1][1] = "nonce-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26))
+		out[i] = r.ctx(t, nil)
+	}
+	return out
+}
+
+func (c *replayCache) reset() {
+	for i := range c.shards {
+		clear(c.shards[i].m)
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	v := newVerifier(b, 1<<16)
+	ctxs := signedCtxs(b, 1024)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i == len(ctxs) {
+			v.replay.reset()
+			i = 0
+		}
+		ctx := ctxs[i]
+		if _, err := v.Verify(ctx, ctx.URI().Path(), t0); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
