@@ -29,6 +29,9 @@ const (
 	ReasonRateLimited     // 429: over a limit
 	ReasonBurstBanned     // connection closed and source banned: far over a limit
 	ReasonLoginLocked     // 429: too many failed logins
+	// ReasonCredentialInQuery is a 400 for a credential (API key) sent in
+	// the query string, which leaks into logs: the client must use a header.
+	ReasonCredentialInQuery
 	numReasons
 )
 
@@ -50,6 +53,7 @@ var reasonNames = [numReasons]string{
 	ReasonRateLimited:         "rate_limited",
 	ReasonBurstBanned:         "burst_banned",
 	ReasonLoginLocked:         "login_locked",
+	ReasonCredentialInQuery:   "credential_in_query",
 }
 
 // String returns the stable code, e.g. "path_ambiguous".
