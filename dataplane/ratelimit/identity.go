@@ -58,6 +58,25 @@ func (s *Store) StringKey(id string) uint64 {
 	return maphash.String(s.keys.str, id)
 }
 
+// FoldedKey hashes b with ASCII letters folded to lower case (login
+// account names: "Admin" and "admin" must share a lockout).
+func (s *Store) FoldedKey(b []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.keys.str)
+	var buf [64]byte
+	for len(b) > 0 {
+		n := copy(buf[:], b)
+		for i, c := range buf[:n] {
+			if c >= 'A' && c <= 'Z' {
+				buf[i] = c + 'a' - 'A'
+			}
+		}
+		_, _ = h.Write(buf[:n]) // never fails
+		b = b[n:]
+	}
+	return h.Sum64()
+}
+
 // IPKey hashes a client address. IPv4 (and IPv4-mapped IPv6) addresses
 // are keyed whole; IPv6 addresses are masked to their first v6bits bits so
 // that one host cannot escape its limit by hopping within its /64.

@@ -208,12 +208,7 @@ func (st *Stage) ban(addr netip.Addr, detail string, now int64) {
 
 // delay waits out res.Delay unless too many requests already wait.
 func (st *Stage) delay(res Result) {
-	if !st.store.beginDelay() {
-		delaySkipped.Inc()
-		return
-	}
-	st.sleep(time.Duration(res.Delay))
-	st.store.endDelay()
+	st.store.Wait(time.Duration(res.Delay), st.sleep)
 }
 
 // ObserveResponse adds the rate-limit headers to responses that the gateway

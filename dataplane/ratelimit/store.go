@@ -79,16 +79,22 @@ func (s *Store) SetMaxDelayed(n int) { s.maxDelayed.Store(int64(max(n, 0))) }
 // Delayed returns the number of requests waiting in a delay now.
 func (s *Store) Delayed() int64 { return s.delayed.Load() }
 
-// beginDelay reserves a delay slot; false when all are taken.
-func (s *Store) beginDelay() bool {
+// Wait delays the calling request by d with sleep, unless max-delayed
+// requests already wait: then it returns false at once and the request
+// passes undelayed (a delay is a courtesy slow-down for clients near their
+// limit, not the protection: the reject threshold still holds). With
+// time.Sleep the goroutine is parked on a runtime timer; no OS thread is
+// held, so thousands of delayed requests cost only their goroutines.
+func (s *Store) Wait(d time.Duration, sleep func(time.Duration)) bool {
 	if s.delayed.Add(1) > s.maxDelayed.Load() {
 		s.delayed.Add(-1)
+		delaySkipped.Inc()
 		return false
 	}
+	sleep(d)
+	s.delayed.Add(-1)
 	return true
 }
-
-func (s *Store) endDelay() { s.delayed.Add(-1) }
 
 // Table returns the bucket table with the given id, creating it on first
 // use; maxKeys (re)sets its bound.
