@@ -1,24 +1,177 @@
 package policy
 
 import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+	"github.com/edgeguard/edgeguard/dataplane/ratelimit"
+	"github.com/edgeguard/edgeguard/dataplane/ratelimit/login"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
 
 // rateState is the compiled rate limiting of one policy. Bucket state must
 // survive reloads (a reload must never hand an attacker fresh quota), so the
-// limiter tables are carried over from prev.
-type rateState struct{}
+// limiter tables are carried over from prev: every policy of a process
+// shares one ratelimit.Store, and each policy records which of its tables
+// it uses so that a swap drops only the tables nobody uses any more.
+type rateState struct {
+	cfg      *config.RateLimit
+	store    *ratelimit.Store // nil until a route needs it, unless inherited
+	tables   map[string]bool  // ids of the store tables this policy uses
+	banFor   time.Duration
+	enforcer enforce.Enforcer
+}
 
 func compileRateLimit(c *config.Config, prev *rateState, opt Options) (*rateState, error) {
-	return &rateState{}, nil
+	rs := &rateState{cfg: &c.RateLimit, tables: map[string]bool{}, enforcer: opt.Enforcer}
+	if prev != nil {
+		rs.store = prev.store
+	}
+	rs.banFor = c.RateLimit.BanDuration
+	if rs.banFor == 0 {
+		rs.banFor = opt.BanDefault
+	}
+	if rs.banFor == 0 {
+		rs.banFor = c.XDP.BanDefault
+	}
+	if rs.store != nil {
+		rs.store.SetMaxDelayed(c.RateLimit.MaxDelayed)
+	}
+	return rs, nil
+}
+
+func (rs *rateState) getStore() *ratelimit.Store {
+	if rs.store == nil {
+		rs.store = ratelimit.NewStore()
+		rs.store.SetMaxDelayed(rs.cfg.MaxDelayed)
+	}
+	return rs.store
 }
 
 // routeStages returns the stages that rate-limit requests on route r, in
-// order; none when the route has no limits.
+// order; none when the route has no limits. Login protection comes first:
+// a locked-out client consumes no quota.
 func (rs *rateState) routeStages(r *config.Route) ([]pipeline.Stage, error) {
-	return nil, nil
+	rr := &r.RateLimit
+	if !rr.Enabled() {
+		return nil, nil
+	}
+	store := rs.getStore()
+	var stages []pipeline.Stage
+	if rr.Login {
+		lg := rs.cfg.Login
+		st, err := login.NewStage(store, login.Config{
+			Route: r.Name, AccountFields: lg.AccountFields, MaxFailures: lg.MaxFailures,
+			FailureWindow: lg.FailureWindow, Lockout: lg.Lockout, DelayStep: lg.DelayStep,
+			MaxDelay: lg.MaxDelay, MaxKeys: lg.MaxKeys, IPv6Prefix: rs.cfg.IPv6Prefix,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("rate_limit.login: %w", err)
+		}
+		rs.tables[login.IPTable], rs.tables[login.AccountTable] = true, true
+		stages = append(stages, st)
+	}
+	if len(rr.Limits) == 0 {
+		return stages, nil
+	}
+	limits := make([]*ratelimit.Limit, 0, len(rr.Limits))
+	for i, name := range rr.Limits {
+		l, err := rs.limit(strings.ToLower(name), r.Name)
+		if err != nil {
+			return nil, fmt.Errorf("rate_limit.limits[%d]: %w", i, err)
+		}
+		limits = append(limits, l)
+	}
+	headers := rs.cfg.Headers
+	if rr.Headers != nil {
+		headers = *rr.Headers
+	}
+	st, err := ratelimit.NewStage(store, ratelimit.StageConfig{
+		Route: r.Name, Limits: limits, Headers: headers, IPv6Prefix: rs.cfg.IPv6Prefix,
+		BanDuration: rs.banFor, Enforcer: rs.enforcer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(stages, st), nil
+}
+
+// limit compiles the named limit for a route over its table: one table per
+// route for scope "route", one shared by all routes for scope "group".
+func (rs *rateState) limit(name, route string) (*ratelimit.Limit, error) {
+	lc, ok := rs.cfg.Limits[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown limit %q", name)
+	}
+	id := name
+	if lc.Scope == config.ScopeRoute {
+		id = name + "@" + route
+	}
+	table, err := rs.store.Table(id, lc.MaxKeys)
+	if err != nil {
+		return nil, err
+	}
+	rs.tables[id] = true
+	c := ratelimit.LimitConfig{
+		Name:    name,
+		Default: windows(lc.Windows),
+		Thresholds: ratelimit.Thresholds{
+			Delay: int64(lc.Thresholds.Delay), Reject: int64(lc.Thresholds.Reject), Ban: int64(lc.Thresholds.Ban),
+		},
+		BurstBan: *rs.cfg.BurstBan,
+		Shadow:   lc.Shadow,
+		MaxDelay: rs.cfg.MaxDelay,
+	}
+	if len(lc.Tiers) > 0 {
+		c.Tiers = map[string]ratelimit.Windows{}
+		for tier, w := range lc.Tiers {
+			c.Tiers[tier] = windows(w)
+		}
+	}
+	if len(lc.IdentityKinds) > 0 {
+		c.Kinds = map[pipeline.IdentityKind]ratelimit.Windows{}
+		for kind, w := range lc.IdentityKinds {
+			k, ok := identityKinds[kind]
+			if !ok {
+				return nil, fmt.Errorf("limit %s: unknown identity kind %q", name, kind)
+			}
+			c.Kinds[k] = windows(w)
+		}
+	}
+	return ratelimit.NewLimit(table, c)
+}
+
+var identityKinds = map[string]pipeline.IdentityKind{
+	"ip":      pipeline.IdentityNone,
+	"api_key": pipeline.IdentityAPIKey,
+	"jwt":     pipeline.IdentityJWT,
+	"cert":    pipeline.IdentityCert,
+	"hmac":    pipeline.IdentityHMAC,
+}
+
+func windows(w config.Windows) ratelimit.Windows {
+	return ratelimit.Windows{ratelimit.Second: w.Second, ratelimit.Minute: w.Minute, ratelimit.Hour: w.Hour, ratelimit.Day: w.Day}
 }
 
 // release stops what rs does not hand over to next (nil: stop everything).
-func (rs *rateState) release(next *rateState) {}
+// When next shares the store, only the tables next does not use are
+// dropped; otherwise the store is closed.
+func (rs *rateState) release(next *rateState) {
+	if rs == nil || rs.store == nil {
+		return
+	}
+	if next == nil || next.store != rs.store {
+		rs.store.Close()
+		return
+	}
+	var drop []string
+	for id := range rs.tables {
+		if !next.tables[id] {
+			drop = append(drop, id)
+		}
+	}
+	rs.store.Drop(drop...)
+}

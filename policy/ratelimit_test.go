@@ -1,0 +1,210 @@
+package policy
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+	"github.com/edgeguard/edgeguard/dataplane/ratelimit/login"
+	"github.com/edgeguard/edgeguard/policy/config"
+)
+
+func rateDoc(upstream, limits, routes string) string {
+	return "upstreams:\n  - name: a\n    targets: [" + upstream + "]\n" +
+		"rate_limit:\n  limits:\n" + limits + "routes:\n" + routes
+}
+
+const rateLimits = `    api:
+      second: 3
+    search:
+      minute: 100
+      scope: group
+`
+
+const rateRoutes = `  - name: users
+    path: /users
+    upstream: a
+    rate_limit: {limits: [api, search]}
+  - name: items
+    path: /items
+    upstream: a
+    rate_limit: {limits: [search]}
+  - name: login
+    path: /login
+    upstream: a
+    rate_limit: {limits: [api], login: true}
+  - name: free
+    path: /
+    upstream: a
+`
+
+func stageNames(rt *Route) []string {
+	var n []string
+	for _, s := range rt.Stages {
+		n = append(n, s.Name())
+	}
+	return n
+}
+
+func route(t *testing.T, p *Policy, path string) *Route {
+	t.Helper()
+	rt, _, _ := p.Routes.Match([]byte("x"), []byte("GET"), []byte(path))
+	if rt == nil {
+		t.Fatalf("no route for %s", path)
+	}
+	return rt
+}
+
+func TestRateLimitStages(t *testing.T) {
+	h, _ := newHolder(t, rateDoc(upstreamAddr(t), rateLimits, rateRoutes))
+	p := h.Current()
+	tests := []struct {
+		path string
+		want []string
+	}{
+		{"/users", []string{"rate_limit", "proxy"}},
+		{"/items", []string{"rate_limit", "proxy"}},
+		{"/login", []string{"login_protection", "rate_limit", "proxy"}},
+		{"/other", []string{"proxy"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			if got := stageNames(route(t, p, tc.path)); !slices.Equal(got, tc.want) {
+				t.Fatalf("stages %v, want %v", got, tc.want)
+			}
+		})
+	}
+	ids := p.rate.store.TableIDs()
+	sort.Strings(ids)
+	want := []string{"api@login", "api@users", login.AccountTable, login.IPTable, "search"}
+	if !slices.Equal(ids, want) {
+		t.Fatalf("tables %v, want %v (route scope per route, group scope shared)", ids, want)
+	}
+	if p.rate.banFor != config.DefaultBanDuration {
+		t.Fatalf("ban duration %s, want xdp.ban_default", p.rate.banFor)
+	}
+}
+
+// charge sends one request through a route's stages up to (not including)
+// the proxy and returns the status the gateway would answer (0: passed).
+func charge(t *testing.T, p *Policy, path string, at time.Time) int {
+	t.Helper()
+	rt := route(t, p, path)
+	var ctx fasthttp.RequestCtx
+	r := &pipeline.Request{Start: at, ClientIP: netip.MustParseAddr("192.0.2.77")}
+	r.PeerIP = r.ClientIP
+	for _, st := range rt.Stages {
+		if st.Name() == "proxy" {
+			return 0
+		}
+		if st.Handle(&ctx, r) != pipeline.Continue {
+			return ctx.Response.StatusCode()
+		}
+	}
+	return 0
+}
+
+func TestRateLimitStateSurvivesReload(t *testing.T) {
+	up := upstreamAddr(t)
+	h, src := newHolder(t, rateDoc(up, rateLimits, rateRoutes))
+	at := time.Now()
+	for i := 0; i < 3; i++ {
+		if s := charge(t, h.Current(), "/users", at); s != 0 {
+			t.Fatalf("request %d refused: %d", i, s)
+		}
+	}
+	if s := charge(t, h.Current(), "/users", at); s != 429 {
+		t.Fatalf("4th request: %d, want 429", s)
+	}
+	// Retune the limit and reload: the client's usage carries over.
+	src.set(rateDoc(up, "    api:\n      second: 4\n"+rateLimits[len("    api:\n      second: 3\n"):], rateRoutes))
+	if res, err := h.Reload("test"); err != nil || !res.Swapped {
+		t.Fatalf("reload: %+v %v", res, err)
+	}
+	if s := charge(t, h.Current(), "/users", at); s != 429 {
+		t.Fatalf("after reload: %d, want 429 (a reload must not hand out fresh quota)", s)
+	}
+	// Drop the login route and the search limit: their tables go, the rest stay.
+	src.set(rateDoc(up, "    api:\n      second: 4\n", `  - name: users
+    path: /users
+    upstream: a
+    rate_limit: {limits: [api]}
+`))
+	if _, err := h.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	ids := h.Current().rate.store.TableIDs()
+	if !slices.Equal(ids, []string{"api@users"}) {
+		t.Fatalf("tables after reload %v, want [api@users]", ids)
+	}
+	if s := charge(t, h.Current(), "/users", at); s != 429 {
+		t.Fatalf("after second reload: %d, want 429", s)
+	}
+}
+
+func TestRateLimitReleaseOnFailedCompile(t *testing.T) {
+	l, err := config.Parse([]byte(rateDoc("127.0.0.1:1", rateLimits, rateRoutes)), "yaml", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, err := compileRateLimit(l.Config, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prev.routeStages(&l.Config.Routes[0]); err != nil {
+		t.Fatal(err)
+	}
+	next, _ := compileRateLimit(l.Config, prev, Options{BanDefault: time.Minute})
+	if next.store != prev.store || next.banFor != time.Minute {
+		t.Fatal("store not carried over, or ban default ignored")
+	}
+	for i := range l.Config.Routes {
+		if _, err := next.routeStages(&l.Config.Routes[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The new policy failed to compile: it releases what prev does not use.
+	next.release(prev)
+	ids := prev.store.TableIDs()
+	sort.Strings(ids)
+	if !slices.Equal(ids, []string{"api@users", "search"}) {
+		t.Fatalf("tables after failed compile %v, want prev's [api@users search]", ids)
+	}
+	prev.release(nil)
+	if len(prev.store.TableIDs()) != 0 {
+		t.Fatal("release(nil) left tables")
+	}
+}
+
+func TestRateLimitBanDuration(t *testing.T) {
+	l, err := config.Parse([]byte(rateDoc("127.0.0.1:1", rateLimits, rateRoutes)+"xdp:\n  ban_default: 3m\n"), "yaml", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		cfg    time.Duration
+		opt    time.Duration
+		expect time.Duration
+	}{
+		{"rate_limit.ban_duration wins", time.Minute, 2 * time.Minute, time.Minute},
+		{"then the enforcer's default", 0, 2 * time.Minute, 2 * time.Minute},
+		{"then xdp.ban_default", 0, 0, 3 * time.Minute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := *l.Config
+			c.RateLimit.BanDuration = tc.cfg
+			rs, _ := compileRateLimit(&c, nil, Options{BanDefault: tc.opt})
+			if rs.banFor != tc.expect {
+				t.Fatalf("ban duration %s, want %s", rs.banFor, tc.expect)
+			}
+		})
+	}
+}
+
