@@ -207,4 +207,3 @@ func TestRateLimitBanDuration(t *testing.T) {
 		})
 	}
 }
-
