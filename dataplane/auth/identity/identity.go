@@ -121,6 +121,7 @@ type Headers struct {
 	subject, keyID, tier, scopes, kind []byte // canonical names, nil when off
 	names                              [][]byte
 	maxLen                             int
+	lens                               uint64 // bit len%64 set for each name: most headers are skipped on length alone
 }
 
 // NewHeaders canonicalizes n. Names are validated by the configuration.
@@ -133,6 +134,7 @@ func NewHeaders(n HeaderNames) *Headers {
 		b := fasthttp.AppendNormalizedHeaderKey(nil, s)
 		h.names = append(h.names, b)
 		h.maxLen = max(h.maxLen, len(b))
+		h.lens |= 1 << (len(b) % 64)
 		return b
 	}
 	h.subject = canon(n.Subject)
@@ -147,36 +149,48 @@ func NewHeaders(n HeaderNames) *Headers {
 func (h *Headers) Empty() bool { return len(h.names) == 0 }
 
 // Strip deletes every identity header the client sent, including spellings
-// that some upstream stacks fold into the same name (underscores for
-// hyphens, as CGI and several frameworks do).
+// that some upstream stacks fold into the same name (any case, underscores
+// for hyphens, as CGI and several frameworks do). The common case, no such
+// header, is one pass over the header names without deleting anything.
 func (h *Headers) Strip(req *fasthttp.RequestHeader) {
-	for _, n := range h.names {
-		req.DelBytes(n)
-	}
-	// Variants are rare: find one, copy its name out of the header storage,
-	// delete it, and look again. Bounded by the number of headers.
-	var buf [256]byte
+	// Deleting while iterating is not allowed: collect the names found
+	// (copied out of the header storage), delete them, and look again
+	// until a pass finds none. Bounded by the number of headers.
+	var buf [512]byte
+	var ends [16]int
 	for range 64 {
-		name := h.findVariant(req, buf[:0])
-		if name == nil {
+		names, n := h.find(req, buf[:0], ends[:0])
+		if len(n) == 0 {
 			return
 		}
-		req.DelBytes(name)
+		start := 0
+		for _, end := range n {
+			req.DelBytes(names[start:end])
+			start = end
+		}
 	}
 }
 
-func (h *Headers) findVariant(req *fasthttp.RequestHeader, dst []byte) []byte {
+// find appends the names of identity headers present in req to dst, as
+// long as dst and ends have room, and returns them with their end offsets.
+func (h *Headers) find(req *fasthttp.RequestHeader, dst []byte, ends []int) ([]byte, []int) {
 	for k := range req.All() {
-		if len(k) > h.maxLen {
+		if len(k) > h.maxLen || h.lens&(1<<(len(k)%64)) == 0 {
 			continue
 		}
 		for _, n := range h.names {
-			if foldEqual(k, n) {
-				return append(dst, k...)
+			if !foldEqual(k, n) {
+				continue
 			}
+			if len(ends) == cap(ends) || len(dst)+len(k) > cap(dst) {
+				return dst, ends
+			}
+			dst = append(dst, k...)
+			ends = append(ends, len(dst))
+			break
 		}
 	}
-	return nil
+	return dst, ends
 }
 
 // foldEqual compares header names ignoring case and treating '_' as '-'.
