@@ -26,6 +26,7 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/server"
 	"github.com/edgeguard/edgeguard/internal/demoupstream"
 	"github.com/edgeguard/edgeguard/policy"
+	"github.com/edgeguard/edgeguard/policy/blocklist"
 	"github.com/edgeguard/edgeguard/policy/config"
 	"github.com/edgeguard/edgeguard/policy/mgmt"
 )
@@ -79,6 +80,14 @@ func run(configPath string, log *slog.Logger) error {
 		return err
 	}
 	defer enf.Close() // XDP stays attached and pinned: filtering goes on while gatewayd is down
+	// The persisted blocklist is restored into the enforcer before any data
+	// listener accepts a connection.
+	mc := first.Config.Management
+	blocks, err := blocklist.Open(blocklist.Options{Dir: mc.StateDir, Applier: enf, MaxEntries: mc.MaxEntries, Log: log})
+	if err != nil {
+		return err
+	}
+	defer blocks.Close()
 	opt := policy.Options{Enforcer: enf, BanDefault: first.Config.XDP.BanDefault}
 	if policy.UsesDemo(first.Config) {
 		demo, err := demoupstream.Start()
@@ -118,8 +127,9 @@ func run(configPath string, log *slog.Logger) error {
 	srv.Serve(listeners...)
 
 	mg, err := mgmt.Start(mgmt.Options{
-		Address: cfg.Management.Address, Policies: holder, Draining: srv.Draining,
+		Config: cfg.Management, Policies: holder, Draining: srv.Draining,
 		Dropped: access.Dropped, Version: version, Log: log, Enforcement: enf,
+		Blocklist: blocks, BanDefault: cfg.XDP.BanDefault,
 	})
 	if err != nil {
 		return err

@@ -1,7 +1,13 @@
 // Package mgmt is the management plane's HTTP server: metrics, liveness,
-// readiness and status for operators, on its own listener. It never shares a
-// listener or a mux with the data plane, and data listeners never serve its
-// routes.
+// readiness and status for operators, and the management API that changes
+// the running gateway (blocklist pushes and deltas, bans, config reload).
+// It listens only on the management address (optionally bound to one
+// device) and/or a Unix socket, authenticates every call that is not
+// explicitly public (bearer tokens checked against hashes, client
+// certificates, Unix peer user ids), and drives the blocklist store.
+//
+// It never shares a listener or a mux with the data plane, data listeners
+// never serve its routes, and it never holds a token in clear.
 package mgmt
 
 import (
@@ -12,11 +18,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
-
+	"github.com/edgeguard/edgeguard/bpf"
+	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/policy"
+	"github.com/edgeguard/edgeguard/policy/blocklist"
+	"github.com/edgeguard/edgeguard/policy/config"
 )
 
 // Status is what /status reports.
@@ -27,14 +36,26 @@ type Status struct {
 	Upstreams        []UpstreamStatus `json:"upstreams"`
 	Draining         bool             `json:"draining"`
 	Enforcer         EnforcerStatus   `json:"enforcer"`
+	Blocklist        *blocklist.Info  `json:"blocklist,omitempty"`
 	AccessLogDropped uint64           `json:"access_log_dropped"`
 }
 
 // EnforcerStatus says how blocked sources are dropped.
 type EnforcerStatus struct {
-	Mode     string `json:"mode"`     // native, generic, mixed, userspace...
-	Fallback bool   `json:"fallback"` // true: user space at accept time, not XDP
-	Why      string `json:"fallback_reason,omitempty"`
+	Mode       string            `json:"mode"`     // native, generic, mixed, userspace...
+	Fallback   bool              `json:"fallback"` // true: user space at accept time, not XDP
+	Why        string            `json:"fallback_reason,omitempty"`
+	Interfaces []InterfaceStatus `json:"interfaces,omitempty"`
+	// Counters are packets (XDP) or connections (user space) per verdict.
+	Counters   map[string]uint64 `json:"counters,omitempty"`
+	Bans       int               `json:"bans"`
+	StatsError string            `json:"stats_error,omitempty"`
+}
+
+// InterfaceStatus is the XDP attachment on one interface.
+type InterfaceStatus struct {
+	Name string `json:"name"`
+	Mode string `json:"mode"` // native or generic
 }
 
 // ConfigStatus describes the running policy.
@@ -62,7 +83,8 @@ type TargetStatus struct {
 
 // Options wires the server to the running daemon.
 type Options struct {
-	Address  string
+	// Config is the management section: listeners, credentials, limits.
+	Config   config.Management
 	Policies *policy.Holder
 	Draining func() bool // true once shutdown began: /readyz then fails
 	Dropped  func() uint64
@@ -70,53 +92,92 @@ type Options struct {
 	Log      *slog.Logger
 	// Enforcement is the running source filter (XDP or user space); nil when none.
 	Enforcement *policy.Enforcement
+	// Blocklist is the store the API changes; nil serves no blocklist API.
+	Blocklist *blocklist.Store
+	// BanDefault is the ban length when a ban request names none.
+	BanDefault time.Duration
 }
 
-// Server is the running management listener.
+// Server is the running management listener(s).
 type Server struct {
 	opt     Options
+	auth    *authenticator
 	srv     *http.Server
-	ln      net.Listener
+	tcp     net.Listener // nil when management.address is off
+	unix    net.Listener // nil without management.unix_socket
 	started time.Time
+	writes  chan struct{} // one blocklist change parses and applies at a time
+	wg      sync.WaitGroup
 }
 
-// Start listens on opt.Address and serves until Shutdown.
+// Start opens the configured listeners and serves until Shutdown.
 func Start(opt Options) (*Server, error) {
-	ln, err := net.Listen("tcp", opt.Address)
-	if err != nil {
-		return nil, fmt.Errorf("start management listener: %w", err)
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opt: opt, ln: ln, started: time.Now()}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		metrics.WritePrometheus(w, true)
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /status", s.status)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(opt.Log.Handler(), slog.LevelWarn)}
-	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			opt.Log.Error("management listener stopped", "error", err)
+	cfg := opt.Config
+	s := &Server{opt: opt, auth: newAuthenticator(cfg), started: time.Now(), writes: make(chan struct{}, 1)}
+	var err error
+	if cfg.Address != config.ManagementOff {
+		if s.tcp, err = listenTCP(cfg); err != nil {
+			return nil, err
 		}
-	}()
+	}
+	if cfg.UnixSocket != "" {
+		if s.unix, err = listenUnix(cfg.UnixSocket); err != nil {
+			if s.tcp != nil {
+				s.tcp.Close()
+			}
+			return nil, err
+		}
+	}
+	s.srv = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ConnContext:       connContext,
+		ErrorLog:          slog.NewLogLogger(opt.Log.Handler(), slog.LevelWarn),
+	}
+	for _, ln := range []net.Listener{s.tcp, s.unix} {
+		if ln == nil {
+			continue
+		}
+		s.wg.Go(func() {
+			if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				opt.Log.Error("management listener stopped", "address", ln.Addr().String(), "error", err)
+			}
+		})
+	}
+	if !cfg.HasCredentials() {
+		opt.Log.Warn("management API: no tokens or client CA configured; only public endpoints (and root on the Unix socket) are served",
+			"public", cfg.Public, "unix_socket", cfg.UnixSocket)
+	}
 	return s, nil
 }
 
-// Addr is the address the listener is bound to.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+// Addr is the TCP address the listener is bound to, or "unix:" and the
+// socket path when there is no TCP listener.
+func (s *Server) Addr() string {
+	if s.tcp != nil {
+		return s.tcp.Addr().String()
+	}
+	return "unix:" + s.opt.Config.UnixSocket
+}
 
-// Shutdown stops the listener, waiting for calls in flight until ctx ends.
+// Shutdown stops the listeners, waiting for calls in flight until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if err := s.srv.Shutdown(ctx); err != nil {
+	err := s.srv.Shutdown(ctx)
+	s.wg.Wait()
+	if err != nil {
 		return fmt.Errorf("stop management listener: %w", err)
 	}
 	return nil
 }
 
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ principal) {
 	if s.opt.Draining != nil && s.opt.Draining() {
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
@@ -124,7 +185,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) status(w http.ResponseWriter, _ *http.Request, _ principal) {
 	p := s.opt.Policies.Current()
 	st := Status{
 		Version: s.opt.Version,
@@ -135,7 +196,11 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 		st.Draining = s.opt.Draining()
 	}
 	if e := s.opt.Enforcement; e != nil {
-		st.Enforcer = EnforcerStatus{Mode: e.Mode(), Fallback: e.Listener != nil, Why: e.Why}
+		st.Enforcer = enforcerStatus(e)
+	}
+	if s.opt.Blocklist != nil {
+		in := s.opt.Blocklist.Info()
+		st.Blocklist = &in
 	}
 	if s.opt.Dropped != nil {
 		st.AccessLogDropped = s.opt.Dropped()
@@ -151,8 +216,34 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 		}
 		st.Upstreams = append(st.Upstreams, us)
 	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func enforcerStatus(e *policy.Enforcement) EnforcerStatus {
+	es := EnforcerStatus{Mode: e.Mode(), Fallback: e.Listener != nil, Why: e.Why}
+	if x, ok := e.Enforcer.(interface{ Attachments() []bpf.Attachment }); ok {
+		for _, a := range x.Attachments() {
+			es.Interfaces = append(es.Interfaces, InterfaceStatus{Name: a.Interface, Mode: a.Mode})
+		}
+	}
+	if stats, err := e.Stats(); err != nil {
+		es.StatsError = err.Error()
+	} else {
+		es.Counters = map[string]uint64{}
+		for r := enforce.Reason(0); r < enforce.NumReasons; r++ {
+			es.Counters[r.String()] = stats.Verdicts[r].Packets
+		}
+	}
+	if bans, err := e.Bans(); err == nil {
+		es.Bans = len(bans)
+	}
+	return es
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(st)
+	_ = enc.Encode(v)
 }

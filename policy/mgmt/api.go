@@ -1,0 +1,478 @@
+package mgmt
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/edgeguard/edgeguard/policy/blocklist"
+)
+
+// API paths. gatewayctl uses the same constants.
+const (
+	PathBlocklist        = "/v1/blocklist"
+	PathBlocklistEntries = "/v1/blocklist/entries"
+	PathBlocklistDelta   = "/v1/blocklist/delta"
+	PathBlocklistTest    = "/v1/blocklist/test"
+	PathBans             = "/v1/bans"
+	PathReload           = "/v1/reload"
+	PathStatus           = "/v1/status"
+)
+
+// ErrorBody is the JSON body of every refused call.
+type ErrorBody struct {
+	Error string `json:"error"`
+	// BadLines and BadTotal list refused entries of a push (the first 100).
+	BadLines []blocklist.LineError `json:"bad_lines,omitempty"`
+	BadTotal int                   `json:"bad_total,omitempty"`
+	// CurrentVersion is set when a push was refused for its version.
+	CurrentVersion *uint64 `json:"current_version,omitempty"`
+}
+
+// TestResult answers "is this address blocked, and by what?".
+type TestResult struct {
+	IP       string     `json:"ip"`
+	Blocked  bool       `json:"blocked"`
+	Entries  []string   `json:"entries"` // blocklist entries covering it, shortest first
+	Banned   bool       `json:"banned"`
+	BanUntil *time.Time `json:"ban_until,omitempty"`
+	Version  uint64     `json:"blocklist_version"`
+}
+
+// BanRequest asks for a ban; For defaults to xdp.ban_default.
+type BanRequest struct {
+	IP  string             `json:"ip"`
+	For blocklist.Duration `json:"for,omitempty"`
+}
+
+// Ban is one active ban.
+type Ban struct {
+	IP        string             `json:"ip"`
+	Until     time.Time          `json:"until"`
+	Remaining blocklist.Duration `json:"remaining"`
+}
+
+// BanList is the answer to GET /v1/bans.
+type BanList struct {
+	Bans []Ban `json:"bans"`
+}
+
+// ReloadResponse is the answer to POST /v1/reload.
+type ReloadResponse struct {
+	Swapped         bool     `json:"swapped"`
+	Version         uint64   `json:"version"`
+	RestartRequired []string `json:"restart_required,omitempty"`
+	Error           string   `json:"error,omitempty"`
+}
+
+// maxBanDuration bounds one ban; longer blocks belong in the blocklist.
+const maxBanDuration = 366 * 24 * time.Hour
+
+type handler func(w http.ResponseWriter, r *http.Request, p principal)
+
+// routes builds the mux: every route declares what it exposes, and the
+// wrapper authenticates before the handler runs (before any body is read).
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	add := func(pattern, name string, need access, h handler) {
+		ok := metrics.GetOrCreateCounter(`edgeguard_mgmt_requests_total{route="` + name + `",result="ok"}`)
+		denied := metrics.GetOrCreateCounter(`edgeguard_mgmt_requests_total{route="` + name + `",result="denied"}`)
+		failed := metrics.GetOrCreateCounter(`edgeguard_mgmt_requests_total{route="` + name + `",result="error"}`)
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			p, status, msg := s.auth.authenticate(r, need)
+			if status != 0 {
+				denied.Inc()
+				if status == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="edgeguard-management"`)
+				}
+				s.opt.Log.Warn("management call refused", "route", name, "remote", r.RemoteAddr, "status", status, "why", msg)
+				writeJSON(w, status, ErrorBody{Error: msg})
+				return
+			}
+			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+			h(rec, r, p)
+			if rec.status >= 400 {
+				failed.Inc()
+			} else {
+				ok.Inc()
+			}
+			if need == accessAdmin {
+				s.opt.Log.Info("management change", "route", name, "by", p.Name, "remote", r.RemoteAddr, "status", rec.status)
+			}
+		})
+	}
+	add("GET /healthz", "healthz", accessHealth, func(w http.ResponseWriter, _ *http.Request, _ principal) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	add("GET /readyz", "readyz", accessHealth, s.readyz)
+	add("GET /metrics", "metrics", accessMetrics, func(w http.ResponseWriter, _ *http.Request, _ principal) {
+		metrics.WritePrometheus(w, true)
+	})
+	add("GET /status", "status", accessStatus, s.status)
+	add("GET "+PathStatus, "status", accessStatus, s.status)
+	add("GET "+PathBlocklist, "blocklist_info", accessRead, s.blocklistInfo)
+	add("GET "+PathBlocklistEntries, "blocklist_entries", accessRead, s.blocklistEntries)
+	add("GET "+PathBlocklistTest, "blocklist_test", accessRead, s.blocklistTest)
+	add("PUT "+PathBlocklist, "blocklist_replace", accessAdmin, s.blocklistReplace)
+	add("POST "+PathBlocklistDelta, "blocklist_delta", accessAdmin, s.blocklistDelta)
+	add("GET "+PathBans, "bans_list", accessRead, s.bansList)
+	add("POST "+PathBans, "ban", accessAdmin, s.ban)
+	add("DELETE "+PathBans+"/{ip}", "unban", accessAdmin, s.unban)
+	add("POST "+PathReload, "reload", accessAdmin, s.reload)
+	return mux
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func fail(w http.ResponseWriter, status int, format string, args ...any) {
+	writeJSON(w, status, ErrorBody{Error: fmt.Sprintf(format, args...)})
+}
+
+func (s *Server) store(w http.ResponseWriter) *blocklist.Store {
+	if s.opt.Blocklist == nil {
+		fail(w, http.StatusNotFound, "no blocklist store in this process")
+	}
+	return s.opt.Blocklist
+}
+
+func (s *Server) blocklistInfo(w http.ResponseWriter, _ *http.Request, _ principal) {
+	if st := s.store(w); st != nil {
+		writeJSON(w, http.StatusOK, st.Info())
+	}
+}
+
+func (s *Server) blocklistEntries(w http.ResponseWriter, _ *http.Request, _ principal) {
+	st := s.store(w)
+	if st == nil {
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Blocklist-Version", strconv.FormatUint(st.Version(), 10))
+	_, _ = st.Export(w)
+}
+
+func (s *Server) blocklistTest(w http.ResponseWriter, r *http.Request, _ principal) {
+	st := s.store(w)
+	if st == nil {
+		return
+	}
+	a, err := netip.ParseAddr(r.URL.Query().Get("ip"))
+	if err != nil || a.Zone() != "" {
+		fail(w, http.StatusBadRequest, "test blocklist: ?ip= must be an IP address, got %q", r.URL.Query().Get("ip"))
+		return
+	}
+	a = a.Unmap()
+	res := TestResult{IP: a.String(), Entries: []string{}, Version: st.Version()}
+	for _, p := range st.Test(a) {
+		res.Entries = append(res.Entries, p.String())
+	}
+	if e := s.opt.Enforcement; e != nil {
+		if bans, err := e.Bans(); err == nil {
+			for _, b := range bans {
+				if b.Addr.Unmap() == a {
+					until := b.Until
+					res.Banned, res.BanUntil = true, &until
+				}
+			}
+		}
+	}
+	res.Blocked = len(res.Entries) > 0 || res.Banned
+	writeJSON(w, http.StatusOK, res)
+}
+
+// bodyFormat picks the parser from Content-Type.
+func bodyFormat(r *http.Request) (blocklist.Format, bool) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return blocklist.FormatText, true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return 0, false
+	}
+	switch mt {
+	case "application/json":
+		return blocklist.FormatJSON, true
+	case "text/plain", "application/octet-stream":
+		return blocklist.FormatText, true
+	}
+	return 0, false
+}
+
+// queryVersion reads ?version=N (0 and false when absent).
+func queryVersion(r *http.Request) (uint64, bool, error) {
+	q := r.URL.Query().Get("version")
+	if q == "" {
+		return 0, false, nil
+	}
+	v, err := strconv.ParseUint(q, 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("?version= must be an unsigned integer, got %q", q)
+	}
+	return v, true, nil
+}
+
+// acquire takes the single write slot, so that only one large body is
+// parsed and applied at a time; it gives up when the caller goes away.
+func (s *Server) acquire(w http.ResponseWriter, r *http.Request) bool {
+	select {
+	case s.writes <- struct{}{}:
+		return true
+	case <-r.Context().Done():
+		fail(w, http.StatusServiceUnavailable, "another blocklist change is in progress")
+		return false
+	}
+}
+
+func (s *Server) release() { <-s.writes }
+
+func (s *Server) blocklistReplace(w http.ResponseWriter, r *http.Request, _ principal) {
+	st := s.store(w)
+	if st == nil {
+		return
+	}
+	format, ok := bodyFormat(r)
+	if !ok {
+		blocklist.CountUpdate("replace", "invalid")
+		fail(w, http.StatusUnsupportedMediaType, "replace blocklist: Content-Type must be text/plain or application/json, got %q", r.Header.Get("Content-Type"))
+		return
+	}
+	version, hasVersion, err := queryVersion(r)
+	if err != nil {
+		blocklist.CountUpdate("replace", "invalid")
+		fail(w, http.StatusBadRequest, "replace blocklist: %v", err)
+		return
+	}
+	if hasVersion && version < st.Version() { // refuse a stale push before reading it
+		s.refuse(w, "replace", fmt.Errorf("replace blocklist: version %d: %w (%d)", version, blocklist.ErrStale, st.Version()), st)
+		return
+	}
+	if !st.Persistent() {
+		s.refuse(w, "replace", fmt.Errorf("replace blocklist: %w", blocklist.ErrNotPersistent), st)
+		return
+	}
+	if !s.acquire(w, r) {
+		return
+	}
+	defer s.release()
+	body := http.MaxBytesReader(w, r.Body, s.opt.Config.MaxBodyBytes)
+	l, err := blocklist.Parse(body, format, blocklist.Limits{MaxEntries: s.opt.Config.MaxEntries})
+	if err != nil {
+		s.refuse(w, "replace", err, st)
+		return
+	}
+	switch {
+	case l.HasVersion && hasVersion && l.Version != version:
+		blocklist.CountUpdate("replace", "invalid")
+		fail(w, http.StatusBadRequest, "replace blocklist: ?version=%d disagrees with the body's version %d", version, l.Version)
+		return
+	case l.HasVersion:
+		version, hasVersion = l.Version, true
+	}
+	if !hasVersion {
+		blocklist.CountUpdate("replace", "invalid")
+		fail(w, http.StatusBadRequest, "replace blocklist: a version is required (?version=N, or \"version\" in a JSON body) so that an older push cannot roll back a newer one")
+		return
+	}
+	res, err := st.Replace(version, l.Entries)
+	if err != nil {
+		s.refuse(w, "replace", err, st)
+		return
+	}
+	blocklist.CountUpdate("replace", okOrUnchanged(res))
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) blocklistDelta(w http.ResponseWriter, r *http.Request, _ principal) {
+	st := s.store(w)
+	if st == nil {
+		return
+	}
+	if f, ok := bodyFormat(r); !ok || f != blocklist.FormatJSON {
+		blocklist.CountUpdate("delta", "invalid")
+		fail(w, http.StatusUnsupportedMediaType, "apply blocklist delta: Content-Type must be application/json")
+		return
+	}
+	version, hasVersion, err := queryVersion(r)
+	if err != nil {
+		blocklist.CountUpdate("delta", "invalid")
+		fail(w, http.StatusBadRequest, "apply blocklist delta: %v", err)
+		return
+	}
+	if !s.acquire(w, r) {
+		return
+	}
+	defer s.release()
+	body := http.MaxBytesReader(w, r.Body, s.opt.Config.MaxBodyBytes)
+	d, err := blocklist.ParseDelta(body, blocklist.Limits{MaxEntries: s.opt.Config.MaxEntries})
+	if err != nil {
+		s.refuse(w, "delta", err, st)
+		return
+	}
+	switch {
+	case d.HasVersion && hasVersion && d.Version != version:
+		blocklist.CountUpdate("delta", "invalid")
+		fail(w, http.StatusBadRequest, "apply blocklist delta: ?version=%d disagrees with the body's version %d", version, d.Version)
+		return
+	case d.HasVersion:
+		version = d.Version
+	}
+	res, err := st.ApplyDelta(version, d.Add, d.Remove)
+	if err != nil {
+		s.refuse(w, "delta", err, st)
+		return
+	}
+	blocklist.CountUpdate("delta", okOrUnchanged(res))
+	writeJSON(w, http.StatusOK, res)
+}
+
+func okOrUnchanged(r blocklist.Result) string {
+	if r.Unchanged {
+		return "unchanged"
+	}
+	return "ok"
+}
+
+// refuse answers a refused blocklist change with the status that says why.
+func (s *Server) refuse(w http.ResponseWriter, op string, err error, st *blocklist.Store) {
+	body := ErrorBody{Error: err.Error()}
+	var (
+		status = http.StatusInternalServerError
+		result = "failed"
+		perr   *blocklist.ParseError
+		maxErr *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &perr):
+		status, result = http.StatusBadRequest, "invalid"
+		body.BadLines, body.BadTotal = perr.Lines, perr.Total
+	case errors.As(err, &maxErr):
+		status, result = http.StatusRequestEntityTooLarge, "too_large"
+		body.Error = fmt.Sprintf("%s blocklist: body larger than management.max_body_bytes (%d)", op, maxErr.Limit)
+	case errors.Is(err, blocklist.ErrTooManyEntries):
+		status, result = http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, blocklist.ErrStale):
+		status, result = http.StatusConflict, "stale"
+	case errors.Is(err, blocklist.ErrConflict):
+		status, result = http.StatusConflict, "conflict"
+	case errors.Is(err, blocklist.ErrBadVersion):
+		status, result = http.StatusBadRequest, "invalid"
+	case errors.Is(err, blocklist.ErrNotPersistent):
+		status = http.StatusServiceUnavailable
+	case errors.Is(err, blocklist.ErrApply), errors.Is(err, blocklist.ErrPersist):
+	default: // a body that could not be read or decoded
+		status, result = http.StatusBadRequest, "invalid"
+	}
+	if status == http.StatusConflict {
+		v := st.Version()
+		body.CurrentVersion = &v
+	}
+	blocklist.CountUpdate(op, result)
+	writeJSON(w, status, body)
+}
+
+func (s *Server) enforcer(w http.ResponseWriter) bool {
+	if s.opt.Enforcement == nil {
+		fail(w, http.StatusNotFound, "no enforcer in this process")
+		return false
+	}
+	return true
+}
+
+func (s *Server) bansList(w http.ResponseWriter, _ *http.Request, _ principal) {
+	if !s.enforcer(w) {
+		return
+	}
+	bans, err := s.opt.Enforcement.Bans()
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "list bans: %v", err)
+		return
+	}
+	now := time.Now()
+	out := BanList{Bans: make([]Ban, 0, len(bans))}
+	for _, b := range bans {
+		out.Bans = append(out.Bans, Ban{IP: b.Addr.Unmap().String(), Until: b.Until, Remaining: blocklist.Duration(b.Until.Sub(now).Round(time.Second))})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) ban(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !s.enforcer(w) {
+		return
+	}
+	var req BanRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		fail(w, http.StatusBadRequest, "ban: body must be JSON {\"ip\": ..., \"for\": \"10m\"}: %v", err)
+		return
+	}
+	a, err := netip.ParseAddr(req.IP)
+	if err != nil || a.Zone() != "" {
+		fail(w, http.StatusBadRequest, "ban: ip must be an IP address, got %q", req.IP)
+		return
+	}
+	d := time.Duration(req.For)
+	if d == 0 {
+		d = s.opt.BanDefault
+	}
+	if d <= 0 || d > maxBanDuration {
+		fail(w, http.StatusBadRequest, "ban: for must be > 0 and <= %s, got %s", maxBanDuration, d)
+		return
+	}
+	until := time.Now().Add(d)
+	if err := s.opt.Enforcement.Ban(a.Unmap(), until); err != nil {
+		fail(w, http.StatusInternalServerError, "ban %s: %v", a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Ban{IP: a.Unmap().String(), Until: until, Remaining: blocklist.Duration(d)})
+}
+
+func (s *Server) unban(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !s.enforcer(w) {
+		return
+	}
+	a, err := netip.ParseAddr(r.PathValue("ip"))
+	if err != nil || a.Zone() != "" {
+		fail(w, http.StatusBadRequest, "unban: %q is not an IP address", r.PathValue("ip"))
+		return
+	}
+	if err := s.opt.Enforcement.Unban(a.Unmap()); err != nil {
+		fail(w, http.StatusInternalServerError, "unban %s: %v", a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"ip": a.Unmap().String(), "result": "unbanned"})
+}
+
+func (s *Server) reload(w http.ResponseWriter, _ *http.Request, p principal) {
+	if s.opt.Policies == nil {
+		fail(w, http.StatusNotFound, "no policy holder in this process")
+		return
+	}
+	res, err := s.opt.Policies.Reload("management API (" + p.Name + ")")
+	out := ReloadResponse{Swapped: res.Swapped, Version: res.Version, RestartRequired: res.RestartRequired}
+	if err != nil {
+		out.Error = err.Error()
+		writeJSON(w, http.StatusUnprocessableEntity, out)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,129 @@
+package mgmt
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/edgeguard/edgeguard/policy/config"
+)
+
+// listenTCP opens the TCP listener on cfg.Address, bound to cfg.BindDevice
+// when set, with TLS when a certificate is configured.
+func listenTCP(cfg config.Management) (net.Listener, error) {
+	lc := net.ListenConfig{}
+	if dev := cfg.BindDevice; dev != "" {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, dev)
+			}); err != nil {
+				return err
+			}
+			if serr != nil {
+				return fmt.Errorf("bind to device %s (management.bind_device): %w", dev, serr)
+			}
+			return nil
+		}
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("listen on management.address %s: %w", cfg.Address, err)
+	}
+	if cfg.TLSCertFile == "" {
+		return ln, nil
+	}
+	tc, err := tlsConfig(cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return tls.NewListener(ln, tc), nil
+}
+
+// tlsConfig loads the server certificate and, for mTLS, the client CAs. A
+// client certificate is verified whenever one is presented (a bad one
+// fails the handshake); whether a call needs one is decided per request,
+// so that tokens and public health checks work without a certificate.
+func tlsConfig(cfg config.Management) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load management.tls_cert_file/tls_key_file: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.ClientCAFile != "" {
+		pem, err := os.ReadFile(cfg.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("load management.client_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("load management.client_ca_file %s: no PEM certificate found", cfg.ClientCAFile)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
+}
+
+// listenUnix opens the Unix socket with mode 0600. A stale socket left by
+// a crashed daemon is replaced; a live one (another daemon) or a file that
+// is not a socket is an error, never removed.
+func listenUnix(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("listen on management.unix_socket %s: exists and is not a socket", path)
+		}
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			c.Close()
+			return nil, fmt.Errorf("listen on management.unix_socket %s: another process serves it", path)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("listen on management.unix_socket %s: probe stale socket: %w", path, err)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("listen on management.unix_socket %s: remove stale socket: %w", path, err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on management.unix_socket %s: %w", path, err)
+	}
+	// Callers are also authenticated by their user id (see peerUID); the
+	// mode keeps everyone else from connecting at all.
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("listen on management.unix_socket %s: chmod: %w", path, err)
+	}
+	return ln, nil
+}
+
+// peerUID returns the user id of the process at the other end of a Unix
+// socket connection (SO_PEERCRED).
+func peerUID(c net.Conn) (uint32, bool) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return 0, false
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil || cerr != nil {
+		return 0, false
+	}
+	return cred.Uid, true
+}
