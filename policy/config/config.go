@@ -23,8 +23,9 @@ type Config struct {
 
 // Listener is a data-plane listener facing clients.
 type Listener struct {
-	Name    string `mapstructure:"name"`
-	Address string `mapstructure:"address"`
+	Name    string       `mapstructure:"name"`
+	Address string       `mapstructure:"address"`
+	TLS     *ListenerTLS `mapstructure:"tls"` // tls.go; nil: plain HTTP
 }
 
 // Server holds connection-level limits and timeouts of the data listeners.
