@@ -15,6 +15,12 @@ type banMemo struct {
 
 const banSlots = 4096
 
+// active reports whether a ban for key is known to last past nowSec.
+func (m *banMemo) active(key uint64, nowSec uint32) bool {
+	w := m.slots[key&(banSlots-1)].Load()
+	return w>>32 == key>>32 && uint32(w) > nowSec
+}
+
 // claim reports whether the caller should issue a ban for key lasting until
 // untilSec: false when a ban for key is known to last past nowSec. Of
 // concurrent callers for one key only one wins.

@@ -51,6 +51,11 @@ type Stage struct {
 	enforcer enforce.Enforcer
 	sleep    func(time.Duration)
 	log      *slog.Logger
+	// closeBanned closes requests from banned sources on connections they
+	// opened before the ban: needed when bans are enforced at accept time
+	// (user space), where open connections outlive the ban. XDP drops
+	// every packet of a banned source, so the check is skipped there.
+	closeBanned bool
 }
 
 type stageLimit struct {
@@ -84,6 +89,7 @@ func NewStage(s *Store, c StageConfig) (*Stage, error) {
 	if st.log == nil {
 		st.log = slog.Default()
 	}
+	st.closeBanned = c.Enforcer == nil || c.Enforcer.Mode() == enforce.ModeUserspace
 	for _, l := range c.Limits {
 		st.limits = append(st.limits, stageLimit{l: l, c: newLimitCounters(c.Route, l.name)})
 	}
@@ -106,6 +112,11 @@ type taken struct {
 // request consumes no quota anywhere.
 func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
 	now := st.store.Now(r.Start)
+	if st.closeBanned && r.ClientIP == r.PeerIP && st.store.bans.active(st.store.IPKey(r.ClientIP, 128), seconds(now)) {
+		r.Reason = pipeline.ReasonBurstBanned
+		r.Detail = "source_banned"
+		return pipeline.Close
+	}
 	key := st.store.Key(r, st.v6bits)
 	var got [MaxLimitsPerRoute]taken
 	var final Result
@@ -187,13 +198,18 @@ func (st *Stage) burst(ctx *fasthttp.RequestCtx, r *pipeline.Request, res Result
 	return pipeline.Close
 }
 
-// ban bans addr, at most once per ban period per address (banMemo).
+// seconds converts store time to the ban memo's seconds (never 0).
+func seconds(ns int64) uint32 { return uint32(ns/int64(time.Second)) + 1 }
+
+// ban bans addr, at most once per ban period per address (banMemo). Without
+// an enforcer the memo still records the ban, so the source's requests on
+// open connections are closed for the ban period.
 func (st *Stage) ban(addr netip.Addr, detail string, now int64) {
-	if st.enforcer == nil || !addr.IsValid() {
+	if !addr.IsValid() {
 		return
 	}
 	until := now + st.banFor
-	if !st.store.bans.claim(st.store.IPKey(addr, 128), uint32(now/int64(time.Second))+1, uint32(until/int64(time.Second))+1) {
+	if !st.store.bans.claim(st.store.IPKey(addr, 128), seconds(now), seconds(until)) || st.enforcer == nil {
 		return
 	}
 	if err := st.enforcer.Ban(addr, st.store.epoch.Add(time.Duration(until))); err != nil {

@@ -392,3 +392,47 @@ func TestEvictionUnderKeySpraying(t *testing.T) {
 		t.Fatalf("idle evictions %d -> %d, want the refilled keys evicted as idle", st.EvictedIdle, st2.EvictedIdle)
 	}
 }
+
+// xdpLike reports the native XDP mode: bans drop packets, so the stage
+// need not close banned sources' open connections itself.
+type xdpLike struct{ *countingEnforcer }
+
+func (xdpLike) Mode() string { return "native" }
+
+func TestBannedSourceClosedOnOpenConnections(t *testing.T) {
+	tests := []struct {
+		name      string
+		xdp       bool
+		wantClose bool
+	}{
+		{"user-space enforcement closes until the ban ends", false, true},
+		{"XDP drops packets; the stage does not check", true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, fixtureOpts{}, LimitConfig{Name: "b", Default: Windows{Second: 1}, BurstBan: true})
+			if tc.xdp {
+				st, _ := NewStage(f.store, StageConfig{Route: "x", Limits: []*Limit{f.stage.limits[0].l}, IPv6Prefix: 64,
+					BanDuration: time.Minute, Enforcer: xdpLike{f.enf}, Sleep: f.sl.sleep, Logger: f.stage.log})
+				f.stage = st
+			}
+			for i := 0; f.do().verdict != pipeline.Close; i++ {
+				if i > 100 {
+					t.Fatal("never banned")
+				}
+			}
+			f.now += 10 * time.Second // quota and burst meter recovered
+			o := f.do()
+			if got := o.verdict == pipeline.Close; got != tc.wantClose {
+				t.Fatalf("request during the ban closed = %v (detail %q), want %v", got, o.detail, tc.wantClose)
+			}
+			if tc.wantClose && (o.detail != "source_banned" || o.reason != pipeline.ReasonBurstBanned) {
+				t.Fatalf("detail %q reason %v", o.detail, o.reason)
+			}
+			f.now += time.Minute
+			if o := f.do(); o.verdict == pipeline.Close {
+				t.Fatal("still closed after the ban ended")
+			}
+		})
+	}
+}
