@@ -26,60 +26,8 @@ import (
 	"github.com/edgeguard/edgeguard/policy"
 	"github.com/edgeguard/edgeguard/policy/blocklist"
 	"github.com/edgeguard/edgeguard/policy/config"
+	"github.com/edgeguard/edgeguard/policy/mgmt/api"
 )
-
-// Status is what /status reports.
-type Status struct {
-	Version          string           `json:"version"`
-	Uptime           string           `json:"uptime"`
-	Config           ConfigStatus     `json:"config"`
-	Upstreams        []UpstreamStatus `json:"upstreams"`
-	Draining         bool             `json:"draining"`
-	Enforcer         EnforcerStatus   `json:"enforcer"`
-	Blocklist        *blocklist.Info  `json:"blocklist,omitempty"`
-	AccessLogDropped uint64           `json:"access_log_dropped"`
-}
-
-// EnforcerStatus says how blocked sources are dropped.
-type EnforcerStatus struct {
-	Mode       string            `json:"mode"`     // native, generic, mixed, userspace...
-	Fallback   bool              `json:"fallback"` // true: user space at accept time, not XDP
-	Why        string            `json:"fallback_reason,omitempty"`
-	Interfaces []InterfaceStatus `json:"interfaces,omitempty"`
-	// Counters are packets (XDP) or connections (user space) per verdict.
-	Counters   map[string]uint64 `json:"counters,omitempty"`
-	Bans       int               `json:"bans"`
-	StatsError string            `json:"stats_error,omitempty"`
-}
-
-// InterfaceStatus is the XDP attachment on one interface.
-type InterfaceStatus struct {
-	Name string `json:"name"`
-	Mode string `json:"mode"` // native or generic
-}
-
-// ConfigStatus describes the running policy.
-type ConfigStatus struct {
-	Version  uint64    `json:"version"`
-	Source   string    `json:"source"`
-	Digest   string    `json:"digest"`
-	LoadedAt time.Time `json:"loaded_at"`
-}
-
-// UpstreamStatus lists one pool's targets.
-type UpstreamStatus struct {
-	Name    string         `json:"name"`
-	Targets []TargetStatus `json:"targets"`
-}
-
-// TargetStatus is one upstream target's health.
-type TargetStatus struct {
-	Address             string     `json:"address"`
-	Healthy             bool       `json:"healthy"`
-	EjectedUntil        *time.Time `json:"ejected_until,omitempty"`
-	InFlight            int        `json:"in_flight"`
-	ConsecutiveFailures int        `json:"consecutive_failures"`
-}
 
 // Options wires the server to the running daemon.
 type Options struct {
@@ -187,10 +135,10 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ principal) {
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request, _ principal) {
 	p := s.opt.Policies.Current()
-	st := Status{
+	st := api.Status{
 		Version: s.opt.Version,
 		Uptime:  time.Since(s.started).Round(time.Second).String(),
-		Config:  ConfigStatus{Version: p.Version, Source: p.Source, Digest: p.Digest, LoadedAt: p.LoadedAt},
+		Config:  api.ConfigStatus{Version: p.Version, Source: p.Source, Digest: p.Digest, LoadedAt: p.LoadedAt},
 	}
 	if s.opt.Draining != nil {
 		st.Draining = s.opt.Draining()
@@ -206,9 +154,9 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request, _ principal) {
 		st.AccessLogDropped = s.opt.Dropped()
 	}
 	for _, name := range p.PoolNames() {
-		us := UpstreamStatus{Name: name}
+		us := api.UpstreamStatus{Name: name}
 		for _, t := range p.Pool(name).Status() {
-			ts := TargetStatus{Address: t.Address, Healthy: t.Healthy, InFlight: t.InFlight, ConsecutiveFailures: t.ConsecutiveFailures}
+			ts := api.TargetStatus{Address: t.Address, Healthy: t.Healthy, InFlight: t.InFlight, ConsecutiveFailures: t.ConsecutiveFailures}
 			if t.EjectedUntil.After(time.Now()) {
 				ts.EjectedUntil = &t.EjectedUntil
 			}
@@ -219,11 +167,11 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request, _ principal) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-func enforcerStatus(e *policy.Enforcement) EnforcerStatus {
-	es := EnforcerStatus{Mode: e.Mode(), Fallback: e.Listener != nil, Why: e.Why}
+func enforcerStatus(e *policy.Enforcement) api.EnforcerStatus {
+	es := api.EnforcerStatus{Mode: e.Mode(), Fallback: e.Listener != nil, Why: e.Why}
 	if x, ok := e.Enforcer.(interface{ Attachments() []bpf.Attachment }); ok {
 		for _, a := range x.Attachments() {
-			es.Interfaces = append(es.Interfaces, InterfaceStatus{Name: a.Interface, Mode: a.Mode})
+			es.Interfaces = append(es.Interfaces, api.InterfaceStatus{Name: a.Interface, Mode: a.Mode})
 		}
 	}
 	if stats, err := e.Stats(); err != nil {

@@ -14,64 +14,8 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/edgeguard/edgeguard/policy/blocklist"
+	"github.com/edgeguard/edgeguard/policy/mgmt/api"
 )
-
-// API paths. gatewayctl uses the same constants.
-const (
-	PathBlocklist        = "/v1/blocklist"
-	PathBlocklistEntries = "/v1/blocklist/entries"
-	PathBlocklistDelta   = "/v1/blocklist/delta"
-	PathBlocklistTest    = "/v1/blocklist/test"
-	PathBans             = "/v1/bans"
-	PathReload           = "/v1/reload"
-	PathStatus           = "/v1/status"
-)
-
-// ErrorBody is the JSON body of every refused call.
-type ErrorBody struct {
-	Error string `json:"error"`
-	// BadLines and BadTotal list refused entries of a push (the first 100).
-	BadLines []blocklist.LineError `json:"bad_lines,omitempty"`
-	BadTotal int                   `json:"bad_total,omitempty"`
-	// CurrentVersion is set when a push was refused for its version.
-	CurrentVersion *uint64 `json:"current_version,omitempty"`
-}
-
-// TestResult answers "is this address blocked, and by what?".
-type TestResult struct {
-	IP       string     `json:"ip"`
-	Blocked  bool       `json:"blocked"`
-	Entries  []string   `json:"entries"` // blocklist entries covering it, shortest first
-	Banned   bool       `json:"banned"`
-	BanUntil *time.Time `json:"ban_until,omitempty"`
-	Version  uint64     `json:"blocklist_version"`
-}
-
-// BanRequest asks for a ban; For defaults to xdp.ban_default.
-type BanRequest struct {
-	IP  string             `json:"ip"`
-	For blocklist.Duration `json:"for,omitempty"`
-}
-
-// Ban is one active ban.
-type Ban struct {
-	IP        string             `json:"ip"`
-	Until     time.Time          `json:"until"`
-	Remaining blocklist.Duration `json:"remaining"`
-}
-
-// BanList is the answer to GET /v1/bans.
-type BanList struct {
-	Bans []Ban `json:"bans"`
-}
-
-// ReloadResponse is the answer to POST /v1/reload.
-type ReloadResponse struct {
-	Swapped         bool     `json:"swapped"`
-	Version         uint64   `json:"version"`
-	RestartRequired []string `json:"restart_required,omitempty"`
-	Error           string   `json:"error,omitempty"`
-}
 
 // maxBanDuration bounds one ban; longer blocks belong in the blocklist.
 const maxBanDuration = 366 * 24 * time.Hour
@@ -94,7 +38,7 @@ func (s *Server) routes() http.Handler {
 					w.Header().Set("WWW-Authenticate", `Bearer realm="edgeguard-management"`)
 				}
 				s.opt.Log.Warn("management call refused", "route", name, "remote", r.RemoteAddr, "status", status, "why", msg)
-				writeJSON(w, status, ErrorBody{Error: msg})
+				writeJSON(w, status, api.ErrorBody{Error: msg})
 				return
 			}
 			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -117,16 +61,16 @@ func (s *Server) routes() http.Handler {
 		metrics.WritePrometheus(w, true)
 	})
 	add("GET /status", "status", accessStatus, s.status)
-	add("GET "+PathStatus, "status", accessStatus, s.status)
-	add("GET "+PathBlocklist, "blocklist_info", accessRead, s.blocklistInfo)
-	add("GET "+PathBlocklistEntries, "blocklist_entries", accessRead, s.blocklistEntries)
-	add("GET "+PathBlocklistTest, "blocklist_test", accessRead, s.blocklistTest)
-	add("PUT "+PathBlocklist, "blocklist_replace", accessAdmin, s.blocklistReplace)
-	add("POST "+PathBlocklistDelta, "blocklist_delta", accessAdmin, s.blocklistDelta)
-	add("GET "+PathBans, "bans_list", accessRead, s.bansList)
-	add("POST "+PathBans, "ban", accessAdmin, s.ban)
-	add("DELETE "+PathBans+"/{ip}", "unban", accessAdmin, s.unban)
-	add("POST "+PathReload, "reload", accessAdmin, s.reload)
+	add("GET "+api.PathStatus, "status", accessStatus, s.status)
+	add("GET "+api.PathBlocklist, "blocklist_info", accessRead, s.blocklistInfo)
+	add("GET "+api.PathBlocklistEntries, "blocklist_entries", accessRead, s.blocklistEntries)
+	add("GET "+api.PathBlocklistTest, "blocklist_test", accessRead, s.blocklistTest)
+	add("PUT "+api.PathBlocklist, "blocklist_replace", accessAdmin, s.blocklistReplace)
+	add("POST "+api.PathBlocklistDelta, "blocklist_delta", accessAdmin, s.blocklistDelta)
+	add("GET "+api.PathBans, "bans_list", accessRead, s.bansList)
+	add("POST "+api.PathBans, "ban", accessAdmin, s.ban)
+	add("DELETE "+api.PathBans+"/{ip}", "unban", accessAdmin, s.unban)
+	add("POST "+api.PathReload, "reload", accessAdmin, s.reload)
 	return mux
 }
 
@@ -143,7 +87,7 @@ func (r *statusRecorder) WriteHeader(status int) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func fail(w http.ResponseWriter, status int, format string, args ...any) {
-	writeJSON(w, status, ErrorBody{Error: fmt.Sprintf(format, args...)})
+	writeJSON(w, status, api.ErrorBody{Error: fmt.Sprintf(format, args...)})
 }
 
 func (s *Server) store(w http.ResponseWriter) *blocklist.Store {
@@ -180,7 +124,7 @@ func (s *Server) blocklistTest(w http.ResponseWriter, r *http.Request, _ princip
 		return
 	}
 	a = a.Unmap()
-	res := TestResult{IP: a.String(), Entries: []string{}, Version: st.Version()}
+	res := api.TestResult{IP: a.String(), Entries: []string{}, Version: st.Version()}
 	for _, p := range st.Test(a) {
 		res.Entries = append(res.Entries, p.String())
 	}
@@ -353,7 +297,7 @@ func okOrUnchanged(r blocklist.Result) string {
 
 // refuse answers a refused blocklist change with the status that says why.
 func (s *Server) refuse(w http.ResponseWriter, op string, err error, st *blocklist.Store) {
-	body := ErrorBody{Error: err.Error()}
+	body := api.ErrorBody{Error: err.Error()}
 	var (
 		status = http.StatusInternalServerError
 		result = "failed"
@@ -407,9 +351,9 @@ func (s *Server) bansList(w http.ResponseWriter, _ *http.Request, _ principal) {
 		return
 	}
 	now := time.Now()
-	out := BanList{Bans: make([]Ban, 0, len(bans))}
+	out := api.BanList{Bans: make([]api.Ban, 0, len(bans))}
 	for _, b := range bans {
-		out.Bans = append(out.Bans, Ban{IP: b.Addr.Unmap().String(), Until: b.Until, Remaining: blocklist.Duration(b.Until.Sub(now).Round(time.Second))})
+		out.Bans = append(out.Bans, api.Ban{IP: b.Addr.Unmap().String(), Until: b.Until, Remaining: blocklist.Duration(b.Until.Sub(now).Round(time.Second))})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -418,7 +362,7 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, _ principal) {
 	if !s.enforcer(w) {
 		return
 	}
-	var req BanRequest
+	var req api.BanRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -443,7 +387,7 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, _ principal) {
 		fail(w, http.StatusInternalServerError, "ban %s: %v", a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Ban{IP: a.Unmap().String(), Until: until, Remaining: blocklist.Duration(d)})
+	writeJSON(w, http.StatusOK, api.Ban{IP: a.Unmap().String(), Until: until, Remaining: blocklist.Duration(d)})
 }
 
 func (s *Server) unban(w http.ResponseWriter, r *http.Request, _ principal) {
@@ -468,7 +412,7 @@ func (s *Server) reload(w http.ResponseWriter, _ *http.Request, p principal) {
 		return
 	}
 	res, err := s.opt.Policies.Reload("management API (" + p.Name + ")")
-	out := ReloadResponse{Swapped: res.Swapped, Version: res.Version, RestartRequired: res.RestartRequired}
+	out := api.ReloadResponse{Swapped: res.Swapped, Version: res.Version, RestartRequired: res.RestartRequired}
 	if err != nil {
 		out.Error = err.Error()
 		writeJSON(w, http.StatusUnprocessableEntity, out)
