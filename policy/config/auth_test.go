@@ -100,7 +100,9 @@ func TestAuthParseAndDefaults(t *testing.T) {
 
 // TestAuthInvalid: every mistake is rejected with an error naming its key.
 func TestAuthInvalid(t *testing.T) {
-	routeAuth := func(s string) [2]string { return [2]string{"    upstream: api\n", "    upstream: api\n    auth:\n" + s} }
+	routeAuth := func(s string) [2]string {
+		return [2]string{"    upstream: api\n", "    upstream: api\n    auth:\n" + s}
+	}
 	cases := []struct {
 		name    string
 		replace [2]string
