@@ -57,19 +57,8 @@ const (
 )
 
 func TestAuthParseAndDefaults(t *testing.T) {
-	doc := authBase + `
-    auth:
-      methods: [jwt, api_key]
-      issuers: [corp]
-      scopes: [orders:read]
-`
-	doc = strings.Replace(doc, "    upstream: api\n", "    upstream: api\n    auth:\n      methods: [jwt, api_key, hmac, client_cert]\n      issuers: [corp]\n      scopes: [orders:read]\n      require_client_cert: true\n", 1)
-	doc = strings.TrimSuffix(doc, `
-    auth:
-      methods: [jwt, api_key]
-      issuers: [corp]
-      scopes: [orders:read]
-`)
+	doc := strings.Replace(authBase, "    upstream: api\n", "    upstream: api\n    auth:\n      methods: [jwt, api_key, hmac, client_cert]\n"+
+		"      issuers: [corp]\n      scopes: [orders:read]\n      require_client_cert: true\n", 1)
 	l, err := Parse([]byte(doc), "yaml", "test")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
