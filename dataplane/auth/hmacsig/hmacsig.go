@@ -125,13 +125,20 @@ type Config struct {
 	MaxSkew         time.Duration
 	ReplayCacheSize int      // signatures remembered; when full of live ones, requests are refused
 	RequiredHeaders []string // lower-case names that SignedHeaders must include
+	// Replay, when set, is used instead of a new cache of ReplayCacheSize:
+	// a reload passes the running one on, so a reload never lets a
+	// signature be replayed.
+	Replay *ReplayCache
 }
+
+// Replay returns the verifier's replay cache, to hand to the next one.
+func (v *Verifier) Replay() *ReplayCache { return v.replay }
 
 // Verifier checks signed requests. Safe for concurrent use.
 type Verifier struct {
 	keys     map[string]*Key
 	skew     time.Duration
-	replay   *replayCache
+	replay   *ReplayCache
 	required [][]byte
 }
 
@@ -140,7 +147,10 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.MaxSkew <= 0 || cfg.ReplayCacheSize <= 0 {
 		return nil, errors.New("build HMAC verifier: max skew and replay cache size must be > 0")
 	}
-	v := &Verifier{keys: map[string]*Key{}, skew: cfg.MaxSkew, replay: newReplayCache(cfg.ReplayCacheSize)}
+	v := &Verifier{keys: map[string]*Key{}, skew: cfg.MaxSkew, replay: cfg.Replay}
+	if v.replay == nil {
+		v.replay = NewReplayCache(cfg.ReplayCacheSize)
+	}
 	for _, h := range cfg.RequiredHeaders {
 		v.required = append(v.required, []byte(h))
 	}

@@ -191,7 +191,7 @@ func TestReplayRace(t *testing.T) {
 }
 
 func TestReplayCacheBound(t *testing.T) {
-	c := newReplayCache(replayShards) // one signature per shard
+	c := NewReplayCache(replayShards) // one signature per shard
 	var a, b [32]byte
 	b[1] = 1 // same shard as a (first byte 0)
 	if err := c.add(&a, 100, 0); err != nil {
@@ -268,7 +268,7 @@ func signedCtxs(t testing.TB, n int) []*fasthttp.RequestCtx {
 	return out
 }
 
-func (c *replayCache) reset() {
+func (c *ReplayCache) reset() {
 	for i := range c.shards {
 		clear(c.shards[i].m)
 	}

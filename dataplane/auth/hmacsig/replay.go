@@ -5,12 +5,12 @@ import (
 	"sync"
 )
 
-// replayCache remembers accepted signatures until they could no longer be
+// ReplayCache remembers accepted signatures until they could no longer be
 // accepted anyway (their timestamp plus the skew). It is sharded by the
 // signature's first byte, each shard a mutex and a map preallocated to its
 // share of the bound. A shard full of live signatures refuses new ones:
 // forgetting one early would let it be replayed.
-type replayCache struct {
+type ReplayCache struct {
 	shards   [replayShards]replayShard
 	perShard int
 }
@@ -23,8 +23,9 @@ type replayShard struct {
 	_  [40]byte                    // keep shards on separate cache lines
 }
 
-func newReplayCache(size int) *replayCache {
-	c := &replayCache{perShard: max(1, (size+replayShards-1)/replayShards)}
+// NewReplayCache makes a cache bounded to about size signatures.
+func NewReplayCache(size int) *ReplayCache {
+	c := &ReplayCache{perShard: max(1, (size+replayShards-1)/replayShards)}
 	for i := range c.shards {
 		c.shards[i].m = make(map[[sha256.Size]byte]int64, c.perShard)
 	}
@@ -32,7 +33,10 @@ func newReplayCache(size int) *replayCache {
 }
 
 // add records sig until expires, or reports it as a replay.
-func (c *replayCache) add(sig *[sha256.Size]byte, expires, now int64) error {
+// Size is the bound the cache was made with (rounded to its shards).
+func (c *ReplayCache) Size() int { return c.perShard * replayShards }
+
+func (c *ReplayCache) add(sig *[sha256.Size]byte, expires, now int64) error {
 	s := &c.shards[sig[0]%replayShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
