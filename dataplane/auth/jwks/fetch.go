@@ -92,6 +92,10 @@ func (f *Fetcher) Config() FetcherConfig { return f.cfg }
 // changes only when the fetched content changes.
 func (f *Fetcher) Cell() *atomic.Pointer[Set] { return &f.cell }
 
+// Done is closed when the fetcher has stopped after Close (and never when
+// it was not started).
+func (f *Fetcher) Done() <-chan struct{} { return f.done }
+
 // LastError is the error of the most recent fetch, nil after a success.
 func (f *Fetcher) LastError() error {
 	f.mu.Lock()
