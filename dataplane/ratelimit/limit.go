@@ -54,6 +54,7 @@ type windowRate struct {
 	reject  gcra.Rate       // refusals allowed before a ban
 	delayAt int64           // backlog above which a granted request is delayed
 	name    string          // "<limit>/<window>": access-log detail and header item name
+	quoted  string          // name as a structured-field string, for headers
 	would   [Ban + 1]string // access-log details of a shadow limit's actions
 }
 
@@ -69,6 +70,7 @@ type Limit struct {
 	name     string
 	table    *Table
 	def      *rates
+	anon     *rates // for requests without a principal: kinds[IdentityNone], else def
 	tiers    []tierRates
 	kinds    [numKinds]*rates
 	shadow   bool
@@ -115,6 +117,10 @@ func NewLimit(t *Table, c LimitConfig) (*Limit, error) {
 			return nil, fmt.Errorf("%w (identity kind %s)", err, k)
 		}
 	}
+	l.anon = l.def
+	if r := l.kinds[pipeline.IdentityNone]; r != nil {
+		l.anon = r
+	}
 	return l, nil
 }
 
@@ -137,6 +143,7 @@ func compileRates(name string, ws Windows, th Thresholds) (*rates, error) {
 			reject: gcra.New(max((n*(th.Ban-th.Reject)+99)/100, 1), w.Duration(), 100),
 			name:   name + "/" + w.String(),
 		}
+		wr.quoted = strconv.Quote(wr.name)
 		for a := Delay; a <= Ban; a++ {
 			wr.would[a] = "shadow: would be " + a.String() + " by " + wr.name
 		}
@@ -145,7 +152,7 @@ func compileRates(name string, ws Windows, th Thresholds) (*rates, error) {
 		if len(r.policy) > 0 {
 			r.policy = append(r.policy, ", "...)
 		}
-		r.policy = strconv.AppendQuote(r.policy, wr.name)
+		r.policy = append(r.policy, wr.quoted...)
 		r.policy = append(r.policy, ";q="...)
 		r.policy = strconv.AppendInt(r.policy, n, 10)
 		r.policy = append(r.policy, ";w="...)
@@ -164,11 +171,12 @@ func (l *Limit) Shadow() bool { return l.shadow }
 // the limit does not apply.
 func (l *Limit) ratesFor(p *pipeline.Principal) *rates {
 	if p == nil {
-		if r := l.kinds[pipeline.IdentityNone]; r != nil {
-			return r
-		}
-		return l.def
+		return l.anon
 	}
+	return l.principalRates(p)
+}
+
+func (l *Limit) principalRates(p *pipeline.Principal) *rates {
 	if p.Tier != "" {
 		for i := range l.tiers {
 			if strings.EqualFold(l.tiers[i].tier, p.Tier) {
@@ -190,7 +198,7 @@ type Action uint8
 const (
 	// Allow passes the request.
 	Allow Action = iota
-	// Delay passes the request after Result.Delay.
+	// Delay passes the request after Result.Wait.
 	Delay
 	// Reject refuses it with 429; Result.Wait says when to retry.
 	Reject
@@ -207,13 +215,23 @@ func (a Action) String() string {
 	return "unknown"
 }
 
-// Result is the outcome of charging one request to one limit.
+// Result is the outcome of charging one request to one limit. It has
+// three fields so that it stays in registers (larger structs are returned
+// through memory, which costs more than the check itself).
 type Result struct {
 	Action Action
-	Delay  int64  // ns, for Delay
-	Wait   int64  // ns until a token is available, for Reject and Ban
-	Detail string // "<limit>/<window>" of the deciding window
-	win    *windowRate
+	// Wait is in ns: for Delay, how long to delay the request; for Reject
+	// and Ban, how long until a token is available.
+	Wait int64
+	win  *windowRate
+}
+
+// Detail names the deciding window, "<limit>/<window>" ("" for Allow).
+func (res Result) Detail() string {
+	if res.win == nil {
+		return ""
+	}
+	return res.win.name
 }
 
 // shadowDetail is the access-log detail of a shadow limit's result.
@@ -235,15 +253,15 @@ func (l *Limit) take(b *bucket, r *rates, now int64) Result {
 		backlog, wait, ok := wr.grant.Take(&m.grant, now)
 		if !ok {
 			l.refund(b, r, i)
-			res = Result{Action: Reject, Wait: wait, Detail: wr.name, win: wr}
+			res = Result{Action: Reject, Wait: wait, win: wr}
 			if _, _, ok := wr.reject.Take(&m.reject, now); !ok && l.burstBan {
 				res.Action = Ban
 			}
 			return res
 		}
 		if backlog > wr.delayAt {
-			if d := gcra.Scale(l.maxDelay, backlog, wr.delayAt, wr.grant.Tol); d > res.Delay {
-				res = Result{Action: Delay, Delay: d, Detail: wr.name, win: wr}
+			if d := gcra.Scale(l.maxDelay, backlog, wr.delayAt, wr.grant.Tol); d > res.Wait {
+				res = Result{Action: Delay, Wait: d, win: wr}
 			}
 		}
 	}
@@ -259,8 +277,8 @@ func (l *Limit) refund(b *bucket, r *rates, n int) {
 
 // usage describes the most used window of a bucket for rate-limit headers.
 type usage struct {
-	limit, remaining, reset int64 // requests, requests, seconds until full
-	name                    string
+	limit, remaining, reset int64  // requests, requests, seconds until full
+	name                    string // quoted window name
 	frac                    float64
 }
 
@@ -281,7 +299,7 @@ func (l *Limit) peek(b *bucket, r *rates, now int64, u *usage) {
 			limit:     wr.grant.N,
 			remaining: wr.grant.Remaining(backlog),
 			reset:     (backlog + int64(time.Second) - 1) / int64(time.Second),
-			name:      wr.name,
+			name:      wr.quoted,
 			frac:      frac,
 		}
 	}

@@ -147,7 +147,7 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 			final = res
 			break
 		}
-		if res.Delay > final.Delay {
+		if res.Action == Delay && res.Wait > final.Wait {
 			final = res
 		}
 	}
@@ -168,7 +168,7 @@ var (
 
 func (st *Stage) reject(ctx *fasthttp.RequestCtx, r *pipeline.Request, res Result, key uint64, now int64) pipeline.Verdict {
 	v := pipeline.Deny(ctx, r, fasthttp.StatusTooManyRequests, pipeline.ReasonRateLimited)
-	r.Detail = res.Detail
+	r.Detail = res.Detail()
 	var buf [20]byte
 	ctx.Response.Header.SetCanonical(hdrRetryAfter, strconv.AppendInt(buf[:0], ceilSeconds(res.Wait), 10))
 	if st.headers {
@@ -193,8 +193,8 @@ func (st *Stage) burst(ctx *fasthttp.RequestCtx, r *pipeline.Request, res Result
 		return st.reject(ctx, r, res, key, now)
 	}
 	r.Reason = pipeline.ReasonBurstBanned
-	r.Detail = res.Detail
-	st.ban(r.ClientIP, res.Detail, now)
+	r.Detail = res.Detail()
+	st.ban(r.ClientIP, r.Detail, now)
 	return pipeline.Close
 }
 
@@ -222,9 +222,9 @@ func (st *Stage) ban(addr netip.Addr, detail string, now int64) {
 		"duration", time.Duration(st.banFor).String(), "enforcer", st.enforcer.Mode())
 }
 
-// delay waits out res.Delay unless too many requests already wait.
+// delay waits out res.Wait unless too many requests already wait.
 func (st *Stage) delay(res Result) {
-	st.store.Wait(time.Duration(res.Delay), st.sleep)
+	st.store.Wait(time.Duration(res.Wait), st.sleep)
 }
 
 // ObserveResponse adds the rate-limit headers to responses that the gateway
@@ -277,7 +277,7 @@ func (st *Stage) writeHeaders(ctx *fasthttp.RequestCtx, r *pipeline.Request, key
 	h.SetCanonical(hdrXRemaining, strconv.AppendInt(nbuf[:0], u.remaining, 10))
 	h.SetCanonical(hdrXReset, strconv.AppendInt(nbuf[:0], u.reset, 10))
 	h.SetCanonical(hdrPolicy, pol)
-	b := strconv.AppendQuote(nbuf[:0], u.name)
+	b := append(nbuf[:0], u.name...)
 	b = append(b, ";r="...)
 	b = strconv.AppendInt(b, u.remaining, 10)
 	b = append(b, ";t="...)
