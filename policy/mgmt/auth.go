@@ -74,12 +74,6 @@ func newAuthenticator(cfg config.Management) *authenticator {
 	return a
 }
 
-// HashToken returns the config form of a token's hash: "sha256:<hex>".
-func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
 type ctxKey int
 
 const peerUIDKey ctxKey = 0

@@ -58,8 +58,8 @@ listeners: [{name: public, address: "127.0.0.1:0"}]
 management:
   address: 127.0.0.1:0
   tokens:
-    - {name: ops, hash: ` + HashToken(adminToken) + `}
-    - {name: grafana, hash: ` + HashToken(readToken) + `, role: read}
+    - {name: ops, hash: ` + api.HashToken(adminToken) + `}
+    - {name: grafana, hash: ` + api.HashToken(readToken) + `, role: read}
   state_dir: ` + filepath.Join(dir, "state") + `
   max_entries: 1000
   max_body_bytes: 65536
@@ -162,7 +162,7 @@ func TestAuthRequiredOnEveryCall(t *testing.T) {
 		{"no token", "", 401, 401},
 		{"wrong token", "Bearer not-the-token", 401, 401},
 		{"token of another scheme", "Basic " + adminToken, 401, 401},
-		{"hash instead of token", "Bearer " + HashToken(adminToken), 401, 401},
+		{"hash instead of token", "Bearer " + api.HashToken(adminToken), 401, 401},
 		{"read-only token", "Bearer " + readToken, 200, 403},
 		{"admin token", "Bearer " + adminToken, 200, 200},
 	}
@@ -569,7 +569,7 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 }
 
 func TestHashTokenMatchesConfigForm(t *testing.T) {
-	h := HashToken("secret")
+	h := api.HashToken("secret")
 	if h != "sha256:2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b" {
 		t.Errorf("HashToken = %s", h)
 	}

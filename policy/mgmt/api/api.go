@@ -4,6 +4,8 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/edgeguard/edgeguard/policy/blocklist"
@@ -117,4 +119,13 @@ type TargetStatus struct {
 	EjectedUntil        *time.Time `json:"ejected_until,omitempty"`
 	InFlight            int        `json:"in_flight"`
 	ConsecutiveFailures int        `json:"consecutive_failures"`
+}
+
+// HashToken returns the form of a token kept in the config file
+// (management.tokens[].hash): "sha256:" and the hex SHA-256 of the token.
+// Tokens are random (gatewayctl token new), so a fast hash is enough: there
+// is no password to guess.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
