@@ -1,0 +1,59 @@
+package policy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"github.com/edgeguard/edgeguard/policy/config"
+)
+
+// ListenerTLSConfig builds the TLS configuration of data listener i, or
+// returns nil when it serves plain HTTP. With client_auth request the
+// handshake asks for a client certificate and verifies one if sent; with
+// require a verified certificate is needed to connect. The certificate's
+// identity is read per request by the auth stage (dataplane/auth/certauth).
+// Listener TLS takes effect at start (listeners are restart-only).
+func ListenerTLSConfig(c *config.Config, i int) (*tls.Config, error) {
+	l := c.Listeners[i]
+	t := l.TLS
+	if t == nil {
+		return nil, nil
+	}
+	if err := c.CheckListenerTLS(); err != nil {
+		return nil, err
+	}
+	key := fmt.Sprintf("listeners[%d].tls", i)
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: load cert_file/key_file: %w", key, err)
+	}
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"}, // the data plane speaks HTTP/1.1
+	}
+	if t.MinVersion == "1.3" {
+		cfg.MinVersion = tls.VersionTLS13
+	}
+	switch t.ClientAuth {
+	case config.ClientAuthRequest:
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	case config.ClientAuthRequire:
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	default:
+		cfg.ClientAuth = tls.NoClientCert
+		return cfg, nil
+	}
+	pemData, err := os.ReadFile(t.ClientCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s.client_ca_file: %w", key, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("%s.client_ca_file: %s holds no PEM certificate", key, t.ClientCAFile)
+	}
+	cfg.ClientCAs = pool
+	return cfg, nil
+}
