@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -112,7 +113,11 @@ func run(configPath string, log *slog.Logger) error {
 	defer access.Close()
 
 	listeners := make([]net.Listener, 0, len(cfg.Listeners))
-	for _, l := range cfg.Listeners {
+	for i, l := range cfg.Listeners {
+		tlsCfg, err := policy.ListenerTLSConfig(cfg, i)
+		if err != nil {
+			return err
+		}
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			return fmt.Errorf("listen %s (%s): %w", l.Name, l.Address, err)
@@ -120,8 +125,11 @@ func run(configPath string, log *slog.Logger) error {
 		if enf.Listener != nil {
 			ln = connfilter.Wrap(ln, enf.Listener)
 		}
+		if tlsCfg != nil {
+			ln = tls.NewListener(ln, tlsCfg)
+		}
 		listeners = append(listeners, ln)
-		log.Info("data listener started", "name", l.Name, "address", ln.Addr().String())
+		log.Info("data listener started", "name", l.Name, "address", ln.Addr().String(), "tls", tlsCfg != nil)
 	}
 	srv := server.New(holder, access, log)
 	srv.Serve(listeners...)
