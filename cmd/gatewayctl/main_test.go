@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeguard/edgeguard/dataplane/connfilter"
+	"github.com/edgeguard/edgeguard/policy"
+	"github.com/edgeguard/edgeguard/policy/blocklist"
+	"github.com/edgeguard/edgeguard/policy/config"
+	"github.com/edgeguard/edgeguard/policy/mgmt"
+	"github.com/edgeguard/edgeguard/policy/mgmt/api"
+)
+
+const testToken = "egt_test-token-for-gatewayctl"
+
+// startDaemon runs the real management server over a real store and the
+// user-space enforcer on loopback, and returns its address.
+func startDaemon(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gatewayd.yaml")
+	doc := `
+management:
+  address: 127.0.0.1:0
+  tokens: [{name: ctl, hash: ` + api.HashToken(testToken) + `}]
+  state_dir: ` + filepath.Join(dir, "state") + `
+access_log: {path: "off"}
+upstreams: [{name: api, targets: ["127.0.0.1:1"]}]
+routes: [{name: r, path: /, upstream: api}]
+xdp: {mode: "off"}
+`
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func() (*config.Loaded, error) { return config.Load(path) }
+	l, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	f := connfilter.New()
+	enf := &policy.Enforcement{Enforcer: f, Listener: f}
+	h, err := policy.NewHolder(load, policy.Options{Enforcer: enf}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	st, err := blocklist.Open(blocklist.Options{Dir: l.Config.Management.StateDir, Applier: enf, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := mgmt.Start(mgmt.Options{Config: l.Config.Management, Policies: h, Log: log, Enforcement: enf, Blocklist: st, BanDefault: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()); st.Close() })
+	return s.Addr()
+}
+
+// ctl runs gatewayctl in process and returns its exit code and output.
+func ctl(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestParseArgs(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		pos     []string
+		targets []string
+		err     string
+	}{
+		{"flags after arguments", []string{"ban", "192.0.2.1", "--for", "10m"}, []string{"ban", "192.0.2.1"}, nil, ""},
+		{"flags everywhere", []string{"--target", "a:1,b:2", "blocklist", "--json", "push", "f.txt", "--version", "7"}, []string{"blocklist", "push", "f.txt"}, []string{"a:1", "b:2"}, ""},
+		{"repeated target", []string{"--target", "a:1", "--target", "b:2", "status"}, []string{"status"}, []string{"a:1", "b:2"}, ""},
+		{"double dash", []string{"blocklist", "add", "--", "--for"}, []string{"blocklist", "add", "--for"}, nil, ""},
+		{"flag of another command", []string{"status", "--for", "1m"}, nil, nil, `--for is a flag of "ban"`},
+		{"version flag outside push", []string{"blocklist", "add", "10.0.0.0/8", "--version", "3"}, nil, nil, `--version is a flag of "blocklist push"`},
+		{"unknown flag", []string{"status", "--nope"}, nil, nil, "not defined"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o, pos, err := parseArgs(tc.args)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(pos, tc.pos) || !slices.Equal(o.targets, tc.targets) {
+				t.Fatalf("pos %q targets %q", pos, o.targets)
+			}
+		})
+	}
+}
+
+func TestReadSettings(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "ctl.conf", "# fleet\ntarget = https://10.0.0.5:9901\ntarget 10.0.0.6:9901\ntoken_file = tok\nca_file = /etc/ca.pem\ntls = true\ntimeout = 30s\nparallel = 4\n")
+	s, err := readSettings(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.targets) != 2 || s.tokenFile != filepath.Join(dir, "tok") || s.ca != "/etc/ca.pem" || !s.tls || s.timeout != 30*time.Second || s.parallel != 4 {
+		t.Errorf("settings = %+v", s)
+	}
+	for _, bad := range []string{"nope = 1\n", "timeout = soon\n", "target\n"} {
+		if _, err := readSettings(writeFile(t, dir, "bad.conf", bad)); err == nil || !strings.Contains(err.Error(), "line 1") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	addr := startDaemon(t)
+	dir := t.TempDir()
+	list := writeFile(t, dir, "list.txt", "# feed\n10.0.0.0/8\n192.0.2.0/24 ; x\n")
+	bad := writeFile(t, dir, "bad.txt", "10.0.0.0/8\nnope\n")
+	jsonList := writeFile(t, dir, "list.json", `{"version": 50, "entries": ["198.51.100.0/24"]}`)
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	t.Setenv("EDGEGUARD_TOKEN", testToken)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"push", []string{"--target", addr, "blocklist", "push", list, "--version", "10"}, exitOK, "v10"},
+		{"same push again", []string{"--target", addr, "blocklist", "push", list, "--version", "10"}, exitOK, "unchanged"},
+		{"stale push", []string{"--target", addr, "blocklist", "push", list, "--version", "9"}, exitRefused, "stale"},
+		{"bad file is never sent", []string{"--target", addr, "blocklist", "push", bad}, exitUsage, ""},
+		{"bad file sent anyway is refused", []string{"--target", addr, "blocklist", "push", bad, "--no-check", "--version", "11"}, exitRefused, "line 2"},
+		{"json with its own version", []string{"--target", addr, "blocklist", "push", jsonList}, exitOK, "v50"},
+		{"add", []string{"--target", addr, "blocklist", "add", "203.0.113.0/24"}, exitOK, "v51"},
+		{"remove", []string{"--target", addr, "blocklist", "remove", "203.0.113.0/24"}, exitOK, "v52"},
+		{"bad CIDR", []string{"--target", addr, "blocklist", "add", "203.0.113.1/24"}, exitUsage, ""},
+		{"test blocked", []string{"--target", addr, "blocklist", "test", "198.51.100.7"}, exitOK, "198.51.100.0/24"},
+		{"test not blocked", []string{"--target", addr, "blocklist", "test", "203.0.113.9"}, exitNotBlocked, "false"},
+		{"ban", []string{"--target", addr, "ban", "203.0.113.9", "--for", "5m"}, exitOK, "banned"},
+		{"test banned", []string{"--target", addr, "blocklist", "test", "203.0.113.9"}, exitOK, "ban until"},
+		{"bans", []string{"--target", addr, "bans"}, exitOK, "203.0.113.9"},
+		{"unban", []string{"--target", addr, "unban", "203.0.113.9"}, exitOK, "unbanned"},
+		{"status", []string{"--target", addr, "status"}, exitOK, "userspace"},
+		{"reload", []string{"--target", addr, "reload"}, exitOK, "unchanged"},
+		{"info", []string{"--target", addr, "blocklist", "info"}, exitOK, "52"},
+		{"wrong token", []string{"--target", addr, "--token", "nope", "status"}, exitRefused, "unauthorized"},
+		{"unreachable", []string{"--target", deadAddr, "status"}, exitUnreachable, "unreachable"},
+		{"one of a fleet unreachable", []string{"--target", addr + "," + deadAddr, "blocklist", "info"}, exitUnreachable, "unreachable"},
+		{"unknown command", []string{"frobnicate"}, exitUsage, ""},
+		{"missing argument", []string{"--target", addr, "ban"}, exitUsage, ""},
+		{"help", []string{"help"}, exitOK, "Exit codes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := ctl(t, "", tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.out) {
+				t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+		})
+	}
+}
+
+func TestJSONOutput(t *testing.T) {
+	addr := startDaemon(t)
+	t.Setenv("EDGEGUARD_TOKEN", testToken)
+	code, out, _ := ctl(t, "10.0.0.0/8\n", "--target", addr, "--json", "blocklist", "push", "-", "--version", "3")
+	var res []struct {
+		Target string           `json:"target"`
+		OK     bool             `json:"ok"`
+		Result blocklist.Result `json:"result"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || !res[0].OK || res[0].Result.Version != 3 {
+		t.Fatalf("exit %d, output %s", code, out)
+	}
+}
+
+func TestTokenCommands(t *testing.T) {
+	code, out, _ := ctl(t, "", "token", "new", "--name", "fleet")
+	if code != exitOK {
+		t.Fatal(code)
+	}
+	tok := strings.TrimPrefix(strings.SplitN(out, "\n", 2)[0], "token: ")
+	if !strings.HasPrefix(tok, "egt_") || len(tok) < 40 || !strings.Contains(out, "{name: fleet, hash: "+api.HashToken(tok)) {
+		t.Fatalf("token new:\n%s", out)
+	}
+	// The printed snippet is a valid management section.
+	_, snippet, _ := strings.Cut(out, "management:\n")
+	doc := "management:\n  address: 127.0.0.1:9901\n" + snippet + "upstreams: [{name: a, targets: [\"127.0.0.1:1\"]}]\nroutes: [{name: r, path: /, upstream: a}]\n"
+	if l, err := config.Parse([]byte(doc), "yaml", "snippet"); err != nil || len(l.Config.Management.ActiveTokens()) != 1 {
+		t.Fatalf("snippet does not load: %v\n%s", err, doc)
+	}
+	code, out, _ = ctl(t, tok+"\n", "token", "hash")
+	if code != exitOK || strings.TrimSpace(out) != api.HashToken(tok) {
+		t.Fatalf("token hash: %d %q", code, out)
+	}
+}
