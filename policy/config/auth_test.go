@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,25 @@ func TestListenerTLS(t *testing.T) {
 				t.Errorf("error %v does not name %s", err, tc.wantKey)
 			}
 		})
+	}
+}
+
+// TestExampleAuthIsDefault: deploy/examples/gatewayd.yaml documents every
+// auth and listener TLS default.
+func TestExampleAuthIsDefault(t *testing.T) {
+	ex, err := Load("../../deploy/examples/gatewayd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := Parse([]byte(validBase), "yaml", "defaults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// %v prints nil and empty lists alike.
+	if got, want := fmt.Sprintf("%+v", ex.Config.Auth), fmt.Sprintf("%+v", def.Config.Auth); got != want {
+		t.Errorf("example auth section differs from the defaults:\n got %s\nwant %s", got, want)
+	}
+	if got, want := fmt.Sprintf("%+v", ex.Config.Routes[0].Auth), fmt.Sprintf("%+v", def.Config.Routes[0].Auth); got != want {
+		t.Errorf("example route auth differs from the defaults:\n got %s\nwant %s", got, want)
 	}
 }
