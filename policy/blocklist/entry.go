@@ -105,11 +105,11 @@ func parseSlow(b []byte) (cidrset.Prefix, string) {
 		a = a.Unmap()
 		p = netip.PrefixFrom(a, a.BitLen())
 	} else {
-		if _, err := netip.ParseAddr(s[:i]); err != nil {
-			return cidrset.Prefix{}, reasonNotCIDR
-		}
 		var err error
 		if p, err = netip.ParsePrefix(s); err != nil {
+			if _, err := netip.ParseAddr(s[:i]); err != nil {
+				return cidrset.Prefix{}, reasonNotCIDR
+			}
 			return cidrset.Prefix{}, reasonBits
 		}
 		if p.Masked() != p {

@@ -131,14 +131,14 @@ func Parse(r io.Reader, f Format, lim Limits) (*List, error) {
 // tabs, a CR before the LF and a UTF-8 byte order mark are ignored.
 func ParseText(r io.Reader, lim Limits) (*List, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	l := &List{}
+	var acc accumulator
 	perr := &ParseError{}
 	for line := 1; ; line++ {
 		raw, err := br.ReadSlice('\n')
 		if line == 1 {
 			raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
 		}
-		comment := bytes.IndexAny(raw, "#;")
+		comment := commentAt(raw)
 		if comment >= 0 {
 			raw = raw[:comment]
 		}
@@ -156,16 +156,16 @@ func ParseText(r io.Reader, lim Limits) (*List, error) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("read blocklist: line %d: %w", line, err)
 		}
-		if entry := bytes.Trim(raw, " \t\r\n\v\f"); len(entry) > 0 {
+		if entry := trimSpace(raw); len(entry) > 0 {
 			switch p, reason := parseEntry(entry); {
-			case bytes.ContainsAny(entry, " \t\v\f\r"):
+			case hasSpace(entry):
 				perr.add(line, entry, reasonTrailing)
 			case reason != "":
 				perr.add(line, entry, reason)
-			case lim.MaxEntries > 0 && len(l.Entries) >= lim.MaxEntries:
+			case lim.MaxEntries > 0 && acc.n >= lim.MaxEntries:
 				return nil, fmt.Errorf("parse blocklist: line %d: %w (limit %d)", line, ErrTooManyEntries, lim.MaxEntries)
 			default:
-				l.Entries = append(l.Entries, p)
+				acc.add(p)
 			}
 		}
 		if err != nil { // io.EOF
@@ -175,7 +175,69 @@ func ParseText(r io.Reader, lim Limits) (*List, error) {
 	if err := perr.orNil(); err != nil {
 		return nil, err
 	}
-	return l, nil
+	return &List{Entries: acc.slice()}, nil
+}
+
+// commentAt returns the index of the first '#' or ';' in b, or -1.
+func commentAt(b []byte) int {
+	for i, c := range b {
+		if c == '#' || c == ';' {
+			return i
+		}
+	}
+	return -1
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func hasSpace(b []byte) bool {
+	for _, c := range b {
+		if isSpace(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// accumulator collects entries in fixed-size chunks, so that a large list
+// is copied once at the end instead of at every growth of one slice.
+type accumulator struct {
+	chunks [][]cidrset.Prefix
+	n      int
+}
+
+const chunkLen = 1 << 15
+
+func (a *accumulator) add(p cidrset.Prefix) {
+	if len(a.chunks) == 0 || len(a.chunks[len(a.chunks)-1]) == chunkLen {
+		a.chunks = append(a.chunks, make([]cidrset.Prefix, 0, chunkLen))
+	}
+	last := &a.chunks[len(a.chunks)-1]
+	*last = append(*last, p)
+	a.n++
+}
+
+func (a *accumulator) slice() []cidrset.Prefix {
+	if len(a.chunks) == 1 {
+		return a.chunks[0]
+	}
+	out := make([]cidrset.Prefix, 0, a.n)
+	for _, c := range a.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 // ParseDelta reads a JSON change: {"version": N, "add": [...], "remove": [...]},
