@@ -263,4 +263,3 @@ func BenchmarkParse1M(b *testing.B) {
 		}
 	}
 }
-
