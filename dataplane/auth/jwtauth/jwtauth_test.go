@@ -2,9 +2,11 @@ package jwtauth
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -331,4 +333,39 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConcurrentVerify churns a small cache from several goroutines: every
+// token must always come back with its own identity.
+func TestConcurrentVerify(t *testing.T) {
+	k := mustKeys(t)
+	v, err := New(Config{Issuers: []IssuerConfig{baseIssuer(t)}, MaxTokenBytes: 8192, CacheSize: 16, CacheTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	toks := make([][]byte, n)
+	for i := range toks {
+		toks[i] = []byte(sign(t, jwt.SigningMethodHS256, "hs1", claims(map[string]any{"sub": fmt.Sprintf("user-%d", i)}), k.secret, nil))
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				j := (i*7 + g) % n
+				e, err := v.Verify(toks[j], testNow)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if want := fmt.Sprintf("user-%d", j); e.Identity.Principal.Subject != want {
+					t.Errorf("token %d verified as %q", j, e.Identity.Principal.Subject)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
