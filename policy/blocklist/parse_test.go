@@ -327,3 +327,15 @@ func FuzzParseDelta(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseEntry(b *testing.B) {
+	for _, s := range []string{"203.0.113.0/24", "2001:db8:1234::/48"} {
+		b.Run(s, func(b *testing.B) {
+			in := []byte(s)
+			b.ReportAllocs()
+			for b.Loop() {
+				parseEntry(in)
+			}
+		})
+	}
+}

@@ -129,3 +129,19 @@ func TestManagementInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleManagementIsDefault: the example config documents the
+// management defaults, so loading it gives what an empty section gives.
+func TestExampleManagementIsDefault(t *testing.T) {
+	ex, err := Load("../../deploy/examples/gatewayd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := Parse([]byte(mgmtDoc(t, "")), "yaml", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Config.Management != def.Config.Management {
+		t.Errorf("example management section %+v differs from the defaults %+v", ex.Config.Management, def.Config.Management)
+	}
+}
