@@ -56,9 +56,6 @@ func compileAuth(c *config.Config, prev *authState, opt Options) (*authState, er
 			a.release(prev)
 		}
 	}()
-	if err := c.CheckListenerTLS(); err != nil {
-		return nil, err
-	}
 	if err := checkAuthRefs(c); err != nil {
 		return nil, err
 	}

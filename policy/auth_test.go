@@ -212,7 +212,6 @@ func TestAuthCompileErrors(t *testing.T) {
 		{"api key for an unknown route", strings.Replace(good, "routes: [api]", "routes: [nope]", 1), "auth.api_keys.keys[0].routes[0]"},
 		{"client_cert without an mTLS listener", strings.Replace(good, "methods: [jwt, api_key, hmac]", "methods: [client_cert]", 1), "routes[0].auth"},
 		{"private key as a JWT key", strings.Replace(good, "kid: hs", "kid: hs\n          - pem_file: "+writeTemp(t, f.dir, "priv.pem", string(certtest.NewCA(t, "x").Server(t).KeyPEM)), 1), "never a private key"},
-		{"listener TLS without files", "listeners:\n  - name: tls\n    address: 127.0.0.1:0\n    tls: {cert_file: /nope.crt, key_file: /nope.key, client_auth: maybe}\n" + good, "listeners[0].tls.client_auth"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,9 +21,6 @@ func ListenerTLSConfig(c *config.Config, i int) (*tls.Config, error) {
 	if t == nil {
 		return nil, nil
 	}
-	if err := c.CheckListenerTLS(); err != nil {
-		return nil, err
-	}
 	key := fmt.Sprintf("listeners[%d].tls", i)
 	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 	if err != nil {

@@ -192,10 +192,6 @@ func TestListenerTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := strings.Replace(validBase, "    address: 127.0.0.1:18080\n", "    address: 127.0.0.1:18080\n    tls:\n      "+tc.tls+"\n", 1)
 			l, err := Parse([]byte(doc), "yaml", "test")
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			err = l.Config.CheckListenerTLS()
 			if tc.wantKey == "" {
 				if err != nil {
 					t.Fatal(err)

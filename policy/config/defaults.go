@@ -55,6 +55,9 @@ func (c *Config) applyDefaults() {
 		if c.Listeners[i].Name == "" {
 			c.Listeners[i].Name = "listener" + itoa(i)
 		}
+		if t := c.Listeners[i].TLS; t != nil {
+			t.applyDefaults()
+		}
 	}
 	c.Management.applyDefaults()
 	c.Auth.applyDefaults()

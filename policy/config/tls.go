@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 )
 
@@ -55,23 +54,6 @@ func (t *ListenerTLS) validate(v *validator, key string) {
 	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
 		v.add(key+".min_version", "must be \"1.2\" or \"1.3\", got %q", t.MinVersion)
 	}
-}
-
-// CheckListenerTLS applies defaults to and validates every listener's tls
-// section, returning all problems with their key paths. Validate does not
-// reach listener TLS yet, so compile calls this.
-func (c *Config) CheckListenerTLS() error {
-	v := &validator{}
-	for i := range c.Listeners {
-		if t := c.Listeners[i].TLS; t != nil {
-			t.applyDefaults()
-			t.validate(v, fmt.Sprintf("listeners[%d].tls", i))
-		}
-	}
-	if len(v.errs) == 0 {
-		return nil
-	}
-	return v.errs
 }
 
 // ErrNoClientCertListener means a route accepts client certificates but no

@@ -92,6 +92,9 @@ func (c *Config) validateListeners(v *validator) {
 		}
 		names[l.Name] = i
 		v.hostPort(key+".address", l.Address)
+		if l.TLS != nil {
+			l.TLS.validate(v, key+".tls")
+		}
 		if ephemeral(l.Address) {
 			continue // port 0: the kernel picks distinct ports
 		}
