@@ -317,7 +317,7 @@ func restartOnly(old, next *config.Config) []string {
 	if !reflect.DeepEqual(old.Listeners, next.Listeners) {
 		keys = append(keys, "listeners")
 	}
-	if old.Management != next.Management {
+	if !reflect.DeepEqual(old.Management, next.Management) {
 		keys = append(keys, "management")
 	}
 	if old.Server != next.Server {

@@ -116,7 +116,7 @@ func newRig(b *testing.B, useXDP bool) *rig {
 		MaxBodyBytes: config.DefaultManagementBodyBytes, MaxEntries: config.DefaultManagementEntries,
 		ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 	}
-	cfg.Tokens[0] = config.ManagementToken{Name: "bench", Hash: api.HashToken(token), Role: config.RoleAdmin}
+	cfg.Tokens = []config.ManagementToken{{Name: "bench", Hash: api.HashToken(token), Role: config.RoleAdmin}}
 	log := slog.New(slog.DiscardHandler)
 	var err error
 	if r.store, err = bl.Open(bl.Options{Dir: cfg.StateDir, Applier: e, MaxEntries: cfg.MaxEntries, Log: log}); err != nil {

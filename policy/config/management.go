@@ -35,10 +35,8 @@ type Management struct {
 	// (monitoring and /status). Default: none when credentials are
 	// configured, status otherwise.
 	Public string `mapstructure:"public"`
-	// Tokens are the accepted bearer tokens, by hash. A fixed-size array
-	// keeps Management comparable (reload compares sections with ==);
-	// unused slots stay empty.
-	Tokens [MaxManagementTokens]ManagementToken `mapstructure:"tokens"`
+	// Tokens are the accepted bearer tokens, by hash.
+	Tokens []ManagementToken `mapstructure:"tokens"`
 	// TLSCertFile and TLSKeyFile turn on TLS for the TCP listener.
 	TLSCertFile string `mapstructure:"tls_cert_file"`
 	TLSKeyFile  string `mapstructure:"tls_key_file"`
@@ -74,7 +72,6 @@ type ManagementToken struct {
 
 // Management defaults and limits.
 const (
-	MaxManagementTokens        = 16
 	DefaultManagementBodyBytes = 128 << 20
 	DefaultManagementEntries   = 4_000_000
 	DefaultManagementTimeout   = 5 * time.Minute
@@ -89,16 +86,8 @@ const (
 	RoleRead  = "read"
 )
 
-// ActiveTokens returns the configured tokens (the used slots).
-func (m *Management) ActiveTokens() []ManagementToken {
-	var out []ManagementToken
-	for _, t := range m.Tokens {
-		if t != (ManagementToken{}) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
+// ActiveTokens returns the configured tokens.
+func (m *Management) ActiveTokens() []ManagementToken { return m.Tokens }
 
 // HasCredentials reports whether any network caller can authenticate:
 // a token or a client CA is configured.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -100,7 +101,6 @@ func TestManagementInvalid(t *testing.T) {
 		{"token without name", "management:\n  address: 127.0.0.1:19901\n  tokens: [{hash: " + mgmtHash + "}]\n", "management.tokens[0].name", "letters"},
 		{"bad role", "management:\n  address: 127.0.0.1:19901\n" + tok(", role: root"), "management.tokens[0].role", "admin or read"},
 		{"duplicate token name", "management:\n  address: 127.0.0.1:19901\n  tokens: [{name: a, hash: " + mgmtHash + "}, {name: a, hash: " + mgmtHash + "}]\n", "management.tokens[1].name", "duplicate"},
-		{"too many tokens", "management:\n  address: 127.0.0.1:19901\n  tokens: [" + strings.Repeat("{name: a, hash: "+mgmtHash+"},", MaxManagementTokens) + "{name: b, hash: " + mgmtHash + "}]\n", "management.tokens", "less or equal to 16"},
 		{"unknown token key", "management:\n  address: 127.0.0.1:19901\n  tokens: [{name: a, token: x}]\n", "management.tokens[0].token", "unknown key"},
 		{"key without cert", "management:\n  address: 127.0.0.1:19901\n  tls_key_file: /k.pem\n", "management.tls_key_file", "go together"},
 		{"client ca without tls", "management:\n  address: 127.0.0.1:19901\n  client_ca_file: /ca.pem\n", "management.client_ca_file", "tls_cert_file"},
@@ -141,7 +141,12 @@ func TestExampleManagementIsDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ex.Config.Management != def.Config.Management {
+	for _, m := range []*Management{&ex.Config.Management, &def.Config.Management} {
+		if len(m.Tokens) == 0 {
+			m.Tokens = nil // "tokens: []" in the example decodes as empty, not nil
+		}
+	}
+	if !reflect.DeepEqual(ex.Config.Management, def.Config.Management) {
 		t.Errorf("example management section %+v differs from the defaults %+v", ex.Config.Management, def.Config.Management)
 	}
 }
