@@ -264,3 +264,39 @@ func TestParallelSort(t *testing.T) {
 		t.Fatal("parallel sort differs from slices.SortFunc")
 	}
 }
+
+// benchList draws n IPv4 prefixes spread like bench/blocklist's lists, so
+// that little aggregates away: 60% /32, 20% /24, 20% /20-/31.
+func benchList(seed uint64, n int) []Prefix {
+	r := rand.New(rand.NewPCG(seed, 99))
+	ps := make([]Prefix, n)
+	for i := range ps {
+		a := r.Uint32N(0xc0000000)
+		bits := 32
+		switch x := r.IntN(10); {
+		case x >= 8:
+			bits = 20 + r.IntN(12)
+		case x >= 6:
+			bits = 24
+		}
+		ps[i], _ = PrefixFrom(netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits).Masked())
+	}
+	return ps
+}
+
+// BenchmarkApply1k adds 1000 prefixes to a 1M-prefix set, then removes
+// them again, alternating (one Apply per op).
+func BenchmarkApply1k(b *testing.B) {
+	s := New(benchList(1, 1_000_000))
+	delta := benchList(2, 1000)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%2 == 0 {
+			s, _, _ = s.Apply(delta, nil)
+		} else {
+			s, _, _ = s.Apply(nil, delta)
+		}
+		i++
+	}
+}
