@@ -3,7 +3,10 @@
 // delta can remove precisely what it added) and the minimal set of disjoint
 // CIDRs covering the same addresses (what gets loaded into lookup tables).
 // A delta reports which cover CIDRs appeared and disappeared, so a kernel
-// table can be updated incrementally instead of rebuilt.
+// table can be updated incrementally instead of rebuilt, and it costs time
+// in proportion to the change, not to the set: both forms are held in
+// chunks shared between generations, and the cover is recomputed only
+// around the changed prefixes.
 //
 // Sets are immutable values, safe to share between goroutines. The package
 // must never perform I/O or know about the data path that uses it.
@@ -19,8 +22,9 @@ import (
 
 // Set is an immutable set of prefixes of one family.
 type Set struct {
-	raw   []Prefix // as given: masked, sorted by compare, unique
-	cover []Prefix // minimal CIDR cover of raw's union: sorted, disjoint
+	raw   seq      // as given: masked, sorted by compare, unique
+	cover seq      // minimal CIDR cover of raw's union: sorted, disjoint
+	flat  []Prefix // the cover in one slice when New built it (cover aliases it), else nil
 }
 
 // Empty is the empty set.
@@ -30,7 +34,8 @@ var Empty = &Set{}
 func New(ps []Prefix) *Set {
 	raw := sorted(ps)
 	raw = slices.Compact(raw)
-	return &Set{raw: raw, cover: aggregate(raw)}
+	cover := aggregate(raw)
+	return &Set{raw: newSeq(raw), cover: newSeq(cover), flat: cover}
 }
 
 // parallelSortMin is the length from which sorted uses two goroutines.
@@ -64,75 +69,253 @@ func sorted(ps []Prefix) []Prefix {
 	return append(out, b...)
 }
 
+// sortedUnique returns ps sorted and without duplicates, in a new slice.
+func sortedUnique(ps []Prefix) []Prefix {
+	out := slices.Clone(ps)
+	slices.SortFunc(out, compare)
+	return slices.Compact(out)
+}
+
 // Len is the number of distinct prefixes as given.
-func (s *Set) Len() int { return len(s.raw) }
+func (s *Set) Len() int { return s.raw.n }
+
+// CoverLen is the number of CIDRs in the cover.
+func (s *Set) CoverLen() int { return s.cover.n }
 
 // Cover returns the minimal disjoint CIDR cover, sorted. Callers must not
-// modify it.
-func (s *Set) Cover() []Prefix { return s.cover }
+// modify it. A set made by Apply assembles it anew, in O(n): on the delta
+// path use AppendCover for the part that matters.
+func (s *Set) Cover() []Prefix {
+	if s.flat != nil || s.cover.n == 0 {
+		return s.flat
+	}
+	return s.cover.appendTo(make([]Prefix, 0, s.cover.n))
+}
 
-// Prefixes returns the prefixes as given, sorted. Callers must not modify it.
-func (s *Set) Prefixes() []Prefix { return s.raw }
+// AppendCover appends to dst the cover CIDRs that share an address with
+// [first, last], in order.
+func (s *Set) AppendCover(dst []Prefix, first, last Addr) []Prefix {
+	c := &s.cover
+	p, ok := c.floor(first)
+	if !ok {
+		p = pos{}
+	} else if c.at(p).Last().Less(first) {
+		p = c.next(p)
+	}
+	for ; c.valid(p) && !last.Less(c.at(p).Addr); p = c.next(p) {
+		dst = append(dst, c.at(p))
+	}
+	return dst
+}
+
+// Prefixes returns the prefixes as given, sorted, in a new slice.
+func (s *Set) Prefixes() []Prefix {
+	if s.raw.n == 0 {
+		return nil
+	}
+	return s.raw.appendTo(make([]Prefix, 0, s.raw.n))
+}
 
 // Contains reports whether any prefix of s covers a.
 func (s *Set) Contains(a Addr) bool {
-	c := s.cover
-	// Last cover CIDR whose first address is <= a.
-	lo, hi := 0, len(c)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if a.Less(c[m].Addr) {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
-	return lo > 0 && !c[lo-1].Last().Less(a)
+	p, ok := s.cover.floor(a)
+	return ok && !s.cover.at(p).Last().Less(a)
 }
 
 // Apply returns s with add inserted and then remove taken out, and the
 // changes to the cover: added CIDRs are in next's cover and not in s's,
-// removed ones the reverse. Removing a prefix s does not hold is a no-op.
+// removed ones the reverse, both sorted. Removing a prefix s does not hold
+// is a no-op.
+//
+// The cost is that of the change, not of the set: the prefix lists are
+// patched chunk by chunk (see seq), and the cover is recomputed only in the
+// address windows of the prefixes that really went in or out, widened to the
+// whole aggregated ranges they touch. Outside those windows no address
+// changed membership, so no cover CIDR there can change either.
 func (s *Set) Apply(add, remove []Prefix) (next *Set, added, removed []Prefix) {
-	a := slices.Clone(add)
-	slices.SortFunc(a, compare)
-	a = slices.Compact(a)
-	r := slices.Clone(remove)
-	slices.SortFunc(r, compare)
-	r = slices.Compact(r)
+	raw, in, out := s.raw.apply(sortedUnique(add), sortedUnique(remove))
+	if len(in)+len(out) == 0 {
+		return s, nil, nil
+	}
+	added, removed = coverDiff(&s.cover, &raw, windows(in, out))
+	cover, _, _ := s.cover.apply(added, removed)
+	return &Set{raw: raw, cover: cover}, added, removed
+}
 
-	raw := make([]Prefix, 0, len(s.raw)+len(a))
-	i, j := 0, 0
-	for i < len(s.raw) || j < len(a) {
+// windows returns the address intervals of a and b (each sorted by
+// compare) merged into sorted, disjoint, non-adjacent intervals.
+func windows(a, b []Prefix) []Range {
+	var out []Range
+	for len(a) > 0 || len(b) > 0 {
 		var p Prefix
-		switch {
-		case j == len(a):
-			p = s.raw[i]
-			i++
-		case i == len(s.raw):
-			p = a[j]
-			j++
-		default:
-			switch c := compare(s.raw[i], a[j]); {
-			case c < 0:
-				p = s.raw[i]
-				i++
-			case c > 0:
-				p = a[j]
-				j++
-			default:
-				p = s.raw[i]
-				i++
-				j++
+		if len(b) == 0 || (len(a) > 0 && compare(a[0], b[0]) <= 0) {
+			p, a = a[0], a[1:]
+		} else {
+			p, b = b[0], b[1:]
+		}
+		f, l := p.First(), p.Last()
+		if n := len(out); n > 0 && !gap(out[n-1].Last, f) {
+			if out[n-1].Last.Less(l) {
+				out[n-1].Last = l
+			}
+			continue
+		}
+		out = append(out, Range{f, l})
+	}
+	return out
+}
+
+// gap reports whether at least one address lies strictly between last and
+// first, so that intervals ending at last and starting at first neither
+// overlap nor touch.
+func gap(last, first Addr) bool { return last.Less(first) && last.add1() != first }
+
+// coverDiff computes how the cover changes when the raw prefixes change
+// only inside ws (sorted, disjoint, non-adjacent windows): old is the cover
+// before, raw the prefixes after. Windows are grouped into regions: a
+// window plus the old aggregated ranges (runs of adjacent cover CIDRs) it
+// touches, plus any further window those touch, and so on. The address just
+// outside a region is in no window and not in the old union, so it is not
+// in the new union either: new ranges never cross a region's edge, and the
+// region's new cover can be computed alone and diffed against its old one.
+func coverDiff(old, raw *seq, ws []Range) (added, removed []Prefix) {
+	var olds, news []Prefix
+	var ivs []Range
+	for w := 0; w < len(ws); {
+		x := ws[w]
+		p, ok := old.floor(x.First)
+		if !ok {
+			p = pos{}
+		} else if gap(old.at(p).Last(), x.First) {
+			p = old.next(p)
+		}
+		if old.valid(p) && !gap(x.Last, old.at(p).First()) {
+			// Widen left to the start of the aggregated range.
+			for {
+				q, ok := old.prev(p)
+				if !ok || gap(old.at(q).Last(), old.at(p).First()) {
+					break
+				}
+				p = q
+			}
+			if f := old.at(p).First(); f.Less(x.First) {
+				x.First = f
 			}
 		}
-		if _, found := slices.BinarySearchFunc(r, p, compare); !found {
-			raw = append(raw, p)
+		olds = olds[:0]
+		w0 := w
+		w++
+		for {
+			if old.valid(p) && !gap(x.Last, old.at(p).First()) {
+				c := old.at(p)
+				olds = append(olds, c)
+				if l := c.Last(); x.Last.Less(l) {
+					x.Last = l
+				}
+				p = old.next(p)
+				continue
+			}
+			if w < len(ws) && !gap(x.Last, ws[w].First) {
+				if x.Last.Less(ws[w].Last) {
+					x.Last = ws[w].Last
+				}
+				w++
+				continue
+			}
+			break
+		}
+		ivs = appendMinus(ivs[:0], olds, ws[w0:w])
+		for _, win := range ws[w0:w] {
+			ivs = raw.appendCoverage(ivs, win)
+		}
+		slices.SortFunc(ivs, func(a, b Range) int { return a.First.Compare(b.First) })
+		news = appendRangesCover(news[:0], ivs)
+		added, removed = appendDiff(added, removed, olds, news)
+	}
+	return added, removed
+}
+
+// appendMinus appends the parts of the CIDRs cs (sorted, disjoint) outside
+// the windows ws (sorted, disjoint).
+func appendMinus(dst []Range, cs []Prefix, ws []Range) []Range {
+	j := 0
+	for _, c := range cs {
+		f, l := c.First(), c.Last()
+		for j < len(ws) && ws[j].Last.Less(f) {
+			j++
+		}
+		cur, done := f, false
+		for k := j; k < len(ws) && !l.Less(ws[k].First); k++ {
+			if cur.Less(ws[k].First) {
+				dst = append(dst, Range{cur, ws[k].First.sub(Addr{0, 1})})
+			}
+			if !ws[k].Last.Less(l) {
+				done = true
+				break
+			}
+			cur = ws[k].Last.add1()
+		}
+		if !done {
+			dst = append(dst, Range{cur, l})
 		}
 	}
-	next = &Set{raw: raw, cover: aggregate(raw)}
-	added, removed = diff(s.cover, next.cover)
-	return next, added, removed
+	return dst
+}
+
+// appendCoverage appends the parts of w that the prefixes of s cover, as
+// sorted, disjoint, non-adjacent intervals.
+func (s *seq) appendCoverage(dst []Range, w Range) []Range {
+	p := s.ceil(w.First)
+	var cur Range
+	m, open := s.maxLastBefore(p) // a prefix starting before w reaches m
+	if open {
+		if open = !m.Less(w.First); open {
+			cur = Range{w.First, minAddr(m, w.Last)}
+		}
+	}
+	for ; s.valid(p) && !(open && cur.Last == w.Last); p = s.next(p) {
+		q := s.at(p)
+		if w.Last.Less(q.Addr) {
+			break
+		}
+		f, l := q.First(), minAddr(q.Last(), w.Last)
+		if open && !gap(cur.Last, f) {
+			if cur.Last.Less(l) {
+				cur.Last = l
+			}
+			continue
+		}
+		if open {
+			dst = append(dst, cur)
+		}
+		cur, open = Range{f, l}, true
+	}
+	if open {
+		dst = append(dst, cur)
+	}
+	return dst
+}
+
+func minAddr(a, b Addr) Addr {
+	if b.Less(a) {
+		return b
+	}
+	return a
+}
+
+// appendRangesCover appends the minimal CIDR cover of rs (sorted by First;
+// overlapping or touching intervals merge).
+func appendRangesCover(dst []Prefix, rs []Range) []Prefix {
+	for i := 0; i < len(rs); {
+		cur := rs[i]
+		for i++; i < len(rs) && !gap(cur.Last, rs[i].First); i++ {
+			if cur.Last.Less(rs[i].Last) {
+				cur.Last = rs[i].Last
+			}
+		}
+		dst = appendCIDRs(dst, cur)
+	}
+	return dst
 }
 
 // Range is an inclusive address interval.
@@ -143,13 +326,15 @@ type Range struct {
 // Ranges returns the union of s as sorted, disjoint, non-adjacent intervals.
 func (s *Set) Ranges() []Range {
 	var out []Range
-	for _, p := range s.cover {
-		f, l := p.First(), p.Last()
-		if n := len(out); n > 0 && !out[n-1].Last.isMax() && out[n-1].Last.add1() == f {
-			out[n-1].Last = l
-			continue
+	for _, c := range s.cover.chunks {
+		for _, p := range c {
+			f, l := p.First(), p.Last()
+			if n := len(out); n > 0 && !out[n-1].Last.isMax() && out[n-1].Last.add1() == f {
+				out[n-1].Last = l
+				continue
+			}
+			out = append(out, Range{f, l})
 		}
-		out = append(out, Range{f, l})
 	}
 	return out
 }
@@ -204,8 +389,9 @@ func appendCIDRs(out []Prefix, r Range) []Prefix {
 	}
 }
 
-// diff returns what is in next and not in prev (added) and the reverse.
-func diff(prev, next []Prefix) (added, removed []Prefix) {
+// appendDiff appends what is in next and not in prev (both sorted by
+// compare) to added, and the reverse to removed.
+func appendDiff(added, removed, prev, next []Prefix) ([]Prefix, []Prefix) {
 	i, j := 0, 0
 	for i < len(prev) || j < len(next) {
 		switch {
