@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -117,7 +118,8 @@ func (x *XDP) deltaV4(next *cidrset.Set, changed []cidrset.Prefix) error {
 		return nil
 	}
 	if x.dir != nil {
-		err := x.dir.Update(dirPrefixes(next.Cover()), dirPrefixes(changed))
+		ch := dirPrefixes(changed)
+		err := x.dir.Update(dirCoverIn(next, ch), ch)
 		if err == nil {
 			err = x.writePages(x.dirMap, x.dir.Dirty())
 			x.dir.ClearDirty()
@@ -237,6 +239,22 @@ func dirPrefixes(ps []cidrset.Prefix) []dir24.Prefix {
 		out[i].Addr, out[i].Bits = p.V4()
 	}
 	return out
+}
+
+// dirCoverIn returns the part of s's cover that dir24's Update reads for
+// changed: the CIDRs overlapping the /24 blocks they touch. Converting the
+// whole cover would cost O(list) per delta.
+func dirCoverIn(s *cidrset.Set, changed []dir24.Prefix) []dir24.Prefix {
+	var cover []cidrset.Prefix
+	for _, b := range dir24.Blocks(changed) {
+		n := len(cover)
+		cover = s.AppendCover(cover, cidrset.AddrFromV4(b.First<<8), cidrset.AddrFromV4(b.Last<<8|0xff))
+		// One CIDR wider than the gap between two blocks overlaps both.
+		if n > 0 && len(cover) > n && cover[n] == cover[n-1] {
+			cover = slices.Delete(cover, n, n+1)
+		}
+	}
+	return dirPrefixes(cover)
 }
 
 // buildDir builds a DIR-24-8 table for cover in a new inner map; nil for an

@@ -22,6 +22,9 @@ func AddrFrom(a netip.Addr) Addr {
 	}
 }
 
+// AddrFromV4 returns the IPv4-mapped Addr of an IPv4 address (host order).
+func AddrFromV4(v uint32) Addr { return Addr{Lo: 0xffff<<32 | uint64(v)} }
+
 // As16 returns the address bytes in network order.
 func (a Addr) As16() [16]byte {
 	var b [16]byte

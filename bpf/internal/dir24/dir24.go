@@ -13,6 +13,7 @@
 package dir24
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 )
@@ -96,28 +97,41 @@ func (t *Table) ChunksUsed() int { return int(t.used) }
 // ChunksFree is how many fresh chunks remain for updates.
 func (t *Table) ChunksFree() int { return len(t.chunks)*ChunksPerPage - int(t.used) }
 
-// Update rewrites the parts of the table that changed prefixes touch, from
-// cover, the new full cover (sorted, disjoint). changed must hold every CIDR
-// that is in the old cover or the new one but not both. On ErrFull the table
-// is inconsistent and must be discarded.
-func (t *Table) Update(cover, changed []Prefix) error {
-	type span struct{ lo, hi uint32 }
-	spans := make([]span, 0, len(changed))
+// Block is a run of first-level entries (/24 blocks): indexes First to Last.
+type Block struct {
+	First, Last uint32
+}
+
+// Blocks returns the /24 blocks that changed prefixes touch, as sorted,
+// disjoint, non-adjacent runs: what Update rewrites.
+func Blocks(changed []Prefix) []Block {
+	bs := make([]Block, 0, len(changed))
 	for _, p := range changed {
-		spans = append(spans, span{p.Addr >> 8, p.last() >> 8})
+		bs = append(bs, Block{p.Addr >> 8, p.last() >> 8})
 	}
-	slices.SortFunc(spans, func(a, b span) int { return int(int64(a.lo) - int64(b.lo)) })
-	for i := 0; i < len(spans); {
-		s := spans[i]
-		j := i + 1
-		for j < len(spans) && spans[j].lo <= s.hi+1 {
-			s.hi = max(s.hi, spans[j].hi)
-			j++
+	slices.SortFunc(bs, func(a, b Block) int { return cmp.Compare(a.First, b.First) })
+	out := bs[:0]
+	for _, b := range bs {
+		if n := len(out); n > 0 && b.First <= out[n-1].Last+1 {
+			out[n-1].Last = max(out[n-1].Last, b.Last)
+			continue
 		}
-		if err := t.rebuild(s.lo, s.hi, cover, false); err != nil {
+		out = append(out, b)
+	}
+	return out
+}
+
+// Update rewrites the parts of the table that changed prefixes touch, from
+// cover, the new cover (sorted, disjoint). changed must hold every CIDR
+// that is in the old cover or the new one but not both. cover need hold
+// only the CIDRs that overlap Blocks(changed): a caller with a large list
+// passes that part alone. On ErrFull the table is inconsistent and must be
+// discarded.
+func (t *Table) Update(cover, changed []Prefix) error {
+	for _, b := range Blocks(changed) {
+		if err := t.rebuild(b.First, b.Last, cover, false); err != nil {
 			return err
 		}
-		i = j
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/edgeguard/edgeguard/bpf/cidrset"
@@ -317,4 +318,121 @@ func BenchmarkBuild1M(b *testing.B) {
 	for b.Loop() {
 		Build(cover, 1024)
 	}
+}
+
+// coverIn is the part of s's cover that overlaps Blocks(changed), as the
+// XDP owner passes it to Update.
+func coverIn(s *cidrset.Set, changed []Prefix) []Prefix {
+	var out []cidrset.Prefix
+	for _, b := range Blocks(changed) {
+		out = s.AppendCover(out, cidrset.AddrFromV4(b.First<<8), cidrset.AddrFromV4(b.Last<<8|0xff))
+	}
+	return toDir(out)
+}
+
+func TestBlocks(t *testing.T) {
+	tests := []struct {
+		name    string
+		changed []string
+		want    []Block
+	}{
+		{"none", nil, []Block{}},
+		{"one /32", []string{"10.0.0.1/32"}, []Block{{0x0a0000, 0x0a0000}}},
+		{"/16", []string{"10.1.0.0/16"}, []Block{{0x0a0100, 0x0a01ff}}},
+		{"same block twice", []string{"10.0.0.1/32", "10.0.0.128/25"}, []Block{{0x0a0000, 0x0a0000}}},
+		{"adjacent blocks merge", []string{"10.0.1.1/32", "10.0.0.1/32"}, []Block{{0x0a0000, 0x0a0001}}},
+		{"nested", []string{"10.0.5.0/24", "10.0.0.0/16"}, []Block{{0x0a0000, 0x0a00ff}}},
+		{"apart", []string{"10.0.2.0/24", "10.0.0.0/24"}, []Block{{0x0a0000, 0x0a0000}, {0x0a0002, 0x0a0002}}},
+		{"whole space", []string{"0.0.0.0/0", "10.0.0.0/8"}, []Block{{0, 1<<24 - 1}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ps []cidrset.Prefix
+			for _, s := range tc.changed {
+				ps = append(ps, pfx(s))
+			}
+			if got := Blocks(toDir(ps)); !slices.Equal(got, tc.want) {
+				t.Fatalf("Blocks = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestUpdateWithPartialCover checks that Update given only the cover CIDRs
+// overlapping the changed blocks writes exactly what it writes given the
+// whole cover.
+func TestUpdateWithPartialCover(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var start []cidrset.Prefix
+	for range 5000 {
+		start = append(start, randV4(r))
+	}
+	set := cidrset.New(start)
+	full := Build(toDir(set.Cover()), 4096)
+	part := Build(toDir(set.Cover()), 4096)
+	full.ClearDirty()
+	part.ClearDirty()
+	for step := range 40 {
+		var add, remove []cidrset.Prefix
+		for range r.IntN(60) {
+			add = append(add, randV4(r))
+		}
+		held := set.Prefixes()
+		for range r.IntN(60) {
+			remove = append(remove, held[r.IntN(len(held))])
+		}
+		next, added, removed := set.Apply(add, remove)
+		changed := toDir(append(added, removed...))
+		if err := full.Update(toDir(next.Cover()), changed); err != nil {
+			t.Fatalf("step %d: full cover: %v", step, err)
+		}
+		if err := part.Update(coverIn(next, changed), changed); err != nil {
+			t.Fatalf("step %d: partial cover: %v", step, err)
+		}
+		if !slices.Equal(full.tbl24, part.tbl24) || !slices.Equal(full.chunks, part.chunks) ||
+			!slices.Equal(full.dirty24, part.dirty24) || !slices.Equal(full.dirtyChunk, part.dirtyChunk) {
+			t.Fatalf("step %d: tables differ", step)
+		}
+		full.ClearDirty()
+		part.ClearDirty()
+		set = next
+	}
+}
+
+// BenchmarkUpdate1k applies a 1000-prefix delta to a table built from a
+// 1M-prefix list, alternately adding and removing it, with the partial
+// cover the XDP owner passes, and collects the dirty pages.
+func BenchmarkUpdate1k(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	gen := func(n int) []cidrset.Prefix {
+		ps := make([]cidrset.Prefix, n)
+		for i := range ps {
+			bits := 32
+			if i%4 == 0 {
+				bits = 16 + r.IntN(17)
+			}
+			a := r.Uint32()
+			ps[i], _ = cidrset.PrefixFrom(netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits))
+		}
+		return ps
+	}
+	set := cidrset.New(gen(1_000_000))
+	next, added, removed := set.Apply(gen(1000), nil)
+	changed := toDir(append(added, removed...))
+	steps := [2][]Prefix{coverIn(next, changed), coverIn(set, changed)}
+	tbl := Build(toDir(set.Cover()), 1<<16)
+	tbl.ClearDirty()
+	pages, i := 0, 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := tbl.Update(steps[i%2], changed); err != nil {
+			b.Fatal(err)
+		}
+		for _, run := range tbl.Dirty() {
+			pages += len(run.Pages)
+		}
+		tbl.ClearDirty()
+		i++
+	}
+	b.ReportMetric(float64(pages)/float64(i), "pages/op")
 }
