@@ -113,6 +113,7 @@ type XDP struct {
 	block6Map *ebpf.Map    // live IPv6 block trie
 	allow4Map *ebpf.Map
 	allow6Map *ebpf.Map
+	pageBuf   []dir24.Page // writePages' gathered batch, kept between deltas
 
 	banMu sync.Mutex // serializes ban writes with the expiry sweep
 

@@ -13,8 +13,11 @@ import (
 // and an index that matches them.
 func checkSeq(t testing.TB, name string, s *seq) {
 	t.Helper()
-	if len(s.firsts) != len(s.chunks) || len(s.last) != len(s.chunks) || len(s.maxLast) != len(s.chunks) {
-		t.Fatalf("%s: index lengths %d/%d/%d for %d chunks", name, len(s.firsts), len(s.last), len(s.maxLast), len(s.chunks))
+	if len(s.firsts) != len(s.chunks) {
+		t.Fatalf("%s: %d firsts for %d chunks", name, len(s.firsts), len(s.chunks))
+	}
+	if !s.disjoint && (len(s.last) != len(s.chunks) || len(s.maxLast) != len(s.chunks)) {
+		t.Fatalf("%s: %d last, %d maxLast for %d chunks", name, len(s.last), len(s.maxLast), len(s.chunks))
 	}
 	n := 0
 	var prev Prefix
@@ -23,17 +26,19 @@ func checkSeq(t testing.TB, name string, s *seq) {
 		if len(c) == 0 || len(c) > chunkMax || cap(c) != len(c) {
 			t.Fatalf("%s: chunk %d has len %d cap %d", name, i, len(c), cap(c))
 		}
-		if s.firsts[i] != c[0] {
+		if s.firsts[i] != c[0].Addr {
 			t.Fatalf("%s: firsts[%d] = %v, chunk starts with %v", name, i, s.firsts[i], c[0])
 		}
-		if got := maxLastOf(c); s.last[i] != got {
-			t.Fatalf("%s: last[%d] stale", name, i)
-		}
-		if m.Less(s.last[i]) {
-			m = s.last[i]
-		}
-		if s.maxLast[i] != m {
-			t.Fatalf("%s: maxLast[%d] stale", name, i)
+		if !s.disjoint {
+			if got := maxLastOf(c); s.last[i] != got {
+				t.Fatalf("%s: last[%d] stale", name, i)
+			}
+			if m.Less(s.last[i]) {
+				m = s.last[i]
+			}
+			if s.maxLast[i] != m {
+				t.Fatalf("%s: maxLast[%d] stale", name, i)
+			}
 		}
 		for j, p := range c {
 			if (i > 0 || j > 0) && compare(prev, p) >= 0 {

@@ -6,11 +6,16 @@ package cidrset
 // costs a few hundred kilobytes of copying instead of tens of megabytes.
 // Untouched chunks are shared between generations.
 type seq struct {
-	chunks  [][]Prefix // non-empty, in order; capacity clipped so no append can reach a neighbour
-	firsts  []Prefix   // firsts[i] == chunks[i][0]: the search index
-	last    []Addr     // last[i] is the greatest Last() in chunks[i]
-	maxLast []Addr     // maxLast[i] is the greatest Last() in chunks[0..i]
-	n       int
+	chunks [][]Prefix // non-empty, in order; capacity clipped so no append can reach a neighbour
+	firsts []Addr     // firsts[i] == chunks[i][0].Addr: the search index
+	n      int
+
+	// Unless the prefixes are disjoint (a cover), they may contain one
+	// another, and the index also tracks how far each chunk reaches: that
+	// tells whether a prefix before a position covers an address.
+	disjoint bool
+	last     []Addr // last[i] is the greatest Last() in chunks[i]
+	maxLast  []Addr // maxLast[i] is the greatest Last() in chunks[0..i]
 }
 
 const (
@@ -26,17 +31,25 @@ const (
 type pos struct{ c, i int }
 
 // newSeq returns a seq over ps (sorted, unique), which it aliases.
-func newSeq(ps []Prefix) seq {
-	var s seq
+func newSeq(ps []Prefix, disjoint bool) seq {
 	nc := (len(ps) + chunkFill - 1) / chunkFill
-	s.chunks = make([][]Prefix, 0, nc)
-	s.firsts = make([]Prefix, 0, nc)
-	s.last = make([]Addr, 0, nc)
+	s := seq{disjoint: disjoint}
+	s.alloc(nc)
 	for i := 0; i < len(ps); i += chunkFill {
-		s.appendChunk(ps[i:min(i+chunkFill, len(ps))])
+		c := ps[i:min(i+chunkFill, len(ps))]
+		s.appendChunk(c, Addr{}, false)
 	}
 	s.index()
 	return s
+}
+
+// alloc makes room in the index for nc chunks.
+func (s *seq) alloc(nc int) {
+	s.chunks = make([][]Prefix, 0, nc)
+	s.firsts = make([]Addr, 0, nc)
+	if !s.disjoint {
+		s.last = make([]Addr, 0, nc)
+	}
 }
 
 func maxLastOf(ps []Prefix) Addr {
@@ -49,24 +62,42 @@ func maxLastOf(ps []Prefix) Addr {
 	return m
 }
 
-// appendChunk appends c (not empty) as a chunk whose capacity ends with it.
-func (s *seq) appendChunk(c []Prefix) {
-	s.chunks = append(s.chunks, c[:len(c):len(c)])
-	s.firsts = append(s.firsts, c[0])
-	s.last = append(s.last, maxLastOf(c))
+func maxAddr(a, b Addr) Addr {
+	if a.Less(b) {
+		return b
+	}
+	return a
 }
 
-// index derives maxLast and n from chunks and last.
+// appendChunk appends c (not empty) as a chunk whose capacity ends with it.
+// last is its greatest Last() if known.
+func (s *seq) appendChunk(c []Prefix, last Addr, known bool) {
+	s.chunks = append(s.chunks, c[:len(c):len(c)])
+	s.firsts = append(s.firsts, c[0].Addr)
+	if !s.disjoint {
+		if !known {
+			last = maxLastOf(c)
+		}
+		s.last = append(s.last, last)
+	}
+}
+
+// index derives n, and maxLast from last.
 func (s *seq) index() {
-	s.maxLast = make([]Addr, len(s.chunks))
 	s.n = 0
+	for _, c := range s.chunks {
+		s.n += len(c)
+	}
+	if s.disjoint {
+		return
+	}
+	s.maxLast = make([]Addr, len(s.chunks))
 	var m Addr
-	for i, c := range s.chunks {
-		if m.Less(s.last[i]) {
-			m = s.last[i]
+	for i, l := range s.last {
+		if m.Less(l) {
+			m = l
 		}
 		s.maxLast[i] = m
-		s.n += len(c)
 	}
 }
 
@@ -107,7 +138,7 @@ func (s *seq) floor(a Addr) (pos, bool) {
 	lo, hi := 0, len(f) // first chunk starting after a
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if a.Less(f[m].Addr) {
+		if a.Less(f[m]) {
 			hi = m
 		} else {
 			lo = m + 1
@@ -136,7 +167,7 @@ func (s *seq) ceil(a Addr) pos {
 	lo, hi := 0, len(f) // first chunk starting at or after a
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if f[m].Addr.Less(a) {
+		if f[m].Less(a) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -185,7 +216,7 @@ func (s *seq) target(e Prefix, lo int) int {
 	hi := len(s.firsts)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if compare(s.firsts[m], e) > 0 {
+		if c := s.firsts[m].Compare(e.Addr); c > 0 || (c == 0 && s.chunks[m][0].Bits > e.Bits) {
 			hi = m
 		} else {
 			lo = m + 1
@@ -229,10 +260,8 @@ func (s *seq) apply(add, remove []Prefix) (next seq, in, out []Prefix) {
 		prev = t
 	}
 	buf := make([]Prefix, 0, room)
-	nc := len(s.chunks) + room/chunkMax + 1
-	next.chunks = make([][]Prefix, 0, nc)
-	next.firsts = make([]Prefix, 0, nc)
-	next.last = make([]Addr, 0, nc)
+	next.disjoint = s.disjoint
+	next.alloc(len(s.chunks) + room/chunkMax + 1)
 
 	ai, ri, c := 0, 0, 0
 	for ai < len(add) || ri < len(remove) {
@@ -247,6 +276,10 @@ func (s *seq) apply(add, remove []Prefix) (next seq, in, out []Prefix) {
 		start := len(buf)
 		// A run of consecutive touched chunks is merged into one stream
 		// and split again, so chunks stay between 1 and chunkMax long.
+		// Its greatest Last() is known without a scan unless a prefix
+		// that reached that far went out.
+		var last Addr
+		known := true
 		for {
 			aj, rj := ai, ri
 			for aj < len(add) && int(ta[aj]) == t {
@@ -259,35 +292,50 @@ func (s *seq) apply(add, remove []Prefix) (next seq, in, out []Prefix) {
 			if t < len(s.chunks) {
 				items = s.chunks[t]
 			}
+			nin, nout := len(in), len(out)
 			buf, in, out = mergeChunk(buf, items, add[ai:aj], remove[ri:rj], in, out)
+			if !s.disjoint {
+				if t < len(s.chunks) {
+					last = maxAddr(last, s.last[t])
+				}
+				for _, p := range in[nin:] {
+					last = maxAddr(last, p.Last())
+				}
+				for _, p := range out[nout:] {
+					known = known && p.Last() != s.last[t]
+				}
+			}
 			ai, ri, t = aj, rj, t+1
 			if (ai == len(add) || int(ta[ai]) != t) && (ri == len(remove) || int(tr[ri]) != t) {
 				break
 			}
 		}
 		c = min(t, len(s.chunks))
-		next.appendRun(buf[start:])
+		next.appendRun(buf[start:], last, known)
 	}
 	next.appendChunks(s, c, len(s.chunks))
 	next.index()
 	return next, in, out
 }
 
-// appendChunks appends chunks [i, j) of s, shared.
+// appendChunks appends chunks [i, j) of from, shared.
 func (s *seq) appendChunks(from *seq, i, j int) {
 	s.chunks = append(s.chunks, from.chunks[i:j]...)
 	s.firsts = append(s.firsts, from.firsts[i:j]...)
-	s.last = append(s.last, from.last[i:j]...)
+	if !s.disjoint {
+		s.last = append(s.last, from.last[i:j]...)
+	}
 }
 
-// appendRun appends run as chunks of at most chunkMax, evenly split.
-func (s *seq) appendRun(run []Prefix) {
+// appendRun appends run as chunks of at most chunkMax, evenly split; last
+// is its greatest Last() if known.
+func (s *seq) appendRun(run []Prefix, last Addr, known bool) {
 	if len(run) == 0 {
 		return
 	}
 	n := (len(run) + chunkMax - 1) / chunkMax
 	for k := range n {
-		s.appendChunk(run[k*len(run)/n : (k+1)*len(run)/n])
+		s.appendChunk(run[k*len(run)/n:(k+1)*len(run)/n], last, known && n == 1)
 	}
 }
 

@@ -28,14 +28,14 @@ type Set struct {
 }
 
 // Empty is the empty set.
-var Empty = &Set{}
+var Empty = &Set{cover: seq{disjoint: true}}
 
 // New returns the set of ps; ps is not retained or modified.
 func New(ps []Prefix) *Set {
 	raw := sorted(ps)
 	raw = slices.Compact(raw)
 	cover := aggregate(raw)
-	return &Set{raw: newSeq(raw), cover: newSeq(cover), flat: cover}
+	return &Set{raw: newSeq(raw, false), cover: newSeq(cover, true), flat: cover}
 }
 
 // parallelSortMin is the length from which sorted uses two goroutines.
