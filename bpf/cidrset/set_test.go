@@ -300,3 +300,28 @@ func BenchmarkApply1k(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkContains looks up random IPv4 addresses in a 1M-prefix set (the
+// user-space filter's per-connection check), and one address repeatedly.
+func BenchmarkContains(b *testing.B) {
+	s := New(benchList(1, 1_000_000))
+	r := rand.New(rand.NewPCG(5, 5))
+	addrs := make([]Addr, 4096)
+	for i := range addrs {
+		addrs[i] = AddrFromV4(r.Uint32())
+	}
+	b.Run("random", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			s.Contains(addrs[i%len(addrs)])
+			i++
+		}
+	})
+	b.Run("same", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s.Contains(addrs[0])
+		}
+	})
+}

@@ -7,6 +7,51 @@ import (
 	"time"
 )
 
+// benchList draws n prefixes, every fourth IPv6, spread like
+// bench/blocklist's lists so that little aggregates away.
+func benchList(seed uint64, n int) []netip.Prefix {
+	r := rand.New(rand.NewPCG(seed, 99))
+	ps := make([]netip.Prefix, n)
+	for i := range ps {
+		if i%4 == 3 {
+			var a [16]byte
+			for j := range a {
+				a[j] = byte(r.Uint32())
+			}
+			a[0] = 0x20 | a[0]&0x1f
+			ps[i] = netip.PrefixFrom(netip.AddrFrom16(a), []int{48, 64, 128, 40}[r.IntN(4)]).Masked()
+			continue
+		}
+		a := r.Uint32N(0xc0000000)
+		bits := []int{32, 32, 32, 24, 20 + r.IntN(12)}[r.IntN(5)]
+		ps[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits).Masked()
+	}
+	return ps
+}
+
+// BenchmarkBlocklistDelta1k applies 1000 additions to a 1M-entry
+// blocklist, then removes them again, alternating: the user-space
+// enforcer's share of issue 4's 20 ms budget for a delta.
+func BenchmarkBlocklistDelta1k(b *testing.B) {
+	f := New()
+	if err := f.ReplaceBlocklist(benchList(1, 1_000_000)); err != nil {
+		b.Fatal(err)
+	}
+	delta := benchList(2, 1000)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		add, remove := delta, []netip.Prefix(nil)
+		if i%2 == 1 {
+			add, remove = nil, delta
+		}
+		if err := f.ApplyBlocklistDelta(add, remove); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 // BenchmarkCheck measures lookups in a 1M-entry blocklist (3/4 IPv4) with
 // some bans present.
 func BenchmarkCheck(b *testing.B) {
@@ -50,6 +95,25 @@ func BenchmarkCheck(b *testing.B) {
 			}
 		})
 	}
+	// Random sources: every lookup walks a different path through the
+	// 1M-entry structure, as a flood from many sources does.
+	random := make([]netip.Addr, 4096)
+	for i := range random {
+		if i%4 == 3 {
+			random[i] = ps[r.IntN(len(ps))].Addr()
+			continue
+		}
+		a := r.Uint32()
+		random[i] = netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
+	}
+	b.Run("random", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			f.Check(random[i%len(random)])
+			i++
+		}
+	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {

@@ -9,8 +9,9 @@
 // control-plane logic can use a Filter instead of root.
 //
 // Lookups are lock-free and allocation-free: lists live in an immutable
-// structure behind an atomic.Pointer (sorted ranges, binary search), bans in
-// copy-on-write shards. The package must never read configuration or files,
+// structure behind an atomic.Pointer (sorted intervals in chunks, binary
+// search), bans in copy-on-write shards. A blocklist delta costs time in
+// proportion to the delta, not to the list. The package must never read configuration or files,
 // and must never read from a connection it rejects.
 package connfilter
 
@@ -78,12 +79,12 @@ func (f *Filter) Check(addr netip.Addr) enforce.Reason {
 		return r
 	}
 	a := cidrset.AddrFrom(addr)
-	if l.block6.contains(a) {
+	if l.blockSet6.Contains(a) {
 		r = enforce.ReasonDropBlocklist
 	} else if f.bans.active(addr, f.now) {
 		r = enforce.ReasonDropBanned
 	}
-	if r != enforce.ReasonPass && l.allow6.contains(a) {
+	if r != enforce.ReasonPass && l.allowSet6.Contains(a) {
 		r = enforce.ReasonPassAllowlist
 	}
 	return r
@@ -102,7 +103,9 @@ func (f *Filter) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	old := f.lists.Load()
-	f.lists.Store(newLists(s4, s6, old.allowSet4, old.allowSet6))
+	next := *old
+	next.blockSet4, next.blockSet6, next.block4 = s4, s6, newRanges4(s4.Cover())
+	f.lists.Store(&next)
 	return nil
 }
 
@@ -120,9 +123,21 @@ func (f *Filter) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	old := f.lists.Load()
-	s4, _, _ := old.blockSet4.Apply(a4, r4)
-	s6, _, _ := old.blockSet6.Apply(a6, r6)
-	f.lists.Store(newLists(s4, s6, old.allowSet4, old.allowSet6))
+	next := *old
+	patch4 := func() {
+		var added, removed []cidrset.Prefix
+		next.blockSet4, added, removed = old.blockSet4.Apply(a4, r4)
+		next.block4 = old.block4.patch(toIV4(added), toIV4(removed))
+	}
+	var wg sync.WaitGroup
+	if len(a4)+len(r4) > 0 && len(a6)+len(r6) > 0 {
+		wg.Go(patch4) // both families changed: patch them on two CPUs
+	} else {
+		patch4()
+	}
+	next.blockSet6, _, _ = old.blockSet6.Apply(a6, r6)
+	wg.Wait()
+	f.lists.Store(&next)
 	return nil
 }
 
@@ -136,7 +151,9 @@ func (f *Filter) ReplaceAllowlist(prefixes []netip.Prefix) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	old := f.lists.Load()
-	f.lists.Store(newLists(old.blockSet4, old.blockSet6, s4, s6))
+	next := *old
+	next.allowSet4, next.allowSet6, next.allow4 = s4, s6, newRanges4(s4.Cover())
+	f.lists.Store(&next)
 	return nil
 }
 
