@@ -85,6 +85,8 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 // rewrites only the pages the changed prefixes touch (chunks before the
 // entries that point at them), the IPv6 trie inserts before it deletes, so
 // an address blocked before and after the delta is never passed meanwhile.
+// The families share nothing, so when both change they are patched and
+// written on two CPUs.
 func (x *XDP) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
 	a4, a6, err := cidrset.Split("blocklist delta add", add)
 	if err != nil {
@@ -99,15 +101,27 @@ func (x *XDP) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
 	if !x.baseline {
 		return fmt.Errorf("apply blocklist delta: %w", ErrNoBaseline)
 	}
-	next4, added4, removed4 := x.block4.Apply(a4, r4)
-	if err := x.deltaV4(next4, append(added4, removed4...)); err != nil {
-		x.baseline = false
-		return fmt.Errorf("apply blocklist delta: IPv4: %w", err)
+	var err4, err6 error
+	v4 := func() {
+		next, added, removed := x.block4.Apply(a4, r4)
+		if err := x.deltaV4(next, append(added, removed...)); err != nil {
+			err4 = fmt.Errorf("IPv4: %w", err)
+		}
 	}
-	next6, added6, removed6 := x.block6.Apply(a6, r6)
-	if err := x.deltaV6(next6, added6, removed6); err != nil {
+	var wg sync.WaitGroup
+	if len(a4)+len(r4) > 0 && len(a6)+len(r6) > 0 {
+		wg.Go(v4)
+	} else {
+		v4()
+	}
+	next, added, removed := x.block6.Apply(a6, r6)
+	if err := x.deltaV6(next, added, removed); err != nil {
+		err6 = fmt.Errorf("IPv6: %w", err)
+	}
+	wg.Wait()
+	if err := errors.Join(err4, err6); err != nil {
 		x.baseline = false
-		return fmt.Errorf("apply blocklist delta: IPv6: %w", err)
+		return fmt.Errorf("apply blocklist delta: %w", err)
 	}
 	return nil
 }
@@ -305,7 +319,8 @@ func (x *XDP) writePages(m *ebpf.Map, runs []dir24.Run) error {
 					}
 				}
 				keys = append(keys, r.First+uint32(i))
-				gathered = append(gathered, r.Pages[i])
+				gathered = slices.Grow(gathered, 1)[:len(gathered)+1]
+				copy(gathered[len(gathered)-1:], r.Pages[i:i+1]) // memmove, not a word loop
 			}
 			continue
 		}
