@@ -75,8 +75,8 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	closeMaps(x.block6Map)
 	x.block6Map, x.block6 = m6, s6
 	x.baseline = true
-	x.log.Debug("replaced blocklist", "ipv4", s4.Len(), "ipv4_cidrs", len(s4.Cover()),
-		"ipv6", s6.Len(), "ipv6_cidrs", len(s6.Cover()), "prepare", prepared.Sub(start),
+	x.log.Debug("replaced blocklist", "ipv4", s4.Len(), "ipv4_cidrs", s4.CoverLen(),
+		"ipv6", s6.Len(), "ipv6_cidrs", s6.CoverLen(), "prepare", prepared.Sub(start),
 		"build", built.Sub(prepared), "swap", time.Since(built))
 	return nil
 }

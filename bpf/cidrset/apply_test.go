@@ -64,7 +64,12 @@ func checkApply(t testing.TB, s *Set, add, remove []Prefix) *Set {
 	}
 	want := slices.DeleteFunc(append(s.Prefixes(), add...), func(p Prefix) bool { return gone[p] })
 	ref := New(want)
+	before, beforeCover := s.Prefixes(), s.Cover()
 	next, added, removed := s.Apply(add, remove)
+	// Generations share chunks: the old one must be untouched.
+	if !slices.Equal(s.Prefixes(), before) || !slices.Equal(s.Cover(), beforeCover) {
+		t.Fatal("Apply modified the previous generation")
+	}
 	checkSeq(t, "raw", &next.raw)
 	checkSeq(t, "cover", &next.cover)
 	if got := next.Prefixes(); !slices.Equal(got, ref.Prefixes()) {
@@ -73,7 +78,7 @@ func checkApply(t testing.TB, s *Set, add, remove []Prefix) *Set {
 	if got := next.Cover(); !slices.Equal(got, ref.Cover()) {
 		t.Fatalf("cover = %v, want %v", strs(got), strs(ref.Cover()))
 	}
-	wantAdded, wantRemoved := appendDiff(nil, nil, s.Cover(), ref.Cover())
+	wantAdded, wantRemoved := appendDiff(nil, nil, beforeCover, ref.Cover())
 	if !slices.Equal(added, wantAdded) || !slices.Equal(removed, wantRemoved) {
 		t.Fatalf("cover changes = +%v -%v, want +%v -%v", strs(added), strs(removed), strs(wantAdded), strs(wantRemoved))
 	}
