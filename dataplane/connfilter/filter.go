@@ -11,8 +11,9 @@
 // Lookups are lock-free and allocation-free: lists live in an immutable
 // structure behind an atomic.Pointer (sorted intervals in chunks, binary
 // search), bans in copy-on-write shards. A blocklist delta costs time in
-// proportion to the delta, not to the list. The package must never read configuration or files,
-// and must never read from a connection it rejects.
+// proportion to the delta, not to the list: the next generation shares all
+// untouched chunks with the current one. The package must never read
+// configuration or files, and must never read from a connection it rejects.
 package connfilter
 
 import (

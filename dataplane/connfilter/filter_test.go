@@ -305,9 +305,10 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 		})
 	}
 	for i := range 200 {
-		f.ApplyBlocklistDelta(prefixes("10.0.0.0/8"), nil)
+		// Both families: the delta patches them on two goroutines.
+		f.ApplyBlocklistDelta(prefixes("10.0.0.0/8", "2001:db8:1::/48"), nil)
 		f.Ban(netip.AddrFrom4([4]byte{10, 1, 2, byte(i)}), time.Now().Add(time.Minute))
-		f.ApplyBlocklistDelta(nil, prefixes("10.0.0.0/8"))
+		f.ApplyBlocklistDelta(nil, prefixes("10.0.0.0/8", "2001:db8:1::/48"))
 		f.ReplaceAllowlist(prefixes("2001:db8::/32"))
 	}
 	close(stop)
