@@ -2,7 +2,10 @@ package bpf
 
 import (
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
 	"github.com/edgeguard/edgeguard/bpf/xdptest"
@@ -70,4 +73,64 @@ func TestDeltaManyScatteredPages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeltaIsAtomic keeps running packets while deltas rewrite the table
+// entries and chunk bitmaps of addresses blocked before and after each
+// delta (a chunk growing into a full /24 and back, a bitmap rewritten in
+// place, a trie prefix widened and narrowed): they must never pass, and an
+// unlisted neighbour must never drop.
+func TestDeltaIsAtomic(t *testing.T) {
+	x := openTest(t)
+	base := prefixes("10.7.7.0/25", "10.7.7.128/26", "10.9.9.7/32", "2001:db8:bad::/49")
+	if err := x.ReplaceBlocklist(base); err != nil {
+		t.Fatal(err)
+	}
+	delta := prefixes("10.7.7.192/26", "10.9.9.8/31", "2001:db8:bad:8000::/49")
+	probes := []struct {
+		frame []byte
+		want  uint32
+	}{
+		{tcp("10.7.7.5"), ActionDrop},
+		{tcp("10.9.9.7"), ActionDrop},
+		{tcp("2001:db8:bad::9"), ActionDrop},
+		{tcp("10.9.9.6"), ActionPass},
+		{tcp("10.7.8.1"), ActionPass},
+	}
+	var stop atomic.Bool
+	var wrong, runs atomic.Int64
+	var wg sync.WaitGroup
+	for _, p := range probes {
+		wg.Go(func() {
+			for !stop.Load() {
+				action, _, err := x.TestRun(p.frame, 20)
+				if err != nil || action != p.want {
+					wrong.Add(1)
+				}
+				runs.Add(1)
+			}
+		})
+	}
+	// At least 100 deltas, and until the readers have had a fair share of
+	// them, within a bounded time.
+	deadline := time.Now().Add(2 * time.Second)
+	for i := 0; (i < 100 || runs.Load() < 5000) && time.Now().Before(deadline); i++ {
+		var err error
+		if i%2 == 0 {
+			err = x.ApplyBlocklistDelta(delta, nil)
+		} else {
+			err = x.ApplyBlocklistDelta(nil, delta)
+		}
+		if err != nil {
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("delta %d: %v", i, err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if wrong.Load() > 0 {
+		t.Fatalf("%d of %d runs saw a wrong verdict during deltas", wrong.Load(), runs.Load())
+	}
+	t.Logf("%d runs of 20 packets during the deltas", runs.Load())
 }

@@ -4,7 +4,10 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/edgeguard/edgeguard/bpf/cidrset"
 	"github.com/edgeguard/edgeguard/bpf/enforce"
@@ -180,4 +183,64 @@ func FuzzDelta(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDeltaIsAtomic checks addresses blocked before and after each delta
+// (inside a prefix the delta widens into a merged range and back, inside a
+// covering prefix whose nested prefix comes and goes) from other
+// goroutines while deltas swap generations: they must never pass, and an
+// unlisted neighbour must never drop.
+func TestDeltaIsAtomic(t *testing.T) {
+	f := New()
+	base := prefixes("192.0.2.0/25", "198.51.100.0/24", "2001:db8:bad::/49")
+	for i := range 2000 { // many chunks, so deltas rewrite some and share the rest
+		base = append(base, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24))
+	}
+	if err := f.ReplaceBlocklist(base); err != nil {
+		t.Fatal(err)
+	}
+	delta := prefixes("192.0.2.128/25", "198.51.100.64/26", "10.3.0.0/16", "2001:db8:bad:8000::/49")
+	probes := []struct {
+		addr netip.Addr
+		want enforce.Reason
+	}{
+		{netip.MustParseAddr("192.0.2.5"), enforce.ReasonDropBlocklist},
+		{netip.MustParseAddr("198.51.100.70"), enforce.ReasonDropBlocklist},
+		{netip.MustParseAddr("10.2.5.1"), enforce.ReasonDropBlocklist},
+		{netip.MustParseAddr("2001:db8:bad::1"), enforce.ReasonDropBlocklist},
+		{netip.MustParseAddr("192.0.3.0"), enforce.ReasonPass},
+		{netip.MustParseAddr("2001:db8:bae::1"), enforce.ReasonPass},
+	}
+	var stop atomic.Bool
+	var wrong, runs atomic.Int64
+	var wg sync.WaitGroup
+	for _, p := range probes {
+		wg.Go(func() {
+			for !stop.Load() {
+				if f.Check(p.addr) != p.want {
+					wrong.Add(1)
+				}
+				runs.Add(1)
+			}
+		})
+	}
+	// At least 100 deltas, and until the readers have had a fair share of
+	// them, within a bounded time.
+	deadline := time.Now().Add(2 * time.Second)
+	for i := 0; (i < 100 || runs.Load() < 5000) && time.Now().Before(deadline); i++ {
+		add, remove := delta, []netip.Prefix(nil)
+		if i%2 == 1 {
+			add, remove = nil, delta
+		}
+		if err := f.ApplyBlocklistDelta(add, remove); err != nil {
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("delta %d: %v", i, err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if wrong.Load() > 0 {
+		t.Fatalf("%d of %d checks saw a wrong verdict during deltas", wrong.Load(), runs.Load())
+	}
 }
