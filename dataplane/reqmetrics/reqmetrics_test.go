@@ -2,6 +2,7 @@ package reqmetrics
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,8 @@ func scrape(t *testing.T) string {
 }
 
 func TestObserveCountsByClass(t *testing.T) {
-	r := ForRoute("rm-test")
+	name := fmt.Sprintf("rm-test-%d", time.Now().UnixNano()) // fresh series on every -count run
+	r := ForRoute(name)
 	for _, tc := range []struct {
 		status int
 		class  string
@@ -28,26 +30,30 @@ func TestObserveCountsByClass(t *testing.T) {
 	}
 	out := scrape(t)
 	for _, want := range []string{
-		`edgeguard_requests_total{route="rm-test",class="2xx"} 2`,
-		`edgeguard_requests_total{route="rm-test",class="4xx"} 1`,
-		`edgeguard_requests_total{route="rm-test",class="5xx"} 1`,
-		`edgeguard_requests_total{route="rm-test",class="other"} 2`,
-		`edgeguard_request_duration_seconds_count{route="rm-test"} 6`,
+		`edgeguard_requests_total{route="` + name + `",class="2xx"} 2`,
+		`edgeguard_requests_total{route="` + name + `",class="4xx"} 1`,
+		`edgeguard_requests_total{route="` + name + `",class="5xx"} 1`,
+		`edgeguard_requests_total{route="` + name + `",class="other"} 2`,
+		`edgeguard_request_duration_seconds_count{route="` + name + `"} 6`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %s", want)
 		}
 	}
-	if ForRoute("rm-test").byClass[2] != r.byClass[2] {
+	if ForRoute(name).byClass[2] != r.byClass[2] {
 		t.Error("ForRoute with the same name must continue the same series")
 	}
 }
 
 func TestDenied(t *testing.T) {
+	before := denied[pipeline.ReasonNoRoute].Get()
 	Denied(pipeline.ReasonNoRoute)
 	Denied(pipeline.ReasonNone) // ignored
-	if !strings.Contains(scrape(t), `edgeguard_denied_total{reason="no_route"} 1`) {
-		t.Error("no_route not counted")
+	if got := denied[pipeline.ReasonNoRoute].Get() - before; got != 1 {
+		t.Errorf("no_route rose by %d, want 1", got)
+	}
+	if !strings.Contains(scrape(t), `edgeguard_denied_total{reason="no_route"}`) {
+		t.Error("no_route not exported")
 	}
 }
 

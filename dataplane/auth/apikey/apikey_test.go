@@ -61,6 +61,8 @@ func TestParseHash(t *testing.T) {
 // TestRotationGrace: a client rotating keys has both valid until the old
 // one's not_after, then only the new one.
 func TestRotationGrace(t *testing.T) {
+	c := metrics.GetOrCreateCounter(`edgeguard_auth_api_key_uses_total{key_id="acme-2029",client="acme"}`)
+	usesBefore := c.Get() // the registry is global: count what this run adds
 	oldKey, newKey := "egk_old-key-0123456789", "egk_new-key-0123456789"
 	tab, err := NewTable([]KeyConfig{
 		{ID: "acme-2029", Client: "acme", Tier: "gold", Hash: hashOf(oldKey), NotAfter: t0.Add(24 * time.Hour)},
@@ -98,9 +100,8 @@ func TestRotationGrace(t *testing.T) {
 		})
 	}
 	// Every use is counted per key id (the id, never the key).
-	c := metrics.GetOrCreateCounter(`edgeguard_auth_api_key_uses_total{key_id="acme-2029",client="acme"}`)
-	if c.Get() != 2 {
-		t.Errorf("uses of acme-2029 = %d, want 2", c.Get())
+	if got := c.Get() - usesBefore; got != 2 {
+		t.Errorf("uses of acme-2029 rose by %d, want 2", got)
 	}
 }
 
