@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +155,32 @@ func TestRateLimitOptional(t *testing.T) {
 	}
 	if l.Config.Routes[0].RateLimit.Enabled() || len(l.Config.RateLimit.Limits) != 0 {
 		t.Fatal("rate limiting enabled without configuration")
+	}
+}
+
+// TestExampleRateLimitIsDefault: the example documents every global
+// rate_limit key with its default value, and its limit "api" shows every
+// limit key with the values that mean "inherit".
+func TestExampleRateLimitIsDefault(t *testing.T) {
+	ex, err := Load("../../deploy/examples/gatewayd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := Parse([]byte(validBase), "yaml", "defaults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := ex.Config.RateLimit, def.Config.RateLimit
+	api := got.Limits["api"]
+	got.Limits, want.Limits = nil, nil
+	if *got.BurstBan != *want.BurstBan {
+		t.Errorf("example burst_ban %v, default %v", *got.BurstBan, *want.BurstBan)
+	}
+	got.BurstBan, want.BurstBan = nil, nil
+	if g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", want); g != w {
+		t.Errorf("example rate_limit differs from the defaults:\n got %s\nwant %s", g, w)
+	}
+	if api.Scope != ScopeRoute || api.MaxKeys != want.MaxKeys || api.Thresholds != want.Thresholds || api.Shadow {
+		t.Errorf("example limit api does not show the inherited defaults: %+v", api)
 	}
 }
