@@ -346,11 +346,13 @@ func FuzzCheck(f *testing.F) {
 			if !a.IsValid() {
 				continue
 			}
+			// The allowlist only shows when it overrides a drop.
 			want := enforce.ReasonPass
-			if slices.ContainsFunc(allow, func(p netip.Prefix) bool { return p.Contains(a) }) {
-				want = enforce.ReasonPassAllowlist
-			} else if slices.ContainsFunc(block, func(p netip.Prefix) bool { return p.Contains(a) }) {
+			if slices.ContainsFunc(block, func(p netip.Prefix) bool { return p.Contains(a) }) {
 				want = enforce.ReasonDropBlocklist
+				if slices.ContainsFunc(allow, func(p netip.Prefix) bool { return p.Contains(a) }) {
+					want = enforce.ReasonPassAllowlist
+				}
 			}
 			if got := flt.Check(a); got != want {
 				t.Fatalf("Check(%v) = %s, want %s", a, got, want)
