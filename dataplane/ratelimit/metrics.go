@@ -50,4 +50,7 @@ var (
 	// delaySkipped counts requests passed without their delay because
 	// max_delayed requests were already waiting.
 	delaySkipped = metrics.NewCounter(`edgeguard_ratelimit_delay_skipped_total`)
+	// delayedNow is the number of requests waiting in a delay (sampled
+	// every second).
+	delayedNow = metrics.NewGauge(`edgeguard_ratelimit_delayed_requests`, nil)
 )

@@ -185,6 +185,7 @@ func (s *Store) Sweep(now int64) int {
 
 // updateStats copies table counters into the metrics (s.mu held).
 func (s *Store) updateStats() {
+	delayedNow.Set(float64(s.delayed.Load()))
 	for _, tr := range s.tables {
 		st := tr.t.Stats()
 		tr.keys.Set(float64(st.Keys))
