@@ -208,6 +208,7 @@ const (
 
 var actionNames = [...]string{"allowed", "delayed", "rejected", "banned"}
 
+// String names the action as the metrics do: "allowed", "delayed", ...
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
 		return actionNames[a]

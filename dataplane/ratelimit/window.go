@@ -19,6 +19,7 @@ var windowNames = [NumWindows]string{"second", "minute", "hour", "day"}
 
 var windowDurations = [NumWindows]time.Duration{time.Second, time.Minute, time.Hour, 24 * time.Hour}
 
+// String names the window as the configuration does: "second", "minute", ...
 func (w Window) String() string {
 	if w < NumWindows {
 		return windowNames[w]
