@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -212,13 +213,7 @@ func Open(opt Options) (*Store, error) {
 }
 
 func newState(version uint64, entries []cidrset.Prefix, now time.Time) *state {
-	st := &state{version: version, entries: entries, updatedAt: now}
-	for _, e := range entries {
-		if is4(e) {
-			st.ipv4++
-		}
-	}
-	return st
+	return &state{version: version, entries: entries, updatedAt: now, ipv4: count4(entries)}
 }
 
 func (s *Store) publish(st *state) {
@@ -462,7 +457,9 @@ func (s *Store) ApplyDelta(version uint64, add, remove []cidrset.Prefix) (Result
 		return res, fmt.Errorf("apply blocklist delta: version %d: %w", res.Version, err)
 	}
 	persistSecs.Update(time.Duration(res.PersistTime).Seconds())
-	st := newState(res.Version, next, s.opt.Now())
+	// The IPv4 count follows the delta instead of a recount of the list.
+	st := &state{version: res.Version, entries: next, updatedAt: s.opt.Now(),
+		ipv4: cur.ipv4 + count4(d.add) - count4(d.remove)}
 	s.publish(st)
 	s.sinceSnp.deltas++
 	s.sinceSnp.entries += len(d.add) + len(d.remove)
@@ -593,44 +590,63 @@ type deltaEffect struct {
 }
 
 // applyDelta returns cur with add inserted and then remove taken out (all
-// sorted and unique), and what changed.
+// sorted and unique), and what changed. It visits only the edits: the
+// unchanged stretches of cur between them are found by binary search and
+// copied whole, so a small delta on a large list costs one memmove, not a
+// comparison per entry.
 func applyDelta(cur, add, remove []cidrset.Prefix) ([]cidrset.Prefix, deltaEffect) {
 	var d deltaEffect
 	next := make([]cidrset.Prefix, 0, len(cur)+len(add))
 	i, j, k := 0, 0, 0
-	for i < len(cur) || j < len(add) {
-		var p cidrset.Prefix
-		inCur := false
+	for j < len(add) || k < len(remove) {
+		var e cidrset.Prefix
+		inAdd, inRemove := false, false
 		switch {
-		case j == len(add) || (i < len(cur) && compare(cur[i], add[j]) < 0):
-			p, inCur = cur[i], true
-			i++
-		case i == len(cur) || compare(add[j], cur[i]) < 0:
-			p = add[j]
+		case k == len(remove) || (j < len(add) && compare(add[j], remove[k]) < 0):
+			e, inAdd = add[j], true
 			j++
-		default: // in both
-			p, inCur = cur[i], true
-			i++
+		case j == len(add) || compare(remove[k], add[j]) < 0:
+			e, inRemove = remove[k], true
+			k++
+		default: // added and removed in one delta: removal wins
+			e, inAdd, inRemove = add[j], true, true
 			j++
-		}
-		for k < len(remove) && compare(remove[k], p) < 0 {
-			d.absent++
 			k++
 		}
-		if k < len(remove) && remove[k] == p {
-			k++
-			if inCur {
-				d.remove = append(d.remove, p)
+		pos := i + sort.Search(len(cur)-i, func(n int) bool { return compare(cur[i+n], e) >= 0 })
+		next = append(next, cur[i:pos]...)
+		i = pos
+		inCur := i < len(cur) && cur[i] == e
+		if inCur {
+			i++
+		}
+		switch {
+		case inRemove && inCur:
+			d.remove = append(d.remove, e)
+		case inRemove:
+			if !inAdd {
+				d.absent++
 			}
-			continue
-		}
-		next = append(next, p)
-		if !inCur {
-			d.add = append(d.add, p)
+		default:
+			next = append(next, e)
+			if !inCur {
+				d.add = append(d.add, e)
+			}
 		}
 	}
-	d.absent += len(remove) - k
+	next = append(next, cur[i:]...)
 	return next, d
+}
+
+// count4 counts the IPv4 entries of ps.
+func count4(ps []cidrset.Prefix) int {
+	n := 0
+	for _, p := range ps {
+		if is4(p) {
+			n++
+		}
+	}
+	return n
 }
 
 // toNetip converts for the enforcer.
