@@ -182,23 +182,24 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 	return p, nil
 }
 
-// routeStages declares, in one place, the order of a route's stages:
-// authenticate, then rate-limit (limits key on the authenticated identity),
-// then proxy.
+// routeStages declares, in one place, the order of a route's stages: login
+// protection first (a locked-out client is refused before it may try a
+// credential, and it sees the auth stage's failures), then authentication,
+// then rate limits (they key on the authenticated identity), then the proxy.
 func routeStages(p *Policy, r *config.Route) ([]pipeline.Stage, error) {
-	var stages []pipeline.Stage
+	login, limits, err := p.rate.routeStages(r)
+	if err != nil {
+		return nil, err
+	}
 	auth, err := p.auth.routeStages(r)
 	if err != nil {
 		return nil, err
 	}
+	stages := make([]pipeline.Stage, 0, len(login)+len(auth)+len(limits)+1)
+	stages = append(stages, login...)
 	stages = append(stages, auth...)
-	limits, err := p.rate.routeStages(r)
-	if err != nil {
-		return nil, err
-	}
 	stages = append(stages, limits...)
-	stages = append(stages, &proxy.Stage{Pool: p.pools[r.Upstream].pool, StripPrefix: r.StripPrefix})
-	return stages, nil
+	return append(stages, &proxy.Stage{Pool: p.pools[r.Upstream].pool, StripPrefix: r.StripPrefix}), nil
 }
 
 // Pool returns the named upstream pool, for status reporting.

@@ -54,11 +54,24 @@ func (rs *rateState) getStore() *ratelimit.Store {
 // routeStages returns the stages that rate-limit requests on route r, in
 // order; none when the route has no limits. Login protection comes first:
 // a locked-out client consumes no quota.
-func (rs *rateState) routeStages(r *config.Route) ([]pipeline.Stage, error) {
+func (rs *rateState) routeStages(r *config.Route) (login, limits []pipeline.Stage, err error) {
 	rr := &r.RateLimit
 	if !rr.Enabled() {
-		return nil, nil
+		return nil, nil, nil
 	}
+	if login, err = rs.loginStages(r); err != nil {
+		return nil, nil, err
+	}
+	if limits, err = rs.limitStages(r); err != nil {
+		return nil, nil, err
+	}
+	return login, limits, nil
+}
+
+// loginStages returns the login-protection stage of an authentication
+// endpoint, none for other routes.
+func (rs *rateState) loginStages(r *config.Route) ([]pipeline.Stage, error) {
+	rr := &r.RateLimit
 	store := rs.getStore()
 	var stages []pipeline.Stage
 	if rr.Login {
@@ -74,6 +87,15 @@ func (rs *rateState) routeStages(r *config.Route) ([]pipeline.Stage, error) {
 		rs.tables[login.IPTable], rs.tables[login.AccountTable] = true, true
 		stages = append(stages, st)
 	}
+	return stages, nil
+}
+
+// limitStages returns the stage that applies the route's limits, none when
+// it has no limits.
+func (rs *rateState) limitStages(r *config.Route) ([]pipeline.Stage, error) {
+	rr := &r.RateLimit
+	store := rs.getStore()
+	var stages []pipeline.Stage
 	if len(rr.Limits) == 0 {
 		return stages, nil
 	}

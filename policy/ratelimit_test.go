@@ -156,7 +156,7 @@ func TestRateLimitReleaseOnFailedCompile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := prev.routeStages(&l.Config.Routes[0]); err != nil {
+	if _, _, err := prev.routeStages(&l.Config.Routes[0]); err != nil {
 		t.Fatal(err)
 	}
 	next, _ := compileRateLimit(l.Config, prev, Options{BanDefault: time.Minute})
@@ -164,7 +164,7 @@ func TestRateLimitReleaseOnFailedCompile(t *testing.T) {
 		t.Fatal("store not carried over, or ban default ignored")
 	}
 	for i := range l.Config.Routes {
-		if _, err := next.routeStages(&l.Config.Routes[i]); err != nil {
+		if _, _, err := next.routeStages(&l.Config.Routes[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
