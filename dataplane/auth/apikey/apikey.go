@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -90,15 +91,7 @@ type Key struct {
 
 // AllowsRoute reports whether the key may call the named route.
 func (k *Key) AllowsRoute(route string) bool {
-	if len(k.routes) == 0 {
-		return true
-	}
-	for _, r := range k.routes {
-		if r == route {
-			return true
-		}
-	}
-	return false
+	return len(k.routes) == 0 || slices.Contains(k.routes, route)
 }
 
 // Table holds the configured keys by hash.
