@@ -88,14 +88,11 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 // The families share nothing, so when both change they are patched and
 // written on two CPUs.
 func (x *XDP) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
-	a4, a6, err := cidrset.Split("blocklist delta add", add)
+	d, err := cidrset.SplitDelta(add, remove)
 	if err != nil {
 		return fmt.Errorf("apply blocklist delta: %w", err)
 	}
-	r4, r6, err := cidrset.Split("blocklist delta remove", remove)
-	if err != nil {
-		return fmt.Errorf("apply blocklist delta: %w", err)
-	}
+	a4, a6, r4, r6 := d.Add4, d.Add6, d.Remove4, d.Remove6
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if !x.baseline {

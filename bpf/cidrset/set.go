@@ -449,3 +449,22 @@ func Split(what string, ps []netip.Prefix) (v4, v6 []Prefix, err error) {
 	}
 	return v4, v6, nil
 }
+
+// Delta is a blocklist delta split by family.
+type Delta struct {
+	Add4, Add6, Remove4, Remove6 []Prefix
+}
+
+// SplitDelta validates and splits both sides of a delta, naming the side at
+// fault in its error.
+func SplitDelta(add, remove []netip.Prefix) (Delta, error) {
+	var d Delta
+	var err error
+	if d.Add4, d.Add6, err = Split("blocklist delta add", add); err != nil {
+		return Delta{}, err
+	}
+	if d.Remove4, d.Remove6, err = Split("blocklist delta remove", remove); err != nil {
+		return Delta{}, err
+	}
+	return d, nil
+}

@@ -113,14 +113,11 @@ func (f *Filter) ReplaceBlocklist(prefixes []netip.Prefix) error {
 // ApplyBlocklistDelta adds, then removes prefixes; the new lookup structure
 // replaces the old one atomically.
 func (f *Filter) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
-	a4, a6, err := cidrset.Split("blocklist delta add", add)
+	d, err := cidrset.SplitDelta(add, remove)
 	if err != nil {
 		return fmt.Errorf("apply blocklist delta: %w", err)
 	}
-	r4, r6, err := cidrset.Split("blocklist delta remove", remove)
-	if err != nil {
-		return fmt.Errorf("apply blocklist delta: %w", err)
-	}
+	a4, a6, r4, r6 := d.Add4, d.Add6, d.Remove4, d.Remove6
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	old := f.lists.Load()
