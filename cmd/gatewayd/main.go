@@ -68,6 +68,10 @@ func checkConfig(args []string) int {
 }
 
 func run(configPath string, log *slog.Logger) error {
+	// Take signals from the start: a SIGTERM during start-up must drain and
+	// exit cleanly, not kill the process with listeners half open.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
 	load := config.LoadDefault
 	if configPath != "" {
 		load = func() (*config.Loaded, error) { return config.Load(configPath) }
@@ -147,8 +151,6 @@ func run(configPath string, log *slog.Logger) error {
 		policy.WatchFile(configPath, holder, 200*time.Millisecond)
 	}
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
 	for sig := range sigs {
 		switch sig {
 		case syscall.SIGHUP:
