@@ -10,6 +10,7 @@ import (
 	"github.com/edgeguard/edgeguard/bpf"
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
+	"github.com/edgeguard/edgeguard/policy/banstore"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
 
@@ -24,6 +25,37 @@ type Enforcement struct {
 	Listener *connfilter.Filter
 	// Why says why the fallback is active ("" when XDP runs).
 	Why string
+	// BanStore persists bans once PersistBans ran (nil before, or without a
+	// state directory). The Enforcer then is this store, so bans from every
+	// caller (rate limiter included) are kept.
+	BanStore *banstore.Store
+}
+
+// PersistBans restores the bans kept in dir into the enforcer and, from
+// then on, records every ban and unban there. It must run before the data
+// listeners accept traffic. Without a dir bans live only as long as the
+// enforcer does (XDP's pinned maps, or the process for the fallback).
+func (e *Enforcement) PersistBans(dir string, log *slog.Logger) error {
+	if dir == "" {
+		log.Warn("bans are not persisted: no management.state_dir")
+		return nil
+	}
+	st, rep, err := banstore.Open(banstore.Options{Dir: dir, Enforcer: e.Enforcer, Log: log})
+	if err != nil {
+		return err
+	}
+	log.Info("bans restored", "restored", rep.Restored, "expired", rep.Expired, "kept_from_enforcer", rep.Kept, "live", st.Len())
+	e.Enforcer, e.BanStore = st, st
+	return nil
+}
+
+// Unwrap returns the enforcer under the ban store, for status that only the
+// implementation knows (XDP attachments).
+func (e *Enforcement) Unwrap() enforce.Enforcer {
+	if e.BanStore != nil {
+		return e.BanStore.Enforcer
+	}
+	return e.Enforcer
 }
 
 // OpenEnforcement loads XDP as cfg asks, falling back to user space with a

@@ -85,9 +85,12 @@ func run(configPath string, log *slog.Logger) error {
 		return err
 	}
 	defer enf.Close() // XDP stays attached and pinned: filtering goes on while gatewayd is down
-	// The persisted blocklist is restored into the enforcer before any data
-	// listener accepts a connection.
+	// The persisted bans and blocklist are restored into the enforcer before
+	// any data listener accepts a connection.
 	mc := first.Config.Management
+	if err := enf.PersistBans(mc.StateDir, log); err != nil {
+		return err
+	}
 	blocks, err := blocklist.Open(blocklist.Options{Dir: mc.StateDir, Applier: enf, MaxEntries: mc.MaxEntries, Log: log})
 	if err != nil {
 		return err

@@ -46,8 +46,9 @@ type Management struct {
 	// InsecurePlaintext allows bearer tokens over plain TCP on a
 	// non-loopback address (e.g. inside a VPN). Off by default.
 	InsecurePlaintext bool `mapstructure:"insecure_plaintext"`
-	// StateDir keeps every accepted blocklist version. Without it the
-	// blocklist API refuses changes: they could not survive a restart.
+	// StateDir keeps every accepted blocklist version and the live bans.
+	// Without it the blocklist API refuses changes (they could not survive
+	// a restart) and bans are not persisted.
 	StateDir string `mapstructure:"state_dir"`
 	// MaxBodyBytes bounds one request body (a blocklist push).
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`

@@ -383,7 +383,12 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, _ principal) {
 		return
 	}
 	until := time.Now().Add(d)
-	if err := s.opt.Enforcement.Ban(a.Unmap(), until); err != nil {
+	// A persisted ban is acknowledged only once it is on disk.
+	ban := s.opt.Enforcement.Ban
+	if st := s.opt.Enforcement.BanStore; st != nil {
+		ban = st.Add
+	}
+	if err := ban(a.Unmap(), until); err != nil {
 		fail(w, http.StatusInternalServerError, "ban %s: %v", a, err)
 		return
 	}
@@ -399,7 +404,11 @@ func (s *Server) unban(w http.ResponseWriter, r *http.Request, _ principal) {
 		fail(w, http.StatusBadRequest, "unban: %q is not an IP address", r.PathValue("ip"))
 		return
 	}
-	if err := s.opt.Enforcement.Unban(a.Unmap()); err != nil {
+	unban := s.opt.Enforcement.Unban
+	if st := s.opt.Enforcement.BanStore; st != nil {
+		unban = st.Remove
+	}
+	if err := unban(a.Unmap()); err != nil {
 		fail(w, http.StatusInternalServerError, "unban %s: %v", a, err)
 		return
 	}

@@ -169,7 +169,7 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request, _ principal) {
 
 func enforcerStatus(e *policy.Enforcement) api.EnforcerStatus {
 	es := api.EnforcerStatus{Mode: e.Mode(), Fallback: e.Listener != nil, Why: e.Why}
-	if x, ok := e.Enforcer.(interface{ Attachments() []bpf.Attachment }); ok {
+	if x, ok := e.Unwrap().(interface{ Attachments() []bpf.Attachment }); ok {
 		for _, a := range x.Attachments() {
 			es.Interfaces = append(es.Interfaces, api.InterfaceStatus{Name: a.Interface, Mode: a.Mode})
 		}

@@ -1,0 +1,179 @@
+package banstore
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgeguard/edgeguard/bpf/enforce"
+)
+
+// The state file is plain text, readable by an operator:
+//
+//	# edgeguard bans v1
+//	203.0.113.7 2026-11-24T21:30:00.123456789Z
+//	2001:db8::9 2026-11-24T22:00:00Z
+//	# end 2 sha256:<hex of every line above this one, newlines included>
+//
+// The footer carries the entry count and a digest, so a truncated or
+// damaged file is detected, never half-loaded.
+const (
+	header     = "# edgeguard bans v1\n"
+	footerTag  = "# end "
+	maxFileLen = 64 << 20 // far above the largest ban map
+)
+
+// errCorrupt marks a state file that fails its checks.
+var errCorrupt = errors.New("damaged ban state file")
+
+// writeFile writes bans (sorted by address for a stable file) to path
+// atomically: temporary file, fsync, rename, directory fsync. A crash at any
+// step leaves the old file or the new one.
+func writeFile(dir, path string, bans []enforce.Ban) (err error) {
+	slices.SortFunc(bans, func(a, b enforce.Ban) int { return cmp.Compare(a.Addr.Compare(b.Addr), 0) })
+	f, err := os.CreateTemp(dir, ".tmp-"+FileName+"-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	h := sha256.New()
+	w := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
+	w.WriteString(header)
+	var line []byte
+	for _, b := range bans {
+		line = b.Addr.AppendTo(line[:0])
+		line = append(line, ' ')
+		line = b.Until.UTC().AppendFormat(line, time.RFC3339Nano)
+		line = append(line, '\n')
+		w.Write(line)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if _, err := f.WriteString(footer(len(bans), h.Sum(nil))); err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", f.Name(), err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// footer is the last line: entry count and the digest of all lines before.
+func footer(n int, digest []byte) string {
+	return fmt.Sprintf("%s%d sha256:%s\n", footerTag, n, hex.EncodeToString(digest))
+}
+
+// readFile reads a state file. Any defect is an error wrapping errCorrupt
+// that names the line.
+func readFile(path string) ([]enforce.Ban, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileLen+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	bans, err := parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %w", errCorrupt, path, err)
+	}
+	return bans, nil
+}
+
+// parse checks and decodes the bytes of a state file.
+func parse(data []byte) ([]enforce.Ban, error) {
+	if len(data) > maxFileLen {
+		return nil, fmt.Errorf("larger than %d bytes", maxFileLen)
+	}
+	if !bytes.HasPrefix(data, []byte(header)) {
+		return nil, errors.New("line 1: missing header " + strconv.Quote(strings.TrimSpace(header)))
+	}
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		return nil, errors.New("truncated: no final newline")
+	}
+	i := bytes.LastIndex(data[:len(data)-1], []byte("\n"+footerTag))
+	if i < 0 {
+		return nil, errors.New("truncated: no footer line")
+	}
+	body, foot := data[:i+1], string(data[i+1+len(footerTag):len(data)-1])
+	count, digest, ok := strings.Cut(foot, " sha256:")
+	n, err := strconv.Atoi(count)
+	if !ok || err != nil || n < 0 {
+		return nil, fmt.Errorf("bad footer %q", foot)
+	}
+	sum := sha256.Sum256(body)
+	if digest != hex.EncodeToString(sum[:]) {
+		return nil, errors.New("digest mismatch: contents changed after writing")
+	}
+	var lines []string
+	if payload := string(body[len(header):]); payload != "" {
+		lines = strings.Split(strings.TrimSuffix(payload, "\n"), "\n")
+	}
+	if len(lines) != n {
+		return nil, fmt.Errorf("footer says %d entries, file has %d", n, len(lines))
+	}
+	bans := make([]enforce.Ban, 0, n)
+	seen := make(map[netip.Addr]bool, n)
+	for i, l := range lines {
+		as, us, ok := strings.Cut(l, " ")
+		a, errA := netip.ParseAddr(as)
+		u, errU := time.Parse(time.RFC3339Nano, us)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("line %d: want \"<address> <until>\", got %q", i+2, l)
+		case errA != nil || a.Zone() != "" || a.Is4In6():
+			return nil, fmt.Errorf("line %d: bad address %q", i+2, as)
+		case errU != nil || u.UTC().Year() < 1970 || u.UTC().Year() > 9999:
+			return nil, fmt.Errorf("line %d: bad time %q", i+2, us)
+		case seen[a]:
+			return nil, fmt.Errorf("line %d: %s listed twice", i+2, a)
+		}
+		seen[a] = true
+		bans = append(bans, enforce.Ban{Addr: a, Until: u})
+	}
+	return bans, nil
+}
+
+// setAside renames a damaged file out of the way, keeping it for the
+// operator, and returns its new name ("" if even that failed).
+func setAside(path string, now time.Time) string {
+	aside := path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, aside); err != nil {
+		return ""
+	}
+	return filepath.Base(aside)
+}

@@ -1,0 +1,339 @@
+// Package banstore keeps source bans across restarts, crashes and reboots.
+//
+// A Store wraps the enforcer (XDP or the user-space filter): every ban and
+// unban goes to the enforcer and into a set of live bans that is written to
+// the state directory atomically. At start Open restores the unexpired bans
+// into the enforcer before any data listener accepts a connection.
+//
+// Two ways in, for two kinds of caller:
+//   - Add and Remove (the management API) return only once the change is on
+//     disk; a change that cannot be persisted is rolled back and reported,
+//     so an acknowledged ban survives a crash and a refused one changes
+//     nothing.
+//   - Ban and Unban (the enforce.Enforcer methods, used by the rate limiter
+//     on the request path) never wait for the disk: the change is written
+//     within FlushDelay, coalesced with others, so a flood of bans costs a
+//     few writes per second, not one fsync per offender.
+package banstore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/edgeguard/edgeguard/bpf/enforce"
+)
+
+// FileName is the state file in the state directory.
+const FileName = "bans.state"
+
+// DefaultFlushDelay is how long an asynchronous change waits to be written
+// together with the changes that follow it.
+const DefaultFlushDelay = 250 * time.Millisecond
+
+var (
+	writesOK     = metrics.NewCounter(`edgeguard_bans_persist_writes_total{result="ok"}`)
+	writesFailed = metrics.NewCounter(`edgeguard_bans_persist_writes_total{result="failed"}`)
+	restored     = metrics.NewCounter(`edgeguard_bans_restored_total`)
+)
+
+// Options configure Open.
+type Options struct {
+	// Dir is the state directory (management.state_dir); created if absent.
+	Dir string
+	// Enforcer applies the bans.
+	Enforcer enforce.Enforcer
+	// FlushDelay bounds how long a Ban or Unban waits before it is written
+	// (DefaultFlushDelay when zero).
+	FlushDelay time.Duration
+	Log        *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Report says what Open found.
+type Report struct {
+	// Restored is the number of unexpired bans re-applied from the file.
+	Restored int
+	// Expired is the number of bans in the file that had run out.
+	Expired int
+	// Kept is the number of bans the enforcer already held (pinned XDP maps
+	// survive a restart) that the file did not list.
+	Kept int
+	// SetAside names the damaged state file moved out of the way ("" if none).
+	SetAside string
+	// Damage says what was wrong with it.
+	Damage error
+}
+
+// Store is an enforce.Enforcer whose bans are persisted.
+type Store struct {
+	enforce.Enforcer
+
+	path  string
+	dir   string
+	delay time.Duration
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu     sync.Mutex
+	bans   map[netip.Addr]time.Time
+	gen    uint64 // changes recorded so far
+	armed  bool   // a background flush is scheduled
+	closed bool
+
+	writeMu sync.Mutex    // one writer at a time, in generation order
+	saved   atomic.Uint64 // the generation on disk
+}
+
+var _ enforce.Enforcer = (*Store)(nil)
+
+// Open reads the state file, re-applies its unexpired bans to the enforcer
+// and returns the store. A damaged file is set aside (renamed
+// bans.state.corrupt-<time>), reported and logged, never half-loaded; the
+// store then starts from the enforcer's own bans.
+func Open(opt Options) (*Store, Report, error) {
+	s := &Store{
+		Enforcer: opt.Enforcer,
+		dir:      opt.Dir,
+		path:     opt.Dir + string(os.PathSeparator) + FileName,
+		delay:    opt.FlushDelay,
+		log:      opt.Log,
+		now:      opt.Now,
+		bans:     make(map[netip.Addr]time.Time),
+	}
+	if s.delay <= 0 {
+		s.delay = DefaultFlushDelay
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	var rep Report
+	if err := os.MkdirAll(opt.Dir, 0o700); err != nil {
+		return nil, rep, fmt.Errorf("open ban store: %w", err)
+	}
+	saved, err := readFile(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, errCorrupt):
+		rep.Damage = err
+		rep.SetAside = setAside(s.path, s.now())
+		s.log.Error("ban state file damaged: set aside, starting from the bans the enforcer holds",
+			"file", s.path, "moved_to", rep.SetAside, "error", err)
+	case err != nil:
+		return nil, rep, fmt.Errorf("open ban store: %w", err)
+	}
+
+	now := s.now()
+	live, err := opt.Enforcer.Bans()
+	if err != nil {
+		return nil, rep, fmt.Errorf("open ban store: list the enforcer's bans: %w", err)
+	}
+	for _, b := range live {
+		if b.Until.After(now) {
+			s.bans[b.Addr.Unmap()] = b.Until
+		}
+	}
+	inFile := make(map[netip.Addr]bool, len(saved))
+	for _, b := range saved {
+		inFile[b.Addr] = true
+		if !b.Until.After(now) {
+			rep.Expired++
+			continue
+		}
+		if cur, ok := s.bans[b.Addr]; ok && !cur.Before(b.Until) {
+			continue // the enforcer already holds it (pinned maps), as long or longer
+		}
+		if err := opt.Enforcer.Ban(b.Addr, b.Until); err != nil {
+			return nil, rep, fmt.Errorf("open ban store: restore ban of %s: %w", b.Addr, err)
+		}
+		s.bans[b.Addr] = b.Until
+		rep.Restored++
+	}
+	for a := range s.bans {
+		if !inFile[a] {
+			rep.Kept++
+		}
+	}
+	restored.Add(rep.Restored)
+	// Write back what is live now: expired entries leave the file, bans only
+	// the enforcer knew about enter it.
+	if rep.Expired > 0 || rep.Kept > 0 || rep.Damage != nil {
+		s.gen++
+		if err := s.flush(); err != nil {
+			return nil, rep, fmt.Errorf("open ban store: %w", err)
+		}
+	}
+	return s, rep, nil
+}
+
+// Add bans addr until the given time and returns once the ban is on disk.
+// If it cannot be persisted, the enforcer is put back as it was and the
+// error says why.
+func (s *Store) Add(addr netip.Addr, until time.Time) error {
+	addr = addr.Unmap()
+	prev, had := s.lookup(addr)
+	if err := s.Ban(addr, until); err != nil {
+		return err
+	}
+	if err := s.Sync(); err != nil {
+		s.rollback(addr, prev, had)
+		return fmt.Errorf("ban %s: not persisted, ban withdrawn: %w", addr, err)
+	}
+	return nil
+}
+
+// Remove lifts a ban and returns once that is on disk. If it cannot be
+// persisted the ban is put back and the error says why.
+func (s *Store) Remove(addr netip.Addr) error {
+	addr = addr.Unmap()
+	prev, had := s.lookup(addr)
+	if err := s.Unban(addr); err != nil {
+		return err
+	}
+	if err := s.Sync(); err != nil {
+		s.rollback(addr, prev, had)
+		return fmt.Errorf("unban %s: not persisted, ban kept: %w", addr, err)
+	}
+	return nil
+}
+
+func (s *Store) lookup(addr netip.Addr) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.bans[addr]
+	return t, ok
+}
+
+// rollback restores the ban state of addr before a change that could not be
+// persisted. The file still holds that state, so only memory and the
+// enforcer need it.
+func (s *Store) rollback(addr netip.Addr, prev time.Time, had bool) {
+	var err error
+	if had {
+		err = s.Enforcer.Ban(addr, prev)
+	} else {
+		err = s.Enforcer.Unban(addr)
+	}
+	if err != nil {
+		s.log.Error("ban store: rollback failed", "addr", addr, "error", err)
+	}
+	s.mu.Lock()
+	if had {
+		s.bans[addr] = prev
+	} else {
+		delete(s.bans, addr)
+	}
+	s.gen++
+	s.mu.Unlock()
+}
+
+// Ban applies a ban and schedules it to be written within FlushDelay.
+func (s *Store) Ban(addr netip.Addr, until time.Time) error {
+	addr = addr.Unmap()
+	if err := s.Enforcer.Ban(addr, until); err != nil {
+		return err
+	}
+	s.record(addr, until, until.After(s.now()))
+	return nil
+}
+
+// Unban lifts a ban and schedules that to be written within FlushDelay.
+func (s *Store) Unban(addr netip.Addr) error {
+	addr = addr.Unmap()
+	if err := s.Enforcer.Unban(addr); err != nil {
+		return err
+	}
+	s.record(addr, time.Time{}, false)
+	return nil
+}
+
+func (s *Store) record(addr netip.Addr, until time.Time, live bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if live {
+		s.bans[addr] = until
+	} else {
+		delete(s.bans, addr)
+	}
+	s.gen++
+	if !s.armed && !s.closed {
+		s.armed = true
+		time.AfterFunc(s.delay, s.backgroundFlush)
+	}
+}
+
+func (s *Store) backgroundFlush() {
+	s.mu.Lock()
+	s.armed = false
+	s.mu.Unlock()
+	if err := s.Sync(); err != nil {
+		s.log.Error("ban store: write failed; bans stay in force but would not survive a restart", "error", err)
+	}
+}
+
+// Sync writes every change recorded so far, unless that is already done.
+func (s *Store) Sync() error {
+	s.mu.Lock()
+	g := s.gen
+	s.mu.Unlock()
+	if s.saved.Load() >= g {
+		return nil
+	}
+	return s.flush()
+}
+
+// flush writes the live bans as of now.
+func (s *Store) flush() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	now := s.now()
+	s.mu.Lock()
+	g := s.gen
+	if s.saved.Load() >= g {
+		s.mu.Unlock()
+		return nil // a writer that ran while we waited covered us
+	}
+	list := make([]enforce.Ban, 0, len(s.bans))
+	for a, until := range s.bans {
+		if !until.After(now) {
+			delete(s.bans, a)
+			continue
+		}
+		list = append(list, enforce.Ban{Addr: a, Until: until})
+	}
+	s.mu.Unlock()
+	if err := writeFile(s.dir, s.path, list); err != nil {
+		writesFailed.Inc()
+		return fmt.Errorf("persist bans: %w", err)
+	}
+	writesOK.Inc()
+	s.saved.Store(g)
+	return nil
+}
+
+// Len is the number of live bans the store tracks.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.bans)
+}
+
+// Close writes what is pending, then closes the enforcer.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	err := s.Sync()
+	return errors.Join(err, s.Enforcer.Close())
+}
