@@ -66,10 +66,6 @@ type Request struct {
 	// Principal is the authenticated client, nil when anonymous. It is
 	// owned by the authenticating stage (often a cache entry) and immutable.
 	Principal *Principal
-
-	// Delay is time a stage asked the server to wait before continuing
-	// (graduated throttling); zero for none.
-	Delay time.Duration
 }
 
 // IdentityKind says what authenticated a principal.
