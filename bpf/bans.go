@@ -19,52 +19,81 @@ func monoNow() uint64 {
 	return uint64(ts.Nano())
 }
 
-func banKey(addr netip.Addr) (filterBanKey, error) {
-	if !addr.IsValid() {
-		return filterBanKey{}, errors.New("invalid address")
-	}
-	// As16 maps IPv4 to ::ffff:a.b.c.d, as the program does.
-	return filterBanKey{Addr: addr.Unmap().As16()}, nil
-}
-
-// Ban drops packets from addr until the given time, measured by the kernel's
+// Ban drops packets from src (an address, or an IPv6 network: see
+// enforce.BanSource) until the given time, measured by the kernel's
 // monotonic clock (the ban does not move when the wall clock is stepped).
-func (x *XDP) Ban(addr netip.Addr, until time.Time) error {
-	key, err := banKey(addr)
+func (x *XDP) Ban(src netip.Prefix, until time.Time) error {
+	src, err := enforce.BanSource(src)
 	if err != nil {
-		return fmt.Errorf("ban %v: %w", addr, err)
+		return err
 	}
 	now := time.Now()
 	if !until.After(now) {
-		return x.Unban(addr)
+		return x.Unban(src)
 	}
 	expiry := monoNow() + uint64(until.Sub(now))
 	x.banMu.Lock()
 	defer x.banMu.Unlock()
-	err = x.objs.Bans.Update(&key, expiry, ebpf.UpdateAny)
-	if errors.Is(err, unix.E2BIG) {
+	m, key := x.banMap(src)
+	err = m.Update(key, expiry, ebpf.UpdateAny)
+	if errors.Is(err, unix.E2BIG) || errors.Is(err, unix.ENOSPC) {
 		// Full: make room by dropping expired bans, then retry once.
 		if _, serr := x.sweepLocked(); serr != nil {
-			return fmt.Errorf("ban %v: %w", addr, serr)
+			return fmt.Errorf("ban %s: %w", enforce.FormatSource(src), serr)
 		}
-		err = x.objs.Bans.Update(&key, expiry, ebpf.UpdateAny)
+		err = m.Update(key, expiry, ebpf.UpdateAny)
 	}
 	if err != nil {
-		return fmt.Errorf("ban %v: %w", addr, err)
+		return fmt.Errorf("ban %s: %w", enforce.FormatSource(src), err)
+	}
+	if !src.IsSingleIP() {
+		if err := x.objs.NetBansOn.Update(uint32(0), uint32(1), ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("ban %s: switch network bans on: %w", enforce.FormatSource(src), err)
+		}
 	}
 	return nil
 }
 
-// Unban lifts a ban.
-func (x *XDP) Unban(addr netip.Addr) error {
-	key, err := banKey(addr)
+// netBansOffIfEmpty lets the program skip the network ban trie again once
+// it holds nothing. Called with banMu held after deleting network bans.
+func (x *XDP) netBansOffIfEmpty() error {
+	var k filterLpmV6Key
+	err := x.objs.BansNet6.NextKey(nil, &k)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		err = x.objs.NetBansOn.Update(uint32(0), uint32(0), ebpf.UpdateAny)
+	}
 	if err != nil {
-		return fmt.Errorf("unban %v: %w", addr, err)
+		return fmt.Errorf("update network ban switch: %w", err)
+	}
+	return nil
+}
+
+// banMap returns the map and key for a normalized ban source: addresses in
+// the bans hash (IPv4 stored IPv4-mapped, as the program looks them up),
+// IPv6 networks in the bans_net6 trie.
+func (x *XDP) banMap(src netip.Prefix) (*ebpf.Map, any) {
+	if src.IsSingleIP() {
+		return x.objs.Bans, &filterBanKey{Addr: src.Addr().As16()}
+	}
+	return x.objs.BansNet6, &filterLpmV6Key{Prefixlen: uint32(src.Bits()), Addr: src.Addr().As16()}
+}
+
+// Unban lifts the ban of src.
+func (x *XDP) Unban(src netip.Prefix) error {
+	src, err := enforce.BanSource(src)
+	if err != nil {
+		return fmt.Errorf("unban: %w", err)
 	}
 	x.banMu.Lock()
 	defer x.banMu.Unlock()
-	if err := x.objs.Bans.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("unban %v: %w", addr, err)
+	m, key := x.banMap(src)
+	if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("unban %s: %w", enforce.FormatSource(src), err)
+	}
+	if !src.IsSingleIP() {
+		if err := x.netBansOffIfEmpty(); err != nil {
+			return fmt.Errorf("unban %s: %w", enforce.FormatSource(src), err)
+		}
 	}
 	return nil
 }
@@ -82,23 +111,25 @@ func (x *XDP) Bans() ([]enforce.Ban, error) {
 
 // sweepLocked returns the active bans and deletes the expired ones.
 func (x *XDP) sweepLocked() ([]enforce.Ban, error) {
+	now, mono := time.Now(), monoNow()
+	var bans []enforce.Ban
+	keep := func(src netip.Prefix, expiry uint64) bool {
+		if expiry <= mono {
+			return false
+		}
+		bans = append(bans, enforce.Ban{Source: src, Until: now.Add(time.Duration(expiry - mono))})
+		return true
+	}
 	var (
 		key     filterBanKey
 		expiry  uint64
-		bans    []enforce.Ban
 		expired []filterBanKey
 	)
-	now, mono := time.Now(), monoNow()
 	it := x.objs.Bans.Iterate()
 	for it.Next(&key, &expiry) {
-		if expiry <= mono {
+		if !keep(enforce.Host(netip.AddrFrom16(key.Addr)), expiry) {
 			expired = append(expired, key)
-			continue
 		}
-		bans = append(bans, enforce.Ban{
-			Addr:  netip.AddrFrom16(key.Addr).Unmap(),
-			Until: now.Add(time.Duration(expiry - mono)),
-		})
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("iterate bans: %w", err)
@@ -106,6 +137,29 @@ func (x *XDP) sweepLocked() ([]enforce.Ban, error) {
 	for i := range expired {
 		if err := x.objs.Bans.Delete(&expired[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return nil, fmt.Errorf("delete expired ban: %w", err)
+		}
+	}
+	var (
+		nkey     filterLpmV6Key
+		nexpired []filterLpmV6Key
+	)
+	it = x.objs.BansNet6.Iterate()
+	for it.Next(&nkey, &expiry) {
+		if !keep(netip.PrefixFrom(netip.AddrFrom16(nkey.Addr), int(nkey.Prefixlen)), expiry) {
+			nexpired = append(nexpired, nkey)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("iterate network bans: %w", err)
+	}
+	for i := range nexpired {
+		if err := x.objs.BansNet6.Delete(&nexpired[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil, fmt.Errorf("delete expired network ban: %w", err)
+		}
+	}
+	if len(nexpired) > 0 {
+		if err := x.netBansOffIfEmpty(); err != nil {
+			return nil, err
 		}
 	}
 	return bans, nil

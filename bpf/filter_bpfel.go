@@ -60,9 +60,11 @@ const (
 	filterMapAllowV4    = "allow_v4"
 	filterMapAllowV6    = "allow_v6"
 	filterMapBans       = "bans"
+	filterMapBansNet6   = "bans_net6"
 	filterMapBlockV4    = "block_v4"
 	filterMapBlockV6    = "block_v6"
 	filterMapLayout     = "layout"
+	filterMapNetBansOn  = "net_bans_on"
 	filterMapStats      = "stats"
 	filterMapTmplDir    = "tmpl_dir"
 	filterMapTmplLpmV4  = "tmpl_lpm_v4"
@@ -122,9 +124,11 @@ type filterMapSpecs struct {
 	AllowV4   *ebpf.MapSpec `ebpf:"allow_v4"`
 	AllowV6   *ebpf.MapSpec `ebpf:"allow_v6"`
 	Bans      *ebpf.MapSpec `ebpf:"bans"`
+	BansNet6  *ebpf.MapSpec `ebpf:"bans_net6"`
 	BlockV4   *ebpf.MapSpec `ebpf:"block_v4"`
 	BlockV6   *ebpf.MapSpec `ebpf:"block_v6"`
 	Layout    *ebpf.MapSpec `ebpf:"layout"`
+	NetBansOn *ebpf.MapSpec `ebpf:"net_bans_on"`
 	Stats     *ebpf.MapSpec `ebpf:"stats"`
 	TmplDir   *ebpf.MapSpec `ebpf:"tmpl_dir"`
 	TmplLpmV4 *ebpf.MapSpec `ebpf:"tmpl_lpm_v4"`
@@ -160,9 +164,11 @@ type filterMaps struct {
 	AllowV4   *ebpf.Map `ebpf:"allow_v4"`
 	AllowV6   *ebpf.Map `ebpf:"allow_v6"`
 	Bans      *ebpf.Map `ebpf:"bans"`
+	BansNet6  *ebpf.Map `ebpf:"bans_net6"`
 	BlockV4   *ebpf.Map `ebpf:"block_v4"`
 	BlockV6   *ebpf.Map `ebpf:"block_v6"`
 	Layout    *ebpf.Map `ebpf:"layout"`
+	NetBansOn *ebpf.Map `ebpf:"net_bans_on"`
 	Stats     *ebpf.Map `ebpf:"stats"`
 	TmplDir   *ebpf.Map `ebpf:"tmpl_dir"`
 	TmplLpmV4 *ebpf.Map `ebpf:"tmpl_lpm_v4"`
@@ -174,9 +180,11 @@ func (m *filterMaps) Close() error {
 		m.AllowV4,
 		m.AllowV6,
 		m.Bans,
+		m.BansNet6,
 		m.BlockV4,
 		m.BlockV6,
 		m.Layout,
+		m.NetBansOn,
 		m.Stats,
 		m.TmplDir,
 		m.TmplLpmV4,

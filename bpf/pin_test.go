@@ -1,6 +1,8 @@
 package bpf
 
 import (
+	"github.com/edgeguard/edgeguard/bpf/enforce"
+
 	"errors"
 	"net/netip"
 	"os"
@@ -32,7 +34,7 @@ func TestReopenPins(t *testing.T) {
 	if err := x.ReplaceAllowlist(prefixes("198.51.100.10/32")); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Ban(netip.MustParseAddr("192.0.2.33"), time.Now().Add(time.Hour)); err != nil {
+	if err := x.Ban(enforce.Host(netip.MustParseAddr("192.0.2.33")), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	testRun(t, x, tcp("198.51.100.1"))
@@ -75,7 +77,7 @@ func TestReopenPins(t *testing.T) {
 		t.Errorf("drop_blocklist counter = %d, want 3 (counters survive)", st.Verdicts[4].Packets)
 	}
 	bans, err := y.Bans()
-	if err != nil || len(bans) != 1 || bans[0].Addr != netip.MustParseAddr("192.0.2.33") {
+	if err != nil || len(bans) != 1 || bans[0].Source != netip.MustParsePrefix("192.0.2.33/32") {
 		t.Errorf("Bans after reopen = %v, %v", bans, err)
 	}
 	if err := y.ApplyBlocklistDelta(prefixes("203.0.113.0/24"), nil); !errors.Is(err, ErrNoBaseline) {
@@ -112,7 +114,7 @@ func TestIncompatiblePins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Ban(netip.MustParseAddr("192.0.2.33"), time.Now().Add(time.Hour)); err != nil {
+	if err := x.Ban(enforce.Host(netip.MustParseAddr("192.0.2.33")), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := x.objs.Layout.Put(uint32(0), uint64(12345)); err != nil {

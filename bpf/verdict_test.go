@@ -48,14 +48,20 @@ func TestVerdicts(t *testing.T) {
 	if err := x.ReplaceAllowlist(prefixes("198.51.100.10/32", "2001:db8:bad:1::/64", "192.0.2.99/32", "2001:db8:a11::/48")); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Ban(netip.MustParseAddr("192.0.2.33"), time.Now().Add(time.Hour)); err != nil {
+	if err := x.Ban(enforce.Host(netip.MustParseAddr("192.0.2.33")), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Ban(netip.MustParseAddr("2001:db8:2::2"), time.Now().Add(time.Hour)); err != nil {
+	if err := x.Ban(enforce.Host(netip.MustParseAddr("2001:db8:2::2")), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Ban(netip.MustParseAddr("198.51.100.10"), time.Now().Add(time.Hour)); err != nil {
+	if err := x.Ban(enforce.Host(netip.MustParseAddr("198.51.100.10")), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err) // allowlisted: the ban must not apply
+	}
+	if err := x.Ban(netip.MustParsePrefix("2001:db8:4:5::/64"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Ban(netip.MustParsePrefix("2001:db8:a11:7::/64"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err) // inside the allowlisted /48: the ban must not apply
 	}
 	ipv4Frame := tcp("192.0.2.33")
 
@@ -81,6 +87,11 @@ func TestVerdicts(t *testing.T) {
 		{"ipv6 blocklist /128", tcp("2001:db8:1::1"), ActionDrop, enforce.ReasonDropBlocklist},
 		{"ipv6 allowlist inside blocked", tcp("2001:db8:bad:1::5"), ActionPass, enforce.ReasonPassAllowlist},
 		{"ipv6 banned", tcp("2001:db8:2::2"), ActionDrop, enforce.ReasonDropBanned},
+		{"ipv6 network ban, first address", tcp("2001:db8:4:5::"), ActionDrop, enforce.ReasonDropBanned},
+		{"ipv6 network ban, last address", tcp("2001:db8:4:5:ffff:ffff:ffff:ffff"), ActionDrop, enforce.ReasonDropBanned},
+		{"ipv6 next to a network ban", tcp("2001:db8:4:6::1"), ActionPass, enforce.ReasonPass},
+		{"ipv6 network ban, allowlisted", tcp("2001:db8:a11:7::1"), ActionPass, enforce.ReasonPassAllowlist},
+		{"QinQ ipv6 network ban", tcp("2001:db8:4:5::9", ad, q), ActionDrop, enforce.ReasonDropBanned},
 		{"802.1Q ipv4 blocked", tcp("198.51.100.1", q), ActionDrop, enforce.ReasonDropBlocklist},
 		{"802.1Q ipv6 blocked", tcp("2001:db8:bad::1", q), ActionDrop, enforce.ReasonDropBlocklist},
 		{"802.1Q ipv4 no match", tcp("192.0.2.34", q), ActionPass, enforce.ReasonPass},
@@ -129,18 +140,52 @@ func TestVerdicts(t *testing.T) {
 	}
 
 	t.Run("unban", func(t *testing.T) {
-		if err := x.Unban(netip.MustParseAddr("192.0.2.33")); err != nil {
+		if err := x.Unban(enforce.Host(netip.MustParseAddr("192.0.2.33"))); err != nil {
 			t.Fatal(err)
 		}
 		if got := testRun(t, x, ipv4Frame); got != ActionPass {
 			t.Fatalf("after Unban: action %d, want pass", got)
 		}
-		if err := x.Unban(netip.MustParseAddr("192.0.2.33")); err != nil {
+		if err := x.Unban(enforce.Host(netip.MustParseAddr("192.0.2.33"))); err != nil {
 			t.Fatalf("second Unban: %v", err)
 		}
 	})
+	t.Run("network ban switch", func(t *testing.T) {
+		on := func() uint32 {
+			var v uint32
+			if err := x.objs.NetBansOn.Lookup(uint32(0), &v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		if on() == 0 {
+			t.Fatal("network bans are live but the program skips them")
+		}
+		nets := []netip.Prefix{netip.MustParsePrefix("2001:db8:4:5::/64"), netip.MustParsePrefix("2001:db8:a11:7::/64")}
+		if err := x.Unban(nets[0]); err != nil {
+			t.Fatal(err)
+		}
+		if on() == 0 {
+			t.Fatal("switched off with a network ban left")
+		}
+		if got := testRun(t, x, tcp("2001:db8:4:5::1")); got != ActionPass {
+			t.Fatalf("after unbanning its /64: action %d, want pass", got)
+		}
+		if err := x.Unban(nets[1]); err != nil {
+			t.Fatal(err)
+		}
+		if on() != 0 {
+			t.Fatal("still on with no network ban left")
+		}
+		if err := x.Ban(nets[0], time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if on() == 0 || testRun(t, x, tcp("2001:db8:4:5::1")) != ActionDrop {
+			t.Fatal("a new network ban is not enforced")
+		}
+	})
 	t.Run("ban expires", func(t *testing.T) {
-		a := netip.MustParseAddr("192.0.2.44")
+		a := enforce.Host(netip.MustParseAddr("192.0.2.44"))
 		if err := x.Ban(a, time.Now().Add(200*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +204,7 @@ func TestVerdicts(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, b := range bans {
-			if b.Addr == a {
+			if b.Source == a {
 				t.Fatalf("expired ban still listed: %+v", b)
 			}
 		}
@@ -171,18 +216,18 @@ func TestVerdicts(t *testing.T) {
 		}
 		var addrs []string
 		for _, b := range bans {
-			addrs = append(addrs, b.Addr.String())
+			addrs = append(addrs, b.Source.String())
 			if d := time.Until(b.Until); d < 59*time.Minute || d > 61*time.Minute {
-				t.Errorf("ban %v until %v: want about an hour from now", b.Addr, b.Until)
+				t.Errorf("ban %v until %v: want about an hour from now", b.Source, b.Until)
 			}
 		}
 		slices.Sort(addrs)
-		if want := []string{"198.51.100.10", "2001:db8:2::2"}; !slices.Equal(addrs, want) {
+		if want := []string{"198.51.100.10/32", "2001:db8:2::2/128", "2001:db8:4:5::/64"}; !slices.Equal(addrs, want) {
 			t.Fatalf("Bans = %v, want %v", addrs, want)
 		}
 	})
 	t.Run("ban in the past unbans", func(t *testing.T) {
-		a := netip.MustParseAddr("2001:db8:2::2")
+		a := enforce.Host(netip.MustParseAddr("2001:db8:2::2"))
 		if err := x.Ban(a, time.Now().Add(-time.Second)); err != nil {
 			t.Fatal(err)
 		}
@@ -220,8 +265,8 @@ func TestInvalidInput(t *testing.T) {
 		{"blocklist zero prefix", func() error { return x.ReplaceBlocklist([]netip.Prefix{{}}) }},
 		{"allowlist zero prefix", func() error { return x.ReplaceAllowlist([]netip.Prefix{{}}) }},
 		{"delta zero prefix", func() error { return x.ApplyBlocklistDelta([]netip.Prefix{{}}, nil) }},
-		{"ban zero addr", func() error { return x.Ban(netip.Addr{}, time.Now().Add(time.Hour)) }},
-		{"unban zero addr", func() error { return x.Unban(netip.Addr{}) }},
+		{"ban zero addr", func() error { return x.Ban(netip.Prefix{}, time.Now().Add(time.Hour)) }},
+		{"unban zero addr", func() error { return x.Unban(netip.Prefix{}) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

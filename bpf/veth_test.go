@@ -119,7 +119,7 @@ func TestVethEnforcement(t *testing.T) {
 		for _, src := range []string{"10.200.0.20", "fd00:200::20"} {
 			a := netip.MustParseAddr(src)
 			before, _ := x.Stats()
-			if err := x.Ban(a, time.Now().Add(time.Second)); err != nil {
+			if err := x.Ban(enforce.Host(a), time.Now().Add(time.Second)); err != nil {
 				t.Fatal(err)
 			}
 			fails := 0

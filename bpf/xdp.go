@@ -77,12 +77,16 @@ type objects struct {
 	AllowV4 *ebpf.Map     `ebpf:"allow_v4"`
 	AllowV6 *ebpf.Map     `ebpf:"allow_v6"`
 	Bans    *ebpf.Map     `ebpf:"bans"`
-	Stats   *ebpf.Map     `ebpf:"stats"`
-	Layout  *ebpf.Map     `ebpf:"layout"`
+	// BansNet6 is new in a later version: a daemon upgraded over older
+	// pins creates it beside them.
+	BansNet6  *ebpf.Map `ebpf:"bans_net6"`
+	NetBansOn *ebpf.Map `ebpf:"net_bans_on"`
+	Stats     *ebpf.Map `ebpf:"stats"`
+	Layout    *ebpf.Map `ebpf:"layout"`
 }
 
 // pinnedMaps names the maps pinned under the pin path.
-var pinnedMaps = []string{"block_v4", "block_v6", "allow_v4", "allow_v6", "bans", "stats", "layout"}
+var pinnedMaps = []string{"block_v4", "block_v6", "allow_v4", "allow_v6", "bans", "bans_net6", "net_bans_on", "stats", "layout"}
 
 type attached struct {
 	Attachment
@@ -457,7 +461,7 @@ func (x *XDP) closeObjects() error {
 		errs = append(errs, x.objs.Prog.Close())
 	}
 	for _, m := range []*ebpf.Map{x.objs.BlockV4, x.objs.BlockV6, x.objs.AllowV4, x.objs.AllowV6,
-		x.objs.Bans, x.objs.Stats, x.objs.Layout} {
+		x.objs.Bans, x.objs.BansNet6, x.objs.NetBansOn, x.objs.Stats, x.objs.Layout} {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}

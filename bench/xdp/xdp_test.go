@@ -1,6 +1,8 @@
 package xdp
 
 import (
+	"github.com/edgeguard/edgeguard/bpf/enforce"
+
 	"fmt"
 	"io"
 	"log/slog"
@@ -180,7 +182,7 @@ func BenchmarkPacket(b *testing.B) {
 		netip.MustParsePrefix("fd00:a11::/48")}); err != nil {
 		b.Fatal(err)
 	}
-	if err := x.Ban(netip.MustParseAddr("192.0.2.200"), time.Now().Add(time.Hour)); err != nil {
+	if err := x.Ban(enforce.Host(netip.MustParseAddr("192.0.2.200")), time.Now().Add(time.Hour)); err != nil {
 		b.Fatal(err)
 	}
 	for _, size := range []int{0, 10_000, 100_000, 1_000_000} {

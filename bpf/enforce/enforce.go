@@ -10,7 +10,9 @@
 package enforce
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -31,11 +33,15 @@ type Enforcer interface {
 	ApplyBlocklistDelta(add, remove []netip.Prefix) error
 	// ReplaceAllowlist atomically replaces the whole allowlist.
 	ReplaceAllowlist(prefixes []netip.Prefix) error
-	// Ban drops traffic from addr until the given time; a time in the past
-	// lifts the ban. Banning again moves the expiry.
-	Ban(addr netip.Addr, until time.Time) error
-	// Unban lifts a ban; lifting a ban that does not exist is not an error.
-	Unban(addr netip.Addr) error
+	// Ban drops traffic from src until the given time; a time in the past
+	// lifts the ban. Banning again moves the expiry. src is one address
+	// (/32, /128) or an IPv6 network (see BanSource); implementations
+	// refuse anything BanSource refuses.
+	Ban(src netip.Prefix, until time.Time) error
+	// Unban lifts the ban of exactly src (lifting a network's ban leaves
+	// bans of addresses inside it); lifting a ban that does not exist is
+	// not an error.
+	Unban(src netip.Prefix) error
 	// Bans lists the bans that have not expired, in no particular order.
 	Bans() ([]Ban, error)
 	// Stats reads the verdict counters.
@@ -65,8 +71,74 @@ const (
 
 // Ban is one active ban.
 type Ban struct {
-	Addr  netip.Addr
-	Until time.Time
+	Source netip.Prefix // as BanSource returns it
+	Until  time.Time
+}
+
+// MinNetBanBits is the widest IPv6 network a ban may cover. A host gets
+// 2^64 addresses to rotate through, so bans of IPv6 sources cover the
+// network the rate limiter counts them by (/64 by default); anything wider
+// than a /32 belongs in the blocklist, where it is versioned and reviewed.
+const MinNetBanBits = 32
+
+// Host is the ban source for one address.
+func Host(a netip.Addr) netip.Prefix {
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen())
+}
+
+// FormatSource writes a ban source for people: a single address bare, a
+// network as a CIDR.
+func FormatSource(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+// ParseBanSource reads a ban source as people write it: an address
+// ("192.0.2.7", "2001:db8::9") or an IPv6 network ("2001:db8:1:2::/64"),
+// and checks it with BanSource.
+func ParseBanSource(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("ban source %q: not an address or CIDR", s)
+		}
+		return BanSource(p)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("ban source %q: not an address or CIDR", s)
+	}
+	return BanSource(Host(a))
+}
+
+// BanSource checks and normalizes what a ban covers: one IPv4 or IPv6
+// address (as /32 or /128; IPv4-mapped IPv6 counts as IPv4), or an IPv6
+// network of /MinNetBanBits or longer (host bits cleared). IPv4 bans are
+// per address: an IPv4 attacker has few to rotate through.
+func BanSource(p netip.Prefix) (netip.Prefix, error) {
+	if !p.IsValid() || p.Addr().Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("ban source %v: not an address or CIDR", p)
+	}
+	a, bits := p.Addr(), p.Bits()
+	if a.Is4In6() {
+		if bits < 96 {
+			return netip.Prefix{}, fmt.Errorf("ban source %v: IPv4-mapped prefix shorter than /96", p)
+		}
+		a, bits = a.Unmap(), bits-96
+	}
+	if a.Is4() {
+		if bits != 32 {
+			return netip.Prefix{}, fmt.Errorf("ban source %v: IPv4 bans are per address (/32); use the blocklist for networks", p)
+		}
+		return netip.PrefixFrom(a, 32), nil
+	}
+	if bits < MinNetBanBits {
+		return netip.Prefix{}, fmt.Errorf("ban source %v: IPv6 bans cover /%d or longer; use the blocklist for wider networks", p, MinNetBanBits)
+	}
+	return netip.PrefixFrom(a, bits).Masked(), nil
 }
 
 // Reason is why a packet (or connection) got its verdict. The numbering

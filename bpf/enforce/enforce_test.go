@@ -38,8 +38,8 @@ type stub struct {
 func (s *stub) ReplaceBlocklist([]netip.Prefix) error         { return nil }
 func (s *stub) ApplyBlocklistDelta(_, _ []netip.Prefix) error { return nil }
 func (s *stub) ReplaceAllowlist([]netip.Prefix) error         { return nil }
-func (s *stub) Ban(netip.Addr, time.Time) error               { return nil }
-func (s *stub) Unban(netip.Addr) error                        { return nil }
+func (s *stub) Ban(netip.Prefix, time.Time) error             { return nil }
+func (s *stub) Unban(netip.Prefix) error                      { return nil }
 func (s *stub) Bans() ([]Ban, error)                          { return nil, nil }
 func (s *stub) Stats() (Stats, error)                         { s.reads++; return s.stats, s.err }
 func (s *stub) Mode() string                                  { return s.mode }
@@ -119,5 +119,48 @@ func TestMetricsReadOncePerScrapeAndKeepLastOnError(t *testing.T) {
 	}
 	if !strings.Contains(out, "edgeguard_enforcer_stats_errors_total 1") {
 		t.Errorf("failed read not counted:\n%s", out)
+	}
+}
+
+func TestBanSource(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{in: "192.0.2.7/32", want: "192.0.2.7/32"},
+		{in: "::ffff:192.0.2.7/128", want: "192.0.2.7/32"},
+		{in: "2001:db8::7/128", want: "2001:db8::7/128"},
+		{in: "2001:db8:1:2:3:4:5:6/64", want: "2001:db8:1:2::/64"},
+		{in: "2001:db8::/32", want: "2001:db8::/32"},
+		{in: "192.0.2.0/24", err: "IPv4 bans are per address"},
+		{in: "::ffff:192.0.2.0/120", err: "IPv4 bans are per address"},
+		{in: "::ffff:0.0.0.0/80", err: "IPv4-mapped prefix shorter than /96"},
+		{in: "2001:db8::/31", err: "IPv6 bans cover /32 or longer"},
+		{in: "::/0", err: "IPv6 bans cover /32 or longer"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := BanSource(netip.MustParsePrefix(tc.in))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), tc.in) {
+					t.Errorf("BanSource(%s) = %v, %v; want an error naming it with %q", tc.in, got, err, tc.err)
+				}
+				return
+			}
+			if err != nil || got.String() != tc.want {
+				t.Errorf("BanSource(%s) = %v, %v; want %s", tc.in, got, err, tc.want)
+			}
+		})
+	}
+	if _, err := BanSource(netip.Prefix{}); err == nil {
+		t.Error("the zero prefix was accepted")
+	}
+	for in, want := range map[string]string{
+		"192.0.2.7": "192.0.2.7/32", "::ffff:192.0.2.7": "192.0.2.7/32", "2001:db8::9": "2001:db8::9/128",
+		"2001:db8:1:2::5/64": "2001:db8:1:2::/64", "fe80::1%eth0": "", "nope": "", "10.0.0.0/8": "", "2001:db8::/300": "",
+	} {
+		got, err := ParseBanSource(in)
+		if (want == "") != (err != nil) || (err == nil && got.String() != want) || (err != nil && !strings.Contains(err.Error(), in)) {
+			t.Errorf("ParseBanSource(%q) = %v, %v; want %q", in, got, err, want)
+		}
+	}
+	if h := Host(netip.MustParseAddr("::ffff:10.0.0.1")); h.String() != "10.0.0.1/32" {
+		t.Errorf("Host = %v", h)
 	}
 }

@@ -6,7 +6,8 @@
 //   source in the allowlist            -> XDP_PASS (allow wins over everything;
 //                                         looked up only when a list would drop)
 //   source in the blocklist            -> XDP_DROP
-//   source banned, ban not yet expired -> XDP_DROP
+//   source banned, ban not yet expired -> XDP_DROP (an address, or for IPv6
+//                                         also a network: bans_net6)
 //   otherwise                          -> XDP_PASS
 //
 // Frames it cannot parse (too short, bad version, a third VLAN tag) and
@@ -162,6 +163,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bans SEC(".maps");
 
+// bans_net6: IPv6 network -> ban expiry, as in bans. A host can rotate
+// through the 2^64 addresses of its /64, so the rate limiter bans IPv6
+// offenders by the network it counts them by; user space accepts /32 and
+// longer. Probed only for IPv6 sources no list or address ban names.
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1 << 16);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm_v6_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bans_net6 SEC(".maps");
+
+// net_bans_on: key 0 -> nonzero while bans_net6 may hold a ban. An array
+// lookup is inlined and costs next to nothing, while walking even an empty
+// trie costs ~10 ns per IPv6 packet; user space clears it when the last
+// network ban goes.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} net_bans_on SEC(".maps");
+
 // stats: enum reason -> counter, per CPU.
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -234,6 +260,20 @@ static __always_inline int banned(struct ban_key *k)
 	return until && bpf_ktime_get_ns() < *until;
 }
 
+// net_banned reports whether a network ban covers the IPv6 source in k
+// (prefixlen 128).
+static __always_inline int net_banned(struct lpm_v6_key *k)
+{
+	__u32 zero = 0;
+	__u32 *on = bpf_map_lookup_elem(&net_bans_on, &zero);
+	if (!on || !*on)
+		return 0;
+
+	__u64 *until = bpf_map_lookup_elem(&bans_net6, k);
+
+	return until && bpf_ktime_get_ns() < *until;
+}
+
 // The allowlist only changes the fate of packets a list would drop, so it is
 // consulted only for those: the common path (no list names the source) pays
 // for the blocklist and ban lookups alone. REASON_PASS_ALLOWLIST therefore
@@ -273,7 +313,7 @@ static __always_inline int check_v6(struct xdp_md *ctx, struct in6_addr *saddr)
 	void *block = bpf_map_lookup_elem(&block_v6, &zero);
 	if (block && bpf_map_lookup_elem(block, &k))
 		reason = REASON_DROP_BLOCKLIST;
-	else if (banned((struct ban_key *)k.addr)) // same layout as k.addr
+	else if (banned((struct ban_key *)k.addr) || net_banned(&k)) // ban_key: same layout as k.addr
 		reason = REASON_DROP_BANNED;
 	if (reason == REASON_PASS)
 		return verdict(ctx, REASON_PASS, XDP_PASS);

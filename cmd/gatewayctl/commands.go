@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/policy/blocklist"
 	"github.com/edgeguard/edgeguard/policy/mgmt/api"
 	"github.com/edgeguard/edgeguard/policy/mgmt/client"
@@ -64,17 +65,17 @@ func (e *env) command(pos []string) (command, error) {
 			return nil, err
 		}
 	case "ban", "unban":
-		if err := want(1, "one IP address"); err != nil {
+		if err := want(1, "one IP address or IPv6 network"); err != nil {
 			return nil, err
 		}
-		a, err := netip.ParseAddr(args[0])
+		src, err := enforce.ParseBanSource(args[0])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not an IP address", name, args[0])
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		if name == "ban" {
-			run = func(ctx context.Context) int { return e.ban(ctx, a.String()) }
+			run = func(ctx context.Context) int { return e.ban(ctx, enforce.FormatSource(src)) }
 		} else {
-			run = func(ctx context.Context) int { return e.unban(ctx, a.String()) }
+			run = func(ctx context.Context) int { return e.unban(ctx, enforce.FormatSource(src)) }
 		}
 	case "blocklist":
 		var err error

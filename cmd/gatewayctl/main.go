@@ -51,8 +51,9 @@ Commands:
   blocklist remove CIDR...     remove entries
   blocklist test IP            is IP blocked, and by which entries or ban?
   blocklist export [FILE]      write the first target's list (default: stdout)
-  ban IP [--for 10m]           drop IP for a while (default: the target's xdp.ban_default)
-  unban IP                     lift a ban
+  ban IP [--for 10m]           drop IP for a while (default: the target's xdp.ban_default);
+                               IP may be an IPv6 network of /32 or longer (2001:db8:1:2::/64)
+  unban IP                     lift that ban
   bans                         list active bans
   token new [--name NAME]      make a random token and print the hash for management.tokens
   token hash                   print the hash of a token read from stdin

@@ -458,7 +458,7 @@ func TestMgmtBansSurviveCrash(t *testing.T) {
 	up := startUpstream(t, "api", nil)
 	doc := mgmtConfig(up.addr(), t.TempDir(), "")
 	g := startGateway(t, doc)
-	for _, ip := range []string{"127.0.0.5", "127.0.0.6"} {
+	for _, ip := range []string{"127.0.0.5", "127.0.0.6", "2001:db8:5::/48"} {
 		if code, out := runCtl(t, "--target", g.mgmt, "ban", ip, "--for", "10m"); code != 0 {
 			t.Fatalf("ban %s: exit %d\n%s", ip, code, out)
 		}
@@ -474,7 +474,7 @@ func TestMgmtBansSurviveCrash(t *testing.T) {
 	g.signal(syscall.SIGKILL)
 	<-g.exited
 	g2 := startGateway(t, doc)
-	g2.waitLog("bans restored", `"restored":1`)
+	g2.waitLog("bans restored", `"restored":2`)
 	if requestFrom(t, g2, "127.0.0.5") || !requestFrom(t, g2, "127.0.0.6") {
 		t.Error("after the crash: the acknowledged ban and unban were not both kept")
 	}
@@ -492,7 +492,18 @@ func TestMgmtBansSurviveCrash(t *testing.T) {
 		t.Fatalf("bans --json: exit %d\nbefore: %s\nafter: %s", code, before, after)
 	}
 	l1, l2 := b1[0].Result.Bans, b2[0].Result.Bans
-	if len(l1) != 1 || len(l2) != 1 || l2[0].IP != "127.0.0.5" || !l2[0].Until.Equal(l1[0].Until) {
+	byIP := func(l []struct {
+		IP    string    `json:"ip"`
+		Until time.Time `json:"until"`
+	}) map[string]time.Time {
+		m := map[string]time.Time{}
+		for _, b := range l {
+			m[b.IP] = b.Until
+		}
+		return m
+	}
+	m1, m2 := byIP(l1), byIP(l2)
+	if len(m1) != 2 || len(m2) != 2 || !m2["127.0.0.5"].Equal(m1["127.0.0.5"]) || !m2["2001:db8:5::/48"].Equal(m1["2001:db8:5::/48"]) || m2["127.0.0.5"].IsZero() {
 		t.Errorf("bans before the crash %+v, after %+v", l1, l2)
 	}
 }

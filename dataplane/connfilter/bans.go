@@ -3,6 +3,7 @@ package connfilter
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,12 +25,23 @@ type banShard struct {
 type bans struct {
 	n      atomic.Int64 // entries, expired ones included; 0 skips lookups
 	shards [banShards]banShard
+
+	// Network bans (IPv6 only) are few: one copy-on-write map, probed once
+	// per distinct prefix length.
+	netMu sync.Mutex
+	nets  atomic.Pointer[netBans]
+}
+
+type netBans struct {
+	bits []int // distinct prefix lengths, longest first
+	m    map[netip.Prefix]int64
 }
 
 func (b *bans) init() {
 	for i := range b.shards {
 		b.shards[i].m.Store(&banMap{})
 	}
+	b.nets.Store(&netBans{})
 }
 
 func banKey(a netip.Addr) [16]byte { return a.Unmap().As16() }
@@ -40,14 +52,53 @@ func (b *bans) shard(k *[16]byte) *banShard {
 	return &b.shards[h>>(64-6)]
 }
 
-// active reports whether addr is banned now; addr is already unmapped.
+// active reports whether addr, or for IPv6 a network holding it, is banned
+// now; addr is already unmapped.
 func (b *bans) active(addr netip.Addr, now func() time.Time) bool {
-	if b.n.Load() == 0 {
+	if b.n.Load() != 0 {
+		k := addr.As16()
+		if exp, ok := (*b.shard(&k).m.Load())[k]; ok && now().UnixNano() < exp {
+			return true
+		}
+	}
+	if addr.Is4() {
 		return false
 	}
-	k := addr.As16()
-	exp, ok := (*b.shard(&k).m.Load())[k]
-	return ok && now().UnixNano() < exp
+	nb := b.nets.Load()
+	for _, bits := range nb.bits {
+		p, _ := addr.Prefix(bits)
+		if exp, ok := nb.m[p]; ok && now().UnixNano() < exp {
+			return true
+		}
+	}
+	return false
+}
+
+// setNet bans an IPv6 network until the given time (Unix ns), or lifts its
+// ban for until 0, dropping expired network bans on the way.
+func (b *bans) setNet(p netip.Prefix, until int64, now time.Time) {
+	b.netMu.Lock()
+	defer b.netMu.Unlock()
+	old := b.nets.Load()
+	next := &netBans{m: make(map[netip.Prefix]int64, len(old.m)+1)}
+	cutoff := now.UnixNano()
+	for k, exp := range old.m {
+		if exp > cutoff {
+			next.m[k] = exp
+		}
+	}
+	if until > cutoff {
+		next.m[p] = until
+	} else {
+		delete(next.m, p)
+	}
+	for k := range next.m {
+		if !slices.Contains(next.bits, k.Bits()) {
+			next.bits = append(next.bits, k.Bits())
+		}
+	}
+	slices.SortFunc(next.bits, func(a, b int) int { return b - a })
+	b.nets.Store(next)
 }
 
 // update copies the shard of addr without expired entries, lets edit change
@@ -85,8 +136,13 @@ func (b *bans) list(now time.Time) []enforce.Ban {
 		m := *b.shards[i].m.Load()
 		for k, exp := range m {
 			if exp > cutoff {
-				out = append(out, enforce.Ban{Addr: netip.AddrFrom16(k).Unmap(), Until: time.Unix(0, exp)})
+				out = append(out, enforce.Ban{Source: enforce.Host(netip.AddrFrom16(k)), Until: time.Unix(0, exp)})
 			}
+		}
+	}
+	for p, exp := range b.nets.Load().m {
+		if exp > cutoff {
+			out = append(out, enforce.Ban{Source: p, Until: time.Unix(0, exp)})
 		}
 	}
 	return out

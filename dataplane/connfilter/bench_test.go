@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/edgeguard/edgeguard/bpf/enforce"
 )
 
 // benchList draws n prefixes, every fourth IPv6, spread like
@@ -75,7 +77,7 @@ func BenchmarkCheck(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := range 1000 {
-		f.Ban(netip.AddrFrom4([4]byte{192, 0, byte(i >> 8), byte(i)}), time.Now().Add(time.Hour))
+		f.Ban(enforce.Host(netip.AddrFrom4([4]byte{192, 0, byte(i >> 8), byte(i)})), time.Now().Add(time.Hour))
 	}
 	cases := []struct {
 		name string

@@ -155,27 +155,37 @@ func (f *Filter) ReplaceAllowlist(prefixes []netip.Prefix) error {
 	return nil
 }
 
-// Ban rejects connections from addr until the given time; a time not after
-// now lifts the ban.
-func (f *Filter) Ban(addr netip.Addr, until time.Time) error {
-	if !addr.IsValid() {
-		return fmt.Errorf("ban %v: invalid address", addr)
+// Ban rejects connections from src (an address or an IPv6 network, see
+// enforce.BanSource) until the given time; a time not after now lifts the
+// ban.
+func (f *Filter) Ban(src netip.Prefix, until time.Time) error {
+	src, err := enforce.BanSource(src)
+	if err != nil {
+		return err
 	}
 	now := f.now()
-	if !until.After(now) {
-		f.bans.remove(addr, now)
-		return nil
+	switch {
+	case !src.IsSingleIP():
+		f.bans.setNet(src, until.UnixNano(), now)
+	case !until.After(now):
+		f.bans.remove(src.Addr(), now)
+	default:
+		f.bans.set(src.Addr(), until, now)
 	}
-	f.bans.set(addr, until, now)
 	return nil
 }
 
-// Unban lifts a ban.
-func (f *Filter) Unban(addr netip.Addr) error {
-	if !addr.IsValid() {
-		return fmt.Errorf("unban %v: invalid address", addr)
+// Unban lifts the ban of src.
+func (f *Filter) Unban(src netip.Prefix) error {
+	src, err := enforce.BanSource(src)
+	if err != nil {
+		return fmt.Errorf("unban: %w", err)
 	}
-	f.bans.remove(addr, f.now())
+	if src.IsSingleIP() {
+		f.bans.remove(src.Addr(), f.now())
+	} else {
+		f.bans.setNet(src, 0, f.now())
+	}
 	return nil
 }
 

@@ -50,9 +50,9 @@ func TestCheck(t *testing.T) {
 	if err := f.ReplaceAllowlist(prefixes("198.51.100.10/32", "2001:db8:bad:1::/64", "192.0.2.99/32")); err != nil {
 		t.Fatal(err)
 	}
-	f.Ban(netip.MustParseAddr("192.0.2.33"), clk.now().Add(time.Minute))
-	f.Ban(netip.MustParseAddr("2001:db8:2::2"), clk.now().Add(time.Minute))
-	f.Ban(netip.MustParseAddr("198.51.100.10"), clk.now().Add(time.Minute))
+	f.Ban(enforce.Host(netip.MustParseAddr("192.0.2.33")), clk.now().Add(time.Minute))
+	f.Ban(enforce.Host(netip.MustParseAddr("2001:db8:2::2")), clk.now().Add(time.Minute))
+	f.Ban(enforce.Host(netip.MustParseAddr("198.51.100.10")), clk.now().Add(time.Minute))
 
 	tests := []struct {
 		name string
@@ -107,11 +107,11 @@ func TestDeltaAndBans(t *testing.T) {
 		{"removing nested keeps covering", func() error { return f.ApplyBlocklistDelta(nil, prefixes("10.1.0.0/16")) }, "10.1.2.3", enforce.ReasonDropBlocklist},
 		{"removing covering unblocks", func() error { return f.ApplyBlocklistDelta(nil, prefixes("10.0.0.0/8")) }, "10.1.2.3", enforce.ReasonPass},
 		{"removing absent is a no-op", func() error { return f.ApplyBlocklistDelta(nil, prefixes("10.9.0.0/16")) }, "10.1.2.3", enforce.ReasonPass},
-		{"ban", func() error { return f.Ban(netip.MustParseAddr("10.1.2.3"), clk.now().Add(time.Second)) }, "10.1.2.3", enforce.ReasonDropBanned},
+		{"ban", func() error { return f.Ban(enforce.Host(netip.MustParseAddr("10.1.2.3")), clk.now().Add(time.Second)) }, "10.1.2.3", enforce.ReasonDropBanned},
 		{"ban expires", func() error { clk.add(time.Second); return nil }, "10.1.2.3", enforce.ReasonPass},
-		{"ban again", func() error { return f.Ban(netip.MustParseAddr("10.1.2.3"), clk.now().Add(time.Hour)) }, "10.1.2.3", enforce.ReasonDropBanned},
-		{"unban", func() error { return f.Unban(netip.MustParseAddr("10.1.2.3")) }, "10.1.2.3", enforce.ReasonPass},
-		{"ban in the past", func() error { return f.Ban(netip.MustParseAddr("10.1.2.3"), clk.now().Add(-time.Second)) }, "10.1.2.3", enforce.ReasonPass},
+		{"ban again", func() error { return f.Ban(enforce.Host(netip.MustParseAddr("10.1.2.3")), clk.now().Add(time.Hour)) }, "10.1.2.3", enforce.ReasonDropBanned},
+		{"unban", func() error { return f.Unban(enforce.Host(netip.MustParseAddr("10.1.2.3"))) }, "10.1.2.3", enforce.ReasonPass},
+		{"ban in the past", func() error { return f.Ban(enforce.Host(netip.MustParseAddr("10.1.2.3")), clk.now().Add(-time.Second)) }, "10.1.2.3", enforce.ReasonPass},
 		{"replace", func() error { return f.ReplaceBlocklist(prefixes("2001:db8::/32")) }, "2001:db8::1", enforce.ReasonDropBlocklist},
 		{"allowlist wins", func() error { return f.ReplaceAllowlist(prefixes("2001:db8::1/128")) }, "2001:db8::1", enforce.ReasonPassAllowlist},
 		{"blocklist replace keeps allowlist", func() error { return f.ReplaceBlocklist(prefixes("2001:db8::/32")) }, "2001:db8::1", enforce.ReasonPassAllowlist},
@@ -125,21 +125,21 @@ func TestDeltaAndBans(t *testing.T) {
 		})
 	}
 
-	f.Ban(netip.MustParseAddr("192.0.2.1"), clk.now().Add(time.Minute))
-	f.Ban(netip.MustParseAddr("2001:db8::9"), clk.now().Add(2*time.Minute))
-	f.Ban(netip.MustParseAddr("192.0.2.2"), clk.now().Add(time.Millisecond))
+	f.Ban(enforce.Host(netip.MustParseAddr("192.0.2.1")), clk.now().Add(time.Minute))
+	f.Ban(enforce.Host(netip.MustParseAddr("2001:db8::9")), clk.now().Add(2*time.Minute))
+	f.Ban(enforce.Host(netip.MustParseAddr("192.0.2.2")), clk.now().Add(time.Millisecond))
 	clk.add(time.Millisecond)
 	bans, _ := f.Bans()
-	slices.SortFunc(bans, func(a, b enforce.Ban) int { return a.Addr.Compare(b.Addr) })
+	slices.SortFunc(bans, func(a, b enforce.Ban) int { return a.Source.Addr().Compare(b.Source.Addr()) })
 	want := []enforce.Ban{
-		{Addr: netip.MustParseAddr("192.0.2.1"), Until: clk.now().Add(time.Minute - time.Millisecond)},
-		{Addr: netip.MustParseAddr("2001:db8::9"), Until: clk.now().Add(2*time.Minute - time.Millisecond)},
+		{Source: netip.MustParsePrefix("192.0.2.1/32"), Until: clk.now().Add(time.Minute - time.Millisecond)},
+		{Source: netip.MustParsePrefix("2001:db8::9/128"), Until: clk.now().Add(2*time.Minute - time.Millisecond)},
 	}
 	if len(bans) != len(want) {
 		t.Fatalf("Bans = %v, want %v", bans, want)
 	}
 	for i := range want {
-		if bans[i].Addr != want[i].Addr || !bans[i].Until.Equal(want[i].Until) {
+		if bans[i].Source != want[i].Source || !bans[i].Until.Equal(want[i].Until) {
 			t.Fatalf("Bans[%d] = %v, want %v", i, bans[i], want[i])
 		}
 	}
@@ -155,8 +155,8 @@ func TestInvalidInput(t *testing.T) {
 		{"allowlist", func() error { return f.ReplaceAllowlist([]netip.Prefix{{}}) }},
 		{"delta add", func() error { return f.ApplyBlocklistDelta([]netip.Prefix{{}}, nil) }},
 		{"delta remove", func() error { return f.ApplyBlocklistDelta(nil, []netip.Prefix{{}}) }},
-		{"ban", func() error { return f.Ban(netip.Addr{}, time.Now().Add(time.Hour)) }},
-		{"unban", func() error { return f.Unban(netip.Addr{}) }},
+		{"ban", func() error { return f.Ban(netip.Prefix{}, time.Now().Add(time.Hour)) }},
+		{"unban", func() error { return f.Unban(netip.Prefix{}) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -249,7 +249,7 @@ func TestListener(t *testing.T) {
 			f.ReplaceAllowlist(nil)
 			f.ReplaceBlocklist(nil)
 			expectAccepted(true)
-			f.Ban(self, clk.now().Add(time.Minute))
+			f.Ban(enforce.Host(self), clk.now().Add(time.Minute))
 			expectAccepted(false)
 			clk.add(time.Minute)
 			expectAccepted(true)
@@ -307,7 +307,7 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 	for i := range 200 {
 		// Both families: the delta patches them on two goroutines.
 		f.ApplyBlocklistDelta(prefixes("10.0.0.0/8", "2001:db8:1::/48"), nil)
-		f.Ban(netip.AddrFrom4([4]byte{10, 1, 2, byte(i)}), time.Now().Add(time.Minute))
+		f.Ban(enforce.Host(netip.AddrFrom4([4]byte{10, 1, 2, byte(i)})), time.Now().Add(time.Minute))
 		f.ApplyBlocklistDelta(nil, prefixes("10.0.0.0/8", "2001:db8:1::/48"))
 		f.ReplaceAllowlist(prefixes("2001:db8::/32"))
 	}
@@ -368,4 +368,49 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	}
 	a, _ := netip.AddrFromSlice(b)
 	return a
+}
+
+func TestNetworkBans(t *testing.T) {
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	f := New(WithClock(clk.now))
+	pfx := netip.MustParsePrefix
+	check := func(step string, want map[string]enforce.Reason) {
+		t.Helper()
+		for a, r := range want {
+			if got := f.Check(netip.MustParseAddr(a)); got != r {
+				t.Errorf("%s: %s = %v, want %v", step, a, got, r)
+			}
+		}
+	}
+	if err := f.Ban(pfx("2001:db8:1:2:aaaa::1/64"), clk.now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Ban(pfx("2001:db8:9::/48"), clk.now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	check("banned", map[string]enforce.Reason{
+		"2001:db8:1:2::1":      enforce.ReasonDropBanned, // any address of the /64
+		"2001:db8:1:2:ffff::9": enforce.ReasonDropBanned,
+		"2001:db8:1:3::1":      enforce.ReasonPass, // the next /64
+		"2001:db8:9:ffff::1":   enforce.ReasonDropBanned,
+		"::ffff:32.1.13.184":   enforce.ReasonPass, // IPv4 never matches a network ban
+	})
+	bans, _ := f.Bans()
+	if len(bans) != 2 || !slices.ContainsFunc(bans, func(b enforce.Ban) bool { return b.Source == pfx("2001:db8:1:2::/64") }) {
+		t.Errorf("Bans = %v, want the /64 masked and the /48", bans)
+	}
+	clk.add(2 * time.Minute) // the /64 expires
+	check("expired", map[string]enforce.Reason{"2001:db8:1:2::1": enforce.ReasonPass, "2001:db8:9::1": enforce.ReasonDropBanned})
+	if err := f.Unban(pfx("2001:db8:9::/48")); err != nil {
+		t.Fatal(err)
+	}
+	check("unbanned", map[string]enforce.Reason{"2001:db8:9::1": enforce.ReasonPass})
+	if bans, _ := f.Bans(); len(bans) != 0 {
+		t.Errorf("Bans after expiry and unban = %v", bans)
+	}
+	for _, bad := range []string{"10.0.0.0/8", "2001:db8::/16"} {
+		if err := f.Ban(pfx(bad), clk.now().Add(time.Minute)); err == nil {
+			t.Errorf("Ban(%s) accepted", bad)
+		}
+	}
 }

@@ -21,9 +21,9 @@ type countingEnforcer struct {
 	bans atomic.Int64
 }
 
-func (c *countingEnforcer) Ban(addr netip.Addr, until time.Time) error {
+func (c *countingEnforcer) Ban(src netip.Prefix, until time.Time) error {
 	c.bans.Add(1)
-	return c.Filter.Ban(addr, until)
+	return c.Filter.Ban(src, until)
 }
 
 // sleeps records the delays a stage asked for instead of sleeping.

@@ -42,11 +42,15 @@ type StageConfig struct {
 
 // Stage is the rate-limit stage of one route.
 type Stage struct {
-	store    *Store
-	route    string
-	limits   []stageLimit
-	headers  bool
-	v6bits   int
+	store   *Store
+	route   string
+	limits  []stageLimit
+	headers bool
+	v6bits  int
+	// banBits is how much of an IPv6 source a ban covers: the network the
+	// limits count it by (v6bits), but never wider than what the enforcer
+	// takes. IPv4 sources are banned per address.
+	banBits  int
 	banFor   int64
 	enforcer enforce.Enforcer
 	sleep    func(time.Duration)
@@ -81,7 +85,8 @@ func NewStage(s *Store, c StageConfig) (*Stage, error) {
 	}
 	st := &Stage{
 		store: s, route: c.Route, headers: c.Headers, v6bits: c.IPv6Prefix,
-		banFor: int64(c.BanDuration), enforcer: c.Enforcer, sleep: c.Sleep, log: c.Logger,
+		banBits: max(c.IPv6Prefix, enforce.MinNetBanBits),
+		banFor:  int64(c.BanDuration), enforcer: c.Enforcer, sleep: c.Sleep, log: c.Logger,
 	}
 	if st.sleep == nil {
 		st.sleep = time.Sleep
@@ -112,7 +117,7 @@ type taken struct {
 // request consumes no quota anywhere.
 func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
 	now := st.store.Now(r.Start)
-	if st.closeBanned && r.ClientIP == r.PeerIP && st.store.bans.active(st.store.IPKey(r.ClientIP, 128), seconds(now)) {
+	if st.closeBanned && r.ClientIP == r.PeerIP && st.store.bans.active(st.store.IPKey(r.ClientIP, st.banBits), seconds(now)) {
 		r.Reason = pipeline.ReasonBurstBanned
 		r.Detail = "source_banned"
 		return pipeline.Close
@@ -201,24 +206,30 @@ func (st *Stage) burst(ctx *fasthttp.RequestCtx, r *pipeline.Request, res Result
 // seconds converts store time to the ban memo's seconds (never 0).
 func seconds(ns int64) uint32 { return uint32(ns/int64(time.Second)) + 1 }
 
-// ban bans addr, at most once per ban period per address (banMemo). Without
-// an enforcer the memo still records the ban, so the source's requests on
-// open connections are closed for the ban period.
+// ban bans the source of addr (the address, or for IPv6 the network of
+// banBits bits, so that a host cannot rotate through its /64 past the ban),
+// at most once per ban period per source (banMemo). Without an enforcer
+// the memo still records the ban, so the source's requests on open
+// connections are closed for the ban period.
 func (st *Stage) ban(addr netip.Addr, detail string, now int64) {
 	if !addr.IsValid() {
 		return
 	}
 	until := now + st.banFor
-	if !st.store.bans.claim(st.store.IPKey(addr, 128), seconds(now), seconds(until)) || st.enforcer == nil {
+	if !st.store.bans.claim(st.store.IPKey(addr, st.banBits), seconds(now), seconds(until)) || st.enforcer == nil {
 		return
 	}
-	if err := st.enforcer.Ban(addr, st.store.epoch.Add(time.Duration(until))); err != nil {
+	src := enforce.Host(addr)
+	if src.Addr().Is6() {
+		src, _ = src.Addr().Prefix(st.banBits)
+	}
+	if err := st.enforcer.Ban(src, st.store.epoch.Add(time.Duration(until))); err != nil {
 		bansFailed.Inc()
-		st.log.Error("rate limit: ban failed", "client", addr, "route", st.route, "limit", detail, "error", err)
+		st.log.Error("rate limit: ban failed", "client", addr, "source", enforce.FormatSource(src), "route", st.route, "limit", detail, "error", err)
 		return
 	}
 	bansIssued.Inc()
-	st.log.Warn("rate limit: burst offender banned", "client", addr, "route", st.route, "limit", detail,
+	st.log.Warn("rate limit: burst offender banned", "client", addr, "source", enforce.FormatSource(src), "route", st.route, "limit", detail,
 		"duration", time.Duration(st.banFor).String(), "enforcer", st.enforcer.Mode())
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit/keytable"
 )
@@ -51,7 +52,7 @@ func TestGraduatedResponse(t *testing.T) {
 		t.Fatalf("Ban called %d times for 3 burst requests, want once", n)
 	}
 	bans, _ := f.enf.Bans()
-	if len(bans) != 1 || bans[0].Addr != netip.MustParseAddr("192.0.2.1") {
+	if len(bans) != 1 || bans[0].Source != netip.MustParsePrefix("192.0.2.1/32") {
 		t.Fatalf("bans %v, want 192.0.2.1", bans)
 	}
 	if want := f.store.Epoch().Add(f.now + time.Minute); !bans[0].Until.Equal(want) {
@@ -366,6 +367,37 @@ func TestBanRepeatsAfterExpiry(t *testing.T) {
 	}
 	if f.enf.bans.Load() != 2 {
 		t.Fatalf("bans %d after the first expired and a new burst, want 2", f.enf.bans.Load())
+	}
+}
+
+// TestIPv6BanCoversTheNetwork: an IPv6 offender is banned by the network
+// its limits count it by, so hopping to another address of its /64 neither
+// escapes the ban nor costs another ban entry.
+func TestIPv6BanCoversTheNetwork(t *testing.T) {
+	f := newFixture(t, fixtureOpts{}, LimitConfig{Name: "v6", Default: Windows{Second: 1}, BurstBan: true})
+	for i := 0; f.do(from("2001:db8:1:2::1")).verdict != pipeline.Close; i++ {
+		if i > 100 {
+			t.Fatal("never banned")
+		}
+	}
+	bans, _ := f.enf.Bans()
+	if len(bans) != 1 || bans[0].Source != netip.MustParsePrefix("2001:db8:1:2::/64") {
+		t.Fatalf("bans %v, want the /64", bans)
+	}
+	for _, hop := range []string{"2001:db8:1:2::2", "2001:db8:1:2:ffff:1:2:3"} {
+		if r := f.enf.Check(netip.MustParseAddr(hop)); r != enforce.ReasonDropBanned {
+			t.Errorf("%s inside the banned /64: %v", hop, r)
+		}
+		f.now += 10 * time.Second // quota recovered: only the ban can close it
+		if o := f.do(from(hop)); o.verdict != pipeline.Close || o.detail != "source_banned" {
+			t.Errorf("request from %s on an open connection: %v %q, want closed as banned", hop, o.verdict, o.detail)
+		}
+	}
+	if n := f.enf.bans.Load(); n != 1 {
+		t.Errorf("Ban called %d times, want once for the whole /64", n)
+	}
+	if r := f.enf.Check(netip.MustParseAddr("2001:db8:1:3::1")); r != enforce.ReasonPass {
+		t.Errorf("the next /64 is banned too: %v", r)
 	}
 }
 

@@ -25,7 +25,10 @@ import (
 //	# edgeguard bans v1
 //	203.0.113.7 2026-11-24T21:30:00.123456789Z
 //	2001:db8::9 2026-11-24T22:00:00Z
-//	# end 2 sha256:<hex of every line above this one, newlines included>
+//	2001:db8:1:2::/64 2026-11-24T22:00:00Z
+//	# end 3 sha256:<hex of every line above this one, newlines included>
+//
+// A single address is written bare, an IPv6 network as a CIDR.
 //
 // The footer carries the entry count and a digest, so a truncated or
 // damaged file is detected, never half-loaded.
@@ -42,7 +45,9 @@ var errCorrupt = errors.New("damaged ban state file")
 // atomically: temporary file, fsync, rename, directory fsync. A crash at any
 // step leaves the old file or the new one.
 func writeFile(dir, path string, bans []enforce.Ban) (err error) {
-	slices.SortFunc(bans, func(a, b enforce.Ban) int { return cmp.Compare(a.Addr.Compare(b.Addr), 0) })
+	slices.SortFunc(bans, func(a, b enforce.Ban) int {
+		return cmp.Or(a.Source.Addr().Compare(b.Source.Addr()), cmp.Compare(a.Source.Bits(), b.Source.Bits()))
+	})
 	f, err := os.CreateTemp(dir, ".tmp-"+FileName+"-*")
 	if err != nil {
 		return err
@@ -58,7 +63,7 @@ func writeFile(dir, path string, bans []enforce.Ban) (err error) {
 	w.WriteString(header)
 	var line []byte
 	for _, b := range bans {
-		line = b.Addr.AppendTo(line[:0])
+		line = append(line[:0], enforce.FormatSource(b.Source)...)
 		line = append(line, ' ')
 		line = b.Until.UTC().AppendFormat(line, time.RFC3339Nano)
 		line = append(line, '\n')
@@ -147,25 +152,52 @@ func parse(data []byte) ([]enforce.Ban, error) {
 		return nil, fmt.Errorf("footer says %d entries, file has %d", n, len(lines))
 	}
 	bans := make([]enforce.Ban, 0, n)
-	seen := make(map[netip.Addr]bool, n)
+	seen := make(map[netip.Prefix]bool, n)
 	for i, l := range lines {
-		as, us, ok := strings.Cut(l, " ")
-		a, errA := netip.ParseAddr(as)
+		ss, us, ok := strings.Cut(l, " ")
+		src, errS := parseSource(ss)
 		u, errU := time.Parse(time.RFC3339Nano, us)
 		switch {
 		case !ok:
-			return nil, fmt.Errorf("line %d: want \"<address> <until>\", got %q", i+2, l)
-		case errA != nil || a.Zone() != "" || a.Is4In6():
-			return nil, fmt.Errorf("line %d: bad address %q", i+2, as)
+			return nil, fmt.Errorf("line %d: want \"<address or CIDR> <until>\", got %q", i+2, l)
+		case errS != nil:
+			return nil, fmt.Errorf("line %d: %w", i+2, errS)
 		case errU != nil || u.UTC().Year() < 1970 || u.UTC().Year() > 9999:
 			return nil, fmt.Errorf("line %d: bad time %q", i+2, us)
-		case seen[a]:
-			return nil, fmt.Errorf("line %d: %s listed twice", i+2, a)
+		case seen[src]:
+			return nil, fmt.Errorf("line %d: %s listed twice", i+2, ss)
 		}
-		seen[a] = true
-		bans = append(bans, enforce.Ban{Addr: a, Until: u})
+		seen[src] = true
+		bans = append(bans, enforce.Ban{Source: src, Until: u})
 	}
 	return bans, nil
+}
+
+// parseSource reads a ban source exactly as writeFile writes it: a bare
+// address, or an IPv6 network in canonical form.
+func parseSource(s string) (netip.Prefix, error) {
+	var p netip.Prefix
+	if strings.Contains(s, "/") {
+		q, err := netip.ParsePrefix(s)
+		if err != nil || q.IsSingleIP() {
+			return p, fmt.Errorf("bad source %q", s)
+		}
+		p = q
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return p, fmt.Errorf("bad address %q", s)
+		}
+		if a.Zone() != "" {
+			return p, fmt.Errorf("bad source %q: zoned address", s)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	norm, err := enforce.BanSource(p)
+	if err != nil || norm != p {
+		return p, fmt.Errorf("bad source %q: not an address or a canonical IPv6 network of /%d or longer", s, enforce.MinNetBanBits)
+	}
+	return p, nil
 }
 
 // setAside renames a damaged file out of the way, keeping it for the

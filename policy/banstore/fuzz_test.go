@@ -39,11 +39,11 @@ func FuzzParse(f *testing.F) {
 		}
 		byAddr := make(map[string]time.Time, len(bans))
 		for _, b := range bans {
-			byAddr[b.Addr.String()] = b.Until
+			byAddr[b.Source.String()] = b.Until
 		}
 		for _, b := range again {
-			if u, ok := byAddr[b.Addr.String()]; !ok || !u.Equal(b.Until) {
-				t.Fatalf("%s until %v changed in a round trip (was %v, %v)", b.Addr, b.Until, u, ok)
+			if u, ok := byAddr[b.Source.String()]; !ok || !u.Equal(b.Until) {
+				t.Fatalf("%s until %v changed in a round trip (was %v, %v)", b.Source, b.Until, u, ok)
 			}
 		}
 		os.Remove(path)

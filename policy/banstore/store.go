@@ -84,7 +84,7 @@ type Store struct {
 	now   func() time.Time
 
 	mu     sync.Mutex
-	bans   map[netip.Addr]time.Time
+	bans   map[netip.Prefix]time.Time
 	gen    uint64 // changes recorded so far
 	armed  bool   // a background flush is scheduled
 	closed bool
@@ -107,7 +107,7 @@ func Open(opt Options) (*Store, Report, error) {
 		delay:    opt.FlushDelay,
 		log:      opt.Log,
 		now:      opt.Now,
-		bans:     make(map[netip.Addr]time.Time),
+		bans:     make(map[netip.Prefix]time.Time),
 	}
 	if s.delay <= 0 {
 		s.delay = DefaultFlushDelay
@@ -141,23 +141,23 @@ func Open(opt Options) (*Store, Report, error) {
 	}
 	for _, b := range live {
 		if b.Until.After(now) {
-			s.bans[b.Addr.Unmap()] = b.Until
+			s.bans[b.Source] = b.Until
 		}
 	}
-	inFile := make(map[netip.Addr]bool, len(saved))
+	inFile := make(map[netip.Prefix]bool, len(saved))
 	for _, b := range saved {
-		inFile[b.Addr] = true
+		inFile[b.Source] = true
 		if !b.Until.After(now) {
 			rep.Expired++
 			continue
 		}
-		if cur, ok := s.bans[b.Addr]; ok && !cur.Before(b.Until) {
+		if cur, ok := s.bans[b.Source]; ok && !cur.Before(b.Until) {
 			continue // the enforcer already holds it (pinned maps), as long or longer
 		}
-		if err := opt.Enforcer.Ban(b.Addr, b.Until); err != nil {
-			return nil, rep, fmt.Errorf("open ban store: restore ban of %s: %w", b.Addr, err)
+		if err := opt.Enforcer.Ban(b.Source, b.Until); err != nil {
+			return nil, rep, fmt.Errorf("open ban store: restore ban of %s: %w", enforce.FormatSource(b.Source), err)
 		}
-		s.bans[b.Addr] = b.Until
+		s.bans[b.Source] = b.Until
 		rep.Restored++
 	}
 	for a := range s.bans {
@@ -177,38 +177,44 @@ func Open(opt Options) (*Store, Report, error) {
 	return s, rep, nil
 }
 
-// Add bans addr until the given time and returns once the ban is on disk.
-// If it cannot be persisted, the enforcer is put back as it was and the
-// error says why.
-func (s *Store) Add(addr netip.Addr, until time.Time) error {
-	addr = addr.Unmap()
-	prev, had := s.lookup(addr)
-	if err := s.Ban(addr, until); err != nil {
+// Add bans src (see enforce.BanSource) until the given time and returns
+// once the ban is on disk. If it cannot be persisted, the enforcer is put
+// back as it was and the error says why.
+func (s *Store) Add(src netip.Prefix, until time.Time) error {
+	src, err := enforce.BanSource(src)
+	if err != nil {
+		return err
+	}
+	prev, had := s.lookup(src)
+	if err := s.Ban(src, until); err != nil {
 		return err
 	}
 	if err := s.Sync(); err != nil {
-		s.rollback(addr, prev, had)
-		return fmt.Errorf("ban %s: not persisted, ban withdrawn: %w", addr, err)
+		s.rollback(src, prev, had)
+		return fmt.Errorf("ban %s: not persisted, ban withdrawn: %w", enforce.FormatSource(src), err)
 	}
 	return nil
 }
 
-// Remove lifts a ban and returns once that is on disk. If it cannot be
-// persisted the ban is put back and the error says why.
-func (s *Store) Remove(addr netip.Addr) error {
-	addr = addr.Unmap()
-	prev, had := s.lookup(addr)
-	if err := s.Unban(addr); err != nil {
+// Remove lifts the ban of src and returns once that is on disk. If it
+// cannot be persisted the ban is put back and the error says why.
+func (s *Store) Remove(src netip.Prefix) error {
+	src, err := enforce.BanSource(src)
+	if err != nil {
+		return err
+	}
+	prev, had := s.lookup(src)
+	if err := s.Unban(src); err != nil {
 		return err
 	}
 	if err := s.Sync(); err != nil {
-		s.rollback(addr, prev, had)
-		return fmt.Errorf("unban %s: not persisted, ban kept: %w", addr, err)
+		s.rollback(src, prev, had)
+		return fmt.Errorf("unban %s: not persisted, ban kept: %w", enforce.FormatSource(src), err)
 	}
 	return nil
 }
 
-func (s *Store) lookup(addr netip.Addr) (time.Time, bool) {
+func (s *Store) lookup(addr netip.Prefix) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.bans[addr]
@@ -218,7 +224,7 @@ func (s *Store) lookup(addr netip.Addr) (time.Time, bool) {
 // rollback restores the ban state of addr before a change that could not be
 // persisted. The file still holds that state, so only memory and the
 // enforcer need it.
-func (s *Store) rollback(addr netip.Addr, prev time.Time, had bool) {
+func (s *Store) rollback(addr netip.Prefix, prev time.Time, had bool) {
 	var err error
 	if had {
 		err = s.Enforcer.Ban(addr, prev)
@@ -239,26 +245,32 @@ func (s *Store) rollback(addr netip.Addr, prev time.Time, had bool) {
 }
 
 // Ban applies a ban and schedules it to be written within FlushDelay.
-func (s *Store) Ban(addr netip.Addr, until time.Time) error {
-	addr = addr.Unmap()
-	if err := s.Enforcer.Ban(addr, until); err != nil {
+func (s *Store) Ban(src netip.Prefix, until time.Time) error {
+	src, err := enforce.BanSource(src)
+	if err != nil {
 		return err
 	}
-	s.record(addr, until, until.After(s.now()))
+	if err := s.Enforcer.Ban(src, until); err != nil {
+		return err
+	}
+	s.record(src, until, until.After(s.now()))
 	return nil
 }
 
 // Unban lifts a ban and schedules that to be written within FlushDelay.
-func (s *Store) Unban(addr netip.Addr) error {
-	addr = addr.Unmap()
-	if err := s.Enforcer.Unban(addr); err != nil {
+func (s *Store) Unban(src netip.Prefix) error {
+	src, err := enforce.BanSource(src)
+	if err != nil {
 		return err
 	}
-	s.record(addr, time.Time{}, false)
+	if err := s.Enforcer.Unban(src); err != nil {
+		return err
+	}
+	s.record(src, time.Time{}, false)
 	return nil
 }
 
-func (s *Store) record(addr netip.Addr, until time.Time, live bool) {
+func (s *Store) record(addr netip.Prefix, until time.Time, live bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if live {
@@ -310,7 +322,7 @@ func (s *Store) flush() error {
 			delete(s.bans, a)
 			continue
 		}
-		list = append(list, enforce.Ban{Addr: a, Until: until})
+		list = append(list, enforce.Ban{Source: a, Until: until})
 	}
 	s.mu.Unlock()
 	if err := writeFile(s.dir, s.path, list); err != nil {

@@ -50,6 +50,8 @@ func open(t *testing.T, dir string, c *clock) (*Store, *connfilter.Filter, Repor
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
+func host(s string) netip.Prefix { return enforce.Host(addr(s)) }
+
 func TestAddRemoveSurviveRestart(t *testing.T) {
 	dir, c := t.TempDir(), &clock{t: t0}
 	s, f, rep := open(t, dir, c)
@@ -57,11 +59,11 @@ func TestAddRemoveSurviveRestart(t *testing.T) {
 		t.Fatalf("fresh dir report = %+v", rep)
 	}
 	for _, a := range []string{"192.0.2.7", "2001:db8::9", "::ffff:198.51.100.1"} {
-		if err := s.Add(addr(a), t0.Add(time.Hour)); err != nil {
+		if err := s.Add(host(a), t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Remove(addr("2001:db8::9")); err != nil {
+	if err := s.Remove(host("2001:db8::9")); err != nil {
 		t.Fatal(err)
 	}
 	if f.Check(addr("192.0.2.7")) != enforce.ReasonDropBanned {
@@ -85,11 +87,30 @@ func TestAddRemoveSurviveRestart(t *testing.T) {
 	bans, _ := f2.Bans()
 	for _, b := range bans {
 		if !b.Until.Equal(t0.Add(time.Hour)) {
-			t.Errorf("%s restored until %v, want %v", b.Addr, b.Until, t0.Add(time.Hour))
+			t.Errorf("%s restored until %v, want %v", b.Source, b.Until, t0.Add(time.Hour))
 		}
 	}
 	if s2.Len() != 2 {
 		t.Errorf("Len = %d", s2.Len())
+	}
+}
+
+func TestNetworkBansSurviveRestart(t *testing.T) {
+	dir, c := t.TempDir(), &clock{t: t0}
+	s, _, _ := open(t, dir, c)
+	if err := s.Add(netip.MustParsePrefix("2001:db8:1:2:3::/64"), t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(netip.MustParsePrefix("192.0.2.0/24"), t0.Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "per address") {
+		t.Fatalf("an IPv4 network ban = %v, want refused", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, FileName))
+	if !bytes.Contains(b, []byte("\n2001:db8:1:2::/64 ")) {
+		t.Errorf("state file does not hold the masked /64:\n%s", b)
+	}
+	_, f, rep := open(t, dir, c)
+	if rep.Restored != 1 || f.Check(addr("2001:db8:1:2:ffff::1")) != enforce.ReasonDropBanned {
+		t.Fatalf("network ban not restored: %+v", rep)
 	}
 }
 
@@ -100,7 +121,7 @@ func TestAsyncBansWrittenInBackgroundAndOnClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Ban(addr("203.0.113.5"), t0.Add(time.Minute)); err != nil {
+	if err := s.Ban(host("203.0.113.5"), t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -117,10 +138,10 @@ func TestAsyncBansWrittenInBackgroundAndOnClose(t *testing.T) {
 
 	// A ban recorded just before Close is written by Close.
 	s.delay = time.Hour
-	if err := s.Ban(addr("203.0.113.6"), t0.Add(time.Minute)); err != nil {
+	if err := s.Ban(host("203.0.113.6"), t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Unban(addr("203.0.113.5")); err != nil {
+	if err := s.Unban(host("203.0.113.5")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -136,7 +157,7 @@ func TestExpiredBansAreDroppedAtOpen(t *testing.T) {
 	dir, c := t.TempDir(), &clock{t: t0}
 	s, _, _ := open(t, dir, c)
 	for i, d := range []time.Duration{time.Minute, time.Hour} {
-		if err := s.Add(netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}), t0.Add(d)); err != nil {
+		if err := s.Add(enforce.Host(netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})), t0.Add(d)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -159,7 +180,7 @@ func TestEnforcerBansAreKept(t *testing.T) {
 	// flush delay before a crash): they stay and join the file.
 	dir, c := t.TempDir(), &clock{t: t0}
 	f := connfilter.New(connfilter.WithClock(c.now))
-	_ = f.Ban(addr("2001:db8::1"), t0.Add(time.Hour))
+	_ = f.Ban(host("2001:db8::1"), t0.Add(time.Hour))
 	s, rep, err := Open(Options{Dir: dir, Enforcer: f, Now: c.now})
 	if err != nil || rep.Kept != 1 || s.Len() != 1 {
 		t.Fatalf("Open = %+v %v, Len %d", rep, err, s.Len())
@@ -173,7 +194,7 @@ func TestEnforcerBansAreKept(t *testing.T) {
 func TestFailedPersistRollsBack(t *testing.T) {
 	dir, c := t.TempDir(), &clock{t: t0}
 	s, f, _ := open(t, dir, c)
-	if err := s.Add(addr("192.0.2.1"), t0.Add(time.Hour)); err != nil {
+	if err := s.Add(host("192.0.2.1"), t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	// A non-empty directory where the state file goes makes the rename fail
@@ -186,7 +207,7 @@ func TestFailedPersistRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	err := s.Add(addr("192.0.2.2"), t0.Add(time.Hour))
+	err := s.Add(host("192.0.2.2"), t0.Add(time.Hour))
 	if err == nil || !strings.Contains(err.Error(), "ban 192.0.2.2: not persisted, ban withdrawn") {
 		t.Fatalf("Add with a broken state dir = %v", err)
 	}
@@ -194,13 +215,13 @@ func TestFailedPersistRollsBack(t *testing.T) {
 		t.Error("a ban that could not be persisted is still enforced")
 	}
 	// Extending an existing ban that fails goes back to the old expiry.
-	if err := s.Add(addr("192.0.2.1"), t0.Add(48*time.Hour)); err == nil {
+	if err := s.Add(host("192.0.2.1"), t0.Add(48*time.Hour)); err == nil {
 		t.Fatal("Add succeeded with a broken state dir")
 	}
 	if bans, _ := f.Bans(); len(bans) != 1 || !bans[0].Until.Equal(t0.Add(time.Hour)) {
 		t.Errorf("after a failed extension: %+v", bans)
 	}
-	if err := s.Remove(addr("192.0.2.1")); err == nil || !strings.Contains(err.Error(), "ban kept") {
+	if err := s.Remove(host("192.0.2.1")); err == nil || !strings.Contains(err.Error(), "ban kept") {
 		t.Fatalf("Remove with a broken state dir = %v", err)
 	}
 	if f.Check(addr("192.0.2.1")) != enforce.ReasonDropBanned {
@@ -212,7 +233,7 @@ func TestFailedPersistRollsBack(t *testing.T) {
 
 	// Repaired, the next change writes the state as it is in memory.
 	os.RemoveAll(path)
-	if err := s.Add(addr("192.0.2.3"), t0.Add(time.Hour)); err != nil {
+	if err := s.Add(host("192.0.2.3"), t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	_, f2, rep := open(t, dir, c)
@@ -225,8 +246,8 @@ func TestDamagedFileIsSetAside(t *testing.T) {
 	good := func(t *testing.T) []byte {
 		dir, c := t.TempDir(), &clock{t: t0}
 		s, _, _ := open(t, dir, c)
-		_ = s.Add(addr("192.0.2.1"), t0.Add(time.Hour))
-		_ = s.Add(addr("2001:db8::1"), t0.Add(time.Hour))
+		_ = s.Add(host("192.0.2.1"), t0.Add(time.Hour))
+		_ = s.Add(host("2001:db8::1"), t0.Add(time.Hour))
 		b, err := os.ReadFile(filepath.Join(dir, FileName))
 		if err != nil {
 			t.Fatal(err)
@@ -255,7 +276,7 @@ func TestDamagedFileIsSetAside(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := connfilter.New(connfilter.WithClock(c.now))
-			_ = f.Ban(addr("198.51.100.9"), t0.Add(time.Hour)) // held by the enforcer
+			_ = f.Ban(host("198.51.100.9"), t0.Add(time.Hour)) // held by the enforcer
 			s, rep, err := Open(Options{Dir: dir, Enforcer: f, Now: c.now})
 			if err != nil {
 				t.Fatalf("Open refused to start over a damaged file: %v", err)
@@ -279,10 +300,14 @@ func TestDamagedFileIsSetAside(t *testing.T) {
 
 func TestParseNamesTheBadLine(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
-		{"no space", "192.0.2.1\n", "line 2: want \"<address> <until>\""},
+		{"no space", "192.0.2.1\n", "line 2: want \"<address or CIDR> <until>\""},
 		{"bad address", "192.0.2.300 2026-11-24T12:00:00Z\n", "line 2: bad address \"192.0.2.300\""},
-		{"zone", "fe80::1%eth0 2026-11-24T12:00:00Z\n", "line 2: bad address"},
-		{"mapped", "::ffff:192.0.2.1 2026-11-24T12:00:00Z\n", "line 2: bad address"},
+		{"zone", "fe80::1%eth0 2026-11-24T12:00:00Z\n", "line 2: bad source \"fe80::1%eth0\""},
+		{"mapped", "::ffff:192.0.2.1 2026-11-24T12:00:00Z\n", "line 2: bad source"},
+		{"ipv4 network", "192.0.2.0/24 2026-11-24T12:00:00Z\n", "line 2: bad source \"192.0.2.0/24\""},
+		{"host bits", "2001:db8::1/64 2026-11-24T12:00:00Z\n", "line 2: bad source"},
+		{"wide network", "2001::/16 2026-11-24T12:00:00Z\n", "line 2: bad source"},
+		{"address as /128", "2001:db8::1/128 2026-11-24T12:00:00Z\n", "line 2: bad source"},
 		{"bad time", "192.0.2.1 tomorrow\n", "line 2: bad time \"tomorrow\""},
 		{"before 1970", "1000::1 0000-01-01T00:00:00+01:00\n", "line 2: bad time"},
 		{"duplicate", "192.0.2.1 2026-11-24T12:00:00Z\n192.0.2.1 2026-11-24T13:00:00Z\n", "line 3: 192.0.2.1 listed twice"},

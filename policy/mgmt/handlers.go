@@ -13,6 +13,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/policy/blocklist"
 	"github.com/edgeguard/edgeguard/policy/mgmt/api"
 )
@@ -131,7 +132,7 @@ func (s *Server) blocklistTest(w http.ResponseWriter, r *http.Request, _ princip
 	if e := s.opt.Enforcement; e != nil {
 		if bans, err := e.Bans(); err == nil {
 			for _, b := range bans {
-				if b.Addr.Unmap() == a {
+				if b.Source.Contains(a) {
 					until := b.Until
 					res.Banned, res.BanUntil = true, &until
 				}
@@ -353,7 +354,7 @@ func (s *Server) bansList(w http.ResponseWriter, _ *http.Request, _ principal) {
 	now := time.Now()
 	out := api.BanList{Bans: make([]api.Ban, 0, len(bans))}
 	for _, b := range bans {
-		out.Bans = append(out.Bans, api.Ban{IP: b.Addr.Unmap().String(), Until: b.Until, Remaining: blocklist.Duration(b.Until.Sub(now).Round(time.Second))})
+		out.Bans = append(out.Bans, api.Ban{IP: enforce.FormatSource(b.Source), Until: b.Until, Remaining: blocklist.Duration(b.Until.Sub(now).Round(time.Second))})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -369,9 +370,9 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, _ principal) {
 		fail(w, http.StatusBadRequest, "ban: body must be JSON {\"ip\": ..., \"for\": \"10m\"}: %v", err)
 		return
 	}
-	a, err := netip.ParseAddr(req.IP)
-	if err != nil || a.Zone() != "" {
-		fail(w, http.StatusBadRequest, "ban: ip must be an IP address, got %q", req.IP)
+	src, err := enforce.ParseBanSource(req.IP)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "ban: ip must be an IP address or an IPv6 network: %v", err)
 		return
 	}
 	d := time.Duration(req.For)
@@ -388,31 +389,31 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, _ principal) {
 	if st := s.opt.Enforcement.BanStore; st != nil {
 		ban = st.Add
 	}
-	if err := ban(a.Unmap(), until); err != nil {
-		fail(w, http.StatusInternalServerError, "ban %s: %v", a, err)
+	if err := ban(src, until); err != nil {
+		fail(w, http.StatusInternalServerError, "ban %s: %v", enforce.FormatSource(src), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.Ban{IP: a.Unmap().String(), Until: until, Remaining: blocklist.Duration(d)})
+	writeJSON(w, http.StatusOK, api.Ban{IP: enforce.FormatSource(src), Until: until, Remaining: blocklist.Duration(d)})
 }
 
 func (s *Server) unban(w http.ResponseWriter, r *http.Request, _ principal) {
 	if !s.enforcer(w) {
 		return
 	}
-	a, err := netip.ParseAddr(r.PathValue("ip"))
-	if err != nil || a.Zone() != "" {
-		fail(w, http.StatusBadRequest, "unban: %q is not an IP address", r.PathValue("ip"))
+	src, err := enforce.ParseBanSource(r.PathValue("ip"))
+	if err != nil {
+		fail(w, http.StatusBadRequest, "unban: %v", err)
 		return
 	}
 	unban := s.opt.Enforcement.Unban
 	if st := s.opt.Enforcement.BanStore; st != nil {
 		unban = st.Remove
 	}
-	if err := unban(a.Unmap()); err != nil {
-		fail(w, http.StatusInternalServerError, "unban %s: %v", a, err)
+	if err := unban(src); err != nil {
+		fail(w, http.StatusInternalServerError, "unban %s: %v", enforce.FormatSource(src), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"ip": a.Unmap().String(), "result": "unbanned"})
+	writeJSON(w, http.StatusOK, map[string]string{"ip": enforce.FormatSource(src), "result": "unbanned"})
 }
 
 func (s *Server) reload(w http.ResponseWriter, _ *http.Request, p principal) {

@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -359,10 +360,33 @@ func TestBansAPI(t *testing.T) {
 	if list, _ := c.Bans(ctx); len(list.Bans) != 1 {
 		t.Errorf("after unban: %+v", list)
 	}
+
+	// An IPv6 network: every address in it is banned, it is listed and
+	// tested as the network, and it is lifted by the same CIDR.
+	if b, err := c.Ban(ctx, "2001:db8:7:8::1/64", time.Minute); err != nil || b.IP != "2001:db8:7:8::/64" {
+		t.Fatalf("network ban = %+v %v", b, err)
+	}
+	if f.filter.Check(netip.MustParseAddr("2001:db8:7:8:ffff::2")) != enforce.ReasonDropBanned {
+		t.Error("network ban not enforced")
+	}
+	if tr, _ := c.Test(ctx, "2001:db8:7:8::99"); !tr.Banned {
+		t.Errorf("test of an address in a banned network = %+v", tr)
+	}
+	if list, _ := c.Bans(ctx); len(list.Bans) != 2 || !slices.ContainsFunc(list.Bans, func(b api.Ban) bool { return b.IP == "2001:db8:7:8::/64" }) {
+		t.Errorf("bans with a network: %+v", list)
+	}
+	if err := c.Unban(ctx, "2001:db8:7:8::/64"); err != nil {
+		t.Fatal(err)
+	}
+	if f.filter.Check(netip.MustParseAddr("2001:db8:7:8::1")) != enforce.ReasonPass {
+		t.Error("network unban not applied")
+	}
+
 	for _, tc := range []struct {
 		ip string
 		d  time.Duration
-	}{{"nope", time.Minute}, {"192.0.2.1", -time.Minute}, {"192.0.2.1", 400 * 24 * time.Hour}, {"fe80::1%eth0", time.Minute}} {
+	}{{"nope", time.Minute}, {"192.0.2.1", -time.Minute}, {"192.0.2.1", 400 * 24 * time.Hour}, {"fe80::1%eth0", time.Minute},
+		{"192.0.2.0/24", time.Minute}, {"2001:db8::/16", time.Minute}} {
 		if _, err := c.Ban(ctx, tc.ip, tc.d); !client.IsAPIError(err) {
 			t.Errorf("ban %s for %s: %v, want a 400", tc.ip, tc.d, err)
 		}
