@@ -134,3 +134,47 @@ func TestDeltaIsAtomic(t *testing.T) {
 	}
 	t.Logf("%d runs of 20 packets during the deltas", runs.Load())
 }
+
+// TestDeltasRecycleChunks streams deltas that each give a few thousand /24s
+// a chunk and take the previous ones away: far more chunks than the table
+// has spare. Recycling after a grace period must keep the live table
+// patched in place (no rebuild, same inner map), with correct verdicts.
+func TestDeltasRecycleChunks(t *testing.T) {
+	x := openTest(t)
+	if err := x.ReplaceBlocklist(prefixes("10.0.0.1/32")); err != nil {
+		t.Fatal(err)
+	}
+	table := x.dirMap
+	spare := x.dir.ChunksFree()
+	per := spare / 3 // three deltas' worth retired before the table would run out
+	var prev []netip.Prefix
+	for step := range 12 {
+		hosts := make([]netip.Prefix, per)
+		for i := range hosts {
+			n := step*per + i // a different /24 every time
+			hosts[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(20 + n>>16), byte(n >> 8), byte(n), 9}), 32)
+		}
+		if err := x.ApplyBlocklistDelta(hosts, prev); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		for _, p := range []netip.Prefix{hosts[0], hosts[per-1]} {
+			if got := testRun(t, x, xdptest.TCP(p.Addr(), p.Addr())); got != ActionDrop {
+				t.Fatalf("step %d: %v: action %d, want drop", step, p, got)
+			}
+		}
+		if len(prev) > 0 {
+			if got := testRun(t, x, xdptest.TCP(prev[0].Addr(), prev[0].Addr())); got != ActionPass {
+				t.Fatalf("step %d: removed %v: action %d, want pass", step, prev[0], got)
+			}
+		}
+		prev = hosts
+		x.recycleWG.Wait() // let a scheduled recycle finish, as the ~20 ms between real deltas would
+	}
+	if x.dirMap != table || x.dirRebuilds.Load() != 0 {
+		t.Fatalf("table rebuilt %d times: recycling did not keep up", x.dirRebuilds.Load())
+	}
+	if x.chunkRecycles.Load() == 0 {
+		t.Fatal("no recycle ran")
+	}
+	t.Logf("%d recycles over 12 deltas of %d chunks with %d spare", x.chunkRecycles.Load(), per, spare)
+}

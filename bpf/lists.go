@@ -136,6 +136,7 @@ func (x *XDP) deltaV4(next *cidrset.Set, changed []cidrset.Prefix) error {
 			x.dir.ClearDirty()
 			if err == nil {
 				x.block4 = next
+				x.maybeRecycle()
 				return nil
 			}
 			x.log.Warn("in-place IPv4 table update failed; rebuilding", "err", err)
@@ -145,6 +146,9 @@ func (x *XDP) deltaV4(next *cidrset.Set, changed []cidrset.Prefix) error {
 	}
 	// No live table, no chunk left, or a failed write: build a new table
 	// and swap it in (this also compacts retired chunks).
+	if x.dir != nil {
+		x.dirRebuilds.Add(1)
+	}
 	t, m, err := x.buildDir(next.Cover())
 	if err != nil {
 		return err
@@ -156,6 +160,41 @@ func (x *XDP) deltaV4(next *cidrset.Set, changed []cidrset.Prefix) error {
 	closeMaps(x.dirMap)
 	x.dir, x.dirMap, x.block4 = t, m, next
 	return nil
+}
+
+// maybeRecycle starts returning the IPv4 table's retired chunks to use once
+// a good share of its spare capacity waits in them, so that a stream of
+// deltas keeps patching the live table instead of running it out of chunks
+// and rebuilding it (hundreds of ms at 1M entries). Called with x.mu held,
+// after the delta that retired them is written.
+func (x *XDP) maybeRecycle() {
+	t := x.dir
+	if t.ChunksRetired() == 0 || t.ChunksRetired() < t.ChunksFree()/4 || !x.recycling.CompareAndSwap(false, true) {
+		return
+	}
+	x.recycleWG.Go(func() { x.recycleChunks(t) })
+}
+
+// recycleChunks waits out an RCU grace period, after which no program run
+// can still hold an entry pointing at a retired chunk, and frees them. It
+// runs in the background so that the delta that triggered it returns at
+// once; the next list operation waits for it (x.mu) for at most ~10 ms.
+func (x *XDP) recycleChunks(t *dir24.Table) {
+	defer x.recycling.Store(false)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed.Load() || x.dir != t {
+		return // closed, or a new table replaced this one
+	}
+	// Setting the slot to the map it already holds changes nothing for
+	// readers, but the kernel returns only after a grace period
+	// (maybe_wait_bpf_programs: synchronize_rcu for map-in-map updates).
+	if err := swapInner(x.objs.BlockV4, x.dirMap); err != nil {
+		x.log.Warn("recycling IPv4 table chunks failed; the table will be rebuilt when it runs out", "err", err)
+		return
+	}
+	t.Recycle()
+	x.chunkRecycles.Add(1)
 }
 
 func (x *XDP) deltaV6(next *cidrset.Set, added, removed []cidrset.Prefix) error {

@@ -121,6 +121,11 @@ type XDP struct {
 
 	banMu sync.Mutex // serializes ban writes with the expiry sweep
 
+	recycling     atomic.Bool    // a chunk recycle is scheduled or running
+	recycleWG     sync.WaitGroup // the running recycle (Close and tests wait)
+	chunkRecycles atomic.Uint64
+	dirRebuilds   atomic.Uint64 // deltas that had to build a new IPv4 table
+
 	noBatch       bool // tests: take the per-element path
 	batchWrites   atomic.Uint64
 	elementWrites atomic.Uint64
@@ -448,6 +453,7 @@ func (x *XDP) Close() error {
 	}
 	x.dir = nil
 	x.mu.Unlock()
+	x.recycleWG.Wait() // a recycle that took x.mu before us has finished; later ones see closed
 	errs = append(errs, x.closeObjects())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close xdp: %w", err)

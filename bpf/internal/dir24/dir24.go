@@ -5,9 +5,12 @@
 // caller's job.
 //
 // Invariant the kernel side relies on: a second-level chunk is never handed
-// to another /24 while the table is live. Chunks freed by a delta are
-// retired, and when no fresh chunk is left Update returns ErrFull so the
-// caller builds a new table and swaps it in atomically.
+// to another /24 while a reader may still hold an entry that pointed at it.
+// Chunks a delta unlinks are retired; once the caller has written the
+// delta and waited for an RCU grace period (no program run that started
+// before the write is still going), Recycle makes them free for reuse. When
+// no fresh or free chunk is left, Update returns ErrFull so the caller
+// builds a new table and swaps it in atomically.
 //
 // The package must never touch the kernel.
 package dir24
@@ -54,7 +57,10 @@ func (p Prefix) last() uint32 {
 type Table struct {
 	tbl24  []Page // Tbl24Pages pages of first-level entries
 	chunks []Page // chunk pages (capacity)
-	used   uint32 // chunks handed out so far; never reused
+	used   uint32 // chunks handed out from the fresh range so far
+
+	retired []uint32 // unlinked since the last Recycle: readers may hold them
+	free    []uint32 // recycled: safe to hand to any /24
 
 	dirty24    []uint64 // bitset over tbl24 pages
 	dirtyChunk []uint64 // bitset over chunk pages
@@ -94,8 +100,23 @@ func (t *Table) MaxEntries() uint32 { return uint32(Tbl24Pages + len(t.chunks)) 
 // ChunksUsed and ChunksFree report chunk capacity.
 func (t *Table) ChunksUsed() int { return int(t.used) }
 
-// ChunksFree is how many fresh chunks remain for updates.
-func (t *Table) ChunksFree() int { return len(t.chunks)*ChunksPerPage - int(t.used) }
+// ChunksFree is how many chunks updates can still take (fresh or recycled).
+func (t *Table) ChunksFree() int {
+	return len(t.chunks)*ChunksPerPage - int(t.used) + len(t.free)
+}
+
+// ChunksRetired is how many unlinked chunks wait for Recycle.
+func (t *Table) ChunksRetired() int { return len(t.retired) }
+
+// Recycle makes the retired chunks free for reuse. Call it only after the
+// pages of every Update so far are written to the kernel and an RCU grace
+// period has passed since (e.g. an ARRAY_OF_MAPS update from user space,
+// which waits for one): from then on no reader can still hold an entry
+// that pointed at a retired chunk.
+func (t *Table) Recycle() {
+	t.free = append(t.free, t.retired...)
+	t.retired = t.retired[:0]
+}
 
 // Block is a run of first-level entries (/24 blocks): indexes First to Last.
 type Block struct {
@@ -189,7 +210,10 @@ func (t *Table) fill(a, b, v uint32) {
 	for idx := a; idx < b; idx++ {
 		e := &t.tbl24[idx/PageWords][idx%PageWords]
 		if *e != v {
-			// A chunk this entry pointed at is simply retired.
+			if *e&ChunkFlag != 0 {
+				// Readers may still follow the old entry to this chunk.
+				t.retired = append(t.retired, *e&^ChunkFlag)
+			}
 			*e = v
 			t.dirty24[idx/PageWords/64] |= 1 << (idx / PageWords % 64)
 		}
@@ -203,6 +227,9 @@ func (t *Table) setChunk(idx uint32, bm *[ChunkWords]uint32) error {
 		// Rewriting the same /24's chunk in place is safe: a reader sees the
 		// old or the new word.
 		c = *e &^ ChunkFlag
+	} else if n := len(t.free); n > 0 {
+		c = t.free[n-1]
+		t.free = t.free[:n-1]
 	} else {
 		if int(t.used) == len(t.chunks)*ChunksPerPage {
 			return ErrFull

@@ -224,6 +224,91 @@ func TestRetiredChunkNotReused(t *testing.T) {
 	}
 }
 
+// TestRecycledChunksAreReused runs far more deltas through a table with one
+// page of spare chunks than that page holds: with Recycle between deltas
+// (the caller's grace period) it never runs out, every lookup matches the
+// reference, the kernel copy matches the mirror, and no chunk serves two
+// /24s between two recycles.
+func TestRecycledChunksAreReused(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	set := cidrset.New([]cidrset.Prefix{pfx("10.0.0.1/32")})
+	tbl := Build(toDir(set.Cover()), 0)
+	spare := tbl.ChunksFree()
+	k := kernel{}
+	k.write(tbl.Dirty())
+	tbl.ClearDirty()
+	var placed []cidrset.Prefix
+	handedOut := 0
+	owner := map[uint32]uint32{}
+	for step := range 60 {
+		// Take every host added last step out, and put new ones in fresh /24s:
+		// each delta needs about spare/4 chunks and retires as many; recycling
+		// every third step keeps about 3/4 of the spare chunks in flight.
+		add := make([]cidrset.Prefix, 0, spare/4)
+		for range spare / 4 {
+			a := netip.AddrFrom4([4]byte{byte(11 + r.IntN(100)), byte(r.IntN(256)), byte(r.IntN(256)), byte(1 + r.IntN(254))})
+			add = append(add, pfx(netip.PrefixFrom(a, 32).String()))
+		}
+		next, added, removed := set.Apply(add, placed)
+		before := tbl.ChunksFree()
+		if err := tbl.Update(toDir(next.Cover()), toDir(append(added, removed...))); err != nil {
+			t.Fatalf("step %d: %v (free %d, retired %d)", step, err, tbl.ChunksFree(), tbl.ChunksRetired())
+		}
+		handedOut += before - tbl.ChunksFree()
+		k.write(tbl.Dirty())
+		tbl.ClearDirty()
+		// Between recycles a chunk belongs to one /24 only.
+		checkChunkOwners(t, tbl, owner)
+		set, placed = next, add
+		for _, a := range probeAddrs(r, append(append([]cidrset.Prefix{}, add...), removed...), 100) {
+			if got, want := tbl.Lookup(a), refBlocked(set.Prefixes(), a); got != want {
+				t.Fatalf("step %d: Lookup(%08x) = %v, want %v", step, a, got, want)
+			}
+		}
+		if step > 0 && tbl.ChunksRetired() == 0 {
+			t.Fatalf("step %d: removing hosts retired no chunk", step)
+		}
+		if step%3 == 2 {
+			tbl.Recycle()
+			clear(owner)
+		}
+	}
+	k.equal(t, tbl)
+	if handedOut < 4*spare {
+		t.Fatalf("handed out %d chunks with %d spare: recycling never exercised", handedOut, spare)
+	}
+}
+
+func TestRetiredChunkWaitsForRecycle(t *testing.T) {
+	a := cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32")})
+	tbl := Build(toDir(a.Cover()), 0)
+	// Unlink 192.0.2.0/24's chunk (the /24 becomes fully blocked) ...
+	b, added, removed := a.Apply([]cidrset.Prefix{pfx("192.0.2.0/24")}, nil)
+	if err := tbl.Update(toDir(b.Cover()), toDir(append(added, removed...))); err != nil {
+		t.Fatal(err)
+	}
+	if tbl.ChunksRetired() != 1 {
+		t.Fatalf("retired = %d, want 1", tbl.ChunksRetired())
+	}
+	old := tbl.ChunksFree()
+	tbl.Recycle()
+	if tbl.ChunksFree() != old+1 || tbl.ChunksRetired() != 0 {
+		t.Fatalf("after Recycle: free %d (was %d), retired %d", tbl.ChunksFree(), old, tbl.ChunksRetired())
+	}
+	// ... and after Recycle the next /24 that needs a chunk gets it back.
+	c, added, removed := b.Apply([]cidrset.Prefix{pfx("198.51.100.7/32")}, nil)
+	if err := tbl.Update(toDir(c.Cover()), toDir(append(added, removed...))); err != nil {
+		t.Fatal(err)
+	}
+	idx := addr("198.51.100.7") >> 8
+	if got := tbl.tbl24[idx/PageWords][idx%PageWords]; got != ChunkFlag|0 {
+		t.Fatalf("198.51.100.0/24 entry = %#x, want the recycled chunk 0", got)
+	}
+	if !tbl.Lookup(addr("198.51.100.7")) || tbl.Lookup(addr("198.51.100.8")) || !tbl.Lookup(addr("192.0.2.200")) {
+		t.Fatal("lookups wrong after reusing a chunk")
+	}
+}
+
 func TestDirtyOrder(t *testing.T) {
 	tbl := Build(toDir(cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32"), pfx("10.0.0.0/8")}).Cover()), 0)
 	runs := tbl.Dirty()
