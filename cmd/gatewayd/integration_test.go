@@ -223,6 +223,50 @@ func TestHotReload(t *testing.T) {
 	})
 }
 
+// TestReloadInFlightKeepsItsPolicy: a request in flight when a reload swaps
+// the policy finishes on the policy it started with, even when the new
+// policy no longer has its upstream, while new requests take the new one.
+func TestReloadInFlightKeepsItsPolicy(t *testing.T) {
+	release := make(chan struct{})
+	old := startUpstream(t, "old", func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/slow" {
+			<-release
+		}
+		ctx.SetBodyString("done")
+	})
+	cur := startUpstream(t, "new", nil)
+	cfg := func(up, addr string) string {
+		return baseConfig("\n  - name: "+up+"\n    targets: ["+addr+"]\n", "\n  - name: all\n    path: /\n    upstream: "+up+"\n")
+	}
+	g := startGateway(t, cfg("old", old.addr()))
+	inflight := make(chan response, 1)
+	go func() { inflight <- g.do(t, "GET", "/slow") }()
+	waitFor(t, "the slow request to reach the old upstream", func() bool { return old.count() == 1 })
+
+	writeConfig(t, g.cfgPath, cfg("new", cur.addr()))
+	g.signal(syscall.SIGHUP)
+	waitFor(t, "new requests on the new policy", func() bool { return g.do(t, "GET", "/").headers["X-Upstream"] == "new" })
+	select {
+	case r := <-inflight:
+		t.Fatalf("in-flight request ended before its upstream answered: %d %q", r.status, r.body)
+	default:
+	}
+	close(release)
+	r := <-inflight
+	if r.status != 200 || r.body != "done" || r.headers["X-Upstream"] != "old" {
+		t.Fatalf("in-flight request across the reload: %d %q from %q, want 200 \"done\" from old", r.status, r.body, r.headers["X-Upstream"])
+	}
+	before := old.count() // the in-flight one, and polls that ran before the swap
+	for range 3 {
+		if r := g.do(t, "GET", "/"); r.headers["X-Upstream"] != "new" {
+			t.Fatalf("after the swap: served by %q", r.headers["X-Upstream"])
+		}
+	}
+	if old.count() != before {
+		t.Errorf("the removed upstream got requests after the swap")
+	}
+}
+
 func TestGracefulShutdown(t *testing.T) {
 	release := make(chan struct{})
 	slow := startUpstream(t, "slow", func(ctx *fasthttp.RequestCtx) {
