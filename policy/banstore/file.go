@@ -1,7 +1,6 @@
 package banstore
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"crypto/sha256"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/internal/atomicfile"
 )
 
 // The state file is plain text, readable by an operator:
@@ -41,58 +41,28 @@ const (
 // errCorrupt marks a state file that fails its checks.
 var errCorrupt = errors.New("damaged ban state file")
 
-// writeFile writes bans (sorted by address for a stable file) to path
-// atomically: temporary file, fsync, rename, directory fsync. A crash at any
-// step leaves the old file or the new one.
-func writeFile(dir, path string, bans []enforce.Ban) (err error) {
+// writeFile writes bans (sorted for a stable file) to path atomically
+// (internal/atomicfile): a crash at any step leaves the old file or the new
+// one.
+func writeFile(path string, bans []enforce.Ban) error {
 	slices.SortFunc(bans, func(a, b enforce.Ban) int {
 		return cmp.Or(a.Source.Addr().Compare(b.Source.Addr()), cmp.Compare(a.Source.Bits(), b.Source.Bits()))
 	})
-	f, err := os.CreateTemp(dir, ".tmp-"+FileName+"-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+	return atomicfile.Write(path, func(out io.Writer) error {
+		h := sha256.New()
+		w := io.MultiWriter(out, h)
+		io.WriteString(w, header)
+		var line []byte
+		for _, b := range bans {
+			line = append(line[:0], enforce.FormatSource(b.Source)...)
+			line = append(line, ' ')
+			line = b.Until.UTC().AppendFormat(line, time.RFC3339Nano)
+			line = append(line, '\n')
+			w.Write(line)
 		}
-	}()
-	h := sha256.New()
-	w := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
-	w.WriteString(header)
-	var line []byte
-	for _, b := range bans {
-		line = append(line[:0], enforce.FormatSource(b.Source)...)
-		line = append(line, ' ')
-		line = b.Until.UTC().AppendFormat(line, time.RFC3339Nano)
-		line = append(line, '\n')
-		w.Write(line)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", f.Name(), err)
-	}
-	if _, err := f.WriteString(footer(len(bans), h.Sum(nil))); err != nil {
-		return fmt.Errorf("write %s: %w", f.Name(), err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", f.Name(), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", f.Name(), err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+		_, err := io.WriteString(out, footer(len(bans), h.Sum(nil)))
 		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
+	})
 }
 
 // footer is the last line: entry count and the digest of all lines before.

@@ -27,7 +27,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		path := filepath.Join(dir, FileName)
-		if err := writeFile(dir, path, bans); err != nil {
+		if err := writeFile(path, bans); err != nil {
 			t.Fatal(err)
 		}
 		again, err := readFile(path)

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,7 +79,6 @@ type Store struct {
 	enforce.Enforcer
 
 	path  string
-	dir   string
 	delay time.Duration
 	log   *slog.Logger
 	now   func() time.Time
@@ -102,8 +102,7 @@ var _ enforce.Enforcer = (*Store)(nil)
 func Open(opt Options) (*Store, Report, error) {
 	s := &Store{
 		Enforcer: opt.Enforcer,
-		dir:      opt.Dir,
-		path:     opt.Dir + string(os.PathSeparator) + FileName,
+		path:     filepath.Join(opt.Dir, FileName),
 		delay:    opt.FlushDelay,
 		log:      opt.Log,
 		now:      opt.Now,
@@ -325,7 +324,7 @@ func (s *Store) flush() error {
 		list = append(list, enforce.Ban{Source: a, Until: until})
 	}
 	s.mu.Unlock()
-	if err := writeFile(s.dir, s.path, list); err != nil {
+	if err := writeFile(s.path, list); err != nil {
 		writesFailed.Inc()
 		return fmt.Errorf("persist bans: %w", err)
 	}

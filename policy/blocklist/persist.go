@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/bpf/cidrset"
+	"github.com/edgeguard/edgeguard/internal/atomicfile"
 )
 
 // State files. The snapshot holds a whole version; each delta file holds
@@ -137,7 +138,7 @@ func (p *persister) commit(pd *pending) error {
 		os.Remove(pd.tmp)
 		return fmt.Errorf("persist blocklist: %w", err)
 	}
-	if err := syncDir(p.dir); err != nil {
+	if err := atomicfile.SyncDir(p.dir); err != nil {
 		return fmt.Errorf("persist blocklist: %w", err)
 	}
 	if pd.snapshot {
@@ -156,18 +157,6 @@ func (p *persister) removeDeltasUpTo(version uint64) {
 			os.Remove(filepath.Join(p.dir, d.name))
 		}
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
 }
 
 type deltaFile struct {
@@ -214,7 +203,7 @@ func (p *persister) setAside(name string, now time.Time) string {
 	if err := os.Rename(filepath.Join(p.dir, name), filepath.Join(p.dir, aside)); err != nil {
 		return name + " (could not be renamed: " + err.Error() + ")"
 	}
-	_ = syncDir(p.dir)
+	_ = atomicfile.SyncDir(p.dir)
 	return aside
 }
 
