@@ -37,3 +37,30 @@ func (m *banMemo) claim(key uint64, nowSec, untilSec uint32) bool {
 		}
 	}
 }
+
+// banLogBurst is how many ban log lines a store writes per second. An attack
+// from many sources bans each of them: the bans and their counters are all
+// kept, but the log would otherwise get one line per source.
+const banLogBurst = 20
+
+// logGate lets through banLogBurst log lines per second and counts the rest,
+// so that the next line that passes can say how many were left out.
+type logGate struct {
+	window     atomic.Int64 // second (store time) the count is for
+	count      atomic.Int64 // lines in that second
+	suppressed atomic.Int64 // left out since the last line that passed
+}
+
+// pass reports whether a line may be written at nowSec and, if so, how many
+// were left out before it.
+func (g *logGate) pass(nowSec int64) (bool, int64) {
+	if w := g.window.Load(); w != nowSec && g.window.CompareAndSwap(w, nowSec) {
+		g.count.Store(0)
+	}
+	if g.count.Add(1) > banLogBurst {
+		g.suppressed.Add(1)
+		banLogsSuppressed.Inc()
+		return false, 0
+	}
+	return true, g.suppressed.Swap(0)
+}

@@ -44,6 +44,8 @@ func (c *limitCounters) record(a Action, shadow bool) {
 var (
 	bansIssued = metrics.NewCounter(`edgeguard_ratelimit_bans_total{result="issued"}`)
 	bansFailed = metrics.NewCounter(`edgeguard_ratelimit_bans_total{result="failed"}`)
+	// banLogsSuppressed counts ban log lines left out beyond banLogBurst a second.
+	banLogsSuppressed = metrics.NewCounter(`edgeguard_ratelimit_ban_log_suppressed_total`)
 	// bansProxied counts burst offenders behind a trusted proxy: answered
 	// with 429, since closing or banning would hit the proxy.
 	bansProxied = metrics.NewCounter(`edgeguard_ratelimit_bans_total{result="proxied"}`)

@@ -223,14 +223,22 @@ func (st *Stage) ban(addr netip.Addr, detail string, now int64) {
 	if src.Addr().Is6() {
 		src, _ = src.Addr().Prefix(st.banBits)
 	}
-	if err := st.enforcer.Ban(src, st.store.epoch.Add(time.Duration(until))); err != nil {
+	err := st.enforcer.Ban(src, st.store.epoch.Add(time.Duration(until)))
+	if err != nil {
 		bansFailed.Inc()
-		st.log.Error("rate limit: ban failed", "client", addr, "source", enforce.FormatSource(src), "route", st.route, "limit", detail, "error", err)
-		return
+	} else {
+		bansIssued.Inc()
 	}
-	bansIssued.Inc()
-	st.log.Warn("rate limit: burst offender banned", "client", addr, "source", enforce.FormatSource(src), "route", st.route, "limit", detail,
-		"duration", time.Duration(st.banFor).String(), "enforcer", st.enforcer.Mode())
+	ok, suppressed := st.store.banLog.pass(now / int64(time.Second))
+	switch {
+	case !ok:
+	case err != nil:
+		st.log.Error("rate limit: ban failed", "client", addr, "source", enforce.FormatSource(src), "route", st.route, "limit", detail,
+			"error", err, "ban_lines_suppressed", suppressed)
+	default:
+		st.log.Warn("rate limit: burst offender banned", "client", addr, "source", enforce.FormatSource(src), "route", st.route, "limit", detail,
+			"duration", time.Duration(st.banFor).String(), "enforcer", st.enforcer.Mode(), "ban_lines_suppressed", suppressed)
+	}
 }
 
 // delay waits out res.Wait unless too many requests already wait.

@@ -1,8 +1,12 @@
 package ratelimit
 
 import (
+	"bytes"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -466,5 +470,55 @@ func TestBannedSourceClosedOnOpenConnections(t *testing.T) {
 				t.Fatal("still closed after the ban ended")
 			}
 		})
+	}
+}
+
+// TestBanLogsAreRateLimited: a burst from many sources bans every one of
+// them, but writes at most banLogBurst log lines a second; the next line
+// says how many were left out.
+func TestBanLogsAreRateLimited(t *testing.T) {
+	f := newFixture(t, fixtureOpts{}, LimitConfig{Name: "flood", Default: Windows{Second: 1}, BurstBan: true})
+	var logs bytes.Buffer
+	f.stage.log = slog.New(slog.NewTextHandler(&logs, nil))
+	const sources = 3 * banLogBurst
+	for i := range sources {
+		src := from(netip.AddrFrom4([4]byte{10, 9, 0, byte(i)}).String())
+		for j := 0; f.do(src).verdict != pipeline.Close; j++ {
+			if j > 100 {
+				t.Fatalf("source %d never banned", i)
+			}
+		}
+	}
+	if n := f.enf.bans.Load(); n != sources {
+		t.Fatalf("%d bans, want one per source (%d)", n, sources)
+	}
+	if n := strings.Count(logs.String(), "burst offender banned"); n != banLogBurst {
+		t.Fatalf("%d ban lines in one second, want %d", n, banLogBurst)
+	}
+	f.now += time.Second
+	logs.Reset()
+	for f.do(from("10.9.1.1")).verdict != pipeline.Close {
+	}
+	if want := fmt.Sprintf("ban_lines_suppressed=%d", sources-banLogBurst); !strings.Contains(logs.String(), want) {
+		t.Fatalf("next second's line does not report the suppressed ones (%s):\n%s", want, logs.String())
+	}
+}
+
+func TestLogGate(t *testing.T) {
+	var g logGate
+	passed := 0
+	for range banLogBurst + 5 {
+		if ok, _ := g.pass(7); ok {
+			passed++
+		}
+	}
+	if passed != banLogBurst {
+		t.Fatalf("%d lines passed in one second, want %d", passed, banLogBurst)
+	}
+	if ok, suppressed := g.pass(8); !ok || suppressed != 5 {
+		t.Fatalf("next second: pass %v, suppressed %d; want true, 5", ok, suppressed)
+	}
+	if _, suppressed := g.pass(8); suppressed != 0 {
+		t.Fatalf("suppressed count not reset: %d", suppressed)
 	}
 }

@@ -20,6 +20,8 @@ type Store struct {
 	epoch time.Time
 	keys  keySeed
 	bans  banMemo
+	// banLog rate-limits the ban log lines of every route.
+	banLog logGate
 
 	delayed    atomic.Int64
 	maxDelayed atomic.Int64
