@@ -32,6 +32,10 @@ const (
 	// ReasonCredentialInQuery is a 400 for a credential (API key) sent in
 	// the query string, which leaks into logs: the client must use a header.
 	ReasonCredentialInQuery
+	// ReasonLoginAmbiguous is a 400 for a login body that names the account
+	// field more than once (duplicate or case-variant keys): servers differ
+	// on which one counts, so failures could be charged to a decoy.
+	ReasonLoginAmbiguous
 	numReasons
 )
 
@@ -54,6 +58,7 @@ var reasonNames = [numReasons]string{
 	ReasonBurstBanned:         "burst_banned",
 	ReasonLoginLocked:         "login_locked",
 	ReasonCredentialInQuery:   "credential_in_query",
+	ReasonLoginAmbiguous:      "login_ambiguous",
 }
 
 // String returns the stable code, e.g. "path_ambiguous".

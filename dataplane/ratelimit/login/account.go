@@ -35,13 +35,27 @@ var (
 	ctForm = []byte("application/x-www-form-urlencoded")
 )
 
+// lookup is the outcome of looking for the account in a login body.
+type lookup uint8
+
+const (
+	absent lookup = iota
+	found
+	// ambiguous: the body names the account field more than once (duplicate
+	// or case-variant JSON keys, a repeated form field). Servers disagree on
+	// which one wins (the first, the last, a case-insensitive match), so an
+	// attacker could charge failures to a decoy account while the upstream
+	// checks the real one: such a body is refused.
+	ambiguous
+)
+
 // account appends to dst the account name of a login request body, found
-// in the first configured field present: a string at a JSON path, or a
-// form field, percent-decoded. It reports false when there is none.
-// Steady state allocates nothing (pooled parser, caller's buffer).
-func (f *fields) account(dst []byte, contentType, body []byte) ([]byte, bool) {
+// in the first configured field present: a string at a JSON path (keys
+// matched ignoring case) or a form field, percent-decoded. Steady state
+// allocates nothing (pooled parser, caller's buffer).
+func (f *fields) account(dst []byte, contentType, body []byte) ([]byte, lookup) {
 	if len(body) == 0 {
-		return dst, false
+		return dst, absent
 	}
 	ct := contentType
 	if i := bytes.IndexByte(ct, ';'); i >= 0 {
@@ -53,41 +67,73 @@ func (f *fields) account(dst []byte, contentType, body []byte) ([]byte, bool) {
 		return f.fromJSON(dst, body)
 	case bytes.EqualFold(ct, ctForm):
 		for _, name := range f.form {
-			if v, ok := formValue(dst, body, name); ok {
-				return v, true
+			if v, l := formValue(dst, body, name); l != absent {
+				return v, l
 			}
 		}
 	}
-	return dst, false
+	return dst, absent
 }
 
-func (f *fields) fromJSON(dst, body []byte) ([]byte, bool) {
+func (f *fields) fromJSON(dst, body []byte) ([]byte, lookup) {
 	p := parsers.Get()
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(body)
 	if err != nil {
-		return dst, false
+		return dst, absent
 	}
 	for _, path := range f.json {
-		s := v.Get(path...)
-		if s == nil || s.Type() != fastjson.TypeString {
+		s, l := getFold(v, path)
+		if l == ambiguous {
+			return dst, ambiguous
+		}
+		if l == absent || s.Type() != fastjson.TypeString {
 			continue
 		}
 		b, _ := s.StringBytes() // type checked above
-		return append(dst, b[:min(len(b), maxAccount)]...), true
+		return append(dst, b[:min(len(b), maxAccount)]...), found
 	}
-	return dst, false
+	return dst, absent
+}
+
+// getFold follows path through nested objects, matching each key ignoring
+// case; a level with more than one matching key makes the lookup ambiguous.
+func getFold(v *fastjson.Value, path []string) (*fastjson.Value, lookup) {
+	for _, elem := range path {
+		o, err := v.Object()
+		if err != nil {
+			return nil, absent
+		}
+		var next *fastjson.Value
+		matches := 0
+		o.Visit(func(key []byte, val *fastjson.Value) {
+			if len(key) == len(elem) && bytes.EqualFold(key, []byte(elem)) {
+				matches++
+				next = val
+			}
+		})
+		switch {
+		case matches > 1:
+			return nil, ambiguous
+		case matches == 0:
+			return nil, absent
+		}
+		v = next
+	}
+	return v, found
 }
 
 func hasSuffixFold(s, suffix []byte) bool {
 	return len(s) >= len(suffix) && bytes.EqualFold(s[len(s)-len(suffix):], suffix)
 }
 
-// formValue appends the percent-decoded value of the first field called
-// name in an application/x-www-form-urlencoded body to dst (at most
-// maxAccount bytes), reporting whether the field is present. Field names
-// are compared after decoding, so "user%6Eame" is "username".
-func formValue(dst, body []byte, name string) ([]byte, bool) {
+// formValue appends the percent-decoded value of the field called name in
+// an application/x-www-form-urlencoded body to dst (at most maxAccount
+// bytes). A field given more than once is ambiguous. Field names are
+// compared after decoding, so "user%6Eame" is "username".
+func formValue(dst, body []byte, name string) ([]byte, lookup) {
+	var val []byte
+	l := absent
 	for len(body) > 0 {
 		pair := body
 		if i := bytes.IndexByte(body, '&'); i >= 0 {
@@ -102,9 +148,15 @@ func formValue(dst, body []byte, name string) ([]byte, bool) {
 		if !decodedEquals(k, name) {
 			continue
 		}
-		return decode(dst, v, maxAccount), true
+		if l == found {
+			return dst, ambiguous
+		}
+		val, l = v, found
 	}
-	return dst, false
+	if l == absent {
+		return dst, absent
+	}
+	return decode(dst, val, maxAccount), found
 }
 
 // decodedEquals reports whether the form-encoded b decodes to s.

@@ -112,9 +112,20 @@ func (st *Stage) Name() string { return "login_protection" }
 // state is one client's or account's failed logins: a single word packing
 // the failure count (top 16 bits) and the time of the last failure in ms
 // of the store clock (low 48 bits: 8900 years), plus when it may be dropped.
+//
+// pending counts the attempts in flight the same way (count, time of the
+// latest). Handle refuses an attempt when failures plus attempts in flight
+// reach the limit, so N concurrent guesses cannot slip past a lockout at N
+// failures; ObserveResponse ends the attempt. An attempt whose outcome is
+// never seen stops counting after pendingTTL.
 type state struct {
-	w      atomic.Uint64
-	idleAt atomic.Int64
+	w       atomic.Uint64
+	pending atomic.Uint64
+	idleAt  atomic.Int64
+	// accounts (client entries only) is the account key every confirmed
+	// failure of the current window was for, noAccount for failures that
+	// named none, or mixedAccounts once they differ.
+	accounts atomic.Uint64
 }
 
 const (
@@ -122,6 +133,12 @@ const (
 	timeMask    = 1<<countShift - 1
 	maxFailures = 1<<16 - 1
 	nsPerMs     = int64(time.Millisecond)
+
+	noAccount     = 1
+	mixedAccounts = 2
+	// pendingTTL outlasts any upstream timeout: an attempt in flight longer
+	// than this no longer holds a place.
+	pendingTTL = int64(2 * time.Minute)
 )
 
 // IdleAt implements keytable.State.
@@ -164,6 +181,9 @@ func (st *Stage) fail(s *state, now int64) {
 	for {
 		old := s.w.Load()
 		n, _ := st.count(old, now)
+		if n == 0 {
+			s.accounts.Store(0) // a new window: forget whose failures they were
+		}
 		n = min(n+1, maxFailures)
 		if s.w.CompareAndSwap(old, n<<countShift|uint64(now/nsPerMs)&timeMask) {
 			s.idleAt.Store(now + st.horizon + int64(time.Second))
@@ -172,95 +192,193 @@ func (st *Stage) fail(s *state, now int64) {
 	}
 }
 
+// begin counts one attempt in flight on s unless failures plus attempts in
+// flight already reach the limit; it reports whether it did.
+func (st *Stage) begin(s *state, failures uint64, now int64) bool {
+	for {
+		old := s.pending.Load()
+		n, t := unpack(old)
+		if now-t >= pendingTTL {
+			n = 0
+		}
+		// Up to the failures left before a lockout may be in flight; after
+		// a lockout ended, one at a time (its failure locks again).
+		if n >= max(st.max-min(failures, st.max), 1) {
+			return false
+		}
+		if s.pending.CompareAndSwap(old, (n+1)<<countShift|uint64(now/nsPerMs)&timeMask) {
+			return true
+		}
+	}
+}
+
+// end takes one attempt off s's attempts in flight.
+func end(s *state) {
+	if s == nil {
+		return
+	}
+	for {
+		old := s.pending.Load()
+		n := old >> countShift
+		if n == 0 {
+			return
+		}
+		if s.pending.CompareAndSwap(old, (n-1)<<countShift|old&timeMask) {
+			return
+		}
+	}
+}
+
+// noteAccount records which account a confirmed failure of a client was for.
+func noteAccount(s *state, key uint64) {
+	for {
+		old := s.accounts.Load()
+		next := key
+		if old != 0 && old != key {
+			next = mixedAccounts
+		}
+		if old == next || s.accounts.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
 var hdrRetryAfter = []byte("Retry-After")
 
 // Handle refuses attempts from a locked-out client or for a locked-out
-// account, and delays the others by their failures so far.
+// account, attempts that would bring failures plus attempts in flight past
+// the limit, and bodies that name the account ambiguously; it delays the
+// others by their failures so far.
 func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
 	now := st.store.Now(r.Start)
-	ipN, ipUntil := st.failures(st.ips.Get(st.store.IPKey(r.ClientIP, st.v6bits)), now)
-	var acN uint64
-	var acUntil int64
-	if key, ok := st.accountKey(ctx); ok {
-		acN, acUntil = st.failures(st.accounts.Get(key), now)
-	}
-	if until := max(ipUntil, acUntil); until > 0 {
-		v := pipeline.Deny(ctx, r, fasthttp.StatusTooManyRequests, pipeline.ReasonLoginLocked)
-		if acUntil >= ipUntil {
-			r.Detail = "login_locked_account"
-			st.m.lockedAccount.Inc()
-		} else {
-			r.Detail = "login_locked_client"
-			st.m.lockedClient.Inc()
-		}
-		secs := max((until-now+int64(time.Second)-1)/int64(time.Second), 1)
-		var buf [20]byte
-		ctx.Response.Header.SetCanonical(hdrRetryAfter, strconv.AppendInt(buf[:0], secs, 10))
+	acKey, l := st.accountKey(ctx)
+	if l == ambiguous {
+		v := pipeline.Deny(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonLoginAmbiguous)
+		r.Detail = "login_account_ambiguous"
+		st.m.ambiguous.Inc()
 		return v
 	}
+	ip := st.ips.GetOrInsert(st.store.IPKey(r.ClientIP, st.v6bits), now)
+	ipN, ipUntil := st.failures(ip, now)
+	var ac *state
+	var acN uint64
+	var acUntil int64
+	if l == found {
+		ac = st.accounts.GetOrInsert(acKey, now)
+		acN, acUntil = st.failures(ac, now)
+	}
+	if until := max(ipUntil, acUntil); until > 0 {
+		return st.locked(ctx, r, acUntil >= ipUntil, until-now)
+	}
+	if !st.begin(ip, ipN, now) {
+		return st.locked(ctx, r, false, int64(time.Second))
+	}
+	if ac != nil && !st.begin(ac, acN, now) {
+		end(ip)
+		return st.locked(ctx, r, true, int64(time.Second))
+	}
 	if n := max(ipN, acN); n > 0 && st.step > 0 {
-		d := min(int64(n)*st.step, st.cap)
-		if d > 0 {
+		if d := min(int64(n)*st.step, st.cap); d > 0 {
 			st.m.delayed.Inc()
-			st.store.Wait(time.Duration(d), st.sleep)
+			if !st.store.Wait(time.Duration(d), st.sleep) {
+				// Too many requests wait already: refuse rather than let
+				// this guess through undelayed.
+				end(ip)
+				end(ac)
+				v := pipeline.Deny(ctx, r, fasthttp.StatusTooManyRequests, pipeline.ReasonLoginLocked)
+				r.Detail = "login_delay_busy"
+				st.m.busy.Inc()
+				setRetryAfter(ctx, d)
+				return v
+			}
 		}
 	}
 	return pipeline.Continue
 }
 
-// ObserveResponse counts the outcome of an attempt that reached a verdict
-// on credentials: 401/403 from the upstream or the gateway's own
-// authentication failure count as failures, 2xx/3xx as success (which
-// clears the client's and the account's failures). The gateway's other
-// refusals (rate limits, lockouts) and upstream errors count as neither.
+// locked refuses an attempt with 429 and Retry-After.
+func (st *Stage) locked(ctx *fasthttp.RequestCtx, r *pipeline.Request, account bool, wait int64) pipeline.Verdict {
+	v := pipeline.Deny(ctx, r, fasthttp.StatusTooManyRequests, pipeline.ReasonLoginLocked)
+	if account {
+		r.Detail = "login_locked_account"
+		st.m.lockedAccount.Inc()
+	} else {
+		r.Detail = "login_locked_client"
+		st.m.lockedClient.Inc()
+	}
+	setRetryAfter(ctx, wait)
+	return v
+}
+
+func setRetryAfter(ctx *fasthttp.RequestCtx, wait int64) {
+	secs := max((wait+int64(time.Second)-1)/int64(time.Second), 1)
+	var buf [20]byte
+	ctx.Response.Header.SetCanonical(hdrRetryAfter, strconv.AppendInt(buf[:0], secs, 10))
+}
+
+// ObserveResponse ends the attempt Handle let through and counts its
+// outcome: 401/403 from the upstream or the gateway's own authentication
+// failure are failures; 2xx/3xx a success, which clears the account's
+// failures, and the client's too when all of them were for that account (a
+// user who mistyped their own password) but not otherwise, so that logging
+// into one's own account does not wipe failures against others. Other
+// outcomes (a refusal by a later stage, an upstream error) count as neither.
 func (st *Stage) ObserveResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
-	status := ctx.Response.StatusCode()
-	var failed bool
-	switch {
-	case r.Reason == pipeline.ReasonUnauthenticated:
-		failed = true
-	case r.Reason != pipeline.ReasonNone:
-		return
-	case status == fasthttp.StatusUnauthorized || status == fasthttp.StatusForbidden:
-		failed = true
-	case status >= 200 && status < 400:
-	default:
-		return
+	if r.Reason == pipeline.ReasonLoginLocked || r.Reason == pipeline.ReasonLoginAmbiguous {
+		return // refused by Handle itself: no attempt began
 	}
 	now := st.store.Now(r.Start)
-	ipKey := st.store.IPKey(r.ClientIP, st.v6bits)
-	acKey, hasAccount := st.accountKey(ctx)
-	if failed {
+	ip := st.ips.Get(st.store.IPKey(r.ClientIP, st.v6bits))
+	acKey, l := st.accountKey(ctx)
+	var ac *state
+	if l == found {
+		ac = st.accounts.Get(acKey)
+	}
+	end(ip)
+	end(ac)
+
+	status := ctx.Response.StatusCode()
+	switch {
+	case r.Reason == pipeline.ReasonUnauthenticated,
+		r.Reason == pipeline.ReasonNone && (status == fasthttp.StatusUnauthorized || status == fasthttp.StatusForbidden):
 		st.m.failures.Inc()
-		st.fail(st.ips.GetOrInsert(ipKey, now), now)
-		if hasAccount {
-			st.fail(st.accounts.GetOrInsert(acKey, now), now)
+		if ip == nil { // evicted meanwhile
+			ip = st.ips.GetOrInsert(st.store.IPKey(r.ClientIP, st.v6bits), now)
 		}
-		return
-	}
-	st.m.successes.Inc()
-	if s := st.ips.Get(ipKey); s != nil {
-		s.w.Store(0)
-	}
-	if hasAccount {
-		if s := st.accounts.Get(acKey); s != nil {
-			s.w.Store(0)
+		st.fail(ip, now)
+		if l != found {
+			acKey = noAccount
+		}
+		noteAccount(ip, acKey)
+		if l == found {
+			if ac == nil {
+				ac = st.accounts.GetOrInsert(acKey, now)
+			}
+			st.fail(ac, now)
+		}
+	case r.Reason == pipeline.ReasonNone && status >= 200 && status < 400:
+		st.m.successes.Inc()
+		if ac != nil {
+			ac.w.Store(0)
+		}
+		if ip != nil && l == found && ip.accounts.Load() == acKey {
+			ip.w.Store(0)
 		}
 	}
 }
 
 // accountKey hashes the account named in the request body, if any.
-func (st *Stage) accountKey(ctx *fasthttp.RequestCtx) (uint64, bool) {
+func (st *Stage) accountKey(ctx *fasthttp.RequestCtx) (uint64, lookup) {
 	var buf [maxAccount]byte
-	name, ok := st.fields.account(buf[:0], ctx.Request.Header.ContentType(), ctx.Request.Body())
-	if !ok || len(name) == 0 {
-		return 0, false
+	name, l := st.fields.account(buf[:0], ctx.Request.Header.ContentType(), ctx.Request.Body())
+	if l != found || len(name) == 0 {
+		return 0, l &^ found // an empty name is no account; ambiguity stays
 	}
-	return st.store.FoldedKey(name), true
+	return st.store.FoldedKey(name), found
 }
 
 type counters struct {
-	failures, successes, delayed, lockedClient, lockedAccount *metrics.Counter
+	failures, successes, delayed, lockedClient, lockedAccount, ambiguous, busy *metrics.Counter
 }
 
 func newCounters(route string) counters {
@@ -271,5 +389,7 @@ func newCounters(route string) counters {
 		delayed:       metrics.GetOrCreateCounter(p + `delayed"}`),
 		lockedClient:  metrics.GetOrCreateCounter(p + `locked_client"}`),
 		lockedAccount: metrics.GetOrCreateCounter(p + `locked_account"}`),
+		ambiguous:     metrics.GetOrCreateCounter(p + `ambiguous"}`),
+		busy:          metrics.GetOrCreateCounter(p + `busy"}`),
 	}
 }

@@ -61,10 +61,12 @@ func (f *fixture) do(a attempt) result {
 	}
 	r := &pipeline.Request{Start: f.store.Epoch().Add(f.now), ClientIP: netip.MustParseAddr(a.ip)}
 	r.PeerIP = r.ClientIP
-	if a.reason != pipeline.ReasonNone {
-		pipeline.Deny(&ctx, r, 401, a.reason) // an earlier stage refused
-	} else if f.st.Handle(&ctx, r) == pipeline.Continue {
-		ctx.Response.SetStatusCode(a.upstream)
+	if f.st.Handle(&ctx, r) == pipeline.Continue {
+		if a.reason != pipeline.ReasonNone {
+			pipeline.Deny(&ctx, r, 401, a.reason) // a later stage refused (e.g. auth)
+		} else {
+			ctx.Response.SetStatusCode(a.upstream)
+		}
 	}
 	f.st.ObserveResponse(&ctx, r)
 	res := result{status: ctx.Response.StatusCode(), reason: r.Reason, detail: r.Detail,
@@ -96,7 +98,20 @@ func TestLockoutPerClientAndAccount(t *testing.T) {
 			{"locked: any account", time.Minute, attempt{ip: "192.0.2.1", user: "dave", upstream: 200}, 429, 0, "login_locked_client", "240"},
 			{"other clients unaffected", 0, attempt{ip: "192.0.2.2", user: "erin", upstream: 200}, 200, 0, "", ""},
 			{"lockout ends", 4 * time.Minute, attempt{ip: "192.0.2.1", user: "dave", upstream: 200}, 200, 150 * time.Millisecond, "", ""},
-			{"success cleared the failures", 0, attempt{ip: "192.0.2.1", user: "dave", upstream: 401}, 401, 0, "", ""},
+			// The failures were against other accounts: logging into one's
+			// own does not wipe them. The next failure locks again.
+			{"success for another account keeps them", 0, attempt{ip: "192.0.2.1", user: "eve", upstream: 401}, 401, 150 * time.Millisecond, "", ""},
+			{"locked again", 0, attempt{ip: "192.0.2.1", user: "eve", upstream: 200}, 429, 0, "login_locked_client", "300"},
+		}},
+		{"own typos then success clear client and account", []step{
+			{"1", 0, attempt{ip: "192.0.2.5", user: "alice", upstream: 401}, 401, 0, "", ""},
+			{"2", 0, attempt{ip: "192.0.2.5", user: "Alice", upstream: 401}, 401, 100 * time.Millisecond, "", ""},
+			{"success", 0, attempt{ip: "192.0.2.5", user: "alice", upstream: 200}, 200, 150 * time.Millisecond, "", ""},
+			{"cleared", 0, attempt{ip: "192.0.2.5", user: "alice", upstream: 401}, 401, 0, "", ""},
+		}},
+		{"the login body must name the account once", []step{
+			{"duplicate key", 0, attempt{ip: "192.0.2.6", user: `decoy","username":"alice`, upstream: 401}, 400, 0, "login_account_ambiguous", ""},
+			{"nothing was counted", 0, attempt{ip: "192.0.2.6", user: "alice", upstream: 401}, 401, 0, "", ""},
 		}},
 		{"account locked out across clients, case-insensitively", []step{
 			{"from a", 0, attempt{ip: "192.0.2.10", user: "admin", upstream: 401}, 401, 0, "", ""},
@@ -114,9 +129,9 @@ func TestLockoutPerClientAndAccount(t *testing.T) {
 		{"gateway auth failures count; other outcomes do not", []step{
 			{"gateway 401", 0, attempt{ip: "192.0.2.30", reason: pipeline.ReasonUnauthenticated}, 401, 0, "", ""},
 			{"upstream 500: neither", 0, attempt{ip: "192.0.2.30", upstream: 500}, 500, 100 * time.Millisecond, "", ""},
-			{"rate limited: neither", 0, attempt{ip: "192.0.2.30", reason: pipeline.ReasonRateLimited}, 401, 0, "", ""},
+			{"rate limited: neither", 0, attempt{ip: "192.0.2.30", reason: pipeline.ReasonRateLimited}, 401, 100 * time.Millisecond, "", ""},
 			{"upstream 404: neither", 0, attempt{ip: "192.0.2.30", upstream: 404}, 404, 100 * time.Millisecond, "", ""},
-			{"gateway 401 again", 0, attempt{ip: "192.0.2.30", reason: pipeline.ReasonUnauthenticated}, 401, 0, "", ""},
+			{"gateway 401 again", 0, attempt{ip: "192.0.2.30", reason: pipeline.ReasonUnauthenticated}, 401, 100 * time.Millisecond, "", ""},
 			{"upstream 401: third", 0, attempt{ip: "192.0.2.30", upstream: 401}, 401, 150 * time.Millisecond, "", ""},
 			{"locked", 0, attempt{ip: "192.0.2.30", upstream: 200}, 429, 0, "login_locked_client", "300"},
 		}},
@@ -137,7 +152,7 @@ func TestLockoutPerClientAndAccount(t *testing.T) {
 					t.Fatalf("%s: status %d delay %v detail %q Retry-After %q; want %d %v %q %q",
 						s.name, got.status, got.delay, got.detail, got.retryAfter, s.wantStatus, s.wantDelay, s.wantDetail, s.wantRetry)
 				}
-				if got.status == 429 && got.reason != pipeline.ReasonLoginLocked {
+				if (got.status == 429 && got.reason != pipeline.ReasonLoginLocked) || (got.status == 400 && got.reason != pipeline.ReasonLoginAmbiguous) {
 					t.Fatalf("%s: reason %v", s.name, got.reason)
 				}
 			}
@@ -170,5 +185,63 @@ func TestStateIdle(t *testing.T) {
 	}
 	if n := f.store.Sweep(int64(f.now + 11*time.Minute)); n != 2 {
 		t.Fatalf("swept %d, want the client and account records once forgotten", n)
+	}
+}
+
+// TestConcurrentAttemptsCannotPassTheLimit: with 3 failures allowed, only
+// 3 attempts can be in flight at once; when they fail, the client is locked.
+func TestConcurrentAttemptsCannotPassTheLimit(t *testing.T) {
+	f := newFixture(t)
+	type inflight struct {
+		ctx *fasthttp.RequestCtx
+		r   *pipeline.Request
+	}
+	var started []inflight
+	refused := 0
+	for i := range 10 {
+		ctx := new(fasthttp.RequestCtx)
+		ctx.Request.Header.SetContentType("application/json")
+		ctx.Request.SetBodyString(`{"username":"victim` + string(rune('a'+i)) + `"}`)
+		r := &pipeline.Request{Start: f.store.Epoch().Add(f.now), ClientIP: netip.MustParseAddr("192.0.2.60")}
+		r.PeerIP = r.ClientIP
+		if f.st.Handle(ctx, r) == pipeline.Continue {
+			started = append(started, inflight{ctx, r})
+			continue
+		}
+		if r.Reason != pipeline.ReasonLoginLocked || r.Detail != "login_locked_client" || string(ctx.Response.Header.Peek("Retry-After")) != "1" {
+			t.Fatalf("attempt %d refused with %v %q", i, r.Reason, r.Detail)
+		}
+		f.st.ObserveResponse(ctx, r)
+		refused++
+	}
+	if len(started) != 3 || refused != 7 {
+		t.Fatalf("%d attempts in flight, %d refused; want 3 and 7", len(started), refused)
+	}
+	for _, a := range started {
+		a.ctx.Response.SetStatusCode(401)
+		f.st.ObserveResponse(a.ctx, a.r)
+	}
+	if got := f.do(attempt{ip: "192.0.2.60", user: "other", upstream: 200}); got.status != 429 || got.retryAfter != "300" {
+		t.Fatalf("after 3 concurrent failures: %+v, want locked for 300s", got)
+	}
+}
+
+// TestAttemptsInFlightExpire: an attempt whose outcome is never observed
+// stops holding a place after pendingTTL.
+func TestAttemptsInFlightExpire(t *testing.T) {
+	f := newFixture(t)
+	for range 3 {
+		ctx := new(fasthttp.RequestCtx)
+		r := &pipeline.Request{Start: f.store.Epoch().Add(f.now), ClientIP: netip.MustParseAddr("192.0.2.61")}
+		if f.st.Handle(ctx, r) != pipeline.Continue {
+			t.Fatal("refused below the limit")
+		}
+	}
+	if got := f.do(attempt{ip: "192.0.2.61", upstream: 200}); got.status != 429 {
+		t.Fatalf("4th concurrent attempt: %d", got.status)
+	}
+	f.now += time.Duration(pendingTTL)
+	if got := f.do(attempt{ip: "192.0.2.61", upstream: 200}); got.status != 200 {
+		t.Fatalf("after pendingTTL: %d, want the stale attempts forgotten", got.status)
 	}
 }
