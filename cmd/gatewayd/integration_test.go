@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -114,6 +117,67 @@ func TestPathBypass(t *testing.T) {
 	}
 	if r := g.do(t, "POST", "/%61dmin"); r.status != 200 || !strings.HasPrefix(r.body, "admin POST /admin") {
 		t.Errorf("POST /%%61dmin: %d %q", r.status, r.body)
+	}
+}
+
+// TestAbsoluteFormHost: with an absolute-form request-target the gateway
+// routes and forwards on the target's host (RFC 9112 §3.2.2), so a Host
+// header naming a protected host cannot ride along on a request routed as
+// another one.
+func TestAbsoluteFormHost(t *testing.T) {
+	echoHost := func(ctx *fasthttp.RequestCtx) { fmt.Fprintf(ctx, "host=%s", ctx.Request.Header.Host()) }
+	admin := startUpstream(t, "admin", echoHost)
+	public := startUpstream(t, "public", echoHost)
+	g := startGateway(t, baseConfig(`
+  - name: admin
+    targets: [`+admin.addr()+`]
+  - name: public
+    targets: [`+public.addr()+`]
+`, `
+  - name: admin
+    host: admin.example.com
+    path: /
+    methods: [POST]
+    upstream: admin
+  - name: public
+    path: /
+    upstream: public
+`))
+	for _, tc := range []struct {
+		name, target, host string
+		status             int
+		body               string
+	}{
+		{"origin form, admin host", "/", "admin.example.com", 405, ""},
+		{"absolute form names another host", "http://other.example.com/", "admin.example.com", 200, "host=other.example.com"},
+		{"absolute form names the admin host", "http://ADMIN.example.com/x", "other.example.com", 405, ""},
+		{"absolute form, no Host header (HTTP/1.1 requires one)", "http://other.example.com/", "", 400, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", g.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			req := "GET " + tc.target + " HTTP/1.1\r\n"
+			if tc.host != "" {
+				req += "Host: " + tc.host + "\r\n"
+			}
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, req+"Connection: close\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || (tc.body != "" && string(b) != tc.body) {
+				t.Fatalf("status %d body %q, want %d %q", resp.StatusCode, b, tc.status, tc.body)
+			}
+		})
+	}
+	if admin.count() != 0 {
+		t.Errorf("the admin upstream was reached %d times by GET", admin.count())
 	}
 }
 

@@ -6,6 +6,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -133,6 +134,13 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 		}
 		pipeline.Deny(ctx, r, fasthttp.StatusBadRequest, reason)
 		return nil
+	}
+	// RFC 9112 §3.2.2: with an absolute-form request-target the Host header
+	// is replaced by the target's authority. fasthttp routes on the latter
+	// (ctx.Host), and the upstream must get the same host, or a Host naming
+	// a protected route could ride along on a request routed as another.
+	if h := ctx.Request.URI().Host(); !bytes.EqualFold(h, ctx.Request.Header.Host()) {
+		ctx.Request.Header.SetHostBytes(h)
 	}
 	rt, name, res := p.Routes.Match(ctx.Host(), ctx.Method(), r.Path)
 	switch res {
