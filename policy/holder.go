@@ -91,7 +91,7 @@ func (h *Holder) Reload(trigger string) (ReloadResult, error) {
 		h.log.Info("config unchanged, reload skipped", "trigger", trigger, "version", old.Version)
 		return ReloadResult{Version: old.Version}, nil
 	}
-	p, err := Compile(l, old, h.opt)
+	p, err := compileSafely(l, old, h.opt)
 	if err != nil {
 		return h.failed(old, trigger, err)
 	}
@@ -103,6 +103,39 @@ func (h *Holder) Reload(trigger string) (ReloadResult, error) {
 		h.log.Warn("config sections changed that take effect only after a restart", "sections", restart)
 	}
 	return ReloadResult{Swapped: true, Version: p.Version, RestartRequired: restart}, nil
+}
+
+// Check compiles l the way gatewayd does at start, including the data
+// listeners' TLS material, and releases what compiling started. It is what
+// `gatewayd check-config` runs beyond validation.
+func Check(l *config.Loaded) error {
+	opt := Options{}
+	if UsesDemo(l.Config) {
+		opt.DemoAddr = "127.0.0.1:1" // stands in for the demo upstream gatewayd would start
+	}
+	p, err := compileSafely(l, nil, opt)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	for i := range l.Config.Listeners {
+		if _, err := ListenerTLSConfig(l.Config, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compileSafely compiles like Compile, but turns a panic (a bug a config
+// reached) into an error, so that a bad file can never take down a running
+// gateway: the running policy stays.
+func compileSafely(l *config.Loaded, old *Policy, opt Options) (p *Policy, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("compile %s: internal error: %v", l.Source, r)
+		}
+	}()
+	return Compile(l, old, opt)
 }
 
 func (h *Holder) failed(old *Policy, trigger string, err error) (ReloadResult, error) {

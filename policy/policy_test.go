@@ -79,6 +79,17 @@ func TestReload(t *testing.T) {
 		}
 	})
 
+	t.Run("a file that validates but does not compile keeps the running policy", func(t *testing.T) {
+		src.set(doc(ups, route("a")+"  - name: r2\n    path: /a/../b\n    upstream: a\n"))
+		res, err := h.Reload("test")
+		if err == nil || !strings.Contains(err.Error(), `route "r2": path "/a/../b": not normalized`) {
+			t.Fatalf("err = %v", err)
+		}
+		if res.Swapped || h.Current() != first {
+			t.Fatal("a rejected reload must not swap")
+		}
+	})
+
 	t.Run("good file swaps and reuses unchanged pools", func(t *testing.T) {
 		src.set(doc(ups, route("b")))
 		res, err := h.Reload("test")

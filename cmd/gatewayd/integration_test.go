@@ -386,6 +386,12 @@ func TestCheckConfig(t *testing.T) {
 		{"every error named", baseConfig("  - name: u\n    targets: [nohost]\n    balance: random\n", "  - name: r\n    path: x\n    upstream: v\n"), 1,
 			[]string{"upstreams[0].targets[0]", "upstreams[0].balance", "routes[0].path", "routes[0].upstream"}},
 		{"unknown key", "bogus: true\n", 1, []string{"bogus: unknown key"}},
+		// Valid key by key, refused when compiled: check-config compiles too.
+		{"compile errors", baseConfig("  - name: u\n    targets: [127.0.0.1:1]\n",
+			"  - name: r\n    path: /api\n    upstream: u\n  - name: r2\n    path: /api/\n    upstream: u\n  - name: r3\n    path: /a/../b\n    upstream: u\n"), 1,
+			[]string{`route "r3": path "/a/../b": not normalized`, `route "r2": duplicates route "r"`}},
+		{"missing key file", baseConfig("  - name: u\n    targets: [127.0.0.1:1]\n", "  - name: r\n    path: /\n    upstream: u\n") +
+			"auth:\n  hmac:\n    keys: [{id: k, client: c, secret_file: /nonexistent/secret}]\n", 1, []string{"/nonexistent/secret"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -63,6 +63,12 @@ func checkConfig(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// Compile as gatewayd would (key files, schemas of every stage), so
+	// that a file check-config passes is one gatewayd accepts.
+	if err := policy.Check(l); err != nil {
+		fmt.Fprintf(os.Stderr, "invalid config %s:\n%v\n", args[0], err)
+		return 1
+	}
 	fmt.Printf("%s: OK (%d listeners, %d upstreams, %d routes)\n", args[0], len(l.Config.Listeners), len(l.Config.Upstreams), len(l.Config.Routes))
 	return 0
 }

@@ -114,6 +114,9 @@ func TestInvalid(t *testing.T) {
 		{"bad balance", [2]string{"least_conn", "random"}, "", "upstreams[0].balance"},
 		{"bad target", [2]string{"127.0.0.1:9001", "localhost"}, "", "upstreams[0].targets[1]"},
 		{"duplicate target", [2]string{"127.0.0.1:9001", "127.0.0.1:9000"}, "", "upstreams[0].targets[1]"},
+		{"target without host", [2]string{"127.0.0.1:9001", "\":9001\""}, "", "upstreams[0].targets[1]"},
+		{"target port 0", [2]string{"127.0.0.1:9001", "127.0.0.1:0"}, "", "upstreams[0].targets[1]"},
+		{"health path with a space", [2]string{"path: /health", "path: /he alth"}, "", "upstreams[0].health_check.path"},
 		{"no targets", [2]string{"targets: [127.0.0.1:9000, 127.0.0.1:9001]", "targets: []"}, "", "upstreams[0].targets"},
 		{"health path", [2]string{"path: /health", "path: health"}, "", "upstreams[0].health_check.path"},
 		{"health timeout over interval", [2]string{"timeout: 500ms", "timeout: 5s"}, "", "upstreams[0].health_check.timeout"},
@@ -123,6 +126,9 @@ func TestInvalid(t *testing.T) {
 		{"route bad match", [2]string{"path: /api/", "path: /api/\n    match: regex"}, "", "routes[0].match"},
 		{"strip prefix not prefix", [2]string{"path: /api/", "path: /api/\n    strip_prefix: /v2"}, "", "routes[0].strip_prefix"},
 		{"duplicate route name", [2]string{}, "  - name: api\n    path: /b\n    upstream: api\n", "routes[1].name"},
+		{"route name with a quote", [2]string{}, "  - name: 'a\"b'\n    path: /b\n    upstream: api\n", "routes[1].name"},
+		{"upstream name with a space", [2]string{"  - name: api\n    targets", "  - name: \"my api\"\n    targets"}, "", "upstreams[0].name"},
+		{"listener name with a brace", [2]string{"name: public", "name: \"pub}\""}, "", "listeners[0].name"},
 		{"xdp mode", [2]string{}, "xdp:\n  mode: turbo\n", "xdp.mode"},
 		{"xdp interface", [2]string{}, "xdp:\n  interfaces: [\"a/b\"]\n", "xdp.interfaces[0]"},
 		{"xdp pin path", [2]string{}, "xdp:\n  pin_path: relative\n", "xdp.pin_path"},
@@ -201,5 +207,33 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if c.Server.ReadTimeout != DefaultReadTimeout || c.Server.MaxHeaderBytes != DefaultMaxHeaderBytes ||
 		c.AccessLog.Buffer != DefaultAccessLogBuffer || c.XDP.BanDefault != DefaultBanDuration {
 		t.Errorf("example config disagrees with the defaults: %+v", c.Server)
+	}
+}
+
+// TestDigestCoversReferencedFiles: rotating a key file changes the digest,
+// so a reload with an unchanged config file still picks the new key up.
+func TestDigestCoversReferencedFiles(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "hmac.secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("a", 40)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := validBase + "auth:\n  hmac:\n    keys: [{id: k1, client: c, secret_file: " + secret + "}]\n"
+	l1, err := Parse([]byte(doc), "yaml", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files := l1.Config.ReferencedFiles(); len(files) != 1 || files[0] != secret {
+		t.Fatalf("ReferencedFiles = %v", files)
+	}
+	l2, _ := Parse([]byte(doc), "yaml", "t")
+	if l1.Digest != l2.Digest {
+		t.Fatal("digest differs for identical inputs")
+	}
+	if err := os.WriteFile(secret, []byte(strings.Repeat("b", 40)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if l3, _ := Parse([]byte(doc), "yaml", "t"); l3.Digest == l1.Digest {
+		t.Fatal("digest unchanged after the secret file was rotated")
 	}
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
 	"fmt"
@@ -30,7 +29,7 @@ func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
 type Loaded struct {
 	Config *Config
 	Source string // file path, or "embedded default"
-	Digest string // SHA-256 of the file bytes, to detect no-op reloads
+	Digest string // SHA-256 of the file bytes and of every file they reference, to detect no-op reloads
 }
 
 // Load reads, decodes and validates the file at path.
@@ -72,7 +71,7 @@ func Parse(data []byte, format, source string) (*Loaded, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config %s:\n%w", source, err)
 	}
-	sum := sha256.Sum256(data)
+	sum := digest(data, cfg)
 	return &Loaded{Config: cfg, Source: source, Digest: hex.EncodeToString(sum[:])}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,22 @@ func (v *validator) hostPort(key, addr string) {
 	}
 }
 
+// target checks an upstream target: a host (name or address) and a port
+// that can be dialled.
+func (v *validator) target(key, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(key, "must be host:port, got %q", addr)
+		return
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		v.add(key, "port must be 1-65535, got %q", port)
+	}
+	if host == "" || strings.ContainsFunc(host, func(r rune) bool { return r <= ' ' || r == '/' || r == 0x7f }) {
+		v.add(key, "bad host %q", host)
+	}
+}
+
 // Validate reports every problem in c. It expects defaults to be applied.
 func (c *Config) Validate() error {
 	v := &validator{}
@@ -89,6 +106,8 @@ func (c *Config) validateListeners(v *validator) {
 		key := fmt.Sprintf("listeners[%d]", i)
 		if j, dup := names[l.Name]; dup {
 			v.add(key+".name", "duplicate listener name %q (also listeners[%d])", l.Name, j)
+		} else {
+			v.name(key+".name", l.Name)
 		}
 		names[l.Name] = i
 		v.hostPort(key+".address", l.Address)
@@ -156,6 +175,8 @@ func (c *Config) validateUpstreams(v *validator) map[string]bool {
 			v.add(key+".name", "required")
 		case names[u.Name]:
 			v.add(key+".name", "duplicate upstream name %q", u.Name)
+		default:
+			v.name(key+".name", u.Name)
 		}
 		names[u.Name] = true
 		if len(u.Targets) == 0 {
@@ -169,7 +190,7 @@ func (c *Config) validateUpstreams(v *validator) map[string]bool {
 			}
 			seen[t] = true
 			if t != DemoTarget {
-				v.hostPort(tk, t)
+				v.target(tk, t)
 			}
 		}
 		if u.Balance != BalanceRoundRobin && u.Balance != BalanceLeastConn {
@@ -184,8 +205,8 @@ func (c *Config) validateUpstreams(v *validator) map[string]bool {
 		v.positive(key+".passive.eject_for", u.Passive.EjectFor)
 		if hc := u.HealthCheck; hc != nil {
 			hk := key + ".health_check"
-			if !strings.HasPrefix(hc.Path, "/") {
-				v.add(hk+".path", "must start with \"/\", got %q", hc.Path)
+			if !strings.HasPrefix(hc.Path, "/") || strings.ContainsFunc(hc.Path, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+				v.add(hk+".path", "must start with \"/\" and hold no spaces or control characters, got %q", hc.Path)
 			}
 			v.positive(hk+".interval", hc.Interval)
 			v.positive(hk+".timeout", hc.Timeout)
@@ -214,6 +235,8 @@ func (c *Config) validateRoutes(v *validator, upstreams map[string]bool) {
 			v.add(key+".name", "required")
 		case names[r.Name]:
 			v.add(key+".name", "duplicate route name %q", r.Name)
+		default:
+			v.name(key+".name", r.Name)
 		}
 		names[r.Name] = true
 		if !strings.HasPrefix(r.Path, "/") {
@@ -301,3 +324,14 @@ func isToken(s string) bool {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// nameRE is what listener, upstream and route names may hold: they become
+// metric labels, log fields and status keys.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
+
+// name checks a listener, upstream or route name.
+func (v *validator) name(key, name string) {
+	if !nameRE.MatchString(name) {
+		v.add(key, "names use letters, digits, '_', '.', ':' and '-' (at most 64, starting with a letter or digit), got %q", name)
+	}
+}

@@ -1,0 +1,72 @@
+package config
+
+import (
+	"crypto/sha256"
+	"os"
+	"reflect"
+	"strings"
+)
+
+// ReferencedFiles lists every file the configuration names (keys ending in
+// "_file": key material, secrets, certificates), in config order.
+func (c *Config) ReferencedFiles() []string {
+	var out []string
+	walkFiles(reflect.ValueOf(c).Elem(), &out)
+	return out
+}
+
+func walkFiles(v reflect.Value, out *[]string) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			walkFiles(v.Elem(), out)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag := strings.Split(f.Tag.Get("mapstructure"), ",")[0]
+			if f.Type.Kind() == reflect.String && strings.HasSuffix(tag, "_file") {
+				if p := v.Field(i).String(); p != "" {
+					*out = append(*out, p)
+				}
+				continue
+			}
+			walkFiles(v.Field(i), out)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			walkFiles(v.Index(i), out)
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			walkFiles(iter.Value(), out)
+		}
+	}
+}
+
+// digest hashes the configuration bytes and the contents of every file the
+// configuration references, so that a reload notices a rotated key or
+// secret even when the configuration file itself did not change.
+func digest(data []byte, c *Config) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(data)
+	for _, p := range c.ReferencedFiles() {
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+		if b, err := os.ReadFile(p); err == nil {
+			sum := sha256.Sum256(b)
+			h.Write(sum[:])
+		} else {
+			h.Write([]byte(err.Error()))
+		}
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
