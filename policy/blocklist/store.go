@@ -26,6 +26,12 @@ type Applier interface {
 }
 
 // Errors callers tell apart (wrapped; compare with errors.Is).
+// MaxVersion is the highest list version: 2^53-1, exact in every JSON
+// client, and far from wrapping (a delta adds one; Unix milliseconds, the
+// default push version, stay below 2^41 for centuries). Versions must only
+// grow, so one that could wrap would undo the stale-push protection.
+const MaxVersion = 1<<53 - 1
+
 var (
 	// ErrStale: the version is older than the current one.
 	ErrStale = errors.New("version older than the current one")
@@ -33,8 +39,8 @@ var (
 	ErrConflict = errors.New("version already holds different content")
 	// ErrNotPersistent: no state directory, so no change is accepted.
 	ErrNotPersistent = errors.New("no state directory (management.state_dir): changes would not survive a restart")
-	// ErrBadVersion: a full list needs a version > 0.
-	ErrBadVersion = errors.New("version must be > 0")
+	// ErrBadVersion: a version outside 1..MaxVersion.
+	ErrBadVersion = fmt.Errorf("version must be 1 to %d", MaxVersion)
 	// ErrApply: the enforcer refused the change; the previous list stays.
 	ErrApply = errors.New("enforcer refused the change")
 	// ErrPersist: the change could not be made durable; the previous list stays.
@@ -319,8 +325,8 @@ func (s *Store) Replace(version uint64, entries []cidrset.Prefix) (Result, error
 	received := len(entries)
 	sorted := sortUnique(entries)
 	res := Result{Version: version, Received: received, Duplicates: received - len(sorted), Covered: countCovered(sorted)}
-	if version == 0 {
-		return res, fmt.Errorf("replace blocklist: %w", ErrBadVersion)
+	if version == 0 || version > MaxVersion {
+		return res, fmt.Errorf("replace blocklist: version %d: %w", version, ErrBadVersion)
 	}
 	if s.persist == nil {
 		return res, fmt.Errorf("replace blocklist: %w", ErrNotPersistent)
@@ -416,6 +422,9 @@ func (s *Store) ApplyDelta(version uint64, add, remove []cidrset.Prefix) (Result
 	defer s.mu.Unlock()
 	cur := s.cur.Load()
 	res := Result{Previous: cur.version, Version: version}
+	if version > MaxVersion || (version == 0 && cur.version >= MaxVersion) {
+		return res, fmt.Errorf("apply blocklist delta: version %d after %d: %w", version, cur.version, ErrBadVersion)
+	}
 	if version == 0 {
 		res.Version = cur.version + 1
 	} else if version <= cur.version {

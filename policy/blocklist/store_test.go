@@ -101,6 +101,8 @@ func TestReplaceVersions(t *testing.T) {
 		{"same version same content is a no-op", 5, []string{"192.0.2.0/24", "10.0.0.0/8", "10.0.0.0/8"}, nil, true, 5},
 		{"same version other content conflicts", 5, []string{"198.51.100.0/24"}, ErrConflict, false, 5},
 		{"zero version", 0, []string{"198.51.100.0/24"}, ErrBadVersion, false, 5},
+		{"version past MaxVersion", MaxVersion + 1, []string{"198.51.100.0/24"}, ErrBadVersion, false, 5},
+		{"uint64 max", ^uint64(0), []string{"198.51.100.0/24"}, ErrBadVersion, false, 5},
 		{"empty list", 9, []string{}, nil, false, 9},
 		{"newer", 10, []string{"198.51.100.0/24", "2001:db8::/32"}, nil, false, 10},
 	}
@@ -148,6 +150,24 @@ func TestReplaceNormalizes(t *testing.T) {
 	}
 	if got := s.Test(netip.MustParseAddr("203.0.113.1")); got != nil {
 		t.Errorf("Test(203.0.113.1) = %v, want nothing (::/0 is IPv6 only)", got)
+	}
+}
+
+// TestVersionsNeverWrap: at MaxVersion a delta without a version is
+// refused rather than wrapping to 0, which would let any stale push in.
+func TestVersionsNeverWrap(t *testing.T) {
+	s := openStore(t, t.TempDir(), connfilter.New())
+	if _, err := s.Replace(MaxVersion, pfx("10.0.0.0/8")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyDelta(0, pfx("192.0.2.0/24"), nil); !errors.Is(err, ErrBadVersion) {
+		t.Fatalf("delta at MaxVersion: %v, want ErrBadVersion", err)
+	}
+	if _, err := s.Replace(5, pfx("198.51.100.0/24")); !errors.Is(err, ErrStale) {
+		t.Fatalf("old push after MaxVersion: %v, want ErrStale", err)
+	}
+	if got := s.Version(); got != MaxVersion {
+		t.Fatalf("version %d, want %d", got, uint64(MaxVersion))
 	}
 }
 
