@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,11 @@ func NewHolder(load func() (*config.Loaded, error), opt Options, log *slog.Logge
 		return nil, err
 	}
 	h := &Holder{opt: opt, log: log, load: load}
+	// Always set at start: pinned XDP maps may hold a previous run's list.
+	if err := h.applyAllowlist(nil, p, true); err != nil {
+		p.Close()
+		return nil, err
+	}
 	h.publish(p)
 	return h, nil
 }
@@ -95,6 +101,10 @@ func (h *Holder) Reload(trigger string) (ReloadResult, error) {
 	if err != nil {
 		return h.failed(old, trigger, err)
 	}
+	if err := h.applyAllowlist(old, p, false); err != nil {
+		p.Close()
+		return h.failed(old, trigger, err)
+	}
 	restart := restartOnly(old.Config, p.Config)
 	h.publish(p)
 	reloadsOK.Inc()
@@ -103,6 +113,21 @@ func (h *Holder) Reload(trigger string) (ReloadResult, error) {
 		h.log.Warn("config sections changed that take effect only after a restart", "sections", restart)
 	}
 	return ReloadResult{Swapped: true, Version: p.Version, RestartRequired: restart}, nil
+}
+
+// applyAllowlist hands p's allowlist to the enforcer when it differs from
+// old's (or always, at start).
+func (h *Holder) applyAllowlist(old, p *Policy, always bool) error {
+	if h.opt.Enforcer == nil || (!always && slices.Equal(old.Allowlist, p.Allowlist)) {
+		return nil
+	}
+	if err := h.opt.Enforcer.ReplaceAllowlist(p.Allowlist); err != nil {
+		return fmt.Errorf("apply xdp.allowlist: %w", err)
+	}
+	if len(p.Allowlist) > 0 || !always {
+		h.log.Info("allowlist applied", "entries", len(p.Allowlist))
+	}
+	return nil
 }
 
 // Check compiles l the way gatewayd does at start, including the data

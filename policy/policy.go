@@ -7,6 +7,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"time"
 
@@ -36,6 +37,9 @@ type Policy struct {
 	// AllowAmbiguousPaths forwards paths with encoded slashes instead of
 	// rejecting them with 400.
 	AllowAmbiguousPaths bool
+	// Allowlist is xdp.allowlist, parsed: the Holder hands it to the
+	// enforcer when the policy is published.
+	Allowlist []netip.Prefix
 
 	pools map[string]*compiledPool
 	auth  *authState // auth.go
@@ -106,6 +110,13 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		return nil, fmt.Errorf("compile headers: %w", err)
 	}
 	p.Headers = hs
+	for _, a := range c.XDP.Allowlist {
+		pfx, err := config.ParsePrefix(a) // validated: cannot fail
+		if err != nil {
+			return nil, fmt.Errorf("compile xdp.allowlist: %w", err)
+		}
+		p.Allowlist = append(p.Allowlist, pfx)
+	}
 
 	var prevAuth *authState
 	var prevRate *rateState
@@ -327,7 +338,9 @@ func restartOnly(old, next *config.Config) []string {
 	if old.AccessLog != next.AccessLog {
 		keys = append(keys, "access_log")
 	}
-	if !reflect.DeepEqual(old.XDP, next.XDP) {
+	oldXDP, nextXDP := old.XDP, next.XDP
+	oldXDP.Allowlist, nextXDP.Allowlist = nil, nil // applied on reload
+	if !reflect.DeepEqual(oldXDP, nextXDP) {
 		keys = append(keys, "xdp")
 	}
 	return keys

@@ -4,12 +4,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/dataplane/router"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
@@ -145,4 +148,44 @@ func TestCompileErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAllowlistAppliedAtStartAndReload: xdp.allowlist reaches the enforcer
+// when the holder starts and when a reload changes it, without a restart.
+func TestAllowlistAppliedAtStartAndReload(t *testing.T) {
+	a := upstreamAddr(t)
+	base := doc("  - name: a\n    targets: ["+a+"]\n", "  - name: r\n    path: /\n    upstream: a\n")
+	f := connfilter.New()
+	if err := f.ReplaceBlocklist([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}); err != nil {
+		t.Fatal(err)
+	}
+	src := &source{}
+	src.set(base + "xdp:\n  allowlist: [10.1.0.0/16]\n")
+	h, err := NewHolder(src.load, Options{Enforcer: f}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	check := func(step string, want map[string]enforce.Reason) {
+		t.Helper()
+		for addr, r := range want {
+			if got := f.Check(netip.MustParseAddr(addr)); got != r {
+				t.Errorf("%s: %s = %v, want %v", step, addr, got, r)
+			}
+		}
+	}
+	check("start", map[string]enforce.Reason{"10.1.2.3": enforce.ReasonPassAllowlist, "10.2.0.1": enforce.ReasonDropBlocklist})
+
+	src.set(base + "xdp:\n  allowlist: [10.2.0.0/16, \"2001:db8::/32\"]\n")
+	res, err := h.Reload("test")
+	if err != nil || !res.Swapped || len(res.RestartRequired) != 0 {
+		t.Fatalf("reload = %+v %v, want swapped with no restart needed", res, err)
+	}
+	check("reload", map[string]enforce.Reason{"10.1.2.3": enforce.ReasonDropBlocklist, "10.2.0.1": enforce.ReasonPassAllowlist})
+
+	src.set(base + "xdp:\n  allowlist: [10.2.0.1/8]\n")
+	if _, err := h.Reload("test"); err == nil || !strings.Contains(err.Error(), "xdp.allowlist[0]") || !strings.Contains(err.Error(), "host bits set") {
+		t.Fatalf("bad allowlist: %v", err)
+	}
+	check("rejected", map[string]enforce.Reason{"10.2.0.1": enforce.ReasonPassAllowlist})
 }

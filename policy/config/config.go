@@ -108,4 +108,7 @@ type XDP struct {
 	Interfaces []string      `mapstructure:"interfaces"`
 	PinPath    string        `mapstructure:"pin_path"`
 	BanDefault time.Duration `mapstructure:"ban_default"`
+	// Allowlist: sources (addresses or CIDRs) never dropped by the blocklist
+	// or a ban, in XDP and in the user-space fallback. Applied on reload.
+	Allowlist []string `mapstructure:"allowlist"`
 }

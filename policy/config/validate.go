@@ -279,6 +279,11 @@ func (c *Config) validateXDP(v *validator) {
 		v.add("xdp.pin_path", "must be an absolute path, got %q", c.XDP.PinPath)
 	}
 	v.positive("xdp.ban_default", c.XDP.BanDefault)
+	for i, a := range c.XDP.Allowlist {
+		if _, err := ParsePrefix(a); err != nil {
+			v.add(fmt.Sprintf("xdp.allowlist[%d]", i), "%v", err)
+		}
+	}
 }
 
 func ephemeral(addr string) bool {
