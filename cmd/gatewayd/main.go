@@ -157,7 +157,12 @@ func run(configPath string, log *slog.Logger) error {
 	}
 	log.Info("management listener started", "address", mg.Addr())
 	if configPath != "" {
-		policy.WatchFile(configPath, holder, 200*time.Millisecond)
+		stop, err := policy.WatchFile(configPath, holder, 200*time.Millisecond)
+		if err != nil {
+			log.Warn("config file not watched: reload with SIGHUP or gatewayctl reload", "error", err)
+		} else {
+			defer stop()
+		}
 	}
 
 	for sig := range sigs {
