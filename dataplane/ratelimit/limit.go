@@ -254,6 +254,11 @@ func (l *Limit) take(b *bucket, r *rates, now int64) Result {
 		backlog, wait, ok := wr.grant.Take(&m.grant, now)
 		if !ok {
 			l.refund(b, r, i)
+			// Retry-After must cover every window: a later one may be
+			// exhausted for longer than the one that refused first.
+			for j := i + 1; j < len(r.list); j++ {
+				wait = max(wait, r.list[j].grant.Wait(&b.m[r.list[j].w].grant, now))
+			}
 			res = Result{Action: Reject, Wait: wait, win: wr}
 			if _, _, ok := wr.reject.Take(&m.reject, now); !ok && l.burstBan {
 				res.Action = Ban
@@ -267,6 +272,19 @@ func (l *Limit) take(b *bucket, r *rates, now int64) Result {
 		}
 	}
 	return res
+}
+
+// wait returns how long until every window of r would grant b a request
+// (b may be nil: an unused key waits for nothing). It takes nothing.
+func (l *Limit) wait(b *bucket, r *rates, now int64) int64 {
+	var w int64
+	if b == nil {
+		return 0
+	}
+	for i := range r.list {
+		w = max(w, r.list[i].grant.Wait(&b.m[r.list[i].w].grant, now))
+	}
+	return w
 }
 
 // refund gives back the tokens taken from the first n windows of r.

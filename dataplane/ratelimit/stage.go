@@ -149,6 +149,12 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 					st.limits[j].l.refund(g.b, g.r, len(g.r.list))
 				}
 			}
+			// The limits not consulted may hold the client back longer.
+			for _, later := range st.limits[i+1:] {
+				if lrs := later.l.ratesFor(r.Principal); lrs != nil && !later.l.shadow {
+					res.Wait = max(res.Wait, later.l.wait(later.l.table.kt.Get(key), lrs, now))
+				}
+			}
 			final = res
 			break
 		}

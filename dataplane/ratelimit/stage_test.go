@@ -522,3 +522,38 @@ func TestLogGate(t *testing.T) {
 		t.Fatalf("suppressed count not reset: %d", suppressed)
 	}
 }
+
+// TestRetryAfterCoversEveryWindow: when the per-second window refuses
+// first but the per-minute one is exhausted for longer, Retry-After is the
+// longer wait, and a retry after it succeeds.
+func TestRetryAfterCoversEveryWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits []LimitConfig
+	}{
+		{"two windows of one limit", []LimitConfig{{Name: "api", Default: Windows{Second: 10, Minute: 20}}}},
+		{"two limits", []LimitConfig{{Name: "fast", Default: Windows{Second: 10}}, {Name: "slow", Default: Windows{Minute: 20}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, fixtureOpts{}, tc.limits...)
+			for range 10 {
+				f.do()
+			}
+			f.now += time.Second
+			for i := range 10 {
+				if o := f.do(); o.status == 429 {
+					t.Fatalf("request %d of the second burst refused early", i)
+				}
+			}
+			o := f.do() // second window: ~100ms to go; minute window (one token per 3s, 20 used in 1s): 2s
+			ra, err := strconv.Atoi(o.retryAfter)
+			if o.status != 429 || err != nil || ra != 2 {
+				t.Fatalf("21st request: %d Retry-After %q, want 429 with 2s (the minute window, not the second's 1s)", o.status, o.retryAfter)
+			}
+			f.now += time.Duration(ra) * time.Second
+			if o := f.do(); o.status == 429 {
+				t.Fatalf("retry after Retry-After (%ds) refused again: %s", ra, o.detail)
+			}
+		})
+	}
+}

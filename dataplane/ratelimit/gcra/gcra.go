@@ -65,6 +65,12 @@ func (r *Rate) Refund(w *atomic.Int64) {
 	w.Add(-r.T)
 }
 
+// Wait returns how long from now until Take on w would succeed (0: now),
+// without taking anything.
+func (r *Rate) Wait(w *atomic.Int64, now int64) int64 {
+	return max(max(w.Load(), now)+r.T-r.Tol-now, 0)
+}
+
 // Backlog returns the current backlog of w at now (0 when full).
 func (r *Rate) Backlog(w *atomic.Int64, now int64) int64 {
 	return max(w.Load()-now, 0)
