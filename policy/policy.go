@@ -202,12 +202,17 @@ func routeStages(p *Policy, r *config.Route) ([]pipeline.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
+	guard, err := p.rate.guardStages(r)
+	if err != nil {
+		return nil, err
+	}
 	auth, err := p.auth.routeStages(r)
 	if err != nil {
 		return nil, err
 	}
-	stages := make([]pipeline.Stage, 0, len(login)+len(auth)+len(limits)+1)
+	stages := make([]pipeline.Stage, 0, len(login)+len(guard)+len(auth)+len(limits)+1)
 	stages = append(stages, login...)
+	stages = append(stages, guard...)
 	stages = append(stages, auth...)
 	stages = append(stages, limits...)
 	return append(stages, &proxy.Stage{Pool: p.pools[r.Upstream].pool, StripPrefix: r.StripPrefix}), nil

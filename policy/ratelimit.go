@@ -90,6 +90,25 @@ func (rs *rateState) loginStages(r *config.Route) ([]pipeline.Stage, error) {
 	return stages, nil
 }
 
+// guardStages returns the auth-failure guard of a route that authenticates
+// and is not a login endpoint (login protection counts auth failures
+// there), none otherwise.
+func (rs *rateState) guardStages(r *config.Route) ([]pipeline.Stage, error) {
+	af := rs.cfg.AuthFailures
+	if len(r.Auth.Methods) == 0 || r.RateLimit.Login || !af.On() {
+		return nil, nil
+	}
+	g, err := login.NewGuard(rs.getStore(), login.GuardConfig{
+		Route: r.Name, MaxFailures: af.MaxFailures, FailureWindow: af.FailureWindow,
+		Lockout: af.Lockout, MaxKeys: af.MaxKeys, IPv6Prefix: rs.cfg.IPv6Prefix,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rate_limit.auth_failures: %w", err)
+	}
+	rs.tables[login.GuardTable] = true
+	return []pipeline.Stage{g}, nil
+}
+
 // limitStages returns the stage that applies the route's limits, none when
 // it has no limits.
 func (rs *rateState) limitStages(r *config.Route) ([]pipeline.Stage, error) {

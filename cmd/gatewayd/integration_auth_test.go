@@ -143,6 +143,10 @@ auth:
   hmac:
     keys:
       - {id: billing-1, client: billing, secret_file: ` + secretFile + `, scopes: [orders:read]}
+# This test sends dozens of bad credentials from one address to check each
+# refusal; the auth-failure guard (tested on its own) would lock it out.
+rate_limit:
+  auth_failures: {enabled: false}
 `
 	g := startGateway(t, doc)
 

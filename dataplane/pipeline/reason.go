@@ -36,6 +36,9 @@ const (
 	// field more than once (duplicate or case-variant keys): servers differ
 	// on which one counts, so failures could be charged to a decoy.
 	ReasonLoginAmbiguous
+	// ReasonAuthLocked is a 429 for a client whose credentials kept failing:
+	// it is refused before any signature check until the lockout ends.
+	ReasonAuthLocked
 	numReasons
 )
 
@@ -59,6 +62,7 @@ var reasonNames = [numReasons]string{
 	ReasonLoginLocked:         "login_locked",
 	ReasonCredentialInQuery:   "credential_in_query",
 	ReasonLoginAmbiguous:      "login_ambiguous",
+	ReasonAuthLocked:          "auth_locked",
 }
 
 // String returns the stable code, e.g. "path_ambiguous".

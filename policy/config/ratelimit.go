@@ -25,6 +25,10 @@ const (
 	DefaultLoginMaxDelay      = 2 * time.Second
 	DefaultLoginMaxKeys       = 100_000
 
+	DefaultAuthFailuresMax     = 20
+	DefaultAuthFailuresWindow  = time.Minute
+	DefaultAuthFailuresLockout = time.Minute
+
 	// ScopeRoute gives every route listing a limit its own buckets.
 	ScopeRoute = "route"
 	// ScopeGroup makes every route listing a limit share its buckets: the
@@ -59,7 +63,24 @@ type RateLimit struct {
 	Headers     bool             `mapstructure:"headers"`      // default of routes[i].rate_limit.headers
 	Limits      map[string]Limit `mapstructure:"limits"`
 	Login       Login            `mapstructure:"login"`
+	// AuthFailures guards every route with authentication (login routes
+	// have their own protection): a client whose credentials keep failing
+	// gets 429 before any signature is checked.
+	AuthFailures AuthFailures `mapstructure:"auth_failures"`
 }
+
+// AuthFailures configures the per-client guard against credential floods
+// (forged tokens cost a signature check each).
+type AuthFailures struct {
+	Enabled       *bool         `mapstructure:"enabled"`
+	MaxFailures   int           `mapstructure:"max_failures"`
+	FailureWindow time.Duration `mapstructure:"failure_window"`
+	Lockout       time.Duration `mapstructure:"lockout"`
+	MaxKeys       int           `mapstructure:"max_keys"`
+}
+
+// On reports whether the guard runs.
+func (a *AuthFailures) On() bool { return a.Enabled == nil || *a.Enabled }
 
 // Thresholds are percentages of a limit: delay above Delay, 429 above
 // Reject, close and ban when refused requests reach Ban in total.
@@ -147,6 +168,15 @@ func (rl *RateLimit) applyDefaults() {
 	setDuration(&lg.DelayStep, DefaultLoginDelayStep)
 	setDuration(&lg.MaxDelay, DefaultLoginMaxDelay)
 	setInt(&lg.MaxKeys, DefaultLoginMaxKeys)
+	af := &rl.AuthFailures
+	if af.Enabled == nil {
+		on := true
+		af.Enabled = &on
+	}
+	setInt(&af.MaxFailures, DefaultAuthFailuresMax)
+	setDuration(&af.FailureWindow, DefaultAuthFailuresWindow)
+	setDuration(&af.Lockout, DefaultAuthFailuresLockout)
+	setInt(&af.MaxKeys, DefaultLoginMaxKeys)
 }
 
 func (rl *RateLimit) validate(v *validator) {
@@ -165,6 +195,11 @@ func (rl *RateLimit) validate(v *validator) {
 	for _, name := range sortedKeys(rl.Limits) {
 		rl.Limits[name].validate(v, "rate_limit.limits."+name, name)
 	}
+	af := rl.AuthFailures
+	v.atLeast("rate_limit.auth_failures.max_failures", af.MaxFailures, 1)
+	v.positive("rate_limit.auth_failures.failure_window", af.FailureWindow)
+	v.positive("rate_limit.auth_failures.lockout", af.Lockout)
+	v.atLeast("rate_limit.auth_failures.max_keys", af.MaxKeys, 1)
 	lg := rl.Login
 	for i, f := range lg.AccountFields {
 		if f == "" || strings.HasPrefix(f, ".") || strings.HasSuffix(f, ".") || strings.Contains(f, "..") {

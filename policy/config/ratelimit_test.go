@@ -177,6 +177,10 @@ func TestExampleRateLimitIsDefault(t *testing.T) {
 		t.Errorf("example burst_ban %v, default %v", *got.BurstBan, *want.BurstBan)
 	}
 	got.BurstBan, want.BurstBan = nil, nil
+	if got.AuthFailures.On() != want.AuthFailures.On() {
+		t.Errorf("example auth_failures.enabled %v, default %v", got.AuthFailures.On(), want.AuthFailures.On())
+	}
+	got.AuthFailures.Enabled, want.AuthFailures.Enabled = nil, nil
 	if g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", want); g != w {
 		t.Errorf("example rate_limit differs from the defaults:\n got %s\nwant %s", g, w)
 	}
