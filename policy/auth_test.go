@@ -101,14 +101,15 @@ func TestAuthStages(t *testing.T) {
 	f := newAuthFixture(t)
 	h, _ := newHolder(t, f.doc("api", f.jwksURL, ""))
 	p := h.Current()
-	if got := stageNames(route(t, p, "/api/x")); !slices.Equal(got, []string{"auth", "proxy"}) {
+	// The auth-failure guard runs first, so a locked-out client costs no signature check.
+	if got := stageNames(route(t, p, "/api/x")); !slices.Equal(got, []string{"auth_failure_guard", "auth", "proxy"}) {
 		t.Errorf("api stages %v", got)
 	}
 	if got := stageNames(route(t, p, "/other")); !slices.Equal(got, []string{"identity_strip", "proxy"}) {
 		t.Errorf("public stages %v: identity headers must be stripped on every route", got)
 	}
-	if _, ok := route(t, p, "/api/x").Stages[0].(*auth.Stage); !ok {
-		t.Error("first stage is not the auth stage")
+	if _, ok := route(t, p, "/api/x").Stages[1].(*auth.Stage); !ok {
+		t.Error("second stage is not the auth stage")
 	}
 	if f.jwksHits.Load() != 1 {
 		t.Errorf("JWKS fetched %d times at start, want 1", f.jwksHits.Load())
