@@ -235,6 +235,17 @@ func (p *Policy) PoolNames() []string {
 	return names
 }
 
+// listenerShape is the part of the management section fixed at start: what
+// the listeners are. Tokens, public access, the client CA and a renewed
+// certificate take effect on reload (policy/mgmt reads them per request).
+func listenerShape(m config.Management) config.Management {
+	m.Tokens, m.Public, m.ClientCAFile = nil, "", ""
+	if m.TLSCertFile != "" {
+		m.TLSCertFile, m.TLSKeyFile = "tls", "tls"
+	}
+	return m
+}
+
 // release closes the pools of p that next does not carry over. In-flight
 // requests on them still finish: closing stops health checks and idle
 // connections only.
@@ -334,7 +345,7 @@ func restartOnly(old, next *config.Config) []string {
 	if !reflect.DeepEqual(old.Listeners, next.Listeners) {
 		keys = append(keys, "listeners")
 	}
-	if !reflect.DeepEqual(old.Management, next.Management) {
+	if !reflect.DeepEqual(listenerShape(old.Management), listenerShape(next.Management)) {
 		keys = append(keys, "management")
 	}
 	if old.Server != next.Server {

@@ -32,7 +32,7 @@ func (s *Server) routes() http.Handler {
 		denied := metrics.GetOrCreateCounter(`edgeguard_mgmt_requests_total{route="` + name + `",result="denied"}`)
 		failed := metrics.GetOrCreateCounter(`edgeguard_mgmt_requests_total{route="` + name + `",result="error"}`)
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			p, status, msg := s.auth.authenticate(r, need)
+			p, status, msg := s.authenticator().authenticate(r, need)
 			if status != 0 {
 				denied.Inc()
 				if status == http.StatusUnauthorized {

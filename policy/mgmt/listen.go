@@ -18,7 +18,7 @@ import (
 
 // listenTCP opens the TCP listener on cfg.Address, bound to cfg.BindDevice
 // when set, with TLS when a certificate is configured.
-func listenTCP(cfg config.Management) (net.Listener, error) {
+func (s *Server) listenTCP(cfg config.Management) (net.Listener, error) {
 	lc := net.ListenConfig{}
 	if dev := cfg.BindDevice; dev != "" {
 		lc.Control = func(_, _ string, c syscall.RawConn) error {
@@ -46,7 +46,42 @@ func listenTCP(cfg config.Management) (net.Listener, error) {
 		ln.Close()
 		return nil, err
 	}
-	return tls.NewListener(ln, tc), nil
+	s.tls.Store(&tlsAt{version: s.auth.Load().version, c: tc})
+	// Each handshake takes the certificate and client CAs of the running
+	// policy, so a reload with a renewed certificate or CA takes effect.
+	return tls.NewListener(ln, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		return s.serverTLS(), nil
+	}}), nil
+}
+
+// tlsAt is the TLS configuration loaded for one policy version.
+type tlsAt struct {
+	version uint64
+	c       *tls.Config
+}
+
+// serverTLS returns the TLS configuration of the running policy. When the
+// files of a new policy cannot be loaded, the previous configuration stays
+// (and the failure is logged once per version).
+func (s *Server) serverTLS() *tls.Config {
+	cur := s.tls.Load()
+	if s.opt.Policies == nil {
+		return cur.c
+	}
+	p := s.opt.Policies.Current()
+	if p.Version == cur.version {
+		return cur.c
+	}
+	next := &tlsAt{version: p.Version, c: cur.c}
+	if p.Config.Management.TLSCertFile != "" {
+		if tc, err := tlsConfig(p.Config.Management); err != nil {
+			s.opt.Log.Error("management TLS files of the new policy not loaded; the previous ones stay", "version", p.Version, "error", err)
+		} else {
+			next.c = tc
+		}
+	}
+	s.tls.CompareAndSwap(cur, next)
+	return next.c
 }
 
 // tlsConfig loads the server certificate and, for mTLS, the client CAs. A

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgeguard/edgeguard/bpf"
@@ -49,7 +50,8 @@ type Options struct {
 // Server is the running management listener(s).
 type Server struct {
 	opt     Options
-	auth    *authenticator
+	auth    atomic.Pointer[authAt] // see authenticator
+	tls     atomic.Pointer[tlsAt]  // see serverTLS
 	srv     *http.Server
 	tcp     net.Listener // nil when management.address is off
 	unix    net.Listener // nil without management.unix_socket
@@ -58,16 +60,44 @@ type Server struct {
 	wg      sync.WaitGroup
 }
 
+// authAt is the authenticator built from one policy version.
+type authAt struct {
+	version uint64
+	a       *authenticator
+}
+
+// authenticator returns the authenticator of the running policy, so that a
+// reload that revokes or adds a token, changes public access or the client
+// CA takes effect at once (the listeners themselves need a restart).
+func (s *Server) authenticator() *authenticator {
+	cur := s.auth.Load()
+	if s.opt.Policies == nil {
+		return cur.a
+	}
+	p := s.opt.Policies.Current()
+	if p.Version == cur.version {
+		return cur.a
+	}
+	next := &authAt{version: p.Version, a: newAuthenticator(p.Config.Management)}
+	s.auth.CompareAndSwap(cur, next) // a racing rebuild from the same version is equivalent
+	return next.a
+}
+
 // Start opens the configured listeners and serves until Shutdown.
 func Start(opt Options) (*Server, error) {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg := opt.Config
-	s := &Server{opt: opt, auth: newAuthenticator(cfg), started: time.Now(), writes: make(chan struct{}, 1)}
+	s := &Server{opt: opt, started: time.Now(), writes: make(chan struct{}, 1)}
+	var version uint64
+	if opt.Policies != nil {
+		version = opt.Policies.Current().Version
+	}
+	s.auth.Store(&authAt{version: version, a: newAuthenticator(cfg)})
 	var err error
 	if cfg.Address != config.ManagementOff {
-		if s.tcp, err = listenTCP(cfg); err != nil {
+		if s.tcp, err = s.listenTCP(cfg); err != nil {
 			return nil, err
 		}
 	}

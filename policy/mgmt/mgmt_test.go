@@ -602,3 +602,37 @@ func TestHashTokenMatchesConfigForm(t *testing.T) {
 		t.Error("hash contains the token")
 	}
 }
+
+// TestTokensReloadWithoutRestart: revoking a leaked token in the config and
+// reloading shuts it out at once; a token added the same way works.
+func TestTokensReloadWithoutRestart(t *testing.T) {
+	f := startFixture(t, "")
+	ctx := context.Background()
+	if _, err := f.client(t, client.Options{Token: adminToken}).Info(ctx); err != nil {
+		t.Fatalf("before the reload: %v", err)
+	}
+	const newToken = "eg_new_admin_token_0123456789abcdefghij"
+	b, err := os.ReadFile(f.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(string(b), api.HashToken(adminToken), api.HashToken(newToken), 1)
+	if err := os.WriteFile(f.cfgPath, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.holder.Reload("test")
+	if err != nil || !res.Swapped {
+		t.Fatalf("reload: %+v %v", res, err)
+	}
+	for _, r := range res.RestartRequired {
+		if r == "management" {
+			t.Errorf("a token change reported as needing a restart")
+		}
+	}
+	if _, err := f.client(t, client.Options{Token: adminToken}).Info(ctx); !client.IsAPIError(err) {
+		t.Fatalf("revoked token after the reload: %v, want refused", err)
+	}
+	if _, err := f.client(t, client.Options{Token: newToken}).Info(ctx); err != nil {
+		t.Fatalf("new token after the reload: %v", err)
+	}
+}
