@@ -30,6 +30,9 @@ type Management struct {
 	BindDevice string `mapstructure:"bind_device"`
 	// AllowWildcard permits 0.0.0.0, :: or an empty host.
 	AllowWildcard bool `mapstructure:"allow_wildcard"`
+	// AllowDataAddress permits an address a data listener (or, at start, a
+	// data interface in xdp.interfaces) also uses. Loopback always may.
+	AllowDataAddress bool `mapstructure:"allow_data_address"`
 	// Public names what is served without authentication: none, health
 	// (/healthz, /readyz), monitoring (health and /metrics) or status
 	// (monitoring and /status). Default: none when credentials are
@@ -135,8 +138,11 @@ func (m *Management) validate(v *validator, listeners []Listener) {
 	} else if h, port, ok := m.checkAddress(v); ok {
 		host = h
 		for i, l := range listeners {
-			if overlaps(h, port, l.Address) {
+			switch {
+			case overlaps(h, port, l.Address):
 				v.add(key+".address", "%q overlaps data listener listeners[%d] (%q): the data plane must never serve management routes", m.Address, i, l.Address)
+			case sharesDataAddress(h, l.Address) && !m.AllowDataAddress:
+				v.add(key+".address", "%q is the address of data listener listeners[%d] (%q): bind the management network's address, or set management.allow_data_address", m.Address, i, l.Address)
 			}
 		}
 	}
@@ -212,6 +218,18 @@ func (m *Management) checkAddress(v *validator) (netip.Addr, string, bool) {
 		v.add(key, "%q is a wildcard address: bind the management network's address, or set management.allow_wildcard", m.Address)
 	}
 	return a, port, true
+}
+
+// sharesDataAddress reports whether the management host is the specific,
+// non-loopback IP a data listener binds: the management API would be
+// reachable from the data network, on another port.
+func sharesDataAddress(mh netip.Addr, dataAddr string) bool {
+	dh, _, err := net.SplitHostPort(dataAddr)
+	if err != nil || mh.IsLoopback() || mh.IsUnspecified() {
+		return false
+	}
+	da, err := netip.ParseAddr(dh)
+	return err == nil && da.Unmap() == mh
 }
 
 // overlaps reports whether a data listener address could accept connections

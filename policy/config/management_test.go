@@ -150,3 +150,29 @@ func TestExampleManagementIsDefault(t *testing.T) {
 		t.Errorf("example management section %+v differs from the defaults %+v", ex.Config.Management, def.Config.Management)
 	}
 }
+
+// TestManagementNotOnADataAddress: the management listener may not share a
+// data listener's (non-loopback) IP, even on another port, unless allowed.
+func TestManagementNotOnADataAddress(t *testing.T) {
+	tok := "  tls_cert_file: /c.pem\n  tls_key_file: /k.pem\n  tokens: [{name: ops, hash: " + mgmtHash + "}]\n"
+	for _, tc := range []struct {
+		name, data, section, wantErr string
+	}{
+		{"same IP, other port", "203.0.113.5:443", "management:\n  address: 203.0.113.5:9901\n" + tok, "is the address of data listener listeners[0]"},
+		{"allowed explicitly", "203.0.113.5:443", "management:\n  address: 203.0.113.5:9901\n  allow_data_address: true\n" + tok, ""},
+		{"separate management IP", "203.0.113.5:443", "management:\n  address: 10.9.0.5:9901\n" + tok, ""},
+		{"wildcard data listener, specific management IP", "0.0.0.0:443", "management:\n  address: 10.9.0.5:9901\n" + tok, ""},
+		{"loopback shares freely", "127.0.0.1:8080", "management:\n  address: 127.0.0.1:9901\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := strings.Replace(mgmtDoc(t, tc.section), "127.0.0.1:18080", tc.data, 1)
+			_, err := Parse([]byte(doc), "yaml", "test")
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), "management.address") || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("err = %v, want management.address: %s", err, tc.wantErr)
+			}
+		})
+	}
+}

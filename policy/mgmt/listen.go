@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"syscall"
 	"time"
@@ -52,6 +53,32 @@ func (s *Server) listenTCP(cfg config.Management) (net.Listener, error) {
 	return tls.NewListener(ln, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 		return s.serverTLS(), nil
 	}}), nil
+}
+
+// checkDataInterfaces refuses a management host that is an address of one
+// of the data interfaces (xdp.interfaces): the management API would be
+// reachable from the data network. Interfaces that do not exist are
+// skipped (XDP reports them). Loopback and wildcard hosts are not checked.
+func checkDataInterfaces(host netip.Addr, ifaces []string) error {
+	if !host.IsValid() || host.IsLoopback() || host.IsUnspecified() {
+		return nil
+	}
+	for _, name := range ifaces {
+		ifi, err := net.InterfaceByName(name)
+		if err != nil {
+			continue
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return fmt.Errorf("check management.address against %s: %w", name, err)
+		}
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Unmap() == host {
+				return fmt.Errorf("management.address %s is an address of data interface %s (xdp.interfaces): put the management listener on the management network, or set management.allow_data_address", host, name)
+			}
+		}
+	}
+	return nil
 }
 
 // tlsAt is the TLS configuration loaded for one policy version.

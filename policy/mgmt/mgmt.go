@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -97,6 +98,13 @@ func Start(opt Options) (*Server, error) {
 	s.auth.Store(&authAt{version: version, a: newAuthenticator(cfg)})
 	var err error
 	if cfg.Address != config.ManagementOff {
+		if opt.Policies != nil && !cfg.AllowDataAddress {
+			host, _, _ := net.SplitHostPort(cfg.Address)
+			a, _ := netip.ParseAddr(host)
+			if err := checkDataInterfaces(a.Unmap(), opt.Policies.Current().Config.XDP.Interfaces); err != nil {
+				return nil, err
+			}
+		}
 		if s.tcp, err = s.listenTCP(cfg); err != nil {
 			return nil, err
 		}
