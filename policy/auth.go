@@ -34,9 +34,6 @@ type authState struct {
 	fetchers map[fetcherKey]*jwks.Fetcher
 	jwtSig   [32]byte
 	certCfg  config.ClientCertAuth
-	// replaySize is the configured HMAC replay cache size: the running
-	// cache is handed on while it does not change.
-	replaySize int
 }
 
 // fetcherStarted is a test seam: it sees every fetcher compile starts.
@@ -76,7 +73,6 @@ func compileAuth(c *config.Config, prev *authState, opt Options) (*authState, er
 	if s.APIKeys, err = compileAPIKeys(ac.APIKeys); err != nil {
 		return nil, err
 	}
-	a.replaySize = ac.HMAC.ReplayCacheSize
 	if s.HMAC, err = compileHMAC(ac.HMAC, prev); err != nil {
 		return nil, err
 	}
@@ -298,10 +294,11 @@ func compileHMAC(hc config.HMACAuth, prev *authState) (*hmacsig.Verifier, error)
 		return nil, nil
 	}
 	cfg := hmacsig.Config{MaxSkew: hc.MaxSkew, ReplayCacheSize: hc.ReplayCacheSize, RequiredHeaders: hc.RequiredHeaders}
-	if prev != nil && prev.shared != nil && prev.shared.HMAC != nil && prev.replaySize == hc.ReplayCacheSize {
-		// Keep every signature accepted before the reload: a fresh cache
-		// would let them be replayed until their timestamps age out.
-		cfg.Replay = prev.shared.HMAC.Replay()
+	if prev != nil && prev.shared != nil {
+		// Keep every signature accepted before the reload (per key, even
+		// when the cache size or the skew changes): a fresh cache would let
+		// them be replayed until their timestamps age out.
+		cfg.Previous = prev.shared.HMAC
 	}
 	for i, k := range hc.Keys {
 		key := fmt.Sprintf("auth.hmac.keys[%d]", i)

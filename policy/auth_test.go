@@ -131,7 +131,10 @@ func TestAuthReloadCarriesState(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := h.Current().auth
-	if second.shared.JWT != first.shared.JWT || second.shared.HMAC.Replay() != first.shared.HMAC.Replay() || second.shared.Certs != first.shared.Certs {
+	if first.shared.HMAC.ReplayOf("h1") == nil {
+		t.Fatal("no replay cache for key h1")
+	}
+	if second.shared.JWT != first.shared.JWT || second.shared.HMAC.ReplayOf("h1") != first.shared.HMAC.ReplayOf("h1") || second.shared.Certs != first.shared.Certs {
 		t.Error("unchanged verifiers, token cache or replay cache not carried over")
 	}
 	if len(f.started()) != 1 {
@@ -147,7 +150,7 @@ func TestAuthReloadCarriesState(t *testing.T) {
 	if third.shared.JWT == second.shared.JWT {
 		t.Error("verifier kept although the issuer changed")
 	}
-	if len(f.started()) != 1 || third.shared.HMAC.Replay() != first.shared.HMAC.Replay() {
+	if len(f.started()) != 1 || third.shared.HMAC.ReplayOf("h1") != first.shared.HMAC.ReplayOf("h1") {
 		t.Error("fetcher or replay cache not carried over")
 	}
 	select {

@@ -104,6 +104,7 @@ type Key struct {
 	notAfter int64
 	macs     sync.Pool // hash.Hash keyed with the secret
 	uses     *metrics.Counter
+	replay   *ReplayCache // this key's accepted signatures
 }
 
 // AllowsRoute reports whether the key may call the named route.
@@ -115,23 +116,33 @@ func (k *Key) AllowsRoute(route string) bool {
 type Config struct {
 	Keys            []KeyConfig
 	MaxSkew         time.Duration
-	ReplayCacheSize int      // signatures remembered; when full of live ones, requests are refused
+	ReplayCacheSize int      // signatures remembered per key; when full of live ones, that key's requests are refused
 	RequiredHeaders []string // lower-case names that SignedHeaders must include
-	// Replay, when set, is used instead of a new cache of ReplayCacheSize:
-	// a reload passes the running one on, so a reload never lets a
-	// signature be replayed.
-	Replay *ReplayCache
+	// Previous is the verifier a reload replaces: each key keeps its replay
+	// cache, and when the skew grows, signatures older than the previous
+	// skew allowed stay refused, so a reload never lets one be replayed.
+	Previous *Verifier
+	// Now is the build time (time.Now when zero; tests set it).
+	Now time.Time
 }
 
-// Replay returns the verifier's replay cache, to hand to the next one.
-func (v *Verifier) Replay() *ReplayCache { return v.replay }
+// ReplayOf returns the replay cache of a key (nil for an unknown key).
+func (v *Verifier) ReplayOf(keyID string) *ReplayCache {
+	if k := v.keys[keyID]; k != nil {
+		return k.replay
+	}
+	return nil
+}
 
 // Verifier checks signed requests. Safe for concurrent use.
 type Verifier struct {
 	keys     map[string]*Key
 	skew     time.Duration
-	replay   *ReplayCache
 	required [][]byte
+	// notBefore (Unix seconds) refuses older signatures: after a reload
+	// that grew the skew, those the previous skew refused may have left
+	// the replay cache already.
+	notBefore int64
 }
 
 // New builds a verifier.
@@ -139,9 +150,16 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.MaxSkew <= 0 || cfg.ReplayCacheSize <= 0 {
 		return nil, errors.New("build HMAC verifier: max skew and replay cache size must be > 0")
 	}
-	v := &Verifier{keys: map[string]*Key{}, skew: cfg.MaxSkew, replay: cfg.Replay}
-	if v.replay == nil {
-		v.replay = NewReplayCache(cfg.ReplayCacheSize)
+	v := &Verifier{keys: map[string]*Key{}, skew: cfg.MaxSkew}
+	now := cfg.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if prev := cfg.Previous; prev != nil {
+		v.notBefore = prev.notBefore
+		if cfg.MaxSkew > prev.skew {
+			v.notBefore = max(v.notBefore, now.Add(-prev.skew).Unix())
+		}
 	}
 	for _, h := range cfg.RequiredHeaders {
 		v.required = append(v.required, []byte(h))
@@ -165,6 +183,10 @@ func New(cfg Config) (*Verifier, error) {
 		k := &Key{ID: c.ID, Identity: id, routes: append([]string(nil), c.Routes...),
 			uses: metrics.GetOrCreateCounter(fmt.Sprintf(`edgeguard_auth_hmac_key_uses_total{key_id=%q,client=%q}`, c.ID, c.Client))}
 		k.macs.New = func() any { return hmac.New(sha256.New, secret) }
+		k.replay = NewReplayCache(cfg.ReplayCacheSize)
+		if prev := cfg.Previous; prev != nil && prev.keys[c.ID] != nil {
+			k.replay = prev.keys[c.ID].replay.carry(cfg.ReplayCacheSize, int64(cfg.MaxSkew-prev.skew), now.UnixNano())
+		}
 		if !c.NotAfter.IsZero() {
 			k.notAfter = c.NotAfter.UnixNano()
 		}
@@ -359,7 +381,7 @@ func (v *Verifier) Verify(ctx *fasthttp.RequestCtx, path []byte, now time.Time) 
 		return nil, ErrMalformed
 	}
 	signedAt := time.Unix(ts, 0)
-	if d := now.Sub(signedAt); d > v.skew || d < -v.skew {
+	if d := now.Sub(signedAt); d > v.skew || d < -v.skew || ts < v.notBefore {
 		return nil, ErrSkew
 	}
 	for _, req := range v.required {
@@ -379,7 +401,7 @@ func (v *Verifier) Verify(ctx *fasthttp.RequestCtx, path []byte, now time.Time) 
 	if !hmac.Equal(mac.Sum(s.sum[:0]), p.Signature[:]) {
 		return nil, ErrSignature
 	}
-	if err := v.replay.add(&p.Signature, signedAt.Add(v.skew).UnixNano()+1, nowNano); err != nil {
+	if err := k.replay.add(&p.Signature, signedAt.Add(v.skew).UnixNano()+1, nowNano); err != nil {
 		return nil, err
 	}
 	k.uses.Inc()

@@ -281,7 +281,9 @@ func BenchmarkVerify(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		if i == len(ctxs) {
-			v.replay.reset()
+			for _, k := range v.keys {
+				k.replay.reset()
+			}
 			i = 0
 		}
 		ctx := ctxs[i]
@@ -289,5 +291,95 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// TestReplayCachePerKey: a client that fills its replay cache is refused,
+// but other keys are not: one client cannot deny HMAC to everyone.
+func TestReplayCachePerKey(t *testing.T) {
+	v, err := New(Config{
+		Keys: []KeyConfig{
+			{ID: "svc1", Client: "billing", Secret: secret},
+			{ID: "svc2", Client: "ledger", Secret: other},
+		},
+		MaxSkew: 5 * time.Minute, ReplayCacheSize: replayShards, RequiredHeaders: []string{"host"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := false
+	for i := range 4 * replayShards {
+		r := base()
+		r.headers[1][1] = "nonce-" + strings.Repeat("x", i)
+		ctx := r.ctx(t, nil)
+		if _, err := v.Verify(ctx, ctx.URI().Path(), t0); errors.Is(err, ErrReplayCacheFull) {
+			full = true
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !full {
+		t.Fatal("svc1 never filled its replay cache")
+	}
+	r := base()
+	r.keyID, r.secret = "svc2", other
+	ctx := r.ctx(t, nil)
+	if _, err := v.Verify(ctx, ctx.URI().Path(), t0); err != nil {
+		t.Fatalf("another key while svc1's cache is full: %v", err)
+	}
+}
+
+// TestReloadNeverOpensAReplayWindow: a reload that resizes the cache keeps
+// the signatures accepted before it, and one that grows the skew neither
+// forgets them early nor accepts signatures the old skew had already
+// refused (they may have left the cache).
+func TestReloadNeverOpensAReplayWindow(t *testing.T) {
+	keys := []KeyConfig{{ID: "svc1", Client: "billing", Secret: secret}}
+	v1, err := New(Config{Keys: keys, MaxSkew: 5 * time.Minute, ReplayCacheSize: 1024, RequiredHeaders: []string{"host"}, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := base().ctx(t, nil) // signed at t0
+	if _, err := v1.Verify(seen, seen.URI().Path(), t0); err != nil {
+		t.Fatal(err)
+	}
+
+	v2, err := New(Config{Keys: keys, MaxSkew: 5 * time.Minute, ReplayCacheSize: 4096, RequiredHeaders: []string{"host"}, Previous: v1, Now: t0.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v2.Verify(seen, seen.URI().Path(), t0.Add(time.Minute)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("after a resize: %v, want ErrReplay", err)
+	}
+
+	// Grow the skew at t0+1m, while the signature is still remembered: it
+	// must stay remembered for as long as the new skew accepts it.
+	v3, err := New(Config{Keys: keys, MaxSkew: 10 * time.Minute, ReplayCacheSize: 4096, RequiredHeaders: []string{"host"}, Previous: v2, Now: t0.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(6 * time.Minute) // past the old skew, within the new one
+	if _, err := v3.Verify(seen, seen.URI().Path(), at); !errors.Is(err, ErrReplay) {
+		t.Fatalf("after growing the skew, an accepted signature: %v, want ErrReplay", err)
+	}
+	// Grow it again at t0+6m: signatures signed before t0+1m were refused
+	// by the old skew and may be gone from the cache.
+	v4, err := New(Config{Keys: keys, MaxSkew: 20 * time.Minute, ReplayCacheSize: 4096, RequiredHeaders: []string{"host"}, Previous: v3, Now: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3 = v4
+	r := base()
+	r.headers[1][1] = "never-seen"
+	r.at = t0.Add(-5 * time.Minute)
+	unseen := r.ctx(t, nil)
+	if _, err := v3.Verify(unseen, unseen.URI().Path(), at); !errors.Is(err, ErrSkew) {
+		t.Fatalf("a signature older than the previous skew: %v, want ErrSkew", err)
+	}
+	newer := base()
+	newer.at = at.Add(-30 * time.Second)
+	if c := newer.ctx(t, nil); func() error { _, err := v3.Verify(c, c.URI().Path(), at); return err }() != nil {
+		t.Fatal("refused a current signature after the reload")
 	}
 }

@@ -6,10 +6,11 @@ import (
 )
 
 // ReplayCache remembers accepted signatures until they could no longer be
-// accepted anyway (their timestamp plus the skew). It is sharded by the
-// signature's first byte, each shard a mutex and a map preallocated to its
-// share of the bound. A shard full of live signatures refuses new ones:
-// forgetting one early would let it be replayed.
+// accepted anyway (their timestamp plus the skew). Each key has its own, so
+// a client that fills its cache (a full cache refuses new signatures:
+// forgetting one early would let it be replayed) stops only itself. It is
+// sharded by the signature's first byte, each shard a mutex and a map that
+// grows to its share of the bound.
 type ReplayCache struct {
 	shards   [replayShards]replayShard
 	perShard int
@@ -27,9 +28,31 @@ type replayShard struct {
 func NewReplayCache(size int) *ReplayCache {
 	c := &ReplayCache{perShard: max(1, (size+replayShards-1)/replayShards)}
 	for i := range c.shards {
-		c.shards[i].m = make(map[[sha256.Size]byte]int64, c.perShard)
+		c.shards[i].m = make(map[[sha256.Size]byte]int64)
 	}
 	return c
+}
+
+// carry returns c for a verifier built by a reload, with live entries
+// moved to a cache of a new size (kept past its bound rather than dropped,
+// which would open a replay window) and every expiry extended by extend
+// (a larger skew accepts signatures for longer).
+func (c *ReplayCache) carry(size int, extend, now int64) *ReplayCache {
+	if c.Size() == NewReplayCache(size).Size() && extend <= 0 {
+		return c
+	}
+	n := NewReplayCache(size)
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for sig, exp := range s.m {
+			if exp > now {
+				n.shards[i].m[sig] = exp + max(extend, 0)
+			}
+		}
+		s.mu.Unlock()
+	}
+	return n
 }
 
 // add records sig until expires, or reports it as a replay.
