@@ -22,7 +22,7 @@ type server struct {
 	hook  atomic.Pointer[func(*fasthttp.RequestCtx)]
 }
 
-func startServer(t *testing.T, ca *certtest.CA, a *Authenticator, mode tls.ClientAuthType) *server {
+func startServer(t testing.TB, ca *certtest.CA, a *Authenticator, mode tls.ClientAuthType) *server {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -65,7 +65,7 @@ func client(ca *certtest.CA, cert *certtest.Leaf) *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
 }
 
-func get(t *testing.T, c *http.Client, addr string) (int, string, error) {
+func get(t testing.TB, c *http.Client, addr string) (int, string, error) {
 	t.Helper()
 	resp, err := c.Get("https://" + addr + "/")
 	if err != nil {
