@@ -299,6 +299,11 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 	if st.s.Identity != nil {
 		st.s.Identity.Set(h, id)
 	}
+	if method == 1 {
+		// The upstream gets the key's id in the identity headers; the key
+		// itself would only end up in its logs.
+		h.DelBytes(st.keyHeader)
+	}
 	st.ok[method].Inc()
 	return pipeline.Continue
 }

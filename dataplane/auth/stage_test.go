@@ -196,6 +196,9 @@ func TestStage(t *testing.T) {
 				if got := string(h.Peek("X-Auth-Key-Id")); got != tc.keyID {
 					t.Errorf("X-Auth-Key-Id = %q, want %q", got, tc.keyID)
 				}
+				if h.Peek("X-API-Key") != nil {
+					t.Error("the API key itself would reach the upstream")
+				}
 				n := 0
 				for k := range h.All() {
 					if strings.EqualFold(strings.ReplaceAll(string(k), "_", "-"), "x-auth-subject") {
