@@ -124,6 +124,7 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 	}
 	key := st.store.Key(r, st.v6bits)
 	var got [MaxLimitsPerRoute]taken
+	var acts [MaxLimitsPerRoute]Action // Action+1 of limits that granted; 0: nothing to record
 	var final Result
 	for i := range st.limits {
 		sl := &st.limits[i]
@@ -133,18 +134,25 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 		}
 		b := sl.l.table.kt.GetOrInsert(key, now)
 		res := sl.l.take(b, rs, now)
-		sl.c.record(res.Action, sl.l.shadow)
 		if res.Action <= Delay {
 			got[i] = taken{b, rs}
 		}
 		if sl.l.shadow {
+			sl.c.record(res.Action, true)
 			if res.Action != Allow && r.Detail == "" {
 				r.Detail = res.shadowDetail()
 			}
 			continue
 		}
+		// A limit's allowed/delayed count waits for the verdict: when a
+		// later limit refuses, the request was not allowed anywhere (and
+		// its tokens are refunded).
+		acts[i] = res.Action + 1
 		if res.Action >= Reject {
+			sl.c.record(res.Action, false)
+			acts[i] = 0
 			for j := 0; j < i; j++ {
+				acts[j] = 0
 				if g := got[j]; g.b != nil {
 					st.limits[j].l.refund(g.b, g.r, len(g.r.list))
 				}
@@ -160,6 +168,11 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 		}
 		if res.Action == Delay && res.Wait > final.Wait {
 			final = res
+		}
+	}
+	for i, a := range acts[:len(st.limits)] {
+		if a != 0 {
+			st.limits[i].c.record(a-1, false)
 		}
 	}
 	switch final.Action {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit/keytable"
@@ -555,5 +557,30 @@ func TestRetryAfterCoversEveryWindow(t *testing.T) {
 				t.Fatalf("retry after Retry-After (%ds) refused again: %s", ra, o.detail)
 			}
 		})
+	}
+}
+
+// TestCountsOnlyTheVerdict: when a later limit refuses a request, the
+// earlier limit that granted it (and got its token back) does not count it
+// as allowed.
+func TestCountsOnlyTheVerdict(t *testing.T) {
+	f := newFixture(t, fixtureOpts{}, LimitConfig{Name: "wide", Default: Windows{Second: 100}}, LimitConfig{Name: "narrow", Default: Windows{Second: 1}})
+	counter := func(limit, result string) uint64 {
+		return metrics.GetOrCreateCounter(`edgeguard_ratelimit_requests_total{route=` + strconv.Quote(f.stage.route) +
+			`,limit="` + limit + `",result="` + result + `"}`).Get()
+	}
+	wide0, narrow0 := counter("wide", "allowed"), counter("narrow", "allowed")
+	refused0 := counter("narrow", "rejected") + counter("narrow", "banned")
+	for range 5 {
+		f.do()
+	}
+	if got := counter("wide", "allowed") - wide0; got != 1 {
+		t.Errorf("wide allowed %d, want 1 (the one request both limits let through)", got)
+	}
+	if got := counter("narrow", "allowed") - narrow0; got != 1 {
+		t.Errorf("narrow allowed %d, want 1", got)
+	}
+	if got := counter("narrow", "rejected") + counter("narrow", "banned") - refused0; got != 4 {
+		t.Errorf("narrow refused %d, want 4", got)
 	}
 }
