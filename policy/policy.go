@@ -348,7 +348,9 @@ func restartOnly(old, next *config.Config) []string {
 	if !reflect.DeepEqual(listenerShape(old.Management), listenerShape(next.Management)) {
 		keys = append(keys, "management")
 	}
-	if old.Server != next.Server {
+	oldServer, nextServer := old.Server, next.Server
+	oldServer.AllowAmbiguousPaths, nextServer.AllowAmbiguousPaths = false, false // read per request
+	if oldServer != nextServer {
 		keys = append(keys, "server")
 	}
 	if old.AccessLog != next.AccessLog {
