@@ -217,11 +217,23 @@ func TestHealthCheckFailover(t *testing.T) {
 			t.Fatalf("request %d after a failed: %d from %q", i, r.status, r.headers["X-Upstream"])
 		}
 	}
+	g.waitLog("upstream target unhealthy: taken out of rotation", a.addr())
 	_ = b.srv.Shutdown()
 	waitFor(t, "502 once every target is down", func() bool {
 		r := g.do(t, "GET", "/x")
 		return r.status == 502 && strings.Contains(r.body, "upstream_unavailable")
 	})
+
+	// a comes back on its address: the health check puts it back in rotation.
+	ln, err := net.Listen("tcp4", a.addr())
+	if err != nil {
+		t.Fatalf("re-listen on %s: %v", a.addr(), err)
+	}
+	back := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.Response.Header.Set("X-Upstream", "a-again") }}
+	go func() { _ = back.Serve(ln) }()
+	t.Cleanup(func() { _ = back.Shutdown() })
+	waitFor(t, "a back in rotation", func() bool { return g.do(t, "GET", "/x").headers["X-Upstream"] == "a-again" })
+	g.waitLog("upstream target healthy again", a.addr())
 }
 
 func TestUpstreamTimeout(t *testing.T) {

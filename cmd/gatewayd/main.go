@@ -47,6 +47,7 @@ func main() {
 		return
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	slog.SetDefault(log) // packages without a logger of their own (upstream health) log here
 	if err := run(*configPath, log); err != nil {
 		log.Error("gatewayd failed", "error", err)
 		os.Exit(1)

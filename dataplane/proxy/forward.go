@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"syscall"
 
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
@@ -246,6 +247,7 @@ func (p *Pool) failed(t *target, now *lazyNow) {
 	}
 	if t.ejectedUntil.CompareAndSwap(cur, nowNs+int64(p.passive.EjectFor)) {
 		p.ejections.Inc()
+		slog.Warn("upstream target ejected after consecutive failures", "pool", p.name, "target", t.addr, "failures", n, "for", p.passive.EjectFor.String())
 	}
 }
 

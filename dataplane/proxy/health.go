@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -54,12 +55,14 @@ func (p *Pool) healthLoop(t *target) {
 			failures = 0
 			if !t.healthy.Load() && successes >= hc.HealthyThreshold {
 				t.healthy.Store(true)
+				slog.Info("upstream target healthy again", "pool", p.name, "target", t.addr, "checks_passed", successes)
 			}
 		} else {
 			failures++
 			successes = 0
 			if t.healthy.Load() && failures >= hc.UnhealthyThreshold {
 				t.healthy.Store(false)
+				slog.Warn("upstream target unhealthy: taken out of rotation", "pool", p.name, "target", t.addr, "checks_failed", failures, "path", hc.Path)
 			}
 		}
 		select {
