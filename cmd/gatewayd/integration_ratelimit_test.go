@@ -215,7 +215,7 @@ func TestRateLimitGraduatedUserspace(t *testing.T) {
 	if !strings.Contains(m, `edgeguard_ratelimit_tracked_keys{table="api@api"} 1`) {
 		t.Errorf("tracked keys gauge:\n%s", rlGrep(m, "tracked_keys"))
 	}
-	g.waitLog("burst offender banned", "client=127.0.0.1", "enforcer=userspace")
+	g.waitLog("burst offender banned", `"client":"127.0.0.1"`, `"enforcer":"userspace"`)
 }
 
 // rlStopAfterBan stops a paced run once failures have lasted for d.
@@ -331,7 +331,7 @@ xdp:
 		t.Fatalf("XDP counted %d banned packets during the ban, want the offender's packets:\n%s", n, rlGrep(m, "edgeguard_xdp_packets_total"))
 	}
 	rlWaitServed(t, dial, firstErr.Add(2*time.Second))
-	g.waitLog("burst offender banned", "client=10.200.0.2", "enforcer=native")
+	g.waitLog("burst offender banned", `"client":"10.200.0.2"`, `"enforcer":"native"`)
 }
 
 // TestLoginLockoutAndReset: failed logins (upstream 401) are counted per
