@@ -52,32 +52,28 @@ func (v *validator) atLeast(key string, n, min int) {
 	}
 }
 
-func (v *validator) hostPort(key, addr string) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		v.add(key, "must be host:port, got %q", addr)
-		return
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		v.add(key, "port must be 0-65535, got %q", port)
-	}
-	if strings.ContainsAny(host, " /") {
-		v.add(key, "bad host %q", host)
-	}
-}
+// hostPort checks a listen address: an optional host (empty: every
+// address) and a port, 0 for an ephemeral one.
+func (v *validator) hostPort(key, addr string) { v.address(key, addr, false) }
 
 // target checks an upstream target: a host (name or address) and a port
 // that can be dialled.
-func (v *validator) target(key, addr string) {
+func (v *validator) target(key, addr string) { v.address(key, addr, true) }
+
+func (v *validator) address(key, addr string, dial bool) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		v.add(key, "must be host:port, got %q", addr)
 		return
 	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		v.add(key, "port must be 1-65535, got %q", port)
+	lo := 0
+	if dial {
+		lo = 1
 	}
-	if host == "" || strings.ContainsFunc(host, func(r rune) bool { return r <= ' ' || r == '/' || r == 0x7f }) {
+	if p, err := strconv.Atoi(port); err != nil || p < lo || p > 65535 {
+		v.add(key, "port must be %d-65535, got %q", lo, port)
+	}
+	if (dial && host == "") || strings.ContainsFunc(host, func(r rune) bool { return r <= ' ' || r == '/' || r == 0x7f }) {
 		v.add(key, "bad host %q", host)
 	}
 }

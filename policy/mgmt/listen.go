@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/edgeguard/edgeguard/policy"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
 
@@ -47,7 +48,7 @@ func (s *Server) listenTCP(cfg config.Management) (net.Listener, error) {
 		ln.Close()
 		return nil, err
 	}
-	s.tls.Store(&tlsAt{version: s.auth.Load().version, c: tc})
+	s.tls.set(s.auth.cur.Load().version, tc)
 	// Each handshake takes the certificate and client CAs of the running
 	// policy, so a reload with a renewed certificate or CA takes effect.
 	return tls.NewListener(ln, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
@@ -81,34 +82,21 @@ func checkDataInterfaces(host netip.Addr, ifaces []string) error {
 	return nil
 }
 
-// tlsAt is the TLS configuration loaded for one policy version.
-type tlsAt struct {
-	version uint64
-	c       *tls.Config
-}
-
 // serverTLS returns the TLS configuration of the running policy. When the
 // files of a new policy cannot be loaded, the previous configuration stays
 // (and the failure is logged once per version).
 func (s *Server) serverTLS() *tls.Config {
-	cur := s.tls.Load()
-	if s.opt.Policies == nil {
-		return cur.c
-	}
-	p := s.opt.Policies.Current()
-	if p.Version == cur.version {
-		return cur.c
-	}
-	next := &tlsAt{version: p.Version, c: cur.c}
-	if p.Config.Management.TLSCertFile != "" {
-		if tc, err := tlsConfig(p.Config.Management); err != nil {
-			s.opt.Log.Error("management TLS files of the new policy not loaded; the previous ones stay", "version", p.Version, "error", err)
-		} else {
-			next.c = tc
+	return s.tls.get(s.opt.Policies, func(p *policy.Policy, prev *tls.Config) *tls.Config {
+		if p.Config.Management.TLSCertFile == "" {
+			return prev
 		}
-	}
-	s.tls.CompareAndSwap(cur, next)
-	return next.c
+		tc, err := tlsConfig(p.Config.Management)
+		if err != nil {
+			s.opt.Log.Error("management TLS files of the new policy not loaded; the previous ones stay", "version", p.Version, "error", err)
+			return prev
+		}
+		return tc
+	})
 }
 
 // tlsConfig loads the server certificate and, for mTLS, the client CAs. A

@@ -12,6 +12,7 @@ package mgmt
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +21,6 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/edgeguard/edgeguard/bpf"
@@ -51,8 +51,8 @@ type Options struct {
 // Server is the running management listener(s).
 type Server struct {
 	opt     Options
-	auth    atomic.Pointer[authAt] // see authenticator
-	tls     atomic.Pointer[tlsAt]  // see serverTLS
+	auth    perPolicy[*authenticator] // see authenticator
+	tls     perPolicy[*tls.Config]    // see serverTLS
 	srv     *http.Server
 	tcp     net.Listener // nil when management.address is off
 	unix    net.Listener // nil without management.unix_socket
@@ -61,27 +61,13 @@ type Server struct {
 	wg      sync.WaitGroup
 }
 
-// authAt is the authenticator built from one policy version.
-type authAt struct {
-	version uint64
-	a       *authenticator
-}
-
 // authenticator returns the authenticator of the running policy, so that a
 // reload that revokes or adds a token, changes public access or the client
 // CA takes effect at once (the listeners themselves need a restart).
 func (s *Server) authenticator() *authenticator {
-	cur := s.auth.Load()
-	if s.opt.Policies == nil {
-		return cur.a
-	}
-	p := s.opt.Policies.Current()
-	if p.Version == cur.version {
-		return cur.a
-	}
-	next := &authAt{version: p.Version, a: newAuthenticator(p.Config.Management)}
-	s.auth.CompareAndSwap(cur, next) // a racing rebuild from the same version is equivalent
-	return next.a
+	return s.auth.get(s.opt.Policies, func(p *policy.Policy, _ *authenticator) *authenticator {
+		return newAuthenticator(p.Config.Management)
+	})
 }
 
 // Start opens the configured listeners and serves until Shutdown.
@@ -95,7 +81,7 @@ func Start(opt Options) (*Server, error) {
 	if opt.Policies != nil {
 		version = opt.Policies.Current().Version
 	}
-	s.auth.Store(&authAt{version: version, a: newAuthenticator(cfg)})
+	s.auth.set(version, newAuthenticator(cfg))
 	var err error
 	if cfg.Address != config.ManagementOff {
 		if opt.Policies != nil && !cfg.AllowDataAddress {
