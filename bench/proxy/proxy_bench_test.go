@@ -4,11 +4,17 @@
 package proxy
 
 import (
+	"bufio"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -140,4 +146,74 @@ func measure(b *testing.B, addr string) float64 {
 	}
 	wg.Wait()
 	return float64(done.Load()) / time.Since(start).Seconds()
+}
+
+// startGatewayd builds and starts the real gatewayd binary in front of
+// upstream, with the access log written to a file as in production, and
+// returns its data address. The process is stopped when b ends.
+func startGatewayd(b *testing.B, upstream string) string {
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "gatewayd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/gatewayd").CombinedOutput(); err != nil {
+		b.Fatalf("build gatewayd: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "gatewayd.yaml")
+	doc := `
+listeners: [{name: public, address: "127.0.0.1:0"}]
+management: {address: "127.0.0.1:0"}
+access_log: {path: "` + filepath.Join(dir, "access.log") + `"}
+upstreams:
+  - name: api
+    targets: [` + upstream + `]
+routes:
+  - name: api
+    path: /api
+    upstream: api
+`
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config", cfg)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var rec struct{ Msg, Address string }
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "data listener started" {
+				addr <- rec.Address
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return a
+	case <-time.After(30 * time.Second):
+		b.Fatal("gatewayd did not start")
+	}
+	return ""
+}
+
+// BenchmarkRatioBinary is BenchmarkRatio through the real gatewayd process
+// (access log on, to a file) instead of the in-process server.
+func BenchmarkRatioBinary(b *testing.B) {
+	up := startUpstream(b)
+	gw := startGatewayd(b, up)
+	for b.Loop() {
+		direct := measure(b, up)
+		through := measure(b, gw)
+		b.ReportMetric(direct, "direct-req/s")
+		b.ReportMetric(through, "gateway-req/s")
+		b.ReportMetric(through/direct, "ratio")
+	}
 }
