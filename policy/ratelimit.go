@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,11 +116,16 @@ func (rs *rateState) limitStages(r *config.Route) ([]pipeline.Stage, error) {
 	rr := &r.RateLimit
 	store := rs.getStore()
 	var stages []pipeline.Stage
-	if len(rr.Limits) == 0 {
+	names := rr.Limits
+	if rr.Login && !slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, config.LoginLimit) }) {
+		// Authentication endpoints are charged the stricter login limit first.
+		names = append([]string{config.LoginLimit}, names...)
+	}
+	if len(names) == 0 {
 		return stages, nil
 	}
-	limits := make([]*ratelimit.Limit, 0, len(rr.Limits))
-	for i, name := range rr.Limits {
+	limits := make([]*ratelimit.Limit, 0, len(names))
+	for i, name := range names {
 		l, err := rs.limit(strings.ToLower(name), r.Name)
 		if err != nil {
 			return nil, fmt.Errorf("rate_limit.limits[%d]: %w", i, err)

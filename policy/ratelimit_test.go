@@ -81,7 +81,8 @@ func TestRateLimitStages(t *testing.T) {
 	}
 	ids := p.rate.store.TableIDs()
 	sort.Strings(ids)
-	want := []string{"api@login", "api@users", login.AccountTable, login.IPTable, "search"}
+	// The login route is also charged the login limit (rate_limit.limits.login).
+	want := []string{"api@login", "api@users", login.AccountTable, login.IPTable, "login@login", "search"}
 	if !slices.Equal(ids, want) {
 		t.Fatalf("tables %v, want %v (route scope per route, group scope shared)", ids, want)
 	}

@@ -352,6 +352,8 @@ func TestLoginLockoutAndReset(t *testing.T) {
     rate_limit: {login: true}
 `)+`
 rate_limit:
+  limits:
+    login: {second: 100}             # this test is about lockouts, not the login route's request rate
   login:
     max_failures: 3
     lockout: 2s
@@ -410,5 +412,30 @@ rate_limit:
 		if !regexp.MustCompile(regexp.QuoteMeta(want[:strings.LastIndexByte(want, ' ')]) + want[strings.LastIndexByte(want, ' '):]).MatchString(m) {
 			t.Errorf("metrics missing %s:\n%s", want, rlGrep(m, "login"))
 		}
+	}
+}
+
+// TestLoginRouteHasAStricterLimit: a route marked login is charged the
+// login limit (3 a second by default) without any limit configured.
+func TestLoginRouteHasAStricterLimit(t *testing.T) {
+	up := startUpstream(t, "auth", func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(200) })
+	g := startGateway(t, baseConfig("  - name: auth\n    targets: ["+up.addr()+"]\n", `
+  - name: login
+    path: /login
+    upstream: auth
+    rate_limit: {login: true}
+`))
+	limited := 0
+	for range 5 { // more would pass 200% of the limit: closed and banned
+		r := g.do(t, "POST", "/login")
+		switch {
+		case r.status == 429 && strings.Contains(r.body, `"reason":"rate_limited"`):
+			limited++
+		case r.status != 200:
+			t.Fatalf("unexpected %d %q", r.status, r.body)
+		}
+	}
+	if limited == 0 {
+		t.Fatal("5 immediate logins from one client were all served: no login limit")
 	}
 }

@@ -39,6 +39,15 @@ const (
 	maxLimitsPerRoute = 8 // ratelimit.MaxLimitsPerRoute
 )
 
+// LoginLimit is the limit every route with rate_limit.login: true is charged
+// (per client, before its own limits): authentication endpoints get a
+// stricter rate than the rest. rate_limit.limits.login overrides the
+// default windows (shadow: true turns it into a record only).
+const LoginLimit = "login"
+
+// DefaultLoginLimit are the windows of LoginLimit when the config sets none.
+var DefaultLoginLimit = Windows{Second: 3, Minute: 30}
+
 // DefaultLoginAccountFields are the body fields that name the account a
 // login attempt is for.
 var DefaultLoginAccountFields = []string{"username"}
@@ -150,6 +159,12 @@ func (rl *RateLimit) applyDefaults() {
 	}
 	setDuration(&rl.MaxDelay, DefaultRateMaxDelay)
 	setInt(&rl.MaxDelayed, DefaultRateMaxDelayed)
+	if _, ok := rl.Limits[LoginLimit]; !ok {
+		if rl.Limits == nil {
+			rl.Limits = map[string]Limit{}
+		}
+		rl.Limits[LoginLimit] = Limit{Windows: DefaultLoginLimit}
+	}
 	for name, l := range rl.Limits {
 		setString(&l.Scope, ScopeRoute)
 		setInt(&l.MaxKeys, rl.MaxKeys)

@@ -153,8 +153,12 @@ func TestRateLimitOptional(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Config.Routes[0].RateLimit.Enabled() || len(l.Config.RateLimit.Limits) != 0 {
+	if l.Config.Routes[0].RateLimit.Enabled() {
 		t.Fatal("rate limiting enabled without configuration")
+	}
+	// Only the login limit exists by default, used by login routes alone.
+	if lim, ok := l.Config.RateLimit.Limits[LoginLimit]; len(l.Config.RateLimit.Limits) != 1 || !ok || lim.Windows != DefaultLoginLimit {
+		t.Fatalf("default limits %+v, want only %s = %+v", l.Config.RateLimit.Limits, LoginLimit, DefaultLoginLimit)
 	}
 }
 
