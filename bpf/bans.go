@@ -34,6 +34,9 @@ func (x *XDP) Ban(src netip.Prefix, until time.Time) error {
 	expiry := monoNow() + uint64(until.Sub(now))
 	x.banMu.Lock()
 	defer x.banMu.Unlock()
+	if !src.IsSingleIP() {
+		return x.banNetLocked(src, expiry)
+	}
 	m, key := x.banMap(src)
 	err = m.Update(key, expiry, ebpf.UpdateAny)
 	if errors.Is(err, unix.E2BIG) || errors.Is(err, unix.ENOSPC) {
@@ -46,12 +49,107 @@ func (x *XDP) Ban(src netip.Prefix, until time.Time) error {
 	if err != nil {
 		return fmt.Errorf("ban %s: %w", enforce.FormatSource(src), err)
 	}
-	if !src.IsSingleIP() {
-		if err := x.objs.NetBansOn.Update(uint32(0), uint32(1), ebpf.UpdateAny); err != nil {
-			return fmt.Errorf("ban %s: switch network bans on: %w", enforce.FormatSource(src), err)
+	return nil
+}
+
+// Network bans live in an LPM trie, and a trie lookup returns the longest
+// matching entry only: a /64 banned for 10 minutes inside a /48 banned for
+// a day would, once expired, let its /64 through. So each trie entry holds
+// its effective expiry, the latest of its own ban and every ban covering
+// it, and user space keeps the bans' own expiries (netOwn) to recompute
+// the entries a change covers. Callers hold banMu.
+
+// loadNetOwnLocked fills netOwn from the trie the first time it is needed
+// (maps pinned by an earlier run hold effective expiries: taken as own,
+// which can only make a ban last longer).
+func (x *XDP) loadNetOwnLocked() error {
+	if x.netOwn != nil {
+		return nil
+	}
+	own := map[netip.Prefix]uint64{}
+	var (
+		key    filterLpmV6Key
+		expiry uint64
+	)
+	it := x.objs.BansNet6.Iterate()
+	for it.Next(&key, &expiry) {
+		own[netip.PrefixFrom(netip.AddrFrom16(key.Addr), int(key.Prefixlen))] = expiry
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("read network bans: %w", err)
+	}
+	x.netOwn = own
+	return nil
+}
+
+// effective is the latest expiry of p's own ban and every ban covering p.
+func (x *XDP) effective(p netip.Prefix) uint64 {
+	var e uint64
+	for q, exp := range x.netOwn {
+		if q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
+			e = max(e, exp)
+		}
+	}
+	return e
+}
+
+// rewriteCoveredLocked writes the effective expiry of every network ban
+// that p covers (p itself included when banned).
+func (x *XDP) rewriteCoveredLocked(p netip.Prefix) error {
+	for q := range x.netOwn {
+		if q.Bits() < p.Bits() || !p.Contains(q.Addr()) {
+			continue
+		}
+		key := filterLpmV6Key{Prefixlen: uint32(q.Bits()), Addr: q.Addr().As16()}
+		if err := x.objs.BansNet6.Update(&key, x.effective(q), ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("ban %s: %w", enforce.FormatSource(q), err)
 		}
 	}
 	return nil
+}
+
+func (x *XDP) banNetLocked(src netip.Prefix, expiry uint64) error {
+	if err := x.loadNetOwnLocked(); err != nil {
+		return fmt.Errorf("ban %s: %w", enforce.FormatSource(src), err)
+	}
+	prev, had := x.netOwn[src]
+	x.netOwn[src] = expiry
+	err := x.rewriteCoveredLocked(src)
+	if errors.Is(err, unix.E2BIG) || errors.Is(err, unix.ENOSPC) {
+		if _, serr := x.sweepLocked(); serr != nil {
+			return fmt.Errorf("ban %s: %w", enforce.FormatSource(src), serr)
+		}
+		x.netOwn[src] = expiry
+		err = x.rewriteCoveredLocked(src)
+	}
+	if err != nil {
+		if had {
+			x.netOwn[src] = prev
+		} else {
+			delete(x.netOwn, src)
+		}
+		return err
+	}
+	if err := x.objs.NetBansOn.Update(uint32(0), uint32(1), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("ban %s: switch network bans on: %w", enforce.FormatSource(src), err)
+	}
+	return nil
+}
+
+func (x *XDP) unbanNetLocked(src netip.Prefix) error {
+	if err := x.loadNetOwnLocked(); err != nil {
+		return fmt.Errorf("unban %s: %w", enforce.FormatSource(src), err)
+	}
+	delete(x.netOwn, src)
+	key := filterLpmV6Key{Prefixlen: uint32(src.Bits()), Addr: src.Addr().As16()}
+	if err := x.objs.BansNet6.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("unban %s: %w", enforce.FormatSource(src), err)
+	}
+	// Narrower bans it covered fall back to their own expiry.
+	if err := x.rewriteCoveredLocked(src); err != nil {
+		return err
+	}
+	return x.netBansOffIfEmpty()
 }
 
 // netBansOffIfEmpty lets the program skip the network ban trie again once
@@ -86,14 +184,12 @@ func (x *XDP) Unban(src netip.Prefix) error {
 	}
 	x.banMu.Lock()
 	defer x.banMu.Unlock()
+	if !src.IsSingleIP() {
+		return x.unbanNetLocked(src)
+	}
 	m, key := x.banMap(src)
 	if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("unban %s: %w", enforce.FormatSource(src), err)
-	}
-	if !src.IsSingleIP() {
-		if err := x.netBansOffIfEmpty(); err != nil {
-			return fmt.Errorf("unban %s: %w", enforce.FormatSource(src), err)
-		}
 	}
 	return nil
 }
@@ -139,15 +235,24 @@ func (x *XDP) sweepLocked() ([]enforce.Ban, error) {
 			return nil, fmt.Errorf("delete expired ban: %w", err)
 		}
 	}
+	if err := x.loadNetOwnLocked(); err != nil {
+		return nil, err
+	}
 	var (
 		nkey     filterLpmV6Key
 		nexpired []filterLpmV6Key
 	)
 	it = x.objs.BansNet6.Iterate()
 	for it.Next(&nkey, &expiry) {
-		if !keep(netip.PrefixFrom(netip.AddrFrom16(nkey.Addr), int(nkey.Prefixlen)), expiry) {
+		p := netip.PrefixFrom(netip.AddrFrom16(nkey.Addr), int(nkey.Prefixlen))
+		if expiry <= mono { // the effective expiry: no ban covers it any more
 			nexpired = append(nexpired, nkey)
+			delete(x.netOwn, p)
+			continue
 		}
+		// Listed with its own expiry; one that ran out inside a live wider
+		// ban is not listed (the wider ban is).
+		keep(p, x.netOwn[p])
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("iterate network bans: %w", err)

@@ -184,6 +184,46 @@ func TestVerdicts(t *testing.T) {
 			t.Fatal("a new network ban is not enforced")
 		}
 	})
+	t.Run("a short network ban inside a long one", func(t *testing.T) {
+		// The trie returns the longest match only: the /64's entry must
+		// carry the /48's expiry, or the /64 would pass once its own ban ended.
+		wide, narrow := netip.MustParsePrefix("2001:db8:7::/48"), netip.MustParsePrefix("2001:db8:7:1::/64")
+		if err := x.Ban(wide, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Ban(narrow, time.Now().Add(150*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(300 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond) // the kernel clock has to pass the /64's expiry
+		}
+		if got := testRun(t, x, tcp("2001:db8:7:1::5")); got != ActionDrop {
+			t.Fatalf("inside the live /48 after the /64 ban ended: action %d, want drop", got)
+		}
+		bans, _ := x.Bans()
+		for _, b := range bans {
+			if b.Source == narrow {
+				t.Errorf("the expired /64 ban is still listed: %+v", b)
+			}
+		}
+		// A long narrow ban outlives an unbanned wider one.
+		if err := x.Ban(narrow, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Unban(wide); err != nil {
+			t.Fatal(err)
+		}
+		if testRun(t, x, tcp("2001:db8:7:1::5")) != ActionDrop || testRun(t, x, tcp("2001:db8:7:2::5")) != ActionPass {
+			t.Fatal("after unbanning the /48: the /64 must stay banned and the rest of the /48 pass")
+		}
+		if err := x.Unban(narrow); err != nil {
+			t.Fatal(err)
+		}
+		if testRun(t, x, tcp("2001:db8:7:1::5")) != ActionPass {
+			t.Fatal("after unbanning both: still dropped")
+		}
+	})
 	t.Run("ban expires", func(t *testing.T) {
 		a := enforce.Host(netip.MustParseAddr("192.0.2.44"))
 		if err := x.Ban(a, time.Now().Add(200*time.Millisecond)); err != nil {

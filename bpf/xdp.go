@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,7 +120,8 @@ type XDP struct {
 	allow6Map *ebpf.Map
 	pageBuf   []dir24.Page // writePages' gathered batch, kept between deltas
 
-	banMu sync.Mutex // serializes ban writes with the expiry sweep
+	banMu  sync.Mutex              // serializes ban writes with the expiry sweep
+	netOwn map[netip.Prefix]uint64 // network bans' own expiries (see bans.go); nil until first used
 
 	recycling     atomic.Bool    // a chunk recycle is scheduled or running
 	recycleWG     sync.WaitGroup // the running recycle (Close and tests wait)
