@@ -185,7 +185,10 @@ func New(cfg Config) (*Verifier, error) {
 		k.macs.New = func() any { return hmac.New(sha256.New, secret) }
 		k.replay = NewReplayCache(cfg.ReplayCacheSize)
 		if prev := cfg.Previous; prev != nil && prev.keys[c.ID] != nil {
-			k.replay = prev.keys[c.ID].replay.carry(cfg.ReplayCacheSize, int64(cfg.MaxSkew-prev.skew), now.UnixNano())
+			extend := int64(cfg.MaxSkew - prev.skew)
+			// An entry expires at most 2*skew from now (timestamps up to
+			// +skew are accepted), and counts extend longer.
+			k.replay = prev.keys[c.ID].replay.carry(cfg.ReplayCacheSize, extend, 2*int64(prev.skew)+max(extend, 0), now.UnixNano())
 		}
 		if !c.NotAfter.IsZero() {
 			k.notAfter = c.NotAfter.UnixNano()

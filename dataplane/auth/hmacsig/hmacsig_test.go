@@ -383,3 +383,42 @@ func TestReloadNeverOpensAReplayWindow(t *testing.T) {
 		t.Fatal("refused a current signature after the reload")
 	}
 }
+
+// TestReloadRaceAcceptsOnce: while a reload swaps verifiers, requests in
+// flight on the old one and new requests on the new one present the same
+// signature at once: it is accepted exactly once.
+func TestReloadRaceAcceptsOnce(t *testing.T) {
+	keys := []KeyConfig{{ID: "svc1", Client: "billing", Secret: secret}}
+	v1, err := New(Config{Keys: keys, MaxSkew: 5 * time.Minute, ReplayCacheSize: 1024, RequiredHeaders: []string{"host"}, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := New(Config{Keys: keys, MaxSkew: 10 * time.Minute, ReplayCacheSize: 4096, RequiredHeaders: []string{"host"}, Previous: v1, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range 50 {
+		r := base()
+		r.headers[1][1] = "race-" + strings.Repeat("z", n)
+		var ok atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 8 {
+			v := v1
+			if i%2 == 1 {
+				v = v2
+			}
+			ctx := r.ctx(t, nil)
+			wg.Go(func() {
+				if _, err := v.Verify(ctx, ctx.URI().Path(), t0); err == nil {
+					ok.Add(1)
+				} else if !errors.Is(err, ErrReplay) {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != 1 {
+			t.Fatalf("request %d accepted %d times across the old and the new verifier", n, ok.Load())
+		}
+	}
+}

@@ -2,7 +2,9 @@ package hmacsig
 
 import (
 	"crypto/sha256"
+	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // ReplayCache remembers accepted signatures until they could no longer be
@@ -14,6 +16,7 @@ import (
 type ReplayCache struct {
 	shards   [replayShards]replayShard
 	perShard int
+	prev     atomic.Pointer[prevCache] // see carry
 }
 
 const replayShards = 64
@@ -33,26 +36,28 @@ func NewReplayCache(size int) *ReplayCache {
 	return c
 }
 
-// carry returns c for a verifier built by a reload, with live entries
-// moved to a cache of a new size (kept past its bound rather than dropped,
-// which would open a replay window) and every expiry extended by extend
-// (a larger skew accepts signatures for longer).
-func (c *ReplayCache) carry(size int, extend, now int64) *ReplayCache {
+// carry returns the cache a verifier built by a reload uses for a key: c
+// itself when its size and the skew stay, else a new cache linked to c.
+// While a signature accepted before the reload could still be replayed
+// (maxLife from now), every new signature is first claimed in c, under c's
+// own lock: the verifier being replaced, still serving requests in flight,
+// uses c too, so the two can never both accept one signature, and nothing
+// accepted before the reload is forgotten. c's entries count as live for
+// extend longer (a larger skew accepts signatures for longer).
+func (c *ReplayCache) carry(size int, extend, maxLife, now int64) *ReplayCache {
 	if c.Size() == NewReplayCache(size).Size() && extend <= 0 {
 		return c
 	}
 	n := NewReplayCache(size)
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		for sig, exp := range s.m {
-			if exp > now {
-				n.shards[i].m[sig] = exp + max(extend, 0)
-			}
-		}
-		s.mu.Unlock()
-	}
+	n.prev.Store(&prevCache{c: c, extend: max(extend, 0), until: now + maxLife})
 	return n
+}
+
+// prevCache links a cache to the one it replaced at a reload.
+type prevCache struct {
+	c      *ReplayCache
+	extend int64 // c's entries stay live this much longer
+	until  int64 // after this, nothing in c matters any more
 }
 
 // add records sig until expires, or reports it as a replay.
@@ -60,6 +65,13 @@ func (c *ReplayCache) carry(size int, extend, now int64) *ReplayCache {
 func (c *ReplayCache) Size() int { return c.perShard * replayShards }
 
 func (c *ReplayCache) add(sig *[sha256.Size]byte, expires, now int64) error {
+	if p := c.prev.Load(); p != nil {
+		if now >= p.until {
+			c.prev.CompareAndSwap(p, nil)
+		} else if err := p.c.add(sig, expires, now-p.extend); errors.Is(err, ErrReplay) {
+			return ErrReplay // a full previous cache just cannot vouch: this one decides
+		}
+	}
 	s := &c.shards[sig[0]%replayShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
