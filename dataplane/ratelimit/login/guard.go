@@ -8,6 +8,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgeguard/edgeguard/dataplane/auth"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit/keytable"
@@ -85,9 +86,12 @@ func (g *Guard) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	return pipeline.Continue
 }
 
-// ObserveResponse counts the gateway's own authentication failures.
+// ObserveResponse counts the gateway's own authentication failures:
+// credentials it checked and refused. A request that sent none cost no
+// check and is often a client waiting for the challenge; counting those
+// would lock out everyone behind one NAT.
 func (g *Guard) ObserveResponse(_ *fasthttp.RequestCtx, r *pipeline.Request) {
-	if r.Reason != pipeline.ReasonUnauthenticated {
+	if r.Reason != pipeline.ReasonUnauthenticated || r.Detail == auth.ErrMissing.Error() {
 		return
 	}
 	now := g.store.Now(r.Start)

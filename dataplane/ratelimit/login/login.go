@@ -141,12 +141,18 @@ const (
 	pendingTTL = int64(2 * time.Minute)
 )
 
-// IdleAt implements keytable.State.
+// IdleAt implements keytable.State. An entry with attempts in flight is
+// not idle until they time out, or a sweep would let more run at once.
 func (s *state) IdleAt() int64 {
-	if s.w.Load() == 0 {
-		return 0
+	var at int64
+	if s.w.Load() != 0 {
+		at = s.idleAt.Load()
 	}
-	return s.idleAt.Load()
+	if p := s.pending.Load(); p>>countShift != 0 {
+		_, t := unpack(p)
+		at = max(at, t+pendingTTL)
+	}
+	return at
 }
 
 func unpack(w uint64) (failures uint64, last int64) {

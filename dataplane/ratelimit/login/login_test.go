@@ -245,3 +245,22 @@ func TestAttemptsInFlightExpire(t *testing.T) {
 		t.Fatalf("after pendingTTL: %d, want the stale attempts forgotten", got.status)
 	}
 }
+
+// TestAttemptsInFlightSurviveASweep: the janitor must not drop a client
+// whose attempts are in flight (they would stop counting).
+func TestAttemptsInFlightSurviveASweep(t *testing.T) {
+	f := newFixture(t)
+	for range 3 {
+		ctx := new(fasthttp.RequestCtx)
+		r := &pipeline.Request{Start: f.store.Epoch().Add(f.now), ClientIP: netip.MustParseAddr("192.0.2.62")}
+		if f.st.Handle(ctx, r) != pipeline.Continue {
+			t.Fatal("refused below the limit")
+		}
+	}
+	if n := f.store.Sweep(int64(f.now + time.Second)); n != 0 {
+		t.Fatalf("swept %d entries with attempts in flight", n)
+	}
+	if got := f.do(attempt{ip: "192.0.2.62", upstream: 200}); got.status != 429 {
+		t.Fatalf("4th concurrent attempt after a sweep: %d, want 429", got.status)
+	}
+}
