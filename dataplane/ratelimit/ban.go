@@ -46,21 +46,27 @@ const banLogBurst = 20
 // logGate lets through banLogBurst log lines per second and counts the rest,
 // so that the next line that passes can say how many were left out.
 type logGate struct {
-	window     atomic.Int64 // second (store time) the count is for
-	count      atomic.Int64 // lines in that second
-	suppressed atomic.Int64 // left out since the last line that passed
+	w          atomic.Uint64 // second (store time, low 32 bits) << 32 | lines in it
+	suppressed atomic.Int64  // left out since the last line that passed
 }
 
 // pass reports whether a line may be written at nowSec and, if so, how many
 // were left out before it.
 func (g *logGate) pass(nowSec int64) (bool, int64) {
-	if w := g.window.Load(); w != nowSec && g.window.CompareAndSwap(w, nowSec) {
-		g.count.Store(0)
+	sec := uint64(uint32(nowSec))
+	for {
+		old := g.w.Load()
+		n := old & 0xffffffff
+		if old>>32 != sec {
+			n = 0 // a new second
+		}
+		if n >= banLogBurst {
+			g.suppressed.Add(1)
+			banLogsSuppressed.Inc()
+			return false, 0
+		}
+		if g.w.CompareAndSwap(old, sec<<32|(n+1)) {
+			return true, g.suppressed.Swap(0)
+		}
 	}
-	if g.count.Add(1) > banLogBurst {
-		g.suppressed.Add(1)
-		banLogsSuppressed.Inc()
-		return false, 0
-	}
-	return true, g.suppressed.Swap(0)
 }

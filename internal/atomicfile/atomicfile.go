@@ -12,8 +12,10 @@ import (
 	"path/filepath"
 )
 
-// Write replaces path with what fill writes. On any error path is left as
-// it was and the temporary file is removed.
+// Write replaces path with what fill writes. An error before the rename
+// leaves path as it was (the temporary file is removed); an error from the
+// final directory fsync means the new file is in place but may not survive
+// a crash, so callers must not assume either content.
 func Write(path string, fill func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")

@@ -221,8 +221,9 @@ func (s *Store) lookup(addr netip.Prefix) (time.Time, bool) {
 }
 
 // rollback restores the ban state of addr before a change that could not be
-// persisted. The file still holds that state, so only memory and the
-// enforcer need it.
+// persisted, in the enforcer and in memory, and schedules a write: the
+// file may hold the withdrawn change after all (the rename happened but
+// the directory fsync failed, or a background flush wrote it meanwhile).
 func (s *Store) rollback(addr netip.Prefix, prev time.Time, had bool) {
 	var err error
 	if had {
@@ -233,14 +234,7 @@ func (s *Store) rollback(addr netip.Prefix, prev time.Time, had bool) {
 	if err != nil {
 		s.log.Error("ban store: rollback failed", "addr", addr, "error", err)
 	}
-	s.mu.Lock()
-	if had {
-		s.bans[addr] = prev
-	} else {
-		delete(s.bans, addr)
-	}
-	s.gen++
-	s.mu.Unlock()
+	s.record(addr, prev, had && prev.After(s.now()))
 }
 
 // Ban applies a ban and schedules it to be written within FlushDelay.

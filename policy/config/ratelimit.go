@@ -39,6 +39,10 @@ const (
 	maxLimitsPerRoute = 8 // ratelimit.MaxLimitsPerRoute
 )
 
+// maxLoginFailures is the most failures a login or auth-failure counter
+// holds (16 bits of its state word).
+const maxLoginFailures = 1<<16 - 1
+
 // LoginLimit is the limit every route with rate_limit.login: true is charged
 // (per client, before its own limits): authentication endpoints get a
 // stricter rate than the rest. rate_limit.limits.login overrides the
@@ -211,7 +215,7 @@ func (rl *RateLimit) validate(v *validator) {
 		rl.Limits[name].validate(v, "rate_limit.limits."+name, name)
 	}
 	af := rl.AuthFailures
-	v.atLeast("rate_limit.auth_failures.max_failures", af.MaxFailures, 1)
+	v.between("rate_limit.auth_failures.max_failures", af.MaxFailures, 1, maxLoginFailures)
 	v.positive("rate_limit.auth_failures.failure_window", af.FailureWindow)
 	v.positive("rate_limit.auth_failures.lockout", af.Lockout)
 	v.atLeast("rate_limit.auth_failures.max_keys", af.MaxKeys, 1)
@@ -221,7 +225,7 @@ func (rl *RateLimit) validate(v *validator) {
 			v.add(fmt.Sprintf("rate_limit.login.account_fields[%d]", i), "must be a field name or a dotted JSON path, got %q", f)
 		}
 	}
-	v.atLeast("rate_limit.login.max_failures", lg.MaxFailures, 1)
+	v.between("rate_limit.login.max_failures", lg.MaxFailures, 1, maxLoginFailures)
 	v.positive("rate_limit.login.failure_window", lg.FailureWindow)
 	v.positive("rate_limit.login.lockout", lg.Lockout)
 	if lg.DelayStep < 0 {

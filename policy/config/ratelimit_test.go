@@ -127,6 +127,8 @@ func TestRateLimitInvalid(t *testing.T) {
 		{"global reject threshold", [2]string{"rate_limit:\n", "rate_limit:\n  thresholds: {reject: 5000, ban: 6000}\n"}, "rate_limit.thresholds.reject"},
 		{"login field", [2]string{"rate_limit:\n", "rate_limit:\n  login: {account_fields: [\"user..name\"]}\n"}, "rate_limit.login.account_fields[0]"},
 		{"login failures", [2]string{"rate_limit:\n", "rate_limit:\n  login: {max_failures: -1}\n"}, "rate_limit.login.max_failures"},
+		{"login failures past the counter", [2]string{"rate_limit:\n", "rate_limit:\n  login: {max_failures: 70000}\n"}, "rate_limit.login.max_failures"},
+		{"auth failures past the counter", [2]string{"rate_limit:\n", "rate_limit:\n  auth_failures: {max_failures: 70000}\n"}, "rate_limit.auth_failures.max_failures"},
 		{"login lockout", [2]string{"rate_limit:\n", "rate_limit:\n  login: {lockout: -1m}\n"}, "rate_limit.login.lockout"},
 		{"login unknown key", [2]string{"rate_limit:\n", "rate_limit:\n  login: {lock_out: 1m}\n"}, "lock_out"},
 		{"route unknown key", [2]string{"login: true", "login: true\n      lgoin: true"}, "lgoin"},
