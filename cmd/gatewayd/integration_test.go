@@ -67,23 +67,29 @@ func TestProxyAndHeaders(t *testing.T) {
 
 // TestPathBypass checks that no spelling of /admin escapes the admin route's
 // constraints (here: POST only) by landing on the catch-all route instead.
-func TestPathBypass(t *testing.T) {
-	admin := startUpstream(t, "admin", nil)
-	public := startUpstream(t, "public", nil)
-	g := startGateway(t, baseConfig(`
+// adminPublic is a config with a POST-only admin route (matched by match,
+// e.g. "path: /admin") and a catch-all public route, each to its upstream.
+func adminPublic(admin, public *upstream, match string) string {
+	return baseConfig(`
   - name: admin
     targets: [`+admin.addr()+`]
   - name: public
     targets: [`+public.addr()+`]
 `, `
   - name: admin
-    path: /admin
+    `+match+`
     methods: [POST]
     upstream: admin
   - name: public
     path: /
     upstream: public
-`))
+`)
+}
+
+func TestPathBypass(t *testing.T) {
+	admin := startUpstream(t, "admin", nil)
+	public := startUpstream(t, "public", nil)
+	g := startGateway(t, adminPublic(admin, public, "path: /admin"))
 	cases := []struct {
 		name, path string
 		status     int
@@ -128,21 +134,7 @@ func TestAbsoluteFormHost(t *testing.T) {
 	echoHost := func(ctx *fasthttp.RequestCtx) { fmt.Fprintf(ctx, "host=%s", ctx.Request.Header.Host()) }
 	admin := startUpstream(t, "admin", echoHost)
 	public := startUpstream(t, "public", echoHost)
-	g := startGateway(t, baseConfig(`
-  - name: admin
-    targets: [`+admin.addr()+`]
-  - name: public
-    targets: [`+public.addr()+`]
-`, `
-  - name: admin
-    host: admin.example.com
-    path: /
-    methods: [POST]
-    upstream: admin
-  - name: public
-    path: /
-    upstream: public
-`))
+	g := startGateway(t, adminPublic(admin, public, "host: admin.example.com\n    path: /"))
 	for _, tc := range []struct {
 		name, target, host string
 		status             int
