@@ -5,6 +5,7 @@
 package policy
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -40,6 +41,9 @@ type Policy struct {
 	// Allowlist is xdp.allowlist, parsed: the Holder hands it to the
 	// enforcer when the policy is published.
 	Allowlist []netip.Prefix
+	// listenerTLS is the TLS configuration of each data listener (nil:
+	// plain HTTP), served per handshake by Holder.ListenerTLS.
+	listenerTLS []*tls.Config
 
 	pools map[string]*compiledPool
 	auth  *authState // auth.go
@@ -110,6 +114,13 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		return nil, fmt.Errorf("compile headers: %w", err)
 	}
 	p.Headers = hs
+	for i := range c.Listeners {
+		tc, err := ListenerTLSConfig(c, i)
+		if err != nil {
+			return nil, fmt.Errorf("compile: %w", err)
+		}
+		p.listenerTLS = append(p.listenerTLS, tc)
+	}
 	for _, a := range c.XDP.Allowlist {
 		pfx, err := config.ParsePrefix(a) // validated: cannot fail
 		if err != nil {
@@ -235,6 +246,20 @@ func (p *Policy) PoolNames() []string {
 	return names
 }
 
+// dataListenerShape is what of the data listeners is fixed at start: names,
+// addresses and whether they speak TLS. Certificates, client CAs, client
+// auth and the minimum version take effect on reload (Holder.ListenerTLS).
+func dataListenerShape(ls []config.Listener) []config.Listener {
+	out := make([]config.Listener, len(ls))
+	for i, l := range ls {
+		if l.TLS != nil {
+			l.TLS = &config.ListenerTLS{}
+		}
+		out[i] = l
+	}
+	return out
+}
+
 // listenerShape is the part of the management section fixed at start: what
 // the listeners are. Tokens, public access, the client CA and a renewed
 // certificate take effect on reload (policy/mgmt reads them per request).
@@ -342,7 +367,7 @@ func poolConfig(u config.Upstream, opt Options) (proxy.PoolConfig, error) {
 // restartOnly lists the settings a reload cannot apply to a running process.
 func restartOnly(old, next *config.Config) []string {
 	var keys []string
-	if !reflect.DeepEqual(old.Listeners, next.Listeners) {
+	if !reflect.DeepEqual(dataListenerShape(old.Listeners), dataListenerShape(next.Listeners)) {
 		keys = append(keys, "listeners")
 	}
 	if !reflect.DeepEqual(listenerShape(old.Management), listenerShape(next.Management)) {

@@ -14,7 +14,8 @@ import (
 // handshake asks for a client certificate and verifies one if sent; with
 // require a verified certificate is needed to connect. The certificate's
 // identity is read per request by the auth stage (dataplane/auth/certauth).
-// Listener TLS takes effect at start (listeners are restart-only).
+// Every policy compiles its listeners' configurations (a file that does not
+// load rejects the reload); Holder.ListenerTLS serves the running one.
 func ListenerTLSConfig(c *config.Config, i int) (*tls.Config, error) {
 	l := c.Listeners[i]
 	t := l.TLS
@@ -53,4 +54,26 @@ func ListenerTLSConfig(c *config.Config, i int) (*tls.Config, error) {
 	}
 	cfg.ClientCAs = pool
 	return cfg, nil
+}
+
+// ListenerTLS returns the TLS configuration to open data listener i with
+// (nil for plain HTTP). Each handshake takes the certificate, client CA and
+// client_auth mode of the running policy, so a reload with renewed
+// certificates (new paths, or new contents: the config digest covers the
+// files) takes effect for new connections without a restart. Whether the
+// listener speaks TLS at all is fixed at start.
+func (h *Holder) ListenerTLS(i int) *tls.Config {
+	start := h.Current().listenerTLS[i]
+	if start == nil {
+		return nil
+	}
+	return &tls.Config{
+		NextProtos: start.NextProtos,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			if cur := h.Current().listenerTLS; i < len(cur) && cur[i] != nil {
+				return cur[i], nil
+			}
+			return start, nil // TLS was turned off by a reload: that needs a restart
+		},
+	}
 }

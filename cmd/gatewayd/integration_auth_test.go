@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -338,5 +339,55 @@ auth:
 				t.Errorf("got %d %s, want %d containing %q", resp.StatusCode(), resp.Body(), tc.status, tc.body)
 			}
 		})
+	}
+}
+
+// TestListenerCertificateReload: a renewed certificate written over the
+// same files is served to new connections after SIGHUP, without a restart;
+// a reload whose certificate does not load is rejected and the running one
+// stays.
+func TestListenerCertificateReload(t *testing.T) {
+	dir := t.TempDir()
+	oldCA, newCA := certtest.NewCA(t, "issuer one"), certtest.NewCA(t, "issuer two")
+	certFile, keyFile := oldCA.Server(t).WriteFiles(t, dir, "server")
+	up := startUpstream(t, "svc", nil)
+	g := startGateway(t, `
+listeners:
+  - name: tls
+    address: 127.0.0.1:0
+    tls: {cert_file: `+certFile+`, key_file: `+keyFile+`}
+management: {address: 127.0.0.1:0}
+access_log: {path: "off"}
+upstreams: [{name: svc, targets: [`+up.addr()+`]}]
+routes: [{name: r, path: /, upstream: svc}]
+`)
+	issuer := func() string {
+		c, err := tls.Dial("tcp", g.data, &tls.Config{InsecureSkipVerify: true}) // only the issuer is read
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Issuer.CommonName
+	}
+	if got := issuer(); got != "issuer one" {
+		t.Fatalf("served certificate from %q", got)
+	}
+	renewed := newCA.Server(t)
+	if err := os.WriteFile(certFile, renewed.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, renewed.KeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.signal(syscall.SIGHUP)
+	waitFor(t, "the renewed certificate served", func() bool { return issuer() == "issuer two" })
+
+	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.signal(syscall.SIGHUP)
+	g.waitLog("config reload rejected", "listeners[0].tls")
+	if got := issuer(); got != "issuer two" {
+		t.Fatalf("after a rejected reload: served certificate from %q", got)
 	}
 }

@@ -128,10 +128,7 @@ func run(configPath string, log *slog.Logger) error {
 
 	listeners := make([]net.Listener, 0, len(cfg.Listeners))
 	for i, l := range cfg.Listeners {
-		tlsCfg, err := policy.ListenerTLSConfig(cfg, i)
-		if err != nil {
-			return err
-		}
+		tlsCfg := holder.ListenerTLS(i)
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			return fmt.Errorf("listen %s (%s): %w", l.Name, l.Address, err)
