@@ -66,43 +66,80 @@ func (x *XDP) loadNetOwnLocked() error {
 	if x.netOwn != nil {
 		return nil
 	}
-	own := map[netip.Prefix]uint64{}
+	x.netOwn, x.netLens = map[netip.Prefix]uint64{}, [129]int{}
 	var (
 		key    filterLpmV6Key
 		expiry uint64
 	)
 	it := x.objs.BansNet6.Iterate()
 	for it.Next(&key, &expiry) {
-		own[netip.PrefixFrom(netip.AddrFrom16(key.Addr), int(key.Prefixlen))] = expiry
+		x.setOwn(netip.PrefixFrom(netip.AddrFrom16(key.Addr), int(key.Prefixlen)), expiry)
 	}
 	if err := it.Err(); err != nil {
+		x.netOwn = nil // try again next time
 		return fmt.Errorf("read network bans: %w", err)
 	}
-	x.netOwn = own
 	return nil
 }
 
-// effective is the latest expiry of p's own ban and every ban covering p.
+// effective is the latest expiry of p's own ban and every ban covering p:
+// one map lookup per prefix length that holds a ban (at most 97).
 func (x *XDP) effective(p netip.Prefix) uint64 {
 	var e uint64
-	for q, exp := range x.netOwn {
-		if q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
-			e = max(e, exp)
+	for b := enforce.MinNetBanBits; b <= p.Bits(); b++ {
+		if x.netLens[b] == 0 {
+			continue
 		}
+		q, _ := p.Addr().Prefix(b)
+		e = max(e, x.netOwn[q])
 	}
 	return e
 }
 
+// setOwn and dropOwn change netOwn and its per-length counts.
+func (x *XDP) setOwn(p netip.Prefix, expiry uint64) {
+	if _, ok := x.netOwn[p]; !ok {
+		x.netLens[p.Bits()]++
+	}
+	x.netOwn[p] = expiry
+}
+
+func (x *XDP) dropOwn(p netip.Prefix) {
+	if _, ok := x.netOwn[p]; ok {
+		x.netLens[p.Bits()]--
+		delete(x.netOwn, p)
+	}
+}
+
 // rewriteCoveredLocked writes the effective expiry of every network ban
-// that p covers (p itself included when banned).
+// that p covers (p itself included when banned). Bans of one length (the
+// rate limiter's /64s) cover nothing but themselves: then it costs one
+// write, not a scan of every ban.
 func (x *XDP) rewriteCoveredLocked(p netip.Prefix) error {
-	for q := range x.netOwn {
-		if q.Bits() < p.Bits() || !p.Contains(q.Addr()) {
-			continue
-		}
+	write := func(q netip.Prefix) error {
 		key := filterLpmV6Key{Prefixlen: uint32(q.Bits()), Addr: q.Addr().As16()}
 		if err := x.objs.BansNet6.Update(&key, x.effective(q), ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("ban %s: %w", enforce.FormatSource(q), err)
+		}
+		return nil
+	}
+	if _, ok := x.netOwn[p]; ok {
+		if err := write(p); err != nil {
+			return err
+		}
+	}
+	longer := 0
+	for b := p.Bits() + 1; b <= 128; b++ {
+		longer += x.netLens[b]
+	}
+	if longer == 0 {
+		return nil
+	}
+	for q := range x.netOwn {
+		if q.Bits() > p.Bits() && p.Contains(q.Addr()) {
+			if err := write(q); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -113,21 +150,26 @@ func (x *XDP) banNetLocked(src netip.Prefix, expiry uint64) error {
 		return fmt.Errorf("ban %s: %w", enforce.FormatSource(src), err)
 	}
 	prev, had := x.netOwn[src]
-	x.netOwn[src] = expiry
+	x.setOwn(src, expiry)
 	err := x.rewriteCoveredLocked(src)
 	if errors.Is(err, unix.E2BIG) || errors.Is(err, unix.ENOSPC) {
 		if _, serr := x.sweepLocked(); serr != nil {
 			return fmt.Errorf("ban %s: %w", enforce.FormatSource(src), serr)
 		}
-		x.netOwn[src] = expiry
+		x.setOwn(src, expiry)
 		err = x.rewriteCoveredLocked(src)
 	}
 	if err != nil {
+		// Put the entries back as they were (best effort: the kernel just
+		// refused a write).
 		if had {
-			x.netOwn[src] = prev
+			x.setOwn(src, prev)
 		} else {
-			delete(x.netOwn, src)
+			x.dropOwn(src)
+			key := filterLpmV6Key{Prefixlen: uint32(src.Bits()), Addr: src.Addr().As16()}
+			_ = x.objs.BansNet6.Delete(&key)
 		}
+		_ = x.rewriteCoveredLocked(src)
 		return err
 	}
 	if err := x.objs.NetBansOn.Update(uint32(0), uint32(1), ebpf.UpdateAny); err != nil {
@@ -140,11 +182,11 @@ func (x *XDP) unbanNetLocked(src netip.Prefix) error {
 	if err := x.loadNetOwnLocked(); err != nil {
 		return fmt.Errorf("unban %s: %w", enforce.FormatSource(src), err)
 	}
-	delete(x.netOwn, src)
 	key := filterLpmV6Key{Prefixlen: uint32(src.Bits()), Addr: src.Addr().As16()}
 	if err := x.objs.BansNet6.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("unban %s: %w", enforce.FormatSource(src), err)
 	}
+	x.dropOwn(src)
 	// Narrower bans it covered fall back to their own expiry.
 	if err := x.rewriteCoveredLocked(src); err != nil {
 		return err
@@ -247,7 +289,7 @@ func (x *XDP) sweepLocked() ([]enforce.Ban, error) {
 		p := netip.PrefixFrom(netip.AddrFrom16(nkey.Addr), int(nkey.Prefixlen))
 		if expiry <= mono { // the effective expiry: no ban covers it any more
 			nexpired = append(nexpired, nkey)
-			delete(x.netOwn, p)
+			x.dropOwn(p)
 			continue
 		}
 		// Listed with its own expiry; one that ran out inside a live wider

@@ -120,8 +120,9 @@ type XDP struct {
 	allow6Map *ebpf.Map
 	pageBuf   []dir24.Page // writePages' gathered batch, kept between deltas
 
-	banMu  sync.Mutex              // serializes ban writes with the expiry sweep
-	netOwn map[netip.Prefix]uint64 // network bans' own expiries (see bans.go); nil until first used
+	banMu   sync.Mutex              // serializes ban writes with the expiry sweep
+	netOwn  map[netip.Prefix]uint64 // network bans' own expiries (see bans.go); nil until first used
+	netLens [129]int                // netOwn entries per prefix length
 
 	recycling     atomic.Bool    // a chunk recycle is scheduled or running
 	recycleWG     sync.WaitGroup // the running recycle (Close and tests wait)

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/dataplane/auth/certauth/certtest"
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/dataplane/router"
 	"github.com/edgeguard/edgeguard/policy/config"
@@ -188,4 +190,46 @@ func TestAllowlistAppliedAtStartAndReload(t *testing.T) {
 		t.Fatalf("bad allowlist: %v", err)
 	}
 	check("rejected", map[string]enforce.Reason{"10.2.0.1": enforce.ReasonPassAllowlist})
+}
+
+// TestListenerTLSFollowsTheListener: the TLS settings served on a socket
+// are those of the listener with its name and address, whatever a reload
+// does to the order of the listeners.
+func TestListenerTLSFollowsTheListener(t *testing.T) {
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, "ca")
+	cert, key := ca.Server(t).WriteFiles(t, dir, "srv")
+	caFile := ca.WriteFile(t, dir, "ca")
+	a := upstreamAddr(t)
+	listeners := func(order ...string) string {
+		defs := map[string]string{
+			"public":  `{name: public, address: "127.0.0.1:18443", tls: {cert_file: ` + cert + `, key_file: ` + key + `}}`,
+			"partner": `{name: partner, address: "127.0.0.1:18444", tls: {cert_file: ` + cert + `, key_file: ` + key + `, client_ca_file: ` + caFile + `, client_auth: require}}`,
+		}
+		out := "listeners:\n"
+		for _, n := range order {
+			out += "  - " + defs[n] + "\n"
+		}
+		return out
+	}
+	base := doc("  - name: a\n    targets: ["+a+"]\n", "  - name: r\n    path: /\n    upstream: a\n")
+	h, src := newHolder(t, listeners("public", "partner")+base)
+	partner := h.ListenerTLS(1)
+	served := func() tls.ClientAuthType {
+		c, err := partner.GetConfigForClient(&tls.ClientHelloInfo{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.ClientAuth
+	}
+	if served() != tls.RequireAndVerifyClientCert {
+		t.Fatalf("partner serves %v", served())
+	}
+	src.set(listeners("partner", "public") + base)
+	if _, err := h.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if served() != tls.RequireAndVerifyClientCert {
+		t.Fatalf("after reordering the listeners, partner's socket serves %v", served())
+	}
 }

@@ -63,17 +63,25 @@ func ListenerTLSConfig(c *config.Config, i int) (*tls.Config, error) {
 // files) takes effect for new connections without a restart. Whether the
 // listener speaks TLS at all is fixed at start.
 func (h *Holder) ListenerTLS(i int) *tls.Config {
-	start := h.Current().listenerTLS[i]
+	p := h.Current()
+	start := p.listenerTLS[i]
 	if start == nil {
 		return nil
 	}
+	// The socket is the listener of this name and address; a reload that
+	// reorders or renames listeners must not hand it another one's
+	// certificate or client-auth settings.
+	name, addr := p.Config.Listeners[i].Name, p.Config.Listeners[i].Address
 	return &tls.Config{
 		NextProtos: start.NextProtos,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			if cur := h.Current().listenerTLS; i < len(cur) && cur[i] != nil {
-				return cur[i], nil
+			cur := h.Current()
+			for j, l := range cur.Config.Listeners {
+				if l.Name == name && l.Address == addr && cur.listenerTLS[j] != nil {
+					return cur.listenerTLS[j], nil
+				}
 			}
-			return start, nil // TLS was turned off by a reload: that needs a restart
+			return start, nil // gone, moved or turned to plain HTTP: that needs a restart
 		},
 	}
 }

@@ -65,8 +65,6 @@ func TestProxyAndHeaders(t *testing.T) {
 	}
 }
 
-// TestPathBypass checks that no spelling of /admin escapes the admin route's
-// constraints (here: POST only) by landing on the catch-all route instead.
 // adminPublic is a config with a POST-only admin route (matched by match,
 // e.g. "path: /admin") and a catch-all public route, each to its upstream.
 func adminPublic(admin, public *upstream, match string) string {
@@ -86,6 +84,8 @@ func adminPublic(admin, public *upstream, match string) string {
 `)
 }
 
+// TestPathBypass checks that no spelling of /admin escapes the admin route's
+// constraints (here: POST only) by landing on the catch-all route instead.
 func TestPathBypass(t *testing.T) {
 	admin := startUpstream(t, "admin", nil)
 	public := startUpstream(t, "public", nil)

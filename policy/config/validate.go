@@ -52,8 +52,6 @@ func (v *validator) atLeast(key string, n, min int) {
 	}
 }
 
-// hostPort checks a listen address: an optional host (empty: every
-// address) and a port, 0 for an ephemeral one.
 // between checks min <= n <= max.
 func (v *validator) between(key string, n, min, max int) {
 	if n < min || n > max {
@@ -61,6 +59,8 @@ func (v *validator) between(key string, n, min, max int) {
 	}
 }
 
+// hostPort checks a listen address: an optional host (empty: every
+// address) and a port, 0 for an ephemeral one.
 func (v *validator) hostPort(key, addr string) { v.address(key, addr, false) }
 
 // target checks an upstream target: a host (name or address) and a port

@@ -422,3 +422,58 @@ func TestReloadRaceAcceptsOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadWithAFullCache: the previous cache is full (the reason to
+// enlarge it); a signature the new verifier accepts must still be refused
+// by the old one, and the old one must not drop entries the new skew
+// still honours.
+func TestReloadWithAFullCache(t *testing.T) {
+	keys := []KeyConfig{{ID: "svc1", Client: "billing", Secret: secret}}
+	v1, err := New(Config{Keys: keys, MaxSkew: 5 * time.Minute, ReplayCacheSize: replayShards, RequiredHeaders: []string{"host"}, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var early *fasthttp.RequestCtx
+	for i, ok := 0, 0; ok < replayShards; i++ { // one signature per shard: every shard full
+		r := base()
+		r.headers[1][1] = "fill-" + strings.Repeat("f", i)
+		ctx := r.ctx(t, nil)
+		err := func() error { _, err := v1.Verify(ctx, ctx.URI().Path(), t0); return err }()
+		switch {
+		case err == nil:
+			ok++
+			if early == nil {
+				early = ctx
+			}
+		case !errors.Is(err, ErrReplayCacheFull) || i > 100*replayShards:
+			t.Fatalf("filling: %v", err)
+		}
+	}
+	v2, err := New(Config{Keys: keys, MaxSkew: 6 * time.Minute, ReplayCacheSize: 4096, RequiredHeaders: []string{"host"}, Previous: v1, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := base()
+	r.headers[1][1] = "after-the-reload"
+	s := r.ctx(t, nil)
+	if _, err := v2.Verify(s, s.URI().Path(), t0.Add(time.Second)); err != nil {
+		t.Fatalf("new verifier: %v", err)
+	}
+	if _, err := v1.Verify(s, s.URI().Path(), t0.Add(2*time.Second)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("old verifier, still serving, on the signature the new one accepted: %v, want ErrReplay", err)
+	}
+	// Past the old skew, within the new: the old verifier's clean-up must
+	// have kept the early entry for the new one.
+	at := t0.Add(5*time.Minute + 30*time.Second)
+	var p Params
+	if err := ParseAuthorization(early.Request.Header.Peek("Authorization"), &p); err != nil {
+		t.Fatal(err)
+	}
+	other := p.Signature
+	other[31] ^= 0xff // same shard as early's signature, another signature
+	// The old cache cleans that full shard up at a time past the old skew.
+	_ = v1.ReplayOf("svc1").add(&other, at.Add(time.Minute).UnixNano(), at.UnixNano())
+	if _, err := v2.Verify(early, early.URI().Path(), at); !errors.Is(err, ErrReplay) {
+		t.Fatalf("a signature accepted before the reload, within the new skew: %v, want ErrReplay", err)
+	}
+}

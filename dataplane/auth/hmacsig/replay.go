@@ -17,6 +17,7 @@ type ReplayCache struct {
 	shards   [replayShards]replayShard
 	perShard int
 	prev     atomic.Pointer[prevCache] // see carry
+	grace    atomic.Int64              // entries are kept this long past their expiry (see carry)
 }
 
 const replayShards = 64
@@ -49,7 +50,16 @@ func (c *ReplayCache) carry(size int, extend, maxLife, now int64) *ReplayCache {
 		return c
 	}
 	n := NewReplayCache(size)
-	n.prev.Store(&prevCache{c: c, extend: max(extend, 0), until: now + maxLife})
+	extend = max(extend, 0)
+	// c must keep its entries as long as the new skew honours them, even
+	// while the verifier being replaced still cleans it up.
+	for {
+		g := c.grace.Load()
+		if g >= extend || c.grace.CompareAndSwap(g, extend) {
+			break
+		}
+	}
+	n.prev.Store(&prevCache{c: c, extend: extend, until: now + maxLife})
 	return n
 }
 
@@ -65,11 +75,18 @@ type prevCache struct {
 func (c *ReplayCache) Size() int { return c.perShard * replayShards }
 
 func (c *ReplayCache) add(sig *[sha256.Size]byte, expires, now int64) error {
+	return c.addAt(sig, expires, now, false)
+}
+
+// addAt is add; claim (a newer cache claiming sig here) records it even
+// past the bound: the claim is what keeps the two verifiers of a reload
+// from both accepting one signature, so it must never be skipped.
+func (c *ReplayCache) addAt(sig *[sha256.Size]byte, expires, now int64, claim bool) error {
 	if p := c.prev.Load(); p != nil {
 		if now >= p.until {
 			c.prev.CompareAndSwap(p, nil)
-		} else if err := p.c.add(sig, expires, now-p.extend); errors.Is(err, ErrReplay) {
-			return ErrReplay // a full previous cache just cannot vouch: this one decides
+		} else if err := p.c.addAt(sig, expires, now-p.extend, true); errors.Is(err, ErrReplay) {
+			return ErrReplay
 		}
 	}
 	s := &c.shards[sig[0]%replayShards]
@@ -79,12 +96,13 @@ func (c *ReplayCache) add(sig *[sha256.Size]byte, expires, now int64) error {
 		return ErrReplay
 	}
 	if len(s.m) >= c.perShard {
+		grace := c.grace.Load()
 		for k, exp := range s.m {
-			if exp <= now {
+			if exp+grace <= now {
 				delete(s.m, k)
 			}
 		}
-		if len(s.m) >= c.perShard {
+		if len(s.m) >= c.perShard && !claim {
 			return ErrReplayCacheFull
 		}
 	}

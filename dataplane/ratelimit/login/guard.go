@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeguard/edgeguard/dataplane/auth"
+	"github.com/edgeguard/edgeguard/dataplane/auth/certauth"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit/keytable"
@@ -87,11 +88,12 @@ func (g *Guard) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 }
 
 // ObserveResponse counts the gateway's own authentication failures:
-// credentials it checked and refused. A request that sent none cost no
-// check and is often a client waiting for the challenge; counting those
-// would lock out everyone behind one NAT.
+// credentials it checked and refused. A request that sent none (no token
+// or key, no client certificate) cost no check and is often a client
+// waiting for the challenge; counting those would lock out everyone behind
+// one NAT.
 func (g *Guard) ObserveResponse(_ *fasthttp.RequestCtx, r *pipeline.Request) {
-	if r.Reason != pipeline.ReasonUnauthenticated || r.Detail == auth.ErrMissing.Error() {
+	if r.Reason != pipeline.ReasonUnauthenticated || r.Detail == auth.ErrMissing.Error() || r.Detail == certauth.ErrNoCert.Error() {
 		return
 	}
 	now := g.store.Now(r.Start)
