@@ -638,7 +638,7 @@ func (e *env) ban(ctx context.Context, ip string) int {
 	if e.opt.json {
 		return printJSON(e, rs)
 	}
-	t := newTable(e.stdout, "TARGET", "RESULT", "IP", "UNTIL")
+	t := newTable(e.stdout, "TARGET", "RESULT", "SOURCE", "UNTIL")
 	for _, r := range rs {
 		if r.Err != nil {
 			t.row(r.Target.Name, errWord(r.Err), ip, r.Err.Error())
@@ -657,7 +657,7 @@ func (e *env) unban(ctx context.Context, ip string) int {
 	if e.opt.json {
 		return printJSON(e, rs)
 	}
-	t := newTable(e.stdout, "TARGET", "RESULT", "IP")
+	t := newTable(e.stdout, "TARGET", "RESULT", "SOURCE")
 	for _, r := range rs {
 		word := "unbanned"
 		if r.Err != nil {
@@ -676,7 +676,7 @@ func (e *env) bans(ctx context.Context) int {
 	if e.opt.json {
 		return printJSON(e, rs)
 	}
-	t := newTable(e.stdout, "TARGET", "IP", "UNTIL", "REMAINING")
+	t := newTable(e.stdout, "TARGET", "SOURCE", "UNTIL", "REMAINING") // an address or an IPv6 network
 	for _, r := range rs {
 		if r.Err != nil {
 			t.row(r.Target.Name, errWord(r.Err), "", r.Err.Error())
