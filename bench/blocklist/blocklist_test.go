@@ -18,6 +18,7 @@ import (
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/bpf/xdptest"
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
+	"github.com/edgeguard/edgeguard/internal/genlist"
 	"github.com/edgeguard/edgeguard/internal/privileged"
 	"github.com/edgeguard/edgeguard/policy"
 	bl "github.com/edgeguard/edgeguard/policy/blocklist"
@@ -36,43 +37,20 @@ type list struct {
 	hit  netip.Addr
 }
 
-// genList writes n entries, every fourth IPv6, drawn so that little
-// aggregates away (as bench/xdp): IPv4 60% /32, 20% /24, 20% /20-/31;
-// IPv6 40% /48, 30% /64, 20% /128, 10% /32-/47. marker is added as a /24.
+// genList writes n entries, every fourth IPv6, drawn by internal/genlist
+// (as bench/xdp). marker is added as a /24.
 func genList(seed uint64, n int, marker string) *list {
 	r := rand.New(rand.NewPCG(seed, 99))
 	var b bytes.Buffer
 	b.Grow(n * 20)
 	b.WriteString("# generated benchmark list\n" + marker + "/24\n")
 	for i := range n {
+		var p netip.Prefix
 		if i%4 == 3 {
-			var a [16]byte
-			for j := range a {
-				a[j] = byte(r.Uint32())
-			}
-			a[0] = 0x20 | a[0]&0x1f
-			bits := 48
-			switch x := r.IntN(10); {
-			case x >= 9:
-				bits = 32 + r.IntN(16)
-			case x >= 7:
-				bits = 128
-			case x >= 4:
-				bits = 64
-			}
-			b.WriteString(netip.PrefixFrom(netip.AddrFrom16(a), bits).Masked().String())
-			b.WriteByte('\n')
-			continue
+			p, _ = genlist.IPv6(r)
+		} else {
+			p, _ = genlist.IPv4(r, 0xc0000000) // below 192.0.0.0: never hits the markers
 		}
-		a := r.Uint32N(0xc0000000) // below 192.0.0.0: never hits the markers
-		bits := 32
-		switch x := r.IntN(10); {
-		case x >= 8:
-			bits = 20 + r.IntN(12)
-		case x >= 6:
-			bits = 24
-		}
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits).Masked()
 		b.WriteString(p.String())
 		b.WriteByte('\n')
 	}

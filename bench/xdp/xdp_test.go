@@ -2,6 +2,7 @@ package xdp
 
 import (
 	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/internal/genlist"
 
 	"fmt"
 	"io"
@@ -33,10 +34,9 @@ type list struct {
 	shared4, free4 netip.Addr // in every list of a pair / in none
 }
 
-// genList returns n prefixes, every v6Every-th IPv6, drawn so that little
-// aggregates away (what is loaded is close to n): IPv4 60% /32, 20% /24,
-// 20% /20-/31, never in 240.0.0.0/4; IPv6 anywhere in 2000::/3 (never in
-// 3fff::/16), 40% /48, 30% /64, 20% /128, 10% /32-/47.
+// genList returns n prefixes, every v6Every-th IPv6, drawn by
+// internal/genlist so that little aggregates away (what is loaded is close
+// to n): IPv4 never in 240.0.0.0/4, IPv6 never in 3fff::/16.
 func genList(seed uint64, n, v6Every int) *list {
 	r := rand.New(rand.NewPCG(seed, 99))
 	l := &list{
@@ -49,41 +49,17 @@ func genList(seed uint64, n, v6Every int) *list {
 	l.prefixes = append(l.prefixes, netip.MustParsePrefix("203.0.113.0/24"))
 	for i := range n {
 		if i%v6Every == v6Every-1 {
-			var a [16]byte
-			for j := range a {
-				a[j] = byte(r.Uint32())
-			}
-			a[0] = 0x20 | a[0]&0x1f
-			if a[0] == 0x3f && a[1] == 0xff {
-				a[1] = 0
-			}
-			bits := 48
-			switch x := r.IntN(10); {
-			case x >= 9:
-				bits = 32 + r.IntN(16)
-			case x >= 7:
-				bits = 128
-			case x >= 4:
-				bits = 64
-			}
-			l.prefixes = append(l.prefixes, netip.PrefixFrom(netip.AddrFrom16(a), bits).Masked())
+			p, a := genlist.IPv6(r)
+			l.prefixes = append(l.prefixes, p)
 			if len(l.hit6) < 4096 {
-				l.hit6 = append(l.hit6, netip.AddrFrom16(a))
+				l.hit6 = append(l.hit6, a)
 			}
 			continue
 		}
-		a := r.Uint32N(0xf0000000)
-		bits := 32
-		switch x := r.IntN(10); {
-		case x >= 8:
-			bits = 20 + r.IntN(12)
-		case x >= 6:
-			bits = 24
-		}
-		addr := netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
-		l.prefixes = append(l.prefixes, netip.PrefixFrom(addr, bits).Masked())
+		p, a := genlist.IPv4(r, 0xf0000000)
+		l.prefixes = append(l.prefixes, p)
 		if len(l.hit4) < 4096 {
-			l.hit4 = append(l.hit4, addr)
+			l.hit4 = append(l.hit4, a)
 		}
 	}
 	if len(l.hit4) == 0 {

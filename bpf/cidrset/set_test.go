@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/edgeguard/edgeguard/internal/genlist"
 )
 
 // refContains is the reference: does any prefix of raw cover a?
@@ -265,21 +267,11 @@ func TestParallelSort(t *testing.T) {
 	}
 }
 
-// benchList draws n IPv4 prefixes spread like bench/blocklist's lists, so
-// that little aggregates away: 60% /32, 20% /24, 20% /20-/31.
+// benchList draws n IPv4 prefixes as bench/blocklist's lists.
 func benchList(seed uint64, n int) []Prefix {
-	r := rand.New(rand.NewPCG(seed, 99))
 	ps := make([]Prefix, n)
-	for i := range ps {
-		a := r.Uint32N(0xc0000000)
-		bits := 32
-		switch x := r.IntN(10); {
-		case x >= 8:
-			bits = 20 + r.IntN(12)
-		case x >= 6:
-			bits = 24
-		}
-		ps[i], _ = PrefixFrom(netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits).Masked())
+	for i, p := range genlist.Mixed(seed, n, 0, 0xc0000000) {
+		ps[i], _ = PrefixFrom(p)
 	}
 	return ps
 }

@@ -7,28 +7,12 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/internal/genlist"
 )
 
-// benchList draws n prefixes, every fourth IPv6, spread like
-// bench/blocklist's lists so that little aggregates away.
+// benchList draws n prefixes, every fourth IPv6, as bench/blocklist's lists.
 func benchList(seed uint64, n int) []netip.Prefix {
-	r := rand.New(rand.NewPCG(seed, 99))
-	ps := make([]netip.Prefix, n)
-	for i := range ps {
-		if i%4 == 3 {
-			var a [16]byte
-			for j := range a {
-				a[j] = byte(r.Uint32())
-			}
-			a[0] = 0x20 | a[0]&0x1f
-			ps[i] = netip.PrefixFrom(netip.AddrFrom16(a), []int{48, 64, 128, 40}[r.IntN(4)]).Masked()
-			continue
-		}
-		a := r.Uint32N(0xc0000000)
-		bits := []int{32, 32, 32, 24, 20 + r.IntN(12)}[r.IntN(5)]
-		ps[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits).Masked()
-	}
-	return ps
+	return genlist.Mixed(seed, n, 4, 0xc0000000)
 }
 
 // BenchmarkBlocklistDelta1k applies 1000 additions to a 1M-entry
