@@ -2,16 +2,9 @@ package main
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -25,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeguard/edgeguard/dataplane/auth/certauth/certtest"
 	"github.com/edgeguard/edgeguard/internal/netlab"
 	"github.com/edgeguard/edgeguard/policy/mgmt/api"
 )
@@ -188,19 +182,19 @@ func TestMgmtAuthRequired(t *testing.T) {
 
 func TestMgmtMTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca, other := newTestCA(t, "fleet CA"), newTestCA(t, "other CA")
-	ca.leaf(t, dir, "server", true)
-	ca.leaf(t, dir, "ops", false)
-	other.leaf(t, dir, "intruder", false)
-	writeTestPEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.der)
+	ca, other := certtest.NewCA(t, "fleet CA"), certtest.NewCA(t, "other CA")
+	serverCert, serverKey := ca.Server(t).WriteFiles(t, dir, "server")
+	opsCert, opsKey := ca.Client(t, certtest.Names{CommonName: "ops"}).WriteFiles(t, dir, "ops")
+	intruderCert, intruderKey := other.Client(t, certtest.Names{CommonName: "intruder"}).WriteFiles(t, dir, "intruder")
+	caFile := ca.WriteFile(t, dir, "ca")
 	up := startUpstream(t, "api", nil)
 	g := startGateway(t, mgmtConfig(up.addr(), filepath.Join(dir, "state"),
-		"  tls_cert_file: "+dir+"/server.pem\n  tls_key_file: "+dir+"/server.key\n  client_ca_file: "+dir+"/ca.pem\n"))
-	base := []string{"--target", "https://" + g.mgmt, "--ca", dir + "/ca.pem"}
-	if code, out := runCtlToken(t, "", append(base, "--cert", dir+"/ops.pem", "--key", dir+"/ops.key", "blocklist", "add", "192.0.2.0/24")...); code != 0 {
+		"  tls_cert_file: "+serverCert+"\n  tls_key_file: "+serverKey+"\n  client_ca_file: "+caFile+"\n"))
+	base := []string{"--target", "https://" + g.mgmt, "--ca", caFile}
+	if code, out := runCtlToken(t, "", append(base, "--cert", opsCert, "--key", opsKey, "blocklist", "add", "192.0.2.0/24")...); code != 0 {
 		t.Fatalf("client certificate of the CA: exit %d\n%s", code, out)
 	}
-	if code, out := runCtlToken(t, "", append(base, "--cert", dir+"/intruder.pem", "--key", dir+"/intruder.key", "blocklist", "add", "198.51.100.0/24")...); code != 3 || !strings.Contains(out, "certificate") {
+	if code, out := runCtlToken(t, "", append(base, "--cert", intruderCert, "--key", intruderKey, "blocklist", "add", "198.51.100.0/24")...); code != 3 || !strings.Contains(out, "certificate") {
 		t.Errorf("client certificate of another CA: exit %d\n%s", code, out)
 	}
 	if code, out := runCtlToken(t, "", append(base, "blocklist", "add", "198.51.100.0/24")...); code != 1 || !strings.Contains(out, "unauthorized") {
@@ -400,56 +394,6 @@ xdp:
 }
 
 // Certificates for the mTLS test.
-
-type testCAKey struct {
-	der  []byte
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newTestCA(t *testing.T, name string) *testCAKey {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCAKey{der: der, cert: cert, key: key}
-}
-
-func (ca *testCAKey) leaf(t *testing.T, dir, name string, server bool) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	writeTestPEM(t, filepath.Join(dir, name+".pem"), "CERTIFICATE", der)
-	writeTestPEM(t, filepath.Join(dir, name+".key"), "EC PRIVATE KEY", kb)
-}
-
-func writeTestPEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestMgmtBansSurviveCrash: a ban gatewayctl got acknowledged is enforced
 // again after gatewayd is killed (no clean shutdown) and restarted, with

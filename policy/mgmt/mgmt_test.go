@@ -3,17 +3,10 @@ package mgmt
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -25,6 +18,7 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/dataplane/auth/certauth/certtest"
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/policy"
 	"github.com/edgeguard/edgeguard/policy/blocklist"
@@ -503,19 +497,18 @@ func TestBindDevice(t *testing.T) {
 
 func TestMTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca := newCA(t, "edgeguard test CA")
-	other := newCA(t, "someone else")
-	ca.writeLeaf(t, dir, "server", "127.0.0.1", true)
-	ca.writeLeaf(t, dir, "ops", "", false)
-	other.writeLeaf(t, dir, "intruder", "", false)
-	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.der)
-	f := startFixture(t, "  tls_cert_file: "+dir+"/server.pem\n  tls_key_file: "+dir+"/server.key\n  client_ca_file: "+dir+"/ca.pem\n")
+	ca, other := certtest.NewCA(t, "edgeguard test CA"), certtest.NewCA(t, "someone else")
+	serverCert, serverKey := ca.Server(t).WriteFiles(t, dir, "server")
+	opsCert, opsKey := ca.Client(t, certtest.Names{CommonName: "ops"}).WriteFiles(t, dir, "ops")
+	intruderCert, intruderKey := other.Client(t, certtest.Names{CommonName: "intruder"}).WriteFiles(t, dir, "intruder")
+	caFile := ca.WriteFile(t, dir, "ca")
+	f := startFixture(t, "  tls_cert_file: "+serverCert+"\n  tls_key_file: "+serverKey+"\n  client_ca_file: "+caFile+"\n")
 	tg, err := client.ParseTarget(f.srv.Addr(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	newClient := func(o client.Options) *client.Client {
-		o.CAFile = dir + "/ca.pem"
+		o.CAFile = caFile
 		c, err := client.New(tg, o)
 		if err != nil {
 			t.Fatal(err)
@@ -523,10 +516,10 @@ func TestMTLS(t *testing.T) {
 		return c
 	}
 	ctx := context.Background()
-	if _, err := newClient(client.Options{CertFile: dir + "/ops.pem", KeyFile: dir + "/ops.key"}).Push(ctx, strings.NewReader("10.0.0.0/8\n"), blocklist.FormatText, 1); err != nil {
+	if _, err := newClient(client.Options{CertFile: opsCert, KeyFile: opsKey}).Push(ctx, strings.NewReader("10.0.0.0/8\n"), blocklist.FormatText, 1); err != nil {
 		t.Fatalf("client certificate from the CA: %v", err)
 	}
-	if _, err := newClient(client.Options{CertFile: dir + "/intruder.pem", KeyFile: dir + "/intruder.key"}).Info(ctx); err == nil || client.IsAPIError(err) || !strings.Contains(err.Error(), "certificate") {
+	if _, err := newClient(client.Options{CertFile: intruderCert, KeyFile: intruderKey}).Info(ctx); err == nil || client.IsAPIError(err) || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("certificate from another CA must fail the handshake: %v", err)
 	}
 	var ae *client.APIError
@@ -539,56 +532,6 @@ func TestMTLS(t *testing.T) {
 	// Plain HTTP to the TLS port gets nowhere.
 	if resp, err := http.Get("http://" + f.srv.Addr() + "/healthz"); err == nil && resp.StatusCode == 200 {
 		t.Error("plain HTTP served on the TLS listener")
-	}
-}
-
-type testCA struct {
-	der  []byte
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{der: der, cert: cert, key: key}
-}
-
-func (ca *testCA) writeLeaf(t *testing.T, dir, name, ip string, server bool) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP(ip)}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	writePEM(t, filepath.Join(dir, name+".pem"), "CERTIFICATE", der)
-	writePEM(t, filepath.Join(dir, name+".key"), "EC PRIVATE KEY", kb)
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }
 
