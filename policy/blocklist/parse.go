@@ -389,18 +389,11 @@ func (j *jsonReader) end() error {
 // object reads {"key": value, ...}, calling field for each key to read its
 // value. A key may appear once.
 func (j *jsonReader) object(field func(key string) error) error {
-	if err := j.expect('{'); err != nil {
+	c, empty, err := j.open('{', '}')
+	if err != nil || empty {
 		return err
 	}
 	seen := map[string]bool{}
-	c, err := j.peek()
-	if err != nil {
-		return err
-	}
-	if c == '}' {
-		_, _ = j.r.ReadByte()
-		return nil
-	}
 	for {
 		if c != '"' {
 			return j.errorf("expected a key, found %q", c)
@@ -419,19 +412,9 @@ func (j *jsonReader) object(field func(key string) error) error {
 		if err := field(key); err != nil {
 			return err
 		}
-		if c, err = j.peek(); err != nil {
+		var done bool
+		if c, done, err = j.next('}'); err != nil || done {
 			return err
-		}
-		_, _ = j.r.ReadByte()
-		switch c {
-		case '}':
-			return nil
-		case ',':
-			if c, err = j.peek(); err != nil {
-				return err
-			}
-		default:
-			return j.errorf("expected ',' or '}', found %q", c)
 		}
 	}
 }
@@ -439,16 +422,9 @@ func (j *jsonReader) object(field func(key string) error) error {
 // entries reads an array of strings into out, recording bad entries in
 // perr (by line and index) and counting all entries in n against lim.
 func (j *jsonReader) entries(key string, out *[]cidrset.Prefix, perr *ParseError, lim Limits, n *int) error {
-	if err := j.expect('['); err != nil {
+	c, empty, err := j.open('[', ']')
+	if err != nil || empty {
 		return err
-	}
-	c, err := j.peek()
-	if err != nil {
-		return err
-	}
-	if c == ']' {
-		_, _ = j.r.ReadByte()
-		return nil
 	}
 	for i := 0; ; i++ {
 		if c != '"' {
@@ -467,21 +443,44 @@ func (j *jsonReader) entries(key string, out *[]cidrset.Prefix, perr *ParseError
 			*n++
 			*out = append(*out, p)
 		}
-		if c, err = j.peek(); err != nil {
+		var done bool
+		if c, done, err = j.next(']'); err != nil || done {
 			return err
 		}
-		_, _ = j.r.ReadByte()
-		switch c {
-		case ']':
-			return nil
-		case ',':
-			if c, err = j.peek(); err != nil {
-				return err
-			}
-		default:
-			return j.errorf("expected ',' or ']', found %q", c)
-		}
 	}
+}
+
+// open reads the opening byte of an object or array and reports whether
+// it is empty (closed at once); otherwise it returns the first byte of the
+// first element, not consumed.
+func (j *jsonReader) open(opening, closing byte) (first byte, empty bool, err error) {
+	if err := j.expect(opening); err != nil {
+		return 0, false, err
+	}
+	c, err := j.peek()
+	if err != nil || c != closing {
+		return c, false, err
+	}
+	_, _ = j.r.ReadByte()
+	return 0, true, nil
+}
+
+// next reads what follows an element: the closing byte (done), or a comma,
+// returning the first byte of the next element, not consumed.
+func (j *jsonReader) next(closing byte) (first byte, done bool, err error) {
+	c, err := j.peek()
+	if err != nil {
+		return 0, false, err
+	}
+	_, _ = j.r.ReadByte()
+	switch c {
+	case closing:
+		return 0, true, nil
+	case ',':
+		c, err = j.peek()
+		return c, false, err
+	}
+	return 0, false, j.errorf("expected ',' or '%c', found %q", closing, c)
 }
 
 // string reads a JSON string (the next byte is its opening quote) into
