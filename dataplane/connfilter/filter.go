@@ -96,18 +96,37 @@ func (f *Filter) count(r enforce.Reason) { f.counts[r].Add(1) }
 
 // ReplaceBlocklist atomically replaces the blocklist.
 func (f *Filter) ReplaceBlocklist(prefixes []netip.Prefix) error {
-	v4, v6, err := cidrset.Split("blocklist", prefixes)
+	l, err := newList("blocklist", prefixes)
 	if err != nil {
-		return fmt.Errorf("replace blocklist: %w", err)
+		return err
 	}
-	s4, s6 := cidrset.New(v4), cidrset.New(v6)
+	f.update(func(next *lists) { next.blockSet4, next.blockSet6, next.block4 = l.s4, l.s6, l.r4 })
+	return nil
+}
+
+// list is one list's lookup structures, built outside the writer lock.
+type list struct {
+	s4, s6 *cidrset.Set
+	r4     ranges4
+}
+
+func newList(what string, prefixes []netip.Prefix) (list, error) {
+	v4, v6, err := cidrset.Split(what, prefixes)
+	if err != nil {
+		return list{}, fmt.Errorf("replace %s: %w", what, err)
+	}
+	s4 := cidrset.New(v4)
+	return list{s4: s4, s6: cidrset.New(v6), r4: newRanges4(s4.Cover())}, nil
+}
+
+// update publishes a copy of the lists changed by edit; lookups keep
+// reading the old ones until then.
+func (f *Filter) update(edit func(next *lists)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	old := f.lists.Load()
-	next := *old
-	next.blockSet4, next.blockSet6, next.block4 = s4, s6, newRanges4(s4.Cover())
+	next := *f.lists.Load()
+	edit(&next)
 	f.lists.Store(&next)
-	return nil
 }
 
 // ApplyBlocklistDelta adds, then removes prefixes; the new lookup structure
@@ -141,17 +160,11 @@ func (f *Filter) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
 
 // ReplaceAllowlist atomically replaces the allowlist.
 func (f *Filter) ReplaceAllowlist(prefixes []netip.Prefix) error {
-	v4, v6, err := cidrset.Split("allowlist", prefixes)
+	l, err := newList("allowlist", prefixes)
 	if err != nil {
-		return fmt.Errorf("replace allowlist: %w", err)
+		return err
 	}
-	s4, s6 := cidrset.New(v4), cidrset.New(v6)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	old := f.lists.Load()
-	next := *old
-	next.allowSet4, next.allowSet6, next.allow4 = s4, s6, newRanges4(s4.Cover())
-	f.lists.Store(&next)
+	f.update(func(next *lists) { next.allowSet4, next.allowSet6, next.allow4 = l.s4, l.s6, l.r4 })
 	return nil
 }
 
