@@ -260,13 +260,7 @@ func ParseDelta(r io.Reader, lim Limits) (*Delta, error) {
 		}
 		return j.errorf("unknown key %q (want version, add, remove)", key)
 	})
-	if err == nil {
-		err = j.end()
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := perr.orNil(); err != nil {
+	if err := j.finish(err, perr); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -297,16 +291,22 @@ func parseJSONList(r io.Reader, lim Limits) (*List, error) {
 	default:
 		err = j.errorf("a list must be a JSON array of strings or an object with \"entries\"")
 	}
+	if err := j.finish(err, perr); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// finish ends a document read with err: nothing but space may follow it,
+// and the bad entries collected in perr, if any, are the error.
+func (j *jsonReader) finish(err error, perr *ParseError) error {
 	if err == nil {
 		err = j.end()
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := perr.orNil(); err != nil {
-		return nil, err
-	}
-	return l, nil
+	return perr.orNil()
 }
 
 // jsonReader is a streaming reader for the small JSON grammar the API
