@@ -348,7 +348,7 @@ func aggregate(raw []Prefix) []Prefix {
 	open := false
 	for _, p := range raw {
 		f, l := p.First(), p.Last()
-		if open && (cur.Last.isMax() || !cur.Last.add1().Less(f)) {
+		if open && !gap(cur.Last, f) {
 			if cur.Last.Less(l) {
 				cur.Last = l
 			}
