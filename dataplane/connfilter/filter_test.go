@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/internal/testclock"
 )
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -22,27 +23,9 @@ func prefixes(ss ...string) []netip.Prefix {
 	return out
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestCheck(t *testing.T) {
-	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	f := New(WithClock(clk.now))
+	clk := testclock.New(time.Unix(1_700_000_000, 0))
+	f := New(WithClock(clk.Now))
 	if err := f.ReplaceBlocklist(prefixes("198.51.100.0/24", "203.0.113.7/32", "10.0.0.0/8",
 		"2001:db8:bad::/48", "2001:db8:1::1/128", "::ffff:192.0.2.128/121")); err != nil {
 		t.Fatal(err)
@@ -50,9 +33,9 @@ func TestCheck(t *testing.T) {
 	if err := f.ReplaceAllowlist(prefixes("198.51.100.10/32", "2001:db8:bad:1::/64", "192.0.2.99/32")); err != nil {
 		t.Fatal(err)
 	}
-	f.Ban(enforce.Host(netip.MustParseAddr("192.0.2.33")), clk.now().Add(time.Minute))
-	f.Ban(enforce.Host(netip.MustParseAddr("2001:db8:2::2")), clk.now().Add(time.Minute))
-	f.Ban(enforce.Host(netip.MustParseAddr("198.51.100.10")), clk.now().Add(time.Minute))
+	f.Ban(enforce.Host(netip.MustParseAddr("192.0.2.33")), clk.Now().Add(time.Minute))
+	f.Ban(enforce.Host(netip.MustParseAddr("2001:db8:2::2")), clk.Now().Add(time.Minute))
+	f.Ban(enforce.Host(netip.MustParseAddr("198.51.100.10")), clk.Now().Add(time.Minute))
 
 	tests := []struct {
 		name string
@@ -89,8 +72,8 @@ func TestCheck(t *testing.T) {
 }
 
 func TestDeltaAndBans(t *testing.T) {
-	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	f := New(WithClock(clk.now))
+	clk := testclock.New(time.Unix(1_700_000_000, 0))
+	f := New(WithClock(clk.Now))
 	check := func(addr string, want enforce.Reason) {
 		t.Helper()
 		if got := f.Check(netip.MustParseAddr(addr)); got != want {
@@ -107,11 +90,11 @@ func TestDeltaAndBans(t *testing.T) {
 		{"removing nested keeps covering", func() error { return f.ApplyBlocklistDelta(nil, prefixes("10.1.0.0/16")) }, "10.1.2.3", enforce.ReasonDropBlocklist},
 		{"removing covering unblocks", func() error { return f.ApplyBlocklistDelta(nil, prefixes("10.0.0.0/8")) }, "10.1.2.3", enforce.ReasonPass},
 		{"removing absent is a no-op", func() error { return f.ApplyBlocklistDelta(nil, prefixes("10.9.0.0/16")) }, "10.1.2.3", enforce.ReasonPass},
-		{"ban", func() error { return f.Ban(enforce.Host(netip.MustParseAddr("10.1.2.3")), clk.now().Add(time.Second)) }, "10.1.2.3", enforce.ReasonDropBanned},
-		{"ban expires", func() error { clk.add(time.Second); return nil }, "10.1.2.3", enforce.ReasonPass},
-		{"ban again", func() error { return f.Ban(enforce.Host(netip.MustParseAddr("10.1.2.3")), clk.now().Add(time.Hour)) }, "10.1.2.3", enforce.ReasonDropBanned},
+		{"ban", func() error { return f.Ban(enforce.Host(netip.MustParseAddr("10.1.2.3")), clk.Now().Add(time.Second)) }, "10.1.2.3", enforce.ReasonDropBanned},
+		{"ban expires", func() error { clk.Add(time.Second); return nil }, "10.1.2.3", enforce.ReasonPass},
+		{"ban again", func() error { return f.Ban(enforce.Host(netip.MustParseAddr("10.1.2.3")), clk.Now().Add(time.Hour)) }, "10.1.2.3", enforce.ReasonDropBanned},
 		{"unban", func() error { return f.Unban(enforce.Host(netip.MustParseAddr("10.1.2.3"))) }, "10.1.2.3", enforce.ReasonPass},
-		{"ban in the past", func() error { return f.Ban(enforce.Host(netip.MustParseAddr("10.1.2.3")), clk.now().Add(-time.Second)) }, "10.1.2.3", enforce.ReasonPass},
+		{"ban in the past", func() error { return f.Ban(enforce.Host(netip.MustParseAddr("10.1.2.3")), clk.Now().Add(-time.Second)) }, "10.1.2.3", enforce.ReasonPass},
 		{"replace", func() error { return f.ReplaceBlocklist(prefixes("2001:db8::/32")) }, "2001:db8::1", enforce.ReasonDropBlocklist},
 		{"allowlist wins", func() error { return f.ReplaceAllowlist(prefixes("2001:db8::1/128")) }, "2001:db8::1", enforce.ReasonPassAllowlist},
 		{"blocklist replace keeps allowlist", func() error { return f.ReplaceBlocklist(prefixes("2001:db8::/32")) }, "2001:db8::1", enforce.ReasonPassAllowlist},
@@ -125,15 +108,15 @@ func TestDeltaAndBans(t *testing.T) {
 		})
 	}
 
-	f.Ban(enforce.Host(netip.MustParseAddr("192.0.2.1")), clk.now().Add(time.Minute))
-	f.Ban(enforce.Host(netip.MustParseAddr("2001:db8::9")), clk.now().Add(2*time.Minute))
-	f.Ban(enforce.Host(netip.MustParseAddr("192.0.2.2")), clk.now().Add(time.Millisecond))
-	clk.add(time.Millisecond)
+	f.Ban(enforce.Host(netip.MustParseAddr("192.0.2.1")), clk.Now().Add(time.Minute))
+	f.Ban(enforce.Host(netip.MustParseAddr("2001:db8::9")), clk.Now().Add(2*time.Minute))
+	f.Ban(enforce.Host(netip.MustParseAddr("192.0.2.2")), clk.Now().Add(time.Millisecond))
+	clk.Add(time.Millisecond)
 	bans, _ := f.Bans()
 	slices.SortFunc(bans, func(a, b enforce.Ban) int { return a.Source.Addr().Compare(b.Source.Addr()) })
 	want := []enforce.Ban{
-		{Source: netip.MustParsePrefix("192.0.2.1/32"), Until: clk.now().Add(time.Minute - time.Millisecond)},
-		{Source: netip.MustParsePrefix("2001:db8::9/128"), Until: clk.now().Add(2*time.Minute - time.Millisecond)},
+		{Source: netip.MustParsePrefix("192.0.2.1/32"), Until: clk.Now().Add(time.Minute - time.Millisecond)},
+		{Source: netip.MustParsePrefix("2001:db8::9/128"), Until: clk.Now().Add(2*time.Minute - time.Millisecond)},
 	}
 	if len(bans) != len(want) {
 		t.Fatalf("Bans = %v, want %v", bans, want)
@@ -214,8 +197,8 @@ func TestListener(t *testing.T) {
 		{"ipv6", "[::1]:0", "::1", "::1/128"},
 	} {
 		t.Run(network.name, func(t *testing.T) {
-			clk := &clock{t: time.Unix(1_700_000_000, 0)}
-			f := New(WithClock(clk.now))
+			clk := testclock.New(time.Unix(1_700_000_000, 0))
+			f := New(WithClock(clk.Now))
 			raw, err := net.Listen("tcp", network.addr)
 			if err != nil {
 				t.Skipf("no %s loopback: %v", network.name, err)
@@ -249,9 +232,9 @@ func TestListener(t *testing.T) {
 			f.ReplaceAllowlist(nil)
 			f.ReplaceBlocklist(nil)
 			expectAccepted(true)
-			f.Ban(enforce.Host(self), clk.now().Add(time.Minute))
+			f.Ban(enforce.Host(self), clk.Now().Add(time.Minute))
 			expectAccepted(false)
-			clk.add(time.Minute)
+			clk.Add(time.Minute)
 			expectAccepted(true)
 
 			st, _ := f.Stats()
@@ -371,8 +354,8 @@ func lastAddr(p netip.Prefix) netip.Addr {
 }
 
 func TestNetworkBans(t *testing.T) {
-	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	f := New(WithClock(clk.now))
+	clk := testclock.New(time.Unix(1_700_000_000, 0))
+	f := New(WithClock(clk.Now))
 	pfx := netip.MustParsePrefix
 	check := func(step string, want map[string]enforce.Reason) {
 		t.Helper()
@@ -382,10 +365,10 @@ func TestNetworkBans(t *testing.T) {
 			}
 		}
 	}
-	if err := f.Ban(pfx("2001:db8:1:2:aaaa::1/64"), clk.now().Add(time.Minute)); err != nil {
+	if err := f.Ban(pfx("2001:db8:1:2:aaaa::1/64"), clk.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Ban(pfx("2001:db8:9::/48"), clk.now().Add(time.Hour)); err != nil {
+	if err := f.Ban(pfx("2001:db8:9::/48"), clk.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	check("banned", map[string]enforce.Reason{
@@ -399,7 +382,7 @@ func TestNetworkBans(t *testing.T) {
 	if len(bans) != 2 || !slices.ContainsFunc(bans, func(b enforce.Ban) bool { return b.Source == pfx("2001:db8:1:2::/64") }) {
 		t.Errorf("Bans = %v, want the /64 masked and the /48", bans)
 	}
-	clk.add(2 * time.Minute) // the /64 expires
+	clk.Add(2 * time.Minute) // the /64 expires
 	check("expired", map[string]enforce.Reason{"2001:db8:1:2::1": enforce.ReasonPass, "2001:db8:9::1": enforce.ReasonDropBanned})
 	if err := f.Unban(pfx("2001:db8:9::/48")); err != nil {
 		t.Fatal(err)
@@ -409,7 +392,7 @@ func TestNetworkBans(t *testing.T) {
 		t.Errorf("Bans after expiry and unban = %v", bans)
 	}
 	for _, bad := range []string{"10.0.0.0/8", "2001:db8::/16"} {
-		if err := f.Ban(pfx(bad), clk.now().Add(time.Minute)); err == nil {
+		if err := f.Ban(pfx(bad), clk.Now().Add(time.Minute)); err == nil {
 			t.Errorf("Ban(%s) accepted", bad)
 		}
 	}

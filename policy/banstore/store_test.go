@@ -8,40 +8,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
+	"github.com/edgeguard/edgeguard/internal/testclock"
 )
-
-// clock is a settable test clock shared by the store and the filter.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 // open opens a store in dir over a fresh user-space filter (the real
 // fallback enforcer), as a restarted gatewayd would.
-func open(t *testing.T, dir string, c *clock) (*Store, *connfilter.Filter, Report) {
+func open(t *testing.T, dir string, c *testclock.Clock) (*Store, *connfilter.Filter, Report) {
 	t.Helper()
-	f := connfilter.New(connfilter.WithClock(c.now))
-	s, rep, err := Open(Options{Dir: dir, Enforcer: f, Now: c.now, FlushDelay: time.Hour})
+	f := connfilter.New(connfilter.WithClock(c.Now))
+	s, rep, err := Open(Options{Dir: dir, Enforcer: f, Now: c.Now, FlushDelay: time.Hour})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -53,7 +35,7 @@ func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 func host(s string) netip.Prefix { return enforce.Host(addr(s)) }
 
 func TestAddRemoveSurviveRestart(t *testing.T) {
-	dir, c := t.TempDir(), &clock{t: t0}
+	dir, c := t.TempDir(), testclock.New(t0)
 	s, f, rep := open(t, dir, c)
 	if rep != (Report{}) {
 		t.Fatalf("fresh dir report = %+v", rep)
@@ -96,7 +78,7 @@ func TestAddRemoveSurviveRestart(t *testing.T) {
 }
 
 func TestNetworkBansSurviveRestart(t *testing.T) {
-	dir, c := t.TempDir(), &clock{t: t0}
+	dir, c := t.TempDir(), testclock.New(t0)
 	s, _, _ := open(t, dir, c)
 	if err := s.Add(netip.MustParsePrefix("2001:db8:1:2:3::/64"), t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -115,9 +97,9 @@ func TestNetworkBansSurviveRestart(t *testing.T) {
 }
 
 func TestAsyncBansWrittenInBackgroundAndOnClose(t *testing.T) {
-	dir, c := t.TempDir(), &clock{t: t0}
-	f := connfilter.New(connfilter.WithClock(c.now))
-	s, _, err := Open(Options{Dir: dir, Enforcer: f, Now: c.now, FlushDelay: 5 * time.Millisecond})
+	dir, c := t.TempDir(), testclock.New(t0)
+	f := connfilter.New(connfilter.WithClock(c.Now))
+	s, _, err := Open(Options{Dir: dir, Enforcer: f, Now: c.Now, FlushDelay: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,14 +136,14 @@ func TestAsyncBansWrittenInBackgroundAndOnClose(t *testing.T) {
 }
 
 func TestExpiredBansAreDroppedAtOpen(t *testing.T) {
-	dir, c := t.TempDir(), &clock{t: t0}
+	dir, c := t.TempDir(), testclock.New(t0)
 	s, _, _ := open(t, dir, c)
 	for i, d := range []time.Duration{time.Minute, time.Hour} {
 		if err := s.Add(enforce.Host(netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})), t0.Add(d)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c.add(10 * time.Minute)
+	c.Add(10 * time.Minute)
 	_, f, rep := open(t, dir, c)
 	if rep.Restored != 1 || rep.Expired != 1 {
 		t.Fatalf("report = %+v", rep)
@@ -178,10 +160,10 @@ func TestExpiredBansAreDroppedAtOpen(t *testing.T) {
 func TestEnforcerBansAreKept(t *testing.T) {
 	// Pinned XDP maps keep bans the file may not have (issued within the
 	// flush delay before a crash): they stay and join the file.
-	dir, c := t.TempDir(), &clock{t: t0}
-	f := connfilter.New(connfilter.WithClock(c.now))
+	dir, c := t.TempDir(), testclock.New(t0)
+	f := connfilter.New(connfilter.WithClock(c.Now))
 	_ = f.Ban(host("2001:db8::1"), t0.Add(time.Hour))
-	s, rep, err := Open(Options{Dir: dir, Enforcer: f, Now: c.now})
+	s, rep, err := Open(Options{Dir: dir, Enforcer: f, Now: c.Now})
 	if err != nil || rep.Kept != 1 || s.Len() != 1 {
 		t.Fatalf("Open = %+v %v, Len %d", rep, err, s.Len())
 	}
@@ -192,7 +174,7 @@ func TestEnforcerBansAreKept(t *testing.T) {
 }
 
 func TestFailedPersistRollsBack(t *testing.T) {
-	dir, c := t.TempDir(), &clock{t: t0}
+	dir, c := t.TempDir(), testclock.New(t0)
 	s, f, _ := open(t, dir, c)
 	if err := s.Add(host("192.0.2.1"), t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -244,7 +226,7 @@ func TestFailedPersistRollsBack(t *testing.T) {
 
 func TestDamagedFileIsSetAside(t *testing.T) {
 	good := func(t *testing.T) []byte {
-		dir, c := t.TempDir(), &clock{t: t0}
+		dir, c := t.TempDir(), testclock.New(t0)
 		s, _, _ := open(t, dir, c)
 		_ = s.Add(host("192.0.2.1"), t0.Add(time.Hour))
 		_ = s.Add(host("2001:db8::1"), t0.Add(time.Hour))
@@ -271,13 +253,13 @@ func TestDamagedFileIsSetAside(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, c := t.TempDir(), &clock{t: t0}
+			dir, c := t.TempDir(), testclock.New(t0)
 			if err := os.WriteFile(filepath.Join(dir, FileName), tc.damage(bytes.Clone(good)), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			f := connfilter.New(connfilter.WithClock(c.now))
+			f := connfilter.New(connfilter.WithClock(c.Now))
 			_ = f.Ban(host("198.51.100.9"), t0.Add(time.Hour)) // held by the enforcer
-			s, rep, err := Open(Options{Dir: dir, Enforcer: f, Now: c.now})
+			s, rep, err := Open(Options{Dir: dir, Enforcer: f, Now: c.Now})
 			if err != nil {
 				t.Fatalf("Open refused to start over a damaged file: %v", err)
 			}
