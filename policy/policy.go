@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/dataplane/headers"
+	"github.com/edgeguard/edgeguard/dataplane/pathnorm"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/proxy"
 	"github.com/edgeguard/edgeguard/dataplane/reqmetrics"
@@ -35,9 +36,9 @@ type Policy struct {
 	Headers  *headers.Stage
 	Unrouted *reqmetrics.Route // counters for requests that matched no route
 
-	// AllowAmbiguousPaths forwards paths with encoded slashes instead of
-	// rejecting them with 400.
-	AllowAmbiguousPaths bool
+	// PathMode is what path normalization relaxes: nothing by default,
+	// pathnorm.Legacy with server.allow_ambiguous_paths.
+	PathMode pathnorm.Mode
 	// Allowlist is xdp.allowlist, parsed: the Holder hands it to the
 	// enforcer when the policy is published.
 	Allowlist []netip.Prefix
@@ -62,6 +63,9 @@ type Route struct {
 	Name    string
 	Stages  []pipeline.Stage
 	Metrics *reqmetrics.Route
+	// MatrixParams lets paths carry ';' parameters on this route; the
+	// route was matched on the path with them cut (pathnorm.CutParams).
+	MatrixParams bool
 }
 
 type compiledPool struct {
@@ -100,14 +104,14 @@ func UsesDemo(cfg *config.Config) bool {
 func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 	c := l.Config
 	p := &Policy{
-		Source:              l.Source,
-		Digest:              l.Digest,
-		LoadedAt:            time.Now(),
-		Config:              c,
-		Limits:              limitsOf(c.Server),
-		Unrouted:            reqmetrics.ForRoute(""),
-		AllowAmbiguousPaths: c.Server.AllowAmbiguousPaths,
-		pools:               map[string]*compiledPool{},
+		Source:   l.Source,
+		Digest:   l.Digest,
+		LoadedAt: time.Now(),
+		Config:   c,
+		Limits:   limitsOf(c.Server),
+		Unrouted: reqmetrics.ForRoute(""),
+		PathMode: pathModeOf(c.Server),
+		pools:    map[string]*compiledPool{},
 	}
 	hs, err := compileHeaders(c.Headers)
 	if err != nil {
@@ -187,9 +191,10 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 			Kind:            matchKind(r.Match),
 			CaseInsensitive: r.CaseInsensitive,
 			Value: &Route{
-				Name:    r.Name,
-				Stages:  stages,
-				Metrics: reqmetrics.ForRoute(r.Name),
+				Name:         r.Name,
+				Stages:       stages,
+				Metrics:      reqmetrics.ForRoute(r.Name),
+				MatrixParams: r.MatrixParams,
 			},
 		})
 	}
@@ -294,6 +299,13 @@ func (p *Policy) release(next *Policy) {
 
 // Close stops everything p started.
 func (p *Policy) Close() { p.release(nil) }
+
+func pathModeOf(s config.Server) pathnorm.Mode {
+	if s.AllowAmbiguousPaths {
+		return pathnorm.Legacy
+	}
+	return 0
+}
 
 func limitsOf(s config.Server) Limits {
 	return Limits{

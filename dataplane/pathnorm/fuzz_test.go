@@ -3,6 +3,7 @@ package pathnorm
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -16,7 +17,7 @@ func FuzzNormalize(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		got, err := Normalize([]byte("x"), []byte(raw))
-		want, wantErr := refNormalize(raw)
+		want, wantErr := refNormalize(raw, 0)
 		if !errors.Is(err, wantErr) && (err != nil || wantErr != nil) {
 			t.Fatalf("Normalize(%q) error = %v; reference says %v", raw, err, wantErr)
 		}
@@ -62,6 +63,13 @@ func FuzzNormalizeKeepEncodedSlash(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		got, err := NormalizeKeepEncodedSlash(nil, []byte(raw))
+		want, wantErr := refNormalize(raw, Legacy)
+		if !errors.Is(err, wantErr) && (err != nil || wantErr != nil) {
+			t.Fatalf("NormalizeKeepEncodedSlash(%q) error = %v; reference says %v", raw, err, wantErr)
+		}
+		if err == nil && string(got) != want {
+			t.Fatalf("NormalizeKeepEncodedSlash(%q) = %q; reference says %q", raw, got, want)
+		}
 		if strict, serr := Normalize(nil, []byte(raw)); serr == nil && (err != nil || !bytes.Equal(got, strict)) {
 			t.Fatalf("NormalizeKeepEncodedSlash(%q) = %q, %v; Normalize gives %q", raw, got, err, strict)
 		}
@@ -85,8 +93,9 @@ func FuzzNormalizeKeepEncodedSlash(f *testing.F) {
 }
 
 // refNormalize is the reference model: split into segments, decode each,
-// classify it, then resolve dot segments with a stack.
-func refNormalize(raw string) (string, error) {
+// classify it, then resolve dot segments with a stack; last, decode the
+// result once more and refuse it if that decoding left an encoding behind.
+func refNormalize(raw string, mode Mode) (string, error) {
 	if !strings.HasPrefix(raw, "/") {
 		return "", ErrInvalid
 	}
@@ -95,7 +104,7 @@ func refNormalize(raw string) (string, error) {
 	// Check every segment for errors before resolving anything, but the
 	// first error in input order wins, as in Normalize.
 	for _, seg := range strings.Split(raw[1:], "/") {
-		dec, encodedDot, err := refDecode(seg)
+		dec, encodedDot, err := refDecode(seg, mode)
 		if err != nil {
 			return "", err
 		}
@@ -114,6 +123,8 @@ func refNormalize(raw string) (string, error) {
 			trailing = true
 		case name == "":
 			return "", ErrAmbiguous
+		case mode&AllowTrailingDot == 0 && (strings.HasSuffix(name, ".") || strings.HasSuffix(name, "%20")):
+			return "", ErrAmbiguous
 		default:
 			stack = append(stack, dec)
 		}
@@ -122,16 +133,51 @@ func refNormalize(raw string) (string, error) {
 	if trailing && len(stack) > 0 {
 		out += "/"
 	}
+	if mode&AllowDoubleEncoding == 0 && refHasEncoding(refDecodeAll(out)) {
+		return "", ErrAmbiguous
+	}
 	return out, nil
 }
 
-func refDecode(seg string) (out string, encodedDot bool, err error) {
+// refDecodeAll decodes every valid percent-encoding of s once, as a lenient
+// upstream would, keeping anything else.
+func refDecodeAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]) {
+			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b.WriteByte(byte(v))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// refHasEncoding reports whether a further decoding (%XX, or IIS's %uXXXX)
+// would change s.
+func refHasEncoding(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] != '%' {
+			continue
+		}
+		if s[i+1] == 'u' || s[i+1] == 'U' || i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]) {
+			return true
+		}
+	}
+	return false
+}
+
+func refDecode(seg string, mode Mode) (out string, encodedDot bool, err error) {
 	const hex = "0123456789abcdef"
 	var b strings.Builder
 	for i := 0; i < len(seg); i++ {
 		c := seg[i]
 		switch {
 		case c == 0 || c == '\\':
+			return "", false, ErrAmbiguous
+		case c == ';' && mode&AllowParams == 0:
 			return "", false, ErrAmbiguous
 		case c < 0x20 || c >= 0x7f || strings.IndexByte(" \"<>#?", c) >= 0:
 			return "", false, ErrInvalid
@@ -152,7 +198,9 @@ func refDecode(seg string) (out string, encodedDot bool, err error) {
 		case v >= 'a' && v <= 'z', v >= 'A' && v <= 'Z', v >= '0' && v <= '9', strings.IndexByte("-._~", v) >= 0:
 			b.WriteByte(v)
 			encodedDot = encodedDot || v == '.'
-		case v == '/' || v == '\\' || v == 0 || v == 0xc0 || v == 0xc1:
+		case (v == '/' || v == '\\') && mode&AllowEncodedSlash == 0, v == 0 || v == 0xc0 || v == 0xc1:
+			return "", false, ErrAmbiguous
+		case v == ';' && mode&AllowEncodedSemicolon == 0:
 			return "", false, ErrAmbiguous
 		default:
 			b.WriteString(strings.ToUpper(seg[i : i+3]))
@@ -164,4 +212,38 @@ func refDecode(seg string) (out string, encodedDot bool, err error) {
 
 func isHexDigit(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// FuzzNormalizeMode compares every combination of relaxations with the
+// reference, and checks CutParams on paths that kept parameters.
+func FuzzNormalizeMode(f *testing.F) {
+	for i, tc := range normalizeCases {
+		f.Add(tc.raw, uint8(i))
+	}
+	f.Fuzz(func(t *testing.T, raw string, m uint8) {
+		mode := Mode(m) & Legacy
+		got, err := NormalizeMode(nil, []byte(raw), mode)
+		want, wantErr := refNormalize(raw, mode)
+		if !errors.Is(err, wantErr) && (err != nil || wantErr != nil) {
+			t.Fatalf("NormalizeMode(%q, %b) error = %v; reference says %v", raw, mode, err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if string(got) != want {
+			t.Fatalf("NormalizeMode(%q, %b) = %q; reference says %q", raw, mode, got, want)
+		}
+		cut := string(CutParams(nil, got))
+		var segs []string
+		for _, s := range strings.Split(string(got), "/") {
+			name, _, _ := strings.Cut(s, ";")
+			segs = append(segs, name)
+		}
+		if want := strings.Join(segs, "/"); cut != want {
+			t.Fatalf("CutParams(%q) = %q, want %q", got, cut, want)
+		}
+		if again, err := NormalizeMode(nil, []byte(cut), mode); err != nil || string(again) != cut {
+			t.Fatalf("CutParams(%q) = %q, which normalizes to %q, %v", got, cut, again, err)
+		}
+	})
 }

@@ -7,21 +7,36 @@
 // collapses repeated slashes and removes dot segments (RFC 3986 §5.2.4), keeping
 // a trailing slash. Input that an upstream server could read as a different
 // path than the gateway does is rejected with ErrAmbiguous instead of being
-// "fixed": an encoded slash or backslash (%2F, %5C), a literal backslash, NUL
-// (literal or %00), overlong UTF-8 lead bytes (%C0, %C1, which lenient
-// decoders turn into '.' or '/'), a dot segment spelt with an encoded dot
-// (/%2e%2e/, /.%2E/), and a dot or empty segment carrying ';' parameters
-// (/..;/, /;x/), which Tomcat-style servlet containers strip and then
-// resolve. Malformed input is rejected with ErrInvalid: a path that does not
-// start with '/', bad or truncated percent-encodings, control characters,
-// raw bytes >= 0x80, and the characters space, '"', '<', '>', '#' and '?',
-// which cannot appear unencoded in a path. NormalizeKeepEncodedSlash relaxes
-// only the %2F/%5C rule, for deployments that opt in because their
-// identifiers contain encoded slashes.
+// "fixed". The principle: the path the gateway routes must be the path every
+// common upstream resolves, however many times it decodes the path and
+// whatever it strips. So these are ambiguous:
 //
-// The package must never decode anything twice (%252e stays %252e), never
-// allocate when the destination has room, and never take more than linear
-// time in the length of the input: it runs on every request.
+//   - an encoded slash or backslash (%2F, %5C), a literal backslash, NUL
+//     (literal or %00), and overlong UTF-8 lead bytes (%C0, %C1, which lenient
+//     decoders turn into '.' or '/');
+//   - a dot segment spelt with an encoded dot (/%2e%2e/, /.%2E/);
+//   - double encoding: a %25 that a second decoding would turn into another
+//     encoding (%25 followed by two hex digits, or by 'u' as in IIS's %u002e).
+//     Unreserved characters are decoded first, so nested forms such as
+//     %25%32%65 are caught too, and a path without such a %25 stays the same
+//     under any number of further decodings;
+//   - path parameters: ';' literal or encoded (%3B), which Tomcat, Spring and
+//     Jetty cut from each segment (/admin;x/y is served as /admin/y); callers
+//     that allow them (AllowParams) route on CutParams of the result, and a
+//     dot or empty segment carrying parameters (/..;/, /;x/) stays ambiguous;
+//   - a segment ending in '.' or an encoded space (/admin./, /admin%20/) other
+//     than the dot segments resolved above: Windows, IIS and several
+//     frameworks trim them.
+//
+// Malformed input is rejected with ErrInvalid: a path that does not start
+// with '/', bad or truncated percent-encodings, control characters, raw bytes
+// >= 0x80, and the characters space, '"', '<', '>', '#' and '?', which cannot
+// appear unencoded in a path. A Mode relaxes single rules for deployments
+// that opt in (server.allow_ambiguous_paths, a route's matrix parameters).
+//
+// The package must never decode anything twice (%252e stays %252e, or is
+// refused), never allocate when the destination has room, and never take more
+// than linear time in the length of the input: it runs on every request.
 package pathnorm
 
 import (
@@ -95,6 +110,32 @@ func init() {
 	}
 }
 
+// Mode relaxes single rules of Normalize. The zero value is the strict
+// default.
+type Mode uint8
+
+const (
+	// AllowEncodedSlash keeps %2F and %5C encoded, as opaque bytes of their
+	// segment, instead of rejecting them: routing sees "/a%2Fb" as one
+	// segment, an upstream that decodes it sees "/a/b".
+	AllowEncodedSlash Mode = 1 << iota
+	// AllowDoubleEncoding keeps a %25 followed by hex digits (%252e) as it
+	// is.
+	AllowDoubleEncoding
+	// AllowTrailingDot keeps segments that end in '.' or %20.
+	AllowTrailingDot
+	// AllowParams keeps ';' path parameters on name segments (encoded
+	// semicolons stay ambiguous unless AllowEncodedSemicolon is set too).
+	// Callers route on CutParams of the result.
+	AllowParams
+	// AllowEncodedSemicolon keeps %3B encoded.
+	AllowEncodedSemicolon
+
+	// Legacy is every relaxation: what server.allow_ambiguous_paths keeps
+	// for deployments whose identifiers need it.
+	Legacy = AllowEncodedSlash | AllowDoubleEncoding | AllowTrailingDot | AllowParams | AllowEncodedSemicolon
+)
+
 // Normalize appends the normalized form of raw (the request-target path as
 // received, without the query string) to dst and returns it. On error it
 // returns dst unchanged together with ErrInvalid or ErrAmbiguous.
@@ -103,25 +144,26 @@ func init() {
 // point: normalizing it again yields the same bytes. Normalize does not
 // allocate when cap(dst)-len(dst) >= len(raw).
 func Normalize(dst, raw []byte) ([]byte, error) {
-	return normalize(dst, raw, false)
+	return NormalizeMode(dst, raw, 0)
 }
 
-// NormalizeKeepEncodedSlash is Normalize for deployments whose APIs put
-// encoded slashes in identifiers (server.allow_ambiguous_paths): %2F and %5C
-// are kept encoded, as opaque bytes of their segment, instead of being
-// rejected. Routing then sees "/a%2Fb" as one segment; an upstream that
-// decodes it sees "/a/b". Every other rule of Normalize still applies.
+// NormalizeKeepEncodedSlash is Normalize with every relaxation of Legacy,
+// for deployments whose APIs put encoded slashes or other ambiguous bytes in
+// identifiers (server.allow_ambiguous_paths). Every other rule still applies.
 func NormalizeKeepEncodedSlash(dst, raw []byte) ([]byte, error) {
-	return normalize(dst, raw, true)
+	return NormalizeMode(dst, raw, Legacy)
 }
 
-func normalize(dst, raw []byte, keepSlash bool) ([]byte, error) {
+// NormalizeMode is Normalize with the rules that mode relaxes.
+func NormalizeMode(dst, raw []byte, mode Mode) ([]byte, error) {
 	base := len(dst)
 	n := len(raw)
 	if n == 0 || raw[0] != '/' {
 		return dst, ErrInvalid
 	}
 	dst = slices.Grow(dst, n)
+	keepSlash := mode&AllowEncodedSlash != 0
+	pct25 := false // a %25 was emitted: checked for double encoding at the end
 
 	// The output is kept as a sequence of "/segment" items; a trailing slash
 	// (or the lone "/" of the root) is appended at the end.
@@ -161,11 +203,17 @@ func normalize(dst, raw []byte, keepSlash bool) ([]byte, error) {
 					encodedDot = encodedDot || v == '.'
 				case decodedAmbiguous[v] && !(keepSlash && (v == '/' || v == '\\')):
 					return dst[:base], ErrAmbiguous
+				case v == ';' && mode&AllowEncodedSemicolon == 0:
+					return dst[:base], ErrAmbiguous
 				default:
+					pct25 = pct25 || v == '%'
 					dst = append(dst, '%', upperHex[hi], upperHex[lo])
 				}
 				i += 3
 			case cSemi:
+				if mode&AllowParams == 0 {
+					return dst[:base], ErrAmbiguous
+				}
 				if semi < 0 {
 					semi = len(dst) - start - 1
 				}
@@ -203,12 +251,69 @@ func normalize(dst, raw []byte, keepSlash bool) ([]byte, error) {
 			trailing = true
 		case len(name) == 0: // ";x": an empty segment to servlet containers
 			return dst[:base], ErrAmbiguous
+		case mode&AllowTrailingDot == 0 && trimmedByWindows(name):
+			return dst[:base], ErrAmbiguous
 		}
 	}
 	if trailing || len(dst) == base {
 		dst = append(dst, '/')
 	}
+	if pct25 && mode&AllowDoubleEncoding == 0 && doubleEncoded(dst[base:]) {
+		return dst[:base], ErrAmbiguous
+	}
 	return dst, nil
+}
+
+// trimmedByWindows reports whether a segment name ends in a byte that
+// Windows path handling (IIS, and frameworks that imitate it) trims: '.' or
+// an encoded space.
+func trimmedByWindows(name []byte) bool {
+	return name[len(name)-1] == '.' || bytes.HasSuffix(name, encodedSpace)
+}
+
+var encodedSpace = []byte("%20")
+
+// doubleEncoded reports whether a normalized path holds a %25 that a second
+// decoding would turn into another percent-encoding: "%25" followed by two
+// hex digits ("%252e") or by 'u' (IIS's "%u002e"). Hex digits are unreserved,
+// so normalization has already decoded any encoded ones ("%25%32%65").
+func doubleEncoded(p []byte) bool {
+	for {
+		i := bytes.Index(p, pct25)
+		if i < 0 {
+			return false
+		}
+		p = p[i+3:]
+		if len(p) > 0 && (p[0] == 'u' || p[0] == 'U') {
+			return true
+		}
+		if len(p) >= 2 && hexVal[p[0]] <= 0xf && hexVal[p[1]] <= 0xf {
+			return true
+		}
+	}
+}
+
+var pct25 = []byte("%25")
+
+// CutParams appends path, a result of NormalizeMode with AllowParams, to dst
+// with the ';' parameters of every segment removed: "/v1/admin;a=b/y"
+// becomes "/v1/admin/y", the path Tomcat, Spring and Jetty serve. It does
+// not allocate when dst has room for path.
+func CutParams(dst, path []byte) []byte {
+	for len(path) > 0 {
+		i := bytes.IndexByte(path, ';')
+		if i < 0 {
+			return append(dst, path...)
+		}
+		dst = append(dst, path[:i]...)
+		path = path[i:]
+		j := bytes.IndexByte(path, '/')
+		if j < 0 {
+			return dst
+		}
+		path = path[j:]
+	}
+	return dst
 }
 
 func isDotSegment(s []byte) bool {

@@ -21,11 +21,11 @@ var normalizeCases = []struct {
 	{name: "sub-delims and colon at", raw: "/a:b@c!$&'()*+,=", want: "/a:b@c!$&'()*+,="},
 	{name: "unreserved punctuation", raw: "/a-b_c~d.e", want: "/a-b_c~d.e"},
 	{name: "tolerated unwise chars", raw: "/{id}|[x]^`", want: "/{id}|[x]^`"},
-	{name: "three dots is a name", raw: "/.../a", want: "/.../a"},
+	{name: "three dots end in a dot", raw: "/.../a", err: ErrAmbiguous},
 	{name: "dot prefix is a name", raw: "/.well-known/x", want: "/.well-known/x"},
-	{name: "dots inside a name", raw: "/a..b/c.", want: "/a..b/c."},
-	{name: "parameter on a name", raw: "/a;jsessionid=1/b", want: "/a;jsessionid=1/b"},
-	{name: "semicolon in name", raw: "/a;b;c", want: "/a;b;c"},
+	{name: "dots inside a name", raw: "/a..b/c.d", want: "/a..b/c.d"},
+	{name: "version segment", raw: "/v1.2/items", want: "/v1.2/items"},
+	{name: "space inside a name", raw: "/a%20b/c", want: "/a%20b/c"},
 
 	// Slash collapsing.
 	{name: "double leading slash", raw: "//admin", want: "/admin"},
@@ -53,16 +53,17 @@ var normalizeCases = []struct {
 	{name: "encoded letter", raw: "/%61dmin", want: "/admin"},
 	{name: "encoded upper letter", raw: "/%41DMIN", want: "/ADMIN"},
 	{name: "encoded digit tilde dash", raw: "/%31%7e%2d%5f", want: "/1~-_"},
-	{name: "encoded dot inside name", raw: "/a%2eb/%2E%2E%2E", want: "/a.b/..."},
+	{name: "encoded dot inside name", raw: "/a%2eb/%2E%2E%2Ex", want: "/a.b/...x"},
 	{name: "encoded dot in extension", raw: "/file%2ejson", want: "/file.json"},
 	{name: "reserved stays encoded", raw: "/a%3ab", want: "/a%3Ab"},
 	{name: "space stays encoded", raw: "/a%20b", want: "/a%20b"},
 	{name: "percent stays encoded", raw: "/100%25", want: "/100%25"},
-	{name: "no double decode", raw: "/%252e%252e/admin", want: "/%252e%252e/admin"},
-	{name: "double encoded slash kept", raw: "/a%252fb", want: "/a%252fb"},
+	{name: "percent before non-hex", raw: "/100%25off/x", want: "/100%25off/x"},
+	{name: "percent before one hex digit", raw: "/a%25b", want: "/a%25b"},
+	{name: "percent before slash", raw: "/a%25/2e", want: "/a%25/2e"},
 	{name: "utf8 uppercased", raw: "/caf%c3%a9", want: "/caf%C3%A9"},
 	{name: "question mark encoded", raw: "/a%3fb", want: "/a%3Fb"},
-	{name: "encoded semicolon", raw: "/..%3b/admin", want: "/..%3B/admin"},
+	{name: "encoded dot dot before encoded semicolon", raw: "/..%3b/admin", err: ErrAmbiguous},
 	{name: "control encoded", raw: "/a%0d%0a", want: "/a%0D%0A"},
 
 	// Ambiguous: rejected, never rewritten.
@@ -85,6 +86,35 @@ var normalizeCases = []struct {
 	{name: "tomcat empty param", raw: "/;x/admin", err: ErrAmbiguous},
 	{name: "tomcat bare semicolon", raw: "/a/;/b", err: ErrAmbiguous},
 	{name: "encoded dot dot param", raw: "/%2e%2e;/admin", err: ErrAmbiguous},
+
+	// Double encoding: a second decoding would change the path.
+	{name: "double encoded dot dot", raw: "/open/%252e%252e/private/y", err: ErrAmbiguous},
+	{name: "double encoded dot dot upper", raw: "/open/%252E%252E/private/y", err: ErrAmbiguous},
+	{name: "double encoded slash", raw: "/open/..%252fprivate/y", err: ErrAmbiguous},
+	{name: "double encoded slash upper", raw: "/a%252Fb", err: ErrAmbiguous},
+	{name: "double encoded letter", raw: "/v1/%2561dmin/y", err: ErrAmbiguous},
+	{name: "triple encoded", raw: "/v1/%252561dmin", err: ErrAmbiguous},
+	{name: "nested hex digits", raw: "/v1/%25%36%31dmin", err: ErrAmbiguous},
+	{name: "nested one hex digit", raw: "/v1/%25%361dmin", err: ErrAmbiguous},
+	{name: "lower case percent 25", raw: "/x/%25%32%66", err: ErrAmbiguous},
+	{name: "iis unicode double encoded", raw: "/x/%25u002e%25u002e/admin", err: ErrAmbiguous},
+	{name: "double percent", raw: "/x/%25%2541", err: ErrAmbiguous},
+	{name: "double encoded in last segment", raw: "/x/a%2500", err: ErrAmbiguous},
+
+	// Path parameters: servlet containers cut them from each segment.
+	{name: "parameter on a name", raw: "/a;jsessionid=1/b", err: ErrAmbiguous},
+	{name: "parameter in last segment", raw: "/v1/admin;a=b", err: ErrAmbiguous},
+	{name: "semicolon in name", raw: "/a;b;c", err: ErrAmbiguous},
+	{name: "encoded semicolon", raw: "/v1/admin%3ba=b/y", err: ErrAmbiguous},
+	{name: "encoded semicolon upper", raw: "/v1/admin%3Ba=b/y", err: ErrAmbiguous},
+
+	// Trailing dots and spaces: Windows and IIS trim them.
+	{name: "trailing dot", raw: "/v1/admin./y", err: ErrAmbiguous},
+	{name: "trailing dots", raw: "/v1/admin../y", err: ErrAmbiguous},
+	{name: "trailing encoded dot", raw: "/v1/admin%2e/y", err: ErrAmbiguous},
+	{name: "trailing dot last segment", raw: "/v1/admin.", err: ErrAmbiguous},
+	{name: "trailing dot before slash", raw: "/v1/admin./", err: ErrAmbiguous},
+	{name: "trailing encoded space", raw: "/v1/admin%20/y", err: ErrAmbiguous},
 
 	// Malformed.
 	{name: "empty", raw: "", err: ErrInvalid},
@@ -198,6 +228,11 @@ func TestNormalizeKeepEncodedSlash(t *testing.T) {
 		err            error
 	}{
 		{"encoded slash kept", "/repos/a%2fb/issues", "/repos/a%2Fb/issues", nil},
+		{"double encoding kept", "/x/%252e%252e/y", "/x/%252e%252e/y", nil},
+		{"parameters kept", "/x;a=b/y", "/x;a=b/y", nil},
+		{"encoded semicolon kept", "/x%3bb/y", "/x%3Bb/y", nil},
+		{"trailing dot kept", "/x./y", "/x./y", nil},
+		{"dot dot parameter still ambiguous", "/a/..;/b", "", ErrAmbiguous},
 		{"encoded backslash kept", "/x/%5C/y", "/x/%5C/y", nil},
 		{"unreserved still decoded", "/%61%2F", "/a%2F", nil},
 		{"dot segments still removed", "/a/./b/../c%2Fd", "/a/c%2Fd", nil},
@@ -221,5 +256,41 @@ func TestNormalizeKeepEncodedSlash(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCutParams(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/v1/admin;a=b/y", "/v1/admin/y"},
+		{"/v1/admin;a=b", "/v1/admin"},
+		{"/a;x;y/b;z/", "/a/b/"},
+		{"/plain/path", "/plain/path"},
+		{"/", "/"},
+	} {
+		if got := CutParams(nil, []byte(tc.in)); string(got) != tc.want {
+			t.Errorf("CutParams(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestParamsMode: with AllowParams, parameters on names pass, and the
+// parameter forms servlet containers resolve as dot or empty segments stay
+// ambiguous.
+func TestParamsMode(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		err      error
+	}{
+		{"/v1/admin;a=b/y", "/v1/admin;a=b/y", nil},
+		{"/v1/..;/admin", "", ErrAmbiguous},
+		{"/v1/.;x/admin", "", ErrAmbiguous},
+		{"/v1/;x/admin", "", ErrAmbiguous},
+		{"/v1/admin.;x/y", "", ErrAmbiguous},
+		{"/v1/admin%3bx/y", "", ErrAmbiguous},
+	} {
+		got, err := NormalizeMode(nil, []byte(tc.in), AllowParams)
+		if err != tc.err || (err == nil && string(got) != tc.want) {
+			t.Errorf("NormalizeMode(%q, AllowParams) = %q, %v; want %q, %v", tc.in, got, err, tc.want, tc.err)
+		}
 	}
 }

@@ -49,6 +49,9 @@ type Request struct {
 	// Path is the normalized request path (no query); stages match and
 	// forward this, never the raw URI.
 	Path []byte
+	// RoutePath is the path the route was matched on when it differs from
+	// Path (';' parameters cut); empty otherwise.
+	RoutePath []byte
 
 	RouteName string
 	Upstream  string // address of the target that served the request, if any
@@ -106,6 +109,7 @@ type Principal struct {
 func (r *Request) Reset() {
 	*r = Request{
 		Path:        r.Path[:0],
+		RoutePath:   r.RoutePath[:0],
 		RequestID:   r.RequestID[:0],
 		TraceParent: r.TraceParent[:0],
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -42,16 +43,34 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 }
 
 // stripPrefix removes prefix from path on a segment boundary, keeping a
-// leading '/'. It never allocates: the result is a subslice of path or
-// strSlash.
+// leading '/'. The ';' parameters of the removed segments go with them
+// (routes with matrix_params match on the path without parameters). It
+// never allocates: the result is a subslice of path or strSlash.
 func stripPrefix(path []byte, prefix string) []byte {
 	for len(prefix) > 0 && prefix[len(prefix)-1] == '/' {
 		prefix = prefix[:len(prefix)-1]
 	}
-	if prefix == "" || len(path) < len(prefix) || string(path[:len(prefix)]) != prefix {
+	if prefix == "" {
 		return path
 	}
-	rest := path[len(prefix):]
+	i := 0
+	for j := 0; j < len(prefix); {
+		switch {
+		case i >= len(path):
+			return path
+		case path[i] == ';' && prefix[j] == '/':
+			i = skipParams(path, i)
+		case path[i] != prefix[j]:
+			return path
+		default:
+			i++
+			j++
+		}
+	}
+	if i < len(path) && path[i] == ';' {
+		i = skipParams(path, i)
+	}
+	rest := path[i:]
 	if len(rest) == 0 {
 		return strSlash
 	}
@@ -59,6 +78,15 @@ func stripPrefix(path []byte, prefix string) []byte {
 		return path
 	}
 	return rest
+}
+
+// skipParams returns the index of the '/' ending the parameters that start
+// at path[i], or len(path).
+func skipParams(path []byte, i int) int {
+	if k := bytes.IndexByte(path[i:], '/'); k >= 0 {
+		return i + k
+	}
+	return len(path)
 }
 
 // Forward sends ctx.Request to a target of the pool and puts the upstream

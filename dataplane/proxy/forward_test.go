@@ -115,6 +115,9 @@ func TestStripPrefix(t *testing.T) {
 		{"shorter path", "/api/v1", "/api", "/api"},
 		{"other path", "/api", "/web/index", "/web/index"},
 		{"root prefix strips nothing", "/", "/api", "/api"},
+		{"parameters of a stripped segment go", "/api/v1", "/api;x=1/v1;v=2/items;a=b", "/items;a=b"},
+		{"parameters on the last stripped segment", "/api", "/api;x=1", "/"},
+		{"parameters do not make a boundary", "/api", "/apix;y/z", "/apix;y/z"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

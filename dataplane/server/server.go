@@ -121,11 +121,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 	if s.draining.Load() {
 		ctx.SetConnectionClose()
 	}
-	normalize := pathnorm.Normalize
-	if p.AllowAmbiguousPaths {
-		normalize = pathnorm.NormalizeKeepEncodedSlash
-	}
-	path, err := normalize(r.Path[:0], ctx.Request.URI().PathOriginal())
+	// Parameters are allowed or not per route: normalization keeps them,
+	// routing runs on the path without them, and the route decides.
+	path, err := pathnorm.NormalizeMode(r.Path[:0], ctx.Request.URI().PathOriginal(), p.PathMode|pathnorm.AllowParams)
 	r.Path = path
 	if err != nil {
 		reason := pipeline.ReasonPathInvalid
@@ -142,7 +140,20 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 	if h := ctx.Request.URI().Host(); !bytes.EqualFold(h, ctx.Request.Header.Host()) {
 		ctx.Request.Header.SetHostBytes(h)
 	}
-	rt, name, res := p.Routes.Match(ctx.Host(), ctx.Method(), r.Path)
+	routePath := r.Path
+	params := p.PathMode&pathnorm.AllowParams == 0 && bytes.IndexByte(r.Path, ';') >= 0
+	if params {
+		r.RoutePath = pathnorm.CutParams(r.RoutePath[:0], r.Path)
+		routePath = r.RoutePath
+	}
+	rt, name, res := p.Routes.Match(ctx.Host(), ctx.Method(), routePath)
+	if params && (res != router.Matched || !rt.MatrixParams) {
+		// Servlet containers cut ';' parameters from every segment, so
+		// /admin;x/y is /admin/y to them: only routes that declare them
+		// get such paths.
+		pipeline.Deny(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonPathAmbiguous)
+		return nil
+	}
 	switch res {
 	case router.NoRoute:
 		pipeline.Deny(ctx, r, fasthttp.StatusNotFound, pipeline.ReasonNoRoute)

@@ -97,6 +97,10 @@ type Route struct {
 	CaseInsensitive bool     `mapstructure:"case_insensitive"`
 	Upstream        string   `mapstructure:"upstream"`
 	StripPrefix     string   `mapstructure:"strip_prefix"`
+	// MatrixParams allows ';' path parameters (/items;v=2/x) on this
+	// route: it is matched, and its scopes checked, on the path with the
+	// parameters cut, the path Tomcat, Spring and Jetty serve.
+	MatrixParams bool `mapstructure:"matrix_params"`
 
 	Auth      RouteAuth      `mapstructure:"auth"`       // auth.go
 	RateLimit RouteRateLimit `mapstructure:"rate_limit"` // ratelimit.go
