@@ -113,7 +113,7 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		PathMode: pathModeOf(c.Server),
 		pools:    map[string]*compiledPool{},
 	}
-	hs, err := compileHeaders(c.Headers)
+	hs, err := compileHeaders(c)
 	if err != nil {
 		return nil, fmt.Errorf("compile headers: %w", err)
 	}
@@ -322,10 +322,17 @@ func matchKind(m string) router.MatchKind {
 	return router.Prefix
 }
 
-func compileHeaders(h config.Headers) (*headers.Stage, error) {
+func compileHeaders(c *config.Config) (*headers.Stage, error) {
+	h := c.Headers
 	opts := headers.Options{
 		RequestIDHeader:       h.RequestIDHeader,
 		RemoveResponseHeaders: h.RemoveResponse,
+		CredentialHeaders:     []string{c.Auth.JWT.Header, c.Auth.APIKeys.Header},
+		Spoofable:             h.Spoofable,
+		TrustedSpoofable:      h.TrustedSpoofable,
+	}
+	if c.Auth.JWT.Cookie != "" {
+		opts.CredentialCookies = []string{c.Auth.JWT.Cookie}
 	}
 	for _, s := range h.TrustedProxies {
 		pfx, err := config.ParsePrefix(s)

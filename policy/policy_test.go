@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/dataplane/auth/certauth/certtest"
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
+	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/router"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
@@ -231,5 +233,21 @@ func TestListenerTLSFollowsTheListener(t *testing.T) {
 	}
 	if served() != tls.RequireAndVerifyClientCert {
 		t.Fatalf("after reordering the listeners, partner's socket serves %v", served())
+	}
+}
+
+// TestExampleSpoofableListsAreTheDefaults keeps the example config, which
+// documents every default, in step with the built-in header lists.
+func TestExampleSpoofableListsAreTheDefaults(t *testing.T) {
+	l, err := config.Load("../deploy/examples/gatewayd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := l.Config.Headers
+	if !slices.Equal(h.Spoofable, headers.DefaultSpoofable) {
+		t.Errorf("example headers.spoofable = %v\nwant the default %v", h.Spoofable, headers.DefaultSpoofable)
+	}
+	if !slices.Equal(h.TrustedSpoofable, headers.DefaultTrustedSpoofable) {
+		t.Errorf("example headers.trusted_spoofable = %v\nwant the default %v", h.TrustedSpoofable, headers.DefaultTrustedSpoofable)
 	}
 }

@@ -27,6 +27,9 @@ var requestCases = []struct {
 			"Keep-Alive: timeout=5\r\nTE: trailers\r\nUpgrade: h2c\r\nX-Request-ID: bad id\r\ntraceparent: junk\r\n\r\n"},
 	{"garbage XFF from trusted IPv6 peer", "2001:db8:1::1",
 		"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 2001:db8::5, nonsense, [2001:db8:1::2]:80\r\n\r\n"},
+	{"spoofable headers and credentials", "203.0.113.5",
+		"GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer x.y.z\r\nX-Original-URL: /admin\r\nTrue-Client-IP: 1.2.3.4\r\n" +
+			"x_forwarded_for: 6.6.6.6\r\nCookie: a=b; c=d\r\nAccept: */*\r\n\r\n"},
 	{"long trusted chain", "10.0.0.1",
 		"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: " + string(bytes.Repeat([]byte("198.51.100.7, "), 100)) + "10.0.0.2\r\n\r\n"},
 }

@@ -47,6 +47,23 @@ type Options struct {
 	// RemoveResponseHeaders are removed from every response, e.g. Server and
 	// X-Powered-By.
 	RemoveResponseHeaders []string
+
+	// CredentialHeaders carry credentials; Authorization always does. A
+	// request with more than one field of one of them, in any spelling, or
+	// with one in a spelling the gateway does not read ("X_Api_Key") is
+	// refused: the gateway would check one value and the upstream might
+	// act on another.
+	CredentialHeaders []string
+	// CredentialCookies are cookies that carry credentials; a request that
+	// names one more than once (ignoring case) is refused.
+	CredentialCookies []string
+	// Spoofable are removed, in every spelling, from requests of peers
+	// that are not trusted proxies. Nil means DefaultSpoofable; an empty
+	// slice removes nothing.
+	Spoofable []string
+	// TrustedSpoofable are the Spoofable headers trusted proxies may pass
+	// on. Nil means DefaultTrustedSpoofable.
+	TrustedSpoofable []string
 }
 
 // DefaultSecurityHeaders returns the response headers recommended for a JSON
@@ -132,7 +149,15 @@ type Stage struct {
 	setResp      [][2][]byte
 	removeResp   [][]byte
 	scratch      sync.Pool // *[]byte for building header values
+
+	names       nameTable // credential, spoofable and managed names
+	cookies     [][]byte  // credential cookie names
+	credentials int       // credential counters in use
 }
+
+// maxCredentialHeaders bounds Options.CredentialHeaders (plus
+// Authorization): the counters live on the stack.
+const maxCredentialHeaders = 8
 
 var _ pipeline.Stage = (*Stage)(nil)
 
@@ -184,6 +209,7 @@ func New(opts Options) (*Stage, error) {
 		}
 		s.removeResp = append(s.removeResp, fasthttp.AppendNormalizedHeaderKey(nil, n))
 	}
+	errs = append(errs, s.buildNames(opts)...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("new headers stage: %w", errors.Join(errs...))
 	}
@@ -255,12 +281,16 @@ func (s *Stage) Name() string { return "headers" }
 
 // Handle sanitizes the request headers and sets the forwarding headers, the
 // request ID and the traceparent. It sets r.ClientIP, r.RequestID and
-// r.TraceParent, and always returns pipeline.Continue.
+// r.TraceParent. It refuses (400, pipeline.Done) a request with a header
+// name that is not an RFC 9110 token (header_invalid) or with a repeated or
+// respelt credential (credential_ambiguous), and otherwise returns
+// pipeline.Continue.
 func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
 	h := &ctx.Request.Header
 	peer := r.PeerIP.Unmap()
 	trustedPeer := peer.IsValid() && s.isTrusted(peer)
 	r.ClientIP = peer
+	refusal, detail := s.scanNames(h, trustedPeer)
 
 	bp := s.scratch.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -310,9 +340,6 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 				proto = valueHTTP
 			}
 		}
-	} else {
-		del(h, hdrXForwardedHost)
-		del(h, hdrForwarded)
 	}
 	del(h, hdrXForwardedProt)
 	h.SetCanonical(hdrXForwardedProt, proto)
@@ -334,6 +361,11 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 		del(h, hdrTraceparent)
 		del(h, hdrTracestate)
 		h.SetCanonical(hdrTraceparent, r.TraceParent)
+	}
+	if refusal != pipeline.ReasonNone {
+		v := pipeline.Deny(ctx, r, fasthttp.StatusBadRequest, refusal)
+		r.Detail = detail
+		return v
 	}
 	return pipeline.Continue
 }

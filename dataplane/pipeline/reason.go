@@ -39,6 +39,15 @@ const (
 	// ReasonAuthLocked is a 429 for a client whose credentials kept failing:
 	// it is refused before any signature check until the lockout ends.
 	ReasonAuthLocked
+	// ReasonCredentialAmbiguous is a 400 for a request that carries a
+	// credential header more than once, or in a spelling the gateway does
+	// not read: the gateway would check one value and an upstream might
+	// use another.
+	ReasonCredentialAmbiguous
+	// ReasonFramingInvalid is a 400 for a request whose message framing is
+	// not strict HTTP/1.1 (bare LF, obs-fold, Content-Length with
+	// Transfer-Encoding, ...); the connection is closed after it.
+	ReasonFramingInvalid
 	numReasons
 )
 
@@ -63,6 +72,8 @@ var reasonNames = [numReasons]string{
 	ReasonCredentialInQuery:   "credential_in_query",
 	ReasonLoginAmbiguous:      "login_ambiguous",
 	ReasonAuthLocked:          "auth_locked",
+	ReasonCredentialAmbiguous: "credential_ambiguous",
+	ReasonFramingInvalid:      "framing_invalid",
 }
 
 // String returns the stable code, e.g. "path_ambiguous".

@@ -54,6 +54,13 @@ type Headers struct {
 	SecurityHeaders *bool             `mapstructure:"security_headers"`
 	SetResponse     map[string]string `mapstructure:"set_response"`
 	RemoveResponse  []string          `mapstructure:"remove_response"`
+	// Spoofable request headers (client address, original URL or host,
+	// method overrides) are removed from peers that are not trusted
+	// proxies, in any spelling. Unset: headers.DefaultSpoofable.
+	Spoofable []string `mapstructure:"spoofable"`
+	// TrustedSpoofable are the Spoofable headers trusted proxies may pass
+	// on. Unset: headers.DefaultTrustedSpoofable.
+	TrustedSpoofable []string `mapstructure:"trusted_spoofable"`
 }
 
 // Upstream is a pool of backend targets.

@@ -167,6 +167,16 @@ func (c *Config) validateHeaders(v *validator) {
 			v.add(fmt.Sprintf("headers.remove_response[%d]", i), "not a valid header name: %q", name)
 		}
 	}
+	for i, name := range h.Spoofable {
+		if !isToken(name) {
+			v.add(fmt.Sprintf("headers.spoofable[%d]", i), "not a valid header name: %q", name)
+		}
+	}
+	for i, name := range h.TrustedSpoofable {
+		if !isToken(name) {
+			v.add(fmt.Sprintf("headers.trusted_spoofable[%d]", i), "not a valid header name: %q", name)
+		}
+	}
 }
 
 func (c *Config) validateUpstreams(v *validator) map[string]bool {

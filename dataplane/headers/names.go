@@ -1,0 +1,339 @@
+package headers
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+)
+
+// Request header names are compared the way the most lenient common server
+// compares them: ignoring case and treating '_' as '-' (CGI, PHP, WSGI and
+// nginx with underscores_in_headers fold both into HTTP_X_NAME). A name the
+// gateway looks at must therefore be looked at in every spelling.
+
+// DefaultSpoofable are the request headers that common servers and
+// frameworks read as the client's address, the original URL, host, scheme
+// or port, or an override of the method. A client must not set them: they
+// are removed from every request of a peer that is not a trusted proxy.
+var DefaultSpoofable = []string{
+	// The client's address.
+	"Forwarded", "X-Forwarded", "Forwarded-For", "X-Forwarded-By", "X-Original-Forwarded-For",
+	"True-Client-IP", "X-Client-IP", "Client-IP", "CF-Connecting-IP", "CF-Connecting-IPv6",
+	"CF-Pseudo-IPv4", "Fastly-Client-IP", "X-Cluster-Client-IP", "X-Originating-IP",
+	"X-Remote-IP", "X-Remote-Addr", "X-ProxyUser-IP", "X-Azure-ClientIP", "X-Azure-SocketIP",
+	"X-Envoy-External-Address", "X-Appengine-User-IP", "CloudFront-Viewer-Address", "Akamai-Client-IP",
+	// The original URL or path, honoured as the real request path (IIS
+	// URL Rewrite, Symfony, Zend, Envoy).
+	"X-Original-URL", "X-Rewrite-URL", "X-Original-URI", "X-Forwarded-URI", "X-Forwarded-Path",
+	"X-Forwarded-Prefix", "X-Envoy-Original-Path", "X-Override-URL", "X-HTTP-DestinationURL", "X-Proxy-URL",
+	// The original host, scheme and port.
+	"X-Forwarded-Host", "X-Host", "X-Original-Host", "X-Forwarded-Server", "X-HTTP-Host-Override",
+	"X-Forwarded-Scheme", "X-Forwarded-Protocol", "X-Forwarded-Ssl", "X-Url-Scheme", "Front-End-Https",
+	"X-Forwarded-Port",
+	// Method overrides (Express method-override, Rails, Laminas, ...).
+	"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+	// CGI turns it into HTTP_PROXY, which libraries read as their outbound
+	// proxy (httpoxy).
+	"Proxy",
+}
+
+// DefaultTrustedSpoofable are the spoofable headers a trusted proxy may pass
+// on: the address and forwarded-host headers that CDNs and load balancers
+// set themselves. URL and method overrides are never passed on by default.
+var DefaultTrustedSpoofable = []string{
+	"Forwarded", "X-Forwarded-Host", "X-Forwarded-Port", "True-Client-IP", "X-Client-IP",
+	"CF-Connecting-IP", "CF-Connecting-IPv6", "Fastly-Client-IP", "X-Cluster-Client-IP",
+}
+
+// managedNames are set by the gateway itself: every client spelling is
+// removed, from trusted peers too, before the gateway sets its own (a
+// lenient upstream would otherwise merge X_Forwarded_For into the
+// gateway's X-Forwarded-For).
+var managedNames = []string{"X-Forwarded-For", "X-Real-IP", "X-Forwarded-Proto"}
+
+// Name classes.
+const (
+	classCredential uint8 = 1 << iota // counted: more than one field is ambiguous
+	classSpoofable                    // removed from untrusted peers
+	classTrustedOK                    // kept from trusted peers
+	classManaged                      // removed in every spelling but the gateway's own
+)
+
+// maxFoldedName bounds the names in the table; longer request header names
+// cannot match and are not folded.
+const maxFoldedName = 64
+
+// nameTable maps folded header names to their classes. It is an open
+// addressing hash table built once; lookups do not allocate.
+type nameTable struct {
+	slots   [256]uint8 // index+1 into entries; 0 = empty
+	entries []nameEntry
+	lens    uint64 // bit len%64 for each name: most headers are skipped on length alone
+}
+
+type nameEntry struct {
+	folded    string
+	canonical []byte // as fasthttp stores it
+	class     uint8
+	cred      uint8 // index of the credential counter
+}
+
+func foldByte(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c + 'a' - 'A'
+	case c == '_':
+		return '-'
+	}
+	return c
+}
+
+// foldHash returns the FNV-1a hash of name folded.
+func foldHash(name []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range name {
+		h ^= uint32(foldByte(c))
+		h *= 16777619
+	}
+	return h
+}
+
+func foldString(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = foldByte(c)
+	}
+	return string(b)
+}
+
+// add registers name with class; a name added twice gets both classes.
+func (t *nameTable) add(name string, class uint8, cred uint8) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if len(name) > maxFoldedName {
+		return fmt.Errorf("header name %q: longer than %d bytes", name, maxFoldedName)
+	}
+	if i := t.find([]byte(name)); i >= 0 {
+		t.entries[i].class |= class
+		if class&classCredential != 0 {
+			t.entries[i].cred = cred
+		}
+		return nil
+	}
+	if len(t.entries) >= len(t.slots)/2 {
+		return errors.New("too many header names")
+	}
+	t.entries = append(t.entries, nameEntry{
+		folded: foldString(name), canonical: fasthttp.AppendNormalizedHeaderKey(nil, name),
+		class: class, cred: cred,
+	})
+	h := foldHash([]byte(name))
+	for j := uint32(0); ; j++ {
+		s := &t.slots[(h+j)%uint32(len(t.slots))]
+		if *s == 0 {
+			*s = uint8(len(t.entries))
+			break
+		}
+	}
+	t.lens |= 1 << (len(name) % 64)
+	return nil
+}
+
+// find returns the entry index of name, or -1.
+func (t *nameTable) find(name []byte) int {
+	if len(name) > maxFoldedName || t.lens&(1<<(len(name)%64)) == 0 {
+		return -1
+	}
+	h := foldHash(name)
+	for j := uint32(0); j < uint32(len(t.slots)); j++ {
+		s := t.slots[(h+j)%uint32(len(t.slots))]
+		if s == 0 {
+			return -1
+		}
+		if e := &t.entries[s-1]; foldEqual(name, e.folded) {
+			return int(s - 1)
+		}
+	}
+	return -1
+}
+
+// foldEqual reports whether name folds to folded.
+func foldEqual(name []byte, folded string) bool {
+	if len(name) != len(folded) {
+		return false
+	}
+	for i, c := range name {
+		if foldByte(c) != folded[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// buildNames compiles the name table from opts.
+func (s *Stage) buildNames(opts Options) []error {
+	var errs []error
+	creds := append([]string{fasthttp.HeaderAuthorization}, opts.CredentialHeaders...)
+	for _, n := range creds {
+		cred := uint8(s.credentials)
+		if i := s.names.find([]byte(n)); i >= 0 && s.names.entries[i].class&classCredential != 0 {
+			continue // the same header named twice (e.g. jwt.header: Authorization)
+		}
+		if s.credentials == maxCredentialHeaders {
+			errs = append(errs, fmt.Errorf("credential headers: more than %d", maxCredentialHeaders))
+			break
+		}
+		if err := s.names.add(n, classCredential, cred); err != nil {
+			errs = append(errs, fmt.Errorf("credential header: %w", err))
+			continue
+		}
+		s.credentials++
+	}
+	for _, c := range opts.CredentialCookies {
+		if c != "" {
+			s.cookies = append(s.cookies, []byte(c))
+		}
+	}
+	spoofable, trusted := opts.Spoofable, opts.TrustedSpoofable
+	if spoofable == nil {
+		spoofable = DefaultSpoofable
+	}
+	if trusted == nil {
+		trusted = DefaultTrustedSpoofable
+	}
+	for i, n := range spoofable {
+		if isOneOf([]byte(n), protected[:5]) || isOneOf([]byte(n), [][]byte{[]byte("Cookie"), []byte("Authorization")}) {
+			errs = append(errs, fmt.Errorf("spoofable[%d]: %q is not a forwarding header", i, n))
+			continue
+		}
+		if foldedOneOf(n, managedNames) {
+			errs = append(errs, fmt.Errorf("spoofable[%d]: %q is set by the gateway itself", i, n))
+			continue
+		}
+		if err := s.names.add(n, classSpoofable, 0); err != nil {
+			errs = append(errs, fmt.Errorf("spoofable[%d]: %w", i, err))
+		}
+	}
+	for i, n := range trusted {
+		if j := s.names.find([]byte(n)); j < 0 || s.names.entries[j].class&classSpoofable == 0 {
+			if opts.TrustedSpoofable != nil { // the defaults apply where they are spoofable
+				errs = append(errs, fmt.Errorf("trusted_spoofable[%d]: %q is not in the spoofable list", i, n))
+			}
+			continue
+		}
+		_ = s.names.add(n, classTrustedOK, 0)
+	}
+	for _, n := range managedNames {
+		if err := s.names.add(n, classManaged, 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// Details of a refusal, for the access log.
+const (
+	detailNameInvalid       = "header_name_invalid"
+	detailCredentialRepeat  = "credential_repeated"
+	detailCredentialRespelt = "credential_respelt"
+	detailCookieRepeat      = "credential_cookie_repeated"
+)
+
+// scanNames checks every request header name once: each must be a token,
+// and each credential header may appear once, in the spelling the gateway
+// reads. It removes the spoofable headers an untrusted peer sent (all of
+// them from an untrusted peer, those not allowed from a trusted one) and
+// every spelling of a managed header other than the gateway's own. On a
+// refusal it returns the reason and leaves the headers as they are.
+func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool) (pipeline.Reason, string) {
+	var counts [maxCredentialHeaders]uint8
+	// Deleting while iterating is not allowed: collect the names to delete
+	// (copied out of the header storage), delete them, and look again
+	// while the buffer overflowed. Bounded by the number of headers.
+	var buf [512]byte
+	var ends [16]int
+	for pass := 0; pass < 64; pass++ {
+		names, n := buf[:0], ends[:0]
+		full := false
+		for k := range h.All() {
+			if pass == 0 && !isToken(k) {
+				return pipeline.ReasonHeaderInvalid, detailNameInvalid
+			}
+			i := s.names.find(k)
+			if i < 0 {
+				continue
+			}
+			e := &s.names.entries[i]
+			if pass == 0 && e.class&classCredential != 0 {
+				counts[e.cred]++
+				if counts[e.cred] > 1 {
+					return pipeline.ReasonCredentialAmbiguous, detailCredentialRepeat
+				}
+				if string(k) != string(e.canonical) {
+					return pipeline.ReasonCredentialAmbiguous, detailCredentialRespelt
+				}
+			}
+			if !e.drop(k, trusted) {
+				continue
+			}
+			if len(n) == cap(n) || len(names)+len(k) > cap(names) {
+				full = true
+				continue
+			}
+			names = append(names, k...)
+			n = append(n, len(names))
+		}
+		if pass == 0 && len(s.cookies) > 0 && s.cookieRepeated(h) {
+			return pipeline.ReasonCredentialAmbiguous, detailCookieRepeat
+		}
+		start := 0
+		for _, end := range n {
+			h.DelBytes(names[start:end])
+			start = end
+		}
+		if !full {
+			break
+		}
+	}
+	return pipeline.ReasonNone, ""
+}
+
+// drop reports whether a request header named k (an entry of this class)
+// is removed.
+func (e *nameEntry) drop(k []byte, trusted bool) bool {
+	if e.class&classManaged != 0 && string(k) != string(e.canonical) {
+		return true
+	}
+	return e.class&classSpoofable != 0 && (!trusted || e.class&classTrustedOK == 0)
+}
+
+// cookieRepeated reports whether a credential cookie is named more than
+// once across the request's cookies.
+func (s *Stage) cookieRepeated(h *fasthttp.RequestHeader) bool {
+	for _, name := range s.cookies {
+		seen := false
+		for k := range h.Cookies() {
+			if len(k) == len(name) && bytes.EqualFold(k, name) {
+				if seen {
+					return true
+				}
+				seen = true
+			}
+		}
+	}
+	return false
+}
+
+func foldedOneOf(name string, names []string) bool {
+	for _, n := range names {
+		if foldString(n) == foldString(name) {
+			return true
+		}
+	}
+	return false
+}
