@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/dataplane/connguard"
 	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/pathnorm"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
@@ -36,6 +37,9 @@ type Policy struct {
 	Headers  *headers.Stage
 	Unrouted *reqmetrics.Route // counters for requests that matched no route
 
+	// Conns are the connection guard's limits (per source, in all,
+	// framing), read at every accept.
+	Conns *connguard.Options
 	// PathMode is what path normalization relaxes: nothing by default,
 	// pathnorm.Legacy with server.allow_ambiguous_paths.
 	PathMode pathnorm.Mode
@@ -54,8 +58,8 @@ type Policy struct {
 // Limits are the connection-level settings of the data listeners. They take
 // effect at start; a reload that changes them reports that a restart is needed.
 type Limits struct {
-	ReadTimeout, WriteTimeout, IdleTimeout, ShutdownGrace           time.Duration
-	MaxRequestBodyBytes, MaxHeaderBytes, MaxConnsPerIP, Concurrency int
+	ReadTimeout, WriteTimeout, IdleTimeout, ShutdownGrace, HeadTimeout time.Duration
+	MaxRequestBodyBytes, MaxHeaderBytes, Concurrency                   int
 }
 
 // Route is one compiled route: its stages in the order they run.
@@ -109,6 +113,7 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		LoadedAt: time.Now(),
 		Config:   c,
 		Limits:   limitsOf(c.Server),
+		Conns:    connsOf(c),
 		Unrouted: reqmetrics.ForRoute(""),
 		PathMode: pathModeOf(c.Server),
 		pools:    map[string]*compiledPool{},
@@ -310,9 +315,26 @@ func pathModeOf(s config.Server) pathnorm.Mode {
 func limitsOf(s config.Server) Limits {
 	return Limits{
 		ReadTimeout: s.ReadTimeout, WriteTimeout: s.WriteTimeout, IdleTimeout: s.IdleTimeout,
-		ShutdownGrace: s.ShutdownGrace, MaxRequestBodyBytes: s.MaxRequestBodyBytes,
-		MaxHeaderBytes: s.MaxHeaderBytes, MaxConnsPerIP: s.MaxConnsPerIP, Concurrency: s.Concurrency,
+		ShutdownGrace: s.ShutdownGrace, HeadTimeout: s.RequestHeadTimeout, MaxRequestBodyBytes: s.MaxRequestBodyBytes,
+		MaxHeaderBytes: s.MaxHeaderBytes, Concurrency: s.Concurrency,
 	}
+}
+
+func connsOf(c *config.Config) *connguard.Options {
+	s := c.Server
+	o := &connguard.Options{
+		MaxConns:       s.Concurrency,
+		MaxPerSource:   max(s.MaxConnsPerIP, 0),
+		MaxPerTrusted:  s.MaxConnsPerTrustedProxy,
+		IPv6Prefix:     c.RateLimit.IPv6Prefix,
+		LenientFraming: s.LenientFraming,
+	}
+	for _, t := range c.Headers.TrustedProxies {
+		if pfx, err := config.ParsePrefix(t); err == nil { // validated
+			o.Trusted = append(o.Trusted, pfx)
+		}
+	}
+	return o
 }
 
 func matchKind(m string) router.MatchKind {
@@ -393,7 +415,11 @@ func restartOnly(old, next *config.Config) []string {
 		keys = append(keys, "management")
 	}
 	oldServer, nextServer := old.Server, next.Server
-	oldServer.AllowAmbiguousPaths, nextServer.AllowAmbiguousPaths = false, false // read per request
+	// Read per request or per accept: applied on reload.
+	for _, s := range []*config.Server{&oldServer, &nextServer} {
+		s.AllowAmbiguousPaths, s.LenientFraming = false, false
+		s.MaxConnsPerIP, s.MaxConnsPerTrustedProxy = 0, 0
+	}
 	if oldServer != nextServer {
 		keys = append(keys, "server")
 	}

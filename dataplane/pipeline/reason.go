@@ -48,6 +48,9 @@ const (
 	// not strict HTTP/1.1 (bare LF, obs-fold, Content-Length with
 	// Transfer-Encoding, ...); the connection is closed after it.
 	ReasonFramingInvalid
+	// ReasonRequestTimeout is a 408 for a request whose head or body did
+	// not arrive in time (server.request_head_timeout, read_timeout).
+	ReasonRequestTimeout
 	numReasons
 )
 
@@ -74,6 +77,7 @@ var reasonNames = [numReasons]string{
 	ReasonAuthLocked:          "auth_locked",
 	ReasonCredentialAmbiguous: "credential_ambiguous",
 	ReasonFramingInvalid:      "framing_invalid",
+	ReasonRequestTimeout:      "request_timeout",
 }
 
 // String returns the stable code, e.g. "path_ambiguous".

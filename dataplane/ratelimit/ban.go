@@ -1,6 +1,10 @@
 package ratelimit
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/edgeguard/edgeguard/internal/loggate"
+)
 
 // banMemo remembers recent bans so that a source far over its limit is
 // banned once per ban period, not on every request it still manages to send
@@ -43,30 +47,6 @@ func (m *banMemo) claim(key uint64, nowSec, untilSec uint32) bool {
 // kept, but the log would otherwise get one line per source.
 const banLogBurst = 20
 
-// logGate lets through banLogBurst log lines per second and counts the rest,
-// so that the next line that passes can say how many were left out.
-type logGate struct {
-	w          atomic.Uint64 // second (store time, low 32 bits) << 32 | lines in it
-	suppressed atomic.Int64  // left out since the last line that passed
-}
-
-// pass reports whether a line may be written at nowSec and, if so, how many
-// were left out before it.
-func (g *logGate) pass(nowSec int64) (bool, int64) {
-	sec := uint64(uint32(nowSec))
-	for {
-		old := g.w.Load()
-		n := old & 0xffffffff
-		if old>>32 != sec {
-			n = 0 // a new second
-		}
-		if n >= banLogBurst {
-			g.suppressed.Add(1)
-			banLogsSuppressed.Inc()
-			return false, 0
-		}
-		if g.w.CompareAndSwap(old, sec<<32|(n+1)) {
-			return true, g.suppressed.Swap(0)
-		}
-	}
+func newBanLogGate() *loggate.Gate {
+	return &loggate.Gate{Burst: banLogBurst, Suppressed: banLogsSuppressed.Inc}
 }

@@ -248,7 +248,7 @@ func (st *Stage) ban(addr netip.Addr, detail string, now int64) {
 	} else {
 		bansIssued.Inc()
 	}
-	ok, suppressed := st.store.banLog.pass(now / int64(time.Second))
+	ok, suppressed := st.store.banLog.Pass(now / int64(time.Second))
 	switch {
 	case !ok:
 	case err != nil:

@@ -506,25 +506,6 @@ func TestBanLogsAreRateLimited(t *testing.T) {
 	}
 }
 
-func TestLogGate(t *testing.T) {
-	var g logGate
-	passed := 0
-	for range banLogBurst + 5 {
-		if ok, _ := g.pass(7); ok {
-			passed++
-		}
-	}
-	if passed != banLogBurst {
-		t.Fatalf("%d lines passed in one second, want %d", passed, banLogBurst)
-	}
-	if ok, suppressed := g.pass(8); !ok || suppressed != 5 {
-		t.Fatalf("next second: pass %v, suppressed %d; want true, 5", ok, suppressed)
-	}
-	if _, suppressed := g.pass(8); suppressed != 0 {
-		t.Fatalf("suppressed count not reset: %d", suppressed)
-	}
-}
-
 // TestRetryAfterCoversEveryWindow: when the per-second window refuses
 // first but the per-minute one is exhausted for longer, Retry-After is the
 // longer wait, and a retry after it succeeds.

@@ -10,6 +10,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit/keytable"
+	"github.com/edgeguard/edgeguard/internal/loggate"
 )
 
 // Store holds the state that must outlive policy reloads: bucket tables by
@@ -21,7 +22,7 @@ type Store struct {
 	keys  keySeed
 	bans  banMemo
 	// banLog rate-limits the ban log lines of every route.
-	banLog logGate
+	banLog *loggate.Gate
 
 	delayed    atomic.Int64
 	maxDelayed atomic.Int64
@@ -56,6 +57,7 @@ const (
 func NewStore() *Store {
 	s := &Store{
 		epoch:  time.Now(),
+		banLog: newBanLogGate(),
 		keys:   newKeySeed(),
 		tables: map[string]*tracked{},
 		stop:   make(chan struct{}),

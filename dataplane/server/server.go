@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeguard/edgeguard/dataplane/accesslog"
+	"github.com/edgeguard/edgeguard/dataplane/connguard"
+	"github.com/edgeguard/edgeguard/dataplane/framing"
 	"github.com/edgeguard/edgeguard/dataplane/pathnorm"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/reqmetrics"
@@ -30,6 +33,7 @@ import (
 // Server serves the data listeners.
 type Server struct {
 	policies *policy.Holder
+	conns    *connguard.Guard
 	access   *accesslog.Logger
 	log      *slog.Logger
 	fs       *fasthttp.Server
@@ -43,20 +47,29 @@ type Server struct {
 func New(policies *policy.Holder, access *accesslog.Logger, log *slog.Logger) *Server {
 	lim := policies.Current().Limits
 	s := &Server{policies: policies, access: access, log: log}
+	s.conns = connguard.New(func() *connguard.Options { return policies.Current().Conns }, log)
+	s.conns.Publish()
 	s.requests.New = func() any { return &pipeline.Request{} }
 	s.fs = &fasthttp.Server{
-		Handler:                       s.handle,
-		ErrorHandler:                  s.handleParseError,
-		NoDefaultServerHeader:         true,
-		NoDefaultContentType:          true,
-		DisablePreParseMultipartForm:  true,
-		ReadTimeout:                   lim.ReadTimeout,
-		WriteTimeout:                  lim.WriteTimeout,
-		IdleTimeout:                   lim.IdleTimeout,
-		MaxRequestBodySize:            lim.MaxRequestBodyBytes,
-		ReadBufferSize:                lim.MaxHeaderBytes,
-		MaxConnsPerIP:                 lim.MaxConnsPerIP,
-		Concurrency:                   lim.Concurrency,
+		Handler:                      s.handle,
+		ErrorHandler:                 s.handleParseError,
+		HeaderReceived:               s.headerReceived,
+		ConnState:                    s.conns.ConnState,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		// ReadTimeout bounds the request head (from the first byte, or
+		// from accept on a new connection); headerReceived then gives the
+		// body the configured read timeout.
+		ReadTimeout:        lim.HeadTimeout,
+		WriteTimeout:       lim.WriteTimeout,
+		IdleTimeout:        lim.IdleTimeout,
+		MaxRequestBodySize: lim.MaxRequestBodyBytes,
+		ReadBufferSize:     lim.MaxHeaderBytes,
+		// The guard holds the listeners to lim.Concurrency, closing idle
+		// connections first; fasthttp's own limit, which answers 503
+		// without a log line, stays out of its way.
+		Concurrency:                   lim.Concurrency + concurrencySlack,
 		CloseOnShutdown:               true,
 		SecureErrorLogMessage:         true,
 		Logger:                        fasthttpLogger{log},
@@ -65,10 +78,22 @@ func New(policies *policy.Holder, access *accesslog.Logger, log *slog.Logger) *S
 	return s
 }
 
+// concurrencySlack keeps fasthttp's connection limit above the guard's.
+const concurrencySlack = 1024
+
+// headerReceived runs once a request head is read: the rest of the request
+// gets the configured read timeout.
+func (s *Server) headerReceived(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+	lim := &s.policies.Current().Limits
+	return fasthttp.RequestConfig{ReadTimeout: lim.ReadTimeout}
+}
+
 // Serve accepts connections on every listener until Shutdown. It returns at
-// once; accept errors other than a closed listener are logged.
+// once; accept errors other than a closed listener are logged. Connections
+// pass the connection guard (per-source cap, strict framing) first.
 func (s *Server) Serve(listeners ...net.Listener) {
 	for _, ln := range listeners {
+		ln = s.conns.Listener(ln)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -239,13 +264,23 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	r.ClientIP = r.PeerIP
 	status, reason := fasthttp.StatusBadRequest, pipeline.ReasonHeaderInvalid
 	var small *fasthttp.ErrSmallBuffer
+	gc := connguard.Unwrap(ctx.Conn())
 	switch {
+	case gc != nil && gc.Violation() != framing.None:
+		// Checked first: the parser only saw the bytes before the
+		// violation, so its own error says nothing useful.
+		reason = pipeline.ReasonFramingInvalid
+		r.Detail = gc.Violation().String()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		status, reason = fasthttp.StatusRequestTimeout, pipeline.ReasonRequestTimeout
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		status, reason = fasthttp.StatusRequestEntityTooLarge, pipeline.ReasonBodyTooLarge
 	case errors.As(err, &small):
 		status = fasthttp.StatusRequestHeaderFieldsTooLarge
 	}
+	detail := r.Detail
 	pipeline.Deny(ctx, r, status, reason)
+	r.Detail = detail
 	ctx.SetConnectionClose()
 	p.Headers.HandleResponse(ctx, r)
 	s.finish(ctx, r, p, nil)

@@ -36,9 +36,20 @@ type Server struct {
 	ShutdownGrace       time.Duration `mapstructure:"shutdown_grace"`
 	MaxRequestBodyBytes int           `mapstructure:"max_request_body_bytes"`
 	MaxHeaderBytes      int           `mapstructure:"max_header_bytes"`
-	MaxConnsPerIP       int           `mapstructure:"max_conns_per_ip"`
+	MaxConnsPerIP       int           `mapstructure:"max_conns_per_ip"` // per source; -1: no cap
 	Concurrency         int           `mapstructure:"concurrency"`
 	AllowAmbiguousPaths bool          `mapstructure:"allow_ambiguous_paths"`
+	// RequestHeadTimeout bounds the time from a request's first byte (a
+	// new connection's accept) to the end of its head; ReadTimeout then
+	// applies to the body.
+	RequestHeadTimeout time.Duration `mapstructure:"request_head_timeout"`
+	// MaxConnsPerTrustedProxy caps the connections of one trusted proxy
+	// (headers.trusted_proxies); 0: no cap.
+	MaxConnsPerTrustedProxy int `mapstructure:"max_conns_per_trusted_proxy"`
+	// LenientFraming accepts what strict HTTP/1.1 framing refuses (bare LF
+	// line ends, obs-fold, Content-Length with Transfer-Encoding), as
+	// fasthttp normalizes them.
+	LenientFraming bool `mapstructure:"lenient_framing"`
 }
 
 // AccessLog configures the JSON access log.

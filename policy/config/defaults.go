@@ -13,6 +13,8 @@ const (
 	DefaultMaxRequestBodyBytes = 1 << 20
 	DefaultMaxHeaderBytes      = 8 << 10
 	DefaultConcurrency         = 256 * 1024
+	DefaultRequestHeadTimeout  = 10 * time.Second
+	DefaultMaxConnsPerIP       = 256
 	DefaultAccessLogPath       = "stdout"
 	DefaultAccessLogBuffer     = 8192
 	DefaultRequestIDHeader     = "X-Request-ID"
@@ -71,6 +73,8 @@ func (c *Config) applyDefaults() {
 	setInt(&s.MaxRequestBodyBytes, DefaultMaxRequestBodyBytes)
 	setInt(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setInt(&s.Concurrency, DefaultConcurrency)
+	setDuration(&s.RequestHeadTimeout, DefaultRequestHeadTimeout)
+	setInt(&s.MaxConnsPerIP, DefaultMaxConnsPerIP)
 
 	setString(&c.AccessLog.Path, DefaultAccessLogPath)
 	setInt(&c.AccessLog.Buffer, DefaultAccessLogBuffer)

@@ -134,12 +134,14 @@ func (c *Config) validateListeners(v *validator) {
 func (c *Config) validateServer(v *validator) {
 	s := c.Server
 	v.positive("server.read_timeout", s.ReadTimeout)
+	v.positive("server.request_head_timeout", s.RequestHeadTimeout)
 	v.positive("server.write_timeout", s.WriteTimeout)
 	v.positive("server.idle_timeout", s.IdleTimeout)
 	v.positive("server.shutdown_grace", s.ShutdownGrace)
 	v.atLeast("server.max_request_body_bytes", s.MaxRequestBodyBytes, 1)
 	v.atLeast("server.max_header_bytes", s.MaxHeaderBytes, 1024)
-	v.atLeast("server.max_conns_per_ip", s.MaxConnsPerIP, 0)
+	v.atLeast("server.max_conns_per_ip", s.MaxConnsPerIP, -1)
+	v.atLeast("server.max_conns_per_trusted_proxy", s.MaxConnsPerTrustedProxy, 0)
 	v.atLeast("server.concurrency", s.Concurrency, 1)
 	v.atLeast("access_log.buffer", c.AccessLog.Buffer, 1)
 }

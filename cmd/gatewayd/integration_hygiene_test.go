@@ -1,0 +1,365 @@
+package main
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/auth/hmacsig"
+)
+
+// recorder is an upstream that remembers every request it was sent, so a
+// test can assert that a refused request reached no upstream at all.
+type recorder struct {
+	*upstream
+	mu   sync.Mutex
+	seen []string // request line and headers of each request
+}
+
+func startRecorder(t *testing.T) *recorder {
+	rec := &recorder{}
+	rec.upstream = startUpstream(t, "rec", func(ctx *fasthttp.RequestCtx) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %s\n", ctx.Method(), ctx.Request.Header.RequestURI())
+		for k, v := range ctx.Request.Header.All() {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+		rec.mu.Lock()
+		rec.seen = append(rec.seen, b.String())
+		rec.mu.Unlock()
+		ctx.SetBodyString(b.String())
+	})
+	return rec
+}
+
+func (r *recorder) requests() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.seen...)
+}
+
+// rawResponse is what came back for raw request bytes.
+type rawResponse struct {
+	status int
+	body   string
+	closed bool // the gateway closed the connection after the response
+}
+
+// rawDo sends raw bytes on a new connection to addr and reads one response;
+// with checkClose it also finds out whether the gateway closed the
+// connection after it.
+func rawDo(t *testing.T, addr, raw string, checkClose ...bool) rawResponse {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("read response to %q: %v", raw, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	out := rawResponse{status: resp.StatusCode, body: string(b)}
+	if len(checkClose) == 0 || !checkClose[0] {
+		return out
+	}
+	// A closed connection reads EOF at once; an open one times out.
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_, err = br.ReadByte()
+	out.closed = err == io.EOF || (err != nil && !isTimeout(err))
+	return out
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
+const (
+	hygieneSecret = "hygiene-hs256-secret-0123456789abcdef"
+	hygieneHMAC   = "hygiene-hmac-secret-0123456789abcdef"
+	hygieneKey    = "egk_hygiene-key-0123456789abcdef"
+)
+
+func hs256(t *testing.T, scope string) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iss": "https://idp.test/", "aud": "api", "sub": "alice", "scope": scope,
+		"exp": time.Now().Add(time.Hour).Unix(),
+	})
+	s, err := tok.SignedString([]byte(hygieneSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// noneToken is an unsigned token claiming the admin scope.
+func noneToken() string {
+	enc := base64.RawURLEncoding.EncodeToString
+	h, _ := json.Marshal(map[string]string{"alg": "none", "typ": "JWT"})
+	c, _ := json.Marshal(map[string]any{"iss": "https://idp.test/", "aud": "api", "sub": "mallory", "scope": "admin",
+		"exp": time.Now().Add(time.Hour).Unix()})
+	return enc(h) + "." + enc(c) + "."
+}
+
+// hygieneConfig: an open route, JWT (header or cookie), API keys and HMAC on
+// /v1, the admin scope on /v1/admin, a matrix-parameter API on /m with an
+// admin part, and no route for /private. server holds extra lines of the
+// server section ("  key: value\n").
+func hygieneConfig(t *testing.T, rec *recorder, server string) (doc, accessLog string) {
+	dir := t.TempDir()
+	accessLog = filepath.Join(dir, "access.log")
+	secret := writeSecret(t, dir, "jwt.secret", hygieneSecret)
+	hmacFile := writeSecret(t, dir, "hmac.secret", hygieneHMAC)
+	doc = strings.Replace(baseConfig(`
+  - name: rec
+    targets: [`+rec.addr()+`]
+`, `
+  - name: admin
+    path: /v1/admin
+    upstream: rec
+    auth: {methods: [jwt, api_key, hmac], scopes: [admin]}
+  - name: api
+    path: /v1
+    upstream: rec
+    auth: {methods: [jwt, api_key, hmac]}
+  - name: matrix-admin
+    path: /m/admin
+    upstream: rec
+    matrix_params: true
+    auth: {methods: [jwt], scopes: [admin]}
+  - name: matrix
+    path: /m
+    upstream: rec
+    matrix_params: true
+    auth: {methods: [jwt]}
+  - name: open
+    path: /open
+    upstream: rec
+`), `path: "off"`, "path: "+accessLog, 1)
+	doc = strings.Replace(doc, "  shutdown_grace: 5s\n", "  shutdown_grace: 5s\n"+server, 1)
+	return doc + `
+auth:
+  jwt:
+    cookie: eg_token
+    issuers:
+      - name: corp
+        issuer: https://idp.test/
+        audiences: [api]
+        algorithms: [HS256]
+        keys: [{secret_file: ` + secret + `}]
+  api_keys:
+    keys:
+      - {id: k1, client: acme, hash: "` + keyHash(hygieneKey) + `", scopes: [read]}
+  hmac:
+    keys:
+      - {id: h1, client: billing, secret_file: ` + hmacFile + `}
+rate_limit:
+  auth_failures: {enabled: false}
+`, accessLog
+}
+
+// signedAuth returns an HMAC Authorization value for GET path on host.
+func signedAuth(t *testing.T, host, path string) string {
+	t.Helper()
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.SetRequestURI("http://" + host + path)
+	if err := hmacsig.Sign(req, path, "h1", []byte(hygieneHMAC), []string{"host"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return string(req.Header.Peek("Authorization"))
+}
+
+// TestRequestHygiene sends, as raw bytes, requests that a common upstream
+// would read differently than the gateway, and checks that each is refused
+// before any upstream sees it, with its reason code, while benign
+// look-alikes pass.
+func TestRequestHygiene(t *testing.T) {
+	rec := startRecorder(t)
+	doc, accessLog := hygieneConfig(t, rec, "")
+	g := startGateway(t, doc)
+	user, admin := hs256(t, "read"), hs256(t, "admin")
+	bearer := "Authorization: Bearer " + user + "\r\n"
+	get := func(target string, headers ...string) string {
+		return "GET " + target + " HTTP/1.1\r\nHost: gw.test\r\n" + strings.Join(headers, "") + "\r\n"
+	}
+	cases := []struct {
+		name   string
+		raw    string
+		status int
+		reason string
+		closed bool // the connection must be closed after the answer
+	}{
+		// 1. Double percent-encoding, nested and in any case.
+		{"double encoded dot dot", get("/open/%252e%252e/private/y"), 400, "path_ambiguous", false},
+		{"double encoded slash", get("/open/..%252fprivate/y"), 400, "path_ambiguous", false},
+		{"double encoded letter past the admin scope", get("/v1/%2561dmin/y", bearer), 400, "path_ambiguous", false},
+		{"double encoding upper hex", get("/v1/%2561DMIN/y", bearer), 400, "path_ambiguous", false},
+		{"double encoded dot upper", get("/open/%252E%252E/private/y"), 400, "path_ambiguous", false},
+		{"triple encoding", get("/open/%25252e%25252e/private/y"), 400, "path_ambiguous", false},
+		{"percent 25 before encoded hex digits", get("/open/%25%32%65%25%32%65/private/y"), 400, "path_ambiguous", false},
+		{"percent 25 lower hex digits", get("/v1/%25%36%31dmin/y", bearer), 400, "path_ambiguous", false},
+		{"IIS unicode encoding double encoded", get("/open/%25u002e%25u002e/private/y"), 400, "path_ambiguous", false},
+		// 2. Path parameters.
+		{"parameters on the admin segment", get("/v1/admin;a=b/y", bearer), 400, "path_ambiguous", false},
+		{"parameters in the last segment", get("/v1/admin;a=b", bearer), 400, "path_ambiguous", false},
+		{"encoded semicolon", get("/v1/admin%3ba=b/y", bearer), 400, "path_ambiguous", false},
+		{"dot dot semicolon", get("/open/..;/v1/admin/y", bearer), 400, "path_ambiguous", false},
+		{"parameters on a route without matrix_params", get("/open;x=1/y"), 400, "path_ambiguous", false},
+		{"matrix route: scope checked on the cut path", get("/m/admin;v=2/y", bearer), 403, "forbidden", false},
+		{"matrix route: dot dot semicolon stays ambiguous", get("/m/..;/admin/y", bearer), 400, "path_ambiguous", false},
+		// 3. Trailing dots and spaces.
+		{"trailing dot on the admin segment", get("/v1/admin./y", bearer), 400, "path_ambiguous", false},
+		{"trailing encoded dot", get("/v1/admin%2e/y", bearer), 400, "path_ambiguous", false},
+		{"trailing dots", get("/v1/admin../y", bearer), 400, "path_ambiguous", false},
+		{"trailing encoded space", get("/v1/admin%20/y", bearer), 400, "path_ambiguous", false},
+		// 4. Repeated credentials, every kind.
+		{"valid token plus a forged admin token", get("/v1/admin/y", bearer, "Authorization: Bearer "+noneToken()+"\r\n"), 400, "credential_ambiguous", false},
+		{"two tokens in two cases", get("/v1/x", bearer, "authorization: Bearer "+admin+"\r\n"), 400, "credential_ambiguous", false},
+		{"API key twice", get("/v1/x", "X-API-Key: "+hygieneKey+"\r\n", "X-Api-Key: egk_other\r\n"), 400, "credential_ambiguous", false},
+		{"API key beside its underscore spelling", get("/v1/x", "X-API-Key: "+hygieneKey+"\r\n", "X_API_KEY: egk_other\r\n"), 400, "credential_ambiguous", false},
+		{"API key only in underscores", get("/open/x", "x_api_key: "+hygieneKey+"\r\n"), 400, "credential_ambiguous", false},
+		{"HMAC signature plus a token", get("/v1/x", "Authorization: "+signedAuth(t, "gw.test", "/v1/x")+"\r\n", bearer), 400, "credential_ambiguous", false},
+		{"JWT cookie twice in one header", get("/v1/x", "Cookie: eg_token="+user+"; eg_token="+admin+"\r\n"), 400, "credential_ambiguous", false},
+		{"JWT cookie in two headers", get("/v1/x", "Cookie: eg_token="+user+"\r\n", "Cookie: EG_TOKEN="+admin+"\r\n"), 400, "credential_ambiguous", false},
+		// 6. Header names: with strict framing the connection layer refuses
+		// them first (TestLenientFraming checks the header stage's answer).
+		{"space in a header name", get("/open/x", "X Bad: 1\r\n"), 400, "framing_invalid", true},
+		{"slash in a header name", get("/open/x", "X/Bad: 1\r\n"), 400, "framing_invalid", true},
+		// 7. Framing: 400 and the connection closed.
+		{"Content-Length with Transfer-Encoding", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "framing_invalid", true},
+		{"Transfer-Encoding before Content-Length", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", 400, "framing_invalid", true},
+		{"obs-fold", get("/open/x", "X-A: 1\r\n 2\r\n"), 400, "framing_invalid", true},
+		{"bare LF after the request line", "GET /open/x HTTP/1.1\nHost: gw.test\r\n\r\n", 400, "framing_invalid", true},
+		{"bare LF after a header", "GET /open/x HTTP/1.1\r\nHost: gw.test\nX-A: 1\r\n\r\n", 400, "framing_invalid", true},
+		{"bare LF ends the head, smuggling a second request",
+			"GET /open/x HTTP/1.1\r\nHost: gw.test\r\n\nGET /v1/admin/y HTTP/1.1\r\nHost: gw.test\r\n\r\n", 400, "framing_invalid", true},
+		{"bare CR in a header line", get("/open/x", "X-A: 1\r2\r\n"), 400, "", true},
+		{"bare LF in a chunk size line", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400, "framing_invalid", true},
+		{"bare LF after chunk data", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", 400, "framing_invalid", true},
+		{"bare LF in the trailer", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\n\r\n", 400, "framing_invalid", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(rec.requests())
+			r := rawDo(t, g.data, tc.raw, tc.closed)
+			if r.status != tc.status || !strings.Contains(r.body, `"reason":"`+tc.reason) {
+				t.Fatalf("got %d %q, want %d with reason %q", r.status, r.body, tc.status, tc.reason)
+			}
+			if tc.closed && !r.closed {
+				t.Error("the connection stayed open after a framing violation")
+			}
+			if n := len(rec.requests()); n != before {
+				t.Errorf("the upstream saw %d request(s): %q", n-before, rec.requests()[before:])
+			}
+		})
+	}
+
+	t.Run("benign look-alikes pass", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, raw, upstreamSees string
+		}{
+			{"literal %25 in the query", get("/open/x?q=100%25&r=%2525"), "GET /open/x?q=100%25&r=%2525"},
+			{"semicolon in the query", get("/open/x?a=1;b=2"), "GET /open/x?a=1;b=2"},
+			{"literal %25 in a path", get("/open/100%25off"), "GET /open/100%25off"},
+			{"dot inside a segment", get("/open/v1.2/items"), "GET /open/v1.2/items"},
+			{"one Authorization header with extra spaces", get("/v1/x", "Authorization:   Bearer "+user+"   \r\n"), "GET /v1/x"},
+			{"matrix parameters on a matrix route", get("/m/items;v=2/x", bearer), "GET /m/items;v=2/x"},
+			{"API key once", get("/v1/x", "X-API-Key: "+hygieneKey+"\r\n"), "GET /v1/x"},
+			{"JWT cookie once among others", get("/v1/x", "Cookie: a=1; eg_token="+user+"; a=2\r\n"), "GET /v1/x"},
+			{"chunked body with CRLF framing", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", "POST /open/x"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := rawDo(t, g.data, tc.raw)
+				if r.status != 200 || !strings.HasPrefix(r.body, tc.upstreamSees+"\n") {
+					t.Fatalf("got %d %q, want 200 from an upstream that saw %q", r.status, r.body, tc.upstreamSees)
+				}
+			})
+		}
+	})
+
+	t.Run("client-IP and URL-override headers never reach the upstream", func(t *testing.T) {
+		spoofed := []string{
+			"True-Client-IP: 6.6.6.6", "X-Client-IP: 6.6.6.6", "CF-Connecting-IP: 6.6.6.6", "Fastly-Client-IP: 6.6.6.6",
+			"X-Cluster-Client-IP: 6.6.6.6", "Forwarded: for=6.6.6.6", "X-Original-URL: /v1/admin", "X-Rewrite-URL: /v1/admin",
+			"x_original_url: /v1/admin", "X_Client_IP: 6.6.6.6", "X-HTTP-Method-Override: DELETE", "X-Forwarded-Host: evil.test",
+			"X_Forwarded_For: 6.6.6.6", "x-real-ip: 6.6.6.6",
+		}
+		r := rawDo(t, g.data, get("/open/x", strings.Join(spoofed, "\r\n")+"\r\n"))
+		if r.status != 200 {
+			t.Fatalf("got %d %q", r.status, r.body)
+		}
+		if strings.Contains(r.body, "6.6.6.6") || strings.Contains(r.body, "/v1/admin") ||
+			strings.Contains(r.body, "DELETE") || strings.Contains(r.body, "evil.test") {
+			t.Fatalf("a spoofable header reached the upstream:\n%s", r.body)
+		}
+		if !strings.Contains(r.body, "X-Forwarded-For: 127.0.0.1") {
+			t.Errorf("the gateway's own X-Forwarded-For is missing:\n%s", r.body)
+		}
+	})
+
+	m := g.metrics(t)
+	for _, reason := range []string{"path_ambiguous", "credential_ambiguous", "header_invalid", "framing_invalid"} {
+		if !strings.Contains(m, `edgeguard_denied_total{reason="`+reason+`"}`) {
+			t.Errorf("no denial counted for %s", reason)
+		}
+	}
+	for _, kind := range []string{"bare_lf", "obs_fold"} {
+		if !strings.Contains(m, `edgeguard_framing_violations_total{kind="`+kind+`"}`) {
+			t.Errorf("no framing violation counted for %s", kind)
+		}
+	}
+	// Every refusal has its access log line, with the precise cause.
+	for _, want := range []string{`"reason":"framing_invalid"`, `"detail":"obs_fold"`, `"reason":"credential_ambiguous"`,
+		`"detail":"credential_repeated"`, `"reason":"path_ambiguous"`} {
+		waitFor(t, "access log line with "+want, func() bool {
+			data, _ := readFile(accessLog)
+			return strings.Contains(data, want)
+		})
+	}
+}
+
+// TestLenientFraming: server.lenient_framing accepts what fasthttp
+// normalizes, for legacy clients; the default refuses it.
+func TestLenientFraming(t *testing.T) {
+	rec := startRecorder(t)
+	doc, _ := hygieneConfig(t, rec, "  lenient_framing: true\n")
+	g := startGateway(t, doc)
+	for _, raw := range []string{
+		"GET /open/x HTTP/1.1\r\nHost: gw.test\r\nX-A: 1\r\n 2\r\n\r\n",
+		"GET /open/x HTTP/1.1\nHost: gw.test\r\n\r\n",
+	} {
+		if r := rawDo(t, g.data, raw); r.status != 200 {
+			t.Errorf("lenient framing: %q got %d %q", raw, r.status, r.body)
+		}
+	}
+	// The header stage still refuses a name that is not a token.
+	r := rawDo(t, g.data, "GET /open/x HTTP/1.1\r\nHost: gw.test\r\nX Bad: 1\r\n\r\n")
+	if r.status != 400 || !strings.Contains(r.body, `"reason":"header_invalid"`) {
+		t.Errorf("space in a header name: %d %q, want 400 header_invalid", r.status, r.body)
+	}
+	if len(rec.requests()) != 2 {
+		t.Errorf("the upstream saw %d requests, want the 2 lenient ones", len(rec.requests()))
+	}
+}
