@@ -363,3 +363,107 @@ func TestLenientFraming(t *testing.T) {
 		t.Errorf("the upstream saw %d requests, want the 2 lenient ones", len(rec.requests()))
 	}
 }
+
+// TestSlowHeadsAndConnectionCaps: a request head that trickles in is cut at
+// the head timeout with 408; one source cannot hold more than its cap of
+// connections, while another source and a trusted proxy can; every cut is
+// counted and logged.
+func TestSlowHeadsAndConnectionCaps(t *testing.T) {
+	rec := startRecorder(t)
+	doc, accessLog := hygieneConfig(t, rec, "  request_head_timeout: 400ms\n  max_conns_per_ip: 4\n")
+	doc = strings.Replace(doc, "\nroutes:", "\nheaders:\n  trusted_proxies: [127.0.0.9/32]\nroutes:", 1)
+	g := startGateway(t, doc)
+	dial := func(src string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
+		c, err := d.Dial("tcp4", g.data)
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+		return c, err
+	}
+
+	t.Run("a head sent a line at a time is cut at the head timeout", func(t *testing.T) {
+		c, err := dial("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_ = c.SetDeadline(start.Add(5 * time.Second))
+		io.WriteString(c, "GET /open/x HTTP/1.1\r\n")
+		for i := 0; i < 40; i++ { // a line every 50ms: each read is quick, the head never ends
+			if _, err := io.WriteString(c, fmt.Sprintf("X-Slow-%d: 1\r\n", i)); err != nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+			if time.Since(start) > 3*time.Second {
+				break
+			}
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("no answer to a slow head: %v", err)
+		}
+		if resp.StatusCode != 408 {
+			t.Fatalf("status %d, want 408", resp.StatusCode)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("the slow head was held %v; the head timeout is 400ms", took)
+		}
+		if len(rec.requests()) != 0 {
+			t.Error("a partial head reached the upstream")
+		}
+	})
+
+	t.Run("per-source cap", func(t *testing.T) {
+		var held []net.Conn
+		for range 4 {
+			c, err := dial("127.0.0.2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.WriteString(c, "GET /open/x HTTP/1.1\r\n"); err != nil { // a head in progress
+				t.Fatal(err)
+			}
+			held = append(held, c)
+		}
+		time.Sleep(50 * time.Millisecond)
+		c, err := dial("127.0.0.2")
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			io.WriteString(c, "GET /open/x HTTP/1.1\r\nHost: a\r\n\r\n")
+			if _, err = c.Read(make([]byte, 1)); err == nil {
+				t.Fatal("a fifth connection from one source was served")
+			}
+		}
+		if r := rawDo(t, g.data, "GET /open/x HTTP/1.1\r\nHost: a\r\n\r\n"); r.status != 200 {
+			t.Fatalf("another source was refused: %d", r.status)
+		}
+		for i := range 6 {
+			c, err := dial("127.0.0.9")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			io.WriteString(c, "GET /open/x HTTP/1.1\r\nHost: a\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("trusted proxy connection %d: %v", i, err)
+			}
+		}
+		for _, c := range held {
+			c.Close()
+		}
+	})
+
+	m := g.metrics(t)
+	for _, want := range []string{`edgeguard_denied_total{reason="request_timeout"} 1`, `edgeguard_conns_refused_total{reason="per_source"}`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	g.waitLog("connection refused", "per_source", "127.0.0.2/32")
+	waitFor(t, "the access log line of the 408", func() bool {
+		data, _ := readFile(accessLog)
+		return strings.Contains(data, `"reason":"request_timeout"`)
+	})
+}
