@@ -105,6 +105,13 @@ func TestPathBypass(t *testing.T) {
 		{"encoded slash", "/admin%2fusers", 400, "path_ambiguous"},
 		{"backslash", "/api\\..\\admin", 400, "path_ambiguous"},
 		{"encoded NUL", "/admin%00", 400, "path_ambiguous"},
+		{"double encoded letter", "/%2561dmin", 400, "path_ambiguous"},
+		{"double encoded dot dot", "/api/%252e%252e/admin", 400, "path_ambiguous"},
+		{"nested encoding", "/api/%25%32%65%25%32%65/admin", 400, "path_ambiguous"},
+		{"path parameter", "/admin;x=1", 400, "path_ambiguous"},
+		{"dot dot parameter", "/api/..;/admin", 400, "path_ambiguous"},
+		{"trailing dot", "/admin.", 400, "path_ambiguous"},
+		{"trailing encoded space", "/admin%20", 400, "path_ambiguous"},
 		{"public", "/adminx", 200, ""},
 	}
 	for _, tc := range cases {

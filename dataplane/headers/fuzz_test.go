@@ -1,6 +1,7 @@
 package headers
 
 import (
+	"bufio"
 	"bytes"
 	"net/netip"
 	"regexp"
@@ -132,6 +133,79 @@ func FuzzTraceparent(f *testing.F) {
 		if !reTraceparent.Match(r.TraceParent) || !bytes.Equal(h.Peek("Traceparent"), r.TraceParent) ||
 			h.Peek("Tracestate") != nil {
 			t.Fatalf("invalid %q replaced by %q, tracestate %q", sent, r.TraceParent, h.Peek("Tracestate"))
+		}
+	})
+}
+
+// FuzzNameRules feeds arbitrary header lines from an untrusted peer and
+// checks the name rules against a model built from the names as parsed: a
+// request is refused exactly when a name is not a token or a credential is
+// repeated or respelt, and one that passes carries no spoofable header in
+// any spelling.
+func FuzzNameRules(f *testing.F) {
+	s := newStage(f, Options{CredentialHeaders: []string{"X-API-Key"}, CredentialCookies: []string{"session"}})
+	for _, seed := range []string{
+		"X-Original-URL: /a\nx_original_url: /b",
+		"Authorization: a\nauthorization: b",
+		"X_API_KEY: k",
+		"X Bad: 1",
+		"Cookie: session=a; SESSION=b",
+		"True-Client-IP: 1.2.3.4\nAccept: */*",
+	} {
+		f.Add(seed)
+	}
+	spoofable := map[string]bool{}
+	for _, n := range DefaultSpoofable {
+		spoofable[foldString(n)] = true
+	}
+	f.Fuzz(func(t *testing.T, lines string) {
+		raw := "GET / HTTP/1.1\r\nHost: a\r\n" + strings.ReplaceAll(lines, "\n", "\r\n") + "\r\n\r\n"
+		ctx := &fasthttp.RequestCtx{}
+		if ctx.Request.Header.Read(bufio.NewReader(strings.NewReader(raw))) != nil {
+			return
+		}
+		h := &ctx.Request.Header
+		wantReason := pipeline.ReasonNone
+		creds := map[string]int{}
+		for k := range h.All() {
+			name := foldString(string(k))
+			switch {
+			case !isToken(k):
+				wantReason = pipeline.ReasonHeaderInvalid
+			case name == "authorization" || name == "x-api-key":
+				creds[name]++
+				if (creds[name] > 1 || strings.Contains(string(k), "_")) && wantReason == pipeline.ReasonNone {
+					wantReason = pipeline.ReasonCredentialAmbiguous
+				}
+			}
+		}
+		if wantReason == pipeline.ReasonNone {
+			n := 0
+			for k := range h.Cookies() {
+				if strings.EqualFold(string(k), "session") {
+					n++
+				}
+			}
+			if n > 1 {
+				wantReason = pipeline.ReasonCredentialAmbiguous
+			}
+		}
+		r := &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.9")}
+		v := s.Handle(ctx, r)
+		if (r.Reason == pipeline.ReasonNone) != (wantReason == pipeline.ReasonNone) ||
+			(wantReason == pipeline.ReasonHeaderInvalid && r.Reason != wantReason) {
+			t.Fatalf("head %q: reason %v, model says %v", raw, r.Reason, wantReason)
+		}
+		if r.Reason != pipeline.ReasonNone {
+			if v != pipeline.Done {
+				t.Fatalf("refused with verdict %v", v)
+			}
+			return
+		}
+		for k := range h.All() {
+			if spoofable[foldString(string(k))] {
+				t.Fatalf("head %q: %q survived from an untrusted peer", raw, k)
+			}
 		}
 	})
 }
