@@ -141,6 +141,7 @@ func TestFasthttpLeniency(t *testing.T) {
 		{"bare lf chunk size line", head11 + te + "5\nhello\r\n0\r\n\r\n", BareLF, 0},
 		{"bare lf after chunk data", head11 + te + "5\r\nhello\n0\r\n\r\n", BareLF, 0},
 		{"bare lf trailer line", head11 + te + "0\r\nX: y\nZ: w\r\n\r\n", BareLF, 1},
+		{"bare lf trailer blank line", head11 + te + "0\r\nX: y\r\n\n" + getA, BareLF, 2},
 		{"bare cr request line", "GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", BareCR, 0},
 		{"bare cr value", "GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", BareCR, 0},
 		{"bare cr leading", "\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", BareCR, 0},

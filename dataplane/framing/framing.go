@@ -8,8 +8,8 @@
 //
 //	GET / HTTP/1.1\r\nHost: a\r\n\nGET /admin HTTP/1.1\r\nHost: a\r\n\r\n
 //
-// is read as two requests, while an upstream or a middlebox that waits for
-// CRLFCRLF sees one. A Validator sits in the connection's Read path, is fed
+// is read as two requests, while a front proxy that ends heads only at
+// CRLFCRLF sees one and never applies its rules to /admin. A Validator sits in the connection's Read path, is fed
 // every chunk the socket returns, and says how much of it may be passed on.
 // It enforces CRLF line ends everywhere in heads, chunk-size lines and
 // trailers; no obs-fold; well-formed field lines; one decimal
@@ -37,23 +37,23 @@ import "bytes"
 type state uint8
 
 const (
-	stStart       state = iota // before a request line; empty lines (CRLF) may come first
-	stStartCR                  // after the CR of a leading empty line
-	stRequestLine              // inside the request line
-	stLineCR                   // after the CR ending the request line or a field line
-	stLineStart                // at the start of a field line or of the blank line ending a section
-	stName                     // inside a field name
-	stValue                    // inside a field value that is not tracked
-	stCLValue                  // inside a Content-Length value
-	stTEValue                  // inside a Transfer-Encoding value
-	stBlankCR                  // after the CR of the blank line ending a head or trailer section
-	stBody                     // inside a Content-Length body
-	stChunkSize                // inside the hex digits of a chunk-size line
-	stChunkExt                 // inside chunk extensions
-	stChunkSizeCR              // after the CR ending a chunk-size line
-	stChunkData                // inside chunk data
-	stChunkDataEnd             // after chunk data, where its CR must be
-	stChunkDataCR              // after the CR following chunk data
+	stStart        state = iota // before a request line; empty lines (CRLF) may come first
+	stStartCR                   // after the CR of a leading empty line
+	stRequestLine               // inside the request line
+	stLineCR                    // after the CR ending the request line or a field line
+	stLineStart                 // at the start of a field line or of the blank line ending a section
+	stName                      // inside a field name
+	stValue                     // inside a field value that is not tracked
+	stCLValue                   // inside a Content-Length value
+	stTEValue                   // inside a Transfer-Encoding value
+	stBlankCR                   // after the CR of the blank line ending a head or trailer section
+	stBody                      // inside a Content-Length body
+	stChunkSize                 // inside the hex digits of a chunk-size line
+	stChunkExt                  // inside chunk extensions
+	stChunkSizeCR               // after the CR ending a chunk-size line
+	stChunkData                 // inside chunk data
+	stChunkDataEnd              // after chunk data, where its CR must be
+	stChunkDataCR               // after the CR following chunk data
 )
 
 // Flags of the message being read.
@@ -153,7 +153,9 @@ func (v *Validator) Violation() Violation { return v.viol }
 // violation is reported at or before the byte that would end the head, the
 // chunk or the trailer section it is in, so a parser that then gets a read
 // error fails that request. Requests completed before it were framed
-// strictly and are safe to serve.
+// strictly and are safe to serve. The read error should not be io.EOF:
+// when no byte of a connection's first request has been passed on,
+// fasthttp takes io.EOF for a client hanging up and sends no 400.
 //
 // After a violation every later Feed returns 0 and the same violation.
 func (v *Validator) Feed(p []byte) (ok int, viol Violation) {
@@ -225,21 +227,21 @@ func (v *Validator) Feed(p []byte) (ok int, viol Violation) {
 			}
 
 		case stName:
-			for i < len(p) && tchar[p[i]] {
-				if v.match != 0 {
-					k, c := int(v.count), p[i]|0x20
-					if k >= len(nameCL) || c != nameCL[k] {
-						v.match &^= mCL
-					}
-					if k >= len(nameTE) || c != nameTE[k] {
-						v.match &^= mTE
-					}
-				}
-				if v.count < 255 {
-					v.count++
-				}
-				i++
+			j := i
+			for j < len(p) && tchar[p[j]] {
+				j++
 			}
+			if v.match != 0 {
+				if !foldedAt(p[i:j], nameCL, int(v.count)) {
+					v.match &^= mCL
+				}
+				if !foldedAt(p[i:j], nameTE, int(v.count)) {
+					v.match &^= mTE
+				}
+			}
+			// Only lengths up to len(nameTE) matter; keep count from wrapping.
+			v.count = uint8(min(int(v.count)+j-i, 255))
+			i = j
 			if i == len(p) {
 				return len(p), None
 			}
@@ -282,8 +284,12 @@ func (v *Validator) Feed(p []byte) (ok int, viol Violation) {
 			if p[end] == '\n' {
 				return v.fail(end, BareLF)
 			}
-			v.state = stLineCR
 			i = end + 1
+			v.state = stLineCR
+			if i < len(p) && p[i] == '\n' { // the usual CRLF, without a trip round the loop
+				v.state = stLineStart
+				i++
+			}
 
 		case stCLValue:
 		digits:
@@ -467,6 +473,19 @@ func (v *Validator) startChunk() {
 	v.state = stChunkSize
 	v.n = 0
 	v.count = 0
+}
+
+// foldedAt reports whether b, ASCII case folded, is name[off:off+len(b)].
+func foldedAt(b []byte, name string, off int) bool {
+	if off+len(b) > len(name) {
+		return false
+	}
+	for k, c := range b {
+		if c|0x20 != name[off+k] {
+			return false
+		}
+	}
+	return true
 }
 
 // lineEnd returns the index of the first CR or LF in p, or len(p) if there

@@ -18,12 +18,12 @@ const (
 	// BareLF is a LF not preceded by CR in a request head, a chunk-size
 	// line, after chunk data or in a trailer section.
 	//
-	// fasthttp accepts LF as a line end everywhere in a head and in
-	// leading empty lines, and ends a head at a bare-LF blank line when a
-	// CRLFCRLF appears anywhere later in its read buffer: a head, the
-	// next request's head or a body. That is the smuggling case this
-	// package exists for. It rejects a bare LF in a chunk-size line or
-	// after chunk data.
+	// fasthttp accepts LF as a line end in leading empty lines, request
+	// lines, field lines and trailer lines, and ends a head or a trailer
+	// section at a bare-LF blank line as soon as a CRLFCRLF appears
+	// anywhere later in its read buffer (in the next request's head or in
+	// a body): the smuggling case this package exists for. It rejects a
+	// bare LF in a chunk-size line or after chunk data.
 	BareLF
 
 	// BareCR is a CR not followed by LF where a line may end (request line,
