@@ -14,6 +14,7 @@
 package connguard
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -162,11 +163,25 @@ func (g *Guard) admit(c net.Conn) net.Conn {
 	sh := g.shardFor(src, ok)
 	gc := &Conn{Conn: c, g: g, src: src, hasSrc: ok, shard: sh, strict: !o.LenientFraming}
 
-	sh.mu.Lock()
-	if ok && limit > 0 && sh.sources[src] >= int32(limit) {
+	for attempt := 0; ; attempt++ {
+		sh.mu.Lock()
+		if !ok || limit <= 0 || sh.sources[src] < int32(limit) {
+			break // still locked
+		}
+		// At its cap, the source's own idle keep-alive connection goes
+		// first (a client pool that keeps more than it uses); a source
+		// whose connections are all busy, such as one trickling request
+		// heads, is refused.
+		var victim *Conn
+		if attempt == 0 {
+			victim = sh.oldestIdle(src)
+		}
 		sh.mu.Unlock()
-		g.refuse(c, refusedPerSource, src, limit)
-		return nil
+		if victim == nil || !g.shed(victim) {
+			g.refuse(c, refusedPerSource, src, limit)
+			return nil
+		}
+		g.logShed(1)
 	}
 	if ok {
 		sh.sources[src]++
@@ -249,28 +264,56 @@ func (g *Guard) shedIdle(want int64) int {
 			break
 		}
 	}
-	slices.SortFunc(cands, func(a, b idle) int { return int(a.since - b.since) })
+	slices.SortFunc(cands, func(a, b idle) int { return cmp.Compare(a.since, b.since) })
 	closed := 0
 	for _, cand := range cands {
 		if int64(closed) >= want {
 			break
 		}
-		// A connection that went active since it was sampled keeps its
-		// request: only one still idle is claimed.
-		if !cand.c.idleSince.CompareAndSwap(cand.since, 0) {
+		if g.shed(cand.c) {
+			closed++
+		}
+	}
+	g.logShed(closed)
+	return closed
+}
+
+// oldestIdle returns the connection of src idle the longest, or nil. The
+// shard must be locked.
+func (sh *shard) oldestIdle(src netip.Prefix) *Conn {
+	var best *Conn
+	var bestSince int64
+	for c := range sh.conns {
+		if c.src != src {
 			continue
 		}
-		_ = cand.c.Close()
-		closed++
-	}
-	if closed > 0 {
-		shedIdle.Add(closed)
-		if pass, suppressed := g.logGate.Pass(g.now().Unix()); pass {
-			g.log.Warn("idle keep-alive connections closed: listeners full", "closed", closed,
-				"open", g.open.Load(), "lines_suppressed", suppressed)
+		if s := c.idleSince.Load(); s != 0 && (best == nil || s < bestSince) {
+			best, bestSince = c, s
 		}
 	}
-	return closed
+	return best
+}
+
+// shed closes c if it is still idle: a connection that went active since
+// it was picked keeps its request.
+func (g *Guard) shed(c *Conn) bool {
+	s := c.idleSince.Load()
+	if s == 0 || !c.idleSince.CompareAndSwap(s, 0) {
+		return false
+	}
+	_ = c.Close()
+	shedIdle.Inc()
+	return true
+}
+
+func (g *Guard) logShed(closed int) {
+	if closed == 0 {
+		return
+	}
+	if pass, suppressed := g.logGate.Pass(g.now().Unix()); pass {
+		g.log.Warn("idle keep-alive connections closed to admit new ones", "closed", closed,
+			"open", g.open.Load(), "lines_suppressed", suppressed)
+	}
 }
 
 // ConnState is the fasthttp.Server.ConnState hook: it records which

@@ -114,14 +114,17 @@ func TestPerSourceCap(t *testing.T) {
 		MaxPerSource: 3, MaxPerTrusted: 0,
 		Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.4/32")},
 	})
-	var first []net.Conn
-	for i := range 3 {
+	// Three connections from one source, each with a request head in
+	// progress: the source is at its cap with nothing idle.
+	var busy []net.Conn
+	for range 3 {
 		c := s.dialFrom(t, "127.0.0.2")
-		if !get(c) {
-			t.Fatalf("connection %d under the cap not served", i)
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\n"); err != nil {
+			t.Fatal(err)
 		}
-		first = append(first, c)
+		busy = append(busy, c)
 	}
+	waitOpen(t, s.g, 3)
 	if !s.refusedFrom(t, "127.0.0.2") {
 		t.Fatal("a fourth connection from one source was served")
 	}
@@ -133,16 +136,34 @@ func TestPerSourceCap(t *testing.T) {
 			t.Fatalf("trusted proxy connection %d refused", i)
 		}
 	}
-	first[0].Close()
-	waitOpen(t, s.g, 3+1+6-1)
-	if c := s.dialFrom(t, "127.0.0.2"); !get(c) {
-		t.Fatal("a closed connection did not give its place back")
+	for i, c := range busy {
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(c, "Host: a\r\n\r\n")
+		var resp fasthttp.Response
+		if err := resp.Read(bufio.NewReader(c)); err != nil || resp.StatusCode() != 200 {
+			t.Fatalf("busy connection %d lost its request: %v", i, err)
+		}
+	}
+
+	// Now the three are idle keep-alive connections: a new connection
+	// from the source takes the place of the one idle the longest.
+	fresh := s.dialFrom(t, "127.0.0.2")
+	if !get(fresh) {
+		t.Fatal("at its cap with idle connections, the source was refused")
+	}
+	if !wasClosed(busy[0]) {
+		t.Fatal("the connection idle the longest was not closed")
+	}
+	if !get(busy[1]) || !get(busy[2]) {
+		t.Fatal("other idle connections of the source were closed too")
 	}
 
 	// A reload that lifts the cap applies to the next accept.
 	s.opts.Store(&Options{})
-	if c := s.dialFrom(t, "127.0.0.2"); !get(c) {
-		t.Fatal("the cap still applied after it was lifted")
+	for i := range 5 {
+		if c := s.dialFrom(t, "127.0.0.2"); !get(c) {
+			t.Fatalf("connection %d refused after the cap was lifted", i)
+		}
 	}
 }
 
