@@ -270,6 +270,9 @@ func TestRequestHygiene(t *testing.T) {
 			if tc.closed && !r.closed {
 				t.Error("the connection stayed open after a framing violation")
 			}
+			if strings.Contains(r.body, `"request_id":""`) {
+				t.Error("the refusal names no request ID")
+			}
 			if n := len(rec.requests()); n != before {
 				t.Errorf("the upstream saw %d request(s): %q", n-before, rec.requests()[before:])
 			}

@@ -407,6 +407,15 @@ func (s *Stage) HandleResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
 	h.SetCanonical(hdrTraceparent, r.TraceParent)
 }
 
+// NewRequestID gives r a generated request ID when it has none, for
+// responses written before Handle ran (requests fasthttp could not parse),
+// so that their body and their log line name the same ID as the header.
+func NewRequestID(r *pipeline.Request) {
+	if len(r.RequestID) == 0 {
+		r.RequestID = appendRequestID(r.RequestID)
+	}
+}
+
 // isTrusted reports whether addr (unmapped) is a trusted proxy.
 func (s *Stage) isTrusted(addr netip.Addr) bool {
 	for _, p := range s.trusted {

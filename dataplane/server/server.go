@@ -23,6 +23,7 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/accesslog"
 	"github.com/edgeguard/edgeguard/dataplane/connguard"
 	"github.com/edgeguard/edgeguard/dataplane/framing"
+	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/pathnorm"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/reqmetrics"
@@ -278,9 +279,8 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &small):
 		status = fasthttp.StatusRequestHeaderFieldsTooLarge
 	}
-	detail := r.Detail
+	headers.NewRequestID(r)
 	pipeline.Deny(ctx, r, status, reason)
-	r.Detail = detail
 	ctx.SetConnectionClose()
 	p.Headers.HandleResponse(ctx, r)
 	s.finish(ctx, r, p, nil)
