@@ -82,7 +82,9 @@ type nameEntry struct {
 	cred      uint8 // index of the credential counter
 }
 
-func foldByte(c byte) byte {
+// FoldByte folds one byte of a header name the way lenient servers do:
+// ASCII letters to lower case, '_' to '-'.
+func FoldByte(c byte) byte {
 	switch {
 	case c >= 'A' && c <= 'Z':
 		return c + 'a' - 'A'
@@ -96,7 +98,7 @@ func foldByte(c byte) byte {
 func foldHash(name []byte) uint32 {
 	h := uint32(2166136261)
 	for _, c := range name {
-		h ^= uint32(foldByte(c))
+		h ^= uint32(FoldByte(c))
 		h *= 16777619
 	}
 	return h
@@ -105,7 +107,7 @@ func foldHash(name []byte) uint32 {
 func foldString(s string) string {
 	b := []byte(s)
 	for i, c := range b {
-		b[i] = foldByte(c)
+		b[i] = FoldByte(c)
 	}
 	return string(b)
 }
@@ -168,7 +170,7 @@ func foldEqual(name []byte, folded string) bool {
 		return false
 	}
 	for i, c := range name {
-		if foldByte(c) != folded[i] {
+		if FoldByte(c) != folded[i] {
 			return false
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 )
 
@@ -199,22 +200,12 @@ func foldEqual(a, b []byte) bool {
 		return false
 	}
 	for i := range a {
-		x, y := fold(a[i]), fold(b[i])
+		x, y := headers.FoldByte(a[i]), headers.FoldByte(b[i])
 		if x != y {
 			return false
 		}
 	}
 	return true
-}
-
-func fold(c byte) byte {
-	switch {
-	case c >= 'A' && c <= 'Z':
-		return c + 'a' - 'A'
-	case c == '_':
-		return '-'
-	}
-	return c
 }
 
 // Set adds id's headers to req. Call Strip first.
