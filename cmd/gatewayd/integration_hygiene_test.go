@@ -470,3 +470,35 @@ func TestSlowHeadsAndConnectionCaps(t *testing.T) {
 		return strings.Contains(data, `"reason":"request_timeout"`)
 	})
 }
+
+// TestAllowAmbiguousPaths: the switch relaxes the rules for identifiers
+// (encoded slashes, double encoding, trailing dots) but never parameters,
+// which stay per route and are routed on the cut path.
+func TestAllowAmbiguousPaths(t *testing.T) {
+	rec := startRecorder(t)
+	doc, _ := hygieneConfig(t, rec, "  allow_ambiguous_paths: true\n")
+	g := startGateway(t, doc)
+	bearer := "Authorization: Bearer " + hs256(t, "read") + "\r\n"
+	get := func(target string) string {
+		return "GET " + target + " HTTP/1.1\r\nHost: gw.test\r\n" + bearer + "\r\n"
+	}
+	for _, tc := range []struct {
+		target string
+		status int
+		reason string
+	}{
+		{"/v1/repos/a%2Fb", 200, ""},
+		{"/v1/a%252e", 200, ""},
+		{"/v1/file.", 200, ""},
+		{"/m/admin;x/y", 403, "forbidden"},
+		{"/v1/admin;a=b/y", 400, "path_ambiguous"},
+		{"/v1/admin%0a/y", 400, "path_ambiguous"},
+		{"/v1/admin%ef%bc%8e/y", 400, "path_ambiguous"},
+		{"/v1/%2e%2e/admin", 400, "path_ambiguous"},
+	} {
+		r := rawDo(t, g.data, get(tc.target))
+		if r.status != tc.status || !strings.Contains(r.body, tc.reason) {
+			t.Errorf("%s: got %d %q, want %d %s", tc.target, r.status, r.body, tc.status, tc.reason)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzNormalize checks the properties promised in the package doc and
@@ -123,7 +124,7 @@ func refNormalize(raw string, mode Mode) (string, error) {
 			trailing = true
 		case name == "":
 			return "", ErrAmbiguous
-		case mode&AllowTrailingDot == 0 && (strings.HasSuffix(name, ".") || strings.HasSuffix(name, "%20")):
+		case mode&AllowTrailingDot == 0 && (strings.HasSuffix(name, ".") || strings.HasSuffix(name, "%20") || strings.HasPrefix(name, "%20")):
 			return "", ErrAmbiguous
 		default:
 			stack = append(stack, dec)
@@ -134,6 +135,9 @@ func refNormalize(raw string, mode Mode) (string, error) {
 		out += "/"
 	}
 	if mode&AllowDoubleEncoding == 0 && refHasEncoding(refDecodeAll(out)) {
+		return "", ErrAmbiguous
+	}
+	if dec := refDecodeAll(out); !utf8.ValidString(dec) || strings.ContainsAny(dec, "\uff0e\ufe52\u2024\uff0f\u2215\u2044\uff3c\ufe68\u2216") {
 		return "", ErrAmbiguous
 	}
 	return out, nil
@@ -162,7 +166,8 @@ func refHasEncoding(s string) bool {
 		if s[i] != '%' {
 			continue
 		}
-		if s[i+1] == 'u' || s[i+1] == 'U' || i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]) {
+		if (s[i+1] == 'u' || s[i+1] == 'U') && i+5 < len(s) && isHexDigit(s[i+2]) && isHexDigit(s[i+3]) && isHexDigit(s[i+4]) && isHexDigit(s[i+5]) ||
+			i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]) {
 			return true
 		}
 	}
@@ -198,7 +203,7 @@ func refDecode(seg string, mode Mode) (out string, encodedDot bool, err error) {
 		case v >= 'a' && v <= 'z', v >= 'A' && v <= 'Z', v >= '0' && v <= '9', strings.IndexByte("-._~", v) >= 0:
 			b.WriteByte(v)
 			encodedDot = encodedDot || v == '.'
-		case (v == '/' || v == '\\') && mode&AllowEncodedSlash == 0, v == 0 || v == 0xc0 || v == 0xc1:
+		case (v == '/' || v == '\\') && mode&AllowEncodedSlash == 0, v < 0x20 || v == 0x7f || v == 0xc0 || v == 0xc1:
 			return "", false, ErrAmbiguous
 		case v == ';' && mode&AllowEncodedSemicolon == 0:
 			return "", false, ErrAmbiguous

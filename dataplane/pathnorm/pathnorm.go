@@ -43,6 +43,7 @@ import (
 	"bytes"
 	"errors"
 	"slices"
+	"unicode/utf8"
 )
 
 // ErrInvalid reports a malformed request path.
@@ -105,8 +106,11 @@ func init() {
 	for _, c := range []byte("-._~") {
 		unreserved[c] = true
 	}
-	for _, c := range []byte{'/', '\\', 0x00, 0xc0, 0xc1} {
+	for _, c := range []byte{'/', '\\', 0x00, 0xc0, 0xc1, 0x7f} {
 		decodedAmbiguous[c] = true
+	}
+	for c := 1; c < 0x20; c++ {
+		decodedAmbiguous[c] = true // CR and LF end up in Location headers and log lines
 	}
 }
 
@@ -131,9 +135,10 @@ const (
 	// AllowEncodedSemicolon keeps %3B encoded.
 	AllowEncodedSemicolon
 
-	// Legacy is every relaxation: what server.allow_ambiguous_paths keeps
-	// for deployments whose identifiers need it.
-	Legacy = AllowEncodedSlash | AllowDoubleEncoding | AllowTrailingDot | AllowParams | AllowEncodedSemicolon
+	// Legacy is what server.allow_ambiguous_paths relaxes for deployments
+	// whose identifiers need it. Path parameters are not part of it: they
+	// are allowed per route, and routed on the cut path.
+	Legacy = AllowEncodedSlash | AllowDoubleEncoding | AllowTrailingDot | AllowEncodedSemicolon
 )
 
 // Normalize appends the normalized form of raw (the request-target path as
@@ -163,7 +168,8 @@ func NormalizeMode(dst, raw []byte, mode Mode) ([]byte, error) {
 	}
 	dst = slices.Grow(dst, n)
 	keepSlash := mode&AllowEncodedSlash != 0
-	pct25 := false // a %25 was emitted: checked for double encoding at the end
+	pct25 := false  // a %25 was emitted: checked for double encoding at the end
+	pctHigh := false // an encoded byte >= 0x80 was emitted: checked as UTF-8 at the end
 
 	// The output is kept as a sequence of "/segment" items; a trailing slash
 	// (or the lone "/" of the root) is appended at the end.
@@ -207,6 +213,7 @@ func NormalizeMode(dst, raw []byte, mode Mode) ([]byte, error) {
 					return dst[:base], ErrAmbiguous
 				default:
 					pct25 = pct25 || v == '%'
+					pctHigh = pctHigh || v >= 0x80
 					dst = append(dst, '%', upperHex[hi], upperHex[lo])
 				}
 				i += 3
@@ -251,7 +258,7 @@ func NormalizeMode(dst, raw []byte, mode Mode) ([]byte, error) {
 			trailing = true
 		case len(name) == 0: // ";x": an empty segment to servlet containers
 			return dst[:base], ErrAmbiguous
-		case mode&AllowTrailingDot == 0 && trimmedByWindows(name):
+		case mode&AllowTrailingDot == 0 && trimmedByServers(name):
 			return dst[:base], ErrAmbiguous
 		}
 	}
@@ -261,22 +268,28 @@ func NormalizeMode(dst, raw []byte, mode Mode) ([]byte, error) {
 	if pct25 && mode&AllowDoubleEncoding == 0 && doubleEncoded(dst[base:]) {
 		return dst[:base], ErrAmbiguous
 	}
+	if pctHigh && !validUTF8(dst[base:]) {
+		return dst[:base], ErrAmbiguous
+	}
 	return dst, nil
 }
 
-// trimmedByWindows reports whether a segment name ends in a byte that
-// Windows path handling (IIS, and frameworks that imitate it) trims: '.' or
-// an encoded space.
-func trimmedByWindows(name []byte) bool {
-	return name[len(name)-1] == '.' || bytes.HasSuffix(name, encodedSpace)
+// trimmedByServers reports whether a segment name has an end that common
+// servers trim before they resolve it: a trailing '.' (Windows, IIS and
+// frameworks that imitate them) or an encoded space at either end (Java's
+// String.trim in older Spring matchers, Windows). Encoded control bytes are
+// refused everywhere.
+func trimmedByServers(name []byte) bool {
+	return name[len(name)-1] == '.' || bytes.HasSuffix(name, encodedSpace) || bytes.HasPrefix(name, encodedSpace)
 }
 
 var encodedSpace = []byte("%20")
 
 // doubleEncoded reports whether a normalized path holds a %25 that a second
 // decoding would turn into another percent-encoding: "%25" followed by two
-// hex digits ("%252e") or by 'u' (IIS's "%u002e"). Hex digits are unreserved,
-// so normalization has already decoded any encoded ones ("%25%32%65").
+// hex digits ("%252e") or by 'u' and four (IIS's "%u002e"). Hex digits are
+// unreserved, so normalization has already decoded any encoded ones
+// ("%25%32%65").
 func doubleEncoded(p []byte) bool {
 	for {
 		i := bytes.Index(p, pct25)
@@ -284,13 +297,77 @@ func doubleEncoded(p []byte) bool {
 			return false
 		}
 		p = p[i+3:]
-		if len(p) > 0 && (p[0] == 'u' || p[0] == 'U') {
+		if len(p) >= 5 && (p[0] == 'u' || p[0] == 'U') && allHex(p[1:5]) {
 			return true
 		}
-		if len(p) >= 2 && hexVal[p[0]] <= 0xf && hexVal[p[1]] <= 0xf {
+		if len(p) >= 2 && allHex(p[:2]) {
 			return true
 		}
 	}
+}
+
+func allHex(b []byte) bool {
+	for _, c := range b {
+		if hexVal[c] > 0xf {
+			return false
+		}
+	}
+	return true
+}
+
+// validUTF8 reports whether the percent-encoded bytes of a normalized path
+// decode to valid UTF-8 (no overlong forms such as %E0%80%AE for '.', no
+// stray continuation bytes) without a character that Unicode
+// normalization or Windows best-fit mapping turns into '.', '/' or '\'
+// (fullwidth and small forms).
+func validUTF8(p []byte) bool {
+	var seq [utf8.UTFMax]byte
+	n, need := 0, 0
+	for i := 0; i < len(p); {
+		c := p[i]
+		if c == '%' {
+			c = hexVal[p[i+1]]<<4 | hexVal[p[i+2]]
+			i += 3
+		} else {
+			i++
+		}
+		switch {
+		case need > 0:
+			if c&0xc0 != 0x80 {
+				return false
+			}
+			seq[n] = c
+			n++
+			if need--; need == 0 {
+				r, size := utf8.DecodeRune(seq[:n])
+				if r == utf8.RuneError && size <= 1 || confusable(r) {
+					return false
+				}
+			}
+		case c < 0x80:
+		case c >= 0xc2 && c <= 0xdf:
+			seq[0], n, need = c, 1, 1
+		case c >= 0xe0 && c <= 0xef:
+			seq[0], n, need = c, 1, 2
+		case c >= 0xf0 && c <= 0xf4:
+			seq[0], n, need = c, 1, 3
+		default:
+			return false
+		}
+	}
+	return need == 0
+}
+
+// confusable reports whether r is mapped to '.', '/' or '\' by NFKC
+// normalization or by Windows best-fit code page conversion.
+func confusable(r rune) bool {
+	switch r {
+	case '\uff0e', '\ufe52', '\u2024', // fullwidth, small and one-dot-leader full stops
+		'\uff0f', '\u2215', '\u2044', // fullwidth solidus, division slash, fraction slash
+		'\uff3c', '\ufe68', '\u2216': // fullwidth and small reverse solidus, set minus
+		return true
+	}
+	return false
 }
 
 var pct25 = []byte("%25")

@@ -64,7 +64,20 @@ var normalizeCases = []struct {
 	{name: "utf8 uppercased", raw: "/caf%c3%a9", want: "/caf%C3%A9"},
 	{name: "question mark encoded", raw: "/a%3fb", want: "/a%3Fb"},
 	{name: "encoded dot dot before encoded semicolon", raw: "/..%3b/admin", err: ErrAmbiguous},
-	{name: "control encoded", raw: "/a%0d%0a", want: "/a%0D%0A"},
+	{name: "control encoded", raw: "/a%0d%0a", err: ErrAmbiguous},
+	{name: "encoded tab inside", raw: "/a%09b", err: ErrAmbiguous},
+	{name: "encoded delete", raw: "/a%7fb", err: ErrAmbiguous},
+	{name: "utf8 3 bytes", raw: "/%e2%82%ac", want: "/%E2%82%AC"},
+	{name: "utf8 4 bytes", raw: "/%f0%9f%98%80/x", want: "/%F0%9F%98%80/x"},
+	{name: "overlong 3 byte dot", raw: "/v1/admin%e0%80%ae/y", err: ErrAmbiguous},
+	{name: "stray continuation byte", raw: "/a%80b", err: ErrAmbiguous},
+	{name: "truncated sequence", raw: "/a%e2%82", err: ErrAmbiguous},
+	{name: "sequence split by slash", raw: "/a%e2/%82%ac", err: ErrAmbiguous},
+	{name: "invalid lead", raw: "/a%ff", err: ErrAmbiguous},
+	{name: "surrogate", raw: "/a%ed%a0%80", err: ErrAmbiguous},
+	{name: "fullwidth full stop", raw: "/v1/admin%ef%bc%8e/y", err: ErrAmbiguous},
+	{name: "fullwidth solidus", raw: "/v1%ef%bc%8fadmin/y", err: ErrAmbiguous},
+	{name: "fullwidth reverse solidus", raw: "/v1%ef%bc%bcadmin/y", err: ErrAmbiguous},
 
 	// Ambiguous: rejected, never rewritten.
 	{name: "encoded dot dot", raw: "/api/%2e%2e/admin", err: ErrAmbiguous},
@@ -115,6 +128,8 @@ var normalizeCases = []struct {
 	{name: "trailing dot last segment", raw: "/v1/admin.", err: ErrAmbiguous},
 	{name: "trailing dot before slash", raw: "/v1/admin./", err: ErrAmbiguous},
 	{name: "trailing encoded space", raw: "/v1/admin%20/y", err: ErrAmbiguous},
+	{name: "leading encoded space", raw: "/v1/%20admin/y", err: ErrAmbiguous},
+	{name: "percent 25 u without hex", raw: "/open/100%25useful", want: "/open/100%25useful"},
 
 	// Malformed.
 	{name: "empty", raw: "", err: ErrInvalid},
@@ -229,7 +244,8 @@ func TestNormalizeKeepEncodedSlash(t *testing.T) {
 	}{
 		{"encoded slash kept", "/repos/a%2fb/issues", "/repos/a%2Fb/issues", nil},
 		{"double encoding kept", "/x/%252e%252e/y", "/x/%252e%252e/y", nil},
-		{"parameters kept", "/x;a=b/y", "/x;a=b/y", nil},
+		{"parameters still ambiguous", "/x;a=b/y", "", ErrAmbiguous},
+		{"encoded control still ambiguous", "/x%0a", "", ErrAmbiguous},
 		{"encoded semicolon kept", "/x%3bb/y", "/x%3Bb/y", nil},
 		{"trailing dot kept", "/x./y", "/x./y", nil},
 		{"dot dot parameter still ambiguous", "/a/..;/b", "", ErrAmbiguous},

@@ -167,7 +167,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 		ctx.Request.Header.SetHostBytes(h)
 	}
 	routePath := r.Path
-	params := p.PathMode&pathnorm.AllowParams == 0 && bytes.IndexByte(r.Path, ';') >= 0
+	params := bytes.IndexByte(r.Path, ';') >= 0
 	if params {
 		r.RoutePath = pathnorm.CutParams(r.RoutePath[:0], r.Path)
 		routePath = r.RoutePath
