@@ -168,7 +168,7 @@ func NormalizeMode(dst, raw []byte, mode Mode) ([]byte, error) {
 	}
 	dst = slices.Grow(dst, n)
 	keepSlash := mode&AllowEncodedSlash != 0
-	pct25 := false  // a %25 was emitted: checked for double encoding at the end
+	pct25 := false   // a %25 was emitted: checked for double encoding at the end
 	pctHigh := false // an encoded byte >= 0x80 was emitted: checked as UTF-8 at the end
 
 	// The output is kept as a sequence of "/segment" items; a trailing slash
