@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/valyala/fasthttp"
 
@@ -26,16 +27,23 @@ var DefaultSpoofable = []string{
 	"CF-Pseudo-IPv4", "Fastly-Client-IP", "X-Cluster-Client-IP", "X-Originating-IP",
 	"X-Remote-IP", "X-Remote-Addr", "X-ProxyUser-IP", "X-Azure-ClientIP", "X-Azure-SocketIP",
 	"X-Envoy-External-Address", "X-Appengine-User-IP", "CloudFront-Viewer-Address", "Akamai-Client-IP",
+	"Proxy-Client-IP", "WL-Proxy-Client-IP", "HTTP-Client-IP", "HTTP-X-Forwarded-For",
 	// The original URL or path, honoured as the real request path (IIS
 	// URL Rewrite, Symfony, Zend, Envoy).
 	"X-Original-URL", "X-Rewrite-URL", "X-Original-URI", "X-Forwarded-URI", "X-Forwarded-Path",
 	"X-Forwarded-Prefix", "X-Envoy-Original-Path", "X-Override-URL", "X-HTTP-DestinationURL", "X-Proxy-URL",
+	"X-Original-Path", "X-Forwarded-URL",
 	// The original host, scheme and port.
 	"X-Forwarded-Host", "X-Host", "X-Original-Host", "X-Forwarded-Server", "X-HTTP-Host-Override",
 	"X-Forwarded-Scheme", "X-Forwarded-Protocol", "X-Forwarded-Ssl", "X-Url-Scheme", "Front-End-Https",
-	"X-Forwarded-Port",
-	// Method overrides (Express method-override, Rails, Laminas, ...).
-	"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+	"X-Forwarded-Port", "X-Scheme", "X-ARR-SSL", "CloudFront-Forwarded-Proto",
+	// Method overrides (Express method-override, Rails, Laminas, and the
+	// forward-auth services that read the original method).
+	"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "X-Forwarded-Method", "X-Original-Method",
+	// A client certificate a TLS terminator vouches for (RFC 9440, Envoy,
+	// IIS ARR, nginx conventions).
+	"Client-Cert", "Client-Cert-Chain", "X-Forwarded-Client-Cert", "X-ARR-ClientCert", "X-SSL-Client-Cert",
+	"X-SSL-Client-Verify", "X-SSL-Client-S-DN", "X-SSL-Client-DN", "X-Client-Cert", "X-Client-Verify",
 	// CGI turns it into HTTP_PROXY, which libraries read as their outbound
 	// proxy (httpoxy).
 	"Proxy",
@@ -49,6 +57,15 @@ var DefaultTrustedSpoofable = []string{
 	"CF-Connecting-IP", "CF-Connecting-IPv6", "Fastly-Client-IP", "X-Cluster-Client-IP",
 }
 
+// alwaysSpoofable are removed from untrusted peers even when the configured
+// list leaves them out: the gateway's own forwarding rules depend on them.
+var alwaysSpoofable = []string{"Forwarded", "X-Forwarded-Host"}
+
+// framingNames are fields fasthttp and upstreams read for message framing
+// and routing: a spelling other than the standard one ("Content_Length")
+// is never legitimate, and a lenient upstream would act on it.
+var framingNames = []string{"Content-Length", "Transfer-Encoding", "Host"}
+
 // managedNames are set by the gateway itself: every client spelling is
 // removed, from trusted peers too, before the gateway sets its own (a
 // lenient upstream would otherwise merge X_Forwarded_For into the
@@ -61,6 +78,7 @@ const (
 	classSpoofable                    // removed from untrusted peers
 	classTrustedOK                    // kept from trusted peers
 	classManaged                      // removed in every spelling but the gateway's own
+	classFraming                      // refused in every spelling but the standard one
 )
 
 // maxFoldedName bounds the names in the table; longer request header names
@@ -208,6 +226,7 @@ func (s *Stage) buildNames(opts Options) []error {
 	if trusted == nil {
 		trusted = DefaultTrustedSpoofable
 	}
+	spoofable = append(slices.Clip(spoofable), alwaysSpoofable...)
 	for i, n := range spoofable {
 		if isOneOf([]byte(n), protected[:5]) || isOneOf([]byte(n), [][]byte{[]byte("Cookie"), []byte("Authorization")}) {
 			errs = append(errs, fmt.Errorf("spoofable[%d]: %q is not a forwarding header", i, n))
@@ -235,6 +254,11 @@ func (s *Stage) buildNames(opts Options) []error {
 			errs = append(errs, err)
 		}
 	}
+	for _, n := range framingNames {
+		if err := s.names.add(n, classFraming, 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errs
 }
 
@@ -244,6 +268,9 @@ const (
 	detailCredentialRepeat  = "credential_repeated"
 	detailCredentialRespelt = "credential_respelt"
 	detailCookieRepeat      = "credential_cookie_repeated"
+	detailCookieRespelt     = "credential_cookie_respelt"
+	detailFramingRespelt    = "framing_header_respelt"
+	detailTrailer           = "trailer_fields"
 )
 
 // scanNames checks every request header name once: each must be a token,
@@ -259,6 +286,12 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool) (pipeline.Rea
 	// while the buffer overflowed. Bounded by the number of headers.
 	var buf [512]byte
 	var ends [16]int
+	for range h.Trailers() {
+		// fasthttp keeps trailer fields apart from the head, where no name
+		// rule sees them, and merges them into it when a Trailer header is
+		// removed: an upstream would get them as headers.
+		return pipeline.ReasonHeaderInvalid, detailTrailer
+	}
 	for pass := 0; pass < 64; pass++ {
 		names, n := buf[:0], ends[:0]
 		full := false
@@ -271,6 +304,9 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool) (pipeline.Rea
 				continue
 			}
 			e := &s.names.entries[i]
+			if pass == 0 && e.class&classFraming != 0 && string(k) != string(e.canonical) {
+				return pipeline.ReasonHeaderInvalid, detailFramingRespelt
+			}
 			if pass == 0 && e.class&classCredential != 0 {
 				counts[e.cred]++
 				if counts[e.cred] > 1 {
@@ -290,8 +326,10 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool) (pipeline.Rea
 			names = append(names, k...)
 			n = append(n, len(names))
 		}
-		if pass == 0 && len(s.cookies) > 0 && s.cookieRepeated(h) {
-			return pipeline.ReasonCredentialAmbiguous, detailCookieRepeat
+		if pass == 0 && len(s.cookies) > 0 {
+			if d := s.checkCookies(h); d != "" {
+				return pipeline.ReasonCredentialAmbiguous, d
+			}
 		}
 		start := 0
 		for _, end := range n {
@@ -314,21 +352,49 @@ func (e *nameEntry) drop(k []byte, trusted bool) bool {
 	return e.class&classSpoofable != 0 && (!trusted || e.class&classTrustedOK == 0)
 }
 
-// cookieRepeated reports whether a credential cookie is named more than
-// once across the request's cookies.
-func (s *Stage) cookieRepeated(h *fasthttp.RequestHeader) bool {
+// checkCookies returns the refusal detail when a credential cookie is named
+// more than once across the request's cookies, or once in another spelling,
+// comparing names the way lenient servers do: any case, and '.', ' ', '['
+// as '_' (PHP).
+func (s *Stage) checkCookies(h *fasthttp.RequestHeader) string {
 	for _, name := range s.cookies {
 		seen := false
 		for k := range h.Cookies() {
-			if len(k) == len(name) && bytes.EqualFold(k, name) {
-				if seen {
-					return true
-				}
-				seen = true
+			if !cookieFoldEqual(k, name) {
+				continue
 			}
+			if seen {
+				return detailCookieRepeat
+			}
+			if !bytes.Equal(k, name) {
+				return detailCookieRespelt
+			}
+			seen = true
 		}
 	}
-	return false
+	return ""
+}
+
+func cookieFoldEqual(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if foldCookieByte(a[i]) != foldCookieByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func foldCookieByte(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c + 'a' - 'A'
+	case c == '.', c == ' ', c == '[':
+		return '_'
+	}
+	return c
 }
 
 func foldedOneOf(name string, names []string) bool {

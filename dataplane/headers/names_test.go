@@ -1,9 +1,12 @@
 package headers
 
 import (
+	"bufio"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 )
@@ -15,7 +18,7 @@ func TestNameRules(t *testing.T) {
 	s := newStage(t, Options{
 		TrustedProxies:    testTrusted,
 		CredentialHeaders: []string{"X-API-Key", "Authorization"},
-		CredentialCookies: []string{"session"},
+		CredentialCookies: []string{"eg_session"},
 	})
 	const untrusted, trusted = "203.0.113.5", "10.0.0.1"
 	tests := []struct {
@@ -42,11 +45,23 @@ func TestNameRules(t *testing.T) {
 			reason: pipeline.ReasonCredentialAmbiguous, detail: detailCredentialRespelt},
 		{name: "Authorization with underscore-free respelling", peer: untrusted, headers: []string{"Authorization: a", "AUTHORIZATION: b"},
 			reason: pipeline.ReasonCredentialAmbiguous, detail: detailCredentialRepeat},
-		{name: "session cookie twice in one header", peer: untrusted, headers: []string{"Cookie: session=a; session=b"},
+		{name: "session cookie twice in one header", peer: untrusted, headers: []string{"Cookie: eg_session=a; eg_session=b"},
 			reason: pipeline.ReasonCredentialAmbiguous, detail: detailCookieRepeat},
-		{name: "session cookie in two headers", peer: untrusted, headers: []string{"Cookie: session=a", "Cookie: x=1; SESSION=b"},
+		{name: "session cookie in two headers", peer: untrusted, headers: []string{"Cookie: eg_session=a", "Cookie: x=1; EG_SESSION=b"},
 			reason: pipeline.ReasonCredentialAmbiguous, detail: detailCookieRepeat},
-		{name: "other cookies repeat freely", peer: untrusted, headers: []string{"Cookie: x=1; x=2; session=a"}},
+		{name: "other cookies repeat freely", peer: untrusted, headers: []string{"Cookie: x=1; x=2; eg_session=a"}},
+		{name: "session cookie respelt for PHP", peer: untrusted, headers: []string{"Cookie: eg.session=a"},
+			reason: pipeline.ReasonCredentialAmbiguous, detail: detailCookieRespelt},
+		{name: "session cookie in capitals", peer: untrusted, headers: []string{"Cookie: EG_SESSION=a"},
+			reason: pipeline.ReasonCredentialAmbiguous, detail: detailCookieRespelt},
+		{name: "content length respelt", peer: untrusted, headers: []string{"Content_Length: 0"},
+			reason: pipeline.ReasonHeaderInvalid, detail: detailFramingRespelt},
+		{name: "transfer encoding respelt", peer: trusted, headers: []string{"transfer_encoding: chunked"},
+			reason: pipeline.ReasonHeaderInvalid, detail: detailFramingRespelt},
+		{name: "host respelt", peer: untrusted, headers: []string{"X-A: 1", "HOST_: x", "Ho_st: x"}},
+		{name: "client certificate headers go", peer: untrusted,
+			headers: []string{"X-Forwarded-Client-Cert: By=x", "Client-Cert: :abc:", "X-SSL-Client-Verify: SUCCESS"},
+			gone:    []string{"X-Forwarded-Client-Cert", "Client-Cert", "X-SSL-Client-Verify"}},
 		{name: "untrusted client address headers go", peer: untrusted,
 			headers: []string{"True-Client-IP: 1.2.3.4", "X-Client-IP: 1.2.3.4", "CF-Connecting-IP: 1.2.3.4", "Fastly-Client-IP: 1.2.3.4",
 				"X-Cluster-Client-IP: 1.2.3.4", "Forwarded: for=1.2.3.4", "X_Client_IP: 1.2.3.4", "true_client_ip: 1.2.3.4"},
@@ -127,9 +142,39 @@ func TestNameOptionsValidation(t *testing.T) {
 		})
 	}
 	s := newStage(t, Options{Spoofable: []string{}})
-	ctx := parseRequest(t, "GET / HTTP/1.1", "Host: a", "X-Original-URL: /x")
+	ctx := parseRequest(t, "GET / HTTP/1.1", "Host: a", "X-Original-URL: /x", "X-Forwarded-Host: evil", "Forwarded: for=1.2.3.4")
 	s.Handle(ctx, &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")})
-	if len(ctx.Request.Header.Peek("X-Original-URL")) == 0 {
+	h := &ctx.Request.Header
+	if len(h.Peek("X-Original-URL")) == 0 {
 		t.Error("an empty spoofable list still removed X-Original-URL")
+	}
+	if len(h.Peek("X-Forwarded-Host")) != 0 || len(h.Peek("Forwarded")) != 0 {
+		t.Error("an empty spoofable list let X-Forwarded-Host or Forwarded through from an untrusted peer")
+	}
+}
+
+// TestTrailerFieldsRefused: fasthttp keeps trailer fields out of the head,
+// where the name rules would not see them, and merges them into it later.
+func TestTrailerFieldsRefused(t *testing.T) {
+	s := newStage(t, Options{})
+	for _, tc := range []struct {
+		name, raw string
+		refused   bool
+	}{
+		{"trailer field", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX-Original-URL: /admin\r\n\r\n", true},
+		{"announced trailer", "POST / HTTP/1.1\r\nHost: a\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX-Sum: 1\r\n\r\n", true},
+		{"chunked without trailer", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := &fasthttp.RequestCtx{}
+			if err := ctx.Request.Read(bufio.NewReader(strings.NewReader(tc.raw))); err != nil {
+				t.Fatal(err)
+			}
+			r := &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")}
+			s.Handle(ctx, r)
+			if refused := r.Reason == pipeline.ReasonHeaderInvalid && r.Detail == detailTrailer; refused != tc.refused {
+				t.Fatalf("reason %v %q, refused %v, want %v", r.Reason, r.Detail, refused, tc.refused)
+			}
+		})
 	}
 }

@@ -45,6 +45,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeguard/edgeguard/dataplane/auth/identity"
+	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 )
 
@@ -67,15 +68,19 @@ var (
 	ErrSkew               = errors.New("hmac_timestamp_skew")
 	ErrHeaderNotSigned    = errors.New("hmac_required_header_not_signed")
 	ErrSignedHeaderAbsent = errors.New("hmac_signed_header_absent")
-	ErrSignature          = errors.New("hmac_signature_invalid")
-	ErrReplay             = errors.New("hmac_replayed")
-	ErrReplayCacheFull    = errors.New("hmac_replay_cache_full")
+	// ErrSignedHeaderRepeated: a signed header appears more than once (in
+	// any spelling); the signature covers one value, an upstream might read
+	// another.
+	ErrSignedHeaderRepeated = errors.New("hmac_signed_header_repeated")
+	ErrSignature            = errors.New("hmac_signature_invalid")
+	ErrReplay               = errors.New("hmac_replayed")
+	ErrReplayCacheFull      = errors.New("hmac_replay_cache_full")
 )
 
 // Errors lists every error Verify returns, for metric registration.
 func Errors() []error {
 	return []error{ErrMalformed, ErrUnknownKey, ErrExpired, ErrSkew, ErrHeaderNotSigned,
-		ErrSignedHeaderAbsent, ErrSignature, ErrReplay, ErrReplayCacheFull}
+		ErrSignedHeaderAbsent, ErrSignedHeaderRepeated, ErrSignature, ErrReplay, ErrReplayCacheFull}
 }
 
 var (
@@ -350,6 +355,9 @@ func writeStringToSign(w io.Writer, s *scratch, ts, method, path, query []byte, 
 		if v == nil {
 			return ErrSignedHeaderAbsent
 		}
+		if fieldCount(h, name) > 1 {
+			return ErrSignedHeaderRepeated
+		}
 		w.Write(name)
 		w.Write(colon)
 		w.Write(bytes.TrimSpace(v))
@@ -450,4 +458,26 @@ func Sign(req *fasthttp.Request, path string, keyID string, secret []byte, signe
 	req.Header.Set(fasthttp.HeaderAuthorization, fmt.Sprintf("%s KeyId=%s, Timestamp=%s, SignedHeaders=%s, Signature=%x",
 		Scheme, keyID, ts, list, mac.Sum(nil)))
 	return nil
+}
+
+// fieldCount counts the fields of h named name, comparing names the way
+// lenient servers do (any case, '_' for '-').
+func fieldCount(h *fasthttp.RequestHeader, name []byte) int {
+	n := 0
+	for k := range h.All() {
+		if len(k) != len(name) {
+			continue
+		}
+		same := true
+		for i := range k {
+			if headers.FoldByte(k[i]) != headers.FoldByte(name[i]) {
+				same = false
+				break
+			}
+		}
+		if same {
+			n++
+		}
+	}
+	return n
 }

@@ -97,6 +97,8 @@ func TestVerify(t *testing.T) {
 		{name: "signed header changed", mod: func(q *fasthttp.Request) { q.Header.Set("X-Request-Nonce", "n2") }, err: ErrSignature},
 		{name: "host changed", mod: func(q *fasthttp.Request) { q.Header.SetHost("evil.test") }, err: ErrSignature},
 		{name: "signed header removed", mod: func(q *fasthttp.Request) { q.Header.Del("X-Request-Nonce") }, err: ErrSignedHeaderAbsent},
+		{name: "signed header sent twice", mod: func(q *fasthttp.Request) { q.Header.Add("X-Request-Nonce", "n2") }, err: ErrSignedHeaderRepeated},
+		{name: "signed header respelt beside it", mod: func(q *fasthttp.Request) { q.Header.Add("X_Request_Nonce", "n2") }, err: ErrSignedHeaderRepeated},
 		{name: "timestamp too old", now: t0.Add(5*time.Minute + time.Second), err: ErrSkew},
 		{name: "timestamp too far ahead", now: t0.Add(-5*time.Minute - time.Second), err: ErrSkew},
 		{name: "host not signed", req: func(r *request) { r.signed = []string{"content-type"} }, err: ErrHeaderNotSigned},
