@@ -243,6 +243,13 @@ func TestRequestHygiene(t *testing.T) {
 		{"HMAC signature plus a token", get("/v1/x", "Authorization: "+signedAuth(t, "gw.test", "/v1/x")+"\r\n", bearer), 400, "credential_ambiguous", false},
 		{"JWT cookie twice in one header", get("/v1/x", "Cookie: eg_token="+user+"; eg_token="+admin+"\r\n"), 400, "credential_ambiguous", false},
 		{"JWT cookie in two headers", get("/v1/x", "Cookie: eg_token="+user+"\r\n", "Cookie: EG_TOKEN="+admin+"\r\n"), 400, "credential_ambiguous", false},
+		{"JWT cookie respelt for PHP beside the real one", get("/v1/x", "Cookie: eg.token="+admin+"; eg_token="+user+"\r\n"), 400, "credential_ambiguous", false},
+		{"content length respelt", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 2\r\nContent_Length: 0\r\n\r\nhi", 400, "header_invalid", false},
+		// Trailer fields bypass every name rule in fasthttp: refused.
+		{"spoofable header in a chunked trailer", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n" +
+			"X-Original-URL: /v1/admin\r\nTrue-Client-IP: 6.6.6.6\r\n\r\n", 400, "header_invalid", false},
+		{"second token in a chunked trailer", "POST /v1/x HTTP/1.1\r\nHost: gw.test\r\n" + bearer + "Transfer-Encoding: chunked\r\n\r\n0\r\n" +
+			"X-API-Key: " + hygieneKey + "\r\n\r\n", 400, "header_invalid", false},
 		// 6. Header names: with strict framing the connection layer refuses
 		// them first (TestLenientFraming checks the header stage's answer).
 		{"space in a header name", get("/open/x", "X Bad: 1\r\n"), 400, "framing_invalid", true},
@@ -255,7 +262,7 @@ func TestRequestHygiene(t *testing.T) {
 		{"bare LF after a header", "GET /open/x HTTP/1.1\r\nHost: gw.test\nX-A: 1\r\n\r\n", 400, "framing_invalid", true},
 		{"bare LF ends the head, smuggling a second request",
 			"GET /open/x HTTP/1.1\r\nHost: gw.test\r\n\nGET /v1/admin/y HTTP/1.1\r\nHost: gw.test\r\n\r\n", 400, "framing_invalid", true},
-		{"bare CR in a header line", get("/open/x", "X-A: 1\r2\r\n"), 400, "", true},
+		{"bare CR in a header line", get("/open/x", "X-A: 1\r2\r\n"), 400, "framing_invalid", true},
 		{"bare LF in a chunk size line", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400, "framing_invalid", true},
 		{"bare LF after chunk data", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", 400, "framing_invalid", true},
 		{"bare LF in the trailer", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\n\r\n", 400, "framing_invalid", true},
@@ -299,6 +306,16 @@ func TestRequestHygiene(t *testing.T) {
 					t.Fatalf("got %d %q, want 200 from an upstream that saw %q", r.status, r.body, tc.upstreamSees)
 				}
 			})
+		}
+	})
+
+	t.Run("only the verified credential reaches the upstream", func(t *testing.T) {
+		r := rawDo(t, g.data, get("/v1/x", bearer, "Cookie: theme=dark; eg_token="+noneToken()+"\r\n", "X-API-Key: egk_forged\r\n"))
+		if r.status != 200 {
+			t.Fatalf("got %d %q", r.status, r.body)
+		}
+		if strings.Contains(r.body, "eg_token") || strings.Contains(r.body, "egk_forged") || !strings.Contains(r.body, "theme=dark") {
+			t.Fatalf("the upstream got an unverified credential or lost a cookie:\n%s", r.body)
 		}
 	})
 

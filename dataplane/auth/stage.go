@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,6 +109,10 @@ type Stage struct {
 	cookie    string
 	keyHeader []byte
 	queryKeys [][]byte
+	// carriers are every header that can carry a credential (Authorization,
+	// the JWT header, the API key header): those the request did not
+	// authenticate with are removed before it goes upstream.
+	carriers [][]byte
 
 	challengeMissing []byte
 	challengeBearer  []byte // invalid_token
@@ -162,6 +167,16 @@ func NewStage(s *Shared, rc RouteConfig) (*Stage, error) {
 		st.keyHeader = fasthttp.AppendNormalizedHeaderKey(nil, s.APIKeyHeader)
 		for _, q := range s.APIKeyQueryParams {
 			st.queryKeys = append(st.queryKeys, []byte(strings.ToLower(q)))
+		}
+	}
+	st.carriers = [][]byte{strAuthorization}
+	for _, n := range []string{s.JWTHeader, s.APIKeyHeader} {
+		if n == "" {
+			continue
+		}
+		c := fasthttp.AppendNormalizedHeaderKey(nil, n)
+		if !slices.ContainsFunc(st.carriers, func(b []byte) bool { return bytes.Equal(b, c) }) {
+			st.carriers = append(st.carriers, c)
 		}
 	}
 	if rc.Methods&MethodHMAC != 0 && s.HMAC == nil {
@@ -249,9 +264,10 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 		auth    = h.PeekBytes(strAuthorization)
 		signed  = st.methods&MethodHMAC != 0 && hmacsig.HasScheme(auth)
 		tok     []byte
+		cookie  bool // the token came from the cookie
 	)
 	if st.methods&MethodJWT != 0 && !signed {
-		tok = st.token(h, auth)
+		tok, cookie = st.token(h, auth)
 	}
 	switch {
 	case signed:
@@ -299,10 +315,27 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 	if st.s.Identity != nil {
 		st.s.Identity.Set(h, id)
 	}
-	if method == 1 {
-		// The upstream gets the key's id in the identity headers; the key
-		// itself would only end up in its logs.
-		h.DelBytes(st.keyHeader)
+	// The upstream gets only the credential the gateway verified: an
+	// unverified one riding along (a forged token beside a valid API key,
+	// a cookie beside a header) is what an upstream might act on. An API
+	// key goes too: the upstream gets its id in the identity headers, the
+	// key itself would only end up in its logs.
+	var used []byte
+	switch method {
+	case 0:
+		if !cookie {
+			used = st.jwtHeader
+		}
+	case 2:
+		used = strAuthorization
+	}
+	for _, c := range st.carriers {
+		if !bytes.Equal(c, used) && h.PeekBytes(c) != nil {
+			h.DelBytes(c)
+		}
+	}
+	if st.cookie != "" && !(method == 0 && cookie) && h.Cookie(st.cookie) != nil {
+		h.DelCookie(st.cookie)
 	}
 	st.ok[method].Inc()
 	return pipeline.Continue
@@ -311,26 +344,27 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 var bearerPrefix = []byte("bearer ")
 
 // token finds the bearer token: in the configured header (with the Bearer
-// scheme when that header is Authorization), else in the cookie.
-func (st *Stage) token(h *fasthttp.RequestHeader, auth []byte) []byte {
+// scheme when that header is Authorization), else in the cookie, which
+// fromCookie reports.
+func (st *Stage) token(h *fasthttp.RequestHeader, auth []byte) (tok []byte, fromCookie bool) {
 	v := auth
 	if !st.bearer {
 		v = h.PeekBytes(st.jwtHeader)
 	}
 	if len(v) > 0 {
 		if len(v) > len(bearerPrefix) && asciiFoldPrefix(v, bearerPrefix) {
-			return bytes.TrimLeft(v[len(bearerPrefix):], " ")
+			return bytes.TrimLeft(v[len(bearerPrefix):], " "), false
 		}
 		if !st.bearer {
-			return v
+			return v, false
 		}
 	}
 	if st.cookie != "" {
 		if c := h.Cookie(st.cookie); len(c) > 0 {
-			return c
+			return c, true
 		}
 	}
-	return nil
+	return nil, false
 }
 
 func asciiFoldPrefix(b, lowerPrefix []byte) bool {

@@ -281,3 +281,58 @@ func TestNewStageRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestOnlyTheVerifiedCredentialGoesUpstream: a credential the gateway did
+// not verify never rides along with one it did.
+func TestOnlyTheVerifiedCredentialGoesUpstream(t *testing.T) {
+	s := shared(t)
+	orders := RouteConfig{Route: "orders", Methods: MethodJWT | MethodAPIKey | MethodHMAC, Scopes: []string{"orders:read"}}
+	keyOnly := RouteConfig{Route: "orders", Methods: MethodAPIKey}
+	forged := "Bearer eyJhbGciOiJub25lIn0.eyJzY29wZSI6ImFkbWluIn0."
+	for _, tc := range []struct {
+		name    string
+		route   RouteConfig
+		hdr     []string
+		kept    string // the credential left for the upstream, "" for none
+		removed []string
+	}{
+		{"API key route drops a forged bearer token", keyOnly, []string{"X-API-Key", goodKey, "Authorization", forged},
+			"", []string{"Authorization", "X-Api-Key"}},
+		{"bearer token drops a cookie and an API key", orders,
+			[]string{"Authorization", "Bearer " + token(t, nil), "Cookie", "session=" + forged, "X-API-Key", "egk_forged"},
+			"Authorization", []string{"X-Api-Key"}},
+		{"cookie token drops an API key", orders, []string{"Cookie", "a=1; session=" + token(t, nil), "X-API-Key", "egk_forged"},
+			"session", []string{"X-Api-Key"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := NewStage(s, tc.route)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := newCtx("/orders/7", tc.hdr...)
+			r := &pipeline.Request{}
+			if v := st.Handle(ctx, r); v != pipeline.Continue {
+				t.Fatalf("refused: %d %s", ctx.Response.StatusCode(), r.Detail)
+			}
+			h := &ctx.Request.Header
+			for _, n := range tc.removed {
+				if n != tc.kept && h.Peek(n) != nil {
+					t.Errorf("%s still sent upstream: %q", n, h.Peek(n))
+				}
+			}
+			switch tc.kept {
+			case "session":
+				if h.Cookie("session") == nil || h.Cookie("a") == nil {
+					t.Errorf("the verified cookie or another cookie was dropped: %q", h.Peek("Cookie"))
+				}
+			case "Authorization":
+				if h.Cookie("session") != nil {
+					t.Error("the unverified session cookie went upstream")
+				}
+				if !strings.HasPrefix(string(h.Peek("Authorization")), "Bearer ey") {
+					t.Error("the verified token was dropped")
+				}
+			}
+		})
+	}
+}
