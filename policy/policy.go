@@ -323,8 +323,7 @@ func limitsOf(s config.Server) Limits {
 func connsOf(c *config.Config) *connguard.Options {
 	s := c.Server
 	o := &connguard.Options{
-		MaxConns:       s.Concurrency,
-		MaxPerSource:   max(s.MaxConnsPerIP, 0),
+		MaxPerSource:   max(*s.MaxConnsPerIP, 0),
 		MaxPerTrusted:  s.MaxConnsPerTrustedProxy,
 		IPv6Prefix:     c.RateLimit.IPv6Prefix,
 		LenientFraming: s.LenientFraming,
@@ -418,7 +417,8 @@ func restartOnly(old, next *config.Config) []string {
 	// Read per request or per accept: applied on reload.
 	for _, s := range []*config.Server{&oldServer, &nextServer} {
 		s.AllowAmbiguousPaths, s.LenientFraming = false, false
-		s.MaxConnsPerIP, s.MaxConnsPerTrustedProxy = 0, 0
+		s.MaxConnsPerIP, s.MaxConnsPerTrustedProxy = nil, 0
+		s.ReadTimeout, s.MaxRequestBodyBytes = 0, 0
 	}
 	if oldServer != nextServer {
 		keys = append(keys, "server")

@@ -117,7 +117,7 @@ func TestReload(t *testing.T) {
 	})
 
 	t.Run("changed pool is rebuilt and restart-only sections are reported", func(t *testing.T) {
-		src.set("server: {read_timeout: 3s}\n" + doc("  - name: a\n    targets: ["+a+"]\n    connect_timeout: 1s\n  - name: b\n    targets: ["+b+"]\n", route("a")))
+		src.set("server: {write_timeout: 3s}\n" + doc("  - name: a\n    targets: ["+a+"]\n    connect_timeout: 1s\n  - name: b\n    targets: ["+b+"]\n", route("a")))
 		res, err := h.Reload("test")
 		if err != nil || !res.Swapped {
 			t.Fatalf("res=%+v err=%v", res, err)

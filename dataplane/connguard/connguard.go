@@ -35,10 +35,6 @@ import (
 
 // Options are the limits in force; Guard.SetOptions swaps them on reload.
 type Options struct {
-	// MaxConns is how many connections the listeners hold in all; 0: no
-	// limit. At the limit, idle keep-alive connections are closed (oldest
-	// idle first) to admit new ones; with none idle, new ones are refused.
-	MaxConns int
 	// MaxPerSource caps the open connections of one source (an IPv4
 	// address, or the IPv6 network of IPv6Prefix bits); 0: no cap.
 	MaxPerSource int
@@ -56,11 +52,14 @@ type Options struct {
 
 // Guard tracks the connections of the data listeners. Build with New.
 type Guard struct {
-	opts func() *Options
-	log  *slog.Logger
-	now  func() time.Time
+	opts     func() *Options
+	maxConns int64
+	log      *slog.Logger
+	now      func() time.Time
 
 	open    atomic.Int64
+	idle    atomic.Int64  // connections idle between keep-alive requests
+	idleSeq atomic.Uint64 // orders idle transitions: lower went idle earlier
 	shards  [shardCount]shard
 	logGate *loggate.Gate
 	seq     atomic.Uint64 // shard choice for connections without an IP
@@ -70,20 +69,23 @@ const shardCount = 64
 
 type shard struct {
 	mu      sync.Mutex
-	sources map[netip.Prefix]int32
+	sources map[netip.Prefix]int
 	conns   map[*Conn]struct{}
 }
 
 // New builds a Guard that reads the limits in force from opts at every
 // accept (the running policy's, so a reload applies to new connections;
 // open ones keep their framing mode and are not cut if they exceed a
-// lowered cap). log receives refusal and shedding lines, at most a few a
-// second.
-func New(opts func() *Options, log *slog.Logger) *Guard {
-	g := &Guard{opts: opts, log: log, now: time.Now}
+// lowered cap). maxConns is how many connections the listeners hold in
+// all (0: no limit): at the limit, idle keep-alive connections are closed,
+// those idle the longest first, to admit new ones; with none idle, new
+// ones are refused. log receives refusal and shedding lines, at most a few
+// a second.
+func New(opts func() *Options, maxConns int, log *slog.Logger) *Guard {
+	g := &Guard{opts: opts, maxConns: int64(maxConns), log: log, now: time.Now}
 	g.logGate = &loggate.Gate{Burst: 10, Suppressed: logSuppressed.Inc}
 	for i := range g.shards {
-		g.shards[i].sources = map[netip.Prefix]int32{}
+		g.shards[i].sources = map[netip.Prefix]int{}
 		g.shards[i].conns = map[*Conn]struct{}{}
 	}
 	return g
@@ -165,7 +167,7 @@ func (g *Guard) admit(c net.Conn) net.Conn {
 
 	for attempt := 0; ; attempt++ {
 		sh.mu.Lock()
-		if !ok || limit <= 0 || sh.sources[src] < int32(limit) {
+		if !ok || limit <= 0 || sh.sources[src] < limit {
 			break // still locked
 		}
 		// At its cap, the source's own idle keep-alive connection goes
@@ -189,10 +191,10 @@ func (g *Guard) admit(c net.Conn) net.Conn {
 	sh.conns[gc] = struct{}{}
 	sh.mu.Unlock()
 
-	if n := g.open.Add(1); o.MaxConns > 0 && n > int64(o.MaxConns) {
-		if g.shedIdle(n-int64(o.MaxConns)) == 0 {
+	if n := g.open.Add(1); g.maxConns > 0 && n > g.maxConns {
+		if g.shedIdle(n-g.maxConns) == 0 {
 			gc.release()
-			g.refuse(c, refusedTotal, src, o.MaxConns)
+			g.refuse(c, refusedTotal, src, int(g.maxConns))
 			return nil
 		}
 	}
@@ -218,7 +220,7 @@ func (g *Guard) shardFor(src netip.Prefix, ok bool) *shard {
 // refuse closes c with a reset (no TIME_WAIT piles up under a flood), counts
 // it and logs it within the log budget.
 func (g *Guard) refuse(c net.Conn, reason string, src netip.Prefix, limit int) {
-	resetClose(c)
+	resetRaw(c)
 	refused[reason].Inc()
 	if pass, suppressed := g.logGate.Pass(g.now().Unix()); pass {
 		g.log.Warn("connection refused", "reason", reason, "source", src.String(), "limit", limit,
@@ -226,45 +228,48 @@ func (g *Guard) refuse(c net.Conn, reason string, src netip.Prefix, limit int) {
 	}
 }
 
-func resetClose(c net.Conn) {
-	nc := c
+// resetRaw closes the TCP connection under c with a reset, without a TLS
+// close_notify (which can block on a peer that does not read).
+func resetRaw(c net.Conn) {
 	if tc, ok := c.(*tls.Conn); ok {
-		nc = tc.NetConn()
+		c = tc.NetConn()
 	}
-	if tcp, ok := nc.(*net.TCPConn); ok {
+	if tcp, ok := c.(*net.TCPConn); ok {
 		_ = tcp.SetLinger(0)
 	}
 	_ = c.Close()
 }
 
 // shedIdle closes up to want idle keep-alive connections, those idle the
-// longest first, and returns how many it closed.
+// longest among a bounded sample first, and returns how many it closed.
+// It runs at accept time under pressure, so its cost is bounded: nothing
+// when no connection is idle, at most maxExamined connections looked at.
 func (g *Guard) shedIdle(want int64) int {
-	type idle struct {
-		c     *Conn
-		since int64
+	if g.idle.Load() == 0 {
+		return 0
 	}
-	// Collect a bounded sample: shedding runs at accept time under
-	// pressure, so it must stay cheap even with many connections open.
-	const sample = 256
+	type idle struct {
+		c   *Conn
+		seq uint64
+	}
+	const sample, maxExamined = 64, 4096
 	var cands []idle
-	for i := range g.shards {
-		sh := &g.shards[i]
+	examined := 0
+	start := int(g.seq.Add(1) % shardCount) // spread the walk over the shards
+	for k := 0; k < shardCount && len(cands) < sample && examined < maxExamined; k++ {
+		sh := &g.shards[(start+k)%shardCount]
 		sh.mu.Lock()
 		for c := range sh.conns {
+			if examined++; examined > maxExamined || len(cands) == sample {
+				break
+			}
 			if s := c.idleSince.Load(); s != 0 {
 				cands = append(cands, idle{c, s})
 			}
-			if len(cands) >= sample {
-				break
-			}
 		}
 		sh.mu.Unlock()
-		if len(cands) >= sample {
-			break
-		}
 	}
-	slices.SortFunc(cands, func(a, b idle) int { return cmp.Compare(a.since, b.since) })
+	slices.SortFunc(cands, func(a, b idle) int { return cmp.Compare(a.seq, b.seq) })
 	closed := 0
 	for _, cand := range cands {
 		if int64(closed) >= want {
@@ -282,7 +287,7 @@ func (g *Guard) shedIdle(want int64) int {
 // shard must be locked.
 func (sh *shard) oldestIdle(src netip.Prefix) *Conn {
 	var best *Conn
-	var bestSince int64
+	var bestSince uint64
 	for c := range sh.conns {
 		if c.src != src {
 			continue
@@ -295,13 +300,18 @@ func (sh *shard) oldestIdle(src netip.Prefix) *Conn {
 }
 
 // shed closes c if it is still idle: a connection that went active since
-// it was picked keeps its request.
+// it was picked keeps its request. Its place is released at once and the
+// socket reset, so a TLS peer that stopped reading cannot hold Accept in a
+// close_notify write; the goroutine serving it sees the read fail and
+// finishes.
 func (g *Guard) shed(c *Conn) bool {
 	s := c.idleSince.Load()
 	if s == 0 || !c.idleSince.CompareAndSwap(s, 0) {
 		return false
 	}
-	_ = c.Close()
+	g.idle.Add(-1)
+	c.release()
+	resetRaw(c.Conn)
 	shedIdle.Inc()
 	return true
 }
@@ -325,9 +335,13 @@ func (g *Guard) ConnState(c net.Conn, st fasthttp.ConnState) {
 	}
 	switch st {
 	case fasthttp.StateIdle:
-		gc.idleSince.Store(g.now().UnixNano())
+		if gc.idleSince.Swap(g.idleSeq.Add(1)) == 0 {
+			g.idle.Add(1)
+		}
 	case fasthttp.StateActive, fasthttp.StateHijacked:
-		gc.idleSince.Store(0)
+		if gc.idleSince.Swap(0) != 0 {
+			g.idle.Add(-1)
+		}
 	}
 }
 
@@ -382,7 +396,7 @@ type Conn struct {
 
 	v         framing.Validator
 	viol      framing.Violation
-	idleSince atomic.Int64 // unix nanoseconds; 0 while a request is active
+	idleSince atomic.Uint64 // Guard.idleSeq when it went idle; 0 while not idle
 	released  atomic.Bool
 }
 
@@ -421,6 +435,9 @@ func (c *Conn) Close() error {
 func (c *Conn) release() {
 	if !c.released.CompareAndSwap(false, true) {
 		return
+	}
+	if c.idleSince.Swap(0) != 0 {
+		c.g.idle.Add(-1)
 	}
 	sh := c.shard
 	sh.mu.Lock()

@@ -2,6 +2,8 @@ package connguard
 
 import (
 	"bufio"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgeguard/edgeguard/dataplane/auth/certauth/certtest"
 	"github.com/edgeguard/edgeguard/dataplane/framing"
 )
 
@@ -23,11 +26,11 @@ type served struct {
 	opts atomic.Pointer[Options]
 }
 
-func serveGuarded(t *testing.T, o Options) *served {
+func serveGuarded(t *testing.T, o Options, maxConns ...int) *served {
 	t.Helper()
 	s := &served{}
 	s.opts.Store(&o)
-	s.g = New(s.opts.Load, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.g = New(s.opts.Load, append(maxConns, 0)[0], slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -100,10 +103,15 @@ func isTimeout(err error) bool {
 
 func waitOpen(t *testing.T, g *Guard, want int64) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for g.Open() != want {
+	waitFor(t, fmt.Sprintf("%d connections open", want), func() bool { return g.Open() == want })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d connections open, want %d", g.Open(), want)
+			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -171,7 +179,7 @@ func TestPerSourceCap(t *testing.T) {
 // the longest is closed to admit a new one; with none idle, the new one is
 // refused.
 func TestIdleConnectionsShedFirst(t *testing.T) {
-	s := serveGuarded(t, Options{MaxConns: 3})
+	s := serveGuarded(t, Options{}, 3)
 	var idle []net.Conn
 	for i := range 3 {
 		c := s.dialFrom(t, "127.0.0.1")
@@ -179,7 +187,6 @@ func TestIdleConnectionsShedFirst(t *testing.T) {
 			t.Fatalf("connection %d not served", i)
 		}
 		idle = append(idle, c)
-		time.Sleep(10 * time.Millisecond) // distinct idle times
 	}
 	fresh := s.dialFrom(t, "127.0.0.1")
 	if !get(fresh) {
@@ -200,7 +207,7 @@ func TestIdleConnectionsShedFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, "no connection idle", func() bool { return s.g.idle.Load() == 0 })
 	if !s.refusedFrom(t, "127.0.0.1") {
 		t.Fatal("a connection over the limit was admitted with none idle")
 	}
@@ -277,3 +284,158 @@ func TestMetricsNameEveryViolation(t *testing.T) {
 		}
 	}
 }
+
+// pipeConn is one end of net.Pipe with a TCP peer address.
+type pipeConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c *pipeConn) RemoteAddr() net.Addr { return c.remote }
+
+// TestShedDoesNotBlockAccept: shedding an idle TLS connection whose client
+// stopped reading must not wait for a close_notify it cannot deliver.
+func TestShedDoesNotBlockAccept(t *testing.T) {
+	o := &Options{MaxPerSource: 1}
+	g := New(func() *Options { return o }, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srvCfg := &tls.Config{Certificates: []tls.Certificate{certtest.NewCA(t, "ca").Server(t).TLS}}
+	src := net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:1000"))
+
+	s1, c1 := net.Pipe()
+	gc := g.admit(tls.Server(&pipeConn{s1, src}, srvCfg))
+	if gc == nil {
+		t.Fatal("the first connection was refused")
+	}
+	done := make(chan error, 1)
+	go func() { done <- tls.Client(c1, &tls.Config{InsecureSkipVerify: true}).Handshake() }()
+	if err := gc.(*TLSConn).Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	g.ConnState(gc, fasthttp.StateIdle) // and the client never reads again
+
+	s2, c2 := net.Pipe()
+	defer c2.Close()
+	admitted := make(chan net.Conn, 1)
+	go func() { admitted <- g.admit(tls.Server(&pipeConn{s2, src}, srvCfg)) }()
+	select {
+	case c := <-admitted:
+		if c == nil {
+			t.Fatal("the new connection was refused although the source's other one was idle")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("admit blocked on closing an idle TLS connection")
+	}
+	if g.Open() != 1 || g.idle.Load() != 0 {
+		t.Fatalf("open %d, idle %d after the shed; want 1, 0", g.Open(), g.idle.Load())
+	}
+}
+
+// TestNoLeaks: every way a connection ends gives its place back.
+func TestNoLeaks(t *testing.T) {
+	o := &Options{MaxPerSource: 100}
+	g := New(func() *Options { return o }, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tln := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{certtest.NewCA(t, "ca").Server(t).TLS}})
+	srv := &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			if string(ctx.Path()) == "/hijack" {
+				ctx.HijackSetNoResponse(true)
+				ctx.Hijack(func(net.Conn) {})
+				return
+			}
+			ctx.SetBodyString("ok")
+		},
+		ConnState: g.ConnState, ReadTimeout: time.Second,
+		Logger: fasthttpQuiet{},
+	}
+	go func() { _ = srv.Serve(g.Listener(tln)) }()
+	addr := ln.Addr().String()
+	for range 3 { // plain HTTP on the TLS port: the handshake fails
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		c.Read(make([]byte, 10))
+		c.Close()
+	}
+	for range 3 { // connect and vanish
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	cfg := &tls.Config{InsecureSkipVerify: true}
+	for _, raw := range []string{
+		"GET /hijack HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\n\nGET / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+	} {
+		c, err := tls.Dial("tcp4", addr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, raw)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		io.ReadAll(c)
+		c.Close()
+	}
+	c, err := tls.Dial("tcp4", addr, cfg) // left idle, then the server shuts down
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.Read(make([]byte, 100))
+	waitOpen(t, g, 1)
+	_ = srv.Shutdown()
+	waitOpen(t, g, 0)
+	for i := range g.shards {
+		if len(g.shards[i].sources) != 0 || len(g.shards[i].conns) != 0 {
+			t.Errorf("shard %d still holds %v", i, g.shards[i].sources)
+		}
+	}
+	if n := g.idle.Load(); n != 0 {
+		t.Errorf("%d connections still counted idle", n)
+	}
+}
+
+type fasthttpQuiet struct{}
+
+func (fasthttpQuiet) Printf(string, ...any) {}
+
+// BenchmarkRefusedAcceptAtLimit: at the total limit with nothing idle, a
+// refused accept must not cost a walk over every open connection.
+func BenchmarkRefusedAcceptAtLimit(b *testing.B) {
+	const open = 100000
+	o := &Options{}
+	g := New(func() *Options { return o }, open, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for i := range open {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		if g.admit(&nopConn{remote: net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, 1))}) == nil {
+			b.Fatal("refused below the limit")
+		}
+	}
+	extra := &nopConn{remote: net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.9:1"))}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if g.admit(extra) != nil {
+			b.Fatal("admitted over the limit")
+		}
+	}
+}
+
+// nopConn is a connection that only has a peer address.
+type nopConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c *nopConn) RemoteAddr() net.Addr { return c.remote }
+func (c *nopConn) Close() error         { return nil }

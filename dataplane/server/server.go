@@ -48,7 +48,7 @@ type Server struct {
 func New(policies *policy.Holder, access *accesslog.Logger, log *slog.Logger) *Server {
 	lim := policies.Current().Limits
 	s := &Server{policies: policies, access: access, log: log}
-	s.conns = connguard.New(func() *connguard.Options { return policies.Current().Conns }, log)
+	s.conns = connguard.New(func() *connguard.Options { return policies.Current().Conns }, lim.Concurrency, log)
 	s.conns.Publish()
 	s.requests.New = func() any { return &pipeline.Request{} }
 	s.fs = &fasthttp.Server{
@@ -82,11 +82,16 @@ func New(policies *policy.Holder, access *accesslog.Logger, log *slog.Logger) *S
 // concurrencySlack keeps fasthttp's connection limit above the guard's.
 const concurrencySlack = 1024
 
-// headerReceived runs once a request head is read: the rest of the request
-// gets the configured read timeout.
-func (s *Server) headerReceived(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+// headerReceived runs once a request head is read: a body gets the
+// configured read timeout and size limit (both applied on reload). A
+// request without one has nothing left to read, and skipping it saves a
+// deadline update per request.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if cl := h.ContentLength(); cl == 0 || cl == -2 {
+		return fasthttp.RequestConfig{}
+	}
 	lim := &s.policies.Current().Limits
-	return fasthttp.RequestConfig{ReadTimeout: lim.ReadTimeout}
+	return fasthttp.RequestConfig{ReadTimeout: lim.ReadTimeout, MaxRequestBodySize: lim.MaxRequestBodyBytes}
 }
 
 // Serve accepts connections on every listener until Shutdown. It returns at

@@ -36,9 +36,12 @@ type Server struct {
 	ShutdownGrace       time.Duration `mapstructure:"shutdown_grace"`
 	MaxRequestBodyBytes int           `mapstructure:"max_request_body_bytes"`
 	MaxHeaderBytes      int           `mapstructure:"max_header_bytes"`
-	MaxConnsPerIP       int           `mapstructure:"max_conns_per_ip"` // per source; -1: no cap
-	Concurrency         int           `mapstructure:"concurrency"`
-	AllowAmbiguousPaths bool          `mapstructure:"allow_ambiguous_paths"`
+	// MaxConnsPerIP caps the open connections of one source; -1: no cap.
+	// A pointer, to tell an explicit 0 (which used to mean no cap, and is
+	// refused now) from unset.
+	MaxConnsPerIP       *int `mapstructure:"max_conns_per_ip"`
+	Concurrency         int  `mapstructure:"concurrency"`
+	AllowAmbiguousPaths bool `mapstructure:"allow_ambiguous_paths"`
 	// RequestHeadTimeout bounds the time from a request's first byte (a
 	// new connection's accept) to the end of its head; ReadTimeout then
 	// applies to the body.

@@ -74,7 +74,10 @@ func (c *Config) applyDefaults() {
 	setInt(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setInt(&s.Concurrency, DefaultConcurrency)
 	setDuration(&s.RequestHeadTimeout, DefaultRequestHeadTimeout)
-	setInt(&s.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	if s.MaxConnsPerIP == nil {
+		n := DefaultMaxConnsPerIP
+		s.MaxConnsPerIP = &n
+	}
 
 	setString(&c.AccessLog.Path, DefaultAccessLogPath)
 	setInt(&c.AccessLog.Buffer, DefaultAccessLogBuffer)

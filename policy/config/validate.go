@@ -140,7 +140,9 @@ func (c *Config) validateServer(v *validator) {
 	v.positive("server.shutdown_grace", s.ShutdownGrace)
 	v.atLeast("server.max_request_body_bytes", s.MaxRequestBodyBytes, 1)
 	v.atLeast("server.max_header_bytes", s.MaxHeaderBytes, 1024)
-	v.atLeast("server.max_conns_per_ip", s.MaxConnsPerIP, -1)
+	if n := *s.MaxConnsPerIP; n == 0 || n < -1 {
+		v.add("server.max_conns_per_ip", "must be a cap >= 1, or -1 for no cap, got %d (0 no longer means no cap; the default is %d)", n, DefaultMaxConnsPerIP)
+	}
 	v.atLeast("server.max_conns_per_trusted_proxy", s.MaxConnsPerTrustedProxy, 0)
 	v.atLeast("server.concurrency", s.Concurrency, 1)
 	v.atLeast("access_log.buffer", c.AccessLog.Buffer, 1)
