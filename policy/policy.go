@@ -113,11 +113,15 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		LoadedAt: time.Now(),
 		Config:   c,
 		Limits:   limitsOf(c.Server),
-		Conns:    connsOf(c),
 		Unrouted: reqmetrics.ForRoute(""),
 		PathMode: pathModeOf(c.Server),
 		pools:    map[string]*compiledPool{},
 	}
+	conns, err := connsOf(c)
+	if err != nil {
+		return nil, fmt.Errorf("compile server: %w", err)
+	}
+	p.Conns = conns
 	hs, err := compileHeaders(c)
 	if err != nil {
 		return nil, fmt.Errorf("compile headers: %w", err)
@@ -320,7 +324,7 @@ func limitsOf(s config.Server) Limits {
 	}
 }
 
-func connsOf(c *config.Config) *connguard.Options {
+func connsOf(c *config.Config) (*connguard.Options, error) {
 	s := c.Server
 	o := &connguard.Options{
 		MaxPerSource:   max(*s.MaxConnsPerIP, 0),
@@ -328,12 +332,14 @@ func connsOf(c *config.Config) *connguard.Options {
 		IPv6Prefix:     c.RateLimit.IPv6Prefix,
 		LenientFraming: s.LenientFraming,
 	}
-	for _, t := range c.Headers.TrustedProxies {
-		if pfx, err := config.ParsePrefix(t); err == nil { // validated
-			o.Trusted = append(o.Trusted, pfx)
+	for i, t := range c.Headers.TrustedProxies {
+		pfx, err := config.ParsePrefix(t)
+		if err != nil {
+			return nil, fmt.Errorf("headers.trusted_proxies[%d]: %w", i, err)
 		}
+		o.Trusted = append(o.Trusted, pfx)
 	}
-	return o
+	return o, nil
 }
 
 func matchKind(m string) router.MatchKind {

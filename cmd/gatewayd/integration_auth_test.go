@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -340,6 +342,37 @@ auth:
 			}
 		})
 	}
+
+	// Framing is checked on the bytes inside TLS: the bare-LF smuggle gets
+	// 400 and a closed connection, and the smuggled request never runs.
+	t.Run("strict framing inside TLS", func(t *testing.T) {
+		cert := billing
+		cfg := &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost",
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert.TLS, nil }}
+		c, err := tls.Dial("tcp", g.data, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		before := up.count()
+		io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: a\r\n\nGET /svc/pay HTTP/1.1\r\nHost: a\r\n\r\n")
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 400 || !strings.Contains(string(b), `"reason":"framing_invalid"`) {
+			t.Fatalf("got %d %s, want 400 framing_invalid", resp.StatusCode, b)
+		}
+		if _, err := http.ReadResponse(br, nil); err == nil {
+			t.Fatal("a second response came back: the smuggled request ran")
+		}
+		if up.count() != before {
+			t.Error("the upstream saw a request")
+		}
+	})
 }
 
 // TestListenerCertificateReload: a renewed certificate written over the

@@ -429,8 +429,34 @@ func TestSlowHeadsAndConnectionCaps(t *testing.T) {
 		if took := time.Since(start); took > 2*time.Second {
 			t.Errorf("the slow head was held %v; the head timeout is 400ms", took)
 		}
-		if len(rec.requests()) != 0 {
-			t.Error("a partial head reached the upstream")
+		for _, r := range rec.requests() {
+			if strings.Contains(r, "X-Slow-") {
+				t.Error("a partial head reached the upstream")
+			}
+		}
+	})
+
+	t.Run("the body gets read_timeout, an idle keep-alive connection idle_timeout", func(t *testing.T) {
+		c, err := dial("127.0.0.3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		io.WriteString(c, "POST /open/x HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\n\r\n")
+		for range 4 { // 1.2 s for the body: three head timeouts
+			time.Sleep(300 * time.Millisecond)
+			io.WriteString(c, "ab")
+		}
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("a slow body was cut by the head timeout: %v", err)
+		} else {
+			io.Copy(io.Discard, resp.Body)
+		}
+		time.Sleep(time.Second) // idle between requests, past the head timeout
+		io.WriteString(c, "GET /open/y HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("an idle keep-alive connection was cut by the head timeout: %v", err)
 		}
 	})
 
@@ -517,5 +543,37 @@ func TestAllowAmbiguousPaths(t *testing.T) {
 		if r.status != tc.status || !strings.Contains(r.body, tc.reason) {
 			t.Errorf("%s: got %d %q, want %d %s", tc.target, r.status, r.body, tc.status, tc.reason)
 		}
+	}
+}
+
+// TestCustomJWTHeader: with auth.jwt.header set, that header is a
+// credential like Authorization: refused twice or respelt, and an
+// unverified Authorization beside it never reaches the upstream.
+func TestCustomJWTHeader(t *testing.T) {
+	rec := startRecorder(t)
+	doc, _ := hygieneConfig(t, rec, "")
+	doc = strings.Replace(doc, "  jwt:\n    cookie: eg_token\n", "  jwt:\n    header: X-Token\n    cookie: eg_token\n", 1)
+	g := startGateway(t, doc)
+	user := hs256(t, "read")
+	get := func(headers ...string) string {
+		return "GET /v1/x HTTP/1.1\r\nHost: gw.test\r\n" + strings.Join(headers, "") + "\r\n"
+	}
+	for _, tc := range []struct {
+		name   string
+		raw    string
+		status int
+		reason string
+	}{
+		{"token header twice", get("X-Token: "+user+"\r\n", "X-Token: "+noneToken()+"\r\n"), 400, "credential_ambiguous"},
+		{"token header respelt", get("X_Token: "+noneToken()+"\r\n"), 400, "credential_ambiguous"},
+		{"token header once", get("X-Token: "+user+"\r\n"), 200, ""},
+	} {
+		if r := rawDo(t, g.data, tc.raw); r.status != tc.status || !strings.Contains(r.body, tc.reason) {
+			t.Errorf("%s: got %d %q, want %d %s", tc.name, r.status, r.body, tc.status, tc.reason)
+		}
+	}
+	r := rawDo(t, g.data, get("X-Token: "+user+"\r\n", "Authorization: Bearer "+noneToken()+"\r\n"))
+	if r.status != 200 || strings.Contains(r.body, "Authorization") {
+		t.Fatalf("got %d, upstream saw:\n%s", r.status, r.body)
 	}
 }

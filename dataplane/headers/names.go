@@ -247,7 +247,9 @@ func (s *Stage) buildNames(opts Options) []error {
 			}
 			continue
 		}
-		_ = s.names.add(n, classTrustedOK, 0)
+		if err := s.names.add(n, classTrustedOK, 0); err != nil {
+			errs = append(errs, fmt.Errorf("trusted_spoofable[%d]: %w", i, err))
+		}
 	}
 	for _, n := range managedNames {
 		if err := s.names.add(n, classManaged, 0); err != nil {
