@@ -565,8 +565,8 @@ func TestCustomJWTHeader(t *testing.T) {
 		reason string
 	}{
 		{"token header twice", get("X-Token: "+user+"\r\n", "X-Token: "+noneToken()+"\r\n"), 400, "credential_ambiguous"},
-		{"token header respelt", get("X_Token: "+noneToken()+"\r\n"), 400, "credential_ambiguous"},
-		{"token header once", get("X-Token: "+user+"\r\n"), 200, ""},
+		{"token header respelt", get("X_Token: " + noneToken() + "\r\n"), 400, "credential_ambiguous"},
+		{"token header once", get("X-Token: " + user + "\r\n"), 200, ""},
 	} {
 		if r := rawDo(t, g.data, tc.raw); r.status != tc.status || !strings.Contains(r.body, tc.reason) {
 			t.Errorf("%s: got %d %q, want %d %s", tc.name, r.status, r.body, tc.status, tc.reason)
