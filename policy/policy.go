@@ -40,6 +40,9 @@ type Policy struct {
 	// Conns are the connection guard's limits (per source, in all,
 	// framing), read at every accept.
 	Conns *connguard.Options
+	// RouteBodyLimits is set when some route has its own body limit: the
+	// server then routes a request with a body at header time.
+	RouteBodyLimits bool
 	// PathMode is what path normalization relaxes: nothing by default,
 	// pathnorm.Legacy with server.allow_ambiguous_paths.
 	PathMode pathnorm.Mode
@@ -70,6 +73,9 @@ type Route struct {
 	// MatrixParams lets paths carry ';' parameters on this route; the
 	// route was matched on the path with them cut (pathnorm.CutParams).
 	MatrixParams bool
+	// MaxBodyBytes is the route's own body limit (0: the server's),
+	// applied before the body is read.
+	MaxBodyBytes int
 }
 
 type compiledPool struct {
@@ -204,6 +210,7 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 				Stages:       stages,
 				Metrics:      reqmetrics.ForRoute(r.Name),
 				MatrixParams: r.MatrixParams,
+				MaxBodyBytes: r.Validate.MaxBodyBytes,
 			},
 		})
 	}
@@ -212,6 +219,9 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		return fail(fmt.Errorf("compile routes: %w", err))
 	}
 	p.Routes = table
+	for i := range c.Routes {
+		p.RouteBodyLimits = p.RouteBodyLimits || c.Routes[i].Validate.MaxBodyBytes > 0
+	}
 	for _, pool := range created {
 		pool.Start()
 	}
@@ -221,7 +231,9 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 // routeStages declares, in one place, the order of a route's stages: login
 // protection first (a locked-out client is refused before it may try a
 // credential, and it sees the auth stage's failures), then authentication,
-// then rate limits (they key on the authenticated identity), then the proxy.
+// then rate limits (they key on the authenticated identity), then request
+// validation, then the WAF (the expensive checks run only for requests
+// every cheap check let through), then the proxy.
 func routeStages(p *Policy, r *config.Route) ([]pipeline.Stage, error) {
 	login, limits, err := p.rate.routeStages(r)
 	if err != nil {
@@ -235,11 +247,18 @@ func routeStages(p *Policy, r *config.Route) ([]pipeline.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	stages := make([]pipeline.Stage, 0, len(login)+len(guard)+len(auth)+len(limits)+1)
+	valid, err := validateStage(r)
+	if err != nil {
+		return nil, err
+	}
+	stages := make([]pipeline.Stage, 0, len(login)+len(guard)+len(auth)+len(limits)+2)
 	stages = append(stages, login...)
 	stages = append(stages, guard...)
 	stages = append(stages, auth...)
 	stages = append(stages, limits...)
+	if valid != nil {
+		stages = append(stages, valid)
+	}
 	return append(stages, &proxy.Stage{Pool: p.pools[r.Upstream].pool, StripPrefix: r.StripPrefix}), nil
 }
 

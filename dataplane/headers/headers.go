@@ -290,7 +290,7 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	peer := r.PeerIP.Unmap()
 	trustedPeer := peer.IsValid() && s.isTrusted(peer)
 	r.ClientIP = peer
-	refusal, detail := s.scanNames(h, trustedPeer)
+	refusal, detail := s.scanNames(h, trustedPeer, r)
 
 	bp := s.scratch.Get().(*[]byte)
 	buf := (*bp)[:0]

@@ -281,7 +281,7 @@ const (
 // them from an untrusted peer, those not allowed from a trusted one) and
 // every spelling of a managed header other than the gateway's own. On a
 // refusal it returns the reason and leaves the headers as they are.
-func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool) (pipeline.Reason, string) {
+func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.Request) (pipeline.Reason, string) {
 	var counts [maxCredentialHeaders]uint8
 	// Deleting while iterating is not allowed: collect the names to delete
 	// (copied out of the header storage), delete them, and look again
@@ -298,8 +298,11 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool) (pipeline.Rea
 		names, n := buf[:0], ends[:0]
 		full := false
 		for k := range h.All() {
-			if pass == 0 && !isToken(k) {
-				return pipeline.ReasonHeaderInvalid, detailNameInvalid
+			if pass == 0 {
+				r.HeaderCount++
+				if !isToken(k) {
+					return pipeline.ReasonHeaderInvalid, detailNameInvalid
+				}
 			}
 			i := s.names.find(k)
 			if i < 0 {

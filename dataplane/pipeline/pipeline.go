@@ -59,6 +59,9 @@ type Request struct {
 
 	RequestID   []byte
 	TraceParent []byte
+	// HeaderCount is how many header fields the client sent, counted
+	// before the gateway adds or removes any.
+	HeaderCount int
 
 	Reason Reason // why the gateway denied or failed the request; ReasonNone when it did not
 	// Detail is the precise cause behind Reason (e.g. "token_expired") for

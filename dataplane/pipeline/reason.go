@@ -51,33 +51,57 @@ const (
 	// ReasonRequestTimeout is a 408 for a request whose head or body did
 	// not arrive in time (server.request_head_timeout, read_timeout).
 	ReasonRequestTimeout
+	// ReasonMediaTypeUnsupported is a 415 for a body whose Content-Type a
+	// validated route does not take, or that has a Content-Encoding.
+	ReasonMediaTypeUnsupported
+	// ReasonURITooLong is a 414 over a route's max_uri_bytes.
+	ReasonURITooLong
+	// ReasonHeadersTooMany is a 431 over a route's max_headers.
+	ReasonHeadersTooMany
+	// ReasonQueryParamsTooMany is a 400 over a route's max_query_params.
+	ReasonQueryParamsTooMany
+	// ReasonBodyInvalid is a 400 for a body that is not well-formed JSON or
+	// fails the route's schema.
+	ReasonBodyInvalid
+	// ReasonWAFBlocked is a 403 for a request the WAF found an attack in.
+	ReasonWAFBlocked
+	// ReasonWAFError is the answer (403 or 500, by config) when the WAF
+	// itself failed: it fails closed.
+	ReasonWAFError
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
-	ReasonNone:                "",
-	ReasonPathInvalid:         "path_invalid",
-	ReasonPathAmbiguous:       "path_ambiguous",
-	ReasonNoRoute:             "no_route",
-	ReasonMethodNotAllowed:    "method_not_allowed",
-	ReasonHeaderInvalid:       "header_invalid",
-	ReasonBodyTooLarge:        "body_too_large",
-	ReasonUpstreamUnavailable: "upstream_unavailable",
-	ReasonUpstreamTimeout:     "upstream_timeout",
-	ReasonUpstreamError:       "upstream_error",
-	ReasonShuttingDown:        "shutting_down",
-	ReasonBlocked:             "blocked",
-	ReasonUnauthenticated:     "unauthenticated",
-	ReasonForbidden:           "forbidden",
-	ReasonRateLimited:         "rate_limited",
-	ReasonBurstBanned:         "burst_banned",
-	ReasonLoginLocked:         "login_locked",
-	ReasonCredentialInQuery:   "credential_in_query",
-	ReasonLoginAmbiguous:      "login_ambiguous",
-	ReasonAuthLocked:          "auth_locked",
-	ReasonCredentialAmbiguous: "credential_ambiguous",
-	ReasonFramingInvalid:      "framing_invalid",
-	ReasonRequestTimeout:      "request_timeout",
+	ReasonNone:                 "",
+	ReasonPathInvalid:          "path_invalid",
+	ReasonPathAmbiguous:        "path_ambiguous",
+	ReasonNoRoute:              "no_route",
+	ReasonMethodNotAllowed:     "method_not_allowed",
+	ReasonHeaderInvalid:        "header_invalid",
+	ReasonBodyTooLarge:         "body_too_large",
+	ReasonUpstreamUnavailable:  "upstream_unavailable",
+	ReasonUpstreamTimeout:      "upstream_timeout",
+	ReasonUpstreamError:        "upstream_error",
+	ReasonShuttingDown:         "shutting_down",
+	ReasonBlocked:              "blocked",
+	ReasonUnauthenticated:      "unauthenticated",
+	ReasonForbidden:            "forbidden",
+	ReasonRateLimited:          "rate_limited",
+	ReasonBurstBanned:          "burst_banned",
+	ReasonLoginLocked:          "login_locked",
+	ReasonCredentialInQuery:    "credential_in_query",
+	ReasonLoginAmbiguous:       "login_ambiguous",
+	ReasonAuthLocked:           "auth_locked",
+	ReasonCredentialAmbiguous:  "credential_ambiguous",
+	ReasonFramingInvalid:       "framing_invalid",
+	ReasonRequestTimeout:       "request_timeout",
+	ReasonMediaTypeUnsupported: "media_type_unsupported",
+	ReasonURITooLong:           "uri_too_long",
+	ReasonHeadersTooMany:       "headers_too_many",
+	ReasonQueryParamsTooMany:   "query_params_too_many",
+	ReasonBodyInvalid:          "body_invalid",
+	ReasonWAFBlocked:           "waf_blocked",
+	ReasonWAFError:             "waf_error",
 }
 
 // String returns the stable code, e.g. "path_ambiguous".

@@ -39,6 +39,7 @@ type Server struct {
 	log      *slog.Logger
 	fs       *fasthttp.Server
 	requests sync.Pool
+	scratch  sync.Pool // *[]byte for routing at header time
 	draining atomic.Bool
 	wg       sync.WaitGroup
 }
@@ -51,6 +52,10 @@ func New(policies *policy.Holder, access *accesslog.Logger, log *slog.Logger) *S
 	s.conns = connguard.New(func() *connguard.Options { return policies.Current().Conns }, lim.Concurrency, log)
 	s.conns.Publish()
 	s.requests.New = func() any { return &pipeline.Request{} }
+	s.scratch.New = func() any {
+		b := make([]byte, 0, 256)
+		return &b
+	}
 	s.fs = &fasthttp.Server{
 		Handler:                      s.handle,
 		ErrorHandler:                 s.handleParseError,
@@ -90,9 +95,71 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	if cl := h.ContentLength(); cl == 0 || cl == -2 {
 		return fasthttp.RequestConfig{}
 	}
-	lim := &s.policies.Current().Limits
-	return fasthttp.RequestConfig{ReadTimeout: lim.ReadTimeout, MaxRequestBodySize: lim.MaxRequestBodyBytes}
+	p := s.policies.Current()
+	limit := p.Limits.MaxRequestBodyBytes
+	if p.RouteBodyLimits {
+		// A route's own limit must hold before the body is read: a declared
+		// length over it gets 413 at once, a chunked body as soon as it
+		// passes it.
+		if l := s.routeBodyLimit(p, h); l > 0 {
+			limit = l
+		}
+	}
+	return fasthttp.RequestConfig{ReadTimeout: p.Limits.ReadTimeout, MaxRequestBodySize: limit}
 }
+
+// routeBodyLimit routes a request head as the handler will (normalized
+// path, parameters cut) and returns its route's body limit, 0 when it has
+// none or the request matches no route (the handler refuses it anyway).
+func (s *Server) routeBodyLimit(p *policy.Policy, h *fasthttp.RequestHeader) int {
+	path := requestPath(h.RequestURI())
+	if path == nil {
+		return 0
+	}
+	bp := s.scratch.Get().(*[]byte)
+	buf, err := pathnorm.NormalizeMode((*bp)[:0], path, p.PathMode|pathnorm.AllowParams)
+	norm := buf
+	if err == nil && bytes.IndexByte(norm, ';') >= 0 {
+		buf = pathnorm.CutParams(buf, norm) // after the normalized path, in the same buffer
+		norm = buf[len(norm):]
+	}
+	var rt *policy.Route
+	res := router.NoRoute
+	if err == nil {
+		rt, _, res = p.Routes.Match(h.Host(), h.Method(), norm)
+	}
+	*bp = buf[:0]
+	s.scratch.Put(bp)
+	if res != router.Matched {
+		return 0
+	}
+	return rt.MaxBodyBytes
+}
+
+// requestPath returns the path of a request-target: origin form up to the
+// query, or the path of an absolute form; nil for other forms.
+func requestPath(uri []byte) []byte {
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	if len(uri) > 0 && uri[0] == '/' {
+		return uri
+	}
+	i := bytes.Index(uri, schemeSep)
+	if i < 0 {
+		return nil
+	}
+	rest := uri[i+len(schemeSep):]
+	if j := bytes.IndexByte(rest, '/'); j >= 0 {
+		return rest[j:]
+	}
+	return slash
+}
+
+var (
+	schemeSep = []byte("://")
+	slash     = []byte("/")
+)
 
 // Serve accepts connections on every listener until Shutdown. It returns at
 // once; accept errors other than a closed listener are logged. Connections

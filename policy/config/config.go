@@ -125,6 +125,7 @@ type Route struct {
 
 	Auth      RouteAuth      `mapstructure:"auth"`       // auth.go
 	RateLimit RouteRateLimit `mapstructure:"rate_limit"` // ratelimit.go
+	Validate  RouteValidate  `mapstructure:"validate"`   // requests.go
 }
 
 // XDP configures the kernel fast path.

@@ -115,6 +115,7 @@ func (c *Config) applyDefaults() {
 		setString(&r.Match, DefaultMatch)
 		r.Auth.applyDefaults()
 		r.RateLimit.applyDefaults()
+		r.Validate.applyDefaults()
 	}
 
 	setString(&c.XDP.Mode, DefaultXDPMode)

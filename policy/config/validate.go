@@ -278,6 +278,7 @@ func (c *Config) validateRoutes(v *validator, upstreams map[string]bool) {
 		}
 		r.Auth.validate(v, key+".auth", &c.Auth)
 		r.RateLimit.validate(v, key+".rate_limit", &c.RateLimit)
+		r.Validate.validate(v, key+".validate")
 	}
 }
 

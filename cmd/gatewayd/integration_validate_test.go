@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRequestRules: a validated route's media types, body limit (enforced
+// before the body is read), content encoding and request-size limits, end
+// to end; refused requests never reach the upstream.
+func TestRequestRules(t *testing.T) {
+	rec := startRecorder(t)
+	g := startGateway(t, baseConfig(`
+  - name: rec
+    targets: [`+rec.addr()+`]
+`, `
+  - name: orders
+    path: /orders
+    upstream: rec
+    validate:
+      content_types: [application/json, text/*]
+      max_body_bytes: 100
+      max_query_params: 3
+      max_headers: 8
+      max_uri_bytes: 200
+  - name: open
+    path: /
+    upstream: rec
+`))
+	post := func(path, ct, body string, extra ...string) string {
+		h := "POST " + path + " HTTP/1.1\r\nHost: gw.test\r\n"
+		if ct != "" {
+			h += "Content-Type: " + ct + "\r\n"
+		}
+		return h + strings.Join(extra, "") + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	chunked := func(path string, n int) string {
+		return "POST " + path + " HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			strings.Repeat("a\r\n0123456789\r\n", n) + "0\r\n\r\n"
+	}
+	for _, tc := range []struct {
+		name   string
+		raw    string
+		status int
+		reason string
+	}{
+		{"allowed type", post("/orders", "application/json; charset=utf-8", `{"a":1}`), 200, ""},
+		{"allowed wildcard type", post("/orders", "text/plain", `hi`), 200, ""},
+		{"missing type", post("/orders", "", `{"a":1}`), 415, "media_type_unsupported"},
+		{"other type", post("/orders", "application/xml", `<a/>`), 415, "media_type_unsupported"},
+		{"compressed body", post("/orders", "application/json", "xx", "Content-Encoding: gzip\r\n"), 415, "media_type_unsupported"},
+		{"body at the route limit", post("/orders", "application/json", strings.Repeat("1", 100)), 200, ""},
+		{"body over the route limit", post("/orders", "application/json", strings.Repeat("1", 101)), 413, "body_too_large"},
+		{"chunked body under the limit", chunked("/orders", 9), 200, ""},
+		{"chunked body over the limit", chunked("/orders", 11), 413, "body_too_large"},
+		{"route limit with parameters cut from the path", post("/orders/x", "application/json", strings.Repeat("1", 101)), 413, "body_too_large"},
+		{"other routes keep the server limit", post("/other", "application/xml", strings.Repeat("1", 1000)), 200, ""},
+		{"too many query parameters", "GET /orders?a=1&b=2&c=3&d=4 HTTP/1.1\r\nHost: gw.test\r\n\r\n", 400, "query_params_too_many"},
+		{"URI too long", "GET /orders/" + strings.Repeat("x", 200) + " HTTP/1.1\r\nHost: gw.test\r\n\r\n", 414, "uri_too_long"},
+		{"too many headers", "GET /orders HTTP/1.1\r\nHost: gw.test\r\n" + strings.Repeat("X-A: 1\r\n", 9) + "\r\n", 431, "headers_too_many"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(rec.requests())
+			r := rawDo(t, g.data, tc.raw)
+			if r.status != tc.status || !strings.Contains(r.body, tc.reason) {
+				t.Fatalf("got %d %q, want %d %s", r.status, r.body, tc.status, tc.reason)
+			}
+			if reached := len(rec.requests()) != before; reached != (tc.status == 200) {
+				t.Errorf("upstream reached: %v", reached)
+			}
+		})
+	}
+
+	t.Run("a declared length over the limit is refused before the body is sent", func(t *testing.T) {
+		c, err := net.Dial("tcp", g.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+		io.WriteString(c, "POST /orders HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("no answer before the body: %v", err)
+		}
+		if resp.StatusCode != 413 {
+			t.Fatalf("status %d, want 413", resp.StatusCode)
+		}
+	})
+}
