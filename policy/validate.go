@@ -22,6 +22,7 @@ func validateStage(r *config.Route) (pipeline.Stage, error) {
 		MaxHeaders:     v.MaxHeaders,
 		MaxURIBytes:    v.MaxURIBytes,
 		MaxQueryParams: v.MaxQueryParams,
+		RefuseEncoded:  v.Validated(),
 	}
 	body, err := jsonChecker(r)
 	if err != nil {

@@ -41,6 +41,9 @@ type Rules struct {
 	MaxHeaders     int
 	MaxURIBytes    int
 	MaxQueryParams int
+	// RefuseEncoded refuses bodies with a Content-Encoding (validated
+	// routes: a compressed body cannot be checked without inflating it).
+	RefuseEncoded bool
 	// Body checks the body, when set (JSON well-formedness and schema).
 	Body BodyChecker
 }
@@ -59,6 +62,7 @@ type Stage struct {
 	maxHeaders     int
 	maxURI         int
 	maxQueryParams int
+	refuseEncoded  bool
 	body           BodyChecker
 }
 
@@ -82,7 +86,7 @@ const (
 // New validates rules and builds the stage, reporting every problem.
 func New(rules Rules) (*Stage, error) {
 	s := &Stage{route: rules.Route, maxBody: rules.MaxBodyBytes, maxHeaders: rules.MaxHeaders,
-		maxURI: rules.MaxURIBytes, maxQueryParams: rules.MaxQueryParams, body: rules.Body}
+		maxURI: rules.MaxURIBytes, maxQueryParams: rules.MaxQueryParams, refuseEncoded: rules.RefuseEncoded, body: rules.Body}
 	var errs []error
 	for i, t := range rules.MediaTypes {
 		mt, err := parseMediaType(t)
@@ -138,7 +142,7 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	if hasBody(h, body) {
 		// A compressed body cannot be checked without inflating it, which
 		// is a decompression-bomb risk: validated routes take none.
-		if ce := h.ContentEncoding(); len(ce) > 0 && !bytes.EqualFold(ce, identity) {
+		if ce := h.ContentEncoding(); s.refuseEncoded && len(ce) > 0 && !bytes.EqualFold(ce, identity) {
 			return refuse(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailContentEncoding)
 		}
 		if len(s.types) > 0 {

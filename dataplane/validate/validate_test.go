@@ -44,7 +44,7 @@ func itoa(n int) string {
 
 func TestRules(t *testing.T) {
 	s, err := New(Rules{Route: "orders", MediaTypes: []string{"application/json", "text/*"},
-		MaxBodyBytes: 64, MaxHeaders: 6, MaxURIBytes: 40, MaxQueryParams: 3})
+		MaxBodyBytes: 64, MaxHeaders: 6, MaxURIBytes: 40, MaxQueryParams: 3, RefuseEncoded: true})
 	if err != nil {
 		t.Fatal(err)
 	}

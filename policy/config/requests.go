@@ -7,8 +7,9 @@ import (
 )
 
 // RouteValidate is a route's request validation (routes[].validate). A
-// route with any of it set is a validated route: its bodies may carry no
-// Content-Encoding, and the header, URI and query limits default on.
+// route with content types, a body limit or a JSON check is a validated
+// route: its bodies may carry no Content-Encoding, and the header, URI and
+// query limits default on. The limits also apply alone, where set.
 type RouteValidate struct {
 	// ContentTypes are the media types a request body may have
 	// ("application/json", "text/*"); parameters such as charset are
@@ -42,14 +43,18 @@ const (
 	DefaultMaxQueryParams = 100
 )
 
-// On reports whether the route validates requests.
+// Validated reports whether the route validates request bodies.
+func (v *RouteValidate) Validated() bool {
+	return len(v.ContentTypes) > 0 || v.MaxBodyBytes != 0 || v.JSONSchemaFile != "" || v.JSON
+}
+
+// On reports whether the route checks anything of its requests.
 func (v *RouteValidate) On() bool {
-	return len(v.ContentTypes) > 0 || v.MaxBodyBytes != 0 || v.JSONSchemaFile != "" || v.JSON ||
-		v.MaxJSONDepth != 0 || v.MaxHeaders != 0 || v.MaxURIBytes != 0 || v.MaxQueryParams != 0
+	return v.Validated() || v.MaxHeaders != 0 || v.MaxURIBytes != 0 || v.MaxQueryParams != 0
 }
 
 func (v *RouteValidate) applyDefaults() {
-	if !v.On() {
+	if !v.Validated() {
 		return
 	}
 	if v.JSONSchemaFile != "" {
