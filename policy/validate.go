@@ -2,9 +2,11 @@ package policy
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/validate"
+	"github.com/edgeguard/edgeguard/dataplane/validate/schema"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
 
@@ -32,10 +34,27 @@ func validateStage(r *config.Route) (pipeline.Stage, error) {
 	return validate.New(rules)
 }
 
-// jsonChecker compiles the route's JSON body check; nil without one.
+// jsonChecker compiles the route's JSON body check; nil without one. The
+// schema file is read here, at load: the data plane never reads files.
 func jsonChecker(r *config.Route) (validate.BodyChecker, error) {
-	if !r.Validate.JSON {
+	v := &r.Validate
+	if !v.JSON {
 		return nil, nil
 	}
-	return nil, fmt.Errorf("route %q: JSON validation is not built yet", r.Name)
+	var s *schema.Schema
+	if v.JSONSchemaFile != "" {
+		doc, err := os.ReadFile(v.JSONSchemaFile)
+		if err != nil {
+			return nil, fmt.Errorf("validate.json_schema_file: %w", err)
+		}
+		if v.JSONSchemaPointer != "" {
+			s, err = schema.CompileAt(doc, v.JSONSchemaPointer)
+		} else {
+			s, err = schema.Compile(doc)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("validate.json_schema_file %s: %w", v.JSONSchemaFile, err)
+		}
+	}
+	return validate.NewJSONCheck(r.Name, v.MaxJSONDepth, s), nil
 }

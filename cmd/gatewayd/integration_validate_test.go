@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,4 +95,71 @@ func TestRequestRules(t *testing.T) {
 			t.Fatalf("status %d, want 413", resp.StatusCode)
 		}
 	})
+}
+
+// TestJSONSchemaValidation: a route with a schema file refuses malformed,
+// ambiguous and out-of-schema bodies before the upstream, and lists where
+// the body failed without echoing it; check-config refuses a schema with
+// an unsupported keyword, naming its location.
+func TestJSONSchemaValidation(t *testing.T) {
+	dir := t.TempDir()
+	schemaFile := filepath.Join(dir, "order.json")
+	writeConfig(t, schemaFile, `{"type":"object","required":["sku","qty"],"additionalProperties":false,
+ "properties":{"sku":{"type":"string","format":"uuid"},"qty":{"type":"integer","minimum":1,"maximum":10}}}`)
+	rec := startRecorder(t)
+	doc := baseConfig(`
+  - name: rec
+    targets: [`+rec.addr()+`]
+`, `
+  - name: orders
+    path: /orders
+    methods: [POST]
+    upstream: rec
+    validate:
+      json_schema_file: `+schemaFile+`
+`)
+	g := startGateway(t, doc)
+	post := func(ct, body string) string {
+		return "POST /orders HTTP/1.1\r\nHost: gw.test\r\nContent-Type: " + ct + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	const sku = `"sku":"3f1c6b3e-9a51-4c8e-bb5a-1d2f3e4a5b6c"`
+	for _, tc := range []struct {
+		name, raw string
+		status    int
+		want      string
+	}{
+		{"valid", post("application/json", `{`+sku+`,"qty":2}`), 200, ""},
+		{"wrong content type", post("text/plain", `{`+sku+`,"qty":2}`), 415, "media_type_unsupported"},
+		{"out of range", post("application/json", `{`+sku+`,"qty":11}`), 400, `"pointer":"/qty"`},
+		{"bad format", post("application/json", `{"sku":"not-a-uuid","qty":1}`), 400, `"pointer":"/sku"`},
+		{"duplicate key", post("application/json", `{`+sku+`,"qty":1,"qty":9}`), 400, "body_invalid"},
+		{"deep nesting", post("application/json", strings.Repeat("[", 10000)+strings.Repeat("]", 10000)), 400, "body_invalid"},
+		{"trailing data", post("application/json", `{`+sku+`,"qty":1}x`), 400, "body_invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(rec.requests())
+			r := rawDo(t, g.data, tc.raw)
+			if r.status != tc.status || !strings.Contains(r.body, tc.want) {
+				t.Fatalf("got %d %q, want %d containing %s", r.status, r.body, tc.status, tc.want)
+			}
+			if strings.Contains(r.body, "not-a-uuid") {
+				t.Errorf("the answer echoes the body: %s", r.body)
+			}
+			if reached := len(rec.requests()) != before; reached != (tc.status == 200) {
+				t.Errorf("upstream reached: %v", reached)
+			}
+		})
+	}
+	if m := g.metrics(t); !strings.Contains(m, `edgeguard_validation_refused_total{route="orders",cause="json_duplicate_key"} 1`) {
+		t.Error("the duplicate-key refusal is not counted")
+	}
+
+	bad := filepath.Join(dir, "bad.json")
+	writeConfig(t, bad, `{"type":"object","properties":{"a":{"unevaluatedProperties":false}}}`)
+	cfg := filepath.Join(dir, "bad.yaml")
+	writeConfig(t, cfg, strings.Replace(doc, schemaFile, bad, 1))
+	out, err := exec.Command(gatewaydBin, "check-config", cfg).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "/properties/a/unevaluatedProperties: keyword not supported") {
+		t.Fatalf("check-config accepted an unsupported keyword or did not name it: %v\n%s", err, out)
+	}
 }

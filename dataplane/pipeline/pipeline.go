@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+
+	"github.com/edgeguard/edgeguard/dataplane/validate/jsonbody"
 )
 
 // Verdict is what a stage decides about a request.
@@ -63,6 +66,12 @@ type Request struct {
 	// before the gateway adds or removes any.
 	HeaderCount int
 
+	// JSON is the request body parsed by the validation stage, nil when no
+	// stage parsed it; later stages (the WAF) inspect it instead of parsing
+	// again. It is valid until the request ends.
+	JSON       *fastjson.Value
+	jsonReader *jsonbody.Reader // kept across requests: its parser's memory is reused
+
 	Reason Reason // why the gateway denied or failed the request; ReasonNone when it did not
 	// Detail is the precise cause behind Reason (e.g. "token_expired") for
 	// the access log and metrics only, never the response. Static strings
@@ -115,5 +124,15 @@ func (r *Request) Reset() {
 		RoutePath:   r.RoutePath[:0],
 		RequestID:   r.RequestID[:0],
 		TraceParent: r.TraceParent[:0],
+		jsonReader:  r.jsonReader,
 	}
+}
+
+// JSONReader returns the request's JSON reader, whose parsed values live
+// as long as the request.
+func (r *Request) JSONReader() *jsonbody.Reader {
+	if r.jsonReader == nil {
+		r.jsonReader = &jsonbody.Reader{}
+	}
+	return r.jsonReader
 }

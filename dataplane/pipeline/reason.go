@@ -123,6 +123,7 @@ func Reasons() []Reason {
 
 var (
 	jsonOpen      = []byte(`{"status":`)
+	jsonQuote     = []byte(`"`)
 	jsonError     = []byte(`,"error":"`)
 	jsonReason    = []byte(`","reason":"`)
 	jsonRequestID = []byte(`","request_id":"`)
@@ -134,6 +135,15 @@ var (
 // a small JSON body naming the status, the reason code and the request ID.
 // It allocates nothing: the body is appended into the response buffer.
 func Deny(ctx *fasthttp.RequestCtx, r *Request, status int, reason Reason) Verdict {
+	DenyOpen(ctx, r, status, reason)
+	ctx.Response.AppendBody(jsonClose[1:])
+	return Done
+}
+
+// DenyOpen is Deny with the JSON object left open after the request ID, so
+// that the caller can append more members (`,"name":value`) before it calls
+// DenyClose.
+func DenyOpen(ctx *fasthttp.RequestCtx, r *Request, status int, reason Reason) {
 	r.Reason = reason
 	resp := &ctx.Response
 	resp.ResetBody()
@@ -148,6 +158,11 @@ func Deny(ctx *fasthttp.RequestCtx, r *Request, status int, reason Reason) Verdi
 	resp.AppendBodyString(reason.String())
 	resp.AppendBody(jsonRequestID)
 	resp.AppendBody(r.RequestID) // request IDs are validated to a JSON-safe charset
-	resp.AppendBody(jsonClose)
+	resp.AppendBody(jsonQuote)
+}
+
+// DenyClose ends a body DenyOpen began.
+func DenyClose(ctx *fasthttp.RequestCtx) Verdict {
+	ctx.Response.AppendBody(jsonClose[1:])
 	return Done
 }

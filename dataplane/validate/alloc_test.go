@@ -24,3 +24,17 @@ func TestHandleAllocs(t *testing.T) {
 		t.Errorf("Handle allocates %.1f times per request", n)
 	}
 }
+
+func TestJSONCheckAllocs(t *testing.T) {
+	s := jsonStage(t)
+	ctx := request(t, post("application/json", `{"sku":"ABC-1234","qty":2,"note":"fragile","tags":["a","b"]}`))
+	r := &pipeline.Request{}
+	s.Handle(ctx, r) // the request's JSON reader grows its buffers once
+	if n := testing.AllocsPerRun(200, func() {
+		if s.Handle(ctx, r) != pipeline.Continue {
+			t.Fatal("refused")
+		}
+	}); n != 0 {
+		t.Errorf("a valid JSON body costs %.1f allocations", n)
+	}
+}

@@ -1,0 +1,128 @@
+package validate
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+	"github.com/edgeguard/edgeguard/dataplane/validate/jsonbody"
+	"github.com/edgeguard/edgeguard/dataplane/validate/schema"
+)
+
+// JSONCheck refuses a body that is not exactly one well-formed JSON value
+// (jsonbody) or, with a schema, that the schema does not accept. The parsed
+// body is left in pipeline.Request.JSON for later stages.
+type JSONCheck struct {
+	route    string
+	maxDepth int
+	schema   *schema.Schema
+	refused  map[string]*metrics.Counter
+}
+
+var _ BodyChecker = (*JSONCheck)(nil)
+
+// DetailSchema is the access-log detail of a body the schema refused.
+const DetailSchema = "schema_violation"
+
+// NewJSONCheck builds the check; s may be nil (well-formedness only).
+func NewJSONCheck(route string, maxDepth int, s *schema.Schema) *JSONCheck {
+	j := &JSONCheck{route: route, maxDepth: maxDepth, schema: s, refused: map[string]*metrics.Counter{}}
+	for _, e := range []*jsonbody.Error{jsonbody.ErrMalformed, jsonbody.ErrTrailingData, jsonbody.ErrDuplicateKey,
+		jsonbody.ErrTooDeep, jsonbody.ErrInvalidUTF8} {
+		j.refused[e.Code()] = refusedCounter(route, e.Code())
+	}
+	j.refused[DetailSchema] = refusedCounter(route, DetailSchema)
+	return j
+}
+
+func refusedCounter(route, cause string) *metrics.Counter {
+	return metrics.GetOrCreateCounter(fmt.Sprintf(`edgeguard_validation_refused_total{route=%q,cause=%q}`, route, cause))
+}
+
+var (
+	jsonViolations = []byte(`,"violations":[`)
+	jsonPointer    = []byte(`{"pointer":`)
+	jsonReason     = []byte(`,"reason":`)
+	jsonEnd        = []byte(`]`)
+)
+
+// Check implements BodyChecker.
+func (j *JSONCheck) Check(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	body := ctx.Request.Body()
+	if !hasBody(&ctx.Request.Header, body) {
+		return pipeline.Continue
+	}
+	v, err := r.JSONReader().Read(body, j.maxDepth)
+	if err != nil {
+		detail := jsonbody.ErrMalformed.Code()
+		var je *jsonbody.Error
+		if errors.As(err, &je) {
+			detail = je.Code()
+		}
+		j.refused[detail].Inc()
+		return refuse(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonBodyInvalid, detail)
+	}
+	r.JSON = v
+	if j.schema == nil {
+		return pipeline.Continue
+	}
+	if j.schema.Valid(v) {
+		return pipeline.Continue
+	}
+	violations := j.schema.Validate(v, make([]schema.Violation, 0, schema.MaxViolations)) // refusals only
+	j.refused[DetailSchema].Inc()
+	// The response lists where the body failed and why, in the schema's
+	// words only: pointers name schema properties and array indexes, never
+	// the request's own keys or values.
+	pipeline.DenyOpen(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonBodyInvalid)
+	r.Detail = DetailSchema
+	resp := &ctx.Response
+	resp.AppendBody(jsonViolations)
+	for i := range violations {
+		if i > 0 {
+			resp.AppendBody(comma)
+		}
+		resp.AppendBody(jsonPointer)
+		appendJSONString(resp, violations[i].Pointer)
+		resp.AppendBody(jsonReason)
+		appendJSONString(resp, violations[i].Reason)
+		resp.AppendBody(closeBrace)
+	}
+	resp.AppendBody(jsonEnd)
+	return pipeline.DenyClose(ctx)
+}
+
+var (
+	comma      = []byte(",")
+	closeBrace = []byte("}")
+)
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s, a string from the schema (a pointer or a
+// reason), as a JSON string.
+func appendJSONString(resp *fasthttp.Response, s string) {
+	var scratch [128]byte
+	b := scratch[:0]
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		default:
+			b = append(b, c)
+		}
+		if len(b) > len(scratch)-8 {
+			resp.AppendBody(b)
+			b = scratch[:0]
+		}
+	}
+	b = append(b, '"')
+	resp.AppendBody(b)
+}
