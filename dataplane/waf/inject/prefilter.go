@@ -1,0 +1,794 @@
+package inject
+
+import (
+	"bytes"
+	"math/bits"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// This file holds the pre-filters that decide, without allocating, that
+// libinjection cannot flag a value, so that IsSQLi and IsXSS (0.3-3 us and
+// 1-28 allocations per call in libinjection-go v0.3.6) run only on the few
+// values that could be attacks.
+//
+// Both filters are conservative: they answer "maybe" for anything they do not
+// model exactly, and "no" only where the argument below holds. The tests
+// check that argument against libinjection itself on every corpus and in a
+// differential fuzz target (FuzzPrefilter).
+//
+// # SQLi
+//
+// libinjection tokenizes the input, folds the tokens and looks the first
+// five folded token types (the fingerprint) up in a blacklist. sqliMaybe
+// replays the tokenizer on a subset of inputs and argues about the
+// fingerprint without building it:
+//
+//   - Inputs with a quote, backtick, '#', '\', '{', '}', NUL, "--", "/*" or a
+//     "$$"/"$tag$" string are "maybe": they produce strings or comments, or
+//     make libinjection try more than one parse (the quote contexts and the
+//     MySQL reparse). Without them libinjection makes exactly one pass, in
+//     ANSI mode, which the lexer below mirrors token by token (same token
+//     boundaries, same types), including keyword look-ups with Go's Unicode
+//     upper-casing as libinjection does.
+//   - A token whose type is outside sigma (E, U, B, A: SELECT, UNION, GROUP
+//     BY, COLLATE...) is "maybe".
+//   - Folding never invents a type, except in the cases listed in
+//     libinjection's fold(): merging two words into a phrase ("ORDER BY"),
+//     IN becoming an operator or a bare word, LIKE or a few column-like words
+//     (USER, PASSWORD...) becoming functions before '(', IF after ';'
+//     becoming T. Merges are excluded by refusing any input that contains
+//     both words of a phrase (sqlPairs); the other conversions are modelled
+//     by giving the token a set of possible types. Every other fold removes
+//     tokens. So the fingerprint is a subsequence of the token type sequence
+//     (one type chosen per token among its possible types).
+//   - The input is therefore "maybe" exactly when some blacklisted
+//     fingerprint over sigma is a subsequence of it. A small NFA over a trie
+//     of those fingerprints (sqliPatterns) answers that in one pass.
+//     Fingerprints that libinjection's whitelist always clears (three tokens
+//     with a keyword in the middle: "nkn", "1k1"...) are left out.
+//
+// # XSS
+//
+// libinjection's HTML5 tokenizer parses the input in five contexts. Every
+// token it flags is a tag, comment or doctype (which need '<') or an
+// attribute value following an attribute name in its black lists (which
+// needs '='). xssMaybe answers "maybe" when the input has '<', or has a '='
+// preceded (modulo white space) by a suffix that is a black attribute name.
+
+// sigma lists the fingerprint symbols the SQLi lexer can produce, in the
+// order of their bit in a symbol mask. Upper case: libinjection upper-cases
+// the fingerprint before the blacklist look-up, so sql types (t) and T-SQL
+// words (T) share T.
+const sigma = "N1.,O:;?FTVK&()"
+
+const (
+	symN = 1 << iota
+	sym1
+	symDot
+	symComma
+	symO
+	symColon
+	symSemi
+	symQuestion
+	symF
+	symT
+	symV
+	symK
+	symAnd
+	symLParen
+	symRParen
+)
+
+const nsym = len(sigma)
+
+// Byte classes of libinjection's tokenizer (its byteParsers table).
+const (
+	cWhite  = iota // parseWhite
+	cWord          // parseWord, and the letters whose special parsers need a quote
+	cNumber        // parseNumber: digits and '.'
+	cOp1           // parseOperator1: % + ^ ~
+	cOp2           // parseOperator2: ! & * : < = > |
+	cDash          // parseDash
+	cSlash         // parseSlash
+	cMoney         // parseMoney
+	cVar           // parseVar
+	cBWord         // parseBWord: [
+	cOther         // parseOther: ? ]
+	cLParen        // parseByte (
+	cRParen        // parseByte )
+	cComma         // parseByte ,
+	cSemi          // parseByte ;
+	cUnsafe        // strings, comments, escapes, braces, NUL: not modelled
+)
+
+var byteClass = func() (t [256]uint8) {
+	for i := range t {
+		switch {
+		case i == 0:
+			t[i] = cUnsafe
+		case i <= 32 || i == 127 || i == 0xA0:
+			t[i] = cWhite
+		case i >= 0x80, i == '_', i >= 'a' && i <= 'z', i >= 'A' && i <= 'Z':
+			t[i] = cWord
+		case i >= '0' && i <= '9', i == '.':
+			t[i] = cNumber
+		}
+	}
+	for _, c := range "%+^~" {
+		t[c] = cOp1
+	}
+	for _, c := range "!&*:<=>|" {
+		t[c] = cOp2
+	}
+	for _, c := range "\"'`#\\{}" {
+		t[c] = cUnsafe
+	}
+	t['-'], t['/'], t['$'], t['@'], t['['] = cDash, cSlash, cMoney, cVar, cBWord
+	t['?'], t[']'] = cOther, cOther
+	t['('], t[')'], t[','], t[';'] = cLParen, cRParen, cComma, cSemi
+	return t
+}()
+
+// wordStop is libinjection's wordAcceptTable: the bytes that end a word.
+var wordStop = stopTable(" []{}<>:\\?=@!#~+-*/&|^%(),';\t\n\v\f\r\"\xa0\x00")
+
+// varStop is libinjection's varAcceptTable, plus NUL (strLenCSpn stops there).
+var varStop = stopTable(" <>:\\?=@!#~+-*/&|^%(),';\t\n\v\f\r'`\"\x00")
+
+func stopTable(s string) (t [256]bool) {
+	for i := 0; i < len(s); i++ {
+		t[s[i]] = true
+	}
+	return t
+}
+
+// libinjection keeps at most tokenSize-1 bytes of a token and looks up whole
+// words only when shorter than tokenSize.
+const tokenSize = 32
+
+// wordInfo is what the lexer needs to know about an upper-cased word.
+type wordInfo struct {
+	typ    uint8     // libinjection's type for the word; 0 when it is not a keyword
+	extra  uint16    // symbols a fold may turn the token into (IN, LIKE, USER...)
+	first  [2]uint64 // phrases (sqlPairs) this word starts
+	second [2]uint64 // phrases this word ends
+}
+
+var words = buildWords()
+
+// foldFunctions are the words libinjection's fold turns into a function
+// before '(' (it matches them ASCII-case-insensitively).
+var foldFunctions = []string{
+	"USER_ID", "USER_NAME", "DATABASE", "PASSWORD", "USER", "CURRENT_USER",
+	"CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP",
+}
+
+func buildWords() map[string]wordInfo {
+	m := make(map[string]wordInfo, len(sqlWordTypes)+64)
+	for w, t := range sqlWordTypes {
+		m[w] = wordInfo{typ: t}
+	}
+	if len(sqlPairs) > 128 {
+		panic("inject: more than 128 phrase pairs; widen wordInfo masks")
+	}
+	for i, p := range sqlPairs {
+		a, b := m[p[0]], m[p[1]]
+		a.first[i/64] |= 1 << (i % 64)
+		b.second[i/64] |= 1 << (i % 64)
+		m[p[0]], m[p[1]] = a, b
+	}
+	add := func(w string, s uint16) {
+		e := m[w]
+		e.extra |= s
+		m[w] = e
+	}
+	add("IN", symK|symO|symN)
+	add("LIKE", symO|symF)
+	for _, w := range foldFunctions {
+		add(w, symF|symN)
+	}
+	return m
+}
+
+// typeSymbols maps a libinjection token type to its symbol; 0 means the type
+// is outside sigma.
+var typeSymbols = func() (t [256]uint16) {
+	t[0], t['n'] = symN, symN
+	t['1'], t['.'], t[','], t['o'], t[':'], t[';'], t['?'] = sym1, symDot, symComma, symO, symColon, symSemi, symQuestion
+	t['f'], t['t'], t['T'], t['v'], t['k'], t['&'] = symF, symT, symT, symV, symK, symAnd
+	t['('], t[')'] = symLParen, symRParen
+	return t
+}()
+
+// twoCharOps is libinjection's look-up of two-byte operators: the type of
+// "xy" at index x<<8|y, 0 when it is not an operator.
+var twoCharOps = func() (t [1 << 16]uint8) {
+	for w, typ := range sqlWordTypes {
+		if len(w) == 2 && byteClass[w[0]] == cOp2 {
+			t[int(w[0])<<8|int(w[1])] = typ
+		}
+	}
+	return t
+}()
+
+// wordBloom has one bit per word of the words table, at wordHash: most
+// words of ordinary text miss it and skip the map.
+var wordBloom = func() (b [wordBloomBits / 64]uint64) {
+	for w := range words {
+		h := wordHash([]byte(w))
+		b[h/64%uint32(len(b))] |= 1 << (h % 64)
+	}
+	return b
+}()
+
+const wordBloomBits = 1 << 15
+
+// wordHash hashes an upper-cased word (FNV-1a).
+func wordHash(w []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range w {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
+}
+
+// lookupWord returns what the lexer knows of word w, upper-cased the way
+// libinjection's searchKeyword does (strings.ToUpper). ok is false when the
+// upper-cased form cannot be a key (too long, or not ASCII: every key is).
+func lookupWord(w []byte) (wordInfo, bool) {
+	var buf [48]byte
+	n := 0
+	h := uint32(2166136261)
+	for i := 0; i < len(w); {
+		c := w[i]
+		if c < utf8.RuneSelf {
+			if c >= 'a' && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			i++
+		} else {
+			r, size := utf8.DecodeRune(w[i:])
+			i += size
+			r = unicode.ToUpper(r)
+			if r >= utf8.RuneSelf {
+				return wordInfo{}, false
+			}
+			c = byte(r)
+		}
+		if n == len(buf) {
+			return wordInfo{}, false
+		}
+		buf[n] = c
+		n++
+		h = (h ^ uint32(c)) * 16777619
+	}
+	if wordBloom[h/64%uint32(len(wordBloom))]&(1<<(h%64)) == 0 {
+		return wordInfo{}, false
+	}
+	e, ok := words[string(buf[:n])]
+	return e, ok
+}
+
+// singleWord reports whether v is one word of letters, digits and '_'
+// (and non-ASCII bytes) that does not start with a digit: ids, enum values,
+// object keys. libinjection reads it as a single token, and flags no
+// one-token fingerprint but X (comments and braces), so neither IsSQLi nor
+// IsXSS (no '<', no '=') can flag it.
+func singleWord(v []byte) bool {
+	if len(v) == 0 || byteClass[v[0]] != cWord {
+		return false
+	}
+	for _, c := range v[1:] {
+		if byteClass[c] != cWord && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// sqliMaybe reports whether libinjection's IsSQLi could flag v. false is a
+// proof that it does not.
+func sqliMaybe(v []byte) bool {
+	// A quote anywhere makes libinjection parse again as if the input
+	// started inside a string, even when the first pass swallows the quote
+	// (in a [bracket word]); the lexer models the first pass only.
+	if bytes.IndexByte(v, '\'') >= 0 || bytes.IndexByte(v, '"') >= 0 || bytes.IndexByte(v, 0) >= 0 {
+		return true
+	}
+	var lx sqliLexer
+	lx.nfa.reset()
+	var firstSeen, secondSeen [2]uint64
+	for pos := 0; pos < len(v); {
+		c := v[pos]
+		var sym uint16
+		switch byteClass[c] {
+		case cWhite:
+			pos++
+			continue
+		case cUnsafe:
+			return true
+		case cWord:
+			n, e, ok := wordToken(v, pos)
+			if !ok {
+				return true
+			}
+			pos += n
+			firstSeen[0] |= e.first[0]
+			firstSeen[1] |= e.first[1]
+			secondSeen[0] |= e.second[0]
+			secondSeen[1] |= e.second[1]
+			if firstSeen[0]&secondSeen[0] != 0 || firstSeen[1]&secondSeen[1] != 0 {
+				return true // two words that libinjection could merge
+			}
+			sym = typeSymbols[e.typ]
+			if sym == 0 {
+				return true
+			}
+			sym |= e.extra
+			if sym&symF != 0 && n >= 2 && v[pos-n]|0x20 == 'i' && v[pos-n+1]|0x20 == 'f' {
+				sym |= symT // IF after ';' becomes T-SQL
+			}
+		case cNumber:
+			var n int
+			n, sym = numberToken(v, pos)
+			pos += n
+			if sym == 0 {
+				continue // "1e": libinjection drops it
+			}
+		case cOp1:
+			pos++
+			sym = symO
+		case cOp2:
+			if pos+1 >= len(v) {
+				pos++
+				sym = symO
+				break
+			}
+			if c == '<' && pos+2 < len(v) && v[pos+1] == '=' && v[pos+2] == '>' {
+				pos += 3
+				sym = symO
+				break
+			}
+			if t := twoCharOps[int(c)<<8|int(v[pos+1])]; t != 0 {
+				pos += 2
+				sym = typeSymbols[t]
+				if sym == 0 {
+					return true
+				}
+				break
+			}
+			pos++
+			if c == ':' {
+				sym = symColon
+			} else {
+				sym = symO
+			}
+		case cDash:
+			if pos+1 < len(v) && v[pos+1] == '-' {
+				return true // a comment in every mode
+			}
+			pos++
+			sym = symO
+		case cSlash:
+			if pos+1 < len(v) && v[pos+1] == '*' {
+				return true
+			}
+			pos++
+			sym = symO
+		case cMoney:
+			n, s, ok := moneyToken(v, pos)
+			if !ok {
+				return true
+			}
+			pos += n
+			sym = s
+		case cVar:
+			n, s, ok := varToken(v, pos)
+			if !ok {
+				return true
+			}
+			pos += n
+			sym = s
+		case cBWord:
+			end := bytes.IndexByte(v[pos:], ']')
+			if end < 0 {
+				pos = len(v)
+			} else {
+				pos += end + 1
+			}
+			sym = symN
+		case cOther:
+			pos++
+			sym = symQuestion
+		case cLParen:
+			pos++
+			sym = symLParen
+		case cRParen:
+			pos++
+			sym = symRParen
+		case cComma:
+			pos++
+			sym = symComma
+		case cSemi:
+			pos++
+			sym = symSemi
+		}
+		if lx.nfa.step(sym) {
+			return true
+		}
+	}
+	return false
+}
+
+type sqliLexer struct {
+	nfa nfa
+}
+
+// wordToken mirrors parseWord from pos: the length of the token and what the
+// lexer knows of it. ok is false for a token it does not model.
+func wordToken(v []byte, pos int) (n int, e wordInfo, ok bool) {
+	end := pos
+	for end < len(v) && !wordStop[v[end]] {
+		end++
+	}
+	w := v[pos:end]
+	// A '.' or '`' inside the word: libinjection looks up what comes before
+	// it and, if that is a keyword, ends the token there ("SELECT.1").
+	limit := min(len(w), tokenSize-1)
+	for i := 0; i < limit; i++ {
+		if w[i] == '.' || w[i] == '`' {
+			if w[i] == '`' {
+				return 0, e, false
+			}
+			if p, found := lookupWord(w[:i]); found && p.typ != 0 && p.typ != 'n' {
+				return i, p, true
+			}
+		}
+	}
+	// Longer words stay bare words: libinjection does not look them up,
+	// cannot merge them (a merge must fit tokenSize) and compares the fold
+	// names against a value truncated to tokenSize-1 bytes.
+	if len(w) < tokenSize {
+		if p, found := lookupWord(w); found {
+			e = p
+		}
+	}
+	return len(w), e, true
+}
+
+// numberToken mirrors parseNumber: the bytes consumed and the symbol of the
+// token produced, 0 when libinjection produces none.
+func numberToken(v []byte, pos int) (int, uint16) {
+	if v[pos] == '0' && pos+1 < len(v) {
+		var digits *[256]bool
+		switch v[pos+1] {
+		case 'x', 'X':
+			digits = &hexDigits
+		case 'b', 'B':
+			digits = &binDigits
+		}
+		if digits != nil {
+			n := 0
+			for pos+2+n < len(v) && digits[v[pos+2+n]] {
+				n++
+			}
+			if n == 0 {
+				return 2, symN
+			}
+			return 2 + n, sym1
+		}
+	}
+	start := pos
+	for pos < len(v) && isDigit(v[pos]) {
+		pos++
+	}
+	if pos < len(v) && v[pos] == '.' {
+		pos++
+		for pos < len(v) && isDigit(v[pos]) {
+			pos++
+		}
+		if pos-start == 1 {
+			return 1, symDot
+		}
+	}
+	haveE, haveExp := false, false
+	if pos < len(v) && (v[pos] == 'e' || v[pos] == 'E') {
+		haveE = true
+		pos++
+		if pos < len(v) && (v[pos] == '+' || v[pos] == '-') {
+			pos++
+		}
+		for pos < len(v) && isDigit(v[pos]) {
+			haveExp = true
+			pos++
+		}
+	}
+	if pos < len(v) {
+		switch v[pos] {
+		case 'd', 'D', 'f', 'F':
+			switch {
+			case pos+1 == len(v):
+				pos++
+			case isSQLWhite(v[pos+1]) || v[pos+1] == ';':
+				pos++
+			case v[pos+1] == 'u' || v[pos+1] == 'U':
+				pos++
+			}
+		}
+	}
+	if haveE && !haveExp {
+		return pos - start, 0
+	}
+	return pos - start, sym1
+}
+
+var hexDigits = digitTable("0123456789ABCDEFabcdef")
+var binDigits = digitTable("01")
+var moneyDigits = digitTable("0123456789.,")
+
+func digitTable(s string) (t [256]bool) {
+	for i := 0; i < len(s); i++ {
+		t[s[i]] = true
+	}
+	return t
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// isSQLWhite is libinjection's isByteWhite.
+func isSQLWhite(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\v', '\f', '\r', 0xA0, 0:
+		return true
+	}
+	return false
+}
+
+func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// moneyToken mirrors parseMoney; ok is false for its string forms.
+func moneyToken(v []byte, pos int) (int, uint16, bool) {
+	if pos+1 == len(v) {
+		return 1, symN, true
+	}
+	n := 0
+	for pos+1+n < len(v) && moneyDigits[v[pos+1+n]] {
+		n++
+	}
+	switch {
+	case n == 0:
+		if v[pos+1] == '$' {
+			return 0, 0, false // $$ string $$
+		}
+		x := 0
+		for pos+1+x < len(v) && isASCIILetter(v[pos+1+x]) {
+			x++
+		}
+		if x == 0 || pos+x+1 == len(v) || v[pos+x+1] != '$' {
+			return 1, symN, true
+		}
+		return 0, 0, false // $tag$ string $tag$
+	case n == 1 && v[pos+1] == '.':
+		wn, e, ok := wordToken(v, pos)
+		if !ok {
+			return 0, 0, false
+		}
+		sym := typeSymbols[e.typ]
+		if sym == 0 || e.first != [2]uint64{} || e.second != [2]uint64{} {
+			return 0, 0, false
+		}
+		return wn, sym | e.extra, true
+	default:
+		return n + 1, sym1, true
+	}
+}
+
+// varToken mirrors parseVar for '@' and "@@" variables.
+func varToken(v []byte, pos int) (int, uint16, bool) {
+	p := pos + 1
+	if p < len(v) && v[p] == '@' {
+		p++
+	}
+	if p < len(v) && (v[p] == '`' || v[p] == '\'' || v[p] == '"') {
+		return 0, 0, false
+	}
+	end := p
+	for end < len(v) && !varStop[v[end]] {
+		end++
+	}
+	sym := uint16(symV)
+	if end-p < tokenSize {
+		// @user( is folded into a function like user(.
+		if e, ok := lookupWord(v[p:end]); ok && e.extra&symF != 0 {
+			sym |= symF
+		}
+	}
+	return end - pos, sym, true
+}
+
+// nfa finds whether any of sqliPatterns is a subsequence of the symbols fed
+// to it. Its state is the set of trie nodes (pattern prefixes) matched so
+// far, kept in a bitset and a list; the set only grows.
+type nfa struct {
+	active [maxActive]uint16
+	n      int
+}
+
+// maxActive bounds the work per token; an input whose set of matched
+// prefixes grows past it is sent to libinjection.
+const maxActive = 96
+
+func (a *nfa) reset() {
+	a.active[0] = 0
+	a.n = 1
+}
+
+// step feeds one token that may have any of the symbols in mask. It reports
+// true when a whole pattern has been matched, or the state grew too large.
+func (a *nfa) step(mask uint16) bool {
+	n := a.n
+	for i := 0; i < n; i++ {
+		node := &trie[a.active[i]]
+		for m := mask & node.edges; m != 0; m &= m - 1 {
+			c := node.child[bits.TrailingZeros16(m)]
+			if trie[c].terminal {
+				return true
+			}
+			if a.has(c) {
+				continue
+			}
+			if a.n == maxActive {
+				return true
+			}
+			a.active[a.n] = c
+			a.n++
+		}
+	}
+	return false
+}
+
+func (a *nfa) has(c uint16) bool {
+	for _, x := range a.active[:a.n] {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+type trieNode struct {
+	child    [nsym]uint16
+	edges    uint16 // symbols with a child
+	terminal bool
+}
+
+// trie holds sqliPatterns; node 0 is the root.
+var trie = buildTrie(sqliPatterns)
+
+func buildTrie(patterns []string) []trieNode {
+	t := []trieNode{{}}
+	for _, p := range patterns {
+		n := 0
+		for i := 0; i < len(p); i++ {
+			s := strings.IndexByte(sigma, p[i])
+			if s < 0 {
+				panic("inject: pattern " + p + " has a symbol outside sigma")
+			}
+			if t[n].edges&(1<<s) == 0 {
+				t = append(t, trieNode{})
+				t[n].child[s] = uint16(len(t) - 1)
+				t[n].edges |= 1 << s
+			}
+			n = int(t[n].child[s])
+		}
+		t[n].terminal = true
+	}
+	if len(t) > 1<<16 {
+		panic("inject: fingerprint trie too large for uint16 node ids")
+	}
+	return t
+}
+
+// xssMaybe reports whether libinjection's IsXSS could flag v. false is a
+// proof that it does not.
+func xssMaybe(v []byte) bool {
+	if bytes.IndexByte(v, '<') >= 0 || bytes.IndexByte(v, 0) >= 0 {
+		return true
+	}
+	for i := bytes.IndexByte(v, '='); i >= 0; {
+		if blackAttrBefore(v[:i]) {
+			return true
+		}
+		j := bytes.IndexByte(v[i+1:], '=')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// blackAttrBefore reports whether the attribute name that libinjection would
+// see just before an '=' at the end of b can be black: some suffix of the
+// last run of name bytes, upper-cased, is in xssBlackAttrs.
+func blackAttrBefore(b []byte) bool {
+	end := len(b)
+	for end > 0 && isH5White(b[end-1]) {
+		end--
+	}
+	start := end
+	for start > 0 && end-start < maxBlackAttr {
+		c := b[start-1]
+		if isH5White(c) || c == '/' || c == '=' || c == '>' {
+			break
+		}
+		start--
+	}
+	if end-start < 2 {
+		return false
+	}
+	// Quick reject on the last two bytes, shared by every black name.
+	last2 := uint16(upperASCII(b[end-2]))<<8 | uint16(upperASCII(b[end-1]))
+	if !blackAttrEnds[last2] {
+		return false
+	}
+	var buf [maxBlackAttr]byte
+	for i := start; i < end; i++ {
+		buf[i-start] = upperASCII(b[i])
+	}
+	name := buf[:end-start]
+	// Black names are "ON" + an event, or one of a few others.
+	for _, a := range blackAttrOthers {
+		if len(a) <= len(name) && string(name[len(name)-len(a):]) == a {
+			return true
+		}
+	}
+	for i := 0; i+2 < len(name); i++ {
+		if name[i] == 'O' && name[i+1] == 'N' {
+			if _, ok := blackAttrSet[string(name[i:])]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isH5White(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+func upperASCII(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
+// blackAttrSet holds the black names starting with "ON"; blackAttrOthers
+// the rest.
+var blackAttrSet, blackAttrOthers = func() (map[string]struct{}, []string) {
+	m := make(map[string]struct{}, len(xssBlackAttrs))
+	var others []string
+	for _, a := range xssBlackAttrs {
+		if len(a) > maxBlackAttr {
+			panic("inject: black attribute " + a + " longer than maxBlackAttr")
+		}
+		if strings.HasPrefix(a, "ON") {
+			m[a] = struct{}{}
+		} else {
+			others = append(others, a)
+		}
+	}
+	return m, others
+}()
+
+const maxBlackAttr = 64 // libinjection ignores longer names (maxNormalizedTokenLen)
+
+var blackAttrEnds = func() (t [1 << 16]bool) {
+	for _, a := range xssBlackAttrs {
+		t[uint16(a[len(a)-2])<<8|uint16(a[len(a)-1])] = true
+	}
+	return t
+}()

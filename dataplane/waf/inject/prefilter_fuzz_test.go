@@ -1,0 +1,43 @@
+package inject
+
+import (
+	"testing"
+
+	"github.com/corazawaf/libinjection-go"
+)
+
+// FuzzPrefilter is the differential check of the pre-filters' promise:
+// whenever sqliMaybe or xssMaybe answers false, libinjection must not flag
+// the input either.
+func FuzzPrefilter(f *testing.F) {
+	for _, s := range prefilterSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		checkPrefilter(t, s)
+	})
+}
+
+func checkPrefilter(t *testing.T, s string) {
+	t.Helper()
+	if !sqliMaybe([]byte(s)) {
+		if is, fp := libinjection.IsSQLi(s); is {
+			t.Errorf("sqliMaybe(%q) = false; libinjection flags it as SQLi (fingerprint %q)", s, fp)
+		}
+	}
+	if singleWord([]byte(s)) {
+		if is, _ := libinjection.IsSQLi(s); is || libinjection.IsXSS(s) {
+			t.Errorf("singleWord(%q) = true; libinjection flags it", s)
+		}
+	}
+	if !xssMaybe([]byte(s)) && libinjection.IsXSS(s) {
+		t.Errorf("xssMaybe(%q) = false; libinjection flags it as XSS", s)
+	}
+}
+
+var prefilterSeeds = []string{
+	"1 union select 1", "1 or 1=1", "admin' --", "x@y.z", "1.e(1)", "0x41 and 1", "$1,000 in 2 days",
+	"user(1)", "@@version", "a.b.c", "in the box", "1 like 2", "if 1 then", "; drop table x",
+	"NOT IN (1)", "order by 1", "1 - in - 2", "sleep 5", "a && b || c", "[x] y", "a ? b : c",
+	"style=x", "onload = x", "x onerror=alert(1)", "href=javascript:1", "a=b&c=d",
+}
