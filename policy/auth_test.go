@@ -102,10 +102,10 @@ func TestAuthStages(t *testing.T) {
 	h, _ := newHolder(t, f.doc("api", f.jwksURL, ""))
 	p := h.Current()
 	// The auth-failure guard runs first, so a locked-out client costs no signature check.
-	if got := stageNames(route(t, p, "/api/x")); !slices.Equal(got, []string{"auth_failure_guard", "auth", "proxy"}) {
+	if got := stageNames(route(t, p, "/api/x")); !slices.Equal(got, []string{"auth_failure_guard", "auth", "waf", "proxy"}) {
 		t.Errorf("api stages %v", got)
 	}
-	if got := stageNames(route(t, p, "/other")); !slices.Equal(got, []string{"identity_strip", "proxy"}) {
+	if got := stageNames(route(t, p, "/other")); !slices.Equal(got, []string{"identity_strip", "waf", "proxy"}) {
 		t.Errorf("public stages %v: identity headers must be stripped on every route", got)
 	}
 	if _, ok := route(t, p, "/api/x").Stages[1].(*auth.Stage); !ok {

@@ -56,6 +56,7 @@ type Policy struct {
 	pools map[string]*compiledPool
 	auth  *authState // auth.go
 	rate  *rateState // ratelimit.go
+	waf   *wafState  // waf.go
 }
 
 // Limits are the connection-level settings of the data listeners. They take
@@ -172,6 +173,9 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 	if p.rate, err = compileRateLimit(c, prevRate, opt); err != nil {
 		return fail(fmt.Errorf("compile rate_limit: %w", err))
 	}
+	if p.waf, err = compileWAF(c); err != nil {
+		return fail(err)
+	}
 	for i, u := range c.Upstreams {
 		pc, err := poolConfig(u, opt)
 		if err != nil {
@@ -251,13 +255,20 @@ func routeStages(p *Policy, r *config.Route) ([]pipeline.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	stages := make([]pipeline.Stage, 0, len(login)+len(guard)+len(auth)+len(limits)+2)
+	filter, err := p.waf.routeStage(p.Config, r)
+	if err != nil {
+		return nil, err
+	}
+	stages := make([]pipeline.Stage, 0, len(login)+len(guard)+len(auth)+len(limits)+3)
 	stages = append(stages, login...)
 	stages = append(stages, guard...)
 	stages = append(stages, auth...)
 	stages = append(stages, limits...)
 	if valid != nil {
 		stages = append(stages, valid)
+	}
+	if filter != nil {
+		stages = append(stages, filter)
 	}
 	return append(stages, &proxy.Stage{Pool: p.pools[r.Upstream].pool, StripPrefix: r.StripPrefix}), nil
 }

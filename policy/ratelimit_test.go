@@ -67,10 +67,10 @@ func TestRateLimitStages(t *testing.T) {
 		path string
 		want []string
 	}{
-		{"/users", []string{"rate_limit", "proxy"}},
-		{"/items", []string{"rate_limit", "proxy"}},
-		{"/login", []string{"login_protection", "rate_limit", "proxy"}},
-		{"/other", []string{"proxy"}},
+		{"/users", []string{"rate_limit", "waf", "proxy"}},
+		{"/items", []string{"rate_limit", "waf", "proxy"}},
+		{"/login", []string{"login_protection", "rate_limit", "waf", "proxy"}},
+		{"/other", []string{"waf", "proxy"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {

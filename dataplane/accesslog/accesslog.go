@@ -68,6 +68,7 @@ type Entry struct {
 	RequestID []byte
 	Reason    string // omitted when empty
 	Detail    string // precise cause behind Reason; omitted when empty
+	Location  []byte // where a WAF detection matched; omitted when empty
 }
 
 // Logger is an asynchronous, bounded access log. A nil *Logger is valid and
@@ -363,6 +364,10 @@ func appendEntry(b []byte, e *Entry) []byte {
 	if e.Detail != "" {
 		b = append(b, `,"detail":`...)
 		b = appendString(b, e.Detail)
+	}
+	if len(e.Location) > 0 {
+		b = append(b, `,"location":`...)
+		b = appendBytes(b, e.Location)
 	}
 	return append(b, "}\n"...)
 }

@@ -77,6 +77,10 @@ type Request struct {
 	// the access log and metrics only, never the response. Static strings
 	// only: it is set per request.
 	Detail string
+	// Location names where in the request a WAF detection matched
+	// ("query.q", "json./items/0/name", "crs.942100"), for the access log
+	// only, never the response.
+	Location []byte
 
 	// Principal is the authenticated client, nil when anonymous. It is
 	// owned by the authenticating stage (often a cache entry) and immutable.
@@ -124,6 +128,7 @@ func (r *Request) Reset() {
 		RoutePath:   r.RoutePath[:0],
 		RequestID:   r.RequestID[:0],
 		TraceParent: r.TraceParent[:0],
+		Location:    r.Location[:0],
 		jsonReader:  r.jsonReader,
 	}
 }

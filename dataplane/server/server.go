@@ -312,6 +312,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy
 		RequestID: r.RequestID,
 		Reason:    r.Reason.String(),
 		Detail:    r.Detail,
+		Location:  r.Location,
 	}
 	if pr := r.Principal; pr != nil && e.Identity == "" {
 		e.Identity = pr.Subject

@@ -19,6 +19,7 @@ type Config struct {
 	XDP        XDP        `mapstructure:"xdp"`
 	Auth       Auth       `mapstructure:"auth"`       // auth.go
 	RateLimit  RateLimit  `mapstructure:"rate_limit"` // ratelimit.go
+	WAF        WAF        `mapstructure:"waf"`        // waf.go
 }
 
 // Listener is a data-plane listener facing clients.
@@ -126,6 +127,7 @@ type Route struct {
 	Auth      RouteAuth      `mapstructure:"auth"`       // auth.go
 	RateLimit RouteRateLimit `mapstructure:"rate_limit"` // ratelimit.go
 	Validate  RouteValidate  `mapstructure:"validate"`   // requests.go
+	WAF       RouteWAF       `mapstructure:"waf"`        // waf.go
 }
 
 // XDP configures the kernel fast path.

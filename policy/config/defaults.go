@@ -64,6 +64,7 @@ func (c *Config) applyDefaults() {
 	c.Management.applyDefaults()
 	c.Auth.applyDefaults()
 	c.RateLimit.applyDefaults()
+	c.WAF.applyDefaults()
 
 	s := &c.Server
 	setDuration(&s.ReadTimeout, DefaultReadTimeout)
@@ -116,6 +117,7 @@ func (c *Config) applyDefaults() {
 		r.Auth.applyDefaults()
 		r.RateLimit.applyDefaults()
 		r.Validate.applyDefaults()
+		r.WAF.applyDefaults(&c.WAF)
 	}
 
 	setString(&c.XDP.Mode, DefaultXDPMode)

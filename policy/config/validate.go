@@ -96,6 +96,7 @@ func (c *Config) Validate() error {
 	c.validateXDP(v)
 	c.Auth.validate(v)
 	c.RateLimit.validate(v)
+	c.WAF.validate(v)
 	if len(v.errs) == 0 {
 		return nil
 	}
@@ -279,6 +280,7 @@ func (c *Config) validateRoutes(v *validator, upstreams map[string]bool) {
 		r.Auth.validate(v, key+".auth", &c.Auth)
 		r.RateLimit.validate(v, key+".rate_limit", &c.RateLimit)
 		r.Validate.validate(v, key+".validate")
+		r.WAF.validate(v, key+".waf")
 	}
 }
 

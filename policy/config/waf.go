@@ -1,0 +1,104 @@
+package config
+
+import "fmt"
+
+// WAF holds the attack filtering every route gets unless it says otherwise.
+type WAF struct {
+	// Libinjection is tier 1's mode on routes that do not set their own:
+	// off, detect or block.
+	Libinjection string `mapstructure:"libinjection"`
+	// Headers are the request headers tier 1 inspects (besides the path,
+	// query, cookies and bodies).
+	Headers []string `mapstructure:"headers"`
+	// BlockTruncated refuses, in block mode, a request tier 1 could not
+	// inspect whole (more values than it inspects, an encoded body).
+	BlockTruncated bool `mapstructure:"block_truncated"`
+}
+
+// RouteWAF is a route's attack filtering (routes[].waf).
+type RouteWAF struct {
+	// Libinjection overrides waf.libinjection for the route.
+	Libinjection string `mapstructure:"libinjection"`
+	// CRS runs tier 2, Coraza with the OWASP Core Rule Set, on the route.
+	CRS *RouteCRS `mapstructure:"crs"`
+}
+
+// RouteCRS configures tier 2 on a route.
+type RouteCRS struct {
+	Mode             string `mapstructure:"mode"`              // detect or block
+	Paranoia         int    `mapstructure:"paranoia"`          // 1-4
+	AnomalyThreshold int    `mapstructure:"anomaly_threshold"` // inbound score that blocks
+	ExcludeRules     []int  `mapstructure:"exclude_rules"`     // rule ids removed for this route
+	OnError          int    `mapstructure:"on_error"`          // status when the engine fails: 403 or 500
+}
+
+// Defaults of the WAF.
+const (
+	DefaultLibinjection     = "block"
+	DefaultCRSMode          = "block"
+	DefaultParanoia         = 1
+	DefaultAnomalyThreshold = 5
+	DefaultWAFOnError       = 403
+)
+
+// DefaultWAFHeaders are the headers tier 1 inspects: the two that
+// applications store and show back, and that scanners inject into.
+var DefaultWAFHeaders = []string{"User-Agent", "Referer"}
+
+func (w *WAF) applyDefaults() {
+	setString(&w.Libinjection, DefaultLibinjection)
+	if w.Headers == nil {
+		w.Headers = append([]string(nil), DefaultWAFHeaders...)
+	}
+}
+
+func (r *RouteWAF) applyDefaults(global *WAF) {
+	setString(&r.Libinjection, global.Libinjection)
+	if c := r.CRS; c != nil {
+		setString(&c.Mode, DefaultCRSMode)
+		setInt(&c.Paranoia, DefaultParanoia)
+		setInt(&c.AnomalyThreshold, DefaultAnomalyThreshold)
+		setInt(&c.OnError, DefaultWAFOnError)
+	}
+}
+
+func wafMode(v *validator, key, mode string, off bool) {
+	switch mode {
+	case "detect", "block":
+	case "off":
+		if off {
+			return
+		}
+		fallthrough
+	default:
+		v.add(key, "must be detect or block%s, got %q", map[bool]string{true: " or off"}[off], mode)
+	}
+}
+
+func (w *WAF) validate(v *validator) {
+	wafMode(v, "waf.libinjection", w.Libinjection, true)
+	for i, h := range w.Headers {
+		if !isToken(h) {
+			v.add(fmt.Sprintf("waf.headers[%d]", i), "not a valid header name: %q", h)
+		}
+	}
+}
+
+func (r *RouteWAF) validate(v *validator, key string) {
+	wafMode(v, key+".libinjection", r.Libinjection, true)
+	c := r.CRS
+	if c == nil {
+		return
+	}
+	wafMode(v, key+".crs.mode", c.Mode, false)
+	v.between(key+".crs.paranoia", c.Paranoia, 1, 4)
+	v.between(key+".crs.anomaly_threshold", c.AnomalyThreshold, 1, 10000)
+	if c.OnError != 403 && c.OnError != 500 {
+		v.add(key+".crs.on_error", "must be 403 or 500, got %d", c.OnError)
+	}
+	for i, id := range c.ExcludeRules {
+		if id < 1 {
+			v.add(fmt.Sprintf("%s.crs.exclude_rules[%d]", key, i), "not a rule id: %d", id)
+		}
+	}
+}
