@@ -1,0 +1,265 @@
+package crs
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+	"github.com/corazawaf/coraza/v3/types"
+	"github.com/valyala/fasthttp"
+)
+
+// MaxResultRules is how many detection rule ids a Result keeps.
+const MaxResultRules = 8
+
+// Result is what CRS decided about one request. It holds no request data:
+// only rule ids, a score and a static category, so it can be logged as is.
+type Result struct {
+	// Blocked: the route is in block mode and CRS decided to block. The
+	// caller answers 403 with a generic body.
+	Blocked bool
+	// Matched: CRS decided to block (in either mode). In detect mode the
+	// caller counts and logs it and lets the request through.
+	Matched bool
+	// Decision is the rule that interrupted the request: 949110 (inbound
+	// anomaly score at or over the threshold after the body) or 949111
+	// (already after the headers); 0 when CRS let the request through.
+	Decision int
+	// RuleID is the detection rule that weighed most, for logs: the first
+	// rule to match in Category. 0 when no detection rule matched.
+	RuleID int
+	// Score is CRS's inbound anomaly score at the route's paranoia level,
+	// also when it stayed under the threshold.
+	Score int
+	// Category is the kind of attack whose rules added the most points
+	// (first to match among equals); CategoryNone when none matched.
+	Category Category
+
+	rules  [MaxResultRules]int32
+	nRules uint8
+}
+
+// Rules returns the ids of the detection rules that added to the score,
+// in the order they matched (at most MaxResultRules). The slice points into
+// r.
+func (r *Result) Rules() []int32 { return r.rules[:r.nRules] }
+
+// Peer is the connection a request arrived on, as CRS sees it
+// (REMOTE_ADDR, SERVER_ADDR and their ports).
+type Peer struct {
+	Client netip.AddrPort
+	Server netip.AddrPort
+}
+
+// Inspect runs the request side of CRS (phases 1 and 2) over ctx's
+// request. jsonBody says the caller knows the body is JSON (e.g. its route
+// validated it against a JSON schema): the JSON body processor is used
+// whatever the Content-Type says; otherwise CRS picks it from the
+// Content-Type as usual (application/json and */*+json are JSON).
+//
+// It fails closed: a non-nil error (see the Err variables) means the
+// request was not fully inspected and must be refused with
+// OnErrorStatus, in either mode. A panic inside Coraza is recovered and
+// returned as an error wrapping ErrInternal.
+func (w *WAF) Inspect(ctx *fasthttp.RequestCtx, jsonBody bool) (Result, error) {
+	var p Peer
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		p.Client = a.AddrPort()
+	}
+	if a, ok := ctx.LocalAddr().(*net.TCPAddr); ok {
+		p.Server = a.AddrPort()
+	}
+	return w.InspectRequest(&ctx.Request, p, jsonBody)
+}
+
+var identity = []byte("identity")
+
+// InspectRequest is Inspect for a request without its RequestCtx.
+func (w *WAF) InspectRequest(req *fasthttp.Request, peer Peer, jsonBody bool) (res Result, err error) {
+	body := req.Body()
+	if len(body) > w.eng.maxBody {
+		return Result{Category: CategoryInternal}, ErrBodyTooLarge
+	}
+	if ce := req.Header.ContentEncoding(); len(body) > 0 && len(ce) > 0 && !bytes.EqualFold(ce, identity) {
+		return Result{Category: CategoryInternal}, ErrBodyEncoded
+	}
+
+	tx := w.eng.waf.NewTransaction()
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = Result{Category: CategoryInternal}, &panicError{p}
+		}
+		if cerr := closeTx(tx); cerr != nil && err == nil {
+			res, err = Result{Category: CategoryInternal}, cerr
+		}
+	}()
+
+	res, err = run(tx, req, peer, body, jsonBody)
+	if err != nil {
+		return res, err
+	}
+	res.Blocked = res.Matched && w.mode == ModeBlock
+	return res, nil
+}
+
+// closeTx closes tx (returning it to Coraza's pool), turning a failure or
+// a panic into an error.
+func closeTx(tx types.Transaction) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &panicError{p}
+		}
+	}()
+	if cerr := tx.Close(); cerr != nil {
+		return fmt.Errorf("inspect request: close transaction: %v: %w", cerr, ErrInternal)
+	}
+	return nil
+}
+
+// run feeds req to tx and evaluates phases 1 and 2.
+func run(tx types.Transaction, req *fasthttp.Request, peer Peer, body []byte, jsonBody bool) (Result, error) {
+	st, ok := tx.(plugintypes.TransactionState)
+	if !ok {
+		return Result{Category: CategoryInternal}, errTxState
+	}
+	vars := st.Variables()
+
+	tx.ProcessConnection(addrString(peer.Client), int(peer.Client.Port()), addrString(peer.Server), int(peer.Server.Port()))
+
+	h := &req.Header
+	uri := h.RequestURI()
+	if len(uri) == 0 {
+		uri = req.URI().RequestURI()
+	}
+	tx.ProcessURI(string(uri), string(h.Method()), string(h.Protocol()))
+	if vars.ArgumentsLimitReached().Get() == "1" {
+		return Result{Category: CategoryInternal}, ErrTooManyArgs // query arguments dropped
+	}
+	addHeaders(tx, h)
+	if host := h.Host(); len(host) > 0 {
+		tx.SetServerName(hostName(host))
+	}
+	if jsonBody {
+		vars.TX().Set(txForceJSON, []string{"1"})
+	}
+
+	if it := tx.ProcessRequestHeaders(); it != nil {
+		return verdict(tx, vars, it), nil
+	}
+	if len(body) > 0 {
+		it, _, err := tx.WriteRequestBody(body)
+		if err != nil {
+			return Result{Category: CategoryInternal}, fmt.Errorf("inspect request: write body: %v: %w", err, ErrInternal)
+		}
+		if it != nil {
+			// Only the body limit interrupts here, and the length was
+			// checked: Coraza disagrees with us about the limit.
+			return Result{Category: CategoryInternal}, ErrBodyTooLarge
+		}
+	}
+	it, err := tx.ProcessRequestBody()
+	if err != nil {
+		return Result{Category: CategoryInternal}, fmt.Errorf("inspect request: process body: %v: %w", err, ErrInternal)
+	}
+	if vars.RequestBodyError().Get() == "1" {
+		return Result{Category: CategoryBodyUnparsable}, ErrBody
+	}
+	if vars.ArgumentsLimitReached().Get() == "1" {
+		return Result{Category: CategoryInternal}, ErrTooManyArgs // body arguments dropped
+	}
+	return verdict(tx, vars, it), nil
+}
+
+// addHeaders feeds every header line as the client sent it (repeated
+// headers repeated, the Cookie header unparsed, headers later stages
+// removed still there) when fasthttp kept the raw header block, else
+// fasthttp's parsed view.
+func addHeaders(tx types.Transaction, h *fasthttp.RequestHeader) {
+	if len(h.RawHeaders()) > 0 {
+		for k, v := range h.AllInOrder() {
+			tx.AddRequestHeader(string(k), string(v))
+		}
+		return
+	}
+	for k, v := range h.All() {
+		tx.AddRequestHeader(string(k), string(v))
+	}
+}
+
+// severityPoints is the anomaly score CRS adds for a rule of severity s.
+func severityPoints(s types.RuleSeverity) int {
+	switch s {
+	case types.RuleSeverityEmergency, types.RuleSeverityAlert, types.RuleSeverityCritical:
+		return 5
+	case types.RuleSeverityError:
+		return 4
+	case types.RuleSeverityWarning:
+		return 3
+	case types.RuleSeverityNotice:
+		return 2
+	}
+	return 0
+}
+
+// verdict reads CRS's decision from a transaction that ran.
+func verdict(tx types.Transaction, vars plugintypes.TransactionVariables, it *types.Interruption) Result {
+	var r Result
+	if it != nil {
+		r.Matched = true
+		r.Decision = it.RuleID
+	}
+	if s := vars.TX().Get("blocking_inbound_anomaly_score"); len(s) > 0 {
+		r.Score, _ = strconv.Atoi(s[0])
+	}
+	// The category is the one whose rules added the most points (CRS's
+	// severities: critical 5, error 4, warning 3, notice 2); among equals,
+	// the first to match.
+	var points [len(categoryIDs)]int
+	var first [len(categoryIDs)]int
+	best := -1
+	for _, mr := range tx.MatchedRules() {
+		m := mr.Rule()
+		sev, id := m.Severity(), m.ID()
+		if sev == types.RuleSeverityUnset || id/1000 == 949 {
+			continue // setup and scoring rules, not detections
+		}
+		if int(r.nRules) < MaxResultRules {
+			r.rules[r.nRules] = int32(id)
+			r.nRules++
+		}
+		i := categoryIndex(id)
+		if first[i] == 0 {
+			first[i] = id
+		}
+		points[i] += severityPoints(sev)
+		if best < 0 || points[i] > points[best] {
+			best = i
+		}
+	}
+	if best >= 0 {
+		r.Category, r.RuleID = categoryIDs[best].cat, first[best]
+	} else if r.Matched {
+		// Interrupted by a rule with no detection before it (not CRS's
+		// anomaly mode, e.g. a route's own deny rule).
+		r.Category, r.RuleID = categoryOf(r.Decision), r.Decision
+	}
+	return r
+}
+
+func addrString(a netip.AddrPort) string {
+	if !a.Addr().IsValid() {
+		return ""
+	}
+	return a.Addr().Unmap().String()
+}
+
+// hostName is the Host header without its port.
+func hostName(host []byte) string {
+	if i := bytes.LastIndexByte(host, ':'); i >= 0 && bytes.IndexByte(host[i:], ']') < 0 {
+		host = host[:i]
+	}
+	return string(host)
+}
