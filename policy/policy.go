@@ -151,8 +151,9 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 
 	var prevAuth *authState
 	var prevRate *rateState
+	var prevWAF *wafState
 	if prev != nil {
-		prevAuth, prevRate = prev.auth, prev.rate
+		prevAuth, prevRate, prevWAF = prev.auth, prev.rate, prev.waf
 	}
 	var created []*proxy.Pool
 	fail := func(err error) (*Policy, error) {
@@ -165,6 +166,7 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		if p.rate != nil {
 			p.rate.release(prevRate)
 		}
+		p.waf.release()
 		return nil, err
 	}
 	if p.auth, err = compileAuth(c, prevAuth, opt); err != nil {
@@ -173,7 +175,7 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 	if p.rate, err = compileRateLimit(c, prevRate, opt); err != nil {
 		return fail(fmt.Errorf("compile rate_limit: %w", err))
 	}
-	if p.waf, err = compileWAF(c); err != nil {
+	if p.waf, err = compileWAF(c, prevWAF); err != nil {
 		return fail(err)
 	}
 	for i, u := range c.Upstreams {
@@ -326,6 +328,7 @@ func (p *Policy) release(next *Policy) {
 	}
 	p.auth.release(nextAuth)
 	p.rate.release(nextRate)
+	p.waf.release()
 	for name, cp := range p.pools {
 		if next != nil {
 			if n, ok := next.pools[name]; ok && n == cp {

@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+	"github.com/edgeguard/edgeguard/dataplane/waf/crs"
 	"github.com/edgeguard/edgeguard/dataplane/waf/inject"
 )
 
@@ -52,9 +53,21 @@ func (m Mode) String() string {
 
 // Tier2 is the rule-engine tier (waf/crs) as this stage uses it.
 type Tier2 interface {
-	// Inspect evaluates the request. An error means the engine failed: the
-	// stage answers it with the configured status, never as a pass.
-	Inspect(ctx *fasthttp.RequestCtx) (Tier2Result, error)
+	// Inspect evaluates the request; jsonBody says an earlier stage read
+	// the body as JSON. An error means the engine failed or could not read
+	// the request: the stage answers it with the configured status, never
+	// as a pass.
+	Inspect(ctx *fasthttp.RequestCtx, jsonBody bool) (Tier2Result, error)
+}
+
+// CRS adapts a waf/crs engine to Tier2.
+func CRS(w *crs.WAF) Tier2 { return crsTier{w} }
+
+type crsTier struct{ w *crs.WAF }
+
+func (c crsTier) Inspect(ctx *fasthttp.RequestCtx, jsonBody bool) (Tier2Result, error) {
+	res, err := c.w.Inspect(ctx, jsonBody)
+	return Tier2Result{Matched: res.Matched, RuleID: res.RuleID, Detail: string(res.Category)}, err
 }
 
 // Tier2Result is a tier-2 verdict.
@@ -168,7 +181,7 @@ func (s *Stage) tier1(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Ve
 }
 
 func (s *Stage) tier2(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
-	res, err := s.cfg.Tier2.Inspect(ctx)
+	res, err := s.cfg.Tier2.Inspect(ctx, r.JSON != nil)
 	if err != nil {
 		s.t2Err.Inc()
 		v := pipeline.Deny(ctx, r, s.cfg.OnError, pipeline.ReasonWAFError)

@@ -38,7 +38,7 @@ type fakeEngine struct {
 	err error
 }
 
-func (f fakeEngine) Inspect(*fasthttp.RequestCtx) (Tier2Result, error) { return f.res, f.err }
+func (f fakeEngine) Inspect(*fasthttp.RequestCtx, bool) (Tier2Result, error) { return f.res, f.err }
 
 func TestStage(t *testing.T) {
 	d := detector(t)
