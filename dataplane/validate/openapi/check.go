@@ -1,0 +1,647 @@
+package openapi
+
+import (
+	"fmt"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+	"github.com/edgeguard/edgeguard/dataplane/validate"
+	"github.com/edgeguard/edgeguard/dataplane/validate/jsonbody"
+	"github.com/edgeguard/edgeguard/dataplane/validate/schema"
+)
+
+// Check validates requests against the operations of an OpenAPI
+// document. It is immutable and safe for concurrent use.
+type Check struct {
+	route              string
+	base               string // "" or "/api/v1", no trailing slash
+	root               *node
+	maxSegs            int
+	operations         int
+	maxDepth           int
+	rejectUnknownQuery bool
+	refused            map[string]*metrics.Counter
+}
+
+var _ validate.BodyChecker = (*Check)(nil)
+
+// Refusal details, for the access log and the
+// edgeguard_validation_refused_total{route,cause} counter. Bodies that
+// are not well-formed JSON are counted under the jsonbody codes, bodies
+// the schema refuses under validate.DetailSchema.
+const (
+	DetailNoOperation        = "openapi_no_operation"
+	DetailMethodNotAllowed   = "openapi_method_not_allowed"
+	DetailParameter          = "openapi_parameter_invalid"
+	DetailBodyMissing        = "openapi_body_missing"
+	DetailBodyNotAllowed     = "openapi_body_not_allowed"
+	DetailContentTypeMissing = "openapi_content_type_missing"
+	DetailMediaType          = "openapi_media_type_not_allowed"
+)
+
+// Static reasons of violations that do not come from a schema.
+const (
+	ReasonRequired       = "required: missing"
+	ReasonRepeated       = "repeated: a single value is expected"
+	ReasonEncoding       = "encoding: not valid UTF-8 once decoded"
+	ReasonUnknownQuery   = "query: parameter not declared by the operation"
+	ReasonBodyNotAllowed = "requestBody: the operation takes no body"
+)
+
+// maxViolations is the most violations a 400 lists.
+const maxViolations = schema.MaxViolations
+
+// operation is the request side of one operation.
+type operation struct {
+	loc    string // its JSON pointer, e.g. "/paths/~1orders/post"
+	id     string // operationId
+	path   []param
+	query  []param
+	header []param
+	cookie []param
+	body   *body // nil: the operation declares no request body
+}
+
+// param is one parameter. Its value, a string on the wire, is read as
+// the JSON value its schema's types call for (a number where number or
+// integer is allowed and the text is one, true or false where boolean
+// is, null where null is and string is not, a string otherwise), and
+// that value is validated by the compiled schema: enum, bounds, pattern
+// and format apply as they would to a body.
+type param struct {
+	name       string
+	nameB      []byte
+	in         string
+	pointer    string // "/query/limit"
+	required   bool
+	allowEmpty bool
+	array      bool    // form, exploded: ?tag=a&tag=b
+	kinds      typeSet // what a value (an item, for arrays) may be read as
+	seg        int     // path parameters: the segment of the variable
+	schemaPtr  string
+	schema     *schema.Schema
+}
+
+// body is an operation's request body.
+type body struct {
+	required bool
+	media    []media // most specific first
+}
+
+// media is one declared media type or range.
+type media struct {
+	typ, sub  string // lower case; "*" ranges; sub "*+json" for a suffix range
+	json      bool   // read as JSON, and checked by schema when it has one
+	schemaPtr string
+	schema    *schema.Schema
+}
+
+func (m media) rank() int {
+	switch {
+	case m.typ == "*":
+		return 3
+	case m.sub == "*":
+		return 2
+	case m.sub[0] == '*':
+		return 1
+	}
+	return 0
+}
+
+// matches reports whether the request's media type typ/sub is in m.
+func (m *media) matches(typ, sub []byte) bool {
+	if m.typ == "*" {
+		return true
+	}
+	if !equalFold(typ, m.typ) {
+		return false
+	}
+	switch {
+	case m.sub == "*":
+		return true
+	case m.sub[0] == '*': // *+json
+		suffix := m.sub[1:]
+		return len(sub) > len(suffix) && equalFold(sub[len(sub)-len(suffix):], suffix)
+	}
+	return equalFold(sub, m.sub)
+}
+
+// equalFold compares ASCII case-insensitively; s is lower case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Check) initCounters() {
+	c.refused = map[string]*metrics.Counter{}
+	for _, cause := range []string{DetailNoOperation, DetailMethodNotAllowed, DetailParameter, DetailBodyMissing,
+		DetailBodyNotAllowed, DetailContentTypeMissing, DetailMediaType, validate.DetailSchema,
+		jsonbody.ErrMalformed.Code(), jsonbody.ErrTrailingData.Code(), jsonbody.ErrDuplicateKey.Code(),
+		jsonbody.ErrTooDeep.Code(), jsonbody.ErrInvalidUTF8.Code()} {
+		c.refused[cause] = metrics.GetOrCreateCounter(
+			fmt.Sprintf(`edgeguard_validation_refused_total{route=%q,cause=%q}`, c.route, cause))
+	}
+}
+
+// BasePath returns the prefix the document's paths are relative to ("" is
+// the root).
+func (c *Check) BasePath() string { return c.base }
+
+// Operations returns the number of operations compiled.
+func (c *Check) Operations() int { return c.operations }
+
+// scratch is one request's working memory, pooled.
+type scratch struct {
+	caps   []span
+	dec    []byte // a decoded path or header value
+	text   []byte // a parameter value as JSON text
+	out    []byte // the violations, as JSON
+	parser fastjson.Parser
+	sv     []schema.Violation
+	viol   []violation
+}
+
+// violation is one reason to refuse: prefix and pointer make the JSON
+// pointer ("/query/limit" and "", "/body" and "/items/0/qty").
+type violation struct {
+	prefix, pointer, reason string
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// add records a violation and reports whether there is room for more.
+func (sc *scratch) add(prefix, pointer, reason string) bool {
+	if len(sc.viol) < maxViolations {
+		sc.viol = append(sc.viol, violation{prefix, pointer, reason})
+	}
+	return len(sc.viol) < maxViolations
+}
+
+// Check implements validate.BodyChecker: it finds the request's
+// operation and checks its parameters and body.
+func (c *Check) Check(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	path := r.Path
+	if len(r.RoutePath) > 0 {
+		path = r.RoutePath // ';' parameters cut
+	}
+	rel, ok := c.relative(path)
+	if !ok {
+		return c.deny(ctx, r, fasthttp.StatusNotFound, pipeline.ReasonNoRoute, DetailNoOperation)
+	}
+	sc := scratchPool.Get().(*scratch)
+	if cap(sc.caps) < c.maxSegs {
+		sc.caps = make([]span, c.maxSegs)
+	}
+	sc.caps = sc.caps[:cap(sc.caps)]
+	v := c.check(ctx, r, rel, sc)
+	sc.viol = sc.viol[:0]
+	scratchPool.Put(sc)
+	return v
+}
+
+var rootPath = []byte("/")
+
+// relative returns path without the base path.
+func (c *Check) relative(path []byte) ([]byte, bool) {
+	if c.base == "" {
+		return path, len(path) > 0 && path[0] == '/'
+	}
+	if len(path) < len(c.base) || string(path[:len(c.base)]) != c.base {
+		return nil, false
+	}
+	rel := path[len(c.base):]
+	switch {
+	case len(rel) == 0:
+		return rootPath, true
+	case rel[0] == '/':
+		return rel, true
+	}
+	return nil, false
+}
+
+func (c *Check) check(ctx *fasthttp.RequestCtx, r *pipeline.Request, rel []byte, sc *scratch) pipeline.Verdict {
+	e := c.root.match(rel, 1, 0, sc.caps)
+	if e == nil {
+		return c.deny(ctx, r, fasthttp.StatusNotFound, pipeline.ReasonNoRoute, DetailNoOperation)
+	}
+	m := methodIndex(ctx.Method())
+	var op *operation
+	if m >= 0 {
+		op = e.ops[m]
+		if op == nil && m == methodHead {
+			op = e.ops[methodGet]
+		}
+	}
+	if op == nil {
+		v := c.deny(ctx, r, fasthttp.StatusMethodNotAllowed, pipeline.ReasonMethodNotAllowed, DetailMethodNotAllowed)
+		ctx.Response.Header.SetCanonical(headerAllow, e.allow)
+		return v
+	}
+	sc.viol = sc.viol[:0]
+	c.checkParams(ctx, op, rel, sc)
+	if len(sc.viol) > 0 {
+		return c.refuse(ctx, r, DetailParameter, sc)
+	}
+	return c.checkBody(ctx, r, op, sc)
+}
+
+var headerAllow = []byte("Allow")
+
+func methodIndex(m []byte) int {
+	switch string(m) {
+	case "GET":
+		return 0
+	case "PUT":
+		return 1
+	case "POST":
+		return 2
+	case "DELETE":
+		return 3
+	case "OPTIONS":
+		return 4
+	case "HEAD":
+		return 5
+	case "PATCH":
+		return 6
+	case "TRACE":
+		return 7
+	}
+	return -1
+}
+
+// checkParams records the violations of the operation's parameters.
+func (c *Check) checkParams(ctx *fasthttp.RequestCtx, op *operation, rel []byte, sc *scratch) {
+	for i := range op.path {
+		p := &op.path[i]
+		s := sc.caps[p.seg]
+		var ok bool
+		sc.dec, ok = percentDecode(sc.dec[:0], rel[s.start:s.end])
+		if !ok {
+			sc.add(p.pointer, "", ReasonEncoding)
+			continue
+		}
+		c.checkValue(p, sc.dec, sc)
+	}
+	if len(op.query) > 0 || c.rejectUnknownQuery {
+		c.checkQuery(ctx.QueryArgs(), op, sc)
+	}
+	h := &ctx.Request.Header
+	for i := range op.header {
+		p := &op.header[i]
+		c.checkPresent(p, h.PeekBytes(p.nameB), sc)
+	}
+	for i := range op.cookie {
+		p := &op.cookie[i]
+		c.checkPresent(p, h.CookieBytes(p.nameB), sc)
+	}
+}
+
+func (c *Check) checkPresent(p *param, v []byte, sc *scratch) {
+	if len(v) == 0 {
+		if p.required {
+			sc.add(p.pointer, "", ReasonRequired)
+		}
+		return
+	}
+	c.checkValue(p, v, sc)
+}
+
+func (c *Check) checkQuery(args *fasthttp.Args, op *operation, sc *scratch) {
+	for i := range op.query {
+		p := &op.query[i]
+		n := 0
+		var first []byte
+		if p.array {
+			sc.text = append(sc.text[:0], '[')
+		}
+		bad := false
+		for k, v := range args.All() {
+			if string(k) != p.name {
+				continue
+			}
+			n++
+			if n == 1 {
+				first = v
+			}
+			if p.array {
+				if !utf8.Valid(v) {
+					bad = true
+				}
+				if n > 1 {
+					sc.text = append(sc.text, ',')
+				}
+				sc.text = appendValue(sc.text, v, p.kinds)
+			}
+		}
+		switch {
+		case n == 0:
+			if p.required {
+				sc.add(p.pointer, "", ReasonRequired)
+			}
+		case bad:
+			sc.add(p.pointer, "", ReasonEncoding)
+		case p.array:
+			sc.text = append(sc.text, ']')
+			c.validate(p, sc)
+		case n > 1:
+			sc.add(p.pointer, "", ReasonRepeated)
+		case len(first) == 0 && p.allowEmpty:
+		default:
+			c.checkValue(p, first, sc)
+		}
+	}
+	if c.rejectUnknownQuery {
+		for k := range args.All() {
+			if !declared(op.query, k) {
+				sc.add("/query", "", ReasonUnknownQuery) // never the name: it is request data
+				break
+			}
+		}
+	}
+}
+
+func declared(ps []param, name []byte) bool {
+	for i := range ps {
+		if string(name) == ps[i].name {
+			return true
+		}
+	}
+	return false
+}
+
+// checkValue checks one scalar value of p.
+func (c *Check) checkValue(p *param, raw []byte, sc *scratch) {
+	if !utf8.Valid(raw) {
+		sc.add(p.pointer, "", ReasonEncoding)
+		return
+	}
+	if p.schema == nil {
+		return
+	}
+	sc.text = appendValue(sc.text[:0], raw, p.kinds)
+	c.validate(p, sc)
+}
+
+// validate checks the JSON text in sc.text against p's schema.
+func (c *Check) validate(p *param, sc *scratch) {
+	if p.schema == nil {
+		return
+	}
+	v, err := sc.parser.ParseBytes(sc.text)
+	if err != nil {
+		sc.add(p.pointer, "", ReasonEncoding) // unreachable: appendValue writes JSON
+		return
+	}
+	if p.schema.Valid(v) {
+		return
+	}
+	sc.sv = p.schema.Validate(v, sc.sv[:0])
+	for _, x := range sc.sv {
+		if !sc.add(p.pointer, x.Pointer, x.Reason) {
+			break
+		}
+	}
+}
+
+// appendValue appends the wire value raw, valid UTF-8, as the JSON value
+// a schema of the types kinds reads it as.
+func appendValue(dst, raw []byte, kinds typeSet) []byte {
+	switch {
+	case kinds&tNumber != 0 && isNumber(raw), kinds&tInteger != 0 && isInteger(raw):
+		return append(dst, raw...)
+	case kinds&tBoolean != 0 && (string(raw) == "true" || string(raw) == "false"):
+		return append(dst, raw...)
+	case kinds&tNull != 0 && kinds&tString == 0 && string(raw) == "null":
+		return append(dst, raw...)
+	}
+	return appendQuoted(dst, raw)
+}
+
+// isInteger reports whether b is an integer without sign, leading zeros
+// or exponent (-?(0|[1-9][0-9]*)): what every upstream parses as one.
+func isInteger(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 || (b[0] == '0' && len(b) > 1) {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isNumber reports whether b is a JSON number.
+func isNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i == len(b) || b[i] < '0' || b[i] > '9' {
+			return false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i == len(b) || b[i] < '0' || b[i] > '9' {
+			return false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	return i == len(b)
+}
+
+// percentDecode appends s with its %XX escapes decoded.
+func percentDecode(dst, s []byte) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			dst = append(dst, s[i])
+			continue
+		}
+		if i+2 >= len(s) || unhex(s[i+1]) < 0 || unhex(s[i+2]) < 0 {
+			return dst, false
+		}
+		dst = append(dst, byte(unhex(s[i+1])<<4|unhex(s[i+2])))
+		i += 2
+	}
+	return dst, true
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// checkBody checks the body against the operation's requestBody.
+func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *operation, sc *scratch) pipeline.Verdict {
+	req := &ctx.Request
+	raw := req.Body()
+	present := len(raw) > 0 || req.Header.ContentLength() > 0 || req.Header.ContentLength() == -1
+	b := op.body
+	switch {
+	case b == nil && present:
+		sc.add("/body", "", ReasonBodyNotAllowed)
+		return c.refuse(ctx, r, DetailBodyNotAllowed, sc)
+	case b == nil:
+		return pipeline.Continue
+	case !present && b.required:
+		sc.add("/body", "", ReasonRequired)
+		return c.refuse(ctx, r, DetailBodyMissing, sc)
+	case !present:
+		return pipeline.Continue
+	}
+	ct := req.Header.ContentType()
+	if len(ct) == 0 {
+		return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailContentTypeMissing)
+	}
+	m := b.find(ct)
+	if m == nil {
+		return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailMediaType)
+	}
+	if !m.json {
+		return pipeline.Continue // other media types: the type only
+	}
+	v, err := r.JSONReader().Read(raw, c.maxDepth)
+	if err != nil {
+		je, ok := err.(*jsonbody.Error)
+		if !ok {
+			je = jsonbody.ErrMalformed
+		}
+		sc.add("/body", "", je.Code())
+		return c.refuse(ctx, r, je.Code(), sc)
+	}
+	r.JSON = v
+	if m.schema == nil || m.schema.Valid(v) {
+		return pipeline.Continue
+	}
+	sc.sv = m.schema.Validate(v, sc.sv[:0])
+	for _, x := range sc.sv {
+		if !sc.add("/body", x.Pointer, x.Reason) {
+			break
+		}
+	}
+	return c.refuse(ctx, r, validate.DetailSchema, sc)
+}
+
+// find returns the declared media type the Content-Type ct falls in.
+func (b *body) find(ct []byte) *media {
+	for i, c := range ct {
+		if c == ';' {
+			ct = ct[:i]
+			break
+		}
+	}
+	ct = trimSpace(ct)
+	slash := -1
+	for i, c := range ct {
+		if c == '/' {
+			slash = i
+			break
+		}
+	}
+	if slash <= 0 || slash == len(ct)-1 {
+		return nil
+	}
+	typ, sub := ct[:slash], ct[slash+1:]
+	for i := range b.media {
+		if b.media[i].matches(typ, sub) {
+			return &b.media[i]
+		}
+	}
+	return nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func (c *Check) deny(ctx *fasthttp.RequestCtx, r *pipeline.Request, status int, reason pipeline.Reason, detail string) pipeline.Verdict {
+	c.refused[detail].Inc()
+	v := pipeline.Deny(ctx, r, status, reason)
+	r.Detail = detail
+	return v
+}
+
+var (
+	jsonViolations = []byte(`,"violations":[`)
+	jsonPointer    = `{"pointer":`
+	jsonReason     = `,"reason":`
+)
+
+// refuse answers 400 with the violations in sc: pointers built from the
+// document's names and the schema's, reasons static, never request data.
+func (c *Check) refuse(ctx *fasthttp.RequestCtx, r *pipeline.Request, detail string, sc *scratch) pipeline.Verdict {
+	c.refused[detail].Inc()
+	pipeline.DenyOpen(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonBodyInvalid)
+	r.Detail = detail
+	out := append(sc.out[:0], jsonViolations...)
+	for i, v := range sc.viol {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, jsonPointer...)
+		out = append(out, '"')
+		out = appendEscaped(out, v.prefix)
+		out = appendEscaped(out, v.pointer)
+		out = append(out, '"')
+		out = append(out, jsonReason...)
+		out = appendQuoted(out, v.reason)
+		out = append(out, '}')
+	}
+	out = append(out, ']')
+	ctx.Response.AppendBody(out)
+	sc.out = out
+	return pipeline.DenyClose(ctx)
+}

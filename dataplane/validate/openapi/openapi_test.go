@@ -1,0 +1,409 @@
+package openapi
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/pathnorm"
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+)
+
+func load(tb testing.TB, file string, opts Options) *Check {
+	tb.Helper()
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := New(doc, opts)
+	if err != nil {
+		tb.Fatalf("New(%s): %v", file, err)
+	}
+	return c
+}
+
+// request builds what the server hands a stage: the parsed request and
+// the normalized path (RoutePath when ';' parameters were cut).
+func request(tb testing.TB, method, uri, contentType, body string, headers ...string) (*fasthttp.RequestCtx, *pipeline.Request) {
+	tb.Helper()
+	raw := method + " " + uri + " HTTP/1.1\r\nHost: api.test\r\n"
+	if contentType != "" {
+		raw += "Content-Type: " + contentType + "\r\n"
+	}
+	for _, h := range headers {
+		raw += h + "\r\n"
+	}
+	if body != "" {
+		raw += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n"
+	}
+	raw += "\r\n" + body
+	ctx := &fasthttp.RequestCtx{}
+	if err := ctx.Request.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+		tb.Fatalf("parse %q: %v", raw, err)
+	}
+	r := &pipeline.Request{}
+	path, err := pathnorm.NormalizeMode(nil, ctx.Request.URI().PathOriginal(), pathnorm.AllowParams)
+	if err != nil {
+		tb.Fatalf("normalize %q: %v", uri, err)
+	}
+	r.Path = path
+	if bytes.IndexByte(path, ';') >= 0 {
+		r.RoutePath = pathnorm.CutParams(nil, path)
+	}
+	return ctx, r
+}
+
+// answer is a refusal's body.
+type answer struct {
+	Status     int    `json:"status"`
+	Reason     string `json:"reason"`
+	Violations []struct {
+		Pointer string `json:"pointer"`
+		Reason  string `json:"reason"`
+	} `json:"violations"`
+}
+
+// reqCase is one request and what must come of it.
+type reqCase struct {
+	name        string
+	method, uri string
+	ct, body    string
+	headers     []string
+	status      int      // 0: passes
+	detail      string   // the refusal's detail, when it matters
+	pointers    []string // the violations' pointers, sorted
+	mustNotSay  string   // request data the answer must not echo
+}
+
+func runCases(t *testing.T, c *Check, cases []reqCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, r := request(t, tc.method, tc.uri, tc.ct, tc.body, tc.headers...)
+			v := c.Check(ctx, r)
+			if tc.status == 0 {
+				if v != pipeline.Continue {
+					t.Fatalf("refused %d %s: %s", ctx.Response.StatusCode(), r.Detail, ctx.Response.Body())
+				}
+				return
+			}
+			if v != pipeline.Done || ctx.Response.StatusCode() != tc.status {
+				t.Fatalf("got verdict %v status %d (%s), want %d: %s", v, ctx.Response.StatusCode(), r.Detail, tc.status, ctx.Response.Body())
+			}
+			if tc.detail != "" && r.Detail != tc.detail {
+				t.Errorf("detail %q, want %q", r.Detail, tc.detail)
+			}
+			var a answer
+			if err := json.Unmarshal(ctx.Response.Body(), &a); err != nil {
+				t.Fatalf("answer %q is not JSON: %v", ctx.Response.Body(), err)
+			}
+			if a.Status != tc.status || a.Reason != r.Reason.String() {
+				t.Errorf("answer %+v, want status %d reason %s", a, tc.status, r.Reason)
+			}
+			if tc.pointers != nil {
+				var got []string
+				for _, v := range a.Violations {
+					got = append(got, v.Pointer)
+					if v.Reason == "" {
+						t.Errorf("violation at %q without a reason", v.Pointer)
+					}
+				}
+				slices.Sort(got)
+				if strings.Join(got, " ") != strings.Join(tc.pointers, " ") {
+					t.Errorf("violations at %q, want %q: %s", got, tc.pointers, ctx.Response.Body())
+				}
+			}
+			if tc.mustNotSay != "" && bytes.Contains(ctx.Response.Body(), []byte(tc.mustNotSay)) {
+				t.Errorf("the answer echoes request data %q: %s", tc.mustNotSay, ctx.Response.Body())
+			}
+		})
+	}
+}
+
+const (
+	newPet     = `{"name":"Rex","petType":"dog","tag":null,"example":"short","birthday":"2020-02-29","weight":12.5,"status":"available","microchip":"AAEC"}`
+	validOrder = `{"customer":{"id":42,"email":"ada@example.com","name":"Ada","phone":null},` +
+		`"items":[{"sku":"ABC-1234","qty":2,"unit_price":19.99,"description":"Blue widget, large"},{"sku":"XYZ-0001","qty":1,"unit_price":5}],` +
+		`"currency":"EUR","coupon":null,"note":"leave at the door","shipping":{"line1":"1 Main St","line2":null,"city":"Springfield","postcode":"12345","country":"US"},` +
+		`"billing":{"line1":"1 Main St","city":"Springfield","country":"US"},"placed_at":"2026-01-02T03:04:05Z","gift":false,"tags":["a","b"]}`
+	orderURI = "/v1/stores/eu-001/customers/42/orders?priority=3&dry_run=true&channel=web"
+)
+
+func TestPetstore30(t *testing.T) {
+	c := load(t, "testdata/petstore-3.0.yaml", Options{Route: "pets"})
+	if c.BasePath() != "/v1" {
+		t.Fatalf("base path %q from servers[0], want /v1", c.BasePath())
+	}
+	if c.Operations() != 12 {
+		t.Errorf("%d operations, want 12", c.Operations())
+	}
+	runCases(t, c, []reqCase{
+		// Operations.
+		{name: "list", method: "GET", uri: "/v1/pets"},
+		{name: "root", method: "GET", uri: "/v1/"},
+		{name: "base path alone is the root", method: "GET", uri: "/v1"},
+		{name: "outside the base path", method: "GET", uri: "/v2/pets", status: 404, detail: DetailNoOperation},
+		{name: "base path prefix of a segment", method: "GET", uri: "/v1x/pets", status: 404},
+		{name: "unknown path", method: "GET", uri: "/v1/owners", status: 404, detail: DetailNoOperation},
+		{name: "trailing slash is another path", method: "GET", uri: "/v1/pets/", status: 404},
+		{name: "method not allowed", method: "PATCH", uri: "/v1/pets/7", status: 405, detail: DetailMethodNotAllowed},
+		{name: "unknown method", method: "PROPFIND", uri: "/v1/pets", status: 405},
+		{name: "HEAD falls back to GET", method: "HEAD", uri: "/v1/pets/7"},
+		{name: "literal wins over template", method: "GET", uri: "/v1/pets/mine"},
+		{name: "template", method: "GET", uri: "/v1/pets/7"},
+		{name: "suffix template", method: "GET", uri: "/v1/pets/7/photos/front-1.json"},
+		{name: "suffix template value checked", method: "GET", uri: "/v1/pets/7/photos/Front.json", status: 400,
+			pointers: []string{"/path/name"}},
+		{name: "suffix template needs a value", method: "GET", uri: "/v1/pets/7/photos/.json", status: 404},
+		{name: "matrix parameters cut", method: "GET", uri: "/v1/pets;v=1/7"},
+
+		// Path parameters.
+		{name: "path integer below minimum", method: "GET", uri: "/v1/pets/0", status: 400, detail: DetailParameter,
+			pointers: []string{"/path/petId"}},
+		{name: "path not an integer", method: "GET", uri: "/v1/pets/rex", status: 400, pointers: []string{"/path/petId"}, mustNotSay: "rex"},
+		{name: "path integer with leading zero", method: "GET", uri: "/v1/pets/07", status: 400, pointers: []string{"/path/petId"}},
+		{name: "path integer with exponent", method: "GET", uri: "/v1/pets/1e3", status: 400, pointers: []string{"/path/petId"}},
+		{name: "path integer over int64", method: "GET", uri: "/v1/pets/9223372036854775808", status: 400, pointers: []string{"/path/petId"}},
+		{name: "path integer at int64 max", method: "GET", uri: "/v1/pets/9223372036854775807"},
+		{name: "path percent-encoded", method: "GET", uri: "/v1/pets/%37", status: 0},
+		{name: "path value decoded", method: "GET", uri: "/v1/pets/7/photos/a%20b.json", status: 400, pointers: []string{"/path/name"}},
+		{name: "two path parameters", method: "POST", uri: "/v1/stores/EU-001/customers/x/orders?priority=1", ct: "application/json", body: validOrder,
+			status: 400, pointers: []string{"/path/customerId", "/path/storeId"}},
+
+		// Query parameters.
+		{name: "query ok", method: "GET", uri: "/v1/pets?limit=10&status=sold&tag=a&tag=b&born_after=2024-01-31"},
+		{name: "query over maximum", method: "GET", uri: "/v1/pets?limit=101", status: 400, pointers: []string{"/query/limit"}},
+		{name: "query over int32", method: "GET", uri: "/v1/pets?limit=2147483648", status: 400,
+			pointers: []string{"/query/limit"}},
+		{name: "query wrong type", method: "GET", uri: "/v1/pets?limit=ten", status: 400, pointers: []string{"/query/limit"}, mustNotSay: "ten"},
+		{name: "query empty for integer", method: "GET", uri: "/v1/pets?limit=", status: 400, pointers: []string{"/query/limit"}},
+		{name: "query repeated scalar", method: "GET", uri: "/v1/pets?limit=1&limit=2", status: 400, pointers: []string{"/query/limit"}},
+		{name: "query enum through $ref", method: "GET", uri: "/v1/pets?status=lost", status: 400, pointers: []string{"/query/status"}},
+		{name: "query array too long", method: "GET", uri: "/v1/pets?tag=a&tag=b&tag=c&tag=d", status: 400, pointers: []string{"/query/tag"}},
+		{name: "query array item too long", method: "GET", uri: "/v1/pets?tag=a&tag=" + strings.Repeat("x", 21), status: 400, pointers: []string{"/query/tag/1"}},
+		{name: "query format date", method: "GET", uri: "/v1/pets?born_after=2024-02-30", status: 400, pointers: []string{"/query/born_after"}},
+		{name: "query decoded", method: "GET", uri: "/v1/search?q=hello+world%21"},
+		{name: "query not UTF-8", method: "GET", uri: "/v1/search?q=%FF", status: 400, pointers: []string{"/query/q"}},
+		{name: "query required missing", method: "GET", uri: "/v1/search", status: 400, pointers: []string{"/query/q"}},
+		{name: "query required empty", method: "GET", uri: "/v1/search?q=", status: 400, pointers: []string{"/query/q"}},
+		{name: "allowEmptyValue", method: "GET", uri: "/v1/search?q=x&filter="},
+		{name: "allowEmptyValue still checks values", method: "GET", uri: "/v1/search?q=x&filter=old", status: 400, pointers: []string{"/query/filter"}},
+		{name: "exclusiveMinimum boolean form", method: "GET", uri: "/v1/search?q=x&min_price=0", status: 400, pointers: []string{"/query/min_price"}},
+		{name: "number query", method: "GET", uri: "/v1/search?q=x&min_price=0.5"},
+		{name: "unknown query allowed", method: "GET", uri: "/v1/search?q=x&utm_source=mail"},
+		{name: "several violations", method: "GET", uri: "/v1/pets?limit=0&status=lost&born_after=x", status: 400,
+			pointers: []string{"/query/born_after", "/query/limit", "/query/status"}},
+
+		// Headers and cookies.
+		{name: "header format", method: "GET", uri: "/v1/pets", headers: []string{"X-Request-ID: not-a-uuid"}, status: 400,
+			pointers: []string{"/header/X-Request-ID"}, mustNotSay: "not-a-uuid"},
+		{name: "header ok", method: "GET", uri: "/v1/pets", headers: []string{"X-Request-ID: 2eb8aa08-aa98-11ea-b4aa-73b441d16380"}},
+		{name: "required header and cookie", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1"}},
+		{name: "required header missing", method: "DELETE", uri: "/v1/pets/7", headers: []string{"Cookie: session=abcdefgh1"}, status: 400,
+			pointers: []string{"/header/X-Confirm"}},
+		{name: "header boolean enum", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: false", "Cookie: session=abcdefgh1"}, status: 400,
+			pointers: []string{"/header/X-Confirm"}},
+		{name: "cookie too short", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abc"}, status: 400,
+			pointers: []string{"/cookie/session"}},
+
+		// Bodies.
+		{name: "create pet", method: "POST", uri: "/v1/pets", ct: "application/json", body: newPet},
+		{name: "readOnly id not required", method: "POST", uri: "/v1/pets", ct: "application/json", body: `{"name":"Rex","petType":"cat"}`},
+		{name: "body required", method: "POST", uri: "/v1/pets", status: 400, detail: DetailBodyMissing, pointers: []string{"/body"}},
+		{name: "body missing content type", method: "POST", uri: "/v1/pets", body: newPet, status: 415, detail: DetailContentTypeMissing},
+		{name: "body other media type", method: "POST", uri: "/v1/pets", ct: "text/plain", body: newPet, status: 415, detail: DetailMediaType},
+		{name: "body malformed", method: "POST", uri: "/v1/pets", ct: "application/json", body: `{"name":`, status: 400, detail: "json_malformed"},
+		{name: "body duplicate key", method: "POST", uri: "/v1/pets", ct: "application/json", body: `{"name":"a","petType":"cat","name":"b"}`,
+			status: 400, detail: "json_duplicate_key"},
+		{name: "body too deep", method: "POST", uri: "/v1/pets", ct: "application/json", body: strings.Repeat("[", 100) + strings.Repeat("]", 100),
+			status: 400, detail: "json_too_deep"},
+		{name: "nullable", method: "POST", uri: "/v1/pets", ct: "application/json", body: `{"name":"Rex","petType":"cat","tag":null}`},
+		{name: "not nullable", method: "POST", uri: "/v1/pets", ct: "application/json", body: `{"name":null,"petType":"cat"}`,
+			status: 400, detail: "schema_violation", pointers: []string{"/body/name"}},
+		{name: "property named example is checked", method: "POST", uri: "/v1/pets", ct: "application/json",
+			body: `{"name":"Rex","petType":"cat","example":"far too long"}`, status: 400, pointers: []string{"/body/example"}},
+		{name: "exclusive minimum", method: "POST", uri: "/v1/pets", ct: "application/json", body: `{"name":"Rex","petType":"cat","weight":0}`,
+			status: 400, pointers: []string{"/body/weight"}},
+		{name: "byte format", method: "POST", uri: "/v1/pets", ct: "application/json", body: `{"name":"Rex","petType":"cat","microchip":"AAE"}`,
+			status: 400, pointers: []string{"/body/microchip"}},
+		{name: "enum through $ref", method: "POST", uri: "/v1/pets", ct: "application/json", body: `{"name":"Rex","petType":"cat","status":"gone"}`,
+			status: 400, pointers: []string{"/body/status"}},
+		{name: "required body by $ref, allOf", method: "PUT", uri: "/v1/pets/7", ct: "application/json",
+			body: `{"name":"Rex","petType":"dog","owner":"ada@example.com"}`},
+		{name: "allOf member checked", method: "PUT", uri: "/v1/pets/7", ct: "application/json",
+			body: `{"name":"Rex","petType":"dog","owner":"nobody"}`, status: 400, pointers: []string{"/body/owner"}},
+		{name: "body on an operation without one", method: "GET", uri: "/v1/pets/7", ct: "application/json", body: `{}`,
+			status: 400, detail: DetailBodyNotAllowed, pointers: []string{"/body"}},
+		{name: "non-JSON media type: type only", method: "POST", uri: "/v1/pets/7/photos", ct: "image/png", body: "\x89PNG\r\n"},
+		{name: "non-JSON media type refused", method: "POST", uri: "/v1/pets/7/photos", ct: "image/gif", body: "GIF89a", status: 415},
+		{name: "order", method: "POST", uri: orderURI, ct: "application/json", body: validOrder},
+		{name: "order as +json", method: "POST", uri: orderURI, ct: "application/vnd.shop.order+json", body: validOrder},
+		{name: "order with charset", method: "POST", uri: orderURI, ct: "Application/JSON; charset=UTF-8", body: validOrder},
+		{name: "order item qty", method: "POST", uri: orderURI, ct: "application/json",
+			body: strings.Replace(validOrder, `"qty":2`, `"qty":0`, 1), status: 400, pointers: []string{"/body/items/0/qty"}},
+		{name: "order unit price multipleOf", method: "POST", uri: orderURI, ct: "application/json",
+			body: strings.Replace(validOrder, `19.99`, `19.999`, 1), status: 400, pointers: []string{"/body/items/0/unit_price"}},
+		{name: "order nested $ref", method: "POST", uri: orderURI, ct: "application/json",
+			body: strings.Replace(validOrder, `"country":"US"}`, `"country":"usa"}`, 1), status: 400, pointers: []string{"/body/shipping/country"}},
+		{name: "order allOf-wrapped $ref", method: "POST", uri: orderURI, ct: "application/json",
+			body: strings.Replace(validOrder, `"billing":{"line1":"1 Main St",`, `"billing":{`, 1), status: 400, pointers: []string{"/body/billing"}},
+		{name: "order readOnly id accepted", method: "POST", uri: orderURI, ct: "application/json",
+			body: `{"id":"2eb8aa08-aa98-11ea-b4aa-73b441d16380",` + validOrder[1:]},
+		{name: "order query required", method: "POST", uri: "/v1/stores/eu-001/customers/42/orders", ct: "application/json", body: validOrder,
+			status: 400, pointers: []string{"/query/priority"}},
+		{name: "order query boolean", method: "POST", uri: "/v1/stores/eu-001/customers/42/orders?priority=1&dry_run=yes", ct: "application/json",
+			body: validOrder, status: 400, pointers: []string{"/query/dry_run"}},
+		{name: "discriminator selects", method: "POST", uri: "/v1/adoptions", ct: "application/json", body: `{"petType":"cat","name":"Tom","indoor":true}`},
+		{name: "discriminator implicit mapping", method: "POST", uri: "/v1/adoptions", ct: "application/json", body: `{"petType":"Dog","name":"Rex","breed":"lab"}`},
+		{name: "discriminator checks the selected schema", method: "POST", uri: "/v1/adoptions", ct: "application/json",
+			body: `{"petType":"cat","name":"Tom","indoor":"yes"}`, status: 400, pointers: []string{"/body/indoor"}},
+		{name: "discriminator unknown value", method: "POST", uri: "/v1/adoptions", ct: "application/json",
+			body: `{"petType":"bird","name":"Tweety"}`, status: 400, pointers: []string{"/body/petType"}},
+		{name: "discriminator missing", method: "POST", uri: "/v1/adoptions", ct: "application/json", body: `{"name":"Tweety"}`,
+			status: 400, pointers: []string{"/body"}},
+		{name: "optional body absent", method: "POST", uri: "/v1/adoptions"},
+	})
+}
+
+func TestOrders31(t *testing.T) {
+	c := load(t, "testdata/orders-3.1.json", Options{Route: "orders"})
+	if c.BasePath() != "/api/v2" {
+		t.Fatalf("base path %q, want /api/v2", c.BasePath())
+	}
+	const id = "2eb8aa08-aa98-11ea-b4aa-73b441d16380"
+	const order = `{"lines":[{"sku":"ABC-1234","qty":1,"price":{"amount":"12.50","currency":"EUR"},"gift_wrap":null}],` +
+		`"contact":{"email":"ada@example.com","phone":"+4412345678"},"delivery":{"kind":"pickup","store":7},"coordinates":[51.5,-0.12],"x-note":"hi"}`
+	runCases(t, c, []reqCase{
+		{name: "list", method: "GET", uri: "/api/v2/orders?limit=5&cursor=abc_1&sort=-created&status=open&status=paid&since=2026-01-02T03:04:05Z"},
+		{name: "enum without type", method: "GET", uri: "/api/v2/orders?sort=price", status: 400, pointers: []string{"/query/sort"}},
+		{name: "array items by $ref", method: "GET", uri: "/api/v2/orders?status=open&status=lost", status: 400, pointers: []string{"/query/status/1"}},
+		{name: "array uniqueItems", method: "GET", uri: "/api/v2/orders?status=open&status=open", status: 400, pointers: []string{"/query/status"}},
+		{name: "pattern", method: "GET", uri: "/api/v2/orders?cursor=a%20b", status: 400, pointers: []string{"/query/cursor"}},
+		{name: "limit number not integer", method: "GET", uri: "/api/v2/orders?limit=1.5", status: 400, pointers: []string{"/query/limit"}},
+		{name: "uuid path", method: "GET", uri: "/api/v2/orders/" + id},
+		{name: "uuid path bad", method: "GET", uri: "/api/v2/orders/123", status: 400, pointers: []string{"/path/orderId"}},
+		{name: "two path params", method: "PUT", uri: "/api/v2/orders/" + id + "/lines/500", ct: "application/json", body: `{"sku":"ABC-1234","qty":1}`,
+			status: 400, pointers: []string{"/path/line"}},
+		{name: "line", method: "PUT", uri: "/api/v2/orders/" + id + "/lines/0", ct: "application/json", body: `{"sku":"ABC-1234","qty":1}`},
+		{name: "file suffix", method: "GET", uri: "/api/v2/files/report.json"},
+		{name: "file suffix too long", method: "GET", uri: "/api/v2/files/" + strings.Repeat("a", 33) + ".json", status: 400, pointers: []string{"/path/name"}},
+		{name: "file without suffix", method: "GET", uri: "/api/v2/files/report", status: 404},
+		{name: "create", method: "POST", uri: "/api/v2/orders", ct: "application/json", body: order},
+		{name: "type array with null", method: "POST", uri: "/api/v2/orders", ct: "application/json",
+			body: strings.Replace(order, `"gift_wrap":null`, `"gift_wrap":"no"`, 1), status: 400, pointers: []string{"/body/lines/0/gift_wrap"}},
+		{name: "oneOf", method: "POST", uri: "/api/v2/orders", ct: "application/json",
+			body: strings.Replace(order, `"store":7`, `"store":"seven"`, 1), status: 400, pointers: []string{"/body/delivery"}},
+		{name: "prefixItems", method: "POST", uri: "/api/v2/orders", ct: "application/json",
+			body: strings.Replace(order, `[51.5,-0.12]`, `[91,0]`, 1), status: 400, pointers: []string{"/body/coordinates/0"}},
+		{name: "property named x-note is checked", method: "POST", uri: "/api/v2/orders", ct: "application/json",
+			body: strings.Replace(order, `"x-note":"hi"`, `"x-note":5`, 1), status: 400, pointers: []string{"/body/x-note"}},
+		{name: "money additionalProperties", method: "POST", uri: "/api/v2/orders", ct: "application/json",
+			body: strings.Replace(order, `"currency":"EUR"`, `"currency":"EUR","rate":1`, 1), status: 400, pointers: []string{"/body/lines/0/price"},
+			mustNotSay: "rate"},
+		{name: "form body: media type only", method: "POST", uri: "/api/v2/orders", ct: "application/x-www-form-urlencoded", body: "a=1"},
+		{name: "merge patch", method: "PATCH", uri: "/api/v2/orders/" + id, ct: "application/merge-patch+json", body: `{"note":null}`},
+		{name: "merge patch as plain JSON", method: "PATCH", uri: "/api/v2/orders/" + id, ct: "application/json", body: `{"note":null}`, status: 415},
+		{name: "merge patch empty", method: "PATCH", uri: "/api/v2/orders/" + id, ct: "application/merge-patch+json", body: `{}`,
+			status: 400, pointers: []string{"/body"}},
+		{name: "delete", method: "DELETE", uri: "/api/v2/orders/" + id},
+		{name: "webhooks are not paths", method: "POST", uri: "/api/v2/orderShipped", status: 404},
+		{name: "health", method: "GET", uri: "/api/v2/health"},
+	})
+}
+
+func TestBasePathOption(t *testing.T) {
+	for _, tc := range []struct {
+		base, uri string
+		ok        bool
+	}{
+		{"/gw/orders-api/", "/gw/orders-api/orders", true},
+		{"/gw/orders-api", "/gw/orders-api/orders", true},
+		{"/gw/orders-api", "/api/v2/orders", false},
+		{"/", "/orders", true},
+		{"/", "/api/v2/orders", false},
+	} {
+		c := load(t, "testdata/orders-3.1.json", Options{BasePath: tc.base})
+		ctx, r := request(t, "GET", tc.uri, "", "")
+		if got := c.Check(ctx, r) == pipeline.Continue; got != tc.ok {
+			t.Errorf("base %q, %s: passed %v, want %v (%s)", tc.base, tc.uri, got, tc.ok, ctx.Response.Body())
+		}
+	}
+}
+
+func TestRejectUnknownQuery(t *testing.T) {
+	c := load(t, "testdata/orders-3.1.json", Options{RejectUnknownQuery: true})
+	runCases(t, c, []reqCase{
+		{name: "declared", method: "GET", uri: "/api/v2/orders?limit=1"},
+		{name: "undeclared, not named", method: "GET", uri: "/api/v2/orders?limit=1&secret_probe=1", status: 400,
+			pointers: []string{"/query"}, mustNotSay: "secret_probe"},
+		{name: "operation without query parameters", method: "GET", uri: "/api/v2/health?x=1", status: 400, pointers: []string{"/query"}},
+	})
+}
+
+func TestMethodNotAllowedSaysAllow(t *testing.T) {
+	c := load(t, "testdata/petstore-3.0.yaml", Options{})
+	ctx, r := request(t, "PATCH", "/v1/pets/7", "", "")
+	c.Check(ctx, r)
+	if got := string(ctx.Response.Header.Peek("Allow")); got != "GET, HEAD, PUT, DELETE" {
+		t.Errorf("Allow %q", got)
+	}
+}
+
+func TestBodyLeftForLaterStages(t *testing.T) {
+	c := load(t, "testdata/petstore-3.0.yaml", Options{})
+	ctx, r := request(t, "POST", "/v1/pets", "application/json", newPet)
+	if c.Check(ctx, r) != pipeline.Continue || r.JSON == nil || string(r.JSON.GetStringBytes("name")) != "Rex" {
+		t.Fatalf("parsed body not left in r.JSON: %v", r.JSON)
+	}
+}
+
+func TestViolationsBounded(t *testing.T) {
+	c := load(t, "testdata/orders-3.1.json", Options{})
+	var lines []string
+	for range 50 {
+		lines = append(lines, `{"sku":"bad","qty":0}`)
+	}
+	ctx, r := request(t, "POST", "/api/v2/orders", "application/json", `{"lines":[`+strings.Join(lines, ",")+`],"contact":{"email":"a@b.example"}}`)
+	c.Check(ctx, r)
+	var a answer
+	if err := json.Unmarshal(ctx.Response.Body(), &a); err != nil || len(a.Violations) != maxViolations {
+		t.Fatalf("%d violations (%v), want %d", len(a.Violations), err, maxViolations)
+	}
+}
+
+// TestConcurrentChecks: one Check serves many goroutines (its pooled
+// scratch space is per request); run with -race.
+func TestConcurrentChecks(t *testing.T) {
+	c := load(t, "testdata/petstore-3.0.yaml", Options{})
+	reqs := []struct {
+		method, uri, ct, body string
+		ok                    bool
+	}{
+		{"POST", orderURI, "application/json", benchOrder, true},
+		{"GET", "/v1/pets?limit=10&tag=a&tag=b", "", "", true},
+		{"GET", "/v1/pets?limit=1000", "", "", false},
+		{"POST", "/v1/pets", "application/json", `{"name":1}`, false},
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				q := reqs[(g+i)%len(reqs)]
+				ctx, r := request(t, q.method, q.uri, q.ct, q.body)
+				if got := c.Check(ctx, r) == pipeline.Continue; got != q.ok {
+					t.Errorf("%s %s: passed %v, want %v: %s", q.method, q.uri, got, q.ok, ctx.Response.Body())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
