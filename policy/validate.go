@@ -3,9 +3,11 @@ package policy
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/validate"
+	"github.com/edgeguard/edgeguard/dataplane/validate/openapi"
 	"github.com/edgeguard/edgeguard/dataplane/validate/schema"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
@@ -26,7 +28,7 @@ func validateStage(r *config.Route) (pipeline.Stage, error) {
 		MaxQueryParams: v.MaxQueryParams,
 		RefuseEncoded:  v.Validated(),
 	}
-	body, err := jsonChecker(r)
+	body, err := bodyChecker(r)
 	if err != nil {
 		return nil, err
 	}
@@ -34,10 +36,26 @@ func validateStage(r *config.Route) (pipeline.Stage, error) {
 	return validate.New(rules)
 }
 
-// jsonChecker compiles the route's JSON body check; nil without one. The
-// schema file is read here, at load: the data plane never reads files.
-func jsonChecker(r *config.Route) (validate.BodyChecker, error) {
+// bodyChecker compiles the route's body check (an OpenAPI document's
+// operations, or a JSON check with an optional schema); nil without one.
+// Files are read here, at load: the data plane never reads files.
+func bodyChecker(r *config.Route) (validate.BodyChecker, error) {
 	v := &r.Validate
+	if v.OpenAPIFile != "" {
+		doc, err := os.ReadFile(v.OpenAPIFile)
+		if err != nil {
+			return nil, fmt.Errorf("validate.openapi_file: %w", err)
+		}
+		base := strings.TrimSuffix(r.Path, "/")
+		if base == "" {
+			base = "/"
+		}
+		c, err := openapi.New(doc, openapi.Options{Route: r.Name, BasePath: base, MaxJSONDepth: v.MaxJSONDepth})
+		if err != nil {
+			return nil, fmt.Errorf("validate.openapi_file %s: %w", v.OpenAPIFile, err)
+		}
+		return c, nil
+	}
 	if !v.JSON {
 		return nil, nil
 	}

@@ -163,3 +163,80 @@ func TestJSONSchemaValidation(t *testing.T) {
 		t.Fatalf("check-config accepted an unsupported keyword or did not name it: %v\n%s", err, out)
 	}
 }
+
+// TestOpenAPIValidation: a route validated by an OpenAPI document answers
+// undeclared operations itself and checks parameters and bodies.
+func TestOpenAPIValidation(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "api.yaml")
+	writeConfig(t, spec, `openapi: 3.0.3
+info: {title: pets, version: "1"}
+paths:
+  /pets:
+    get:
+      parameters:
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100}}
+      responses: {"200": {description: ok}}
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Pet'}
+      responses: {"201": {description: created}}
+  /pets/{id}:
+    get:
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: integer}}
+      responses: {"200": {description: ok}}
+components:
+  schemas:
+    Pet:
+      type: object
+      required: [name]
+      properties:
+        name: {type: string, maxLength: 20}
+        tag: {type: string, nullable: true, example: cat}
+`)
+	rec := startRecorder(t)
+	g := startGateway(t, baseConfig("\n  - name: rec\n    targets: ["+rec.addr()+"]\n", `
+  - name: pets
+    path: /api
+    upstream: rec
+    validate:
+      openapi_file: `+spec+`
+`))
+	req := func(method, target, body string) string {
+		s := method + " " + target + " HTTP/1.1\r\nHost: gw.test\r\n"
+		if body != "" {
+			s += "Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n"
+		}
+		return s + "\r\n" + body
+	}
+	for _, tc := range []struct {
+		name, raw string
+		status    int
+		want      string
+	}{
+		{"declared GET", req("GET", "/api/pets?limit=10", ""), 200, ""},
+		{"path parameter", req("GET", "/api/pets/42", ""), 200, ""},
+		{"path parameter of the wrong type", req("GET", "/api/pets/abc", ""), 400, `"pointer":"/path/id"`},
+		{"query parameter out of range", req("GET", "/api/pets?limit=1000", ""), 400, `"pointer":"/query/limit"`},
+		{"undeclared path", req("GET", "/api/owners", ""), 404, "no_route"},
+		{"undeclared method", req("DELETE", "/api/pets", ""), 405, "method_not_allowed"},
+		{"valid body with a null tag", req("POST", "/api/pets", `{"name":"Rex","tag":null}`), 200, ""},
+		{"body missing", req("POST", "/api/pets", ""), 400, "body_invalid"},
+		{"body out of schema", req("POST", "/api/pets", `{"tag":"dog"}`), 400, `"pointer":"/body"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(rec.requests())
+			r := rawDo(t, g.data, tc.raw)
+			if r.status != tc.status || !strings.Contains(r.body, tc.want) {
+				t.Fatalf("got %d %q, want %d containing %s", r.status, r.body, tc.status, tc.want)
+			}
+			if reached := len(rec.requests()) != before; reached != (tc.status == 200) {
+				t.Errorf("upstream reached: %v", reached)
+			}
+		})
+	}
+}

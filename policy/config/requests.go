@@ -28,6 +28,12 @@ type RouteValidate struct {
 	// JSON checks that a body is one well-formed JSON value (no duplicate
 	// keys, depth bounded) even without a schema. On with a schema.
 	JSON bool `mapstructure:"json"`
+	// OpenAPIFile names an OpenAPI 3.0 or 3.1 document (JSON or YAML)
+	// whose paths, relative to the route's path, are the route's
+	// operations: requests are checked against their operation's
+	// parameters and request body, and an undeclared operation is refused
+	// (404/405). Excludes json_schema_file.
+	OpenAPIFile string `mapstructure:"openapi_file"`
 	// MaxJSONDepth bounds the nesting of JSON bodies.
 	MaxJSONDepth   int `mapstructure:"max_json_depth"`
 	MaxHeaders     int `mapstructure:"max_headers"`      // 431 above; default 100 on validated routes
@@ -45,7 +51,7 @@ const (
 
 // Validated reports whether the route validates request bodies.
 func (v *RouteValidate) Validated() bool {
-	return len(v.ContentTypes) > 0 || v.MaxBodyBytes != 0 || v.JSONSchemaFile != "" || v.JSON
+	return len(v.ContentTypes) > 0 || v.MaxBodyBytes != 0 || v.JSONSchemaFile != "" || v.JSON || v.OpenAPIFile != ""
 }
 
 // On reports whether the route checks anything of its requests.
@@ -63,7 +69,7 @@ func (v *RouteValidate) applyDefaults() {
 	if v.JSON && len(v.ContentTypes) == 0 {
 		v.ContentTypes = []string{"application/json"}
 	}
-	if v.JSON {
+	if v.JSON || v.OpenAPIFile != "" {
 		setInt(&v.MaxJSONDepth, DefaultMaxJSONDepth)
 	}
 	setInt(&v.MaxHeaders, DefaultMaxHeaders)
@@ -82,8 +88,16 @@ func (v *RouteValidate) validate(val *validator, key string) {
 	val.atLeast(key+".max_headers", v.MaxHeaders, 0)
 	val.atLeast(key+".max_uri_bytes", v.MaxURIBytes, 0)
 	val.atLeast(key+".max_query_params", v.MaxQueryParams, 0)
-	if v.JSON {
+	if v.JSON || v.OpenAPIFile != "" {
 		val.between(key+".max_json_depth", v.MaxJSONDepth, 1, 10000)
+	}
+	if v.OpenAPIFile != "" {
+		if v.JSON {
+			val.add(key+".openapi_file", "excludes json and json_schema_file: the document's operations say what each body must be")
+		}
+		if _, err := os.Stat(v.OpenAPIFile); err != nil {
+			val.add(key+".openapi_file", "%v", err)
+		}
 	}
 	if v.JSONSchemaPointer != "" && (v.JSONSchemaFile == "" || !strings.HasPrefix(v.JSONSchemaPointer, "/")) {
 		val.add(key+".json_schema_pointer", "must be a JSON pointer (\"/components/schemas/X\") into json_schema_file, got %q", v.JSONSchemaPointer)
