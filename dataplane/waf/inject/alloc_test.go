@@ -5,6 +5,7 @@ package inject
 import (
 	"testing"
 
+	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 )
 
@@ -27,15 +28,59 @@ func TestInspectAllocs(t *testing.T) {
 			t.Errorf("Inspect(%s) allocates %v times per run; want 0", bc.name, n)
 		}
 	}
-	var sc Scratch
-	req := formPOST()
-	req.Header.SetContentType(`multipart/form-data; boundary=b`)
-	req.SetBodyString("--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello world\r\n--b--\r\n")
-	d.Inspect(&sc, req, nil)
-	if n := testing.AllocsPerRun(100, func() { d.Inspect(&sc, req, nil) }); n != 0 {
-		t.Errorf("Inspect(multipart) allocates %v times per run; want 0", n)
+	all := mustNew(t, Options{Headers: []string{AllHeaders}})
+	headers := func(hs [][2]string) *fasthttp.Request {
+		var r fasthttp.Request
+		r.SetRequestURI("/api/v1/cart?q=caf%25C3%25A9&note=Tom+%26amp%3B+Jerry&b=SGVsbG8sIFdvcmxkIQ%3D%3D")
+		for _, h := range hs {
+			r.Header.Set(h[0], h[1])
+		}
+		return &r
+	}
+	for _, tc := range []struct {
+		name string
+		d    *Detector
+		req  *fasthttp.Request
+	}{
+		{"multipart", d, bodyRequest("multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello world\r\n--b--\r\n")},
+		{"multipart lf", d, bodyRequest("multipart/form-data; boundary=b", "--b\nContent-Disposition: form-data; name=\"a\"\n\nhello world\n--b--\n")},
+		{"soap", d, bodyRequest("text/xml", soapEnvelope("O'Brien & Sons <sales@example.com>"))},
+		{"text", d, bodyRequest("text/plain", "Please deliver to the back door, ring twice; thanks!")},
+		{"browser headers, all", all, headers(browserHeaders)},
+		{"mobile headers, all", all, headers(mobileHeaders)},
+	} {
+		var sc Scratch
+		tc.d.Inspect(&sc, tc.req, nil)
+		if n := testing.AllocsPerRun(100, func() { tc.d.Inspect(&sc, tc.req, nil) }); n != 0 {
+			t.Errorf("Inspect(%s) allocates %v times per run; want 0", tc.name, n)
+		}
 	}
 }
+
+// TestChecksAllocs: the checks themselves allocate on no value, clean or
+// not (libinjection, which runs last, allocates for its fingerprint).
+func TestChecksAllocs(t *testing.T) {
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range checkCases {
+		for _, v := range append(append([]string{}, tc.attacks...), tc.benign...) {
+			b := []byte(v)
+			m := classMask(b)
+			n := testing.AllocsPerRun(20, func() {
+				sc.start()
+				if f := d.detect(&sc, b, m, ctxName|ctxUserAgent); f.rule == ruleLibinjection {
+					return
+				}
+			})
+			if n != 0 && !libinjectionRuns(b, m) {
+				t.Errorf("detect(%q) allocates %v times per run; want 0", v, n)
+			}
+		}
+	}
+}
+
+// libinjectionRuns: the pre-filters let v through to libinjection.
+func libinjectionRuns(v []byte, m uint64) bool { return sqliMaybeMask(v, m) || xssMaybeMask(v, m) }
 
 func TestPrefilterAllocs(t *testing.T) {
 	for _, v := range []string{"widget", chromeUA, "1' or '1'='1", "<script>", "a=b style=c"} {

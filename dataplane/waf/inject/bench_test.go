@@ -1,6 +1,8 @@
 package inject
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"testing"
@@ -107,9 +109,110 @@ func BenchmarkPrefilter(b *testing.B) {
 			in := []byte(v)
 			b.ReportAllocs()
 			for b.Loop() {
-				sqliMaybe(in)
-				xssMaybe(in)
+				m := classMask(in)
+				sqliMaybeMask(in, m)
+				xssMaybeMask(in, m)
 			}
 		})
+	}
+}
+
+// variedOrders returns n 1 KB JSON orders shaped like order1K whose
+// values differ (names, streets, notes, ids, URLs drawn from word lists),
+// so that a benchmark cycling through them measures inspection with a cold
+// clean cache: n times the distinct values of a body exceed its slots.
+func variedOrders(n int) [][]byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	first := []string{"Jane", "John", "Amélie", "Chen", "Fatima", "Olu", "Siobhan", "Mateo", "Priya", "Lars", "Noor", "Kenji"}
+	last := []string{"Doe", "Smith", "O'Neil", "Dubois", "Okafor", "García", "Nakamura", "Andersen", "Haddad", "Kowalski"}
+	words := []string{"blue", "widget", "large", "red", "gadget", "small", "green", "doohickey", "yellow", "thing",
+		"please", "deliver", "to", "the", "back", "door", "ring", "twice", "fragile", "items", "inside", "leave",
+		"with", "neighbour", "at", "number", "before", "arrival", "gift", "wrap", "and", "not",
+		"your", "size", "phone", "account", "in", "stock", "soon"}
+	streets := []string{"Baker Street", "Rue de Rivoli", "Main St", "Königsallee", "Calle Mayor", "Elm Avenue"}
+	pick := func(s []string) string { return s[rng.IntN(len(s))] }
+	sentence := func(k int) string {
+		var b strings.Builder
+		for i := range k {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(pick(words))
+		}
+		if rng.IntN(2) == 0 {
+			b.WriteString(", ")
+			b.WriteString(pick(words))
+		}
+		b.WriteByte('.')
+		return b.String()
+	}
+	out := make([][]byte, n)
+	for i := range out {
+		fn, ln := pick(first), pick(last)
+		item := func() string {
+			return fmt.Sprintf(`{"sku":"SKU-%04d-%s","name":%q,"qty":%d,"price":%d.%02d,"options":{"color":%q,"size":%q}}`,
+				rng.IntN(10000), pick([]string{"S", "M", "L", "XL"}), sentence(2+rng.IntN(2)), 1+rng.IntN(5),
+				rng.IntN(100), rng.IntN(100), pick(words), pick([]string{"S", "M", "L", "XL"}))
+		}
+		out[i] = fmt.Appendf(nil, `{"order_id":"%08x-%04x-%04x-%04x-%012x","currency":%q,"created_at":"2024-%02d-%02dT%02d:%02d:%02dZ",`+
+			`"customer":{"name":"%s %s","email":"%s.%s%d@example.com","phone":"+44 20 %04d %04d",`+
+			`"address":{"line1":"%dB %s","line2":"Flat %d","city":%q,"postcode":"NW%d %dXE","country":"GB"}},`+
+			`"items":[%s,%s,%s,%s],"shipping":{"method":"express","carrier":"DHL","tracking":"JD%018d","eta":"2024-01-%02d"},`+
+			`"notes":%q,"tags":["gift","express","priority"],"coupon":"SPRING%d","referrer":"https://shop.example.com/campaigns/%s-%s?utm_source=newsletter&id=%d","locale":"en-GB"}`,
+			rng.Uint32(), rng.IntN(1<<16), rng.IntN(1<<16), rng.IntN(1<<16), rng.Uint64()&(1<<48-1), pick([]string{"EUR", "GBP", "USD"}),
+			1+rng.IntN(12), 1+rng.IntN(28), rng.IntN(24), rng.IntN(60), rng.IntN(60),
+			fn, ln, strings.ToLower(fn), strings.ToLower(strings.ReplaceAll(ln, "'", "")), rng.IntN(100), rng.IntN(10000), rng.IntN(10000),
+			1+rng.IntN(300), pick(streets), 1+rng.IntN(20), pick([]string{"London", "Paris", "Lagos", "Tokyo", "Madrid"}), rng.IntN(10), rng.IntN(10),
+			item(), item(), item(), item(), rng.Int64N(1e18), 1+rng.IntN(28),
+			sentence(8+rng.IntN(8)), rng.IntN(100), pick(words), pick(words), rng.IntN(1e6))
+	}
+	return out
+}
+
+// BenchmarkInspectCold inspects 4096 different 1 KB JSON bodies in turn:
+// with the clean caches on ("unique bodies": the keys, the User-Agent and
+// the few values libinjection reads stay cached, the other values are
+// new), and off ("no cache": every value is inspected, libinjection runs
+// on the User-Agent and on every value its pre-filters let through).
+// BenchmarkInspect's repeated body is the other end: a client's steady
+// state.
+func BenchmarkInspectCold(b *testing.B) {
+	bodies := variedOrders(4096)
+	reqs := make([]fasthttp.Request, len(bodies))
+	parsed := make([]*fastjson.Value, len(bodies))
+	for i, body := range bodies {
+		jsonBody(&reqs[i], string(body))
+		reqs[i].Header.Set("User-Agent", chromeUA)
+		parsed[i] = fastjson.MustParseBytes(body)
+	}
+	for _, cache := range []bool{true, false} {
+		d := mustNew(b, Options{})
+		d.clean.off, d.cleanLib.off = !cache, !cache
+		for _, pre := range []bool{false, true} {
+			name := "unique bodies/"
+			if !cache {
+				name = "no cache/"
+			}
+			if pre {
+				name += "1KB JSON pre-parsed"
+			} else {
+				name += "1KB JSON raw"
+			}
+			b.Run(name, func(b *testing.B) {
+				var sc Scratch
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					var body *fastjson.Value
+					if pre {
+						body = parsed[i]
+					}
+					if r := d.Inspect(&sc, &reqs[i], body); r.Detected() {
+						b.Fatalf("body %d: %v at %s", i, r.Kind, r.Location)
+					}
+					i = (i + 1) % len(reqs)
+				}
+			})
+		}
 	}
 }

@@ -3,7 +3,9 @@ package inject
 import "bytes"
 
 // Decoders for values that attack tools send encoded once more than their
-// source decodes them: URL-encoded (double encoding) or Base64. Each runs
+// source decodes them: URL-encoded (double or triple encoding), HTML
+// character references (&lt; &#40; &#x28;, for a value that lands in an
+// HTML page or attribute, which the browser decodes), or Base64. Each runs
 // in one pass into a reused buffer, only on values that look encoded.
 
 // hasPercentHex reports whether v contains a %XX escape.
@@ -67,11 +69,13 @@ var b64Decode = func() (t [256]uint8) {
 	}
 	t['+'], t['/'] = 62, 63
 	t['-'], t['_'] = 62, 63
+	t[' '] = 62 // a '+' that a query or form decoder read as a space
 	return t
 }()
 
 // looksBase64 reports whether v is plausibly Base64: long enough, one
-// alphabet (standard or URL-safe, not mixed), padding only at the end and a
+// alphabet (standard or URL-safe, not mixed; a space counts as the '+' a
+// query or form decoder turned into one), padding only at the end and a
 // length that a Base64 encoder can produce. Plain words pass this test too;
 // mostlyPrintable on the decoded bytes rejects them.
 func looksBase64(v []byte) bool {
@@ -84,8 +88,12 @@ func looksBase64(v []byte) bool {
 		return false
 	}
 	std, url := false, false
+	spaces := 0
 	for _, c := range v[:n] {
 		switch {
+		case c == ' ':
+			std = true
+			spaces++
 		case c == '+' || c == '/':
 			std = true
 		case c == '-' || c == '_':
@@ -94,7 +102,20 @@ func looksBase64(v []byte) bool {
 			return false
 		}
 	}
-	return !(std && url)
+	// Base64 has a '+' in 64 characters; prose has a space in six.
+	if std && url || spaces*16 > n {
+		return false
+	}
+	// Text encodes to quads whose first character holds the top six bits
+	// of a byte below 0x80: 'A'-'Z' or 'a'-'f'. Hex digests and ids start
+	// most of their quads with a digit or a later letter.
+	other := 0
+	for i := 0; i < n; i += 4 {
+		if c := v[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'f') {
+			other++
+		}
+	}
+	return other*10 <= (n+3)/4
 }
 
 // decodeBase64 appends the decoding of v (which passed looksBase64) to
@@ -133,4 +154,162 @@ func mostlyPrintable(b []byte) bool {
 		}
 	}
 	return bad*10 <= len(b)
+}
+
+// hasEntity reports whether v has an HTML character reference: '&' then
+// '#' and a digit or 'x', or '&' then a name of htmlEntities and ';'.
+func hasEntity(v []byte) bool {
+	for i := bytes.IndexByte(v, '&'); i >= 0 && i+2 < len(v); {
+		if _, n := entityAt(v, i); n > 0 {
+			return true
+		}
+		j := bytes.IndexByte(v[i+1:], '&')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// htmlDecode appends v to dst with HTML character references decoded, as
+// a browser decodes an attribute value; an unknown reference is kept.
+// Code points above 0x7f are written as '?': the checks read ASCII.
+func htmlDecode(dst, v []byte) []byte {
+	for i := 0; i < len(v); i++ {
+		if v[i] == '&' {
+			if c, n := entityAt(v, i); n > 0 {
+				dst = append(dst, c)
+				i += n - 1
+				continue
+			}
+		}
+		dst = append(dst, v[i])
+	}
+	return dst
+}
+
+// entityAt reads a character reference at v[i] ('&'): the byte it stands
+// for and its length, or 0. Numeric references may omit the ';' and have
+// any number of leading zeros ("&#0000040"), as browsers accept.
+func entityAt(v []byte, i int) (byte, int) {
+	j := i + 1
+	if j >= len(v) {
+		return 0, 0
+	}
+	if v[j] == '#' {
+		j++
+		hex := j < len(v) && (v[j] == 'x' || v[j] == 'X')
+		if hex {
+			j++
+		}
+		start := j
+		cp := 0
+		for j < len(v) && j-start < 16 {
+			d := unhex[v[j]]
+			if d >= 16 || !hex && d >= 10 {
+				break
+			}
+			if hex {
+				cp = cp*16 + int(d)
+			} else {
+				cp = cp*10 + int(d)
+			}
+			if cp > 0x10ffff {
+				cp = 0x10ffff + 1
+			}
+			j++
+		}
+		if j == start {
+			return 0, 0
+		}
+		if j < len(v) && v[j] == ';' {
+			j++
+		}
+		c := byte('?')
+		if cp < 0x80 {
+			c = byte(cp)
+		}
+		return c, j - i
+	}
+	end := j
+	for end < len(v) && end-j < 12 && isAlnum(v[end]) {
+		end++
+	}
+	if end == j || end >= len(v) || v[end] != ';' {
+		return 0, 0
+	}
+	c, ok := htmlEntities.get(v[j:end])
+	if !ok {
+		return 0, 0
+	}
+	return c, end + 1 - i
+}
+
+// htmlEntities are the named references of ASCII punctuation and white
+// space that HTML5 defines and payloads use to hide their syntax.
+var htmlEntities = func() wordSet {
+	s := wordSet{}
+	for name, c := range map[string]byte{
+		"lt": '<', "gt": '>', "amp": '&', "quot": '"', "apos": '\'', "lpar": '(', "rpar": ')',
+		"colon": ':', "equals": '=', "sol": '/', "bsol": '\\', "semi": ';', "comma": ',', "period": '.',
+		"excl": '!', "num": '#', "dollar": '$', "percnt": '%', "grave": '`', "lsqb": '[', "rsqb": ']',
+		"lbrack": '[', "rbrack": ']', "lcub": '{', "rcub": '}', "lbrace": '{', "rbrace": '}', "plus": '+',
+		"ast": '*', "midast": '*', "verbar": '|', "vert": '|', "quest": '?', "commat": '@', "Hat": '^',
+		"lowbar": '_', "Tab": '\t', "NewLine": '\n', "nbsp": ' ', "LT": '<', "GT": '>', "AMP": '&',
+		"QUOT": '"',
+	} {
+		s[name] = c
+	}
+	return s
+}()
+
+// maxStripTag is the longest tag name stripTags removes.
+const maxStripTag = 8
+
+// tagInWord reports whether v has a short tag ("<x>", "</b>") right after
+// a letter: the split that a payload uses against a sanitizer that deletes
+// tags ("o<x>nfocus=alert<x>(1)" becomes "onfocus=alert(1)").
+func tagInWord(v []byte) bool {
+	for i := bytes.IndexByte(v, '<'); i > 0; {
+		if isLetter(v[i-1]) && shortTagAt(v, i) > 0 {
+			return true
+		}
+		j := bytes.IndexByte(v[i+1:], '<')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// shortTagAt returns the length of a short tag at v[i] ('<'), 0 if none.
+func shortTagAt(v []byte, i int) int {
+	j := i + 1
+	if j < len(v) && v[j] == '/' {
+		j++
+	}
+	k := j
+	for k < len(v) && k-j < maxStripTag && isLetter(v[k]) {
+		k++
+	}
+	if k == j || k >= len(v) || v[k] != '>' {
+		return 0
+	}
+	return k + 1 - i
+}
+
+// stripTags appends v to dst without its short tags.
+func stripTags(dst, v []byte) []byte {
+	for i := 0; i < len(v); i++ {
+		if v[i] == '<' {
+			if n := shortTagAt(v, i); n > 0 {
+				i += n - 1
+				continue
+			}
+		}
+		dst = append(dst, v[i])
+	}
+	return dst
 }

@@ -14,16 +14,58 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// Kind is what a detection found.
+// Kind is what a detection found. Each kind has its own check, described
+// in the file that holds it.
 type Kind uint8
 
 const (
-	KindNone Kind = iota
-	KindSQLi
-	KindXSS
+	KindNone                 Kind = iota
+	KindSQLi                      // libinjection (prefilter.go, sqlitune.go)
+	KindXSS                       // libinjection, and script URLs and sinks (xss.go)
+	KindPathTraversal             // paths.go
+	KindLFI                       // paths.go
+	KindCmdInjection              // shell.go
+	KindCodeInjection             // code.go
+	KindTemplate                  // template.go
+	KindJNDI                      // template.go
+	KindSSI                       // markup.go
+	KindXXE                       // markup.go
+	KindLDAP                      // query.go
+	KindNoSQL                     // query.go
+	KindCRLF                      // protocol.go
+	KindMail                      // protocol.go
+	KindPrototypePollution        // code.go
+	KindScanner                   // scanner.go
+	KindGraphQLIntrospection      // scanner.go
+	kindEnd
 )
 
-var kindNames = [...]string{"none", "sqli", "xss"}
+// NumKinds is the number of kinds, KindNone included: kinds are
+// 0..NumKinds-1, for tables and counters indexed by Kind.
+const NumKinds = int(kindEnd)
+
+var kindNames = [...]string{"none", "sqli", "xss", "path_traversal", "lfi", "cmd_injection", "code_injection",
+	"template", "jndi", "ssi", "xxe", "ldap", "nosql", "crlf", "mail", "prototype_pollution", "scanner",
+	"graphql_introspection"}
+
+// ParseKind maps a kind's name to the kind.
+func ParseKind(name string) (Kind, bool) {
+	for i, n := range kindNames {
+		if n == name && i != int(KindNone) {
+			return Kind(i), true
+		}
+	}
+	return KindNone, false
+}
+
+// KindSet is a set of kinds, one bit per Kind.
+type KindSet uint32
+
+// Has reports whether s contains k.
+func (s KindSet) Has(k Kind) bool { return s&(1<<k) != 0 }
+
+// With returns s with k added.
+func (s KindSet) With(k Kind) KindSet { return s | 1<<k }
 
 // String returns the kind's stable name, used as a metric label.
 func (k Kind) String() string {
@@ -47,9 +89,14 @@ const (
 	SourceForm
 	SourceJSON
 	SourceBody
+	SourceXML
+	sourceEnd
 )
 
-var sourceNames = [...]string{"none", "path", "query", "cookie", "header", "form", "json", "body"}
+// NumSources is the number of sources, SourceNone included.
+const NumSources = int(sourceEnd)
+
+var sourceNames = [...]string{"none", "path", "query", "cookie", "header", "form", "json", "body", "xml"}
 
 // String returns the source's stable name.
 func (s Source) String() string {
@@ -63,7 +110,7 @@ func (s Source) String() string {
 type SourceSet uint16
 
 // AllSources inspects everything the package knows how to read.
-const AllSources SourceSet = 1<<SourcePath | 1<<SourceQuery | 1<<SourceCookie | 1<<SourceHeader | 1<<SourceForm | 1<<SourceJSON | 1<<SourceBody
+const AllSources SourceSet = 1<<SourcePath | 1<<SourceQuery | 1<<SourceCookie | 1<<SourceHeader | 1<<SourceForm | 1<<SourceJSON | 1<<SourceBody | 1<<SourceXML
 
 // Has reports whether s contains src.
 func (s SourceSet) Has(src Source) bool { return s&(1<<src) != 0 }
@@ -73,11 +120,13 @@ type Decoding uint8
 
 const (
 	DecodingNone   Decoding = iota // as received (after the HTTP decoding of its source)
-	DecodingURL                    // after one more URL decoding
+	DecodingURL                    // after one to three more URL decodings
 	DecodingBase64                 // after Base64 decoding
+	DecodingHTML                   // after decoding HTML character references
+	DecodingTags                   // after removing tags inside words ("al<x>ert"), as a sanitizer would
 )
 
-var decodingNames = [...]string{"none", "url", "base64"}
+var decodingNames = [...]string{"none", "url", "base64", "html", "tags"}
 
 // String returns the decoding's stable name.
 func (d Decoding) String() string {
@@ -88,19 +137,32 @@ func (d Decoding) String() string {
 }
 
 // DefaultHeaders are the headers inspected when Options.Headers is nil:
-// the two that applications most often store and render back (analytics,
-// log viewers, "recent visitors" pages) and that scanners inject into.
-// Credentials (Authorization, Cookie's raw form) are left out: they are
-// opaque tokens, often Base64, and inspecting them is all false positives
-// and secrets in logs. Forwarding headers (X-Forwarded-*, Forwarded) are
-// rewritten by the gateway's headers stage and Host is matched by the
-// router, so neither reaches an application as client-controlled text.
-var DefaultHeaders = []string{"User-Agent", "Referer"}
+// every header but the excluded ones (AllHeaders). Attack tools put
+// payloads in any header (GoTestWAF sends them under random X- names), and
+// applications log, store and render headers of their own; measured on a
+// browser's and a mobile app's headers (TestAllHeaders) and on GoTestWAF's
+// benign requests, the excluded set leaves no false positive.
+var DefaultHeaders = []string{AllHeaders}
+
+// AllHeaders, as the only entry of Options.Headers, inspects every request
+// header but those that excludedHeaders lists (credentials and session
+// tokens: opaque, often Base64, all false positives and secrets in logs;
+// the cookie header, inspected cookie by cookie; framing and hop-by-hop
+// headers; content negotiation, conditionals and fetch metadata, which
+// browsers fill in with fixed grammars; tracing identifiers; and the
+// forwarding headers the gateway rewrites), the names starting with
+// excludedPrefixes, and Options.ExcludeHeaders.
+const AllHeaders = "*"
+
+// NamedHeaders is the narrower choice: the two headers that applications
+// most often store and render back (analytics, log viewers, "recent
+// visitors" pages).
+var NamedHeaders = []string{"User-Agent", "Referer"}
 
 // Defaults for Options' zero values.
 const (
 	DefaultMaxValues      = 512
-	DefaultMaxBytes       = 64 << 10
+	DefaultMaxBytes       = 1 << 20
 	DefaultMaxDecodeBytes = 4 << 10
 )
 
@@ -108,14 +170,21 @@ const (
 const MaxLocation = 128
 
 // Options configures a Detector. The zero value inspects every source, for
-// SQLi and XSS, with both decoders and the default limits.
+// every kind, with every decoder and the default limits.
 type Options struct {
 	// Headers are the request headers whose values are inspected. nil means
-	// DefaultHeaders; an empty non-nil slice inspects none.
+	// DefaultHeaders; an empty non-nil slice inspects none; AllHeaders
+	// ("*") alone inspects every header but the excluded ones.
 	Headers []string
+	// ExcludeHeaders are more headers that AllHeaders leaves out: the
+	// deployment's own credential, signature or trace headers (the API key
+	// and JWT header names of the auth stage, for instance).
+	ExcludeHeaders []string
+	// Off lists the kinds not detected.
+	Off KindSet
 	// Sources restricts what is inspected; 0 means AllSources.
 	Sources SourceSet
-	// NoSQLi and NoXSS turn a detector off.
+	// NoSQLi and NoXSS turn a detector off (as Off does).
 	NoSQLi, NoXSS bool
 	// NoURLDecode and NoBase64 turn off inspecting values in decoded form.
 	NoURLDecode, NoBase64 bool
@@ -124,8 +193,10 @@ type Options struct {
 	// reports Truncated.
 	MaxValues int
 	// MaxBytes is the number of value bytes inspected per request, decoded
-	// forms included; 0 means DefaultMaxBytes. A value that does not fit
-	// is not inspected, and Inspect stops and reports Truncated.
+	// forms included; 0 means DefaultMaxBytes, the gateway's default body
+	// limit, so that a payload padded to 64 or 128 KiB is still read. A
+	// value that does not fit is not inspected, and Inspect stops and
+	// reports Truncated.
 	MaxBytes int
 	// MaxDecodeBytes is the longest value that is also inspected decoded;
 	// 0 means DefaultMaxDecodeBytes.
@@ -136,14 +207,18 @@ type Options struct {
 // concurrent use; per-request state lives in a Scratch.
 type Detector struct {
 	headers        [][]byte // lower-case names, also used in locations
+	allHeaders     bool
+	exclude        map[string]struct{} // lower-case names left out by allHeaders
 	sources        SourceSet
+	off            KindSet
 	sqli, xss      bool
 	urlDecode      bool
 	base64         bool
 	maxValues      int
 	maxBytes       int
 	maxDecodeBytes int
-	clean          cleanCache
+	clean          cleanCache // values inspected clean by every check
+	cleanLib       cleanCache // values libinjection found clean
 }
 
 // New validates o and compiles it. It reports every problem, not just the
@@ -162,8 +237,18 @@ func New(o Options) (*Detector, error) {
 	if o.Sources&^AllSources != 0 {
 		errs = append(errs, fmt.Errorf("sources: unknown bits %#x", uint16(o.Sources&^AllSources)))
 	}
-	if o.NoSQLi && o.NoXSS {
-		errs = append(errs, errors.New("detectors: both sqli and xss are off"))
+	off := o.Off
+	if o.NoSQLi {
+		off = off.With(KindSQLi)
+	}
+	if o.NoXSS {
+		off = off.With(KindXSS)
+	}
+	if all := KindSet(1)<<kindEnd - 2; off&all == all {
+		errs = append(errs, errors.New("detectors: every kind is off"))
+	}
+	if off>>kindEnd != 0 {
+		errs = append(errs, fmt.Errorf("detectors: unknown kinds %#x", uint32(off>>kindEnd<<kindEnd)))
 	}
 	headers := o.Headers
 	if headers == nil {
@@ -171,8 +256,9 @@ func New(o Options) (*Detector, error) {
 	}
 	d := &Detector{
 		sources:        o.Sources,
-		sqli:           !o.NoSQLi,
-		xss:            !o.NoXSS,
+		off:            off,
+		sqli:           !off.Has(KindSQLi),
+		xss:            !off.Has(KindXSS),
 		urlDecode:      !o.NoURLDecode,
 		base64:         !o.NoBase64,
 		maxValues:      orDefault(o.MaxValues, DefaultMaxValues),
@@ -183,10 +269,16 @@ func New(o Options) (*Detector, error) {
 		d.sources = AllSources
 	}
 	d.clean.init()
+	d.cleanLib.init()
 	seen := map[string]bool{}
 	for i, h := range headers {
 		lower := strings.ToLower(h)
 		switch {
+		case h == AllHeaders:
+			if len(headers) != 1 {
+				errs = append(errs, fmt.Errorf("headers[%d]: %q must be the only entry", i, AllHeaders))
+			}
+			d.allHeaders = true
 		case h == "" || !isToken(h):
 			errs = append(errs, fmt.Errorf("headers[%d]: not a header name: %q", i, h))
 		case seen[lower]:
@@ -197,6 +289,17 @@ func New(o Options) (*Detector, error) {
 			seen[lower] = true
 			d.headers = append(d.headers, []byte(lower))
 		}
+	}
+	d.exclude = map[string]struct{}{}
+	for _, h := range excludedHeaders {
+		d.exclude[h] = struct{}{}
+	}
+	for i, h := range o.ExcludeHeaders {
+		if h == "" || !isToken(h) {
+			errs = append(errs, fmt.Errorf("exclude_headers[%d]: not a header name: %q", i, h))
+			continue
+		}
+		d.exclude[strings.ToLower(h)] = struct{}{}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("compile waf inject: %w", err)
@@ -234,7 +337,11 @@ type Result struct {
 	// Scratch is used again. For the access log only: never a metric label,
 	// never the response.
 	Location []byte
-	// Fingerprint is libinjection's SQLi fingerprint ("s&sos"); empty for XSS.
+	// Rule names the check that matched, a short stable name such as
+	// "libinjection", "dot_dot_slash" or "js_sink": for the access log.
+	Rule string
+	// Fingerprint is libinjection's SQLi fingerprint ("s&sos"); empty for
+	// other detections.
 	Fingerprint string
 	// Decoding is the form in which the value matched.
 	Decoding Decoding
@@ -257,16 +364,30 @@ type Scratch struct {
 	parser  fastjson.Parser
 	form    fasthttp.Args
 	dec     []byte
+	dec2    []byte
+	norm    []byte
+	str     []byte
 	loc     []byte
 	delim   []byte
 	ptr     []ptrSeg
 	res     Result
+	fp      string // the fingerprint of the last SQLi detection
 	stopped bool
+
+	// JSON locations are found after the fact (locate.go): the walk
+	// counts values, and only a detection walks again to name its path.
+	jsonStart int  // res.Values when the JSON walk started
+	jsonHit   int  // res.Values at the JSON detection, 0 for none
+	locating  bool // walking again to find value number locTarget
+	locTarget int
+	locCount  int
 }
 
 type ptrSeg struct {
-	key []byte // nil for an array index
-	idx int
+	key  []byte // nil for an array index
+	idx  int
+	esc  bool // key is a raw JSON string with escapes
+	attr bool // key is an XML attribute name
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(Scratch) }}
@@ -288,12 +409,14 @@ func (sc *Scratch) start() {
 	sc.loc = sc.loc[:0]
 	sc.ptr = sc.ptr[:0]
 	sc.stopped = false
+	sc.jsonHit = 0
+	sc.locating = false
 }
 
-// Inspect looks for SQLi and XSS in req, in the order path, query, cookies,
+// Inspect looks for attacks in req, in the order path, query, cookies,
 // headers, body, and returns the first detection. body is the request's
 // JSON body when the caller has parsed it already; when nil, a JSON body is
-// parsed with sc's parser. Inspect does not retain req, body or anything
+// read from the raw bytes. Inspect does not retain req, body or anything
 // reachable from them.
 func (d *Detector) Inspect(sc *Scratch, req *fasthttp.Request, body *fastjson.Value) Result {
 	sc.start()
@@ -309,36 +432,76 @@ func (d *Detector) Inspect(sc *Scratch, req *fasthttp.Request, body *fastjson.Va
 func (d *Detector) InspectJSON(sc *Scratch, v *fastjson.Value) Result {
 	sc.start()
 	if d.sources.Has(SourceJSON) {
-		d.walkJSON(sc, v)
+		d.inspectJSONValue(sc, v)
 	}
 	return sc.res
 }
 
-// InspectJSONBytes parses raw with sc's parser and inspects it as
-// InspectJSON does; raw that is not JSON is inspected as one value of
-// source body.
+// inspectJSONValue walks a parsed JSON document, then names the location
+// of a detection.
+func (d *Detector) inspectJSONValue(sc *Scratch, v *fastjson.Value) {
+	sc.jsonStart = sc.res.Values
+	d.walkJSON(sc, v)
+	if sc.jsonHit > 0 {
+		sc.startLocating()
+		d.walkJSON(sc, v)
+		sc.locating, sc.stopped = false, true
+	}
+}
+
+// InspectJSONBytes inspects raw as a JSON body; raw that is not JSON is
+// inspected as one value of source body.
 func (d *Detector) InspectJSONBytes(sc *Scratch, raw []byte) Result {
 	sc.start()
 	d.inspectJSONBytes(sc, raw)
 	return sc.res
 }
 
+// inspectJSONBytes reads raw with the streaming reader (jsonscan.go); raw
+// that is not JSON is inspected whole, as one value of source body.
 func (d *Detector) inspectJSONBytes(sc *Scratch, raw []byte) {
-	v, err := sc.parser.ParseBytes(raw)
-	if err != nil {
-		if d.sources.Has(SourceBody) {
-			d.value(sc, SourceBody, nil, raw)
-		}
-		return
-	}
 	if d.sources.Has(SourceJSON) {
-		d.walkJSON(sc, v)
+		sc.jsonStart = sc.res.Values
+		ok := d.scanJSON(sc, raw)
+		if sc.jsonHit > 0 {
+			sc.startLocating()
+			d.scanJSON(sc, raw)
+			sc.locating, sc.stopped = false, true
+		}
+		if ok || sc.stopped {
+			return
+		}
 	}
+	if d.sources.Has(SourceBody) {
+		sc.ptr = sc.ptr[:0]
+		d.value(sc, SourceBody, nil, raw, 0)
+	}
+}
+
+// Value contexts: what a check may need to know about where a value is.
+const (
+	ctxName      uint8 = 1 << iota // a parameter name or an object key
+	ctxUserAgent                   // the User-Agent header
+	ctxPath                        // the whole path: only files and traversals
+	ctxMarkup                      // an XML declaration, comment or DOCTYPE: only the markup checks
+)
+
+// finding is the outcome of the checks on one form of a value; a SQLi
+// fingerprint goes to the Scratch (sc.fp).
+type finding struct {
+	kind Kind
+	rule string
 }
 
 // value inspects one value v of src, named name, and records a detection or
 // the end of the budget in sc. It reports whether inspection must stop.
-func (d *Detector) value(sc *Scratch, src Source, name, v []byte) bool {
+func (d *Detector) value(sc *Scratch, src Source, name, v []byte, ctx uint8) bool {
+	return d.valueMask(sc, src, name, v, 0, ctx)
+}
+
+// valueMask is value for a value whose class mask m the caller computed
+// while reading it (0: not computed).
+func (d *Detector) valueMask(sc *Scratch, src Source, name, v []byte, m uint64, ctx uint8) bool {
 	if sc.stopped {
 		return true
 	}
@@ -353,83 +516,343 @@ func (d *Detector) value(sc *Scratch, src Source, name, v []byte) bool {
 	}
 	r.Values++
 	r.Bytes += len(v)
-	kind, fp := d.detect(v)
-	dec := DecodingNone
-	if kind == KindNone && len(v) <= d.maxDecodeBytes {
-		kind, fp, dec = d.detectDecoded(sc, v)
+	if m == 0 {
+		m = classMask(v)
 	}
-	if kind == KindNone {
+	if m&^(bLower|bDigit|bUnder) == 0 && !isDigit(v[0]) && ctx&ctxUserAgent == 0 {
+		// A lower-case word, the typical key or enum value: no check
+		// applies, and it is not Base64 (which mixes cases).
 		return false
 	}
-	r.Kind, r.Source, r.Fingerprint, r.Decoding = kind, src, fp, dec
-	r.Location = sc.location(src, name)
-	sc.stopped = true
+	f, dec := d.inspectValue(sc, v, m, ctx)
+	if f.kind == KindNone {
+		return false
+	}
+	d.found(sc, src, name, f, dec)
 	return true
 }
 
-// detectDecoded inspects v once more URL-decoded and Base64-decoded, when it
-// looks like either.
-func (d *Detector) detectDecoded(sc *Scratch, v []byte) (Kind, string, Decoding) {
+// found records detection f in sc and stops the inspection.
+func (d *Detector) found(sc *Scratch, src Source, name []byte, f finding, dec Decoding) {
 	r := &sc.res
-	if d.urlDecode && hasPercentHex(v) {
-		sc.dec = urlDecode(sc.dec[:0], v)
-		if r.Bytes+len(sc.dec) > d.maxBytes {
-			r.Truncated = true
-			return KindNone, "", DecodingNone
-		}
-		r.Bytes += len(sc.dec)
-		if k, fp := d.detect(sc.dec); k != KindNone {
-			return k, fp, DecodingURL
-		}
+	r.Kind, r.Source, r.Rule, r.Decoding = f.kind, src, f.rule, dec
+	if f.kind == KindSQLi && f.rule == ruleLibinjection {
+		r.Fingerprint = sc.fp
 	}
-	if d.base64 && looksBase64(v) {
-		var ok bool
-		sc.dec, ok = decodeBase64(sc.dec[:0], v)
-		if ok && mostlyPrintable(sc.dec) {
-			if r.Bytes+len(sc.dec) > d.maxBytes {
-				r.Truncated = true
-				return KindNone, "", DecodingNone
-			}
-			r.Bytes += len(sc.dec)
-			if k, fp := d.detect(sc.dec); k != KindNone {
-				return k, fp, DecodingBase64
-			}
-		}
+	if src == SourceJSON {
+		sc.jsonHit = r.Values // named by the second walk
+	} else {
+		r.Location = sc.location(src, name)
 	}
-	return KindNone, "", DecodingNone
+	sc.stopped = true
 }
 
-// detect runs the pre-filters, and libinjection where they cannot rule it
-// out and the value was not found clean before.
-func (d *Detector) detect(v []byte) (Kind, string) {
-	if singleWord(v) {
-		return KindNone, ""
+// cacheMin is the shortest value worth a look-up in the clean cache:
+// shorter ones, and single words, cost less to inspect than to hash.
+const cacheMin = 16
+
+// inspectValue runs the checks on v as received and in its decoded forms.
+func (d *Detector) inspectValue(sc *Scratch, v []byte, m uint64, ctx uint8) (finding, Decoding) {
+	var h uint64
+	cached := len(v) >= cacheMin && m&^(bAlnum|bUnder) != 0
+	if cached {
+		h = d.clean.hash(v, ctx)
+		if d.clean.has(h) {
+			return finding{}, DecodingNone
+		}
 	}
-	sqli := d.sqli && sqliMaybe(v)
-	xss := d.xss && xssMaybe(v)
+	f := d.detect(sc, v, m, ctx)
+	dec := DecodingNone
+	if f.kind == KindNone && len(v) <= d.maxDecodeBytes {
+		f, dec = d.detectDecoded(sc, v, m, ctx)
+	}
+	if f.kind == KindNone && cached && !sc.res.Truncated {
+		d.clean.add(h)
+	}
+	return f, dec
+}
+
+// maxURLDecodings is how many more URL decodings a value gets: attack
+// tools encode two or three times.
+const maxURLDecodings = 3
+
+// detectDecoded inspects v in its decoded forms, when it looks encoded:
+// URL-decoded (repeatedly), HTML-decoded, with tags inside words removed;
+// and Base64-decoded, then the same chain on the decoded bytes.
+func (d *Detector) detectDecoded(sc *Scratch, v []byte, m uint64, ctx uint8) (finding, Decoding) {
+	if hasAny(m, bPercent|bAmp|bLT) {
+		if f, dec := d.decodeChain(sc, v, m, ctx, 0); f.kind != KindNone {
+			return f, dec
+		}
+	}
+	// Base64 of text mixes upper and lower case; words, hex digests,
+	// UUIDs and upper-case codes do not, and are not decoded.
+	if !d.base64 || m&^bBase64 != 0 || !has(m, bLower|bUpper) || !looksBase64(v) {
+		return finding{}, DecodingNone
+	}
+	b, ok := decodeBase64(sc.decBuf(0), v)
+	sc.dec = b
+	if !ok || !mostlyPrintable(b) {
+		return finding{}, DecodingNone
+	}
+	if b = d.decoded(sc, 0, b); b == nil {
+		return finding{}, DecodingNone
+	}
+	bm := classMask(b)
+	if f := d.detect(sc, b, bm, ctx); f.kind != KindNone {
+		return f, DecodingBase64
+	}
+	if f, _ := d.decodeChain(sc, b, bm, ctx, 1); f.kind != KindNone {
+		return f, DecodingBase64
+	}
+	return finding{}, DecodingNone
+}
+
+// decodeChain runs the URL, HTML and tag steps from v; each decodes the
+// previous one's output into the other of two buffers, starting with
+// buffer step%2.
+func (d *Detector) decodeChain(sc *Scratch, v []byte, m uint64, ctx uint8, step int) (finding, Decoding) {
+	cur, curM := v, m
+	next := func(b []byte) bool {
+		cur = d.decoded(sc, step, b)
+		step++
+		if cur == nil {
+			return false
+		}
+		curM = classMask(cur)
+		return true
+	}
+	if d.urlDecode {
+		for k := 0; k < maxURLDecodings && has(curM, bPercent) && hasPercentHex(cur); k++ {
+			if !next(urlDecode(sc.decBuf(step), cur)) {
+				return finding{}, DecodingNone
+			}
+			if f := d.detect(sc, cur, curM, ctx); f.kind != KindNone {
+				return f, DecodingURL
+			}
+		}
+	}
+	// Twice: "&amp;lpar;" is "(" to a page that decodes once more.
+	for k := 0; k < 2 && has(curM, bAmp) && hasEntity(cur); k++ {
+		if !next(htmlDecode(sc.decBuf(step), cur)) {
+			return finding{}, DecodingNone
+		}
+		if f := d.detect(sc, cur, curM, ctx); f.kind != KindNone {
+			return f, DecodingHTML
+		}
+	}
+	if has(curM, bLT|bGT) && tagInWord(cur) {
+		if !next(stripTags(sc.decBuf(step), cur)) {
+			return finding{}, DecodingNone
+		}
+		if f := d.detect(sc, cur, curM, ctx); f.kind != KindNone {
+			return f, DecodingTags
+		}
+	}
+	return finding{}, DecodingNone
+}
+
+// decBuf returns the empty decoding buffer for step k: steps alternate
+// between two buffers, so that each decodes the previous one's output.
+func (sc *Scratch) decBuf(k int) []byte {
+	if k%2 == 0 {
+		return sc.dec[:0]
+	}
+	return sc.dec2[:0]
+}
+
+// decoded keeps the buffer b of step k in sc and charges it to the
+// budget; nil when it does not fit (the result is then Truncated).
+func (d *Detector) decoded(sc *Scratch, k int, b []byte) []byte {
+	if k%2 == 0 {
+		sc.dec = b
+	} else {
+		sc.dec2 = b
+	}
+	r := &sc.res
+	if r.Bytes+len(b) > d.maxBytes {
+		r.Truncated = true
+		return nil
+	}
+	r.Bytes += len(b)
+	return b
+}
+
+// detect runs every check on one form of a value, whose class mask is m:
+// the specific checks first (they are cheap and gated by m), then
+// libinjection where its pre-filters cannot rule it out, then the XSS
+// checks for script without markup.
+func (d *Detector) detect(sc *Scratch, v []byte, m uint64, ctx uint8) finding {
+	if m&^(bAlnum|bUnder|bHigh) == 0 {
+		// One word (no overlong byte): nothing but the scanner's
+		// User-Agent words, and libinjection for a word that starts
+		// with a digit ("1union" is two tokens), can match.
+		if ctx&ctxUserAgent != 0 && !d.off.Has(KindScanner) {
+			if r := checkScannerAgent(v); r != "" {
+				return finding{kind: KindScanner, rule: r}
+			}
+		}
+		if !isDigit(v[0]) || m&^bDigit == 0 {
+			return finding{}
+		}
+		return d.libinjection(sc, v, m)
+	}
+	off := d.off
+	check := func(k Kind, rule string) bool { return rule != "" && !off.Has(k) }
+	// Each check runs only when the value has the bytes it needs (the
+	// same tests open each check function; repeated here, they save the
+	// calls on the typical value, which needs none).
+	if ctx&ctxMarkup != 0 {
+		// libinjection reads any <!DOCTYPE or <?xml as XSS: in an XML
+		// body's prolog, only what a parser acts on counts.
+		if r := checkXXE(v, m); check(KindXXE, r) {
+			return finding{kind: KindXXE, rule: r}
+		}
+		if r := checkSSI(v, m); check(KindSSI, r) {
+			return finding{kind: KindSSI, rule: r}
+		}
+		return finding{}
+	}
+	if ctx&ctxPath != 0 {
+		if r := checkTraversal(v, m); check(KindPathTraversal, r) {
+			return finding{kind: KindPathTraversal, rule: r}
+		}
+		if r := checkFile(v, m); check(KindLFI, r) {
+			return finding{kind: KindLFI, rule: r}
+		}
+		return finding{}
+	}
+	if has(m, bLT) {
+		if r := checkXXE(v, m); check(KindXXE, r) {
+			return finding{kind: KindXXE, rule: r}
+		}
+		if r := checkSSI(v, m); check(KindSSI, r) {
+			return finding{kind: KindSSI, rule: r}
+		}
+	}
+	if has(m, bDollar|bLBrace) {
+		if r := checkJNDI(v, m); check(KindJNDI, r) {
+			return finding{kind: KindJNDI, rule: r}
+		}
+	}
+	if has(m, bOverlong) || has(m, bDot) && hasAny(m, bSlash|bBackslash) {
+		if r := checkTraversal(v, m); check(KindPathTraversal, r) {
+			return finding{kind: KindPathTraversal, rule: r}
+		}
+	}
+	if hasAny(m, fileNeeds|bDot) {
+		if r := checkFile(v, m); check(KindLFI, r) {
+			return finding{kind: KindLFI, rule: r}
+		}
+	}
+	if hasAny(m, templateNeeds) {
+		if r := checkTemplate(v, m); check(KindTemplate, r) {
+			return finding{kind: KindTemplate, rule: r}
+		}
+	}
+	if hasAny(m, codeNeeds) {
+		if k, r := checkCode(v, m); check(k, r) {
+			return finding{kind: k, rule: r}
+		}
+	}
+	if hasAny(m, cmdNeeds) {
+		if r := checkCmd(v, m); check(KindCmdInjection, r) {
+			return finding{kind: KindCmdInjection, rule: r}
+		}
+	}
+	if hasAny(m, bLParen|bColon) {
+		if r := checkLDAP(v, m); check(KindLDAP, r) {
+			return finding{kind: KindLDAP, rule: r}
+		}
+	}
+	if has(m, bDollar) || has(m, bDot|bLParen) {
+		if r := checkNoSQL(v, m, ctx&ctxName != 0); check(KindNoSQL, r) {
+			return finding{kind: KindNoSQL, rule: r}
+		}
+	}
+	if has(m, bNL) {
+		if r := checkMail(v, m); check(KindMail, r) {
+			return finding{kind: KindMail, rule: r}
+		}
+	}
+	if hasAny(m, bNL|bHigh) {
+		if r := checkCRLF(v, m); check(KindCRLF, r) {
+			return finding{kind: KindCRLF, rule: r}
+		}
+	}
+	if has(m, bUnder) {
+		if r := checkGraphQL(v, m); check(KindGraphQLIntrospection, r) {
+			return finding{kind: KindGraphQLIntrospection, rule: r}
+		}
+	}
+	if !off.Has(KindScanner) {
+		if ctx&ctxUserAgent != 0 {
+			if r := checkScannerAgent(v); r != "" {
+				return finding{kind: KindScanner, rule: r}
+			}
+		}
+		if has(m, bDot) {
+			if r := checkOAST(v, m); r != "" {
+				return finding{kind: KindScanner, rule: r}
+			}
+		}
+	}
+	if f := d.libinjection(sc, v, m); f.kind != KindNone {
+		return f
+	}
+	if hasAny(m, bDigit|bQuote|bDQuote) {
+		if r := checkTautology(v, m); check(KindSQLi, r) {
+			return finding{kind: KindSQLi, rule: r}
+		}
+	}
+	if hasAny(m, bColon|bLParen|bBacktick|bLBracket) {
+		if r := checkXSSCode(v, m); check(KindXSS, r) {
+			return finding{kind: KindXSS, rule: r}
+		}
+	}
+	return finding{}
+}
+
+const ruleLibinjection = "libinjection"
+
+// libinjection runs IsSQLi and IsXSS where the pre-filters cannot rule them
+// out, and drops the SQLi detections that sqlitune.go asks a second signal
+// for and that lack it.
+func (d *Detector) libinjection(sc *Scratch, v []byte, m uint64) finding {
+	if m&^bWordOnly == 0 && !isDigit(v[0]) {
+		return finding{} // singleWord
+	}
+	xss := d.xss && xssMaybeMask(v, m)
+	sqli := d.sqli && sqliMaybeMask(v, m)
 	if !sqli && !xss {
-		return KindNone, ""
+		return finding{}
 	}
-	h := d.clean.hash(v)
-	if d.clean.has(h) {
-		return KindNone, ""
+	// libinjection's verdict depends on the bytes alone: remember the
+	// clean ones, whatever form or place they come from, in a table of
+	// their own that the far more numerous cheap values cannot evict.
+	h := d.cleanLib.hash(v, 0)
+	if d.cleanLib.has(h) {
+		return finding{}
 	}
 	if sqli {
-		if is, fp := libinjection.IsSQLi(b2s(v)); is {
-			return KindSQLi, fp
+		if is, fp := libinjection.IsSQLi(b2s(v)); is && !weakSQLi(sc, fp, v) {
+			sc.fp = fp
+			return finding{kind: KindSQLi, rule: ruleLibinjection}
 		}
 	}
 	if xss && libinjection.IsXSS(b2s(v)) {
-		return KindXSS, ""
+		return finding{kind: KindXSS, rule: ruleLibinjection}
 	}
-	d.clean.add(h)
-	return KindNone, ""
+	d.cleanLib.add(h)
+	return finding{}
 }
 
-// cleanCache remembers values that libinjection found clean, so that the
-// values a client repeats on every request (a browser's User-Agent, a
-// session cookie, the same form text) cost a hash instead of 1-3 us and a
-// dozen allocations inside libinjection. It is a direct-mapped table of
+// cleanCache remembers values that were inspected and found clean, so
+// that the values a client repeats on every request (a browser's
+// User-Agent, a session cookie, the same form text) cost a hash instead of
+// the lexer and 1-3 us and a dozen allocations inside libinjection. The
+// context of a value (a name, the User-Agent) is part of its key, as it
+// changes the checks. It is a direct-mapped table of
 // 64-bit keyed hashes, written and read with atomics: an entry can be
 // overwritten by any other value, which only costs a recomputation. The
 // hash is seeded per process (hash/maphash), so a client cannot craft a
@@ -438,9 +861,10 @@ func (d *Detector) detect(v []byte) (Kind, string) {
 type cleanCache struct {
 	seed  maphash.Seed
 	slots []atomic.Uint64
+	off   bool // benchmarks of the uncached cost only
 }
 
-const cleanCacheSlots = 1 << 13 // 64 KiB per detector
+const cleanCacheSlots = 1 << 13 // 64 KiB per table
 
 func (c *cleanCache) init() {
 	c.seed = maphash.MakeSeed()
@@ -448,10 +872,12 @@ func (c *cleanCache) init() {
 }
 
 // hash never returns 0, the empty slot.
-func (c *cleanCache) hash(v []byte) uint64 { return maphash.Bytes(c.seed, v) | 1 }
+func (c *cleanCache) hash(v []byte, ctx uint8) uint64 {
+	return (maphash.Bytes(c.seed, v) ^ uint64(ctx)*0x9e3779b97f4a7c15) | 1
+}
 
 func (c *cleanCache) has(h uint64) bool {
-	return c.slots[h>>1&(cleanCacheSlots-1)].Load() == h
+	return !c.off && c.slots[h>>1&(cleanCacheSlots-1)].Load() == h
 }
 
 func (c *cleanCache) add(h uint64) { c.slots[h>>1&(cleanCacheSlots-1)].Store(h) }
@@ -460,3 +886,6 @@ func (c *cleanCache) add(h uint64) { c.slots[h>>1&(cleanCacheSlots-1)].Store(h) 
 // to its input after returning (its pooled states are cleared), and its
 // fingerprint is a separate string.
 func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// s2b views s as bytes without copying; the bytes must not be written.
+func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -1,6 +1,8 @@
 package inject
 
 import (
+	"bytes"
+	"compress/gzip"
 	"strings"
 	"testing"
 
@@ -16,10 +18,14 @@ func TestNew(t *testing.T) {
 		{name: "zero value", opts: Options{}},
 		{name: "no headers", opts: Options{Headers: []string{}}},
 		{name: "custom headers", opts: Options{Headers: []string{"X-Search", "user-agent"}}},
+		{name: "all headers", opts: Options{Headers: []string{AllHeaders}, ExcludeHeaders: []string{"X-Tenant-Key"}}},
+		{name: "sqli and xss off", opts: Options{NoSQLi: true, NoXSS: true}},
+		{name: "bad header options", opts: Options{Headers: []string{"*", "Referer"}, ExcludeHeaders: []string{"a b"}, Off: 1 << 31},
+			wantErr: []string{`headers[0]: "*" must be the only entry`, `exclude_headers[0]: not a header name: "a b"`, "detectors: unknown kinds"}},
 		{name: "all problems at once", opts: Options{
 			Headers:   []string{"Bad Header", "Referer", "referer", "Cookie"},
 			MaxValues: -1, MaxBytes: -2, MaxDecodeBytes: -3,
-			Sources: 1 << 15, NoSQLi: true, NoXSS: true,
+			Sources: 1 << 15, NoSQLi: true, NoXSS: true, Off: KindSet(1)<<kindEnd - 2,
 		}, wantErr: []string{
 			`headers[0]: not a header name: "Bad Header"`,
 			`headers[2]: duplicate header "referer"`,
@@ -28,7 +34,7 @@ func TestNew(t *testing.T) {
 			"max_bytes: must be >= 0, got -2",
 			"max_decode_bytes: must be >= 0, got -3",
 			"sources: unknown bits",
-			"both sqli and xss are off",
+			"every kind is off",
 		}},
 	}
 	for _, tc := range tests {
@@ -72,7 +78,7 @@ func TestDetectEverywhere(t *testing.T) {
 				if !pl.anyDec && r.Decoding != pl.decoding {
 					t.Errorf("%q: decoding %v; want %v", a.payload, r.Decoding, pl.decoding)
 				}
-				if a.kind == KindSQLi && r.Fingerprint == "" {
+				if a.kind == KindSQLi && r.Rule == ruleLibinjection && r.Fingerprint == "" {
 					t.Errorf("%q: no fingerprint", a.payload)
 				}
 				if !strings.HasPrefix(string(r.Location), r.Source.String()) {
@@ -201,7 +207,8 @@ func TestOptions(t *testing.T) {
 		want Kind
 	}{
 		{"default", Options{}, KindXSS},
-		{"no xss", Options{NoXSS: true}, KindNone},
+		{"no xss", Options{NoXSS: true}, KindSQLi}, // X-Search: every header by default
+		{"no xss, named headers", Options{NoXSS: true, Headers: NamedHeaders}, KindNone},
 		{"no xss, custom header", Options{NoXSS: true, Headers: []string{"x-search"}}, KindSQLi},
 		{"query off", Options{Sources: AllSources &^ (1 << SourceQuery), Headers: []string{"X-Search"}}, KindSQLi},
 	}
@@ -226,13 +233,41 @@ func TestUnparsableJSON(t *testing.T) {
 	}
 }
 
-func TestEncodedBodyIsTruncated(t *testing.T) {
-	var req fasthttp.Request
-	jsonBody(&req, `{"a":"b"}`)
-	req.Header.Set("Content-Encoding", "gzip")
-	var sc Scratch
-	if r := mustNew(t, Options{}).Inspect(&sc, &req, nil); !r.Truncated || r.Detected() {
-		t.Errorf("gzip body: truncated %v detected %v; want truncated, not detected", r.Truncated, r.Detected())
+// TestEncodedBody: a compressed body is not readable (Truncated); a plain
+// body under a false Content-Encoding label is read as it is, since an
+// upstream that ignores the label would.
+func TestEncodedBody(t *testing.T) {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(`{"a":"<script>alert(1)</script>"}`))
+	w.Close()
+	tests := []struct {
+		name, encoding, body string
+		wantTruncated        bool
+		want                 Kind
+	}{
+		{"gzip", "gzip", gz.String(), true, KindNone},
+		{"brotli", "br", `{"a":"<script>alert(1)</script>"}`, true, KindNone},
+		{"plain under a gzip label", "gzip", `{"a":"<script>alert(1)</script>"}`, false, KindXSS},
+		{"identity", "identity", `{"a":"<script>alert(1)</script>"}`, false, KindXSS},
+		{"plain form under a deflate label", "deflate", "", false, KindNone},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var req fasthttp.Request
+			jsonBody(&req, tc.body)
+			if tc.body == "" {
+				req.Header.SetContentType("application/x-www-form-urlencoded")
+				req.SetBodyString("cmd=cat /etc/passwd")
+				tc.want = KindLFI
+			}
+			req.Header.Set("Content-Encoding", tc.encoding)
+			var sc Scratch
+			r := mustNew(t, Options{}).Inspect(&sc, &req, nil)
+			if r.Truncated != tc.wantTruncated || r.Kind != tc.want {
+				t.Errorf("truncated %v kind %v; want %v %v", r.Truncated, r.Kind, tc.wantTruncated, tc.want)
+			}
+		})
 	}
 }
 

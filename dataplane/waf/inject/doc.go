@@ -1,29 +1,56 @@
-// Package inject is tier 1 of the gateway's WAF: it looks for SQL injection
-// and cross-site scripting in the parts of a request that applications feed
-// to databases and pages, with libinjection (github.com/corazawaf/libinjection-go),
-// on every request of the routes that enable it.
+// Package inject is tier 1 of the gateway's WAF: cheap, allocation-free
+// checks for the injections that reach applications through request
+// values, run on every request of the routes that enable it.
 //
-// What it inspects, each value under a location name for the access log and
-// the counters:
+// What it looks for, as a Kind (each check is described in its file):
 //
-//	path               each decoded path segment
+//	sqli, xss              libinjection (github.com/corazawaf/libinjection-go) behind exact
+//	                       pre-filters (prefilter.go), with second signals for its weak
+//	                       fingerprints and a tautology check (sqlitune.go); script URLs,
+//	                       JavaScript sinks and DOM access without markup (xss.go)
+//	path_traversal, lfi    ../ chains, overlong UTF-8, OS files, PHP/Java stream wrappers (paths.go)
+//	cmd_injection          shell commands after separators or in substitutions, $IFS,
+//	                       Shellshock (shell.go)
+//	code_injection,        PHP, Python, Java, Node.js, ASP code; JavaScript statements;
+//	prototype_pollution    __proto__ and constructor.prototype (code.go)
+//	template, jndi         server-side template expressions; Log4j lookups (template.go)
+//	ssi, xxe               server-side includes; DOCTYPE/ENTITY, UTF-7 XML, XInclude (markup.go)
+//	ldap, nosql            LDAP filter injection; MongoDB operators and shell (query.go)
+//	crlf, mail             header injection and response splitting; SMTP/IMAP commands (protocol.go)
+//	scanner                scanner User-Agents and interaction-server domains (scanner.go)
+//	graphql_introspection  __schema and __type queries (scanner.go)
+//
+// Where it looks, each value under a location name for the access log:
+//
+//	path               the decoded path (for files and traversals), and each segment
 //	query.<name>       each decoded query argument, and its name
 //	cookie.<name>      each cookie value
-//	header.<name>      the configured headers (DefaultHeaders: User-Agent, Referer)
-//	form.<name>        application/x-www-form-urlencoded fields and their names,
-//	                   and the non-file fields of multipart/form-data
-//	json.<pointer>     JSON string values (unescaped) and object keys, at their
-//	                   RFC 6901 pointer: json./items/0/name
-//	body               a JSON body that does not parse, as one value
+//	header.<name>      every header but credentials, framing, negotiation, conditionals,
+//	                   fetch metadata, tracing and forwarding headers (AllHeaders, the
+//	                   default), or the configured ones (NamedHeaders: User-Agent, Referer)
+//	form.<name>        application/x-www-form-urlencoded fields and their names, and the
+//	                   non-file fields of multipart/form-data (CRLF or LF line breaks)
+//	json.<pointer>     JSON string values (unescaped) and object keys, at their RFC 6901
+//	                   pointer: json./items/0/name (also untyped bodies that start like JSON)
+//	xml.<path>         XML and SOAP text, CDATA and attribute values (entities decoded), at
+//	                   their element path: xml./Envelope/Body/login/@user; the prolog and
+//	                   comments for the markup checks alone
+//	body               any other text body, or a JSON body that does not parse, as one value
 //
-// A value is also inspected once decoded when it is still URL-encoded
-// (double encoding) or looks like Base64 (standard or URL alphabet, decoding
-// to mostly printable text), as attack tools send payloads in those forms.
+// A value is also inspected in the forms an application or a browser may
+// decode it into: URL-decoded up to three more times, HTML character
+// references decoded, short tags inside words removed ("al<x>ert"), and
+// Base64-decoded (standard or URL alphabet, decoding to text), as attack
+// tools send payloads in those forms. A body whose Content-Encoding label is
+// false (no gzip magic under "gzip") is read as it is.
 //
-// It is cheap because almost no value reaches libinjection: pre-filters
-// (prefilter.go) prove, without allocating, that libinjection cannot flag a
-// value, and only the others are handed to it. A request whose values all
-// pass the pre-filters is inspected without allocating.
+// It is cheap because almost nothing runs on a typical value: one pass
+// classifies its bytes (classes.go), each check runs only when the value has
+// the bytes it needs, libinjection only where its pre-filters cannot rule
+// it out, and values seen clean before cost a hash (two caches: one for
+// whole values, one for libinjection's verdicts). A request whose values
+// all pass the pre-filters, or were seen clean, is inspected without
+// allocating.
 //
 // The package must never write a response, log, count or decide: Inspect
 // reports the first detection and whether inspection was cut short by its

@@ -13,33 +13,59 @@ import (
 func (d *Detector) inspectHead(sc *Scratch, req *fasthttp.Request) {
 	if d.sources.Has(SourcePath) {
 		path := req.URI().Path()
+		// The whole path for files and traversals, then each segment.
+		if len(path) > 1 && d.value(sc, SourcePath, nil, path, ctxPath) {
+			return
+		}
 		for len(path) > 0 {
 			var seg []byte
 			seg, path, _ = bytes.Cut(path, slash)
-			if d.value(sc, SourcePath, nil, seg) {
+			if d.value(sc, SourcePath, nil, seg, 0) {
 				return
 			}
 		}
 	}
 	if d.sources.Has(SourceQuery) {
 		for k, v := range req.URI().QueryArgs().All() {
-			if d.value(sc, SourceQuery, k, k) || d.value(sc, SourceQuery, k, v) {
+			if d.value(sc, SourceQuery, k, k, ctxName) || d.value(sc, SourceQuery, k, v, 0) {
 				return
 			}
 		}
 	}
 	if d.sources.Has(SourceCookie) {
 		for k, v := range req.Header.Cookies() {
-			if d.value(sc, SourceCookie, k, v) {
+			if d.value(sc, SourceCookie, k, v, 0) {
 				return
 			}
 		}
 	}
-	if d.sources.Has(SourceHeader) && len(d.headers) > 0 {
+	if !d.sources.Has(SourceHeader) {
+		return
+	}
+	if d.allHeaders {
+		for k, v := range req.Header.All() {
+			if d.excluded(k) {
+				continue
+			}
+			var ctx uint8
+			if equalFoldLower(k, hUserAgent) {
+				ctx = ctxUserAgent
+			}
+			if d.value(sc, SourceHeader, k, v, ctx) {
+				return
+			}
+		}
+		return
+	}
+	if len(d.headers) > 0 {
 		for k, v := range req.Header.All() {
 			for _, h := range d.headers {
 				if equalFoldLower(k, h) {
-					if d.value(sc, SourceHeader, h, v) {
+					var ctx uint8
+					if equalFoldLower(h, hUserAgent) {
+						ctx = ctxUserAgent
+					}
+					if d.value(sc, SourceHeader, h, v, ctx) {
 						return
 					}
 					break
@@ -47,6 +73,50 @@ func (d *Detector) inspectHead(sc *Scratch, req *fasthttp.Request) {
 			}
 		}
 	}
+}
+
+var hUserAgent = []byte("user-agent")
+
+// excludedHeaders are the headers that AllHeaders leaves out, lower case:
+// credentials and session tokens (opaque, often Base64: nothing to find and
+// secrets to keep out of logs), the cookie header (inspected cookie by
+// cookie), framing and hop-by-hop headers, content negotiation and
+// conditionals (fixed grammars that browsers fill in), fetch metadata,
+// tracing identifiers, and the forwarding headers that the gateway
+// rewrites. Names starting with excludedPrefixes are left out too.
+var excludedHeaders = []string{
+	"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token", "x-csrf-token",
+	"x-xsrf-token", "x-amz-security-token", "x-goog-iap-jwt-assertion", "signature", "signature-input",
+	"digest", "content-digest", "x-hub-signature", "x-hub-signature-256",
+	"host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection",
+	"keep-alive", "upgrade", "te", "trailer", "proxy-connection", "expect", "range",
+	"cache-control", "pragma", "dnt", "upgrade-insecure-requests", "priority", "save-data", "downlink",
+	"ect", "rtt", "device-memory", "viewport-width", "dpr", "width",
+	"traceparent", "tracestate", "baggage", "x-request-id", "x-correlation-id", "x-amzn-trace-id", "b3",
+	"x-cloud-trace-context", "uber-trace-id", "sentry-trace", "request-id", "x-request-start",
+	"forwarded", "x-real-ip", "via", "true-client-ip", "cf-connecting-ip",
+}
+
+var excludedPrefixes = []string{"accept", "if-", "sec-", "x-forwarded-", "x-b3-", "x-datadog-",
+	"access-control-request-", "x-ot-span-"}
+
+// excluded reports whether AllHeaders leaves header name out.
+func (d *Detector) excluded(name []byte) bool {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return false
+	}
+	for i, c := range name {
+		buf[i] = lowerASCII(c)
+	}
+	lower := buf[:len(name)]
+	for _, p := range excludedPrefixes {
+		if len(lower) >= len(p) && string(lower[:len(p)]) == p {
+			return true
+		}
+	}
+	_, ok := d.exclude[string(lower)]
+	return ok
 }
 
 var slash = []byte("/")
@@ -67,12 +137,23 @@ func equalFoldLower(b, lower []byte) bool {
 	return true
 }
 
-// inspectBody inspects the body by its media type: JSON, URL-encoded form
-// or multipart form. Other bodies are left to tier 2.
+// Body kinds, by media type (bodyKindOf).
+const (
+	bodySkip      = iota // binary: images, archives, protobuf...
+	bodyJSON             // application/json, */*+json, and untyped bodies that start like JSON
+	bodyForm             // application/x-www-form-urlencoded
+	bodyMultipart        // multipart/form-data
+	bodyXML              // */xml, */*+xml (SOAP)
+	bodyRaw              // anything else that reads as text (untyped markup included): one value
+)
+
+// inspectBody inspects the body by its media type: the fields of JSON,
+// form and multipart bodies, the text and attributes of XML, and any other
+// text body as one value.
 func (d *Detector) inspectBody(sc *Scratch, req *fasthttp.Request, body *fastjson.Value) {
 	if body != nil {
 		if d.sources.Has(SourceJSON) {
-			d.walkJSON(sc, body)
+			d.inspectJSONValue(sc, body)
 		}
 		return
 	}
@@ -80,43 +161,153 @@ func (d *Detector) inspectBody(sc *Scratch, req *fasthttp.Request, body *fastjso
 	if len(raw) == 0 {
 		return
 	}
-	ct := req.Header.ContentType()
-	mt, params := mediaType(ct)
-	switch {
-	case isJSONMediaType(mt):
+	mt, params := mediaType(req.Header.ContentType())
+	kind := bodyKindOf(mt, raw)
+	switch kind {
+	case bodySkip:
+		return
+	case bodyJSON:
 		if !d.sources.Has(SourceJSON) && !d.sources.Has(SourceBody) {
 			return
 		}
-	case equalFoldLower(mt, mtForm):
+	case bodyForm, bodyMultipart:
 		if !d.sources.Has(SourceForm) {
 			return
 		}
-	case equalFoldLower(mt, mtMultipart):
-		if !d.sources.Has(SourceForm) {
+	case bodyXML:
+		if !d.sources.Has(SourceXML) && !d.sources.Has(SourceBody) {
 			return
 		}
-	default:
-		return
+	case bodyRaw:
+		if !d.sources.Has(SourceBody) {
+			return
+		}
 	}
-	if len(req.Header.ContentEncoding()) > 0 {
+	if ce := req.Header.ContentEncoding(); len(ce) > 0 && encoded(ce, raw) {
 		sc.res.Truncated = true // compressed: not readable here
 		return
 	}
-	switch {
-	case isJSONMediaType(mt):
+	switch kind {
+	case bodyJSON:
 		d.inspectJSONBytes(sc, raw)
-	case len(mt) == len(mtForm):
+	case bodyForm:
 		sc.form.ParseBytes(raw)
 		for k, v := range sc.form.All() {
-			if d.value(sc, SourceForm, k, k) || d.value(sc, SourceForm, k, v) {
+			if d.value(sc, SourceForm, k, k, ctxName) || d.value(sc, SourceForm, k, v, 0) {
 				break
 			}
 		}
 		sc.form.Reset()
-	default:
+	case bodyMultipart:
 		d.inspectMultipart(sc, raw, params)
+	case bodyXML:
+		d.inspectXML(sc, raw)
+	case bodyRaw:
+		d.value(sc, SourceBody, nil, raw, 0)
 	}
 }
+
+// bodyKindOf classifies a body by its media type mt, and by its first
+// bytes when it has none.
+func bodyKindOf(mt, raw []byte) int {
+	switch {
+	case len(mt) == 0:
+		first := skipSpace(raw, 0)
+		switch {
+		case first < len(raw) && (raw[first] == '{' || raw[first] == '['):
+			return bodyJSON
+		case first < len(raw) && raw[first] == '<':
+			// Untyped markup is more often HTML than XML: one value,
+			// where libinjection reads the tags.
+			return bodyRaw
+		case looksText(raw):
+			return bodyRaw
+		}
+		return bodySkip
+	case isJSONMediaType(mt):
+		return bodyJSON
+	case equalFoldLower(mt, mtForm):
+		return bodyForm
+	case equalFoldLower(mt, mtMultipart):
+		return bodyMultipart
+	case isXMLMediaType(mt):
+		return bodyXML
+	case binaryMediaType(mt):
+		return bodySkip
+	case looksText(raw):
+		return bodyRaw
+	}
+	return bodySkip
+}
+
+var (
+	xmlSuffix = []byte("/xml")
+	xmlPlus   = []byte("+xml")
+)
+
+func isXMLMediaType(mt []byte) bool {
+	n := len(mt)
+	return n > 4 && (equalFoldLower(mt[n-4:], xmlSuffix) || equalFoldLower(mt[n-4:], xmlPlus))
+}
+
+// binaryMediaType: types whose bodies are not text.
+func binaryMediaType(mt []byte) bool {
+	for _, p := range [...]string{"image/", "audio/", "video/", "font/", "application/octet-stream",
+		"application/pdf", "application/zip", "application/gzip", "application/x-gzip", "application/zstd",
+		"application/x-protobuf", "application/protobuf", "application/grpc", "application/vnd.google.protobuf",
+		"application/x-tar", "application/x-7z", "application/wasm", "application/cbor", "application/msgpack",
+		"application/x-msgpack", "application/vnd.ms-", "application/vnd.openxmlformats"} {
+		if hasPrefixFold(mt, 0, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// looksText reports whether the start of b reads as text (UTF-8 or not):
+// no NUL and few control bytes in its first KiB.
+func looksText(b []byte) bool {
+	b = b[:min(len(b), 1024)]
+	bad := 0
+	for _, c := range b {
+		if c == 0 {
+			return false
+		}
+		if c < ' ' && c != '\t' && c != '\n' && c != '\r' {
+			bad++
+		}
+	}
+	return bad*20 <= len(b)
+}
+
+// encoded reports whether a body with Content-Encoding ce really is
+// encoded. A body that does not start with its coding's magic bytes (gzip:
+// 1f 8b; deflate: a zlib header; zstd: 28 b5 2f fd) was sent plain under
+// a false label, which an upstream that ignores the label reads as is:
+// it is inspected. br has no magic bytes, and several codings cannot be
+// checked: both count as encoded.
+func encoded(ce, raw []byte) bool {
+	ce = bytes.TrimSpace(ce)
+	switch {
+	case equalFoldLower(ce, ceIdentity):
+		return false
+	case equalFoldLower(ce, ceGzip) || equalFoldLower(ce, ceXGzip):
+		return len(raw) >= 2 && raw[0] == 0x1f && raw[1] == 0x8b
+	case equalFoldLower(ce, ceDeflate):
+		return len(raw) >= 2 && raw[0]&0x0f == 8 && (uint(raw[0])<<8|uint(raw[1]))%31 == 0
+	case equalFoldLower(ce, ceZstd):
+		return len(raw) >= 4 && raw[0] == 0x28 && raw[1] == 0xb5 && raw[2] == 0x2f && raw[3] == 0xfd
+	}
+	return true
+}
+
+var (
+	ceIdentity = []byte("identity")
+	ceGzip     = []byte("gzip")
+	ceXGzip    = []byte("x-gzip")
+	ceDeflate  = []byte("deflate")
+	ceZstd     = []byte("zstd")
+)
 
 var (
 	mtForm      = []byte("application/x-www-form-urlencoded")
@@ -139,19 +330,24 @@ func isJSONMediaType(mt []byte) bool {
 	return len(mt) > len(jsonSuffix) && equalFoldLower(mt[len(mt)-len(jsonSuffix):], jsonSuffix)
 }
 
-// walkJSON inspects every string value and object key of v.
+// walkJSON inspects every string value and object key of v. It keeps no
+// path: when locating, it does (see locate.go).
 func (d *Detector) walkJSON(sc *Scratch, v *fastjson.Value) {
 	switch v.Type() {
 	case fastjson.TypeString:
-		d.value(sc, SourceJSON, nil, v.GetStringBytes())
+		d.jsonValue(sc, v.GetStringBytes(), 0, 0)
 	case fastjson.TypeArray:
 		a, _ := v.Array()
 		for i, e := range a {
-			sc.ptr = append(sc.ptr, ptrSeg{idx: i})
+			if sc.locating {
+				sc.ptr = append(sc.ptr, ptrSeg{idx: i})
+			}
 			d.walkJSON(sc, e)
-			sc.ptr = sc.ptr[:len(sc.ptr)-1]
 			if sc.stopped {
 				return
+			}
+			if sc.locating {
+				sc.ptr = sc.ptr[:len(sc.ptr)-1]
 			}
 		}
 	case fastjson.TypeObject:
@@ -160,50 +356,68 @@ func (d *Detector) walkJSON(sc *Scratch, v *fastjson.Value) {
 			if sc.stopped {
 				return
 			}
-			sc.ptr = append(sc.ptr, ptrSeg{key: k})
-			if !d.value(sc, SourceJSON, nil, k) {
-				d.walkJSON(sc, e)
+			if sc.locating {
+				sc.ptr = append(sc.ptr, ptrSeg{key: k})
 			}
-			sc.ptr = sc.ptr[:len(sc.ptr)-1]
+			if d.jsonValue(sc, k, 0, ctxName) {
+				return
+			}
+			d.walkJSON(sc, e)
+			if sc.locating && !sc.stopped {
+				sc.ptr = sc.ptr[:len(sc.ptr)-1]
+			}
 		})
 	}
 }
 
 // inspectMultipart inspects the fields of a multipart/form-data body that
-// are not files. A body it cannot follow marks the result Truncated.
+// are not files. Lines end in CRLF, or in LF alone when the first boundary
+// line does (as Go's and PHP's readers accept). A body it cannot follow
+// marks the result Truncated.
 func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
 	boundary := boundaryParam(params)
 	if len(boundary) == 0 || len(boundary) > 70 {
 		sc.res.Truncated = true
 		return
 	}
-	// Parts are separated by CRLF "--" boundary; the first may start the body.
+	// The first boundary line starts the body or follows a line break.
 	sc.delim = append(append(sc.delim[:0], "\r\n--"...), boundary...)
-	delim := sc.delim
-	i := bytes.Index(body, delim[2:])
-	if i < 0 || (i > 0 && (i < 2 || !bytes.Equal(body[i-2:i], delim[:2]))) {
+	i := bytes.Index(body, sc.delim[2:])
+	if i < 0 || (i > 0 && body[i-1] != '\n') {
 		sc.res.Truncated = true
 		return
 	}
-	rest := body[i+len(delim)-2:]
+	first := body[i+len(sc.delim)-2:]
+	nl := crlf
+	if eol := bytes.IndexByte(first, '\n'); eol >= 0 && (eol == 0 || first[eol-1] != '\r') {
+		nl = lf
+		sc.delim = append(append(sc.delim[:0], "\n--"...), boundary...)
+	}
+	delim := sc.delim
+	rest := first
 	for {
 		if bytes.HasPrefix(rest, dashdash) {
 			return // closing delimiter
 		}
-		// Skip transport padding and the CRLF after the delimiter.
-		eol := bytes.Index(rest, crlf)
+		// Skip transport padding and the line break after the delimiter.
+		eol := bytes.Index(rest, nl)
 		if eol < 0 {
 			sc.res.Truncated = true
 			return
 		}
-		rest = rest[eol+2:]
-		hdrEnd := bytes.Index(rest, crlfcrlf)
+		rest = rest[eol+len(nl):]
+		var hdrEnd int
+		if len(nl) == 2 {
+			hdrEnd = bytes.Index(rest, crlfcrlf)
+		} else {
+			hdrEnd = bytes.Index(rest, lflf)
+		}
 		if hdrEnd < 0 {
 			sc.res.Truncated = true
 			return
 		}
-		headers := rest[:hdrEnd+2]
-		rest = rest[hdrEnd+4:]
+		headers := rest[:hdrEnd+len(nl)]
+		rest = rest[hdrEnd+2*len(nl):]
 		end := bytes.Index(rest, delim)
 		if end < 0 {
 			sc.res.Truncated = true
@@ -215,7 +429,7 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
 		if isFile {
 			continue
 		}
-		if d.value(sc, SourceForm, name, name) || d.value(sc, SourceForm, name, content) {
+		if d.value(sc, SourceForm, name, name, ctxName) || d.value(sc, SourceForm, name, content, 0) {
 			return
 		}
 	}
@@ -225,6 +439,8 @@ var (
 	dashdash = []byte("--")
 	crlf     = []byte("\r\n")
 	crlfcrlf = []byte("\r\n\r\n")
+	lf       = []byte("\n")
+	lflf     = []byte("\n\n")
 )
 
 // boundaryParam returns the boundary parameter of a Content-Type.
@@ -257,7 +473,8 @@ func param(params []byte, name string) []byte {
 func partName(headers []byte) (name []byte, isFile bool) {
 	for len(headers) > 0 {
 		var line []byte
-		line, headers, _ = bytes.Cut(headers, crlf)
+		line, headers, _ = bytes.Cut(headers, lf)
+		line = bytes.TrimSuffix(line, []byte{'\r'})
 		k, v, ok := bytes.Cut(line, []byte{':'})
 		k = bytes.TrimSpace(k)
 		if !ok || !equalFoldLower(k, hContentDisposition) {
@@ -285,20 +502,32 @@ func hasParam(params []byte, name string) bool {
 }
 
 // location builds the location of a detection in sc.loc: the source, then
-// the name (or the JSON pointer), sanitized and bounded by MaxLocation.
+// the name (or the JSON pointer, or the XML element path), sanitized and
+// bounded by MaxLocation.
 func (sc *Scratch) location(src Source, name []byte) []byte {
 	b := append(sc.loc[:0], src.String()...)
 	switch src {
 	case SourcePath, SourceBody:
-	case SourceJSON:
+	case SourceJSON, SourceXML:
+		if src == SourceXML && len(sc.ptr) == 0 {
+			break // the prolog, or markup it could not follow
+		}
 		b = append(b, '.')
 		for _, s := range sc.ptr {
 			b = append(b, '/')
+			if s.attr {
+				b = append(b, '@')
+			}
 			if s.key == nil {
 				b = strconv.AppendInt(b, int64(s.idx), 10)
 				continue
 			}
-			for _, c := range s.key {
+			key := s.key
+			if s.esc {
+				sc.norm = appendJSONString(sc.norm[:0], key)
+				key = sc.norm
+			}
+			for _, c := range key {
 				switch c {
 				case '~':
 					b = append(b, "~0"...)
@@ -315,6 +544,9 @@ func (sc *Scratch) location(src Source, name []byte) []byte {
 	default:
 		b = append(b, '.')
 		for _, c := range name {
+			if src == SourceHeader {
+				c = lowerASCII(c)
+			}
 			b = appendSafe(b, c)
 			if len(b) > MaxLocation {
 				break

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
 )
 
 // FuzzInspect parses raw request bytes with fasthttp and inspects them: no
@@ -17,7 +18,11 @@ func FuzzInspect(f *testing.F) {
 	f.Add("POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"a\":[{\"b\":\"c\"}],\"d~/\":1}")
 	f.Add("POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 11\r\n\r\na=1&b=x%3Cy")
 	f.Add("POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 60\r\n\r\n--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n--b--\r\n")
-	d := mustNew(f, Options{MaxValues: 64, MaxBytes: 4096})
+	f.Add("POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 50\r\n\r\n--b\nContent-Disposition: form-data; name=\"../../etc/passwd\"\n\nv\n--b--\n")
+	f.Add("POST /s HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 96\r\n\r\n<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x SYSTEM \"f\">]><a b=\"&lt;c\"><![CDATA[d]]><!--e--></a>")
+	f.Add("POST /t HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 12\r\n\r\n<b>x</b> ${a}")
+	f.Add("GET /?q=%253Csvg%2520onload%253Dalert(1)%253E&r=%26lt%3Bscript%26gt%3B HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\r\n")
+	d := mustNew(f, Options{MaxValues: 64, MaxBytes: 4096, Headers: []string{AllHeaders}})
 	var sc Scratch
 	f.Fuzz(func(t *testing.T, raw string) {
 		var req fasthttp.Request
@@ -35,12 +40,67 @@ func FuzzInspect(f *testing.F) {
 			return
 		}
 		checkLocation(t, r)
-		if r.Kind == KindSQLi && r.Fingerprint == "" {
-			t.Fatal("SQLi without a fingerprint")
+		if r.Rule == "" || (r.Rule == ruleLibinjection && r.Kind == KindSQLi) != (r.Fingerprint != "") {
+			t.Fatalf("%v by rule %q with fingerprint %q", r.Kind, r.Rule, r.Fingerprint)
 		}
 		loc := bytes.Clone(r.Location)
 		if again := d.Inspect(&sc, &req, nil); again.Kind != r.Kind || !bytes.Equal(again.Location, loc) {
 			t.Fatalf("second Inspect: %v at %q; first: %v at %q", again.Kind, again.Location, r.Kind, loc)
+		}
+	})
+}
+
+// FuzzJSONScan is the differential check of the streaming JSON reader:
+// for any document fastjson parses, it inspects the same values and bytes
+// as the walk of the parsed document, finds the same kind and names the
+// same location; for any other input it does not panic.
+func FuzzJSONScan(f *testing.F) {
+	for _, s := range []string{order1K, `{"a":[1,"x",{"b\u002f":"' or 1=1--"}]}`, `["\ud83d\ude00","\u0000"]`,
+		`{"a":"b"`, `{"":""}`, `[[[[]]]]`, `"\""`, `{"a" : 1 , "b" :[ true, false ,null ]}`} {
+		f.Add(s)
+	}
+	// Two detectors: each has its own clean cache, which changes Bytes.
+	da, db := mustNew(f, Options{}), mustNew(f, Options{})
+	var a, b Scratch
+	f.Fuzz(func(t *testing.T, doc string) {
+		ra := da.InspectJSONBytes(&a, []byte(doc))
+		v, err := fastjson.Parse(doc)
+		if err != nil {
+			return
+		}
+		rb := db.InspectJSON(&b, v)
+		if ra.Kind != rb.Kind || ra.Values != rb.Values || ra.Bytes != rb.Bytes || !bytes.Equal(ra.Location, rb.Location) {
+			t.Fatalf("scan %v at %q (%d values, %d bytes); walk %v at %q (%d, %d)",
+				ra.Kind, ra.Location, ra.Values, ra.Bytes, rb.Kind, rb.Location, rb.Values, rb.Bytes)
+		}
+	})
+}
+
+// FuzzDecoders: the decoders never grow a value (but Base64's 3-in-4 and
+// entities never make more bytes than they read), never panic, and
+// decode what they claim to find.
+func FuzzDecoders(f *testing.F) {
+	for _, s := range []string{"%3Cscript%3E", "&lt;&#x28;&#0000040;&amp;lpar;&Tab;", "o<x>nfocus=al</b>ert", "PHNjcmlwdD4=", "%", "&#", "&#x;", "<"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v := []byte(s)
+		if out := urlDecode(nil, v); len(out) > len(v) {
+			t.Fatalf("urlDecode grew %q to %q", v, out)
+		}
+		if out := htmlDecode(nil, v); len(out) > len(v) {
+			t.Fatalf("htmlDecode grew %q to %q", v, out)
+		}
+		if hasEntity(v) && bytes.Equal(htmlDecode(nil, v), v) {
+			t.Fatalf("hasEntity(%q) but htmlDecode changes nothing", v)
+		}
+		if out := stripTags(nil, v); len(out) > len(v) {
+			t.Fatalf("stripTags grew %q", v)
+		}
+		if looksBase64(v) {
+			if out, _ := decodeBase64(nil, v); len(out) > len(v) {
+				t.Fatalf("decodeBase64 grew %q", v)
+			}
 		}
 	})
 }

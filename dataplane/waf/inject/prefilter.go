@@ -165,7 +165,10 @@ var foldFunctions = []string{
 	"CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP",
 }
 
-func buildWords() map[string]wordInfo {
+// noWord is what lookupWord returns for a word it does not know.
+var noWord wordInfo
+
+func buildWords() map[string]*wordInfo {
 	m := make(map[string]wordInfo, len(sqlWordTypes)+64)
 	for w, t := range sqlWordTypes {
 		m[w] = wordInfo{typ: t}
@@ -189,7 +192,11 @@ func buildWords() map[string]wordInfo {
 	for _, w := range foldFunctions {
 		add(w, symF|symN)
 	}
-	return m
+	ptrs := make(map[string]*wordInfo, len(m))
+	for w, e := range m {
+		ptrs[w] = &e
+	}
+	return ptrs
 }
 
 // typeSymbols maps a libinjection token type to its symbol; 0 means the type
@@ -236,8 +243,12 @@ func wordHash(w []byte) uint32 {
 
 // lookupWord returns what the lexer knows of word w, upper-cased the way
 // libinjection's searchKeyword does (strings.ToUpper). ok is false when the
-// upper-cased form cannot be a key (too long, or not ASCII: every key is).
-func lookupWord(w []byte) (wordInfo, bool) {
+// upper-cased form cannot be a key (too long, or not ASCII: every key is),
+// and the entry is then noWord. Entries are shared: read only.
+func lookupWord(w []byte) (*wordInfo, bool) {
+	if !keywordShape(w) {
+		return &noWord, false
+	}
 	var buf [48]byte
 	n := 0
 	h := uint32(2166136261)
@@ -253,22 +264,85 @@ func lookupWord(w []byte) (wordInfo, bool) {
 			i += size
 			r = unicode.ToUpper(r)
 			if r >= utf8.RuneSelf {
-				return wordInfo{}, false
+				return &noWord, false
 			}
 			c = byte(r)
 		}
 		if n == len(buf) {
-			return wordInfo{}, false
+			return &noWord, false
 		}
 		buf[n] = c
 		n++
 		h = (h ^ uint32(c)) * 16777619
 	}
 	if wordBloom[h/64%uint32(len(wordBloom))]&(1<<(h%64)) == 0 {
-		return wordInfo{}, false
+		return &noWord, false
 	}
-	e, ok := words[string(buf[:n])]
-	return e, ok
+	if e, ok := words[string(buf[:n])]; ok {
+		return e, true
+	}
+	return &noWord, false
+}
+
+// keywordShapes has a bit for each (first byte, second byte, length) of the
+// keys of words, upper-cased (the second byte 0 for one-byte keys, lengths
+// capped at 31): most words of ordinary text have a shape no key has, and
+// skip the hash and the map. Bytes outside ASCII are not indexed: a word
+// that starts with one is looked up in full, as Unicode upper-casing can
+// make ASCII of it.
+var keywordShapes = func() (t [32][32]uint32) {
+	for w := range words {
+		var c1 byte
+		if len(w) > 1 {
+			c1 = w[1]
+		}
+		t[shapeCode[w[0]]][shapeCode[c1]] |= 1 << min(len(w), 31)
+	}
+	return t
+}()
+
+// shapeCode folds a byte to 5 bits for keywordShapes: letters (either
+// case) to 1-26, every other byte to one of a few shared codes.
+var shapeCode = func() (t [256]uint8) {
+	for i := range t {
+		c := byte(i)
+		switch {
+		case c == 0:
+			t[i] = 0
+		case c >= 'a' && c <= 'z':
+			t[i] = c - 'a' + 1
+		case c >= 'A' && c <= 'Z':
+			t[i] = c - 'A' + 1
+		case c == '_':
+			t[i] = 27
+		case c >= '0' && c <= '9':
+			t[i] = 28
+		case c == '.' || c == '$' || c == '@':
+			t[i] = 29
+		case c >= 0x80:
+			t[i] = 31
+		default:
+			t[i] = 30
+		}
+	}
+	return t
+}()
+
+// keywordShape reports whether w may be a key of words (false is a proof
+// that it is not).
+func keywordShape(w []byte) bool {
+	if len(w) == 0 {
+		return false
+	}
+	c0 := w[0]
+	var c1 byte
+	if len(w) > 1 {
+		c1 = w[1]
+	}
+	if c0 >= 128 || c1 >= 128 {
+		return true
+	}
+	return keywordShapes[shapeCode[c0]][shapeCode[c1]]&(1<<min(len(w), 31)) != 0
 }
 
 // singleWord reports whether v is one word of letters, digits and '_'
@@ -288,9 +362,41 @@ func singleWord(v []byte) bool {
 	return true
 }
 
+// sqliHard are the bytes that stop the keyword-only pass of sqliMaybeMask:
+// strings, comments, escapes, braces, money and variables, parentheses,
+// and '&' and '|' (which make the '&' type of "&&" and "||").
+const sqliHard = bQuote | bDQuote | bBacktick | bHash | bBackslash | bLBrace | bRBrace | bNUL | bDollar | bAt |
+	bLParen | bRParen | bAmp | bPipe
+
+// sqliMaybeMask is sqliMaybe for a value whose class mask is m. Every
+// blacklisted fingerprint over sigma has a keyword symbol (F, T, K, &) or
+// a parenthesis or a variable (checked in TestSQLiPatternsNeedKeyword),
+// and the symbols outside sigma come from keywords too; so a value without
+// the bytes of sqliHard, "--" and "/*" is SQLi only if one of its tokens is
+// a keyword: the lexer keeps the symbols of the tokens before the first
+// keyword and feeds the automaton only from there (sqliScan).
+func sqliMaybeMask(v []byte, m uint64) bool {
+	if m&sqliHard != 0 || m&bDash != 0 && bytes.Contains(v, dashdash) || has(m, bSlash|bStar) && bytes.Contains(v, slashStar) {
+		return sqliMaybe(v)
+	}
+	return sqliScan(v, true)
+}
+
+var slashStar = []byte("/*")
+
 // sqliMaybe reports whether libinjection's IsSQLi could flag v. false is a
 // proof that it does not.
-func sqliMaybe(v []byte) bool {
+func sqliMaybe(v []byte) bool { return sqliScan(v, false) }
+
+// plainSymbols are the symbols of tokens that are not keywords: numbers,
+// bare words, punctuation and operators.
+const plainSymbols = symN | sym1 | symDot | symComma | symO | symColon | symSemi | symQuestion
+
+// sqliScan is sqliMaybe. lazy (for a value without the bytes of
+// sqliHard) defers the automaton to the first keyword: until then the
+// symbols are only kept, and a value that has none answers false (see
+// sqliMaybeMask), in one pass.
+func sqliScan(v []byte, lazy bool) bool {
 	// A quote anywhere makes libinjection parse again as if the input
 	// started inside a string, even when the first pass swallows the quote
 	// (in a [bracket word]); the lexer models the first pass only.
@@ -299,6 +405,8 @@ func sqliMaybe(v []byte) bool {
 	}
 	var lx sqliLexer
 	lx.nfa.reset()
+	var pending [64]uint16 // symbols kept while lazy
+	npending := 0
 	var firstSeen, secondSeen [2]uint64
 	for pos := 0; pos < len(v); {
 		c := v[pos]
@@ -415,6 +523,20 @@ func sqliMaybe(v []byte) bool {
 			pos++
 			sym = symSemi
 		}
+		if lazy {
+			if sym&^plainSymbols == 0 && npending < len(pending) {
+				pending[npending] = sym
+				npending++
+				continue
+			}
+			// The first keyword (or too many tokens): replay.
+			lazy = false
+			for _, p := range pending[:npending] {
+				if lx.nfa.step(p) {
+					return true
+				}
+			}
+		}
 		if lx.nfa.step(sym) {
 			return true
 		}
@@ -428,16 +550,25 @@ type sqliLexer struct {
 
 // wordToken mirrors parseWord from pos: the length of the token and what the
 // lexer knows of it. ok is false for a token it does not model.
-func wordToken(v []byte, pos int) (n int, e wordInfo, ok bool) {
+func wordToken(v []byte, pos int) (n int, e *wordInfo, ok bool) {
+	e = &noWord
 	end := pos
-	for end < len(v) && !wordStop[v[end]] {
+	special := -1 // the first '.' or '`'
+	for end < len(v) {
+		c := v[end]
+		if wordStop[c] {
+			break
+		}
+		if (c == '.' || c == '`') && special < 0 {
+			special = end - pos
+		}
 		end++
 	}
 	w := v[pos:end]
 	// A '.' or '`' inside the word: libinjection looks up what comes before
 	// it and, if that is a keyword, ends the token there ("SELECT.1").
 	limit := min(len(w), tokenSize-1)
-	for i := 0; i < limit; i++ {
+	for i := special; special >= 0 && i < limit; i++ {
 		if w[i] == '.' || w[i] == '`' {
 			if w[i] == '`' {
 				return 0, e, false
@@ -689,6 +820,14 @@ func buildTrie(patterns []string) []trieNode {
 		panic("inject: fingerprint trie too large for uint16 node ids")
 	}
 	return t
+}
+
+// xssMaybeMask is xssMaybe for a value whose class mask is m.
+func xssMaybeMask(v []byte, m uint64) bool {
+	if m&(bLT|bNUL|bEq) == 0 {
+		return false
+	}
+	return xssMaybe(v)
 }
 
 // xssMaybe reports whether libinjection's IsXSS could flag v. false is a

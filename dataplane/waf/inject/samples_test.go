@@ -116,11 +116,15 @@ func TestLibinjectionSamples(t *testing.T) {
 		t.Errorf("XSS samples: %.2f%% blocked; want >= 99%%", pct(c.blocked, c.n))
 	}
 	// The issue's target for benign samples is <= 1%. libinjection-go
-	// v0.3.6 itself flags 21 of the 421 lines of false_positives.txt (5%)
-	// as received, so tier 1 cannot do better without tuning libinjection's
-	// verdicts; benignFromDecoding asserts it adds none of its own.
-	if c := classes["benign"]; c.n > 0 && pct(c.blocked, c.n) > 5.5 {
-		t.Errorf("false-positive samples: %.2f%% blocked; want <= 5.5%% (libinjection's own rate)", pct(c.blocked, c.n))
+	// v0.3.6 flags 21 of the 421 lines of false_positives.txt (5%);
+	// sqlitune.go clears 17 with second signals. The 4 left (0.95%) read
+	// like the attacks they are kept for:
+	//   /SEARCH?...Q=36"+X+48+"+FRAME  sos: a '"' after a digit, as in 1"OR!"0
+	//   MISTERGLAS.DK'*'''...         sos with single quotes, as in A' * 'B
+	//   'countdown calendar" and "disney:  s&s, as in A" AND "B
+	//   select 'and'                  s&s, as in 'AND'
+	if c := classes["benign"]; c.n > 0 && pct(c.blocked, c.n) > 1 {
+		t.Errorf("false-positive samples: %.2f%% blocked; want <= 1%%", pct(c.blocked, c.n))
 	}
 	if benignFromDecoding > 0 {
 		t.Errorf("%d false-positive samples blocked only in a decoded form", benignFromDecoding)

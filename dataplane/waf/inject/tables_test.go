@@ -204,3 +204,14 @@ func TestTables(t *testing.T) {
 		t.Fatalf("tables.go is stale for %s %s: run go test -run TestTables -update", libinjectionModule, d.version)
 	}
 }
+
+// TestSQLiPatternsNeedKeyword checks the argument of sqliMaybeMask: every
+// blacklisted fingerprint over sigma has a symbol that only a keyword, a
+// parenthesis or a variable produces.
+func TestSQLiPatternsNeedKeyword(t *testing.T) {
+	for _, p := range sqliPatterns {
+		if !strings.ContainsAny(p, "FTK&()V") {
+			t.Errorf("pattern %q has no keyword, parenthesis or variable symbol", p)
+		}
+	}
+}

