@@ -21,7 +21,17 @@ type wafState struct {
 }
 
 func compileWAF(c *config.Config, prev *wafState) (*wafState, error) {
-	d, err := inject.New(inject.Options{Headers: c.WAF.Headers})
+	opts := inject.Options{Headers: c.WAF.Headers,
+		// Credential carriers are opaque tokens: never inspected.
+		ExcludeHeaders: []string{c.Auth.JWT.Header, c.Auth.APIKeys.Header, c.Headers.RequestIDHeader}}
+	for i, name := range c.WAF.KindsOff {
+		k, ok := inject.ParseKind(name)
+		if !ok {
+			return nil, fmt.Errorf("compile waf: waf.kinds_off[%d]: unknown detection %q", i, name)
+		}
+		opts.Off = opts.Off.With(k)
+	}
+	d, err := inject.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("compile waf: %w", err)
 	}

@@ -94,17 +94,13 @@ type Config struct {
 // Stage filters attacks for one route. Immutable once built.
 type Stage struct {
 	cfg       Config
-	t1        map[inject.Kind]map[inject.Source]*metrics.Counter
+	t1        [inject.NumKinds][inject.NumSources]*metrics.Counter
 	t2        *metrics.Counter
 	t2Err     *metrics.Counter
 	truncated *metrics.Counter
 }
 
 var _ pipeline.Stage = (*Stage)(nil)
-
-// Details of tier-1 refusals, for the access log (the location goes in its
-// own field).
-var kindDetails = map[inject.Kind]string{inject.KindSQLi: "sqli", inject.KindXSS: "xss"}
 
 // DetailTruncated is the detail of a request refused because tier 1 could
 // not inspect it whole.
@@ -124,10 +120,9 @@ func New(cfg Config) (*Stage, error) {
 	if cfg.OnError != fasthttp.StatusForbidden && cfg.OnError != fasthttp.StatusInternalServerError {
 		return nil, fmt.Errorf("build waf stage %q: on_error must be 403 or 500, got %d", cfg.Route, cfg.OnError)
 	}
-	s := &Stage{cfg: cfg, t1: map[inject.Kind]map[inject.Source]*metrics.Counter{}}
-	for _, k := range []inject.Kind{inject.KindSQLi, inject.KindXSS} {
-		s.t1[k] = map[inject.Source]*metrics.Counter{}
-		for src := inject.SourcePath; src <= inject.SourceBody; src++ {
+	s := &Stage{cfg: cfg}
+	for k := inject.KindNone + 1; int(k) < inject.NumKinds; k++ {
+		for src := inject.SourceNone + 1; int(src) < inject.NumSources; src++ {
 			s.t1[k][src] = metrics.GetOrCreateCounter(fmt.Sprintf(
 				`edgeguard_waf_detections_total{route=%q,tier="1",kind=%q,location_kind=%q,mode=%q}`,
 				cfg.Route, k, src, cfg.Mode1))
@@ -168,12 +163,14 @@ func (s *Stage) tier1(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Ve
 		}
 		return pipeline.Continue
 	}
-	if c := s.t1[res.Kind][res.Source]; c != nil {
-		c.Inc()
+	if int(res.Kind) < inject.NumKinds && int(res.Source) < inject.NumSources {
+		if c := s.t1[res.Kind][res.Source]; c != nil {
+			c.Inc()
+		}
 	}
 	// The location aliases the scratch: the access log gets a copy.
 	r.Location = append(r.Location[:0], res.Location...)
-	r.Detail = kindDetails[res.Kind]
+	r.Detail = res.Kind.String() // a static name per kind
 	if s.cfg.Mode1 != Block {
 		return pipeline.Continue
 	}

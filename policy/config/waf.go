@@ -13,6 +13,10 @@ type WAF struct {
 	// BlockTruncated refuses, in block mode, a request tier 1 could not
 	// inspect whole (more values than it inspects, an encoded body).
 	BlockTruncated bool `mapstructure:"block_truncated"`
+	// KindsOff are tier-1 detections turned off everywhere, e.g. nosql for
+	// APIs whose query syntax uses $eq, graphql_introspection for APIs that
+	// serve introspection.
+	KindsOff []string `mapstructure:"kinds_off"`
 }
 
 // RouteWAF is a route's attack filtering (routes[].waf).
@@ -41,9 +45,11 @@ const (
 	DefaultWAFOnError       = 403
 )
 
-// DefaultWAFHeaders are the headers tier 1 inspects: the two that
-// applications store and show back, and that scanners inject into.
-var DefaultWAFHeaders = []string{"User-Agent", "Referer"}
+// DefaultWAFHeaders are the headers tier 1 inspects: "*" is every header
+// but credentials, framing, content negotiation, conditionals, Sec-*,
+// tracing and forwarding headers (attack tools put payloads in arbitrary
+// X- headers).
+var DefaultWAFHeaders = []string{"*"}
 
 func (w *WAF) applyDefaults() {
 	setString(&w.Libinjection, DefaultLibinjection)
@@ -78,6 +84,12 @@ func wafMode(v *validator, key, mode string, off bool) {
 func (w *WAF) validate(v *validator) {
 	wafMode(v, "waf.libinjection", w.Libinjection, true)
 	for i, h := range w.Headers {
+		if h == "*" {
+			if len(w.Headers) > 1 {
+				v.add(fmt.Sprintf("waf.headers[%d]", i), `"*" (every header) must be the only entry`)
+			}
+			continue
+		}
 		if !isToken(h) {
 			v.add(fmt.Sprintf("waf.headers[%d]", i), "not a valid header name: %q", h)
 		}
