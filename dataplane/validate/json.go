@@ -106,23 +106,28 @@ const hexDigits = "0123456789abcdef"
 // reason), as a JSON string.
 func appendJSONString(resp *fasthttp.Response, s string) {
 	var scratch [128]byte
-	b := scratch[:0]
-	b = append(b, '"')
+	resp.AppendBody(AppendQuoted(scratch[:0], s))
+}
+
+// AppendQuoted appends s, valid UTF-8, to dst as a JSON string.
+func AppendQuoted[T string | []byte](dst []byte, s T) []byte {
+	dst = append(dst, '"')
+	dst = AppendEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// AppendEscaped appends s, valid UTF-8, escaped for a JSON string.
+func AppendEscaped[T string | []byte](dst []byte, s T) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
+			dst = append(dst, '\\', c)
 		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		default:
-			b = append(b, c)
-		}
-		if len(b) > len(scratch)-8 {
-			resp.AppendBody(b)
-			b = scratch[:0]
+			dst = append(dst, c)
 		}
 	}
-	b = append(b, '"')
-	resp.AppendBody(b)
+	return dst
 }

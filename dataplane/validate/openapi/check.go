@@ -430,7 +430,7 @@ func appendValue(dst, raw []byte, kinds typeSet) []byte {
 	case kinds&tNull != 0 && kinds&tString == 0 && string(raw) == "null":
 		return append(dst, raw...)
 	}
-	return appendQuoted(dst, raw)
+	return validate.AppendQuoted(dst, raw)
 }
 
 // isInteger reports whether b is an integer without sign, leading zeros
@@ -633,11 +633,11 @@ func (c *Check) refuse(ctx *fasthttp.RequestCtx, r *pipeline.Request, detail str
 		}
 		out = append(out, jsonPointer...)
 		out = append(out, '"')
-		out = appendEscaped(out, v.prefix)
-		out = appendEscaped(out, v.pointer)
+		out = validate.AppendEscaped(out, v.prefix)
+		out = validate.AppendEscaped(out, v.pointer)
 		out = append(out, '"')
 		out = append(out, jsonReason...)
-		out = appendQuoted(out, v.reason)
+		out = validate.AppendQuoted(out, v.reason)
 		out = append(out, '}')
 	}
 	out = append(out, ']')

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fastjson"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edgeguard/edgeguard/dataplane/validate"
 	"github.com/edgeguard/edgeguard/dataplane/validate/jsonbody"
 )
 
@@ -349,7 +350,7 @@ func appendJSON(dst []byte, v *value) []byte {
 	case kindNumber:
 		return append(dst, v.str...)
 	case kindString:
-		return appendQuoted(dst, v.str)
+		return validate.AppendQuoted(dst, v.str)
 	case kindArray:
 		dst = append(dst, '[')
 		for i, item := range v.items {
@@ -365,36 +366,11 @@ func appendJSON(dst []byte, v *value) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendQuoted(dst, k)
+		dst = validate.AppendQuoted(dst, k)
 		dst = append(dst, ':')
 		dst = appendJSON(dst, v.vals[i])
 	}
 	return append(dst, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendQuoted appends s, valid UTF-8, as a JSON string.
-func appendQuoted[T string | []byte](dst []byte, s T) []byte {
-	dst = append(dst, '"')
-	dst = appendEscaped(dst, s)
-	return append(dst, '"')
-}
-
-// appendEscaped appends s, valid UTF-8, escaped for a JSON string.
-func appendEscaped[T string | []byte](dst []byte, s T) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
 }
 
 // miniDoc returns the smallest JSON document in which the schema at ptr
