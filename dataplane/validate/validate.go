@@ -16,6 +16,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 )
 
@@ -142,7 +143,7 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	if hasBody(h, body) {
 		// A compressed body cannot be checked without inflating it, which
 		// is a decompression-bomb risk: validated routes take none.
-		if ce := h.ContentEncoding(); s.refuseEncoded && len(ce) > 0 && !bytes.EqualFold(ce, identity) {
+		if s.refuseEncoded && encoded(h) {
 			return refuse(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailContentEncoding)
 		}
 		if len(s.types) > 0 {
@@ -165,7 +166,43 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 // apply before the body is read.
 func (s *Stage) BodyLimit() int { return s.maxBody }
 
-var identity = []byte("identity")
+var (
+	identity        = []byte("identity")
+	contentEncoding = []byte("content-encoding")
+)
+
+// encoded reports whether any Content-Encoding field names a coding other
+// than identity. Every field counts, in every spelling lenient servers
+// read as this one (any case, '_' for '-'): fasthttp's ContentEncoding
+// returns the first field only, and the upstream gets all of them, so
+// "identity" (or an empty field) first and "gzip" second would pass a
+// compressed body unchecked.
+func encoded(h *fasthttp.RequestHeader) bool {
+	for k, v := range h.All() {
+		if len(k) != len(contentEncoding) || !foldedEqual(k, contentEncoding) {
+			continue
+		}
+		for len(v) > 0 {
+			var c []byte
+			c, v, _ = bytes.Cut(v, comma)
+			if c = bytes.TrimSpace(c); len(c) > 0 && !bytes.EqualFold(c, identity) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// foldedEqual compares a header name with folded, a lower-case name, as
+// lenient servers do.
+func foldedEqual(name, folded []byte) bool {
+	for i, c := range name {
+		if headers.FoldByte(c) != folded[i] {
+			return false
+		}
+	}
+	return true
+}
 
 // hasBody reports whether the request carries a body: one that arrived, or
 // a declared length or chunked encoding (an empty chunked body still

@@ -67,6 +67,14 @@ func TestRules(t *testing.T) {
 		{"empty body declared", post("", ""), 0, 0, ""},
 		{"compressed body", post("application/json", "xx", "Content-Encoding: gzip"), 415, pipeline.ReasonMediaTypeUnsupported, DetailContentEncoding},
 		{"identity encoding", post("application/json", "{}", "Content-Encoding: identity"), 0, 0, ""},
+		{"identity and empty codings", post("application/json", "{}", "Content-Encoding: Identity, ", "Content-Encoding:"), 0, 0, ""},
+		{"coding after identity in a list", post("application/json", "xx", "Content-Encoding: identity, gzip"), 415, pipeline.ReasonMediaTypeUnsupported, DetailContentEncoding},
+		// fasthttp's ContentEncoding returns the first field only; the
+		// upstream gets every one and may decode the second.
+		{"coding in a second field after identity", post("application/json", "xx", "Content-Encoding: identity", "Content-Encoding: gzip"), 415, pipeline.ReasonMediaTypeUnsupported, DetailContentEncoding},
+		{"coding in a second field after an empty one", post("application/json", "xx", "Content-Encoding:", "content-encoding: gzip"), 415, pipeline.ReasonMediaTypeUnsupported, DetailContentEncoding},
+		// CGI, WSGI and PHP read Content_Encoding as Content-Encoding.
+		{"coding in a field spelt with an underscore", post("application/json", "xx", "Content_Encoding: gzip"), 415, pipeline.ReasonMediaTypeUnsupported, DetailContentEncoding},
 		{"body over the route limit", post("application/json", strings.Repeat("1", 65)), 413, pipeline.ReasonBodyTooLarge, DetailBodyTooLarge},
 		{"too many headers", post("application/json", "{}", "A: 1", "B: 2", "C: 3", "D: 4"), 431, pipeline.ReasonHeadersTooMany, DetailHeadersTooMany},
 		{"URI too long", "GET /orders/" + strings.Repeat("x", 40) + " HTTP/1.1\r\nHost: a\r\n\r\n", 414, pipeline.ReasonURITooLong, DetailURITooLong},

@@ -327,6 +327,12 @@ func TestInspectFailsClosed(t *testing.T) {
 		{"json too deep for coraza", Config{}, reqSpec{Method: "POST", URI: "/x", Raw: strings.Repeat("[", 1100) + strings.Repeat("]", 1100), ContentType: "application/json"}, false, ErrBody, false},
 		{"body over the limit", Config{MaxBodyBytes: 64}, reqSpec{Method: "POST", URI: "/x", Raw: `{"a":"` + big + `"}`}, false, ErrBodyTooLarge, false},
 		{"compressed body", Config{}, reqSpec{Method: "POST", URI: "/x", Raw: "\x1f\x8b\x08\x00", ContentType: "application/json", Headers: []string{"Content-Encoding: gzip"}}, false, ErrBodyEncoded, false},
+		// fasthttp's ContentEncoding is the first field only; the upstream
+		// gets every one, in spellings lenient servers fold together.
+		{"compressed body, coding in a second field", Config{}, reqSpec{Method: "POST", URI: "/x", Raw: "\x1f\x8b\x08\x00", ContentType: "application/json", Headers: []string{"Content-Encoding: identity", "Content-Encoding: gzip"}}, false, ErrBodyEncoded, false},
+		{"compressed body, coding after an empty field", Config{}, reqSpec{Method: "POST", URI: "/x", Raw: "\x1f\x8b\x08\x00", ContentType: "application/json", Headers: []string{"Content-Encoding:", "Content-Encoding: gzip"}}, false, ErrBodyEncoded, false},
+		{"compressed body, coding listed after identity", Config{}, reqSpec{Method: "POST", URI: "/x", Raw: "\x1f\x8b\x08\x00", ContentType: "application/json", Headers: []string{"Content-Encoding: identity, gzip"}}, false, ErrBodyEncoded, false},
+		{"compressed body, field spelt with an underscore", Config{}, reqSpec{Method: "POST", URI: "/x", Raw: "\x1f\x8b\x08\x00", ContentType: "application/json", Headers: []string{"Content_Encoding: gzip"}}, false, ErrBodyEncoded, false},
 		{"too many query arguments", Config{MaxArgs: 20}, reqSpec{Method: "GET", URI: "/x?" + manyArgs}, false, ErrTooManyArgs, false},
 		{"too many query arguments, attack too", Config{MaxArgs: 20}, reqSpec{Method: "GET", URI: "/x?" + manyArgs + "q=%3Cscript%3Ealert(1)%3C/script%3E"}, false, ErrTooManyArgs, false},
 		{"too many json values", Config{MaxArgs: 20}, reqSpec{Method: "POST", URI: "/x", JSON: []byte("[" + strings.Repeat("1,", 30) + "1]")}, false, ErrTooManyArgs, false},

@@ -75,7 +75,48 @@ func (w *WAF) Inspect(ctx *fasthttp.RequestCtx, jsonBody bool) (Result, error) {
 	return w.InspectRequest(&ctx.Request, p, jsonBody)
 }
 
-var identity = []byte("identity")
+var (
+	identity        = []byte("identity")
+	contentEncoding = []byte("content-encoding")
+	comma           = []byte(",")
+)
+
+// encoded reports whether any Content-Encoding field names a coding other
+// than identity: every field, in any case and with '_' for '-' (as CGI,
+// WSGI and PHP read names), since fasthttp's ContentEncoding returns the
+// first field only and the upstream gets them all.
+func encoded(h *fasthttp.RequestHeader) bool {
+	for k, v := range h.All() {
+		if len(k) != len(contentEncoding) || !foldedEqual(k, contentEncoding) {
+			continue
+		}
+		for len(v) > 0 {
+			var c []byte
+			c, v, _ = bytes.Cut(v, comma)
+			if c = bytes.TrimSpace(c); len(c) > 0 && !bytes.EqualFold(c, identity) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// foldedEqual compares a header name with folded, a lower-case name with
+// '-', ignoring case and reading '_' as '-'.
+func foldedEqual(name, folded []byte) bool {
+	for i, c := range name {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		if c != folded[i] {
+			return false
+		}
+	}
+	return true
+}
 
 // InspectRequest is Inspect for a request without its RequestCtx.
 func (w *WAF) InspectRequest(req *fasthttp.Request, peer Peer, jsonBody bool) (res Result, err error) {
@@ -83,7 +124,7 @@ func (w *WAF) InspectRequest(req *fasthttp.Request, peer Peer, jsonBody bool) (r
 	if len(body) > w.eng.maxBody {
 		return Result{Category: CategoryInternal}, ErrBodyTooLarge
 	}
-	if ce := req.Header.ContentEncoding(); len(body) > 0 && len(ce) > 0 && !bytes.EqualFold(ce, identity) {
+	if len(body) > 0 && encoded(&req.Header) {
 		return Result{Category: CategoryInternal}, ErrBodyEncoded
 	}
 
