@@ -21,7 +21,7 @@ type wafState struct {
 }
 
 func compileWAF(c *config.Config, prev *wafState) (*wafState, error) {
-	opts := inject.Options{Headers: c.WAF.Headers,
+	opts := inject.Options{Headers: c.WAF.Headers, MaxValues: c.WAF.MaxValues, MaxBytes: c.WAF.MaxBytes,
 		// Credential carriers are opaque tokens: never inspected.
 		ExcludeHeaders: []string{c.Auth.JWT.Header, c.Auth.APIKeys.Header, c.Headers.RequestIDHeader}}
 	for i, name := range c.WAF.KindsOff {
@@ -60,7 +60,7 @@ func (w *wafState) release() {
 // routeStage compiles a route's WAF; nil when every tier is off.
 func (w *wafState) routeStage(c *config.Config, r *config.Route) (pipeline.Stage, error) {
 	mode1, _ := waf.ParseMode(r.WAF.Libinjection) // validated
-	cfg := waf.Config{Route: r.Name, Tier1: w.tier1, Mode1: mode1, BlockTruncated: c.WAF.BlockTruncated}
+	cfg := waf.Config{Route: r.Name, Tier1: w.tier1, Mode1: mode1, BlockTruncated: *c.WAF.BlockTruncated}
 	if rc := r.WAF.CRS; rc != nil {
 		body := r.Validate.MaxBodyBytes
 		if body == 0 {

@@ -88,6 +88,70 @@ func TestWAFTier1(t *testing.T) {
 	}
 }
 
+// TestWAFTier1Truncated: a request with more values than tier 1 inspects
+// is refused in block mode by default, so padding cannot push an attack
+// past what tier 1 reads; waf.block_truncated: false lets it through
+// (counted), and waf.max_values raises the budget.
+func TestWAFTier1Truncated(t *testing.T) {
+	rec := startRecorder(t)
+	jsonValues := func(n int, last string) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			b.WriteString(`"k` + strconv.Itoa(i) + `":"Value ` + strconv.Itoa(i) + `",`)
+		}
+		return b.String() + `"z":"` + last + `"}`
+	}
+	formValues := func(n int, last string) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString("k" + strconv.Itoa(i) + "=Value+" + strconv.Itoa(i) + "&")
+		}
+		return b.String() + "z=" + url.QueryEscape(last)
+	}
+	post := func(path, ct, body string) string {
+		return "POST " + path + " HTTP/1.1\r\nHost: gw.test\r\nContent-Type: " + ct + "\r\nContent-Length: " +
+			strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	const sqli = "1' OR '1'='1"
+	routes := `
+  - name: watched
+    path: /watched
+    upstream: rec
+    waf: {libinjection: detect}
+  - name: open
+    path: /
+    upstream: rec
+`
+	upstreams := "\n  - name: rec\n    targets: [" + rec.addr() + "]\n"
+	for _, tc := range []struct {
+		name, waf, raw string
+		status         int
+	}{
+		{"json padded past the budget", "", post("/open", "application/json", jsonValues(600, sqli)), 403},
+		{"form padded past the budget", "", post("/open", "application/x-www-form-urlencoded", formValues(600, sqli)), 403},
+		{"multipart tier 1 cannot follow", "", post("/open", "multipart/form-data; boundary=YY; boundary=XX",
+			"--XX\r\nContent-Disposition: form-data; name=\"z\"\r\n\r\n"+sqli+"\r\n--XX--\r\n"), 403},
+		{"benign under the budget", "", post("/open", "application/json", jsonValues(100, "fine")), 200},
+		{"detect mode passes", "", post("/watched", "application/json", jsonValues(600, sqli)), 200},
+		{"block_truncated off passes", "waf: {block_truncated: false}\n", post("/open", "application/json", jsonValues(600, "fine")), 200},
+		{"a larger budget inspects it all", "waf: {max_values: 2000}\n", post("/open", "application/json", jsonValues(600, sqli)), 403},
+		{"a larger budget passes benign", "waf: {max_values: 2000}\n", post("/open", "application/json", jsonValues(600, "fine")), 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGateway(t, tc.waf+baseConfig(upstreams, routes))
+			before := len(rec.requests())
+			r := rawDo(t, g.data, tc.raw)
+			if r.status != tc.status {
+				t.Fatalf("got %d %q, want %d", r.status, r.body, tc.status)
+			}
+			if reached := len(rec.requests()) != before; reached != (tc.status == 200) {
+				t.Errorf("upstream reached: %v", reached)
+			}
+		})
+	}
+}
+
 // TestWAFTier2: a route with CRS blocks what tier 1 does not look for
 // (here with tier 1 off, to see tier 2 alone), passes ordinary API
 // traffic, detects without blocking in detect mode, and survives a reload

@@ -11,8 +11,16 @@ type WAF struct {
 	// query, cookies and bodies).
 	Headers []string `mapstructure:"headers"`
 	// BlockTruncated refuses, in block mode, a request tier 1 could not
-	// inspect whole (more values than it inspects, an encoded body).
-	BlockTruncated bool `mapstructure:"block_truncated"`
+	// inspect whole (more values or bytes than it inspects, an encoded
+	// body, a multipart body it cannot follow). Default true: otherwise
+	// padding a request with harmless values would carry an attack past
+	// tier 1 uninspected.
+	BlockTruncated *bool `mapstructure:"block_truncated"`
+	// MaxValues and MaxBytes are how much of a request tier 1 inspects:
+	// values (names and keys included) and value bytes (decoded forms
+	// included).
+	MaxValues int `mapstructure:"max_values"`
+	MaxBytes  int `mapstructure:"max_bytes"`
 	// KindsOff are tier-1 detections turned off everywhere, e.g. nosql for
 	// APIs whose query syntax uses $eq, graphql_introspection for APIs that
 	// serve introspection.
@@ -43,6 +51,10 @@ const (
 	DefaultParanoia         = 1
 	DefaultAnomalyThreshold = 5
 	DefaultWAFOnError       = 403
+	// DefaultWAFMaxValues and DefaultWAFMaxBytes are tier 1's own
+	// defaults (waf/inject).
+	DefaultWAFMaxValues = 512
+	DefaultWAFMaxBytes  = 1 << 20
 )
 
 // DefaultWAFHeaders are the headers tier 1 inspects: "*" is every header
@@ -53,6 +65,12 @@ var DefaultWAFHeaders = []string{"*"}
 
 func (w *WAF) applyDefaults() {
 	setString(&w.Libinjection, DefaultLibinjection)
+	if w.BlockTruncated == nil {
+		on := true
+		w.BlockTruncated = &on
+	}
+	setInt(&w.MaxValues, DefaultWAFMaxValues)
+	setInt(&w.MaxBytes, DefaultWAFMaxBytes)
 	if w.Headers == nil {
 		w.Headers = append([]string(nil), DefaultWAFHeaders...)
 	}
@@ -83,6 +101,8 @@ func wafMode(v *validator, key, mode string, off bool) {
 
 func (w *WAF) validate(v *validator) {
 	wafMode(v, "waf.libinjection", w.Libinjection, true)
+	v.atLeast("waf.max_values", w.MaxValues, 1)
+	v.atLeast("waf.max_bytes", w.MaxBytes, 1)
 	for i, h := range w.Headers {
 		if h == "*" {
 			if len(w.Headers) > 1 {
