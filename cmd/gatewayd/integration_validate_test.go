@@ -97,6 +97,54 @@ func TestRequestRules(t *testing.T) {
 			t.Fatalf("status %d, want 413", resp.StatusCode)
 		}
 	})
+
+	// A client that asks before sending (Expect: 100-continue, as curl
+	// does for large uploads) must get the 413 instead of a 100 that
+	// invites the body: sent after a 100, the body meets a closed
+	// connection, whose reset can cost the client the 413 itself.
+	for _, tc := range []struct {
+		name   string
+		length int
+		first  int // status of the first response
+	}{
+		{"over the route limit", 10000000, 413},
+		{"over the server limit", 10000000, 413},
+		{"under the limit", 7, 100},
+	} {
+		t.Run("expect 100-continue, "+tc.name, func(t *testing.T) {
+			path := "/orders"
+			if tc.name == "over the server limit" {
+				path = "/other"
+			}
+			c, err := net.Dial("tcp", g.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+			io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: "+
+				strconv.Itoa(tc.length)+"\r\n\r\n")
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer before the body: %v", err)
+			}
+			if resp.StatusCode != tc.first {
+				t.Fatalf("first answer %d, want %d", resp.StatusCode, tc.first)
+			}
+			if tc.first != 100 {
+				b, _ := io.ReadAll(resp.Body)
+				if !strings.Contains(string(b), "body_too_large") {
+					t.Errorf("body %q lacks body_too_large", b)
+				}
+				return
+			}
+			io.WriteString(c, `{"a":1}`)
+			if resp, err = http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("after the body: %v %v", resp, err)
+			}
+		})
+	}
 }
 
 // TestJSONSchemaValidation: a route with a schema file refuses malformed,

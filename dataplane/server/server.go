@@ -60,6 +60,7 @@ func New(policies *policy.Holder, access *accesslog.Logger, log *slog.Logger) *S
 		Handler:                      s.handle,
 		ErrorHandler:                 s.handleParseError,
 		HeaderReceived:               s.headerReceived,
+		ExpectHandler:                s.expectContinue,
 		ConnState:                    s.conns.ConnState,
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
@@ -96,16 +97,35 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 		return fasthttp.RequestConfig{}
 	}
 	p := s.policies.Current()
-	limit := p.Limits.MaxRequestBodyBytes
+	return fasthttp.RequestConfig{ReadTimeout: p.Limits.ReadTimeout, MaxRequestBodySize: s.bodyLimit(p, h)}
+}
+
+// bodyLimit is the body limit of a request head: its route's own, else the
+// server's.
+func (s *Server) bodyLimit(p *policy.Policy, h *fasthttp.RequestHeader) int {
 	if p.RouteBodyLimits {
 		// A route's own limit must hold before the body is read: a declared
 		// length over it gets 413 at once, a chunked body as soon as it
 		// passes it.
 		if l := s.routeBodyLimit(p, h); l > 0 {
-			limit = l
+			return l
 		}
 	}
-	return fasthttp.RequestConfig{ReadTimeout: p.Limits.ReadTimeout, MaxRequestBodySize: limit}
+	return p.Limits.MaxRequestBodyBytes
+}
+
+// expectContinue answers a request head with "Expect: 100-continue": 413
+// at once when the declared body is over the limit, instead of the 100
+// that would invite the client to send it (the body would then meet a
+// connection closed with unread data, whose reset can cost the client the
+// 413 itself), else 100.
+func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
+	h := &ctx.Request.Header
+	if cl := h.ContentLength(); cl > 0 && cl > s.bodyLimit(s.policies.Current(), h) {
+		s.handleParseError(ctx, fasthttp.ErrBodyTooLarge)
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	return fasthttp.StatusContinue
 }
 
 // routeBodyLimit routes a request head as the handler will (normalized
