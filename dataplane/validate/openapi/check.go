@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
+	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/validate"
 	"github.com/edgeguard/edgeguard/dataplane/validate/jsonbody"
@@ -301,15 +302,75 @@ func (c *Check) checkParams(ctx *fasthttp.RequestCtx, op *operation, rel []byte,
 	if len(op.query) > 0 || c.rejectUnknownQuery {
 		c.checkQuery(ctx.QueryArgs(), op, sc)
 	}
+	// A header or cookie parameter sent twice is refused: the check would
+	// read one value, and an upstream may act on the other (the last, or
+	// both joined with a comma).
 	h := &ctx.Request.Header
 	for i := range op.header {
 		p := &op.header[i]
-		c.checkPresent(p, h.PeekBytes(p.nameB), sc)
+		v, n := headerValue(h, p.nameB)
+		if n > 1 {
+			sc.add(p.pointer, "", ReasonRepeated)
+			continue
+		}
+		c.checkPresent(p, v, sc)
 	}
 	for i := range op.cookie {
 		p := &op.cookie[i]
-		c.checkPresent(p, h.CookieBytes(p.nameB), sc)
+		v, n := cookieValue(h, p.nameB)
+		if n > 1 {
+			sc.add(p.pointer, "", ReasonRepeated)
+			continue
+		}
+		c.checkPresent(p, v, sc)
 	}
+}
+
+// headerValue returns the first value of the header name and how many
+// fields carry it, counting every spelling lenient servers read as name
+// (any case, '_' for '-', as CGI, WSGI and PHP fold them).
+func headerValue(h *fasthttp.RequestHeader, name []byte) ([]byte, int) {
+	var first []byte
+	n := 0
+	for k, v := range h.All() {
+		if !foldedEqual(k, name) {
+			continue
+		}
+		if n == 0 {
+			first = v
+		}
+		n++
+	}
+	return first, n
+}
+
+func foldedEqual(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if headers.FoldByte(a[i]) != headers.FoldByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// cookieValue returns the first value of the cookie name and how many
+// cookies of that name the request carries, across all Cookie headers.
+func cookieValue(h *fasthttp.RequestHeader, name []byte) ([]byte, int) {
+	var first []byte
+	n := 0
+	for k, v := range h.Cookies() {
+		if string(k) != string(name) {
+			continue
+		}
+		if n == 0 {
+			first = v
+		}
+		n++
+	}
+	return first, n
 }
 
 func (c *Check) checkPresent(p *param, v []byte, sc *scratch) {

@@ -213,6 +213,21 @@ func TestPetstore30(t *testing.T) {
 			pointers: []string{"/header/X-Confirm"}},
 		{name: "cookie too short", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abc"}, status: 400,
 			pointers: []string{"/cookie/session"}},
+		// The check reads one value; an upstream given two may act on the
+		// other (the last, or both joined), so a repeated parameter is
+		// refused, in every spelling lenient servers read as its name.
+		{name: "header repeated", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "X-Confirm: false", "Cookie: session=abcdefgh1"}, status: 400,
+			pointers: []string{"/header/X-Confirm"}},
+		{name: "header repeated in another case", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "x-confirm: false", "Cookie: session=abcdefgh1"}, status: 400,
+			pointers: []string{"/header/X-Confirm"}},
+		{name: "header repeated with an underscore", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "X_Confirm: false", "Cookie: session=abcdefgh1"}, status: 400,
+			pointers: []string{"/header/X-Confirm"}},
+		{name: "header only with an underscore", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X_Confirm: false", "Cookie: session=abcdefgh1"}, status: 400,
+			pointers: []string{"/header/X-Confirm"}},
+		{name: "cookie repeated", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1; session=abc"}, status: 400,
+			pointers: []string{"/cookie/session"}},
+		{name: "cookie repeated across headers", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1", "Cookie: session=abc"}, status: 400,
+			pointers: []string{"/cookie/session"}},
 
 		// Bodies.
 		{name: "create pet", method: "POST", uri: "/v1/pets", ct: "application/json", body: newPet},
