@@ -18,6 +18,8 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/router"
+	"github.com/edgeguard/edgeguard/dataplane/validate/jsonbody"
+	"github.com/edgeguard/edgeguard/dataplane/waf/inject"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
 
@@ -249,5 +251,24 @@ func TestExampleSpoofableListsAreTheDefaults(t *testing.T) {
 	}
 	if !slices.Equal(h.TrustedSpoofable, headers.DefaultTrustedSpoofable) {
 		t.Errorf("example headers.trusted_spoofable = %v\nwant the default %v", h.TrustedSpoofable, headers.DefaultTrustedSpoofable)
+	}
+}
+
+// TestConfigLimitsAreTheDataPlanes: limits the config states on behalf of
+// data-plane packages (which it cannot import) are theirs.
+func TestConfigLimitsAreTheDataPlanes(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		config, real int
+	}{
+		{"max_json_depth limit", config.MaxJSONDepthLimit, jsonbody.MaxDepthLimit},
+		{"waf.max_values default", config.DefaultWAFMaxValues, inject.DefaultMaxValues},
+		{"waf.max_bytes default", config.DefaultWAFMaxBytes, inject.DefaultMaxBytes},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.config != tc.real {
+				t.Errorf("config says %d, the data plane %d", tc.config, tc.real)
+			}
+		})
 	}
 }

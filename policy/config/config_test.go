@@ -136,6 +136,10 @@ func TestInvalid(t *testing.T) {
 		{"xdp mode", [2]string{}, "xdp:\n  mode: turbo\n", "xdp.mode"},
 		{"xdp interface", [2]string{}, "xdp:\n  interfaces: [\"a/b\"]\n", "xdp.interfaces[0]"},
 		{"xdp pin path", [2]string{}, "xdp:\n  pin_path: relative\n", "xdp.pin_path"},
+		// The JSON reader enforces at most MaxJSONDepthLimit; a larger
+		// setting would be lowered silently.
+		{"json depth over what is enforced", [2]string{"upstream: api", "upstream: api\n    validate: {json: true, max_json_depth: 300}"}, "", "routes[0].validate.max_json_depth"},
+		{"waf budget", [2]string{}, "waf:\n  max_values: -1\n", "waf.max_values"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,6 +41,12 @@ type RouteValidate struct {
 	MaxQueryParams int `mapstructure:"max_query_params"` // 400 above; default 100
 }
 
+// MaxJSONDepthLimit is the deepest max_json_depth the JSON reader
+// enforces (validate/jsonbody.MaxDepthLimit: fastjson's recursion limit
+// less one; policy's tests check they agree). A larger setting would be
+// lowered silently, so it is refused.
+const MaxJSONDepthLimit = 299
+
 // Defaults of validated routes.
 const (
 	DefaultMaxJSONDepth   = 64
@@ -89,7 +95,7 @@ func (v *RouteValidate) validate(val *validator, key string) {
 	val.atLeast(key+".max_uri_bytes", v.MaxURIBytes, 0)
 	val.atLeast(key+".max_query_params", v.MaxQueryParams, 0)
 	if v.JSON || v.OpenAPIFile != "" {
-		val.between(key+".max_json_depth", v.MaxJSONDepth, 1, 10000)
+		val.between(key+".max_json_depth", v.MaxJSONDepth, 1, MaxJSONDepthLimit)
 	}
 	if v.OpenAPIFile != "" {
 		if v.JSON {
