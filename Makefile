@@ -9,7 +9,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 # whose dependencies add ~3.6 MB. Exported so the binaries tests build get them too.
 export GOFLAGS := -tags=no_fs_access,coraza.disabled_operators.validateSchema
 
-.PHONY: all build run test test-race bench lint bpf fuzz clean
+.PHONY: all build run test test-race bench bench-suite lint bpf fuzz clean
 
 all: build
 
@@ -30,6 +30,11 @@ test: lint
 ## bench: Go benchmarks of the hot paths and the bench/ suite
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
+
+## bench-suite: edgeguard against HAProxy and nginx, XDP against nftables, the throttling timeline and the
+## micro-benchmarks, as bench/results/<time>/report.md (QUICK=1: under 2 minutes; OUT=dir; ARGS=more flags)
+bench-suite:
+	$(GO) run ./bench/suite $(if $(QUICK),-quick) $(if $(OUT),-out $(OUT)) $(ARGS)
 
 ## lint: go vet and a gofmt check
 lint:

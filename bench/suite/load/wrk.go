@@ -47,6 +47,8 @@ type Result struct {
 	P99        float64 `json:"p99"`
 	P999       float64 `json:"p999"`
 	Max        float64 `json:"max"`
+	// CPUSeconds is wrk's own user+system time (from its rusage).
+	CPUSeconds float64 `json:"-"`
 }
 
 // Errors counts socket errors and non-2xx/3xx answers.
@@ -112,7 +114,11 @@ func (r *Runner) Run(ctx context.Context, s Spec) (Result, error) {
 	if err := cmd.Wait(); err != nil {
 		return Result{}, fmt.Errorf("run wrk %s: %w: %s", s.URL, err, strings.TrimSpace(errb.String()))
 	}
-	return Parse(out.Bytes())
+	res, err := Parse(out.Bytes())
+	if st := cmd.ProcessState; st != nil {
+		res.CPUSeconds = (st.UserTime() + st.SystemTime()).Seconds()
+	}
+	return res, err
 }
 
 // Parse reads the WRKJSON line the script prints.

@@ -20,6 +20,7 @@ type Setup struct {
 	RSAPubFile   string
 	IssuerHS     string
 	IssuerRS     string
+	Audience     string
 	SchemaFile   string // the JSON schema of the json_schema scenario
 
 	// JWTCacheSize is edgeguard's verified-token cache (0 = its default);
@@ -94,10 +95,12 @@ auth:
     issuers:
       - name: hs
         issuer: %[6]s
+        audiences: [%[11]s]
         algorithms: [HS256]
         keys: [{secret_file: %[7]q}]
       - name: rs
         issuer: %[8]s
+        audiences: [%[11]s]
         algorithms: [RS256]
         keys: [{pem_file: %[9]q}]
 rate_limit:
@@ -118,7 +121,7 @@ routes:
   - {name: waf_tier1, path: /waf_tier1/, upstream: up, waf: {libinjection: block}}
   - {name: waf_crs, path: /waf_crs/, upstream: up, waf: {libinjection: "off", crs: {mode: block, paranoia: 1}}}
   - {name: limit_probe, path: /limit_probe/, upstream: up, waf: {libinjection: "off"}, rate_limit: {limits: [probe]}}
-`, addr, mgmt, accessLog, s.Upstream, cache, s.IssuerHS, s.HSSecretFile, s.IssuerRS, s.RSAPubFile, s.SchemaFile)
+`, addr, mgmt, accessLog, s.Upstream, cache, s.IssuerHS, s.HSSecretFile, s.IssuerRS, s.RSAPubFile, s.SchemaFile, s.Audience)
 }
 
 func atoi(s string) int {
@@ -162,24 +165,25 @@ func HAProxy() Gateway {
 
 // haproxyJWT checks a bearer token the way edgeguard does: present, the
 // route's algorithm and issuer, a good signature, not expired.
-func haproxyJWT(alg, iss, key string) string {
+func haproxyJWT(alg, iss, aud, key string) string {
 	return fmt.Sprintf(`    http-request set-var(txn.bearer) http_auth_bearer
     http-request deny deny_status 401 unless { var(txn.bearer) -m found }
     http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')
     http-request deny deny_status 401 unless { var(txn.alg) -m str %[1]s }
     http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('$.iss') -m str %[2]s }
+    http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('$.aud') -m str %[4]s }
     http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"%[3]s") -m int 1 }
     http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('$.exp','int')
     http-request set-var(txn.now) date()
     http-request deny deny_status 401 unless { var(txn.exp),sub(txn.now) -m int gt 0 }
-`, alg, iss, key)
+`, alg, iss, key, aud)
 }
 
 func haproxyConfig(s Setup, addr string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     nbthread 1
-    maxconn 20000
+    maxconn 8192
     tune.bufsize 16384
 
 defaults
@@ -220,9 +224,9 @@ backend limit_probe
 
 backend hs256
 `, addr, s.Upstream)
-	b.WriteString(haproxyJWT("HS256", s.IssuerHS, s.HSSecret))
+	b.WriteString(haproxyJWT("HS256", s.IssuerHS, s.Audience, s.HSSecret))
 	fmt.Fprintf(&b, "    server up %s maxconn 1024\n\nbackend rs256\n", s.Upstream)
-	b.WriteString(haproxyJWT("RS256", s.IssuerRS, s.RSAPubFile))
+	b.WriteString(haproxyJWT("RS256", s.IssuerRS, s.Audience, s.RSAPubFile))
 	fmt.Fprintf(&b, "    server up %s maxconn 1024\n", s.Upstream)
 	return b.String()
 }

@@ -28,6 +28,8 @@ import (
 const (
 	IssuerHS = "bench-hs"
 	IssuerRS = "bench-rs"
+	// Audience is the aud claim of every token; every gateway requires it.
+	Audience = "bench-api"
 )
 
 // Set is what Make writes, with the paths of its files.
@@ -118,13 +120,13 @@ func Make(dir string, rotating int) (*Set, error) {
 }
 
 func claims(iss, sub string, iat time.Time, life time.Duration) jwt.MapClaims {
-	return jwt.MapClaims{"iss": iss, "sub": sub, "iat": iat.Unix(), "exp": iat.Add(life).Unix()}
+	return jwt.MapClaims{"iss": iss, "aud": Audience, "sub": sub, "iat": iat.Unix(), "exp": iat.Add(life).Unix()}
 }
 
 // algNone builds an unsigned token by hand: golang-jwt refuses to.
 func algNone(c jwt.MapClaims) string {
 	enc := base64.RawURLEncoding
-	payload := fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d,"exp":%d}`, c["iss"], c["sub"], c["iat"], c["exp"])
+	payload := fmt.Sprintf(`{"iss":%q,"aud":%q,"sub":%q,"iat":%d,"exp":%d}`, c["iss"], c["aud"], c["sub"], c["iat"], c["exp"])
 	return enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload)) + "."
 }
 

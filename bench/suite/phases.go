@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/edgeguard/edgeguard/bench/suite/attack"
+	"github.com/edgeguard/edgeguard/bench/suite/micro"
+	"github.com/edgeguard/edgeguard/bench/suite/report"
+	"github.com/edgeguard/edgeguard/bench/suite/results"
+)
+
+// attacks runs the XDP flood and the throttling timeline (root only; each
+// reports why it skipped otherwise).
+func (s *suite) attacks(ctx context.Context, bins binaries) {
+	progress := func(m string) { s.progress("%s", m) }
+	dir := filepath.Join(s.work, "flood")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		s.note("XDP flood not run: %v", err)
+		return
+	}
+	s.progress("XDP flood: edgeguard's XDP program against an nftables set")
+	fl, err := attack.XDPFlood(ctx, attack.FloodOptions{Gatewayd: bins.gatewayd, WorkDir: dir, Quick: s.o.quick, Progress: progress})
+	switch {
+	case err != nil:
+		s.note("XDP flood failed: %v", err)
+	case fl != nil:
+		s.run.XDPFlood = fl
+		if fl.Skipped != "" {
+			s.note("XDP flood skipped: %s", fl.Skipped)
+		}
+	}
+	if v := versionLine("nft", "--version"); v != "" {
+		s.run.Versions["nft"] = v
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	dir = filepath.Join(s.work, "throttle")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		s.note("throttling timeline not run: %v", err)
+		return
+	}
+	s.progress("throttling timeline: one client at 3x its limit")
+	th, err := attack.Throttle(ctx, attack.ThrottleOptions{Gatewayd: bins.gatewayd, WorkDir: dir, Quick: s.o.quick, Progress: progress})
+	switch {
+	case err != nil:
+		s.note("throttling timeline failed: %v", err)
+	case th != nil:
+		s.run.Throttle = th
+		if th.Skipped != "" {
+			s.note("throttling timeline skipped: %s", th.Skipped)
+		}
+	}
+}
+
+// micro gathers the Go micro-benchmarks; a package that fails is noted.
+func (s *suite) micro(ctx context.Context) {
+	s.progress("Go micro-benchmarks")
+	mb, cmds, err := micro.Run(ctx, s.root, s.o.quick, func(m string) { s.progress("%s", m) })
+	s.run.Micro = mb
+	s.run.Commands = append(s.run.Commands, cmds...)
+	var fs micro.Failures
+	if errors.As(err, &fs) {
+		s.run.Notes = append(s.run.Notes, fs.Notes()...)
+	} else if err != nil {
+		s.note("micro-benchmarks not gathered: %v", err)
+	}
+}
+
+func writeReport(dir string, r *results.Run) error { return report.Write(dir, r) }
+
+func versionLine(argv ...string) string {
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return ""
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}
