@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/edgeguard/edgeguard/bench/suite/results"
 	"github.com/edgeguard/edgeguard/internal/genlist"
 	"github.com/edgeguard/edgeguard/policy/blocklist"
@@ -278,7 +280,7 @@ xdp: {mode: native, interfaces: [` + l.srvIf + `], pin_path: "{{PIN}}"}
 	sample := func() (floodSample, error) {
 		s := floodSample{at: time.Now()}
 		var err error
-		if s.passed, err = nftCounter(ctx, l, "ip", "egbench_check", "flood"); err != nil {
+		if s.passed, err = nftCounter(l, unix.NFPROTO_IPV4, "egbench_check", "flood"); err != nil {
 			return s, err
 		}
 		if dropper == "xdp" {
@@ -287,7 +289,7 @@ xdp: {mode: native, interfaces: [` + l.srvIf + `], pin_path: "{{PIN}}"}
 				return s, err
 			}
 			s.dropped = c["drop_blocklist"]
-		} else if s.dropped, err = nftCounter(ctx, l, "netdev", "egbench", "dropped"); err != nil {
+		} else if s.dropped, err = nftCounter(l, unix.NFPROTO_NETDEV, "egbench", "dropped"); err != nil {
 			return s, err
 		}
 		s.softirq, err = softirqTime(cpu)
@@ -336,9 +338,9 @@ xdp: {mode: native, interfaces: [` + l.srvIf + `], pin_path: "{{PIN}}"}
 // still in the receiver's ring are counted), for at most 2 s.
 func settledCounter(ctx context.Context, l *lab) (uint64, error) {
 	var last uint64
-	for i := 0; i < 20; i++ {
+	for i := 0; i < 20 && ctx.Err() == nil; i++ {
 		time.Sleep(100 * time.Millisecond)
-		n, err := nftCounter(ctx, l, "ip", "egbench_check", "flood")
+		n, err := nftCounter(l, unix.NFPROTO_IPV4, "egbench_check", "flood")
 		if err != nil {
 			return 0, err
 		}

@@ -3,7 +3,6 @@ package attack
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -36,25 +35,14 @@ func setupPassCheck(ctx context.Context, l *lab, dir string) error {
 }
 
 // nftCounter reads a named nftables counter in the receiver's namespace.
-func nftCounter(ctx context.Context, l *lab, family, table, name string) (uint64, error) {
-	out, err := l.srvExec(ctx, "nft", "-j", "list", "counter", family, table, name)
-	if err != nil {
-		return 0, fmt.Errorf("read counter %s: %w", name, err)
-	}
-	var doc struct {
-		Nftables []struct {
-			Counter *struct{ Packets uint64 } `json:"counter"`
-		} `json:"nftables"`
-	}
-	if err := json.Unmarshal(out, &doc); err != nil {
-		return 0, fmt.Errorf("read counter %s: %w", name, err)
-	}
-	for _, o := range doc.Nftables {
-		if o.Counter != nil {
-			return o.Counter.Packets, nil
-		}
-	}
-	return 0, fmt.Errorf("read counter %s: not in %q", name, out)
+func nftCounter(l *lab, family uint8, table, name string) (uint64, error) {
+	var n uint64
+	err := inNetns(l.srv, func() error {
+		var err error
+		n, err = readNftCounter(family, table, name)
+		return err
+	})
+	return n, err
 }
 
 // nftMethod describes the nftables dropper in the results.
@@ -93,17 +81,16 @@ func writeNftList(path string, prefixes []netip.Prefix) error {
 	return nil
 }
 
-// loadNftDropper loads the set from listFile, then hooks the dropping
-// chain onto the receiver's veth.
+// loadNftDropper loads the set from listFile and hooks the dropping chain
+// onto the receiver's veth, in one transaction: a second nft run would
+// first read back the whole set (tens of seconds at 1M entries).
 func loadNftDropper(ctx context.Context, l *lab, dir, listFile string) error {
-	if _, err := l.srvExec(ctx, "nft", "-f", listFile); err != nil {
-		return fmt.Errorf("load nftables set: %w", err)
-	}
-	chain := "table netdev egbench {\n\tcounter dropped {}\n\tchain ingress {\n" +
+	doc := "include " + strconv.Quote(listFile) + "\n" +
+		"table netdev egbench {\n\tcounter dropped {}\n\tchain ingress {\n" +
 		"\t\ttype filter hook ingress device " + strconv.Quote(l.srvIf) + " priority -500; policy accept;\n" +
 		"\t\tip saddr @blocklist counter name \"dropped\" drop\n\t}\n}\n"
 	f := filepath.Join(dir, "dropper.nft")
-	if err := os.WriteFile(f, []byte(chain), 0o600); err != nil {
+	if err := os.WriteFile(f, []byte(doc), 0o600); err != nil {
 		return fmt.Errorf("load nftables dropper: %w", err)
 	}
 	if _, err := l.srvExec(ctx, "nft", "-f", f); err != nil {
