@@ -136,9 +136,11 @@ type XDPFlood struct {
 	Results          []FloodResult `json:"results"`
 	Skipped          string        `json:"skipped,omitempty"`
 	// Generator says how the flood was made, e.g. "XDP live frames
-	// (BPF_PROG_TEST_RUN) on the sender's veth, 1 thread on cpu 0".
+	// (BPF_PROG_TEST_RUN) on the sender's veth, 1 thread on cpu 1".
 	Generator string `json:"generator,omitempty"`
-	// ReceiverCPU is the CPU the receiving veth's (threaded) NAPI ran on.
+	// ReceiverCPU is the CPU the flood ran on: the generator's thread and
+	// the receiving veth's NAPI (softirq), whose time is the receiver's
+	// CPU cost (NsPerPacket).
 	ReceiverCPU int `json:"receiver_cpu"`
 }
 
