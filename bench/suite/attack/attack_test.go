@@ -4,31 +4,21 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgeguard/edgeguard/internal/privileged"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildOut  []byte
-)
-
-// gatewaydBin builds cmd/gatewayd once for the package's tests.
-func gatewaydBin(t *testing.T, dir string) string {
+// gatewaydBin builds cmd/gatewayd into the test's temporary directory
+// (the build cache makes the second build a link).
+func gatewaydBin(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binPath = filepath.Join(dir, "gatewayd")
-		buildOut, buildErr = exec.Command("go", "build", "-o", binPath, "github.com/edgeguard/edgeguard/cmd/gatewayd").CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("build gatewayd: %v\n%s", buildErr, buildOut)
+	bin := filepath.Join(t.TempDir(), "gatewayd")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/edgeguard/edgeguard/cmd/gatewayd").CombinedOutput(); err != nil {
+		t.Fatalf("build gatewayd: %v\n%s", err, out)
 	}
-	return binPath
+	return bin
 }
 
 // TestXDPFloodQuick floods a quick-sized list and checks that XDP drops
@@ -38,7 +28,7 @@ func TestXDPFloodQuick(t *testing.T) {
 	privileged.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	bin := gatewaydBin(t, t.TempDir())
+	bin := gatewaydBin(t)
 	res, err := XDPFlood(ctx, FloodOptions{Gatewayd: bin, WorkDir: t.TempDir(), Quick: true, Progress: func(s string) { t.Log(s) }})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +70,7 @@ func TestThrottleQuick(t *testing.T) {
 	privileged.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bin := gatewaydBin(t, t.TempDir())
+	bin := gatewaydBin(t)
 	o := ThrottleOptions{Gatewayd: bin, WorkDir: t.TempDir(), Quick: true, Progress: func(s string) { t.Log(s) }}
 	res, err := Throttle(ctx, o)
 	if err != nil {

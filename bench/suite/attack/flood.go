@@ -23,6 +23,8 @@ import (
 	"github.com/edgeguard/edgeguard/policy/blocklist"
 )
 
+var errNoFrames = errors.New("no frame reached the receiver")
+
 // FloodOptions configure XDPFlood. Zero values take the defaults shown.
 type FloodOptions struct {
 	// Gatewayd is the path of the gatewayd binary to measure.

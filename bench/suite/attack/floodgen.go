@@ -3,7 +3,6 @@ package attack
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math/bits"
 	"net"
@@ -191,5 +190,3 @@ func powerOfTwoAtMost(n int) int {
 	}
 	return 1 << (bits.Len(uint(n)) - 1)
 }
-
-var errNoFrames = errors.New("no frame reached the receiver")
