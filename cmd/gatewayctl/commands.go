@@ -238,9 +238,27 @@ func readToken(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read token: %w", err)
 	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("read token %s: the file is empty", path)
+	tok, err := checkToken(string(b))
+	if err != nil {
+		return "", fmt.Errorf("read token %s: %w", path, err)
+	}
+	return tok, nil
+}
+
+// checkToken returns the token in s, which must hold it alone (surrounding
+// white space aside). A file holding more, such as the output of an older
+// "token new" with the config lines, would otherwise be sent as a header
+// no server accepts and be reported as an unreachable target.
+func checkToken(s string) (string, error) {
+	tok := strings.TrimSpace(s)
+	switch {
+	case tok == "":
+		return "", errors.New("empty: want the token alone (gatewayctl token new > FILE writes one)")
+	case strings.ContainsAny(tok, "\r\n"):
+		lines := len(strings.FieldsFunc(tok, func(r rune) bool { return r == '\n' || r == '\r' }))
+		return "", fmt.Errorf("%d lines: want the token alone on one line (gatewayctl token new > FILE writes one; the management.tokens lines belong in gatewayd.yaml)", lines)
+	case strings.IndexFunc(tok, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		return "", errors.New("white space or control characters inside the token: want the token alone")
 	}
 	return tok, nil
 }
@@ -283,10 +301,13 @@ func (e *env) connect() error {
 	var err error
 	switch {
 	case token != "":
+		token, err = checkToken(token)
 	case o.tokenFile != "":
 		token, err = readToken(o.tokenFile)
 	case os.Getenv("EDGEGUARD_TOKEN") != "":
-		token = strings.TrimSpace(os.Getenv("EDGEGUARD_TOKEN"))
+		if token, err = checkToken(os.Getenv("EDGEGUARD_TOKEN")); err != nil {
+			err = fmt.Errorf("read token from $EDGEGUARD_TOKEN: %w", err)
+		}
 	case s.tokenFile != "":
 		token, err = readToken(s.tokenFile)
 	}
@@ -551,12 +572,22 @@ func (e *env) printResults(rs []client.Result[blocklist.Result], version uint64)
 			word = "unchanged"
 		}
 		change := fmt.Sprintf("+%d -%d", v.Added, v.Removed)
-		if v.Received > 0 || v.Added+v.Removed+v.Absent == 0 {
+		if v.Received > 0 || v.Added+v.Removed+v.Absent+v.Present == 0 {
 			change = fmt.Sprintf("%d received, %d duplicate, %d covered", v.Received, v.Duplicates, v.Covered)
 		}
 		detail := fmt.Sprintf("apply %s, persist %s", roundDur(time.Duration(v.ApplyTime)), roundDur(time.Duration(v.PersistTime)))
+		if v.Present > 0 {
+			more := ""
+			if v.Present > len(v.PresentEntries) {
+				more = fmt.Sprintf(" and %d more", v.Present-len(v.PresentEntries))
+			}
+			detail = fmt.Sprintf("already present: %s%s; ", strings.Join(v.PresentEntries, " "), more) + detail
+		}
 		if v.Absent > 0 {
-			detail += fmt.Sprintf(", %d to remove were absent", v.Absent)
+			detail = fmt.Sprintf("%d to remove were absent; ", v.Absent) + detail
+		}
+		if v.Unchanged {
+			detail = "nothing changed: " + detail
 		}
 		t.row(r.Target.Name, word, fmt.Sprintf("v%d", v.Version), strconv.Itoa(v.Entries), change, roundDur(r.Duration), detail)
 	}
@@ -651,15 +682,15 @@ func (e *env) ban(ctx context.Context, ip string) int {
 }
 
 func (e *env) unban(ctx context.Context, ip string) int {
-	rs := client.Fanout(ctx, e.clients, e.opt.parallel, func(ctx context.Context, c *client.Client) (struct{}, error) {
-		return struct{}{}, c.Unban(ctx, ip)
+	rs := client.Fanout(ctx, e.clients, e.opt.parallel, func(ctx context.Context, c *client.Client) (api.UnbanResult, error) {
+		return c.Unban(ctx, ip)
 	})
 	if e.opt.json {
 		return printJSON(e, rs)
 	}
 	t := newTable(e.stdout, "TARGET", "RESULT", "SOURCE")
 	for _, r := range rs {
-		word := "unbanned"
+		word := r.Value.Result // unbanned, or not banned (nothing changed)
 		if r.Err != nil {
 			word = errWord(r.Err) + ": " + r.Err.Error()
 		}
@@ -721,8 +752,10 @@ func (e *env) token(args []string) (command, error) {
 			return exitUsage
 		}
 		tok := "egt_" + base64.RawURLEncoding.EncodeToString(raw[:])
-		fmt.Fprintf(e.stdout, "token: %s\n", tok)
-		fmt.Fprintf(e.stdout, "# for gatewayd.yaml (the token itself never goes there):\nmanagement:\n  tokens:\n    - {name: %s, hash: %s, role: admin}\n", name, api.HashToken(tok))
+		// The token alone on stdout, so that "gatewayctl token new > ops.token"
+		// writes a working token file; what goes into gatewayd.yaml on stderr.
+		fmt.Fprintln(e.stdout, tok)
+		fmt.Fprintf(e.stderr, "# for gatewayd.yaml (the token itself never goes there):\nmanagement:\n  tokens:\n    - {name: %s, hash: %s, role: admin}\n", name, api.HashToken(tok))
 		return exitOK
 	}, nil
 }

@@ -55,7 +55,9 @@ Commands:
                                IP may be an IPv6 network of /32 or longer (2001:db8:1:2::/64)
   unban IP                     lift that ban
   bans                         list active bans
-  token new [--name NAME]      make a random token and print the hash for management.tokens
+  token new [--name NAME]      make a random token: the token alone on stdout (so that
+                               "token new > ops.token" writes a token file), the
+                               management.tokens line for gatewayd.yaml on stderr
   token hash                   print the hash of a token read from stdin
   version                      print gatewayctl's version
 

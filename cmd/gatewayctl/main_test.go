@@ -27,12 +27,18 @@ const testToken = "egt_test-token-for-gatewayctl"
 // user-space enforcer on loopback, and returns its address.
 func startDaemon(t *testing.T) string {
 	t.Helper()
+	return startDaemonToken(t, testToken)
+}
+
+// startDaemonToken is startDaemon accepting token.
+func startDaemonToken(t *testing.T, token string) string {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gatewayd.yaml")
 	doc := `
 management:
   address: 127.0.0.1:0
-  tokens: [{name: ctl, hash: ` + api.HashToken(testToken) + `}]
+  tokens: [{name: ctl, hash: ` + api.HashToken(token) + `}]
   state_dir: ` + filepath.Join(dir, "state") + `
 access_log: {path: "off"}
 upstreams: [{name: api, targets: ["127.0.0.1:1"]}]
@@ -202,16 +208,17 @@ func TestJSONOutput(t *testing.T) {
 }
 
 func TestTokenCommands(t *testing.T) {
-	code, out, _ := ctl(t, "", "token", "new", "--name", "fleet")
+	code, out, errOut := ctl(t, "", "token", "new", "--name", "fleet")
 	if code != exitOK {
 		t.Fatal(code)
 	}
-	tok := strings.TrimPrefix(strings.SplitN(out, "\n", 2)[0], "token: ")
-	if !strings.HasPrefix(tok, "egt_") || len(tok) < 40 || !strings.Contains(out, "{name: fleet, hash: "+api.HashToken(tok)) {
-		t.Fatalf("token new:\n%s", out)
+	// stdout is the token alone: "token new > ops.token" makes a token file.
+	tok := strings.TrimSuffix(out, "\n")
+	if !strings.HasPrefix(tok, "egt_") || len(tok) < 40 || strings.ContainsAny(tok, " \n") || !strings.Contains(errOut, "{name: fleet, hash: "+api.HashToken(tok)) {
+		t.Fatalf("token new:\nstdout:\n%s\nstderr:\n%s", out, errOut)
 	}
-	// The printed snippet is a valid management section.
-	_, snippet, _ := strings.Cut(out, "management:\n")
+	// The snippet printed on stderr is a valid management section.
+	_, snippet, _ := strings.Cut(errOut, "management:\n")
 	doc := "management:\n  address: 127.0.0.1:9901\n" + snippet + "upstreams: [{name: a, targets: [\"127.0.0.1:1\"]}]\nroutes: [{name: r, path: /, upstream: a}]\n"
 	if l, err := config.Parse([]byte(doc), "yaml", "snippet"); err != nil || len(l.Config.Management.ActiveTokens()) != 1 {
 		t.Fatalf("snippet does not load: %v\n%s", err, doc)
@@ -219,5 +226,69 @@ func TestTokenCommands(t *testing.T) {
 	code, out, _ = ctl(t, tok+"\n", "token", "hash")
 	if code != exitOK || strings.TrimSpace(out) != api.HashToken(tok) {
 		t.Fatalf("token hash: %d %q", code, out)
+	}
+}
+
+// TestFirstHour follows a new operator: a token file made by "token new >",
+// a token file with more than the token, adding entries already there,
+// lifting a ban that does not exist, asking for help.
+func TestFirstHour(t *testing.T) {
+	dir := t.TempDir()
+	code, tok, _ := ctl(t, "", "token", "new")
+	if code != exitOK {
+		t.Fatal(code)
+	}
+	tokenFile := writeFile(t, dir, "ops.token", tok) // what "gatewayctl token new > ops.token" writes
+	t.Setenv("EDGEGUARD_TOKEN", "")
+	// A daemon that accepts that token.
+	addr := startDaemonToken(t, strings.TrimSpace(tok))
+	if code, out, errOut := ctl(t, "", "--target", addr, "--token-file", tokenFile, "status"); code != exitOK {
+		t.Fatalf("status with the new token file: exit %d\n%s%s", code, out, errOut)
+	}
+	cases := []struct {
+		name    string
+		content string
+		want    string
+	}{
+		{"old token new output", "token: egt_abc\n# for gatewayd.yaml\nmanagement:\n", "3 lines: want the token alone on one line"},
+		{"token and hash", "egt_abc\nsha256:0123\n", "2 lines"},
+		{"space inside", "Bearer egt_abc\n", "white space"},
+		{"empty", "\n\n", "empty"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := writeFile(t, dir, "bad.token", tc.content)
+			code, out, errOut := ctl(t, "", "--target", addr, "--token-file", f, "status")
+			if code != exitUsage || !strings.Contains(errOut, "read token "+f+": "+tc.want) || strings.Contains(out+errOut, "unreachable") {
+				t.Fatalf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, exitUsage, tc.want, out, errOut)
+			}
+		})
+	}
+	run := func(want int, args ...string) string {
+		t.Helper()
+		code, out, errOut := ctl(t, "", append([]string{"--target", addr, "--token-file", tokenFile}, args...)...)
+		if code != want {
+			t.Fatalf("%q: exit %d, want %d\n%s%s", args, code, want, out, errOut)
+		}
+		return out
+	}
+	run(exitOK, "blocklist", "add", "203.0.113.0/24")
+	if out := run(exitOK, "blocklist", "add", "203.0.113.0/24", "198.51.100.0/24"); !strings.Contains(out, "already present: 203.0.113.0/24;") || !strings.Contains(out, "+1 -0") {
+		t.Errorf("add of a present entry:\n%s", out)
+	}
+	if out := run(exitOK, "blocklist", "add", "203.0.113.0/24"); !strings.Contains(out, "unchanged") || !strings.Contains(out, "nothing changed: already present: 203.0.113.0/24") {
+		t.Errorf("add of only present entries:\n%s", out)
+	}
+	if out := run(exitOK, "unban", "192.0.2.77"); !strings.Contains(out, "not banned") {
+		t.Errorf("unban of an unbanned source:\n%s", out)
+	}
+	run(exitOK, "ban", "192.0.2.77")
+	if out := run(exitOK, "unban", "192.0.2.77"); !strings.Contains(out, "unbanned") || strings.Contains(out, "not banned") {
+		t.Errorf("unban of a banned source:\n%s", out)
+	}
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"status", "-h"}, {"help"}} {
+		if code, out, _ := ctl(t, "", args...); code != exitOK || !strings.Contains(out, "Usage:") {
+			t.Errorf("%q: exit %d\n%s", args, code, out)
+		}
 	}
 }

@@ -147,6 +147,9 @@ type Result struct {
 	Added   int `json:"added,omitempty"`
 	Removed int `json:"removed,omitempty"`
 	Absent  int `json:"absent,omitempty"`
+	Present int `json:"present,omitempty"` // additions of entries already in the list
+	// PresentEntries names the first 100 of those.
+	PresentEntries []string `json:"present_entries,omitempty"`
 
 	PersistTime Duration `json:"persist_time"`
 	ApplyTime   Duration `json:"apply_time"`
@@ -431,7 +434,10 @@ func (s *Store) ApplyDelta(version uint64, add, remove []cidrset.Prefix) (Result
 		return res, fmt.Errorf("apply blocklist delta: version %d: %w (%d)", version, ErrStale, cur.version)
 	}
 	next, d := applyDelta(cur.entries, add, remove)
-	res.Entries, res.Added, res.Removed, res.Absent = len(next), len(d.add), len(d.remove), d.absent
+	res.Entries, res.Added, res.Removed, res.Absent, res.Present = len(next), len(d.add), len(d.remove), d.absent, d.present
+	for _, p := range d.presentSome {
+		res.PresentEntries = append(res.PresentEntries, p.Netip().String())
+	}
 	if version == 0 && len(d.add)+len(d.remove) == 0 {
 		res.Version, res.Unchanged = cur.version, true
 		return res, nil
@@ -596,7 +602,12 @@ func countCovered(sorted []cidrset.Prefix) int {
 type deltaEffect struct {
 	add, remove []cidrset.Prefix // entries that appear, entries that go
 	absent      int              // removals of entries not in the list
+	present     int              // additions of entries already in the list
+	presentSome []cidrset.Prefix // the first maxPresentListed of them
 }
+
+// maxPresentListed bounds the already-present entries a delta's result names.
+const maxPresentListed = 100
 
 // applyDelta returns cur with add inserted and then remove taken out (all
 // sorted and unique), and what changed. It visits only the edits: the
@@ -640,6 +651,11 @@ func applyDelta(cur, add, remove []cidrset.Prefix) ([]cidrset.Prefix, deltaEffec
 			next = append(next, e)
 			if !inCur {
 				d.add = append(d.add, e)
+			} else {
+				d.present++
+				if len(d.presentSome) < maxPresentListed {
+					d.presentSome = append(d.presentSome, e)
+				}
 			}
 		}
 	}

@@ -405,6 +405,12 @@ func (s *Server) unban(w http.ResponseWriter, r *http.Request, _ principal) {
 		fail(w, http.StatusBadRequest, "unban: %v", err)
 		return
 	}
+	res := api.UnbanResult{IP: enforce.FormatSource(src), Result: api.Unbanned}
+	if !s.banned(src) { // say so: an operator who mistyped the address must not believe it lifted
+		res.Result = api.NotBanned
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
 	unban := s.opt.Enforcement.Unban
 	if st := s.opt.Enforcement.BanStore; st != nil {
 		unban = st.Remove
@@ -413,7 +419,22 @@ func (s *Server) unban(w http.ResponseWriter, r *http.Request, _ principal) {
 		fail(w, http.StatusInternalServerError, "unban %s: %v", enforce.FormatSource(src), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"ip": enforce.FormatSource(src), "result": "unbanned"})
+	writeJSON(w, http.StatusOK, res)
+}
+
+// banned reports whether src has a ban of its own (true when the bans
+// cannot be listed, so that the unban is tried anyway).
+func (s *Server) banned(src netip.Prefix) bool {
+	bans, err := s.opt.Enforcement.Bans()
+	if err != nil {
+		return true
+	}
+	for _, b := range bans {
+		if b.Source == src {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) reload(w http.ResponseWriter, _ *http.Request, p principal) {

@@ -348,7 +348,7 @@ func TestBansAPI(t *testing.T) {
 	if tr, _ := c.Test(ctx, "192.0.2.9"); !tr.Banned || !tr.Blocked || tr.BanUntil == nil {
 		t.Errorf("test of a banned address = %+v", tr)
 	}
-	if err := c.Unban(ctx, "2001:db8::9"); err != nil {
+	if _, err := c.Unban(ctx, "2001:db8::9"); err != nil {
 		t.Fatal(err)
 	}
 	if list, _ := c.Bans(ctx); len(list.Bans) != 1 {
@@ -369,7 +369,7 @@ func TestBansAPI(t *testing.T) {
 	if list, _ := c.Bans(ctx); len(list.Bans) != 2 || !slices.ContainsFunc(list.Bans, func(b api.Ban) bool { return b.IP == "2001:db8:7:8::/64" }) {
 		t.Errorf("bans with a network: %+v", list)
 	}
-	if err := c.Unban(ctx, "2001:db8:7:8::/64"); err != nil {
+	if _, err := c.Unban(ctx, "2001:db8:7:8::/64"); err != nil {
 		t.Fatal(err)
 	}
 	if f.filter.Check(netip.MustParseAddr("2001:db8:7:8::1")) != enforce.ReasonPass {

@@ -55,6 +55,18 @@ type Ban struct {
 	Remaining blocklist.Duration `json:"remaining"`
 }
 
+// Unban results.
+const (
+	Unbanned  = "unbanned"
+	NotBanned = "not banned" // the source had no ban: nothing changed
+)
+
+// UnbanResult is the answer to DELETE /v1/bans/{ip}.
+type UnbanResult struct {
+	IP     string `json:"ip"`
+	Result string `json:"result"` // Unbanned or NotBanned
+}
+
 // BanList is the answer to GET /v1/bans.
 type BanList struct {
 	Bans []Ban `json:"bans"`

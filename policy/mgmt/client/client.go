@@ -263,9 +263,10 @@ func (c *Client) Ban(ctx context.Context, ip string, d time.Duration) (api.Ban, 
 	return res, c.do(ctx, http.MethodPost, api.PathBans, bytes.NewReader(b), "application/json", &res)
 }
 
-// Unban lifts a ban.
-func (c *Client) Unban(ctx context.Context, ip string) error {
-	return c.do(ctx, http.MethodDelete, api.PathBans+"/"+url.PathEscape(ip), nil, "", nil)
+// Unban lifts a ban; the result says whether there was one.
+func (c *Client) Unban(ctx context.Context, ip string) (api.UnbanResult, error) {
+	var res api.UnbanResult
+	return res, c.do(ctx, http.MethodDelete, api.PathBans+"/"+url.PathEscape(ip), nil, "", &res)
 }
 
 // Bans lists active bans.
