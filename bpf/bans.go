@@ -293,8 +293,14 @@ func (x *XDP) sweepLocked() ([]enforce.Ban, error) {
 			continue
 		}
 		// Listed with its own expiry; one that ran out inside a live wider
-		// ban is not listed (the wider ban is).
-		keep(p, x.netOwn[p])
+		// ban is not listed (the wider ban is). One the program wrote
+		// itself (burst meter) is not known yet: its entry is its own.
+		own, ok := x.netOwn[p]
+		if !ok {
+			x.setOwn(p, expiry)
+			own = expiry
+		}
+		keep(p, own)
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("iterate network bans: %w", err)
@@ -328,6 +334,9 @@ func (x *XDP) Stats() (enforce.Stats, error) {
 			st.Verdicts[r].Packets += c.Packets
 			st.Verdicts[r].Bytes += c.Bytes
 		}
+	}
+	if err := x.burstStats(&st); err != nil {
+		return st, err
 	}
 	return st, nil
 }

@@ -18,6 +18,42 @@ type filterBanKey struct {
 	Addr [16]uint8
 }
 
+type filterBurstBucket uint32
+
+const (
+	filterBurstBucketBURST_SYN filterBurstBucket = 1
+	filterBurstBucketBURST_PKT filterBurstBucket = 2
+)
+
+type filterBurstCfg struct {
+	_            structs.HostLayout
+	SynInterval  uint64
+	SynTolerance uint64
+	PktInterval  uint64
+	PktTolerance uint64
+	BanNs        uint64
+	On           uint32
+	V6Prefix     uint32
+	Ports        [1024]uint64
+}
+
+type filterBurstCounter uint32
+
+const (
+	filterBurstCounterBURST_BANS        filterBurstCounter = 0
+	filterBurstCounterBURST_BAN_FAILED  filterBurstCounter = 1
+	filterBurstCounterBURST_EVENTS_LOST filterBurstCounter = 2
+	filterBurstCounterBURST_COUNTER_MAX filterBurstCounter = 3
+)
+
+type filterBurstEvent struct {
+	_         structs.HostLayout
+	Addr      [16]uint8
+	Until     uint64
+	Prefixlen uint32
+	Bucket    filterBurstBucket
+}
+
 type filterCounter struct {
 	_       structs.HostLayout
 	Packets uint64
@@ -41,6 +77,12 @@ type filterLpmV6Key struct {
 	Addr      [16]uint8
 }
 
+type filterMeter struct {
+	_      structs.HostLayout
+	SynTat uint64
+	PktTat uint64
+}
+
 type filterReason uint32
 
 const (
@@ -50,26 +92,32 @@ const (
 	filterReasonREASON_PASS_MALFORMED filterReason = 3
 	filterReasonREASON_DROP_BLOCKLIST filterReason = 4
 	filterReasonREASON_DROP_BANNED    filterReason = 5
-	filterReasonREASON_MAX            filterReason = 6
+	filterReasonREASON_DROP_BURST     filterReason = 6
+	filterReasonREASON_MAX            filterReason = 7
 )
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	filterMapAllowV4    = "allow_v4"
-	filterMapAllowV6    = "allow_v6"
-	filterMapBans       = "bans"
-	filterMapBansNet6   = "bans_net6"
-	filterMapBlockV4    = "block_v4"
-	filterMapBlockV6    = "block_v6"
-	filterMapLayout     = "layout"
-	filterMapNetBansOn  = "net_bans_on"
-	filterMapStats      = "stats"
-	filterMapTmplDir    = "tmpl_dir"
-	filterMapTmplLpmV4  = "tmpl_lpm_v4"
-	filterMapTmplLpmV6  = "tmpl_lpm_v6"
-	filterProgXdpFilter = "xdp_filter"
+	filterMapAllowV4          = "allow_v4"
+	filterMapAllowV6          = "allow_v6"
+	filterMapBans             = "bans"
+	filterMapBansNet6         = "bans_net6"
+	filterMapBlockV4          = "block_v4"
+	filterMapBlockV6          = "block_v6"
+	filterMapBurst            = "burst"
+	filterMapBurstEvents      = "burst_events"
+	filterMapBurstStats       = "burst_stats"
+	filterMapLayout           = "layout"
+	filterMapMeters           = "meters"
+	filterMapNetBansOn        = "net_bans_on"
+	filterMapStats            = "stats"
+	filterMapTmplDir          = "tmpl_dir"
+	filterMapTmplLpmV4        = "tmpl_lpm_v4"
+	filterMapTmplLpmV6        = "tmpl_lpm_v6"
+	filterProgXdpFilter       = "xdp_filter"
+	filterVarUnusedBurstEvent = "unused_burst_event"
 )
 
 // loadFilter returns the embedded CollectionSpec for filter.
@@ -121,24 +169,29 @@ type filterProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type filterMapSpecs struct {
-	AllowV4   *ebpf.MapSpec `ebpf:"allow_v4"`
-	AllowV6   *ebpf.MapSpec `ebpf:"allow_v6"`
-	Bans      *ebpf.MapSpec `ebpf:"bans"`
-	BansNet6  *ebpf.MapSpec `ebpf:"bans_net6"`
-	BlockV4   *ebpf.MapSpec `ebpf:"block_v4"`
-	BlockV6   *ebpf.MapSpec `ebpf:"block_v6"`
-	Layout    *ebpf.MapSpec `ebpf:"layout"`
-	NetBansOn *ebpf.MapSpec `ebpf:"net_bans_on"`
-	Stats     *ebpf.MapSpec `ebpf:"stats"`
-	TmplDir   *ebpf.MapSpec `ebpf:"tmpl_dir"`
-	TmplLpmV4 *ebpf.MapSpec `ebpf:"tmpl_lpm_v4"`
-	TmplLpmV6 *ebpf.MapSpec `ebpf:"tmpl_lpm_v6"`
+	AllowV4     *ebpf.MapSpec `ebpf:"allow_v4"`
+	AllowV6     *ebpf.MapSpec `ebpf:"allow_v6"`
+	Bans        *ebpf.MapSpec `ebpf:"bans"`
+	BansNet6    *ebpf.MapSpec `ebpf:"bans_net6"`
+	BlockV4     *ebpf.MapSpec `ebpf:"block_v4"`
+	BlockV6     *ebpf.MapSpec `ebpf:"block_v6"`
+	Burst       *ebpf.MapSpec `ebpf:"burst"`
+	BurstEvents *ebpf.MapSpec `ebpf:"burst_events"`
+	BurstStats  *ebpf.MapSpec `ebpf:"burst_stats"`
+	Layout      *ebpf.MapSpec `ebpf:"layout"`
+	Meters      *ebpf.MapSpec `ebpf:"meters"`
+	NetBansOn   *ebpf.MapSpec `ebpf:"net_bans_on"`
+	Stats       *ebpf.MapSpec `ebpf:"stats"`
+	TmplDir     *ebpf.MapSpec `ebpf:"tmpl_dir"`
+	TmplLpmV4   *ebpf.MapSpec `ebpf:"tmpl_lpm_v4"`
+	TmplLpmV6   *ebpf.MapSpec `ebpf:"tmpl_lpm_v6"`
 }
 
 // filterVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type filterVariableSpecs struct {
+	UnusedBurstEvent *ebpf.VariableSpec `ebpf:"unused_burst_event"`
 }
 
 // filterObjects contains all objects after they have been loaded into the kernel.
@@ -161,18 +214,22 @@ func (o *filterObjects) Close() error {
 //
 // It can be passed to loadFilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type filterMaps struct {
-	AllowV4   *ebpf.Map `ebpf:"allow_v4"`
-	AllowV6   *ebpf.Map `ebpf:"allow_v6"`
-	Bans      *ebpf.Map `ebpf:"bans"`
-	BansNet6  *ebpf.Map `ebpf:"bans_net6"`
-	BlockV4   *ebpf.Map `ebpf:"block_v4"`
-	BlockV6   *ebpf.Map `ebpf:"block_v6"`
-	Layout    *ebpf.Map `ebpf:"layout"`
-	NetBansOn *ebpf.Map `ebpf:"net_bans_on"`
-	Stats     *ebpf.Map `ebpf:"stats"`
-	TmplDir   *ebpf.Map `ebpf:"tmpl_dir"`
-	TmplLpmV4 *ebpf.Map `ebpf:"tmpl_lpm_v4"`
-	TmplLpmV6 *ebpf.Map `ebpf:"tmpl_lpm_v6"`
+	AllowV4     *ebpf.Map `ebpf:"allow_v4"`
+	AllowV6     *ebpf.Map `ebpf:"allow_v6"`
+	Bans        *ebpf.Map `ebpf:"bans"`
+	BansNet6    *ebpf.Map `ebpf:"bans_net6"`
+	BlockV4     *ebpf.Map `ebpf:"block_v4"`
+	BlockV6     *ebpf.Map `ebpf:"block_v6"`
+	Burst       *ebpf.Map `ebpf:"burst"`
+	BurstEvents *ebpf.Map `ebpf:"burst_events"`
+	BurstStats  *ebpf.Map `ebpf:"burst_stats"`
+	Layout      *ebpf.Map `ebpf:"layout"`
+	Meters      *ebpf.Map `ebpf:"meters"`
+	NetBansOn   *ebpf.Map `ebpf:"net_bans_on"`
+	Stats       *ebpf.Map `ebpf:"stats"`
+	TmplDir     *ebpf.Map `ebpf:"tmpl_dir"`
+	TmplLpmV4   *ebpf.Map `ebpf:"tmpl_lpm_v4"`
+	TmplLpmV6   *ebpf.Map `ebpf:"tmpl_lpm_v6"`
 }
 
 func (m *filterMaps) Close() error {
@@ -183,7 +240,11 @@ func (m *filterMaps) Close() error {
 		m.BansNet6,
 		m.BlockV4,
 		m.BlockV6,
+		m.Burst,
+		m.BurstEvents,
+		m.BurstStats,
 		m.Layout,
+		m.Meters,
 		m.NetBansOn,
 		m.Stats,
 		m.TmplDir,
@@ -196,6 +257,7 @@ func (m *filterMaps) Close() error {
 //
 // It can be passed to loadFilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type filterVariables struct {
+	UnusedBurstEvent *ebpf.Variable `ebpf:"unused_burst_event"`
 }
 
 // filterPrograms contains all programs after they have been loaded into the kernel.

@@ -71,6 +71,9 @@ func TestLayout(t *testing.T) {
 		{"ban_key", filterBanKey{}},
 		{"dir_page", filterDirPage{}},
 		{"dir_page", dir24.Page{}},
+		{"burst_cfg", filterBurstCfg{}},
+		{"meter", filterMeter{}},
+		{"burst_event", filterBurstEvent{}},
 	}
 	for _, tc := range types {
 		t.Run(tc.c, func(t *testing.T) {
@@ -91,6 +94,9 @@ func TestLayout(t *testing.T) {
 		{"bans", filterBanKey{}, uint64(0)},
 		{"stats", uint32(0), filterCounter{}},
 		{"layout", uint32(0), uint64(0)},
+		{"burst", uint32(0), filterBurstCfg{}},
+		{"meters", filterBanKey{}, filterMeter{}},
+		{"burst_stats", uint32(0), uint64(0)},
 	}
 	for _, m := range maps {
 		ms := spec.Maps[m.name]
@@ -114,6 +120,9 @@ func TestLayout(t *testing.T) {
 			t.Errorf("inner map of %s: key/value %d/%d bytes, Go writes %d/%d", m.outer, ms.KeySize, ms.ValueSize,
 				binary.Size(m.key), binary.Size(m.value))
 		}
+	}
+	if got, want := spec.Maps["burst_stats"].MaxEntries, uint32(filterBurstCounterBURST_COUNTER_MAX); got != want {
+		t.Errorf("burst_stats has %d entries, enum burst_counter %d", got, want)
 	}
 	if spec.Maps["stats"].MaxEntries != uint32(enforce.NumReasons) {
 		t.Errorf("stats has %d entries, enforce has %d reasons", spec.Maps["stats"].MaxEntries, enforce.NumReasons)

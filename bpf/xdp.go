@@ -16,6 +16,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/edgeguard/edgeguard/bpf/cidrset"
@@ -60,6 +61,9 @@ type Options struct {
 	PinPath string
 	// Logger receives attach decisions; default slog.Default().
 	Logger *slog.Logger
+	// BurstMaxSources sizes the burst meter (DefaultBurstMaxSources when
+	// zero); SetBurst can change it later. The meter is off until SetBurst.
+	BurstMaxSources int
 }
 
 // Attachment describes the program on one interface.
@@ -84,10 +88,15 @@ type objects struct {
 	NetBansOn *ebpf.Map `ebpf:"net_bans_on"`
 	Stats     *ebpf.Map `ebpf:"stats"`
 	Layout    *ebpf.Map `ebpf:"layout"`
+	// The burst meter's maps; only burst_stats is pinned (see filter.c).
+	Burst       *ebpf.Map `ebpf:"burst"`
+	Meters      *ebpf.Map `ebpf:"meters"`
+	BurstEvents *ebpf.Map `ebpf:"burst_events"`
+	BurstStats  *ebpf.Map `ebpf:"burst_stats"`
 }
 
 // pinnedMaps names the maps pinned under the pin path.
-var pinnedMaps = []string{"block_v4", "block_v6", "allow_v4", "allow_v6", "bans", "bans_net6", "net_bans_on", "stats", "layout"}
+var pinnedMaps = []string{"block_v4", "block_v6", "allow_v4", "allow_v6", "bans", "bans_net6", "net_bans_on", "stats", "layout", "burst_stats"}
 
 type attached struct {
 	Attachment
@@ -104,6 +113,9 @@ type XDP struct {
 	objs    objects
 	reused  bool
 	links   []attached
+	events  *ringbuf.Reader // burst bans reported by the program
+
+	meterSize int // entries of the meters map (x.mu)
 
 	innerDir, innerLPM4, innerLPM6 *ebpf.MapSpec
 
@@ -182,9 +194,16 @@ func Open(opts Options) (*XDP, error) {
 		log.Info("mounted bpffs", "path", mounted)
 	}
 
-	x := &XDP{log: log, pinPath: pinPath}
+	x := &XDP{log: log, pinPath: pinPath, meterSize: opts.BurstMaxSources}
+	if x.meterSize <= 0 {
+		x.meterSize = DefaultBurstMaxSources
+	}
 	if err := x.load(); err != nil {
 		return nil, err
+	}
+	if x.events, err = newEventReader(x.objs.BurstEvents); err != nil {
+		x.Close()
+		return nil, fmt.Errorf("open xdp: %w", err)
 	}
 	x.block4, x.block6, x.allow4, x.allow6 = cidrset.Empty, cidrset.Empty, cidrset.Empty, cidrset.Empty
 	x.baseline = !x.reused
@@ -212,6 +231,7 @@ func (x *XDP) load() error {
 	x.innerDir = spec.Maps["block_v4"].InnerMap.Copy()
 	x.innerLPM4 = spec.Maps["allow_v4"].InnerMap.Copy()
 	x.innerLPM6 = spec.Maps["block_v6"].InnerMap.Copy()
+	spec.Maps["meters"].MaxEntries = uint32(x.meterSize)
 	fingerprint := layoutFingerprint(x.innerDir, x.innerLPM4, x.innerLPM6)
 
 	_, statErr := os.Stat(filepath.Join(x.pinPath, "layout"))
@@ -445,6 +465,9 @@ func (x *XDP) Close() error {
 		return nil
 	}
 	var errs []error
+	if x.events != nil {
+		errs = append(errs, x.events.Close())
+	}
 	for _, l := range x.links {
 		errs = append(errs, l.link.Close())
 	}
@@ -470,7 +493,8 @@ func (x *XDP) closeObjects() error {
 		errs = append(errs, x.objs.Prog.Close())
 	}
 	for _, m := range []*ebpf.Map{x.objs.BlockV4, x.objs.BlockV6, x.objs.AllowV4, x.objs.AllowV6,
-		x.objs.Bans, x.objs.BansNet6, x.objs.NetBansOn, x.objs.Stats, x.objs.Layout} {
+		x.objs.Bans, x.objs.BansNet6, x.objs.NetBansOn, x.objs.Stats, x.objs.Layout,
+		x.objs.Burst, x.objs.Meters, x.objs.BurstEvents, x.objs.BurstStats} {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}

@@ -161,6 +161,9 @@ const (
 	ReasonDropBlocklist
 	// ReasonDropBanned: the source is banned.
 	ReasonDropBanned
+	// ReasonDropBurst: the source went over a hard burst of the XDP burst
+	// meter; the packet is dropped and the source banned (XDP only).
+	ReasonDropBurst
 	// NumReasons is the number of reasons.
 	NumReasons
 )
@@ -172,6 +175,7 @@ var reasonNames = [NumReasons]string{
 	ReasonPassMalformed: "pass_malformed",
 	ReasonDropBlocklist: "drop_blocklist",
 	ReasonDropBanned:    "drop_banned",
+	ReasonDropBurst:     "drop_burst",
 }
 
 // String returns the stable name used in metrics, e.g. "drop_blocklist".
@@ -184,7 +188,7 @@ func (r Reason) String() string {
 
 // Drop reports whether the reason is a drop verdict.
 func (r Reason) Drop() bool {
-	return r == ReasonDropBlocklist || r == ReasonDropBanned
+	return r == ReasonDropBlocklist || r == ReasonDropBanned || r == ReasonDropBurst
 }
 
 // Counter counts one reason. For XDP, Packets are frames and Bytes their
@@ -205,4 +209,11 @@ type Stats struct {
 	// stay zero for the user-space fallback.
 	BatchWrites   uint64
 	ElementWrites uint64
+
+	// Burst meter (XDP only): bans the kernel wrote itself, bans it could
+	// not write (ban map full; the packets are dropped all the same), and
+	// bans whose event did not reach user space (ring buffer full).
+	BurstBans        uint64
+	BurstBanFailures uint64
+	BurstEventsLost  uint64
 }

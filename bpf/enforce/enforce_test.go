@@ -13,7 +13,7 @@ import (
 
 func TestReasonNames(t *testing.T) {
 	// The names are metric label values: changing one breaks dashboards.
-	want := []string{"pass", "pass_allowlist", "pass_not_ip", "pass_malformed", "drop_blocklist", "drop_banned"}
+	want := []string{"pass", "pass_allowlist", "pass_not_ip", "pass_malformed", "drop_blocklist", "drop_banned", "drop_burst"}
 	for r := Reason(0); r < NumReasons; r++ {
 		if r.String() != want[r] {
 			t.Errorf("Reason(%d) = %q, want %q", r, r.String(), want[r])
@@ -66,6 +66,9 @@ func TestRegisterMetrics(t *testing.T) {
 			`edgeguard_enforcer_fallback_active 0`,
 			`edgeguard_enforcer_map_writes_total{path="batch"} 100`,
 			`edgeguard_enforcer_map_writes_total{path="element"} 2`,
+			`edgeguard_xdp_burst_kernel_bans_total 5`,
+			`edgeguard_xdp_burst_ban_failures_total 1`,
+			`edgeguard_xdp_burst_events_lost_total 0`,
 		}, []string{"connfilter"}},
 		{"userspace", ModeUserspace, []string{
 			`edgeguard_connfilter_connections_total{verdict="drop_blocklist"} 7`,
@@ -79,6 +82,7 @@ func TestRegisterMetrics(t *testing.T) {
 			e.stats.Verdicts[ReasonDropBlocklist] = Counter{7, 420}
 			e.stats.Verdicts[ReasonPass] = Counter{3, 180}
 			e.stats.BatchWrites, e.stats.ElementWrites = 100, 2
+			e.stats.BurstBans, e.stats.BurstBanFailures = 5, 1
 			set := metrics.NewSet()
 			RegisterMetrics(set, e)
 			out := scrape(set)
@@ -91,6 +95,35 @@ func TestRegisterMetrics(t *testing.T) {
 				if strings.Contains(out, w) {
 					t.Errorf("unexpected %q in:\n%s", w, out)
 				}
+			}
+		})
+	}
+}
+
+func TestBurstValidate(t *testing.T) {
+	ok := Burst{On: true, SYNRate: 50, SYNBurst: 200, PacketRate: 1e4, PacketBurst: 2e4, BanFor: time.Minute,
+		IPv6Prefix: 64, MaxSources: 1024}
+	tests := []struct {
+		name   string
+		change func(*Burst)
+		err    string
+	}{
+		{"valid", func(*Burst) {}, ""},
+		{"off needs no ban duration", func(b *Burst) { b.On, b.BanFor = false, 0 }, ""},
+		{"syn rate 0 needs no burst", func(b *Burst) { b.SYNRate, b.SYNBurst = 0, 0 }, ""},
+		{"negative rate", func(b *Burst) { b.PacketRate = -1 }, "rates must be >= 0"},
+		{"zero burst", func(b *Burst) { b.SYNBurst = 0 }, "bursts must be >= 1"},
+		{"no ban duration", func(b *Burst) { b.BanFor = 0 }, "ban duration"},
+		{"prefix too short", func(b *Burst) { b.IPv6Prefix = 31 }, "IPv6 prefix must be 32-128"},
+		{"no sources", func(b *Burst) { b.MaxSources = 0 }, "max sources"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := ok
+			tc.change(&b)
+			err := b.Validate()
+			if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("Validate() = %v, want error containing %q", err, tc.err)
 			}
 		})
 	}

@@ -21,6 +21,9 @@ var statsMaxAge = 500 * time.Millisecond
 //	edgeguard_enforcer_mode{mode="native"} 1
 //	edgeguard_enforcer_fallback_active 0|1
 //	edgeguard_enforcer_map_writes_total{path="batch"|"element"}
+//	edgeguard_xdp_burst_kernel_bans_total                   (XDP modes)
+//	edgeguard_xdp_burst_ban_failures_total                  (XDP modes)
+//	edgeguard_xdp_burst_events_lost_total                   (XDP modes)
 //
 // A failed read is counted in edgeguard_enforcer_stats_errors_total and the
 // previous snapshot is served.
@@ -67,6 +70,11 @@ func RegisterMetrics(set *metrics.Set, e Enforcer) {
 		metrics.WriteGaugeUint64(w, "edgeguard_enforcer_fallback_active", fallback)
 		metrics.WriteCounterUint64(w, `edgeguard_enforcer_map_writes_total{path="batch"}`, last.BatchWrites)
 		metrics.WriteCounterUint64(w, `edgeguard_enforcer_map_writes_total{path="element"}`, last.ElementWrites)
+		if fallback == 0 {
+			metrics.WriteCounterUint64(w, "edgeguard_xdp_burst_kernel_bans_total", last.BurstBans)
+			metrics.WriteCounterUint64(w, "edgeguard_xdp_burst_ban_failures_total", last.BurstBanFailures)
+			metrics.WriteCounterUint64(w, "edgeguard_xdp_burst_events_lost_total", last.BurstEventsLost)
+		}
 		metrics.WriteCounterUint64(w, "edgeguard_enforcer_stats_errors_total", errs)
 	})
 }

@@ -8,11 +8,14 @@
 //   source in the blocklist            -> XDP_DROP
 //   source banned, ban not yet expired -> XDP_DROP (an address, or for IPv6
 //                                         also a network: bans_net6)
+//   source over a hard burst           -> XDP_DROP, and the program bans it
+//                                         itself (see "Burst meter" below)
 //   otherwise                          -> XDP_PASS
 //
 // Frames it cannot parse (too short, bad version, a third VLAN tag) and
 // non-IP frames are passed to the kernel: this program only ever drops what
-// a list names. Every verdict is counted per reason (packets and bytes).
+// a list names or what the burst meter bans. Every verdict is counted per
+// reason (packets and bytes).
 //
 // Lists are replaced atomically by user space: each list lives in an inner
 // map that sits in the single slot of an ARRAY_OF_MAPS, and a whole new inner
@@ -25,8 +28,13 @@
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+
+#include "burst.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -39,6 +47,7 @@ enum reason {
 	REASON_PASS_MALFORMED, // too short or unparsable: the kernel decides
 	REASON_DROP_BLOCKLIST, // source in the blocklist
 	REASON_DROP_BANNED,    // source banned until a time not yet reached
+	REASON_DROP_BURST,     // source over a hard burst: dropped and banned here
 	REASON_MAX,
 };
 
@@ -209,6 +218,105 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } layout SEC(".maps");
 
+// Burst meter. Packets that pass every list are metered per source: an
+// IPv4 address, or an IPv6 network of burst_cfg.v6_prefix bits (the rate
+// limiter's rate_limit.ipv6_prefix). Two GCRA buckets per source (burst.h):
+// new TCP connections (SYN without ACK, any port) and packets to the
+// metered ports (TCP and UDP: the data listeners' ports). A source over
+// either burst is banned by the program itself, in bans (an address) or
+// bans_net6 (an IPv6 network), until now + ban_ns, so its next packets cost
+// one lookup; an event on burst_events tells gatewayd, which persists the
+// ban like any other. The allowlist is consulted only when the meter would
+// ban: allowlisted sources are never dropped or banned by it.
+//
+// Buckets are shared by all CPUs and updated with atomic adds, not per CPU:
+// one source's flood spreads over every RX queue the NIC hashes it to, and
+// per-CPU buckets would need the limits divided by the CPUs that see it
+// (unknowable here) or multiply them by the CPU count. Measured in
+// bench/xdp (BenchmarkMeter): see the README.
+
+// enum burst_bucket names a bucket; events carry the one that overflowed.
+enum burst_bucket {
+	BURST_SYN = 1, // new TCP connections
+	BURST_PKT = 2, // packets to the metered ports
+};
+
+// struct burst_cfg is the meter's settings, written whole by user space (a
+// packet may see a reload half applied: old rate, new burst; harmless).
+struct burst_cfg {
+	__u64 syn_interval;  // ns per new connection at the sustained rate; 0: SYNs not metered
+	__u64 syn_tolerance; // (SYN burst - 1) * syn_interval
+	__u64 pkt_interval;  // ns per packet at the sustained rate; 0: packets not metered
+	__u64 pkt_tolerance; // (packet burst - 1) * pkt_interval
+	__u64 ban_ns;        // how long an offender stays banned
+	__u32 on;            // 0: the meter is off
+	__u32 v6_prefix;     // IPv6 sources are metered and banned per network of this length (32-128)
+	__u64 ports[1024];   // metered destination ports: bit p % 64 of word p / 64
+};
+
+// struct meter is one source's buckets (burst.h): theoretical arrival
+// times in bpf_ktime_get_ns() time.
+struct meter {
+	__u64 syn_tat;
+	__u64 pkt_tat;
+};
+
+// struct burst_event tells user space that the program banned a source.
+struct burst_event {
+	__u8 addr[16];   // the source as metered: IPv4-mapped address, IPv6 address or network
+	__u64 until;     // ban expiry, bpf_ktime_get_ns() time
+	__u32 prefixlen; // 128 for an address (IPv4 included), else the IPv6 network's length
+	enum burst_bucket bucket; // the bucket that overflowed (4 bytes)
+};
+
+// enum burst_counter indexes burst_stats.
+enum burst_counter {
+	BURST_BANS = 0,      // bans the program wrote
+	BURST_BAN_FAILED,    // bans it could not write (ban map full): the packet is still dropped
+	BURST_EVENTS_LOST,   // bans written whose event did not fit in the ring buffer
+	BURST_COUNTER_MAX,
+};
+
+// burst: key 0 -> settings. Not pinned: each program gets its own, set
+// by the daemon that loads it (off until then).
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct burst_cfg);
+} burst SEC(".maps");
+
+// meters: source (as struct ban_key, IPv6 networks with host bits clear)
+// -> buckets. An LRU so spoofed sources cannot exhaust memory; a live
+// offender is recently used and is evicted last, and its ban lives in bans,
+// which the LRU never touches. Sized by xdp.burst.max_sources at load;
+// not pinned (a restart starts with full buckets).
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ban_key);
+	__type(value, struct meter);
+} meters SEC(".maps");
+
+// burst_events: struct burst_event per ban, read by the daemon.
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} burst_events SEC(".maps");
+
+// A ring buffer has no value type: this puts struct burst_event in BTF for
+// bpf2go (the cilium/ebpf ringbuffer example's idiom).
+const struct burst_event *unused_burst_event __attribute__((unused));
+
+// burst_stats: enum burst_counter -> count, per CPU.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BURST_COUNTER_MAX);
+	__type(key, enum burst_counter);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} burst_stats SEC(".maps");
+
 // The UAPI headers do not define a VLAN header.
 struct vlan_hdr {
 	__be16 tci;
@@ -274,12 +382,149 @@ static __always_inline int net_banned(struct lpm_v6_key *k)
 	return until && bpf_ktime_get_ns() < *until;
 }
 
+static __always_inline void burst_count(__u32 c)
+{
+	__u64 *n = bpf_map_lookup_elem(&burst_stats, &c);
+
+	if (n)
+		*n += 1;
+}
+
+// burst_settings returns the meter's settings, or NULL while it is off.
+static __always_inline struct burst_cfg *burst_settings(void)
+{
+	__u32 zero = 0;
+	struct burst_cfg *cfg = bpf_map_lookup_elem(&burst, &zero);
+
+	return cfg && cfg->on ? cfg : NULL;
+}
+
+// burst_kinds returns the buckets (enum burst_bucket bits) a packet with
+// this transport header draws on; 0 when it is not metered.
+static __always_inline __u32 burst_kinds(struct burst_cfg *cfg, __u8 proto, void *l4, void *end)
+{
+	__u32 kinds = 0;
+	__be16 dport;
+
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr *th = l4;
+		if ((void *)(th + 1) > end)
+			return 0;
+		if (th->syn && !th->ack && cfg->syn_interval)
+			kinds = BURST_SYN;
+		dport = th->dest;
+	} else if (proto == IPPROTO_UDP) {
+		struct udphdr *uh = l4;
+		if ((void *)(uh + 1) > end)
+			return 0;
+		dport = uh->dest;
+	} else {
+		return 0;
+	}
+	__u16 p = bpf_ntohs(dport);
+	if (cfg->pkt_interval && ((cfg->ports[p >> 6] >> (p & 63)) & 1))
+		kinds |= BURST_PKT;
+	return kinds;
+}
+
+// burst_meter takes a token from each bucket in kinds of the source in key
+// and returns the bucket that is over its burst (0: none).
+static __always_inline __u32 burst_meter(struct burst_cfg *cfg, struct ban_key *key, __u32 kinds)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct meter *m = bpf_map_lookup_elem(&meters, key);
+
+	if (!m) {
+		struct meter fresh = {};
+		if (kinds & BURST_SYN)
+			fresh.syn_tat = now + cfg->syn_interval;
+		if (kinds & BURST_PKT)
+			fresh.pkt_tat = now + cfg->pkt_interval;
+		bpf_map_update_elem(&meters, key, &fresh, BPF_NOEXIST);
+		return 0;
+	}
+	if ((kinds & BURST_SYN) && burst_over(&m->syn_tat, now, cfg->syn_interval, cfg->syn_tolerance, 1))
+		return BURST_SYN;
+	if ((kinds & BURST_PKT) && burst_over(&m->pkt_tat, now, cfg->pkt_interval, cfg->pkt_tolerance, 1))
+		return BURST_PKT;
+	return 0;
+}
+
+// burst_ban bans the source in key (an address when prefixlen is 128, else
+// an IPv6 network) for cfg->ban_ns and tells user space.
+static __always_inline void burst_ban(struct burst_cfg *cfg, struct ban_key *key, __u32 prefixlen, __u32 bucket)
+{
+	__u64 until = bpf_ktime_get_ns() + cfg->ban_ns;
+	long err;
+
+	if (prefixlen >= 128) {
+		err = bpf_map_update_elem(&bans, key, &until, BPF_ANY);
+	} else {
+		struct lpm_v6_key nk = { .prefixlen = prefixlen };
+		__builtin_memcpy(nk.addr, key->addr, 16);
+		err = bpf_map_update_elem(&bans_net6, &nk, &until, BPF_ANY);
+		if (!err) {
+			__u32 zero = 0;
+			__u32 *on = bpf_map_lookup_elem(&net_bans_on, &zero);
+			if (on)
+				*on = 1;
+		}
+	}
+	if (err) {
+		burst_count(BURST_BAN_FAILED);
+		return;
+	}
+	burst_count(BURST_BANS);
+	struct burst_event *e = bpf_ringbuf_reserve(&burst_events, sizeof(*e), 0);
+	if (!e) {
+		burst_count(BURST_EVENTS_LOST);
+		return;
+	}
+	__builtin_memcpy(e->addr, key->addr, 16);
+	e->until = until;
+	e->prefixlen = prefixlen;
+	e->bucket = bucket;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline int allowed_v4(__be32 saddr)
+{
+	__u32 zero = 0;
+	void *allow = bpf_map_lookup_elem(&allow_v4, &zero);
+	if (!allow)
+		return 0;
+	struct lpm_v4_key k = { .prefixlen = 32 };
+	__builtin_memcpy(k.addr, &saddr, 4);
+	return bpf_map_lookup_elem(allow, &k) != NULL;
+}
+
+static __always_inline int allowed_v6(struct lpm_v6_key *k)
+{
+	__u32 zero = 0;
+	void *allow = bpf_map_lookup_elem(&allow_v6, &zero);
+
+	return allow && bpf_map_lookup_elem(allow, k);
+}
+
+// mask_v6 clears the bits of an IPv6 address past the first bits.
+static __always_inline void mask_v6(__u32 *w, __u32 bits)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		if (bits >= 32 * (i + 1))
+			continue;
+		__u32 keep = bits > 32 * i ? bits - 32 * i : 0;
+		w[i] &= keep ? bpf_htonl(~0u << (32 - keep)) : 0;
+	}
+}
+
 // The allowlist only changes the fate of packets a list would drop, so it is
 // consulted only for those: the common path (no list names the source) pays
 // for the blocklist and ban lookups alone. REASON_PASS_ALLOWLIST therefore
 // counts packets the allowlist saved from a drop.
-static __always_inline int check_v4(struct xdp_md *ctx, __be32 saddr)
+static __always_inline int check_v4(struct xdp_md *ctx, struct iphdr *ip, void *end)
 {
+	__be32 saddr = ip->saddr;
 	__u32 reason = REASON_PASS;
 	struct ban_key bk = {};
 
@@ -290,38 +535,60 @@ static __always_inline int check_v4(struct xdp_md *ctx, __be32 saddr)
 		reason = REASON_DROP_BLOCKLIST;
 	else if (banned(&bk))
 		reason = REASON_DROP_BANNED;
-	if (reason == REASON_PASS)
-		return verdict(ctx, REASON_PASS, XDP_PASS);
-
-	__u32 zero = 0;
-	void *allow = bpf_map_lookup_elem(&allow_v4, &zero);
-	if (allow) {
-		struct lpm_v4_key k = { .prefixlen = 32 };
-		__builtin_memcpy(k.addr, &saddr, 4);
-		if (bpf_map_lookup_elem(allow, &k))
+	if (reason != REASON_PASS) {
+		if (allowed_v4(saddr))
 			return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
+		return verdict(ctx, reason, XDP_DROP);
 	}
-	return verdict(ctx, reason, XDP_DROP);
+
+	struct burst_cfg *cfg = burst_settings();
+	if (!cfg || (ip->frag_off & bpf_htons(0x1fff))) // a later fragment has no ports
+		return verdict(ctx, REASON_PASS, XDP_PASS);
+	__u32 kinds = burst_kinds(cfg, ip->protocol, (void *)ip + ip->ihl * 4, end);
+	__u32 over = kinds ? burst_meter(cfg, &bk, kinds) : 0;
+	if (!over)
+		return verdict(ctx, REASON_PASS, XDP_PASS);
+	if (allowed_v4(saddr))
+		return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
+	burst_ban(cfg, &bk, 128, over);
+	return verdict(ctx, REASON_DROP_BURST, XDP_DROP);
 }
 
-static __always_inline int check_v6(struct xdp_md *ctx, struct in6_addr *saddr)
+static __always_inline int check_v6(struct xdp_md *ctx, struct ipv6hdr *ip6, void *end)
 {
 	__u32 zero = 0, reason = REASON_PASS;
 	struct lpm_v6_key k = { .prefixlen = 128 };
-	__builtin_memcpy(k.addr, saddr, 16);
+	__builtin_memcpy(k.addr, &ip6->saddr, 16);
 
 	void *block = bpf_map_lookup_elem(&block_v6, &zero);
 	if (block && bpf_map_lookup_elem(block, &k))
 		reason = REASON_DROP_BLOCKLIST;
 	else if (banned((struct ban_key *)k.addr) || net_banned(&k)) // ban_key: same layout as k.addr
 		reason = REASON_DROP_BANNED;
-	if (reason == REASON_PASS)
-		return verdict(ctx, REASON_PASS, XDP_PASS);
+	if (reason != REASON_PASS) {
+		if (allowed_v6(&k))
+			return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
+		return verdict(ctx, reason, XDP_DROP);
+	}
 
-	void *allow = bpf_map_lookup_elem(&allow_v6, &zero);
-	if (allow && bpf_map_lookup_elem(allow, &k))
+	// Extension headers are not followed: such packets are not metered.
+	struct burst_cfg *cfg = burst_settings();
+	if (!cfg)
+		return verdict(ctx, REASON_PASS, XDP_PASS);
+	__u32 kinds = burst_kinds(cfg, ip6->nexthdr, ip6 + 1, end);
+	if (!kinds)
+		return verdict(ctx, REASON_PASS, XDP_PASS);
+	__u32 bits = cfg->v6_prefix;
+	struct ban_key mk __attribute__((aligned(8)));
+	__builtin_memcpy(mk.addr, k.addr, 16);
+	mask_v6((__u32 *)mk.addr, bits);
+	__u32 over = burst_meter(cfg, &mk, kinds);
+	if (!over)
+		return verdict(ctx, REASON_PASS, XDP_PASS);
+	if (allowed_v6(&k))
 		return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
-	return verdict(ctx, reason, XDP_DROP);
+	burst_ban(cfg, &mk, bits, over);
+	return verdict(ctx, REASON_DROP_BURST, XDP_DROP);
 }
 
 SEC("xdp")
@@ -353,13 +620,13 @@ int xdp_filter(struct xdp_md *ctx)
 		struct iphdr *ip = cur;
 		if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl < 5)
 			return verdict(ctx, REASON_PASS_MALFORMED, XDP_PASS);
-		return check_v4(ctx, ip->saddr);
+		return check_v4(ctx, ip, end);
 	}
 	if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = cur;
 		if ((void *)(ip6 + 1) > end || ip6->version != 6)
 			return verdict(ctx, REASON_PASS_MALFORMED, XDP_PASS);
-		return check_v6(ctx, &ip6->saddr);
+		return check_v6(ctx, ip6, end);
 	}
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
 		return verdict(ctx, REASON_PASS_MALFORMED, XDP_PASS); // a third tag

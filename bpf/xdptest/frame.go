@@ -43,27 +43,48 @@ func ethernet(ethertype uint16, tags []Tag) []byte {
 	return b
 }
 
-// tcpSYN is a 20-byte TCP header (port 40000 -> 443, SYN).
-func tcpSYN() []byte {
-	return []byte{0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0}
+// TCP flag bits for TCPSeg.
+const (
+	FlagSYN = 0x02
+	FlagACK = 0x10
+)
+
+// TCP returns a TCP SYN frame from src to dst (same family, port 40000 ->
+// 443) carried in the given VLAN tags, outermost first.
+func TCP(src, dst netip.Addr, tags ...Tag) []byte {
+	return TCPSeg(src, dst, 443, FlagSYN, tags...)
 }
 
-// TCP returns a TCP SYN frame from src to dst (same family) carried in the
-// given VLAN tags, outermost first.
-func TCP(src, dst netip.Addr, tags ...Tag) []byte {
+// TCPSeg returns a TCP segment with the given flags from port 40000 to
+// dport.
+func TCPSeg(src, dst netip.Addr, dport uint16, flags byte, tags ...Tag) []byte {
+	th := []byte{0x9c, 0x40, byte(dport >> 8), byte(dport), 0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0}
+	return ip(src, dst, 6, th, tags)
+}
+
+// UDP returns a UDP datagram from port 40000 to dport with 8 bytes of
+// payload.
+func UDP(src, dst netip.Addr, dport uint16, tags ...Tag) []byte {
+	uh := []byte{0x9c, 0x40, byte(dport >> 8), byte(dport), 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	return ip(src, dst, 17, uh, tags)
+}
+
+// ip wraps an L4 header and payload in IPv4 (valid header checksum) or IPv6.
+func ip(src, dst netip.Addr, proto byte, l4 []byte, tags []Tag) []byte {
 	if src.Unmap().Is4() {
 		b := ethernet(0x0800, tags)
 		s, d := src.Unmap().As4(), dst.Unmap().As4()
-		ip := []byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0}
-		ip = append(append(ip, s[:]...), d[:]...)
-		binary.BigEndian.PutUint16(ip[10:], checksum(ip))
-		return append(append(b, ip...), tcpSYN()...)
+		n := 20 + len(l4)
+		h := []byte{0x45, 0, byte(n >> 8), byte(n), 0, 0, 0x40, 0, 64, proto, 0, 0}
+		h = append(append(h, s[:]...), d[:]...)
+		binary.BigEndian.PutUint16(h[10:], checksum(h))
+		return append(append(b, h...), l4...)
 	}
 	b := ethernet(0x86dd, tags)
 	s, d := src.As16(), dst.As16()
-	ip := []byte{0x60, 0, 0, 0, 0, 20, 6, 64}
-	ip = append(append(ip, s[:]...), d[:]...)
-	return append(append(b, ip...), tcpSYN()...)
+	h := []byte{0x60, 0, 0, 0, byte(len(l4) >> 8), byte(len(l4)), proto, 64}
+	h = append(append(h, s[:]...), d[:]...)
+	return append(append(b, h...), l4...)
 }
 
 // ARP returns an ARP request frame (not IP).
