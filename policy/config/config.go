@@ -139,4 +139,28 @@ type XDP struct {
 	// Allowlist: sources (addresses or CIDRs) never dropped by the blocklist
 	// or a ban, in XDP and in the user-space fallback. Applied on reload.
 	Allowlist []string `mapstructure:"allowlist"`
+	// Burst is the per-source hard-burst meter in the XDP program. Applied
+	// on reload.
+	Burst XDPBurst `mapstructure:"burst"`
 }
+
+// XDPBurst configures the XDP burst meter: per source (IPv4 address, IPv6
+// network of rate_limit.ipv6_prefix), a source over either burst is dropped
+// and banned in the kernel at once. Sources are never metered in the
+// user-space fallback (the kernel's TCP stack already took their packets).
+type XDPBurst struct {
+	Enabled *bool `mapstructure:"enabled"` // nil: on
+	// SYNRate and SYNBurst bound new TCP connections (SYN without ACK, any
+	// port) per second per source.
+	SYNRate  int `mapstructure:"syn_rate"`
+	SYNBurst int `mapstructure:"syn_burst"`
+	// PacketRate and PacketBurst bound the packets (TCP and UDP) per second
+	// per source to the data listeners' ports.
+	PacketRate  int           `mapstructure:"packet_rate"`
+	PacketBurst int           `mapstructure:"packet_burst"`
+	BanDuration time.Duration `mapstructure:"ban_duration"` // 0: xdp.ban_default
+	MaxSources  int           `mapstructure:"max_sources"`  // sources metered at once (LRU)
+}
+
+// On reports whether the meter is enabled.
+func (b XDPBurst) On() bool { return b.Enabled == nil || *b.Enabled }

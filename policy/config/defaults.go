@@ -34,6 +34,17 @@ const (
 	DefaultXDPMode             = "auto"
 	DefaultPinPath             = "/sys/fs/bpf/edgeguard"
 	DefaultBanDuration         = 10 * time.Minute
+	// The XDP burst meter's defaults are far above what one well-behaved
+	// client (or a NATed office) sends, and far below a flood: a 1 Gbit/s
+	// download acknowledges at ~40k packets/s.
+	DefaultBurstSYNRate     = 200
+	DefaultBurstSYNBurst    = 1000
+	DefaultBurstPacketRate  = 100000
+	DefaultBurstPacketBurst = 200000
+	DefaultBurstMaxSources  = 65536
+	// MaxBurstMaxSources bounds xdp.burst.max_sources (~100 bytes of kernel
+	// memory each).
+	MaxBurstMaxSources = 1 << 24
 )
 
 // Enumerated values accepted in the file.
@@ -123,6 +134,12 @@ func (c *Config) applyDefaults() {
 	setString(&c.XDP.Mode, DefaultXDPMode)
 	setString(&c.XDP.PinPath, DefaultPinPath)
 	setDuration(&c.XDP.BanDefault, DefaultBanDuration)
+	b := &c.XDP.Burst
+	setInt(&b.SYNRate, DefaultBurstSYNRate)
+	setInt(&b.SYNBurst, DefaultBurstSYNBurst)
+	setInt(&b.PacketRate, DefaultBurstPacketRate)
+	setInt(&b.PacketBurst, DefaultBurstPacketBurst)
+	setInt(&b.MaxSources, DefaultBurstMaxSources)
 }
 
 func setString(p *string, v string) {

@@ -304,6 +304,25 @@ func (c *Config) validateXDP(v *validator) {
 			v.add(fmt.Sprintf("xdp.allowlist[%d]", i), "%v", err)
 		}
 	}
+	c.validateBurst(v)
+}
+
+func (c *Config) validateBurst(v *validator) {
+	b := c.XDP.Burst
+	v.atLeast("xdp.burst.syn_rate", b.SYNRate, 1)
+	v.atLeast("xdp.burst.syn_burst", b.SYNBurst, 1)
+	v.atLeast("xdp.burst.packet_rate", b.PacketRate, 1)
+	v.atLeast("xdp.burst.packet_burst", b.PacketBurst, 1)
+	if b.BanDuration < 0 {
+		v.add("xdp.burst.ban_duration", "must be >= 0 (0: xdp.ban_default), got %s", b.BanDuration)
+	}
+	v.between("xdp.burst.max_sources", b.MaxSources, 1, MaxBurstMaxSources)
+	// The meter bans IPv6 sources by the network it counts them by, and a
+	// ban covers /32 or longer (wider belongs in the blocklist).
+	if b.On() && c.RateLimit.IPv6Prefix >= 1 && c.RateLimit.IPv6Prefix < 32 {
+		v.add("xdp.burst.enabled", "the burst meter bans IPv6 sources per rate_limit.ipv6_prefix, which must then be 32-128, got %d (or set enabled: false)",
+			c.RateLimit.IPv6Prefix)
+	}
 }
 
 func ephemeral(addr string) bool {
