@@ -18,6 +18,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/edgeguard/edgeguard/dataplane/yieldread"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -163,7 +164,11 @@ func (g *Guard) admit(c net.Conn) net.Conn {
 		limit = o.MaxPerTrusted
 	}
 	sh := g.shardFor(src, ok)
-	gc := &Conn{Conn: c, g: g, src: src, hasSrc: ok, shard: sh, strict: !o.LenientFraming}
+	inner := c
+	if _, isTLS := c.(*tls.Conn); !isTLS {
+		inner = yieldread.Wrap(c) // TLS keeps its *tls.Conn: TLSConn reads its state through it
+	}
+	gc := &Conn{Conn: inner, g: g, src: src, hasSrc: ok, shard: sh, strict: !o.LenientFraming}
 
 	for attempt := 0; ; attempt++ {
 		sh.mu.Lock()

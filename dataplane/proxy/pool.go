@@ -12,6 +12,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"github.com/edgeguard/edgeguard/dataplane/yieldread"
 	"net"
 	"strconv"
 	"sync"
@@ -297,7 +298,7 @@ func (t *target) dial(addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, &dialError{addr: addr, err: err}
 	}
-	return c, nil
+	return yieldread.Wrap(c), nil
 }
 
 // validate checks cfg and returns every problem, each naming pool and field.
