@@ -70,7 +70,8 @@ func OpenEnforcement(cfg config.XDP, log *slog.Logger) (*Enforcement, error) {
 	case len(cfg.Interfaces) == 0:
 		why = "no xdp.interfaces configured"
 	default:
-		x, err := bpf.Open(bpf.Options{Interfaces: cfg.Interfaces, Mode: cfg.Mode, PinPath: cfg.PinPath, Logger: log})
+		x, err := bpf.Open(bpf.Options{Interfaces: cfg.Interfaces, Mode: cfg.Mode, PinPath: cfg.PinPath, Logger: log,
+			BurstMaxSources: cfg.Burst.MaxSources})
 		if err == nil {
 			log.Info("XDP filter active", "mode", x.Mode(), "interfaces", cfg.Interfaces, "pin_path", cfg.PinPath, "reused_pins", x.ReusedPins())
 			return register(&Enforcement{Enforcer: x}), nil

@@ -52,6 +52,10 @@ func NewHolder(load func() (*config.Loaded, error), opt Options, log *slog.Logge
 		p.Close()
 		return nil, err
 	}
+	if err := h.applyBurst(nil, p); err != nil {
+		p.Close()
+		return nil, err
+	}
 	h.publish(p)
 	return h, nil
 }
@@ -102,6 +106,10 @@ func (h *Holder) Reload(trigger string) (ReloadResult, error) {
 		return h.failed(old, trigger, err)
 	}
 	if err := h.applyAllowlist(old, p, false); err != nil {
+		p.Close()
+		return h.failed(old, trigger, err)
+	}
+	if err := h.applyBurst(old, p); err != nil {
 		p.Close()
 		return h.failed(old, trigger, err)
 	}
