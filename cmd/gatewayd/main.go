@@ -98,6 +98,9 @@ func run(configPath string, log *slog.Logger) error {
 	if err := enf.PersistBans(mc.StateDir, log); err != nil {
 		return err
 	}
+	// Bans the XDP burst meter writes in the kernel are logged, counted and
+	// persisted like the others from here on.
+	enf.WatchBurstBans(log)
 	blocks, err := blocklist.Open(blocklist.Options{Dir: mc.StateDir, Applier: enf, MaxEntries: mc.MaxEntries, Log: log})
 	if err != nil {
 		return err
