@@ -205,7 +205,7 @@ func TestBurstFloodVeth(t *testing.T) {
 		in.sendEach(t, spoofed, func(int) []byte {
 			var a [4]byte
 			binary.BigEndian.PutUint32(a[:], 0x0ac80000|uint32(r.IntN(1<<16))<<0) // 10.200.x.x
-			a[2] |= 0x80                                                         // 10.200.128.0/17: no client uses it
+			a[2] |= 0x80                                                          // 10.200.128.0/17: no client uses it
 			return xdptest.TCPSeg(netip.AddrFrom4(a), srv4, 22, xdptest.FlagSYN)
 		})
 		after := waitSeen(t, x, before, spoofed)
