@@ -28,11 +28,14 @@ var (
 // so a request sees either the old policy or the new one, never a mix, and
 // in-flight requests finish on the snapshot they started with.
 type Holder struct {
-	cur  atomic.Pointer[Policy]
-	mu   sync.Mutex // serializes reloads
-	opt  Options
-	log  *slog.Logger
-	load func() (*config.Loaded, error)
+	cur atomic.Pointer[Policy]
+	// started is the configuration the process started with: what the
+	// restart-only keys are in effect (RestartPending).
+	started *config.Config
+	mu      sync.Mutex // serializes reloads
+	opt     Options
+	log     *slog.Logger
+	load    func() (*config.Loaded, error)
 }
 
 // NewHolder compiles the first policy from load. load is called again on
@@ -46,7 +49,7 @@ func NewHolder(load func() (*config.Loaded, error), opt Options, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	h := &Holder{opt: opt, log: log, load: load}
+	h := &Holder{opt: opt, log: log, load: load, started: p.Config}
 	// Always set at start: pinned XDP maps may hold a previous run's list.
 	if err := h.applyAllowlist(nil, p, true); err != nil {
 		p.Close()
@@ -80,9 +83,19 @@ func (h *Holder) publish(p *Policy) {
 
 // ReloadResult says what a reload did.
 type ReloadResult struct {
-	Swapped         bool     // a new policy is running
-	Version         uint64   // the running policy's version after the reload
-	RestartRequired []string // changed sections that only take effect after a restart
+	Swapped bool   // a new policy is running
+	Version uint64 // the running policy's version after the reload
+	// RestartRequired are the restart-only keys (RestartOnlyKeys) this
+	// reload changed; RestartPending are all those whose configured value
+	// differs from the one in effect since the start.
+	RestartRequired []string
+	RestartPending  []string
+}
+
+// RestartPending lists the restart-only keys whose configured value is not
+// the one in effect: a reload changed them and only a restart applies them.
+func (h *Holder) RestartPending() []string {
+	return restartOnly(h.started, h.Current().Config)
 }
 
 // Reload reads the configuration again and swaps in the compiled result. On
@@ -99,7 +112,7 @@ func (h *Holder) Reload(trigger string) (ReloadResult, error) {
 	if l.Digest == old.Digest {
 		reloadsNoop.Inc()
 		h.log.Info("config unchanged, reload skipped", "trigger", trigger, "version", old.Version)
-		return ReloadResult{Version: old.Version}, nil
+		return ReloadResult{Version: old.Version, RestartPending: h.RestartPending()}, nil
 	}
 	p, err := compileSafely(l, old, h.opt)
 	if err != nil {
@@ -114,13 +127,42 @@ func (h *Holder) Reload(trigger string) (ReloadResult, error) {
 		return h.failed(old, trigger, err)
 	}
 	restart := restartOnly(old.Config, p.Config)
+	h.logPublicChange(old.Config.Management.Public, p.Config.Management.Public)
 	h.publish(p)
 	reloadsOK.Inc()
 	h.log.Info("config reloaded", "trigger", trigger, "version", p.Version, "source", p.Source, "digest", p.Digest[:12])
+	pending := h.RestartPending()
 	if len(restart) > 0 {
-		h.log.Warn("config sections changed that take effect only after a restart", "sections", restart)
+		h.log.Warn("config keys changed that take effect only after a restart: restart gatewayd to apply them", "keys", restart, "restart_pending", pending)
 	}
-	return ReloadResult{Swapped: true, Version: p.Version, RestartRequired: restart}, nil
+	return ReloadResult{Swapped: true, Version: p.Version, RestartRequired: restart, RestartPending: pending}, nil
+}
+
+// logPublicChange says which management paths a reload closed to callers
+// without credentials (adding the first token turns the default from status
+// to health) or opened to them.
+func (h *Holder) logPublicChange(old, next string) {
+	if old == next {
+		return
+	}
+	was, now := config.PublicPaths(old), config.PublicPaths(next)
+	var closed, opened []string
+	for _, p := range was {
+		if !slices.Contains(now, p) {
+			closed = append(closed, p)
+		}
+	}
+	for _, p := range now {
+		if !slices.Contains(was, p) {
+			opened = append(opened, p)
+		}
+	}
+	if len(closed) > 0 {
+		h.log.Warn("management paths now need authentication", "paths", closed, "management.public", next, "was", old)
+	}
+	if len(opened) > 0 {
+		h.log.Warn("management paths now served without authentication", "paths", opened, "management.public", next, "was", old)
+	}
 }
 
 // applyAllowlist hands p's allowlist to the enforcer when it differs from
@@ -169,7 +211,7 @@ func compileSafely(l *config.Loaded, old *Policy, opt Options) (p *Policy, err e
 func (h *Holder) failed(old *Policy, trigger string, err error) (ReloadResult, error) {
 	reloadsFailed.Inc()
 	h.log.Error("config reload rejected, running policy kept", "trigger", trigger, "version", old.Version, "error", err)
-	return ReloadResult{Version: old.Version}, fmt.Errorf("reload config: %w", err)
+	return ReloadResult{Version: old.Version, RestartPending: h.RestartPending()}, fmt.Errorf("reload config: %w", err)
 }
 
 // Close stops everything the running policy started.

@@ -292,31 +292,6 @@ func (p *Policy) PoolNames() []string {
 	return names
 }
 
-// dataListenerShape is what of the data listeners is fixed at start: names,
-// addresses and whether they speak TLS. Certificates, client CAs, client
-// auth and the minimum version take effect on reload (Holder.ListenerTLS).
-func dataListenerShape(ls []config.Listener) []config.Listener {
-	out := make([]config.Listener, len(ls))
-	for i, l := range ls {
-		if l.TLS != nil {
-			l.TLS = &config.ListenerTLS{}
-		}
-		out[i] = l
-	}
-	return out
-}
-
-// listenerShape is the part of the management section fixed at start: what
-// the listeners are. Tokens, public access, the client CA and a renewed
-// certificate take effect on reload (policy/mgmt reads them per request).
-func listenerShape(m config.Management) config.Management {
-	m.Tokens, m.Public, m.ClientCAFile = nil, "", ""
-	if m.TLSCertFile != "" {
-		m.TLSCertFile, m.TLSKeyFile = "tls", "tls"
-	}
-	return m
-}
-
 // release closes the pools of p that next does not carry over. In-flight
 // requests on them still finish: closing stops health checks and idle
 // connections only.
@@ -441,34 +416,4 @@ func poolConfig(u config.Upstream, opt Options) (proxy.PoolConfig, error) {
 		}
 	}
 	return pc, nil
-}
-
-// restartOnly lists the settings a reload cannot apply to a running process.
-func restartOnly(old, next *config.Config) []string {
-	var keys []string
-	if !reflect.DeepEqual(dataListenerShape(old.Listeners), dataListenerShape(next.Listeners)) {
-		keys = append(keys, "listeners")
-	}
-	if !reflect.DeepEqual(listenerShape(old.Management), listenerShape(next.Management)) {
-		keys = append(keys, "management")
-	}
-	oldServer, nextServer := old.Server, next.Server
-	// Read per request or per accept: applied on reload.
-	for _, s := range []*config.Server{&oldServer, &nextServer} {
-		s.AllowAmbiguousPaths, s.LenientFraming = false, false
-		s.MaxConnsPerIP, s.MaxConnsPerTrustedProxy = nil, 0
-		s.ReadTimeout, s.MaxRequestBodyBytes = 0, 0
-	}
-	if oldServer != nextServer {
-		keys = append(keys, "server")
-	}
-	if old.AccessLog != next.AccessLog {
-		keys = append(keys, "access_log")
-	}
-	oldXDP, nextXDP := old.XDP, next.XDP
-	oldXDP.Allowlist, nextXDP.Allowlist = nil, nil // applied on reload
-	if !reflect.DeepEqual(oldXDP, nextXDP) {
-		keys = append(keys, "xdp")
-	}
-	return keys
 }

@@ -127,8 +127,8 @@ func TestReload(t *testing.T) {
 		if h.Current().Pool("a") == poolA {
 			t.Error("pool a changed and must be rebuilt")
 		}
-		if len(res.RestartRequired) != 1 || res.RestartRequired[0] != "server" {
-			t.Errorf("RestartRequired = %v, want [server]", res.RestartRequired)
+		if !slices.Equal(res.RestartRequired, []string{"server.write_timeout"}) {
+			t.Errorf("RestartRequired = %v, want [server.write_timeout]", res.RestartRequired)
 		}
 	})
 }

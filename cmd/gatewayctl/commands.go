@@ -400,7 +400,11 @@ func (e *env) status(ctx context.Context) int {
 			}
 		}
 		dropped := st.Enforcer.Counters["drop_blocklist"] + st.Enforcer.Counters["drop_banned"]
-		t.row(r.Target.Name, "ok", st.Uptime, fmt.Sprintf("v%d", st.Config.Version), enf, bl, applied, strconv.Itoa(st.Enforcer.Bans), strconv.FormatUint(dropped, 10))
+		cfg := fmt.Sprintf("v%d", st.Config.Version)
+		if len(st.RestartPending) > 0 {
+			cfg += " (" + pendingDetail(st.RestartPending) + ")"
+		}
+		t.row(r.Target.Name, "ok", st.Uptime, cfg, enf, bl, applied, strconv.Itoa(st.Enforcer.Bans), strconv.FormatUint(dropped, 10))
 	}
 	t.flush()
 	return worst(rs)
@@ -419,17 +423,25 @@ func (e *env) reload(ctx context.Context) int {
 		case r.Err != nil:
 			t.row(r.Target.Name, errWord(r.Err), "", r.Err.Error())
 		case !r.Value.Swapped:
-			t.row(r.Target.Name, "unchanged", fmt.Sprintf("v%d", r.Value.Version), "")
+			t.row(r.Target.Name, "unchanged", fmt.Sprintf("v%d", r.Value.Version), pendingDetail(r.Value.RestartPending))
 		default:
-			detail := ""
+			detail := pendingDetail(r.Value.RestartPending)
 			if len(r.Value.RestartRequired) > 0 {
-				detail = "restart required for: " + strings.Join(r.Value.RestartRequired, ", ")
+				detail = "restart needed: " + strings.Join(r.Value.RestartRequired, ", ") + " changed, applied only when gatewayd restarts"
 			}
 			t.row(r.Target.Name, "reloaded", fmt.Sprintf("v%d", r.Value.Version), detail)
 		}
 	}
 	t.flush()
 	return worst(rs)
+}
+
+// pendingDetail says which restart-only keys wait for a restart.
+func pendingDetail(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return "restart pending: " + strings.Join(keys, ", ")
 }
 
 func (e *env) info(ctx context.Context) int {

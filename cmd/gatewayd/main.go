@@ -55,8 +55,13 @@ func main() {
 }
 
 func checkConfig(args []string) int {
+	const usage = "usage: gatewayd check-config FILE\n\nValidate FILE as gatewayd would load it (.yaml, .yml, .json or .toml) and print\nevery problem with its key path; exit 0 when it is valid, 1 when not."
+	if len(args) == 1 && isHelp(args[0]) {
+		fmt.Println(usage)
+		return 0
+	}
 	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: gatewayd check-config FILE")
+		fmt.Fprintln(os.Stderr, usage)
 		return 2
 	}
 	l, err := config.Load(args[0])
@@ -72,6 +77,10 @@ func checkConfig(args []string) int {
 	}
 	fmt.Printf("%s: OK (%d listeners, %d upstreams, %d routes)\n", args[0], len(l.Config.Listeners), len(l.Config.Upstreams), len(l.Config.Routes))
 	return 0
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
 func run(configPath string, log *slog.Logger) error {

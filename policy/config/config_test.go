@@ -245,3 +245,112 @@ func TestDigestCoversReferencedFiles(t *testing.T) {
 		t.Fatal("digest unchanged after the secret file was rotated")
 	}
 }
+
+// TestCheckReportsEverythingAtOnce: unknown keys (whatever their value),
+// values of the wrong type and semantic errors come out of one run.
+func TestCheckReportsEverythingAtOnce(t *testing.T) {
+	doc := strings.Replace(validBase, "least_conn", "random", 1) + `
+bogus:
+nothing: {}
+empty: []
+xdp:
+  mode: turbo
+  interfacs:
+server:
+  read_timeout: soon
+rate_limit:
+  limits:
+    api: {second: 1, secnd: 2}
+`
+	_, err := Parse([]byte(doc), "yaml", "test")
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		"bogus: unknown key", "nothing: unknown key", "empty: unknown key", "xdp.interfacs: unknown key",
+		"rate_limit.limits.api.secnd: unknown key", "server.read_timeout:", "upstreams[0].balance:", "xdp.mode:",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "server.read_timeout"); n != 1 {
+		t.Errorf("server.read_timeout reported %d times:\n%v", n, err)
+	}
+}
+
+func TestLoadExtensions(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, want string }{
+		{"gw.conf", `unsupported file extension ".conf"`},
+		{"gw.ini", "use .yaml (or .yml), .json or .toml"},
+		{"gw.YAML", ""},
+		{"gw", ""},
+	} {
+		path := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(path, []byte(validBase), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// JSON goes through the same unknown-key check.
+	path := filepath.Join(dir, "gw.json")
+	doc := `{"upstreams": [{"name": "a", "targets": ["127.0.0.1:1"]}], "routes": [{"name": "r", "path": "/", "upstream": "a"}], "extra": null}`
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "extra: unknown key") {
+		t.Errorf("json with an unknown null key: %v", err)
+	}
+}
+
+// TestRelativePathsFollowTheFile: *_file paths and access_log.path are
+// relative to the configuration file, whatever the working directory.
+func TestRelativePathsFollowTheFile(t *testing.T) {
+	dir := t.TempDir()
+	doc := `
+listeners:
+  - name: tls
+    address: 127.0.0.1:8443
+    tls: {cert_file: tls/server.crt, key_file: /abs/server.key}
+access_log: {path: log/access.log}
+auth:
+  hmac:
+    keys: [{id: k1, client: c, secret_file: secrets/k1}]
+upstreams: [{name: a, targets: ["127.0.0.1:1"]}]
+routes: [{name: r, path: /, upstream: a, validate: {json_schema_file: ../schemas/order.json}}]
+`
+	path := filepath.Join(dir, "etc", "gw.yaml")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "schemas"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "schemas", "order.json"), []byte(`{"type": "object"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	l, err := Load(filepath.Join("..", filepath.Base(dir), "etc", "gw.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config
+	for _, tc := range []struct{ got, want string }{
+		{c.Listeners[0].TLS.CertFile, filepath.Join(dir, "etc", "tls", "server.crt")},
+		{c.Listeners[0].TLS.KeyFile, "/abs/server.key"},
+		{c.AccessLog.Path, filepath.Join(dir, "etc", "log", "access.log")},
+		{c.Auth.HMAC.Keys[0].SecretFile, filepath.Join(dir, "etc", "secrets", "k1")},
+		{c.Routes[0].Validate.JSONSchemaFile, filepath.Join(dir, "schemas", "order.json")},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("path %q, want %q", tc.got, tc.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/sha256"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 )
@@ -45,6 +46,62 @@ func walkFiles(v reflect.Value, out *[]string) {
 		iter := v.MapRange()
 		for iter.Next() {
 			walkFiles(iter.Value(), out)
+		}
+	}
+}
+
+// resolvePaths makes the relative paths of the configuration (keys ending
+// in "_file", and access_log.path when it is a file) relative to dir, the
+// directory of the configuration file: a daemon started from another
+// directory (systemd starts it in /) must read the same files.
+func (c *Config) resolvePaths(dir string) {
+	walkFilePaths(reflect.ValueOf(c).Elem(), func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	})
+	switch p := c.AccessLog.Path; p {
+	case "", "stdout", "stderr", "off":
+	default:
+		if !filepath.IsAbs(p) {
+			c.AccessLog.Path = filepath.Join(dir, p)
+		}
+	}
+}
+
+// walkFilePaths calls f with every string field whose key ends in "_file".
+func walkFilePaths(v reflect.Value, f func(*string)) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			walkFilePaths(v.Elem(), f)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			fd := t.Field(i)
+			if !fd.IsExported() {
+				continue
+			}
+			tag := strings.Split(fd.Tag.Get("mapstructure"), ",")[0]
+			if fd.Type.Kind() == reflect.String && strings.HasSuffix(tag, "_file") {
+				f(v.Field(i).Addr().Interface().(*string))
+				continue
+			}
+			walkFilePaths(v.Field(i), f)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			walkFilePaths(v.Index(i), f)
+		}
+	case reflect.Map:
+		// Map values are not addressable: rewrite copies and store them back.
+		iter := v.MapRange()
+		for iter.Next() {
+			e := reflect.New(iter.Value().Type()).Elem()
+			e.Set(iter.Value())
+			walkFilePaths(e, f)
+			v.SetMapIndex(iter.Key(), e)
 		}
 	}
 }

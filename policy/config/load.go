@@ -4,14 +4,18 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // EnvPrefix prefixes environment overrides: EDGEGUARD_MANAGEMENT_ADDRESS
@@ -32,17 +36,28 @@ type Loaded struct {
 	Digest string // SHA-256 of the file bytes and of every file they reference, to detect no-op reloads
 }
 
-// Load reads, decodes and validates the file at path.
+// Formats are the file formats Load reads, by file extension (a file
+// without an extension is YAML).
+var Formats = map[string]string{"": "yaml", ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+
+// Load reads, decodes and validates the file at path. Relative paths in the
+// file (keys ending in _file, access_log.path) are relative to the file's
+// directory, not to the daemon's working directory.
 func Load(path string) (*Loaded, error) {
+	ext := filepath.Ext(path)
+	format, ok := Formats[strings.ToLower(ext)]
+	if !ok {
+		return nil, fmt.Errorf("read config %s: unsupported file extension %q: the extension names the format; use .yaml (or .yml), .json or .toml", path, ext)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	format := strings.TrimPrefix(filepath.Ext(path), ".")
-	if format == "yml" || format == "" {
-		format = "yaml"
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(data, format, path)
+	return parse(data, format, path, dir)
 }
 
 // LoadDefault decodes and validates the embedded default configuration.
@@ -52,8 +67,16 @@ func LoadDefault() (*Loaded, error) {
 
 // Parse decodes and validates data in the given viper format ("yaml",
 // "json", "toml"), applying EDGEGUARD_* environment overrides. source names
-// the input in errors.
+// the input in errors. Relative paths stay relative to the working directory.
 func Parse(data []byte, format, source string) (*Loaded, error) {
+	return parse(data, format, source, "")
+}
+
+// parse is Parse with relative paths resolved against dir ("": not at all).
+// It reports every problem at once: unknown keys (whatever their value,
+// null and {} included), values of the wrong type, and what validation of
+// the rest finds.
+func parse(data []byte, format, source, dir string) (*Loaded, error) {
 	v := viper.New()
 	v.SetConfigType(format)
 	v.SetEnvPrefix(EnvPrefix)
@@ -63,16 +86,138 @@ func Parse(data []byte, format, source string) (*Loaded, error) {
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
 		return nil, fmt.Errorf("parse config %s: %w", source, err)
 	}
+	var raw map[string]any
+	if format == "toml" {
+		raw = v.AllSettings() // TOML has no null: viper keeps every key
+	} else if err := yaml.Unmarshal(data, &raw); err != nil { // JSON is YAML
+		return nil, fmt.Errorf("parse config %s: %w", source, err)
+	}
+	var errs Errors
+	unknownKeys(reflect.TypeOf(Config{}), raw, "", &errs)
 	cfg := &Config{}
 	if err := v.UnmarshalExact(cfg); err != nil {
-		return nil, fmt.Errorf("decode config %s:\n%w", source, decodeErrors(err))
+		// Decode what can be decoded, so that validation reports the
+		// rest's problems in the same run.
+		cfg = &Config{}
+		_ = v.Unmarshal(cfg)
+		errs = mergeErrors(errs, decodeErrors(err))
+	}
+	if dir != "" {
+		cfg.resolvePaths(dir)
 	}
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid config %s:\n%w", source, err)
+		for _, fe := range err.(Errors) {
+			if !covered(errs, fe.Key) { // a key that did not decode is reported once
+				errs = append(errs, fe)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("invalid config %s:\n%w", source, errs)
 	}
 	sum := digest(data, cfg)
 	return &Loaded{Config: cfg, Source: source, Digest: hex.EncodeToString(sum[:])}, nil
+}
+
+// unknownKeys reports every key of raw that t (mapstructure tags) does not
+// have, descending into sections, lists of sections and maps of sections.
+func unknownKeys(t reflect.Type, raw map[string]any, prefix string, errs *Errors) {
+	fields := map[string]reflect.Type{}
+	collectFields(t, fields)
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		key := joinKey(prefix, k)
+		ft, ok := fields[strings.ToLower(k)]
+		if !ok {
+			*errs = append(*errs, FieldError{Key: key, Msg: "unknown key"})
+			continue
+		}
+		checkValue(ft, raw[k], key, errs)
+	}
+}
+
+// checkValue descends into the value of one known key.
+func checkValue(ft reflect.Type, val any, key string, errs *Errors) {
+	for ft.Kind() == reflect.Pointer {
+		ft = ft.Elem()
+	}
+	switch {
+	case ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)):
+		if m, ok := asMap(val); ok {
+			unknownKeys(ft, m, key, errs)
+		}
+	case ft.Kind() == reflect.Slice:
+		if l, ok := val.([]any); ok {
+			for i, e := range l {
+				checkValue(ft.Elem(), e, fmt.Sprintf("%s[%d]", key, i), errs)
+			}
+		}
+	case ft.Kind() == reflect.Map:
+		if m, ok := asMap(val); ok {
+			for k, e := range m {
+				checkValue(ft.Elem(), e, joinKey(key, k), errs)
+			}
+		}
+	}
+}
+
+func asMap(v any) (map[string]any, bool) {
+	switch m := v.(type) {
+	case map[string]any:
+		return m, true
+	case map[any]any:
+		out := make(map[string]any, len(m))
+		for k, e := range m {
+			out[fmt.Sprint(k)] = e
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// collectFields maps the lower-cased mapstructure name of every field of t
+// (squashed embedded structs included) to its type.
+func collectFields(t reflect.Type, out map[string]reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if strings.Contains(opts, "squash") {
+			collectFields(f.Type, out)
+			continue
+		}
+		if name != "" && name != "-" {
+			out[strings.ToLower(name)] = f.Type
+		}
+	}
+}
+
+// mergeErrors appends the errors of more that errs does not already hold.
+func mergeErrors(errs Errors, more error) Errors {
+	var list Errors
+	if !errors.As(more, &list) {
+		return append(errs, FieldError{Key: "(file)", Msg: more.Error()})
+	}
+	for _, e := range list {
+		if !slices.Contains(errs, e) {
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
+// covered reports whether errs already names key or a key above it.
+func covered(errs Errors, key string) bool {
+	for _, e := range errs {
+		if key == e.Key || strings.HasPrefix(key, e.Key+".") || strings.HasPrefix(key, e.Key+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // bindScalarEnv registers every key that is not inside a list, so that an

@@ -35,8 +35,9 @@ type Management struct {
 	AllowDataAddress bool `mapstructure:"allow_data_address"`
 	// Public names what is served without authentication: none, health
 	// (/healthz, /readyz), monitoring (health and /metrics) or status
-	// (monitoring and /status). Default: none when credentials are
-	// configured, status otherwise.
+	// (monitoring and /status). Default: health when credentials are
+	// configured (load balancers keep their checks when the first token
+	// is added), status otherwise.
 	Public string `mapstructure:"public"`
 	// Tokens are the accepted bearer tokens, by hash.
 	Tokens []ManagementToken `mapstructure:"tokens"`
@@ -90,6 +91,21 @@ const (
 	RoleRead  = "read"
 )
 
+// PublicPaths lists the management paths a management.public value serves
+// without authentication.
+func PublicPaths(public string) []string {
+	paths := []string{"/healthz", "/readyz", "/metrics", "/status", "/v1/status"}
+	switch public {
+	case PublicHealth:
+		return paths[:2]
+	case PublicMonitoring:
+		return paths[:3]
+	case PublicStatus:
+		return paths
+	}
+	return nil
+}
+
 // ActiveTokens returns the configured tokens.
 func (m *Management) ActiveTokens() []ManagementToken { return m.Tokens }
 
@@ -102,7 +118,7 @@ func (m *Management) HasCredentials() bool {
 func (m *Management) applyDefaults() {
 	setString(&m.Address, DefaultManagementAddress)
 	if m.Public == "" {
-		m.Public = PublicNone
+		m.Public = PublicHealth
 		if !m.HasCredentials() {
 			m.Public = PublicStatus
 		}

@@ -26,7 +26,8 @@ func TestManagementDefaults(t *testing.T) {
 		wantTokens int
 	}{
 		{"no credentials: monitoring and status stay readable on loopback", "management:\n  address: 127.0.0.1:19901\n", PublicStatus, 0},
-		{"tokens: nothing public unless asked", "management:\n  address: 127.0.0.1:19901\n  tokens: [{name: ops, hash: " + mgmtHash + "}]\n", PublicNone, 1},
+		{"tokens: health stays public for load balancers", "management:\n  address: 127.0.0.1:19901\n  tokens: [{name: ops, hash: " + mgmtHash + "}]\n", PublicHealth, 1},
+		{"explicit none kept", "management:\n  address: 127.0.0.1:19901\n  public: none\n  tokens: [{name: ops, hash: " + mgmtHash + "}]\n", PublicNone, 1},
 		{"explicit public kept", "management:\n  address: 127.0.0.1:19901\n  public: health\n  tokens: [{name: ops, hash: " + mgmtHash + "}]\n", PublicHealth, 1},
 	}
 	for _, tc := range cases {

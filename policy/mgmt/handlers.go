@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -322,6 +323,9 @@ func (s *Server) refuse(w http.ResponseWriter, op string, err error, st *blockli
 		status, result = http.StatusBadRequest, "invalid"
 	case errors.Is(err, blocklist.ErrNotPersistent):
 		status = http.StatusServiceUnavailable
+		if s.restartPending("management.state_dir") {
+			body.Error = fmt.Sprintf("%s blocklist: restart pending: management.state_dir was set by a reload and takes effect when gatewayd restarts; until then changes are refused (they would not survive a restart)", op)
+		}
 	case errors.Is(err, blocklist.ErrApply), errors.Is(err, blocklist.ErrPersist):
 	default: // a body that could not be read or decoded
 		status, result = http.StatusBadRequest, "invalid"
@@ -332,6 +336,12 @@ func (s *Server) refuse(w http.ResponseWriter, op string, err error, st *blockli
 	}
 	blocklist.CountUpdate(op, result)
 	writeJSON(w, status, body)
+}
+
+// restartPending reports whether a reload changed key, a restart-only key,
+// so that the running process does not use its configured value yet.
+func (s *Server) restartPending(key string) bool {
+	return s.opt.Policies != nil && slices.Contains(s.opt.Policies.RestartPending(), key)
 }
 
 func (s *Server) enforcer(w http.ResponseWriter) bool {
@@ -443,7 +453,7 @@ func (s *Server) reload(w http.ResponseWriter, _ *http.Request, p principal) {
 		return
 	}
 	res, err := s.opt.Policies.Reload("management API (" + p.Name + ")")
-	out := api.ReloadResponse{Swapped: res.Swapped, Version: res.Version, RestartRequired: res.RestartRequired}
+	out := api.ReloadResponse{Swapped: res.Swapped, Version: res.Version, RestartRequired: res.RestartRequired, RestartPending: res.RestartPending}
 	if err != nil {
 		out.Error = err.Error()
 		writeJSON(w, http.StatusUnprocessableEntity, out)

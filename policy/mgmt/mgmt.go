@@ -164,6 +164,7 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request, _ principal) {
 		Uptime:  time.Since(s.started).Round(time.Second).String(),
 		Config:  api.ConfigStatus{Version: p.Version, Source: p.Source, Digest: p.Digest, LoadedAt: p.LoadedAt},
 	}
+	st.RestartPending = s.opt.Policies.RestartPending()
 	if s.opt.Draining != nil {
 		st.Draining = s.opt.Draining()
 	}

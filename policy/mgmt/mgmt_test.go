@@ -127,7 +127,7 @@ func call(t *testing.T, method, url, token string, body string) int {
 }
 
 func TestAuthRequiredOnEveryCall(t *testing.T) {
-	f := startFixture(t, "")
+	f := startFixture(t, "  public: none\n") // with tokens, the default keeps health public
 	base := "http://" + f.srv.Addr()
 	routes := []struct {
 		method, path, body string
@@ -174,6 +174,18 @@ func TestAuthRequiredOnEveryCall(t *testing.T) {
 	}
 	if f.store.Version() != 2 {
 		t.Errorf("the admin push and delta should have landed: version %d", f.store.Version())
+	}
+}
+
+// TestHealthPublicByDefault: configuring tokens must not close the load
+// balancers' health checks; everything else needs a credential.
+func TestHealthPublicByDefault(t *testing.T) {
+	f := startFixture(t, "")
+	base := "http://" + f.srv.Addr()
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 401, "/status": 401, api.PathBans: 401} {
+		if got := call(t, "GET", base+path, "", ""); got != want {
+			t.Errorf("GET %s without credentials = %d, want %d", path, got, want)
+		}
 	}
 }
 

@@ -76,8 +76,11 @@ type BanList struct {
 type ReloadResponse struct {
 	Swapped         bool     `json:"swapped"`
 	Version         uint64   `json:"version"`
-	RestartRequired []string `json:"restart_required,omitempty"`
-	Error           string   `json:"error,omitempty"`
+	RestartRequired []string `json:"restart_required,omitempty"` // restart-only keys this reload changed
+	// RestartPending are all the restart-only keys whose configured value
+	// is not yet in effect.
+	RestartPending []string `json:"restart_pending,omitempty"`
+	Error          string   `json:"error,omitempty"`
 }
 
 // Status is what /status reports.
@@ -85,6 +88,7 @@ type Status struct {
 	Version          string           `json:"version"`
 	Uptime           string           `json:"uptime"`
 	Config           ConfigStatus     `json:"config"`
+	RestartPending   []string         `json:"restart_pending,omitempty"` // restart-only keys changed by a reload
 	Upstreams        []UpstreamStatus `json:"upstreams"`
 	Draining         bool             `json:"draining"`
 	Enforcer         EnforcerStatus   `json:"enforcer"`
