@@ -136,4 +136,3 @@ func nsMgmtGet(t *testing.T, ns *netlab.Netns, path string) string {
 	b, _ := io.ReadAll(c)
 	return string(b)
 }
-
