@@ -6,7 +6,9 @@
 //	gatewayd check-config FILE     validate FILE, print every error, exit 1 if any
 //
 // Signals: SIGHUP reloads the configuration, SIGUSR1 reopens the access log,
-// SIGTERM and SIGINT drain in-flight requests and exit 0.
+// SIGTERM and SIGINT drain in-flight requests and exit 0. Under systemd
+// (Type=notify) it reports READY, RELOADING, STOPPING and watchdog pings
+// over $NOTIFY_SOCKET (sdnotify.go).
 package main
 
 import (
@@ -175,19 +177,34 @@ func run(configPath string, log *slog.Logger) error {
 		}
 	}
 
-	for sig := range sigs {
-		switch sig {
-		case syscall.SIGHUP:
-			_, _ = holder.Reload("SIGHUP") // logged and counted by Reload
-		case syscall.SIGUSR1:
-			if err := access.Reopen(); err != nil {
-				log.Error("reopen access log", "error", err)
+	// Ready for systemd (Type=notify): the blocklist and bans were restored
+	// before the listeners opened, and every listener accepts.
+	notify := newNotifier()
+	if err := notify.ready(fmt.Sprintf("serving, config v%d", holder.Current().Version)); err != nil {
+		log.Warn("notify systemd", "error", err)
+	}
+	watchdog, stopWatchdog := notify.ticker()
+	defer stopWatchdog()
+	for {
+		select {
+		case <-watchdog: // from this loop, so that a stuck loop stops the pings
+			_ = notify.ping()
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGHUP:
+				_ = notify.reloading()
+				_, _ = holder.Reload("SIGHUP") // logged and counted by Reload
+				_ = notify.ready(fmt.Sprintf("serving, config v%d", holder.Current().Version))
+			case syscall.SIGUSR1:
+				if err := access.Reopen(); err != nil {
+					log.Error("reopen access log", "error", err)
+				}
+			default:
+				_ = notify.stopping()
+				return shutdown(srv, mg, holder.Current().Limits.ShutdownGrace, log)
 			}
-		default:
-			return shutdown(srv, mg, holder.Current().Limits.ShutdownGrace, log)
 		}
 	}
-	return nil
 }
 
 func shutdown(srv *server.Server, mg *mgmt.Server, grace time.Duration, log *slog.Logger) error {
