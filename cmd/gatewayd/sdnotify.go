@@ -53,7 +53,9 @@ func (n *notifier) reloading() error {
 	return n.send("RELOADING=1", "MONOTONIC_USEC="+strconv.FormatInt(monotonicUsec(), 10))
 }
 
-func (n *notifier) stopping() error { return n.send("STOPPING=1", "STATUS=draining in-flight requests") }
+func (n *notifier) stopping() error {
+	return n.send("STOPPING=1", "STATUS=draining in-flight requests")
+}
 
 func (n *notifier) ping() error { return n.send("WATCHDOG=1") }
 
