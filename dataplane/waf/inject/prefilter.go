@@ -741,9 +741,14 @@ func varToken(v []byte, pos int) (int, uint16, bool) {
 
 // nfa finds whether any of sqliPatterns is a subsequence of the symbols fed
 // to it. Its state is the set of trie nodes (pattern prefixes) matched so
-// far, kept in a bitset and a list; the set only grows.
+// far, kept in a list; the set only grows. A node's edge on a symbol is
+// followed once, as its child is in the set from then on: each node keeps
+// the edges not followed yet (open), and a token skips, without reading
+// the trie, the nodes that have none on its symbols (a sentence repeats
+// its few symbols).
 type nfa struct {
 	active [maxActive]uint16
+	open   [maxActive]uint16
 	n      int
 }
 
@@ -752,7 +757,7 @@ type nfa struct {
 const maxActive = 96
 
 func (a *nfa) reset() {
-	a.active[0] = 0
+	a.active[0], a.open[0] = 0, trie[0].edges
 	a.n = 1
 }
 
@@ -761,9 +766,14 @@ func (a *nfa) reset() {
 func (a *nfa) step(mask uint16) bool {
 	n := a.n
 	for i := 0; i < n; i++ {
+		f := a.open[i] & mask
+		if f == 0 {
+			continue
+		}
+		a.open[i] &^= f
 		node := &trie[a.active[i]]
-		for m := mask & node.edges; m != 0; m &= m - 1 {
-			c := node.child[bits.TrailingZeros16(m)]
+		for ; f != 0; f &= f - 1 {
+			c := node.child[bits.TrailingZeros16(f)]
 			if trie[c].terminal {
 				return true
 			}
@@ -773,7 +783,7 @@ func (a *nfa) step(mask uint16) bool {
 			if a.n == maxActive {
 				return true
 			}
-			a.active[a.n] = c
+			a.active[a.n], a.open[a.n] = c, trie[c].edges
 			a.n++
 		}
 	}
