@@ -220,25 +220,88 @@ var twoCharOps = func() (t [1 << 16]uint8) {
 	return t
 }()
 
-// wordBloom has one bit per word of the words table, at wordHash: most
-// words of ordinary text miss it and skip the map.
-var wordBloom = func() (b [wordBloomBits / 64]uint64) {
-	for w := range words {
-		h := wordHash([]byte(w))
-		b[h/64%uint32(len(b))] |= 1 << (h % 64)
-	}
-	return b
-}()
+// wordTable is words as an open-addressing hash table on the packed,
+// upper-cased word (wordKey). The keywords of ordinary text ("in", "and",
+// "at", "before") reach it on every sentence, and it answers them for less
+// than the map: a multiply-mix of the packed key instead of a string hash,
+// one probe of a small slot array, and a tag that rules out most other
+// words without reading their entry.
+var wordTable = buildWordTable()
 
-const wordBloomBits = 1 << 15
+// wordKey is an upper-cased word of at most 32 bytes, packed eight bytes
+// to a uint64 (little-endian, zero padding: no key holds a NUL).
+type wordKey [4]uint64
 
-// wordHash hashes an upper-cased word (FNV-1a).
-func wordHash(w []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range w {
-		h = (h ^ uint32(c)) * 16777619
+type wordEntry struct {
+	key  wordKey
+	info *wordInfo
+}
+
+type keywordTable struct {
+	// slots holds entry index+1 in its low wordSlotBits bits, 0 for an
+	// empty slot, and a tag of the key's hash in the others.
+	slots   [wordTableSlots]uint16
+	entries []wordEntry
+}
+
+const (
+	wordTableBits  = 12
+	wordTableSlots = 1 << wordTableBits // a quarter full
+	wordSlotBits   = 11                 // room for the entries, index+1
+	wordSlotMask   = 1<<wordSlotBits - 1
+)
+
+func (k *wordKey) hash() uint64 {
+	return (k[0]*0x9e3779b97f4a7c15 ^ k[1]*0xc2b2ae3d27d4eb4f ^ k[2]*0x165667b19e3779f9 ^ k[3]) * 0xff51afd7ed558ccd
+}
+
+func buildWordTable() *keywordTable {
+	t := &keywordTable{}
+	if len(words) >= wordSlotMask {
+		panic("inject: too many keywords for wordTable")
 	}
-	return h
+	for w, e := range words {
+		if len(w) > len(wordKey{})*8 {
+			panic("inject: keyword longer than a wordKey: " + w)
+		}
+		var k wordKey
+		for i := 0; i < len(w); i++ {
+			k[i/8] |= uint64(w[i]) << (i % 8 * 8)
+		}
+		t.entries = append(t.entries, wordEntry{key: k, info: e})
+		h := k.hash()
+		tag := wordTag(h)
+		for i := h >> (64 - wordTableBits); ; i = (i + 1) & (wordTableSlots - 1) {
+			if t.slots[i] == 0 {
+				t.slots[i] = tag | uint16(len(t.entries))
+				break
+			}
+		}
+	}
+	return t
+}
+
+// wordTag is the tag of hash h in a slot: the bits below those of the
+// slot's index.
+func wordTag(h uint64) uint16 {
+	return uint16(h>>(64-wordTableBits-(16-wordSlotBits))) << wordSlotBits
+}
+
+// get returns the entry of k, nil when k is not a keyword.
+func (t *keywordTable) get(k *wordKey) *wordInfo {
+	h := k.hash()
+	tag := wordTag(h)
+	for i := h >> (64 - wordTableBits); ; i = (i + 1) & (wordTableSlots - 1) {
+		s := t.slots[i]
+		if s == 0 {
+			return nil
+		}
+		if s&^wordSlotMask == tag {
+			if e := &t.entries[s&wordSlotMask-1]; e.key == *k {
+				return e.info
+			}
+		}
+	}
 }
 
 // lookupWord returns what the lexer knows of word w, upper-cased the way
@@ -249,9 +312,8 @@ func lookupWord(w []byte) (*wordInfo, bool) {
 	if !keywordShape(w) {
 		return &noWord, false
 	}
-	var buf [48]byte
+	var k wordKey
 	n := 0
-	h := uint32(2166136261)
 	for i := 0; i < len(w); {
 		c := w[i]
 		if c < utf8.RuneSelf {
@@ -268,17 +330,13 @@ func lookupWord(w []byte) (*wordInfo, bool) {
 			}
 			c = byte(r)
 		}
-		if n == len(buf) {
+		if n == len(k)*8 || c == 0 {
 			return &noWord, false
 		}
-		buf[n] = c
+		k[n/8] |= uint64(c) << (n % 8 * 8)
 		n++
-		h = (h ^ uint32(c)) * 16777619
 	}
-	if wordBloom[h/64%uint32(len(wordBloom))]&(1<<(h%64)) == 0 {
-		return &noWord, false
-	}
-	if e, ok := words[string(buf[:n])]; ok {
+	if e := wordTable.get(&k); e != nil {
 		return e, true
 	}
 	return &noWord, false
@@ -375,12 +433,188 @@ const sqliHard = bQuote | bDQuote | bBacktick | bHash | bBackslash | bLBrace | b
 // the bytes of sqliHard, "--" and "/*" is SQLi only if one of its tokens is
 // a keyword: the lexer keeps the symbols of the tokens before the first
 // keyword and feeds the automaton only from there (sqliScan).
+//
+// Most values have no such keyword, and sqliKeywords proves it in one
+// table pass before the lexer runs.
 func sqliMaybeMask(v []byte, m uint64) bool {
-	if m&sqliHard != 0 || m&bDash != 0 && bytes.Contains(v, dashdash) || has(m, bSlash|bStar) && bytes.Contains(v, slashStar) {
+	if !sqliKeywordOnly(v, m) {
 		return sqliMaybe(v)
+	}
+	if !has(m, bHigh) && !sqliKeywords(v, has(m, bDigit)) {
+		return false
 	}
 	return sqliScan(v, true)
 }
+
+// sqliKeywordOnly reports whether v, whose class mask is m, is SQLi only
+// if one of its tokens is a keyword: it has none of the bytes of
+// sqliHard, no "--" and no "/*".
+func sqliKeywordOnly(v []byte, m uint64) bool {
+	return m&sqliHard == 0 && (m&bDash == 0 || !bytes.Contains(v, dashdash)) && (!has(m, bSlash|bStar) || !bytes.Contains(v, slashStar))
+}
+
+// sqliKeywords reports whether a token of v may be a keyword that the
+// lexer's keyword-only pass acts on (sqliMaybeMask): a word whose symbol
+// is not plain, or a word of a phrase (sqlPairs) whose other word may be
+// in v too. v must be ASCII (non-ASCII is upper-cased as Unicode) and
+// without the bytes of sqliHard; digits says whether it has a digit.
+//
+// It does not follow the lexer's token boundaries; it tries every word
+// the lexer could read in each run of word bytes (those wordStop does not
+// end). A word runs from a letter (or '_') to the end of the run, or to a
+// '.' inside it, where the lexer also looks a word up. It starts at the
+// start of the run, or after a byte that can end another token inside a
+// run: a digit, a '.', a control byte, and, when v has a digit (a number
+// can read letters: "0x1fg", "15T10"), a hex digit or 'x'. Reading v
+// backwards, the hash of each word is one step from the next one's, and a
+// Bloom filter of the keywords (sqlKeyBloom) rules out almost all of
+// them; the few left are looked up.
+func sqliKeywords(v []byte, digits bool) bool {
+	after := kwEndAny
+	if digits {
+		after |= kwEndInNumber
+	}
+	var first, second [2]uint64
+	var h uint64    // kwHash of v[p:end]
+	var dots uint32 // bit k: v[p+k] is a '.'
+	end := len(v)   // the end of the run p is in
+	for p := len(v) - 1; p >= 0; p-- {
+		c := kwBytes[v[p]]
+		if c.flags&kwStop != 0 {
+			h, dots, end = 0, 0, p
+			continue
+		}
+		h = bits.RotateLeft64(h, 7) ^ uint64(c.upper)
+		dots = dots<<1 | uint32(c.flags&kwDot)
+		if c.flags&kwWord == 0 || p > 0 && kwBytes[v[p-1]].flags&after == 0 {
+			continue
+		}
+		if end-p < tokenSize && sqlKeyBloom.has(h) {
+			if e, ok := lookupWord(v[p:end]); ok && sqliActs(e, &first, &second) {
+				return true
+			}
+		}
+		for d := dots &^ 1; d != 0; d &= d - 1 {
+			k := bits.TrailingZeros32(d)
+			if k >= tokenSize-1 {
+				break
+			}
+			if !keywordShape(v[p : p+k]) {
+				continue
+			}
+			if e, ok := lookupWord(v[p : p+k]); ok && sqliActs(e, &first, &second) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// kwBytes is what sqliKeywords needs to know of a byte: its upper case,
+// whether it ends a run (wordStop) or starts a word (a letter or '_'),
+// whether it is a '.', and after which bytes a token may start inside a
+// run (kwEndAny, kwEndInNumber).
+var kwBytes = func() (t [256]struct{ upper, flags uint8 }) {
+	for i := range t {
+		c := byte(i)
+		t[i].upper = upperASCII(c)
+		switch {
+		case wordStop[c]:
+			t[i].flags = kwStop | kwEndAny
+		case byteClass[c] == cWord:
+			t[i].flags = kwWord
+			if hexDigits[c] || c == 'x' || c == 'X' {
+				t[i].flags |= kwEndInNumber
+			}
+		default:
+			t[i].flags = kwEndAny
+		}
+		if c == '.' {
+			t[i].flags |= kwDot
+		}
+	}
+	return t
+}()
+
+const (
+	kwDot uint8 = 1 << iota // must be bit 0 (sqliKeywords shifts it in)
+	kwStop
+	kwWord
+	kwEndAny
+	kwEndInNumber
+)
+
+// sqliActs reports whether the keyword-only pass acts on a token looked up
+// as e, given the phrase words seen before (first, second: updated).
+func sqliActs(e *wordInfo, first, second *[2]uint64) bool {
+	if sqliKeyword(e) {
+		return true
+	}
+	first[0] |= e.first[0]
+	first[1] |= e.first[1]
+	second[0] |= e.second[0]
+	second[1] |= e.second[1]
+	return first[0]&second[0] != 0 || first[1]&second[1] != 0
+}
+
+// sqliKeyword reports whether e's symbols are not all plain.
+func sqliKeyword(e *wordInfo) bool {
+	sym := typeSymbols[e.typ]
+	return sym == 0 || (sym|e.extra)&^plainSymbols != 0
+}
+
+// kwHash is the hash sqliKeywords computes of an upper-case word, from its
+// last byte to its first.
+func kwHash(w string) uint64 {
+	var h uint64
+	for i := len(w) - 1; i >= 0; i-- {
+		h = bits.RotateLeft64(h, 7) ^ uint64(w[i])
+	}
+	return h
+}
+
+// sqlKeyBloom holds the keywords sqliActs may act on: 16 KiB, two bits a
+// key in one 64-bit word (a blocked Bloom filter), for a false positive
+// rate near 1 in 1000 per word tried.
+var sqlKeyBloom = func() (b keyBloom) {
+	for w, e := range words {
+		if sqliKeyword(e) || e.first != [2]uint64{} || e.second != [2]uint64{} {
+			b.add(kwHash(w))
+		}
+	}
+	return b
+}()
+
+// sqlWordBloom holds every keyword, hashed from its first byte to its
+// last as wordToken reads it: most words miss it, and skip lookupWord.
+var sqlWordBloom = func() (b keyBloom) {
+	for w := range words {
+		var h uint64
+		for i := 0; i < len(w); i++ {
+			h = bits.RotateLeft64(h, 7) ^ uint64(w[i])
+		}
+		b.add(h)
+	}
+	return b
+}()
+
+// keyBloom is a blocked Bloom filter of words hashed with rotate-xor
+// (cheap per byte but unmixed): add and has mix the hash with a multiply,
+// whose high bits give the word's index and its two bits.
+type keyBloom [2048]uint64
+
+func (b *keyBloom) add(h uint64) {
+	h *= 0x9e3779b97f4a7c15
+	b[h>>53] |= keyBloomBits(h)
+}
+
+func (b *keyBloom) has(h uint64) bool {
+	h *= 0x9e3779b97f4a7c15
+	m := keyBloomBits(h)
+	return b[h>>53]&m == m
+}
+
+func keyBloomBits(h uint64) uint64 { return 1<<(h>>47&63) | 1<<(h>>41&63) }
 
 var slashStar = []byte("/*")
 
@@ -554,6 +788,8 @@ func wordToken(v []byte, pos int) (n int, e *wordInfo, ok bool) {
 	e = &noWord
 	end := pos
 	special := -1 // the first '.' or '`'
+	var h uint64  // kwHash of the word, but from its first byte to its last
+	var high byte // a byte >= 0x80: lookupWord upper-cases it as Unicode
 	for end < len(v) {
 		c := v[end]
 		if wordStop[c] {
@@ -562,6 +798,8 @@ func wordToken(v []byte, pos int) (n int, e *wordInfo, ok bool) {
 		if (c == '.' || c == '`') && special < 0 {
 			special = end - pos
 		}
+		h = bits.RotateLeft64(h, 7) ^ uint64(kwBytes[c].upper)
+		high |= c
 		end++
 	}
 	w := v[pos:end]
@@ -581,7 +819,7 @@ func wordToken(v []byte, pos int) (n int, e *wordInfo, ok bool) {
 	// Longer words stay bare words: libinjection does not look them up,
 	// cannot merge them (a merge must fit tokenSize) and compares the fold
 	// names against a value truncated to tokenSize-1 bytes.
-	if len(w) < tokenSize {
+	if len(w) < tokenSize && (high >= utf8.RuneSelf || sqlWordBloom.has(h)) {
 		if p, found := lookupWord(w); found {
 			e = p
 		}

@@ -33,6 +33,13 @@ func checkPrefilter(t *testing.T, s string) {
 	if !xssMaybe([]byte(s)) && libinjection.IsXSS(s) {
 		t.Errorf("xssMaybe(%q) = false; libinjection flags it as XSS", s)
 	}
+	// sqliKeywords against the lexer it stands in for: where it finds no
+	// keyword, the keyword-only pass must not act either (up to 64 bytes,
+	// so that the pass keeps every token before its first keyword).
+	if v := []byte(s); len(v) <= 64 && !has(classMask(v), bHigh) && sqliKeywordOnly(v, classMask(v)) &&
+		!sqliKeywords(v, has(classMask(v), bDigit)) && sqliScan(v, true) {
+		t.Errorf("sqliKeywords(%q) = false; the lexer reads a keyword in it", s)
+	}
 }
 
 var prefilterSeeds = []string{
@@ -40,4 +47,7 @@ var prefilterSeeds = []string{
 	"user(1)", "@@version", "a.b.c", "in the box", "1 like 2", "if 1 then", "; drop table x",
 	"NOT IN (1)", "order by 1", "1 - in - 2", "sleep 5", "a && b || c", "[x] y", "a ? b : c",
 	"style=x", "onload = x", "x onerror=alert(1)", "href=javascript:1", "a=b&c=d",
+	// Words that start inside a run of word bytes (sqliKeywords).
+	"0xfin", "15in", "1ein", "1.in", "a.in", "x\x01in", "0x1fOR 1", "15T10 and", "1dor", "1.5eor", "0b1in",
+	".5in", "abc.def.or", "sys.stragg.x", "dbms_lock.sleep 5", "not.in", "select.1", "is not", "door or 1",
 }
