@@ -9,7 +9,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 # whose dependencies add ~3.6 MB. Exported so the binaries tests build get them too.
 export GOFLAGS := -tags=no_fs_access,coraza.disabled_operators.validateSchema
 
-.PHONY: all build run test test-race bench bench-suite lint bpf fuzz clean
+.PHONY: all build run test test-race bench bench-suite lint bpf fuzz clean install uninstall
 
 all: build
 
@@ -54,6 +54,52 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+## install: binaries, systemd unit, service user, example configs, /etc/edgeguard and the state
+## directory (DESTDIR and PREFIX honoured; an existing /etc/edgeguard/gatewayd.yaml is kept)
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DOCDIR      ?= $(PREFIX)/share/doc/edgeguard
+SYSCONFDIR  ?= /etc
+STATEDIR    ?= /var/lib/edgeguard
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(BIN)/gatewayd $(BIN)/gatewayctl $(DESTDIR)$(BINDIR)/
+	sed -e 's|/usr/local/bin|$(BINDIR)|g' -e 's|/usr/local/share/doc/edgeguard|$(DOCDIR)|g' \
+	    -e 's|/etc/edgeguard|$(SYSCONFDIR)/edgeguard|g' deploy/systemd/edgeguard.service > $(DESTDIR)$(UNITDIR)/edgeguard.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/edgeguard.service
+	install -m 0644 deploy/systemd/edgeguard.sysusers $(DESTDIR)$(SYSUSERSDIR)/edgeguard.conf
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 deploy/examples/*.yaml $(DESTDIR)$(DOCDIR)/examples/
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/edgeguard
+	[ -e $(DESTDIR)$(SYSCONFDIR)/edgeguard/gatewayd.yaml ] || \
+	    install -m 0640 deploy/examples/minimal.yaml $(DESTDIR)$(SYSCONFDIR)/edgeguard/gatewayd.yaml
+	install -d -m 0700 $(DESTDIR)$(STATEDIR)
+	@if [ -z "$(DESTDIR)" ]; then \
+	  if command -v systemd-sysusers >/dev/null 2>&1; then systemd-sysusers $(SYSUSERSDIR)/edgeguard.conf; \
+	  elif ! id edgeguard >/dev/null 2>&1; then useradd --system --home-dir $(STATEDIR) --shell /usr/sbin/nologin edgeguard; fi; \
+	  chown edgeguard:edgeguard $(STATEDIR); chgrp edgeguard $(SYSCONFDIR)/edgeguard $(SYSCONFDIR)/edgeguard/gatewayd.yaml; \
+	  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	  echo "installed; edit $(SYSCONFDIR)/edgeguard/gatewayd.yaml, then: systemctl enable --now edgeguard"; \
+	fi
+
+## uninstall: remove what install put in place; the configuration and the state directory stay
+## unless changed by nothing (PURGE=1 removes them and the edgeguard user too)
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable --now edgeguard 2>/dev/null || true; fi
+	rm -f $(DESTDIR)$(BINDIR)/gatewayd $(DESTDIR)$(BINDIR)/gatewayctl $(DESTDIR)$(UNITDIR)/edgeguard.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/edgeguard.conf
+	rm -rf $(DESTDIR)$(DOCDIR)
+	if cmp -s deploy/examples/minimal.yaml $(DESTDIR)$(SYSCONFDIR)/edgeguard/gatewayd.yaml || [ -n "$(PURGE)" ]; then \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/edgeguard/gatewayd.yaml; fi
+	@if [ -n "$(PURGE)" ]; then rm -rf $(DESTDIR)$(SYSCONFDIR)/edgeguard $(DESTDIR)$(STATEDIR); \
+	  if [ -z "$(DESTDIR)" ]; then rm -rf /sys/fs/bpf/edgeguard; userdel edgeguard 2>/dev/null || true; fi; fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/edgeguard $(DESTDIR)$(STATEDIR) 2>/dev/null
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@[ -z "$(PURGE)" ] && { [ ! -d $(DESTDIR)$(SYSCONFDIR)/edgeguard ] || echo "kept $(SYSCONFDIR)/edgeguard"; \
+	  [ ! -d $(DESTDIR)$(STATEDIR) ] || echo "kept $(STATEDIR) (blocklist and bans)"; } || true
 
 clean:
 	rm -rf $(BIN)
