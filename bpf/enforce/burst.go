@@ -49,6 +49,10 @@ func (b Burst) Validate() error {
 		return fmt.Errorf("burst: rates must be >= 0, got syn %g, packets %g", b.SYNRate, b.PacketRate)
 	case b.SYNRate > 0 && b.SYNBurst < 1, b.PacketRate > 0 && b.PacketBurst < 1:
 		return fmt.Errorf("burst: bursts must be >= 1, got syn %d, packets %d", b.SYNBurst, b.PacketBurst)
+	case b.SYNRate > 0 && float64(b.SYNBurst-1)/b.SYNRate < MinBurstSpan.Seconds(),
+		b.PacketRate > 0 && float64(b.PacketBurst-1)/b.PacketRate < MinBurstSpan.Seconds():
+		return fmt.Errorf("burst: a burst must last at least %s at its rate (burst >= rate/%d + 1), got syn %d at %g/s, packets %d at %g/s",
+			MinBurstSpan, int(time.Second/MinBurstSpan), b.SYNBurst, b.SYNRate, b.PacketBurst, b.PacketRate)
 	case b.On && b.BanFor <= 0:
 		return fmt.Errorf("burst: ban duration must be > 0, got %s", b.BanFor)
 	case b.IPv6Prefix < MinNetBanBits || b.IPv6Prefix > 128:
@@ -58,6 +62,11 @@ func (b Burst) Validate() error {
 	}
 	return nil
 }
+
+// MinBurstSpan is the shortest a burst may last at its rate. The XDP meter
+// reads the kernel's coarse clock, which advances a tick (1-4 ms) at a
+// time: a shorter burst would ban sources that keep to the rate.
+const MinBurstSpan = 10 * time.Millisecond
 
 // Bucket names for BurstBan.Bucket and metrics.
 const (

@@ -113,6 +113,7 @@ func TestBurstValidate(t *testing.T) {
 		{"syn rate 0 needs no burst", func(b *Burst) { b.SYNRate, b.SYNBurst = 0, 0 }, ""},
 		{"negative rate", func(b *Burst) { b.PacketRate = -1 }, "rates must be >= 0"},
 		{"zero burst", func(b *Burst) { b.SYNBurst = 0 }, "bursts must be >= 1"},
+		{"burst shorter than 10ms", func(b *Burst) { b.PacketBurst = 100 }, "at least 10ms at its rate (burst >= rate/100 + 1)"},
 		{"no ban duration", func(b *Burst) { b.BanFor = 0 }, "ban duration"},
 		{"prefix too short", func(b *Burst) { b.IPv6Prefix = 31 }, "IPv6 prefix must be 32-128"},
 		{"no sources", func(b *Burst) { b.MaxSources = 0 }, "max sources"},

@@ -221,19 +221,25 @@ struct {
 // Burst meter. Packets that pass every list are metered per source: an
 // IPv4 address, or an IPv6 network of burst_cfg.v6_prefix bits (the rate
 // limiter's rate_limit.ipv6_prefix). Two GCRA buckets per source (burst.h):
-// new TCP connections (SYN without ACK, any port) and packets to the
-// metered ports (TCP and UDP: the data listeners' ports). A source over
-// either burst is banned by the program itself, in bans (an address) or
-// bans_net6 (an IPv6 network), until now + ban_ns, so its next packets cost
-// one lookup; an event on burst_events tells gatewayd, which persists the
-// ban like any other. The allowlist is consulted only when the meter would
-// ban: allowlisted sources are never dropped or banned by it.
+// new TCP connections (SYN without ACK, any port) and the other packets to
+// the metered ports (TCP and UDP: the data listeners' ports); a packet draws
+// on one bucket at most. A source over a burst is banned by the program
+// itself, in bans (an address) or bans_net6 (an IPv6 network), until now +
+// ban_ns, so its next packets cost one lookup; an event on burst_events
+// tells gatewayd, which persists the ban like any other. The allowlist is
+// consulted only when the meter would ban: allowlisted sources are never
+// dropped or banned by it. IPv6 extension headers and later IPv4 fragments
+// are not followed: such packets are not metered.
 //
-// Buckets are shared by all CPUs and updated with atomic adds, not per CPU:
-// one source's flood spreads over every RX queue the NIC hashes it to, and
-// per-CPU buckets would need the limits divided by the CPUs that see it
-// (unknowable here) or multiply them by the CPU count. Measured in
-// bench/xdp (BenchmarkMeter): see the README.
+// Buckets are shared by all CPUs and updated with atomic adds, not kept per
+// CPU. A flood from one source with varying ports spreads over every RX
+// queue the NIC hashes it to, so per-CPU buckets would need the limits
+// divided by the CPUs that see the source (unknowable here, and unfair to a
+// client whose few connections land on one CPU) or would multiply them by
+// the CPU count. The atomic costs ~3 ns per packet uncontended; contention
+// (one source on several CPUs at once) costs more, but lasts only until the
+// source is banned, after which it never reaches the meter again.
+// bench/xdp BenchmarkMeter and BenchmarkMeterBuckets measure both.
 
 // enum burst_bucket names a bucket; events carry the one that overflowed.
 enum burst_bucket {
@@ -399,19 +405,20 @@ static __always_inline struct burst_cfg *burst_settings(void)
 	return cfg && cfg->on ? cfg : NULL;
 }
 
-// burst_kinds returns the buckets (enum burst_bucket bits) a packet with
+// burst_bucket_of returns the bucket (enum burst_bucket) a packet with
 // this transport header draws on; 0 when it is not metered.
-static __always_inline __u32 burst_kinds(struct burst_cfg *cfg, __u8 proto, void *l4, void *end)
+static __always_inline __u32 burst_bucket_of(struct burst_cfg *cfg, __u8 proto, void *l4, void *end)
 {
-	__u32 kinds = 0;
 	__be16 dport;
 
 	if (proto == IPPROTO_TCP) {
 		struct tcphdr *th = l4;
 		if ((void *)(th + 1) > end)
 			return 0;
+		// A new connection draws on the SYN bucket alone: it is the far
+		// stricter one, and one bucket per packet is one atomic add.
 		if (th->syn && !th->ack && cfg->syn_interval)
-			kinds = BURST_SYN;
+			return BURST_SYN;
 		dport = th->dest;
 	} else if (proto == IPPROTO_UDP) {
 		struct udphdr *uh = l4;
@@ -423,31 +430,35 @@ static __always_inline __u32 burst_kinds(struct burst_cfg *cfg, __u8 proto, void
 	}
 	__u16 p = bpf_ntohs(dport);
 	if (cfg->pkt_interval && ((cfg->ports[p >> 6] >> (p & 63)) & 1))
-		kinds |= BURST_PKT;
-	return kinds;
+		return BURST_PKT;
+	return 0;
 }
 
-// burst_meter takes a token from each bucket in kinds of the source in key
-// and returns the bucket that is over its burst (0: none).
-static __always_inline __u32 burst_meter(struct burst_cfg *cfg, struct ban_key *key, __u32 kinds)
+// burst_meter takes a token from the bucket of the source in key and
+// reports whether the source is over its burst.
+//
+// The clock is bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC as of the last
+// kernel tick. Reading the precise clock cost ~14 ns per packet here (a
+// KVM guest's kvm-clock), most of the meter's budget; the coarse one lets
+// a bucket refill in steps of one tick (1-4 ms), which user space allows
+// for by refusing bursts shorter than 10 ms of their rate.
+static __always_inline int burst_meter(struct burst_cfg *cfg, struct ban_key *key, __u32 bucket)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct meter *m = bpf_map_lookup_elem(&meters, key);
 
 	if (!m) {
 		struct meter fresh = {};
-		if (kinds & BURST_SYN)
+		if (bucket == BURST_SYN)
 			fresh.syn_tat = now + cfg->syn_interval;
-		if (kinds & BURST_PKT)
+		else
 			fresh.pkt_tat = now + cfg->pkt_interval;
 		bpf_map_update_elem(&meters, key, &fresh, BPF_NOEXIST);
 		return 0;
 	}
-	if ((kinds & BURST_SYN) && burst_over(&m->syn_tat, now, cfg->syn_interval, cfg->syn_tolerance, 1))
-		return BURST_SYN;
-	if ((kinds & BURST_PKT) && burst_over(&m->pkt_tat, now, cfg->pkt_interval, cfg->pkt_tolerance, 1))
-		return BURST_PKT;
-	return 0;
+	if (bucket == BURST_SYN)
+		return burst_over(&m->syn_tat, now, cfg->syn_interval, cfg->syn_tolerance, 1);
+	return burst_over(&m->pkt_tat, now, cfg->pkt_interval, cfg->pkt_tolerance, 1);
 }
 
 // burst_ban bans the source in key (an address when prefixlen is 128, else
@@ -544,13 +555,12 @@ static __always_inline int check_v4(struct xdp_md *ctx, struct iphdr *ip, void *
 	struct burst_cfg *cfg = burst_settings();
 	if (!cfg || (ip->frag_off & bpf_htons(0x1fff))) // a later fragment has no ports
 		return verdict(ctx, REASON_PASS, XDP_PASS);
-	__u32 kinds = burst_kinds(cfg, ip->protocol, (void *)ip + ip->ihl * 4, end);
-	__u32 over = kinds ? burst_meter(cfg, &bk, kinds) : 0;
-	if (!over)
+	__u32 bucket = burst_bucket_of(cfg, ip->protocol, (void *)ip + ip->ihl * 4, end);
+	if (!bucket || !burst_meter(cfg, &bk, bucket))
 		return verdict(ctx, REASON_PASS, XDP_PASS);
 	if (allowed_v4(saddr))
 		return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
-	burst_ban(cfg, &bk, 128, over);
+	burst_ban(cfg, &bk, 128, bucket);
 	return verdict(ctx, REASON_DROP_BURST, XDP_DROP);
 }
 
@@ -575,19 +585,18 @@ static __always_inline int check_v6(struct xdp_md *ctx, struct ipv6hdr *ip6, voi
 	struct burst_cfg *cfg = burst_settings();
 	if (!cfg)
 		return verdict(ctx, REASON_PASS, XDP_PASS);
-	__u32 kinds = burst_kinds(cfg, ip6->nexthdr, ip6 + 1, end);
-	if (!kinds)
+	__u32 bucket = burst_bucket_of(cfg, ip6->nexthdr, ip6 + 1, end);
+	if (!bucket)
 		return verdict(ctx, REASON_PASS, XDP_PASS);
 	__u32 bits = cfg->v6_prefix;
 	struct ban_key mk __attribute__((aligned(8)));
 	__builtin_memcpy(mk.addr, k.addr, 16);
 	mask_v6((__u32 *)mk.addr, bits);
-	__u32 over = burst_meter(cfg, &mk, kinds);
-	if (!over)
+	if (!burst_meter(cfg, &mk, bucket))
 		return verdict(ctx, REASON_PASS, XDP_PASS);
 	if (allowed_v6(&k))
 		return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
-	burst_ban(cfg, &mk, bits, over);
+	burst_ban(cfg, &mk, bits, bucket);
 	return verdict(ctx, REASON_DROP_BURST, XDP_DROP);
 }
 

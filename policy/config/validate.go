@@ -316,6 +316,15 @@ func (c *Config) validateBurst(v *validator) {
 	if b.BanDuration < 0 {
 		v.add("xdp.burst.ban_duration", "must be >= 0 (0: xdp.ban_default), got %s", b.BanDuration)
 	}
+	// The kernel meter's clock advances by ticks (enforce.MinBurstSpan).
+	for _, r := range []struct {
+		key         string
+		rate, burst int
+	}{{"xdp.burst.syn_burst", b.SYNRate, b.SYNBurst}, {"xdp.burst.packet_burst", b.PacketRate, b.PacketBurst}} {
+		if r.rate >= 1 && r.burst >= 1 && (r.burst-1)*100 < r.rate {
+			v.add(r.key, "must last at least 10ms at its rate (>= rate/100 + 1 = %d), got %d", r.rate/100+1, r.burst)
+		}
+	}
 	v.between("xdp.burst.max_sources", b.MaxSources, 1, MaxBurstMaxSources)
 	// The meter bans IPv6 sources by the network it counts them by, and a
 	// ban covers /32 or longer (wider belongs in the blocklist).

@@ -34,6 +34,8 @@ func TestXDPBurstInvalid(t *testing.T) {
 		{"negative rates and bursts", "xdp:\n  burst: {syn_rate: -1, syn_burst: -2, packet_rate: -3, packet_burst: -4}\n",
 			[]string{"xdp.burst.syn_rate: must be >= 1, got -1", "xdp.burst.syn_burst: must be >= 1, got -2",
 				"xdp.burst.packet_rate: must be >= 1, got -3", "xdp.burst.packet_burst: must be >= 1, got -4"}},
+		{"burst under 10ms of its rate", "xdp:\n  burst: {packet_rate: 100000, packet_burst: 500}\n",
+			[]string{"xdp.burst.packet_burst: must last at least 10ms at its rate (>= rate/100 + 1 = 1001), got 500"}},
 		{"negative ban", "xdp:\n  burst: {ban_duration: -1s}\n", []string{"xdp.burst.ban_duration: must be >= 0"}},
 		{"map too large", "xdp:\n  burst: {max_sources: 100000000}\n", []string{"xdp.burst.max_sources: must be 1-16777216"}},
 		{"misspelt key", "xdp:\n  burst: {syn_rat: 5}\n", []string{"syn_rat"}},
