@@ -88,7 +88,8 @@ func TestInstallUninstall(t *testing.T) {
 	dest := t.TempDir()
 	makeIn := func(target string, vars ...string) string {
 		t.Helper()
-		args := append([]string{"-C", "..", target, "DESTDIR=" + dest, "PREFIX=/usr/local", "BIN=" + binDir}, vars...)
+		// -o build: the binaries TestMain built are installed, not rebuilt.
+		args := append([]string{"-C", "..", "-o", "build", target, "DESTDIR=" + dest, "PREFIX=/usr/local", "BIN=" + binDir}, vars...)
 		out, err := exec.Command("make", args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("make %s: %v\n%s", target, err, out)

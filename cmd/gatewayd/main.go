@@ -4,6 +4,7 @@
 //
 //	gatewayd [--config FILE]       run (embedded loopback default without --config)
 //	gatewayd check-config FILE     validate FILE, print every error, exit 1 if any
+//	gatewayd tune [FILE]           print host settings that matter, with recommendations
 //
 // Signals: SIGHUP reloads the configuration, SIGUSR1 reopens the access log,
 // SIGTERM and SIGINT drain in-flight requests and exit 0. Under systemd
@@ -40,6 +41,9 @@ var version = "dev"
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "check-config" {
 		os.Exit(checkConfig(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "tune" {
+		os.Exit(tune(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	configPath := flag.String("config", os.Getenv("EDGEGUARD_CONFIG"), "configuration file (default: embedded loopback demo config)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
