@@ -256,5 +256,22 @@ func TestBurstFloodVeth(t *testing.T) {
 		if !p.Connect(t, good, port) {
 			t.Error("the well-behaved client failed after the restart")
 		}
+
+		// A new meter size swaps a new program into the link in place.
+		b.MaxSources = 512
+		if err := y.SetBurst(b); err != nil {
+			t.Fatal(err)
+		}
+		if p.Connect(t, netip.MustParseAddr("10.200.0.2"), port) {
+			t.Error("the SYN flooder connected after the resize")
+		}
+		if !p.Connect(t, good, port) {
+			t.Error("the well-behaved client failed after the resize")
+		}
+		before, _ := y.Stats()
+		in.send(t, xdptest.TCPSeg(netip.MustParseAddr("10.200.0.4"), srv4, 22, xdptest.FlagSYN), 5)
+		if after := waitSeen(t, y, before, 5); delta(before, after, enforce.ReasonDropBanned) != 5 {
+			t.Error("the program swapped in does not count on the pinned stats")
+		}
 	})
 }

@@ -78,6 +78,9 @@ func (h *Holder) applyBurst(old, p *Policy) error {
 	if err := m.SetBurst(b); err != nil {
 		return fmt.Errorf("apply xdp.burst: %w", err)
 	}
+	if h.opt.Enforcer.Mode() == enforce.ModeUserspace {
+		return nil // no meter: the settings were ignored
+	}
 	h.log.Info("xdp burst meter applied", "on", b.On, "syn_rate", b.SYNRate, "syn_burst", b.SYNBurst,
 		"packet_rate", b.PacketRate, "packet_burst", b.PacketBurst, "ports", b.Ports, "ban", b.BanFor.String(),
 		"ipv6_prefix", b.IPv6Prefix, "max_sources", b.MaxSources)
