@@ -1,5 +1,7 @@
 // Package xdp holds the benchmarks of the XDP fast path (package bpf): cost
-// per packet through BPF_PROG_TEST_RUN at growing blocklist sizes, and the
+// per packet through BPF_PROG_TEST_RUN at growing blocklist sizes, what the
+// burst meter adds per packet (BenchmarkMeter) and shared against per-CPU
+// meter buckets (BenchmarkMeterBuckets, programs in meterbench/), and the
 // time to replace or patch a 1M-entry blocklist live. They need root and
 // skip otherwise. Run with:
 //
