@@ -143,8 +143,10 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	if hasBody(h, body) {
 		// A compressed body cannot be checked without inflating it, which
 		// is a decompression-bomb risk: validated routes take none.
-		if s.refuseEncoded && encoded(h) {
-			return refuse(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailContentEncoding)
+		if s.refuseEncoded {
+			if _, n := headers.ContentCodings(h); n > 0 {
+				return refuse(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailContentEncoding)
+			}
 		}
 		if len(s.types) > 0 {
 			ct := h.ContentType()
@@ -165,44 +167,6 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 // BodyLimit is the route's body limit (0: the server's), for the server to
 // apply before the body is read.
 func (s *Stage) BodyLimit() int { return s.maxBody }
-
-var (
-	identity        = []byte("identity")
-	contentEncoding = []byte("content-encoding")
-)
-
-// encoded reports whether any Content-Encoding field names a coding other
-// than identity. Every field counts, in every spelling lenient servers
-// read as this one (any case, '_' for '-'): fasthttp's ContentEncoding
-// returns the first field only, and the upstream gets all of them, so
-// "identity" (or an empty field) first and "gzip" second would pass a
-// compressed body unchecked.
-func encoded(h *fasthttp.RequestHeader) bool {
-	for k, v := range h.All() {
-		if len(k) != len(contentEncoding) || !foldedEqual(k, contentEncoding) {
-			continue
-		}
-		for len(v) > 0 {
-			var c []byte
-			c, v, _ = bytes.Cut(v, comma)
-			if c = bytes.TrimSpace(c); len(c) > 0 && !bytes.EqualFold(c, identity) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// foldedEqual compares a header name with folded, a lower-case name, as
-// lenient servers do.
-func foldedEqual(name, folded []byte) bool {
-	for i, c := range name {
-		if headers.FoldByte(c) != folded[i] {
-			return false
-		}
-	}
-	return true
-}
 
 // hasBody reports whether the request carries a body: one that arrived, or
 // a declared length or chunked encoding (an empty chunked body still

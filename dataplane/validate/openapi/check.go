@@ -333,7 +333,7 @@ func headerValue(h *fasthttp.RequestHeader, name []byte) ([]byte, int) {
 	var first []byte
 	n := 0
 	for k, v := range h.All() {
-		if !foldedEqual(k, name) {
+		if !headers.FoldedEqual(k, name) {
 			continue
 		}
 		if n == 0 {
@@ -342,18 +342,6 @@ func headerValue(h *fasthttp.RequestHeader, name []byte) ([]byte, int) {
 		n++
 	}
 	return first, n
-}
-
-func foldedEqual(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if headers.FoldByte(a[i]) != headers.FoldByte(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // cookieValue returns the first value of the cookie name and how many

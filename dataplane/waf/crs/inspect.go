@@ -10,6 +10,8 @@ import (
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/corazawaf/coraza/v3/types"
 	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/headers"
 )
 
 // MaxResultRules is how many detection rule ids a Result keeps.
@@ -75,57 +77,16 @@ func (w *WAF) Inspect(ctx *fasthttp.RequestCtx, jsonBody bool) (Result, error) {
 	return w.InspectRequest(&ctx.Request, p, jsonBody)
 }
 
-var (
-	identity        = []byte("identity")
-	contentEncoding = []byte("content-encoding")
-	comma           = []byte(",")
-)
-
-// encoded reports whether any Content-Encoding field names a coding other
-// than identity: every field, in any case and with '_' for '-' (as CGI,
-// WSGI and PHP read names), since fasthttp's ContentEncoding returns the
-// first field only and the upstream gets them all.
-func encoded(h *fasthttp.RequestHeader) bool {
-	for k, v := range h.All() {
-		if len(k) != len(contentEncoding) || !foldedEqual(k, contentEncoding) {
-			continue
-		}
-		for len(v) > 0 {
-			var c []byte
-			c, v, _ = bytes.Cut(v, comma)
-			if c = bytes.TrimSpace(c); len(c) > 0 && !bytes.EqualFold(c, identity) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// foldedEqual compares a header name with folded, a lower-case name with
-// '-', ignoring case and reading '_' as '-'.
-func foldedEqual(name, folded []byte) bool {
-	for i, c := range name {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		case c == '_':
-			c = '-'
-		}
-		if c != folded[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // InspectRequest is Inspect for a request without its RequestCtx.
 func (w *WAF) InspectRequest(req *fasthttp.Request, peer Peer, jsonBody bool) (res Result, err error) {
 	body := req.Body()
 	if len(body) > w.eng.maxBody {
 		return Result{Category: CategoryInternal}, ErrBodyTooLarge
 	}
-	if len(body) > 0 && encoded(&req.Header) {
-		return Result{Category: CategoryInternal}, ErrBodyEncoded
+	if len(body) > 0 {
+		if _, n := headers.ContentCodings(&req.Header); n > 0 {
+			return Result{Category: CategoryInternal}, ErrBodyEncoded
+		}
 	}
 
 	tx := w.eng.waf.NewTransaction()
