@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -114,6 +116,14 @@ func TestWAFTier1Truncated(t *testing.T) {
 			strconv.Itoa(len(body)) + "\r\n\r\n" + body
 	}
 	const sqli = "1' OR '1'='1"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"z":"` + sqli + `"}`))
+	zw.Close()
+	postEncoded := func(fields, body string) string {
+		return "POST /open HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\n" + fields +
+			"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
 	routes := `
   - name: watched
     path: /watched
@@ -132,6 +142,9 @@ func TestWAFTier1Truncated(t *testing.T) {
 		{"form padded past the budget", "", post("/open", "application/x-www-form-urlencoded", formValues(600, sqli)), 403},
 		{"multipart tier 1 cannot follow", "", post("/open", "multipart/form-data; boundary=YY; boundary=XX",
 			"--XX\r\nContent-Disposition: form-data; name=\"z\"\r\n\r\n"+sqli+"\r\n--XX--\r\n"), 403},
+		{"gzip body", "", postEncoded("Content-Encoding: gzip\r\n", gz.String()), 403},
+		{"gzip in a second field after identity", "", postEncoded("Content-Encoding: identity\r\nContent-Encoding: gzip\r\n", gz.String()), 403},
+		{"gzip spelt with an underscore", "", postEncoded("Content_Encoding: gzip\r\n", gz.String()), 403},
 		{"benign under the budget", "", post("/open", "application/json", jsonValues(100, "fine")), 200},
 		{"detect mode passes", "", post("/watched", "application/json", jsonValues(600, sqli)), 200},
 		{"block_truncated off passes", "waf: {block_truncated: false}\n", post("/open", "application/json", jsonValues(600, "fine")), 200},

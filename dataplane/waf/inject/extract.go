@@ -6,6 +6,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
+
+	"github.com/edgeguard/edgeguard/dataplane/headers"
 )
 
 // inspectHead inspects the path, the query, the cookies and the configured
@@ -183,8 +185,8 @@ func (d *Detector) inspectBody(sc *Scratch, req *fasthttp.Request, body *fastjso
 			return
 		}
 	}
-	if ce := req.Header.ContentEncoding(); len(ce) > 0 && encoded(ce, raw) {
-		sc.res.Truncated = true // compressed: not readable here
+	if ce, n := headers.ContentCodings(&req.Header); n > 1 || n == 1 && encoded(ce, raw) {
+		sc.res.Truncated = true // compressed (twice: not even its magic is checked): not readable here
 		return
 	}
 	switch kind {
