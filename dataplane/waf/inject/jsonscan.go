@@ -89,17 +89,10 @@ func (d *Detector) scanJSONValue(sc *Scratch, raw []byte, i, depth int) (int, bo
 			if sc.locating {
 				sc.ptr = sc.ptr[:len(sc.ptr)-1]
 			}
-			i = skipJSONSpace(raw, i)
-			if i >= len(raw) {
-				return i, false
+			var closed bool
+			if i, closed, ok = nextMember(raw, i, '}'); !ok || closed {
+				return i, ok
 			}
-			if raw[i] == '}' {
-				return i + 1, true
-			}
-			if raw[i] != ',' {
-				return i, false
-			}
-			i = skipJSONSpace(raw, i+1)
 		}
 	case '[':
 		if depth >= maxJSONDepth {
@@ -120,17 +113,10 @@ func (d *Detector) scanJSONValue(sc *Scratch, raw []byte, i, depth int) (int, bo
 			if sc.locating {
 				sc.ptr = sc.ptr[:len(sc.ptr)-1]
 			}
-			i = skipJSONSpace(raw, i)
-			if i >= len(raw) {
-				return i, false
+			var closed bool
+			if i, closed, ok = nextMember(raw, i, ']'); !ok || closed {
+				return i, ok
 			}
-			if raw[i] == ']' {
-				return i + 1, true
-			}
-			if raw[i] != ',' {
-				return i, false
-			}
-			i = skipJSONSpace(raw, i+1)
 		}
 	default:
 		// A number or a literal: its bytes, up to a delimiter.
@@ -252,4 +238,19 @@ func hex4(s []byte, i int) (rune, int) {
 		r = r<<4 | rune(h)
 	}
 	return r, 4
+}
+
+// nextMember reads past what follows a member or an element: the closing
+// byte ends the container (end), a comma starts the next member.
+func nextMember(raw []byte, i int, closing byte) (next int, end, ok bool) {
+	i = skipJSONSpace(raw, i)
+	switch {
+	case i >= len(raw):
+		return i, false, false
+	case raw[i] == closing:
+		return i + 1, true, true
+	case raw[i] != ',':
+		return i, false, false
+	}
+	return skipJSONSpace(raw, i+1), false, true
 }
