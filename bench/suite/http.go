@@ -264,7 +264,7 @@ func (s *suite) http(ctx context.Context, bins binaries) (int, error) {
 		}
 	}
 	h.Summary = summarize(h.Runs)
-	s.run.Versions["wrk"] = versionLine("wrk", "-v")
+	s.run.Versions["wrk"] = targets.VersionOf("wrk", "-v")
 	s.run.Versions["go"] = runtime.Version()
 	return failed, nil
 }

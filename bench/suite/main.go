@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeguard/edgeguard/bench/suite/report"
 	"github.com/edgeguard/edgeguard/bench/suite/results"
 )
 
@@ -194,7 +195,7 @@ func (s *suite) ensurePeers(ctx context.Context) {
 }
 
 func (s *suite) write() error {
-	if err := writeReport(s.o.out, s.run); err != nil {
+	if err := report.Write(s.o.out, s.run); err != nil {
 		return err
 	}
 	s.progress("report: %s", filepath.Join(s.o.out, "report.md"))

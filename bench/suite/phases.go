@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/edgeguard/edgeguard/bench/suite/attack"
 	"github.com/edgeguard/edgeguard/bench/suite/micro"
-	"github.com/edgeguard/edgeguard/bench/suite/report"
-	"github.com/edgeguard/edgeguard/bench/suite/results"
+	"github.com/edgeguard/edgeguard/bench/suite/targets"
 )
 
 // attacks runs the XDP flood and the throttling timeline (root only; each
@@ -34,7 +31,7 @@ func (s *suite) attacks(ctx context.Context, bins binaries) {
 			s.note("XDP flood skipped: %s", fl.Skipped)
 		}
 	}
-	if v := versionLine("nft", "--version"); v != "" {
+	if v := targets.VersionOf("nft", "--version"); v != "" {
 		s.run.Versions["nft"] = v
 	}
 	if ctx.Err() != nil {
@@ -70,15 +67,4 @@ func (s *suite) micro(ctx context.Context) {
 	} else if err != nil {
 		s.note("micro-benchmarks not gathered: %v", err)
 	}
-}
-
-func writeReport(dir string, r *results.Run) error { return report.Write(dir, r) }
-
-func versionLine(argv ...string) string {
-	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
-	if err != nil && len(out) == 0 {
-		return ""
-	}
-	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	return line
 }

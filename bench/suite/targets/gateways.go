@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -41,9 +42,12 @@ type Gateway struct {
 
 func all(string) (bool, string) { return true, "" }
 
-func versionOf(argv ...string) string {
+// VersionOf runs a program's version command and returns the first line
+// it prints ("" when it cannot run). The exit status is ignored: wrk -v
+// prints its version and exits 1.
+func VersionOf(argv ...string) string {
 	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
-	if err != nil {
+	if err != nil && len(out) == 0 {
 		return ""
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
@@ -55,10 +59,14 @@ func Edgeguard(bin, name, accessLog string) Gateway {
 	return Gateway{
 		Name:     name,
 		Supports: all,
-		Version:  func() string { return versionOf(bin, "-version") },
+		Version:  func() string { return VersionOf(bin, "-version") },
 		Start: func(ctx context.Context, s Setup, addr string) (*Process, error) {
 			host, port, _ := strings.Cut(addr, ":")
-			mgmt := fmt.Sprintf("%s:%d", host, atoi(port)+1000)
+			p, err := strconv.Atoi(port)
+			if err != nil {
+				return nil, fmt.Errorf("start %s: address %q: %w", name, addr, err)
+			}
+			mgmt := fmt.Sprintf("%s:%d", host, p+1000)
 			cfg := filepath.Join(s.Dir, name+".yaml")
 			if err := os.WriteFile(cfg, []byte(edgeguardConfig(s, addr, mgmt, accessLog)), 0o644); err != nil {
 				return nil, fmt.Errorf("start %s: %w", name, err)
@@ -124,14 +132,6 @@ routes:
 `, addr, mgmt, accessLog, s.Upstream, cache, s.IssuerHS, s.HSSecretFile, s.IssuerRS, s.RSAPubFile, s.SchemaFile, s.Audience)
 }
 
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
-	}
-	return n
-}
-
 // HAProxy runs Debian's haproxy with one thread.
 func HAProxy() Gateway {
 	return Gateway{
@@ -145,7 +145,7 @@ func HAProxy() Gateway {
 			}
 			return true, ""
 		},
-		Version: func() string { return versionOf("haproxy", "-v") },
+		Version: func() string { return VersionOf("haproxy", "-v") },
 		Start: func(ctx context.Context, s Setup, addr string) (*Process, error) {
 			if _, err := exec.LookPath("haproxy"); err != nil {
 				return nil, fmt.Errorf("start haproxy: %w", ErrMissing)
@@ -246,7 +246,7 @@ func Nginx() Gateway {
 			}
 			return true, ""
 		},
-		Version: func() string { return versionOf("nginx", "-v") },
+		Version: func() string { return VersionOf("nginx", "-v") },
 		Start: func(ctx context.Context, s Setup, addr string) (*Process, error) {
 			if _, err := exec.LookPath("nginx"); err != nil {
 				return nil, fmt.Errorf("start nginx: %w", ErrMissing)
