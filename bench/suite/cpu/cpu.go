@@ -6,6 +6,7 @@ package cpu
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -21,19 +22,43 @@ func Process(pid int) float64 {
 	if err != nil {
 		return 0
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
 	// After "pid (comm)": state is field 3, utime 14 and stime 15.
-	f := strings.Fields(s[i+1:])
+	f := statFields(b)
 	if len(f) < 13 {
 		return 0
 	}
 	u, _ := strconv.ParseFloat(f[11], 64)
 	sy, _ := strconv.ParseFloat(f[12], 64)
 	return (u + sy) / ticksPerSecond
+}
+
+// statFields splits a /proc/<pid>/stat line after "pid (comm)": the
+// command name may hold spaces and parentheses, so it ends at the last ')'.
+func statFields(b []byte) []string {
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
+}
+
+// Children lists the direct children of pid, such as nginx's workers.
+func Children(pid int) []int {
+	entries, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, e := range entries {
+		b, err := os.ReadFile(e)
+		if err != nil {
+			continue
+		}
+		if f := statFields(b); len(f) >= 2 && f[1] == strconv.Itoa(pid) {
+			if c, err := strconv.Atoi(filepath.Base(filepath.Dir(e))); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }
 
 // Processes sums Process over pids.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/edgeguard/edgeguard/bench/suite/cpu"
 )
 
 // Process is a started gateway (or the upstream).
@@ -28,7 +30,7 @@ func (p *Process) PID() int { return p.cmd.Process.Pid }
 // PIDs are the process and its children (nginx's workers).
 func (p *Process) PIDs() []int {
 	pids := []int{p.PID()}
-	return append(pids, children(p.PID())...)
+	return append(pids, cpu.Children(p.PID())...)
 }
 
 // Stop ends the process: SIGTERM, then SIGKILL after 5 s.
@@ -99,33 +101,6 @@ func lastLines(path string) string {
 		lines = lines[len(lines)-5:]
 	}
 	return strings.Join(lines, " | ")
-}
-
-// children lists the direct children of pid (from /proc/*/stat).
-func children(pid int) []int {
-	entries, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var out []int
-	for _, e := range entries {
-		b, err := os.ReadFile(e)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		if pp, _ := strconv.Atoi(f[1]); pp == pid {
-			c, _ := strconv.Atoi(strings.Fields(s)[0])
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // ErrMissing says a peer gateway is not installed.
