@@ -84,3 +84,40 @@ func TestExchange(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkExchange is a keep-alive round trip of small messages, the
+// gateway's pattern (write, then read the answer), bare and wrapped.
+func BenchmarkExchange(b *testing.B) {
+	for _, wrap := range []bool{false, true} {
+		name := "bare"
+		if wrap {
+			name = "yieldread"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, c := pair(b)
+			var conn net.Conn = c
+			if wrap {
+				conn = &Conn{Conn: c}
+			}
+			go func() {
+				buf := make([]byte, 32)
+				for {
+					if _, err := io.ReadFull(s, buf); err != nil {
+						return
+					}
+					if _, err := s.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+			msg, buf := make([]byte, 32), make([]byte, 32)
+			b.ReportAllocs()
+			for b.Loop() {
+				conn.Write(msg)
+				if _, err := io.ReadFull(conn, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
