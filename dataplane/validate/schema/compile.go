@@ -221,11 +221,13 @@ func (c *compiler) keyword(n *node, sv *fastjson.Value, k string, v *fastjson.Va
 			c.errorf(kloc, "must be an array")
 			return
 		}
-		for _, item := range v.GetArray() {
+		for i, item := range v.GetArray() {
+			c.exactNumbers(item, kloc+"/"+strconv.Itoa(i))
 			n.enum = append(n.enum, newConstValue(item))
 		}
 		n.hasEnum = true
 	case "const":
+		c.exactNumbers(v, kloc)
 		n.constVal = newConstValue(v)
 
 	case "minimum":
@@ -421,9 +423,32 @@ func (c *compiler) number(v *fastjson.Value, kloc string) (decimal, string, bool
 	text := string(v.MarshalTo(nil))
 	d, ok := parseDecimal([]byte(text))
 	if !ok {
-		c.errorf(kloc, "must be a number")
+		c.errorf(kloc, errExponent)
 	}
 	return d, text, ok
+}
+
+// errExponent: the only JSON numbers parseDecimal refuses.
+const errExponent = "number out of range: exponent beyond ±2^56"
+
+// exactNumbers reports the numbers of a const or enum value, at any depth,
+// that parseDecimal cannot hold exactly: compared as they are, they would
+// equal nothing (or, as a null, the wrong thing).
+func (c *compiler) exactNumbers(v *fastjson.Value, kloc string) {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		if _, ok := parseDecimal(v.MarshalTo(nil)); !ok {
+			c.errorf(kloc, errExponent)
+		}
+	case fastjson.TypeArray:
+		for i, item := range v.GetArray() {
+			c.exactNumbers(item, kloc+"/"+strconv.Itoa(i))
+		}
+	case fastjson.TypeObject:
+		v.GetObject().Visit(func(k []byte, child *fastjson.Value) {
+			c.exactNumbers(child, kloc+"/"+escapePointer(string(k)))
+		})
+	}
 }
 
 // size compiles a non-negative integer keyword; 2.0 counts as 2.

@@ -17,13 +17,18 @@ type decimal struct {
 	exp    int64
 }
 
-// maxExp bounds exponents so that arithmetic on them cannot overflow; a
-// JSON number with a larger exponent saturates, which keeps its order.
-const maxExp = 1 << 50
+// maxExp bounds the exponent a number may be written with, so that the
+// exponents held (that one plus the body's length at most) and their
+// differences (isMultipleOf) fit in an int64 exactly. A larger exponent is
+// refused rather than saturated: two saturated exponents would compare
+// equal, and 1e(2^56+1) would pass a maximum of 1e(2^56). No system
+// represents such a number; a schema may not use one.
+const maxExp = 1 << 56
 
 // parseDecimal reads the JSON number text b, reusing b's memory for the
 // digits. It reports false for text that is not a JSON number (fastjson
-// accepts NaN and Inf when the value did not come through jsonbody).
+// accepts NaN and Inf when the value did not come through jsonbody), and
+// for an exponent beyond ±maxExp.
 func parseDecimal(b []byte) (decimal, bool) {
 	var d decimal
 	i := 0
@@ -40,8 +45,8 @@ func parseDecimal(b []byte) (decimal, bool) {
 		i++
 	}
 	intDigits = i - start
-	if intDigits == 0 {
-		return decimal{}, false
+	if intDigits == 0 || intDigits > 1 && b[0] == '0' { // the digits are compacted to b[0:]
+		return decimal{}, false // no digits, or a leading zero ("01")
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
@@ -65,15 +70,14 @@ func parseDecimal(b []byte) (decimal, bool) {
 		}
 		es := i
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			if e < maxExp {
+			if e <= maxExp { // 10*maxExp+9 fits in an int64
 				e = e*10 + int64(b[i]-'0')
 			}
 			i++
 		}
-		if i == es {
+		if i == es || e > maxExp {
 			return decimal{}, false
 		}
-		e = min(e, maxExp)
 		if eneg {
 			e = -e
 		}

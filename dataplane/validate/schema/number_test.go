@@ -26,21 +26,26 @@ func TestParseDecimal(t *testing.T) {
 		{"0.000e10", false, "", 0},
 		{"1", false, "1", 1},
 		{"10", false, "1", 2},
+		{"-10", true, "1", 2},
+		{"-0.01", true, "1", -1},
 		{"1.0", false, "1", 1},
 		{"0.5", false, "5", 0},
 		{"0.05", false, "5", -1},
 		{"-12.340e2", true, "1234", 4},
 		{"1E-3", false, "1", -2},
 		{"123456789012345678901234567890", false, "12345678901234567890123456789", 30},
-		{"1e999999999999999999999", false, "1", maxExp + 1},
-		{"1e-999999999999999999999", false, "1", -maxExp + 1},
+		{"1e72057594037927936", false, "1", maxExp + 1},
+		{"1e-72057594037927936", false, "1", -maxExp + 1},
+		{"0.0001e72057594037927936", false, "1", maxExp - 3},
+		{"1e0000000000000000000000000000000000001", false, "1", 2},
 	} {
 		d := dec(t, tc.in)
 		if d.neg != tc.neg || string(d.digits) != tc.digits || d.exp != tc.exp {
 			t.Errorf("parseDecimal(%q) = %v %q %d; want %v %q %d", tc.in, d.neg, d.digits, d.exp, tc.neg, tc.digits, tc.exp)
 		}
 	}
-	for _, bad := range []string{"", "-", "NaN", "inf", "-Inf", "1.", ".5", "1e", "1e+", "0x10", "1 "} {
+	for _, bad := range []string{"", "-", "NaN", "inf", "-Inf", "1.", ".5", "1e", "1e+", "0x10", "1 ", "01", "-01", "00", "-00.5", "+1",
+		"1e72057594037927937", "1e-72057594037927937", "1e999999999999999999999", "1e99999999999999999999999999999"} {
 		if _, ok := parseDecimal([]byte(bad)); ok {
 			t.Errorf("parseDecimal(%q) succeeded", bad)
 		}

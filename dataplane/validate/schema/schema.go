@@ -15,8 +15,10 @@
 // additionalProperties, patternProperties, propertyNames, items,
 // prefixItems, contains, minContains, maxContains, minItems, maxItems,
 // uniqueItems, minLength, maxLength (in code points), pattern, minimum,
-// maximum, exclusiveMinimum, exclusiveMaximum, multipleOf (exact decimal
-// arithmetic), minProperties, maxProperties, dependentRequired, allOf,
+// maximum, exclusiveMinimum, exclusiveMaximum, multipleOf (all five, and
+// type integer, const and enum, in exact decimal arithmetic, never float64;
+// a number whose exponent is beyond ±2^56 is refused wherever a number
+// keyword applies, and in a schema), minProperties, maxProperties, dependentRequired, allOf,
 // anyOf, oneOf, not, if/then/else, $ref, $defs, $id and $anchor (within the
 // document), boolean schemas, format (asserted: email, uuid, date-time,
 // date, time, ipv4, ipv6, hostname, uri), and the annotations $schema (2020-12

@@ -117,7 +117,7 @@ const (
 	reasonFalse         = "false: no value allowed"
 	reasonEnum          = "enum: value not in the list"
 	reasonConst         = "const: value differs from the constant"
-	reasonNotNumber     = "number: not a finite JSON number"
+	reasonNotNumber     = "number: not a finite JSON number, or its exponent is beyond ±2^56"
 	reasonUnique        = "uniqueItems: items are not unique"
 	reasonItemFalse     = "items: item not allowed"
 	reasonAdditional    = "additionalProperties: property not allowed"
