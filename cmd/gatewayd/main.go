@@ -9,7 +9,7 @@
 // Signals: SIGHUP reloads the configuration, SIGUSR1 reopens the access log,
 // SIGTERM and SIGINT drain in-flight requests and exit 0. Under systemd
 // (Type=notify) it reports READY, RELOADING, STOPPING and watchdog pings
-// over $NOTIFY_SOCKET (sdnotify.go).
+// over $NOTIFY_SOCKET (internal/sdnotify).
 package main
 
 import (
@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -29,6 +30,8 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/dataplane/server"
 	"github.com/edgeguard/edgeguard/internal/demoupstream"
+	"github.com/edgeguard/edgeguard/internal/sdnotify"
+	"github.com/edgeguard/edgeguard/internal/tune"
 	"github.com/edgeguard/edgeguard/policy"
 	"github.com/edgeguard/edgeguard/policy/blocklist"
 	"github.com/edgeguard/edgeguard/policy/config"
@@ -43,7 +46,7 @@ func main() {
 		os.Exit(checkConfig(os.Args[2:]))
 	}
 	if len(os.Args) > 1 && os.Args[1] == "tune" {
-		os.Exit(tune(os.Args[2:], os.Stdout, os.Stderr))
+		os.Exit(tuneCmd(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	configPath := flag.String("config", os.Getenv("EDGEGUARD_CONFIG"), "configuration file (default: embedded loopback demo config)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
@@ -82,6 +85,29 @@ func checkConfig(args []string) int {
 		return 1
 	}
 	fmt.Printf("%s: OK (%d listeners, %d upstreams, %d routes)\n", args[0], len(l.Config.Listeners), len(l.Config.Upstreams), len(l.Config.Routes))
+	return 0
+}
+
+func tuneCmd(args []string, stdout, stderr io.Writer) int {
+	const usage = "usage: gatewayd tune [FILE]\n\nPrint the sysctls, limits and NIC facts that matter to gatewayd (with FILE: for the\nxdp.interfaces it names), what is recommended and why. Changes nothing."
+	if len(args) == 1 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, usage)
+		return 0
+	}
+	if len(args) > 1 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	var ifaces []string
+	if len(args) == 1 {
+		l, err := config.Load(args[0])
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		ifaces = l.Config.XDP.Interfaces
+	}
+	tune.Write(stdout, ifaces)
 	return 0
 }
 
@@ -183,28 +209,28 @@ func run(configPath string, log *slog.Logger) error {
 
 	// Ready for systemd (Type=notify): the blocklist and bans were restored
 	// before the listeners opened, and every listener accepts.
-	notify := newNotifier()
-	if err := notify.ready(fmt.Sprintf("serving, config v%d", holder.Current().Version)); err != nil {
+	notify := sdnotify.FromEnv()
+	if err := notify.Ready(fmt.Sprintf("serving, config v%d", holder.Current().Version)); err != nil {
 		log.Warn("notify systemd", "error", err)
 	}
-	watchdog, stopWatchdog := notify.ticker()
+	watchdog, stopWatchdog := notify.Ticker()
 	defer stopWatchdog()
 	for {
 		select {
 		case <-watchdog: // from this loop, so that a stuck loop stops the pings
-			_ = notify.ping()
+			_ = notify.Ping()
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
-				_ = notify.reloading()
+				_ = notify.Reloading()
 				_, _ = holder.Reload("SIGHUP") // logged and counted by Reload
-				_ = notify.ready(fmt.Sprintf("serving, config v%d", holder.Current().Version))
+				_ = notify.Ready(fmt.Sprintf("serving, config v%d", holder.Current().Version))
 			case syscall.SIGUSR1:
 				if err := access.Reopen(); err != nil {
 					log.Error("reopen access log", "error", err)
 				}
 			default:
-				_ = notify.stopping()
+				_ = notify.Stopping()
 				return shutdown(srv, mg, holder.Current().Limits.ShutdownGrace, log)
 			}
 		}

@@ -1,4 +1,8 @@
-package main
+// Package tune reports the host settings that matter to gatewayd (sysctls,
+// limits, NIC XDP support, queues, MTU), what it recommends for each and
+// why. It only reads (/proc/sys, /sys/class/net, rlimits) and never changes
+// a setting: the operator applies what they agree with.
+package tune
 
 import (
 	"fmt"
@@ -10,34 +14,15 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/edgeguard/edgeguard/policy/config"
 )
 
-// tune prints the host settings that matter to gatewayd, what it
-// recommends for each and why. It reads only (/proc/sys, /sys/class/net,
-// rlimits) and changes nothing: the operator applies what they agree with.
-func tune(args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: gatewayd tune [FILE]\n\nPrint the sysctls, limits and NIC facts that matter to gatewayd (with FILE: for the\nxdp.interfaces it names), what is recommended and why. Changes nothing."
-	if len(args) == 1 && isHelp(args[0]) {
-		fmt.Fprintln(stdout, usage)
-		return 0
-	}
-	if len(args) > 1 {
-		fmt.Fprintln(stderr, usage)
-		return 2
-	}
-	var ifaces []string
-	if len(args) == 1 {
-		l, err := config.Load(args[0])
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		ifaces = l.Config.XDP.Interfaces
-	}
-	t := &tuneReport{w: stdout}
-	fmt.Fprintln(stdout, "SETTING                              NOW          RECOMMENDED  WHY")
+// Write prints the report to w: the sysctls and limits, then the XDP
+// support, queues and MTU of each interface in ifaces (every interface
+// backed by a device when ifaces is empty). It returns how many settings
+// are below the recommendation.
+func Write(w io.Writer, ifaces []string) int {
+	t := &tuneReport{w: w}
+	fmt.Fprintln(w, "SETTING                              NOW          RECOMMENDED  WHY")
 	t.sysctl("net.core.somaxconn", atLeast(4096), "accept queue of each listener; bursts of new connections overflow a short one")
 	t.sysctl("net.ipv4.tcp_max_syn_backlog", atLeast(8192), "half-open connections kept while SYN cookies are not yet needed")
 	t.sysctl("net.ipv4.tcp_syncookies", equals(1), "SYN floods that pass XDP's burst meter cannot fill the SYN queue")
@@ -57,15 +42,15 @@ func tune(args []string, stdout, stderr io.Writer) int {
 	t.row("CPUs", strconv.Itoa(runtimeCPUs()), "-", true, "NIC queues beyond this add nothing")
 	if len(ifaces) == 0 {
 		ifaces = physicalInterfaces()
-		fmt.Fprintln(stdout, "\n(no config given or no xdp.interfaces: showing every interface with a device)")
+		fmt.Fprintln(w, "\n(no config given or no xdp.interfaces: showing every interface with a device)")
 	}
 	for _, name := range ifaces {
 		t.nic(name)
 	}
 	if t.bad > 0 {
-		fmt.Fprintf(stdout, "\n%d settings below the recommendation; persist changes in /etc/sysctl.d/90-edgeguard.conf.\n", t.bad)
+		fmt.Fprintf(w, "\n%d settings below the recommendation; persist changes in /etc/sysctl.d/90-edgeguard.conf.\n", t.bad)
 	}
-	return 0
+	return t.bad
 }
 
 type tuneReport struct {
