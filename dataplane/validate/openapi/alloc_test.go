@@ -30,6 +30,8 @@ func TestCheckAllocs(t *testing.T) {
 		{name: "3.1 list with enum array", c: orders, method: "GET", uri: "/api/v2/orders?limit=5&cursor=abc_1&sort=-created&status=open&status=paid"},
 		{name: "3.1 PUT with uuid and integer path", c: orders, method: "PUT", uri: "/api/v2/orders/2eb8aa08-aa98-11ea-b4aa-73b441d16380/lines/3",
 			ct: "application/json", body: `{"sku":"ABC-1234","qty":1,"price":{"amount":"1.50","currency":"EUR"}}`},
+		{name: "undeclared query names, folded", c: pets, method: "GET",
+			uri: "/v1/pets?limit=10&utm_source=mail&caf%C3%A9=1&x%2541=2&filter[a]=b"},
 		{name: "404", c: pets, method: "GET", uri: "/v1/owners/7", want: pipeline.Done},
 		{name: "405", c: pets, method: "PATCH", uri: "/v1/pets/7", want: pipeline.Done},
 	}

@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"unicode/utf8"
@@ -51,6 +52,7 @@ const (
 	ReasonRepeated       = "repeated: a single value is expected"
 	ReasonEncoding       = "encoding: not valid UTF-8 once decoded"
 	ReasonUnknownQuery   = "query: parameter not declared by the operation"
+	ReasonVariant        = "name: a variant of the declared name (case, brackets, encoding), which upstreams may read as it"
 	ReasonBodyNotAllowed = "requestBody: the operation takes no body"
 )
 
@@ -77,6 +79,7 @@ type operation struct {
 type param struct {
 	name       string
 	nameB      []byte
+	fold       string // query parameters: queryKey of the folded name, for isVariant
 	in         string
 	pointer    string // "/query/limit"
 	required   bool
@@ -171,6 +174,7 @@ func (c *Check) Operations() int { return c.operations }
 type scratch struct {
 	caps   []span
 	dec    []byte // a decoded path or header value
+	name   []byte // a query name, folded (foldQueryName)
 	text   []byte // a parameter value as JSON text
 	out    []byte // the violations, as JSON
 	parser fastjson.Parser
@@ -415,14 +419,132 @@ func (c *Check) checkQuery(args *fasthttp.Args, op *operation, sc *scratch) {
 			c.checkValue(p, first, sc)
 		}
 	}
-	if c.rejectUnknownQuery {
-		for k := range args.All() {
-			if !declared(op.query, k) {
-				sc.add("/query", "", ReasonUnknownQuery) // never the name: it is request data
+	unknown := false
+	for k := range args.All() {
+		if declared(op.query, k) {
+			continue
+		}
+		unknown = true
+		if len(op.query) == 0 {
+			break
+		}
+		// A name the operation does not declare but an upstream may read
+		// as a declared one ("ID", "id[]", "%69d" decoded twice) would
+		// carry a value past the declared parameter's check, or beside
+		// it as a second value: refused, under the declared name.
+		sc.name = foldQueryName(sc.name[:0], k)
+		for i := range op.query {
+			if isVariant(sc.name, op.query[i].fold) {
+				sc.add(op.query[i].pointer, "", ReasonVariant)
 				break
 			}
 		}
 	}
+	if unknown && c.rejectUnknownQuery {
+		sc.add("/query", "", ReasonUnknownQuery) // never the name: it is request data
+	}
+}
+
+// maxFoldDecodes is how many more times foldQueryName percent-decodes a
+// name that fasthttp decoded once: what an upstream that decodes again
+// (a proxy, then the framework) would read.
+const maxFoldDecodes = 3
+
+var emptyBrackets = []byte("[]")
+
+// isVariant reports whether a query name, folded, is a variant of the
+// declared name whose key (queryKey) is key: the same key ("ID" for id,
+// "id" for id[], "id[]" for id), or the key with a subscript ("id[0]",
+// "id[x]": PHP, Rails and qs read them into id). A name with subscripts
+// of its own (filter[status]) is matched whole, so filter[other] is not
+// its variant.
+func isVariant(folded []byte, key string) bool {
+	k := queryKey(folded)
+	return string(k) == key || len(folded) > len(key) && string(folded[:len(key)]) == key && folded[len(key)] == '['
+}
+
+// queryKey is a folded name without a trailing "[]", which PHP-style
+// clients append to array parameters.
+func queryKey(folded []byte) []byte { return bytes.TrimSuffix(folded, emptyBrackets) }
+
+// foldQueryName appends to dst the name that upstream frameworks may read
+// a query parameter's name as: percent-decoded up to maxFoldDecodes more
+// times, cut at a NUL (C strings), trimmed of spaces, with ' ' and '.' as
+// '_' (PHP), and case folded, ASCII and the non-ASCII letters that Java's
+// case-insensitive comparisons fold to ASCII (ı, ſ, K).
+func foldQueryName(dst, name []byte) []byte {
+	start := len(dst)
+	dst = append(dst, name...)
+	for range maxFoldDecodes {
+		b := dst[start:]
+		if !hasPercentHex(b) {
+			break
+		}
+		w := 0
+		for i := 0; i < len(b); i++ {
+			if b[i] == '%' && i+2 < len(b) && unhex(b[i+1]) >= 0 && unhex(b[i+2]) >= 0 {
+				b[w] = byte(unhex(b[i+1])<<4 | unhex(b[i+2]))
+				i += 2
+			} else {
+				b[w] = b[i]
+			}
+			w++
+		}
+		dst = dst[:start+w]
+	}
+	b := dst[start:]
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	b = bytes.TrimSpace(b)
+	w := 0
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == ' ' || c == '.':
+			c = '_'
+		case c >= 0x80:
+			if r, n := utf8.DecodeRune(b[i:]); asciiFold(r) != 0 {
+				c = asciiFold(r)
+				i += n - 1
+			}
+		}
+		b[w] = c
+		w++
+	}
+	copy(dst[start:], b[:w])
+	return dst[:start+w]
+}
+
+// asciiFold returns the ASCII letter that case-insensitive comparisons
+// fold r to, or 0: Java's equalsIgnoreCase upper-cases ı (U+0131) to I and
+// ſ (U+017F) to S, and lower-cases the Kelvin sign (U+212A) to k.
+func asciiFold(r rune) byte {
+	switch r {
+	case 0x131:
+		return 'i'
+	case 0x17f:
+		return 's'
+	case 0x212a:
+		return 'k'
+	}
+	return 0
+}
+
+func hasPercentHex(b []byte) bool {
+	for i := bytes.IndexByte(b, '%'); i >= 0 && i+2 < len(b); {
+		if unhex(b[i+1]) >= 0 && unhex(b[i+2]) >= 0 {
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], '%')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 func declared(ps []param, name []byte) bool {

@@ -77,8 +77,15 @@
 // bounds, pattern, format and, for query arrays (?tag=a&tag=b), the
 // items and minItems/maxItems. A required parameter missing, a scalar
 // query parameter given twice, and a value that is not UTF-8 fail too;
-// allowEmptyValue lets "?q=" pass. Query parameters the operation does
-// not declare pass unless Options.RejectUnknownQuery. Headers and cookies
+// allowEmptyValue lets "?q=" pass. Query names are compared as they are
+// once fasthttp decoded them (so "%69d" is id, and id=1&%69d=2 a
+// repetition), but a name that upstreams may read as a declared one is
+// refused under the declared name (ReasonVariant): another case ("ID",
+// and ı, ſ, K, which Java folds to ASCII), brackets ("id[]", "id[0]",
+// which PHP, Rails and qs read as id), a further percent-decoding
+// ("%2569d"), a NUL or spaces around it, '.' or ' ' for '_' (PHP). Other
+// query parameters the operation does not declare pass unless
+// Options.RejectUnknownQuery. Headers and cookies
 // are checked like path parameters (one value, simple/form style).
 //
 // The body: a request with one (data, a Content-Length or chunked) to an

@@ -507,6 +507,9 @@ func (l *loader) loadParam(raw *value, ptr string) *param {
 	}
 	p := &param{name: name.str, nameB: []byte(name.str), in: in.str,
 		pointer: "/" + in.str + "/" + escapeToken(name.str)}
+	if in.str == "query" {
+		p.fold = string(queryKey(foldQueryName(nil, p.nameB)))
+	}
 	explode := true
 	for _, flag := range []struct {
 		key string

@@ -422,3 +422,83 @@ func TestConcurrentChecks(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestQueryNameVariants: query names are case-sensitive in OpenAPI, but
+// upstream frameworks fold case (ASP.NET, Java's equalsIgnoreCase), read
+// "id[]" and "id[0]" as id (PHP, Rails, qs), "i.d" as i_d (PHP), decode
+// names again, or stop at a NUL. A name that folds to a declared one is
+// refused under the declared name, so a value cannot reach the upstream
+// as the declared parameter without its check; a declared name sent under
+// its own spelling or percent-encoded once (fasthttp and upstreams decode
+// it alike) is checked as itself, and twice is a repetition.
+func TestQueryNameVariants(t *testing.T) {
+	orders := load(t, "testdata/orders-3.1.json", Options{})
+	runCases(t, orders, []reqCase{
+		{name: "declared, valid", method: "GET", uri: "/api/v2/orders?limit=5"},
+		{name: "upper case alone", method: "GET", uri: "/api/v2/orders?LIMIT=1000", status: 400,
+			detail: DetailParameter, pointers: []string{"/query/limit"}, mustNotSay: "LIMIT"},
+		{name: "mixed case beside the declared", method: "GET", uri: "/api/v2/orders?limit=5&Limit=1000", status: 400,
+			pointers: []string{"/query/limit"}},
+		{name: "duplicate", method: "GET", uri: "/api/v2/orders?limit=5&limit=1000", status: 400, pointers: []string{"/query/limit"}},
+		{name: "duplicate, both valid", method: "GET", uri: "/api/v2/orders?limit=5&limit=6", status: 400, pointers: []string{"/query/limit"}},
+		{name: "empty duplicate", method: "GET", uri: "/api/v2/orders?limit=5&limit", status: 400, pointers: []string{"/query/limit"}},
+		{name: "percent-encoded once is the name, valid", method: "GET", uri: "/api/v2/orders?%6Cimit=5"},
+		{name: "percent-encoded once is the name, checked", method: "GET", uri: "/api/v2/orders?%6cimit=1000", status: 400,
+			pointers: []string{"/query/limit"}},
+		{name: "percent-encoded once beside the declared", method: "GET", uri: "/api/v2/orders?limit=5&%6Cimit=1000", status: 400,
+			pointers: []string{"/query/limit"}},
+		{name: "percent-encoded twice", method: "GET", uri: "/api/v2/orders?limit=5&%256Cimit=1000", status: 400,
+			pointers: []string{"/query/limit"}},
+		{name: "percent-encoded three times", method: "GET", uri: "/api/v2/orders?%25256Cimit=1000", status: 400,
+			pointers: []string{"/query/limit"}},
+		{name: "empty brackets", method: "GET", uri: "/api/v2/orders?limit=5&limit[]=1000", status: 400, pointers: []string{"/query/limit"}},
+		{name: "encoded brackets", method: "GET", uri: "/api/v2/orders?limit%5B%5D=1000", status: 400, pointers: []string{"/query/limit"}},
+		{name: "index subscript", method: "GET", uri: "/api/v2/orders?limit[0]=1000", status: 400, pointers: []string{"/query/limit"}},
+		{name: "key subscript", method: "GET", uri: "/api/v2/orders?LIMIT[x]=1000", status: 400, pointers: []string{"/query/limit"}},
+		{name: "array parameter with brackets", method: "GET", uri: "/api/v2/orders?status[]=lost", status: 400, pointers: []string{"/query/status"}},
+		{name: "array parameter, exploded", method: "GET", uri: "/api/v2/orders?status=open&status=paid"},
+		{name: "NUL after the name", method: "GET", uri: "/api/v2/orders?limit%00x=1000", status: 400, pointers: []string{"/query/limit"}},
+		{name: "spaces around the name", method: "GET", uri: "/api/v2/orders?+limit+=1000", status: 400, pointers: []string{"/query/limit"}},
+		{name: "dotless i (Java folds it to I)", method: "GET", uri: "/api/v2/orders?l%C4%B1m%C4%B1t=1000", status: 400,
+			pointers: []string{"/query/limit"}},
+		{name: "long s (Java folds it to S)", method: "GET", uri: "/api/v2/orders?%C5%BFort=price", status: 400, pointers: []string{"/query/sort"}},
+		{name: "two variants, one violation each", method: "GET", uri: "/api/v2/orders?Sort=x&CURSOR=a%20b", status: 400,
+			pointers: []string{"/query/cursor", "/query/sort"}},
+		// Not variants: other names, and undeclared subscripts.
+		{name: "longer name", method: "GET", uri: "/api/v2/orders?limits=1000&limit_=1&xlimit=1"},
+		{name: "undeclared names pass", method: "GET", uri: "/api/v2/orders?utm_source=mail&UTM_SOURCE=x"},
+		{name: "a subscript of another name", method: "GET", uri: "/api/v2/orders?filter[limit]=1000"},
+	})
+	pets := load(t, "testdata/petstore-3.0.yaml", Options{Route: "pets"})
+	runCases(t, pets, []reqCase{
+		{name: "required, only a case variant", method: "GET", uri: "/v1/search?Q=x", status: 400, pointers: []string{"/query/q", "/query/q"}},
+		{name: "PHP reads a dot as an underscore", method: "POST", uri: "/v1/stores/eu-001/customers/42/orders?priority=3&dry.run=yes",
+			ct: "application/json", body: validOrder, status: 400, pointers: []string{"/query/dry_run"}},
+		{name: "PHP reads a space as an underscore", method: "POST", uri: "/v1/stores/eu-001/customers/42/orders?priority=3&dry%20run=yes",
+			ct: "application/json", body: validOrder, status: 400, pointers: []string{"/query/dry_run"}},
+	})
+}
+
+func TestFoldQueryName(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"id", "id"}, {"ID", "id"}, {"%69d", "id"}, {"%2569D", "id"}, {"id[]", "id[]"}, {" Id\x00junk", "id"},
+		{"user.Name", "user_name"}, {"\u0131d", "id"}, {"\u212aey", "key"}, {"%", "%"}, {"%zz", "%zz"}, {"caf\xc3\xa9", "caf\xc3\xa9"},
+	} {
+		if got := string(foldQueryName([]byte("prefix"), []byte(tc.in))); got != "prefix"+tc.want {
+			t.Errorf("foldQueryName(%q) = %q; want %q", tc.in, got, "prefix"+tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		name, declared string
+		want           bool
+	}{
+		{"id", "id", true}, {"id[]", "id", true}, {"id[0]", "id", true}, {"id", "id[]", true}, {"id[][]", "id[]", true},
+		{"idx", "id", false}, {"filter[other]", "filter[status]", false}, {"filter[status][]", "filter[status]", true},
+		{"filter", "filter[status]", false},
+	} {
+		key := string(queryKey(foldQueryName(nil, []byte(tc.declared))))
+		if got := isVariant(foldQueryName(nil, []byte(tc.name)), key); got != tc.want {
+			t.Errorf("isVariant(%q of %q) = %v; want %v", tc.name, tc.declared, got, tc.want)
+		}
+	}
+}
