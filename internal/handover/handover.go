@@ -353,4 +353,3 @@ func withoutVar(env []string, name string) []string {
 	}
 	return out
 }
-
