@@ -1,0 +1,156 @@
+// Package rxfilter computes, once per regular expression, a necessary
+// condition on its input: the literals any match must contain, as an
+// and/or query (Google codesearch's index/regexp.go idea, on whole
+// literals instead of trigrams), and checks it with one Aho-Corasick scan
+// of the input. When the condition fails, the regular expression cannot
+// match and need not run.
+//
+// The filter must never say "cannot match" for an input the regular
+// expression matches: a filter that is wrong that way skips a WAF rule. So
+// the analysis gives up precision wherever it is unsure, never soundness:
+// an unknown operation may match anything, a non-ASCII rune is an unknown
+// character, a large character class is an unknown character, and the
+// input is compared lower-cased, with the two non-ASCII runes that Go's
+// case folding maps to ASCII letters (U+212A KELVIN SIGN to k, U+017F
+// LATIN SMALL LETTER LONG S to s) mapped too. A regular expression whose
+// condition is empty (it may match any input, e.g. one that can match the
+// empty string without a literal) gets no filter.
+package rxfilter
+
+import (
+	"fmt"
+	"regexp/syntax"
+	"slices"
+	"sort"
+)
+
+// Filter is the compiled condition of one regular expression. It is
+// immutable and safe for concurrent use.
+type Filter struct {
+	q     *query
+	lits  []string
+	eval  []node    // the query over literal indexes; eval[0] is the root
+	ac    automaton // scans for lits
+	anyOf bool      // the query is "one of lits": stop at the first found
+}
+
+// node is a query node over literal indexes.
+type node struct {
+	op   qop
+	lits []int32
+	sub  []int32 // indexes into Filter.eval
+}
+
+// Compile returns the filter of a regular expression in Go's syntax
+// parsed with flags (syntax.Perl for regexp.Compile), or nil when no
+// useful filter exists: the regular expression may match any input.
+func Compile(expr string, flags syntax.Flags) (*Filter, error) {
+	re, err := syntax.Parse(expr, flags)
+	if err != nil {
+		return nil, fmt.Errorf("compile filter: %w", err)
+	}
+	q := analyze(re.Simplify()).cond()
+	if q.op == qAll {
+		return nil, nil
+	}
+	f := &Filter{q: q}
+	index := map[string]int32{}
+	var collect func(q *query)
+	collect = func(q *query) {
+		for _, l := range q.lits {
+			if _, ok := index[l]; !ok {
+				index[l] = int32(len(f.lits))
+				f.lits = append(f.lits, l)
+			}
+		}
+		for _, s := range q.sub {
+			collect(s)
+		}
+	}
+	collect(q)
+	f.eval = append(f.eval, node{})
+	f.eval[0] = f.build(q, index)
+	f.anyOf = q.op == qOr && len(q.sub) == 0
+	f.ac = newAutomaton(f.lits)
+	return f, nil
+}
+
+func (f *Filter) build(q *query, index map[string]int32) node {
+	n := node{op: q.op}
+	for _, l := range q.lits {
+		n.lits = append(n.lits, index[l])
+	}
+	for _, s := range q.sub {
+		c := f.build(s, index)
+		f.eval = append(f.eval, c)
+		n.sub = append(n.sub, int32(len(f.eval)-1))
+	}
+	return n
+}
+
+// String is the condition, for tests and debugging: literals in quotes,
+// a space for "and", | for "or", "-" for "matches nothing".
+func (f *Filter) String() string { return f.q.String() }
+
+// Literals returns the distinct literals the condition uses, sorted.
+func (f *Filter) Literals() []string {
+	out := slices.Clone(f.lits)
+	sort.Strings(out)
+	return out
+}
+
+// MayMatch reports whether the regular expression may match s: false
+// means it cannot.
+func (f *Filter) MayMatch(s string) bool {
+	switch f.q.op {
+	case qNone:
+		return false
+	case qAll:
+		return true
+	}
+	if f.anyOf {
+		return f.ac.any(s)
+	}
+	var small [4]uint64
+	found := small[:]
+	if w := (len(f.lits) + 63) / 64; w > len(small) {
+		found = make([]uint64, w)
+	}
+	if !f.ac.scan(s, found) {
+		return false // every and/or node has a literal under it
+	}
+	return f.holds(0, found)
+}
+
+func (f *Filter) holds(i int32, found []uint64) bool {
+	n := &f.eval[i]
+	switch n.op {
+	case qAll:
+		return true
+	case qNone:
+		return false
+	case qAnd:
+		for _, l := range n.lits {
+			if found[l>>6]&(1<<(l&63)) == 0 {
+				return false
+			}
+		}
+		for _, s := range n.sub {
+			if !f.holds(s, found) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, l := range n.lits {
+		if found[l>>6]&(1<<(l&63)) != 0 {
+			return true
+		}
+	}
+	for _, s := range n.sub {
+		if f.holds(s, found) {
+			return true
+		}
+	}
+	return false
+}
