@@ -53,3 +53,13 @@ func TestHandleResponseAllocs(t *testing.T) {
 		t.Errorf("HandleResponse allocates %.1f times per response", n)
 	}
 }
+
+func TestContentCharsetAllocs(t *testing.T) {
+	for _, ct := range []string{"application/json", "application/json; charset=UTF-8", `text/plain; charset="utf-16le"`,
+		"text/plain; charset=windows-1252", "text/plain; charset=utf-7", "text/plain; charset=" + string(make([]byte, 40))} {
+		b := []byte(ct)
+		if n := testing.AllocsPerRun(100, func() { ContentCharset(b) }); n != 0 {
+			t.Errorf("ContentCharset(%q) allocates %v times", ct, n)
+		}
+	}
+}
