@@ -50,6 +50,11 @@ type Management struct {
 	// InsecurePlaintext allows bearer tokens over plain TCP on a
 	// non-loopback address (e.g. inside a VPN). Off by default.
 	InsecurePlaintext bool `mapstructure:"insecure_plaintext"`
+	// Pprof serves Go's runtime profiles (CPU, heap, goroutines, mutex,
+	// block, execution trace) under /debug/pprof/ to admin callers, so a
+	// production gateway can be profiled under its real load. Off by
+	// default: a profile shows internals and costs CPU while it runs.
+	Pprof bool `mapstructure:"pprof"`
 	// StateDir keeps every accepted blocklist version and the live bans.
 	// Without it the blocklist API refuses changes (they could not survive
 	// a restart) and bans are not persisted.

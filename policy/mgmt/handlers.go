@@ -73,6 +73,7 @@ func (s *Server) routes() http.Handler {
 	add("POST "+api.PathBans, "ban", accessAdmin, s.ban)
 	add("DELETE "+api.PathBans+"/{ip}", "unban", accessAdmin, s.unban)
 	add("POST "+api.PathReload, "reload", accessAdmin, s.reload)
+	add("GET /debug/pprof/{profile...}", "pprof", accessAdmin, s.pprof)
 	return mux
 }
 
