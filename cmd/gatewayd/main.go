@@ -7,7 +7,10 @@
 //	gatewayd tune [FILE]           print host settings that matter, with recommendations
 //
 // Signals: SIGHUP reloads the configuration, SIGUSR1 reopens the access log,
-// SIGTERM and SIGINT drain in-flight requests and exit 0. Under systemd
+// SIGUSR2 upgrades: it starts the gatewayd binary now installed at this
+// one's path, hands it the listening sockets and, once it serves, drains
+// and exits (upgrade.go); SIGTERM and SIGINT drain in-flight requests and
+// exit 0. Under systemd
 // (Type=notify) it reports READY, RELOADING, STOPPING and watchdog pings
 // over $NOTIFY_SOCKET (internal/sdnotify).
 package main
@@ -30,6 +33,7 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/dataplane/server"
 	"github.com/edgeguard/edgeguard/internal/demoupstream"
+	"github.com/edgeguard/edgeguard/internal/handover"
 	"github.com/edgeguard/edgeguard/internal/sdnotify"
 	"github.com/edgeguard/edgeguard/internal/tune"
 	"github.com/edgeguard/edgeguard/policy"
@@ -115,11 +119,25 @@ func isHelp(arg string) bool {
 	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
-func run(configPath string, log *slog.Logger) error {
+func run(configPath string, log *slog.Logger) (err error) {
 	// Take signals from the start: a SIGTERM during start-up must drain and
 	// exit cleanly, not kill the process with listeners half open.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT)
+	// Started by a running gatewayd to replace it (SIGUSR2): its listening
+	// sockets come first; a failure below is reported to it, and it goes on.
+	pred, err := handover.FromEnv()
+	if err != nil {
+		return err
+	}
+	if pred != nil {
+		log.Info("taking over from the running gatewayd", "listeners", pred.Keys())
+		defer func() {
+			if err != nil {
+				pred.Failed(err)
+			}
+		}()
+	}
 	load := config.LoadDefault
 	if configPath != "" {
 		load = func() (*config.Loaded, error) { return config.Load(configPath) }
@@ -128,6 +146,9 @@ func run(configPath string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// With pinned XDP objects (a restart or an upgrade) the program on the
+	// interface is swapped in place and the maps are adopted: no packet
+	// passes unfiltered in between.
 	enf, err := policy.OpenEnforcement(first.Config.XDP, log)
 	if err != nil {
 		return err
@@ -170,13 +191,19 @@ func run(configPath string, log *slog.Logger) error {
 	}
 	defer access.Close()
 
+	data := make([]keyedListener, 0, len(cfg.Listeners)) // raw sockets, for a successor
 	listeners := make([]net.Listener, 0, len(cfg.Listeners))
 	for i, l := range cfg.Listeners {
 		tlsCfg := holder.ListenerTLS(i)
-		ln, err := net.Listen("tcp", l.Address)
+		key := "data " + l.Name + " " + l.Address
+		ln, err := pred.Listener(key)
+		if err == nil && ln == nil {
+			ln, err = net.Listen("tcp", l.Address)
+		}
 		if err != nil {
 			return fmt.Errorf("listen %s (%s): %w", l.Name, l.Address, err)
 		}
+		data = append(data, keyedListener{key, ln})
 		if enf.Listener != nil {
 			ln = connfilter.Wrap(ln, enf.Listener)
 		}
@@ -189,11 +216,18 @@ func run(configPath string, log *slog.Logger) error {
 	srv := server.New(holder, access, log)
 	srv.Serve(listeners...)
 
-	mg, err := mgmt.Start(mgmt.Options{
+	mgOpt := mgmt.Options{
 		Config: cfg.Management, Policies: holder, Draining: srv.Draining,
 		Dropped: access.Dropped, Version: version, Log: log, Enforcement: enf,
 		Blocklist: blocks, BanDefault: cfg.XDP.BanDefault,
-	})
+	}
+	if mgOpt.TCPListener, err = pred.Listener(mgmtTCPKey(cfg.Management)); err != nil {
+		return err
+	}
+	if mgOpt.UnixListener, err = pred.Listener(mgmtUnixKey(cfg.Management)); err != nil {
+		return err
+	}
+	mg, err := mgmt.Start(mgOpt)
 	if err != nil {
 		return err
 	}
@@ -208,17 +242,42 @@ func run(configPath string, log *slog.Logger) error {
 	}
 
 	// Ready for systemd (Type=notify): the blocklist and bans were restored
-	// before the listeners opened, and every listener accepts.
+	// before the listeners opened, and every listener accepts. A successor
+	// tells its predecessor, which makes it the main process first.
 	notify := sdnotify.FromEnv()
+	if pred != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), upgradeTimeout)
+		err := pred.Ready(ctx, version)
+		cancel()
+		if err != nil {
+			log.Warn("predecessor did not confirm the hand-over; serving anyway", "error", err)
+		}
+		log.Info("took over from the previous gatewayd", "pid", os.Getpid(), "version", version)
+	}
 	if err := notify.Ready(fmt.Sprintf("serving, config v%d", holder.Current().Version)); err != nil {
 		log.Warn("notify systemd", "error", err)
 	}
 	watchdog, stopWatchdog := notify.Ticker()
 	defer stopWatchdog()
+	var up *upgrade // the binary upgrade under way, if any
 	for {
 		select {
 		case <-watchdog: // from this loop, so that a stuck loop stops the pings
 			_ = notify.Ping()
+		case res := <-up.done():
+			up = nil
+			if res.err != nil {
+				log.Error("upgrade failed; this gatewayd goes on serving", "error", res.err)
+				if mg, err = mgmt.Start(res.mgmt); err != nil {
+					return fmt.Errorf("restart management listener after a failed upgrade: %w", err)
+				}
+				_ = notify.Ready(fmt.Sprintf("serving, config v%d; upgrade failed: %v", holder.Current().Version, res.err))
+				continue
+			}
+			// The successor is the service's main process and serves;
+			// this one drains what it has in flight and exits.
+			log.Info("handed over to the new gatewayd; draining", "successor_pid", res.pid, "successor_version", res.version)
+			return shutdown(srv, nil, holder.Current().Limits.ShutdownGrace, log)
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
@@ -229,7 +288,21 @@ func run(configPath string, log *slog.Logger) error {
 				if err := access.Reopen(); err != nil {
 					log.Error("reopen access log", "error", err)
 				}
+			case syscall.SIGUSR2:
+				if up != nil {
+					log.Warn("upgrade already under way; SIGUSR2 ignored")
+					continue
+				}
+				up = startUpgrade(data, mg, mgOpt, enf, notify, log)
+				mg = nil // stopped by the upgrade; started again if it fails
 			default:
+				if up != nil {
+					res := up.abort()
+					if res.err == nil { // ready just as the signal came: it serves now
+						return shutdown(srv, nil, holder.Current().Limits.ShutdownGrace, log)
+					}
+					mg = nil
+				}
 				_ = notify.Stopping()
 				return shutdown(srv, mg, holder.Current().Limits.ShutdownGrace, log)
 			}
@@ -246,7 +319,9 @@ func shutdown(srv *server.Server, mg *mgmt.Server, grace time.Duration, log *slo
 		log.Warn("drain deadline passed; remaining connections closed")
 		err = nil
 	}
-	_ = mg.Shutdown(ctx)
+	if mg != nil {
+		_ = mg.Shutdown(ctx)
+	}
 	log.Info("stopped")
 	return err
 }

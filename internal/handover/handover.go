@@ -95,7 +95,11 @@ func Start(path string, args, env []string, listeners []Listener) (*Successor, e
 	keys := make([]string, len(listeners))
 	fds := make([]int, len(listeners))
 	for i, l := range listeners {
-		keys[i], fds[i] = l.Key, int(l.File.Fd())
+		keys[i] = l.Key
+		if fds[i], err = rawFD(l.File); err != nil {
+			s.Abort()
+			return nil, fmt.Errorf("hand over listener %q: %w", l.Key, err)
+		}
 	}
 	if err := send(conn, message{Type: "listeners", Keys: keys}, fds...); err != nil {
 		s.Abort()
@@ -277,6 +281,22 @@ func (p *Predecessor) closeUnused() {
 		f.Close()
 		delete(p.files, k)
 	}
+}
+
+// rawFD returns f's descriptor without (*os.File).Fd, which would switch
+// the socket, shared with the listener still accepting on it, to blocking
+// mode: that listener's Close would then wait for an accept that never
+// wakes up.
+func rawFD(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if err := rc.Control(func(u uintptr) { fd = int(u) }); err != nil {
+		return -1, err
+	}
+	return fd, nil
 }
 
 func fileConn(f *os.File) (*net.UnixConn, error) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The test binary plays the successor when started with childEnv set to
@@ -93,6 +95,15 @@ func TestHandOver(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The socket stays non-blocking for our own listener: a blocking
+			// accept would never wake up when the listener is closed.
+			rc, _ := ln.(*net.TCPListener).SyscallConn()
+			_ = rc.Control(func(fd uintptr) {
+				fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+				if err != nil || fl&unix.O_NONBLOCK == 0 {
+					t.Errorf("listener flags %#x (%v) after the hand-over: want O_NONBLOCK", fl, err)
+				}
+			})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err = s.WaitReady(ctx)

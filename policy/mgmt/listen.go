@@ -19,8 +19,34 @@ import (
 )
 
 // listenTCP opens the TCP listener on cfg.Address, bound to cfg.BindDevice
-// when set, with TLS when a certificate is configured.
-func (s *Server) listenTCP(cfg config.Management) (net.Listener, error) {
+// when set, with TLS when a certificate is configured. An inherited
+// listener (already bound as configured) is used instead of a new one.
+func (s *Server) listenTCP(cfg config.Management, inherited net.Listener) (net.Listener, error) {
+	ln := inherited
+	if ln == nil {
+		var err error
+		if ln, err = bindTCP(cfg); err != nil {
+			return nil, err
+		}
+	}
+	s.rawTCP = ln
+	if cfg.TLSCertFile == "" {
+		return ln, nil
+	}
+	tc, err := tlsConfig(cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.tls.set(s.auth.cur.Load().version, tc)
+	// Each handshake takes the certificate and client CAs of the running
+	// policy, so a reload with a renewed certificate or CA takes effect.
+	return tls.NewListener(ln, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		return s.serverTLS(), nil
+	}}), nil
+}
+
+func bindTCP(cfg config.Management) (net.Listener, error) {
 	lc := net.ListenConfig{}
 	if dev := cfg.BindDevice; dev != "" {
 		lc.Control = func(_, _ string, c syscall.RawConn) error {
@@ -40,20 +66,7 @@ func (s *Server) listenTCP(cfg config.Management) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on management.address %s: %w", cfg.Address, err)
 	}
-	if cfg.TLSCertFile == "" {
-		return ln, nil
-	}
-	tc, err := tlsConfig(cfg)
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	s.tls.set(s.auth.cur.Load().version, tc)
-	// Each handshake takes the certificate and client CAs of the running
-	// policy, so a reload with a renewed certificate or CA takes effect.
-	return tls.NewListener(ln, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		return s.serverTLS(), nil
-	}}), nil
+	return ln, nil
 }
 
 // checkDataInterfaces refuses a management host that is an address of one

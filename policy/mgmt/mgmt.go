@@ -46,6 +46,10 @@ type Options struct {
 	Blocklist *blocklist.Store
 	// BanDefault is the ban length when a ban request names none.
 	BanDefault time.Duration
+	// TCPListener and UnixListener, when set, are already listening on
+	// management.address and management.unix_socket (handed over by the
+	// process this one replaces): Start serves on them instead of binding.
+	TCPListener, UnixListener net.Listener
 }
 
 // Server is the running management listener(s).
@@ -56,6 +60,7 @@ type Server struct {
 	srv     *http.Server
 	tcp     net.Listener // nil when management.address is off
 	unix    net.Listener // nil without management.unix_socket
+	rawTCP  net.Listener // tcp before TLS
 	started time.Time
 	writes  chan struct{} // one blocklist change parses and applies at a time
 	wg      sync.WaitGroup
@@ -91,12 +96,16 @@ func Start(opt Options) (*Server, error) {
 				return nil, err
 			}
 		}
-		if s.tcp, err = s.listenTCP(cfg); err != nil {
+		if s.tcp, err = s.listenTCP(cfg, opt.TCPListener); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.UnixSocket != "" {
-		if s.unix, err = listenUnix(cfg.UnixSocket); err != nil {
+		s.unix = opt.UnixListener
+		if s.unix == nil {
+			s.unix, err = listenUnix(cfg.UnixSocket)
+		}
+		if err != nil {
 			if s.tcp != nil {
 				s.tcp.Close()
 			}
@@ -138,6 +147,10 @@ func (s *Server) Addr() string {
 	}
 	return "unix:" + s.opt.Config.UnixSocket
 }
+
+// Listeners returns the TCP (before TLS) and Unix listeners, nil where not
+// configured, for handing them over to a successor process.
+func (s *Server) Listeners() (tcp, unix net.Listener) { return s.rawTCP, s.unix }
 
 // Shutdown stops the listeners, waiting for calls in flight until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// notifySink is a fake systemd notification socket.
+type notifySink struct {
+	t    *testing.T
+	msgs chan string
+}
+
+func newNotifySink(t *testing.T) *notifySink {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	n := &notifySink{t: t, msgs: make(chan string, 256)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			n.msgs <- string(buf[:k])
+		}
+	}()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	return n
+}
+
+// next returns the next message containing want.
+func (n *notifySink) next(want string) string {
+	n.t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case m := <-n.msgs:
+			if strings.Contains(m, want) {
+				return m
+			}
+		case <-deadline:
+			n.t.Fatalf("no %q notification", want)
+		}
+	}
+}
+
+// load sends keep-alive GETs from a few clients until stop is closed, at
+// most max requests in all, and counts what failed. Like every HTTP client
+// (RFC 9112 §9.3.1) the client sends an idempotent request again on a new
+// connection when the server closed an idle one as the request went out.
+type load struct {
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	errs       []string
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func startLoad(addr string, clients int, max int64) *load {
+	l := &load{stop: make(chan struct{})}
+	var sent atomic.Int64
+	for range clients {
+		c := &fasthttp.HostClient{Addr: addr, MaxConns: 1, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
+		l.wg.Go(func() {
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.SetRequestURI("http://" + addr + "/load")
+			for sent.Add(1) <= max {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				err := c.Do(req, resp)
+				if err == nil && resp.StatusCode() == 200 {
+					l.ok.Add(1)
+					continue
+				}
+				l.failed.Add(1)
+				l.mu.Lock()
+				if len(l.errs) < 5 {
+					l.errs = append(l.errs, fmt.Sprintf("status %d, error %v", resp.StatusCode(), err))
+				}
+				l.mu.Unlock()
+			}
+		})
+	}
+	return l
+}
+
+func (l *load) end() {
+	close(l.stop)
+	l.wg.Wait()
+}
+
+// processGone reports whether pid has exited (a zombie waiting for its
+// parent counts as exited).
+func processGone(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && (f[0] == "Z" || f[0] == "X")
+}
+
+// TestUpgradeUnderLoad upgrades gatewayd twice (SIGUSR2) while clients keep
+// sending keep-alive requests: the new process takes over the listening
+// sockets, becomes systemd's main process (MAINPID=), the old one drains and
+// exits, and no request fails. A successor that cannot start (a broken
+// config file) changes nothing: the old process goes on serving, its
+// management API included.
+func TestUpgradeUnderLoad(t *testing.T) {
+	notify := newNotifySink(t)
+	up := startUpstream(t, "api", nil)
+	g := startGateway(t, mgmtConfig(up.addr(), t.TempDir(), ""))
+	notify.next("READY=1")
+	good, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgmtAddr := g.mgmt
+	status := func() {
+		t.Helper()
+		if code, body := mgmtGet(t, g, "/status", "Bearer "+mgmtTestToken); code != 200 {
+			t.Fatalf("management /status at %s: %d %s", mgmtAddr, code, body)
+		}
+	}
+
+	l := startLoad(g.data, 4, 200000)
+	defer func() {
+		select {
+		case <-l.stop:
+		default:
+			l.end()
+		}
+	}()
+	waitFor(t, "load to start", func() bool { return l.ok.Load() > 100 })
+
+	// A successor that fails: the running process keeps everything.
+	writeConfig(t, g.cfgPath, string(good)+"\nnot_a_key: 1\n")
+	g.signal(syscall.SIGUSR2)
+	g.waitLog("upgrade failed; this gatewayd goes on serving", "not_a_key")
+	notify.next("upgrade failed")
+	status()
+	writeConfig(t, g.cfgPath, string(good))
+
+	pid := g.cmd.Process.Pid
+	for round := 1; round <= 2; round++ {
+		before := l.ok.Load()
+		if err := syscall.Kill(pid, syscall.SIGUSR2); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Log(g.logs())
+			}
+		})
+		m := notify.next("MAINPID=")
+		next, err := strconv.Atoi(strings.TrimPrefix(strings.Split(m, "\n")[0], "MAINPID="))
+		if err != nil || next == pid {
+			t.Fatalf("round %d: notification %q: want the new main pid", round, m)
+		}
+		notify.next("READY=1") // from the successor, now main
+		waitFor(t, fmt.Sprintf("round %d: old gatewayd (pid %d) to exit", round, pid), func() bool { return processGone(pid) })
+		pid = next
+		waitFor(t, "requests served by the successor", func() bool { return l.ok.Load() > before+200 })
+		status() // the management socket was handed over too
+	}
+	l.end()
+	if n := l.failed.Load(); n != 0 {
+		t.Errorf("%d of %d requests failed during the upgrades: %v", n, n+l.ok.Load(), l.errs)
+	}
+	t.Logf("%d requests, none failed", l.ok.Load())
+
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.exited: // stderr closes when the last gatewayd exits
+	case <-time.After(10 * time.Second):
+		t.Fatal("the last gatewayd did not exit")
+	}
+	if !processGone(pid) {
+		t.Errorf("pid %d still running", pid)
+	}
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/edgeguard/edgeguard/internal/handover"
+	"github.com/edgeguard/edgeguard/internal/sdnotify"
+	"github.com/edgeguard/edgeguard/policy"
+	"github.com/edgeguard/edgeguard/policy/config"
+	"github.com/edgeguard/edgeguard/policy/mgmt"
+)
+
+// upgradeTimeout bounds a successor's start: restoring a blocklist of
+// millions of entries takes seconds (the unit's TimeoutStartSec is 120s).
+const upgradeTimeout = 2 * time.Minute
+
+// keyedListener is a data listener's socket (before any wrapping) and the
+// key a successor finds it under: its name and configured address.
+type keyedListener struct {
+	key string
+	ln  net.Listener
+}
+
+func mgmtTCPKey(c config.Management) string {
+	return "management tcp " + c.Address + " " + c.BindDevice
+}
+
+func mgmtUnixKey(c config.Management) string { return "management unix " + c.UnixSocket }
+
+// upgrade is a binary upgrade under way (SIGUSR2).
+type upgrade struct {
+	result chan upgradeResult
+	cancel context.CancelFunc
+}
+
+type upgradeResult struct {
+	err          error
+	pid          int
+	version      string
+	mgmt         mgmt.Options // to start the management server again after a failure
+	closeInherit func()       // closes the management listeners kept for that
+}
+
+// startUpgrade hands this process's listeners to the gatewayd binary now at
+// its own path, in the background (the main loop keeps pinging the
+// watchdog). The management server stops first, calls in flight finishing,
+// so that no blocklist push or ban lands after the successor has read the
+// state directory; its sockets are handed over too, and calls arriving in
+// between wait in their accept queue. The data listeners keep accepting
+// until the successor is ready. Then the successor becomes systemd's main
+// process (MAINPID=) and this one drains. If the successor fails, exits or
+// is not ready within upgradeTimeout, it is killed and the result carries
+// what restarts the management server here.
+func startUpgrade(data []keyedListener, mg *mgmt.Server, mgOpt mgmt.Options, enf *policy.Enforcement,
+	notify *sdnotify.Notifier, log *slog.Logger) *upgrade {
+	ctx, cancel := context.WithTimeout(context.Background(), upgradeTimeout)
+	u := &upgrade{result: make(chan upgradeResult, 1), cancel: cancel}
+	go func() {
+		defer cancel()
+		u.result <- runUpgrade(ctx, data, mg, mgOpt, enf, notify, log)
+	}()
+	return u
+}
+
+// done is the channel the result comes on; nil (never ready) without an
+// upgrade.
+func (u *upgrade) done() <-chan upgradeResult {
+	if u == nil {
+		return nil
+	}
+	return u.result
+}
+
+// abort ends the upgrade at once (the successor is killed unless it was
+// already confirmed) and returns its result.
+func (u *upgrade) abort() upgradeResult {
+	u.cancel()
+	res := <-u.result
+	if res.closeInherit != nil {
+		res.closeInherit()
+	}
+	return res
+}
+
+func runUpgrade(ctx context.Context, data []keyedListener, mg *mgmt.Server, mgOpt mgmt.Options, enf *policy.Enforcement,
+	notify *sdnotify.Notifier, log *slog.Logger) (res upgradeResult) {
+	exe, err := os.Executable() // the path, even after `make install` replaced the file
+	if err != nil {
+		return upgradeResult{err: fmt.Errorf("find the gatewayd binary: %w", err)}
+	}
+	log.Info("upgrade: starting the new gatewayd and handing it the listeners", "binary", exe)
+	_ = notify.Status("upgrading: starting " + exe)
+	var pass []handover.Listener
+	defer func() {
+		for _, l := range pass {
+			l.File.Close()
+		}
+	}()
+	for _, d := range data {
+		f, err := d.ln.(*net.TCPListener).File()
+		if err != nil {
+			return upgradeResult{err: fmt.Errorf("hand over listener %q: %w", d.key, err)}
+		}
+		pass = append(pass, handover.Listener{Key: d.key, File: f})
+	}
+
+	// Keep the management sockets open across the server's shutdown.
+	tcp, unix := mg.Listeners()
+	mgOpt.TCPListener, mgOpt.UnixListener = nil, nil
+	var kept []net.Listener
+	keep := func(ln net.Listener, key string) (net.Listener, error) {
+		if ln == nil {
+			return nil, nil
+		}
+		if ul, ok := ln.(*net.UnixListener); ok {
+			ul.SetUnlinkOnClose(false) // the path stays for the successor
+		}
+		f, err := ln.(interface{ File() (*os.File, error) }).File()
+		if err != nil {
+			return nil, fmt.Errorf("hand over listener %q: %w", key, err)
+		}
+		pass = append(pass, handover.Listener{Key: key, File: f})
+		dup, err := net.FileListener(f)
+		if err != nil {
+			return nil, fmt.Errorf("keep listener %q: %w", key, err)
+		}
+		kept = append(kept, dup)
+		return dup, nil
+	}
+	if mgOpt.TCPListener, err = keep(tcp, mgmtTCPKey(mgOpt.Config)); err == nil {
+		mgOpt.UnixListener, err = keep(unix, mgmtUnixKey(mgOpt.Config))
+	}
+	res.mgmt = mgOpt
+	res.closeInherit = func() {
+		for _, ln := range kept {
+			ln.Close()
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if serr := mg.Shutdown(stopCtx); serr != nil {
+		log.Warn("upgrade: management calls still in flight were cut off", "error", serr)
+	}
+	if err != nil {
+		res.err = err
+		return res
+	}
+	// Bans decided until now are on disk for the successor to restore.
+	if enf.BanStore != nil {
+		if err := enf.BanStore.Sync(); err != nil {
+			log.Warn("upgrade: write bans before the hand-over", "error", err)
+		}
+	}
+
+	s, err := handover.Start(exe, os.Args[1:], sdnotify.SuccessorEnv(os.Environ()), pass)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	if err := s.WaitReady(ctx); err != nil {
+		s.Abort()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (not ready within %v)", err, upgradeTimeout)
+		}
+		res.err = err
+		return res
+	}
+	// From here the successor serves: it is the main process whatever
+	// happens to this one.
+	if err := notify.MainPID(s.Pid(), "serving; took over from pid "+fmt.Sprint(os.Getpid())); err != nil {
+		log.Error("upgrade: tell systemd the new main process", "pid", s.Pid(), "error", err)
+	}
+	if err := s.Confirm(); err != nil {
+		log.Warn("upgrade: confirm to the new gatewayd", "error", err)
+	}
+	res.closeInherit()
+	return upgradeResult{pid: s.Pid(), version: s.Version}
+}
