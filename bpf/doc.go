@@ -5,8 +5,10 @@
 // exposes typed operations for the control plane (see enforce.Enforcer).
 //
 // IPv4 blocklists live in a flat DIR-24-8 table built in user space (a lookup
-// costs two array reads at any list size); IPv6 blocklists and both
-// allowlists live in LPM tries. Whole lists are swapped atomically through
+// costs two array reads at any list size); IPv6 blocklists in a hash table
+// of /32 nodes (bpf/internal/v6tab: usually one hash lookup at any list
+// size); both allowlists, consulted only for packets a list would drop, in
+// LPM tries. Whole lists are swapped atomically through
 // ARRAY_OF_MAPS slots, so no packet ever sees a half-filled list.
 //
 // The package must never parse list files or configuration, and must never

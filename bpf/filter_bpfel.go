@@ -96,6 +96,22 @@ const (
 	filterReasonREASON_MAX            filterReason = 7
 )
 
+type filterV6Key struct {
+	_    structs.HostLayout
+	Tag  uint32
+	Addr [16]uint8
+}
+
+type filterV6Node struct {
+	_          structs.HostLayout
+	LensLo     uint64
+	LensHi     uint32
+	Covered    uint8
+	InlineLen  uint8
+	Pad        uint16
+	InlineAddr [16]uint8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -106,6 +122,7 @@ const (
 	filterMapBansNet6         = "bans_net6"
 	filterMapBlockV4          = "block_v4"
 	filterMapBlockV6          = "block_v6"
+	filterMapBlockV6Short     = "block_v6_short"
 	filterMapBurst            = "burst"
 	filterMapBurstEvents      = "burst_events"
 	filterMapBurstStats       = "burst_stats"
@@ -116,6 +133,7 @@ const (
 	filterMapTmplDir          = "tmpl_dir"
 	filterMapTmplLpmV4        = "tmpl_lpm_v4"
 	filterMapTmplLpmV6        = "tmpl_lpm_v6"
+	filterMapTmplV6           = "tmpl_v6"
 	filterProgXdpFilter       = "xdp_filter"
 	filterVarUnusedBurstEvent = "unused_burst_event"
 )
@@ -169,22 +187,24 @@ type filterProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type filterMapSpecs struct {
-	AllowV4     *ebpf.MapSpec `ebpf:"allow_v4"`
-	AllowV6     *ebpf.MapSpec `ebpf:"allow_v6"`
-	Bans        *ebpf.MapSpec `ebpf:"bans"`
-	BansNet6    *ebpf.MapSpec `ebpf:"bans_net6"`
-	BlockV4     *ebpf.MapSpec `ebpf:"block_v4"`
-	BlockV6     *ebpf.MapSpec `ebpf:"block_v6"`
-	Burst       *ebpf.MapSpec `ebpf:"burst"`
-	BurstEvents *ebpf.MapSpec `ebpf:"burst_events"`
-	BurstStats  *ebpf.MapSpec `ebpf:"burst_stats"`
-	Layout      *ebpf.MapSpec `ebpf:"layout"`
-	Meters      *ebpf.MapSpec `ebpf:"meters"`
-	NetBansOn   *ebpf.MapSpec `ebpf:"net_bans_on"`
-	Stats       *ebpf.MapSpec `ebpf:"stats"`
-	TmplDir     *ebpf.MapSpec `ebpf:"tmpl_dir"`
-	TmplLpmV4   *ebpf.MapSpec `ebpf:"tmpl_lpm_v4"`
-	TmplLpmV6   *ebpf.MapSpec `ebpf:"tmpl_lpm_v6"`
+	AllowV4      *ebpf.MapSpec `ebpf:"allow_v4"`
+	AllowV6      *ebpf.MapSpec `ebpf:"allow_v6"`
+	Bans         *ebpf.MapSpec `ebpf:"bans"`
+	BansNet6     *ebpf.MapSpec `ebpf:"bans_net6"`
+	BlockV4      *ebpf.MapSpec `ebpf:"block_v4"`
+	BlockV6      *ebpf.MapSpec `ebpf:"block_v6"`
+	BlockV6Short *ebpf.MapSpec `ebpf:"block_v6_short"`
+	Burst        *ebpf.MapSpec `ebpf:"burst"`
+	BurstEvents  *ebpf.MapSpec `ebpf:"burst_events"`
+	BurstStats   *ebpf.MapSpec `ebpf:"burst_stats"`
+	Layout       *ebpf.MapSpec `ebpf:"layout"`
+	Meters       *ebpf.MapSpec `ebpf:"meters"`
+	NetBansOn    *ebpf.MapSpec `ebpf:"net_bans_on"`
+	Stats        *ebpf.MapSpec `ebpf:"stats"`
+	TmplDir      *ebpf.MapSpec `ebpf:"tmpl_dir"`
+	TmplLpmV4    *ebpf.MapSpec `ebpf:"tmpl_lpm_v4"`
+	TmplLpmV6    *ebpf.MapSpec `ebpf:"tmpl_lpm_v6"`
+	TmplV6       *ebpf.MapSpec `ebpf:"tmpl_v6"`
 }
 
 // filterVariableSpecs contains global variables before they are loaded into the kernel.
@@ -214,22 +234,24 @@ func (o *filterObjects) Close() error {
 //
 // It can be passed to loadFilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type filterMaps struct {
-	AllowV4     *ebpf.Map `ebpf:"allow_v4"`
-	AllowV6     *ebpf.Map `ebpf:"allow_v6"`
-	Bans        *ebpf.Map `ebpf:"bans"`
-	BansNet6    *ebpf.Map `ebpf:"bans_net6"`
-	BlockV4     *ebpf.Map `ebpf:"block_v4"`
-	BlockV6     *ebpf.Map `ebpf:"block_v6"`
-	Burst       *ebpf.Map `ebpf:"burst"`
-	BurstEvents *ebpf.Map `ebpf:"burst_events"`
-	BurstStats  *ebpf.Map `ebpf:"burst_stats"`
-	Layout      *ebpf.Map `ebpf:"layout"`
-	Meters      *ebpf.Map `ebpf:"meters"`
-	NetBansOn   *ebpf.Map `ebpf:"net_bans_on"`
-	Stats       *ebpf.Map `ebpf:"stats"`
-	TmplDir     *ebpf.Map `ebpf:"tmpl_dir"`
-	TmplLpmV4   *ebpf.Map `ebpf:"tmpl_lpm_v4"`
-	TmplLpmV6   *ebpf.Map `ebpf:"tmpl_lpm_v6"`
+	AllowV4      *ebpf.Map `ebpf:"allow_v4"`
+	AllowV6      *ebpf.Map `ebpf:"allow_v6"`
+	Bans         *ebpf.Map `ebpf:"bans"`
+	BansNet6     *ebpf.Map `ebpf:"bans_net6"`
+	BlockV4      *ebpf.Map `ebpf:"block_v4"`
+	BlockV6      *ebpf.Map `ebpf:"block_v6"`
+	BlockV6Short *ebpf.Map `ebpf:"block_v6_short"`
+	Burst        *ebpf.Map `ebpf:"burst"`
+	BurstEvents  *ebpf.Map `ebpf:"burst_events"`
+	BurstStats   *ebpf.Map `ebpf:"burst_stats"`
+	Layout       *ebpf.Map `ebpf:"layout"`
+	Meters       *ebpf.Map `ebpf:"meters"`
+	NetBansOn    *ebpf.Map `ebpf:"net_bans_on"`
+	Stats        *ebpf.Map `ebpf:"stats"`
+	TmplDir      *ebpf.Map `ebpf:"tmpl_dir"`
+	TmplLpmV4    *ebpf.Map `ebpf:"tmpl_lpm_v4"`
+	TmplLpmV6    *ebpf.Map `ebpf:"tmpl_lpm_v6"`
+	TmplV6       *ebpf.Map `ebpf:"tmpl_v6"`
 }
 
 func (m *filterMaps) Close() error {
@@ -240,6 +262,7 @@ func (m *filterMaps) Close() error {
 		m.BansNet6,
 		m.BlockV4,
 		m.BlockV6,
+		m.BlockV6Short,
 		m.Burst,
 		m.BurstEvents,
 		m.BurstStats,
@@ -250,6 +273,7 @@ func (m *filterMaps) Close() error {
 		m.TmplDir,
 		m.TmplLpmV4,
 		m.TmplLpmV6,
+		m.TmplV6,
 	)
 }
 

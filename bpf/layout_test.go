@@ -16,6 +16,7 @@ import (
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
+	"github.com/edgeguard/edgeguard/bpf/internal/v6tab"
 )
 
 // TestObjectFresh fails when xdp/ changed after the object was generated:
@@ -71,6 +72,10 @@ func TestLayout(t *testing.T) {
 		{"ban_key", filterBanKey{}},
 		{"dir_page", filterDirPage{}},
 		{"dir_page", dir24.Page{}},
+		{"v6_key", filterV6Key{}},
+		{"v6_key", v6tab.Key{}},
+		{"v6_node", filterV6Node{}},
+		{"v6_node", v6tab.Node{}},
 		{"burst_cfg", filterBurstCfg{}},
 		{"meter", filterMeter{}},
 		{"burst_event", filterBurstEvent{}},
@@ -97,6 +102,7 @@ func TestLayout(t *testing.T) {
 		{"burst", uint32(0), filterBurstCfg{}},
 		{"meters", filterBanKey{}, filterMeter{}},
 		{"burst_stats", uint32(0), uint64(0)},
+		{"block_v6_short", uint32(0), uint32(0)},
 	}
 	for _, m := range maps {
 		ms := spec.Maps[m.name]
@@ -110,7 +116,7 @@ func TestLayout(t *testing.T) {
 		key, value any
 	}{
 		{"block_v4", uint32(0), dir24.Page{}},
-		{"block_v6", filterLpmV6Key{}, uint8(0)},
+		{"block_v6", v6tab.Key{}, v6tab.Node{}},
 		{"allow_v4", filterLpmV4Key{}, uint8(0)},
 		{"allow_v6", filterLpmV6Key{}, uint8(0)},
 	}
@@ -150,7 +156,7 @@ func TestLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defines := map[string]uint64{}
-	re := regexp.MustCompile(`(?m)^#define (DIR_\w+) \(?(0x[0-9a-f]+|\d+)u?( << (\d+))?\)?`)
+	re := regexp.MustCompile(`(?m)^#define ((?:DIR|V6)_\w+) \(?(0x[0-9a-f]+|\d+)u?( << (\d+))?\)?`)
 	for _, m := range re.FindAllSubmatch(src, -1) {
 		v, err := strconv.ParseUint(string(m[2]), 0, 64)
 		if err != nil {
@@ -167,6 +173,7 @@ func TestLayout(t *testing.T) {
 		"DIR_TBL24_PAGES": dir24.Tbl24Pages,
 		"DIR_CHUNK_WORDS": dir24.ChunkWords,
 		"DIR_CHUNK_FLAG":  dir24.ChunkFlag,
+		"V6_TAG_NODE":     v6tab.TagNode,
 	}
 	for name, want := range geometry {
 		if got, ok := defines[name]; !ok || got != want {

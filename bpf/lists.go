@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgeguard/edgeguard/bpf/cidrset"
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
+	"github.com/edgeguard/edgeguard/bpf/internal/v6tab"
 )
 
 const (
@@ -23,8 +24,12 @@ const (
 	dirMinHeadroom = 4096
 	// batchPages bounds one batch syscall writing DIR-24-8 pages (4 MiB).
 	batchPages = 1024
-	// lpmParallelMin is the smallest share worth a second trie writer.
+	// lpmParallelMin is the smallest share worth a second trie or table
+	// writer.
 	lpmParallelMin = 50_000
+	// v6MinHeadroom is the least number of spare entries a new IPv6 table
+	// gets for later deltas (it gets at least a quarter of its use).
+	v6MinHeadroom = 4096
 )
 
 // errBatchOff stands for a refused batch when batching is switched off.
@@ -50,11 +55,12 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	defer x.mu.Unlock()
 	var (
 		t4         *dir24.Table
+		t6         *v6tab.Table
 		m4, m6     *ebpf.Map
 		err4, err6 error
 	)
 	wg.Go(func() { t4, m4, err4 = x.buildDir(s4.Cover()) })
-	m6, err6 = x.buildLPM(x.innerLPM6, "eg_block_v6", s6.Cover())
+	t6, m6, err6 = x.buildV6(s6.Cover())
 	wg.Wait()
 	if err := errors.Join(err4, err6); err != nil {
 		closeMaps(m4, m6)
@@ -67,13 +73,12 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	}
 	closeMaps(x.dirMap)
 	x.dir, x.dirMap, x.block4 = t4, m4, s4
-	if err := swapInner(x.objs.BlockV6, m6); err != nil {
+	if err := x.swapV6(t6, m6); err != nil {
 		closeMaps(m6)
 		x.baseline = false // IPv4 is new, IPv6 still old
-		return fmt.Errorf("replace blocklist: swap IPv6 trie: %w", err)
+		return fmt.Errorf("replace blocklist: %w", err)
 	}
-	closeMaps(x.block6Map)
-	x.block6Map, x.block6 = m6, s6
+	x.block6 = s6
 	x.baseline = true
 	x.log.Debug("replaced blocklist", "ipv4", s4.Len(), "ipv4_cidrs", s4.CoverLen(),
 		"ipv6", s6.Len(), "ipv6_cidrs", s6.CoverLen(), "prepare", prepared.Sub(start),
@@ -83,7 +88,8 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 
 // ApplyBlocklistDelta adds then removes prefixes in place: the IPv4 table
 // rewrites only the pages the changed prefixes touch (chunks before the
-// entries that point at them), the IPv6 trie inserts before it deletes, so
+// entries that point at them), the IPv6 table rewrites only the /32 nodes
+// they touch (entries before the nodes that name them, deletions last), so
 // an address blocked before and after the delta is never passed meanwhile.
 // The families share nothing, so when both change they are patched and
 // written on two CPUs.
@@ -203,26 +209,165 @@ func (x *XDP) deltaV6(next *cidrset.Set, added, removed []cidrset.Prefix) error 
 		return nil
 	}
 	if x.block6Map != nil {
-		err := x.writeLPM(x.block6Map, added)
-		if err == nil {
-			err = x.deleteLPM(x.block6Map, removed)
-		}
+		w := x.v6.Delta(x.block6, next, added, removed)
+		err := x.writeV6(x.block6Map, w, true)
 		if err == nil {
 			x.block6 = next
 			return nil
 		}
-		x.log.Warn("in-place IPv6 trie update failed; rebuilding", "err", err)
+		x.log.Warn("in-place IPv6 table update failed; rebuilding", "err", err)
 	}
-	m, err := x.buildLPM(x.innerLPM6, "eg_block_v6", next.Cover())
+	t, m, err := x.buildV6(next.Cover())
 	if err != nil {
 		return err
 	}
-	if err := swapInner(x.objs.BlockV6, m); err != nil {
+	if err := x.swapV6(t, m); err != nil {
 		closeMaps(m)
-		return fmt.Errorf("swap IPv6 trie: %w", err)
+		return err
+	}
+	x.block6 = next
+	return nil
+}
+
+// buildV6 builds the IPv6 table for cover in a new inner map; nil for an
+// empty cover.
+func (x *XDP) buildV6(cover []cidrset.Prefix) (*v6tab.Table, *ebpf.Map, error) {
+	if len(cover) == 0 {
+		return nil, nil, nil
+	}
+	t := v6tab.New(cover)
+	w := t.Build(cover)
+	n := w.Len()
+	spec := x.innerV6.Copy()
+	spec.Name = "eg_block_v6"
+	// Room for deltas; a delta that finds none rebuilds the table.
+	spec.MaxEntries = uint32(n + max(n/4, v6MinHeadroom))
+	m, err := ebpf.NewMap(spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create IPv6 table (%d entries): %w", spec.MaxEntries, err)
+	}
+	if err := x.writeV6(m, w, false); err != nil {
+		m.Close()
+		return nil, nil, fmt.Errorf("fill IPv6 table: %w", err)
+	}
+	return t, m, nil
+}
+
+// swapV6 swaps the IPv6 table m (layout t; nil for an empty list) in. The
+// short-length bitmap covers both tables while either may be read.
+func (x *XDP) swapV6(t *v6tab.Table, m *ebpf.Map) error {
+	var bits uint32
+	if t != nil {
+		bits = t.ShortBits()
+	}
+	if err := x.widenV6Short(bits); err != nil {
+		return err
+	}
+	if err := swapInner(x.objs.BlockV6, m); err != nil {
+		return fmt.Errorf("swap IPv6 table: %w", err)
 	}
 	closeMaps(x.block6Map)
-	x.block6Map, x.block6 = m, next
+	x.v6, x.block6Map = t, m
+	// The swap waited for a grace period: no packet reads the old table.
+	if err := x.objs.BlockV6Short.Update(uint32(0), bits, ebpf.UpdateAny); err != nil {
+		x.log.Warn("narrowing the IPv6 short-length bitmap failed (costs probes, not verdicts)", "err", err)
+	}
+	return nil
+}
+
+// widenV6Short adds bits to the short-length bitmap.
+func (x *XDP) widenV6Short(bits uint32) error {
+	var cur uint32
+	if err := x.objs.BlockV6Short.Lookup(uint32(0), &cur); err != nil {
+		return fmt.Errorf("read IPv6 short-length bitmap: %w", err)
+	}
+	if cur|bits == cur {
+		return nil
+	}
+	if err := x.objs.BlockV6Short.Update(uint32(0), cur|bits, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
+	}
+	return nil
+}
+
+// writeV6 applies w to m in its order: inserts, nodes, deletions. live
+// means packets read m: the short-length bitmap then grows after the
+// inserts and shrinks after the deletions. A fresh map is filled by two
+// writers (the hash table locks per bucket).
+func (x *XDP) writeV6(m *ebpf.Map, w *v6tab.Writes, live bool) error {
+	if !live {
+		keys := append(w.InsertKeys, w.NodeKeys...)
+		vals := append(make([]v6tab.Node, len(w.InsertKeys), len(keys)), w.NodeVals...)
+		if len(keys) < 2*lpmParallelMin {
+			return x.putV6(m, keys, vals)
+		}
+		half := len(keys) / 2
+		var wg sync.WaitGroup
+		var err1 error
+		wg.Go(func() { err1 = x.putV6(m, keys[:half], vals[:half]) })
+		err2 := x.putV6(m, keys[half:], vals[half:])
+		wg.Wait()
+		return errors.Join(err1, err2)
+	}
+	if err := x.putV6(m, w.InsertKeys, make([]v6tab.Node, len(w.InsertKeys))); err != nil {
+		return err
+	}
+	if err := x.widenV6Short(x.v6.ShortBits()); err != nil {
+		return err
+	}
+	if err := x.putV6(m, w.NodeKeys, w.NodeVals); err != nil {
+		return err
+	}
+	if err := x.deleteV6(m, w.DeleteKeys); err != nil {
+		return err
+	}
+	if err := x.objs.BlockV6Short.Update(uint32(0), x.v6.ShortBits(), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
+	}
+	return nil
+}
+
+func (x *XDP) putV6(m *ebpf.Map, keys []v6tab.Key, vals []v6tab.Node) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	done, err := 0, errBatchOff
+	if !x.noBatch {
+		done, err = m.BatchUpdate(keys, vals, nil)
+		done = max(done, 0)
+		x.batchWrites.Add(uint64(done))
+	}
+	if err != nil {
+		for i := done; i < len(keys); i++ {
+			if err := m.Update(&keys[i], &vals[i], ebpf.UpdateAny); err != nil {
+				return fmt.Errorf("write IPv6 entry %d/%x: %w", keys[i].Tag, keys[i].Addr, err)
+			}
+			x.elementWrites.Add(1)
+		}
+	}
+	return nil
+}
+
+// deleteV6 removes keys; keys already absent are ignored.
+func (x *XDP) deleteV6(m *ebpf.Map, keys []v6tab.Key) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	done, err := 0, errBatchOff
+	if !x.noBatch {
+		done, err = m.BatchDelete(keys, nil)
+		done = max(done, 0)
+		x.batchWrites.Add(uint64(done))
+	}
+	if err != nil {
+		// A batch stops at the first absent key: go on one by one.
+		for i := done; i < len(keys); i++ {
+			if err := m.Delete(&keys[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("delete IPv6 entry %d/%x: %w", keys[i].Tag, keys[i].Addr, err)
+			}
+			x.elementWrites.Add(1)
+		}
+	}
 	return nil
 }
 

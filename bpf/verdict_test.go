@@ -339,6 +339,12 @@ func TestDeltasMatchReference(t *testing.T) {
 		}
 		var b [16]byte
 		b[0], b[1], b[2], b[3], b[5], b[15] = 0x20, 0x01, 0x0d, 0xb8, byte(r.IntN(4)), byte(r.IntN(256))
+		if r.IntN(4) == 0 {
+			// Short CIDRs over several /32s: spread over nodes from
+			// /20 on, tagged entries below.
+			b[2], b[3] = byte(r.IntN(2)), byte(r.IntN(256))
+			return netip.PrefixFrom(netip.AddrFrom16(b), 14+r.IntN(25)).Masked()
+		}
 		return netip.PrefixFrom(netip.AddrFrom16(b), 40+r.IntN(89)).Masked()
 	}
 	var raw []netip.Prefix
@@ -431,8 +437,10 @@ func TestDeltaRebuildsWhenFull(t *testing.T) {
 func TestReplaceIsAtomic(t *testing.T) {
 	x := openTest(t)
 	r := rand.New(rand.NewPCG(5, 6))
-	mk := func(n int) []netip.Prefix {
-		out := prefixes("203.0.113.0/24", "2001:db8:bad::/48")
+	// 2400:1::9 is blocked by a short IPv6 CIDR (a tagged entry found
+	// through block_v6_short) in one list and by a /48 node in the other.
+	mk := func(n int, v6 string) []netip.Prefix {
+		out := prefixes("203.0.113.0/24", "2001:db8:bad::/48", v6)
 		for range n {
 			out = append(out, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(1 + r.IntN(100)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))}), 16+r.IntN(17)).Masked())
 			var b [16]byte
@@ -441,7 +449,7 @@ func TestReplaceIsAtomic(t *testing.T) {
 		}
 		return out
 	}
-	lists := [][]netip.Prefix{mk(20000), mk(5000)}
+	lists := [][]netip.Prefix{mk(20000, "2400::/12"), mk(5000, "2400:1::/48")}
 	if err := x.ReplaceBlocklist(lists[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -451,6 +459,7 @@ func TestReplaceIsAtomic(t *testing.T) {
 	}{
 		{tcp("203.0.113.9"), ActionDrop},
 		{tcp("2001:db8:bad::9"), ActionDrop},
+		{tcp("2400:1::9"), ActionDrop},
 		{tcp("192.0.2.9"), ActionPass},
 		{tcp("2001:db8:ffff::9"), ActionPass},
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/edgeguard/edgeguard/bpf/cidrset"
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
+	"github.com/edgeguard/edgeguard/bpf/internal/v6tab"
 )
 
 // DefaultPinPath is where maps and links are pinned unless Options says otherwise.
@@ -79,9 +80,11 @@ type objects struct {
 	Prog    *ebpf.Program `ebpf:"xdp_filter"`
 	BlockV4 *ebpf.Map     `ebpf:"block_v4"`
 	BlockV6 *ebpf.Map     `ebpf:"block_v6"`
-	AllowV4 *ebpf.Map     `ebpf:"allow_v4"`
-	AllowV6 *ebpf.Map     `ebpf:"allow_v6"`
-	Bans    *ebpf.Map     `ebpf:"bans"`
+	// BlockV6Short is the short-length bitmap of block_v6's table.
+	BlockV6Short *ebpf.Map `ebpf:"block_v6_short"`
+	AllowV4      *ebpf.Map `ebpf:"allow_v4"`
+	AllowV6      *ebpf.Map `ebpf:"allow_v6"`
+	Bans         *ebpf.Map `ebpf:"bans"`
 	// BansNet6 is new in a later version: a daemon upgraded over older
 	// pins creates it beside them.
 	BansNet6  *ebpf.Map `ebpf:"bans_net6"`
@@ -96,7 +99,7 @@ type objects struct {
 }
 
 // pinnedMaps names the maps pinned under the pin path.
-var pinnedMaps = []string{"block_v4", "block_v6", "allow_v4", "allow_v6", "bans", "bans_net6", "net_bans_on", "stats", "layout", "burst_stats"}
+var pinnedMaps = []string{"block_v4", "block_v6", "block_v6_short", "allow_v4", "allow_v6", "bans", "bans_net6", "net_bans_on", "stats", "layout", "burst_stats"}
 
 type attached struct {
 	Attachment
@@ -117,7 +120,7 @@ type XDP struct {
 
 	meterSize int // entries of the meters map (x.mu)
 
-	innerDir, innerLPM4, innerLPM6 *ebpf.MapSpec
+	innerDir, innerV6, innerLPM4, innerLPM6 *ebpf.MapSpec
 
 	mu        sync.Mutex // serializes list operations and guards the fields below
 	block4    *cidrset.Set
@@ -127,7 +130,8 @@ type XDP struct {
 	baseline  bool         // block4/block6 are what the kernel holds
 	dir       *dir24.Table // mirror of the live IPv4 table (nil: slot empty)
 	dirMap    *ebpf.Map    // live IPv4 block inner map
-	block6Map *ebpf.Map    // live IPv6 block trie
+	v6        *v6tab.Table // layout of the live IPv6 table (nil: slot empty)
+	block6Map *ebpf.Map    // live IPv6 block table
 	allow4Map *ebpf.Map
 	allow6Map *ebpf.Map
 	pageBuf   []dir24.Page // writePages' gathered batch, kept between deltas
@@ -230,9 +234,10 @@ func (x *XDP) load() error {
 	}
 	x.innerDir = spec.Maps["block_v4"].InnerMap.Copy()
 	x.innerLPM4 = spec.Maps["allow_v4"].InnerMap.Copy()
-	x.innerLPM6 = spec.Maps["block_v6"].InnerMap.Copy()
+	x.innerV6 = spec.Maps["block_v6"].InnerMap.Copy()
+	x.innerLPM6 = spec.Maps["allow_v6"].InnerMap.Copy()
 	spec.Maps["meters"].MaxEntries = uint32(x.meterSize)
-	fingerprint := layoutFingerprint(x.innerDir, x.innerLPM4, x.innerLPM6)
+	fingerprint := layoutFingerprint(x.innerDir, x.innerV6, x.innerLPM4, x.innerLPM6)
 
 	_, statErr := os.Stat(filepath.Join(x.pinPath, "layout"))
 	x.reused = statErr == nil
@@ -274,14 +279,16 @@ func (x *XDP) load() error {
 	return nil
 }
 
-// layoutFingerprint identifies the inner map layouts and the DIR-24-8
-// geometry: what an existing outer map must have been created for.
+// layoutFingerprint identifies the inner map layouts, the DIR-24-8
+// geometry and the IPv6 table's tags: what an existing outer map must have
+// been created for.
 func layoutFingerprint(specs ...*ebpf.MapSpec) uint64 {
 	h := fnv.New64a()
 	for _, s := range specs {
 		fmt.Fprintf(h, "%s/%d/%d/%d;", s.Type, s.KeySize, s.ValueSize, s.Flags)
 	}
 	fmt.Fprintf(h, "dir24/%d/%d/%d/%#x", dir24.PageWords, dir24.Tbl24Pages, dir24.ChunkWords, uint32(dir24.ChunkFlag))
+	fmt.Fprintf(h, ";v6tab/%#x", v6tab.TagNode)
 	return h.Sum64()
 }
 
@@ -492,7 +499,7 @@ func (x *XDP) closeObjects() error {
 	if x.objs.Prog != nil {
 		errs = append(errs, x.objs.Prog.Close())
 	}
-	for _, m := range []*ebpf.Map{x.objs.BlockV4, x.objs.BlockV6, x.objs.AllowV4, x.objs.AllowV6,
+	for _, m := range []*ebpf.Map{x.objs.BlockV4, x.objs.BlockV6, x.objs.BlockV6Short, x.objs.AllowV4, x.objs.AllowV6,
 		x.objs.Bans, x.objs.BansNet6, x.objs.NetBansOn, x.objs.Stats, x.objs.Layout,
 		x.objs.Burst, x.objs.Meters, x.objs.BurstEvents, x.objs.BurstStats} {
 		if m != nil {

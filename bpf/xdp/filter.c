@@ -19,7 +19,10 @@
 //
 // Lists are replaced atomically by user space: each list lives in an inner
 // map that sits in the single slot of an ARRAY_OF_MAPS, and a whole new inner
-// map is swapped in. An empty slot means an empty list.
+// map is swapped in. An empty slot means an empty list. No blocklist lookup
+// walks a trie: IPv4 reads a flat DIR-24-8 table, IPv6 a hash table of /32
+// nodes (see struct v6_node); tries remain for the allowlists, which are
+// consulted only when a packet would be dropped.
 //
 // Every key and value layout below is mirrored in Go by bpf2go (-type) and
 // checked by bpf/layout_test.go; change both together.
@@ -117,11 +120,49 @@ struct dir_page {
 		__type(value, __u8);                      \
 	}
 
+// Hash table for the IPv6 blocklist (layout built by bpf/internal/v6tab).
+//
+// struct v6_key tags an address (network order):
+//   tag V6_TAG_NODE  the /32 in addr[0..3], rest zero -> struct v6_node
+//   tag 0-128        a CIDR of that length, host bits zero -> zero v6_node
+// Every /32 that holds a CIDR of 33 bits or more, or that a CIDR of up to
+// 32 bits covers (user space spreads those over their /32s down to a
+// length it chooses), has a node. The cover user space loads is disjoint,
+// so a source whose /32 has a node is blocked by that node's CIDRs or not
+// at all; a source without a node is looked up by the short lengths in
+// block_v6_short. A packet costs one hash lookup in the common case (one
+// CIDR per /32, held inline), whatever the list size.
+#define V6_TAG_NODE 0x100u
+
+struct v6_key {
+	__u32 tag;
+	__u8 addr[16];
+};
+
+struct v6_node {
+	__u64 lens_lo;        // further CIDRs of 33-96 bits under this /32: bit len-33
+	__u32 lens_hi;        // further CIDRs of 97-128 bits: bit len-97
+	__u8 covered;         // nonzero: one CIDR of 32 bits or fewer covers the /32
+	__u8 inline_len;      // 0, or the length (33-128) of the CIDR in inline_addr
+	__u16 pad;
+	__u8 inline_addr[16]; // one CIDR under this /32, host bits zero
+};
+
+#define V6_INNER                                          \
+	struct {                                          \
+		__uint(type, BPF_MAP_TYPE_HASH);          \
+		__uint(max_entries, 1);                   \
+		__uint(map_flags, BPF_F_NO_PREALLOC);     \
+		__type(key, struct v6_key);               \
+		__type(value, struct v6_node);            \
+	}
+
 // Clang emits only a forward declaration for a struct reached solely through
 // an __array() inner map definition, which loaders cannot size. These tiny
 // template maps make BTF carry the full key and value types; user space never
 // uses them.
 DIR_INNER tmpl_dir SEC(".maps");
+V6_INNER tmpl_v6 SEC(".maps");
 LPM_INNER(struct lpm_v4_key) tmpl_lpm_v4 SEC(".maps");
 LPM_INNER(struct lpm_v6_key) tmpl_lpm_v6 SEC(".maps");
 
@@ -139,8 +180,20 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, LPM_INNER(struct lpm_v6_key));
+	__array(values, V6_INNER);
 } block_v6 SEC(".maps");
+
+// block_v6_short: key 0 -> bitmap of the CIDR lengths below 32 (bit len)
+// that have tagged entries in block_v6's table. User space widens it to
+// cover both tables before a swap and narrows it after, so a packet never
+// misses a length of the table it reads.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} block_v6_short SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -367,6 +420,82 @@ static __always_inline int dir_blocked(__u32 a)
 	return (p->w[w & (DIR_PAGE_WORDS - 1)] >> (a & 31)) & 1;
 }
 
+// mask_v6 clears the bits of an IPv6 address past the first bits.
+static __always_inline void mask_v6(__u32 *w, __u32 bits)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		if (bits >= 32 * (i + 1))
+			continue;
+		__u32 keep = bits > 32 * i ? bits - 32 * i : 0;
+		w[i] &= keep ? bpf_htonl(~0u << (32 - keep)) : 0;
+	}
+}
+
+// low_bit_index returns the index of the lowest set bit of m (m != 0),
+// without branches: the bits below it, counted (SWAR popcount).
+static __always_inline __u32 low_bit_index(__u64 m)
+{
+	__u64 x = (m & -m) - 1;
+
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
+// v6_probe_lens looks up src masked to each length base + i for the bits i
+// set in lens, and reports whether one is an entry of tbl. k is scratch.
+static __always_inline int v6_probe_lens(void *tbl, struct v6_key *k, const __u32 *src, __u64 lens, __u32 base)
+{
+	for (int i = 0; i < 64 && lens; i++) {
+		__u32 len = base + low_bit_index(lens);
+		lens &= lens - 1;
+		__u32 *w = (__u32 *)k->addr;
+		k->tag = len;
+		w[0] = src[0];
+		w[1] = src[1];
+		w[2] = src[2];
+		w[3] = src[3];
+		mask_v6(w, len);
+		if (bpf_map_lookup_elem(tbl, k))
+			return 1;
+	}
+	return 0;
+}
+
+// v6_blocked reports whether the IPv6 blocklist table names the source
+// (network order, 4-byte aligned).
+static __always_inline int v6_blocked(const __u32 *src)
+{
+	__u32 zero = 0;
+	void *tbl = bpf_map_lookup_elem(&block_v6, &zero);
+	if (!tbl)
+		return 0;
+
+	struct v6_key k __attribute__((aligned(8))) = { .tag = V6_TAG_NODE };
+	__u32 *w = (__u32 *)k.addr;
+	w[0] = src[0];
+	struct v6_node *n = bpf_map_lookup_elem(tbl, &k);
+	if (n) {
+		if (n->covered)
+			return 1;
+		__u32 len = n->inline_len;
+		if (len) {
+			__u32 m[4] = { src[0], src[1], src[2], src[3] };
+			mask_v6(m, len);
+			__u32 *in = (__u32 *)n->inline_addr;
+			if (m[0] == in[0] && m[1] == in[1] && m[2] == in[2] && m[3] == in[3])
+				return 1;
+		}
+		if (n->lens_lo && v6_probe_lens(tbl, &k, src, n->lens_lo, 33))
+			return 1;
+		return n->lens_hi && v6_probe_lens(tbl, &k, src, n->lens_hi, 97);
+	}
+	__u32 *sh = bpf_map_lookup_elem(&block_v6_short, &zero);
+	return sh && *sh && v6_probe_lens(tbl, &k, src, *sh, 0);
+}
+
 static __always_inline int banned(struct ban_key *k)
 {
 	__u64 *until = bpf_map_lookup_elem(&bans, k);
@@ -517,18 +646,6 @@ static __always_inline int allowed_v6(struct lpm_v6_key *k)
 	return allow && bpf_map_lookup_elem(allow, k);
 }
 
-// mask_v6 clears the bits of an IPv6 address past the first bits.
-static __always_inline void mask_v6(__u32 *w, __u32 bits)
-{
-#pragma unroll
-	for (int i = 0; i < 4; i++) {
-		if (bits >= 32 * (i + 1))
-			continue;
-		__u32 keep = bits > 32 * i ? bits - 32 * i : 0;
-		w[i] &= keep ? bpf_htonl(~0u << (32 - keep)) : 0;
-	}
-}
-
 // The allowlist only changes the fate of packets a list would drop, so it is
 // consulted only for those: the common path (no list names the source) pays
 // for the blocklist and ban lookups alone. REASON_PASS_ALLOWLIST therefore
@@ -566,12 +683,11 @@ static __always_inline int check_v4(struct xdp_md *ctx, struct iphdr *ip, void *
 
 static __always_inline int check_v6(struct xdp_md *ctx, struct ipv6hdr *ip6, void *end)
 {
-	__u32 zero = 0, reason = REASON_PASS;
-	struct lpm_v6_key k = { .prefixlen = 128 };
+	__u32 reason = REASON_PASS;
+	struct lpm_v6_key k __attribute__((aligned(8))) = { .prefixlen = 128 };
 	__builtin_memcpy(k.addr, &ip6->saddr, 16);
 
-	void *block = bpf_map_lookup_elem(&block_v6, &zero);
-	if (block && bpf_map_lookup_elem(block, &k))
+	if (v6_blocked((__u32 *)k.addr))
 		reason = REASON_DROP_BLOCKLIST;
 	else if (banned((struct ban_key *)k.addr) || net_banned(&k)) // ban_key: same layout as k.addr
 		reason = REASON_DROP_BANNED;
