@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,6 +122,26 @@ func processGone(pid int) bool {
 	return len(f) > 0 && (f[0] == "Z" || f[0] == "X")
 }
 
+// stopSuccessor makes sure the gatewayd that took over from g (the one
+// whose log says "took over ... pid") is stopped when the test ends.
+func stopSuccessor(t *testing.T, g *gateway) {
+	t.Helper()
+	m := regexp.MustCompile(`"msg":"took over from the previous gatewayd","pid":(\d+)`).FindAllStringSubmatch(g.logs(), -1)
+	if m == nil {
+		t.Fatalf("no successor pid in the log:\n%s", g.logs())
+	}
+	pid, _ := strconv.Atoi(m[len(m)-1][1])
+	t.Cleanup(func() {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		select {
+		case <-g.exited: // stderr closes when the last gatewayd exits
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("successor pid %d did not stop on SIGTERM", pid)
+		}
+	})
+}
+
 // TestUpgradeUnderLoad upgrades gatewayd twice (SIGUSR2) while clients keep
 // sending keep-alive requests: the new process takes over the listening
 // sockets, becomes systemd's main process (MAINPID=), the old one drains and
@@ -178,6 +199,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		if err != nil || next == pid {
 			t.Fatalf("round %d: notification %q: want the new main pid", round, m)
 		}
+		t.Cleanup(func() { _ = syscall.Kill(next, syscall.SIGKILL) })
 		notify.next("READY=1") // from the successor, now main
 		waitFor(t, fmt.Sprintf("round %d: old gatewayd (pid %d) to exit", round, pid), func() bool { return processGone(pid) })
 		pid = next
