@@ -87,7 +87,8 @@ type Config struct {
 	// OnError is the status a failed tier-2 inspection answers: 403 or 500.
 	OnError int
 	// BlockTruncated refuses a request tier 1 could not inspect whole (too
-	// many values, an encoded body) in block mode; else it passes, counted.
+	// many values, an encoded body, a charset it cannot decode) in block
+	// mode; else it passes, counted.
 	BlockTruncated bool
 }
 
@@ -105,6 +106,11 @@ var _ pipeline.Stage = (*Stage)(nil)
 // DetailTruncated is the detail of a request refused because tier 1 could
 // not inspect it whole.
 const DetailTruncated = "inspection_truncated"
+
+// DetailUndecodable is the detail of a request refused because its body,
+// or a part of it, declares a charset tier 1 cannot decode (UTF-7, EBCDIC,
+// unknown labels), where ASCII syntax can hide in other bytes.
+const DetailUndecodable = "inspection_undecodable"
 
 // New builds the stage.
 func New(cfg Config) (*Stage, error) {
@@ -158,7 +164,11 @@ func (s *Stage) tier1(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Ve
 		if res.Truncated {
 			s.truncated.Inc()
 			if s.cfg.Mode1 == Block && s.cfg.BlockTruncated {
-				return refuse(ctx, r, fasthttp.StatusForbidden, DetailTruncated)
+				detail := DetailTruncated
+				if res.Undecodable {
+					detail = DetailUndecodable
+				}
+				return refuse(ctx, r, fasthttp.StatusForbidden, detail)
 			}
 		}
 		return pipeline.Continue

@@ -40,6 +40,11 @@ type fakeEngine struct {
 
 func (f fakeEngine) Inspect(*fasthttp.RequestCtx, bool) (Tier2Result, error) { return f.res, f.err }
 
+// utf7Form is "1' OR '1'='1" in UTF-7, which an upstream that honours the
+// charset decodes, and tier 1 cannot.
+const utf7Form = "POST /f HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-7\r\n" +
+	"Content-Length: 35\r\n\r\nc=1%2BACc- OR %2BACc-1%2BACcAPQAn-1"
+
 func TestStage(t *testing.T) {
 	d := detector(t)
 	sqli := "GET /items?q=1'%20OR%20'1'='1 HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -66,6 +71,13 @@ func TestStage(t *testing.T) {
 			403, pipeline.ReasonWAFError, "crs_error", ""},
 		{"tier 2 fails closed with 500", Config{Tier2: fakeEngine{err: errors.New("boom")}, Mode2: Block, OnError: 500}, clean,
 			500, pipeline.ReasonWAFError, "crs_error", ""},
+		{"truncated: an encoded body", Config{Tier1: d, Mode1: Block, BlockTruncated: true},
+			"POST /f HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Encoding: br\r\nContent-Length: 5\r\n\r\nhello",
+			403, pipeline.ReasonWAFBlocked, DetailTruncated, ""},
+		{"undecodable: a UTF-7 form", Config{Tier1: d, Mode1: Block, BlockTruncated: true}, utf7Form,
+			403, pipeline.ReasonWAFBlocked, DetailUndecodable, ""},
+		{"undecodable passes without block_truncated", Config{Tier1: d, Mode1: Block}, utf7Form, 0, 0, "", ""},
+		{"undecodable passes in detect mode", Config{Tier1: d, Mode1: Detect, BlockTruncated: true}, utf7Form, 0, 0, "", ""},
 		{"tier 1 blocks before tier 2 runs", Config{Tier1: d, Mode1: Block, Tier2: fakeEngine{err: errors.New("must not run")}, Mode2: Block},
 			sqli, 403, pipeline.ReasonWAFBlocked, "sqli", "query.q"},
 	}

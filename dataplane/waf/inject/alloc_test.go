@@ -46,6 +46,13 @@ func TestInspectAllocs(t *testing.T) {
 		{"multipart lf", d, bodyRequest("multipart/form-data; boundary=b", "--b\nContent-Disposition: form-data; name=\"a\"\n\nhello world\n--b--\n")},
 		{"soap", d, bodyRequest("text/xml", soapEnvelope("O'Brien & Sons <sales@example.com>"))},
 		{"text", d, bodyRequest("text/plain", "Please deliver to the back door, ring twice; thanks!")},
+		{"json utf-16le bom", d, bodyRequest("application/json", encodeUTF(utf16LE, true, order1K))},
+		{"json utf-32be declared", d, bodyRequest("application/json; charset=utf-32be", encodeUTF(utf32BE, false, order1K))},
+		{"text utf-16, both orders", d, bodyRequest("text/plain; charset=utf-16", encodeUTF(utf16BE, false, "Please deliver to the back door"))},
+		{"multipart part utf-16", d, bodyRequest("multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n"+
+			"Content-Type: text/plain; charset=utf-16\r\n\r\n"+encodeUTF(utf16LE, true, "hello world")+"\r\n--b--\r\n")},
+		{"latin-1 form", d, bodyRequest("application/x-www-form-urlencoded; charset=ISO-8859-1", "name=Andr%E9&city=K%F6ln")},
+		{"utf-7 form, undecodable", d, bodyRequest("application/x-www-form-urlencoded; charset=utf-7", "name=Andr+AOk-")},
 		{"browser headers, all", all, headers(browserHeaders)},
 		{"mobile headers, all", all, headers(mobileHeaders)},
 	} {

@@ -81,6 +81,15 @@ var benchCases = []benchCase{
 	{"1KB JSON pre-parsed", jsonPOST, true},
 	{"1KB form", formPOST, false},
 	{"SQLi GET", attackGET, false},
+	{"1KB JSON utf-16le", jsonUTF16POST, false},
+}
+
+// jsonUTF16POST is the 1 KB order in UTF-16LE with a BOM: its bytes, then
+// its UTF-8 transcoding, are inspected.
+func jsonUTF16POST() *fasthttp.Request {
+	r := jsonPOST()
+	r.SetBodyString(encodeUTF(utf16LE, true, order1K))
+	return r
 }
 
 func BenchmarkInspect(b *testing.B) {

@@ -346,9 +346,15 @@ type Result struct {
 	// Decoding is the form in which the value matched.
 	Decoding Decoding
 	// Truncated means some of the request was not inspected: MaxValues or
-	// MaxBytes was reached, the body has a Content-Encoding, or a multipart
-	// body is malformed. The caller decides whether that is a block.
+	// MaxBytes was reached, the body has a Content-Encoding, a multipart
+	// body is malformed, or Undecodable. The caller decides whether that
+	// is a block.
 	Truncated bool
+	// Undecodable means the body, or a multipart part, declares a charset
+	// that tier 1 cannot decode (UTF-7, EBCDIC, ISO-2022, an unknown
+	// label): its bytes were inspected, but an upstream that decodes it
+	// may read what they hide. Truncated is set too.
+	Undecodable bool
 	// Values and Bytes are how much was inspected, decoded forms included.
 	Values, Bytes int
 }
@@ -369,6 +375,8 @@ type Scratch struct {
 	str     []byte
 	loc     []byte
 	delim   []byte
+	utf     []byte // the body transcoded from UTF-16 or UTF-32 (charset.go)
+	utfPart []byte // a multipart part transcoded
 	ptr     []ptrSeg
 	res     Result
 	fp      string // the fingerprint of the last SQLi detection

@@ -151,49 +151,100 @@ const (
 
 // inspectBody inspects the body by its media type: the fields of JSON,
 // form and multipart bodies, the text and attributes of XML, and any other
-// text body as one value.
+// text body as one value; and again in each Unicode encoding an upstream
+// may decode it in (charset.go).
 func (d *Detector) inspectBody(sc *Scratch, req *fasthttp.Request, body *fastjson.Value) {
-	if body != nil {
+	ct := req.Header.ContentType()
+	cs, _ := headers.ContentCharset(ct)
+	if body != nil && (cs == headers.CharsetNone || cs == headers.CharsetUTF8) {
 		if d.sources.Has(SourceJSON) {
 			d.inspectJSONValue(sc, body)
 		}
 		return
 	}
+	// A body parsed as UTF-8 JSON but declared in another charset is read
+	// from its bytes below, where the charset is honoured.
 	raw := req.Body()
 	if len(raw) == 0 {
 		return
 	}
-	mt, params := mediaType(req.Header.ContentType())
-	kind := bodyKindOf(mt, raw)
+	mt, params := mediaType(ct)
+	if len(mt) > 0 && binaryMediaType(mt) {
+		return
+	}
+	if ce, n := headers.ContentCodings(&req.Header); n > 1 || n == 1 && encoded(ce, raw) {
+		// Compressed (twice: not even its magic is checked): not readable
+		// here, in any charset, whatever its bytes look like (gzip's are
+		// not text, and a text/plain body must not pass as binary).
+		if d.sources&bodySources != 0 {
+			sc.res.Truncated = true
+		}
+		return
+	}
+	// The Unicode readings first: the one an upstream decodes names the
+	// detection's location, where the bytes would only say "body".
+	inspected := false
+	reads := bodyReadings(cs, raw)
+	for r := readUTF16LE; r&readAll != 0 && !sc.stopped; r <<= 1 {
+		if reads&r == 0 {
+			continue
+		}
+		var whole bool
+		sc.utf, whole = transcode(sc.utf[:0], raw, r, d.maxBytes)
+		if !whole {
+			sc.res.Truncated = true
+		}
+		if d.inspectReading(sc, mt, params, sc.utf) {
+			inspected = true
+		}
+	}
+	if cap(sc.utf) > maxKeptUTF8 {
+		sc.utf = nil
+	}
+	if !sc.stopped && d.inspectReading(sc, mt, params, stripUTF8BOM(raw)) {
+		inspected = true
+	}
+	if cs == headers.CharsetOther && inspected && !sc.stopped {
+		sc.res.Truncated, sc.res.Undecodable = true, true
+	}
+}
+
+// bodySources are the sources read from a body.
+const bodySources = 1<<SourceForm | 1<<SourceJSON | 1<<SourceBody | 1<<SourceXML
+
+// inspectReading inspects b, one reading of the body, by its media type
+// mt (its first bytes when it has none), and reports whether its kind is
+// one that is inspected.
+func (d *Detector) inspectReading(sc *Scratch, mt, params, b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	kind := bodyKindOf(mt, b)
 	switch kind {
 	case bodySkip:
-		return
+		return false
 	case bodyJSON:
 		if !d.sources.Has(SourceJSON) && !d.sources.Has(SourceBody) {
-			return
+			return false
 		}
 	case bodyForm, bodyMultipart:
 		if !d.sources.Has(SourceForm) {
-			return
+			return false
 		}
 	case bodyXML:
 		if !d.sources.Has(SourceXML) && !d.sources.Has(SourceBody) {
-			return
+			return false
 		}
 	case bodyRaw:
 		if !d.sources.Has(SourceBody) {
-			return
+			return false
 		}
-	}
-	if ce, n := headers.ContentCodings(&req.Header); n > 1 || n == 1 && encoded(ce, raw) {
-		sc.res.Truncated = true // compressed (twice: not even its magic is checked): not readable here
-		return
 	}
 	switch kind {
 	case bodyJSON:
-		d.inspectJSONBytes(sc, raw)
+		d.inspectJSONBytes(sc, b)
 	case bodyForm:
-		sc.form.ParseBytes(raw)
+		sc.form.ParseBytes(b)
 		for k, v := range sc.form.All() {
 			if d.value(sc, SourceForm, k, k, ctxName) || d.value(sc, SourceForm, k, v, 0) {
 				break
@@ -201,12 +252,13 @@ func (d *Detector) inspectBody(sc *Scratch, req *fasthttp.Request, body *fastjso
 		}
 		sc.form.Reset()
 	case bodyMultipart:
-		d.inspectMultipart(sc, raw, params)
+		d.inspectMultipart(sc, b, params)
 	case bodyXML:
-		d.inspectXML(sc, raw)
+		d.inspectXML(sc, b)
 	case bodyRaw:
-		d.value(sc, SourceBody, nil, raw, 0)
+		d.value(sc, SourceBody, nil, b, 0)
 	}
+	return true
 }
 
 // bodyKindOf classifies a body by its media type mt, and by its first
@@ -427,14 +479,49 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
 		}
 		content := rest[:end]
 		rest = rest[end+len(delim):]
-		name, isFile := partName(headers)
+		name, isFile, cs := partHeaders(headers)
 		if isFile {
 			continue
 		}
 		if d.value(sc, SourceForm, name, name, ctxName) || d.value(sc, SourceForm, name, content, 0) {
 			return
 		}
+		if d.partReadings(sc, name, content, cs) {
+			return
+		}
 	}
+}
+
+// partReadings inspects a part's content again in each Unicode encoding
+// its charset or BOM names (an upstream decodes a part by its own
+// Content-Type), and marks the result Undecodable for a charset it cannot
+// decode. It reports whether inspection must stop.
+func (d *Detector) partReadings(sc *Scratch, name, content []byte, cs headers.Charset) bool {
+	if cs == headers.CharsetOther {
+		sc.res.Truncated, sc.res.Undecodable = true, true
+		return false
+	}
+	reads := declaredReadings(cs)
+	if hasUnicodeBOM(content) {
+		reads = sniffReadings(content)
+	}
+	for r := readUTF16LE; r&readAll != 0; r <<= 1 {
+		if reads&r == 0 {
+			continue
+		}
+		var whole bool
+		sc.utfPart, whole = transcode(sc.utfPart[:0], content, r, d.maxBytes)
+		if !whole {
+			sc.res.Truncated = true
+		}
+		if d.value(sc, SourceForm, name, sc.utfPart, 0) {
+			return true
+		}
+	}
+	if cap(sc.utfPart) > maxKeptUTF8 {
+		sc.utfPart = nil
+	}
+	return false
 }
 
 var (
@@ -470,25 +557,34 @@ func param(params []byte, name string) []byte {
 	return nil
 }
 
-// partName reads the field name of a part from its Content-Disposition
-// header, and whether the part is a file upload.
-func partName(headers []byte) (name []byte, isFile bool) {
-	for len(headers) > 0 {
+// partHeaders reads the field name of a part from its Content-Disposition
+// header, whether the part is a file upload, and the charset its
+// Content-Type declares.
+func partHeaders(hs []byte) (name []byte, isFile bool, cs headers.Charset) {
+	seen := false
+	for len(hs) > 0 {
 		var line []byte
-		line, headers, _ = bytes.Cut(headers, lf)
+		line, hs, _ = bytes.Cut(hs, lf)
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		k, v, ok := bytes.Cut(line, []byte{':'})
 		k = bytes.TrimSpace(k)
-		if !ok || !equalFoldLower(k, hContentDisposition) {
-			continue
+		switch {
+		case !ok:
+		case equalFoldLower(k, hContentDisposition) && !seen:
+			seen = true
+			_, params, _ := bytes.Cut(v, []byte{';'})
+			name, isFile = param(params, "name"), len(param(params, "filename")) > 0 || hasParam(params, "filename*")
+		case equalFoldLower(k, hContentType) && cs == headers.CharsetNone:
+			cs, _ = headers.ContentCharset(v)
 		}
-		_, params, _ := bytes.Cut(v, []byte{';'})
-		return param(params, "name"), len(param(params, "filename")) > 0 || hasParam(params, "filename*")
 	}
-	return nil, false
+	return name, isFile, cs
 }
 
-var hContentDisposition = []byte("content-disposition")
+var (
+	hContentDisposition = []byte("content-disposition")
+	hContentType        = []byte("content-type")
+)
 
 func hasParam(params []byte, name string) bool {
 	for len(params) > 0 {

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
@@ -155,6 +157,81 @@ var placements = []placement{
 	{name: "json base64url", location: fixed("json./note"), decoding: DecodingBase64, build: func(r *fasthttp.Request, p string) {
 		jsonBody(r, `{"note":"`+base64.RawURLEncoding.EncodeToString([]byte(p))+`"}`)
 	}},
+	// Unicode bodies: read transcoded to UTF-8 (charset.go).
+	{name: "json utf-16le bom", location: fixed("json./items/1/name"), build: func(r *fasthttp.Request, p string) {
+		jsonBody(r, encodeUTF(utf16LE, true, `{"id":7,"items":[{"name":"ok"},{"name":`+jsonString(p)+`,"qty":1}]}`))
+	}},
+	{name: "json utf-16be nul pattern", location: fixed("json./items/1/name"), build: func(r *fasthttp.Request, p string) {
+		jsonBody(r, encodeUTF(utf16BE, false, `{"id":7,"items":[{"name":"ok"},{"name":`+jsonString(p)+`,"qty":1}]}`))
+	}},
+	{name: "json utf-32le declared", location: fixed("json./items/1/name"), build: func(r *fasthttp.Request, p string) {
+		jsonBody(r, encodeUTF(utf32LE, false, `{"id":7,"items":[{"name":"ok"},{"name":`+jsonString(p)+`,"qty":1}]}`))
+		r.Header.SetContentType("application/json; charset=utf-32le")
+	}},
+	{name: "json utf-32be bom untyped", location: fixed("json./items/1/name"), build: func(r *fasthttp.Request, p string) {
+		jsonBody(r, encodeUTF(utf32BE, true, `{"id":7,"items":[{"name":"ok"},{"name":`+jsonString(p)+`,"qty":1}]}`))
+		r.Header.Del("Content-Type")
+	}},
+	{name: "json utf-16le pre-parsed", location: fixed("json./items/1/name"), parsed: true, build: func(r *fasthttp.Request, p string) {
+		// A UTF-8 body that parsed, declared UTF-16: read from its bytes.
+		jsonBody(r, `{"id":7,"items":[{"name":"ok"},{"name":`+jsonString(p)+`,"qty":1}]}`)
+		r.Header.SetContentType("application/json; charset=utf-16le")
+	}},
+	{name: "form utf-16le", location: fixed("form.comment"), build: func(r *fasthttp.Request, p string) {
+		r.Header.SetMethod("POST")
+		r.SetRequestURI("/comments")
+		r.Header.SetContentType("application/x-www-form-urlencoded; charset=UTF-16LE")
+		r.SetBodyString(encodeUTF(utf16LE, false, "id=42&comment="+url.QueryEscape(p)+"&ok=1"))
+	}},
+	{name: "text utf-16 either order", location: fixed("body"), build: func(r *fasthttp.Request, p string) {
+		r.Header.SetMethod("POST")
+		r.SetRequestURI("/notes")
+		r.Header.SetContentType(`text/plain; charset="utf-16"`)
+		r.SetBodyString(encodeUTF(utf16BE, false, "\u4e2d"+p)) // no BOM, first character not ASCII
+	}},
+	{name: "multipart part utf-16le", location: fixed("form.comment"), build: func(r *fasthttp.Request, p string) {
+		r.Header.SetMethod("POST")
+		r.SetRequestURI("/upload")
+		r.Header.SetContentType(`multipart/form-data; boundary="xYzZY"`)
+		r.SetBodyString("--xYzZY\r\nContent-Disposition: form-data; name=\"comment\"\r\n" +
+			"Content-Type: text/plain; charset=utf-16le\r\n\r\n" + encodeUTF(utf16LE, false, p) + "\r\n--xYzZY--\r\n")
+	}},
+}
+
+// Unicode encodings for encodeUTF.
+const (
+	utf16LE = iota
+	utf16BE
+	utf32LE
+	utf32BE
+)
+
+// encodeUTF encodes s in UTF-16 or UTF-32, with a BOM first when bom.
+func encodeUTF(enc int, bom bool, s string) string {
+	rs := []rune(s)
+	if bom {
+		rs = append([]rune{0xfeff}, rs...)
+	}
+	var b []byte
+	switch enc {
+	case utf16LE, utf16BE:
+		for _, u := range utf16.Encode(rs) {
+			if enc == utf16LE {
+				b = binary.LittleEndian.AppendUint16(b, u)
+			} else {
+				b = binary.BigEndian.AppendUint16(b, u)
+			}
+		}
+	default:
+		for _, r := range rs {
+			if enc == utf32LE {
+				b = binary.LittleEndian.AppendUint32(b, uint32(r))
+			} else {
+				b = binary.BigEndian.AppendUint32(b, uint32(r))
+			}
+		}
+	}
+	return string(b)
 }
 
 func jsonBody(r *fasthttp.Request, body string) {
