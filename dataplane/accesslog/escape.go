@@ -71,3 +71,11 @@ func appendString(dst []byte, s string) []byte {
 func appendBytes(dst, b []byte) []byte {
 	return appendString(dst, unsafe.String(unsafe.SliceData(b), len(b)))
 }
+
+// AppendJSONString appends s as a quoted JSON string under the access log's
+// rules (invalid UTF-8 replaced, control bytes, DEL and U+2028/9 escaped),
+// for other JSON-lines writers (dataplane/secevent).
+func AppendJSONString(dst []byte, s string) []byte { return appendString(dst, s) }
+
+// AppendJSONBytes is AppendJSONString for a byte slice.
+func AppendJSONBytes(dst, b []byte) []byte { return appendBytes(dst, b) }
