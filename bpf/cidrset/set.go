@@ -46,14 +46,14 @@ const parallelSortMin = 1 << 16
 func sorted(ps []Prefix) []Prefix {
 	if len(ps) < parallelSortMin {
 		out := slices.Clone(ps)
-		slices.SortFunc(out, compare)
+		sortPrefixes(out)
 		return out
 	}
 	tmp := slices.Clone(ps)
 	a, b := tmp[:len(tmp)/2], tmp[len(tmp)/2:]
 	var wg sync.WaitGroup
-	wg.Go(func() { slices.SortFunc(a, compare) })
-	slices.SortFunc(b, compare)
+	wg.Go(func() { sortPrefixes(a) })
+	sortPrefixes(b)
 	wg.Wait()
 	out := make([]Prefix, 0, len(ps))
 	for len(a) > 0 && len(b) > 0 {

@@ -1,0 +1,100 @@
+package cidrset
+
+import "slices"
+
+// radixMaxPasses is the most byte passes sortPrefixes makes; keys that
+// differ in more bytes (random IPv6 /128s differ in all 17) sort faster by
+// comparison.
+const radixMaxPasses = 6
+
+// sortPrefixes sorts ps by compare, in place. A list whose prefixes differ
+// in few key bytes (any IPv4 list: the address's low four bytes and the
+// length) is sorted by an LSD radix sort, one pass per varying byte, which
+// is faster than comparing; others by pdqsort.
+func sortPrefixes(ps []Prefix) {
+	if len(ps) < 1024 {
+		slices.SortFunc(ps, compare)
+		return
+	}
+	// A key byte is worth a pass only where some prefixes differ. Key
+	// bytes, least significant first: the length, Lo's bytes, Hi's bytes.
+	andHi, andLo, andBits := ^uint64(0), ^uint64(0), uint8(0xff)
+	var orHi, orLo uint64
+	var orBits uint8
+	for _, p := range ps {
+		andHi &= p.Addr.Hi
+		orHi |= p.Addr.Hi
+		andLo &= p.Addr.Lo
+		orLo |= p.Addr.Lo
+		andBits &= p.Bits
+		orBits |= p.Bits
+	}
+	var passes []int // key byte numbers
+	if andBits != orBits {
+		passes = append(passes, 0)
+	}
+	for i, diff := range [2]uint64{andLo ^ orLo, andHi ^ orHi} {
+		for j := range 8 {
+			if diff>>(8*j)&0xff != 0 {
+				passes = append(passes, 1+8*i+j)
+			}
+		}
+	}
+	if len(passes) > radixMaxPasses {
+		slices.SortFunc(ps, compare)
+		return
+	}
+	// One read for every pass's histogram.
+	counts := make([][256]int, len(passes))
+	for _, p := range ps {
+		for k, i := range passes {
+			counts[k][keyByte(p, i)]++
+		}
+	}
+	buf := make([]Prefix, len(ps))
+	src, dst := ps, buf
+	for k, i := range passes {
+		var next [256]int
+		sum := 0
+		for b, n := range counts[k] {
+			next[b] = sum
+			sum += n
+		}
+		switch {
+		case i == 0:
+			for _, p := range src {
+				dst[next[p.Bits]] = p
+				next[p.Bits]++
+			}
+		case i <= 8:
+			shift := 8 * (i - 1)
+			for _, p := range src {
+				b := byte(p.Addr.Lo >> shift)
+				dst[next[b]] = p
+				next[b]++
+			}
+		default:
+			shift := 8 * (i - 9)
+			for _, p := range src {
+				b := byte(p.Addr.Hi >> shift)
+				dst[next[b]] = p
+				next[b]++
+			}
+		}
+		src, dst = dst, src
+	}
+	if len(passes)%2 == 1 {
+		copy(ps, src)
+	}
+}
+
+// keyByte returns byte i of p's sort key, least significant first.
+func keyByte(p Prefix, i int) byte {
+	switch {
+	case i == 0:
+		return p.Bits
+	case i <= 8:
+		return byte(p.Addr.Lo >> (8 * (i - 1)))
+	}
+	return byte(p.Addr.Hi >> (8 * (i - 9)))
+}
