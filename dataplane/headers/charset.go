@@ -52,38 +52,77 @@ var charsetParam = []byte("charset")
 // ContentCharset returns the charset a Content-Type value declares, and
 // the label as sent (unquoted, spaces trimmed). Labels compare ignoring
 // case; a label that is not in the lists above is CharsetOther, so an
-// unknown charset is never taken as safe to inspect as bytes.
+// unknown charset is never taken as safe to inspect as bytes, and so is a
+// charset parameter given twice (parsers differ on which one counts).
 func ContentCharset(ct []byte) (Charset, []byte) {
 	_, params, ok := bytes.Cut(ct, []byte{';'})
 	if !ok {
 		return CharsetNone, nil
 	}
-	label, found := MediaParam(params, charsetParam)
-	if !found {
+	label, n := MediaParam(params, charsetParam)
+	switch n {
+	case 0:
 		return CharsetNone, nil
+	case 1:
+		return charsetOf(label), label
 	}
-	return charsetOf(label), label
+	return CharsetOther, label
 }
 
 // MediaParam finds the parameter name (lower case) in the parameters of a
-// media type ("; a=b; c="d""), and returns its value with the quotes of
-// a quoted string removed (quoted-pairs are kept as they are). The first
-// occurrence counts.
-func MediaParam(params, name []byte) ([]byte, bool) {
-	for len(params) > 0 {
-		var p []byte
-		p, params, _ = bytes.Cut(params, []byte{';'})
-		k, v, ok := bytes.Cut(bytes.TrimSpace(p), []byte{'='})
-		if !ok || !bytes.EqualFold(bytes.TrimSpace(k), name) {
-			continue
+// media type ("; a=b; c="d;e""), reading quoted strings whole, and returns
+// the first one's value without its quotes (quoted-pairs are kept as they
+// are) and how many times the parameter occurs.
+func MediaParam(params, name []byte) (value []byte, n int) {
+	for i := 0; i < len(params); {
+		// name
+		for i < len(params) && (params[i] == ';' || params[i] == ' ' || params[i] == '\t') {
+			i++
 		}
-		v = bytes.TrimSpace(v)
-		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = v[1 : len(v)-1]
+		ks := i
+		for i < len(params) && params[i] != '=' && params[i] != ';' {
+			i++
 		}
-		return v, true
+		k := bytes.TrimSpace(params[ks:i])
+		if i >= len(params) || params[i] == ';' {
+			continue // a parameter without a value
+		}
+		i++ // '='
+		for i < len(params) && (params[i] == ' ' || params[i] == '\t') {
+			i++
+		}
+		var v []byte
+		if i < len(params) && params[i] == '"' {
+			vs := i + 1
+			for i = vs; i < len(params) && params[i] != '"'; i++ {
+				if params[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(params) {
+				v = params[vs-1:] // unclosed: kept with its quote, a label nothing matches
+			} else {
+				v = params[vs:i]
+			}
+			i++ // the closing quote
+			for i < len(params) && params[i] != ';' {
+				i++ // junk after the quoted string
+			}
+		} else {
+			vs := i
+			for i < len(params) && params[i] != ';' {
+				i++
+			}
+			v = bytes.TrimSpace(params[vs:i])
+		}
+		if bytes.EqualFold(k, name) {
+			if n == 0 {
+				value = v
+			}
+			n++
+		}
 	}
-	return nil, false
+	return value, n
 }
 
 // charsetOf classifies a charset label (WHATWG and IANA names).

@@ -39,7 +39,12 @@ func TestContentCharset(t *testing.T) {
 		{"empty label", "text/plain; charset=", CharsetOther, ""},
 		{"look-alike prefix", "text/plain; charset=iso-8859-1x", CharsetOther, "iso-8859-1x"},
 		{"label too long", "text/plain; charset=" + strings.Repeat("a", 40), CharsetOther, strings.Repeat("a", 40)},
-		{"first charset counts", "text/plain; charset=utf-8; charset=utf-7", CharsetUTF8, "utf-8"},
+		{"charset twice", "text/plain; charset=utf-8; charset=utf-7", CharsetOther, "utf-8"},
+		{"charset twice, same", "text/plain; charset=utf-8; CHARSET=utf-8", CharsetOther, "utf-8"},
+		{"semicolon in a quoted string", `text/plain; a="x;charset=utf-8;"; charset=utf-7`, CharsetOther, "utf-7"},
+		{"quoted charset with a semicolon", `text/plain; charset="utf-8;x"`, CharsetOther, "utf-8;x"},
+		{"unclosed quote", `text/plain; charset="utf-8`, CharsetOther, `"utf-8`},
+		{"parameter without value", `text/plain; foo; charset=utf-16le`, CharsetUTF16LE, "utf-16le"},
 		{"charset-like name", "text/plain; xcharset=utf-7", CharsetNone, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
