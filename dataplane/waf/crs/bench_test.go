@@ -49,17 +49,19 @@ func BenchmarkInspect(b *testing.B) {
 }
 
 // BenchmarkInspectOptions measures what the load-time optimizations give
-// on the 1 KB JSON POST at paranoia 2: SecRxPreFilter and the msg/logdata
-// rewrite (rulesFS), each turned off and both.
+// at paranoia 2: the gateway's @rx (rxOperator; "coraza-rx" is Coraza's
+// own, "coraza-rx-prefilter" with its unsound SecRxPreFilter on) and the
+// msg/logdata rewrite (rulesFS), each turned off, and both.
 func BenchmarkInspectOptions(b *testing.B) {
 	for _, v := range []struct {
 		name string
 		cfg  Config
 	}{
 		{"default", Config{Paranoia: 2}},
-		{"no-prefilter", Config{Paranoia: 2, noPrefilter: true}},
+		{"coraza-rx", Config{Paranoia: 2, corazaRx: true}},
+		{"coraza-rx-prefilter", Config{Paranoia: 2, corazaRx: true, corazaPrefilter: true}},
 		{"keep-messages", Config{Paranoia: 2, keepMessages: true}},
-		{"neither", Config{Paranoia: 2, noPrefilter: true, keepMessages: true}},
+		{"none", Config{Paranoia: 2, corazaRx: true, keepMessages: true}},
 	} {
 		for _, bc := range []struct {
 			name string

@@ -88,10 +88,13 @@ type Config struct {
 	NoAPIExclusions bool
 
 	// Test-only knobs: extra SecLang appended after CRS (to inject faults),
-	// and the two load-time optimizations turned off (to measure them).
-	extra        string
-	noPrefilter  bool
-	keepMessages bool
+	// the load-time optimizations turned off (to measure them and to
+	// compare verdicts: the msg/logdata rewrite, the gateway's @rx), and
+	// Coraza's SecRxPreFilter turned on (off by default: see directives).
+	extra           string
+	keepMessages    bool
+	corazaRx        bool
+	corazaPrefilter bool
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -163,11 +166,11 @@ func isDetectionRule(id int) bool {
 // whose keys are equal share one compiled engine; Mode and OnErrorStatus
 // are applied per route on top of it.
 type engineKey struct {
-	paranoia, threshold, maxBody, maxArgs int
-	noAPIExclusions                       bool
-	exclude                               string // sorted ids, comma-separated
-	extra                                 string // test-only directives
-	noPrefilter, keepMessages             bool
+	paranoia, threshold, maxBody, maxArgs   int
+	noAPIExclusions                         bool
+	exclude                                 string // sorted ids, comma-separated
+	extra                                   string // test-only directives
+	keepMessages, corazaRx, corazaPrefilter bool
 }
 
 func (c Config) key() engineKey {
@@ -182,6 +185,6 @@ func (c Config) key() engineKey {
 		paranoia: c.Paranoia, threshold: c.AnomalyThreshold,
 		maxBody: c.MaxBodyBytes, maxArgs: c.MaxArgs,
 		noAPIExclusions: c.NoAPIExclusions, exclude: b.String(), extra: c.extra,
-		noPrefilter: c.noPrefilter, keepMessages: c.keepMessages,
+		keepMessages: c.keepMessages, corazaRx: c.corazaRx, corazaPrefilter: c.corazaPrefilter,
 	}
 }

@@ -36,7 +36,7 @@ func TestRulesFSKeepsEveryRule(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := fs.ReadFile(rulesFS{coreruleset.FS}, name)
+		got, err := fs.ReadFile(rulesFS{FS: coreruleset.FS}, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +48,7 @@ func TestRulesFSKeepsEveryRule(t *testing.T) {
 		}
 	}
 	orig, _ := fs.ReadFile(coreruleset.FS, "@owasp_crs/unix-shell.data")
-	got, err := fs.ReadFile(rulesFS{coreruleset.FS}, "@owasp_crs/unix-shell.data")
+	got, err := fs.ReadFile(rulesFS{FS: coreruleset.FS}, "@owasp_crs/unix-shell.data")
 	if err != nil || !bytes.Equal(orig, got) || len(got) == 0 {
 		t.Fatalf("data file changed: %v", err)
 	}

@@ -3,7 +3,6 @@ package crs
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"sync"
 	"sync/atomic"
 
@@ -127,11 +126,11 @@ func (e *Engines) Len() int {
 // compile builds the engine for c (defaults applied, validated).
 func compile(c Config) (*engine, error) {
 	ids := map[int]bool{}
-	var root fs.FS = rulesFS{coreruleset.FS}
-	if c.keepMessages {
-		root = coreruleset.FS
+	root := rulesFS{FS: coreruleset.FS, keepMessages: c.keepMessages, rx: rxOperator}
+	if c.corazaRx {
+		root.rx = ""
 	}
-	cfg := coraza.NewWAFConfig().WithRootFS(root).WithDirectives(directives(c, !c.noPrefilter))
+	cfg := coraza.NewWAFConfig().WithRootFS(root).WithDirectives(directives(c, c.corazaPrefilter))
 	cfg = experimental.WAFConfigWithRuleObserver(cfg, func(r types.RuleMetadata) { ids[r.ID()] = true })
 	w, err := coraza.NewWAF(cfg)
 	if err != nil {
