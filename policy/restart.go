@@ -28,6 +28,8 @@ var RestartOnlyKeys = []string{
 	"server.request_head_timeout", "server.write_timeout", "server.idle_timeout",
 	"server.shutdown_grace", "server.max_header_bytes", "server.concurrency",
 	"access_log.path", "access_log.buffer",
+	"security_events.path", "security_events.max_size", "security_events.max_age",
+	"security_events.max_files", "security_events.buffer", "security_events.aggregate_window",
 	"xdp.mode", "xdp.interfaces", "xdp.pin_path", "xdp.ban_default",
 }
 

@@ -20,6 +20,8 @@ type Config struct {
 	Auth       Auth       `mapstructure:"auth"`       // auth.go
 	RateLimit  RateLimit  `mapstructure:"rate_limit"` // ratelimit.go
 	WAF        WAF        `mapstructure:"waf"`        // waf.go
+
+	SecurityEvents SecurityEvents `mapstructure:"security_events"` // secevents.go
 }
 
 // Listener is a data-plane listener facing clients.

@@ -76,6 +76,7 @@ func (c *Config) applyDefaults() {
 	c.Auth.applyDefaults()
 	c.RateLimit.applyDefaults()
 	c.WAF.applyDefaults()
+	c.SecurityEvents.applyDefaults()
 
 	s := &c.Server
 	setDuration(&s.ReadTimeout, DefaultReadTimeout)

@@ -51,7 +51,7 @@ func walkFiles(v reflect.Value, out *[]string) {
 }
 
 // resolvePaths makes the relative paths of the configuration (keys ending
-// in "_file", and access_log.path when it is a file) relative to dir, the
+// in "_file", and access_log.path and security_events.path when files) relative to dir, the
 // directory of the configuration file: a daemon started from another
 // directory (systemd starts it in /) must read the same files.
 func (c *Config) resolvePaths(dir string) {
@@ -60,11 +60,13 @@ func (c *Config) resolvePaths(dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	})
-	switch p := c.AccessLog.Path; p {
-	case "", "stdout", "stderr", "off":
-	default:
-		if !filepath.IsAbs(p) {
-			c.AccessLog.Path = filepath.Join(dir, p)
+	for _, p := range []*string{&c.AccessLog.Path, &c.SecurityEvents.Path} {
+		switch *p {
+		case "", "stdout", "stderr", "off":
+		default:
+			if !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
 		}
 	}
 }

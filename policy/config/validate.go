@@ -97,6 +97,7 @@ func (c *Config) Validate() error {
 	c.Auth.validate(v)
 	c.RateLimit.validate(v)
 	c.WAF.validate(v)
+	c.SecurityEvents.validate(v)
 	if len(v.errs) == 0 {
 		return nil
 	}
