@@ -7,6 +7,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/validate/jsonbody"
 	"github.com/edgeguard/edgeguard/dataplane/validate/schema"
@@ -27,6 +28,19 @@ var _ BodyChecker = (*JSONCheck)(nil)
 // DetailSchema is the access-log detail of a body the schema refused.
 const DetailSchema = "schema_violation"
 
+// DetailCharset is the detail of a JSON body refused (415) because its
+// Content-Type declares a charset other than UTF-8: the body is checked as
+// UTF-8, and an upstream that honours the label (Spring, for one, decodes
+// by it) would read another document, in UTF-7 one with "+ADw-" for '<'.
+const DetailCharset = "charset_not_utf8"
+
+// UTF8Declared reports whether the Content-Type value ct lets a JSON body
+// be read as UTF-8: no charset parameter, or utf-8.
+func UTF8Declared(ct []byte) bool {
+	cs, _ := headers.ContentCharset(ct)
+	return cs == headers.CharsetNone || cs == headers.CharsetUTF8
+}
+
 // NewJSONCheck builds the check; s may be nil (well-formedness only).
 func NewJSONCheck(route string, maxDepth int, s *schema.Schema) *JSONCheck {
 	j := &JSONCheck{route: route, maxDepth: maxDepth, schema: s, refused: map[string]*metrics.Counter{}}
@@ -35,6 +49,7 @@ func NewJSONCheck(route string, maxDepth int, s *schema.Schema) *JSONCheck {
 		j.refused[e.Code()] = refusedCounter(route, e.Code())
 	}
 	j.refused[DetailSchema] = refusedCounter(route, DetailSchema)
+	j.refused[DetailCharset] = refusedCounter(route, DetailCharset)
 	return j
 }
 
@@ -54,6 +69,10 @@ func (j *JSONCheck) Check(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipelin
 	body := ctx.Request.Body()
 	if !hasBody(&ctx.Request.Header, body) {
 		return pipeline.Continue
+	}
+	if !UTF8Declared(ctx.Request.Header.ContentType()) {
+		j.refused[DetailCharset].Inc()
+		return refuse(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailCharset)
 	}
 	v, err := r.JSONReader().Read(body, j.maxDepth)
 	if err != nil {

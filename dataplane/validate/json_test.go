@@ -110,3 +110,53 @@ func TestJSONCheckSkipsRequestsWithoutBody(t *testing.T) {
 		t.Fatalf("a request without a body was refused: %s", ctx.Response.Body())
 	}
 }
+
+// TestJSONEncodings: a JSON-validated route reads bodies as UTF-8 only.
+// A charset other than UTF-8 is refused (415) before the body is read:
+// the schema would check one document and an upstream that honours the
+// label decode another. A byte order mark, or a UTF-16/32 body, is not
+// UTF-8 JSON (RFC 8259 §8.1) and is refused as malformed (400), so a
+// sniffing upstream never gets a document that was not checked.
+func TestJSONEncodings(t *testing.T) {
+	s := jsonStage(t)
+	valid := `{"sku":"ABC-1234","qty":2}`
+	utf16le := func(s string) string {
+		b := []byte{0xff, 0xfe}
+		for _, c := range []byte(s) {
+			b = append(b, c, 0)
+		}
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name, ct, body string
+		status         int // 0: passes
+		detail         string
+	}{
+		{"no charset", "application/json", valid, 0, ""},
+		{"utf-8", "application/json; charset=UTF-8", valid, 0, ""},
+		{"utf-8 quoted", `application/json; charset="utf-8"`, valid, 0, ""},
+		{"utf-16 declared", "application/json; charset=utf-16", valid, 415, DetailCharset},
+		{"utf-16 declared and encoded", "application/json; charset=utf-16", utf16le(valid), 415, DetailCharset},
+		{"utf-7 declared, +ADw- for '<'", "application/json; charset=utf-7", `{"sku":"ABC-1234","qty":2,"note":"+ADw-b+AD4-"}`, 415, DetailCharset},
+		{"latin-1 declared", "application/json; charset=iso-8859-1", valid, 415, DetailCharset},
+		{"charset twice", "application/json; charset=utf-8; charset=utf-7", valid, 415, DetailCharset},
+		{"utf-8 bom", "application/json", "\xef\xbb\xbf" + valid, 400, "json_malformed"},
+		{"utf-16le bom", "application/json", utf16le(valid), 400, "json_malformed"},
+		{"utf-16le without bom", "application/json", utf16le(valid)[2:], 400, "json_malformed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := request(t, post(tc.ct, tc.body))
+			r := &pipeline.Request{}
+			v := s.Handle(ctx, r)
+			if tc.status == 0 {
+				if v != pipeline.Continue {
+					t.Fatalf("refused %d %s", ctx.Response.StatusCode(), r.Detail)
+				}
+				return
+			}
+			if v != pipeline.Done || ctx.Response.StatusCode() != tc.status || r.Detail != tc.detail {
+				t.Fatalf("got %v %d %q, want %d %q", v, ctx.Response.StatusCode(), r.Detail, tc.status, tc.detail)
+			}
+		})
+	}
+}

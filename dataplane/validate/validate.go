@@ -2,7 +2,8 @@
 // rules a route declares (allowed media types, body size, no content
 // encoding, limits on header count, URI length and query parameters), and,
 // when the route has a JSON schema, a body that is exactly one well-formed
-// JSON value checked by the schema compiled at load.
+// UTF-8 JSON value (a charset other than utf-8 declared: 415; a byte order
+// mark: malformed) checked by the schema compiled at load.
 //
 // The package must never forward a request it refused, never echo request
 // data in a refusal (the 400 lists schema locations and static reasons),

@@ -132,6 +132,21 @@ var readCases = []struct {
 	{"high surrogate then BMP escape", `"\ud800\u0041"`, 0, ErrInvalidUTF8},
 	{"reversed pair", `"\ude00\ud83d"`, 0, ErrInvalidUTF8},
 	{"lone surrogate in key", `{"\udfff":1}`, 0, ErrInvalidUTF8},
+
+	// Byte order marks and other encodings (RFC 8259 §8.1: JSON exchanged
+	// between systems is UTF-8, without a BOM). An upstream that sniffs
+	// the encoding (RFC 4627 §3) would read these as the document they
+	// encode, which was never checked: refused.
+	{"utf-8 bom", "\xef\xbb\xbf{\"a\":1}", 0, ErrMalformed},
+	{"utf-16le bom", "\xff\xfe{\x00}\x00", 0, ErrMalformed},
+	{"utf-16be bom", "\xfe\xff\x00{\x00}", 0, ErrMalformed},
+	{"utf-32le bom", "\xff\xfe\x00\x00{\x00\x00\x00}\x00\x00\x00", 0, ErrMalformed},
+	{"utf-32be bom", "\x00\x00\xfe\xff\x00\x00\x00{\x00\x00\x00}", 0, ErrMalformed},
+	{"utf-16le nul pattern", "{\x00}\x00", 0, ErrMalformed},
+	{"utf-16be nul pattern", "\x00[\x00]", 0, ErrMalformed},
+	{"utf-16le scalar", "1\x00", 0, ErrTrailingData},
+	{"bom inside a string is text", "\"\xef\xbb\xbfa\"", 0, nil},
+	{"bom after the value", "{}\xef\xbb\xbf", 0, ErrTrailingData},
 }
 
 func nest(depth int, inner string) string {

@@ -155,7 +155,7 @@ func equalFold(b []byte, s string) bool {
 func (c *Check) initCounters() {
 	c.refused = map[string]*metrics.Counter{}
 	for _, cause := range []string{DetailNoOperation, DetailMethodNotAllowed, DetailParameter, DetailBodyMissing,
-		DetailBodyNotAllowed, DetailContentTypeMissing, DetailMediaType, validate.DetailSchema,
+		DetailBodyNotAllowed, DetailContentTypeMissing, DetailMediaType, validate.DetailSchema, validate.DetailCharset,
 		jsonbody.ErrMalformed.Code(), jsonbody.ErrTrailingData.Code(), jsonbody.ErrDuplicateKey.Code(),
 		jsonbody.ErrTooDeep.Code(), jsonbody.ErrInvalidUTF8.Code()} {
 		c.refused[cause] = metrics.GetOrCreateCounter(
@@ -717,6 +717,9 @@ func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *ope
 	}
 	if !m.json {
 		return pipeline.Continue // other media types: the type only
+	}
+	if !validate.UTF8Declared(ct) {
+		return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, validate.DetailCharset)
 	}
 	v, err := r.JSONReader().Read(raw, c.maxDepth)
 	if err != nil {

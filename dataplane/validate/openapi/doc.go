@@ -93,7 +93,8 @@
 // refused; otherwise the Content-Type must fall in a declared media type
 // (most specific first: type/subtype, type/*+json, type/*, */*) or the
 // answer is 415. A JSON media type (json or +json subtype) is read as
-// validate.JSONCheck reads it (jsonbody: strict, depth-bounded, no
+// validate.JSONCheck reads it (UTF-8 only: another declared charset is a
+// 415, a byte order mark malformed; jsonbody: strict, depth-bounded, no
 // duplicate keys), left in pipeline.Request.JSON for later stages, and
 // checked by its schema; other media types and ranges are checked by
 // type only.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgeguard/edgeguard/dataplane/pathnorm"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+	"github.com/edgeguard/edgeguard/dataplane/validate"
 )
 
 func load(tb testing.TB, file string, opts Options) *Check {
@@ -501,4 +502,18 @@ func TestFoldQueryName(t *testing.T) {
 			t.Errorf("isVariant(%q of %q) = %v; want %v", tc.name, tc.declared, got, tc.want)
 		}
 	}
+}
+
+// TestBodyCharset: JSON bodies are read as UTF-8 only (validate.JSONCheck
+// does the same): another declared charset is a 415, a BOM a 400.
+func TestBodyCharset(t *testing.T) {
+	orders := load(t, "testdata/orders-3.1.json", Options{})
+	uri := "/api/v2/orders/2eb8aa08-aa98-11ea-b4aa-73b441d16380/lines/3"
+	body := `{"sku":"ABC-1234","qty":1,"price":{"amount":"1.50","currency":"EUR"}}`
+	runCases(t, orders, []reqCase{
+		{name: "utf-8", method: "PUT", uri: uri, ct: "application/json; charset=utf-8", body: body},
+		{name: "utf-7", method: "PUT", uri: uri, ct: "application/json; charset=utf-7", body: body, status: 415, detail: validate.DetailCharset},
+		{name: "utf-16", method: "PUT", uri: uri, ct: `application/json; charset="UTF-16"`, body: body, status: 415, detail: validate.DetailCharset},
+		{name: "utf-8 bom", method: "PUT", uri: uri, ct: "application/json", body: "\xef\xbb\xbf" + body, status: 400, detail: "json_malformed"},
+	})
 }
