@@ -101,8 +101,9 @@ func stripUTF8BOM(b []byte) []byte {
 	return b
 }
 
-// transcode appends b read in encoding r (one bit) to dst as UTF-8, at
-// most limit bytes of it, and reports whether all of b fit. A BOM at the
+// transcode appends b read in encoding r (one bit) to dst as UTF-8, and
+// reports whether all of it fit in limit bytes; when not, it stops after
+// the first character past the limit. A BOM at the
 // start is dropped; a lone surrogate, a code point beyond U+10FFFF and a
 // partial code unit at the end become U+FFFD, as decoders replace them.
 func transcode(dst, b []byte, r readings, limit int) ([]byte, bool) {
@@ -138,15 +139,15 @@ func transcode(dst, b []byte, r readings, limit int) ([]byte, bool) {
 		if c == 0xfeff && len(dst) == start {
 			continue // the BOM
 		}
+		dst = utf8.AppendRune(dst, c) // U+FFFD for surrogates and c > U+10FFFF
 		if len(dst)-start > limit {
 			return dst, false
 		}
-		dst = utf8.AppendRune(dst, c) // U+FFFD for surrogates and c > U+10FFFF
 	}
 	if i < len(b) {
 		dst = utf8.AppendRune(dst, utf8.RuneError)
 	}
-	return dst, true
+	return dst, len(dst)-start <= limit
 }
 
 func unit16(b []byte, le bool) uint16 {

@@ -44,6 +44,15 @@
 // tools send payloads in those forms. A body whose Content-Encoding label is
 // false (no gzip magic under "gzip") is read as it is.
 //
+// A body is read in every charset an upstream may decode it in
+// (charset.go): as its bytes, and, when its Content-Type declares UTF-16
+// or UTF-32, or it starts with their byte order mark or NUL pattern (RFC
+// 4627 §3), transcoded to UTF-8 as well; a multipart part by its own
+// Content-Type. A body declared in a charset that cannot be read here
+// (UTF-7, EBCDIC, ISO-2022, an unknown label) is Undecodable; ASCII-
+// compatible charsets (ISO-8859-*, windows-125x, Shift_JIS...) are read
+// as bytes.
+//
 // It is cheap because almost nothing runs on a typical value: one pass
 // classifies its bytes (classes.go), each check runs only when the value has
 // the bytes it needs, libinjection only where its pre-filters cannot rule

@@ -3,8 +3,12 @@ package inject
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
@@ -22,6 +26,15 @@ func FuzzInspect(f *testing.F) {
 	f.Add("POST /s HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 96\r\n\r\n<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x SYSTEM \"f\">]><a b=\"&lt;c\"><![CDATA[d]]><!--e--></a>")
 	f.Add("POST /t HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 12\r\n\r\n<b>x</b> ${a}")
 	f.Add("GET /?q=%253Csvg%2520onload%253Dalert(1)%253E&r=%26lt%3Bscript%26gt%3B HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\r\n")
+	for _, b := range [][2]string{
+		{"application/json", encodeUTF(utf16LE, true, `{"a":"' or 1=1--"}`)},
+		{"text/plain; charset=utf-16", encodeUTF(utf16BE, false, "<a>")},
+		{"application/x-www-form-urlencoded; charset=utf-7", "a=+ADw-b-"},
+		{"multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n" +
+			"Content-Type: text/plain; charset=utf-32be\r\n\r\n" + encodeUTF(utf32BE, false, "<x>") + "\r\n--b--\r\n"},
+	} {
+		f.Add("POST /u HTTP/1.1\r\nHost: x\r\nContent-Type: " + b[0] + "\r\nContent-Length: " + strconv.Itoa(len(b[1])) + "\r\n\r\n" + b[1])
+	}
 	d := mustNew(f, Options{MaxValues: 64, MaxBytes: 4096, Headers: []string{AllHeaders}})
 	var sc Scratch
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -30,6 +43,9 @@ func FuzzInspect(f *testing.F) {
 			return
 		}
 		r := d.Inspect(&sc, &req, nil)
+		if r.Undecodable && !r.Truncated {
+			t.Fatal("Undecodable without Truncated")
+		}
 		if r.Values > 64 || r.Bytes > 4096 {
 			t.Fatalf("inspected %d values, %d bytes; limits are 64 and 4096", r.Values, r.Bytes)
 		}
@@ -101,6 +117,62 @@ func FuzzDecoders(f *testing.F) {
 			if out, _ := decodeBase64(nil, v); len(out) > len(v) {
 				t.Fatalf("decodeBase64 grew %q", v)
 			}
+		}
+	})
+}
+
+// FuzzTranscode: transcode agrees with unicode/utf16 (UTF-16) and with a
+// plain reading of 32-bit units (UTF-32), writes valid UTF-8, drops one
+// leading BOM only, and respects its limit.
+func FuzzTranscode(f *testing.F) {
+	for _, s := range []string{"", "a\x00", "\xff\xfe<\x00", "\x00\xd8\x00\xdc", "\x00\xd8a\x00", "\xff\xfe\x00\x00<\x00\x00\x00", "\x00\x00\x11\x00x"} {
+		f.Add([]byte(s), uint8(0), uint16(1000))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, which uint8, limit uint16) {
+		r := readings(1) << (which % 4)
+		got, whole := transcode(nil, b, r, int(limit))
+		if !utf8.Valid(got) {
+			t.Fatalf("transcode(%q, %b) = %q: not UTF-8", b, r, got)
+		}
+		if !whole {
+			if len(got) <= int(limit) || len(got) > int(limit)+utf8.UTFMax {
+				t.Fatalf("transcode(%q, %b, %d) cut at %d bytes", b, r, limit, len(got))
+			}
+			return
+		}
+		if len(got) > int(limit) {
+			t.Fatalf("transcode(%q, %b, %d) = %d bytes, whole", b, r, limit, len(got))
+		}
+		var runes []rune
+		switch r {
+		case readUTF16LE, readUTF16BE:
+			var units []uint16
+			for i := 0; i+2 <= len(b); i += 2 {
+				units = append(units, unit16(b[i:], r == readUTF16LE))
+			}
+			runes = utf16.Decode(units)
+		default:
+			for i := 0; i+4 <= len(b); i += 4 {
+				u := binary.BigEndian.Uint32(b[i:])
+				if r == readUTF32LE {
+					u = binary.LittleEndian.Uint32(b[i:])
+				}
+				runes = append(runes, rune(u))
+			}
+		}
+		if len(runes) > 0 && runes[0] == 0xfeff {
+			runes = runes[1:]
+		}
+		want := string(runes) // invalid runes become U+FFFD
+		unit := 2
+		if r&(readUTF32LE|readUTF32BE) != 0 {
+			unit = 4
+		}
+		if len(b)%unit != 0 {
+			want += "\uFFFD"
+		}
+		if string(got) != want {
+			t.Fatalf("transcode(%q, %b) = %q; want %q", b, r, got, want)
 		}
 	})
 }
