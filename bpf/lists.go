@@ -38,28 +38,33 @@ var errBatchOff = errors.New("batch operations switched off")
 // ReplaceBlocklist atomically replaces the blocklist: new inner maps are
 // built and filled aside, then swapped into the outer maps' slots (IPv4 then
 // IPv6). Each packet sees the old or the new list of its family.
+// Operations on the lists wait for it from the start: it holds x.mu.
 func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	start := time.Now()
 	v4, v6, err := cidrset.Split("blocklist", prefixes)
 	if err != nil {
 		return fmt.Errorf("replace blocklist: %w", err)
 	}
-	var s4, s6 *cidrset.Set
-	var wg sync.WaitGroup
-	wg.Go(func() { s4 = cidrset.New(v4) })
-	s6 = cidrset.New(v6)
-	wg.Wait()
-
-	prepared := time.Now()
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	// Each family is prepared and built in a pipeline of its own, so the
+	// smaller one's table fills while the larger one is still sorting.
 	var (
+		s4, s6     *cidrset.Set
 		t4         *dir24.Table
 		t6         *v6tab.Table
 		m4, m6     *ebpf.Map
 		err4, err6 error
+		prepared   [2]time.Time
 	)
-	wg.Go(func() { t4, m4, err4 = x.buildDir(s4.Cover()) })
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		s4 = cidrset.New(v4)
+		prepared[0] = time.Now()
+		t4, m4, err4 = x.buildDir(s4.Cover())
+	})
+	s6 = cidrset.New(v6)
+	prepared[1] = time.Now()
 	t6, m6, err6 = x.buildV6(s6.Cover())
 	wg.Wait()
 	if err := errors.Join(err4, err6); err != nil {
@@ -81,8 +86,8 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	x.block6 = s6
 	x.baseline = true
 	x.log.Debug("replaced blocklist", "ipv4", s4.Len(), "ipv4_cidrs", s4.CoverLen(),
-		"ipv6", s6.Len(), "ipv6_cidrs", s6.CoverLen(), "prepare", prepared.Sub(start),
-		"build", built.Sub(prepared), "swap", time.Since(built))
+		"ipv6", s6.Len(), "ipv6_cidrs", s6.CoverLen(), "prepare_ipv4", prepared[0].Sub(start),
+		"prepare_ipv6", prepared[1].Sub(start), "build", built.Sub(start), "swap", time.Since(built))
 	return nil
 }
 
