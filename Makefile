@@ -9,7 +9,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 # whose dependencies add ~3.6 MB. Exported so the binaries tests build get them too.
 export GOFLAGS := -tags=no_fs_access,coraza.disabled_operators.validateSchema
 
-.PHONY: all build run test test-race bench bench-suite lint bpf fuzz clean install uninstall
+.PHONY: all build run test test-race bench bench-suite lint bpf fuzz clean install uninstall lab
 
 all: build
 
@@ -21,6 +21,10 @@ build:
 ## run: start gatewayd on 127.0.0.1:8080 with the embedded default config and demo upstream
 run: build
 	./$(BIN)/gatewayd
+
+## lab: build bin/lab beside gatewayd and gatewayctl; then, as root: bin/lab up (see deploy/lab, README "Lab")
+lab: build
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/lab ./deploy/lab
 
 ## test: every test (privileged ones need root; EDGEGUARD_REQUIRE_PRIVILEGED=1 turns their skips into failures)
 test: lint

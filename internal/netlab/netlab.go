@@ -1,6 +1,9 @@
-// Package netlab builds throwaway network labs for privileged tests: network
-// namespaces and veth pairs that a test creates and removes itself, so test
-// traffic never leaves the machine. It must only be imported by tests.
+// Package netlab builds throwaway network labs out of network namespaces
+// and veth pairs: small ones for privileged tests (Netns, VethPair), which
+// a test creates and removes itself, and the one-machine edge topology of
+// deploy/lab (Lab), which its tests reuse. Traffic never leaves the
+// machine: it creates interfaces only inside namespaces of its own, never
+// changes the host's, and removes only what it created.
 package netlab
 
 import (
@@ -13,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,9 +28,25 @@ import (
 // Run runs a command and fails the test if it fails.
 func Run(t testing.TB, name string, args ...string) {
 	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	if err := run(name, args...); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// run runs a command; its error names the command and holds its output.
+func run(name string, args ...string) error {
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// addNetns creates the named network namespace with loopback up.
+func addNetns(name string) error {
+	if err := run("ip", "netns", "add", name); err != nil {
+		return err
+	}
+	return run("ip", "-n", name, "link", "set", "lo", "up")
 }
 
 func randHex(n int) string {
@@ -42,12 +62,15 @@ type Netns struct {
 	Name string
 }
 
+// NewNetns creates a namespace named after tag that the test's cleanup
+// deletes.
 func NewNetns(t testing.TB, tag string) *Netns {
 	t.Helper()
 	n := &Netns{Name: "eg-" + tag + "-" + randHex(3)}
-	Run(t, "ip", "netns", "add", n.Name)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", n.Name).Run() })
-	Run(t, "ip", "-n", n.Name, "link", "set", "lo", "up")
+	if err := addNetns(n.Name); err != nil {
+		t.Fatal(err)
+	}
 	return n
 }
 
@@ -66,6 +89,7 @@ func (n *Netns) Do(t testing.TB, f func()) {
 	}
 }
 
+// Enter runs f on an OS thread inside the named namespace (/run/netns/name).
 func Enter(name string, f func()) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
