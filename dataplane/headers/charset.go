@@ -125,6 +125,10 @@ func MediaParam(params, name []byte) (value []byte, n int) {
 	return value, n
 }
 
+// CharsetLabel classifies a charset label as ContentCharset does, for
+// labels that come from elsewhere (a form's _charset_ field).
+func CharsetLabel(label []byte) Charset { return charsetOf(bytes.TrimSpace(label)) }
+
 // charsetOf classifies a charset label (WHATWG and IANA names).
 func charsetOf(label []byte) Charset {
 	var buf [32]byte

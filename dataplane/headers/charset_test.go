@@ -56,6 +56,15 @@ func TestContentCharset(t *testing.T) {
 	}
 }
 
+func TestCharsetLabel(t *testing.T) {
+	for label, want := range map[string]Charset{"UTF-8": CharsetUTF8, " utf-7 ": CharsetOther, "Shift_JIS": CharsetASCII,
+		"utf-16": CharsetUTF16, "": CharsetOther, "windows-1252": CharsetASCII} {
+		if got := CharsetLabel([]byte(label)); got != want {
+			t.Errorf("CharsetLabel(%q) = %v; want %v", label, got, want)
+		}
+	}
+}
+
 // FuzzContentCharset: ContentCharset never panics, agrees with
 // mime.ParseMediaType on the label where that parses the value, and takes
 // no label as safe (UTF-8 or ASCII-compatible) unless it is in the lists.

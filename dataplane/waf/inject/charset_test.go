@@ -82,6 +82,13 @@ func TestBodyCharsets(t *testing.T) {
 			return r
 		}(), Options{Sources: 1 << SourceQuery}, KindNone, "", false, false},
 
+		{"_charset_ field utf-7", bodyRequest("application/x-www-form-urlencoded", "_charset_=utf-7&note=1%2BACc- OR %2BACc-1%2BACcAPQAn-1"), Options{},
+			KindNone, "", true, true},
+		{"_charset_ field utf-8", bodyRequest("application/x-www-form-urlencoded", "_charset_=UTF-8&note=hello"), Options{}, KindNone, "", false, false},
+		{"_charset_ field shift_jis", bodyRequest("application/x-www-form-urlencoded", "_Charset_=shift_jis&note=hello"), Options{}, KindNone, "", false, false},
+		{"_charset_ multipart utf-16", bodyRequest(`multipart/form-data; boundary=b`, "--b\r\nContent-Disposition: form-data; name=\"_charset_\"\r\n\r\n"+
+			"UTF-16\r\n--b--\r\n"), Options{}, KindNone, "", true, true},
+
 		// Benign: ASCII-compatible charsets are read as bytes, not refused.
 		{"latin-1 form", bodyRequest("application/x-www-form-urlencoded; charset=ISO-8859-1", "name=Andr%E9&city=K%F6ln"), Options{}, KindNone, "", false, false},
 		{"windows-1252 text", bodyRequest("text/plain; charset=windows-1252", "Caf\xe9 \x93quoted\x94"), Options{}, KindNone, "", false, false},

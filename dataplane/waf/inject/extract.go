@@ -249,6 +249,7 @@ func (d *Detector) inspectReading(sc *Scratch, mt, params, b []byte) bool {
 			if d.value(sc, SourceForm, k, k, ctxName) || d.value(sc, SourceForm, k, v, 0) {
 				break
 			}
+			charsetField(sc, k, v)
 		}
 		sc.form.Reset()
 	case bodyMultipart:
@@ -489,6 +490,21 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
 		if d.partReadings(sc, name, content, cs) {
 			return
 		}
+		charsetField(sc, name, content)
+	}
+}
+
+var charsetFieldName = []byte("_charset_")
+
+// charsetField marks the result Undecodable for a form field _charset_
+// naming a charset other than UTF-8 or an ASCII-compatible one: HTML forms
+// send it, and servers such as Apache Sling decode the other fields by it.
+func charsetField(sc *Scratch, name, value []byte) {
+	if !equalFoldLower(name, charsetFieldName) {
+		return
+	}
+	if cs := headers.CharsetLabel(value); cs != headers.CharsetUTF8 && cs != headers.CharsetASCII {
+		sc.res.Truncated, sc.res.Undecodable = true, true
 	}
 }
 
