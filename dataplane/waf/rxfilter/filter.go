@@ -37,7 +37,7 @@ type Filter struct {
 // node is a query node over literal indexes.
 type node struct {
 	op   qop
-	lits []int32
+	lits []int32 // sorted
 	sub  []int32 // indexes into Filter.eval
 }
 
@@ -80,6 +80,7 @@ func (f *Filter) build(q *query, index map[string]int32) node {
 	for _, l := range q.lits {
 		n.lits = append(n.lits, index[l])
 	}
+	slices.Sort(n.lits)
 	for _, s := range q.sub {
 		c := f.build(s, index)
 		f.eval = append(f.eval, c)
@@ -111,18 +112,18 @@ func (f *Filter) MayMatch(s string) bool {
 	if f.anyOf {
 		return f.ac.any(s)
 	}
-	var small [4]uint64
-	found := small[:]
-	if w := (len(f.lits) + 63) / 64; w > len(small) {
-		found = make([]uint64, w)
+	var found [maxFound]int32
+	n, ok := f.ac.collect(s, &found)
+	if !ok {
+		return true // too many literals to track: may match
 	}
-	if !f.ac.scan(s, found) {
+	if n == 0 {
 		return false // every and/or node has a literal under it
 	}
-	return f.holds(0, found)
+	return f.holds(0, found[:n])
 }
 
-func (f *Filter) holds(i int32, found []uint64) bool {
+func (f *Filter) holds(i int32, found []int32) bool {
 	n := &f.eval[i]
 	switch n.op {
 	case qAll:
@@ -131,7 +132,7 @@ func (f *Filter) holds(i int32, found []uint64) bool {
 		return false
 	case qAnd:
 		for _, l := range n.lits {
-			if found[l>>6]&(1<<(l&63)) == 0 {
+			if !slices.Contains(found, l) {
 				return false
 			}
 		}
@@ -142,8 +143,10 @@ func (f *Filter) holds(i int32, found []uint64) bool {
 		}
 		return true
 	}
-	for _, l := range n.lits {
-		if found[l>>6]&(1<<(l&63)) != 0 {
+	// An or node may list hundreds of literals, and few are found: look
+	// each found one up in the node's sorted list.
+	for _, l := range found {
+		if _, ok := slices.BinarySearch(n.lits, l); ok {
 			return true
 		}
 	}
