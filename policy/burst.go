@@ -14,6 +14,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/dataplane/secevent"
 	"github.com/edgeguard/edgeguard/internal/loggate"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
@@ -98,10 +99,11 @@ func (e *Enforcement) SetBurst(b enforce.Burst) error {
 
 // WatchBurstBans takes over every ban the burst meter writes in the kernel:
 // it logs it (at most burstLogBurst lines a second, the rest counted),
-// counts it per bucket and hands it to the enforcer's Ban, which persists
-// it in bans.state when PersistBans ran. Call it after PersistBans. It stops
-// when the enforcer is closed; the returned channel is closed then.
-func (e *Enforcement) WatchBurstBans(log *slog.Logger) <-chan struct{} {
+// records a burst_ban security event in events (nil: none), counts it per
+// bucket and hands it to the enforcer's Ban, which persists it in
+// bans.state when PersistBans ran. Call it after PersistBans. It stops when
+// the enforcer is closed; the returned channel is closed then.
+func (e *Enforcement) WatchBurstBans(log *slog.Logger, events *secevent.Log) <-chan struct{} {
 	done := make(chan struct{})
 	m, ok := e.Unwrap().(enforce.BurstMeter)
 	if !ok {
@@ -133,6 +135,7 @@ func (e *Enforcement) WatchBurstBans(log *slog.Logger) <-chan struct{} {
 			if err != nil {
 				burstPersistFailed.Inc()
 			}
+			burstEvent(events, b, err)
 			switch {
 			case !pass:
 			case err != nil:
@@ -145,4 +148,18 @@ func (e *Enforcement) WatchBurstBans(log *slog.Logger) <-chan struct{} {
 		}
 	}()
 	return done
+}
+
+// burstEvent records a burst ban; repeats for one source within the
+// aggregation window share a line.
+func burstEvent(events *secevent.Log, b enforce.BurstBan, err error) {
+	ev := secevent.Event{Type: secevent.BurstBan, Time: time.Now(), ClientIP: b.Source.Addr(),
+		Source: enforce.FormatSource(b.Source), Until: b.Until, Reason: "syn_burst", Action: "xdp_ban", Result: "ok"}
+	if b.Bucket != enforce.BucketSYN {
+		ev.Reason = "packet_burst"
+	}
+	if err != nil {
+		ev.Result, ev.Detail = "not_recorded", err.Error()
+	}
+	events.Emit(&ev)
 }

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
+	"github.com/edgeguard/edgeguard/dataplane/secevent"
 	"github.com/edgeguard/edgeguard/policy/banstore"
 )
 
@@ -127,7 +130,8 @@ func TestBurstAppliedAtStartAndReload(t *testing.T) {
 }
 
 // TestWatchBurstBans: a ban the meter reports is counted, persisted in
-// bans.state through the ban store and restored from it by the next start.
+// bans.state through the ban store and restored from it by the next start,
+// and recorded as a burst_ban security event.
 func TestWatchBurstBans(t *testing.T) {
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -136,7 +140,12 @@ func TestWatchBurstBans(t *testing.T) {
 	if err := e.PersistBans(dir, log); err != nil {
 		t.Fatal(err)
 	}
-	done := e.WatchBurstBans(log)
+	var events bytes.Buffer
+	ev, err := secevent.Open(secevent.Options{Writer: &events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := e.WatchBurstBans(log, ev)
 	before := burstBansSYN.Get()
 
 	src := netip.MustParsePrefix("2001:db8:7:8::/64")
@@ -159,6 +168,17 @@ func TestWatchBurstBans(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the watcher did not stop when the enforcer closed")
 	}
+	if err := ev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(events.Bytes(), &line); err != nil {
+		t.Fatalf("event %q: %v", events.Bytes(), err)
+	}
+	if line["type"] != "burst_ban" || line["client_ip"] != "2001:db8:7:8::" || line["source"] != "2001:db8:7:8::/64" ||
+		line["reason"] != "syn_burst" || line["result"] != "ok" || line["until"] == nil {
+		t.Errorf("burst ban event %v", line)
+	}
 
 	// A reboot: a fresh enforcer with empty maps gets the ban back.
 	fresh := connfilter.New()
@@ -175,7 +195,7 @@ func TestWatchBurstBans(t *testing.T) {
 func TestWatchBurstBansWithoutMeter(t *testing.T) {
 	e := &Enforcement{Enforcer: connfilter.New()}
 	select {
-	case <-e.WatchBurstBans(slog.New(slog.NewTextHandler(io.Discard, nil))):
+	case <-e.WatchBurstBans(slog.New(slog.NewTextHandler(io.Discard, nil)), nil):
 	default:
 		t.Fatal("watching a fallback enforcer did not return at once")
 	}

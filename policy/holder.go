@@ -10,6 +10,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/edgeguard/edgeguard/dataplane/secevent"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
 
@@ -111,6 +112,7 @@ func (h *Holder) Reload(trigger string) (ReloadResult, error) {
 	}
 	if l.Digest == old.Digest {
 		reloadsNoop.Inc()
+		h.reloadEvent(trigger, "unchanged", old.Version, nil)
 		h.log.Info("config unchanged, reload skipped", "trigger", trigger, "version", old.Version)
 		return ReloadResult{Version: old.Version, RestartPending: h.RestartPending()}, nil
 	}
@@ -130,6 +132,7 @@ func (h *Holder) Reload(trigger string) (ReloadResult, error) {
 	h.logPublicChange(old.Config.Management.Public, p.Config.Management.Public)
 	h.publish(p)
 	reloadsOK.Inc()
+	h.reloadEvent(trigger, "applied", p.Version, nil)
 	h.log.Info("config reloaded", "trigger", trigger, "version", p.Version, "source", p.Source, "digest", p.Digest[:12])
 	pending := h.RestartPending()
 	if len(restart) > 0 {
@@ -210,8 +213,23 @@ func compileSafely(l *config.Loaded, old *Policy, opt Options) (p *Policy, err e
 
 func (h *Holder) failed(old *Policy, trigger string, err error) (ReloadResult, error) {
 	reloadsFailed.Inc()
+	h.reloadEvent(trigger, "rejected", old.Version, err)
 	h.log.Error("config reload rejected, running policy kept", "trigger", trigger, "version", old.Version, "error", err)
 	return ReloadResult{Version: old.Version, RestartPending: h.RestartPending()}, fmt.Errorf("reload config: %w", err)
+}
+
+// Events returns the security event stream of Options.Events (nil: none).
+func (h *Holder) Events() *secevent.Log { return h.opt.Events }
+
+// reloadEvent records a reload in the security event stream: result is
+// "applied", "unchanged" or "rejected", version the running one after it.
+func (h *Holder) reloadEvent(trigger, result string, version uint64, err error) {
+	e := secevent.Event{Type: secevent.ConfigReload, Time: time.Now(), Reason: result, Action: trigger,
+		Result: result, Version: version}
+	if err != nil {
+		e.Detail = err.Error()
+	}
+	h.opt.Events.Emit(&e)
 }
 
 // Close stops everything the running policy started.

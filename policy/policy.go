@@ -20,6 +20,7 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/proxy"
 	"github.com/edgeguard/edgeguard/dataplane/reqmetrics"
 	"github.com/edgeguard/edgeguard/dataplane/router"
+	"github.com/edgeguard/edgeguard/dataplane/secevent"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
 
@@ -95,6 +96,9 @@ type Options struct {
 	// DemoAddr is where the built-in demo upstream listens; it replaces the
 	// target config.DemoTarget.
 	DemoAddr string
+	// Events receives config reload events, and through Holder.Events the
+	// management API's; nil: none.
+	Events *secevent.Log
 }
 
 // UsesDemo reports whether cfg refers to the built-in demo upstream.
@@ -395,6 +399,8 @@ func poolConfig(u config.Upstream, opt Options) (proxy.PoolConfig, error) {
 		IdleConnTimeout:   u.IdleTimeout,
 		MaxConnsPerTarget: u.MaxConnsPerTarget,
 		Passive:           proxy.Passive{ConsecutiveFailures: u.Passive.ConsecutiveFailures, EjectFor: u.Passive.EjectFor},
+		PipelineConns:     u.Pipeline.Conns,
+		PipelinePending:   u.Pipeline.MaxPending,
 	}
 	if u.Balance == config.BalanceLeastConn {
 		pc.Balance = proxy.LeastConn

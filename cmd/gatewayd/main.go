@@ -31,6 +31,7 @@ import (
 
 	"github.com/edgeguard/edgeguard/dataplane/accesslog"
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
+	"github.com/edgeguard/edgeguard/dataplane/secevent"
 	"github.com/edgeguard/edgeguard/dataplane/server"
 	"github.com/edgeguard/edgeguard/internal/demoupstream"
 	"github.com/edgeguard/edgeguard/internal/handover"
@@ -160,15 +161,20 @@ func run(configPath string, log *slog.Logger) (err error) {
 	if err := enf.PersistBans(mc.StateDir, log); err != nil {
 		return err
 	}
+	events, err := openEvents(first.Config.SecurityEvents)
+	if err != nil {
+		return err
+	}
+	defer events.Close()
 	// Bans the XDP burst meter writes in the kernel are logged, counted and
 	// persisted like the others from here on.
-	enf.WatchBurstBans(log)
+	enf.WatchBurstBans(log, events)
 	blocks, err := blocklist.Open(blocklist.Options{Dir: mc.StateDir, Applier: enf, MaxEntries: mc.MaxEntries, Log: log})
 	if err != nil {
 		return err
 	}
 	defer blocks.Close()
-	opt := policy.Options{Enforcer: enf, BanDefault: first.Config.XDP.BanDefault}
+	opt := policy.Options{Enforcer: enf, BanDefault: first.Config.XDP.BanDefault, Events: events}
 	if policy.UsesDemo(first.Config) {
 		demo, err := demoupstream.Start()
 		if err != nil {
@@ -214,6 +220,7 @@ func run(configPath string, log *slog.Logger) (err error) {
 		log.Info("data listener started", "name", l.Name, "address", ln.Addr().String(), "tls", tlsCfg != nil)
 	}
 	srv := server.New(holder, access, log)
+	srv.SetEvents(events)
 	srv.Serve(listeners...)
 
 	mgOpt := mgmt.Options{
@@ -324,4 +331,9 @@ func shutdown(srv *server.Server, mg *mgmt.Server, grace time.Duration, log *slo
 	}
 	log.Info("stopped")
 	return err
+}
+
+func openEvents(c config.SecurityEvents) (*secevent.Log, error) {
+	return secevent.Open(secevent.Options{Path: c.Path, MaxSize: c.MaxSize, MaxAge: c.MaxAge, MaxFiles: c.MaxFiles,
+		Buffer: c.Buffer, Window: c.AggregateWindow})
 }

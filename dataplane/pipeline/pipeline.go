@@ -85,6 +85,31 @@ type Request struct {
 	// Principal is the authenticated client, nil when anonymous. It is
 	// owned by the authenticating stage (often a cache entry) and immutable.
 	Principal *Principal
+
+	// Notice is what a stage did to a request it let pass that the
+	// security event stream records; NoticeNone otherwise.
+	Notice Notice
+}
+
+// Notice is a security-relevant fact about a request that was not denied.
+type Notice uint8
+
+const (
+	NoticeNone Notice = iota
+	// NoticeLimitDelayed: a rate limit held the request back (80-100%).
+	NoticeLimitDelayed
+	// NoticeLoginFailed: the upstream answered a login attempt 401 or 403.
+	NoticeLoginFailed
+)
+
+var noticeNames = [...]string{"", "rate_limit_delayed", "login_failed"}
+
+// String returns the stable code, used as the event's reason.
+func (n Notice) String() string {
+	if int(n) < len(noticeNames) {
+		return noticeNames[n]
+	}
+	return "unknown"
 }
 
 // IdentityKind says what authenticated a principal.

@@ -181,6 +181,10 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 	case Reject:
 		return st.reject(ctx, r, final, key, now)
 	case Delay:
+		r.Notice = pipeline.NoticeLimitDelayed
+		if r.Detail == "" {
+			r.Detail = final.Detail()
+		}
 		st.delay(final)
 	}
 	return pipeline.Continue

@@ -28,6 +28,7 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/reqmetrics"
 	"github.com/edgeguard/edgeguard/dataplane/router"
+	"github.com/edgeguard/edgeguard/dataplane/secevent"
 	"github.com/edgeguard/edgeguard/policy"
 )
 
@@ -36,6 +37,7 @@ type Server struct {
 	policies *policy.Holder
 	conns    *connguard.Guard
 	access   *accesslog.Logger
+	events   *secevent.Log
 	log      *slog.Logger
 	fs       *fasthttp.Server
 	requests sync.Pool
@@ -84,6 +86,10 @@ func New(policies *policy.Holder, access *accesslog.Logger, log *slog.Logger) *S
 	}
 	return s
 }
+
+// SetEvents sends the security events of requests (denials, delays, WAF
+// detections, failed logins) to ev; call it before Serve. nil: none.
+func (s *Server) SetEvents(ev *secevent.Log) { s.events = ev }
 
 // concurrencySlack keeps fasthttp's connection limit above the guard's.
 const concurrencySlack = 1024
@@ -314,13 +320,23 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy
 	if r.Reason != pipeline.ReasonNone {
 		reqmetrics.Denied(r.Reason)
 	}
+	identity := r.Identity
+	if pr := r.Principal; pr != nil && identity == "" {
+		identity = pr.Subject
+		if pr.KeyID != "" {
+			identity = pr.KeyID
+		}
+	}
+	if s.events != nil && (r.Reason != pipeline.ReasonNone || r.Notice != pipeline.NoticeNone || len(r.Location) > 0) {
+		s.emit(r, status, identity)
+	}
 	if s.access == nil {
 		return
 	}
 	e := accesslog.Entry{
 		Time:      r.Start,
 		ClientIP:  r.ClientIP,
-		Identity:  r.Identity,
+		Identity:  identity,
 		Method:    ctx.Method(),
 		Path:      r.Path,
 		Route:     r.RouteName,
@@ -334,16 +350,46 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy
 		Detail:    r.Detail,
 		Location:  r.Location,
 	}
-	if pr := r.Principal; pr != nil && e.Identity == "" {
-		e.Identity = pr.Subject
-		if pr.KeyID != "" {
-			e.Identity = pr.KeyID
-		}
-	}
 	if len(e.Path) == 0 {
 		e.Path = ctx.Request.URI().PathOriginal()
 	}
 	s.access.Log(&e)
+}
+
+// emit records the request's security event, if it has one: every
+// denial, delay, WAF detection and failed login passes here, so no stage
+// emits events of its own.
+func (s *Server) emit(r *pipeline.Request, status int, identity string) {
+	typ, reason := secevent.ForReason(r.Reason), r.Reason.String()
+	switch {
+	case typ != secevent.TypeNone:
+	case r.Reason != pipeline.ReasonNone:
+		return // an upstream failure or a shutdown: not a security event
+	case len(r.Location) > 0:
+		typ, reason = secevent.WAFDetection, "waf_detect_only"
+	case r.Notice == pipeline.NoticeLimitDelayed:
+		typ, reason = secevent.LimitDelay, r.Notice.String()
+	case r.Notice == pipeline.NoticeLoginFailed:
+		typ, reason = secevent.AuthFailure, r.Notice.String()
+	default:
+		return
+	}
+	if r.Reason == pipeline.ReasonBurstBanned {
+		status = 0 // closed without a response
+	}
+	e := secevent.Event{
+		Type:      typ,
+		Time:      r.Start,
+		ClientIP:  r.ClientIP,
+		Identity:  identity,
+		Route:     r.RouteName,
+		RequestID: r.RequestID,
+		Reason:    reason,
+		Detail:    r.Detail,
+		Status:    status,
+		Location:  r.Location,
+	}
+	s.events.Emit(&e)
 }
 
 // handleParseError answers requests fasthttp could not parse (oversized body

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeguard/edgeguard/dataplane/accesslog"
+	"github.com/edgeguard/edgeguard/dataplane/secevent"
 	"github.com/edgeguard/edgeguard/policy"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
@@ -56,7 +58,14 @@ routes:
 	tb.Cleanup(holder.Close)
 	access := accesslog.New(io.Discard, 64) // small: its free list of line buffers warms up quickly
 	tb.Cleanup(func() { _ = access.Close() })
-	return &harness{srv: New(holder, access, log), holder: holder, peer: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	events, err := secevent.Open(secevent.Options{Writer: io.Discard, Buffer: 64}) // denials emit events too
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = events.Close() })
+	srv := New(holder, access, log)
+	srv.SetEvents(events)
+	return &harness{srv: srv, holder: holder, peer: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
 }
 
 func (h *harness) serve(method, uri string) *fasthttp.Response {
@@ -129,11 +138,20 @@ func BenchmarkHandle(b *testing.B) {
 	}
 }
 
-// BenchmarkHandleDenied measures a request refused before any upstream.
+// BenchmarkHandleDenied measures a request refused before any upstream,
+// with and without its security event (a route_refused event per request,
+// aggregated by the writer): the difference is the cost of emitting.
 func BenchmarkHandleDenied(b *testing.B) {
-	h := newHarness(b, "")
-	b.ReportAllocs()
-	for b.Loop() {
-		h.serve("GET", "/nope")
+	for _, events := range []bool{true, false} {
+		b.Run(fmt.Sprintf("events=%v", events), func(b *testing.B) {
+			h := newHarness(b, "")
+			if !events {
+				h.srv.SetEvents(nil)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.serve("GET", "/nope")
+			}
+		})
 	}
 }

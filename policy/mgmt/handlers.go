@@ -15,6 +15,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/dataplane/secevent"
 	"github.com/edgeguard/edgeguard/policy/blocklist"
 	"github.com/edgeguard/edgeguard/policy/mgmt/api"
 )
@@ -41,14 +42,17 @@ func (s *Server) routes() http.Handler {
 				}
 				s.opt.Log.Warn("management call refused", "route", name, "remote", r.RemoteAddr, "status", status, "why", msg)
 				writeJSON(w, status, api.ErrorBody{Error: msg})
+				s.callEvent(r, name, "", status, "denied", msg)
 				return
 			}
 			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 			h(rec, r, p)
 			if rec.status >= 400 {
 				failed.Inc()
+				s.callEvent(r, name, p.Name, rec.status, "error", "")
 			} else {
 				ok.Inc()
+				s.callEvent(r, name, p.Name, rec.status, "ok", "")
 			}
 			if need == accessAdmin {
 				s.opt.Log.Info("management change", "route", name, "by", p.Name, "remote", r.RemoteAddr, "status", rec.status)
@@ -75,6 +79,45 @@ func (s *Server) routes() http.Handler {
 	add("POST "+api.PathReload, "reload", accessAdmin, s.reload)
 	add("GET /debug/pprof/{profile...}", "pprof", accessAdmin, s.pprof)
 	return mux
+}
+
+// events returns the security event stream (nil: none).
+func (s *Server) events() *secevent.Log {
+	if s.opt.Policies == nil {
+		return nil
+	}
+	return s.opt.Policies.Events()
+}
+
+// callEvent records a management call: who (by, "" when unauthenticated),
+// from where, what (route and request line) and with what result.
+func (s *Server) callEvent(r *http.Request, route, by string, status int, result, detail string) {
+	ev := s.events()
+	if ev == nil {
+		return
+	}
+	e := secevent.Event{Type: secevent.MgmtCall, Time: time.Now(), ClientIP: remoteIP(r), Identity: by, Route: route,
+		Reason: result, Detail: detail, Status: status, By: by, Action: r.Method + " " + r.URL.Path, Result: result}
+	ev.Emit(&e)
+}
+
+// changeEvent records a ban or blocklist change made by p.
+func (s *Server) changeEvent(r *http.Request, typ secevent.Type, p principal, action, result string, e secevent.Event) {
+	e.Type, e.Time, e.Identity, e.By, e.Action, e.Result = typ, time.Now(), p.Name, p.Name, action, result
+	e.Reason = action
+	if !e.ClientIP.IsValid() {
+		e.ClientIP = remoteIP(r)
+	}
+	s.events().Emit(&e)
+}
+
+// remoteIP is the caller's address; invalid over a Unix socket.
+func remoteIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 type statusRecorder struct {
@@ -191,7 +234,7 @@ func (s *Server) acquire(w http.ResponseWriter, r *http.Request) bool {
 
 func (s *Server) release() { <-s.writes }
 
-func (s *Server) blocklistReplace(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) blocklistReplace(w http.ResponseWriter, r *http.Request, p principal) {
 	st := s.store(w)
 	if st == nil {
 		return
@@ -245,10 +288,12 @@ func (s *Server) blocklistReplace(w http.ResponseWriter, r *http.Request, _ prin
 		return
 	}
 	blocklist.CountUpdate("replace", okOrUnchanged(res))
+	s.changeEvent(r, secevent.BlocklistChange, p, "blocklist_replace", okOrUnchanged(res),
+		secevent.Event{Entries: res.Entries, Version: res.Version})
 	writeJSON(w, http.StatusOK, res)
 }
 
-func (s *Server) blocklistDelta(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) blocklistDelta(w http.ResponseWriter, r *http.Request, p principal) {
 	st := s.store(w)
 	if st == nil {
 		return
@@ -288,6 +333,8 @@ func (s *Server) blocklistDelta(w http.ResponseWriter, r *http.Request, _ princi
 		return
 	}
 	blocklist.CountUpdate("delta", okOrUnchanged(res))
+	s.changeEvent(r, secevent.BlocklistChange, p, "blocklist_delta", okOrUnchanged(res),
+		secevent.Event{Entries: res.Entries, Version: res.Version})
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -370,7 +417,7 @@ func (s *Server) bansList(w http.ResponseWriter, _ *http.Request, _ principal) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) ban(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) ban(w http.ResponseWriter, r *http.Request, p principal) {
 	if !s.enforcer(w) {
 		return
 	}
@@ -404,10 +451,12 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, _ principal) {
 		fail(w, http.StatusInternalServerError, "ban %s: %v", enforce.FormatSource(src), err)
 		return
 	}
+	s.changeEvent(r, secevent.BanChange, p, "ban", "ok",
+		secevent.Event{ClientIP: src.Addr(), Source: enforce.FormatSource(src), Until: until})
 	writeJSON(w, http.StatusOK, api.Ban{IP: enforce.FormatSource(src), Until: until, Remaining: blocklist.Duration(d)})
 }
 
-func (s *Server) unban(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) unban(w http.ResponseWriter, r *http.Request, p principal) {
 	if !s.enforcer(w) {
 		return
 	}
@@ -419,6 +468,7 @@ func (s *Server) unban(w http.ResponseWriter, r *http.Request, _ principal) {
 	res := api.UnbanResult{IP: enforce.FormatSource(src), Result: api.Unbanned}
 	if !s.banned(src) { // say so: an operator who mistyped the address must not believe it lifted
 		res.Result = api.NotBanned
+		s.changeEvent(r, secevent.BanChange, p, "unban", "not_banned", secevent.Event{ClientIP: src.Addr(), Source: res.IP})
 		writeJSON(w, http.StatusOK, res)
 		return
 	}
@@ -430,6 +480,7 @@ func (s *Server) unban(w http.ResponseWriter, r *http.Request, _ principal) {
 		fail(w, http.StatusInternalServerError, "unban %s: %v", enforce.FormatSource(src), err)
 		return
 	}
+	s.changeEvent(r, secevent.BanChange, p, "unban", "ok", secevent.Event{ClientIP: src.Addr(), Source: res.IP})
 	writeJSON(w, http.StatusOK, res)
 }
 

@@ -348,6 +348,9 @@ func (st *Stage) ObserveResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) 
 	case r.Reason == pipeline.ReasonUnauthenticated,
 		r.Reason == pipeline.ReasonNone && (status == fasthttp.StatusUnauthorized || status == fasthttp.StatusForbidden):
 		st.m.failures.Inc()
+		if r.Reason == pipeline.ReasonNone {
+			r.Notice = pipeline.NoticeLoginFailed
+		}
 		if ip == nil { // evicted meanwhile
 			ip = st.ips.GetOrInsert(st.store.IPKey(r.ClientIP, st.v6bits), now)
 		}
