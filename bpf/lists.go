@@ -56,16 +56,18 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		m4, m6     *ebpf.Map
 		err4, err6 error
 		prepared   [2]time.Time
+		patched    [2]bool
 	)
+	sp4, sp6 := x.takeSpares()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		s4 = cidrset.New(v4)
 		prepared[0] = time.Now()
-		t4, m4, err4 = x.buildDir(s4.Cover())
+		t4, m4, patched[0], err4 = x.dirFrom(sp4, s4)
 	})
 	s6 = cidrset.New(v6)
 	prepared[1] = time.Now()
-	t6, m6, err6 = x.buildV6(s6.Cover())
+	t6, m6, patched[1], err6 = x.v6From(sp6, s6)
 	wg.Wait()
 	if err := errors.Join(err4, err6); err != nil {
 		closeMaps(m4, m6)
@@ -76,18 +78,28 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		closeMaps(m4, m6)
 		return fmt.Errorf("replace blocklist: swap IPv4 table: %w", err)
 	}
-	closeMaps(x.dirMap)
+	if x.dirMap != nil && x.baseline {
+		x.spare4 = &spare4{dir: x.dir, m: x.dirMap, set: x.block4}
+	} else {
+		closeMaps(x.dirMap)
+	}
 	x.dir, x.dirMap, x.block4 = t4, m4, s4
-	if err := x.swapV6(t6, m6); err != nil {
+	oldT6, oldM6, err := x.swapV6(t6, m6)
+	if err != nil {
 		closeMaps(m6)
 		x.baseline = false // IPv4 is new, IPv6 still old
 		return fmt.Errorf("replace blocklist: %w", err)
+	}
+	if oldM6 != nil && x.baseline {
+		x.spare6 = &spare6{t: oldT6, m: oldM6, set: x.block6}
+	} else {
+		closeMaps(oldM6)
 	}
 	x.block6 = s6
 	x.baseline = true
 	x.log.Debug("replaced blocklist", "ipv4", s4.Len(), "ipv4_cidrs", s4.CoverLen(),
 		"ipv6", s6.Len(), "ipv6_cidrs", s6.CoverLen(), "prepare_ipv4", prepared[0].Sub(start),
-		"prepare_ipv6", prepared[1].Sub(start), "build", built.Sub(start), "swap", time.Since(built))
+		"prepare_ipv6", prepared[1].Sub(start), "patched", patched, "build", built.Sub(start), "swap", time.Since(built))
 	return nil
 }
 
@@ -226,10 +238,12 @@ func (x *XDP) deltaV6(next *cidrset.Set, added, removed []cidrset.Prefix) error 
 	if err != nil {
 		return err
 	}
-	if err := x.swapV6(t, m); err != nil {
+	_, old, err := x.swapV6(t, m)
+	if err != nil {
 		closeMaps(m)
 		return err
 	}
+	closeMaps(old)
 	x.block6 = next
 	return nil
 }
@@ -258,26 +272,27 @@ func (x *XDP) buildV6(cover []cidrset.Prefix) (*v6tab.Table, *ebpf.Map, error) {
 	return t, m, nil
 }
 
-// swapV6 swaps the IPv6 table m (layout t; nil for an empty list) in. The
+// swapV6 swaps the IPv6 table m (layout t; nil for an empty list) in and
+// returns the one it replaced, which no packet reads any more. The
 // short-length bitmap covers both tables while either may be read.
-func (x *XDP) swapV6(t *v6tab.Table, m *ebpf.Map) error {
+func (x *XDP) swapV6(t *v6tab.Table, m *ebpf.Map) (*v6tab.Table, *ebpf.Map, error) {
 	var bits uint32
 	if t != nil {
 		bits = t.ShortBits()
 	}
 	if err := x.widenV6Short(bits); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := swapInner(x.objs.BlockV6, m); err != nil {
-		return fmt.Errorf("swap IPv6 table: %w", err)
+		return nil, nil, fmt.Errorf("swap IPv6 table: %w", err)
 	}
-	closeMaps(x.block6Map)
+	oldT, oldM := x.v6, x.block6Map
 	x.v6, x.block6Map = t, m
 	// The swap waited for a grace period: no packet reads the old table.
 	if err := x.objs.BlockV6Short.Update(uint32(0), bits, ebpf.UpdateAny); err != nil {
 		x.log.Warn("narrowing the IPv6 short-length bitmap failed (costs probes, not verdicts)", "err", err)
 	}
-	return nil
+	return oldT, oldM, nil
 }
 
 // widenV6Short adds bits to the short-length bitmap.

@@ -135,6 +135,8 @@ type XDP struct {
 	allow4Map *ebpf.Map
 	allow6Map *ebpf.Map
 	pageBuf   []dir24.Page // writePages' gathered batch, kept between deltas
+	spare4    *spare4      // blocklist tables the last replace swapped out (spare.go)
+	spare6    *spare6
 
 	banMu   sync.Mutex              // serializes ban writes with the expiry sweep
 	netOwn  map[netip.Prefix]uint64 // network bans' own expiries (see bans.go); nil until first used
@@ -144,6 +146,7 @@ type XDP struct {
 	recycleWG     sync.WaitGroup // the running recycle (Close and tests wait)
 	chunkRecycles atomic.Uint64
 	dirRebuilds   atomic.Uint64 // deltas that had to build a new IPv4 table
+	sparePatches  atomic.Uint64 // replace tables made by patching a spare (either family)
 
 	noBatch       bool // tests: take the per-element path
 	batchWrites   atomic.Uint64
@@ -484,6 +487,7 @@ func (x *XDP) Close() error {
 			errs = append(errs, m.Close())
 		}
 	}
+	x.closeSpares()
 	x.dir = nil
 	x.mu.Unlock()
 	x.recycleWG.Wait() // a recycle that took x.mu before us has finished; later ones see closed

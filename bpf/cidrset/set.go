@@ -391,6 +391,12 @@ func appendCIDRs(out []Prefix, r Range) []Prefix {
 	}
 }
 
+// CoverDiff returns the cover CIDRs of to that from's cover lacks (added)
+// and the reverse (removed), both sorted, in O(n).
+func CoverDiff(from, to *Set) (added, removed []Prefix) {
+	return appendDiff(nil, nil, from.Cover(), to.Cover())
+}
+
 // appendDiff appends what is in next and not in prev (both sorted by
 // compare) to added, and the reverse to removed.
 func appendDiff(added, removed, prev, next []Prefix) ([]Prefix, []Prefix) {

@@ -1,0 +1,135 @@
+package bpf
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/edgeguard/edgeguard/bpf/cidrset"
+	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
+	"github.com/edgeguard/edgeguard/bpf/internal/v6tab"
+)
+
+// A replace keeps the tables it swapped out as spares and builds the next
+// replace's tables by patching them, when the lists differ little: the
+// second buffer of a double buffer. Blocklist feeds change by a few per
+// cent between versions, so patching writes a fraction of what a fresh
+// table needs (for IPv4 only the changed pages; for IPv6 only the changed
+// nodes), and the kernel allocates, zeroes and frees nothing. A spare is
+// not read by any packet (its swap-out waited for a grace period), so it
+// is patched in any order. It costs a second copy of each table in kernel
+// memory.
+
+// spareMaxChange is the largest change, as a share of the new cover (1/n),
+// for which patching a spare beats building afresh.
+const spareMaxChange = 4
+
+type spare4 struct {
+	dir *dir24.Table
+	m   *ebpf.Map
+	set *cidrset.Set
+}
+
+type spare6 struct {
+	t   *v6tab.Table
+	m   *ebpf.Map
+	set *cidrset.Set
+}
+
+// takeSpares hands the spares to one replace (nil when there are none).
+func (x *XDP) takeSpares() (*spare4, *spare6) {
+	s4, s6 := x.spare4, x.spare6
+	x.spare4, x.spare6 = nil, nil
+	return s4, s6
+}
+
+func (x *XDP) closeSpares() {
+	for _, m := range []*ebpf.Map{x.spareMap4(), x.spareMap6()} {
+		closeMaps(m)
+	}
+	x.spare4, x.spare6 = nil, nil
+}
+
+func (x *XDP) spareMap4() *ebpf.Map {
+	if x.spare4 == nil {
+		return nil
+	}
+	return x.spare4.m
+}
+
+func (x *XDP) spareMap6() *ebpf.Map {
+	if x.spare6 == nil {
+		return nil
+	}
+	return x.spare6.m
+}
+
+// smallChange reports the cover CIDRs that differ between from and to when
+// they are few enough to patch.
+func smallChange(from, to *cidrset.Set) (added, removed []cidrset.Prefix, ok bool) {
+	added, removed = cidrset.CoverDiff(from, to)
+	return added, removed, len(added)+len(removed) <= to.CoverLen()/spareMaxChange
+}
+
+// dirFrom returns the IPv4 table for s: the spare patched when it is close
+// enough (and reports so), else a new one. It consumes sp.
+func (x *XDP) dirFrom(sp *spare4, s *cidrset.Set) (*dir24.Table, *ebpf.Map, bool, error) {
+	if sp != nil && s.CoverLen() > 0 {
+		if added, removed, ok := smallChange(sp.set, s); ok {
+			err := x.patchDir(sp, s, append(added, removed...))
+			if err == nil {
+				x.sparePatches.Add(1)
+				return sp.dir, sp.m, true, nil
+			}
+			x.log.Debug("patching the spare IPv4 table failed; building a new one", "err", err)
+		}
+	}
+	if sp != nil {
+		closeMaps(sp.m)
+	}
+	t, m, err := x.buildDir(s.Cover())
+	return t, m, false, err
+}
+
+func (x *XDP) patchDir(sp *spare4, s *cidrset.Set, changed []cidrset.Prefix) error {
+	// No packet reads the spare: chunks it retired are free at once.
+	sp.dir.Recycle()
+	ch := dirPrefixes(changed)
+	if err := sp.dir.Update(dirCoverIn(s, ch), ch); err != nil {
+		return err
+	}
+	sp.dir.Recycle()
+	err := x.writePages(sp.m, sp.dir.Dirty())
+	sp.dir.ClearDirty()
+	return err
+}
+
+// v6From returns the IPv6 table for s: the spare patched when it is close
+// enough (and reports so), else a new one. It consumes sp.
+func (x *XDP) v6From(sp *spare6, s *cidrset.Set) (*v6tab.Table, *ebpf.Map, bool, error) {
+	if sp != nil && s.CoverLen() > 0 {
+		if added, removed, ok := smallChange(sp.set, s); ok {
+			w := sp.t.Delta(sp.set, s, added, removed)
+			err := x.putV6(sp.m, w.InsertKeys, make([]v6tab.Node, len(w.InsertKeys)))
+			if err == nil {
+				err = x.putV6(sp.m, w.NodeKeys, w.NodeVals)
+			}
+			if err == nil {
+				err = x.deleteV6(sp.m, w.DeleteKeys)
+			}
+			if err == nil {
+				x.sparePatches.Add(1)
+				return sp.t, sp.m, true, nil
+			}
+			x.log.Debug("patching the spare IPv6 table failed; building a new one", "err", err)
+		}
+	}
+	if sp != nil {
+		closeMaps(sp.m)
+	}
+	t, m, err := x.buildV6(s.Cover())
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("build IPv6 table: %w", err)
+	}
+	return t, m, false, nil
+}
