@@ -12,9 +12,19 @@ import (
 // keep-alive connections exist, a proxied request allocates nothing, in the
 // proxy, in fasthttp's client or in the upstream server.
 func TestForwardDoesNotAllocate(t *testing.T) {
-	for _, balance := range []Balance{RoundRobin, LeastConn} {
-		t.Run(balance.String(), func(t *testing.T) {
-			p := benchPool(t, balance)
+	for _, c := range []struct {
+		name      string
+		balance   Balance
+		pipelined int
+	}{
+		{"round_robin", RoundRobin, 0},
+		{"least_conn", LeastConn, 0},
+		{"pipelined", RoundRobin, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testPipelineConns = c.pipelined
+			p := benchPool(t, c.balance)
+			testPipelineConns = 0
 			ctx, r := benchRequest()
 			stage := &Stage{Pool: p, StripPrefix: "/api"}
 			for i := 0; i < 100; i++ { // warm up connections and buffers

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
@@ -49,19 +50,28 @@ func BenchmarkForward(b *testing.B) {
 	}
 }
 
-// BenchmarkForwardParallel runs Forward from GOMAXPROCS goroutines.
+// BenchmarkForwardParallel runs Forward from 64 goroutines per
+// GOMAXPROCS, as many client connections would, over ordinary and
+// pipelined upstream connections.
 func BenchmarkForwardParallel(b *testing.B) {
-	p := benchPool(b, LeastConn)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx, r := benchRequest()
-		for pb.Next() {
-			if v := p.Forward(ctx, r); v != pipeline.Continue {
-				b.Errorf("verdict %d status %d", v, ctx.Response.StatusCode())
-				return
-			}
-		}
-	})
+	for _, pipelined := range []int{0, 2} {
+		b.Run("pipelined="+strconv.Itoa(pipelined), func(b *testing.B) {
+			testPipelineConns = pipelined
+			p := benchPool(b, LeastConn)
+			testPipelineConns = 0
+			b.ReportAllocs()
+			b.SetParallelism(64)
+			b.RunParallel(func(pb *testing.PB) {
+				ctx, r := benchRequest()
+				for pb.Next() {
+					if v := p.Forward(ctx, r); v != pipeline.Continue {
+						b.Errorf("verdict %d status %d", v, ctx.Response.StatusCode())
+						return
+					}
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkBareHostClient is the floor: the same request through one

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+	"github.com/edgeguard/edgeguard/dataplane/proxy/pipelined"
 	"github.com/valyala/fasthttp"
 )
 
@@ -143,7 +144,7 @@ func (p *Pool) forward(ctx *fasthttp.RequestCtx, r *pipeline.Request, path []byt
 		}
 		t.requests.Inc()
 		t.inFlight.Add(1)
-		err := t.client.Do(req, resp)
+		err := t.do(req, resp)
 		t.inFlight.Add(-1)
 		if err == nil {
 			if t.failures.Load() != 0 {
@@ -191,6 +192,18 @@ func (p *Pool) forward(ctx *fasthttp.RequestCtx, r *pipeline.Request, path []byt
 		req.Header.SetProtocolBytes(strHTTP10)
 	}
 	return verdict
+}
+
+// do sends req to t: pipelined when t pipelines and req may be, else (and
+// when the pipelined connections are full) over an ordinary connection.
+func (t *target) do(req *fasthttp.Request, resp *fasthttp.Response) error {
+	if t.pipe != nil && pipelined.Pipelinable(req) {
+		err := t.pipe.Do(req, resp)
+		if err != pipelined.ErrFull && err != pipelined.ErrClosed {
+			return err
+		}
+	}
+	return t.client.Do(req, resp)
 }
 
 // prepareRequest turns the client's request into the upstream request in

@@ -185,6 +185,10 @@ func (g *gateway) get(t *testing.T, uri string) (int, string, string) {
 	return resp.StatusCode(), string(resp.Body()), string(resp.Header.Peek("X-Gw-Upstream"))
 }
 
+// testPipelineConns > 0 makes newTestPool pipeline (TestPipelined runs the
+// pool's tests so).
+var testPipelineConns int
+
 // newTestPool builds a pool named after the test and closes it at cleanup.
 func newTestPool(t testing.TB, cfg PoolConfig) *Pool {
 	t.Helper()
@@ -199,6 +203,9 @@ func newTestPool(t testing.TB, cfg PoolConfig) *Pool {
 	}
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 2 * time.Second
+	}
+	if testPipelineConns > 0 && cfg.PipelineConns == 0 {
+		cfg.PipelineConns, cfg.PipelinePending = testPipelineConns, 16
 	}
 	p, err := NewPool(cfg)
 	if err != nil {

@@ -12,7 +12,6 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"github.com/edgeguard/edgeguard/dataplane/yieldread"
 	"net"
 	"strconv"
 	"sync"
@@ -21,6 +20,9 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/proxy/pipelined"
+	"github.com/edgeguard/edgeguard/dataplane/yieldread"
 )
 
 // Balance is how a pool spreads requests over its targets.
@@ -87,6 +89,13 @@ type PoolConfig struct {
 
 	HealthCheck *HealthCheck // nil: no active checks, targets are always healthy
 	Passive     Passive
+
+	// PipelineConns > 0 sends idempotent requests HTTP/1.1 pipelined over
+	// that many connections per target (see package pipelined), at most
+	// PipelinePending waiting on each; the rest, and those that find the
+	// pipelined connections full, use the ordinary ones.
+	PipelineConns   int
+	PipelinePending int
 }
 
 // TargetStatus is a snapshot of one target for the status API.
@@ -129,6 +138,7 @@ type Pool struct {
 type target struct {
 	addr   string
 	client *fasthttp.HostClient
+	pipe   *pipelined.Client    // nil unless the pool pipelines
 	health *fasthttp.HostClient // nil without active checks
 	dialer net.Dialer
 
@@ -189,6 +199,22 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 			MaxIdemponentCallAttempts:     2,
 			RetryIfErr:                    retryStaleConn,
 		}
+		if cfg.PipelineConns > 0 {
+			var err error
+			t.pipe, err = pipelined.New(pipelined.Config{
+				Addr:                addr,
+				Dial:                t.dialPipelined,
+				Conns:               cfg.PipelineConns,
+				MaxPending:          cfg.PipelinePending,
+				ReadTimeout:         cfg.ReadTimeout,
+				WriteTimeout:        cfg.WriteTimeout,
+				IdleTimeout:         cfg.IdleConnTimeout,
+				MaxResponseBodySize: cfg.MaxResponseBodySize,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("proxy pool %q: target %s: %w", cfg.Name, addr, err)
+			}
+		}
 		if p.hc != nil {
 			t.health = newHealthClient(t, p.hc, cfg.IdleConnTimeout)
 		}
@@ -240,6 +266,9 @@ func (p *Pool) Close() {
 		for i := range p.targets {
 			t := &p.targets[i]
 			t.client.CloseIdleConnections()
+			if t.pipe != nil {
+				t.pipe.Close()
+			}
 			if t.health != nil {
 				t.health.CloseIdleConnections()
 			}
@@ -301,6 +330,16 @@ func (t *target) dial(addr string) (net.Conn, error) {
 	return yieldread.Wrap(c), nil
 }
 
+// dialPipelined is dial for pipelined connections, whose reads and writes
+// come from different goroutines (yieldread needs them on one).
+func (t *target) dialPipelined(addr string) (net.Conn, error) {
+	c, err := t.dialer.Dial("tcp", addr)
+	if err != nil {
+		return nil, &dialError{addr: addr, err: err}
+	}
+	return c, nil
+}
+
 // validate checks cfg and returns every problem, each naming pool and field.
 func validate(cfg *PoolConfig) error {
 	var errs []error
@@ -347,6 +386,12 @@ func validate(cfg *PoolConfig) error {
 	}
 	if cfg.MaxConnsPerTarget < 0 {
 		add("MaxConnsPerTarget: must be >= 0, got %d", cfg.MaxConnsPerTarget)
+	}
+	if cfg.PipelineConns < 0 {
+		add("PipelineConns: must be >= 0, got %d", cfg.PipelineConns)
+	}
+	if cfg.PipelineConns > 0 && cfg.PipelinePending < 1 {
+		add("PipelinePending: must be >= 1 when PipelineConns is set, got %d", cfg.PipelinePending)
 	}
 	if cfg.MaxResponseBodySize < 0 {
 		add("MaxResponseBodySize: must be >= 0, got %d", cfg.MaxResponseBodySize)

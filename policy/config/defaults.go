@@ -23,6 +23,7 @@ const (
 	DefaultUpstreamTimeout     = 30 * time.Second
 	DefaultUpstreamIdle        = 60 * time.Second
 	DefaultMaxConnsPerTarget   = 1024
+	DefaultPipelinePending     = 64
 	DefaultHealthPath          = "/healthz"
 	DefaultHealthInterval      = 5 * time.Second
 	DefaultHealthTimeout       = time.Second
@@ -113,6 +114,7 @@ func (c *Config) applyDefaults() {
 		setDuration(&u.WriteTimeout, DefaultUpstreamTimeout)
 		setDuration(&u.IdleTimeout, DefaultUpstreamIdle)
 		setInt(&u.MaxConnsPerTarget, DefaultMaxConnsPerTarget)
+		setInt(&u.Pipeline.MaxPending, DefaultPipelinePending)
 		setInt(&u.Passive.ConsecutiveFailures, DefaultPassiveFailures)
 		setDuration(&u.Passive.EjectFor, DefaultEjectFor)
 		if hc := u.HealthCheck; hc != nil {
@@ -148,6 +150,12 @@ func setString(p *string, v string) {
 		*p = v
 	}
 }
+
+// Bounds of upstreams[].pipeline.
+const (
+	MaxPipelineConns   = 64
+	MaxPipelinePending = 4096
+)
 
 func setInt(p *int, v int) {
 	if *p == 0 {
