@@ -124,7 +124,7 @@ func processGone(pid int) bool {
 
 // stopSuccessor makes sure the gatewayd that took over from g (the one
 // whose log says "took over ... pid") is stopped when the test ends.
-func stopSuccessor(t *testing.T, g *gateway) {
+func stopSuccessor(t *testing.T, g *gateway) int {
 	t.Helper()
 	m := regexp.MustCompile(`"msg":"took over from the previous gatewayd","pid":(\d+)`).FindAllStringSubmatch(g.logs(), -1)
 	if m == nil {
@@ -132,6 +132,9 @@ func stopSuccessor(t *testing.T, g *gateway) {
 	}
 	pid, _ := strconv.Atoi(m[len(m)-1][1])
 	t.Cleanup(func() {
+		if processGone(pid) {
+			return
+		}
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 		select {
 		case <-g.exited: // stderr closes when the last gatewayd exits
@@ -140,6 +143,7 @@ func stopSuccessor(t *testing.T, g *gateway) {
 			t.Errorf("successor pid %d did not stop on SIGTERM", pid)
 		}
 	})
+	return pid
 }
 
 // TestUpgradeUnderLoad upgrades gatewayd twice (SIGUSR2) while clients keep

@@ -118,7 +118,7 @@ xdp: {interfaces: [` + p.SrvIf + `], pin_path: ` + pin + `}
 	allowedBefore := count("10.200.0.3")
 	g.signal(syscall.SIGUSR2)
 	g.waitLog("took over from the previous gatewayd")
-	stopSuccessor(t, g)
+	successor := stopSuccessor(t, g)
 	waitFor(t, "the old gatewayd to exit", func() bool { return processGone(old) })
 	afterExit := sent.Load()
 	waitFor(t, "datagrams after the old gatewayd exited", func() bool { return sent.Load() > afterExit+200 })
@@ -146,6 +146,19 @@ xdp: {interfaces: [` + p.SrvIf + `], pin_path: ` + pin + `}
 	}
 	if drops, _ := strconv.ParseInt(m[1], 10, 64); drops < sent.Load() {
 		t.Errorf("drop_blocklist counter %v, want >= %d datagrams sent", m, sent.Load())
+	}
+	// The successor owns the Unix socket it took over: its path goes when
+	// it stops, as if it had bound it itself.
+	if err := syscall.Kill(successor, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the successor did not exit")
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("management socket %s left behind: %v", sock, err)
 	}
 	t.Logf("%d datagrams from each source; %d allowed ones arrived, no blocklisted one", sent.Load(), count("10.200.0.3"))
 }

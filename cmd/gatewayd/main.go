@@ -234,6 +234,7 @@ func run(configPath string, log *slog.Logger) (err error) {
 	if mgOpt.UnixListener, err = pred.Listener(mgmtUnixKey(cfg.Management)); err != nil {
 		return err
 	}
+	ownSocketPath(mgOpt.UnixListener)
 	mg, err := mgmt.Start(mgOpt)
 	if err != nil {
 		return err
@@ -278,6 +279,7 @@ func run(configPath string, log *slog.Logger) (err error) {
 				if mg, err = mgmt.Start(res.mgmt); err != nil {
 					return fmt.Errorf("restart management listener after a failed upgrade: %w", err)
 				}
+				ownSocketPath(res.mgmt.UnixListener)
 				_ = notify.Ready(fmt.Sprintf("serving, config v%d; upgrade failed: %v", holder.Current().Version, res.err))
 				continue
 			}

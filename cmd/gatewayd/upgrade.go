@@ -33,6 +33,15 @@ func mgmtTCPKey(c config.Management) string {
 
 func mgmtUnixKey(c config.Management) string { return "management unix " + c.UnixSocket }
 
+// ownSocketPath makes a Unix listener this process took over remove its
+// path when closed, as one it bound itself would (a successor's, or the
+// kept copy after a failed upgrade); nil and TCP listeners are left alone.
+func ownSocketPath(ln net.Listener) {
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(true)
+	}
+}
+
 // upgrade is a binary upgrade under way (SIGUSR2).
 type upgrade struct {
 	result chan upgradeResult
