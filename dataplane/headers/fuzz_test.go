@@ -3,6 +3,7 @@ package headers
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -107,7 +108,7 @@ func refValidTraceparent(s string) bool {
 }
 
 // FuzzTraceparent checks validTraceparent against the reference rule and
-// that the request side keeps exactly the valid ones.
+// that the request side continues exactly the valid ones.
 func FuzzTraceparent(f *testing.F) {
 	s := newStage(f, Options{})
 	f.Fuzz(func(t *testing.T, tp []byte) {
@@ -124,9 +125,12 @@ func FuzzTraceparent(f *testing.F) {
 		s.Handle(ctx, r)
 		h := &ctx.Request.Header
 		if valid {
-			if !bytes.Equal(r.TraceParent, sent) || !bytes.Equal(h.Peek("Traceparent"), sent) ||
-				string(h.Peek("Tracestate")) != "a=b" {
-				t.Fatalf("valid %q not propagated: %q", sent, r.TraceParent)
+			// Continued: same trace-id, known flags, the gateway's parent-id.
+			flags := (unhex(sent[53])<<4 | unhex(sent[54])) & flagsKnown
+			want := fmt.Sprintf("00-%s-%s-%02x", sent[3:35], r.TraceParent[36:52], flags)
+			if string(r.TraceParent) != want || bytes.Equal(r.TraceParent[36:52], sent[36:52]) ||
+				!bytes.Equal(h.Peek("Traceparent"), r.TraceParent) || string(h.Peek("Tracestate")) != "a=b" {
+				t.Fatalf("valid %q not continued: %q, tracestate %q", sent, r.TraceParent, h.Peek("Tracestate"))
 			}
 			return
 		}
@@ -225,6 +229,66 @@ func FuzzNameRules(f *testing.F) {
 			if spoofable[foldString(string(k))] {
 				t.Fatalf("head %q: %q survived from an untrusted peer", raw, k)
 			}
+		}
+	})
+}
+
+var (
+	reTracestateKey   = regexp.MustCompile(`^([a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})$`)
+	reTracestateValue = regexp.MustCompile(`^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$`)
+)
+
+// refTracestate is appendTracestate's rule written the slow, obvious way.
+func refTracestate(fields []string) string {
+	var members []string
+	seen := map[string]bool{}
+	for _, f := range fields {
+		for _, m := range strings.Split(f, ",") {
+			m = strings.Trim(m, " \t")
+			if m == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(m, "=")
+			if !ok || !reTracestateKey.MatchString(k) || !reTracestateValue.MatchString(v) || seen[k] {
+				return ""
+			}
+			seen[k] = true
+			members = append(members, m)
+		}
+	}
+	if len(members) > maxTracestateMembers {
+		members = members[:maxTracestateMembers]
+	}
+	if len(strings.Join(members, ",")) <= maxTracestateLen {
+		return strings.Join(members, ",")
+	}
+	short := members[:0:0]
+	for _, m := range members {
+		if len(m) <= maxTracestateKeepMember {
+			short = append(short, m)
+		}
+	}
+	for len(strings.Join(short, ",")) > maxTracestateLen {
+		short = short[:len(short)-1]
+	}
+	return strings.Join(short, ",")
+}
+
+// FuzzTracestate checks appendTracestate against the reference rule on
+// fields separated by newlines, and its bounds.
+func FuzzTracestate(f *testing.F) {
+	f.Fuzz(func(t *testing.T, in []byte) {
+		fields := strings.Split(string(in), "\n")
+		vals := make([][]byte, len(fields))
+		for i, s := range fields {
+			vals[i] = []byte(s)
+		}
+		got := string(appendTracestate([]byte("x"), vals))
+		if want := "x" + refTracestate(fields); got != want {
+			t.Fatalf("appendTracestate(%q)\n got %q\nwant %q", fields, got, want)
+		}
+		if len(got)-1 > maxTracestateLen || strings.Count(got, ",") >= maxTracestateMembers {
+			t.Fatalf("over the bounds: %q", got)
 		}
 	})
 }

@@ -108,6 +108,7 @@ const (
 	strXForwardedFor  = "X-Forwarded-For"
 	strXForwardedProt = "X-Forwarded-Proto"
 	strTraceparent    = "Traceparent"
+	strTracestate     = "Tracestate"
 )
 
 // hopByHop are the headers that describe one connection, not the message
@@ -353,15 +354,27 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	}
 
 	if v := h.PeekAll(strTraceparent); len(v) == 1 && validTraceparent(v[0]) {
-		r.TraceParent = append(r.TraceParent[:0], v[0]...)
+		// The gateway is a hop of the trace: the upstream's parent is the
+		// gateway's own span (trace.go).
+		r.TraceParent = continueTraceparent(r.TraceParent[:0], v[0], newSpanID())
+		if st := h.PeekAll(strTracestate); len(st) > 0 {
+			bp := s.scratch.Get().(*[]byte)
+			buf := appendTracestate((*bp)[:0], st)
+			del(h, hdrTracestate)
+			if len(buf) > 0 {
+				h.SetCanonical(hdrTracestate, buf)
+			}
+			*bp = buf
+			s.scratch.Put(bp)
+		}
 	} else {
 		// W3C Trace Context: a vendor that cannot parse traceparent must
 		// not use tracestate either; the new trace starts without it.
 		r.TraceParent = appendTraceparent(r.TraceParent[:0])
-		del(h, hdrTraceparent)
 		del(h, hdrTracestate)
-		h.SetCanonical(hdrTraceparent, r.TraceParent)
 	}
+	del(h, hdrTraceparent)
+	h.SetCanonical(hdrTraceparent, r.TraceParent)
 	if refusal != pipeline.ReasonNone {
 		v := pipeline.Deny(ctx, r, fasthttp.StatusBadRequest, refusal)
 		r.Detail = detail

@@ -2,6 +2,7 @@ package headers
 
 import (
 	"bufio"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -341,6 +342,11 @@ func TestGeneratedRequestIDsDiffer(t *testing.T) {
 	}
 }
 
+// TestTraceparent follows the W3C Trace Context rules (and the cases of
+// its test suite, w3c/trace-context test/test.py): a valid traceparent is
+// continued with the same trace-id and flags and the gateway's span as
+// parent, in version 00; an invalid one is replaced by a new trace and its
+// tracestate dropped.
 func TestTraceparent(t *testing.T) {
 	const (
 		traceID  = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -350,29 +356,48 @@ func TestTraceparent(t *testing.T) {
 	tests := []struct {
 		name      string
 		sent      []string
-		wantKeep  string // "" means a new one must be generated
+		wantTrace string // trace-id continued; "" means a new trace
+		wantFlags string
 		wantState string // tracestate after the stage
 	}{
 		{name: "valid v00 with tracestate", sent: []string{"traceparent: " + valid, "tracestate: congo=t61rcWkgMzE"},
-			wantKeep: valid, wantState: "congo=t61rcWkgMzE"},
+			wantTrace: traceID, wantFlags: "01", wantState: "congo=t61rcWkgMzE"},
 		{name: "valid v00 not sampled", sent: []string{"traceparent: 00-" + traceID + "-" + parentID + "-00"},
-			wantKeep: "00-" + traceID + "-" + parentID + "-00"},
+			wantTrace: traceID, wantFlags: "00"},
+		{name: "random flag kept", sent: []string{"traceparent: 00-" + traceID + "-" + parentID + "-03"},
+			wantTrace: traceID, wantFlags: "03"},
+		{name: "unknown flags zeroed", sent: []string{"traceparent: 00-" + traceID + "-" + parentID + "-ff"},
+			wantTrace: traceID, wantFlags: "03"},
 		{name: "absent drops tracestate", sent: []string{"tracestate: congo=t61rcWkgMzE"}},
-		{name: "uppercase hex", sent: []string{"traceparent: 00-" + strings.ToUpper(traceID) + "-" + parentID + "-01", "tracestate: a=b"}},
+		{name: "uppercase trace-id", sent: []string{"traceparent: 00-" + strings.ToUpper(traceID) + "-" + parentID + "-01", "tracestate: a=b"}},
+		{name: "uppercase parent-id", sent: []string{"traceparent: 00-" + traceID + "-00F067AA0BA902B7-01"}},
+		{name: "uppercase flags", sent: []string{"traceparent: 00-" + traceID + "-" + parentID + "-0A"}},
 		{name: "all-zero trace-id", sent: []string{"traceparent: 00-" + strings.Repeat("0", 32) + "-" + parentID + "-01"}},
 		{name: "all-zero parent-id", sent: []string{"traceparent: 00-" + traceID + "-" + strings.Repeat("0", 16) + "-01"}},
 		{name: "version ff", sent: []string{"traceparent: ff-" + traceID + "-" + parentID + "-01"}},
-		{name: "v00 too long", sent: []string{"traceparent: " + valid + "-extra"}},
+		{name: "version illegal characters", sent: []string{"traceparent: .0-" + traceID + "-" + parentID + "-01"}},
+		{name: "version too long", sent: []string{"traceparent: 000-" + traceID + "-" + parentID + "-01"}},
+		{name: "version too short", sent: []string{"traceparent: 0-" + traceID + "-" + parentID + "-01"}},
+		{name: "trace-id too long", sent: []string{"traceparent: 00-" + traceID + "00-" + parentID + "-01"}},
+		{name: "trace-id too short", sent: []string{"traceparent: 00-" + traceID[:31] + "-" + parentID + "-01"}},
+		{name: "trace-id illegal characters", sent: []string{"traceparent: 00-" + traceID[:31] + ".-" + parentID + "-01"}},
+		{name: "parent-id too long", sent: []string{"traceparent: 00-" + traceID + "-" + parentID + "00-01"}},
+		{name: "parent-id too short", sent: []string{"traceparent: 00-" + traceID + "-" + parentID[:15] + "-01"}},
+		{name: "flags too long", sent: []string{"traceparent: 00-" + traceID + "-" + parentID + "-010"}},
+		{name: "flags too short", sent: []string{"traceparent: 00-" + traceID + "-" + parentID + "-1"}},
+		{name: "v00 with extra fields", sent: []string{"traceparent: " + valid + "-extra", "tracestate: a=b"}},
 		{name: "v00 too short", sent: []string{"traceparent: " + valid[:54]}},
 		{name: "bad separator", sent: []string{"traceparent: 00_" + traceID + "-" + parentID + "-01"}},
 		{name: "non-hex flags", sent: []string{"traceparent: 00-" + traceID + "-" + parentID + "-0g"}},
-		{name: "duplicate headers", sent: []string{"traceparent: " + valid, "traceparent: " + valid}},
+		{name: "two traceparent fields", sent: []string{"traceparent: " + valid, "traceparent: " + valid}},
+		{name: "empty", sent: []string{"traceparent: "}},
 		{name: "future version exact length", sent: []string{"traceparent: cc-" + traceID + "-" + parentID + "-01"},
-			wantKeep: "cc-" + traceID + "-" + parentID + "-01"},
+			wantTrace: traceID, wantFlags: "01"},
 		{name: "future version with more fields", sent: []string{"traceparent: cc-" + traceID + "-" + parentID + "-01-what-the-future-will-be-like", "tracestate: x=y"},
-			wantKeep: "cc-" + traceID + "-" + parentID + "-01-what-the-future-will-be-like", wantState: "x=y"},
+			wantTrace: traceID, wantFlags: "01", wantState: "x=y"},
 		{name: "future version without dash after 55", sent: []string{"traceparent: cc-" + traceID + "-" + parentID + "-01.what"}},
 		{name: "future version with uppercase hex", sent: []string{"traceparent: cc-" + traceID + "-" + strings.ToUpper(parentID) + "-01"}},
+		{name: "future version too short", sent: []string{"traceparent: cc-" + traceID + "-" + parentID + "-1"}},
 	}
 	s := newStage(t, Options{})
 	for _, tc := range tests {
@@ -381,12 +406,15 @@ func TestTraceparent(t *testing.T) {
 			r := &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")}
 			s.Handle(ctx, r)
 			got := string(r.TraceParent)
-			if tc.wantKeep != "" {
-				if got != tc.wantKeep {
-					t.Errorf("TraceParent = %q, want %q", got, tc.wantKeep)
+			if !reContinued.MatchString(got) || strings.Contains(got, "-"+parentID+"-") {
+				t.Fatalf("TraceParent = %q, want version 00 with the gateway's own parent-id", got)
+			}
+			if tc.wantTrace != "" {
+				if got[3:35] != tc.wantTrace || got[53:] != tc.wantFlags {
+					t.Errorf("TraceParent = %q, want trace-id %s, flags %s", got, tc.wantTrace, tc.wantFlags)
 				}
-			} else if !reTraceparent.MatchString(got) || strings.Contains(got, "-"+parentID+"-") {
-				t.Errorf("TraceParent = %q, want a generated one", got)
+			} else if !reTraceparent.MatchString(got) || strings.Contains(got, traceID) {
+				t.Errorf("TraceParent = %q, want a new trace", got)
 			}
 			h := &ctx.Request.Header
 			if vals := headerValues(h, "Traceparent"); !slices.Equal(vals, []string{got}) {
@@ -396,6 +424,79 @@ func TestTraceparent(t *testing.T) {
 				t.Errorf("tracestate = %q, want %q", st, tc.wantState)
 			}
 		})
+	}
+}
+
+var reContinued = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$`)
+
+// TestTracestate: the list passed on with a valid traceparent, from the
+// rules of §3.3 and the test suite's tracestate cases.
+func TestTracestate(t *testing.T) {
+	long := func(k string, n int) string { return k + "=" + strings.Repeat("v", n-len(k)-1) } // a member of n bytes
+	var members []string
+	for i := range 33 {
+		members = append(members, fmt.Sprintf("k%d=%d", i, i))
+	}
+	var mid []string // 8 members of 70 bytes: 567 bytes with commas
+	for i := range 8 {
+		mid = append(mid, fmt.Sprintf("m%d", i)+strings.Repeat("y", 65)+"=v")
+	}
+	tests := []struct {
+		name string
+		sent []string // tracestate fields
+		want string   // "" means none passed on
+	}{
+		{"one member", []string{"foo=1"}, "foo=1"},
+		{"list kept in order", []string{"foo=1,bar=2"}, "foo=1,bar=2"},
+		{"optional white space", []string{"foo=1 ,\tbar=2 "}, "foo=1,bar=2"},
+		{"fields combined", []string{"foo=1", "bar=2"}, "foo=1,bar=2"},
+		{"empty members skipped", []string{",foo=1,,bar=2,"}, "foo=1,bar=2"},
+		{"empty field", []string{""}, ""},
+		{"multi-tenant key", []string{"1a-2f@foo=x,tenant@sys-1_*/=y"}, "1a-2f@foo=x,tenant@sys-1_*/=y"},
+		{"value with spaces and symbols", []string{"foo=a b!\"#+-<>~"}, "foo=a b!\"#+-<>~"},
+		{"duplicate key", []string{"foo=1,foo=2"}, ""},
+		{"duplicate key across fields", []string{"foo=1", "foo=2"}, ""},
+		{"uppercase key", []string{"Foo=1,bar=2"}, ""},
+		{"key starting with a digit", []string{"1foo=1"}, ""},
+		{"key illegal character", []string{"fo.o=1"}, ""},
+		{"key too long", []string{"k" + strings.Repeat("a", 256) + "=1"}, ""},
+		{"key of 256 characters", []string{"k" + strings.Repeat("a", 255) + "=1"}, "k" + strings.Repeat("a", 255) + "=1"},
+		{"tenant empty", []string{"@sys=1"}, ""},
+		{"system too long", []string{"t@" + strings.Repeat("s", 15) + "=1"}, ""},
+		{"system starting with a digit", []string{"t@1s=1"}, ""},
+		{"no equals sign", []string{"foo"}, ""},
+		{"empty value", []string{"foo="}, ""},
+		{"value with equals sign", []string{"foo=a=b"}, ""},
+		{"value ending in a space", []string{"foo=bar =1"}, ""},
+		{"value too long", []string{"foo=" + strings.Repeat("v", 257)}, ""},
+		{"value control byte", []string{"foo=a\x01b"}, ""},
+		{"32 members", []string{strings.Join(members[:32], ",")}, strings.Join(members[:32], ",")},
+		{"33 members: the right-most removed", []string{strings.Join(members, ",")}, strings.Join(members[:32], ",")},
+		{"over 512 bytes: long members removed first", []string{"a=1," + long("l1", 200) + ",b=2," + long("l2", 250) + "," + long("l3", 250) + ",c=3"}, "a=1,b=2,c=3"},
+		{"over 512 bytes: then from the right", []string{strings.Join(mid, ",")}, strings.Join(mid[:7], ",")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			vals := make([][]byte, len(tc.sent))
+			for i, v := range tc.sent {
+				vals[i] = []byte(v)
+			}
+			got := string(appendTracestate([]byte("prefix"), vals))
+			if got != "prefix"+tc.want {
+				t.Errorf("got %q\nwant %q", got[6:], tc.want)
+			}
+			if len(got)-6 > maxTracestateLen {
+				t.Errorf("%d bytes passed on", len(got)-6)
+			}
+		})
+	}
+	// Through the stage: the fields become one, bounded and checked.
+	s := newStage(t, Options{})
+	ctx := parseRequest(t, "GET / HTTP/1.1", "Host: a", "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"tracestate: foo=1", "tracestate: bar=2")
+	s.Handle(ctx, &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")})
+	if vals := headerValues(&ctx.Request.Header, "Tracestate"); !slices.Equal(vals, []string{"foo=1,bar=2"}) {
+		t.Errorf("upstream tracestate %q", vals)
 	}
 }
 

@@ -222,7 +222,7 @@ func (st *Stage) burst(ctx *fasthttp.RequestCtx, r *pipeline.Request, res Result
 	}
 	r.Reason = pipeline.ReasonBurstBanned
 	r.Detail = res.Detail()
-	st.ban(r.ClientIP, r.Detail, now)
+	st.ban(r.ClientIP, r.Detail, r.RequestID, now)
 	return pipeline.Close
 }
 
@@ -234,7 +234,7 @@ func seconds(ns int64) uint32 { return uint32(ns/int64(time.Second)) + 1 }
 // at most once per ban period per source (banMemo). Without an enforcer
 // the memo still records the ban, so the source's requests on open
 // connections are closed for the ban period.
-func (st *Stage) ban(addr netip.Addr, detail string, now int64) {
+func (st *Stage) ban(addr netip.Addr, detail string, reqID []byte, now int64) {
 	if !addr.IsValid() {
 		return
 	}
@@ -257,10 +257,10 @@ func (st *Stage) ban(addr netip.Addr, detail string, now int64) {
 	case !ok:
 	case err != nil:
 		st.log.Error("rate limit: ban failed", "client", addr, "source", enforce.FormatSource(src), "route", st.route, "limit", detail,
-			"error", err, "ban_lines_suppressed", suppressed)
+			"request_id", string(reqID), "error", err, "ban_lines_suppressed", suppressed)
 	default:
 		st.log.Warn("rate limit: burst offender banned", "client", addr, "source", enforce.FormatSource(src), "route", st.route, "limit", detail,
-			"duration", time.Duration(st.banFor).String(), "enforcer", st.enforcer.Mode(), "ban_lines_suppressed", suppressed)
+			"request_id", string(reqID), "duration", time.Duration(st.banFor).String(), "enforcer", st.enforcer.Mode(), "ban_lines_suppressed", suppressed)
 	}
 }
 
