@@ -185,6 +185,10 @@ func TestJSONSchemaValidation(t *testing.T) {
 		{"duplicate key", post("application/json", `{`+sku+`,"qty":1,"qty":9}`), 400, "body_invalid"},
 		{"deep nesting", post("application/json", strings.Repeat("[", 10000)+strings.Repeat("]", 10000)), 400, "body_invalid"},
 		{"trailing data", post("application/json", `{`+sku+`,"qty":1}x`), 400, "body_invalid"},
+		{"utf-8 declared", post("application/json; charset=UTF-8", `{`+sku+`,"qty":2}`), 200, ""},
+		{"utf-7 declared", post("application/json; charset=utf-7", `{`+sku+`,"qty":2}`), 415, "media_type_unsupported"},
+		{"utf-16 declared", post("application/json; charset=utf-16", `{`+sku+`,"qty":2}`), 415, "media_type_unsupported"},
+		{"utf-8 byte order mark", post("application/json", "\xef\xbb\xbf{"+sku+`,"qty":2}`), 400, "body_invalid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(rec.requests())

@@ -124,6 +124,13 @@ func TestWAFTier1Truncated(t *testing.T) {
 		return "POST /open HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\n" + fields +
 			"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
 	}
+	utf16LE := func(s string) string {
+		b := []byte{0xff, 0xfe}
+		for _, c := range []byte(s) {
+			b = append(b, c, 0)
+		}
+		return string(b)
+	}
 	routes := `
   - name: watched
     path: /watched
@@ -145,6 +152,10 @@ func TestWAFTier1Truncated(t *testing.T) {
 		{"gzip body", "", postEncoded("Content-Encoding: gzip\r\n", gz.String()), 403},
 		{"gzip in a second field after identity", "", postEncoded("Content-Encoding: identity\r\nContent-Encoding: gzip\r\n", gz.String()), 403},
 		{"gzip spelt with an underscore", "", postEncoded("Content_Encoding: gzip\r\n", gz.String()), 403},
+		{"utf-16 json (BOM): read transcoded", "", post("/open", "application/json", utf16LE(`{"z":"`+sqli+`"}`)), 403},
+		{"utf-7 form: undecodable", "", post("/open", "application/x-www-form-urlencoded; charset=utf-7", "z=1%2BACc- OR %2BACc-1%2BACcAPQAn-1"), 403},
+		{"utf-16 json benign", "", post("/open", "application/json; charset=utf-16", utf16LE(`{"z":"Blue widget, large"}`)), 200},
+		{"latin-1 form benign", "", post("/open", "application/x-www-form-urlencoded; charset=ISO-8859-1", "name=Andr%E9"), 200},
 		{"benign under the budget", "", post("/open", "application/json", jsonValues(100, "fine")), 200},
 		{"detect mode passes", "", post("/watched", "application/json", jsonValues(600, sqli)), 200},
 		{"block_truncated off passes", "waf: {block_truncated: false}\n", post("/open", "application/json", jsonValues(600, "fine")), 200},
