@@ -66,6 +66,7 @@ type Entry struct {
 	BytesIn   int
 	BytesOut  int
 	RequestID []byte
+	TraceID   []byte // W3C trace-id of the request's trace; omitted when empty
 	Reason    string // omitted when empty
 	Detail    string // precise cause behind Reason; omitted when empty
 	Location  []byte // where a WAF detection matched; omitted when empty
@@ -357,6 +358,10 @@ func appendEntry(b []byte, e *Entry) []byte {
 	b = strconv.AppendInt(b, int64(e.BytesOut), 10)
 	b = append(b, `,"request_id":`...)
 	b = appendBytes(b, e.RequestID)
+	if len(e.TraceID) > 0 {
+		b = append(b, `,"trace_id":`...)
+		b = appendBytes(b, e.TraceID)
+	}
 	if e.Reason != "" {
 		b = append(b, `,"reason":`...)
 		b = appendString(b, e.Reason)

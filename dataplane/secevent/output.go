@@ -251,6 +251,10 @@ func appendRecord(b []byte, r *record, count, first int64) []byte {
 	b = accesslog.AppendJSONString(b, r.route)
 	b = append(b, `,"request_id":`...)
 	b = accesslog.AppendJSONBytes(b, r.reqID[:r.reqIDLen])
+	if r.traceLen > 0 {
+		b = append(b, `,"trace_id":`...)
+		b = accesslog.AppendJSONBytes(b, r.traceID[:r.traceLen])
+	}
 	b = append(b, `,"reason":`...)
 	b = accesslog.AppendJSONString(b, r.reason)
 	if r.detail != "" {

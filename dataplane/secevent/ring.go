@@ -80,6 +80,7 @@ type record struct {
 	status   int32
 	reqIDLen uint8
 	locLen   uint8
+	traceLen uint8
 	time     int64 // Unix nanoseconds
 	until    int64 // Unix nanoseconds; 0: none
 	entries  int64
@@ -94,6 +95,7 @@ type record struct {
 	action   string
 	result   string
 	reqID    [MaxRequestID]byte
+	traceID  [32]byte
 	loc      [MaxLocation]byte
 }
 
@@ -112,4 +114,5 @@ func (r *record) set(e *Event) {
 	r.source, r.by, r.action, r.result = e.Source, e.By, e.Action, e.Result
 	r.reqIDLen = uint8(copy(r.reqID[:], e.RequestID))
 	r.locLen = uint8(copy(r.loc[:], e.Location))
+	r.traceLen = uint8(copy(r.traceID[:], e.TraceID))
 }

@@ -112,6 +112,7 @@ type Event struct {
 	Identity  string     // authenticated identity, when known
 	Route     string
 	RequestID []byte // copied, up to MaxRequestID bytes
+	TraceID   []byte // W3C trace-id, 32 hex characters; copied
 	Reason    string // stable reason code (pipeline.Reason names, "applied", ...)
 	Detail    string // the precise cause behind Reason
 	Status    int    // HTTP status answered; 0 when none

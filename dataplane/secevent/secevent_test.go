@@ -75,7 +75,8 @@ func TestEventLine(t *testing.T) {
 	l, buf, _ := openTest(t, Options{})
 	l.Emit(&Event{
 		Type: WAFDetection, Time: t0, ClientIP: netip.MustParseAddr("2001:db8::7"), Identity: "key:ops\"1",
-		Route: "api", RequestID: []byte("req-1"), Reason: "waf_blocked", Detail: "sqli", Status: 403,
+		Route: "api", RequestID: []byte("req-1"), TraceID: []byte("4bf92f3577b34da6a3ce929d0e0e4736"),
+		Reason: "waf_blocked", Detail: "sqli", Status: 403,
 		Location: []byte("query.q\x01"),
 	})
 	l.Emit(&Event{
@@ -87,7 +88,7 @@ func TestEventLine(t *testing.T) {
 	got := buf.lines(t)
 	want := []map[string]any{
 		{"ts": "2026-12-03T07:00:00Z", "type": "waf_detection", "client_ip": "2001:db8::7", "identity": "key:ops\"1",
-			"route": "api", "request_id": "req-1", "reason": "waf_blocked", "detail": "sqli", "status": 403.0,
+			"route": "api", "request_id": "req-1", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "reason": "waf_blocked", "detail": "sqli", "status": 403.0,
 			"location": "query.q\x01", "count": 1.0},
 		{"ts": "2026-12-03T07:00:00Z", "type": "ban_change", "client_ip": "", "identity": "", "route": "", "request_id": "",
 			"reason": "banned", "source": "198.51.100.0/24", "until": "2026-12-03T08:00:00Z", "by": "ops",
