@@ -12,6 +12,10 @@ const radixMaxPasses = 6
 // length) is sorted by an LSD radix sort, one pass per varying byte, which
 // is faster than comparing; others by pdqsort.
 func sortPrefixes(ps []Prefix) {
+	// Lists read from files often come sorted (FireHOL's do).
+	if slices.IsSortedFunc(ps, compare) {
+		return
+	}
 	if len(ps) < 1024 {
 		slices.SortFunc(ps, compare)
 		return

@@ -31,6 +31,7 @@ func TestSortPrefixes(t *testing.T) {
 			return p
 		})},
 		{"mixed", draw(20_000, func(i int) Prefix { return randPrefix(r, i%3 == 0) })},
+		{"sorted", slices.SortedFunc(slices.Values(draw(20_000, func(int) Prefix { return randPrefix(r, true) })), compare)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
