@@ -11,6 +11,7 @@ import (
 	"github.com/corazawaf/coraza/v3/experimental/plugins"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"rsc.io/binaryregexp"
+	bsyntax "rsc.io/binaryregexp/syntax"
 
 	"github.com/edgeguard/edgeguard/dataplane/waf/rxfilter"
 )
@@ -28,8 +29,8 @@ const rxOperator = "edgeguardRx"
 // changes.
 func init() { plugins.RegisterOperator(rxOperator, newRx) }
 
-// rx is a compiled @rx. filter is nil when the regular expression may
-// match any input, or for a byte regexp.
+// rx is a compiled @rx: a regexp, or a byte regexp (bin). filter is nil
+// when the regular expression may match any input.
 type rx struct {
 	re     *regexp.Regexp
 	bin    *binaryregexp.Regexp
@@ -47,7 +48,11 @@ func newRx(o plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 			if err != nil {
 				return nil, fmt.Errorf("compile @rx %q: %w", o.Arguments, err)
 			}
-			return &rx{bin: re}, nil
+			f, err := rxfilter.CompileBytes(o.Arguments, bsyntax.Perl)
+			if err != nil {
+				return nil, fmt.Errorf("compile @rx %q: %w", o.Arguments, err)
+			}
+			return &rx{bin: re, filter: f}, nil
 		}
 		re, err := regexp.Compile(expr)
 		if err != nil {
@@ -76,11 +81,11 @@ func memoize(m plugintypes.Memoizer, key string, fn func() (any, error)) (any, e
 // the same submatches; the cheaper MatchString runs first, since nearly
 // every input does not match.
 func (o *rx) Evaluate(tx plugintypes.TransactionState, value string) bool {
-	if o.bin != nil {
-		return o.evaluateBinary(tx, value)
-	}
 	if o.filter != nil && !o.filter.MayMatch(value) {
 		return false
+	}
+	if o.bin != nil {
+		return o.evaluateBinary(tx, value)
 	}
 	if !o.re.MatchString(value) {
 		return false

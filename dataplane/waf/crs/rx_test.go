@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
-	"regexp/syntax"
 	"slices"
 	"sort"
 	"strings"
@@ -29,7 +27,8 @@ import (
 // crsRx is one CRS @rx as the gateway's operator compiles it.
 type crsRx struct {
 	arg    string // the operator's argument, as in the rule
-	re     *regexp.Regexp
+	match  func(string) bool
+	find   func(string, int) []string
 	filter *rxfilter.Filter
 }
 
@@ -42,8 +41,8 @@ var (
 
 // crsRxPatterns returns every @rx of the request files at paranoia 4,
 // collected from the operator factory while Coraza compiles them, so each
-// is exactly what the rule hands the operator. Byte regexps (no filter)
-// are left out.
+// is exactly what the rule hands the operator, compiled as the operator
+// does (a regexp with Coraza's flags, or a byte regexp).
 func crsRxPatterns(t testing.TB) ([]crsRx, int) {
 	t.Helper()
 	crsRxOnce.Do(func() {
@@ -69,16 +68,19 @@ func crsRxPatterns(t testing.TB) ([]crsRx, int) {
 		}
 		sort.Strings(args)
 		for _, a := range args {
-			expr := rxFlags + a
-			if matchesArbitraryBytes(expr) {
-				continue
-			}
-			f, err := rxfilter.Compile(expr, syntax.Perl)
+			op, err := newRx(plugintypes.OperatorOptions{Arguments: a})
 			if err != nil {
 				crsRxErr = err
 				return
 			}
-			crsRxAll = append(crsRxAll, crsRx{arg: a, re: regexp.MustCompile(expr), filter: f})
+			r := op.(*rx)
+			c := crsRx{arg: a, filter: r.filter}
+			if r.bin != nil {
+				c.match, c.find = r.bin.MatchString, r.bin.FindAllString
+			} else {
+				c.match, c.find = r.re.MatchString, r.re.FindAllString
+			}
+			crsRxAll = append(crsRxAll, c)
 		}
 	})
 	if crsRxErr != nil {
@@ -207,9 +209,9 @@ func TestCRSRxFiltersAreSound(t *testing.T) {
 		for _, s := range corpus {
 			pairs++
 			if r.filter.MayMatch(s) {
-				if !hit && r.re.MatchString(s) {
+				if !hit && r.match(s) {
 					hit = true
-					for _, m := range r.re.FindAllString(s, 8) {
+					for _, m := range r.find(s, 8) {
 						if !r.filter.MayMatch(m) {
 							t.Fatalf("filter %s of %q says no for %q, a match", r.filter, r.arg, m)
 						}
@@ -218,7 +220,7 @@ func TestCRSRxFiltersAreSound(t *testing.T) {
 				continue
 			}
 			skipped++
-			if r.re.MatchString(s) {
+			if r.match(s) {
 				t.Fatalf("filter %s of %q says no for %q, which matches", r.filter, r.arg, s)
 			}
 		}
@@ -252,7 +254,7 @@ func FuzzCRSRxFilters(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, r := range rxs {
-			if r.filter != nil && !r.filter.MayMatch(s) && r.re.MatchString(s) {
+			if r.filter != nil && !r.filter.MayMatch(s) && r.match(s) {
 				t.Fatalf("filter %s of %q says no for %q, which matches", r.filter, r.arg, s)
 			}
 		}

@@ -32,6 +32,7 @@ type Filter struct {
 	eval  []node    // the query over literal indexes; eval[0] is the root
 	ac    automaton // scans for lits
 	anyOf bool      // the query is "one of lits": stop at the first found
+	count *counter  // nil, or a least count of punctuation bytes
 }
 
 // node is a query node over literal indexes.
@@ -49,11 +50,18 @@ func Compile(expr string, flags syntax.Flags) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile filter: %w", err)
 	}
-	q := analyze(re.Simplify()).cond()
-	if q.op == qAll {
-		return nil, nil
+	return newFilter(re.Simplify(), false), nil
+}
+
+// newFilter builds the filter of re (simplified); bytes says it matches
+// bytes, not UTF-8. It returns nil when no useful filter exists.
+func newFilter(re *syntax.Regexp, bytes bool) *Filter {
+	q := analyze(re).cond()
+	count := newCounter(re, bytes)
+	if q.op == qAll && count == nil {
+		return nil
 	}
-	f := &Filter{q: q}
+	f := &Filter{q: q, count: count}
 	index := map[string]int32{}
 	var collect func(q *query)
 	collect = func(q *query) {
@@ -72,7 +80,7 @@ func Compile(expr string, flags syntax.Flags) (*Filter, error) {
 	f.eval[0] = f.build(q, index)
 	f.anyOf = q.op == qOr && len(q.sub) == 0
 	f.ac = newAutomaton(f.lits)
-	return f, nil
+	return f
 }
 
 func (f *Filter) build(q *query, index map[string]int32) node {
@@ -90,8 +98,20 @@ func (f *Filter) build(q *query, index map[string]int32) node {
 }
 
 // String is the condition, for tests and debugging: literals in quotes,
-// a space for "and", | for "or", "-" for "matches nothing".
-func (f *Filter) String() string { return f.q.String() }
+// a space for "and", | for "or", "-" for "matches nothing", "+" for no
+// literal condition, then the least count of punctuation bytes if any.
+func (f *Filter) String() string {
+	if f.count == nil {
+		return f.q.String()
+	}
+	var set []byte
+	for b, in := range f.count.set {
+		if in {
+			set = append(set, byte(b))
+		}
+	}
+	return fmt.Sprintf("%s; %d of %s", f.q.String(), f.count.min, quoteLit(string(set)))
+}
 
 // Literals returns the distinct literals the condition uses, sorted.
 func (f *Filter) Literals() []string {
@@ -103,6 +123,9 @@ func (f *Filter) Literals() []string {
 // MayMatch reports whether the regular expression may match s: false
 // means it cannot.
 func (f *Filter) MayMatch(s string) bool {
+	if f.count != nil && !f.count.enough(s) {
+		return false
+	}
 	switch f.q.op {
 	case qNone:
 		return false

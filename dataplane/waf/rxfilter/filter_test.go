@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"rsc.io/binaryregexp"
+	bsyntax "rsc.io/binaryregexp/syntax"
 )
 
 func TestCompileConditions(t *testing.T) {
@@ -30,6 +33,9 @@ func TestCompileConditions(t *testing.T) {
 		{"no match", `[^\x00-\x{10FFFF}]`, `-`},
 		{"nested or in and", `(?:foo|bar)\s*\(`, `"(" ("bar"|"foo")`},
 		{"empty", ``, ``},
+		{"punctuation count", `(?:[!-/:-@][^!-/:-@]*?){4}`, `+; 4 of "!\x22#$%&'()*+,-./:;<=>?@"`},
+		{"count of a literal", `(?:--|;)\s*(?:--|;)\s*(?:--|;)`, `("--"|";") ("--"|";") ("--"|";"); 3 of "\x09\x0a\x0c\x0d -;"`},
+		{"letters are not counted", `(?:[a-z][^a-z]*){5}`, ``},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := Compile(tc.expr, syntax.Perl)
@@ -62,6 +68,8 @@ func TestMayMatch(t *testing.T) {
 		{"case-sensitive still filtered lower-cased", `SELECT`, "select", true},
 		{"empty input", `abc`, "", false},
 		{"no match", `[^\x00-\x{10FFFF}]`, "anything", false},
+		{"too few punctuation bytes", `(?:[!-/:-@][^!-/:-@]*?){4}`, "Blue widget, large.", false},
+		{"enough punctuation bytes", `(?:[!-/:-@][^!-/:-@]*?){4}`, "a'b'c--", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := Compile(tc.expr, syntax.Perl)
@@ -128,6 +136,56 @@ func FuzzFilter(f *testing.F) {
 			// Every match found is itself an input the filter must accept.
 			for _, m := range re.FindAllString(input, 4) {
 				checkSound(t, prefix+expr, re, flt, m)
+			}
+		}
+	})
+}
+
+// TestCompileBytes: byte regular expressions (rsc.io/binaryregexp) get the
+// same literals, non-ASCII bytes are unknown, and counts may include them.
+func TestCompileBytes(t *testing.T) {
+	for _, tc := range []struct {
+		name, expr, want string
+	}{
+		{"literal", `(?i)select\xac`, `"select"`},
+		{"control bytes", `\xac\xed\x00\x05`, `"\x00\x05"; 4 of "\x00\x05\xac\xed"`},
+		{"bytes counted", `(?:(?:[!-/]|\xc2\xb4)[^!-/]*?){3}`, `+; 3 of "!\x22#$%&'()*+,-./\xb4\xc2"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := CompileBytes(tc.expr, bsyntax.Perl)
+			if err != nil || f == nil {
+				t.Fatalf("CompileBytes(%q) = %v, %v", tc.expr, f, err)
+			}
+			if got := f.String(); got != tc.want {
+				t.Fatalf("CompileBytes(%q) = %s, want %s", tc.expr, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzFilterBytes is FuzzFilter for byte regular expressions. Seeds:
+// testdata/fuzz/FuzzFilterBytes.
+func FuzzFilterBytes(f *testing.F) {
+	f.Add(`(?:(?:[!-/]|\xc2\xb4)[^!-/]*?){3}`, "a\xc2\xb4b!c#")
+	f.Add(`(?i)\xe0bc`, "\xc0BC")
+	f.Fuzz(func(t *testing.T, expr, input string) {
+		if len(expr) > 200 || strings.Contains(expr, "{") && len(expr) > 50 {
+			return
+		}
+		re, err := binaryregexp.Compile(expr)
+		if err != nil {
+			return
+		}
+		flt, err := CompileBytes(expr, bsyntax.Perl)
+		if err != nil {
+			t.Fatalf("binaryregexp compiles %q, the filter does not: %v", expr, err)
+		}
+		if flt == nil {
+			return
+		}
+		for _, s := range append([]string{input}, re.FindAllString(input, 4)...) {
+			if !flt.MayMatch(s) && re.MatchString(s) {
+				t.Fatalf("unsound filter %s of %q: says no for %q, which matches", flt, expr, s)
 			}
 		}
 	})

@@ -223,11 +223,11 @@ func analyze(re *syntax.Regexp) info {
 		syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
 		return emptyInfo()
 	case syntax.OpLiteral:
-		i := emptyInfo()
-		for _, r := range re.Rune {
-			i = concat(i, runeInfo(r))
+		parts := make([]info, len(re.Rune))
+		for k, r := range re.Rune {
+			parts[k] = runeInfo(r)
 		}
-		return i
+		return concatAll(parts)
 	case syntax.OpAnyCharNotNL, syntax.OpAnyChar:
 		return anyCharInfo()
 	case syntax.OpCharClass:
@@ -247,11 +247,11 @@ func analyze(re *syntax.Regexp) info {
 		}
 		return concat(analyze(re.Sub[0]), anyMatchInfo())
 	case syntax.OpConcat:
-		i := emptyInfo()
-		for _, s := range re.Sub {
-			i = concat(i, analyze(s))
+		parts := make([]info, len(re.Sub))
+		for k, s := range re.Sub {
+			parts[k] = analyze(s)
 		}
-		return i
+		return concatAll(parts)
 	case syntax.OpAlternate:
 		i := noMatchInfo()
 		for _, s := range re.Sub {
@@ -301,6 +301,39 @@ func classInfo(ranges []rune) info {
 		return anyCharInfo()
 	}
 	return info{exact: set, match: allQuery}
+}
+
+// concatAll is the concatenation of parts. Runs of parts whose exact sets
+// are known keep them across a part whose set is not: in a b* c d, any
+// match contains a, and contains one of the strings of c d.
+func concatAll(parts []info) info {
+	acc := emptyInfo() // everything before tail; exact only while nothing broke
+	tail := emptyInfo()
+	broke := false
+	canEmpty := true
+	for _, p := range parts {
+		canEmpty = canEmpty && p.canEmpty
+		if p.exact != nil {
+			if t := concat(tail, p); t.exact != nil {
+				tail = t
+				continue
+			}
+		}
+		// The run ends here: tail becomes a condition.
+		broke = true
+		acc = info{match: and(acc.cond(), tail.cond())}
+		if p.exact != nil {
+			tail = p
+		} else {
+			acc = info{match: and(acc.match, p.cond())}
+			tail = emptyInfo()
+		}
+	}
+	if !broke {
+		tail.canEmpty = canEmpty
+		return tail
+	}
+	return info{canEmpty: canEmpty, match: and(acc.match, tail.cond())}
 }
 
 func concat(x, y info) info {
