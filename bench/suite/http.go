@@ -23,16 +23,23 @@ import (
 
 // Ports of the comparison, on loopback.
 const (
-	upstreamAddr     = "127.0.0.1:18600"
-	edgeguardAddr    = "127.0.0.1:18610"
-	edgeguardLogAddr = "127.0.0.1:18611"
-	haproxyAddr      = "127.0.0.1:18612"
-	nginxAddr        = "127.0.0.1:18613"
+	upstreamAddr       = "127.0.0.1:18600"
+	edgeguardAddr      = "127.0.0.1:18610"
+	edgeguardLogAddr   = "127.0.0.1:18611"
+	haproxyAddr        = "127.0.0.1:18612"
+	nginxAddr          = "127.0.0.1:18613"
+	edgeguardPlainAddr = "127.0.0.1:18614"
 )
 
-// The edgeguard target with its access log on, measured on the plain
-// proxy only.
-const edgeguardLog = "edgeguard_log"
+// The edgeguard targets measured on the plain proxy only: with its access
+// log on, and without upstream pipelining (edgeguard pipelines to the
+// suite's upstream, which answers pipelined requests; HAProxy and nginx
+// cannot pipeline to a server).
+const (
+	edgeguardLog      = "edgeguard_log"
+	edgeguardNoPipe   = "edgeguard_nopipeline"
+	edgeguardPipeline = 1 // upstreams[].pipeline.conns of edgeguard and edgeguard_log
+)
 
 // rotatingTokens is how many RS256 tokens the rotating scenario cycles
 // through: more than edgeguard's verified-token cache holds (16384 by
@@ -112,12 +119,14 @@ func (s *suite) http(ctx context.Context, bins binaries) (int, error) {
 	}
 
 	members := []*member{
-		{gw: targets.Edgeguard(bins.gatewayd, "edgeguard", "off")},
+		{gw: targets.Edgeguard(bins.gatewayd, "edgeguard", "off", edgeguardPipeline)},
 		{gw: targets.HAProxy()},
 		{gw: targets.Nginx()},
-		{gw: targets.Edgeguard(bins.gatewayd, edgeguardLog, filepath.Join(s.work, "access.log"))},
+		{gw: targets.Edgeguard(bins.gatewayd, edgeguardLog, filepath.Join(s.work, "access.log"), edgeguardPipeline)},
+		{gw: targets.Edgeguard(bins.gatewayd, edgeguardNoPipe, "off", 0)},
 	}
-	addrs := map[string]string{"edgeguard": edgeguardAddr, "haproxy": haproxyAddr, "nginx": nginxAddr, edgeguardLog: edgeguardLogAddr}
+	addrs := map[string]string{"edgeguard": edgeguardAddr, "haproxy": haproxyAddr, "nginx": nginxAddr,
+		edgeguardLog: edgeguardLogAddr, edgeguardNoPipe: edgeguardPlainAddr}
 	in := check.Inputs{Tokens: toks, RotatingOne: rotatingOne, UpstreamBody: upstreamBody, ValidJSON: validJSON, InvalidJSON: invalidJSON}
 	failed := 0
 	for _, m := range members {
@@ -126,7 +135,7 @@ func (s *suite) http(ctx context.Context, bins binaries) (int, error) {
 			s.run.Versions[name] = v
 		}
 		scen := targets.Scenarios
-		if name == edgeguardLog {
+		if name == edgeguardLog || name == edgeguardNoPipe {
 			scen = []string{targets.Plain}
 		}
 		s.progress("starting %s", name)

@@ -177,7 +177,9 @@ func (w *writer) method(r *results.Run) {
 			"Requests/s per gateway core is the requests served divided by the gateway processes' user+system CPU seconds (from /proc), "+
 			"so a gateway that uses less than a full core is not penalised and one that spills onto other cores is not flattered. "+
 			"The ratio to HAProxy is taken per round (same round, same conditions), and the table gives its median with the smallest and largest round. "+
-			"Latency percentiles are wrk's, medians over rounds. A target is measured only after its correctness checks pass.",
+			"Latency percentiles are wrk's, medians over rounds. A target is measured only after its correctness checks pass. "+
+			"edgeguard pipelines idempotent requests to the upstream (`upstreams[].pipeline.conns: 1`; the suite's upstream answers pipelined requests, "+
+			"HAProxy and nginx cannot pipeline to a server); edgeguard_nopipeline is the same gateway without it, edgeguard_log the same with its access log on.",
 			orDash(h.Duration), h.Connections, h.Rounds, h.GatewayCPU, h.LoadCPU)
 	}
 	if x := r.XDPFlood; x != nil {

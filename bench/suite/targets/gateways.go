@@ -54,8 +54,9 @@ func VersionOf(argv ...string) string {
 	return line
 }
 
-// Edgeguard runs gatewayd from bin; accessLog is "off" or a file path.
-func Edgeguard(bin, name, accessLog string) Gateway {
+// Edgeguard runs gatewayd from bin; accessLog is "off" or a file path;
+// pipeline is upstreams[].pipeline.conns (0: off).
+func Edgeguard(bin, name, accessLog string, pipeline int) Gateway {
 	return Gateway{
 		Name:     name,
 		Supports: all,
@@ -68,7 +69,7 @@ func Edgeguard(bin, name, accessLog string) Gateway {
 			}
 			mgmt := fmt.Sprintf("%s:%d", host, p+1000)
 			cfg := filepath.Join(s.Dir, name+".yaml")
-			if err := os.WriteFile(cfg, []byte(edgeguardConfig(s, addr, mgmt, accessLog)), 0o644); err != nil {
+			if err := os.WriteFile(cfg, []byte(edgeguardConfig(s, addr, mgmt, accessLog, pipeline)), 0o644); err != nil {
 				return nil, fmt.Errorf("start %s: %w", name, err)
 			}
 			return start(ctx, name, s.CPU, []string{"GOMAXPROCS=1"}, filepath.Join(s.Dir, name+".log"), addr,
@@ -77,10 +78,14 @@ func Edgeguard(bin, name, accessLog string) Gateway {
 	}
 }
 
-func edgeguardConfig(s Setup, addr, mgmt, accessLog string) string {
+func edgeguardConfig(s Setup, addr, mgmt, accessLog string, pipeline int) string {
 	cache := ""
 	if s.JWTCacheSize > 0 {
 		cache = fmt.Sprintf("\n    cache_size: %d", s.JWTCacheSize)
+	}
+	pipe := ""
+	if pipeline > 0 {
+		pipe = fmt.Sprintf("\n    pipeline: {conns: %d}", pipeline)
 	}
 	return fmt.Sprintf(`# edgeguard in the benchmark suite: every route off by default but its scenario's stage.
 listeners:
@@ -97,7 +102,7 @@ xdp:
 upstreams:
   - name: up
     targets: [%[4]s]
-    max_conns_per_target: 1024
+    max_conns_per_target: 1024%[12]s
 auth:
   jwt:%[5]s
     issuers:
@@ -129,7 +134,7 @@ routes:
   - {name: waf_tier1, path: /waf_tier1/, upstream: up, waf: {libinjection: block}}
   - {name: waf_crs, path: /waf_crs/, upstream: up, waf: {libinjection: "off", crs: {mode: block, paranoia: 1}}}
   - {name: limit_probe, path: /limit_probe/, upstream: up, waf: {libinjection: "off"}, rate_limit: {limits: [probe]}}
-`, addr, mgmt, accessLog, s.Upstream, cache, s.IssuerHS, s.HSSecretFile, s.IssuerRS, s.RSAPubFile, s.SchemaFile, s.Audience)
+`, addr, mgmt, accessLog, s.Upstream, cache, s.IssuerHS, s.HSSecretFile, s.IssuerRS, s.RSAPubFile, s.SchemaFile, s.Audience, pipe)
 }
 
 // HAProxy runs Debian's haproxy with one thread.
