@@ -183,6 +183,12 @@ rate_limit:
 	writeConfig(t, g.cfgPath, doc("  - {name: extra, path: /extra, upstream: api}"))
 	g.signal(syscall.SIGHUP)
 	waitEvent(t, events, map[string]any{"type": "config_reload", "action": "SIGHUP", "result": "applied", "version": 2})
+	writeConfig(t, g.cfgPath, doc("  - {name: broken, path: /extra, upstream: nowhere}"))
+	g.signal(syscall.SIGHUP)
+	rej := waitEvent(t, events, map[string]any{"type": "config_reload", "action": "SIGHUP", "result": "rejected", "version": 2})
+	if d, _ := rej["detail"].(string); !strings.Contains(d, "nowhere") {
+		t.Errorf("rejected reload event does not say why: %v", rej)
+	}
 
 	// Rate limit from its own loopback address (its ban closes that
 	// address's connections): refusals are aggregated, and their counts
@@ -209,6 +215,9 @@ rate_limit:
 	if statuses[429] > 2 && lines >= statuses[429] {
 		t.Errorf("%d refusals written as %d lines: not aggregated", statuses[429], lines)
 	}
+	// The limit delays before it refuses (80-100% of the limit).
+	waitEvent(t, events, map[string]any{"type": "limit_delay", "client_ip": "127.0.0.9", "route": "limited",
+		"reason": "rate_limit_delayed", "status": 200})
 	ban := waitEvent(t, events, map[string]any{"type": "limit_ban", "client_ip": "127.0.0.9", "route": "limited",
 		"reason": "burst_banned"})
 	if _, ok := ban["status"]; ok {
