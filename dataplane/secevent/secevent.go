@@ -8,7 +8,7 @@
 //
 // The package must never block its caller and never allocate on the
 // request path: Emit copies the event into a fixed slot of a lock-free ring
-// and returns; one writer goroutine aggregates, encodes and writes. When the
+// (internal/mpsc) and returns; one writer goroutine aggregates, encodes and writes. When the
 // ring is full the event is dropped and counted
 // (edgeguard_security_events_dropped_total), never waited for.
 package secevent
@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/edgeguard/edgeguard/internal/mpsc"
 )
 
 // Defaults used when Options leaves a field zero.
@@ -155,7 +157,7 @@ type Options struct {
 // Log is an open event stream. A nil *Log is valid and emits nothing, which
 // is what Open returns for "off".
 type Log struct {
-	ring    *ring
+	ring    *mpsc.Ring[record]
 	closed  atomic.Bool
 	dropped atomic.Uint64
 	now     func() time.Time
@@ -187,7 +189,7 @@ func Open(o Options) (*Log, error) {
 		o.Window = DefaultWindow
 	}
 	l := &Log{
-		ring:    newRing(o.Buffer),
+		ring:    mpsc.New[record](o.Buffer),
 		now:     o.Now,
 		window:  o.Window,
 		syncReq: make(chan chan struct{}),
@@ -236,13 +238,13 @@ func (l *Log) Emit(e *Event) {
 		l.drop()
 		return
 	}
-	s, pos := l.ring.claim()
-	if s == nil {
+	rec, pos := l.ring.Claim()
+	if rec == nil {
 		l.drop()
 		return
 	}
-	s.rec.set(e)
-	l.ring.publish(s, pos)
+	rec.set(e)
+	l.ring.Publish(pos)
 }
 
 func (l *Log) drop() {
@@ -315,12 +317,12 @@ func (l *Log) run() {
 func (l *Log) cycle(final bool) {
 	now := l.now()
 	for {
-		s := l.ring.take()
-		if s == nil {
+		rec := l.ring.Take()
+		if rec == nil {
 			break
 		}
-		l.handle(&s.rec, now)
-		l.ring.release(s)
+		l.handle(rec, now)
+		l.ring.Release()
 	}
 	if final || now.Sub(l.windowStart) >= l.window {
 		l.endWindow(now, final)
