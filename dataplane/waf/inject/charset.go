@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"bytes"
 	"slices"
 	"unicode/utf8"
 
@@ -160,3 +161,43 @@ func unit16(b []byte, le bool) uint16 {
 // maxKeptUTF8 bounds the transcoding buffers a pooled Scratch keeps, so
 // that one large UTF-16 body does not pin its size in the pool.
 const maxKeptUTF8 = 256 << 10
+
+// xmlUndecodable reports whether an XML body names, in its declaration
+// (<?xml ... encoding="..."?>) or by its first bytes, an encoding that
+// cannot be read here: XML parsers decode by it (an EBCDIC document starts
+// with "<?xm" in EBCDIC, 4C 6F A7 94, and Xerces reads it), and none of
+// its markup is ASCII to the checks. UTF-7 declarations are a detection
+// of their own (markup.go).
+func xmlUndecodable(b []byte) bool {
+	if len(b) >= 4 && b[0] == 0x4c && b[1] == 0x6f && b[2] == 0xa7 && b[3] == 0x94 {
+		return true
+	}
+	b = b[skipSpace(b, 0):]
+	if !hasPrefixFold(b, 0, "<?xml") {
+		return false
+	}
+	end := bytes.Index(b, []byte("?>"))
+	if end < 0 {
+		end = min(len(b), 256)
+	}
+	decl := b[:end]
+	e := indexFold(decl, "encoding")
+	if e < 0 {
+		return false
+	}
+	j := skipSpace(decl, e+len("encoding"))
+	if j >= len(decl) || decl[j] != '=' {
+		return false
+	}
+	j = skipSpace(decl, j+1)
+	if j >= len(decl) || decl[j] != '"' && decl[j] != '\'' {
+		return true // no quoted name: parsers differ, so does the reading
+	}
+	q := decl[j]
+	k := bytes.IndexByte(decl[j+1:], q)
+	if k < 0 {
+		return true
+	}
+	cs := headers.CharsetLabel(decl[j+1 : j+1+k])
+	return cs == headers.CharsetOther
+}

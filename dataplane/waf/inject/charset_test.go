@@ -89,6 +89,17 @@ func TestBodyCharsets(t *testing.T) {
 		{"_charset_ multipart utf-16", bodyRequest(`multipart/form-data; boundary=b`, "--b\r\nContent-Disposition: form-data; name=\"_charset_\"\r\n\r\n"+
 			"UTF-16\r\n--b--\r\n"), Options{}, KindNone, "", true, true},
 
+		{"xml declared ebcdic", bodyRequest("application/xml", `<?xml version="1.0" encoding="IBM037"?><a>x</a>`), Options{}, KindNone, "", true, true},
+		{"xml declared iso-2022-jp", bodyRequest("application/soap+xml", `<?xml version='1.0' encoding='ISO-2022-JP'?><a>x</a>`), Options{}, KindNone, "", true, true},
+		{"xml in ebcdic", bodyRequest("text/xml", "\x4c\x6f\xa7\x94\x93\x40\xa5\x85\x99"), Options{}, KindNone, "", true, true},
+		{"xml declared utf-7 is a detection", bodyRequest("application/xml", `<?xml version="1.0" encoding="UTF-7"?><a>+ADw-b+AD4-</a>`), Options{},
+			KindXXE, "xml", false, false},
+		{"xml declared utf-8", bodyRequest("application/xml", `<?xml version="1.0" encoding="UTF-8"?><a>x</a>`), Options{}, KindNone, "", false, false},
+		{"xml declared iso-8859-1", bodyRequest("text/xml", `<?xml version="1.0" encoding="ISO-8859-1"?><a>Andr`+"\xe9"+`</a>`), Options{}, KindNone, "", false, false},
+		{"xml declared utf-16, transcoded", bodyRequest("application/xml", encodeUTF(utf16BE, true, `<?xml version="1.0" encoding="UTF-16"?><a>x</a>`)),
+			Options{}, KindNone, "", false, false},
+		{"xml without declaration", bodyRequest("application/xml", `<a encoding="x-unknown">x</a>`), Options{}, KindNone, "", false, false},
+
 		// Benign: ASCII-compatible charsets are read as bytes, not refused.
 		{"latin-1 form", bodyRequest("application/x-www-form-urlencoded; charset=ISO-8859-1", "name=Andr%E9&city=K%F6ln"), Options{}, KindNone, "", false, false},
 		{"windows-1252 text", bodyRequest("text/plain; charset=windows-1252", "Caf\xe9 \x93quoted\x94"), Options{}, KindNone, "", false, false},

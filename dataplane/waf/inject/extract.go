@@ -204,7 +204,7 @@ func (d *Detector) inspectBody(sc *Scratch, req *fasthttp.Request, body *fastjso
 	if !sc.stopped && d.inspectReading(sc, mt, params, stripUTF8BOM(raw)) {
 		inspected = true
 	}
-	if cs == headers.CharsetOther && inspected && !sc.stopped {
+	if inspected && !sc.stopped && (cs == headers.CharsetOther || xmlUndecodable(stripUTF8BOM(raw))) {
 		sc.res.Truncated, sc.res.Undecodable = true, true
 	}
 }
