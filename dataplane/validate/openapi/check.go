@@ -321,9 +321,13 @@ func (c *Check) checkParams(ctx *fasthttp.RequestCtx, op *operation, rel []byte,
 	}
 	for i := range op.cookie {
 		p := &op.cookie[i]
-		v, n := cookieValue(h, p.nameB)
-		if n > 1 {
+		v, n, variants := cookieValue(h, p.nameB)
+		switch {
+		case n > 1:
 			sc.add(p.pointer, "", ReasonRepeated)
+			continue
+		case variants > 0:
+			sc.add(p.pointer, "", ReasonVariant)
 			continue
 		}
 		c.checkPresent(p, v, sc)
@@ -348,13 +352,16 @@ func headerValue(h *fasthttp.RequestHeader, name []byte) ([]byte, int) {
 	return first, n
 }
 
-// cookieValue returns the first value of the cookie name and how many
-// cookies of that name the request carries, across all Cookie headers.
-func cookieValue(h *fasthttp.RequestHeader, name []byte) ([]byte, int) {
-	var first []byte
-	n := 0
+// cookieValue returns the first value of the cookie name, how many
+// cookies of that name the request carries, across all Cookie headers,
+// and how many whose name differs only in ASCII case (ASP.NET reads
+// cookie names ignoring case: "SESSION" would be its session).
+func cookieValue(h *fasthttp.RequestHeader, name []byte) (first []byte, n, variants int) {
 	for k, v := range h.Cookies() {
 		if string(k) != string(name) {
+			if bytes.EqualFold(k, name) {
+				variants++
+			}
 			continue
 		}
 		if n == 0 {
@@ -362,7 +369,7 @@ func cookieValue(h *fasthttp.RequestHeader, name []byte) ([]byte, int) {
 		}
 		n++
 	}
-	return first, n
+	return first, n, variants
 }
 
 func (c *Check) checkPresent(p *param, v []byte, sc *scratch) {

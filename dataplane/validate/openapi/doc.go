@@ -86,7 +86,9 @@
 // ("%2569d"), a NUL or spaces around it, '.' or ' ' for '_' (PHP). Other
 // query parameters the operation does not declare pass unless
 // Options.RejectUnknownQuery. Headers and cookies
-// are checked like path parameters (one value, simple/form style).
+// are checked like path parameters (one value, simple/form style); a
+// header in any spelling lenient servers fold to its name, or a cookie
+// whose name differs in case, counts as another value, and is refused.
 //
 // The body: a request with one (data, a Content-Length or chunked) to an
 // operation without requestBody is refused; a required body missing is

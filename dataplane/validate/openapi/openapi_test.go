@@ -229,6 +229,11 @@ func TestPetstore30(t *testing.T) {
 			pointers: []string{"/cookie/session"}},
 		{name: "cookie repeated across headers", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1", "Cookie: session=abc"}, status: 400,
 			pointers: []string{"/cookie/session"}},
+		{name: "cookie in another case", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1; SESSION=abc"}, status: 400,
+			pointers: []string{"/cookie/session"}},
+		{name: "cookie only in another case", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: Session=abcdefgh1"}, status: 400,
+			pointers: []string{"/cookie/session"}},
+		{name: "other cookies pass", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1; sessions=x; theme=dark"}},
 
 		// Bodies.
 		{name: "create pet", method: "POST", uri: "/v1/pets", ct: "application/json", body: newPet},
