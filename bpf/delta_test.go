@@ -149,15 +149,18 @@ func TestDeltasRecycleChunks(t *testing.T) {
 	per := spare / 3 // three deltas' worth retired before the table would run out
 	var prev []netip.Prefix
 	for step := range 12 {
-		hosts := make([]netip.Prefix, per)
-		for i := range hosts {
-			n := step*per + i // a different /24 every time
-			hosts[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(20 + n>>16), byte(n >> 8), byte(n), 9}), 32)
+		// Two hosts per /24, a different /24 every time: one host alone
+		// would be held in its first-level entry, without a chunk.
+		hosts := make([]netip.Prefix, 0, 2*per)
+		for i := range per {
+			n := step*per + i
+			hosts = append(hosts, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(20 + n>>16), byte(n >> 8), byte(n), 9}), 32),
+				netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(20 + n>>16), byte(n >> 8), byte(n), 200}), 32))
 		}
 		if err := x.ApplyBlocklistDelta(hosts, prev); err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
-		for _, p := range []netip.Prefix{hosts[0], hosts[per-1]} {
+		for _, p := range []netip.Prefix{hosts[0], hosts[len(hosts)-1]} {
 			if got := testRun(t, x, xdptest.TCP(p.Addr(), p.Addr())); got != ActionDrop {
 				t.Fatalf("step %d: %v: action %d, want drop", step, p, got)
 			}

@@ -173,6 +173,7 @@ func TestLayout(t *testing.T) {
 		"DIR_TBL24_PAGES": dir24.Tbl24Pages,
 		"DIR_CHUNK_WORDS": dir24.ChunkWords,
 		"DIR_CHUNK_FLAG":  dir24.ChunkFlag,
+		"DIR_ONE_FLAG":    dir24.OneFlag,
 		"V6_TAG_NODE":     v6tab.TagNode,
 	}
 	for name, want := range geometry {

@@ -413,10 +413,12 @@ func TestDeltaRebuildsWhenFull(t *testing.T) {
 	}
 	first := x.dirMap
 	free := x.dir.ChunksFree()
-	add := make([]netip.Prefix, 0, free+1)
+	add := make([]netip.Prefix, 0, 2*(free+1))
 	for i := range free + 1 {
-		// One host per /24: each needs a chunk of its own.
-		add = append(add, netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 1}), 32))
+		// Two hosts per /24: each /24 needs a chunk of its own (one
+		// alone would be held in its first-level entry).
+		add = append(add, netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 1}), 32),
+			netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 9}), 32))
 	}
 	if err := x.ApplyBlocklistDelta(add, nil); err != nil {
 		t.Fatal(err)

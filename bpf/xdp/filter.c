@@ -84,6 +84,10 @@ struct ban_key {
 //   0                        not blocked
 //   1                        blocked (a prefix of length <= 24 covers the /24)
 //   DIR_CHUNK_FLAG | c       look at chunk c
+//   DIR_ONE_FLAG | (len - 24) << 8 | octet
+//                            the /24's only CIDR longer than /24 (25-32
+//                            bits, last octet of its network): no chunk to
+//                            read, the common case in a sparse list
 // Keys from DIR_TBL24_PAGES on hold the second level: chunk c is a 256-bit
 // bitmap (8 words, bit i of word j = address j*32+i in the /24) at page
 // DIR_TBL24_PAGES + c / DIR_CHUNKS_PER_PAGE. User space never reuses a chunk
@@ -94,6 +98,7 @@ struct ban_key {
 #define DIR_CHUNK_WORDS 8
 #define DIR_CHUNKS_PER_PAGE (DIR_PAGE_WORDS / DIR_CHUNK_WORDS)
 #define DIR_CHUNK_FLAG 0x80000000u
+#define DIR_ONE_FLAG 0x40000000u
 
 struct dir_page {
 	__u32 w[DIR_PAGE_WORDS];
@@ -408,6 +413,10 @@ static __always_inline int dir_blocked(__u32 a)
 	if (!p)
 		return 0;
 	__u32 e = p->w[idx & (DIR_PAGE_WORDS - 1)];
+	if (e & DIR_ONE_FLAG) {
+		__u32 shift = (8 - ((e >> 8) & 0xf)) & 7;
+		return ((a & 0xff) >> shift) == ((e & 0xff) >> shift);
+	}
 	if (!(e & DIR_CHUNK_FLAG))
 		return e & 1;
 

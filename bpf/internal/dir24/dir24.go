@@ -28,6 +28,11 @@ const (
 	ChunkWords    = 8                   // one chunk: a 256-bit bitmap
 	ChunksPerPage = PageWords / ChunkWords
 	ChunkFlag     = 1 << 31 // first-level entry points at a chunk
+	// OneFlag marks a first-level entry that holds the only CIDR of 25-32
+	// bits in its /24 itself: (length-24)<<8 | the CIDR's last octet. A
+	// lookup then reads no chunk: in a sparse list most such /24s hold
+	// one CIDR (a single address, typically).
+	OneFlag = 1 << 30
 
 	entryNone    = 0
 	entryBlocked = 1
@@ -70,12 +75,18 @@ type Table struct {
 // disjoint (cidrset's cover is). For later updates the table has room for a
 // quarter more chunks than the build needs, and at least minHeadroom more.
 func Build(cover []Prefix, minHeadroom int) *Table {
+	// A chunk for every /24 holding two or more CIDRs longer than /24.
 	need := 0
-	last := int64(-1)
+	last, n := int64(-1), 0
 	for _, p := range cover {
-		if p.Bits > 24 && int64(p.Addr>>8) != last {
+		if p.Bits <= 24 {
+			continue
+		}
+		if int64(p.Addr>>8) != last {
+			last, n = int64(p.Addr>>8), 0
+		}
+		if n++; n == 2 {
 			need++
-			last = int64(p.Addr >> 8)
 		}
 	}
 	headroom := max(need/4, minHeadroom)
@@ -185,6 +196,12 @@ func (t *Table) rebuild(i0, i1 uint32, cover []Prefix, fresh bool) error {
 		}
 		idx := p.Addr >> 8
 		none(pos, idx)
+		if j+1 == len(cover) || cover[j+1].Addr>>8 != idx {
+			t.fill(idx, idx+1, OneFlag|uint32(p.Bits-24)<<8|p.Addr&0xff)
+			j++
+			pos = idx + 1
+			continue
+		}
 		var bm [ChunkWords]uint32
 		for ; j < len(cover) && cover[j].Addr>>8 == idx; j++ {
 			setBits(&bm, uint8(cover[j].Addr), uint8(cover[j].last()))
@@ -205,7 +222,8 @@ func setBits(bm *[ChunkWords]uint32, a, b uint8) {
 	}
 }
 
-// fill sets entries [a, b) to v (entryNone or entryBlocked).
+// fill sets entries [a, b) to v (entryNone, entryBlocked or a OneFlag
+// entry).
 func (t *Table) fill(a, b, v uint32) {
 	for idx := a; idx < b; idx++ {
 		e := &t.tbl24[idx/PageWords][idx%PageWords]
@@ -261,6 +279,10 @@ func (t *Table) chunkWords(c uint32) *[ChunkWords]uint32 {
 func (t *Table) Lookup(addr uint32) bool {
 	idx := addr >> 8
 	e := t.tbl24[idx/PageWords][idx%PageWords]
+	if e&OneFlag != 0 {
+		shift := 8 - e>>8&0xf
+		return addr&0xff>>shift == e&0xff>>shift
+	}
 	if e&ChunkFlag == 0 {
 		return e&1 != 0
 	}

@@ -91,6 +91,8 @@ func TestBuildTable(t *testing.T) {
 		{"slash 8", []string{"10.0.0.0/8"}, []string{"10.0.0.0", "10.255.255.255"}, []string{"9.255.255.255", "11.0.0.0"}},
 		{"slash 24", []string{"192.0.2.0/24"}, []string{"192.0.2.0", "192.0.2.255"}, []string{"192.0.1.255", "192.0.3.0"}},
 		{"host", []string{"192.0.2.77/32"}, []string{"192.0.2.77"}, []string{"192.0.2.76", "192.0.2.78"}},
+		{"one slash 27", []string{"192.0.2.32/27"}, []string{"192.0.2.32", "192.0.2.63"}, []string{"192.0.2.31", "192.0.2.64"}},
+		{"one slash 25", []string{"192.0.2.128/25"}, []string{"192.0.2.128", "192.0.2.255"}, []string{"192.0.2.127", "192.0.3.0"}},
 		{"slash 25 and 31", []string{"192.0.2.128/25", "192.0.2.4/31"}, []string{"192.0.2.128", "192.0.2.255", "192.0.2.4", "192.0.2.5"}, []string{"192.0.2.127", "192.0.2.6", "192.0.2.3"}},
 		{"default route", []string{"0.0.0.0/0"}, []string{"0.0.0.0", "255.255.255.255"}, nil},
 		{"top host", []string{"255.255.255.255/32"}, []string{"255.255.255.255"}, []string{"255.255.255.254"}},
@@ -126,9 +128,14 @@ func addr(s string) uint32 {
 
 func randV4(r *rand.Rand) cidrset.Prefix {
 	// Clustered in 10.0.0.0/14 with mostly long prefixes, so that /24s fill
-	// with chunks, chunks merge into full /24s, and deltas split them again.
+	// with chunks, chunks merge into full /24s, and deltas split them again;
+	// a third in 10.0.0.0/22, so that /24s hold several long prefixes and
+	// go between one (held in the first-level entry) and a chunk.
 	a := 0x0a000000 | r.Uint32N(1<<18)
 	bits := 14 + r.IntN(19)
+	if r.IntN(3) == 0 {
+		a, bits = 0x0a000000|r.Uint32N(1<<10), 25+r.IntN(8)
+	}
 	if r.IntN(10) == 0 {
 		a, bits = r.Uint32(), r.IntN(33)
 	}
@@ -198,7 +205,7 @@ func TestDeltasAgainstReference(t *testing.T) {
 
 func TestUpdateFull(t *testing.T) {
 	tbl := Build(nil, 0)
-	next := cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32")})
+	next := cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32"), pfx("192.0.2.9/32")})
 	err := tbl.Update(toDir(next.Cover()), toDir(next.Cover()))
 	if !errors.Is(err, ErrFull) {
 		t.Fatalf("Update with no chunk left: err = %v, want ErrFull", err)
@@ -209,12 +216,12 @@ func TestRetiredChunkNotReused(t *testing.T) {
 	// Headroom of exactly one page of chunks; /24 A gets a chunk, a delta
 	// turns it into a full /24, then /24 B needs a chunk: it must get a new
 	// one, not A's.
-	a := cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32")})
+	a := cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32"), pfx("192.0.2.9/32")})
 	tbl := Build(toDir(a.Cover()), 0)
 	if tbl.ChunksFree() != ChunksPerPage-1 {
 		t.Fatalf("ChunksFree = %d, want %d", tbl.ChunksFree(), ChunksPerPage-1)
 	}
-	b, added, removed := a.Apply([]cidrset.Prefix{pfx("192.0.2.0/24"), pfx("198.51.100.7/32")}, nil)
+	b, added, removed := a.Apply([]cidrset.Prefix{pfx("192.0.2.0/24"), pfx("198.51.100.7/32"), pfx("198.51.100.9/32")}, nil)
 	if err := tbl.Update(toDir(b.Cover()), toDir(append(added, removed...))); err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +238,7 @@ func TestRetiredChunkNotReused(t *testing.T) {
 // /24s between two recycles.
 func TestRecycledChunksAreReused(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	set := cidrset.New([]cidrset.Prefix{pfx("10.0.0.1/32")})
+	set := cidrset.New([]cidrset.Prefix{pfx("10.0.0.1/32"), pfx("10.0.0.9/32")})
 	tbl := Build(toDir(set.Cover()), 0)
 	spare := tbl.ChunksFree()
 	k := kernel{}
@@ -244,10 +251,13 @@ func TestRecycledChunksAreReused(t *testing.T) {
 		// Take every host added last step out, and put new ones in fresh /24s:
 		// each delta needs about spare/4 chunks and retires as many; recycling
 		// every third step keeps about 3/4 of the spare chunks in flight.
-		add := make([]cidrset.Prefix, 0, spare/4)
+		// Two hosts per /24: one alone is held in the first-level entry.
+		add := make([]cidrset.Prefix, 0, spare/2)
 		for range spare / 4 {
-			a := netip.AddrFrom4([4]byte{byte(11 + r.IntN(100)), byte(r.IntN(256)), byte(r.IntN(256)), byte(1 + r.IntN(254))})
-			add = append(add, pfx(netip.PrefixFrom(a, 32).String()))
+			a := netip.AddrFrom4([4]byte{byte(11 + r.IntN(100)), byte(r.IntN(256)), byte(r.IntN(256)), byte(1 + r.IntN(127))})
+			b := a.As4()
+			b[3] += 128
+			add = append(add, pfx(netip.PrefixFrom(a, 32).String()), pfx(netip.PrefixFrom(netip.AddrFrom4(b), 32).String()))
 		}
 		next, added, removed := set.Apply(add, placed)
 		before := tbl.ChunksFree()
@@ -280,7 +290,7 @@ func TestRecycledChunksAreReused(t *testing.T) {
 }
 
 func TestRetiredChunkWaitsForRecycle(t *testing.T) {
-	a := cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32")})
+	a := cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32"), pfx("192.0.2.9/32")})
 	tbl := Build(toDir(a.Cover()), 0)
 	// Unlink 192.0.2.0/24's chunk (the /24 becomes fully blocked) ...
 	b, added, removed := a.Apply([]cidrset.Prefix{pfx("192.0.2.0/24")}, nil)
@@ -296,7 +306,7 @@ func TestRetiredChunkWaitsForRecycle(t *testing.T) {
 		t.Fatalf("after Recycle: free %d (was %d), retired %d", tbl.ChunksFree(), old, tbl.ChunksRetired())
 	}
 	// ... and after Recycle the next /24 that needs a chunk gets it back.
-	c, added, removed := b.Apply([]cidrset.Prefix{pfx("198.51.100.7/32")}, nil)
+	c, added, removed := b.Apply([]cidrset.Prefix{pfx("198.51.100.7/32"), pfx("198.51.100.9/32")}, nil)
 	if err := tbl.Update(toDir(c.Cover()), toDir(append(added, removed...))); err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +320,7 @@ func TestRetiredChunkWaitsForRecycle(t *testing.T) {
 }
 
 func TestDirtyOrder(t *testing.T) {
-	tbl := Build(toDir(cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32"), pfx("10.0.0.0/8")}).Cover()), 0)
+	tbl := Build(toDir(cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32"), pfx("192.0.2.9/32"), pfx("10.0.0.0/8")}).Cover()), 0)
 	runs := tbl.Dirty()
 	if len(runs) < 2 || runs[0].First < Tbl24Pages {
 		t.Fatalf("first run starts at key %d: chunk pages must come first", runs[0].First)
