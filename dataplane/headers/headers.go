@@ -15,6 +15,7 @@ package headers
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -64,6 +65,11 @@ type Options struct {
 	// TrustedSpoofable are the Spoofable headers trusted proxies may pass
 	// on. Nil means DefaultTrustedSpoofable.
 	TrustedSpoofable []string
+
+	// SampleRatio is the share of the traces the gateway starts that it
+	// marks sampled (0-1): it exports their spans (dataplane/tracing), and
+	// the upstreams learn to record theirs. 0 when the gateway exports none.
+	SampleRatio float64
 }
 
 // DefaultSecurityHeaders returns the response headers recommended for a JSON
@@ -144,6 +150,7 @@ var protected = [][]byte{
 // Stage is the header hygiene stage. It is immutable after New and safe for
 // concurrent use.
 type Stage struct {
+	sampleBound  uint64 // new traces whose trace-id's low 63 bits fall under it are sampled
 	trusted      []netip.Prefix
 	requestID    []byte // canonical name
 	requestIDStr string
@@ -152,6 +159,7 @@ type Stage struct {
 	scratch      sync.Pool // *[]byte for building header values
 
 	names       nameTable // credential, spoofable and managed names
+	respNames   nameTable // response names removed or replaced (response.go)
 	cookies     [][]byte  // credential cookie names
 	credentials int       // credential counters in use
 }
@@ -164,7 +172,7 @@ var _ pipeline.Stage = (*Stage)(nil)
 
 // New validates opts and builds a Stage. It reports every invalid option.
 func New(opts Options) (*Stage, error) {
-	s := &Stage{}
+	s := &Stage{sampleBound: sampleBound(opts.SampleRatio)}
 	var errs []error
 	for i, p := range opts.TrustedProxies {
 		if !p.IsValid() {
@@ -211,6 +219,9 @@ func New(opts Options) (*Stage, error) {
 		s.removeResp = append(s.removeResp, fasthttp.AppendNormalizedHeaderKey(nil, n))
 	}
 	errs = append(errs, s.buildNames(opts)...)
+	if err := s.buildResponseNames(); err != nil {
+		errs = append(errs, fmt.Errorf("response headers: %w", err))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("new headers stage: %w", errors.Join(errs...))
 	}
@@ -357,6 +368,7 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 		// The gateway is a hop of the trace: the upstream's parent is the
 		// gateway's own span (trace.go).
 		r.TraceParent = continueTraceparent(r.TraceParent[:0], v[0], newSpanID())
+		_, _ = hex.Decode(r.ParentID[:], v[0][36:52]) // lowercase hex: validated
 		if st := h.PeekAll(strTracestate); len(st) > 0 {
 			bp := s.scratch.Get().(*[]byte)
 			buf := appendTracestate((*bp)[:0], st)
@@ -370,7 +382,7 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	} else {
 		// W3C Trace Context: a vendor that cannot parse traceparent must
 		// not use tracestate either; the new trace starts without it.
-		r.TraceParent = appendTraceparent(r.TraceParent[:0])
+		r.TraceParent = appendTraceparent(r.TraceParent[:0], s.sampleBound)
 		del(h, hdrTracestate)
 	}
 	del(h, hdrTraceparent)
@@ -397,26 +409,20 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 func (s *Stage) HandleResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
 	h := &ctx.Response.Header
 	closeConn := h.ConnectionClose()
-	stripHopByHop(h)
+	s.scanResponse(h)
 	if closeConn {
 		h.SetConnectionClose()
 	}
-	for _, n := range s.removeResp {
-		del(h, n)
-	}
 	for _, kv := range s.setResp {
-		del(h, kv[0])
 		h.SetCanonical(kv[0], kv[1])
 	}
 	if len(r.RequestID) == 0 {
 		r.RequestID = appendRequestID(r.RequestID)
 	}
-	del(h, s.requestID)
 	h.SetCanonical(s.requestID, r.RequestID)
 	if len(r.TraceParent) == 0 {
-		r.TraceParent = appendTraceparent(r.TraceParent)
+		r.TraceParent = appendTraceparent(r.TraceParent, s.sampleBound)
 	}
-	del(h, hdrTraceparent)
 	h.SetCanonical(hdrTraceparent, r.TraceParent)
 }
 

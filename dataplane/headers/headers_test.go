@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -52,6 +53,17 @@ func headerValues(h *fasthttp.RequestHeader, name string) []string {
 	var out []string
 	for _, v := range h.PeekAll(name) {
 		out = append(out, string(v))
+	}
+	return out
+}
+
+// respValuesFold returns the values of every field named name in any case.
+func respValuesFold(h *fasthttp.ResponseHeader, name string) []string {
+	var out []string
+	for k, v := range h.All() {
+		if strings.EqualFold(string(k), name) {
+			out = append(out, string(v))
+		}
 	}
 	return out
 }
@@ -546,53 +558,84 @@ func TestResponseHeaders(t *testing.T) {
 			name: "denied before Handle ran", reason: pipeline.ReasonNoRoute, wantGenerate: true,
 		},
 	}
+	// Upstream responses keep their names as sent (the proxy does not
+	// normalize them): each case runs again with the names in lower and
+	// in odd case, which must be removed and replaced just the same.
+	spellings := []struct {
+		name  string
+		spell func(string) string
+	}{
+		{"canonical", nil},
+		{"lower case", strings.ToLower},
+		{"odd case", func(n string) string {
+			b := []byte(strings.ToLower(n))
+			for i := 0; i < len(b); i += 2 {
+				if b[i] >= 'a' && b[i] <= 'z' {
+					b[i] -= 'a' - 'A'
+				}
+			}
+			return string(b)
+		}},
+	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := &fasthttp.RequestCtx{}
-			r := &pipeline.Request{Upstream: tc.upstream, Reason: tc.reason}
-			if tc.handleRan {
-				r.RequestID = []byte("req-1")
-				r.TraceParent = []byte("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-			}
-			h := &ctx.Response.Header
-			for _, kv := range tc.respHeaders {
-				h.Add(kv[0], kv[1])
-			}
-			if tc.setClose {
-				h.SetConnectionClose()
-			}
-			s.HandleResponse(ctx, r)
-			for _, n := range tc.gone {
-				if v := h.Peek(n); len(v) > 0 {
-					t.Errorf("%s = %q, want removed", n, v)
+		for _, sp := range spellings {
+			t.Run(tc.name+"/"+sp.name, func(t *testing.T) {
+				ctx := &fasthttp.RequestCtx{}
+				r := &pipeline.Request{Upstream: tc.upstream, Reason: tc.reason}
+				if tc.handleRan {
+					r.RequestID = []byte("req-1")
+					r.TraceParent = []byte("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 				}
-			}
-			for n, want := range tc.kept {
-				if got := respValues(h, n); !slices.Equal(got, []string{want}) {
-					t.Errorf("%s = %q, want [%q]", n, got, want)
+				h := &ctx.Response.Header
+				if sp.spell != nil {
+					h.DisableNormalizing()
 				}
-			}
-			if got := h.ConnectionClose(); got != tc.wantClose {
-				t.Errorf("ConnectionClose = %v, want %v", got, tc.wantClose)
-			}
-			id := respValues(h, "X-Request-ID")
-			tp := respValues(h, "Traceparent")
-			if tc.wantGenerate {
-				if len(id) != 1 || !reRequestID.MatchString(id[0]) || id[0] != string(r.RequestID) {
-					t.Errorf("X-Request-ID = %q, r.RequestID = %q, want one generated ID", id, r.RequestID)
+				for _, kv := range tc.respHeaders {
+					k, v := kv[0], kv[1]
+					if sp.spell != nil {
+						k = sp.spell(k)
+						if strings.EqualFold(kv[0], "Connection") {
+							v = sp.spell(v)
+						}
+					}
+					h.Add(k, v)
 				}
-				if len(tp) != 1 || !reTraceparent.MatchString(tp[0]) || tp[0] != string(r.TraceParent) {
-					t.Errorf("traceparent = %q, want one generated", tp)
+				if tc.setClose {
+					h.SetConnectionClose()
 				}
-			} else {
-				if !slices.Equal(id, []string{string(r.RequestID)}) {
-					t.Errorf("X-Request-ID = %q, want [%q]", id, r.RequestID)
+				s.HandleResponse(ctx, r)
+				for _, n := range tc.gone {
+					if v := respValuesFold(h, n); len(v) > 0 {
+						t.Errorf("%s = %q, want removed", n, v)
+					}
 				}
-				if !slices.Equal(tp, []string{string(r.TraceParent)}) {
-					t.Errorf("traceparent = %q, want [%q]", tp, r.TraceParent)
+				for n, want := range tc.kept {
+					if got := respValuesFold(h, n); !slices.Equal(got, []string{want}) {
+						t.Errorf("%s = %q, want [%q]", n, got, want)
+					}
 				}
-			}
-		})
+				if got := h.ConnectionClose(); got != tc.wantClose {
+					t.Errorf("ConnectionClose = %v, want %v", got, tc.wantClose)
+				}
+				id := respValuesFold(h, "X-Request-ID")
+				tp := respValuesFold(h, "Traceparent")
+				if tc.wantGenerate {
+					if len(id) != 1 || !reRequestID.MatchString(id[0]) || id[0] != string(r.RequestID) {
+						t.Errorf("X-Request-ID = %q, r.RequestID = %q, want one generated ID", id, r.RequestID)
+					}
+					if len(tp) != 1 || !reTraceparent.MatchString(tp[0]) || tp[0] != string(r.TraceParent) {
+						t.Errorf("traceparent = %q, want one generated", tp)
+					}
+				} else {
+					if !slices.Equal(id, []string{string(r.RequestID)}) {
+						t.Errorf("X-Request-ID = %q, want [%q]", id, r.RequestID)
+					}
+					if !slices.Equal(tp, []string{string(r.TraceParent)}) {
+						t.Errorf("traceparent = %q, want [%q]", tp, r.TraceParent)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -656,6 +699,50 @@ func TestParseForwardedAddrMatchesNetip(t *testing.T) {
 		got, ok := parseForwardedAddr([]byte(in))
 		if ok != (err == nil) || (ok && got != want.Unmap()) {
 			t.Errorf("parseForwardedAddr(%q) = %v, %v; netip: %v, %v", in, got, ok, want, err)
+		}
+	}
+}
+
+// TestTraceSampling: the traces the gateway starts are marked sampled by
+// ratio (OpenTelemetry's TraceIDRatioBased rule on the trace-id), continued
+// ones keep their caller's decision, and the caller's span is recorded as
+// the parent.
+func TestTraceSampling(t *testing.T) {
+	const n = 4000
+	for _, tc := range []struct {
+		ratio    float64
+		min, max int
+	}{{0, 0, 0}, {0.25, n/4 - 200, n/4 + 200}, {1, n, n}} {
+		s := newStage(t, Options{SampleRatio: tc.ratio})
+		sampled := 0
+		for range n {
+			ctx := parseRequest(t, "GET / HTTP/1.1", "Host: a")
+			r := &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")}
+			s.Handle(ctx, r)
+			tp := string(r.TraceParent)
+			lo, err := strconv.ParseUint(tp[19:35], 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := lo>>1 < sampleBound(tc.ratio)
+			if Sampled(r.TraceParent) != want || r.ParentID != [8]byte{} {
+				t.Fatalf("ratio %v: %s sampled %v, want %v (parent %x)", tc.ratio, tp, Sampled(r.TraceParent), want, r.ParentID)
+			}
+			if want {
+				sampled++
+			}
+		}
+		if sampled < tc.min || sampled > tc.max {
+			t.Errorf("ratio %v: %d of %d sampled", tc.ratio, sampled, n)
+		}
+	}
+	s := newStage(t, Options{SampleRatio: 1})
+	for _, flags := range []string{"00", "01"} {
+		ctx := parseRequest(t, "GET / HTTP/1.1", "Host: a", "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-"+flags)
+		r := &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")}
+		s.Handle(ctx, r)
+		if Sampled(r.TraceParent) != (flags == "01") || r.ParentID != [8]byte{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7} {
+			t.Errorf("continued %s: %s, parent %x", flags, r.TraceParent, r.ParentID)
 		}
 	}
 }
