@@ -522,3 +522,22 @@ func TestBodyCharset(t *testing.T) {
 		{name: "utf-8 bom", method: "PUT", uri: uri, ct: "application/json", body: "\xef\xbb\xbf" + body, status: 400, detail: "json_malformed"},
 	})
 }
+
+// TestQueryNumbersExact: a number in the query is checked as the exact
+// decimal it is written as (package schema), never through float64, where
+// 1e-400 is 0 (TestPetstore30's "path integer over int64" is the same for
+// 2^63, which float64 reads as int64's maximum).
+func TestQueryNumbersExact(t *testing.T) {
+	pets := load(t, "testdata/petstore-3.0.yaml", Options{Route: "pets"})
+	orders := load(t, "testdata/orders-3.1.json", Options{})
+	runCases(t, pets, []reqCase{
+		{name: "exclusiveMinimum 0, tiny positive", method: "GET", uri: "/v1/search?q=x&min_price=1e-400"},
+		{name: "exclusiveMinimum 0, tiny negative", method: "GET", uri: "/v1/search?q=x&min_price=-1e-400", status: 400, pointers: []string{"/query/min_price"}},
+		{name: "exclusiveMinimum 0, zero written long", method: "GET", uri: "/v1/search?q=x&min_price=0.000000000000000000000", status: 400,
+			pointers: []string{"/query/min_price"}},
+	})
+	runCases(t, orders, []reqCase{
+		{name: "maximum 100", method: "GET", uri: "/api/v2/orders?limit=100"},
+		{name: "maximum 100, one above", method: "GET", uri: "/api/v2/orders?limit=101", status: 400, pointers: []string{"/query/limit"}},
+	})
+}
