@@ -1,10 +1,14 @@
 package crs
 
 import (
+	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/corazawaf/coraza/v3/experimental/plugins"
+	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/valyala/fasthttp"
 )
 
@@ -48,42 +52,61 @@ func BenchmarkInspect(b *testing.B) {
 	}
 }
 
-// BenchmarkInspectOptions measures what the load-time optimizations give
-// at paranoia 2: the gateway's @rx (rxOperator; "coraza-rx" is Coraza's
-// own, "coraza-rx-prefilter" with its unsound SecRxPreFilter on) and the
-// msg/logdata rewrite (rulesFS), each turned off, and both.
+// BenchmarkInspectOptions compares, in one run, CRS with the gateway's
+// @rx ("default") against Coraza's own @rx with its SecRxPreFilter on
+// (what the gateway ran before: "coraza-rx-prefilter") and off
+// ("coraza-rx"), without the msg/logdata rewrite ("keep-messages"), and
+// against a floor where every CRS @rx costs nothing and never matches
+// ("rx-free": no WAF, only the cost of Coraza's rule loop, variable
+// collection, transformations and other operators), for the GET and the
+// 1 KB JSON POST at paranoia 1 and 2. Run it with -count to interleave
+// the variants.
 func BenchmarkInspectOptions(b *testing.B) {
-	for _, v := range []struct {
+	registerFreeRx.Do(func() {
+		plugins.RegisterOperator("edgeguardRxFree", func(plugintypes.OperatorOptions) (plugintypes.Operator, error) {
+			return freeRx{}, nil
+		})
+	})
+	for _, bc := range []struct {
 		name string
-		cfg  Config
-	}{
-		{"default", Config{Paranoia: 2}},
-		{"coraza-rx", Config{Paranoia: 2, corazaRx: true}},
-		{"coraza-rx-prefilter", Config{Paranoia: 2, corazaRx: true, corazaPrefilter: true}},
-		{"keep-messages", Config{Paranoia: 2, keepMessages: true}},
-		{"none", Config{Paranoia: 2, corazaRx: true, keepMessages: true}},
-	} {
-		for _, bc := range []struct {
-			name string
-			spec reqSpec
-		}{{"get", benchGET}, {"json1k", benchJSON}} {
-			b.Run(bc.name+"/"+v.name, func(b *testing.B) {
-				w := testWAF(b, v.cfg)
-				req := parseRaw(b, bc.spec.raw(b))
-				b.ReportAllocs()
-				n := 0
-				c0 := processCPU()
-				for b.Loop() {
-					if _, err := w.InspectRequest(req, Peer{}, false); err != nil {
-						b.Fatal(err)
+		spec reqSpec
+	}{{"get", benchGET}, {"json1k", benchJSON}} {
+		for _, pl := range []int{1, 2} {
+			for _, v := range []struct {
+				name string
+				cfg  Config
+			}{
+				{"default", Config{Paranoia: pl}},
+				{"coraza-rx-prefilter", Config{Paranoia: pl, corazaRx: true, corazaPrefilter: true}},
+				{"coraza-rx", Config{Paranoia: pl, corazaRx: true}},
+				{"keep-messages", Config{Paranoia: pl, keepMessages: true}},
+				{"rx-free", Config{Paranoia: pl, rxName: "edgeguardRxFree"}},
+			} {
+				b.Run(bc.name+"/pl"+strconv.Itoa(pl)+"/"+v.name, func(b *testing.B) {
+					w := testWAF(b, v.cfg)
+					req := parseRaw(b, bc.spec.raw(b))
+					b.ReportAllocs()
+					n := 0
+					c0 := processCPU()
+					for b.Loop() {
+						if _, err := w.InspectRequest(req, Peer{}, false); err != nil {
+							b.Fatal(err)
+						}
+						n++
 					}
-					n++
-				}
-				b.ReportMetric(float64(processCPU()-c0)/float64(n), "cpu-ns/op")
-			})
+					b.ReportMetric(float64(processCPU()-c0)/float64(n), "cpu-ns/op")
+				})
+			}
 		}
 	}
 }
+
+var registerFreeRx sync.Once
+
+// freeRx is the floor's @rx: it never matches and costs nothing.
+type freeRx struct{}
+
+func (freeRx) Evaluate(plugintypes.TransactionState, string) bool { return false }
 
 // BenchmarkCompile is the cost of one engine (a distinct route setting).
 func BenchmarkCompile(b *testing.B) {

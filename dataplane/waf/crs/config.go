@@ -89,12 +89,14 @@ type Config struct {
 
 	// Test-only knobs: extra SecLang appended after CRS (to inject faults),
 	// the load-time optimizations turned off (to measure them and to
-	// compare verdicts: the msg/logdata rewrite, the gateway's @rx), and
-	// Coraza's SecRxPreFilter turned on (off by default: see directives).
+	// compare verdicts: the msg/logdata rewrite, the gateway's @rx),
+	// Coraza's SecRxPreFilter turned on (off by default: see directives),
+	// and another operator for CRS's @rx (rxName, registered by the test).
 	extra           string
 	keepMessages    bool
 	corazaRx        bool
 	corazaPrefilter bool
+	rxName          string
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -171,6 +173,7 @@ type engineKey struct {
 	exclude                                 string // sorted ids, comma-separated
 	extra                                   string // test-only directives
 	keepMessages, corazaRx, corazaPrefilter bool
+	rxName                                  string
 }
 
 func (c Config) key() engineKey {
@@ -185,6 +188,6 @@ func (c Config) key() engineKey {
 		paranoia: c.Paranoia, threshold: c.AnomalyThreshold,
 		maxBody: c.MaxBodyBytes, maxArgs: c.MaxArgs,
 		noAPIExclusions: c.NoAPIExclusions, exclude: b.String(), extra: c.extra,
-		keepMessages: c.keepMessages, corazaRx: c.corazaRx, corazaPrefilter: c.corazaPrefilter,
+		keepMessages: c.keepMessages, corazaRx: c.corazaRx, corazaPrefilter: c.corazaPrefilter, rxName: c.rxName,
 	}
 }

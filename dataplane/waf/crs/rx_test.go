@@ -188,6 +188,20 @@ func rxCorpus(t testing.TB) []string {
 	return out
 }
 
+// corpusStride is how sparsely the corpus tests sample their inputs: all
+// of them normally, one in ten with -short, one in fifty under the race
+// detector (which needs them less: they share no state between
+// goroutines).
+func corpusStride() int {
+	switch {
+	case raceEnabled:
+		return 50
+	case testing.Short():
+		return 10
+	}
+	return 1
+}
+
 // TestCRSRxFiltersAreSound checks every CRS @rx on the corpus: its filter
 // never says "cannot match" when the regular expression matches, on the
 // input or on any match found in it. It also checks that the corpus is
@@ -195,9 +209,11 @@ func rxCorpus(t testing.TB) []string {
 // reports how much the filters skip.
 func TestCRSRxFiltersAreSound(t *testing.T) {
 	rxs, _ := crsRxPatterns(t)
-	corpus := rxCorpus(t)
-	if testing.Short() {
-		corpus = corpus[:len(corpus)/10]
+	var corpus []string
+	for i, s := range rxCorpus(t) {
+		if i%corpusStride() == 0 {
+			corpus = append(corpus, s)
+		}
 	}
 	matched, skipped, pairs, filtered := 0, 0, 0, 0
 	for _, r := range rxs {
@@ -233,7 +249,7 @@ func TestCRSRxFiltersAreSound(t *testing.T) {
 	if filtered < len(rxs)*3/4 {
 		t.Errorf("only %d of %d CRS regular expressions have a filter", filtered, len(rxs))
 	}
-	if !testing.Short() && matched < filtered*3/4 {
+	if corpusStride() == 1 && matched < filtered*3/4 {
 		t.Errorf("corpus too weak: only %d of %d filtered expressions match any input", matched, filtered)
 	}
 }
@@ -267,13 +283,15 @@ func FuzzCRSRxFilters(f *testing.F) {
 // (decision, score, rules, category) and every error must be the same.
 func TestRxOperatorSameVerdicts(t *testing.T) {
 	// Every CRS regression request at paranoia 4 (every rule runs), one in
-	// five at 1 and 2 (with the shipped exclusions); one in ten with -short.
+	// five at 1 and 2 (with the shipped exclusions); fewer with -short or
+	// the race detector (corpusStride).
 	var all, some []ftwRequest
+	stride := corpusStride()
 	for i, r := range loadFTW(t) {
-		if !testing.Short() || i%10 == 0 {
+		if i%stride == 0 {
 			all = append(all, r)
 		}
-		if i%5 == 0 && (!testing.Short() || i%10 == 0) {
+		if i%max(5, stride) == 0 {
 			some = append(some, r)
 		}
 	}

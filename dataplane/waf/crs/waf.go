@@ -130,6 +130,9 @@ func compile(c Config) (*engine, error) {
 	if c.corazaRx {
 		root.rx = ""
 	}
+	if c.rxName != "" {
+		root.rx = c.rxName
+	}
 	cfg := coraza.NewWAFConfig().WithRootFS(root).WithDirectives(directives(c, c.corazaPrefilter))
 	cfg = experimental.WAFConfigWithRuleObserver(cfg, func(r types.RuleMetadata) { ids[r.ID()] = true })
 	w, err := coraza.NewWAF(cfg)
