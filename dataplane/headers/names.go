@@ -61,10 +61,13 @@ var DefaultTrustedSpoofable = []string{
 // list leaves them out: the gateway's own forwarding rules depend on them.
 var alwaysSpoofable = []string{"Forwarded", "X-Forwarded-Host"}
 
-// framingNames are fields fasthttp and upstreams read for message framing
-// and routing: a spelling other than the standard one ("Content_Length")
-// is never legitimate, and a lenient upstream would act on it.
-var framingNames = []string{"Content-Length", "Transfer-Encoding", "Host"}
+// framingNames are fields fasthttp and upstreams read for message framing,
+// routing and decoding the body: a spelling other than the standard one
+// ("Content_Length", "content_type") is never legitimate, and a lenient
+// upstream would act on it (validation and the WAF read the body by the
+// standard Content-Type and Content-Encoding; an upstream that honours
+// HTTP_CONTENT_TYPE could read it as another type).
+var framingNames = []string{"Content-Length", "Transfer-Encoding", "Host", "Content-Type", "Content-Encoding"}
 
 // managedNames are set by the gateway itself: every client spelling is
 // removed, from trusted peers too, before the gateway sets its own (a
