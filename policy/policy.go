@@ -370,6 +370,9 @@ func compileHeaders(c *config.Config) (*headers.Stage, error) {
 		Spoofable:             h.Spoofable,
 		TrustedSpoofable:      h.TrustedSpoofable,
 	}
+	if c.Tracing.OTLPEndpoint != "" { // no export: the gateway samples nothing
+		opts.SampleRatio = *c.Tracing.SampleRatio
+	}
 	if c.Auth.JWT.Cookie != "" {
 		opts.CredentialCookies = []string{c.Auth.JWT.Cookie}
 	}

@@ -30,6 +30,7 @@ var RestartOnlyKeys = []string{
 	"access_log.path", "access_log.buffer",
 	"security_events.path", "security_events.max_size", "security_events.max_age",
 	"security_events.max_files", "security_events.buffer", "security_events.aggregate_window",
+	"tracing.otlp_endpoint", "tracing.service_name", "tracing.queue", "tracing.batch", "tracing.interval", "tracing.timeout",
 	"xdp.mode", "xdp.interfaces", "xdp.pin_path", "xdp.ban_default",
 }
 

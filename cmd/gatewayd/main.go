@@ -33,6 +33,7 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/dataplane/secevent"
 	"github.com/edgeguard/edgeguard/dataplane/server"
+	"github.com/edgeguard/edgeguard/dataplane/tracing"
 	"github.com/edgeguard/edgeguard/internal/demoupstream"
 	"github.com/edgeguard/edgeguard/internal/handover"
 	"github.com/edgeguard/edgeguard/internal/sdnotify"
@@ -221,6 +222,12 @@ func run(configPath string, log *slog.Logger) (err error) {
 	}
 	srv := server.New(holder, access, log)
 	srv.SetEvents(events)
+	spans, err := openTracing(cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer spans.Close() // after the drain: the last requests' spans go out too
+	srv.SetTracing(spans)
 	srv.Serve(listeners...)
 
 	mgOpt := mgmt.Options{
@@ -333,6 +340,11 @@ func shutdown(srv *server.Server, mg *mgmt.Server, grace time.Duration, log *slo
 	}
 	log.Info("stopped")
 	return err
+}
+
+func openTracing(c config.Tracing) (*tracing.Exporter, error) {
+	return tracing.New(tracing.Options{Endpoint: c.OTLPEndpoint, ServiceName: c.ServiceName, Queue: c.Queue,
+		Batch: c.Batch, Interval: c.Interval, Timeout: c.Timeout})
 }
 
 func openEvents(c config.SecurityEvents) (*secevent.Log, error) {

@@ -15,6 +15,7 @@ package headers
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -64,6 +65,11 @@ type Options struct {
 	// TrustedSpoofable are the Spoofable headers trusted proxies may pass
 	// on. Nil means DefaultTrustedSpoofable.
 	TrustedSpoofable []string
+
+	// SampleRatio is the share of the traces the gateway starts that it
+	// marks sampled (0-1): it exports their spans (dataplane/tracing), and
+	// the upstreams learn to record theirs. 0 when the gateway exports none.
+	SampleRatio float64
 }
 
 // DefaultSecurityHeaders returns the response headers recommended for a JSON
@@ -144,6 +150,7 @@ var protected = [][]byte{
 // Stage is the header hygiene stage. It is immutable after New and safe for
 // concurrent use.
 type Stage struct {
+	sampleBound  uint64 // new traces whose trace-id's low 63 bits fall under it are sampled
 	trusted      []netip.Prefix
 	requestID    []byte // canonical name
 	requestIDStr string
@@ -165,7 +172,7 @@ var _ pipeline.Stage = (*Stage)(nil)
 
 // New validates opts and builds a Stage. It reports every invalid option.
 func New(opts Options) (*Stage, error) {
-	s := &Stage{}
+	s := &Stage{sampleBound: sampleBound(opts.SampleRatio)}
 	var errs []error
 	for i, p := range opts.TrustedProxies {
 		if !p.IsValid() {
@@ -361,6 +368,7 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 		// The gateway is a hop of the trace: the upstream's parent is the
 		// gateway's own span (trace.go).
 		r.TraceParent = continueTraceparent(r.TraceParent[:0], v[0], newSpanID())
+		_, _ = hex.Decode(r.ParentID[:], v[0][36:52]) // lowercase hex: validated
 		if st := h.PeekAll(strTracestate); len(st) > 0 {
 			bp := s.scratch.Get().(*[]byte)
 			buf := appendTracestate((*bp)[:0], st)
@@ -374,7 +382,7 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	} else {
 		// W3C Trace Context: a vendor that cannot parse traceparent must
 		// not use tracestate either; the new trace starts without it.
-		r.TraceParent = appendTraceparent(r.TraceParent[:0])
+		r.TraceParent = appendTraceparent(r.TraceParent[:0], s.sampleBound)
 		del(h, hdrTracestate)
 	}
 	del(h, hdrTraceparent)
@@ -413,7 +421,7 @@ func (s *Stage) HandleResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
 	}
 	h.SetCanonical(s.requestID, r.RequestID)
 	if len(r.TraceParent) == 0 {
-		r.TraceParent = appendTraceparent(r.TraceParent)
+		r.TraceParent = appendTraceparent(r.TraceParent, s.sampleBound)
 	}
 	h.SetCanonical(hdrTraceparent, r.TraceParent)
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -698,6 +699,50 @@ func TestParseForwardedAddrMatchesNetip(t *testing.T) {
 		got, ok := parseForwardedAddr([]byte(in))
 		if ok != (err == nil) || (ok && got != want.Unmap()) {
 			t.Errorf("parseForwardedAddr(%q) = %v, %v; netip: %v, %v", in, got, ok, want, err)
+		}
+	}
+}
+
+// TestTraceSampling: the traces the gateway starts are marked sampled by
+// ratio (OpenTelemetry's TraceIDRatioBased rule on the trace-id), continued
+// ones keep their caller's decision, and the caller's span is recorded as
+// the parent.
+func TestTraceSampling(t *testing.T) {
+	const n = 4000
+	for _, tc := range []struct {
+		ratio    float64
+		min, max int
+	}{{0, 0, 0}, {0.25, n/4 - 200, n/4 + 200}, {1, n, n}} {
+		s := newStage(t, Options{SampleRatio: tc.ratio})
+		sampled := 0
+		for range n {
+			ctx := parseRequest(t, "GET / HTTP/1.1", "Host: a")
+			r := &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")}
+			s.Handle(ctx, r)
+			tp := string(r.TraceParent)
+			lo, err := strconv.ParseUint(tp[19:35], 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := lo>>1 < sampleBound(tc.ratio)
+			if Sampled(r.TraceParent) != want || r.ParentID != [8]byte{} {
+				t.Fatalf("ratio %v: %s sampled %v, want %v (parent %x)", tc.ratio, tp, Sampled(r.TraceParent), want, r.ParentID)
+			}
+			if want {
+				sampled++
+			}
+		}
+		if sampled < tc.min || sampled > tc.max {
+			t.Errorf("ratio %v: %d of %d sampled", tc.ratio, sampled, n)
+		}
+	}
+	s := newStage(t, Options{SampleRatio: 1})
+	for _, flags := range []string{"00", "01"} {
+		ctx := parseRequest(t, "GET / HTTP/1.1", "Host: a", "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-"+flags)
+		r := &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")}
+		s.Handle(ctx, r)
+		if Sampled(r.TraceParent) != (flags == "01") || r.ParentID != [8]byte{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7} {
+			t.Errorf("continued %s: %s, parent %x", flags, r.TraceParent, r.ParentID)
 		}
 	}
 }

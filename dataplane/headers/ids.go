@@ -144,21 +144,35 @@ func lowerHexNonZero(b []byte) bool {
 }
 
 // appendTraceparent appends a new version-00 traceparent with a random
-// trace-id and parent-id and flags 00 (not sampled): the gateway records no
-// spans itself, so it must not claim that the caller sampled the trace; the
-// first service that traces makes its own sampling decision.
-func appendTraceparent(dst []byte) []byte {
+// trace-id and parent-id (the gateway's span). It is marked sampled when
+// the low 63 bits of the trace-id fall under bound (sampleBound): the same
+// decision as OpenTelemetry's TraceIDRatioBased sampler, so services that
+// sample by ratio agree with the gateway. With bound 0 (no export) the
+// flags are 00: a gateway that records no spans must not claim that the
+// trace is sampled; the first service that traces decides.
+func appendTraceparent(dst []byte, bound uint64) []byte {
 	hi, lo := rand.Uint64(), rand.Uint64()
 	if hi == 0 && lo == 0 {
 		lo = 1
 	}
-	parent := rand.Uint64()
-	if parent == 0 {
-		parent = 1
-	}
 	dst = append(dst, "00-"...)
 	dst = appendHex64(appendHex64(dst, hi), lo)
 	dst = append(dst, '-')
-	dst = appendHex64(dst, parent)
+	dst = appendHex64(dst, newSpanID())
+	if lo>>1 < bound {
+		return append(dst, "-01"...)
+	}
 	return append(dst, "-00"...)
+}
+
+// sampleBound turns a ratio into the bound of the low 63 bits of a
+// trace-id under which a trace is sampled.
+func sampleBound(ratio float64) uint64 {
+	switch {
+	case ratio <= 0:
+		return 0
+	case ratio >= 1:
+		return 1 << 63
+	}
+	return uint64(ratio * (1 << 63))
 }

@@ -60,8 +60,13 @@ type Request struct {
 	Upstream  string // address of the target that served the request, if any
 	Identity  string // authenticated client identity, when known
 
-	RequestID   []byte
+	RequestID []byte
+	// TraceParent is the traceparent the upstream gets: the request's
+	// trace with the gateway's own span as parent.
 	TraceParent []byte
+	// ParentID is the span id of the caller's span (the parent-id of the
+	// traceparent it sent); zero when the gateway started the trace.
+	ParentID [8]byte
 	// HeaderCount is how many header fields the client sent, counted
 	// before the gateway adds or removes any.
 	HeaderCount int

@@ -29,6 +29,7 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/reqmetrics"
 	"github.com/edgeguard/edgeguard/dataplane/router"
 	"github.com/edgeguard/edgeguard/dataplane/secevent"
+	"github.com/edgeguard/edgeguard/dataplane/tracing"
 	"github.com/edgeguard/edgeguard/policy"
 )
 
@@ -38,6 +39,7 @@ type Server struct {
 	conns    *connguard.Guard
 	access   *accesslog.Logger
 	events   *secevent.Log
+	spans    *tracing.Exporter
 	log      *slog.Logger
 	fs       *fasthttp.Server
 	requests sync.Pool
@@ -90,6 +92,10 @@ func New(policies *policy.Holder, access *accesslog.Logger, log *slog.Logger) *S
 // SetEvents sends the security events of requests (denials, delays, WAF
 // detections, failed logins) to ev; call it before Serve. nil: none.
 func (s *Server) SetEvents(ev *secevent.Log) { s.events = ev }
+
+// SetTracing exports the spans of sampled and failed requests through x;
+// call it before Serve. nil: none.
+func (s *Server) SetTracing(x *tracing.Exporter) { s.spans = x }
 
 // concurrencySlack keeps fasthttp's connection limit above the guard's.
 const concurrencySlack = 1024
@@ -330,6 +336,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy
 	if s.events != nil && (r.Reason != pipeline.ReasonNone || r.Notice != pipeline.NoticeNone || len(r.Location) > 0) {
 		s.emit(r, status, identity)
 	}
+	s.spans.Record(r, ctx.Method(), status, r.Start.Add(latency))
 	if s.access == nil {
 		return
 	}

@@ -22,6 +22,7 @@ type Config struct {
 	WAF        WAF        `mapstructure:"waf"`        // waf.go
 
 	SecurityEvents SecurityEvents `mapstructure:"security_events"` // secevents.go
+	Tracing        Tracing        `mapstructure:"tracing"`         // tracing.go
 }
 
 // Listener is a data-plane listener facing clients.

@@ -78,6 +78,7 @@ func (c *Config) applyDefaults() {
 	c.RateLimit.applyDefaults()
 	c.WAF.applyDefaults()
 	c.SecurityEvents.applyDefaults()
+	c.Tracing.applyDefaults()
 
 	s := &c.Server
 	setDuration(&s.ReadTimeout, DefaultReadTimeout)

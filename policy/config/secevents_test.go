@@ -91,3 +91,62 @@ func TestSecurityEventsPathRelative(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleTracingIsDefault: the example config documents the tracing
+// defaults, and they are the code's.
+func TestExampleTracingIsDefault(t *testing.T) {
+	ex, err := Load("../../deploy/examples/gatewayd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := Parse([]byte(validBase), "yaml", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ratio := 0.01
+	want := Tracing{SampleRatio: &ratio, ServiceName: "edgeguard", Queue: 4096, Batch: 512, Interval: time.Second,
+		Timeout: 5 * time.Second}
+	for name, got := range map[string]Tracing{"defaults": def.Config.Tracing, "example": ex.Config.Tracing} {
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: tracing %+v (ratio %v), want %+v", name, got, *got.SampleRatio, want)
+		}
+	}
+}
+
+func TestTracingValidation(t *testing.T) {
+	cases := []struct {
+		name    string
+		section string
+		wantKey string // "" means valid
+	}{
+		{"endpoint", "tracing: {otlp_endpoint: http://127.0.0.1:4318/v1/traces}", ""},
+		{"ratio 0 kept", "tracing: {sample_ratio: 0}", ""},
+		{"ratio 1", "tracing: {sample_ratio: 1}", ""},
+		{"ratio over 1", "tracing: {sample_ratio: 1.5}", "tracing.sample_ratio"},
+		{"ratio negative", "tracing: {sample_ratio: -0.1}", "tracing.sample_ratio"},
+		{"endpoint not a URL", "tracing: {otlp_endpoint: collector:4318}", "tracing.otlp_endpoint"},
+		{"endpoint grpc scheme", "tracing: {otlp_endpoint: grpc://collector:4317}", "tracing.otlp_endpoint"},
+		{"endpoint with credentials", "tracing: {otlp_endpoint: https://u:p@collector/v1/traces}", "tracing.otlp_endpoint"},
+		{"queue too small", "tracing: {queue: 4}", "tracing.queue"},
+		{"batch over queue", "tracing: {queue: 64, batch: 128}", "tracing.batch"},
+		{"interval negative", "tracing: {interval: -1s}", "tracing.interval"},
+		{"timeout negative", "tracing: {timeout: -1s}", "tracing.timeout"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := Parse([]byte(validBase+"\n"+tc.section+"\n"), "yaml", "test")
+			if tc.wantKey == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				if tc.name == "ratio 0 kept" && *l.Config.Tracing.SampleRatio != 0 {
+					t.Errorf("sample_ratio 0 became %v", *l.Config.Tracing.SampleRatio)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantKey) {
+				t.Fatalf("error %v, want one naming %s", err, tc.wantKey)
+			}
+		})
+	}
+}

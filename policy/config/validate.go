@@ -98,6 +98,7 @@ func (c *Config) Validate() error {
 	c.RateLimit.validate(v)
 	c.WAF.validate(v)
 	c.SecurityEvents.validate(v)
+	c.Tracing.validate(v)
 	if len(v.errs) == 0 {
 		return nil
 	}
