@@ -78,3 +78,20 @@ func BenchmarkEncode(b *testing.B) {
 		buf = appendRecord(buf[:0], &r, 3, r.time)
 	}
 }
+
+// BenchmarkAggregate is the writer goroutine's cost of one repeated event:
+// a table lookup and a copy, no line written.
+func BenchmarkAggregate(b *testing.B) {
+	l := &Log{window: time.Hour, line: make([]byte, 0, 1024)}
+	l.agg.init()
+	l.out.w = io.Discard
+	var r record
+	e := benchEvent()
+	r.set(&e)
+	now := time.Now()
+	l.handle(&r, now) // the first is written
+	b.ReportAllocs()
+	for b.Loop() {
+		l.handle(&r, now)
+	}
+}
