@@ -50,7 +50,7 @@ func (o *output) flush(now time.Time) {
 	}
 	var err error
 	if o.file != nil {
-		err = o.file.write(o.batch)
+		err = o.file.write(o.batch, now)
 	} else {
 		_, err = o.w.Write(o.batch)
 	}
@@ -118,9 +118,9 @@ func (r *rotator) due(pending, n int64, now time.Time) bool {
 	return r.size+pending+n > r.maxSize || now.Sub(r.opened) >= r.maxAge
 }
 
-func (r *rotator) write(b []byte) error {
+func (r *rotator) write(b []byte, now time.Time) error {
 	if r.f == nil {
-		if err := r.open(time.Now()); err != nil {
+		if err := r.open(now); err != nil {
 			return fmt.Errorf("%w: reopen %s: %w", errWrite, r.path, err)
 		}
 	}

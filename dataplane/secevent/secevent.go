@@ -284,6 +284,13 @@ func (l *Log) Close() error {
 		l.closed.Store(true)
 		close(l.quit)
 		<-l.done
+		// An Emit that passed the closed check just before Close may have
+		// queued an event after the writer's last drain: the writer is
+		// gone, so this goroutine is the consumer now.
+		for l.ring.Take() != nil {
+			l.ring.Release()
+			l.drop()
+		}
 	})
 	return l.closeErr
 }

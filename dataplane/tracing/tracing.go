@@ -33,6 +33,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/internal/mpsc"
 )
@@ -122,12 +123,7 @@ func (x *Exporter) Record(r *pipeline.Request, method []byte, status int, end ti
 // exported reports whether a request's span goes to the collector: its
 // traceparent (as the headers stage set it) is sampled, or it failed.
 func exported(tp []byte, status int) bool {
-	if len(tp) < 55 {
-		return false
-	}
-	f := tp[54]
-	sampled := f == '1' || f == '3' || f == '5' || f == '7' || f == '9' || f == 'b' || f == 'd' || f == 'f'
-	return sampled || status >= 500
+	return len(tp) >= 55 && (headers.Sampled(tp) || status >= 500)
 }
 
 func (x *Exporter) drop() {
@@ -153,6 +149,12 @@ func (x *Exporter) Close() error {
 		x.closed.Store(true)
 		close(x.quit)
 		<-x.done
+		// A Record that passed the closed check just before Close may have
+		// queued a span after the last drain; the exporter is gone.
+		for x.ring.Take() != nil {
+			x.ring.Release()
+			x.drop()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), x.opt.Timeout)
 		defer cancel()
 		if e := x.exp.Shutdown(ctx); e != nil {
