@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/edgeguard/edgeguard/policy/mgmt/api"
 )
 
@@ -94,6 +96,7 @@ func TestSecurityEvents(t *testing.T) {
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.jsonl")
 	up := startUpstream(t, "api", nil)
+	idp := startUpstream(t, "idp", func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(fasthttp.StatusUnauthorized) })
 	key := "egk_secevent-key-0123456789abcdef"
 	doc := func(extraRoute string) string {
 		return `
@@ -107,12 +110,13 @@ access_log: {path: "off"}
 security_events: {path: ` + events + `, aggregate_window: 300ms}
 server: {shutdown_grace: 5s}
 xdp: {mode: "off"}
-upstreams: [{name: api, targets: [` + up.addr() + `]}]
+upstreams: [{name: api, targets: [` + up.addr() + `]}, {name: idp, targets: [` + idp.addr() + `]}]
 routes:
   - {name: keys, path: /keys, upstream: api, auth: {methods: [api_key]}, waf: {libinjection: block}}
   - {name: detect, path: /detect, upstream: api, waf: {libinjection: detect}}
   - {name: val, path: /val, upstream: api, validate: {max_uri_bytes: 100}}
   - {name: limited, path: /limited, upstream: api, rate_limit: {limits: [tight]}}
+  - {name: login, path: /login, upstream: idp, rate_limit: {login: true}}
 ` + extraRoute + `
 auth:
   api_keys:
@@ -161,6 +165,13 @@ rate_limit:
 		t.Fatalf("no route: %d", r.status)
 	}
 	waitEvent(t, events, map[string]any{"type": "route_refused", "route": "", "request_id": "sec-probe-1", "reason": "no_route"})
+
+	// A login the upstream refused is an authentication failure too.
+	if r = g.do(t, "POST", "/login", "X-Request-ID", "sec-login-1"); r.status != 401 {
+		t.Fatalf("login: %d", r.status)
+	}
+	waitEvent(t, events, map[string]any{"type": "auth_failure", "route": "login", "request_id": "sec-login-1",
+		"reason": "login_failed", "status": 401})
 
 	// Management: a refused call, a ban, a blocklist push, a reload.
 	if code, _ := mgmtGet(t, g, api.PathBans, ""); code != 401 {
