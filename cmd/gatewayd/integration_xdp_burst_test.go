@@ -31,6 +31,7 @@ func TestXDPBurstBanPersisted(t *testing.T) {
 listeners: [{name: public, address: "10.200.0.1:8080"}]
 management: {address: "127.0.0.1:9901", state_dir: "` + state + `"}
 access_log: {path: "off"}
+security_events: {path: "` + filepath.Join(state, "events.jsonl") + `"}
 upstreams: [{name: demo, targets: [builtin:demo]}]
 routes: [{name: demo, path: /, upstream: demo}]
 xdp:
@@ -60,6 +61,8 @@ xdp:
 		t.Fatalf("the flooder opened %d connections before being dropped, want the burst of 5", ok)
 	}
 	g.waitLog("burst offender banned", "10.200.0.2", `"bucket":"syn"`)
+	waitEvent(t, filepath.Join(state, "events.jsonl"), map[string]any{"type": "burst_ban", "client_ip": "10.200.0.2",
+		"source": "10.200.0.2", "reason": "syn_burst", "result": "ok", "count": 1})
 	if !p.Connect(t, good, port) {
 		t.Fatal("the well-behaved client was dropped")
 	}
