@@ -85,8 +85,8 @@ const traceparentLen = 55
 // echoed into every response and log line.
 const maxTraceparentLen = 512
 
-// validTraceparent reports whether b is a traceparent header that may be
-// propagated unchanged, following the W3C Trace Context rules: version 00
+// validTraceparent reports whether b is a traceparent header whose trace
+// the gateway continues (trace.go), following the W3C Trace Context rules: version 00
 // must be exactly 55 characters; a higher version (other than the invalid
 // "ff") must have at least 55 characters whose first 55 parse as version 00,
 // followed by '-' if there are more. Hex must be lowercase, and neither the
