@@ -116,15 +116,34 @@ func TestLab(t *testing.T) {
 	if code, out := l.run("curl", "--from", "10.77.1.3", "--timeout", "300ms", "/"); code == 0 || !strings.Contains(out, "timeout") {
 		t.Errorf("blocklisted client: exit %d %s, want a timeout (dropped)", code, out)
 	}
-	after, err := l.l.Counters()
-	if err != nil {
-		t.Fatal(err)
+	// The counters in the metrics may be up to 500 ms old.
+	var after map[string]int64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if after, err = l.l.Counters(); err != nil {
+			t.Fatal(err)
+		}
+		if after["drop_blocklist"] > before["drop_blocklist"] {
+			break
+		}
 	}
 	if after["drop_blocklist"] <= before["drop_blocklist"] {
 		t.Errorf("drop_blocklist %d -> %d: XDP did not drop the blocklisted client", before["drop_blocklist"], after["drop_blocklist"])
 	}
 	if out := l.must("curl", "/still"); !strings.HasPrefix(out, "200 ") {
 		t.Errorf("the other client after the push: %s", out)
+	}
+	// A flood past xdp.burst (100 at once) is banned in the kernel.
+	out := l.must("flood", "--count", "200", "--rate", "400")
+	var connected, dropped int
+	if _, err := fmt.Sscanf(out, "flood from 10.77.1.5: %d connected, %d timed out", &connected, &dropped); err != nil ||
+		connected < 100 || connected > 150 || dropped == 0 {
+		t.Errorf("flood: %q (%v): want the burst of 100 (plus refill) connected, the rest dropped", out, err)
+	}
+	if out := l.must("ctl", "bans"); !strings.Contains(out, "10.77.1.5") {
+		t.Errorf("the flooder is not banned:\n%s", out)
+	}
+	if out := l.must("watch", "--count", "1", "--every", "600ms"); !strings.Contains(out, "drop_burst") {
+		t.Errorf("lab watch: %s", out)
 	}
 	if out := l.must("upgrade"); !strings.Contains(out, "which serves") {
 		t.Errorf("lab upgrade: %s", out)

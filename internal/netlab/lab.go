@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -343,40 +344,59 @@ func (l *Lab) MgmtGet(path string) (int, string, error) {
 // FloodResult counts a flood's connection attempts.
 type FloodResult struct{ Connected, TimedOut, Refused int }
 
-// Flood opens count TCP connections from src in the client namespace to the
-// data listener, rate per second at most, each attempt bounded by
-// ConnectTimeout (a dropped SYN is not retried within it), and closes each
-// connection at once.
+// Flood starts count TCP connection attempts from src in the client
+// namespace to the data listener, rate per second, each bounded by
+// ConnectTimeout (a dropped SYN is not retried within it) and closed at once
+// when it connects. Attempts overlap, at most floodInFlight at a time, so a
+// dropped source does not slow the flood down.
 func (l *Lab) Flood(ctx context.Context, src netip.Addr, count, rate int) (FloodResult, error) {
-	var r FloodResult
 	if count <= 0 || rate <= 0 {
-		return r, fmt.Errorf("flood: count %d and rate %d must be > 0", count, rate)
+		return FloodResult{}, fmt.Errorf("flood: count %d and rate %d must be > 0", count, rate)
 	}
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	dst := netip.AddrPortFrom(DataIP, DataPort)
-	for i := 0; i < count; i++ {
+	var (
+		mu    sync.Mutex
+		r     FloodResult
+		errs  []error
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, floodInFlight)
+	)
+	for i := 0; i < count && ctx.Err() == nil; i++ {
 		select {
 		case <-ctx.Done():
-			return r, ctx.Err()
 		case <-tick.C:
 		}
-		c, err := l.dial("client", src, dst, ConnectTimeout)
-		var nerr net.Error
-		switch {
-		case err == nil:
-			r.Connected++
-			c.Close()
-		case errors.As(err, &nerr) && nerr.Timeout():
-			r.TimedOut++
-		case errors.Is(err, syscall.ECONNREFUSED):
-			r.Refused++
-		default:
-			return r, fmt.Errorf("flood from %s: %w", src, err)
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			c, err := l.dial("client", src, dst, ConnectTimeout)
+			var nerr net.Error
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				r.Connected++
+				c.Close()
+			case errors.As(err, &nerr) && nerr.Timeout():
+				r.TimedOut++
+			case errors.Is(err, syscall.ECONNREFUSED):
+				r.Refused++
+			case len(errs) < 3:
+				errs = append(errs, err)
+			}
+		})
 	}
-	return r, nil
+	wg.Wait()
+	if len(errs) > 0 {
+		return r, fmt.Errorf("flood from %s: %w", src, errors.Join(errs...))
+	}
+	return r, ctx.Err()
 }
+
+// floodInFlight bounds a flood's overlapping connection attempts.
+const floodInFlight = 256
 
 var xdpCounter = regexp.MustCompile(`(?m)^edgeguard_xdp_packets_total\{verdict="([a-z_]+)"\} (\d+)$`)
 
