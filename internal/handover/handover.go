@@ -14,6 +14,24 @@
 // by both processes, so connections waiting in its accept queue are taken
 // by whichever accepts next, never lost.
 //
+// Why this and not the alternatives:
+//   - SO_REUSEPORT (the new process binds the same ports beside the old):
+//     each socket has its own accept queue, and connections the kernel
+//     already put in the old one's queue are reset when it closes
+//     (unless net.ipv4.tcp_migrate_req=1 or a BPF sk_reuseport program
+//     moves them); listeners on port 0 and a management Unix socket cannot
+//     be shared that way at all.
+//   - systemd socket activation (the unit's sockets, LISTEN_FDS): the
+//     listener addresses would live in a .socket unit as well as in
+//     gatewayd.yaml, and `systemctl restart` still stops the old process
+//     before starting the new one, so new connections wait for the whole
+//     drain and start (the blocklist restore) instead of being served by
+//     the old process meanwhile.
+//   - Passing the very sockets keeps one accept queue (nothing reset, port
+//     0 and Unix sockets included), keeps the configuration the one place
+//     addresses are written, lets both processes serve during the overlap,
+//     and works the same under systemd (MAINPID=) and without it.
+//
 // The package moves descriptors and messages only; what to stop, drain and
 // restore around a hand-over is the caller's.
 package handover
