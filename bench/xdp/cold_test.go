@@ -4,9 +4,15 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"time"
 
+	"github.com/cilium/ebpf"
+
+	"github.com/edgeguard/edgeguard/bench/xdp/membench"
 	"github.com/edgeguard/edgeguard/bpf"
 	"github.com/edgeguard/edgeguard/bpf/cidrset"
+	"github.com/edgeguard/edgeguard/bpf/xdptest"
+	"github.com/edgeguard/edgeguard/internal/privileged"
 )
 
 // missSources draws n addresses of each family that no prefix of ps
@@ -111,5 +117,50 @@ func BenchmarkCold(b *testing.B) {
 				b.Run(c.name, func(b *testing.B) { runCold(b, x, c.srcs, c.want) })
 			}
 		})
+	}
+}
+
+// BenchmarkColdRead measures what one read of a table far larger than the
+// caches costs an XDP program on this machine, the unit every lookup of a
+// 1M-entry list pays when the source is not cached: programs that parse
+// the source and read its /24's entry in one 128 MiB array (vmalloc'd, 4
+// KiB pages) or in one of 8192 16 KiB arrays (kmalloc'd, the kernel's
+// large-page direct map), or read nothing ("none"), each of 4096 random
+// sources once per round as in BenchmarkCold, alternating.
+func BenchmarkColdRead(b *testing.B) {
+	privileged.Require(b)
+	p, err := membench.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close() })
+	r := rand.New(rand.NewPCG(13, 14))
+	frames := make([][]byte, 4096)
+	for i := range frames {
+		x := r.Uint32()
+		a := netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)})
+		frames[i] = xdptest.TCP(a, a)
+	}
+	progs := []struct {
+		name string
+		prog *ebpf.Program
+	}{{"none", p.NoneProg}, {"flat", p.FlatProg}, {"split", p.SplitProg}}
+	stats := make([]stat, len(progs))
+	for b.Loop() {
+		for i, pr := range progs {
+			var round time.Duration
+			for _, f := range frames {
+				_, d, err := pr.prog.Benchmark(f, 1, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				round += d
+			}
+			stats[i].add(round / time.Duration(len(frames)))
+		}
+	}
+	for i, pr := range progs {
+		b.ReportMetric(stats[i].mean(), pr.name+"-ns/packet")
+		b.ReportMetric(float64(stats[i].best.Nanoseconds()), pr.name+"-min-ns/packet")
 	}
 }
