@@ -4,8 +4,9 @@
 // meter buckets (BenchmarkMeterBuckets, programs in meterbench/), what a
 // packet from a source the caches have not seen costs, piece by piece
 // (BenchmarkCold), what one read of a table larger than the caches costs
-// (BenchmarkColdRead, programs in membench/), and the time to replace or patch a 1M-entry blocklist live. They need root and
-// skip otherwise. Run with:
+// (BenchmarkColdRead, programs in membench/), and the time to replace or
+// patch a 1M-entry blocklist live. They need root and skip otherwise. Run
+// with:
 //
 //	go test -run '^$' -bench . -benchtime 20x ./bench/xdp/
 //
