@@ -99,6 +99,10 @@ type Options struct {
 	// Events receives config reload events, and through Holder.Events the
 	// management API's; nil: none.
 	Events *secevent.Log
+	// Tracing is true when the gateway exports spans: only then are the
+	// traces it starts sampled (tracing.sample_ratio, which applies on
+	// reload; the endpoint itself needs a restart).
+	Tracing bool
 }
 
 // UsesDemo reports whether cfg refers to the built-in demo upstream.
@@ -133,7 +137,7 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		return nil, fmt.Errorf("compile server: %w", err)
 	}
 	p.Conns = conns
-	hs, err := compileHeaders(c)
+	hs, err := compileHeaders(c, opt)
 	if err != nil {
 		return nil, fmt.Errorf("compile headers: %w", err)
 	}
@@ -361,7 +365,7 @@ func matchKind(m string) router.MatchKind {
 	return router.Prefix
 }
 
-func compileHeaders(c *config.Config) (*headers.Stage, error) {
+func compileHeaders(c *config.Config, opt Options) (*headers.Stage, error) {
 	h := c.Headers
 	opts := headers.Options{
 		RequestIDHeader:       h.RequestIDHeader,
@@ -370,7 +374,7 @@ func compileHeaders(c *config.Config) (*headers.Stage, error) {
 		Spoofable:             h.Spoofable,
 		TrustedSpoofable:      h.TrustedSpoofable,
 	}
-	if c.Tracing.OTLPEndpoint != "" { // no export: the gateway samples nothing
+	if opt.Tracing { // no export: the gateway samples nothing
 		opts.SampleRatio = *c.Tracing.SampleRatio
 	}
 	if c.Auth.JWT.Cookie != "" {

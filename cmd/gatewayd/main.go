@@ -175,7 +175,12 @@ func run(configPath string, log *slog.Logger) (err error) {
 		return err
 	}
 	defer blocks.Close()
-	opt := policy.Options{Enforcer: enf, BanDefault: first.Config.XDP.BanDefault, Events: events}
+	spans, err := openTracing(first.Config.Tracing)
+	if err != nil {
+		return err
+	}
+	defer spans.Close() // after the drain: the last requests' spans go out too
+	opt := policy.Options{Enforcer: enf, BanDefault: first.Config.XDP.BanDefault, Events: events, Tracing: spans != nil}
 	if policy.UsesDemo(first.Config) {
 		demo, err := demoupstream.Start()
 		if err != nil {
@@ -222,11 +227,6 @@ func run(configPath string, log *slog.Logger) (err error) {
 	}
 	srv := server.New(holder, access, log)
 	srv.SetEvents(events)
-	spans, err := openTracing(cfg.Tracing)
-	if err != nil {
-		return err
-	}
-	defer spans.Close() // after the drain: the last requests' spans go out too
 	srv.SetTracing(spans)
 	srv.Serve(listeners...)
 
