@@ -302,11 +302,13 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	peer := r.PeerIP.Unmap()
 	trustedPeer := peer.IsValid() && s.isTrusted(peer)
 	r.ClientIP = peer
-	refusal, detail := s.scanNames(h, trustedPeer, r)
+	// Every look for a name is a pass over the header list: look only for
+	// the names the scan met, in any spelling.
+	refusal, detail, seen := s.scanNames(h, trustedPeer, r)
 
 	bp := s.scratch.Get().(*[]byte)
 	buf := (*bp)[:0]
-	if trustedPeer {
+	if trustedPeer && seen&seenXForwardedFor != 0 {
 		// Read the forwarding headers before anything is deleted: PeekAll's
 		// result is only valid until the next header operation.
 		xff := h.PeekAll(strXForwardedFor)
@@ -326,10 +328,15 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 		}
 	}
 
-	stripHopByHop(h)
-
-	del(h, hdrXForwardedFor)
-	del(h, hdrXRealIP)
+	if seen&seenHopByHop != 0 {
+		stripHopByHop(h)
+	}
+	if seen&seenXForwardedFor != 0 {
+		del(h, hdrXForwardedFor)
+	}
+	if seen&seenXRealIP != 0 {
+		del(h, hdrXRealIP)
+	}
 	if peer.IsValid() {
 		buf = peer.AppendTo(buf)
 		h.SetCanonical(hdrXForwardedFor, buf)
@@ -343,7 +350,7 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	if r.TLS {
 		proto = valueHTTPS
 	}
-	if trustedPeer {
+	if trustedPeer && seen&seenXForwardedProto != 0 {
 		if v := h.PeekAll(strXForwardedProt); len(v) == 1 {
 			switch {
 			case bytes.EqualFold(v[0], valueHTTPS):
@@ -353,39 +360,58 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 			}
 		}
 	}
-	del(h, hdrXForwardedProt)
+	if seen&seenXForwardedProto != 0 {
+		del(h, hdrXForwardedProt)
+	}
 	h.SetCanonical(hdrXForwardedProt, proto)
 
-	if v := h.PeekAll(s.requestIDStr); len(v) == 1 && validRequestID(v[0]) {
+	var v [][]byte
+	if seen&seenRequestID != 0 {
+		v = h.PeekAll(s.requestIDStr)
+	}
+	if len(v) == 1 && validRequestID(v[0]) {
 		r.RequestID = append(r.RequestID[:0], v[0]...)
 	} else {
 		r.RequestID = appendRequestID(r.RequestID[:0])
-		del(h, s.requestID)
+		if seen&seenRequestID != 0 {
+			del(h, s.requestID)
+		}
 		h.SetCanonical(s.requestID, r.RequestID)
 	}
 
-	if v := h.PeekAll(strTraceparent); len(v) == 1 && validTraceparent(v[0]) {
+	v = nil
+	if seen&seenTraceparent != 0 {
+		v = h.PeekAll(strTraceparent)
+	}
+	if len(v) == 1 && validTraceparent(v[0]) {
 		// The gateway is a hop of the trace: the upstream's parent is the
 		// gateway's own span (trace.go).
 		r.TraceParent = continueTraceparent(r.TraceParent[:0], v[0], newSpanID())
 		_, _ = hex.Decode(r.ParentID[:], v[0][36:52]) // lowercase hex: validated
-		if st := h.PeekAll(strTracestate); len(st) > 0 {
-			bp := s.scratch.Get().(*[]byte)
-			buf := appendTracestate((*bp)[:0], st)
-			del(h, hdrTracestate)
-			if len(buf) > 0 {
-				h.SetCanonical(hdrTracestate, buf)
+		if seen&seenTracestate != 0 {
+			st := h.PeekAll(strTracestate)
+			if len(st) > 0 {
+				bp := s.scratch.Get().(*[]byte)
+				buf := appendTracestate((*bp)[:0], st)
+				del(h, hdrTracestate)
+				if len(buf) > 0 {
+					h.SetCanonical(hdrTracestate, buf)
+				}
+				*bp = buf
+				s.scratch.Put(bp)
 			}
-			*bp = buf
-			s.scratch.Put(bp)
 		}
 	} else {
 		// W3C Trace Context: a vendor that cannot parse traceparent must
 		// not use tracestate either; the new trace starts without it.
 		r.TraceParent = appendTraceparent(r.TraceParent[:0], s.sampleBound)
-		del(h, hdrTracestate)
+		if seen&seenTracestate != 0 {
+			del(h, hdrTracestate)
+		}
 	}
-	del(h, hdrTraceparent)
+	if seen&seenTraceparent != 0 {
+		del(h, hdrTraceparent)
+	}
 	h.SetCanonical(hdrTraceparent, r.TraceParent)
 	if refusal != pipeline.ReasonNone {
 		v := pipeline.Deny(ctx, r, fasthttp.StatusBadRequest, refusal)

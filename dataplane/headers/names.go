@@ -91,7 +91,7 @@ const maxFoldedName = 64
 // nameTable maps folded header names to their classes. It is an open
 // addressing hash table built once; lookups do not allocate.
 type nameTable struct {
-	slots   [256]uint8 // index+1 into entries; 0 = empty
+	slots   [512]uint16 // index+1 into entries; 0 = empty
 	entries []nameEntry
 	lens    uint64 // bit len%64 for each name: most headers are skipped on length alone
 }
@@ -100,7 +100,32 @@ type nameEntry struct {
 	folded    string
 	canonical []byte // as fasthttp stores it
 	class     uint8
-	cred      uint8 // index of the credential counter
+	cred      uint8  // index of the credential counter
+	mark      uint16 // seen bits scanNames reports when the name is present
+}
+
+// Seen bits: which of the names Handle acts on a request carries (in some
+// spelling), so that it looks only for those (each look is a pass over the
+// header list).
+const (
+	seenHopByHop uint16 = 1 << iota
+	seenXForwardedFor
+	seenXRealIP
+	seenXForwardedProto
+	seenRequestID
+	seenTraceparent
+	seenTracestate
+
+	seenAll uint16 = 1<<iota - 1
+)
+
+// markName makes name report bit when scanNames meets it.
+func (t *nameTable) markName(name string, bit uint16) error {
+	if err := t.add(name, 0, 0); err != nil {
+		return err
+	}
+	t.entries[t.find([]byte(name))].mark |= bit
+	return nil
 }
 
 // FoldByte folds one byte of a header name the way lenient servers do:
@@ -159,7 +184,7 @@ func (t *nameTable) add(name string, class uint8, cred uint8) error {
 	for j := uint32(0); ; j++ {
 		s := &t.slots[(h+j)%uint32(len(t.slots))]
 		if *s == 0 {
-			*s = uint8(len(t.entries))
+			*s = uint16(len(t.entries))
 			break
 		}
 	}
@@ -264,6 +289,25 @@ func (s *Stage) buildNames(opts Options) []error {
 			errs = append(errs, err)
 		}
 	}
+	marks := []struct {
+		name string
+		bit  uint16
+	}{
+		{strXForwardedFor, seenXForwardedFor}, {string(hdrXRealIP), seenXRealIP},
+		{strXForwardedProt, seenXForwardedProto}, {s.requestIDStr, seenRequestID},
+		{strTraceparent, seenTraceparent}, {strTracestate, seenTracestate},
+	}
+	for _, n := range hopByHop {
+		marks = append(marks, struct {
+			name string
+			bit  uint16
+		}{string(n), seenHopByHop})
+	}
+	for _, m := range marks {
+		if err := s.names.markName(m.name, m.bit); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errs
 }
 
@@ -282,9 +326,16 @@ const (
 // and each credential header may appear once, in the spelling the gateway
 // reads. It removes the spoofable headers an untrusted peer sent (all of
 // them from an untrusted peer, those not allowed from a trusted one) and
-// every spelling of a managed header other than the gateway's own. On a
-// refusal it returns the reason and leaves the headers as they are.
-func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.Request) (pipeline.Reason, string) {
+// every spelling of a managed header other than the gateway's own, and
+// reports which of the names Handle acts on it met (seen bits; all of them
+// on a refusal). On a refusal it returns the reason and leaves the headers
+// as they are.
+func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.Request) (reason pipeline.Reason, detail string, seen uint16) {
+	defer func() {
+		if reason != pipeline.ReasonNone {
+			seen = seenAll
+		}
+	}()
 	var counts [maxCredentialHeaders]uint8
 	// Deleting while iterating is not allowed: collect the names to delete
 	// (copied out of the header storage), delete them, and look again
@@ -295,7 +346,7 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.R
 		// fasthttp keeps trailer fields apart from the head, where no name
 		// rule sees them, and merges them into it when a Trailer header is
 		// removed: an upstream would get them as headers.
-		return pipeline.ReasonHeaderInvalid, detailTrailer
+		return pipeline.ReasonHeaderInvalid, detailTrailer, 0
 	}
 	for pass := 0; pass < 64; pass++ {
 		names, n := buf[:0], ends[:0]
@@ -304,7 +355,7 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.R
 			if pass == 0 {
 				r.HeaderCount++
 				if !isToken(k) {
-					return pipeline.ReasonHeaderInvalid, detailNameInvalid
+					return pipeline.ReasonHeaderInvalid, detailNameInvalid, 0
 				}
 			}
 			i := s.names.find(k)
@@ -312,16 +363,17 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.R
 				continue
 			}
 			e := &s.names.entries[i]
+			seen |= e.mark
 			if pass == 0 && e.class&classFraming != 0 && string(k) != string(e.canonical) {
-				return pipeline.ReasonHeaderInvalid, detailFramingRespelt
+				return pipeline.ReasonHeaderInvalid, detailFramingRespelt, 0
 			}
 			if pass == 0 && e.class&classCredential != 0 {
 				counts[e.cred]++
 				if counts[e.cred] > 1 {
-					return pipeline.ReasonCredentialAmbiguous, detailCredentialRepeat
+					return pipeline.ReasonCredentialAmbiguous, detailCredentialRepeat, 0
 				}
 				if string(k) != string(e.canonical) {
-					return pipeline.ReasonCredentialAmbiguous, detailCredentialRespelt
+					return pipeline.ReasonCredentialAmbiguous, detailCredentialRespelt, 0
 				}
 			}
 			if !e.drop(k, trusted) {
@@ -336,7 +388,7 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.R
 		}
 		if pass == 0 && len(s.cookies) > 0 {
 			if d := s.checkCookies(h); d != "" {
-				return pipeline.ReasonCredentialAmbiguous, d
+				return pipeline.ReasonCredentialAmbiguous, d, 0
 			}
 		}
 		start := 0
@@ -348,7 +400,7 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.R
 			break
 		}
 	}
-	return pipeline.ReasonNone, ""
+	return pipeline.ReasonNone, "", seen
 }
 
 // drop reports whether a request header named k (an entry of this class)
