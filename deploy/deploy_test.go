@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -231,6 +232,10 @@ xdp: {mode: native, interfaces: [` + p.SrvIf + `], pin_path: ` + pin + `}
 		t.Fatalf("copy gatewayd: %v", err)
 	}
 
+	var (
+		laterMu sync.Mutex
+		later   strings.Builder // what gatewayd logs once started
+	)
 	// start runs gatewayd with caps and returns its log once it is ready or
 	// has exited, and the process (nil once exited).
 	start := func(caps []string) (string, *os.Process) {
@@ -269,8 +274,11 @@ xdp: {mode: native, interfaces: [` + p.SrvIf + `], pin_path: ` + pin + `}
 				}
 				log.WriteString(l + "\n")
 				if strings.Contains(l, "management listener started") {
-					go func() { // keep draining
-						for range lines {
+					go func() { // keep reading: a successor logs here too
+						for l := range lines {
+							laterMu.Lock()
+							later.WriteString(l + "\n")
+							laterMu.Unlock()
 						}
 					}()
 					t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
@@ -321,7 +329,52 @@ xdp: {mode: native, interfaces: [` + p.SrvIf + `], pin_path: ` + pin + `}
 	if code != 200 {
 		t.Errorf("GET through the veth: %d", code)
 	}
-	_ = proc.Kill()
+
+	// An upgrade (SIGUSR2) works with these capabilities alone: the new
+	// process inherits them (ambient), reopens the pins and swaps its
+	// program into the pinned link, and serves on the sockets handed over.
+	if err := proc.Signal(syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	successor := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for successor == 0 && time.Now().Before(deadline) {
+		successor = childOf(proc.Pid, "gatewayd")
+		time.Sleep(10 * time.Millisecond)
+	}
+	if successor == 0 {
+		t.Fatal("no successor gatewayd appeared after SIGUSR2")
+	}
+	t.Cleanup(func() { _ = syscall.Kill(successor, syscall.SIGKILL) })
+	for exited := false; !exited && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var st syscall.WaitStatus
+		pid, _ := syscall.Wait4(proc.Pid, &st, syscall.WNOHANG, nil)
+		exited = pid == proc.Pid
+	}
+	laterMu.Lock()
+	upgradeLog := later.String()
+	laterMu.Unlock()
+	if !strings.Contains(upgradeLog, "took over from the previous gatewayd") ||
+		!strings.Contains(upgradeLog, "re-used pinned xdp link; program updated in place") {
+		t.Errorf("upgrade under the unit's capabilities:\n%s", upgradeLog)
+	}
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", successor)); err != nil {
+		t.Errorf("successor: %v", err)
+	} else if m := regexp.MustCompile(`(?m)^CapEff:\s*([0-9a-f]+)$`).FindSubmatch(status); m == nil {
+		t.Error("no CapEff of the successor")
+	} else if got, _ := strconv.ParseUint(string(m[1]), 16, 64); got != want {
+		t.Errorf("successor CapEff = %#x, want %#x", got, want)
+	}
+	p.Cli.Do(t, func() { code = httpGet(t, "10.200.0.1:80") })
+	if code != 200 {
+		t.Errorf("GET through the veth after the upgrade: %d", code)
+	}
+	_ = syscall.Kill(successor, syscall.SIGKILL)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", successor)); err != nil {
+			break
+		}
+	}
 	time.Sleep(100 * time.Millisecond)
 
 	for _, drop := range []string{"CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"} {
@@ -340,6 +393,28 @@ xdp: {mode: native, interfaces: [` + p.SrvIf + `], pin_path: ` + pin + `}
 			t.Errorf("without %s: failed for another reason:\n%s", drop, log)
 		}
 	}
+}
+
+// childOf returns the pid of a child of parent named comm, 0 when none.
+func childOf(parent int, comm string) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		f := strings.Fields(s[close+1:])
+		if len(f) > 1 && s[open+1:close] == comm && f[1] == strconv.Itoa(parent) {
+			pid, _ := strconv.Atoi(e.Name())
+			return pid
+		}
+	}
+	return 0
 }
 
 // clearPins removes what a run pinned (the bpffs' own debug files stay).
