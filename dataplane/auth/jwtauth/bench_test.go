@@ -2,6 +2,7 @@ package jwtauth
 
 import (
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -54,19 +55,30 @@ func BenchmarkVerifyCached(b *testing.B) {
 }
 
 // BenchmarkVerifyUncached measures the full check (parse, signature,
-// claims) by verifying with the cache bypassed.
+// claims) by verifying with the cache bypassed: "fastjson" is the
+// production path, "mapclaims" the former jwt.MapClaims path kept in
+// reference_test.go, side by side so one run compares them.
 func BenchmarkVerifyUncached(b *testing.B) {
 	v := newVerifier(b, baseIssuer(b))
 	toks := benchTokens(b)
+	paths := []struct {
+		name   string
+		verify func([]byte, time.Time) (*Verified, error)
+	}{
+		{"mapclaims", v.verifyReference},
+		{"fastjson", v.verifySlow},
+	}
 	for _, alg := range []string{"RS256", "PS256", "ES256", "EdDSA", "HS256"} {
 		tok := toks[alg]
-		b.Run(alg, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := v.verifySlow(tok, testNow); err != nil {
-					b.Fatal(err)
+		for _, p := range paths {
+			b.Run(alg+"/"+p.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := p.verify(tok, testNow); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

@@ -1,7 +1,9 @@
-// Package jwtauth verifies JWT bearer tokens for the gateway: signature with
-// github.com/golang-jwt/jwt/v5 against the keys of the token's issuer, then
-// the issuer's claim rules (iss, aud, exp, nbf, iat, required claims), and
-// caches verified tokens so a repeated token costs a hash and a compare.
+// Package jwtauth verifies JWT bearer tokens for the gateway: header and
+// claims read in one pass with github.com/valyala/fastjson into pooled
+// buffers, signature checked with github.com/golang-jwt/jwt/v5's signing
+// methods against the keys of the token's issuer, then the issuer's claim
+// rules (iss, aud, exp, nbf, iat, required claims); verified tokens are
+// cached so a repeated token costs a hash and a compare.
 // It must never trust anything a token says about where its key lives (jku,
 // x5u and jwk headers are ignored, never fetched), never accept "none", and
 // never let an algorithm verify with a key of another family.
@@ -10,16 +12,14 @@ package jwtauth
 import (
 	"errors"
 	"fmt"
-	"math"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/valyala/fastjson"
 
 	"github.com/edgeguard/edgeguard/dataplane/auth/identity"
 	"github.com/edgeguard/edgeguard/dataplane/auth/jwks"
-	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 )
 
 // Verification errors. Each text is the precise deny cause recorded in the
@@ -95,6 +95,11 @@ type issuer struct {
 	aud     map[string]bool
 	static  atomic.Pointer[jwks.Set] // never changes; a cell like a fetcher's
 	sources []*atomic.Pointer[jwks.Set]
+	// Claim slots (see Verifier.claimSlot) of the subject, the tier (-1:
+	// none) and the required claims, resolved once here.
+	subSlot, tierSlot int
+	reqSlots          []int
+	rateKeyPrefix     string // "jwt:<name>:"
 }
 
 // Verifier verifies tokens. Safe for concurrent use; immutable apart from
@@ -103,10 +108,14 @@ type Verifier struct {
 	issuers  []*issuer
 	byIss    map[string]*issuer
 	byName   map[string]int
-	parser   *jwt.Parser
 	cache    *cache
 	maxBytes int
 	ttl      time.Duration
+	// claimSlot numbers every claim name a check reads (the fixed ones
+	// first, then each issuer's subject, tier and required claims), so one
+	// pass over a payload records each in its slot of the scratch.
+	claimSlot map[string]int
+	scratch   sync.Pool // *scratch
 }
 
 // New builds a verifier.
@@ -122,11 +131,14 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{
 		byIss:    map[string]*issuer{},
-		byName:   map[string]int{},
-		parser:   jwt.NewParser(jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()),
-		cache:    newCache(cfg.CacheSize),
-		maxBytes: cfg.MaxTokenBytes,
-		ttl:      cfg.CacheTTL,
+		byName:    map[string]int{},
+		cache:     newCache(cfg.CacheSize),
+		maxBytes:  cfg.MaxTokenBytes,
+		ttl:       cfg.CacheTTL,
+		claimSlot: map[string]int{},
+	}
+	for i, name := range fixedClaims {
+		v.claimSlot[name] = i
 	}
 	for i, ic := range cfg.Issuers {
 		if ic.Issuer == "" || len(ic.Audiences) == 0 || len(ic.Algorithms) == 0 {
@@ -161,11 +173,31 @@ func New(cfg Config) (*Verifier, error) {
 		if len(is.sources) == 0 {
 			return nil, fmt.Errorf("build JWT verifier: issuer %q: no keys", ic.Name)
 		}
+		is.subSlot, is.tierSlot = v.slotOf(is.SubjectClaim), -1
+		if is.TierClaim != "" {
+			is.tierSlot = v.slotOf(is.TierClaim)
+		}
+		for _, name := range is.RequiredClaims {
+			is.reqSlots = append(is.reqSlots, v.slotOf(name))
+		}
+		is.rateKeyPrefix = "jwt:" + is.Name + ":"
 		v.issuers = append(v.issuers, is)
 		v.byIss[ic.Issuer] = is
 		v.byName[ic.Name] = i
 	}
+	slots := len(v.claimSlot)
+	v.scratch.New = func() any { return &scratch{slots: make([]*fastjson.Value, slots)} }
 	return v, nil
+}
+
+// slotOf returns the claim slot of name, adding one if it has none.
+func (v *Verifier) slotOf(name string) int {
+	i, ok := v.claimSlot[name]
+	if !ok {
+		i = len(v.claimSlot)
+		v.claimSlot[name] = i
+	}
+	return i
 }
 
 // IssuerIndex returns the index of the named issuer, for route masks.
@@ -197,107 +229,6 @@ func (v *Verifier) Verify(token []byte, now time.Time) (*Verified, error) {
 		return e, nil
 	}
 	return v.verifySlow(token, now)
-}
-
-// keyChoice is what the key function picked, for the cache entry.
-type keyChoice struct {
-	v      *Verifier
-	is     *issuer
-	cell   *atomic.Pointer[jwks.Set]
-	set    *jwks.Set
-	failed error
-}
-
-func (v *Verifier) verifySlow(token []byte, now time.Time) (*Verified, error) {
-	if len(token) == 0 || strings.Count(string(token), ".") != 2 {
-		return nil, ErrMalformed
-	}
-	kc := &keyChoice{v: v}
-	claims := jwt.MapClaims{}
-	t, err := v.parser.ParseWithClaims(string(token), claims, kc.keyFunc)
-	if err != nil {
-		return nil, v.classify(t, kc, err)
-	}
-	is := kc.is
-	id, expires, err := is.check(claims, now, v.ttl)
-	if err != nil {
-		return nil, err
-	}
-	e := &Verified{Identity: id, Issuer: is.index, token: append([]byte(nil), token...),
-		expires: expires, cell: kc.cell, set: kc.set}
-	if expires > now.UnixNano() {
-		v.cache.put(e, now.UnixNano())
-	}
-	return e, nil
-}
-
-// classify maps a parse failure to one of the package's errors.
-func (v *Verifier) classify(t *jwt.Token, kc *keyChoice, err error) error {
-	if kc.failed != nil {
-		return kc.failed
-	}
-	if t != nil && t.Header != nil {
-		if alg, ok := t.Header["alg"].(string); ok {
-			if strings.EqualFold(alg, "none") {
-				return ErrAlgNone
-			}
-			if !supportedAlgs[alg] {
-				return ErrAlgNotAllowed
-			}
-		}
-	}
-	switch {
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return ErrSignature
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return ErrAlgNotAllowed
-	}
-	return ErrMalformed
-}
-
-// keyFunc picks the verification key. It runs on the parsed but unverified
-// token: only the alg, kid and crit headers and the iss claim are read.
-func (kc *keyChoice) keyFunc(t *jwt.Token) (any, error) {
-	fail := func(err error) (any, error) {
-		kc.failed = err
-		return nil, err
-	}
-	alg, _ := t.Header["alg"].(string)
-	if strings.EqualFold(alg, "none") {
-		return fail(ErrAlgNone)
-	}
-	if _, ok := t.Header["crit"]; ok {
-		// No header extension is understood here, so any crit list makes
-		// the token invalid (RFC 7515 section 4.1.11).
-		return fail(ErrCrit)
-	}
-	var kid string
-	if raw, ok := t.Header["kid"]; ok {
-		s, isStr := raw.(string)
-		if !isStr {
-			return fail(ErrMalformed)
-		}
-		kid = s
-	}
-	claims, _ := t.Claims.(jwt.MapClaims)
-	iss, _ := claims["iss"].(string)
-	is, ok := kc.v.byIss[iss]
-	if !ok {
-		return fail(ErrIssuer)
-	}
-	kc.is = is
-	if !is.algs[alg] || t.Method == nil || t.Method.Alg() != alg {
-		return fail(ErrAlgNotAllowed)
-	}
-	key, cell, set, err := is.lookup(kid, alg)
-	if errors.Is(err, jwks.ErrUnknownKID) && is.refresh() {
-		key, cell, set, err = is.lookup(kid, alg)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	kc.cell, kc.set = cell, set
-	return key.Verifier(), nil
 }
 
 // lookup searches the issuer's key sources for the key of kid and alg.
@@ -360,123 +291,4 @@ func (is *issuer) refresh() bool {
 		}
 	}
 	return true
-}
-
-// check applies the issuer's claim rules and builds the identity. It
-// returns the cache expiry: the token's exp, or now+ttl if sooner.
-func (is *issuer) check(c jwt.MapClaims, now time.Time, ttl time.Duration) (*identity.Identity, int64, error) {
-	exp, err := c.GetExpirationTime()
-	if err != nil {
-		return nil, 0, ErrClaimInvalid
-	}
-	if exp == nil {
-		return nil, 0, ErrExpMissing
-	}
-	if !now.Before(exp.Add(is.Leeway)) {
-		return nil, 0, ErrExpired
-	}
-	nbf, err := c.GetNotBefore()
-	if err != nil {
-		return nil, 0, ErrClaimInvalid
-	}
-	if nbf != nil && now.Add(is.Leeway).Before(nbf.Time) {
-		return nil, 0, ErrNotYetValid
-	}
-	iat, err := c.GetIssuedAt()
-	if err != nil {
-		return nil, 0, ErrClaimInvalid
-	}
-	if iat != nil && now.Add(is.Leeway).Before(iat.Time) {
-		return nil, 0, ErrIssuedInFuture
-	}
-	aud, err := c.GetAudience()
-	if err != nil {
-		return nil, 0, ErrClaimInvalid
-	}
-	audOK := false
-	for _, a := range aud {
-		if is.aud[a] {
-			audOK = true
-			break
-		}
-	}
-	if !audOK {
-		return nil, 0, ErrAudience
-	}
-	for _, name := range is.RequiredClaims {
-		if val, ok := c[name]; !ok || val == nil {
-			return nil, 0, ErrClaimMissing
-		}
-	}
-	sub, err := stringClaim(c, is.SubjectClaim, true)
-	if err != nil {
-		return nil, 0, err
-	}
-	var tier string
-	if is.TierClaim != "" {
-		if tier, err = stringClaim(c, is.TierClaim, false); err != nil {
-			return nil, 0, err
-		}
-	}
-	scopes, err := scopesOf(c)
-	if err != nil {
-		return nil, 0, err
-	}
-	id, err := identity.New(identity.Spec{
-		Kind: pipeline.IdentityJWT, Subject: sub, Tier: tier, Scopes: scopes,
-		RateKey: "jwt:" + is.Name + ":" + sub,
-	})
-	if err != nil {
-		return nil, 0, ErrClaimInvalid
-	}
-	expires := exp.UnixNano()
-	if exp.Unix() > math.MaxInt64/int64(time.Second) {
-		expires = math.MaxInt64
-	}
-	if limit := now.Add(ttl).UnixNano(); limit < expires {
-		expires = limit
-	}
-	return id, expires, nil
-}
-
-func stringClaim(c jwt.MapClaims, name string, required bool) (string, error) {
-	raw, ok := c[name]
-	if !ok || raw == nil {
-		if required {
-			return "", ErrClaimMissing
-		}
-		return "", nil
-	}
-	s, ok := raw.(string)
-	if !ok || (required && s == "") {
-		return "", ErrClaimInvalid
-	}
-	return s, nil
-}
-
-// scopesOf reads "scope" (RFC 8693: space-separated string) or "scp"
-// (string or array, as some issuers send), preferring "scope".
-func scopesOf(c jwt.MapClaims) ([]string, error) {
-	raw, ok := c["scope"]
-	if !ok {
-		raw, ok = c["scp"]
-	}
-	if !ok || raw == nil {
-		return nil, nil
-	}
-	switch s := raw.(type) {
-	case string:
-		return strings.Fields(s), nil
-	case []any:
-		out := make([]string, 0, len(s))
-		for _, x := range s {
-			str, ok := x.(string)
-			if !ok {
-				return nil, ErrClaimInvalid
-			}
-			out = append(out, str)
-		}
-		return out, nil
-	}
-	return nil, ErrClaimInvalid
 }
