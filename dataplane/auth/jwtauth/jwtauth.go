@@ -130,7 +130,7 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, errors.New("build JWT verifier: max token bytes, cache size and cache TTL must be > 0")
 	}
 	v := &Verifier{
-		byIss:    map[string]*issuer{},
+		byIss:     map[string]*issuer{},
 		byName:    map[string]int{},
 		cache:     newCache(cfg.CacheSize),
 		maxBytes:  cfg.MaxTokenBytes,
