@@ -155,6 +155,7 @@ func FuzzNameRules(f *testing.F) {
 		"X Bad: 1",
 		"Authorization: a\nAuthorization: b\nX Bad: 1",
 		"Content_Length: 0",
+		"content_type: text/plain\nContent-Type: application/json",
 		"Cookie: Session=a",
 		"Cookie: session=a; SESSION=b",
 		"True-Client-IP: 1.2.3.4\nAccept: */*",
@@ -176,7 +177,8 @@ func FuzzNameRules(f *testing.F) {
 		wantReason := pipeline.ReasonNone
 		creds := map[string]int{}
 		canonical := map[string]string{"authorization": "Authorization", "x-api-key": "X-Api-Key",
-			"content-length": "Content-Length", "transfer-encoding": "Transfer-Encoding", "host": "Host"}
+			"content-length": "Content-Length", "transfer-encoding": "Transfer-Encoding", "host": "Host",
+			"content-type": "Content-Type", "content-encoding": "Content-Encoding"}
 	model:
 		for k := range h.All() {
 			name := foldString(string(k))
@@ -184,7 +186,8 @@ func FuzzNameRules(f *testing.F) {
 			case !isToken(k):
 				wantReason = pipeline.ReasonHeaderInvalid
 				break model
-			case name == "content-length" || name == "transfer-encoding" || name == "host":
+			case name == "content-length" || name == "transfer-encoding" || name == "host" ||
+				name == "content-type" || name == "content-encoding":
 				if string(k) != canonical[name] {
 					wantReason = pipeline.ReasonHeaderInvalid
 					break model
