@@ -18,9 +18,17 @@ type automaton struct {
 	outs     []int32
 }
 
-func newAutomaton(lits []string) automaton {
+// newAutomaton builds the automaton of lits; extra are bytes that get a
+// class of their own (for collect's presence bits) without being literals.
+func newAutomaton(lits []string, extra []byte) automaton {
 	var a automaton
 	n := 1
+	for _, c := range extra {
+		if a.class[c] == 0 {
+			a.class[c] = uint8(n)
+			n++
+		}
+	}
 	for _, l := range lits {
 		for i := 0; i < len(l); i++ {
 			if c := l[i]; a.class[c] == 0 {
@@ -149,9 +157,15 @@ func (a *automaton) any(s string) bool {
 // up (and the filter says "may match").
 const maxFound = 32
 
+// present is a set of byte classes.
+type present [3]uint64 // up to 129 classes
+
+func (p *present) has(k uint8) bool { return p[k>>6]&(1<<(k&63)) != 0 }
+
 // collect records in found the distinct literals s contains and returns
-// how many; ok is false when there were more than maxFound.
-func (a *automaton) collect(s string, found *[maxFound]int32) (n int, ok bool) {
+// how many, and in seen the classes of its bytes; ok is false when there
+// were more than maxFound literals.
+func (a *automaton) collect(s string, found *[maxFound]int32, seen *present) (n int, ok bool) {
 	delta, class, firstOut := a.delta, &a.class, a.firstOut
 	st := int32(0)
 	for i := 0; i < len(s); {
@@ -163,6 +177,7 @@ func (a *automaton) collect(s string, found *[maxFound]int32) (n int, ok bool) {
 		} else {
 			k, i = a.fold(s, i)
 		}
+		seen[k>>6] |= 1 << (k & 63)
 		st = delta[st+k]
 		if st < firstOut {
 			continue

@@ -17,7 +17,7 @@ func TestCompileConditions(t *testing.T) {
 	}{
 		{"literal", `select`, `"select"`},
 		{"folded literal", `(?i)SeLeCt`, `"select"`},
-		{"concat with gap", `union\s+select`, `"select" "union" ("\x09"|"\x0a"|"\x0c"|"\x0d"|" ")`},
+		{"concat with gap", `union\s+select`, `"select" ("union\x09"|"union\x0a"|"union\x0c"|"union\x0d"|"union ")`},
 		{"alternation", `(?:union|select|insert)`, `"insert"|"select"|"union"`},
 		{"alternation with a shorter member", `(?:select|elect)`, `"elect"`},
 		{"optional part", `ab?c`, `"abc"|"ac"`},
@@ -28,8 +28,11 @@ func TestCompileConditions(t *testing.T) {
 		{"large class", `[a-z]+foo`, `"foo"`},
 		{"non-ASCII rune is unknown", `café`, `"caf"`},
 		{"plus", `(?:ab)+c`, `"ab" "c"`},
-		{"repeat", `x{2,}y`, `"x" "y"`},
-		{"dot", `a.b`, `"a" "b"`},
+		{"repeat", `x{2,}y`, `"xx" "y"`},
+		{"dot", `ab.cd`, `"ab" "cd"`},
+		{"single letters", `a.b|c`, `"c"|("a" "b")`},
+		{"single punctuation kept", `\w[;|]`, `";"|"|"`},
+		{"class joins the run", `a[;|]b`, `"a;b"|"a|b"`},
 		{"no match", `[^\x00-\x{10FFFF}]`, `-`},
 		{"nested or in and", `(?:foo|bar)\s*\(`, `"(" ("bar"|"foo")`},
 		{"empty", ``, ``},
@@ -70,6 +73,11 @@ func TestMayMatch(t *testing.T) {
 		{"no match", `[^\x00-\x{10FFFF}]`, "anything", false},
 		{"too few punctuation bytes", `(?:[!-/:-@][^!-/:-@]*?){4}`, "Blue widget, large.", false},
 		{"enough punctuation bytes", `(?:[!-/:-@][^!-/:-@]*?){4}`, "a'b'c--", true},
+		{"letters present", `b\W*u\W*s\W*y`, "B-u-S-y", true},
+		{"a letter missing", `b\W*u\W*s\W*y`, "json.order_id", false},
+		{"letter folded from kelvin", `(?i)k\W*e`, "\u212a-e", true},
+		{"letters and a literal", `(?:ab)+c`, "xxabyyc", true},
+		{"literal missing", `(?:ab)+c`, "xxacyyb", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := Compile(tc.expr, syntax.Perl)

@@ -247,9 +247,14 @@ func analyze(re *syntax.Regexp) info {
 		}
 		return concat(analyze(re.Sub[0]), anyMatchInfo())
 	case syntax.OpConcat:
-		parts := make([]info, len(re.Sub))
-		for k, s := range re.Sub {
-			parts[k] = analyze(s)
+		parts := make([]info, 0, len(re.Sub))
+		for _, s := range re.Sub {
+			if s.Op == syntax.OpPlus {
+				// x+ is x x*: x joins the run before it.
+				parts = append(parts, analyze(s.Sub[0]), anyMatchInfo())
+				continue
+			}
+			parts = append(parts, analyze(s))
 		}
 		return concatAll(parts)
 	case syntax.OpAlternate:
