@@ -151,7 +151,8 @@ func TestWAFTier1Truncated(t *testing.T) {
 			"--XX\r\nContent-Disposition: form-data; name=\"z\"\r\n\r\n"+sqli+"\r\n--XX--\r\n"), 403},
 		{"gzip body", "", postEncoded("Content-Encoding: gzip\r\n", gz.String()), 403},
 		{"gzip in a second field after identity", "", postEncoded("Content-Encoding: identity\r\nContent-Encoding: gzip\r\n", gz.String()), 403},
-		{"gzip spelt with an underscore", "", postEncoded("Content_Encoding: gzip\r\n", gz.String()), 403},
+		// Refused before the WAF: a respelt Content-Encoding is a framing header in another spelling (400).
+		{"gzip spelt with an underscore", "", postEncoded("Content_Encoding: gzip\r\n", gz.String()), 400},
 		{"utf-16 json (BOM): read transcoded", "", post("/open", "application/json", utf16LE(`{"z":"`+sqli+`"}`)), 403},
 		{"utf-7 form: undecodable", "", post("/open", "application/x-www-form-urlencoded; charset=utf-7", "z=1%2BACc- OR %2BACc-1%2BACcAPQAn-1"), 403},
 		{"utf-16 json benign", "", post("/open", "application/json; charset=utf-16", utf16LE(`{"z":"Blue widget, large"}`)), 200},
