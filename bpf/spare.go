@@ -67,8 +67,7 @@ func (x *XDP) spareMap6() *ebpf.Map {
 // smallChange reports the cover CIDRs that differ between from and to when
 // they are few enough to patch.
 func smallChange(from, to *cidrset.Set) (added, removed []cidrset.Prefix, ok bool) {
-	added, removed = cidrset.CoverDiff(from, to)
-	return added, removed, len(added)+len(removed) <= to.CoverLen()/spareMaxChange
+	return cidrset.CoverDiff(from, to, to.CoverLen()/spareMaxChange)
 }
 
 // dirFrom returns the IPv4 table for s: the spare patched when it is close

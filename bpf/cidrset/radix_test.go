@@ -67,3 +67,48 @@ func BenchmarkSort(b *testing.B) {
 		}
 	})
 }
+
+func TestCoverDiff(t *testing.T) {
+	set := func(ss ...string) *Set {
+		ps := make([]Prefix, len(ss))
+		for i, s := range ss {
+			ps[i], _ = PrefixFrom(netip.MustParsePrefix(s))
+		}
+		return New(ps)
+	}
+	base := set("10.0.0.0/24", "10.0.2.0/24", "192.0.2.7/32")
+	tests := []struct {
+		name             string
+		to               *Set
+		limit            int
+		ok               bool
+		nAdded, nRemoved int
+	}{
+		{"same", set("10.0.0.0/24", "10.0.2.0/24", "192.0.2.7/32"), 0, true, 0, 0},
+		{"one swapped", set("10.0.0.0/24", "10.0.3.0/24", "192.0.2.7/32"), 2, true, 1, 1},
+		{"merged", set("10.0.0.0/23", "10.0.2.0/24", "192.0.2.7/32"), 2, true, 1, 1},
+		{"over the limit", set("10.0.0.0/23", "10.0.2.0/24", "192.0.2.8/32"), 3, false, 0, 0},
+		{"sizes too far apart", set("10.0.0.0/24"), 1, false, 0, 0},
+		{"to empty", Empty, 3, true, 0, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			added, removed, ok := CoverDiff(base, tc.to, tc.limit)
+			if ok != tc.ok || len(added) != tc.nAdded || len(removed) != tc.nRemoved {
+				t.Fatalf("CoverDiff: %d added, %d removed, ok %v; want %d, %d, %v", len(added), len(removed), ok, tc.nAdded, tc.nRemoved, tc.ok)
+			}
+			if ok {
+				want := appendDiffRef(base.Cover(), tc.to.Cover())
+				if got := len(added) + len(removed); got != want {
+					t.Fatalf("%d changes, reference %d", got, want)
+				}
+			}
+		})
+	}
+}
+
+// appendDiffRef counts the CIDRs in exactly one of a and b.
+func appendDiffRef(a, b []Prefix) int {
+	added, removed := appendDiff(nil, nil, a, b)
+	return len(added) + len(removed)
+}

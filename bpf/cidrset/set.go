@@ -392,9 +392,45 @@ func appendCIDRs(out []Prefix, r Range) []Prefix {
 }
 
 // CoverDiff returns the cover CIDRs of to that from's cover lacks (added)
-// and the reverse (removed), both sorted, in O(n).
-func CoverDiff(from, to *Set) (added, removed []Prefix) {
-	return appendDiff(nil, nil, from.Cover(), to.Cover())
+// and the reverse (removed), both sorted, when there are at most limit of
+// them together; else ok is false, found after looking at about 2*limit
+// CIDRs past the first difference (sets with little in common are told
+// apart quickly).
+func CoverDiff(from, to *Set, limit int) (added, removed []Prefix, ok bool) {
+	if d := from.CoverLen() - to.CoverLen(); d > limit || -d > limit {
+		return nil, nil, false
+	}
+	prev, next := from.Cover(), to.Cover()
+	i, j := 0, 0
+	for i < len(prev) || j < len(next) {
+		if len(added)+len(removed) > limit {
+			return nil, nil, false
+		}
+		switch {
+		case j == len(next):
+			removed = append(removed, prev[i])
+			i++
+		case i == len(prev):
+			added = append(added, next[j])
+			j++
+		default:
+			switch c := compare(prev[i], next[j]); {
+			case c < 0:
+				removed = append(removed, prev[i])
+				i++
+			case c > 0:
+				added = append(added, next[j])
+				j++
+			default:
+				i++
+				j++
+			}
+		}
+	}
+	if len(added)+len(removed) > limit {
+		return nil, nil, false
+	}
+	return added, removed, true
 }
 
 // appendDiff appends what is in next and not in prev (both sorted by
