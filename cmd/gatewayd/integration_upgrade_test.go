@@ -15,12 +15,19 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/sys/unix"
 )
 
-// notifySink is a fake systemd notification socket.
+// notifySink is a fake systemd notification socket that, like systemd,
+// learns each sender's pid from its credentials (SO_PASSCRED).
 type notifySink struct {
 	t    *testing.T
-	msgs chan string
+	msgs chan notification
+}
+
+type notification struct {
+	pid  int
+	text string
 }
 
 func newNotifySink(t *testing.T) *notifySink {
@@ -30,15 +37,29 @@ func newNotifySink(t *testing.T) *notifySink {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	n := &notifySink{t: t, msgs: make(chan string, 256)}
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1) }); err != nil || serr != nil {
+		t.Fatalf("SO_PASSCRED: %v %v", err, serr)
+	}
+	n := &notifySink{t: t, msgs: make(chan notification, 1024)}
 	go func() {
-		buf := make([]byte, 4096)
+		buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(unix.SizeofUcred))
 		for {
-			k, err := conn.Read(buf)
+			k, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
 			if err != nil {
 				return
 			}
-			n.msgs <- string(buf[:k])
+			m := notification{text: string(buf[:k])}
+			if scms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(scms) == 1 {
+				if cred, err := unix.ParseUnixCredentials(&scms[0]); err == nil {
+					m.pid = int(cred.Pid)
+				}
+			}
+			n.msgs <- m
 		}
 	}()
 	t.Setenv("NOTIFY_SOCKET", sock)
@@ -48,15 +69,37 @@ func newNotifySink(t *testing.T) *notifySink {
 // next returns the next message containing want.
 func (n *notifySink) next(want string) string {
 	n.t.Helper()
+	return n.nextFrom(want).text
+}
+
+// nextFrom returns the next message containing want and who sent it.
+func (n *notifySink) nextFrom(want string) notification {
+	n.t.Helper()
 	deadline := time.After(15 * time.Second)
 	for {
 		select {
 		case m := <-n.msgs:
-			if strings.Contains(m, want) {
+			if strings.Contains(m.text, want) {
 				return m
 			}
 		case <-deadline:
 			n.t.Fatalf("no %q notification", want)
+		}
+	}
+}
+
+// sinceFrom returns the messages pid sent since the last call (as far as
+// they arrived), dropping the others'.
+func (n *notifySink) sinceFrom(pid int) []string {
+	var out []string
+	for {
+		select {
+		case m := <-n.msgs:
+			if m.pid == pid {
+				out = append(out, m.text)
+			}
+		default:
+			return out
 		}
 	}
 }
@@ -148,12 +191,14 @@ func stopSuccessor(t *testing.T, g *gateway) int {
 
 // TestUpgradeUnderLoad upgrades gatewayd twice (SIGUSR2) while clients keep
 // sending keep-alive requests: the new process takes over the listening
-// sockets, becomes systemd's main process (MAINPID=), the old one drains and
-// exits, and no request fails. A successor that cannot start (a broken
+// sockets, becomes systemd's main process (MAINPID=, sent by the old main;
+// afterwards only the new one notifies, watchdog pings included), the old
+// one drains and exits, and no request fails. A successor that cannot start (a broken
 // config file) changes nothing: the old process goes on serving, its
 // management API included.
 func TestUpgradeUnderLoad(t *testing.T) {
 	notify := newNotifySink(t)
+	t.Setenv("WATCHDOG_USEC", "100000") // a ping every 50 ms, from the main process only
 	up := startUpstream(t, "api", nil)
 	g := startGateway(t, mgmtConfig(up.addr(), t.TempDir(), ""))
 	notify.next("READY=1")
@@ -198,14 +243,23 @@ func TestUpgradeUnderLoad(t *testing.T) {
 				t.Log(g.logs())
 			}
 		})
-		m := notify.next("MAINPID=")
-		next, err := strconv.Atoi(strings.TrimPrefix(strings.Split(m, "\n")[0], "MAINPID="))
-		if err != nil || next == pid {
-			t.Fatalf("round %d: notification %q: want the new main pid", round, m)
+		m := notify.nextFrom("MAINPID=")
+		next, err := strconv.Atoi(strings.TrimPrefix(strings.Split(m.text, "\n")[0], "MAINPID="))
+		if err != nil || next == pid || m.pid != pid {
+			t.Fatalf("round %d: notification %q from pid %d: want the new main pid from the old main %d", round, m.text, m.pid, pid)
 		}
 		t.Cleanup(func() { _ = syscall.Kill(next, syscall.SIGKILL) })
-		notify.next("READY=1") // from the successor, now main
+		// From here on only the new main process speaks to systemd
+		// (NotifyAccess=main): it says READY=1 and takes over the watchdog.
+		for _, want := range []string{"READY=1", "WATCHDOG=1"} {
+			if m := notify.nextFrom(want); m.pid != next {
+				t.Errorf("round %d: %q from pid %d after MAINPID=%d", round, want, m.pid, next)
+			}
+		}
 		waitFor(t, fmt.Sprintf("round %d: old gatewayd (pid %d) to exit", round, pid), func() bool { return processGone(pid) })
+		if late := notify.sinceFrom(pid); len(late) > 0 {
+			t.Errorf("round %d: the old main process (pid %d) notified after MAINPID=: %q", round, pid, late)
+		}
 		pid = next
 		waitFor(t, "requests served by the successor", func() bool { return l.ok.Load() > before+200 })
 		status() // the management socket was handed over too

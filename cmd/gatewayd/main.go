@@ -290,8 +290,9 @@ func run(configPath string, log *slog.Logger) (err error) {
 				_ = notify.Ready(fmt.Sprintf("serving, config v%d; upgrade failed: %v", holder.Current().Version, res.err))
 				continue
 			}
-			// The successor is the service's main process and serves;
-			// this one drains what it has in flight and exits.
+			// The successor serves: it becomes the service's main
+			// process, and this one drains what it has in flight and exits.
+			res.handOff(notify, log)
 			log.Info("handed over to the new gatewayd; draining", "successor_pid", res.pid, "successor_version", res.version)
 			return shutdown(srv, nil, holder.Current().Limits.ShutdownGrace, log)
 		case sig := <-sigs:
@@ -315,6 +316,7 @@ func run(configPath string, log *slog.Logger) (err error) {
 				if up != nil {
 					res := up.abort()
 					if res.err == nil { // ready just as the signal came: it serves now
+						res.handOff(notify, log)
 						return shutdown(srv, nil, holder.Current().Limits.ShutdownGrace, log)
 					}
 					mg = nil

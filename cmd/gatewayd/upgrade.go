@@ -50,6 +50,7 @@ type upgrade struct {
 
 type upgradeResult struct {
 	err          error
+	successor    *handover.Successor // ready, when err is nil
 	pid          int
 	version      string
 	mgmt         mgmt.Options // to start the management server again after a failure
@@ -63,7 +64,8 @@ type upgradeResult struct {
 // state directory; its sockets are handed over too, and calls arriving in
 // between wait in their accept queue. The data listeners keep accepting
 // until the successor is ready. Then the successor becomes systemd's main
-// process (MAINPID=) and this one drains. If the successor fails, exits or
+// process (handOff, from the main loop, which then pings no more) and
+// this one drains. If the successor fails, exits or
 // is not ready within upgradeTimeout, it is killed and the result carries
 // what restarts the management server here.
 func startUpgrade(data []keyedListener, mg *mgmt.Server, mgOpt mgmt.Options, enf *policy.Enforcement,
@@ -180,14 +182,19 @@ func runUpgrade(ctx context.Context, data []keyedListener, mg *mgmt.Server, mgOp
 		res.err = err
 		return res
 	}
-	// From here the successor serves: it is the main process whatever
-	// happens to this one.
-	if err := notify.MainPID(s.Pid(), "serving; took over from pid "+fmt.Sprint(os.Getpid())); err != nil {
-		log.Error("upgrade: tell systemd the new main process", "pid", s.Pid(), "error", err)
+	res.closeInherit()
+	return upgradeResult{successor: s, pid: s.Pid(), version: s.Version}
+}
+
+// handOff makes a ready successor the main process: systemd is told
+// (MAINPID=), then the successor. The caller sends systemd nothing more
+// (NotifyAccess=main would refuse it), no watchdog ping included, and
+// drains.
+func (r upgradeResult) handOff(notify *sdnotify.Notifier, log *slog.Logger) {
+	if err := notify.MainPID(r.pid, "serving; took over from pid "+fmt.Sprint(os.Getpid())); err != nil {
+		log.Error("upgrade: tell systemd the new main process", "pid", r.pid, "error", err)
 	}
-	if err := s.Confirm(); err != nil {
+	if err := r.successor.Confirm(); err != nil {
 		log.Warn("upgrade: confirm to the new gatewayd", "error", err)
 	}
-	res.closeInherit()
-	return upgradeResult{pid: s.Pid(), version: s.Version}
 }
