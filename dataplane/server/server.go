@@ -24,6 +24,7 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/connguard"
 	"github.com/edgeguard/edgeguard/dataplane/framing"
 	"github.com/edgeguard/edgeguard/dataplane/headers"
+	"github.com/edgeguard/edgeguard/dataplane/livetop"
 	"github.com/edgeguard/edgeguard/dataplane/pathnorm"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/reqmetrics"
@@ -326,6 +327,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy
 	if r.Reason != pipeline.ReasonNone {
 		reqmetrics.Denied(r.Reason)
 	}
+	livetop.Observe(r.ClientIP, status, r.Reason)
 	identity := r.Identity
 	if pr := r.Principal; pr != nil && identity == "" {
 		identity = pr.Subject
