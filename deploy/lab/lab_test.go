@@ -174,7 +174,7 @@ func TestLab(t *testing.T) {
 // made and says why.
 func TestLabUpFailure(t *testing.T) {
 	bad := t.TempDir()
-	for name, script := range map[string]string{"gatewayd": "echo gatewayd refuses to start >&2; exit 1", "gatewayctl": "exit 0"} {
+	for name, script := range map[string]string{"gatewayd": "echo gatewayd refuses to start >&2; exit 1", "gatewayctl": `case "$2" in new) echo egt_fake ;; hash) echo sha256:00 ;; esac`} {
 		if err := os.WriteFile(filepath.Join(bad, name), []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -3,8 +3,6 @@ package netlab
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +21,6 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/internal/atomicfile"
-	"github.com/edgeguard/edgeguard/policy/mgmt/api"
 )
 
 // The lab's addresses. The client namespace has ClientIP and the extra
@@ -179,11 +176,20 @@ func (l *Lab) Up(ctx context.Context) (err error) {
 }
 
 func (l *Lab) writeFiles() error {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return fmt.Errorf("lab up: make token: %w", err)
+	// The token and its hash come from gatewayctl, as an operator makes them.
+	out, err := exec.Command(l.Gatewayctl, "token", "new", "--name", "lab").Output()
+	if err != nil {
+		return fmt.Errorf("lab up: gatewayctl token new: %w", err)
 	}
-	token := "egt_" + hex.EncodeToString(b)
+	token := strings.TrimSpace(string(out))
+	if token == "" || strings.ContainsAny(token, " \n") {
+		return fmt.Errorf("lab up: gatewayctl token new printed %q, want one token", token)
+	}
+	hash := exec.Command(l.Gatewayctl, "token", "hash")
+	hash.Stdin = strings.NewReader(token)
+	if out, err = hash.Output(); err != nil {
+		return fmt.Errorf("lab up: gatewayctl token hash: %w", err)
+	}
 	cfg := fmt.Sprintf(`# gatewayd in lab %[1]s (written by deploy/lab up; removed by down)
 listeners: [{name: public, address: "%[2]s:%[3]d"}]
 management:
@@ -202,7 +208,7 @@ xdp:
   interfaces: [%[12]s]
   pin_path: %[13]s
   burst: {enabled: true, syn_rate: 50, syn_burst: 100, ban_duration: 2m}
-`, l.Name, DataIP, DataPort, MgmtIP, MgmtPort, MgmtIfname, api.HashToken(token), filepath.Join(l.Dir, "state"),
+`, l.Name, DataIP, DataPort, MgmtIP, MgmtPort, MgmtIfname, strings.TrimSpace(string(out)), filepath.Join(l.Dir, "state"),
 		filepath.Join(l.Dir, "access.log"), UpstreamIP, UpstreamPort, DataIfname, l.PinPath())
 	ctl := fmt.Sprintf("# gatewayctl --config %s, run in %s\ntarget = %s:%d\ntoken_file = %s\ntimeout = 10s\n",
 		l.CtlConfigPath(), l.ns("ops"), MgmtIP, MgmtPort, l.TokenPath())
