@@ -252,7 +252,11 @@ func (s *scratch) parse(p *fastjson.Parser, data []byte) (*fastjson.Value, error
 func (s *scratch) numbersFit(val *fastjson.Value) bool {
 	switch val.Type() {
 	case fastjson.TypeNumber:
-		_, err := s.float(val)
+		s.num = val.MarshalTo(s.num[:0])
+		if len(s.num) <= 308 && bytes.IndexAny(s.num, "eE") < 0 {
+			return true // fewer than 309 digits and no exponent: below 1e308
+		}
+		_, err := strconv.ParseFloat(b2s(s.num), 64)
 		return err == nil
 	case fastjson.TypeArray:
 		for _, x := range val.GetArray() {
