@@ -45,6 +45,8 @@ type LimitConfig struct {
 	// MaxDelay is the delay at 100% of the limit (it grows linearly from 0
 	// at the delay threshold).
 	MaxDelay time.Duration
+	// Cluster makes the limit cluster-wide (lease.go); nil: local.
+	Cluster *ClusterConfig
 }
 
 // windowRate is one window of one variant, compiled.
@@ -62,6 +64,10 @@ type windowRate struct {
 type rates struct {
 	list   []windowRate
 	policy []byte // RateLimit-Policy items, e.g. `"api/minute";q=100;w=60`
+	// Cluster limits only: the same windows at 1/gateways of the rate, and
+	// the largest lease.
+	fb       *rates
+	leaseCap int64
 }
 
 // Limit is a compiled named limit over one table of buckets. It is
@@ -76,6 +82,7 @@ type Limit struct {
 	shadow   bool
 	burstBan bool
 	maxDelay int64
+	cl       *clusterLimit // nil: a local limit
 }
 
 type tierRates struct {
@@ -120,6 +127,11 @@ func NewLimit(t *Table, c LimitConfig) (*Limit, error) {
 	l.anon = l.def
 	if r := l.kinds[pipeline.IdentityNone]; r != nil {
 		l.anon = r
+	}
+	if c.Cluster != nil {
+		if err := l.compileCluster(c.Cluster, th); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
@@ -274,6 +286,83 @@ func (l *Limit) take(b *bucket, r *rates, now int64) Result {
 	return res
 }
 
+// charge charges one request of key (request r, nil when called through
+// Check) to variant rs of l at now: a cluster limit through its lease, a
+// local one through its bucket. t records what to refund.
+func (l *Limit) charge(r *pipeline.Request, key uint64, v6bits int, rs *rates, now int64, t *taken) Result {
+	if l.cl != nil {
+		return l.takeCluster(r, key, v6bits, rs, now, t)
+	}
+	return l.takeLocal(key, rs, now, t)
+}
+
+// undo gives back what a granted charge took.
+func (l *Limit) undo(t taken) {
+	if t.b != nil {
+		l.refund(t.b, t.r, len(t.r.list))
+	}
+	if t.s != nil {
+		if t.debt {
+			t.s.debt.Add(-1)
+		} else {
+			t.s.tokens.Add(1)
+		}
+		t.s.spent.Add(-1)
+	}
+}
+
+// waitFor returns how long until l would grant key a request (variant rs),
+// taking nothing.
+func (l *Limit) waitFor(key uint64, rs *rates, now int64) int64 {
+	if c := l.cl; c != nil {
+		if !c.Leaser.Up() {
+			return l.wait(l.table.kt.Get(key), rs.fb, now)
+		}
+		s := c.Slots.Get(key)
+		if s == nil || s.tokens.Load() > 0 {
+			return 0
+		}
+		return max(s.denied.Load()-now, 0)
+	}
+	return l.wait(l.table.kt.Get(key), rs, now)
+}
+
+// peekFor is peek for key: a cluster limit reports the shared backlog seen
+// at its last lease.
+func (l *Limit) peekFor(key uint64, rs *rates, now int64, u *usage) {
+	c := l.cl
+	switch {
+	case c == nil:
+		l.peek(l.table.kt.Get(key), rs, now, u)
+		return
+	case !c.Leaser.Up():
+		l.peek(l.table.kt.Get(key), rs.fb, now, u)
+		return
+	}
+	var bl, i int64
+	if s := c.Slots.Get(key); s != nil {
+		bl, i = s.backlog.Load(), s.win.Load()
+	}
+	wr := rs.window(i)
+	backlog := gcra.Scale(wr.grant.Tol, bl, 0, ppm)
+	u.consider(wr, backlog)
+}
+
+// consider makes wr at backlog the reported window if it is the most used.
+func (u *usage) consider(wr *windowRate, backlog int64) {
+	frac := float64(backlog) / float64(wr.grant.Capacity())
+	if u.name != "" && frac <= u.frac {
+		return
+	}
+	*u = usage{
+		limit:     wr.grant.N,
+		remaining: wr.grant.Remaining(backlog),
+		reset:     (backlog + int64(time.Second) - 1) / int64(time.Second),
+		name:      wr.quoted,
+		frac:      frac,
+	}
+}
+
 // wait returns how long until every window of r would grant b a request
 // (b may be nil: an unused key waits for nothing). It takes nothing.
 func (l *Limit) wait(b *bucket, r *rates, now int64) int64 {
@@ -310,17 +399,7 @@ func (l *Limit) peek(b *bucket, r *rates, now int64, u *usage) {
 		if b != nil {
 			backlog = wr.grant.Backlog(&b.m[wr.w].grant, now)
 		}
-		frac := float64(backlog) / float64(wr.grant.Capacity())
-		if u.name != "" && frac <= u.frac {
-			continue
-		}
-		*u = usage{
-			limit:     wr.grant.N,
-			remaining: wr.grant.Remaining(backlog),
-			reset:     (backlog + int64(time.Second) - 1) / int64(time.Second),
-			name:      wr.quoted,
-			frac:      frac,
-		}
+		u.consider(wr, backlog)
 	}
 }
 
@@ -334,7 +413,8 @@ func (l *Limit) Check(key uint64, p *pipeline.Principal, now int64) Result {
 	if r == nil {
 		return Result{}
 	}
-	return l.take(l.table.kt.GetOrInsert(key, now), r, now)
+	var t taken
+	return l.charge(nil, key, 0, r, now, &t)
 }
 
 // Remaining returns, for the most used window of the limit for key, the
@@ -345,6 +425,6 @@ func (l *Limit) Remaining(key uint64, p *pipeline.Principal, now int64) (remaini
 		return -1, 0
 	}
 	var u usage
-	l.peek(l.table.kt.Get(key), r, now, &u)
+	l.peekFor(key, r, now, &u)
 	return u.remaining, u.reset
 }

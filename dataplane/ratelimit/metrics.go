@@ -55,4 +55,10 @@ var (
 	// delayedNow is the number of requests waiting in a delay (sampled
 	// every second).
 	delayedNow = metrics.NewGauge(`edgeguard_ratelimit_delayed_requests`, nil)
+	// leaseQueueFull counts cluster lease refills that found the leaser's
+	// queue full (the request was still decided, from credit or locally).
+	leaseQueueFull = metrics.NewCounter(`edgeguard_ratelimit_cluster_refill_dropped_total`)
+	// leaseCredit counts cluster-limited requests granted on credit by the
+	// local fallback while no lease was at hand (charged later).
+	leaseCredit = metrics.NewCounter(`edgeguard_ratelimit_cluster_credit_total`)
 )

@@ -109,6 +109,9 @@ func (st *Stage) Name() string { return "rate_limit" }
 type taken struct {
 	b *bucket
 	r *rates
+	// Cluster limits: the lease slot charged, and whether on credit.
+	s    *LeaseSlot
+	debt bool
 }
 
 // Handle charges the request to every limit of the route, in order, and
@@ -132,10 +135,10 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 		if rs == nil {
 			continue
 		}
-		b := sl.l.table.kt.GetOrInsert(key, now)
-		res := sl.l.take(b, rs, now)
+		var t taken
+		res := sl.l.charge(r, key, st.v6bits, rs, now, &t)
 		if res.Action <= Delay {
-			got[i] = taken{b, rs}
+			got[i] = t
 		}
 		if sl.l.shadow {
 			sl.c.record(res.Action, true)
@@ -153,14 +156,12 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 			acts[i] = 0
 			for j := 0; j < i; j++ {
 				acts[j] = 0
-				if g := got[j]; g.b != nil {
-					st.limits[j].l.refund(g.b, g.r, len(g.r.list))
-				}
+				st.limits[j].l.undo(got[j])
 			}
 			// The limits not consulted may hold the client back longer.
 			for _, later := range st.limits[i+1:] {
 				if lrs := later.l.ratesFor(r.Principal); lrs != nil && !later.l.shadow {
-					res.Wait = max(res.Wait, later.l.wait(later.l.table.kt.Get(key), lrs, now))
+					res.Wait = max(res.Wait, later.l.waitFor(key, lrs, now))
 				}
 			}
 			final = res
@@ -304,7 +305,7 @@ func (st *Stage) writeHeaders(ctx *fasthttp.RequestCtx, r *pipeline.Request, key
 		if rs == nil {
 			continue
 		}
-		l.peek(l.table.kt.Get(key), rs, now, &u)
+		l.peekFor(key, rs, now, &u)
 		if len(pol) > 0 {
 			pol = append(pol, ", "...)
 		}

@@ -1,0 +1,330 @@
+package cluster_test
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/pipeline"
+	"github.com/edgeguard/edgeguard/dataplane/ratelimit"
+	"github.com/edgeguard/edgeguard/dataplane/ratelimit/cluster"
+	"github.com/edgeguard/edgeguard/internal/redistest"
+)
+
+// gateway is one gateway's limiter: its own store, Redis client and stage,
+// as in a separate gatewayd process.
+type gateway struct {
+	store  *ratelimit.Store
+	client *cluster.Client
+	stage  *ratelimit.Stage
+	delays atomic.Int64
+	ctx    fasthttp.RequestCtx
+	req    pipeline.Request
+}
+
+type gwOpts struct {
+	addr     string
+	prefix   string
+	limits   []limitOpts
+	gateways int64
+	timeout  time.Duration
+}
+
+type limitOpts struct {
+	name     string
+	ws       ratelimit.Windows
+	leaseMax int64
+}
+
+func newGateway(t testing.TB, o gwOpts) *gateway {
+	t.Helper()
+	g := &gateway{store: ratelimit.NewStore()}
+	t.Cleanup(g.store.Close)
+	if o.timeout == 0 {
+		// Generous: on a loaded test machine a short timeout would fall
+		// back spuriously. Tests of a slow Redis set their own.
+		o.timeout = 2 * time.Second
+	}
+	var err error
+	g.client, err = cluster.New(cluster.Config{
+		Mode: cluster.ModeStandalone, Addrs: []string{o.addr}, KeyPrefix: o.prefix, Timeout: o.timeout,
+		ProbeEvery: 50 * time.Millisecond, Clock: func() int64 { return g.store.Now(time.Now()) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.client.Close() })
+	var ls []*ratelimit.Limit
+	for _, lo := range o.limits {
+		tb, err := g.store.Table(lo.name, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slots, err := g.store.LeaseTable(lo.name, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.client.Track(lo.name)
+		l, err := ratelimit.NewLimit(tb, ratelimit.LimitConfig{
+			Name: lo.name, Default: lo.ws, Thresholds: ratelimit.DefaultThresholds, MaxDelay: time.Millisecond,
+			Cluster: &ratelimit.ClusterConfig{
+				Key: lo.name, Leaser: g.client, Slots: slots, Gateways: o.gateways,
+				LeaseMin: 1, LeaseMax: lo.leaseMax, LeaseHorizon: 100 * time.Millisecond, LeaseTTL: time.Second,
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+	}
+	g.stage, err = ratelimit.NewStage(g.store, ratelimit.StageConfig{
+		Route: "r", Limits: ls, IPv6Prefix: 64, BanDuration: time.Minute,
+		Sleep: func(time.Duration) { g.delays.Add(1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// do sends one request from ip through the stage: allowed (possibly after
+// a delay) or refused with 429.
+func (g *gateway) do(t testing.TB, ip netip.Addr) bool {
+	g.req.Reset()
+	g.ctx.Response.Reset()
+	g.req.Start = time.Now()
+	g.req.ClientIP, g.req.PeerIP = ip, ip
+	switch v := g.stage.Handle(&g.ctx, &g.req); {
+	case v == pipeline.Continue:
+		return true
+	case g.ctx.Response.StatusCode() == fasthttp.StatusTooManyRequests:
+		if len(g.ctx.Response.Header.Peek("Retry-After")) == 0 {
+			t.Fatal("429 without Retry-After")
+		}
+		return false
+	default:
+		t.Fatalf("verdict %v, status %d", v, g.ctx.Response.StatusCode())
+		return false
+	}
+}
+
+var client1 = netip.MustParseAddr("192.0.2.1")
+
+// TestLeaseMatchesGCRA: one gateway leasing one token at a time, paced so
+// every lease lands before the next request, grants exactly what the local
+// GCRA grants, and Redis keys expire once their buckets are full again.
+func TestLeaseMatchesGCRA(t *testing.T) {
+	rs := redistest.Start(t)
+	tests := []struct {
+		name string
+		ws   ratelimit.Windows
+		want int
+	}{
+		{"one window", ratelimit.Windows{ratelimit.Minute: 10}, 10},
+		{"smallest window decides", ratelimit.Windows{ratelimit.Minute: 50, ratelimit.Hour: 7}, 7},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := "t:" + strings.ReplaceAll(tc.name, " ", "_") + ":"
+			g := newGateway(t, gwOpts{addr: rs.Addr(), prefix: prefix, gateways: 1, limits: []limitOpts{{name: "api", ws: tc.ws, leaseMax: 1}}})
+			got := 0
+			for range tc.want + 5 {
+				if g.do(t, client1) {
+					got++
+				}
+				time.Sleep(5 * time.Millisecond) // let the refill land
+			}
+			if got != tc.want {
+				t.Fatalf("allowed %d, want %d", got, tc.want)
+			}
+			rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+			defer rdb.Close()
+			keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
+			if err != nil || len(keys) == 0 {
+				t.Fatalf("keys %v, %v", keys, err)
+			}
+			for _, k := range keys {
+				if ttl := rdb.PTTL(context.Background(), k).Val(); ttl <= 0 || ttl > time.Hour+time.Second {
+					t.Errorf("%s: TTL %s, want until the bucket is full", k, ttl)
+				}
+			}
+		})
+	}
+}
+
+// TestThreeGatewaysShareALimit: one client spread over three gateways gets
+// the limit once, not three times, within the documented bound
+// (2 * gateways * lease cap).
+func TestThreeGatewaysShareALimit(t *testing.T) {
+	rs := redistest.Start(t)
+	const (
+		n        = 300 // per minute
+		gws      = 3
+		leaseMax = 10
+	)
+	var gs [gws]*gateway
+	for i := range gs {
+		gs[i] = newGateway(t, gwOpts{addr: rs.Addr(), prefix: "t:share:", gateways: gws,
+			limits: []limitOpts{{name: "api", ws: ratelimit.Windows{ratelimit.Minute: n}, leaseMax: leaseMax}}})
+	}
+	start := time.Now()
+	allowed, sent := 0, 0
+	for time.Since(start) < 1200*time.Millisecond {
+		if gs[sent%gws].do(t, client1) {
+			allowed++
+		}
+		sent++
+		time.Sleep(100 * time.Microsecond)
+	}
+	elapsed := time.Since(start)
+	exact := n + int(elapsed*n/time.Minute)
+	tol := 2 * gws * leaseMax
+	t.Logf("sent %d over %s: allowed %d, one exact GCRA %d, tolerance ±%d", sent, elapsed.Round(time.Millisecond), allowed, exact, tol)
+	if allowed > exact+tol || allowed < exact-tol {
+		t.Fatalf("allowed %d, want %d ± %d", allowed, exact, tol)
+	}
+	if sent < 2*n {
+		t.Fatalf("sent only %d requests: the test did not reach the limit", sent)
+	}
+}
+
+// TestRedisOutage: Redis stalled or killed mid-test means fallback, at
+// 1/gateways of the limit, with no failed or stalled request; Redis back
+// means cluster mode again.
+func TestRedisOutage(t *testing.T) {
+	rs := redistest.Start(t)
+	const gws = 3
+	g := newGateway(t, gwOpts{addr: rs.Addr(), prefix: "t:outage:", gateways: gws, timeout: 300 * time.Millisecond,
+		limits: []limitOpts{{name: "big", ws: ratelimit.Windows{ratelimit.Second: 1 << 30}, leaseMax: 100}}})
+	g2 := newGateway(t, gwOpts{addr: rs.Addr(), prefix: "t:outage:", gateways: gws,
+		limits: []limitOpts{{name: "small", ws: ratelimit.Windows{ratelimit.Minute: 30}, leaseMax: 2}}})
+	fallback := metrics.GetOrCreateGauge(`edgeguard_ratelimit_cluster_fallback{limit="big"}`, nil)
+	toFallback := metrics.GetOrCreateCounter(`edgeguard_ratelimit_cluster_transitions_total{to="fallback"}`)
+	toCluster := metrics.GetOrCreateCounter(`edgeguard_ratelimit_cluster_transitions_total{to="cluster"}`)
+
+	var worst time.Duration
+	// run sends requests from client1 (far under its limit) to g until
+	// cond holds; every one must pass at once.
+	run := func(what string, cond func() bool) int {
+		deadline := time.Now().Add(10 * time.Second)
+		n := 0
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: condition not reached after %d requests", what, n)
+			}
+			t0 := time.Now()
+			if !g.do(t, client1) {
+				t.Fatalf("%s: request %d refused", what, n)
+			}
+			worst = max(worst, time.Since(t0))
+			n++
+			time.Sleep(200 * time.Microsecond)
+		}
+		return n
+	}
+	steps := []struct {
+		name   string
+		break_ func()
+		down   func() bool
+	}{
+		// DEBUG SLEEP: Redis accepts connections but answers nothing for a
+		// while: only the timeout detects it.
+		{"Redis stalled", func() {
+			go func() {
+				rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+				defer rdb.Close()
+				rdb.Do(context.Background(), "DEBUG", "SLEEP", "1.5")
+			}()
+		}, func() bool { return !g.client.Up() }},
+		{"Redis killed", rs.Stop, func() bool { return !g.client.Up() }},
+	}
+	for _, st := range steps {
+		downs, ups := toFallback.Get(), toCluster.Get()
+		ops := g.client.Ops()
+		run(st.name+": cluster mode", func() bool { return g.client.Ops() > ops+2 })
+		if fallback.Get() != 0 {
+			t.Fatalf("%s: fallback gauge set while Redis answers", st.name)
+		}
+		st.break_()
+		n := run(st.name+": waiting for fallback", st.down)
+		// (The transition counters are the process's: both gateways count.)
+		if fallback.Get() != 1 || toFallback.Get() < downs+1 {
+			t.Fatalf("%s: fallback gauge %v, transitions %d, want 1 and at least %d", st.name, fallback.Get(), toFallback.Get(), downs+1)
+		}
+		t.Logf("%s: fallback after %d requests", st.name, n)
+		if st.name == "Redis killed" {
+			checkFallbackShare(t, g2, gws)
+			rs.Restart()
+		}
+		run(st.name+": waiting for Redis", g.client.Up)
+		ops = g.client.Ops()
+		run(st.name+": cluster mode again", func() bool { return g.client.Ops() > ops+2 })
+		if fallback.Get() != 0 || toCluster.Get() < ups+1 {
+			t.Fatalf("%s: fallback gauge %v, transitions back %d, want 0 and at least %d", st.name, fallback.Get(), toCluster.Get(), ups+1)
+		}
+	}
+	// Requests never wait for Redis: a request that did would have taken
+	// the 300 ms timeout.
+	if worst > 150*time.Millisecond {
+		t.Fatalf("slowest request took %s: it waited for Redis", worst)
+	}
+	t.Logf("slowest request %s", worst)
+}
+
+// checkFallbackShare: with Redis down, a fresh client of g gets 1/gws of
+// the 30 per minute limit from the local fallback.
+func checkFallbackShare(t *testing.T, g *gateway, gws int) {
+	t.Helper()
+	// g learns that Redis is down on its first lease request.
+	probe := netip.MustParseAddr("192.0.2.9")
+	for deadline := time.Now().Add(5 * time.Second); g.client.Up(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("second gateway never noticed Redis down")
+		}
+		g.do(t, probe)
+	}
+	other := netip.MustParseAddr("192.0.2.2")
+	allowed := 0
+	for range 20 {
+		if g.do(t, other) {
+			allowed++
+		}
+	}
+	if allowed != 30/gws {
+		t.Fatalf("fallback allowed %d of 20, want %d", allowed, 30/gws)
+	}
+}
+
+// TestSteadyStateRedisOps: a client well under its limit costs few Redis
+// operations per request once its lease has adapted to its rate.
+func TestSteadyStateRedisOps(t *testing.T) {
+	rs := redistest.Start(t)
+	g := newGateway(t, gwOpts{addr: rs.Addr(), prefix: "t:ops:", gateways: 3,
+		limits: []limitOpts{{name: "api", ws: ratelimit.Windows{ratelimit.Second: 100_000}, leaseMax: 100}}})
+	warm := time.Now()
+	for time.Since(warm) < 200*time.Millisecond {
+		g.do(t, client1)
+		time.Sleep(100 * time.Microsecond)
+	}
+	ops, reqs := g.client.Ops(), 0
+	start := time.Now()
+	for time.Since(start) < 500*time.Millisecond {
+		if !g.do(t, client1) {
+			t.Fatal("refused under the limit")
+		}
+		reqs++
+		time.Sleep(100 * time.Microsecond)
+	}
+	per := float64(g.client.Ops()-ops) / float64(reqs)
+	t.Logf("%d requests at %.0f/s: %.4f Redis ops per request", reqs, float64(reqs)/time.Since(start).Seconds(), per)
+	if per > 0.05 {
+		t.Fatalf("%.4f Redis ops per request, want <= 0.05", per)
+	}
+}

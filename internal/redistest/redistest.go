@@ -1,0 +1,114 @@
+// Package redistest starts a throwaway redis-server for tests: on a
+// loopback port, in the test's temp dir, without persistence, killed at
+// cleanup. Tests never use a system Redis. Where redis-server is missing
+// the test is skipped, unless EDGEGUARD_REQUIRE_PRIVILEGED=1 (set by
+// .ci/run, which installs it), where it fails.
+package redistest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/edgeguard/edgeguard/internal/privileged"
+)
+
+// Server is one redis-server process; Stop and Start kill and restart it
+// on the same port, to test outages.
+type Server struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start starts a redis-server for t.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv(privileged.EnvRequire) == "1" {
+			t.Fatalf("redis-server not installed (apt-get install redis-server): %v", err)
+		}
+		t.Skip("redis-server not installed")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port}
+	t.Cleanup(s.Stop)
+	s.Restart()
+	return s
+}
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// Restart starts the server again after Stop (empty: nothing persists).
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.cmd != nil {
+		s.t.Fatal("redistest: already running")
+	}
+	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", s.dir, "--protected-mode", "no", "--loglevel", "warning",
+		// DEBUG SLEEP stalls the server: tests of a slow Redis need it.
+		"--enable-debug-command", "yes")
+	out, err := os.Create(fmt.Sprintf("%s/redis-%d.log", s.dir, time.Now().UnixNano()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		s.t.Fatalf("start redis-server: %v", err)
+	}
+	s.cmd, s.done = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); out.Close(); close(s.done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(time.Second))
+			buf := make([]byte, 16)
+			_, err = c.Write([]byte("PING\r\n"))
+			var n int
+			if err == nil {
+				n, err = c.Read(buf)
+			}
+			c.Close()
+			if err == nil && string(buf[:n]) == "+PONG\r\n" {
+				return
+			}
+		}
+		select {
+		case <-s.done:
+			s.cmd = nil
+			s.t.Fatalf("redis-server exited at start (logs in %s)", s.dir)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("redis-server on %s: not answering: %v", s.Addr(), err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Stop kills the server (SIGKILL: an outage, not a shutdown).
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
