@@ -399,6 +399,8 @@ type Conn struct {
 	shard  *shard
 	strict bool
 
+	rd, wd deadline // applied lazily (deadline.go)
+
 	v         framing.Validator
 	viol      framing.Violation
 	idleSince atomic.Uint64 // Guard.idleSeq when it went idle; 0 while not idle
@@ -411,6 +413,11 @@ type Conn struct {
 func (c *Conn) Read(p []byte) (int, error) {
 	if c.viol != framing.None {
 		return 0, ErrFraming
+	}
+	if t, ok := c.rd.due(); ok {
+		if err := c.Conn.SetReadDeadline(t); err != nil {
+			return 0, err
+		}
 	}
 	n, err := c.Conn.Read(p)
 	if !c.strict || n == 0 {
