@@ -175,6 +175,8 @@ type Log struct {
 	agg         aggregator
 	windowStart time.Time
 	line        []byte
+
+	recent recent // the last lines written, for Recent
 }
 
 // Open starts a Log as o says; "off" and "" return a nil Log.
@@ -376,4 +378,5 @@ func (l *Log) endWindow(now time.Time, all bool) {
 func (l *Log) write(r *record, count int64, first int64, now time.Time) {
 	l.line = appendRecord(l.line[:0], r, count, first)
 	l.out.line(l.line, now)
+	l.recent.keep(r, l.line)
 }
