@@ -283,10 +283,12 @@ func run(configPath string, log *slog.Logger) (err error) {
 			up = nil
 			if res.err != nil {
 				log.Error("upgrade failed; this gatewayd goes on serving", "error", res.err)
-				if mg, err = mgmt.Start(res.mgmt); err != nil {
-					return fmt.Errorf("restart management listener after a failed upgrade: %w", err)
+				if mg = res.mg; mg == nil {
+					if mg, err = mgmt.Start(res.mgmt); err != nil {
+						return fmt.Errorf("restart management listener after a failed upgrade: %w", err)
+					}
+					ownSocketPath(res.mgmt.UnixListener)
 				}
-				ownSocketPath(res.mgmt.UnixListener)
 				_ = notify.Ready(fmt.Sprintf("serving, config v%d; upgrade failed: %v", holder.Current().Version, res.err))
 				continue
 			}
@@ -319,7 +321,7 @@ func run(configPath string, log *slog.Logger) (err error) {
 						res.handOff(notify, log)
 						return shutdown(srv, nil, holder.Current().Limits.ShutdownGrace, log)
 					}
-					mg = nil
+					mg = res.mg // nil unless it was never stopped
 				}
 				_ = notify.Stopping()
 				return shutdown(srv, mg, holder.Current().Limits.ShutdownGrace, log)

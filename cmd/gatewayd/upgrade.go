@@ -51,6 +51,7 @@ type upgrade struct {
 type upgradeResult struct {
 	err          error
 	successor    *handover.Successor // ready, when err is nil
+	mg           *mgmt.Server        // the management server, when it was never stopped
 	pid          int
 	version      string
 	mgmt         mgmt.Options // to start the management server again after a failure
@@ -64,10 +65,10 @@ type upgradeResult struct {
 // state directory; its sockets are handed over too, and calls arriving in
 // between wait in their accept queue. The data listeners keep accepting
 // until the successor is ready. Then the successor becomes systemd's main
-// process (handOff, from the main loop, which then pings no more) and
-// this one drains. If the successor fails, exits or
-// is not ready within upgradeTimeout, it is killed and the result carries
-// what restarts the management server here.
+// process (handOff, from the main loop, which then pings no more) and this
+// one drains. If the successor fails, exits or is not ready within
+// upgradeTimeout, it is killed and the result carries the management
+// server, or what restarts it here.
 func startUpgrade(data []keyedListener, mg *mgmt.Server, mgOpt mgmt.Options, enf *policy.Enforcement,
 	notify *sdnotify.Notifier, log *slog.Logger) *upgrade {
 	ctx, cancel := context.WithTimeout(context.Background(), upgradeTimeout)
@@ -103,7 +104,7 @@ func runUpgrade(ctx context.Context, data []keyedListener, mg *mgmt.Server, mgOp
 	notify *sdnotify.Notifier, log *slog.Logger) (res upgradeResult) {
 	exe, err := os.Executable() // the path, even after `make install` replaced the file
 	if err != nil {
-		return upgradeResult{err: fmt.Errorf("find the gatewayd binary: %w", err)}
+		return upgradeResult{err: fmt.Errorf("find the gatewayd binary: %w", err), mg: mg}
 	}
 	log.Info("upgrade: starting the new gatewayd and handing it the listeners", "binary", exe)
 	_ = notify.Status("upgrading: starting " + exe)
@@ -116,7 +117,7 @@ func runUpgrade(ctx context.Context, data []keyedListener, mg *mgmt.Server, mgOp
 	for _, d := range data {
 		f, err := d.ln.(*net.TCPListener).File()
 		if err != nil {
-			return upgradeResult{err: fmt.Errorf("hand over listener %q: %w", d.key, err)}
+			return upgradeResult{err: fmt.Errorf("hand over listener %q: %w", d.key, err), mg: mg}
 		}
 		pass = append(pass, handover.Listener{Key: d.key, File: f})
 	}
