@@ -115,6 +115,9 @@ type conn struct {
 	queue chan *call
 	dead  bool  // retired; guarded by the lane's lock
 	cause error // why a writer retired it (a write timeout), or nil
+
+	readDeadline  deadline // the reader's
+	writeDeadline deadline // the writers' (under the lane's lock)
 }
 
 // call is one request waiting for its response.
@@ -239,17 +242,38 @@ func (c *Client) send(cl *call, req *fasthttp.Request) error {
 // that one timeout bounds each system call the buffer makes, whether a
 // flush or a request larger than the buffer causes it.
 type timedWriter struct {
-	nc      net.Conn
-	timeout time.Duration
+	nc       net.Conn
+	timeout  time.Duration
+	deadline *deadline
 }
 
 func (w timedWriter) Write(p []byte) (int, error) {
 	if w.timeout > 0 {
-		if err := w.nc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+		if err := w.deadline.extend(w.nc.SetWriteDeadline, w.timeout); err != nil {
 			return 0, err
 		}
 	}
 	return w.nc.Write(p)
+}
+
+// deadlineSlack is how stale a connection's deadline may be before it is
+// moved: a runtime timer update per response or write costs more than the
+// clock read, and a timeout that fires up to this much early is the same
+// timeout.
+const deadlineSlack = 10 * time.Millisecond
+
+// deadline is when a connection's read or write deadline was last set.
+type deadline struct{ setAt time.Time }
+
+// extend sets the deadline to now+timeout unless it was set within the
+// slack.
+func (d *deadline) extend(set func(time.Time) error, timeout time.Duration) error {
+	now := time.Now()
+	if now.Sub(d.setAt) < deadlineSlack {
+		return nil
+	}
+	d.setAt = now
+	return set(now.Add(timeout))
 }
 
 // connect gives ln a connection, or joins the dial in progress; ln's lock
@@ -283,13 +307,14 @@ func (c *Client) newConn(ln *lane) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{
+	pc := &conn{
 		ln:    ln,
 		nc:    nc,
-		bw:    bufio.NewWriterSize(timedWriter{nc, c.cfg.WriteTimeout}, writeBufferSize),
 		br:    bufio.NewReaderSize(nc, readBufferSize),
 		queue: make(chan *call, c.cfg.MaxPending),
-	}, nil
+	}
+	pc.bw = bufio.NewWriterSize(timedWriter{nc, c.cfg.WriteTimeout, &pc.writeDeadline}, writeBufferSize)
+	return pc, nil
 }
 
 // retireLocked takes pc out of its lane and closes it; the lane's lock is
@@ -363,7 +388,7 @@ func (c *Client) retireIdle(ln *lane, pc *conn) {
 
 func (c *Client) readResponse(pc *conn, cl *call) error {
 	if c.cfg.ReadTimeout > 0 {
-		if err := pc.nc.SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout)); err != nil {
+		if err := pc.readDeadline.extend(pc.nc.SetReadDeadline, c.cfg.ReadTimeout); err != nil {
 			return err
 		}
 	}
