@@ -73,6 +73,13 @@ const (
 	BanChange       // a source banned or unbanned through the management API
 	ConfigReload    // a reload: applied, unchanged or rejected
 	MgmtCall        // every management API call: who, what, result
+	// Anomalies (dataplane/anomaly), one line per detection: a detector
+	// alerts once per attack, not per request.
+	AnomalyCredentialStuffing // a route's 401/403 rate far above its baseline
+	AnomalyEnumeration        // one identity or client walked many resource IDs of one pattern
+	AnomalyProbing            // one source collected many 404s
+	AnomalyAdminFirstSeen     // a source reached an admin route for the first time
+	AnomalyUnusualMethod      // a method the route never saw in warm-up, or outside its declared set
 	numTypes
 )
 
@@ -91,6 +98,12 @@ var typeNames = [numTypes]string{
 	BanChange:         "ban_change",
 	ConfigReload:      "config_reload",
 	MgmtCall:          "mgmt_call",
+
+	AnomalyCredentialStuffing: "anomaly_credential_stuffing",
+	AnomalyEnumeration:        "anomaly_enumeration",
+	AnomalyProbing:            "anomaly_probing",
+	AnomalyAdminFirstSeen:     "anomaly_admin_first_seen",
+	AnomalyUnusualMethod:      "anomaly_unusual_method",
 }
 
 // String returns the stable name, e.g. "auth_failure".
