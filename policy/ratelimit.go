@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit"
+	"github.com/edgeguard/edgeguard/dataplane/ratelimit/cluster"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit/login"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
@@ -24,6 +27,10 @@ type rateState struct {
 	tables   map[string]bool  // ids of the store tables this policy uses
 	banFor   time.Duration
 	enforcer enforce.Enforcer
+	// cluster serves the limits with span: cluster; a reload with the same
+	// rate_limit.cluster section (and password) keeps it.
+	cluster    *cluster.Client
+	clusterSig string
 }
 
 func compileRateLimit(c *config.Config, prev *rateState, opt Options) (*rateState, error) {
@@ -41,7 +48,42 @@ func compileRateLimit(c *config.Config, prev *rateState, opt Options) (*rateStat
 	if rs.store != nil {
 		rs.store.SetMaxDelayed(c.RateLimit.MaxDelayed)
 	}
+	if c.RateLimit.UsesCluster() {
+		if err := rs.compileCluster(&c.RateLimit.Cluster, prev); err != nil {
+			rs.release(prev)
+			return nil, err
+		}
+	}
 	return rs, nil
+}
+
+// compileCluster connects to the Redis of rate_limit.cluster, or keeps
+// prev's connection when nothing about it changed.
+func (rs *rateState) compileCluster(cl *config.RateCluster, prev *rateState) error {
+	var password string
+	if cl.PasswordFile != "" {
+		b, err := os.ReadFile(cl.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("rate_limit.cluster.password_file: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	rs.clusterSig = fmt.Sprintf("%+v/%x", *cl, sha256.Sum256([]byte(password)))
+	if prev != nil && prev.cluster != nil && prev.clusterSig == rs.clusterSig {
+		rs.cluster = prev.cluster
+		return nil
+	}
+	store := rs.getStore()
+	c, err := cluster.New(cluster.Config{
+		Mode: cl.Mode, Addrs: cl.Addresses, MasterName: cl.MasterName, Username: cl.Username, Password: password,
+		KeyPrefix: cl.KeyPrefix, Timeout: cl.Timeout, ProbeEvery: cl.ProbeInterval,
+		Clock: func() int64 { return store.Now(time.Now()) },
+	})
+	if err != nil {
+		return fmt.Errorf("rate_limit.cluster: %w", err)
+	}
+	rs.cluster = c
+	return nil
 }
 
 func (rs *rateState) getStore() *ratelimit.Store {
@@ -172,6 +214,19 @@ func (rs *rateState) limit(name, route string) (*ratelimit.Limit, error) {
 		Shadow:   lc.Shadow,
 		MaxDelay: rs.cfg.MaxDelay,
 	}
+	if lc.Span == config.SpanCluster {
+		slots, err := rs.store.LeaseTable(id, lc.MaxKeys)
+		if err != nil {
+			return nil, err
+		}
+		rs.tables["cluster:"+id] = true
+		cl := &rs.cfg.Cluster
+		rs.cluster.Track(name)
+		c.Cluster = &ratelimit.ClusterConfig{
+			Key: id, Leaser: rs.cluster, Slots: slots, Gateways: int64(cl.Gateways),
+			LeaseMin: int64(cl.Lease.Min), LeaseMax: int64(cl.Lease.Max), LeaseHorizon: cl.Lease.Horizon, LeaseTTL: cl.Lease.TTL,
+		}
+	}
 	if len(lc.Tiers) > 0 {
 		c.Tiers = map[string]ratelimit.Windows{}
 		for tier, w := range lc.Tiers {
@@ -207,7 +262,13 @@ func windows(w config.Windows) ratelimit.Windows {
 // When next shares the store, only the tables next does not use are
 // dropped; otherwise the store is closed.
 func (rs *rateState) release(next *rateState) {
-	if rs == nil || rs.store == nil {
+	if rs == nil {
+		return
+	}
+	if rs.cluster != nil && (next == nil || next.cluster != rs.cluster) {
+		_ = rs.cluster.Close() // closing connections: nothing to report
+	}
+	if rs.store == nil {
 		return
 	}
 	if next == nil || next.store != rs.store {

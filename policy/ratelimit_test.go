@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit/login"
+	"github.com/edgeguard/edgeguard/internal/redistest"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
 
@@ -206,5 +207,45 @@ func TestRateLimitBanDuration(t *testing.T) {
 				t.Fatalf("ban duration %s, want %s", rs.banFor, tc.expect)
 			}
 		})
+	}
+}
+
+// TestRateLimitCluster: two gateways compiled from the same config share a
+// limit with span: cluster through a real Redis, and a reload keeps the
+// Redis client unless rate_limit.cluster changes.
+func TestRateLimitCluster(t *testing.T) {
+	rs := redistest.Start(t)
+	up := upstreamAddr(t)
+	clusterDoc := func(prefix string) string {
+		return "upstreams:\n  - name: a\n    targets: [" + up + "]\n" +
+			"rate_limit:\n  cluster:\n    addresses: [\"" + rs.Addr() + "\"]\n    gateways: 2\n    timeout: 2s\n    key_prefix: \"" + prefix + "\"\n" +
+			"  limits:\n    api:\n      minute: 6\n      span: cluster\n" +
+			"routes:\n  - name: users\n    path: /users\n    upstream: a\n    rate_limit: {limits: [api]}\n"
+	}
+	h1, src := newHolder(t, clusterDoc("t1:"))
+	h2, _ := newHolder(t, clusterDoc("t1:"))
+	allowed := 0
+	for i := range 10 {
+		h := h1
+		if i%2 == 1 {
+			h = h2
+		}
+		if s := charge(t, h.Current(), "/users", time.Now()); s == 0 {
+			allowed++
+		} else if s != 429 {
+			t.Fatalf("request %d: status %d", i, s)
+		}
+		time.Sleep(20 * time.Millisecond) // let each lease land: the count is then exact
+	}
+	if allowed != 6 {
+		t.Fatalf("two gateways allowed %d, want the shared limit, 6", allowed)
+	}
+	c := h1.Current().rate.cluster
+	if res, err := h1.Reload("test"); err != nil || c == nil || h1.Current().rate.cluster != c {
+		t.Fatalf("reload with the same cluster section: %+v %v; client kept: %v", res, err, h1.Current().rate.cluster == c)
+	}
+	src.set(clusterDoc("t2:"))
+	if _, err := h1.Reload("test"); err != nil || h1.Current().rate.cluster == c {
+		t.Fatalf("reload with a new key prefix: %v; client replaced: %v", err, h1.Current().rate.cluster != c)
 	}
 }

@@ -35,6 +35,21 @@ const (
 	// routes form an endpoint group.
 	ScopeGroup = "group"
 
+	// SpanLocal keeps a limit's state on each gateway; SpanCluster shares
+	// it among the gateways through rate_limit.cluster (Redis).
+	SpanLocal   = "local"
+	SpanCluster = "cluster"
+
+	// rate_limit.cluster defaults.
+	DefaultClusterMode       = "standalone"
+	DefaultClusterKeyPrefix  = "edgeguard:rl:"
+	DefaultClusterTimeout    = 50 * time.Millisecond
+	DefaultClusterProbe      = 250 * time.Millisecond
+	DefaultClusterLeaseMin   = 1
+	DefaultClusterLeaseMax   = 100
+	DefaultClusterLeaseAhead = 100 * time.Millisecond
+	DefaultClusterLeaseTTL   = time.Second
+
 	maxRateDelay      = 30 * time.Second
 	maxLimitsPerRoute = 8 // ratelimit.MaxLimitsPerRoute
 )
@@ -80,6 +95,33 @@ type RateLimit struct {
 	// have their own protection): a client whose credentials keep failing
 	// gets 429 before any signature is checked.
 	AuthFailures AuthFailures `mapstructure:"auth_failures"`
+	// Cluster is where limits with span: cluster keep their state.
+	Cluster RateCluster `mapstructure:"cluster"`
+}
+
+// RateCluster is the Redis deployment that cluster limits share, and how
+// each gateway leases quota from it.
+type RateCluster struct {
+	Mode          string        `mapstructure:"mode"` // standalone, sentinel or cluster
+	Addresses     []string      `mapstructure:"addresses"`
+	MasterName    string        `mapstructure:"master_name"` // sentinel
+	Username      string        `mapstructure:"username"`
+	PasswordFile  string        `mapstructure:"password_file"`
+	KeyPrefix     string        `mapstructure:"key_prefix"`
+	Timeout       time.Duration `mapstructure:"timeout"`
+	ProbeInterval time.Duration `mapstructure:"probe_interval"`
+	// Gateways is how many gateways share the limits: while Redis is down
+	// each enforces 1/Gateways of every cluster limit locally.
+	Gateways int        `mapstructure:"gateways"`
+	Lease    RateLeases `mapstructure:"lease"`
+}
+
+// RateLeases size the batches of quota a gateway takes from Redis.
+type RateLeases struct {
+	Min     int           `mapstructure:"min"`
+	Max     int           `mapstructure:"max"`
+	Horizon time.Duration `mapstructure:"horizon"` // a lease covers this much of the client's traffic
+	TTL     time.Duration `mapstructure:"ttl"`     // unspent leased tokens expire after it
 }
 
 // AuthFailures configures the per-client guard against credential floods
@@ -119,6 +161,7 @@ func (w Windows) Empty() bool { return w == Windows{} }
 type Limit struct {
 	Windows       `mapstructure:",squash"`
 	Scope         string             `mapstructure:"scope"`
+	Span          string             `mapstructure:"span"` // local or cluster
 	Shadow        bool               `mapstructure:"shadow"`
 	MaxKeys       int                `mapstructure:"max_keys"`   // 0: rate_limit.max_keys
 	Thresholds    Thresholds         `mapstructure:"thresholds"` // 0 fields: rate_limit.thresholds
@@ -171,6 +214,7 @@ func (rl *RateLimit) applyDefaults() {
 	}
 	for name, l := range rl.Limits {
 		setString(&l.Scope, ScopeRoute)
+		setString(&l.Span, SpanLocal)
 		setInt(&l.MaxKeys, rl.MaxKeys)
 		setInt(&l.Thresholds.Delay, rl.Thresholds.Delay)
 		setInt(&l.Thresholds.Reject, rl.Thresholds.Reject)
@@ -196,6 +240,58 @@ func (rl *RateLimit) applyDefaults() {
 	setDuration(&af.FailureWindow, DefaultAuthFailuresWindow)
 	setDuration(&af.Lockout, DefaultAuthFailuresLockout)
 	setInt(&af.MaxKeys, DefaultLoginMaxKeys)
+	cl := &rl.Cluster
+	setString(&cl.Mode, DefaultClusterMode)
+	setString(&cl.KeyPrefix, DefaultClusterKeyPrefix)
+	setDuration(&cl.Timeout, DefaultClusterTimeout)
+	setDuration(&cl.ProbeInterval, DefaultClusterProbe)
+	setInt(&cl.Lease.Min, DefaultClusterLeaseMin)
+	setInt(&cl.Lease.Max, DefaultClusterLeaseMax)
+	setDuration(&cl.Lease.Horizon, DefaultClusterLeaseAhead)
+	setDuration(&cl.Lease.TTL, DefaultClusterLeaseTTL)
+}
+
+// UsesCluster reports whether some limit has span: cluster.
+func (rl *RateLimit) UsesCluster() bool {
+	for _, l := range rl.Limits {
+		if l.Span == SpanCluster {
+			return true
+		}
+	}
+	return false
+}
+
+// validate checks the cluster section; only when a limit uses it.
+func (cl *RateCluster) validate(v *validator) {
+	const key = "rate_limit.cluster"
+	switch cl.Mode {
+	case "standalone", "sentinel", "cluster":
+	default:
+		v.add(key+".mode", "must be standalone, sentinel or cluster, got %q", cl.Mode)
+	}
+	if len(cl.Addresses) == 0 {
+		v.add(key+".addresses", "required when a limit has span: cluster (Redis host:port)")
+	}
+	if cl.Mode == "standalone" && len(cl.Addresses) > 1 {
+		v.add(key+".addresses", "standalone mode takes one address, got %d", len(cl.Addresses))
+	}
+	for i, a := range cl.Addresses {
+		v.target(fmt.Sprintf("%s.addresses[%d]", key, i), a)
+	}
+	if cl.Mode == "sentinel" && cl.MasterName == "" {
+		v.add(key+".master_name", "required in sentinel mode")
+	}
+	if cl.Timeout < time.Millisecond || cl.Timeout > 10*time.Second {
+		v.add(key+".timeout", "must be 1ms-10s, got %s", cl.Timeout)
+	}
+	v.positive(key+".probe_interval", cl.ProbeInterval)
+	if cl.Gateways < 1 || cl.Gateways > 1000 {
+		v.add(key+".gateways", "must be 1-1000 (the number of gateways sharing the limits; required with span: cluster), got %d", cl.Gateways)
+	}
+	v.atLeast(key+".lease.min", cl.Lease.Min, 1)
+	v.atLeast(key+".lease.max", cl.Lease.Max, cl.Lease.Min)
+	v.positive(key+".lease.horizon", cl.Lease.Horizon)
+	v.positive(key+".lease.ttl", cl.Lease.TTL)
 }
 
 func (rl *RateLimit) validate(v *validator) {
@@ -213,6 +309,9 @@ func (rl *RateLimit) validate(v *validator) {
 	}
 	for _, name := range sortedKeys(rl.Limits) {
 		rl.Limits[name].validate(v, "rate_limit.limits."+name, name)
+	}
+	if rl.UsesCluster() {
+		rl.Cluster.validate(v)
 	}
 	af := rl.AuthFailures
 	v.between("rate_limit.auth_failures.max_failures", af.MaxFailures, 1, maxLoginFailures)
@@ -247,6 +346,9 @@ func (l Limit) validate(v *validator, key, name string) {
 	validateWindows(v, key, l.Windows)
 	if l.Scope != ScopeRoute && l.Scope != ScopeGroup {
 		v.add(key+".scope", "must be %q or %q, got %q", ScopeRoute, ScopeGroup, l.Scope)
+	}
+	if l.Span != SpanLocal && l.Span != SpanCluster {
+		v.add(key+".span", "must be %q or %q, got %q", SpanLocal, SpanCluster, l.Span)
 	}
 	v.atLeast(key+".max_keys", l.MaxKeys, 1)
 	validateThresholds(v, key+".thresholds", l.Thresholds)

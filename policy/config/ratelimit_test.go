@@ -132,6 +132,13 @@ func TestRateLimitInvalid(t *testing.T) {
 		{"login lockout", [2]string{"rate_limit:\n", "rate_limit:\n  login: {lockout: -1m}\n"}, "rate_limit.login.lockout"},
 		{"login unknown key", [2]string{"rate_limit:\n", "rate_limit:\n  login: {lock_out: 1m}\n"}, "lock_out"},
 		{"route unknown key", [2]string{"login: true", "login: true\n      lgoin: true"}, "lgoin"},
+		{"bad span", [2]string{"scope: group", "scope: group\n      span: global"}, "rate_limit.limits.search.span"},
+		{"cluster limit without redis", [2]string{"scope: group", "scope: group\n      span: cluster"}, "rate_limit.cluster.addresses"},
+		{"cluster limit without gateways", [2]string{"scope: group", "scope: group\n      span: cluster"}, "rate_limit.cluster.gateways"},
+		{"cluster mode", [2]string{"  limits:\n    API:\n", "  cluster: {mode: raft, addresses: [\"r:6379\"], gateways: 2}\n  limits:\n    c:\n      second: 1\n      span: cluster\n    API:\n"}, "rate_limit.cluster.mode"},
+		{"cluster address", [2]string{"  limits:\n    API:\n", "  cluster: {mode: standalone, addresses: [\"r\"], gateways: 2}\n  limits:\n    c:\n      second: 1\n      span: cluster\n    API:\n"}, "rate_limit.cluster.addresses[0]"},
+		{"sentinel without master", [2]string{"  limits:\n    API:\n", "  cluster: {mode: sentinel, addresses: [\"r:26379\"], gateways: 2}\n  limits:\n    c:\n      second: 1\n      span: cluster\n    API:\n"}, "rate_limit.cluster.master_name"},
+		{"cluster lease sizes", [2]string{"  limits:\n    API:\n", "  cluster: {addresses: [\"r:6379\"], gateways: 2, lease: {min: 10, max: 5}}\n  limits:\n    c:\n      second: 1\n      span: cluster\n    API:\n"}, "rate_limit.cluster.lease.max"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,6 +154,25 @@ func TestRateLimitInvalid(t *testing.T) {
 				t.Fatalf("error does not name %q:\n%v", tc.wantKey, err)
 			}
 		})
+	}
+}
+
+func TestRateLimitClusterDecoding(t *testing.T) {
+	doc := strings.Replace(rateBase, "scope: group", "scope: group\n      span: cluster", 1)
+	doc = strings.Replace(doc, "rate_limit:\n", "rate_limit:\n  cluster:\n    addresses: [\"10.0.0.5:6379\"]\n    gateways: 3\n    lease: {max: 40}\n", 1)
+	l, err := Parse([]byte(doc), "yaml", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := l.Config.RateLimit
+	if !rl.UsesCluster() || rl.Limits["search"].Span != SpanCluster || rl.Limits["api"].Span != SpanLocal {
+		t.Fatalf("spans: search %q, api %q", rl.Limits["search"].Span, rl.Limits["api"].Span)
+	}
+	want := RateCluster{Mode: "standalone", Addresses: []string{"10.0.0.5:6379"}, KeyPrefix: DefaultClusterKeyPrefix,
+		Timeout: DefaultClusterTimeout, ProbeInterval: DefaultClusterProbe, Gateways: 3,
+		Lease: RateLeases{Min: 1, Max: 40, Horizon: DefaultClusterLeaseAhead, TTL: DefaultClusterLeaseTTL}}
+	if g, w := fmt.Sprintf("%+v", rl.Cluster), fmt.Sprintf("%+v", want); g != w {
+		t.Fatalf("cluster section\n got %s\nwant %s", g, w)
 	}
 }
 
