@@ -29,9 +29,11 @@ import (
 // syntax check encoding/json runs before decoding), made to decode strings
 // as encoding/json does (see normalize), parsed with a pooled fastjson
 // parser, and the members the checks need are picked up in one pass, the
-// last of duplicate names winning as in a Go map. One deliberate
+// last of duplicate names winning as in a Go map. The header's typ is not
+// checked (it never was); crit is refused whatever it holds. One deliberate
 // difference: nesting deeper than fastjson.MaxDepth (300) is refused as
-// ErrMalformed, where encoding/json allowed 10000 levels.
+// ErrMalformed, where encoding/json allowed 10000 levels. differential_test.go
+// holds the former path to this.
 
 // segment is the strict unpadded base64url of RFC 7515, as the parser's
 // WithStrictDecoding used (CR and LF are skipped, as they were).
@@ -66,6 +68,8 @@ type scratch struct {
 	crit     bool
 }
 
+// verifySlow verifies a token the cache does not hold, and caches it when
+// it is valid for a while yet.
 func (v *Verifier) verifySlow(token []byte, now time.Time) (*Verified, error) {
 	// Exactly two dots, as the parser's split required.
 	d1 := bytes.IndexByte(token, '.')
