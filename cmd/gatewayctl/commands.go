@@ -59,6 +59,14 @@ func (e *env) command(pos []string) (command, error) {
 		if err := want(0, "no arguments"); err != nil {
 			return nil, err
 		}
+	case "top":
+		run = e.top
+		if err := want(0, "no arguments"); err != nil {
+			return nil, err
+		}
+		if e.opt.rows < 0 || e.opt.rows > api.TopMax || e.opt.interval < 0 {
+			return nil, fmt.Errorf("top: --rows must be 1 to %d and --interval positive", api.TopMax)
+		}
 	case "bans":
 		run = e.bans
 		if err := want(0, "no arguments"); err != nil {

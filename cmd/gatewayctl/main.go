@@ -55,6 +55,12 @@ Commands:
                                IP may be an IPv6 network of /32 or longer (2001:db8:1:2::/64)
   unban IP                     lift that ban
   bans                         list active bans
+  top                          live view of one target: requests/s, status classes, busiest
+                               clients, deny reasons, XDP drops, bans, upstreams, recent
+                               security and anomaly events (Ctrl-C to quit)
+      --interval D             refresh every D (default 2s)
+      --rows N                 lines per list (default 10, at most 64)
+      --once                   print one frame without colours and exit (--json: raw)
   token new [--name NAME]      make a random token: the token alone on stdout (so that
                                "token new > ops.token" writes a token file), the
                                management.tokens line for gatewayd.yaml on stderr
@@ -135,6 +141,9 @@ type options struct {
 	noCheck     bool
 	banFor      time.Duration
 	name        string
+	interval    time.Duration
+	rows        int
+	once        bool
 }
 
 // commandFlags says which commands accept which command-specific flags.
@@ -144,6 +153,9 @@ var commandFlags = map[string]string{
 	"no-check": "blocklist push",
 	"for":      "ban",
 	"name":     "token new",
+	"interval": "top",
+	"rows":     "top",
+	"once":     "top",
 }
 
 func parseArgs(args []string) (*options, []string, error) {
@@ -176,6 +188,9 @@ func parseArgs(args []string) (*options, []string, error) {
 	fs.BoolVar(&o.noCheck, "no-check", false, "")
 	fs.DurationVar(&o.banFor, "for", 0, "")
 	fs.StringVar(&o.name, "name", "", "")
+	fs.DurationVar(&o.interval, "interval", 0, "")
+	fs.IntVar(&o.rows, "rows", 0, "")
+	fs.BoolVar(&o.once, "once", false, "")
 
 	// Flags may come before, between and after positional arguments;
 	// everything after "--" is positional.

@@ -74,6 +74,7 @@ func (s *Server) routes() http.Handler {
 	add("PUT "+api.PathBlocklist, "blocklist_replace", accessAdmin, s.blocklistReplace)
 	add("POST "+api.PathBlocklistDelta, "blocklist_delta", accessAdmin, s.blocklistDelta)
 	add("GET "+api.PathBans, "bans_list", accessRead, s.bansList)
+	add("GET "+api.PathTop, "top", accessRead, s.top)
 	add("POST "+api.PathBans, "ban", accessAdmin, s.ban)
 	add("DELETE "+api.PathBans+"/{ip}", "unban", accessAdmin, s.unban)
 	add("POST "+api.PathReload, "reload", accessAdmin, s.reload)

@@ -275,6 +275,12 @@ func (c *Client) Bans(ctx context.Context) (api.BanList, error) {
 	return res, c.do(ctx, http.MethodGet, api.PathBans, nil, "", &res)
 }
 
+// Top reads one frame of the live view, each list cut to n entries.
+func (c *Client) Top(ctx context.Context, n int) (api.Top, error) {
+	var res api.Top
+	return res, c.do(ctx, http.MethodGet, api.PathTop+"?n="+strconv.Itoa(n), nil, "", &res)
+}
+
 // Reload asks the daemon to reload its configuration file.
 func (c *Client) Reload(ctx context.Context) (api.ReloadResponse, error) {
 	var res api.ReloadResponse
