@@ -23,6 +23,7 @@ type Config struct {
 
 	SecurityEvents SecurityEvents `mapstructure:"security_events"` // secevents.go
 	Tracing        Tracing        `mapstructure:"tracing"`         // tracing.go
+	Anomaly        Anomaly        `mapstructure:"anomaly"`         // anomaly.go
 }
 
 // Listener is a data-plane listener facing clients.

@@ -79,6 +79,7 @@ func (c *Config) applyDefaults() {
 	c.WAF.applyDefaults()
 	c.SecurityEvents.applyDefaults()
 	c.Tracing.applyDefaults()
+	c.Anomaly.applyDefaults()
 
 	s := &c.Server
 	setDuration(&s.ReadTimeout, DefaultReadTimeout)

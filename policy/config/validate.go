@@ -99,6 +99,7 @@ func (c *Config) Validate() error {
 	c.WAF.validate(v)
 	c.SecurityEvents.validate(v)
 	c.Tracing.validate(v)
+	c.Anomaly.validate(v, c.Routes)
 	if len(v.errs) == 0 {
 		return nil
 	}
