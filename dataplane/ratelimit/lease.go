@@ -115,7 +115,7 @@ const ppm = 1_000_000
 type LeaseSlot struct {
 	tokens  atomic.Int64 // leased, unspent
 	debt    atomic.Int64 // granted on credit, not yet charged
-	spent   atomic.Int64 // granted since the last lease request (rate estimate)
+	level   atomic.Int64 // tokens right after the last grant: level - tokens is what was spent since
 	expires atomic.Int64 // store clock: tokens are void after it
 	denied  atomic.Int64 // store clock: the shared GCRA refuses until then
 	size    atomic.Int64 // current lease size
@@ -217,7 +217,6 @@ func (l *Limit) takeCluster(r *pipeline.Request, key uint64, v6bits int, rs *rat
 		s.rates.Store(rs)
 	}
 	if left, ok := s.takeToken(now); ok {
-		s.spent.Add(1)
 		*t = taken{s: s}
 		if left <= s.size.Load()/2 {
 			c.refill(s)
@@ -247,7 +246,6 @@ func (l *Limit) takeCluster(r *pipeline.Request, key uint64, v6bits int, rs *rat
 	res := l.takeLocal(key, rs.fb, now, t)
 	if res.Action <= Delay {
 		s.debt.Add(1)
-		s.spent.Add(1)
 		t.s, t.debt = s, true
 		leaseCredit.Inc()
 	}
@@ -309,17 +307,19 @@ func (s *LeaseSlot) Ask(now int64) (a LeaseAsk, ok bool) {
 		s.pending.Store(false)
 		return a, false
 	}
+	// Requests granted since the last request, from the lease or on
+	// credit, give the client's rate (no counter on the request path).
+	a = LeaseAsk{Key: c.Key, ID: [2]uint64{s.id[0].Load(), s.id[1].Load()}, Debt: s.debt.Swap(0)}
+	tokens := s.tokens.Load()
 	size := c.LeaseMin
 	if prev := s.asked.Swap(now); prev > 0 && now > prev {
-		size = s.spent.Swap(0) * int64(c.LeaseHorizon) / (now - prev)
-	} else {
-		s.spent.Store(0)
+		spent := max(s.level.Load()-tokens, 0) + a.Debt
+		size = spent * int64(c.LeaseHorizon) / (now - prev)
 	}
 	size = min(max(size, c.LeaseMin), rs.leaseCap)
 	s.size.Store(size)
-	a = LeaseAsk{Key: c.Key, ID: [2]uint64{s.id[0].Load(), s.id[1].Load()}, Debt: s.debt.Swap(0)}
 	if now <= s.expires.Load() {
-		a.Want = max(size-s.tokens.Load(), 0)
+		a.Want = max(size-tokens, 0)
 	} else {
 		a.Want = size
 	}
@@ -345,7 +345,7 @@ func (s *LeaseSlot) Grant(a LeaseAsk, g LeaseGrant, now int64) {
 		if c != nil {
 			s.expires.Store(now + int64(c.LeaseTTL))
 		}
-		s.tokens.Add(g.Granted)
+		s.level.Store(s.tokens.Add(g.Granted))
 		s.denied.Store(0)
 	} else if a.Want > 0 {
 		s.denied.Store(now + max(g.Wait, 1))

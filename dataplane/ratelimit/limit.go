@@ -307,7 +307,6 @@ func (l *Limit) undo(t taken) {
 		} else {
 			t.s.tokens.Add(1)
 		}
-		t.s.spent.Add(-1)
 	}
 }
 
