@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -35,6 +36,7 @@ type gwOpts struct {
 	limits   []limitOpts
 	gateways int64
 	timeout  time.Duration
+	ban      bool // burst ban at the ban threshold
 }
 
 type limitOpts struct {
@@ -73,7 +75,7 @@ func newGateway(t testing.TB, o gwOpts) *gateway {
 		}
 		g.client.Track(lo.name)
 		l, err := ratelimit.NewLimit(tb, ratelimit.LimitConfig{
-			Name: lo.name, Default: lo.ws, Thresholds: ratelimit.DefaultThresholds, MaxDelay: time.Millisecond,
+			Name: lo.name, Default: lo.ws, Thresholds: ratelimit.DefaultThresholds, MaxDelay: time.Millisecond, BurstBan: o.ban,
 			Cluster: &ratelimit.ClusterConfig{
 				Key: lo.name, Leaser: g.client, Slots: slots, Gateways: o.gateways,
 				LeaseMin: 1, LeaseMax: lo.leaseMax, LeaseHorizon: 100 * time.Millisecond, LeaseTTL: time.Second,
@@ -326,5 +328,83 @@ func TestSteadyStateRedisOps(t *testing.T) {
 	t.Logf("%d requests at %.0f/s: %.4f Redis ops per request", reqs, float64(reqs)/time.Since(start).Seconds(), per)
 	if per > 0.05 {
 		t.Fatalf("%.4f Redis ops per request, want <= 0.05", per)
+	}
+}
+
+// TestGraduatedResponse: a cluster limit answers like a local one: pass,
+// delay near the limit, 429 past it, and close (ban) when refusals keep
+// coming at the ban threshold.
+func TestGraduatedResponse(t *testing.T) {
+	rs := redistest.Start(t)
+	g := newGateway(t, gwOpts{addr: rs.Addr(), prefix: "t:grad:", gateways: 1, ban: true,
+		limits: []limitOpts{{name: "api", ws: ratelimit.Windows{ratelimit.Minute: 10}, leaseMax: 1}}})
+	var got []string
+	for range 25 {
+		g.req.Reset()
+		g.ctx.Response.Reset()
+		g.req.Start = time.Now()
+		g.req.ClientIP, g.req.PeerIP = client1, client1
+		delays := g.delays.Load()
+		v := g.stage.Handle(&g.ctx, &g.req)
+		switch {
+		case v == pipeline.Close:
+			got = append(got, "ban")
+		case v != pipeline.Continue:
+			got = append(got, strconv.Itoa(g.ctx.Response.StatusCode()))
+		case g.delays.Load() > delays:
+			got = append(got, "delay")
+		default:
+			got = append(got, "pass")
+		}
+		time.Sleep(5 * time.Millisecond) // let the refill land
+	}
+	s := strings.Join(got, " ")
+	t.Log(s)
+	// 10 granted (the last ones delayed), then 429s, then a ban.
+	if strings.Count(s, "pass")+strings.Count(s, "delay") != 10 || !strings.Contains(s, "delay") ||
+		!strings.Contains(s, "429") || !strings.HasSuffix(s, "ban") || strings.Index(s, "429") < strings.LastIndex(s, "pass") {
+		t.Fatalf("responses %s: want pass..., delay..., 429..., ban", s)
+	}
+}
+
+// TestBurstOvershoot: a client bursting faster than Redis answers, spread
+// over three gateways, gets at most the documented burst bound:
+// gateways * lease cap + the limit (credit comes from each gateway's
+// fallback share), and once its credit is charged it is refused
+// everywhere.
+func TestBurstOvershoot(t *testing.T) {
+	rs := redistest.Start(t)
+	const (
+		n        = 60 // per minute
+		gws      = 3
+		leaseMax = 5
+	)
+	var gs [gws]*gateway
+	for i := range gs {
+		gs[i] = newGateway(t, gwOpts{addr: rs.Addr(), prefix: "t:burst:", gateways: gws,
+			limits: []limitOpts{{name: "api", ws: ratelimit.Windows{ratelimit.Minute: n}, leaseMax: leaseMax}}})
+	}
+	allowed := 0
+	for i := range 600 {
+		if gs[i%gws].do(t, client1) {
+			allowed++
+		}
+	}
+	bound := n + gws*leaseMax + n
+	t.Logf("burst of 600: allowed %d, bound %d", allowed, bound)
+	if allowed > bound {
+		t.Fatalf("burst allowed %d, above the bound %d", allowed, bound)
+	}
+	// The credit reaches Redis with the next leases: then every gateway
+	// refuses.
+	time.Sleep(50 * time.Millisecond)
+	for i := range gs {
+		gs[i].do(t, client1)
+	}
+	time.Sleep(50 * time.Millisecond)
+	for i := range gs {
+		if gs[i].do(t, client1) {
+			t.Fatalf("gateway %d still grants after the burst was charged", i)
+		}
 	}
 }
