@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
+	"github.com/edgeguard/edgeguard/dataplane/anomaly"
 	"github.com/edgeguard/edgeguard/dataplane/connguard"
 	"github.com/edgeguard/edgeguard/dataplane/headers"
 	"github.com/edgeguard/edgeguard/dataplane/pathnorm"
@@ -37,6 +38,9 @@ type Policy struct {
 	Routes   *router.Table[*Route]
 	Headers  *headers.Stage
 	Unrouted *reqmetrics.Route // counters for requests that matched no route
+	// UnroutedAnomaly observes the requests no route took (404 probing);
+	// nil: anomaly detection off.
+	UnroutedAnomaly *anomaly.Route
 
 	// Conns are the connection guard's limits (per source, in all,
 	// framing), read at every accept.
@@ -58,6 +62,8 @@ type Policy struct {
 	auth  *authState // auth.go
 	rate  *rateState // ratelimit.go
 	waf   *wafState  // waf.go
+
+	anomaly *anomalyState // anomaly.go
 }
 
 // Limits are the connection-level settings of the data listeners. They take
@@ -78,6 +84,8 @@ type Route struct {
 	// MaxBodyBytes is the route's own body limit (0: the server's),
 	// applied before the body is read.
 	MaxBodyBytes int
+	// Anomaly observes the route's finished requests; nil: detection off.
+	Anomaly *anomaly.Route
 }
 
 type compiledPool struct {
@@ -160,8 +168,9 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 	var prevAuth *authState
 	var prevRate *rateState
 	var prevWAF *wafState
+	var prevAnomaly *anomalyState
 	if prev != nil {
-		prevAuth, prevRate, prevWAF = prev.auth, prev.rate, prev.waf
+		prevAuth, prevRate, prevWAF, prevAnomaly = prev.auth, prev.rate, prev.waf, prev.anomaly
 	}
 	var created []*proxy.Pool
 	fail := func(err error) (*Policy, error) {
@@ -175,6 +184,7 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 			p.rate.release(prevRate)
 		}
 		p.waf.release()
+		p.anomaly.failed()
 		return nil, err
 	}
 	if p.auth, err = compileAuth(c, prevAuth, opt); err != nil {
@@ -186,6 +196,10 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 	if p.waf, err = compileWAF(c, prevWAF); err != nil {
 		return fail(err)
 	}
+	if p.anomaly, err = compileAnomaly(c, prevAnomaly, opt); err != nil {
+		return fail(err)
+	}
+	p.UnroutedAnomaly = p.anomaly.route("")
 	for i, u := range c.Upstreams {
 		pc, err := poolConfig(u, opt)
 		if err != nil {
@@ -225,6 +239,7 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 				Metrics:      reqmetrics.ForRoute(r.Name),
 				MatrixParams: r.MatrixParams,
 				MaxBodyBytes: r.Validate.MaxBodyBytes,
+				Anomaly:      p.anomaly.route(r.Name),
 			},
 		})
 	}
@@ -306,11 +321,13 @@ func (p *Policy) PoolNames() []string {
 func (p *Policy) release(next *Policy) {
 	var nextAuth *authState
 	var nextRate *rateState
+	var nextAnomaly *anomalyState
 	if next != nil {
-		nextAuth, nextRate = next.auth, next.rate
+		nextAuth, nextRate, nextAnomaly = next.auth, next.rate, next.anomaly
 	}
 	p.auth.release(nextAuth)
 	p.rate.release(nextRate)
+	p.anomaly.release(nextAnomaly)
 	p.waf.release()
 	for name, cp := range p.pools {
 		if next != nil {

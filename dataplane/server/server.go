@@ -338,6 +338,11 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy
 	if s.events != nil && (r.Reason != pipeline.ReasonNone || r.Notice != pipeline.NoticeNone || len(r.Location) > 0) {
 		s.emit(r, status, identity)
 	}
+	an := p.UnroutedAnomaly
+	if rt != nil {
+		an = rt.Anomaly
+	}
+	an.Observe(ctx.Method(), status, r.ClientIP, identity, r.Path) // queued for the detectors: O(1), no allocation
 	s.spans.Record(r, ctx.Method(), status, r.Start.Add(latency))
 	if s.access == nil {
 		return
