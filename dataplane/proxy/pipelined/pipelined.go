@@ -332,7 +332,11 @@ func (pc *conn) retireLocked(cause error) {
 	close(pc.queue)
 }
 
+// retire is retireLocked for the reader. The connection is closed before
+// the lock is taken: a writer may hold the lock blocked in a write the
+// upstream will not take until its responses are read.
 func (c *Client) retire(ln *lane, pc *conn, cause error) {
+	_ = pc.nc.Close()
 	ln.mu.Lock()
 	pc.retireLocked(cause)
 	ln.mu.Unlock()

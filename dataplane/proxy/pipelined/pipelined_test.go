@@ -2,6 +2,7 @@ package pipelined
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -430,6 +432,77 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+}
+
+// TestBrokenConnectionDoesNotHoldWriters: a writer blocked sending a large
+// request to an upstream that stopped reading is released when the
+// reader finds the connection broken, even without a write timeout.
+func TestBrokenConnectionDoesNotHoldWriters(t *testing.T) {
+	// Small socket buffers on both sides, so the large request blocks.
+	small := func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096); serr == nil {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
+			}
+		})
+		return errors.Join(err, serr)
+	}
+	lc := net.ListenConfig{Control: small}
+	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var req fasthttp.Request
+		_ = req.Read(bufio.NewReaderSize(c, 4096))
+		time.Sleep(100 * time.Millisecond) // let the large request start and block
+		fmt.Fprintf(c, "NOT HTTP\r\n\r\n")
+		<-stop // and read nothing more
+	}()
+	t.Cleanup(func() { close(stop); ln.Close(); <-served })
+	addr := ln.Addr().String()
+	var dials atomic.Int64
+	d := net.Dialer{Control: small}
+	dial := func(a string) (net.Conn, error) {
+		if dials.Add(1) > 1 {
+			return nil, errors.New("no second connection in this test")
+		}
+		return d.Dial("tcp4", a)
+	}
+	c, err := New(Config{Addr: addr, Dial: dial, Conns: 1, MaxPending: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	done := make(chan error, 2)
+	go func() { _, _, err := get(c, addr, "GET", "/small"); done <- err }()
+	time.Sleep(20 * time.Millisecond)
+	go func() {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI("http://" + addr + "/large")
+		req.Header.SetMethod("PUT")
+		req.SetBody(make([]byte, 8<<20)) // far more than the socket buffers hold
+		done <- c.Do(req, resp)
+	}()
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("a request to a broken upstream succeeded")
+			}
+		case <-time.After(2500 * time.Millisecond):
+			t.Fatal("a caller is still held 2.5 s after the connection broke")
 		}
 	}
 }
