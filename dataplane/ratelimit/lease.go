@@ -361,6 +361,10 @@ func (s *LeaseSlot) Fail(a LeaseAsk) {
 	s.pending.Store(false)
 }
 
+// Cancel drops a queued refill that will never be asked (its Leaser
+// closed), so that the next request queues a new one.
+func (s *LeaseSlot) Cancel() { s.pending.Store(false) }
+
 // Owes reports the slot's unpaid credit (tests).
 func (s *LeaseSlot) Owes() int64 { return s.debt.Load() }
 

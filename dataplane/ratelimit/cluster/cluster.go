@@ -75,8 +75,9 @@ var leaseScript = redis.NewScript(leaseLua)
 type Client struct {
 	cfg   Config
 	rdb   redis.UniversalClient
-	up    atomic.Bool
-	queue chan *ratelimit.LeaseSlot
+	up     atomic.Bool
+	closed atomic.Bool
+	queue  chan *ratelimit.LeaseSlot
 	ops   atomic.Int64
 	log   *slog.Logger
 
@@ -189,6 +190,9 @@ func (c *Client) Up() bool { return c.up.Load() }
 
 // Refill implements ratelimit.Leaser.
 func (c *Client) Refill(s *ratelimit.LeaseSlot) bool {
+	if c.closed.Load() {
+		return false
+	}
 	select {
 	case c.queue <- s:
 		return true
@@ -215,15 +219,24 @@ func (c *Client) Track(limit string) {
 func (c *Client) Ops() int64 { return c.ops.Load() }
 
 // Close stops the workers and the prober and closes the connections.
+// Limits still holding the client (requests of a replaced policy) run on
+// their local fallback from then on.
 func (c *Client) Close() error {
-	select {
-	case <-c.stop:
+	if !c.closed.CompareAndSwap(false, true) {
 		return nil
-	default:
 	}
+	c.up.Store(false)
 	close(c.stop)
 	c.wg.Wait()
-	return c.rdb.Close()
+	// Slots still queued would wait for a refill forever.
+	for {
+		select {
+		case s := <-c.queue:
+			s.Cancel()
+		default:
+			return c.rdb.Close()
+		}
+	}
 }
 
 func b2f(b bool) float64 {
