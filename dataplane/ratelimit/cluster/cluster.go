@@ -73,13 +73,13 @@ var leaseScript = redis.NewScript(leaseLua)
 
 // Client is one gateway's connection to the cluster limit state.
 type Client struct {
-	cfg   Config
-	rdb   redis.UniversalClient
+	cfg    Config
+	rdb    redis.UniversalClient
 	up     atomic.Bool
 	closed atomic.Bool
 	queue  chan *ratelimit.LeaseSlot
-	ops   atomic.Int64
-	log   *slog.Logger
+	ops    atomic.Int64
+	log    *slog.Logger
 
 	mu     sync.Mutex
 	limits map[string]*metrics.Gauge
