@@ -7,24 +7,26 @@ import (
 
 // table is a bounded map: at capacity, adding a key evicts the oldest
 // key added (FIFO, O(1)), so that a flood of new sources or identities
-// costs old keys, never memory.
+// costs old keys, never memory. It grows as keys come, so a quiet route
+// costs nothing.
 type table[K comparable, V any] struct {
 	idx  map[K]int32
 	keys []K
 	vals []V
+	max  int
 	next int // slot the next new key takes once full
 }
 
 func newTable[K comparable, V any](n int) *table[K, V] {
-	return &table[K, V]{idx: make(map[K]int32, n), keys: make([]K, 0, n), vals: make([]V, 0, n)}
+	return &table[K, V]{idx: map[K]int32{}, max: max(n, 1)}
 }
 
 // resize returns t, or a new empty table when its capacity is not n.
 func resize[K comparable, V any](t *table[K, V], n int) *table[K, V] {
-	if t != nil && cap(t.keys) == n {
+	if t != nil && t.max == max(n, 1) {
 		return t
 	}
-	return newTable[K, V](max(n, 1))
+	return newTable[K, V](n)
 }
 
 // get returns k's value, adding a zero one (and evicting the oldest key
@@ -34,7 +36,7 @@ func (t *table[K, V]) get(k K) (v *V, added bool) {
 		return &t.vals[i], false
 	}
 	var zero V
-	if len(t.keys) < cap(t.keys) {
+	if len(t.keys) < t.max {
 		t.idx[k] = int32(len(t.keys))
 		t.keys = append(t.keys, k)
 		t.vals = append(t.vals, zero)
