@@ -100,8 +100,11 @@ func writeFrame(w io.Writer, tg client.Target, t *api.Top, prev *api.Top, ansi b
 	fmt.Fprintln(w)
 	if en := t.Enforcer; en != nil {
 		mode := en.Mode
-		if en.Fallback {
+		switch {
+		case en.Fallback && en.Why != "":
 			mode += " (fallback: " + en.Why + ")"
+		case en.Fallback:
+			mode += " (fallback)"
 		}
 		for _, i := range en.Interfaces {
 			mode += " " + i.Name + ":" + i.Mode
