@@ -3,6 +3,7 @@ package policy
 import (
 	"crypto/sha256"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -53,8 +54,29 @@ func compileRateLimit(c *config.Config, prev *rateState, opt Options) (*rateStat
 			rs.release(prev)
 			return nil, err
 		}
+		if opt.Enforcer != nil {
+			// Bans spread through the cluster: the limiter's bans are
+			// published, the other gateways' applied here.
+			rs.cluster.ShareBans(opt.Enforcer.Ban, rs.banFor)
+			rs.enforcer = sharedBans{Enforcer: opt.Enforcer, c: rs.cluster}
+		}
 	}
 	return rs, nil
+}
+
+// sharedBans is the enforcer of a policy with cluster limits: each ban it
+// applies is also published to the other gateways.
+type sharedBans struct {
+	enforce.Enforcer
+	c *cluster.Client
+}
+
+func (s sharedBans) Ban(src netip.Prefix, until time.Time) error {
+	err := s.Enforcer.Ban(src, until)
+	if err == nil {
+		s.c.PublishBan(src, until)
+	}
+	return err
 }
 
 // compileCluster connects to the Redis of rate_limit.cluster, or keeps

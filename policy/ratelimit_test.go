@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"io"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sort"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit/login"
 	"github.com/edgeguard/edgeguard/internal/redistest"
@@ -247,5 +250,56 @@ func TestRateLimitCluster(t *testing.T) {
 	src.set(clusterDoc("t2:"))
 	if _, err := h1.Reload("test"); err != nil || h1.Current().rate.cluster == c {
 		t.Fatalf("reload with a new key prefix: %v; client replaced: %v", err, h1.Current().rate.cluster != c)
+	}
+}
+
+// TestRateLimitClusterSharesBans: a burst offender banned by one gateway's
+// limiter is banned at the other gateway's enforcer too, with its expiry.
+func TestRateLimitClusterSharesBans(t *testing.T) {
+	rs := redistest.Start(t)
+	doc := "upstreams:\n  - name: a\n    targets: [" + upstreamAddr(t) + "]\n" +
+		"rate_limit:\n  ban_duration: 1m\n  cluster:\n    addresses: [\"" + rs.Addr() + "\"]\n    gateways: 2\n    timeout: 2s\n    key_prefix: \"tb:\"\n" +
+		"  limits:\n    api:\n      minute: 2\n      span: cluster\n" +
+		"routes:\n  - name: users\n    path: /users\n    upstream: a\n    rate_limit: {limits: [api]}\n"
+	holder := func() (*Holder, *connfilter.Filter) {
+		f := connfilter.New()
+		src := &source{}
+		src.set(doc)
+		h, err := NewHolder(src.load, Options{Enforcer: f}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(h.Close)
+		return h, f
+	}
+	h1, f1 := holder()
+	_, f2 := holder()
+	// charge's client goes on far past the limit on gateway 1 until banned.
+	for i := 0; ; i++ {
+		if bans, _ := f1.Bans(); len(bans) > 0 {
+			break
+		}
+		if i == 100 {
+			t.Fatal("client never banned")
+		}
+		charge(t, h1.Current(), "/users", time.Now())
+		time.Sleep(2 * time.Millisecond)
+	}
+	t0 := time.Now()
+	for {
+		bans, err := f2.Bans()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bans) == 1 && bans[0].Source == netip.MustParsePrefix("192.0.2.77/32") {
+			if d := time.Until(bans[0].Until); d < 50*time.Second || d > time.Minute+time.Second {
+				t.Fatalf("shared ban lasts %s, want the limiter's minute", d)
+			}
+			break
+		}
+		if time.Since(t0) > time.Second {
+			t.Fatalf("gateway 2 bans %v: the ban did not spread within a second", bans)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -78,8 +78,12 @@ type Client struct {
 	up     atomic.Bool
 	closed atomic.Bool
 	queue  chan *ratelimit.LeaseSlot
-	ops    atomic.Int64
-	log    *slog.Logger
+	// Ban sharing (bans.go): this gateway's id on the stream.
+	id      string
+	sharing atomic.Bool
+	bans    chan banMsg
+	ops     atomic.Int64
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	limits map[string]*metrics.Gauge
@@ -143,6 +147,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		cfg: cfg, rdb: dial(&cfg), queue: make(chan *ratelimit.LeaseSlot, cfg.Queue),
 		log: cfg.Logger, limits: map[string]*metrics.Gauge{}, stop: make(chan struct{}),
+		id: newGatewayID(), bans: make(chan banMsg, banQueue),
 	}
 	if c.log == nil {
 		c.log = slog.Default()

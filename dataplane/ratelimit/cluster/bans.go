@@ -1,0 +1,156 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/redis/go-redis/v9"
+)
+
+// Ban sharing. A ban one gateway issues (PublishBan) is appended to the
+// Redis stream "<prefix>bans" by a background goroutine; every gateway
+// reads the stream with a blocking XREAD and applies the other gateways'
+// bans that have not expired, so a ban reaches the fleet within a round
+// trip. A gateway that starts (or comes back after an outage) reads from
+// CatchUp ago, so it applies every ban still running. The stream is
+// capped (approximately) at maxBanEntries.
+
+const (
+	banStream     = "bans"
+	maxBanEntries = 100_000
+	banQueue      = 1024
+	// banBlock is how long one XREAD waits for new bans; Close waits for
+	// it at most once.
+	banBlock = 200 * time.Millisecond
+)
+
+var (
+	bansPublished = metrics.NewCounter(`edgeguard_ratelimit_cluster_bans_total{result="published"}`)
+	bansApplied   = metrics.NewCounter(`edgeguard_ratelimit_cluster_bans_total{result="applied"}`)
+	bansDropped   = metrics.NewCounter(`edgeguard_ratelimit_cluster_bans_total{result="dropped"}`)
+)
+
+type banMsg struct {
+	src   netip.Prefix
+	until time.Time
+}
+
+func newGatewayID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
+}
+
+// ShareBans starts sharing bans: those given to PublishBan go to the
+// stream, and the other gateways' bans on it go to apply (the enforcer's
+// Ban), from catchUp ago on. Call it at most once.
+func (c *Client) ShareBans(apply func(src netip.Prefix, until time.Time) error, catchUp time.Duration) {
+	if !c.sharing.CompareAndSwap(false, true) {
+		return
+	}
+	c.wg.Add(2)
+	go c.publishBans()
+	go c.followBans(apply, catchUp)
+}
+
+// PublishBan queues a ban for the other gateways without blocking; a full
+// queue (Redis down for long) drops it, counted.
+func (c *Client) PublishBan(src netip.Prefix, until time.Time) {
+	if !c.sharing.Load() || c.closed.Load() {
+		return
+	}
+	select {
+	case c.bans <- banMsg{src, until}:
+	default:
+		bansDropped.Inc()
+	}
+}
+
+func (c *Client) publishBans() {
+	defer c.wg.Done()
+	key := c.cfg.KeyPrefix + banStream
+	for {
+		var m banMsg
+		select {
+		case <-c.stop:
+			return
+		case m = <-c.bans:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+		err := c.rdb.XAdd(ctx, &redis.XAddArgs{
+			Stream: key, MaxLen: maxBanEntries, Approx: true,
+			Values: []string{"src", m.src.String(), "until", strconv.FormatInt(m.until.UnixMilli(), 10), "gw", c.id},
+		}).Err()
+		cancel()
+		if err != nil {
+			// The ban holds locally; the others do not learn of it.
+			bansDropped.Inc()
+			continue
+		}
+		bansPublished.Inc()
+	}
+}
+
+func (c *Client) followBans(apply func(netip.Prefix, time.Time) error, catchUp time.Duration) {
+	defer c.wg.Done()
+	key := c.cfg.KeyPrefix + banStream
+	last := strconv.FormatInt(time.Now().Add(-catchUp).UnixMilli(), 10) + "-0"
+	for {
+		select {
+		case <-c.stop:
+			return
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), banBlock+c.cfg.Timeout)
+		res, err := c.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{key, last}, Count: 512, Block: banBlock}).Result()
+		cancel()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			// Redis down: try again later, from where we stopped.
+			select {
+			case <-c.stop:
+				return
+			case <-time.After(c.cfg.ProbeEvery):
+			}
+			continue
+		}
+		now := time.Now()
+		for _, st := range res {
+			for _, m := range st.Messages {
+				last = m.ID
+				if m.Values["gw"] == c.id {
+					continue
+				}
+				src, err1 := netip.ParsePrefix(str(m.Values["src"]))
+				ms, err2 := strconv.ParseInt(str(m.Values["until"]), 10, 64)
+				if err1 != nil || err2 != nil {
+					bansDropped.Inc()
+					continue
+				}
+				until := time.UnixMilli(ms)
+				if !until.After(now) {
+					continue
+				}
+				if err := apply(src, until); err != nil {
+					bansDropped.Inc()
+					c.log.Error("rate limit cluster: apply a shared ban", "source", src, "error", err)
+					continue
+				}
+				bansApplied.Inc()
+			}
+		}
+	}
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
