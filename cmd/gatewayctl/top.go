@@ -40,7 +40,11 @@ func (e *env) top(ctx context.Context) int {
 	}
 	var prev *api.Top
 	for {
-		t, err := c.Top(ctx, rows)
+		// A target that stops answering must not freeze the view for the
+		// whole --timeout: a frame waits at most two intervals (5s at least).
+		fctx, cancel := context.WithTimeout(ctx, max(2*every, 5*time.Second))
+		t, err := c.Top(fctx, rows)
+		cancel()
 		if e.opt.once {
 			if err != nil {
 				fmt.Fprintf(e.stderr, "gatewayctl: top: %s: %v\n", c.Target.Name, err)
