@@ -312,7 +312,7 @@ func (d *Detector) observe(rec *record, now time.Time) {
 	}
 }
 
-// Anomaly reports one detection: an event, a metric, a log line, and the
+// raise reports one detection: an event, a metric, a log line, and the
 // ban when the detector escalates.
 func (d *Detector) raise(detector string, typ secevent.Type, route string, client netip.Addr, identity, reason, detail string,
 	ban bool, cfg *Config, now time.Time) {
