@@ -1,6 +1,6 @@
 // Package prometheus_test checks the alert rules alerts.yml: their shape,
-// that every metric they name is exported by gatewayd's code (so they
-// cannot drift from it), that they cover what operators must hear about,
+// that every metric they name is exported by gatewayd's code with the
+// labels they use (so they cannot drift from it), that they cover what operators must hear about,
 // and, where promtool is installed, promtool check rules.
 package prometheus_test
 
@@ -97,16 +97,19 @@ func TestAlertRules(t *testing.T) {
 			if len(names) == 0 {
 				t.Errorf("%s: no edgeguard metric in %q", where, r.Expr)
 			}
+			for _, p := range known.Check(r.Expr) {
+				t.Errorf("%s: %s", where, p)
+			}
 			// Annotations may name metrics too (where to look next).
 			for _, a := range r.Annotations {
-				names = append(names, metricnames.InExpr(a)...)
-			}
-			for _, n := range names {
-				if !metricnames.Exists(known, n) {
-					t.Errorf("%s: %s is not exported by the code (renamed or removed?)", where, n)
+				for _, n := range metricnames.InExpr(a) {
+					if !known.Exists(n) {
+						t.Errorf("%s: annotation names %s, not exported by the code", where, n)
+					}
+					names = append(names, n)
 				}
-				used = append(used, n)
 			}
+			used = append(used, names...)
 		}
 	}
 	for _, n := range mustCover {
