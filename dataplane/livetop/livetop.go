@@ -171,13 +171,15 @@ func (t *Tracker) Observe(client netip.Addr, status int, reason pipeline.Reason)
 	for i := uint64(0); i < probes; i++ {
 		s := &tb.slots[(key+i)&t.mask]
 		k := s.key.Load()
-		if k == 0 && s.key.CompareAndSwap(0, key) {
-			s.hi.Store(hi)
-			s.lo.Store(lo)
-			tb.used.Add(1)
-			k = key
+		if k == 0 {
+			if s.key.CompareAndSwap(0, key) {
+				s.hi.Store(hi)
+				s.lo.Store(lo)
+				tb.used.Add(1)
+			}
+			k = s.key.Load() // ours, or the client that claimed it first
 		}
-		if k == key || s.key.Load() == key {
+		if k == key {
 			s.n.Add(1)
 			if reason != pipeline.ReasonNone {
 				s.denied.Add(1)

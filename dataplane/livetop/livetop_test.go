@@ -235,3 +235,14 @@ func BenchmarkObserveParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkObserveFull is the worst case: a flood from more distinct
+// clients than slots, so that most requests probe every slot they may use
+// and are counted as untracked.
+func BenchmarkObserveFull(b *testing.B) {
+	tr := New(Options{})
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		tr.Observe(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 200, pipeline.ReasonNone)
+	}
+}
