@@ -407,6 +407,8 @@ func (l *Limit) peek(b *bucket, r *rates, now int64, u *usage) {
 // consumes a token from every window on Allow and Delay, and nothing on
 // Reject and Ban. A limit that does not apply to p allows. The stage uses
 // the same steps; Check exists for callers charging one limit directly.
+// A cluster limit names the identity in Redis after key, so key must be
+// the same on every gateway (the stage uses the request's identity).
 func (l *Limit) Check(key uint64, p *pipeline.Principal, now int64) Result {
 	r := l.ratesFor(p)
 	if r == nil {
