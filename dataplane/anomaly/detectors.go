@@ -105,8 +105,8 @@ func (d *Detector) evaluate(rs *routeState, cfg *Config, now time.Time, elapsed 
 			rs.alerting = true
 			top, topN := rs.topSource(now, sc.Window)
 			d.raise(CredentialStuffing, secevent.AnomalyCredentialStuffing, rs.name, top, "", "auth_failure_rate",
-				fmt.Sprintf("%d 401/403 in %s (%.2f/s, baseline %.2f/s); top source %d", inWindow, sc.Window, current,
-					rs.rate[classAuth], topN), false, cfg, now)
+				fmt.Sprintf("%d 401/403 in %s (%.2f/s, baseline %.2f/s); top source %v with %d", inWindow, sc.Window, current,
+					rs.rate[classAuth], top, topN), false, cfg, now)
 			if sc.Ban {
 				d.banFailing(rs, cfg, now)
 			}
