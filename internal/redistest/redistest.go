@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,12 +25,15 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	args []string // extra redis-server arguments
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
 // Start starts a redis-server for t.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return start(t) }
+
+func start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -44,7 +48,7 @@ func Start(t testing.TB) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port, args: args}
 	t.Cleanup(s.Stop)
 	s.Restart()
 	return s
@@ -63,6 +67,7 @@ func (s *Server) Restart() {
 		"--appendonly", "no", "--dir", s.dir, "--protected-mode", "no", "--loglevel", "warning",
 		// DEBUG SLEEP stalls the server: tests of a slow Redis need it.
 		"--enable-debug-command", "yes")
+	cmd.Args = append(cmd.Args, s.args...)
 	out, err := os.Create(fmt.Sprintf("%s/redis-%d.log", s.dir, time.Now().UnixNano()))
 	if err != nil {
 		s.t.Fatal(err)
@@ -111,4 +116,40 @@ func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	<-s.done
 	s.cmd = nil
+}
+
+// StartCluster starts a Redis Cluster of n masters (no replicas) and waits
+// until it serves every slot. It needs redis-cli (Debian: redis-tools, a
+// dependency of redis-server).
+func StartCluster(t testing.TB, n int) []*Server {
+	t.Helper()
+	var nodes []*Server
+	var addrs []string
+	for range n {
+		s := start(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+		nodes = append(nodes, s)
+		addrs = append(addrs, s.Addr())
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Fatalf("redis-cli not installed: %v", err)
+	}
+	args := append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ok := true
+		for _, a := range addrs {
+			host, port, _ := net.SplitHostPort(a)
+			out, err := exec.Command(cli, "-h", host, "-p", port, "cluster", "info").Output()
+			ok = ok && err == nil && strings.Contains(string(out), "cluster_state:ok")
+		}
+		if ok {
+			return nodes
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("redis cluster not ready within 10s")
+		}
+	}
 }

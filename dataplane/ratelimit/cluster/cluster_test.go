@@ -421,3 +421,48 @@ func TestBurstOvershoot(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisClusterMode: on a Redis Cluster of three masters, leases keep
+// an identity's windows in one slot (hash tag) and grant exactly what the
+// GCRA grants, and the script is loaded on every master.
+func TestRedisClusterMode(t *testing.T) {
+	nodes := redistest.StartCluster(t, 3)
+	var addrs []string
+	for _, n := range nodes {
+		addrs = append(addrs, n.Addr())
+	}
+	store := ratelimit.NewStore()
+	t.Cleanup(store.Close)
+	c, err := cluster.New(cluster.Config{Mode: cluster.ModeCluster, Addrs: addrs, KeyPrefix: "t:rc:", Timeout: 2 * time.Second,
+		Clock: func() int64 { return store.Now(time.Now()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	tb, _ := store.Table("api", 100)
+	slots, _ := store.LeaseTable("api", 100)
+	l, err := ratelimit.NewLimit(tb, ratelimit.LimitConfig{Name: "api", Default: ratelimit.Windows{ratelimit.Minute: 10, ratelimit.Hour: 50},
+		Thresholds: ratelimit.DefaultThresholds, Cluster: &ratelimit.ClusterConfig{Key: "api", Leaser: c, Slots: slots, Gateways: 1,
+			LeaseMin: 1, LeaseMax: 1, LeaseHorizon: 100 * time.Millisecond, LeaseTTL: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ratelimit.NewStage(store, ratelimit.StageConfig{Route: "r", Limits: []*ratelimit.Limit{l}, IPv6Prefix: 64, BanDuration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gateway{store: store, client: c, stage: st}
+	// Several clients: their keys land on different masters.
+	for _, ip := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"} {
+		got := 0
+		for range 14 {
+			if g.do(t, netip.MustParseAddr(ip)) {
+				got++
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got != 10 || !c.Up() {
+			t.Fatalf("client %s: allowed %d, want 10 (cluster up: %v)", ip, got, c.Up())
+		}
+	}
+}
