@@ -246,12 +246,16 @@ func (d *Detector) run() {
 // calls it; with Options.Manual the caller does, from one goroutine.
 func (d *Detector) Step() {
 	now := d.now()
+	if d.st.cfg == nil {
+		d.st.lastEval = now // nothing observed yet: the first interval starts with the first request
+	}
 	for {
 		rec := d.ring.Take()
 		if rec == nil {
 			break
 		}
 		d.observe(rec, now)
+		rec.route, rec.identity = nil, "" // an old policy's settings are not kept alive by a slot
 		d.ring.Release()
 	}
 	cfg := d.st.cfg

@@ -76,6 +76,9 @@ func (rs *routeState) count(status uint16, now time.Time) {
 // evaluate updates rs's baselines with the interval that just ended and
 // runs the rate detector (credential stuffing).
 func (d *Detector) evaluate(rs *routeState, cfg *Config, now time.Time, elapsed time.Duration) {
+	if rs.first.IsZero() {
+		return // no request yet: the warm-up's running mean starts with the first
+	}
 	sc := &cfg.Stuffing
 	ticks := max(int(math.Ceil(float64(sc.Window)/float64(cfg.Interval))), 1)
 	if len(rs.fails) != ticks {
@@ -99,7 +102,7 @@ func (d *Detector) evaluate(rs *routeState, cfg *Config, now time.Time, elapsed 
 	if sc.On {
 		current := float64(inWindow) / sc.Window.Seconds()
 		limit := sc.Factor * rs.rate[classAuth]
-		warm := !rs.first.IsZero() && now.Sub(rs.first) >= sc.Warmup
+		warm := now.Sub(rs.first) >= sc.Warmup
 		switch {
 		case !rs.alerting && warm && inWindow >= uint64(sc.MinFailures) && current > limit:
 			rs.alerting = true
@@ -120,7 +123,7 @@ func (d *Detector) evaluate(rs *routeState, cfg *Config, now time.Time, elapsed 
 	}
 	secs := elapsed.Seconds()
 	alpha := 1 - math.Exp(-secs/cfg.Baseline.Seconds())
-	warming := rs.first.IsZero() || now.Sub(rs.first) < cfg.Stuffing.Warmup
+	warming := now.Sub(rs.first) < cfg.Stuffing.Warmup
 	rs.evals++
 	for c := range rs.rate {
 		inst := float64(rs.cur[c]) / secs
