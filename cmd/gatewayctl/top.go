@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/edgeguard/edgeguard/policy/mgmt/api"
 	"github.com/edgeguard/edgeguard/policy/mgmt/client"
@@ -59,15 +62,16 @@ func (e *env) top(ctx context.Context) int {
 			writeFrame(e.stdout, c.Target, &t, nil, false)
 			return exitOK
 		}
-		var b bytes.Buffer // one write per frame: no flicker
-		b.WriteString(ansiClear)
+		var b bytes.Buffer
 		if err != nil {
 			fmt.Fprintf(&b, "%s: %v (retrying every %s)\n", c.Target.Name, err, every)
 		} else {
 			writeFrame(&b, c.Target, &t, prev, true)
 			prev = &t
 		}
-		_, _ = e.stdout.Write(b.Bytes())
+		rows, cols := termSize(e.stdout)
+		// One write per frame: no flicker.
+		_, _ = io.WriteString(e.stdout, ansiClear+fit(b.String(), rows, cols))
 		select {
 		case <-ctx.Done():
 			return exitOK
@@ -192,6 +196,40 @@ func writeFrame(w io.Writer, tg client.Target, t *api.Top, prev *api.Top, ansi b
 			fmt.Fprintln(w, "-")
 		}
 	}
+}
+
+// termSize is the terminal's size when w is one, else 0, 0.
+func termSize(w io.Writer) (rows, cols int) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0, 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0, 0
+	}
+	return int(ws.Row), int(ws.Col)
+}
+
+// fit cuts a frame to rows lines of cols characters, so that long event
+// lines or lists never scroll the view off the screen (0: no limit). The
+// lists come first and events last, so the cut takes the oldest events.
+func fit(frame string, rows, cols int) string {
+	lines := strings.Split(strings.TrimSuffix(frame, "\n"), "\n")
+	if rows > 0 && len(lines) > rows-1 {
+		lines = lines[:max(rows-1, 1)]
+	}
+	if cols > 0 {
+		for i, l := range lines {
+			if strings.Contains(l, "\x1b") { // headings: short, and cutting would lose the reset
+				continue
+			}
+			if r := []rune(l); len(r) > cols {
+				lines[i] = string(r[:cols-1]) + "…"
+			}
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // drops shows the enforcer's drop verdicts: per second since the previous

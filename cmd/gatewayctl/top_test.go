@@ -151,3 +151,25 @@ func TestTopFrame(t *testing.T) {
 		})
 	}
 }
+
+func TestFit(t *testing.T) {
+	frame := "head\n" + ansiBold + "TOP CLIENTS AND A LONG HEADING" + ansiReset + "\n0123456789\nlast\n"
+	cases := []struct {
+		name       string
+		rows, cols int
+		want       string
+	}{
+		{"no terminal", 0, 0, frame},
+		{"fits", 10, 80, frame},
+		{"too many lines: the last go", 3, 0, "head\n" + ansiBold + "TOP CLIENTS AND A LONG HEADING" + ansiReset + "\n"},
+		{"too wide: cut with an ellipsis, headings kept", 0, 6, "head\n" + ansiBold + "TOP CLIENTS AND A LONG HEADING" + ansiReset + "\n01234…\nlast\n"},
+		{"tiny terminal keeps one line", 1, 0, "head\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fit(frame, tc.rows, tc.cols); got != tc.want {
+				t.Errorf("fit(%d, %d) = %q, want %q", tc.rows, tc.cols, got, tc.want)
+			}
+		})
+	}
+}
