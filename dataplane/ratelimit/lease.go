@@ -365,9 +365,6 @@ func (s *LeaseSlot) Fail(a LeaseAsk) {
 // closed), so that the next request queues a new one.
 func (s *LeaseSlot) Cancel() { s.pending.Store(false) }
 
-// Owes reports the slot's unpaid credit (tests).
-func (s *LeaseSlot) Owes() int64 { return s.debt.Load() }
-
 var errNoWindows = errors.New("no windows")
 
 // compileCluster sets up l as a cluster limit: every variant gets its

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
-	args []string // extra redis-server arguments
+	args []string // redis-server's arguments
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -33,7 +34,31 @@ type Server struct {
 // Start starts a redis-server for t.
 func Start(t testing.TB) *Server { return start(t) }
 
-func start(t testing.TB, args ...string) *Server {
+func start(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	return launch(t, func(dir string, port int) []string {
+		return append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+			"--appendonly", "no", "--dir", dir, "--protected-mode", "no", "--loglevel", "warning",
+			// DEBUG SLEEP stalls the server: tests of a slow Redis need it.
+			"--enable-debug-command", "yes"}, extra...)
+	})
+}
+
+// StartSentinel starts a Sentinel watching master under the name
+// "mymaster" (quorum 1).
+func StartSentinel(t testing.TB, master *Server) *Server {
+	t.Helper()
+	return launch(t, func(dir string, port int) []string {
+		conf := filepath.Join(dir, "sentinel.conf")
+		doc := fmt.Sprintf("sentinel monitor mymaster 127.0.0.1 %d 1\nsentinel down-after-milliseconds mymaster 1000\n", master.port)
+		if err := os.WriteFile(conf, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return []string{conf, "--sentinel", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--protected-mode", "no", "--dir", dir}
+	})
+}
+
+func launch(t testing.TB, argv func(dir string, port int) []string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -48,7 +73,8 @@ func start(t testing.TB, args ...string) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port, args: args}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port}
+	s.args = argv(s.dir, port)
 	t.Cleanup(s.Stop)
 	s.Restart()
 	return s
@@ -63,11 +89,7 @@ func (s *Server) Restart() {
 	if s.cmd != nil {
 		s.t.Fatal("redistest: already running")
 	}
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", s.dir, "--protected-mode", "no", "--loglevel", "warning",
-		// DEBUG SLEEP stalls the server: tests of a slow Redis need it.
-		"--enable-debug-command", "yes")
-	cmd.Args = append(cmd.Args, s.args...)
+	cmd := exec.Command(s.bin, s.args...)
 	out, err := os.Create(fmt.Sprintf("%s/redis-%d.log", s.dir, time.Now().UnixNano()))
 	if err != nil {
 		s.t.Fatal(err)

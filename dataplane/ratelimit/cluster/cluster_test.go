@@ -466,3 +466,46 @@ func TestRedisClusterMode(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisSentinelMode: through a Sentinel, leases reach the master it
+// names and grant exactly what the GCRA grants.
+func TestRedisSentinelMode(t *testing.T) {
+	master := redistest.Start(t)
+	sentinel := redistest.StartSentinel(t, master)
+	store := ratelimit.NewStore()
+	t.Cleanup(store.Close)
+	c, err := cluster.New(cluster.Config{Mode: cluster.ModeSentinel, Addrs: []string{sentinel.Addr()}, MasterName: "mymaster",
+		KeyPrefix: "t:rs:", Timeout: 2 * time.Second, Clock: func() int64 { return store.Now(time.Now()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	tb, _ := store.Table("api", 100)
+	slots, _ := store.LeaseTable("api", 100)
+	l, err := ratelimit.NewLimit(tb, ratelimit.LimitConfig{Name: "api", Default: ratelimit.Windows{ratelimit.Minute: 10},
+		Thresholds: ratelimit.DefaultThresholds, Cluster: &ratelimit.ClusterConfig{Key: "api", Leaser: c, Slots: slots, Gateways: 1,
+			LeaseMin: 1, LeaseMax: 1, LeaseHorizon: 100 * time.Millisecond, LeaseTTL: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ratelimit.NewStage(store, ratelimit.StageConfig{Route: "r", Limits: []*ratelimit.Limit{l}, IPv6Prefix: 64, BanDuration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gateway{store: store, client: c, stage: st}
+	got := 0
+	for range 14 {
+		if g.do(t, client1) {
+			got++
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got != 10 || !c.Up() {
+		t.Fatalf("allowed %d, want 10 (up: %v)", got, c.Up())
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: master.Addr()})
+	defer rdb.Close()
+	if keys, err := rdb.Keys(context.Background(), "t:rs:*").Result(); err != nil || len(keys) != 1 {
+		t.Fatalf("master holds keys %v (%v), want the client's one", keys, err)
+	}
+}
