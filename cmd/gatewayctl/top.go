@@ -147,7 +147,7 @@ func writeFrame(w io.Writer, tg client.Target, t *api.Top, prev *api.Top, ansi b
 	}
 	tb.flush()
 	if t.UntrackedRequests > 0 {
-		fmt.Fprintf(w, "(%d requests from clients past the counting table: %d distinct clients in one second)\n", t.UntrackedRequests, t.DistinctClients)
+		fmt.Fprintf(w, "(%d requests from clients past the counting table: at least %d distinct clients in one second)\n", t.UntrackedRequests, t.DistinctClients)
 	}
 
 	fmt.Fprintf(w, "\n%s\n", head("TOP DENY REASONS"))

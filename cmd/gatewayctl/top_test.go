@@ -133,7 +133,7 @@ func TestTopFrame(t *testing.T) {
 			"enforcer   native eth0:native  drops (total) drop_burst 300\n",
 			"upstreams  !api 1/2 healthy\n",
 			"203.0.113.9  50.0   10.0      500",
-			"(7 requests from clients past the counting table: 5000 distinct clients in one second)",
+			"(7 requests from clients past the counting table: at least 5000 distinct clients in one second)",
 			"ANOMALIES\n07:59:58 anomaly_enumeration client_ip=203.0.113.9 identity=acme route=customers reason=distinct_ids\n",
 			"RECENT SECURITY EVENTS (0 dropped)\n07:59:57 limit_refused client_ip=203.0.113.9 route=customers reason=rate_limited x40\n",
 		}},

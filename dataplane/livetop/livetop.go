@@ -315,7 +315,10 @@ func (s *Snapshot) Requests() uint64 {
 }
 
 // Snapshot merges the window: the summaries of the last intervals and the
-// interval that just ended. It lists at most top clients and reasons.
+// interval that just ended. It lists at most top clients and reasons. A
+// client counts in the intervals where it was among the KeepPerInterval
+// busiest: a steady heavy client is exact, one that was busy only now and
+// then may be undercounted.
 func (t *Tracker) Snapshot(top int) Snapshot {
 	t.mu.Lock()
 	defer t.mu.Unlock()
