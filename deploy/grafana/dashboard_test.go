@@ -6,7 +6,10 @@ package grafana_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -113,6 +116,43 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 	t.Logf("%d panels, %d queries, %d metric uses checked against %d names in the code", len(d.Panels), len(exprs), used, len(known))
+}
+
+// TestDashboardPromtool has Prometheus's own parser read every query, as
+// recording rules (Grafana's $__rate_interval as 5m), where promtool is
+// installed.
+func TestDashboardPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed (Debian: apt-get install prometheus): queries checked by TestDashboard only, not parsed by promtool")
+	}
+	b, err := os.ReadFile("edgeguard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	var rules strings.Builder
+	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	n := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			expr := strings.ReplaceAll(tg.Expr, "$__rate_interval", "5m")
+			q, _ := json.Marshal(expr) // a JSON string is a YAML string
+			fmt.Fprintf(&rules, "      - record: edgeguard_dashboard_query_%d\n        expr: %s\n", n, q)
+			n++
+		}
+	}
+	path := filepath.Join(t.TempDir(), "queries.yml")
+	if err := os.WriteFile(path, []byte(rules.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("SUCCESS: %d rules found", n)) {
+		t.Fatalf("promtool check rules on the dashboard's %d queries: %v\n%s", n, err, out)
+	}
 }
 
 // balanced checks (), [] and {} pair up outside quoted strings.
