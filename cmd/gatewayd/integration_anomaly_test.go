@@ -16,10 +16,13 @@ import (
 // reqFrom sends one request from the loopback address src on a new
 // connection and returns the status, 0 when the connection failed (a
 // banned source's connection is closed at accept).
-func reqFrom(src, method, uri string) int {
+func reqFrom(src, method, uri string, hdr ...string) int {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
 	req, _ := http.NewRequest(method, uri, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0
@@ -46,6 +49,7 @@ func anomalyEvents(t *testing.T, path string) map[string]int {
 // the probing detector, set to ban, bans its source through the enforcer.
 func TestAnomalyDetection(t *testing.T) {
 	dir := t.TempDir()
+	key := "egk_anomaly-key-0123456789abcdef"
 	events := filepath.Join(dir, "events.jsonl")
 	up := startUpstream(t, "api", func(ctx *fasthttp.RequestCtx) {
 		if strings.HasPrefix(string(ctx.Path()), "/acct/bad") {
@@ -66,12 +70,16 @@ routes:
   - {name: admin, path: /admin, upstream: api}
   - {name: items, path: /items, upstream: api}
   - {name: orders, path: /orders, upstream: api}
+  - {name: accounts, path: /accounts, upstream: api, auth: {methods: [api_key]}}
+auth:
+  api_keys:
+    keys: [{id: acme-1, client: acme, hash: "`+keyHash(key)+`"}]
 anomaly:
   interval: 100ms
   baseline: 1m
   ban_duration: 1m
   credential_stuffing: {window: 2s, warmup: 2s, factor: 5, min_failures: 20}
-  enumeration: {window: 30s, threshold: 40, patterns: ["/customers/{id}"], infer: false}
+  enumeration: {window: 30s, threshold: 40, patterns: ["/customers/{id}"]}
   probing: {window: 30s, threshold: 30, ban: true}
   admin_first_seen: {routes: [admin], warmup: 2s}
   unusual_methods: {warmup: 2s, declared: {orders: [GET]}}
@@ -79,9 +87,9 @@ anomaly:
 	start := time.Now()
 	base := "http://" + g.data
 	const n = 60 // requests per phase and detector
-	send := func(src, method, path string, want int) {
+	send := func(src, method, path string, want int, hdr ...string) {
 		t.Helper()
-		if got := reqFrom(src, method, base+path); got != want {
+		if got := reqFrom(src, method, base+path, hdr...); got != want {
 			t.Fatalf("%s %s from %s: %d, want %d", method, path, src, got, want)
 		}
 	}
@@ -97,12 +105,13 @@ anomaly:
 
 	// Benign traffic of the attacks' volume.
 	for i := 0; i < n; i++ {
-		send("127.0.0.1", "POST", "/acct/login", 200)                    // logins that succeed
-		send("127.0.0.1", "GET", fmt.Sprintf("/customers/%d", i%5), 200) // a few customers, again and again
-		send("127.0.0.3", "GET", fmt.Sprintf("/items/%d", i), 200)       // the would-be prober, finding things
-		send("127.0.0.1", "GET", "/admin/status", 200)                   // the known admin source
-		send("127.0.0.1", []string{"GET", "POST"}[i%2], "/items", 200)   // the methods seen in warm-up
-		send("127.0.0.1", "GET", "/orders", 200)                         // the declared method
+		send("127.0.0.1", "POST", "/acct/login", 200)                                     // logins that succeed
+		send("127.0.0.1", "GET", fmt.Sprintf("/customers/%d", i%5), 200)                  // a few customers, again and again
+		send("127.0.0.3", "GET", fmt.Sprintf("/items/%d", i%5), 200)                      // the would-be prober, finding things
+		send("127.0.0.1", "GET", "/admin/status", 200)                                    // the known admin source
+		send("127.0.0.1", []string{"GET", "POST"}[i%2], "/items", 200)                    // the methods seen in warm-up
+		send("127.0.0.1", "GET", "/orders", 200)                                          // the declared method
+		send("127.0.0.4", "GET", fmt.Sprintf("/accounts/%d", i%5), 200, "X-API-Key", key) // an API client's usual accounts
 	}
 	time.Sleep(500 * time.Millisecond) // five evaluations: an alert would be written by now
 	if got := anomalyEvents(t, events); len(got) != 0 {
@@ -120,10 +129,14 @@ anomaly:
 		send("127.0.0.2", "GET", "/admin/users", 200) // a new admin source
 		send("127.0.0.1", "DELETE", "/items/7", 200)  // never seen in warm-up
 		send("127.0.0.1", "PUT", "/orders", 200)      // not declared
+		// The same API key walking account IDs (an inferred pattern) from
+		// two addresses: counted by its identity.
+		send(fmt.Sprintf("127.0.0.%d", 4+i%2), "GET", fmt.Sprintf("/accounts/%d", 2000+i), 200, "X-API-Key", key)
 	}
 	want := map[string]int{
 		"anomaly_credential_stuffing acct 127.0.0.1": 1,
 		"anomaly_enumeration customers 127.0.0.1":    1,
+		"anomaly_enumeration accounts 127.0.0.4":     1,
 		"anomaly_probing  127.0.0.3":                 1,
 		"anomaly_admin_first_seen admin 127.0.0.2":   1,
 		"anomaly_unusual_method items 127.0.0.1":     1,
@@ -148,9 +161,14 @@ anomaly:
 	if _, ok := probe["until"]; !ok {
 		t.Errorf("probing event without the ban's end: %v", probe)
 	}
-	enum := waitEvent(t, events, map[string]any{"type": "anomaly_enumeration", "reason": "distinct_ids"})
-	if d, _ := enum["detail"].(string); !strings.Contains(d, "/customers/{id}") {
-		t.Errorf("enumeration event does not name the pattern: %v", enum)
+	for route, pattern := range map[string]string{"customers": "/customers/{id}", "accounts": "/accounts/{id}"} {
+		enum := waitEvent(t, events, map[string]any{"type": "anomaly_enumeration", "route": route, "reason": "distinct_ids"})
+		if d, _ := enum["detail"].(string); !strings.Contains(d, pattern) {
+			t.Errorf("enumeration event does not name the pattern %s: %v", pattern, enum)
+		}
+		if route == "accounts" && enum["identity"] != "acme-1" {
+			t.Errorf("enumeration by an API key without its identity: %v", enum)
+		}
 	}
 	waitFor(t, "anomaly metrics", func() bool {
 		m := g.metrics(t)
