@@ -106,11 +106,11 @@ const MaxWindowTicks = 600
 func (c *Config) Compile() error {
 	switch {
 	case c.Interval <= 0:
-		return fmt.Errorf("anomaly: interval must be > 0, got %s", c.Interval)
+		return fmt.Errorf("interval must be > 0, got %s", c.Interval)
 	case c.Stuffing.On && c.Stuffing.Window/c.Interval > MaxWindowTicks:
-		return fmt.Errorf("anomaly: credential stuffing window %s is over %d intervals of %s", c.Stuffing.Window, MaxWindowTicks, c.Interval)
+		return fmt.Errorf("credential stuffing window %s is over %d intervals of %s", c.Stuffing.Window, MaxWindowTicks, c.Interval)
 	case c.Enumeration.Threshold > MaxThreshold:
-		return fmt.Errorf("anomaly: enumeration threshold must be <= %d, got %d", MaxThreshold, c.Enumeration.Threshold)
+		return fmt.Errorf("enumeration threshold must be <= %d, got %d", MaxThreshold, c.Enumeration.Threshold)
 	}
 	c.Enumeration.patterns = c.Enumeration.patterns[:0]
 	for _, s := range c.Enumeration.Patterns {
@@ -123,7 +123,7 @@ func (c *Config) Compile() error {
 	for route, ms := range c.Methods.Declared {
 		for _, m := range ms {
 			if methodIndex([]byte(m)) == methodOther {
-				return fmt.Errorf("anomaly: unusual_methods.declared.%s: unknown method %q", route, m)
+				return fmt.Errorf("unusual_methods.declared.%s: unknown method %q", route, m)
 			}
 		}
 	}
@@ -185,7 +185,7 @@ type pattern struct {
 
 func parsePattern(s string) (pattern, error) {
 	if !strings.HasPrefix(s, "/") || len(s) > MaxPath {
-		return pattern{}, fmt.Errorf("anomaly: enumeration pattern %q must start with / and be at most %d bytes", s, MaxPath)
+		return pattern{}, fmt.Errorf("enumeration pattern %q must start with / and be at most %d bytes", s, MaxPath)
 	}
 	p := pattern{text: s, hash: hashString(s)}
 	ids := 0
@@ -195,13 +195,13 @@ func parsePattern(s string) (pattern, error) {
 			p.segs = append(p.segs, nil)
 			ids++
 		case strings.ContainsAny(seg, "{}"):
-			return pattern{}, fmt.Errorf("anomaly: enumeration pattern %q: segment %q must be a literal or a whole {name}", s, seg)
+			return pattern{}, fmt.Errorf("enumeration pattern %q: segment %q must be a literal or a whole {name}", s, seg)
 		default:
 			p.segs = append(p.segs, []byte(seg))
 		}
 	}
 	if ids == 0 {
-		return pattern{}, fmt.Errorf("anomaly: enumeration pattern %q has no {id} segment", s)
+		return pattern{}, fmt.Errorf("enumeration pattern %q has no {id} segment", s)
 	}
 	return p, nil
 }
