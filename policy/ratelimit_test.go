@@ -4,8 +4,10 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -301,5 +303,56 @@ func TestRateLimitClusterSharesBans(t *testing.T) {
 			t.Fatalf("gateway 2 bans %v: the ban did not spread within a second", bans)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRateLimitClusterPassword: rate_limit.cluster.password_file
+// authenticates to Redis; a wrong password means fallback, and a missing
+// file is a compile error naming the key.
+func TestRateLimitClusterPassword(t *testing.T) {
+	rs := redistest.Start(t, "--requirepass", "s3cret")
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	doc := func(file string) string {
+		return "upstreams:\n  - name: a\n    targets: [127.0.0.1:1]\n" +
+			"rate_limit:\n  cluster:\n    addresses: [\"" + rs.Addr() + "\"]\n    gateways: 1\n    timeout: 2s\n    password_file: " + file + "\n" +
+			"  limits:\n    api:\n      minute: 2\n      span: cluster\n" +
+			"routes:\n  - name: users\n    path: /users\n    upstream: a\n    rate_limit: {limits: [api]}\n"
+	}
+	tests := []struct {
+		name   string
+		file   string
+		wantUp bool
+	}{
+		{"right password", write("good", "s3cret\n"), true},
+		{"wrong password", write("bad", "guess\n"), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := newHolder(t, doc(tc.file))
+			c := h.Current().rate.cluster
+			for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				charge(t, h.Current(), "/users", time.Now())
+				if c.Up() == tc.wantUp && (!tc.wantUp || c.Ops() > 1) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("cluster up %v after 3s, want %v", c.Up(), tc.wantUp)
+				}
+			}
+		})
+	}
+	l, err := config.Parse([]byte(doc(dir+"/missing")), "yaml", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compile(l, nil, Options{}); err == nil || !strings.Contains(err.Error(), "rate_limit.cluster.password_file") {
+		t.Fatalf("missing password file: %v", err)
 	}
 }

@@ -31,8 +31,9 @@ type Server struct {
 	done chan struct{}
 }
 
-// Start starts a redis-server for t.
-func Start(t testing.TB) *Server { return start(t) }
+// Start starts a redis-server for t, with extra redis-server arguments
+// (e.g. "--requirepass", "secret").
+func Start(t testing.TB, extra ...string) *Server { return start(t, extra...) }
 
 func start(t testing.TB, extra ...string) *Server {
 	t.Helper()
@@ -113,7 +114,8 @@ func (s *Server) Restart() {
 				n, err = c.Read(buf)
 			}
 			c.Close()
-			if err == nil && string(buf[:n]) == "+PONG\r\n" {
+			// A server with a password answers, refusing: it is up too.
+			if err == nil && (string(buf[:n]) == "+PONG\r\n" || strings.HasPrefix(string(buf[:n]), "-NOAUTH")) {
 				return
 			}
 		}

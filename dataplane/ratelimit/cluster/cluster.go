@@ -334,7 +334,9 @@ func (c *Client) lease(slots []*ratelimit.LeaseSlot, asks []ratelimit.LeaseAsk) 
 		}
 	}
 	now := c.cfg.Clock()
-	if err != nil && !isRedisError(err) {
+	if err != nil && allFailed(cmds) {
+		// No answer at all (network, timeout, authentication, a cluster
+		// without quorum): Redis is down for the limiter.
 		redisErrs.Inc()
 		for i, s := range slots {
 			s.Fail(asks[i])
@@ -345,7 +347,8 @@ func (c *Client) lease(slots []*ratelimit.LeaseSlot, asks []ratelimit.LeaseAsk) 
 	for i, s := range slots {
 		g, err := grantOf(cmds[i])
 		if err != nil {
-			// A script error is a bug, not an outage: count it, keep the debt.
+			// One ask failed while others got answers: count it, keep the
+			// debt, stay in cluster mode.
 			redisErrs.Inc()
 			s.Fail(asks[i])
 			continue
@@ -427,15 +430,21 @@ func grantOf(cmd *redis.Cmd) (ratelimit.LeaseGrant, error) {
 	return ratelimit.LeaseGrant{Granted: v[0], Wait: v[1] * int64(time.Microsecond), Backlog: max(v[2], 0), Window: v[3]}, nil
 }
 
-func isNoScript(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
+// allFailed reports that Redis answered none of cmds: neither a value nor
+// an error of its own (a failed handshake, such as a wrong password,
+// leaves the commands without either).
+func allFailed(cmds []*redis.Cmd) bool {
+	for _, cmd := range cmds {
+		var re redis.Error
+		if cmd.Val() != nil || errors.As(cmd.Err(), &re) {
+			return false
+		}
+	}
+	return true
 }
 
-// isRedisError reports an error answered by Redis (a script error), as
-// opposed to a network failure or timeout.
-func isRedisError(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re) && !errors.Is(err, context.DeadlineExceeded)
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
 // prober pings Redis while it is down and brings the client back up once
