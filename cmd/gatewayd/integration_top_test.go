@@ -35,6 +35,14 @@ server: {shutdown_grace: 5s}
 xdp: {mode: "off"}
 upstreams: [{name: api, targets: [`+up.addr()+`]}]
 routes: [{name: app, path: /app, upstream: api}]
+anomaly:
+  interval: 100ms
+  baseline: 1s
+  probing: {threshold: 10, window: 10s}
+  credential_stuffing: {enabled: false}
+  enumeration: {enabled: false}
+  admin_first_seen: {enabled: false}
+  unusual_methods: {enabled: false}
 `)
 	pattern := []struct {
 		src, path string
@@ -110,16 +118,19 @@ routes: [{name: app, path: /app, upstream: api}]
 			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	// The probe of /admin is a security event, and the view's polling is not.
-	waitFor(t, "the probe's event in the view", func() bool {
-		get("")
-		for _, raw := range top.Events {
-			if s := string(raw); strings.Contains(s, `"route_refused"`) && strings.Contains(s, `"127.0.0.4"`) {
-				return true
+	// The probe of /admin is a security event, and an anomaly (12 404s
+	// from one source, threshold 10); the view's polling is not an event.
+	for _, typ := range []string{"route_refused", "anomaly_probing"} {
+		waitFor(t, typ+" of 127.0.0.4 in the view", func() bool {
+			get("")
+			for _, raw := range top.Events {
+				if s := string(raw); strings.Contains(s, `"`+typ+`"`) && strings.Contains(s, `"127.0.0.4"`) {
+					return true
+				}
 			}
-		}
-		return false
-	})
+			return false
+		})
+	}
 	for _, raw := range top.Events {
 		var ev struct{ Action, Result string }
 		if err := json.Unmarshal(raw, &ev); err != nil {
@@ -145,6 +156,7 @@ routes: [{name: app, path: /app, upstream: api}]
 		"TOP CLIENTS", "127.0.0.2", "127.0.0.4", "TOP DENY REASONS", "no_route",
 		"drops (total) drop_banned 0 drop_blocklist ", "upstreams  api 1/1 healthy", "BANS (1)", "198.51.100.7",
 		"RECENT SECURITY EVENTS", "route_refused client_ip=127.0.0.4",
+		"ANOMALIES\n", "anomaly_probing client_ip=127.0.0.4",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("top --once lacks %q:\n%s", want, out)
