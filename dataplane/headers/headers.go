@@ -537,22 +537,32 @@ func stripHopByHop(h headerFields) {
 	for _, v := range h.PeekAll(strConnection) {
 		for len(v) > 0 {
 			var tok []byte
-			if i := bytes.IndexByte(v, ','); i >= 0 {
-				tok, v = v[:i], v[i+1:]
-			} else {
-				tok, v = v, nil
+			if tok, v = nextConnectionToken(v); tok != nil {
+				h.DelBytes(tok)
 			}
-			tok = trimOWS(tok)
-			if len(tok) == 0 || !isToken(tok) || bytes.EqualFold(tok, valueClose) ||
-				isOneOf(tok, hopByHop) || isOneOf(tok, protected) {
-				continue
-			}
-			h.DelBytes(tok)
 		}
 	}
 	for _, n := range hopByHop {
 		del(h, n)
 	}
+}
+
+// nextConnectionToken splits the first element off a Connection value: it
+// returns the name it lists, or nil for "close", hop-by-hop and protected
+// names (which a Connection header may not remove) and non-tokens, and the
+// rest of the value.
+func nextConnectionToken(v []byte) (tok, rest []byte) {
+	if i := bytes.IndexByte(v, ','); i >= 0 {
+		tok, rest = v[:i], v[i+1:]
+	} else {
+		tok = v
+	}
+	tok = trimOWS(tok)
+	if len(tok) == 0 || !isToken(tok) || bytes.EqualFold(tok, valueClose) ||
+		isOneOf(tok, hopByHop) || isOneOf(tok, protected) {
+		return nil, rest
+	}
+	return tok, rest
 }
 
 func isToken(b []byte) bool {

@@ -101,14 +101,7 @@ func collect(names []byte, ends []int, name []byte, full bool) ([]byte, []int, b
 func appendConnectionTokens(toks []byte, ends []int, v []byte) ([]byte, []int) {
 	for len(v) > 0 {
 		var tok []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			tok, v = v[:i], v[i+1:]
-		} else {
-			tok, v = v, nil
-		}
-		tok = trimOWS(tok)
-		if len(tok) == 0 || !isToken(tok) || bytes.EqualFold(tok, valueClose) ||
-			isOneOf(tok, hopByHop) || isOneOf(tok, protected) {
+		if tok, v = nextConnectionToken(v); tok == nil {
 			continue
 		}
 		if len(ends) == cap(ends) || len(toks)+len(tok) > cap(toks) {
