@@ -110,7 +110,7 @@ func (e *Enforcement) WatchBurstBans(log *slog.Logger, events *secevent.Log) <-c
 		close(done)
 		return done
 	}
-	ban := e.Enforcer.Ban // the ban store when bans are persisted
+	ban := e.Ban // the ban store when bans are persisted, then the fleet
 	gate := &loggate.Gate{Burst: burstLogBurst, Suppressed: burstLogsSuppressed.Inc}
 	go func() {
 		defer close(done)

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -29,6 +32,84 @@ type Enforcement struct {
 	// state directory). The Enforcer then is this store, so bans from every
 	// caller (rate limiter included) are kept.
 	BanStore *banstore.Store
+	// fleet publishes this gateway's own bans and unbans to the others
+	// (the cluster's ban stream) once a policy with cluster limits set it.
+	fleet atomic.Pointer[BanPublisher]
+}
+
+// BanPublisher tells the other gateways of a ban or unban issued here.
+type BanPublisher interface {
+	PublishBan(src netip.Prefix, until time.Time)
+	PublishUnban(src netip.Prefix)
+}
+
+// ShareBans makes every ban and unban issued here (rate limiter, burst
+// meter, management API: all go through Ban, Unban, AddBan or RemoveBan)
+// known to the fleet through p. Bans that came from the fleet enter through
+// ApplyFleetBan and ApplyFleetUnban, which do not publish: no echo.
+func (e *Enforcement) ShareBans(p BanPublisher) { e.fleet.Store(&p) }
+
+// Ban bans src here and publishes it to the fleet.
+func (e *Enforcement) Ban(src netip.Prefix, until time.Time) error {
+	if err := e.Enforcer.Ban(src, until); err != nil {
+		return err
+	}
+	if p := e.fleet.Load(); p != nil {
+		(*p).PublishBan(src, until)
+	}
+	return nil
+}
+
+// Unban lifts src's ban here and, so that an operator's unban holds
+// fleet-wide, at the other gateways too.
+func (e *Enforcement) Unban(src netip.Prefix) error {
+	if err := e.Enforcer.Unban(src); err != nil {
+		return err
+	}
+	if p := e.fleet.Load(); p != nil {
+		(*p).PublishUnban(src)
+	}
+	return nil
+}
+
+// AddBan is Ban acknowledged only once the ban is on disk (when bans are
+// persisted), for the management API.
+func (e *Enforcement) AddBan(src netip.Prefix, until time.Time) error {
+	if e.BanStore == nil {
+		return e.Ban(src, until)
+	}
+	if err := e.BanStore.Add(src, until); err != nil {
+		return err
+	}
+	if p := e.fleet.Load(); p != nil {
+		(*p).PublishBan(src, until)
+	}
+	return nil
+}
+
+// RemoveBan is Unban acknowledged once on disk.
+func (e *Enforcement) RemoveBan(src netip.Prefix) error {
+	if e.BanStore == nil {
+		return e.Unban(src)
+	}
+	if err := e.BanStore.Remove(src); err != nil {
+		return err
+	}
+	if p := e.fleet.Load(); p != nil {
+		(*p).PublishUnban(src)
+	}
+	return nil
+}
+
+// ApplyFleetBan applies a ban another gateway published, without
+// publishing it again.
+func (e *Enforcement) ApplyFleetBan(src netip.Prefix, until time.Time) error {
+	return e.Enforcer.Ban(src, until)
+}
+
+// ApplyFleetUnban lifts a ban another gateway lifted, without publishing.
+func (e *Enforcement) ApplyFleetUnban(src netip.Prefix) error {
+	return e.Enforcer.Unban(src)
 }
 
 // PersistBans restores the bans kept in dir into the enforcer and, from

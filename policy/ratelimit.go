@@ -57,8 +57,15 @@ func compileRateLimit(c *config.Config, prev *rateState, opt Options) (*rateStat
 		if opt.Enforcer != nil {
 			// Bans spread through the cluster: the limiter's bans are
 			// published, the other gateways' applied here.
-			rs.cluster.ShareBans(opt.Enforcer.Ban, rs.banFor)
-			rs.enforcer = sharedBans{Enforcer: opt.Enforcer, c: rs.cluster}
+			if enf, ok := opt.Enforcer.(*Enforcement); ok {
+				// Every ban of this gateway goes through enf: share them
+				// all there, and apply the fleet's without republishing.
+				rs.cluster.ShareBans(enf.ApplyFleetBan, enf.ApplyFleetUnban, rs.banFor)
+				enf.ShareBans(rs.cluster)
+			} else {
+				rs.cluster.ShareBans(opt.Enforcer.Ban, opt.Enforcer.Unban, rs.banFor)
+				rs.enforcer = sharedBans{Enforcer: opt.Enforcer, c: rs.cluster}
+			}
 		}
 	}
 	return rs, nil

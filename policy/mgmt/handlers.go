@@ -444,11 +444,7 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, p principal) {
 	}
 	until := time.Now().Add(d)
 	// A persisted ban is acknowledged only once it is on disk.
-	ban := s.opt.Enforcement.Ban
-	if st := s.opt.Enforcement.BanStore; st != nil {
-		ban = st.Add
-	}
-	if err := ban(src, until); err != nil {
+	if err := s.opt.Enforcement.AddBan(src, until); err != nil {
 		fail(w, http.StatusInternalServerError, "ban %s: %v", enforce.FormatSource(src), err)
 		return
 	}
@@ -473,11 +469,7 @@ func (s *Server) unban(w http.ResponseWriter, r *http.Request, p principal) {
 		writeJSON(w, http.StatusOK, res)
 		return
 	}
-	unban := s.opt.Enforcement.Unban
-	if st := s.opt.Enforcement.BanStore; st != nil {
-		unban = st.Remove
-	}
-	if err := unban(src); err != nil {
+	if err := s.opt.Enforcement.RemoveBan(src); err != nil {
 		fail(w, http.StatusInternalServerError, "unban %s: %v", enforce.FormatSource(src), err)
 		return
 	}

@@ -18,7 +18,12 @@ import (
 // reads the stream with a blocking XREAD and applies the other gateways'
 // bans that have not expired, so a ban reaches the fleet within a round
 // trip. A gateway that starts (or comes back after an outage) reads from
-// CatchUp ago, so it applies every ban still running. The stream is
+// CatchUp ago, so it applies every ban still running. An unban
+// (PublishUnban) travels the same way, in order, so an operator's unban
+// lifts the ban fleet-wide and a catch-up replays ban then unban. Entries
+// carry the publishing gateway's id and are never applied by it, and what
+// a gateway applies from the stream is not published again (the caller's
+// apply and lift must not publish), so nothing echoes. The stream is
 // capped (approximately) at maxBanEntries.
 
 const (
@@ -39,6 +44,7 @@ var (
 type banMsg struct {
 	src   netip.Prefix
 	until time.Time
+	unban bool
 }
 
 func newGatewayID() string {
@@ -47,26 +53,37 @@ func newGatewayID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ShareBans starts sharing bans: those given to PublishBan go to the
-// stream, and the other gateways' bans on it go to apply (the enforcer's
-// Ban), from catchUp ago on. Call it at most once.
-func (c *Client) ShareBans(apply func(src netip.Prefix, until time.Time) error, catchUp time.Duration) {
+// ShareBans starts sharing bans: those given to PublishBan and
+// PublishUnban go to the stream, and the other gateways' bans and unbans
+// on it go to apply and lift, from catchUp ago on. apply and lift must not
+// publish. Call it at most once.
+func (c *Client) ShareBans(apply func(src netip.Prefix, until time.Time) error, lift func(src netip.Prefix) error, catchUp time.Duration) {
 	if !c.sharing.CompareAndSwap(false, true) {
 		return
 	}
 	c.wg.Add(2)
 	go c.publishBans()
-	go c.followBans(apply, catchUp)
+	go c.followBans(apply, lift, catchUp)
+}
+
+// PublishUnban queues the lifting of src's ban for the other gateways, as
+// PublishBan does.
+func (c *Client) PublishUnban(src netip.Prefix) {
+	c.queueBan(banMsg{src: src, unban: true})
 }
 
 // PublishBan queues a ban for the other gateways without blocking; a full
 // queue (Redis down for long) drops it, counted.
 func (c *Client) PublishBan(src netip.Prefix, until time.Time) {
+	c.queueBan(banMsg{src: src, until: until})
+}
+
+func (c *Client) queueBan(m banMsg) {
 	if !c.sharing.Load() || c.closed.Load() {
 		return
 	}
 	select {
-	case c.bans <- banMsg{src, until}:
+	case c.bans <- m:
 	default:
 		bansDropped.Inc()
 	}
@@ -82,10 +99,13 @@ func (c *Client) publishBans() {
 			return
 		case m = <-c.bans:
 		}
+		values := []string{"src", m.src.String(), "until", strconv.FormatInt(m.until.UnixMilli(), 10), "gw", c.id}
+		if m.unban {
+			values = []string{"src", m.src.String(), "op", "unban", "gw", c.id}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 		err := c.rdb.XAdd(ctx, &redis.XAddArgs{
-			Stream: key, MaxLen: maxBanEntries, Approx: true,
-			Values: []string{"src", m.src.String(), "until", strconv.FormatInt(m.until.UnixMilli(), 10), "gw", c.id},
+			Stream: key, MaxLen: maxBanEntries, Approx: true, Values: values,
 		}).Err()
 		cancel()
 		if err != nil {
@@ -97,7 +117,7 @@ func (c *Client) publishBans() {
 	}
 }
 
-func (c *Client) followBans(apply func(netip.Prefix, time.Time) error, catchUp time.Duration) {
+func (c *Client) followBans(apply func(netip.Prefix, time.Time) error, lift func(netip.Prefix) error, catchUp time.Duration) {
 	defer c.wg.Done()
 	key := c.cfg.KeyPrefix + banStream
 	last := strconv.FormatInt(time.Now().Add(-catchUp).UnixMilli(), 10) + "-0"
@@ -130,6 +150,15 @@ func (c *Client) followBans(apply func(netip.Prefix, time.Time) error, catchUp t
 					continue
 				}
 				src, err1 := netip.ParsePrefix(str(m.Values["src"]))
+				if err1 == nil && str(m.Values["op"]) == "unban" {
+					if err := lift(src); err != nil {
+						bansDropped.Inc()
+						c.log.Error("rate limit cluster: apply a shared unban", "source", src, "error", err)
+						continue
+					}
+					bansApplied.Inc()
+					continue
+				}
 				ms, err2 := strconv.ParseInt(str(m.Values["until"]), 10, 64)
 				if err1 != nil || err2 != nil {
 					bansDropped.Inc()

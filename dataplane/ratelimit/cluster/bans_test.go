@@ -28,6 +28,13 @@ func (b *banLog) has(src netip.Prefix) bool {
 	return ok
 }
 
+func (b *banLog) lift(src netip.Prefix) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.bans, src)
+	return nil
+}
+
 func (b *banLog) until(src netip.Prefix) (time.Time, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -44,7 +51,7 @@ func sharingClient(t *testing.T, addr string) (*cluster.Client, *banLog) {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	l := &banLog{bans: map[netip.Prefix]time.Time{}}
-	c.ShareBans(l.apply, time.Hour)
+	c.ShareBans(l.apply, l.lift, time.Hour)
 	return c, l
 }
 
@@ -79,5 +86,12 @@ func TestBanSharing(t *testing.T) {
 	}
 	if until, _ := cl.until(src); until.Before(time.Now().Add(50 * time.Second)) {
 		t.Fatalf("caught-up ban ends at %s: expiry not carried", until)
+	}
+	// An unban lifts the ban at every other gateway.
+	a.PublishUnban(src)
+	for deadline := time.Now().Add(time.Second); bl.has(src) || cl.has(src); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("unban not applied at the other gateways within a second")
+		}
 	}
 }
