@@ -14,6 +14,7 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit/cluster"
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit/login"
+	"github.com/edgeguard/edgeguard/dataplane/secevent"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
 
@@ -50,7 +51,7 @@ func compileRateLimit(c *config.Config, prev *rateState, opt Options) (*rateStat
 		rs.store.SetMaxDelayed(c.RateLimit.MaxDelayed)
 	}
 	if c.RateLimit.UsesCluster() {
-		if err := rs.compileCluster(&c.RateLimit.Cluster, prev); err != nil {
+		if err := rs.compileCluster(&c.RateLimit.Cluster, prev, opt.Events); err != nil {
 			rs.release(prev)
 			return nil, err
 		}
@@ -88,7 +89,7 @@ func (s sharedBans) Ban(src netip.Prefix, until time.Time) error {
 
 // compileCluster connects to the Redis of rate_limit.cluster, or keeps
 // prev's connection when nothing about it changed.
-func (rs *rateState) compileCluster(cl *config.RateCluster, prev *rateState) error {
+func (rs *rateState) compileCluster(cl *config.RateCluster, prev *rateState, events *secevent.Log) error {
 	var password string
 	if cl.PasswordFile != "" {
 		b, err := os.ReadFile(cl.PasswordFile)
@@ -106,7 +107,8 @@ func (rs *rateState) compileCluster(cl *config.RateCluster, prev *rateState) err
 	c, err := cluster.New(cluster.Config{
 		Mode: cl.Mode, Addrs: cl.Addresses, MasterName: cl.MasterName, Username: cl.Username, Password: password,
 		KeyPrefix: cl.KeyPrefix, Timeout: cl.Timeout, ProbeEvery: cl.ProbeInterval,
-		Clock: func() int64 { return store.Now(time.Now()) },
+		Clock:        func() int64 { return store.Now(time.Now()) },
+		OnTransition: clusterEvent(events),
 	})
 	if err != nil {
 		return fmt.Errorf("rate_limit.cluster: %w", err)
@@ -311,4 +313,20 @@ func (rs *rateState) release(next *rateState) {
 		}
 	}
 	rs.store.Drop(drop...)
+}
+
+// clusterEvent records a cluster limit's fallback and return as security
+// events in events (nil: none): an operator must hear that the fleet's
+// limits went per gateway.
+func clusterEvent(events *secevent.Log) func(bool, []string, string) {
+	if events == nil {
+		return nil
+	}
+	return func(up bool, limits []string, reason string) {
+		e := secevent.Event{Type: secevent.RateLimitClusterFallback, Route: strings.Join(limits, ","), Reason: "fallback", Detail: reason}
+		if up {
+			e.Type, e.Reason = secevent.RateLimitClusterRestored, "restored"
+		}
+		events.Emit(&e)
+	}
 }

@@ -80,6 +80,10 @@ const (
 	AnomalyProbing            // one source collected many 404s
 	AnomalyAdminFirstSeen     // a source reached an admin route for the first time
 	AnomalyUnusualMethod      // a method the route never saw in warm-up, or outside its declared set
+	// Cluster rate limits (dataplane/ratelimit/cluster), one line per
+	// transition: Route holds the limits, Detail the reason.
+	RateLimitClusterFallback // Redis slow or down: cluster limits run on local rates
+	RateLimitClusterRestored // Redis answers again: cluster limits back in cluster mode
 	numTypes
 )
 
@@ -104,6 +108,8 @@ var typeNames = [numTypes]string{
 	AnomalyProbing:            "anomaly_probing",
 	AnomalyAdminFirstSeen:     "anomaly_admin_first_seen",
 	AnomalyUnusualMethod:      "anomaly_unusual_method",
+	RateLimitClusterFallback:  "ratelimit_cluster_fallback",
+	RateLimitClusterRestored:  "ratelimit_cluster_restored",
 }
 
 // String returns the stable name, e.g. "auth_failure".

@@ -64,6 +64,9 @@ type Config struct {
 	// Clock returns the limiter store's time (ratelimit.Store.Now(time.Now())).
 	Clock  func() int64
 	Logger *slog.Logger
+	// OnTransition (optional) hears each switch to fallback (up false,
+	// with the reason) and back: the security event beside the log line.
+	OnTransition func(up bool, limits []string, reason string)
 }
 
 //go:embed lease.lua
@@ -271,12 +274,22 @@ func (c *Client) setUp(up bool, err error) {
 		toCluster.Inc()
 		c.log.Info("rate limit cluster: Redis answers again, cluster limits back in cluster mode",
 			"limits", strings.Join(names, ","), "down_for", time.Since(c.downAt).Round(time.Millisecond).String())
+		if c.cfg.OnTransition != nil {
+			c.cfg.OnTransition(true, names, "redis answers")
+		}
 		return
 	}
 	c.downAt = time.Now()
 	toFallback.Inc()
 	c.log.Warn("rate limit cluster: Redis unavailable, cluster limits fall back to local rates divided by gateways",
 		"limits", strings.Join(names, ","), "error", err)
+	if c.cfg.OnTransition != nil {
+		reason := "redis unavailable"
+		if err != nil {
+			reason = err.Error()
+		}
+		c.cfg.OnTransition(false, names, reason)
+	}
 }
 
 // worker sends queued lease requests, batched into one pipeline per round
