@@ -151,6 +151,9 @@ func TestPerSourceCap(t *testing.T) {
 		if err := resp.Read(bufio.NewReader(c)); err != nil || resp.StatusCode() != 200 {
 			t.Fatalf("busy connection %d lost its request: %v", i, err)
 		}
+		// The server marks it idle after answering: wait, so that the
+		// order they went idle in is the order of the answers.
+		waitFor(t, fmt.Sprintf("%d idle connections", i+1), func() bool { return s.g.idle.Load() == int64(i+1) })
 	}
 
 	// Now the three are idle keep-alive connections: a new connection
