@@ -144,6 +144,9 @@ func TestPerSourceCap(t *testing.T) {
 			t.Fatalf("trusted proxy connection %d refused", i)
 		}
 	}
+	// The 7 connections just served sit idle; then the busy ones go idle
+	// in the order of their answers.
+	waitFor(t, "7 idle connections", func() bool { return s.g.idle.Load() == 7 })
 	for i, c := range busy {
 		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 		io.WriteString(c, "Host: a\r\n\r\n")
@@ -153,7 +156,7 @@ func TestPerSourceCap(t *testing.T) {
 		}
 		// The server marks it idle after answering: wait, so that the
 		// order they went idle in is the order of the answers.
-		waitFor(t, fmt.Sprintf("%d idle connections", i+1), func() bool { return s.g.idle.Load() == int64(i+1) })
+		waitFor(t, fmt.Sprintf("%d idle connections", 8+i), func() bool { return s.g.idle.Load() == int64(8+i) })
 	}
 
 	// Now the three are idle keep-alive connections: a new connection
