@@ -213,6 +213,11 @@ func (rl *RateLimit) applyDefaults() {
 		rl.Limits[LoginLimit] = Limit{Windows: DefaultLoginLimit}
 	}
 	for name, l := range rl.Limits {
+		// "scope: cluster" (or local) names where the state lives, as in
+		// Kong's policy: it is the span, and the buckets stay per route.
+		if (l.Scope == SpanLocal || l.Scope == SpanCluster) && (l.Span == "" || l.Span == l.Scope) {
+			l.Span, l.Scope = l.Scope, ""
+		}
 		setString(&l.Scope, ScopeRoute)
 		setString(&l.Span, SpanLocal)
 		setInt(&l.MaxKeys, rl.MaxKeys)

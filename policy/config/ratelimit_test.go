@@ -176,6 +176,44 @@ func TestRateLimitClusterDecoding(t *testing.T) {
 	}
 }
 
+// TestRateLimitScopeNamesSpan: "scope: cluster" and "scope: local" are
+// read as the span, with per-route buckets; a span that contradicts it is
+// refused naming the key.
+func TestRateLimitScopeNamesSpan(t *testing.T) {
+	cluster := "rate_limit:\n  cluster:\n    addresses: [\"10.0.0.5:6379\"]\n    gateways: 3\n"
+	cases := []struct {
+		scope, span string
+		wantSpan    string
+		wantErr     string
+	}{
+		{"cluster", "", SpanCluster, ""},
+		{"local", "", SpanLocal, ""},
+		{"cluster", "cluster", SpanCluster, ""},
+		{"cluster", "local", "", "rate_limit.limits.search.scope"},
+	}
+	for _, c := range cases {
+		lim := "scope: " + c.scope
+		if c.span != "" {
+			lim += "\n      span: " + c.span
+		}
+		doc := strings.Replace(rateBase, "scope: group", lim, 1)
+		doc = strings.Replace(doc, "rate_limit:\n", cluster, 1)
+		l, err := Parse([]byte(doc), "yaml", "test")
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("scope %s span %s: %v, want an error naming %s", c.scope, c.span, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("scope %s span %s: %v", c.scope, c.span, err)
+		}
+		if got := l.Config.RateLimit.Limits["search"]; got.Span != c.wantSpan || got.Scope != ScopeRoute {
+			t.Errorf("scope %s span %s: span %q scope %q", c.scope, c.span, got.Span, got.Scope)
+		}
+	}
+}
+
 func TestRateLimitOptional(t *testing.T) {
 	l, err := Parse([]byte(validBase), "yaml", "test")
 	if err != nil {
