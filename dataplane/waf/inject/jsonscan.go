@@ -151,6 +151,15 @@ func skipJSONSpace(raw []byte, i int) int {
 // escapes.
 func readJSONString(raw []byte, i int) (s []byte, end int, m uint64, esc, ok bool) {
 	j := i + 1
+	// Four bytes a step while none ends the string or escapes: one branch
+	// instead of four (most string bytes are plain).
+	for ; j+4 <= len(raw); j += 4 {
+		c := classOf[raw[j]] | classOf[raw[j+1]] | classOf[raw[j+2]] | classOf[raw[j+3]]
+		if c&(bDQuote|bBackslash) != 0 {
+			break
+		}
+		m |= c
+	}
 	for j < len(raw) {
 		cls := classOf[raw[j]]
 		if cls&(bDQuote|bBackslash) != 0 {
