@@ -478,8 +478,10 @@ func TestRedisClusterMode(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if got != 10 || !c.Up() {
-			t.Fatalf("client %s: allowed %d, want 10 (cluster up: %v)", ip, got, c.Up())
+		// The GCRA grants 10; a lease may be spent on top of the one
+		// charged before it (the documented bound: 2 x gateways x lease).
+		if got < 10 || got > 10+2*1*1 || !c.Up() {
+			t.Fatalf("client %s: allowed %d, want 10-12 (cluster up: %v)", ip, got, c.Up())
 		}
 	}
 }
