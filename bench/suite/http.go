@@ -23,12 +23,12 @@ import (
 
 // Ports of the comparison, on loopback.
 const (
-	upstreamAddr       = "127.0.0.1:18600"
-	edgeguardAddr      = "127.0.0.1:18610"
-	edgeguardLogAddr   = "127.0.0.1:18611"
-	haproxyAddr        = "127.0.0.1:18612"
-	nginxAddr          = "127.0.0.1:18613"
-	edgeguardPlainAddr = "127.0.0.1:18614"
+	upstreamAddr        = "127.0.0.1:18600"
+	edgeguardAddr       = "127.0.0.1:18610"
+	edgeguardLogAddr    = "127.0.0.1:18611"
+	haproxyAddr         = "127.0.0.1:18612"
+	nginxAddr           = "127.0.0.1:18613"
+	edgeguardNoPipeAddr = "127.0.0.1:18614"
 )
 
 // The edgeguard targets measured on the plain proxy only: with its access
@@ -126,7 +126,7 @@ func (s *suite) http(ctx context.Context, bins binaries) (int, error) {
 		{gw: targets.Edgeguard(bins.gatewayd, edgeguardNoPipe, "off", 0)},
 	}
 	addrs := map[string]string{"edgeguard": edgeguardAddr, "haproxy": haproxyAddr, "nginx": nginxAddr,
-		edgeguardLog: edgeguardLogAddr, edgeguardNoPipe: edgeguardPlainAddr}
+		edgeguardLog: edgeguardLogAddr, edgeguardNoPipe: edgeguardNoPipeAddr}
 	in := check.Inputs{Tokens: toks, RotatingOne: rotatingOne, UpstreamBody: upstreamBody, ValidJSON: validJSON, InvalidJSON: invalidJSON}
 	failed := 0
 	for _, m := range members {

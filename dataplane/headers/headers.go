@@ -501,25 +501,18 @@ func (s *Stage) clientFromXFF(values [][]byte, peer netip.Addr) netip.Addr {
 	return client
 }
 
-// headerFields is what this package needs from a request or response
-// header.
-type headerFields interface {
-	PeekAll(key string) [][]byte
-	PeekCanonical(key []byte) []byte
-	DelBytes(key []byte)
-}
-
-// del deletes every field named name, which must be canonical. Looking
-// first is several times cheaper than deleting (no key normalization), and
-// most of the names this package removes are absent from most messages.
+// del deletes every request field named name, which must be canonical.
+// Looking first is several times cheaper than deleting (no key
+// normalization), and most of the names this package removes are absent
+// from most requests.
 //
-// Like every lookup here, it relies on fasthttp's header name normalization
-// (the default): with normalization disabled, "x-forwarded-for" would not
-// match.
-func del(h headerFields, name []byte) {
-	switch string(name) {
-	case "Trailer", "Cookie", "Set-Cookie":
-		// Peeking these formats a value, which allocates.
+// Like every request lookup here, it relies on fasthttp's header name
+// normalization (the default): with normalization disabled,
+// "x-forwarded-for" would not match. Responses, whose names are kept as
+// sent, go through scanResponse instead.
+func del(h *fasthttp.RequestHeader, name []byte) {
+	if string(name) == "Trailer" {
+		// Peeking it formats a value, which allocates.
 		h.DelBytes(name)
 		return
 	}
@@ -528,9 +521,9 @@ func del(h headerFields, name []byte) {
 	}
 }
 
-// stripHopByHop removes the headers named in Connection, except protected
-// ones, and then the standard hop-by-hop headers.
-func stripHopByHop(h headerFields) {
+// stripHopByHop removes the request headers named in Connection, except
+// protected ones, and then the standard hop-by-hop headers.
+func stripHopByHop(h *fasthttp.RequestHeader) {
 	// Deleting moves header entries but not the bytes of the Connection
 	// values, and does not touch the slice PeekAll returned, so the values
 	// stay readable while the named headers are deleted.

@@ -289,19 +289,17 @@ func (s *Stage) buildNames(opts Options) []error {
 			errs = append(errs, err)
 		}
 	}
-	marks := []struct {
+	type mark struct {
 		name string
 		bit  uint16
-	}{
+	}
+	marks := []mark{
 		{strXForwardedFor, seenXForwardedFor}, {string(hdrXRealIP), seenXRealIP},
 		{strXForwardedProt, seenXForwardedProto}, {s.requestIDStr, seenRequestID},
 		{strTraceparent, seenTraceparent}, {strTracestate, seenTracestate},
 	}
 	for _, n := range hopByHop {
-		marks = append(marks, struct {
-			name string
-			bit  uint16
-		}{string(n), seenHopByHop})
+		marks = append(marks, mark{string(n), seenHopByHop})
 	}
 	for _, m := range marks {
 		if err := s.names.markName(m.name, m.bit); err != nil {

@@ -323,9 +323,9 @@ func (e *dialError) Unwrap() error { return e.err }
 // dial connects with the pool's ConnectTimeout. It allocates, but only when
 // a new connection is made, which keep-alive makes rare.
 func (t *target) dial(addr string) (net.Conn, error) {
-	c, err := t.dialer.Dial("tcp", addr)
+	c, err := t.dialPipelined(addr)
 	if err != nil {
-		return nil, &dialError{addr: addr, err: err}
+		return nil, err
 	}
 	return yieldread.Wrap(c), nil
 }
