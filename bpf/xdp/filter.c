@@ -153,11 +153,15 @@ struct v6_node {
 	__u8 inline_addr[16]; // one CIDR under this /32, host bits zero
 };
 
+// Preallocated (no BPF_F_NO_PREALLOC): the elements come from one
+// allocation at creation, so filling a table takes no per-element kmalloc
+// and two writers scale (with per-element allocation on 6.x kernels a
+// second writer slowed the fill down); deltas have headroom anyway.
 #define V6_INNER                                          \
 	struct {                                          \
 		__uint(type, BPF_MAP_TYPE_HASH);          \
 		__uint(max_entries, 1);                   \
-		__uint(map_flags, BPF_F_NO_PREALLOC);     \
+		__uint(map_flags, 0);                     \
 		__type(key, struct v6_key);               \
 		__type(value, struct v6_node);            \
 	}
