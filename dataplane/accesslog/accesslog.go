@@ -1,16 +1,16 @@
 // Package accesslog writes the data plane's access log: one JSON object per
-// request and line, formatted on the request's goroutine into a pooled
-// buffer and written by one background goroutine through a bufio.Writer.
+// request and line, formatted on the request's goroutine and appended to a
+// shared batch that one background goroutine writes out every few
+// milliseconds with one write call.
 //
-// The package must never block a request: when the bounded queue is full
-// (the disk or the pipe behind stdout is slower than the traffic) a line is
-// dropped and counted (Logger.Dropped, edgeguard_accesslog_dropped_total),
-// never waited for. It must never allocate per line in steady state and never
-// write a line that is not valid JSON, whatever bytes a client sent.
+// The package must never block a request: when the batch is full (the disk
+// or the pipe behind stdout is slower than the traffic) a line is dropped and
+// counted (Logger.Dropped, edgeguard_accesslog_dropped_total), never waited
+// for. It must never allocate per line in steady state and never write a
+// line that is not valid JSON, whatever bytes a client sent.
 package accesslog
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -24,23 +24,27 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 )
 
-// DefaultBufferLines is the queue length used when New or Open is given
+// DefaultBufferLines is the batch length used when New or Open is given
 // bufferLines <= 0.
 const DefaultBufferLines = 8192
 
-// batchInterval is how often the writer wakes to take the queued lines and
-// write them out. Waking per line cost a goroutine wake-up and a write(2)
-// per request (~12% of a proxied request's CPU on 2 cores); a line now
-// reaches the file at most this much later.
+// batchInterval is how often the writer wakes to take the batch and write
+// it out. Waking per line cost a goroutine wake-up and a write(2) per
+// request (~12% of a proxied request's CPU on 2 cores); a line now reaches
+// the file at most this much later.
 const batchInterval = 10 * time.Millisecond
 
-// bufSize is the bufio.Writer size: large enough that a busy log makes few
-// write calls.
-const bufSize = 64 << 10
+// bytesPerLine bounds a batch's bytes as bufferLines times this, so that
+// clients sending long paths cannot make a batch grow without bound.
+const bytesPerLine = 1 << 10
 
-// maxPooledLine caps the buffers kept for reuse, so that one huge request
-// path does not pin its buffer forever.
-const maxPooledLine = 16 << 10
+// stackLine is the size of the buffer a line is formatted into before it is
+// copied into the batch; longer lines are formatted on the heap.
+const stackLine = 1 << 10
+
+// keepBatch is the most capacity a written batch buffer keeps for reuse; a
+// burst that grew it beyond this is let go once written.
+const keepBatch = 4 << 20
 
 var (
 	droppedTotal     = metrics.GetOrCreateCounter("edgeguard_accesslog_dropped_total")
@@ -74,53 +78,36 @@ type Entry struct {
 
 // Logger is an asynchronous, bounded access log. A nil *Logger is valid and
 // logs nothing, which is what Open returns for "off".
+//
+// Lines go into one batch under a mutex held only for the copy: a channel
+// per line cost four channel operations (a free list, the queue, and the
+// writer's side of both), about three times the formatting itself.
 type Logger struct {
-	queue   chan *line
-	free    chan *line
-	reopen  chan chan error
-	quit    chan struct{}
-	done    chan struct{}
-	closed  atomic.Bool
+	mu       sync.Mutex
+	batch    []byte // lines logged since the writer last took the batch
+	lines    int    // lines in batch
+	closed   bool
+	maxLines int
+	maxBytes int
+
 	dropped atomic.Uint64
+
+	reopen chan chan error
+	quit   chan struct{}
+	done   chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
 
 	// Owned by the writer goroutine.
-	path    string   // file path for Reopen; "" when not a file
-	file    *os.File // closed by Close; nil when the writer is not ours
-	w       io.Writer
-	bw      *bufio.Writer
-	pending int // lines in bw since the last successful flush
+	path  string   // file path for Reopen; "" when not a file
+	file  *os.File // closed by Close; nil when the writer is not ours
+	w     io.Writer
+	spare []byte // the batch buffer the writer swaps in
 }
 
-type line struct{ b []byte }
-
-// getLine takes a buffer from the free list, or makes one while the list
-// is still warming up. The free list, unlike a sync.Pool, survives garbage
-// collections, so a warmed-up logger allocates nothing; it holds at most as
-// many buffers as the queue.
-func (l *Logger) getLine() *line {
-	select {
-	case ln := <-l.free:
-		return ln
-	default:
-		return &line{b: make([]byte, 0, 512)}
-	}
-}
-
-func (l *Logger) putLine(ln *line) {
-	if cap(ln.b) > maxPooledLine {
-		return
-	}
-	select {
-	case l.free <- ln:
-	default:
-	}
-}
-
-// New starts a Logger that writes to w through a queue of bufferLines lines
-// (DefaultBufferLines when <= 0). w is not closed by Close.
+// New starts a Logger that writes to w, holding at most bufferLines lines
+// (DefaultBufferLines when <= 0) between writes. w is not closed by Close.
 func New(w io.Writer, bufferLines int) *Logger {
 	l := newLogger(w, bufferLines)
 	go l.run()
@@ -132,13 +119,12 @@ func newLogger(w io.Writer, bufferLines int) *Logger {
 		bufferLines = DefaultBufferLines
 	}
 	return &Logger{
-		queue:  make(chan *line, bufferLines),
-		free:   make(chan *line, bufferLines),
-		reopen: make(chan chan error),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
-		w:      w,
-		bw:     bufio.NewWriterSize(w, bufSize),
+		maxLines: bufferLines,
+		maxBytes: bufferLines * bytesPerLine,
+		reopen:   make(chan chan error),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		w:        w,
 	}
 }
 
@@ -168,24 +154,24 @@ func openFile(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 }
 
-// Log formats e and queues it for writing. It never blocks: when the queue
-// is full, or the Logger is closed, the line is dropped and counted.
+// Log formats e and adds it to the batch. It never blocks on the writer:
+// when the batch is full, or the Logger is closed, the line is dropped and
+// counted.
 func (l *Logger) Log(e *Entry) {
 	if l == nil {
 		return
 	}
-	if l.closed.Load() {
+	var buf [stackLine]byte
+	b := appendEntry(buf[:0], e)
+	l.mu.Lock()
+	if l.closed || l.lines >= l.maxLines || len(l.batch)+len(b) > l.maxBytes {
+		l.mu.Unlock()
 		l.drop()
 		return
 	}
-	ln := l.getLine()
-	ln.b = appendEntry(ln.b[:0], e)
-	select {
-	case l.queue <- ln:
-	default:
-		l.putLine(ln)
-		l.drop()
-	}
+	l.batch = append(l.batch, b...)
+	l.lines++
+	l.mu.Unlock()
 }
 
 func (l *Logger) drop() {
@@ -219,28 +205,18 @@ func (l *Logger) Reopen() error {
 	}
 }
 
-// Close writes every queued line, flushes, and closes the file Open opened.
-// Lines logged after Close are dropped. It is safe to call more than once.
+// Close writes every logged line and closes the file Open opened. Lines
+// logged after Close are dropped. It is safe to call more than once.
 func (l *Logger) Close() error {
 	if l == nil {
 		return nil
 	}
 	l.closeOnce.Do(func() {
-		l.closed.Store(true)
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
 		close(l.quit)
 		<-l.done
-		// A Log that passed the closed check just before Close may still
-		// have queued a line after the writer's last drain.
-		for {
-			select {
-			case ln := <-l.queue:
-				l.putLine(ln)
-				l.drop()
-				continue
-			default:
-			}
-			break
-		}
 	})
 	return l.closeErr
 }
@@ -253,15 +229,12 @@ func (l *Logger) run() {
 	for {
 		select {
 		case <-tick.C:
-			l.drain()
-			if l.pending > 0 {
-				l.flush()
-			}
+			l.writeBatch()
 		case reply := <-l.reopen:
 			reply <- l.reopenFile()
 		case <-l.quit:
-			l.drain()
-			l.flush()
+			// Close marked the Logger closed first: this batch is the last.
+			l.writeBatch()
 			if l.file != nil {
 				if err := l.file.Close(); err != nil {
 					l.closeErr = fmt.Errorf("close access log %s: %w", l.path, err)
@@ -272,57 +245,36 @@ func (l *Logger) run() {
 	}
 }
 
-// drain writes the queued lines (the bufio.Writer writes out whenever it
-// fills) until the queue is empty.
-func (l *Logger) drain() {
-	for {
-		select {
-		case ln := <-l.queue:
-			l.write(ln)
-		default:
-			return
+// writeBatch takes the batch, leaving the spare buffer in its place, and
+// writes it with one call. A failed write loses that batch, counted.
+func (l *Logger) writeBatch() {
+	l.mu.Lock()
+	b, n := l.batch, l.lines
+	l.batch, l.lines = l.spare[:0], 0
+	l.mu.Unlock()
+	if n > 0 {
+		if _, err := l.w.Write(b); err != nil {
+			writeErrorsTotal.Add(n)
+		} else {
+			writtenTotal.Add(n)
 		}
 	}
-}
-
-func (l *Logger) write(ln *line) {
-	_, err := l.bw.Write(ln.b)
-	l.putLine(ln)
-	l.pending++
-	if err != nil {
-		l.writeFailed()
+	if cap(b) > keepBatch {
+		b = make([]byte, 0, keepBatch)
 	}
+	l.spare = b[:0]
 }
 
-func (l *Logger) flush() {
-	if err := l.bw.Flush(); err != nil {
-		l.writeFailed()
-		return
-	}
-	writtenTotal.Add(l.pending)
-	l.pending = 0
-}
-
-// writeFailed counts the lines buffered since the last successful flush as
-// lost and resets the writer, whose error would otherwise stick forever.
-func (l *Logger) writeFailed() {
-	writeErrorsTotal.Add(l.pending)
-	l.pending = 0
-	l.bw.Reset(l.w)
-}
-
-// reopenFile writes what is queued to the old file, then switches to a
-// fresh open of the same path.
+// reopenFile writes the batch to the old file, then switches to a fresh
+// open of the same path.
 func (l *Logger) reopenFile() error {
-	l.drain()
-	l.flush()
+	l.writeBatch()
 	f, err := openFile(l.path)
 	if err != nil {
 		return fmt.Errorf("reopen access log: %w", err)
 	}
 	old := l.file
 	l.file, l.w = f, f
-	l.bw.Reset(f)
 	if err := old.Close(); err != nil {
 		return fmt.Errorf("reopen access log: close old file: %w", err)
 	}

@@ -415,3 +415,48 @@ func TestFlushWhenQueueEmpties(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestConcurrentLoggersLoseNothingUncounted logs from several goroutines
+// while the writer takes batches: every line is whole, valid JSON, and
+// written plus dropped is what was logged, including lines racing Close.
+func TestConcurrentLoggersLoseNothingUncounted(t *testing.T) {
+	var out syncBuffer
+	l := New(&out, 256)
+	const writers, each = 4, 5000
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := fullEntry()
+			for i := range each {
+				e.Status = w*each + i
+				l.Log(e)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { // Close while the others still log
+		defer wg.Done()
+		time.Sleep(5 * time.Millisecond)
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	wg.Wait()
+	lines := out.lines()
+	if got := uint64(len(lines)) + l.Dropped(); got != writers*each {
+		t.Fatalf("%d written + %d dropped = %d, want %d", len(lines), l.Dropped(), got, writers*each)
+	}
+	seen := make(map[int]bool, len(lines))
+	for _, ln := range lines {
+		var v struct{ Status int }
+		if err := json.Unmarshal([]byte(ln), &v); err != nil {
+			t.Fatalf("line %q: %v", ln, err)
+		}
+		if seen[v.Status] {
+			t.Fatalf("status %d written twice", v.Status)
+		}
+		seen[v.Status] = true
+	}
+}
