@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -71,7 +72,9 @@ func smallChange(from, to *cidrset.Set) (added, removed []cidrset.Prefix, ok boo
 }
 
 // dirFrom returns the IPv4 table for s: the spare patched when it is close
-// enough (and reports so), else a new one. It consumes sp.
+// enough (and reports so), else the spare reloaded with s when it has the
+// chunks for it (no 64 MiB table allocated, zeroed and freed, here or in the
+// kernel), else a new one. It consumes sp.
 func (x *XDP) dirFrom(sp *spare4, s *cidrset.Set) (*dir24.Table, *ebpf.Map, bool, error) {
 	if sp != nil && s.CoverLen() > 0 {
 		if added, removed, ok := smallChange(sp.set, s); ok {
@@ -81,6 +84,11 @@ func (x *XDP) dirFrom(sp *spare4, s *cidrset.Set) (*dir24.Table, *ebpf.Map, bool
 				return sp.dir, sp.m, true, nil
 			}
 			x.log.Debug("patching the spare IPv4 table failed; building a new one", "err", err)
+		} else if err := x.reloadDir(sp, s); err == nil {
+			x.spareReloads.Add(1)
+			return sp.dir, sp.m, false, nil
+		} else if !errors.Is(err, dir24.ErrFull) {
+			x.log.Debug("reloading the spare IPv4 table failed; building a new one", "err", err)
 		}
 	}
 	if sp != nil {
@@ -98,6 +106,17 @@ func (x *XDP) patchDir(sp *spare4, s *cidrset.Set, changed []cidrset.Prefix) err
 		return err
 	}
 	sp.dir.Recycle()
+	err := x.writePages(sp.m, sp.dir.Dirty())
+	sp.dir.ClearDirty()
+	return err
+}
+
+// reloadDir rewrites the spare's table for s in place: only the pages
+// whose content changes are written. On error the spare is unusable.
+func (x *XDP) reloadDir(sp *spare4, s *cidrset.Set) error {
+	if err := sp.dir.Reload(dirPrefixes(s.Cover()), dirMinHeadroom); err != nil {
+		return err
+	}
 	err := x.writePages(sp.m, sp.dir.Dirty())
 	sp.dir.ClearDirty()
 	return err

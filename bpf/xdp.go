@@ -147,6 +147,7 @@ type XDP struct {
 	chunkRecycles atomic.Uint64
 	dirRebuilds   atomic.Uint64 // deltas that had to build a new IPv4 table
 	sparePatches  atomic.Uint64 // replace tables made by patching a spare (either family)
+	spareReloads  atomic.Uint64 // IPv4 replace tables made by reloading the spare with an unrelated list
 
 	noBatch       bool // tests: take the per-element path
 	batchWrites   atomic.Uint64

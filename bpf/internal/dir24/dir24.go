@@ -75,20 +75,7 @@ type Table struct {
 // disjoint (cidrset's cover is). For later updates the table has room for a
 // quarter more chunks than the build needs, and at least minHeadroom more.
 func Build(cover []Prefix, minHeadroom int) *Table {
-	// A chunk for every /24 holding two or more CIDRs longer than /24.
-	need := 0
-	last, n := int64(-1), 0
-	for _, p := range cover {
-		if p.Bits <= 24 {
-			continue
-		}
-		if int64(p.Addr>>8) != last {
-			last, n = int64(p.Addr>>8), 0
-		}
-		if n++; n == 2 {
-			need++
-		}
-	}
+	need := chunksNeeded(cover)
 	headroom := max(need/4, minHeadroom)
 	pages := (need + headroom + ChunksPerPage - 1) / ChunksPerPage
 	t := &Table{
@@ -103,6 +90,70 @@ func Build(cover []Prefix, minHeadroom int) *Table {
 		panic("dir24: build ran out of chunks it sized: " + err.Error())
 	}
 	return t
+}
+
+// chunksNeeded counts the chunks cover takes: one for every /24 holding two
+// or more CIDRs longer than /24.
+func chunksNeeded(cover []Prefix) int {
+	need := 0
+	last, n := int64(-1), 0
+	for _, p := range cover {
+		if p.Bits <= 24 {
+			continue
+		}
+		if int64(p.Addr>>8) != last {
+			last, n = int64(p.Addr>>8), 0
+		}
+		if n++; n == 2 {
+			need++
+		}
+	}
+	return need
+}
+
+// Reload rewrites the whole table for cover (sorted, disjoint) in the
+// memory it has, marking dirty only the pages whose content changes: a
+// table reused for an unrelated list is written without allocating,
+// zeroing or freeing anything, here or in the kernel. Chunks are handed
+// out afresh whoever held them, so call it only on a table that no reader
+// can see (one swapped out, after the grace period of its swap). It
+// returns ErrFull, leaving the table as it was, when cover would leave
+// fewer spare chunks than an eighth of those it uses and minHeadroom:
+// deltas would soon run out.
+func (t *Table) Reload(cover []Prefix, minHeadroom int) error {
+	need := chunksNeeded(cover)
+	if need+max(need/8, minHeadroom) > len(t.chunks)*ChunksPerPage {
+		return ErrFull
+	}
+	t.used, t.free, t.retired = 0, t.free[:0], t.retired[:0]
+	var old Page
+	j := 0
+	for pg := range t.tbl24 {
+		lo, hi := uint32(pg)*PageWords, uint32(pg+1)*PageWords-1
+		// The CIDRs overlapping this page start at j (a CIDR wider than a
+		// page also overlaps the next ones).
+		for j < len(cover) && cover[j].last()>>8 < lo {
+			j++
+		}
+		k := j
+		for k < len(cover) && cover[k].Addr>>8 <= hi {
+			k++
+		}
+		// Build the page on zero, as Build does (no entry left to retire a
+		// chunk), then keep it dirty only if it differs from what the
+		// kernel holds.
+		old = t.tbl24[pg]
+		clear(t.tbl24[pg][:])
+		if err := t.rebuild(lo, hi, cover[j:k], true); err != nil {
+			panic("dir24: reload ran out of chunks it counted: " + err.Error())
+		}
+		if t.tbl24[pg] == old {
+			t.dirty24[pg/64] &^= 1 << (pg % 64)
+		} else {
+			t.dirty24[pg/64] |= 1 << (pg % 64)
+		}
+	}
+	return nil
 }
 
 // MaxEntries is the number of map entries (pages) the table needs.

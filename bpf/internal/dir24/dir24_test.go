@@ -531,3 +531,123 @@ func BenchmarkUpdate1k(b *testing.B) {
 	}
 	b.ReportMetric(float64(pages)/float64(i), "pages/op")
 }
+
+// TestReload reloads one table with lists that share nothing, part, or
+// everything with the one it holds: each time the pages marked dirty bring
+// a kernel copy of the previous content to the new one, lookups match the
+// reference, and the table matches a fresh Build's lookups. An identical
+// list marks nothing dirty; one that needs more chunks than the table has
+// is refused with the table unchanged.
+func TestReload(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	gen := func(n int) *cidrset.Set {
+		ps := make([]cidrset.Prefix, n)
+		for i := range ps {
+			ps[i] = randV4(r)
+		}
+		return cidrset.New(ps)
+	}
+	first := gen(3000)
+	tbl := Build(toDir(first.Cover()), 64)
+	k := kernel{}
+	k.write(tbl.Dirty())
+	tbl.ClearDirty()
+	prev := first
+	for _, tc := range []struct {
+		name string
+		next func() *cidrset.Set
+	}{
+		{"unrelated", func() *cidrset.Set { return gen(2500) }},
+		{"half kept", func() *cidrset.Set {
+			held := prev.Prefixes()
+			next, _, _ := prev.Apply(gen(500).Prefixes(), held[:len(held)/2])
+			return next
+		}},
+		{"same", func() *cidrset.Set { return prev }},
+		{"empty", func() *cidrset.Set { return cidrset.New(nil) }},
+		{"unrelated again", func() *cidrset.Set { return gen(2000) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := tc.next()
+			if err := tbl.Reload(toDir(next.Cover()), 64); err != nil {
+				t.Fatal(err)
+			}
+			dirty := 0
+			for _, run := range tbl.Dirty() {
+				dirty += len(run.Pages)
+			}
+			if next == prev && dirty != 0 {
+				t.Fatalf("reloading the same list marked %d pages dirty", dirty)
+			}
+			k.write(tbl.Dirty())
+			tbl.ClearDirty()
+			k.equal(t, tbl)
+			fresh := Build(toDir(next.Cover()), 64)
+			for _, a := range probeAddrs(r, append(next.Cover(), prev.Cover()...), 2000) {
+				want := refBlocked(next.Prefixes(), a)
+				if got := tbl.Lookup(a); got != want {
+					t.Fatalf("Lookup(%08x) = %v, want %v", a, got, want)
+				}
+				if got := fresh.Lookup(a); got != want {
+					t.Fatalf("fresh Build: Lookup(%08x) = %v, want %v", a, got, want)
+				}
+			}
+			prev = next
+		})
+	}
+	t.Run("too many chunks", func(t *testing.T) {
+		// Two hosts in each of 5000 /24s: a chunk each.
+		var ps []cidrset.Prefix
+		for i := range uint32(5000) {
+			a := 0x0b000000 | i<<8
+			ps = append(ps, cidrset.Prefix{Addr: cidrset.AddrFromV4(a | 1), Bits: 128},
+				cidrset.Prefix{Addr: cidrset.AddrFromV4(a | 9), Bits: 128})
+		}
+		big := cidrset.New(ps)
+		before := slices.Clone(tbl.tbl24)
+		used := tbl.ChunksUsed()
+		if err := tbl.Reload(toDir(big.Cover()), 64); !errors.Is(err, ErrFull) {
+			t.Fatalf("Reload beyond capacity: err = %v, want ErrFull", err)
+		}
+		if !slices.Equal(before, tbl.tbl24) || tbl.ChunksUsed() != used || len(tbl.Dirty()) != 0 {
+			t.Fatal("a refused Reload changed the table")
+		}
+	})
+}
+
+// BenchmarkReload1M reloads a table between two unrelated 1M-prefix lists
+// (what a replace does with its spare) against Build of a fresh table.
+func BenchmarkReload1M(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	gen := func(n int) []Prefix {
+		ps := make([]cidrset.Prefix, n)
+		for i := range ps {
+			bits := 32
+			if i%4 == 0 {
+				bits = 16 + r.IntN(17)
+			}
+			a := r.Uint32()
+			ps[i], _ = cidrset.PrefixFrom(netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits))
+		}
+		return toDir(cidrset.New(ps).Cover())
+	}
+	covers := [2][]Prefix{gen(1_000_000), gen(1_000_000)}
+	b.Run("reload", func(b *testing.B) {
+		tbl := Build(covers[0], 1024)
+		i := 1
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := tbl.Reload(covers[i%2], 1024); err != nil {
+				b.Fatal(err)
+			}
+			tbl.ClearDirty()
+			i++
+		}
+	})
+	b.Run("build", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Build(covers[0], 1024)
+		}
+	})
+}
