@@ -74,28 +74,38 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		return fmt.Errorf("replace blocklist: %w", err)
 	}
 	built := time.Now()
-	if err := swapInner(x.objs.BlockV4, m4); err != nil {
-		closeMaps(m4, m6)
-		return fmt.Errorf("replace blocklist: swap IPv4 table: %w", err)
-	}
-	if x.dirMap != nil && x.baseline {
-		x.spare4 = &spare4{dir: x.dir, m: x.dirMap, set: x.block4}
+	// Each swap waits for an RCU grace period: both wait at once. A packet
+	// still sees the old or the new list of its family.
+	var swapErr4 error
+	wg.Go(func() { swapErr4 = swapInner(x.objs.BlockV4, m4) })
+	oldT6, oldM6, swapErr6 := x.swapV6(t6, m6)
+	wg.Wait()
+	if swapErr4 != nil {
+		closeMaps(m4)
+		swapErr4 = fmt.Errorf("swap IPv4 table: %w", swapErr4)
 	} else {
-		closeMaps(x.dirMap)
+		if x.dirMap != nil && x.baseline {
+			x.spare4 = &spare4{dir: x.dir, m: x.dirMap, set: x.block4}
+		} else {
+			closeMaps(x.dirMap)
+		}
+		x.dir, x.dirMap, x.block4 = t4, m4, s4
 	}
-	x.dir, x.dirMap, x.block4 = t4, m4, s4
-	oldT6, oldM6, err := x.swapV6(t6, m6)
-	if err != nil {
+	if swapErr6 != nil {
 		closeMaps(m6)
-		x.baseline = false // IPv4 is new, IPv6 still old
+	} else {
+		if oldM6 != nil && x.baseline {
+			x.spare6 = &spare6{t: oldT6, m: oldM6, set: x.block6}
+		} else {
+			closeMaps(oldM6)
+		}
+		x.block6 = s6
+	}
+	if err := errors.Join(swapErr4, swapErr6); err != nil {
+		// One family may be new and the other still old.
+		x.baseline = false
 		return fmt.Errorf("replace blocklist: %w", err)
 	}
-	if oldM6 != nil && x.baseline {
-		x.spare6 = &spare6{t: oldT6, m: oldM6, set: x.block6}
-	} else {
-		closeMaps(oldM6)
-	}
-	x.block6 = s6
 	x.baseline = true
 	x.log.Debug("replaced blocklist", "ipv4", s4.Len(), "ipv4_cidrs", s4.CoverLen(),
 		"ipv6", s6.Len(), "ipv6_cidrs", s6.CoverLen(), "prepare_ipv4", prepared[0].Sub(start),
