@@ -451,3 +451,63 @@ func TestMgmtBansSurviveCrash(t *testing.T) {
 		t.Errorf("bans before the crash %+v, after %+v", l1, l2)
 	}
 }
+
+// TestBanEndsOpenKeepAliveConnections: without XDP, a source banned or
+// blocklisted through the management API loses the keep-alive connection
+// it already holds at its next request (as XDP's drops would end it),
+// while another source's open connection is still served.
+func TestBanEndsOpenKeepAliveConnections(t *testing.T) {
+	up := startUpstream(t, "api", nil)
+	g := startGateway(t, mgmtConfig(up.addr(), t.TempDir(), ""))
+	open := func(src string) (net.Conn, *bufio.Reader) {
+		t.Helper()
+		d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err := d.Dial("tcp", g.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	// get sends one keep-alive request and reports the status, 0 when the
+	// connection failed.
+	get := func(c net.Conn, r *bufio.Reader) int {
+		if _, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+			return 0
+		}
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	banned, bc := open("127.0.0.7")
+	listed, lc := open("127.0.0.8")
+	bystander, yc := open("127.0.0.9")
+	for _, c := range []struct {
+		c net.Conn
+		r *bufio.Reader
+	}{{banned, bc}, {listed, lc}, {bystander, yc}} {
+		if st := get(c.c, c.r); st != 200 {
+			t.Fatalf("before the ban: %d", st)
+		}
+	}
+	if code, out := runCtl(t, "--target", g.mgmt, "ban", "127.0.0.7", "--for", "10m"); code != 0 {
+		t.Fatalf("ban: exit %d\n%s", code, out)
+	}
+	if st := get(banned, bc); st != 0 {
+		t.Errorf("banned source's open connection served: %d", st)
+	}
+	if code, out := runCtl(t, "--target", g.mgmt, "blocklist", "add", "127.0.0.8/32"); code != 0 {
+		t.Fatalf("blocklist add: exit %d\n%s", code, out)
+	}
+	if st := get(listed, lc); st != 0 {
+		t.Errorf("blocklisted source's open connection served: %d", st)
+	}
+	if st := get(bystander, yc); st != 200 {
+		t.Errorf("another source's open connection after the ban: %d, want 200", st)
+	}
+}

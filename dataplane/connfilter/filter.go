@@ -2,7 +2,9 @@
 // at accept time, for hosts where the XDP program (package bpf) cannot load:
 // not root, no BPF, an unsupported interface, or xdp.mode off. Wrap a
 // listener and every connection from a blocked or banned source is closed
-// (with a reset) before any byte is read, and counted.
+// (with a reset) before any byte is read, and counted; a connection already
+// open when its source becomes blocked or banned is closed the same way at
+// its next read, as the XDP program's drops would end it.
 //
 // Filter implements enforce.Enforcer with the same semantics as the XDP
 // program, so the control plane drives either one the same way, and tests of
@@ -35,6 +37,10 @@ type Filter struct {
 
 	mu     sync.Mutex // serializes list writers
 	counts [enforce.NumReasons]atomic.Uint64
+
+	// gen moves on every change that may drop a source that passed
+	// before; open connections check their source again when it moved.
+	gen atomic.Uint64
 }
 
 var _ enforce.Enforcer = (*Filter)(nil)
@@ -127,6 +133,7 @@ func (f *Filter) update(edit func(next *lists)) {
 	next := *f.lists.Load()
 	edit(&next)
 	f.lists.Store(&next)
+	f.gen.Add(1)
 }
 
 // ApplyBlocklistDelta adds, then removes prefixes; the new lookup structure
@@ -155,6 +162,7 @@ func (f *Filter) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
 	next.blockSet6, _, _ = old.blockSet6.Apply(a6, r6)
 	wg.Wait()
 	f.lists.Store(&next)
+	f.gen.Add(1)
 	return nil
 }
 
@@ -185,6 +193,7 @@ func (f *Filter) Ban(src netip.Prefix, until time.Time) error {
 	default:
 		f.bans.set(src.Addr(), until, now)
 	}
+	f.gen.Add(1)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package connfilter
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net"
@@ -395,5 +396,89 @@ func TestNetworkBans(t *testing.T) {
 		if err := f.Ban(pfx(bad), clk.Now().Add(time.Minute)); err == nil {
 			t.Errorf("Ban(%s) accepted", bad)
 		}
+	}
+}
+
+// TestOpenConnectionFollowsVerdict keeps a real loopback connection open
+// through changes of the lists and bans: a change that drops its source
+// ends it at the server's next read with a reset, counted; a change that
+// leaves it passing (another source banned, an allowlist cover) does not.
+func TestOpenConnectionFollowsVerdict(t *testing.T) {
+	self := netip.MustParseAddr("127.0.0.1")
+	other := netip.MustParseAddr("127.0.0.9")
+	until := time.Now().Add(time.Hour)
+	for _, tc := range []struct {
+		name   string
+		change func(f *Filter)
+		closed bool
+		reason enforce.Reason
+		listen string // "127.0.0.1:0" when empty
+	}{
+		{"nothing changes", func(*Filter) {}, false, 0, ""},
+		{"another source banned", func(f *Filter) { _ = f.Ban(enforce.Host(other), until) }, false, 0, ""},
+		{"blocklist replaced", func(f *Filter) { _ = f.ReplaceBlocklist(prefixes("127.0.0.0/8")) }, true, enforce.ReasonDropBlocklist, ""},
+		{"blocklist delta", func(f *Filter) { _ = f.ApplyBlocklistDelta(prefixes("127.0.0.1/32"), nil) }, true, enforce.ReasonDropBlocklist, ""},
+		{"source banned", func(f *Filter) { _ = f.Ban(enforce.Host(self), until) }, true, enforce.ReasonDropBanned, ""},
+		{"IPv6 network banned", func(f *Filter) { _ = f.Ban(netip.MustParsePrefix("::/64"), until) }, true, enforce.ReasonDropBanned, "[::1]:0"},
+		{"allowlisted source banned", func(f *Filter) {
+			_ = f.ReplaceAllowlist(prefixes("127.0.0.1/32"))
+			_ = f.Ban(enforce.Host(self), until)
+		}, false, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := New()
+			listen := cmp.Or(tc.listen, "127.0.0.1:0")
+			raw, err := net.Listen("tcp", listen)
+			if err != nil {
+				t.Skipf("no loopback at %s: %v", listen, err)
+			}
+			accepted := acceptAll(t, Wrap(raw, f))
+			client, err := net.Dial("tcp", raw.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			var server net.Conn
+			select {
+			case server = <-accepted:
+			case <-time.After(2 * time.Second):
+				t.Fatal("connection not accepted")
+			}
+			defer server.Close()
+			_ = server.SetDeadline(time.Now().Add(5 * time.Second))
+			_ = client.SetDeadline(time.Now().Add(5 * time.Second))
+			echo := func() error {
+				if _, err := client.Write([]byte("ping")); err != nil {
+					return err
+				}
+				buf := make([]byte, 4)
+				if _, err := io.ReadFull(server, buf); err != nil {
+					return err
+				}
+				return nil
+			}
+			if err := echo(); err != nil {
+				t.Fatalf("before the change: %v", err)
+			}
+			before, _ := f.Stats()
+			tc.change(f)
+			err = echo()
+			if !tc.closed {
+				if err != nil {
+					t.Fatalf("after the change: %v, want the connection served", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrSourceDropped) {
+				t.Fatalf("server read after the change: %v, want ErrSourceDropped", err)
+			}
+			if _, err := client.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("client read: %v, want a reset", err)
+			}
+			after, _ := f.Stats()
+			if got := after.Verdicts[tc.reason].Packets - before.Verdicts[tc.reason].Packets; got != 1 {
+				t.Errorf("%s counted %d times, want 1", tc.reason, got)
+			}
+		})
 	}
 }

@@ -239,7 +239,7 @@ func resetRaw(c net.Conn) {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	if tcp, ok := c.(*net.TCPConn); ok {
+	if tcp, ok := c.(interface{ SetLinger(int) error }); ok { // *net.TCPConn, or a filter's wrapper
 		_ = tcp.SetLinger(0)
 	}
 	_ = c.Close()
