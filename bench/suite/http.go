@@ -29,16 +29,20 @@ const (
 	haproxyAddr         = "127.0.0.1:18612"
 	nginxAddr           = "127.0.0.1:18613"
 	edgeguardNoPipeAddr = "127.0.0.1:18614"
+	edgeguardQuietAddr  = "127.0.0.1:18615"
 )
 
 // The edgeguard targets measured on the plain proxy only: with its access
-// log on, and without upstream pipelining (edgeguard pipelines to the
-// suite's upstream, which answers pipelined requests; HAProxy and nginx
-// cannot pipeline to a server).
+// log and security event stream on, with no logging, events or anomaly
+// detection at all (the two give the cost of observability), and without
+// upstream pipelining (edgeguard pipelines to the suite's upstream, which
+// answers pipelined requests; HAProxy and nginx cannot pipeline to a
+// server).
 const (
 	edgeguardLog      = "edgeguard_log"
+	edgeguardQuiet    = "edgeguard_quiet"
 	edgeguardNoPipe   = "edgeguard_nopipeline"
-	edgeguardPipeline = 1 // upstreams[].pipeline.conns of edgeguard and edgeguard_log
+	edgeguardPipeline = 1 // upstreams[].pipeline.conns of all but edgeguard_nopipeline
 )
 
 // rotatingTokens is how many RS256 tokens the rotating scenario cycles
@@ -119,14 +123,16 @@ func (s *suite) http(ctx context.Context, bins binaries) (int, error) {
 	}
 
 	members := []*member{
-		{gw: targets.Edgeguard(bins.gatewayd, "edgeguard", "off", edgeguardPipeline)},
+		{gw: targets.Edgeguard(bins.gatewayd, "edgeguard", targets.EdgeguardOptions{AccessLog: "off", Pipeline: edgeguardPipeline})},
 		{gw: targets.HAProxy()},
 		{gw: targets.Nginx()},
-		{gw: targets.Edgeguard(bins.gatewayd, edgeguardLog, filepath.Join(s.work, "access.log"), edgeguardPipeline)},
-		{gw: targets.Edgeguard(bins.gatewayd, edgeguardNoPipe, "off", 0)},
+		{gw: targets.Edgeguard(bins.gatewayd, edgeguardLog, targets.EdgeguardOptions{
+			AccessLog: filepath.Join(s.work, "access.log"), SecurityEvents: filepath.Join(s.work, "events.log"), Pipeline: edgeguardPipeline})},
+		{gw: targets.Edgeguard(bins.gatewayd, edgeguardQuiet, targets.EdgeguardOptions{AccessLog: "off", NoDetection: true, Pipeline: edgeguardPipeline})},
+		{gw: targets.Edgeguard(bins.gatewayd, edgeguardNoPipe, targets.EdgeguardOptions{AccessLog: "off"})},
 	}
 	addrs := map[string]string{"edgeguard": edgeguardAddr, "haproxy": haproxyAddr, "nginx": nginxAddr,
-		edgeguardLog: edgeguardLogAddr, edgeguardNoPipe: edgeguardNoPipeAddr}
+		edgeguardLog: edgeguardLogAddr, edgeguardQuiet: edgeguardQuietAddr, edgeguardNoPipe: edgeguardNoPipeAddr}
 	in := check.Inputs{Tokens: toks, RotatingOne: rotatingOne, UpstreamBody: upstreamBody, ValidJSON: validJSON, InvalidJSON: invalidJSON}
 	failed := 0
 	for _, m := range members {
@@ -135,7 +141,7 @@ func (s *suite) http(ctx context.Context, bins binaries) (int, error) {
 			s.run.Versions[name] = v
 		}
 		scen := targets.Scenarios
-		if name == edgeguardLog || name == edgeguardNoPipe {
+		if name == edgeguardLog || name == edgeguardQuiet || name == edgeguardNoPipe {
 			scen = []string{targets.Plain}
 		}
 		s.progress("starting %s", name)

@@ -179,7 +179,7 @@ func (w *writer) method(r *results.Run) {
 			"The ratio to HAProxy is taken per round (same round, same conditions), and the table gives its median with the smallest and largest round. "+
 			"Latency percentiles are wrk's, medians over rounds. A target is measured only after its correctness checks pass. "+
 			"edgeguard pipelines idempotent requests to the upstream (`upstreams[].pipeline.conns: 1`; the suite's upstream answers pipelined requests, "+
-			"HAProxy and nginx cannot pipeline to a server); edgeguard_nopipeline is the same gateway without it, edgeguard_log the same with its access log on.",
+			"HAProxy and nginx cannot pipeline to a server); edgeguard_nopipeline is the same gateway without it, edgeguard_log the same with its access log and security event stream on, edgeguard_quiet the same with no access log, events or anomaly detection (the detectors are on by default, so every other edgeguard target runs them).",
 			orDash(h.Duration), h.Connections, h.Rounds, h.GatewayCPU, h.LoadCPU)
 	}
 	if x := r.XDPFlood; x != nil {
@@ -218,6 +218,11 @@ func (w *writer) http(h *results.HTTP) {
 		if d := disturbed(h.Runs); d != "" {
 			w.p("%s\n", d)
 		}
+		if med, lo, hi, n := roundRatio(h.Runs, "plain", "edgeguard_log", "edgeguard_quiet"); n > 0 {
+			w.p("Observability cost: edgeguard_log (access log, security events, anomaly detection) serves %.2f (%.2f-%.2f, %d rounds) "+
+				"of edgeguard_quiet's (none of them) requests per gateway core on the plain proxy, the median of per-round ratios: "+
+				"%.0f%% of the gateway's CPU per request.\n", med, lo, hi, n, 100*(1-med))
+		}
 	}
 	w.figure(plots.RPSPerCoreFile, "Requests/s per gateway core")
 	w.figure(plots.LatencyFile, "Latency percentiles")
@@ -229,6 +234,34 @@ func (w *writer) http(h *results.HTTP) {
 		}
 		w.table("lll", []string{"Scenario", "Target", "Why"}, rows)
 	}
+}
+
+// roundRatio is the median, smallest and largest over rounds of target a's
+// requests/s per gateway core divided by target b's in the same round, in
+// one scenario; n is the number of rounds with both.
+func roundRatio(runs []results.HTTPRun, scenario, a, b string) (med, lo, hi float64, n int) {
+	per := map[string]map[int]float64{a: {}, b: {}}
+	for _, r := range runs {
+		if m, ok := per[r.Target]; ok && r.Scenario == scenario && r.RPSPerCore > 0 {
+			m[r.Round] = r.RPSPerCore
+		}
+	}
+	var ratios []float64
+	for round, x := range per[a] {
+		if y := per[b][round]; y > 0 {
+			ratios = append(ratios, x/y)
+		}
+	}
+	if len(ratios) == 0 {
+		return 0, 0, 0, 0
+	}
+	slices.Sort(ratios)
+	n = len(ratios)
+	med = ratios[n/2]
+	if n%2 == 0 {
+		med = (ratios[n/2-1] + ratios[n/2]) / 2
+	}
+	return med, ratios[0], ratios[n-1], n
 }
 
 // disturbed says how many runs shared the box with other work worth more

@@ -54,9 +54,16 @@ func VersionOf(argv ...string) string {
 	return line
 }
 
-// Edgeguard runs gatewayd from bin; accessLog is "off" or a file path;
-// pipeline is upstreams[].pipeline.conns (0: off).
-func Edgeguard(bin, name, accessLog string, pipeline int) Gateway {
+// EdgeguardOptions are what the suite's edgeguard targets differ in.
+type EdgeguardOptions struct {
+	AccessLog      string // "off" or a file path
+	SecurityEvents string // "" (off) or a file path
+	NoDetection    bool   // every anomaly detector off (they are on by default)
+	Pipeline       int    // upstreams[].pipeline.conns (0: off)
+}
+
+// Edgeguard runs gatewayd from bin with the options o.
+func Edgeguard(bin, name string, o EdgeguardOptions) Gateway {
 	return Gateway{
 		Name:     name,
 		Supports: all,
@@ -69,7 +76,7 @@ func Edgeguard(bin, name, accessLog string, pipeline int) Gateway {
 			}
 			mgmt := fmt.Sprintf("%s:%d", host, p+1000)
 			cfg := filepath.Join(s.Dir, name+".yaml")
-			if err := os.WriteFile(cfg, []byte(edgeguardConfig(s, addr, mgmt, accessLog, pipeline)), 0o644); err != nil {
+			if err := os.WriteFile(cfg, []byte(edgeguardConfig(s, addr, mgmt, o)), 0o644); err != nil {
 				return nil, fmt.Errorf("start %s: %w", name, err)
 			}
 			return start(ctx, name, s.CPU, []string{"GOMAXPROCS=1"}, filepath.Join(s.Dir, name+".log"), addr,
@@ -78,14 +85,24 @@ func Edgeguard(bin, name, accessLog string, pipeline int) Gateway {
 	}
 }
 
-func edgeguardConfig(s Setup, addr, mgmt, accessLog string, pipeline int) string {
+func edgeguardConfig(s Setup, addr, mgmt string, o EdgeguardOptions) string {
+	observe := ""
+	if o.SecurityEvents != "" {
+		observe += fmt.Sprintf("\nsecurity_events:\n  path: %q", o.SecurityEvents)
+	}
+	if o.NoDetection {
+		observe += "\nanomaly:"
+		for _, d := range []string{"credential_stuffing", "enumeration", "probing", "admin_first_seen", "unusual_methods"} {
+			observe += fmt.Sprintf("\n  %s: {enabled: false}", d)
+		}
+	}
 	cache := ""
 	if s.JWTCacheSize > 0 {
 		cache = fmt.Sprintf("\n    cache_size: %d", s.JWTCacheSize)
 	}
 	pipe := ""
-	if pipeline > 0 {
-		pipe = fmt.Sprintf("\n    pipeline: {conns: %d}", pipeline)
+	if o.Pipeline > 0 {
+		pipe = fmt.Sprintf("\n    pipeline: {conns: %d}", o.Pipeline)
 	}
 	return fmt.Sprintf(`# edgeguard in the benchmark suite: every route off by default but its scenario's stage.
 listeners:
@@ -94,7 +111,7 @@ listeners:
 management:
   address: %[2]s
 access_log:
-  path: %[3]q
+  path: %[3]q%[13]s
 server:
   max_conns_per_ip: -1
 xdp:
@@ -134,7 +151,7 @@ routes:
   - {name: waf_tier1, path: /waf_tier1/, upstream: up, waf: {libinjection: block}}
   - {name: waf_crs, path: /waf_crs/, upstream: up, waf: {libinjection: "off", crs: {mode: block, paranoia: 1}}}
   - {name: limit_probe, path: /limit_probe/, upstream: up, waf: {libinjection: "off"}, rate_limit: {limits: [probe]}}
-`, addr, mgmt, accessLog, s.Upstream, cache, s.IssuerHS, s.HSSecretFile, s.IssuerRS, s.RSAPubFile, s.SchemaFile, s.Audience, pipe)
+`, addr, mgmt, o.AccessLog, s.Upstream, cache, s.IssuerHS, s.HSSecretFile, s.IssuerRS, s.RSAPubFile, s.SchemaFile, s.Audience, pipe, observe)
 }
 
 // HAProxy runs Debian's haproxy with one thread.
