@@ -53,7 +53,8 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		s4, s6     *cidrset.Set
 		t4         *dir24.Table
 		t6         *v6tab.Table
-		m4, m6     *ebpf.Map
+		m4         *dirMap
+		m6         *ebpf.Map
 		err4, err6 error
 		prepared   [2]time.Time
 		patched    [2]bool
@@ -70,24 +71,25 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	t6, m6, patched[1], err6 = x.v6From(sp6, s6)
 	wg.Wait()
 	if err := errors.Join(err4, err6); err != nil {
-		closeMaps(m4, m6)
+		m4.Close()
+		closeMaps(m6)
 		return fmt.Errorf("replace blocklist: %w", err)
 	}
 	built := time.Now()
 	// Each swap waits for an RCU grace period: both wait at once. A packet
 	// still sees the old or the new list of its family.
 	var swapErr4 error
-	wg.Go(func() { swapErr4 = swapInner(x.objs.BlockV4, m4) })
+	wg.Go(func() { swapErr4 = swapInner(x.objs.BlockV4, m4.inner()) })
 	oldT6, oldM6, swapErr6 := x.swapV6(t6, m6)
 	wg.Wait()
 	if swapErr4 != nil {
-		closeMaps(m4)
+		m4.Close()
 		swapErr4 = fmt.Errorf("swap IPv4 table: %w", swapErr4)
 	} else {
 		if x.dirMap != nil && x.baseline {
 			x.spare4 = &spare4{dir: x.dir, m: x.dirMap, set: x.block4}
 		} else {
-			closeMaps(x.dirMap)
+			x.dirMap.Close()
 		}
 		x.dir, x.dirMap, x.block4 = t4, m4, s4
 	}
@@ -165,7 +167,7 @@ func (x *XDP) deltaV4(next *cidrset.Set, changed []cidrset.Prefix) error {
 		ch := dirPrefixes(changed)
 		err := x.dir.Update(dirCoverIn(next, ch), ch)
 		if err == nil {
-			err = x.writePages(x.dirMap, x.dir.Dirty())
+			err = x.writePages(x.dirMap.Map, x.dir.Dirty())
 			x.dir.ClearDirty()
 			if err == nil {
 				x.block4 = next
@@ -186,11 +188,11 @@ func (x *XDP) deltaV4(next *cidrset.Set, changed []cidrset.Prefix) error {
 	if err != nil {
 		return err
 	}
-	if err := swapInner(x.objs.BlockV4, m); err != nil {
-		closeMaps(m)
+	if err := swapInner(x.objs.BlockV4, m.inner()); err != nil {
+		m.Close()
 		return fmt.Errorf("swap IPv4 table: %w", err)
 	}
-	closeMaps(x.dirMap)
+	x.dirMap.Close()
 	x.dir, x.dirMap, x.block4 = t, m, next
 	return nil
 }
@@ -222,7 +224,7 @@ func (x *XDP) recycleChunks(t *dir24.Table) {
 	// Setting the slot to the map it already holds changes nothing for
 	// readers, but the kernel returns only after a grace period
 	// (maybe_wait_bpf_programs: synchronize_rcu for map-in-map updates).
-	if err := swapInner(x.objs.BlockV4, x.dirMap); err != nil {
+	if err := swapInner(x.objs.BlockV4, x.dirMap.Map); err != nil {
 		x.log.Warn("recycling IPv4 table chunks failed; the table will be rebuilt when it runs out", "err", err)
 		return
 	}
@@ -484,7 +486,7 @@ func dirCoverIn(s *cidrset.Set, changed []dir24.Prefix) []dir24.Prefix {
 
 // buildDir builds a DIR-24-8 table for cover in a new inner map; nil for an
 // empty cover (an empty slot costs nothing, a table 64 MiB).
-func (x *XDP) buildDir(cover []cidrset.Prefix) (*dir24.Table, *ebpf.Map, error) {
+func (x *XDP) buildDir(cover []cidrset.Prefix) (*dir24.Table, *dirMap, error) {
 	if len(cover) == 0 {
 		return nil, nil, nil
 	}
@@ -492,14 +494,11 @@ func (x *XDP) buildDir(cover []cidrset.Prefix) (*dir24.Table, *ebpf.Map, error) 
 	spec := x.innerDir.Copy()
 	spec.Name = "eg_block_v4"
 	spec.MaxEntries = t.MaxEntries()
-	m, err := ebpf.NewMap(spec)
+	m, err := newDirMap(spec)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create IPv4 table (%d pages): %w", spec.MaxEntries, err)
 	}
-	if err := x.writePages(m, t.Dirty()); err != nil {
-		m.Close()
-		return nil, nil, err
-	}
+	m.copyPages(t.Dirty())
 	t.ClearDirty()
 	return t, m, nil
 }

@@ -27,7 +27,7 @@ const spareMaxChange = 4
 
 type spare4 struct {
 	dir *dir24.Table
-	m   *ebpf.Map
+	m   *dirMap
 	set *cidrset.Set
 }
 
@@ -45,17 +45,11 @@ func (x *XDP) takeSpares() (*spare4, *spare6) {
 }
 
 func (x *XDP) closeSpares() {
-	for _, m := range []*ebpf.Map{x.spareMap4(), x.spareMap6()} {
-		closeMaps(m)
+	if x.spare4 != nil {
+		x.spare4.m.Close()
 	}
+	closeMaps(x.spareMap6())
 	x.spare4, x.spare6 = nil, nil
-}
-
-func (x *XDP) spareMap4() *ebpf.Map {
-	if x.spare4 == nil {
-		return nil
-	}
-	return x.spare4.m
 }
 
 func (x *XDP) spareMap6() *ebpf.Map {
@@ -75,7 +69,7 @@ func smallChange(from, to *cidrset.Set) (added, removed []cidrset.Prefix, ok boo
 // enough (and reports so), else the spare reloaded with s when it has the
 // chunks for it (no 64 MiB table allocated, zeroed and freed, here or in the
 // kernel), else a new one. It consumes sp.
-func (x *XDP) dirFrom(sp *spare4, s *cidrset.Set) (*dir24.Table, *ebpf.Map, bool, error) {
+func (x *XDP) dirFrom(sp *spare4, s *cidrset.Set) (*dir24.Table, *dirMap, bool, error) {
 	if sp != nil && s.CoverLen() > 0 {
 		if added, removed, ok := smallChange(sp.set, s); ok {
 			err := x.patchDir(sp, s, append(added, removed...))
@@ -92,7 +86,7 @@ func (x *XDP) dirFrom(sp *spare4, s *cidrset.Set) (*dir24.Table, *ebpf.Map, bool
 		}
 	}
 	if sp != nil {
-		closeMaps(sp.m)
+		sp.m.Close()
 	}
 	t, m, err := x.buildDir(s.Cover())
 	return t, m, false, err
@@ -106,20 +100,20 @@ func (x *XDP) patchDir(sp *spare4, s *cidrset.Set, changed []cidrset.Prefix) err
 		return err
 	}
 	sp.dir.Recycle()
-	err := x.writePages(sp.m, sp.dir.Dirty())
+	sp.m.copyPages(sp.dir.Dirty())
 	sp.dir.ClearDirty()
-	return err
+	return nil
 }
 
 // reloadDir rewrites the spare's table for s in place: only the pages
-// whose content changes are written. On error the spare is unusable.
+// whose content changes are written. On ErrFull the spare is unchanged.
 func (x *XDP) reloadDir(sp *spare4, s *cidrset.Set) error {
 	if err := sp.dir.Reload(dirPrefixes(s.Cover()), dirMinHeadroom); err != nil {
 		return err
 	}
-	err := x.writePages(sp.m, sp.dir.Dirty())
+	sp.m.copyPages(sp.dir.Dirty())
 	sp.dir.ClearDirty()
-	return err
+	return nil
 }
 
 // v6From returns the IPv6 table for s: the spare patched when it is close

@@ -129,7 +129,7 @@ type XDP struct {
 	allow6    *cidrset.Set
 	baseline  bool         // block4/block6 are what the kernel holds
 	dir       *dir24.Table // mirror of the live IPv4 table (nil: slot empty)
-	dirMap    *ebpf.Map    // live IPv4 block inner map
+	dirMap    *dirMap      // live IPv4 block inner map
 	v6        *v6tab.Table // layout of the live IPv6 table (nil: slot empty)
 	block6Map *ebpf.Map    // live IPv6 block table
 	allow4Map *ebpf.Map
@@ -483,7 +483,10 @@ func (x *XDP) Close() error {
 		errs = append(errs, l.link.Close())
 	}
 	x.mu.Lock()
-	for _, m := range []*ebpf.Map{x.dirMap, x.block6Map, x.allow4Map, x.allow6Map} {
+	if x.dirMap != nil {
+		errs = append(errs, x.dirMap.Close())
+	}
+	for _, m := range []*ebpf.Map{x.block6Map, x.allow4Map, x.allow6Map} {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}

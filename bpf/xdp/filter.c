@@ -106,14 +106,16 @@ struct dir_page {
 
 // Inner map templates, written inline in each __array() so that BTF carries
 // their full definition. BPF_F_INNER_MAP lets the real DIR-24-8 arrays have a
-// different max_entries (number of chunk pages) than the template.
-#define DIR_INNER                                         \
-	struct {                                          \
-		__uint(type, BPF_MAP_TYPE_ARRAY);         \
-		__uint(max_entries, 1);                   \
-		__uint(map_flags, BPF_F_INNER_MAP);       \
-		__type(key, __u32);                       \
-		__type(value, struct dir_page);           \
+// different max_entries (number of chunk pages) than the template;
+// BPF_F_MMAPABLE lets user space copy a whole table into one that no packet
+// reads yet instead of writing it page by page through syscalls.
+#define DIR_INNER                                                  \
+	struct {                                                   \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                  \
+		__uint(max_entries, 1);                            \
+		__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE); \
+		__type(key, __u32);                                \
+		__type(value, struct dir_page);                    \
 	}
 
 #define LPM_INNER(keytype)                                \
