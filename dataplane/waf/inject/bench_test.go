@@ -126,6 +126,38 @@ func BenchmarkPrefilter(b *testing.B) {
 	}
 }
 
+// BenchmarkPrefilterCold runs the pre-filters on every string value of
+// 256 varied orders (names, notes, emails, URLs, ids, dates): the cost per
+// value of ruling libinjection out on typical API values.
+func BenchmarkPrefilterCold(b *testing.B) {
+	var values [][]byte
+	for _, body := range variedOrders(256) {
+		var walk func(v *fastjson.Value)
+		walk = func(v *fastjson.Value) {
+			switch v.Type() {
+			case fastjson.TypeString:
+				values = append(values, v.GetStringBytes())
+			case fastjson.TypeObject:
+				v.GetObject().Visit(func(k []byte, v *fastjson.Value) { walk(v) })
+			case fastjson.TypeArray:
+				for _, e := range v.GetArray() {
+					walk(e)
+				}
+			}
+		}
+		walk(fastjson.MustParseBytes(body))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		in := values[i]
+		m := classMask(in)
+		sqliMaybeMask(in, m)
+		xssMaybeMask(in, m)
+		i = (i + 1) % len(values)
+	}
+}
+
 // variedOrders returns n 1 KB JSON orders shaped like order1K whose
 // values differ (names, streets, notes, ids, URLs drawn from word lists),
 // so that a benchmark cycling through them measures inspection with a cold

@@ -48,6 +48,11 @@ import (
 //     of those fingerprints (sqliPatterns) answers that in one pass.
 //     Fingerprints that libinjection's whitelist always clears (three tokens
 //     with a keyword in the middle: "nkn", "1k1"...) are left out.
+//   - Sentences are decided by their first six tokens instead (prefix):
+//     when those are inert (words, numbers, keywords no fold acts on),
+//     the fingerprint is the first five, and libinjection reads no further.
+//     Prose full of "and", "in", "before" costs six tokens, not an
+//     automaton over all of it.
 //
 // # XSS
 //
@@ -642,9 +647,13 @@ func sqliScan(v []byte, lazy bool) bool {
 	var pending [64]uint16 // symbols kept while lazy
 	npending := 0
 	var firstSeen, secondSeen [2]uint64
+	var pre prefix
+	hit := false // the automaton matched: v is "maybe" unless prefix decides
 	for pos := 0; pos < len(v); {
 		c := v[pos]
 		var sym uint16
+		var inert uint16 // the token's symbol when it is inert (see prefix)
+		var needsNext bool
 		switch byteClass[c] {
 		case cWhite:
 			pos++
@@ -672,6 +681,7 @@ func sqliScan(v []byte, lazy bool) bool {
 			if sym&symF != 0 && n >= 2 && v[pos-n]|0x20 == 'i' && v[pos-n+1]|0x20 == 'f' {
 				sym |= symT // IF after ';' becomes T-SQL
 			}
+			inert, needsNext = inertWord(e, sym)
 		case cNumber:
 			var n int
 			n, sym = numberToken(v, pos)
@@ -679,6 +689,7 @@ func sqliScan(v []byte, lazy bool) bool {
 			if sym == 0 {
 				continue // "1e": libinjection drops it
 			}
+			inert = sym
 		case cOp1:
 			pos++
 			sym = symO
@@ -757,6 +768,17 @@ func sqliScan(v []byte, lazy bool) bool {
 			pos++
 			sym = symSemi
 		}
+		if !pre.dead {
+			if decided, maybe := pre.add(inert, needsNext); decided {
+				return maybe
+			}
+			if pre.dead && hit {
+				return true
+			}
+		}
+		if hit {
+			continue // the automaton has answered; the prefix may still clear v
+		}
 		if lazy {
 			if sym&^plainSymbols == 0 && npending < len(pending) {
 				pending[npending] = sym
@@ -767,15 +789,134 @@ func sqliScan(v []byte, lazy bool) bool {
 			lazy = false
 			for _, p := range pending[:npending] {
 				if lx.nfa.step(p) {
-					return true
+					hit = true
+					break
 				}
 			}
 		}
-		if lx.nfa.step(sym) {
+		if !hit && lx.nfa.step(sym) {
+			hit = true
+		}
+		if hit && pre.dead {
 			return true
 		}
 	}
-	return false
+	return hit
+}
+
+// prefix decides a value by its first six tokens when they are inert:
+// bare words, numbers, keywords of type k or f, and '&' (AND), none of
+// which any of libinjection's folds acts on (its folds need strings,
+// operators, parentheses, commas, dots, semicolons, SQL types, braces,
+// variables, IN or LIKE or a fold function before '(', IF after ';', two
+// '&' one token apart, or a phrase, which sqliScan refuses before).
+// libinjection then keeps the first five tokens unchanged: its fold reads
+// a sixth token, only to try folding it with the fifth, and stops. So the
+// fingerprint is the five symbols, and the value is SQLi exactly when
+// they are a blacklisted fingerprint (sqliPatterns5); whatever follows the
+// sixth token is never read (the quotes that start other passes are
+// refused before).
+//
+// Two tokens are inert only with what follows them: IN becomes a bare word
+// when no '(' follows it, a fold function (USER, DATABASE...) stays what it
+// is, and '&' folds a unary operator or a SQL type after it; in the fifth
+// position, the sixth must then be inert too. Any other sixth token is
+// fine: it can only fold with the fifth, and an inert fifth token folds
+// with nothing but a phrase.
+type prefix struct {
+	n         int  // tokens read
+	key       int  // the symbols so far, as digits of base len(inertSymbols)
+	and1      bool // the token before the last one is '&'
+	and0      bool // the last token is '&'
+	needsNext bool // the last token is inert only if the next one is
+	dead      bool // a token was not inert: the rule does not apply
+}
+
+// inertSymbols are the symbols of inert tokens, in the order of their
+// digit in prefix.key.
+var inertSymbols = [...]uint16{symN, sym1, symK, symF, symAnd}
+
+const inertPrefixes = 5 * 5 * 5 * 5 * 5 // len(inertSymbols)^5
+
+// sqliPatterns5 says, for each key of five inert symbols, whether they are
+// a fingerprint of sqliPatterns.
+var sqliPatterns5 = func() (t [inertPrefixes]bool) {
+	for _, p := range sqliPatterns {
+		if len(p) != 5 {
+			continue
+		}
+		key, ok := 0, true
+		for i := 0; i < len(p); i++ {
+			s := strings.IndexByte(sigma, p[i])
+			d := inertDigit(1 << s)
+			if d < 0 {
+				ok = false
+				break
+			}
+			key = key*len(inertSymbols) + d
+		}
+		if ok {
+			t[key] = true
+		}
+	}
+	return t
+}()
+
+// inertDigit is the digit of symbol s in a prefix key, -1 when a token of
+// that symbol is not inert.
+func inertDigit(s uint16) int {
+	for i, x := range inertSymbols {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+var inWord = words["IN"]
+
+// inertWord returns the symbol of a word token looked up as e, whose
+// possible symbols are sym, when it is inert (0 when not), and whether it
+// is inert only if the next token is.
+func inertWord(e *wordInfo, sym uint16) (uint16, bool) {
+	base := typeSymbols[e.typ]
+	switch {
+	case e == inWord:
+		return symN, true // IN not before '(' is a bare word
+	case sym&symT != 0 && base != symT:
+		return 0, false // IF: T-SQL after ';'
+	case e.extra == 0:
+		return base, base == symAnd
+	case e.extra == symF|symN && (base == symN || base == symF):
+		return base, true // a fold function not before '('
+	}
+	return 0, false
+}
+
+// add feeds the next token: its symbol when it is inert (0 when not) and
+// whether it is inert only if the next one is. It reports whether the
+// first six tokens decide the value, and then whether it may be SQLi.
+func (p *prefix) add(inert uint16, needsNext bool) (decided, maybe bool) {
+	if p.n == 5 {
+		// The sixth token: it must be inert when the fifth needs it, and
+		// not a second '&' one token after another.
+		if (p.needsNext || p.and1) && (inert == 0 || inert == symAnd && p.and1) {
+			p.dead = true
+			return false, false
+		}
+		p.dead = true // decided: nothing more to read
+		return true, sqliPatterns5[p.key]
+	}
+	d := inertDigit(inert)
+	if inert == 0 || d < 0 || inert == symAnd && p.and1 {
+		p.dead = true
+		return false, false
+	}
+	p.key = p.key*len(inertSymbols) + d
+	p.and1, p.and0 = p.and0, inert == symAnd
+	p.needsNext = needsNext
+	p.n++
+	return false, false
 }
 
 type sqliLexer struct {

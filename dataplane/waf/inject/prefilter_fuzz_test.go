@@ -50,4 +50,8 @@ var prefilterSeeds = []string{
 	// Words that start inside a run of word bytes (sqliKeywords).
 	"0xfin", "15in", "1ein", "1.in", "a.in", "x\x01in", "0x1fOR 1", "15T10 and", "1dor", "1.5eor", "0b1in",
 	".5in", "abc.def.or", "sys.stragg.x", "dbms_lock.sleep 5", "not.in", "select.1", "is not", "door or 1",
+	// Six inert tokens first (prefix), and what may follow them.
+	"1 and 1 before x y", "please deliver to the back door and ring", "x in y and z before w", "user and 1 before char x",
+	"a b c d e (1)", "a b c d and -1", "a b c d in (1)", "a b c d user(1)", "and x and y z w", "1 and 1 before x or 1=1",
+	"a b c and d not 1", "a b c d e' or 1=1--", "leave x 1 char and 0x1f", "a b c d e # x",
 }
