@@ -14,6 +14,7 @@ package cidrset
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -394,13 +395,16 @@ func appendCIDRs(out []Prefix, r Range) []Prefix {
 // CoverDiff returns the cover CIDRs of to that from's cover lacks (added)
 // and the reverse (removed), both sorted, when there are at most limit of
 // them together; else ok is false, found after looking at about 2*limit
-// CIDRs past the first difference (sets with little in common are told
-// apart quickly).
+// CIDRs past the first difference, or at once for large sets with far more
+// differences than limit (a sample of to's cover tells them apart).
 func CoverDiff(from, to *Set, limit int) (added, removed []Prefix, ok bool) {
 	if d := from.CoverLen() - to.CoverLen(); d > limit || -d > limit {
 		return nil, nil, false
 	}
 	prev, next := from.Cover(), to.Cover()
+	if farApart(prev, next, limit) {
+		return nil, nil, false
+	}
 	i, j := 0, 0
 	for i < len(prev) || j < len(next) {
 		if len(added)+len(removed) > limit {
@@ -431,6 +435,30 @@ func CoverDiff(from, to *Set, limit int) (added, removed []Prefix, ok bool) {
 		return nil, nil, false
 	}
 	return added, removed, true
+}
+
+// diffSample is how many CIDRs of a large cover farApart looks up.
+const diffSample = 1024
+
+// farApart reports whether a sample of next (evenly spread) shows that far
+// more than limit of its CIDRs are missing from prev, both sorted: a list
+// replaced by an unrelated one costs diffSample binary searches instead of
+// a merge of 2*limit CIDRs. It errs only towards false: it reports true
+// when the sample misses exceed the count expected at limit by over six
+// standard deviations.
+func farApart(prev, next []Prefix, limit int) bool {
+	if len(next) < 4*diffSample {
+		return false
+	}
+	expect := float64(diffSample) * float64(limit) / float64(len(next))
+	misses := 0
+	for k := range diffSample {
+		p := next[k*len(next)/diffSample]
+		if _, found := slices.BinarySearchFunc(prev, p, compare); !found {
+			misses++
+		}
+	}
+	return float64(misses) > expect+6*math.Sqrt(expect)+8
 }
 
 // appendDiff appends what is in next and not in prev (both sorted by
