@@ -1,6 +1,9 @@
 package cidrset
 
-import "slices"
+import (
+	"math/bits"
+	"slices"
+)
 
 // radixMaxPasses is the most byte passes sortPrefixes makes; keys that
 // differ in more bytes (random IPv6 /128s differ in all 17) sort faster by
@@ -45,7 +48,11 @@ func sortPrefixes(ps []Prefix) {
 		}
 	}
 	if len(passes) > radixMaxPasses {
-		slices.SortFunc(ps, compare)
+		if len(ps) < bucketSortMin {
+			slices.SortFunc(ps, compare)
+		} else {
+			bucketSort(ps, andHi^orHi, andLo^orLo)
+		}
 		return
 	}
 	// One read for every pass's histogram.
@@ -90,6 +97,55 @@ func sortPrefixes(ps []Prefix) {
 	if len(passes)%2 == 1 {
 		copy(ps, src)
 	}
+}
+
+// bucketBits is the width of bucketSort's key: 65536 buckets.
+const bucketBits = 16
+
+// bucketSortMin is the length from which bucketSort beats pdqsort.
+const bucketSortMin = 1 << 14
+
+// bucketSort sorts ps by compare, for keys that differ in too many bytes
+// for a radix sort (random IPv6 prefixes). One counting pass on the
+// bucketBits address bits below the highest bit that varies (diffHi and
+// diffLo: the bits of Hi and Lo that vary) spreads ps over buckets in key
+// order; pdqsort then sorts each bucket, a handful of prefixes for a
+// random list instead of log2(n) levels of comparisons over all of them.
+func bucketSort(ps []Prefix, diffHi, diffLo uint64) {
+	hi, diff := true, diffHi
+	if diff == 0 {
+		hi, diff = false, diffLo
+	}
+	// Bits above the highest varying one are equal in every prefix, so
+	// ordering by the bits below it orders by address.
+	shift := uint(max(63-bits.LeadingZeros64(diff)-(bucketBits-1), 0))
+	key := func(p Prefix) int {
+		w := p.Addr.Lo
+		if hi {
+			w = p.Addr.Hi
+		}
+		return int(w>>shift) & (1<<bucketBits - 1)
+	}
+	start := make([]int, 1<<bucketBits+1)
+	for _, p := range ps {
+		start[key(p)+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	next := slices.Clone(start[:1<<bucketBits])
+	buf := make([]Prefix, len(ps))
+	for _, p := range ps {
+		k := key(p)
+		buf[next[k]] = p
+		next[k]++
+	}
+	for b := range 1 << bucketBits {
+		if bucket := buf[start[b]:start[b+1]]; len(bucket) > 1 {
+			slices.SortFunc(bucket, compare)
+		}
+	}
+	copy(ps, buf)
 }
 
 // keyByte returns byte i of p's sort key, least significant first.

@@ -26,6 +26,16 @@ func TestSortPrefixes(t *testing.T) {
 		{"ipv4", draw(50_000, func(int) Prefix { return randPrefix(r, true) })},
 		{"ipv4 duplicates", draw(20_000, func(i int) Prefix { return randPrefix(rand.New(rand.NewPCG(uint64(i%300), 1)), true) })},
 		{"ipv6 random", draw(20_000, func(int) Prefix { return randPrefix(r, false) })},
+		// From bucketSortMin on, lists radix cannot take are bucket sorted.
+		{"ipv6 random large", draw(3*bucketSortMin, func(int) Prefix { return randPrefix(r, false) })},
+		{"ipv6 large, one /48", draw(3*bucketSortMin, func(int) Prefix {
+			p, _ := PrefixFrom(netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xb8, 0, 7, 6: byte(r.IntN(4)), 9: byte(r.IntN(256)), 12: byte(r.IntN(256)), 15: byte(r.IntN(256))}), 56+r.IntN(73)))
+			return p
+		})},
+		{"ipv6 large, one /64", draw(3*bucketSortMin, func(int) Prefix {
+			p, _ := PrefixFrom(netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xb8, 8: byte(r.IntN(256)), 10: byte(r.IntN(256)), 12: byte(r.IntN(256)), 15: byte(r.IntN(256))}), 64+r.IntN(65)))
+			return p
+		})},
 		{"ipv6 one /80", draw(20_000, func(int) Prefix {
 			p, _ := PrefixFrom(netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xb8, 10: byte(r.IntN(256)), 12: byte(r.IntN(256)), 15: byte(r.IntN(256))}), 96+r.IntN(33)))
 			return p
@@ -44,6 +54,28 @@ func TestSortPrefixes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkSortIPv6 sorts a 250k-entry IPv6 list (a 1M mixed list's IPv6
+// part) by bucket sort and by comparison.
+func BenchmarkSortIPv6(b *testing.B) {
+	ps := make([]Prefix, 250_000)
+	for i, p := range genlist.Mixed(9, len(ps), 1, 0xf0000000) {
+		ps[i], _ = PrefixFrom(p)
+	}
+	buf := make([]Prefix, len(ps))
+	b.Run("sortPrefixes", func(b *testing.B) {
+		for b.Loop() {
+			copy(buf, ps)
+			sortPrefixes(buf)
+		}
+	})
+	b.Run("pdqsort", func(b *testing.B) {
+		for b.Loop() {
+			copy(buf, ps)
+			slices.SortFunc(buf, compare)
+		}
+	})
 }
 
 // BenchmarkSort sorts a 750k-entry IPv4 list (a 1M mixed list's IPv4 part)
@@ -104,6 +136,50 @@ func TestCoverDiff(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCoverDiffLarge checks the sampled shortcut on covers large enough to
+// take it: unrelated sets are refused, sets whose difference is at or just
+// under the limit are still diffed exactly.
+func TestCoverDiffLarge(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	gen := func(n int) []Prefix {
+		ps := make([]Prefix, n)
+		for i := range ps {
+			ps[i] = Prefix{Addr: AddrFromV4(r.Uint32() &^ 0xff), Bits: 120}
+		}
+		return ps
+	}
+	base := gen(20_000)
+	from := New(base)
+	n := from.CoverLen()
+	if !farApart(from.Cover(), New(gen(20_000)).Cover(), n/4) {
+		t.Error("farApart: unrelated sets not told apart")
+	}
+	if _, _, ok := CoverDiff(from, New(gen(20_000)), n/4); ok {
+		t.Error("CoverDiff of unrelated sets: ok")
+	}
+	for _, share := range []int{100, 10, 5} { // 1%, 10%, 20% of the prefixes replaced
+		next := slices.Clone(base)
+		for i := 0; i < len(next); i += share {
+			next[i] = gen(1)[0]
+		}
+		to := New(next)
+		limit := n / 4
+		if share == 5 {
+			limit = 2*n/share + 50 // the difference is about 2n/share: just within
+		}
+		if farApart(from.Cover(), to.Cover(), limit) {
+			t.Errorf("1/%d replaced, limit %d: farApart", share, limit)
+		}
+		added, removed, ok := CoverDiff(from, to, limit)
+		if !ok {
+			t.Fatalf("1/%d replaced, limit %d: not ok", share, limit)
+		}
+		if got, want := len(added)+len(removed), appendDiffRef(from.Cover(), to.Cover()); got != want {
+			t.Fatalf("1/%d replaced: %d changes, reference %d", share, got, want)
+		}
 	}
 }
 
