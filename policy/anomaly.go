@@ -2,11 +2,15 @@ package policy
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/edgeguard/edgeguard/dataplane/anomaly"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
+
+// anomalyStateFile is the detectors' learnt state in management.state_dir.
+const anomalyStateFile = "anomaly.state"
 
 // anomalyState is the compiled anomaly section of one policy. The
 // detector (its goroutine and every baseline) is carried over from the
@@ -72,6 +76,9 @@ func compileAnomaly(c *config.Config, prev *anomalyState, opt Options) (*anomaly
 	as.cfg = cfg
 	if as.det == nil {
 		o := anomaly.Options{Events: opt.Events}
+		if dir := c.Management.StateDir; dir != "" {
+			o.StatePath = filepath.Join(dir, anomalyStateFile) // read once: a reload keeps the detector and its file
+		}
 		if opt.Enforcer != nil {
 			o.Banner = opt.Enforcer // the rate limiter's ban path: XDP at the NIC, or the accept-time filter
 		}

@@ -74,6 +74,12 @@ type Options struct {
 	Now    func() time.Time // clock; nil: time.Now
 	// Manual leaves the goroutine unstarted: the caller drives Step (tests).
 	Manual bool
+	// StatePath is the file that keeps what the detectors learnt (routes'
+	// baselines, methods, admin sources) across restarts (persist.go);
+	// "": kept in memory only. Read by New, written every SaveEvery
+	// (DefaultSaveEvery when 0) and at Close when anything was observed.
+	StatePath string
+	SaveEvery time.Duration
 }
 
 // Detector owns the detection state of a process. Policies come and go on
@@ -95,6 +101,9 @@ type Detector struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	statePath string
+	saveEvery time.Duration
 
 	// Owned by the detector goroutine (or Step's caller).
 	st state
@@ -122,6 +131,17 @@ func New(o Options) *Detector {
 	}
 	d.report = o.Events.Emit
 	d.st.init(d.now())
+	if o.StatePath != "" {
+		d.statePath, d.saveEvery = o.StatePath, o.SaveEvery
+		if d.saveEvery <= 0 {
+			d.saveEvery = DefaultSaveEvery
+		}
+		if n, err := d.loadState(o.StatePath); err != nil {
+			d.log.Warn("anomaly: starting without the learnt state", "error", err)
+		} else if n > 0 {
+			d.log.Info("anomaly: learnt state restored", "path", o.StatePath, "routes", n)
+		}
+	}
 	if o.Manual {
 		close(d.done)
 	} else {
@@ -156,7 +176,8 @@ func (d *Detector) Route(name string, cfg *Config) *Route {
 // Dropped returns how many observations were dropped because the ring was full.
 func (d *Detector) Dropped() uint64 { return d.dropped.Load() }
 
-// Close stops the goroutine. Safe to call twice and on nil.
+// Close stops the goroutine, which writes the state file first. Safe to
+// call twice and on nil.
 func (d *Detector) Close() {
 	if d == nil {
 		return
@@ -231,13 +252,28 @@ func (d *Detector) run() {
 	defer close(d.done)
 	tick := time.NewTicker(drainInterval)
 	defer tick.Stop()
+	var save <-chan time.Time
+	if d.statePath != "" {
+		t := time.NewTicker(d.saveEvery)
+		defer t.Stop()
+		save = t.C
+	}
 	for {
 		select {
 		case <-tick.C:
 			d.Step()
+		case <-save:
+			d.saveLogged()
 		case <-d.quit:
+			d.saveLogged()
 			return
 		}
+	}
+}
+
+func (d *Detector) saveLogged() {
+	if err := d.SaveState(); err != nil {
+		d.log.Error("anomaly: state not saved", "error", err)
 	}
 }
 
@@ -281,6 +317,7 @@ type state struct {
 	lastEval  time.Time
 	probes    *table[netip.Addr, windowCount]
 	routeList []*routeState
+	dirty     bool // observed since the state file was last written
 }
 
 func (s *state) init(now time.Time) { s.lastEval = now }
@@ -289,6 +326,7 @@ func (s *state) init(now time.Time) { s.lastEval = now }
 func (d *Detector) observe(rec *record, now time.Time) {
 	rt := rec.route
 	cfg := rt.cfg
+	d.st.dirty = true
 	if cfg != d.st.cfg {
 		d.st.cfg = cfg
 		d.st.probes = resize(d.st.probes, cfg.Probing.MaxSources)

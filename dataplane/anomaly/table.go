@@ -21,12 +21,33 @@ func newTable[K comparable, V any](n int) *table[K, V] {
 	return &table[K, V]{idx: map[K]int32{}, max: max(n, 1)}
 }
 
-// resize returns t, or a new empty table when its capacity is not n.
+// resize returns t, or, when its capacity is not n, a table of capacity n
+// holding t's newest keys: a reload that changes a bound keeps what was
+// learnt (and a restored table takes the configured bound).
 func resize[K comparable, V any](t *table[K, V], n int) *table[K, V] {
 	if t != nil && t.max == max(n, 1) {
 		return t
 	}
-	return newTable[K, V](n)
+	nt := newTable[K, V](n)
+	if t != nil {
+		t.each(func(k K, v *V) {
+			p, _ := nt.get(k) // oldest first: the newest n stay
+			*p = *v
+		})
+	}
+	return nt
+}
+
+// each calls f on every key, oldest first.
+func (t *table[K, V]) each(f func(K, *V)) {
+	start := 0
+	if len(t.keys) == t.max {
+		start = t.next // full: next is the oldest slot
+	}
+	for i := range t.keys {
+		j := (start + i) % len(t.keys)
+		f(t.keys[j], &t.vals[j])
+	}
 }
 
 // get returns k's value, adding a zero one (and evicting the oldest key
