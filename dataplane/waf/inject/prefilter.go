@@ -426,10 +426,11 @@ func singleWord(v []byte) bool {
 }
 
 // sqliHard are the bytes that stop the keyword-only pass of sqliMaybeMask:
-// strings, comments, escapes, braces, money and variables, parentheses,
-// and '&' and '|' (which make the '&' type of "&&" and "||").
+// strings, comments, escapes, braces, money and variables, and
+// parentheses. '&' and '|' alone are operators (a URL's query, "AT&T");
+// "&&" and "||", the '&' type, stop it too.
 const sqliHard = bQuote | bDQuote | bBacktick | bHash | bBackslash | bLBrace | bRBrace | bNUL | bDollar | bAt |
-	bLParen | bRParen | bAmp | bPipe
+	bLParen | bRParen
 
 // sqliMaybeMask is sqliMaybe for a value whose class mask is m. Every
 // blacklisted fingerprint over sigma has a keyword symbol (F, T, K, &) or
@@ -453,10 +454,14 @@ func sqliMaybeMask(v []byte, m uint64) bool {
 
 // sqliKeywordOnly reports whether v, whose class mask is m, is SQLi only
 // if one of its tokens is a keyword: it has none of the bytes of
-// sqliHard, no "--" and no "/*".
+// sqliHard, no "--", "/*", "&&" or "||" (the only operators of '&' and
+// '|' whose symbol is not plain, checked in TestSQLiPatternsNeedKeyword).
 func sqliKeywordOnly(v []byte, m uint64) bool {
-	return m&sqliHard == 0 && (m&bDash == 0 || !bytes.Contains(v, dashdash)) && (!has(m, bSlash|bStar) || !bytes.Contains(v, slashStar))
+	return m&sqliHard == 0 && (m&bDash == 0 || !bytes.Contains(v, dashdash)) && (!has(m, bSlash|bStar) || !bytes.Contains(v, slashStar)) &&
+		(m&bAmp == 0 || !bytes.Contains(v, ampamp)) && (m&bPipe == 0 || !bytes.Contains(v, pipepipe))
 }
+
+var ampamp, pipepipe = []byte("&&"), []byte("||")
 
 // sqliKeywords reports whether a token of v may be a keyword that the
 // lexer's keyword-only pass acts on (sqliMaybeMask): a word whose symbol

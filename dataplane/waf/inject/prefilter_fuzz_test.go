@@ -54,4 +54,6 @@ var prefilterSeeds = []string{
 	"1 and 1 before x y", "please deliver to the back door and ring", "x in y and z before w", "user and 1 before char x",
 	"a b c d e (1)", "a b c d and -1", "a b c d in (1)", "a b c d user(1)", "and x and y z w", "1 and 1 before x or 1=1",
 	"a b c and d not 1", "a b c d e' or 1=1--", "leave x 1 char and 0x1f", "a b c d e # x",
+	// '&' and '|' alone.
+	"https://x.example/?a=1&b=union", "a|b or 1", "AT&T and 1 before x",
 }

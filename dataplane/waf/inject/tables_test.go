@@ -214,4 +214,11 @@ func TestSQLiPatternsNeedKeyword(t *testing.T) {
 			t.Errorf("pattern %q has no keyword, parenthesis or variable symbol", p)
 		}
 	}
+	// sqliKeywordOnly lets '&' and '|' through but for "&&" and "||":
+	// every other operator they start is plain.
+	for w, typ := range sqlWordTypes {
+		if len(w) == 2 && (w[0] == '&' || w[0] == '|') && w != "&&" && w != "||" && typeSymbols[typ]&^plainSymbols != 0 {
+			t.Errorf("operator %q is not plain (type %c): sqliKeywordOnly must refuse it", w, typ)
+		}
+	}
 }
