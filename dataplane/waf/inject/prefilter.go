@@ -3,6 +3,7 @@ package inject
 import (
 	"bytes"
 	"math/bits"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -1245,44 +1246,25 @@ func xssMaybe(v []byte) bool {
 
 // blackAttrBefore reports whether the attribute name that libinjection would
 // see just before an '=' at the end of b can be black: some suffix of the
-// last run of name bytes, upper-cased, is in xssBlackAttrs.
+// last run of name bytes (at most maxBlackAttr of them), upper-cased, is in
+// xssBlackAttrs. It reads the run backwards along a trie of the reversed
+// names, so that most names are ruled out in a byte or two.
 func blackAttrBefore(b []byte) bool {
 	end := len(b)
 	for end > 0 && isH5White(b[end-1]) {
 		end--
 	}
-	start := end
-	for start > 0 && end-start < maxBlackAttr {
-		c := b[start-1]
+	n := 0 // the trie node of the reversed suffix read so far
+	for i := end - 1; i >= 0 && end-i <= maxBlackAttr; i-- {
+		c := b[i]
 		if isH5White(c) || c == '/' || c == '=' || c == '>' {
-			break
+			return false
 		}
-		start--
-	}
-	if end-start < 2 {
-		return false
-	}
-	// Quick reject on the last two bytes, shared by every black name.
-	last2 := uint16(upperASCII(b[end-2]))<<8 | uint16(upperASCII(b[end-1]))
-	if !blackAttrEnds[last2] {
-		return false
-	}
-	var buf [maxBlackAttr]byte
-	for i := start; i < end; i++ {
-		buf[i-start] = upperASCII(b[i])
-	}
-	name := buf[:end-start]
-	// Black names are "ON" + an event, or one of a few others.
-	for _, a := range blackAttrOthers {
-		if len(a) <= len(name) && string(name[len(name)-len(a):]) == a {
+		if n = blackAttrTrie.child(n, upperASCII(c)); n < 0 {
+			return false
+		}
+		if blackAttrTrie.nodes[n].terminal {
 			return true
-		}
-	}
-	for i := 0; i+2 < len(name); i++ {
-		if name[i] == 'O' && name[i+1] == 'N' {
-			if _, ok := blackAttrSet[string(name[i:])]; ok {
-				return true
-			}
 		}
 	}
 	return false
@@ -1299,29 +1281,71 @@ func upperASCII(c byte) byte {
 	return c
 }
 
-// blackAttrSet holds the black names starting with "ON"; blackAttrOthers
-// the rest.
-var blackAttrSet, blackAttrOthers = func() (map[string]struct{}, []string) {
-	m := make(map[string]struct{}, len(xssBlackAttrs))
-	var others []string
-	for _, a := range xssBlackAttrs {
-		if len(a) > maxBlackAttr {
-			panic("inject: black attribute " + a + " longer than maxBlackAttr")
-		}
-		if strings.HasPrefix(a, "ON") {
-			m[a] = struct{}{}
-		} else {
-			others = append(others, a)
+// attrTrie holds names reversed: a node's edges are the bytes that may
+// come before the suffix it stands for.
+type attrTrie struct {
+	nodes []attrNode
+	edges []attrEdge
+}
+
+type attrNode struct {
+	first, n int32 // its edges, edges[first:first+n]
+	terminal bool
+}
+
+type attrEdge struct {
+	c     byte
+	child int32
+}
+
+// child returns the node reached from node n by byte c, -1 for none.
+func (t *attrTrie) child(n int, c byte) int {
+	nd := &t.nodes[n]
+	for _, e := range t.edges[nd.first : nd.first+nd.n] {
+		if e.c == c {
+			return int(e.child)
 		}
 	}
-	return m, others
-}()
+	return -1
+}
 
-const maxBlackAttr = 64 // libinjection ignores longer names (maxNormalizedTokenLen)
+var blackAttrTrie = buildAttrTrie(xssBlackAttrs)
 
-var blackAttrEnds = func() (t [1 << 16]bool) {
-	for _, a := range xssBlackAttrs {
-		t[uint16(a[len(a)-2])<<8|uint16(a[len(a)-1])] = true
+func buildAttrTrie(names []string) *attrTrie {
+	type node struct {
+		next     map[byte]int
+		terminal bool
+	}
+	nodes := []node{{next: map[byte]int{}}}
+	for _, a := range names {
+		if len(a) > maxBlackAttr || len(a) < 2 {
+			panic("inject: black attribute " + a + " not 2 to maxBlackAttr bytes long")
+		}
+		n := 0
+		for i := len(a) - 1; i >= 0; i-- {
+			c, ok := nodes[n].next[a[i]]
+			if !ok {
+				nodes = append(nodes, node{next: map[byte]int{}})
+				c = len(nodes) - 1
+				nodes[n].next[a[i]] = c
+			}
+			n = c
+		}
+		nodes[n].terminal = true
+	}
+	t := &attrTrie{nodes: make([]attrNode, len(nodes))}
+	for i, nd := range nodes {
+		t.nodes[i] = attrNode{first: int32(len(t.edges)), n: int32(len(nd.next)), terminal: nd.terminal}
+		cs := make([]byte, 0, len(nd.next))
+		for c := range nd.next {
+			cs = append(cs, c)
+		}
+		slices.Sort(cs)
+		for _, c := range cs {
+			t.edges = append(t.edges, attrEdge{c: c, child: int32(nd.next[c])})
+		}
 	}
 	return t
-}()
+}
+
+const maxBlackAttr = 64 // libinjection ignores longer names (maxNormalizedTokenLen)

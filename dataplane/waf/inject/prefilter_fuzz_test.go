@@ -1,6 +1,8 @@
 package inject
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/corazawaf/libinjection-go"
@@ -33,6 +35,13 @@ func checkPrefilter(t *testing.T, s string) {
 	if !xssMaybe([]byte(s)) && libinjection.IsXSS(s) {
 		t.Errorf("xssMaybe(%q) = false; libinjection flags it as XSS", s)
 	}
+	// The trie walk of blackAttrBefore against the former suffix look-ups,
+	// before every '='.
+	for i := bytes.IndexByte([]byte(s), '='); i >= 0; i = indexByteFrom([]byte(s), i+1, '=') {
+		if got, want := blackAttrBefore([]byte(s[:i])), blackAttrBeforeRef([]byte(s[:i])); got != want {
+			t.Errorf("blackAttrBefore(%q) = %v; the reference says %v", s[:i], got, want)
+		}
+	}
 	// sqliKeywords against the lexer it stands in for: where it finds no
 	// keyword, the keyword-only pass must not act either (up to 64 bytes,
 	// so that the pass keeps every token before its first keyword).
@@ -54,6 +63,89 @@ var prefilterSeeds = []string{
 	"1 and 1 before x y", "please deliver to the back door and ring", "x in y and z before w", "user and 1 before char x",
 	"a b c d e (1)", "a b c d and -1", "a b c d in (1)", "a b c d user(1)", "and x and y z w", "1 and 1 before x or 1=1",
 	"a b c and d not 1", "a b c d e' or 1=1--", "leave x 1 char and 0x1f", "a b c d e # x",
-	// '&' and '|' alone.
-	"https://x.example/?a=1&b=union", "a|b or 1", "AT&T and 1 before x",
+	// '&' and '|' alone, and black attribute names before '='.
+	"https://x.example/?a=1&b=union", "a|b or 1", "AT&T and 1 before x", "x xlink:href=1", "data-onclick=1", "ONLOAD\t=x",
+}
+
+// blackAttrBeforeRef is the former blackAttrBefore, the reference of the
+// trie walk: it reports whether the attribute name that libinjection would
+// see just before an '=' at the end of b can be black: some suffix of the
+// last run of name bytes, upper-cased, is in xssBlackAttrs.
+func blackAttrBeforeRef(b []byte) bool {
+	end := len(b)
+	for end > 0 && isH5White(b[end-1]) {
+		end--
+	}
+	start := end
+	for start > 0 && end-start < maxBlackAttr {
+		c := b[start-1]
+		if isH5White(c) || c == '/' || c == '=' || c == '>' {
+			break
+		}
+		start--
+	}
+	if end-start < 2 {
+		return false
+	}
+	// Quick reject on the last two bytes, shared by every black name.
+	last2 := uint16(upperASCII(b[end-2]))<<8 | uint16(upperASCII(b[end-1]))
+	if !blackAttrEnds[last2] {
+		return false
+	}
+	var buf [maxBlackAttr]byte
+	for i := start; i < end; i++ {
+		buf[i-start] = upperASCII(b[i])
+	}
+	name := buf[:end-start]
+	// Black names are "ON" + an event, or one of a few others.
+	for _, a := range blackAttrOthers {
+		if len(a) <= len(name) && string(name[len(name)-len(a):]) == a {
+			return true
+		}
+	}
+	for i := 0; i+2 < len(name); i++ {
+		if name[i] == 'O' && name[i+1] == 'N' {
+			if _, ok := blackAttrSet[string(name[i:])]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// blackAttrSet holds the black names starting with "ON"; blackAttrOthers
+// the rest.
+var blackAttrSet, blackAttrOthers = func() (map[string]struct{}, []string) {
+	m := make(map[string]struct{}, len(xssBlackAttrs))
+	var others []string
+	for _, a := range xssBlackAttrs {
+		if strings.HasPrefix(a, "ON") {
+			m[a] = struct{}{}
+		} else {
+			others = append(others, a)
+		}
+	}
+	return m, others
+}()
+
+var blackAttrEnds = func() (t [1 << 16]bool) {
+	for _, a := range xssBlackAttrs {
+		t[uint16(a[len(a)-2])<<8|uint16(a[len(a)-1])] = true
+	}
+	return t
+}()
+
+// TestBlackAttrTrie compares the trie walk with the reference on every
+// black name: as it is, lower-cased, cut, extended, padded with white
+// space, after other name bytes and past the 64-byte limit.
+func TestBlackAttrTrie(t *testing.T) {
+	for _, a := range xssBlackAttrs {
+		for _, s := range []string{a, strings.ToLower(a), "x" + a, a[1:], a[:len(a)-1], a + "x", " " + a + " \t",
+			"data-" + strings.ToLower(a), "a/" + a, "b=" + a, "c>" + a, strings.Repeat("y", maxBlackAttr-len(a)) + a,
+			strings.Repeat("y", maxBlackAttr-len(a)+1) + a, strings.Repeat("Y", maxBlackAttr+3)} {
+			if got, want := blackAttrBefore([]byte(s)), blackAttrBeforeRef([]byte(s)); got != want {
+				t.Errorf("blackAttrBefore(%q) = %v; the reference says %v", s, got, want)
+			}
+		}
+	}
 }
