@@ -495,39 +495,86 @@ const maxReported = 10
 
 // Split validates ps and splits it by family. what names the list in errors
 // ("blocklist"); the error names the invalid entries and how many there are.
+// Large lists are converted as two halves on two CPUs: a replace waits for
+// this before anything else starts.
 func Split(what string, ps []netip.Prefix) (v4, v6 []Prefix, err error) {
-	var bad []string
-	nbad := 0
-	n4 := 0
+	halves := [2][]netip.Prefix{ps, nil}
+	if len(ps) >= splitParallelMin {
+		halves = [2][]netip.Prefix{ps[:len(ps)/2], ps[len(ps)/2:]}
+	}
+	var n4, nbad [2]int
+	onHalves(halves, func(h int) { n4[h], nbad[h] = count4(halves[h]) })
+	if nbad[0]+nbad[1] > 0 {
+		return nil, nil, invalidError(what, ps)
+	}
+	// Sized up front: growing two slices to 1M entries allocated ~3x.
+	v4, v6 = make([]Prefix, n4[0]+n4[1]), make([]Prefix, len(ps)-n4[0]-n4[1])
+	onHalves(halves, func(h int) {
+		o4, o6 := 0, 0
+		if h == 1 {
+			o4, o6 = n4[0], len(halves[0])-n4[0]
+		}
+		for _, p := range halves[h] {
+			pfx, is4 := PrefixFrom(p)
+			if is4 {
+				v4[o4] = pfx
+				o4++
+			} else {
+				v6[o6] = pfx
+				o6++
+			}
+		}
+	})
+	return v4, v6, nil
+}
+
+// splitParallelMin is the length from which Split uses two goroutines.
+const splitParallelMin = 1 << 16
+
+// onHalves runs f(0) and, when there is a second half, f(1) on another
+// goroutine, and waits for both.
+func onHalves(halves [2][]netip.Prefix, f func(h int)) {
+	if len(halves[1]) == 0 {
+		f(0)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { f(1) })
+	f(0)
+	wg.Wait()
+}
+
+// count4 counts the valid prefixes of ps that PrefixFrom makes IPv4, and
+// the invalid ones.
+func count4(ps []netip.Prefix) (n4, bad int) {
 	for _, p := range ps {
-		if p.IsValid() && p.Addr().Unmap().Is4() && (!p.Addr().Is4In6() || p.Bits() >= 96) {
+		switch {
+		case !p.IsValid():
+			bad++
+		case p.Addr().Unmap().Is4() && (!p.Addr().Is4In6() || p.Bits() >= 96):
 			n4++
 		}
 	}
-	// Sized up front: growing two slices to 1M entries allocated ~3x.
-	v4, v6 = make([]Prefix, 0, n4), make([]Prefix, 0, len(ps)-n4)
+	return n4, bad
+}
+
+// invalidError names the invalid entries of ps (up to maxReported) and how
+// many there are.
+func invalidError(what string, ps []netip.Prefix) error {
+	var bad []string
+	nbad := 0
 	for i, p := range ps {
 		if !p.IsValid() {
 			if nbad++; nbad <= maxReported {
 				bad = append(bad, fmt.Sprintf("%s[%d]: invalid prefix %q", what, i, p.String()))
 			}
-			continue
-		}
-		pfx, is4 := PrefixFrom(p)
-		if is4 {
-			v4 = append(v4, pfx)
-		} else {
-			v6 = append(v6, pfx)
 		}
 	}
-	if nbad > 0 {
-		msg := strings.Join(bad, "; ")
-		if nbad > maxReported {
-			msg += fmt.Sprintf("; and %d more", nbad-maxReported)
-		}
-		return nil, nil, fmt.Errorf("check %s: %s", what, msg)
+	msg := strings.Join(bad, "; ")
+	if nbad > maxReported {
+		msg += fmt.Sprintf("; and %d more", nbad-maxReported)
 	}
-	return v4, v6, nil
+	return fmt.Errorf("check %s: %s", what, msg)
 }
 
 // Delta is a blocklist delta split by family.

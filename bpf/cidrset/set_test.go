@@ -1,6 +1,7 @@
 package cidrset
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -242,6 +243,34 @@ func TestSplit(t *testing.T) {
 	}
 }
 
+// TestSplitLarge splits a list long enough for two goroutines: both
+// families keep the list's order, and an invalid entry in the second half
+// is named by its index.
+func TestSplitLarge(t *testing.T) {
+	ps := genlist.Mixed(5, 3*splitParallelMin, 3, 0xf0000000)
+	ps = append(ps, netip.MustParsePrefix("::ffff:10.0.0.0/100"), netip.MustParsePrefix("::ffff:0:0/90"))
+	var want4, want6 []Prefix
+	for _, p := range ps {
+		if pfx, is4 := PrefixFrom(p); is4 {
+			want4 = append(want4, pfx)
+		} else {
+			want6 = append(want6, pfx)
+		}
+	}
+	v4, v6, err := Split("blocklist", ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(v4, want4) || !slices.Equal(v6, want6) {
+		t.Fatalf("Split: %d/%d IPv4/IPv6, want %d/%d, or out of order", len(v4), len(v6), len(want4), len(want6))
+	}
+	ps[len(ps)-5] = netip.Prefix{}
+	_, _, err = Split("blocklist", ps)
+	if want := fmt.Sprintf(`check blocklist: blocklist[%d]: invalid prefix "invalid Prefix"`, len(ps)-5); err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+}
+
 func BenchmarkNew1M(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ps := make([]Prefix, 1_000_000)
@@ -316,4 +345,16 @@ func BenchmarkContains(b *testing.B) {
 			s.Contains(addrs[0])
 		}
 	})
+}
+
+// BenchmarkSplit1M splits a 1M-entry mixed list (a quarter IPv6), the
+// first step of a replace.
+func BenchmarkSplit1M(b *testing.B) {
+	ps := genlist.Mixed(7, 1_000_000, 4, 0xf0000000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Split("blocklist", ps); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
