@@ -215,3 +215,26 @@ func TestAllHeaders(t *testing.T) {
 		t.Errorf("named headers: %v at %s", r.Kind, r.Location)
 	}
 }
+
+func TestBinaryMediaType(t *testing.T) {
+	for _, tc := range []struct {
+		mt   string
+		want bool
+	}{
+		{"image/png", true}, {"Audio/ogg", true}, {"video/mp4", true}, {"font/woff2", true},
+		{"application/octet-stream", true}, {"APPLICATION/PDF", true}, {"application/zip", true},
+		{"application/gzip", true}, {"application/x-gzip", true}, {"application/zstd", true},
+		{"application/x-protobuf", true}, {"application/protobuf", true}, {"application/grpc+proto", true},
+		{"application/vnd.google.protobuf", true}, {"application/x-tar", true}, {"application/x-7z-compressed", true},
+		{"application/wasm", true}, {"application/cbor", true}, {"application/msgpack", true},
+		{"application/x-msgpack", true}, {"application/vnd.ms-excel", true},
+		{"application/vnd.openxmlformats-officedocument.wordprocessingml.document", true},
+		{"application/json", false}, {"application/x-www-form-urlencoded", false}, {"application/xml", false},
+		{"application/", false}, {"application", false}, {"text/plain", false}, {"imag", false}, {"", false},
+		{"multipart/form-data", false}, {"application/vnd.api+json", false},
+	} {
+		if got := binaryMediaType([]byte(tc.mt)); got != tc.want {
+			t.Errorf("binaryMediaType(%q) = %v; want %v", tc.mt, got, tc.want)
+		}
+	}
+}

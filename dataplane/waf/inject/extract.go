@@ -307,17 +307,25 @@ func isXMLMediaType(mt []byte) bool {
 
 // binaryMediaType: types whose bodies are not text.
 func binaryMediaType(mt []byte) bool {
-	for _, p := range [...]string{"image/", "audio/", "video/", "font/", "application/octet-stream",
-		"application/pdf", "application/zip", "application/gzip", "application/x-gzip", "application/zstd",
-		"application/x-protobuf", "application/protobuf", "application/grpc", "application/vnd.google.protobuf",
-		"application/x-tar", "application/x-7z", "application/wasm", "application/cbor", "application/msgpack",
-		"application/x-msgpack", "application/vnd.ms-", "application/vnd.openxmlformats"} {
-		if hasPrefixFold(mt, 0, p) {
-			return true
+	if hasPrefixFold(mt, 0, "application/") {
+		// Past the common prefix, which every JSON body would otherwise
+		// compare once per binary type.
+		sub := mt[len("application/"):]
+		for _, p := range binaryApplicationTypes {
+			if hasPrefixFold(sub, 0, p) {
+				return true
+			}
 		}
+		return false
 	}
-	return false
+	return hasPrefixFold(mt, 0, "image/") || hasPrefixFold(mt, 0, "audio/") || hasPrefixFold(mt, 0, "video/") ||
+		hasPrefixFold(mt, 0, "font/")
 }
+
+// binaryApplicationTypes are the binary application/ subtypes (prefixes).
+var binaryApplicationTypes = [...]string{"octet-stream", "pdf", "zip", "gzip", "x-gzip", "zstd", "x-protobuf",
+	"protobuf", "grpc", "vnd.google.protobuf", "x-tar", "x-7z", "wasm", "cbor", "msgpack", "x-msgpack", "vnd.ms-",
+	"vnd.openxmlformats"}
 
 // looksText reports whether the start of b reads as text (UTF-8 or not):
 // no NUL and few control bytes in its first KiB.

@@ -445,7 +445,10 @@ const sqliHard = bQuote | bDQuote | bBacktick | bHash | bBackslash | bLBrace | b
 // table pass before the lexer runs.
 func sqliMaybeMask(v []byte, m uint64) bool {
 	if !sqliKeywordOnly(v, m) {
-		return sqliMaybe(v)
+		if hasAny(m, bQuote|bDQuote|bNUL) {
+			return true // see sqliMaybe
+		}
+		return sqliScan(v, false)
 	}
 	if !has(m, bHigh) && !sqliKeywords(v, has(m, bDigit)) {
 		return false
@@ -631,23 +634,25 @@ var slashStar = []byte("/*")
 
 // sqliMaybe reports whether libinjection's IsSQLi could flag v. false is a
 // proof that it does not.
-func sqliMaybe(v []byte) bool { return sqliScan(v, false) }
-
-// plainSymbols are the symbols of tokens that are not keywords: numbers,
-// bare words, punctuation and operators.
-const plainSymbols = symN | sym1 | symDot | symComma | symO | symColon | symSemi | symQuestion
-
-// sqliScan is sqliMaybe. lazy (for a value without the bytes of
-// sqliHard) defers the automaton to the first keyword: until then the
-// symbols are only kept, and a value that has none answers false (see
-// sqliMaybeMask), in one pass.
-func sqliScan(v []byte, lazy bool) bool {
+func sqliMaybe(v []byte) bool {
 	// A quote anywhere makes libinjection parse again as if the input
 	// started inside a string, even when the first pass swallows the quote
 	// (in a [bracket word]); the lexer models the first pass only.
 	if bytes.IndexByte(v, '\'') >= 0 || bytes.IndexByte(v, '"') >= 0 || bytes.IndexByte(v, 0) >= 0 {
 		return true
 	}
+	return sqliScan(v, false)
+}
+
+// plainSymbols are the symbols of tokens that are not keywords: numbers,
+// bare words, punctuation and operators.
+const plainSymbols = symN | sym1 | symDot | symComma | symO | symColon | symSemi | symQuestion
+
+// sqliScan is sqliMaybe for a value without quotes or NUL. lazy (for a
+// value without the bytes of sqliHard) defers the automaton to the first
+// keyword: until then the symbols are only kept, and a value that has none
+// answers false (see sqliMaybeMask), in one pass.
+func sqliScan(v []byte, lazy bool) bool {
 	var lx sqliLexer
 	lx.nfa.reset()
 	var pending [64]uint16 // symbols kept while lazy
