@@ -13,7 +13,8 @@ const radixMaxPasses = 6
 // sortPrefixes sorts ps by compare, in place. A list whose prefixes differ
 // in few key bytes (any IPv4 list: the address's low four bytes and the
 // length) is sorted by an LSD radix sort, one pass per varying byte, which
-// is faster than comparing; others by pdqsort.
+// is faster than comparing; large others by bucketSort, small ones by
+// pdqsort.
 func sortPrefixes(ps []Prefix) {
 	// Lists read from files often come sorted (FireHOL's do).
 	if slices.IsSortedFunc(ps, compare) {
@@ -46,6 +47,10 @@ func sortPrefixes(ps []Prefix) {
 				passes = append(passes, 1+8*i+j)
 			}
 		}
+	}
+	if orHi == 0 && andLo>>32 == 0xffff && orLo>>32 == 0xffff {
+		sortV4(ps, passes)
+		return
 	}
 	if len(passes) > radixMaxPasses {
 		if len(ps) < bucketSortMin {
@@ -96,6 +101,42 @@ func sortPrefixes(ps []Prefix) {
 	}
 	if len(passes)%2 == 1 {
 		copy(ps, src)
+	}
+}
+
+// sortV4 radix sorts an all-IPv4 list over passes (key bytes 0-4: the
+// length, then the address from its low byte), as 8-byte keys (address <<
+// 8 | length, ordered as compare orders the prefixes) rather than 24-byte
+// prefixes: a third of the memory each pass reads and writes.
+func sortV4(ps []Prefix, passes []int) {
+	keys := make([]uint64, len(ps))
+	for i, p := range ps {
+		keys[i] = uint64(uint32(p.Addr.Lo))<<8 | uint64(p.Bits)
+	}
+	counts := make([][256]int, len(passes))
+	for _, k := range keys {
+		for j, i := range passes {
+			counts[j][byte(k>>(8*i))]++
+		}
+	}
+	src, dst := keys, make([]uint64, len(keys))
+	for j, i := range passes {
+		var next [256]int
+		sum := 0
+		for b, n := range counts[j] {
+			next[b] = sum
+			sum += n
+		}
+		shift := uint(8 * i)
+		for _, k := range src {
+			b := byte(k >> shift)
+			dst[next[b]] = k
+			next[b]++
+		}
+		src, dst = dst, src
+	}
+	for i, k := range src {
+		ps[i] = Prefix{Addr: AddrFromV4(uint32(k >> 8)), Bits: uint8(k)}
 	}
 }
 
