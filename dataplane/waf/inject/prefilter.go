@@ -49,6 +49,11 @@ import (
 //     of those fingerprints (sqliPatterns) answers that in one pass.
 //     Fingerprints that libinjection's whitelist always clears (three tokens
 //     with a keyword in the middle: "nkn", "1k1"...) are left out.
+//   - Where the automaton finds a blacklisted subsequence, or two words of
+//     a phrase, and every token is one that fold.go models (no string,
+//     variable, money or SQL type), the fold itself is replayed on the
+//     tokens and its fingerprint looked up: URLs and sentences with a
+//     keyword somewhere ("campaigns/leave-small?id=1") are cleared there.
 //   - Sentences are decided by their first six tokens instead (prefix):
 //     when those are inert (words, numbers, keywords no fold acts on),
 //     the fingerprint is the first five, and libinjection reads no further.
@@ -659,11 +664,17 @@ func sqliScan(v []byte, lazy bool) bool {
 	npending := 0
 	var firstSeen, secondSeen [2]uint64
 	var pre prefix
-	hit := false // the automaton matched: v is "maybe" unless prefix decides
+	hit := false                    // the automaton matched: v is "maybe" unless prefix or the fold replay decides
+	var toks [maxFoldTokens]foldTok // for the replay (fold.go)
+	ntoks := 0
+	replay := true  // every token so far is one the replay models
+	phrase := false // both words of a phrase were read
 	for pos := 0; pos < len(v); {
 		c := v[pos]
+		start := pos
 		var sym uint16
-		var inert uint16 // the token's symbol when it is inert (see prefix)
+		var word *wordInfo // the entry of a word token
+		var inert uint16   // the token's symbol when it is inert (see prefix)
 		var needsNext bool
 		switch byteClass[c] {
 		case cWhite:
@@ -682,7 +693,12 @@ func sqliScan(v []byte, lazy bool) bool {
 			secondSeen[0] |= e.second[0]
 			secondSeen[1] |= e.second[1]
 			if firstSeen[0]&secondSeen[0] != 0 || firstSeen[1]&secondSeen[1] != 0 {
-				return true // two words that libinjection could merge
+				// Two words that libinjection could merge: only the
+				// replay, which merges where its fold would, decides.
+				if !replay {
+					return true
+				}
+				phrase, pre.dead = true, true
 			}
 			sym = typeSymbols[e.typ]
 			if sym == 0 {
@@ -693,6 +709,7 @@ func sqliScan(v []byte, lazy bool) bool {
 				sym |= symT // IF after ';' becomes T-SQL
 			}
 			inert, needsNext = inertWord(e, sym)
+			word = e
 		case cNumber:
 			var n int
 			n, sym = numberToken(v, pos)
@@ -748,6 +765,7 @@ func sqliScan(v []byte, lazy bool) bool {
 			}
 			pos += n
 			sym = s
+			replay = false
 		case cVar:
 			n, s, ok := varToken(v, pos)
 			if !ok {
@@ -755,6 +773,7 @@ func sqliScan(v []byte, lazy bool) bool {
 			}
 			pos += n
 			sym = s
+			replay = false
 		case cBWord:
 			end := bytes.IndexByte(v[pos:], ']')
 			if end < 0 {
@@ -779,13 +798,22 @@ func sqliScan(v []byte, lazy bool) bool {
 			pos++
 			sym = symSemi
 		}
+		if replay {
+			t, ok := foldTokenOf(v[start:pos], sym, word)
+			if ok && ntoks < len(toks) {
+				toks[ntoks] = t
+				ntoks++
+			} else {
+				replay = false
+			}
+		}
 		if !pre.dead {
 			if decided, maybe := pre.add(inert, needsNext); decided {
 				return maybe
 			}
-			if pre.dead && hit {
-				return true
-			}
+		}
+		if (hit || phrase) && pre.dead && !replay {
+			return true
 		}
 		if hit {
 			continue // the automaton has answered; the prefix may still clear v
@@ -808,11 +836,14 @@ func sqliScan(v []byte, lazy bool) bool {
 		if !hit && lx.nfa.step(sym) {
 			hit = true
 		}
-		if hit && pre.dead {
+		if hit && pre.dead && !replay {
 			return true
 		}
 	}
-	return hit
+	if (hit || phrase) && replay {
+		return foldMaybe(toks[:ntoks])
+	}
+	return hit || phrase
 }
 
 // prefix decides a value by its first six tokens when they are inert:

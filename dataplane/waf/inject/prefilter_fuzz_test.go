@@ -65,6 +65,9 @@ var prefilterSeeds = []string{
 	"a b c and d not 1", "a b c d e' or 1=1--", "leave x 1 char and 0x1f", "a b c d e # x",
 	// '&' and '|' alone, and black attribute names before '='.
 	"https://x.example/?a=1&b=union", "a|b or 1", "AT&T and 1 before x", "x xlink:href=1", "data-onclick=1", "ONLOAD\t=x",
+	// The fold replay: operators, phrases that meet or not, IN, LIKE, USER.
+	"https://shop.example.com/campaigns/leave-small?utm_source=newsletter&id=241178", "in and not.", "x not in (1)",
+	"1 not like 2", "user(1) or 1=1", "; if 1 sleep 5", "a, -1 and 1=1", "x is not 1", "1) or (1", "at 1 time",
 }
 
 // blackAttrBeforeRef is the former blackAttrBefore, the reference of the
