@@ -145,4 +145,3 @@ func TestFoldReplay(t *testing.T) {
 		t.Errorf("only %d flagged: the sentences should reach the blacklist often", flagged)
 	}
 }
-
