@@ -1,5 +1,7 @@
 package inject
 
+import "bytes"
+
 // This file replays libinjection's fold on the tokens of sqliScan, for the
 // values its automaton cannot clear: the automaton only knows that the
 // fingerprint is a subsequence of the tokens, and a URL or a sentence
@@ -14,7 +16,7 @@ package inject
 // foldTok is a token as libinjection's fold sees it: its type and the
 // facts of its value that the fold's rules read.
 type foldTok struct {
-	typ   byte // libinjection's type: n 1 . , o : ; ? f k & ( ) T
+	typ   byte // libinjection's type: n 1 . , o : ; ? f k & ( ) T s
 	flags uint8
 	word  *wordInfo // a word's entry: its phrases
 }
@@ -56,13 +58,18 @@ var fingerprintSymbol = func() (t [256]byte) {
 	for _, c := range []byte("1.,:;?&()T") {
 		t[c] = c
 	}
-	t['n'], t['o'], t['f'], t['k'] = 'N', 'O', 'F', 'K'
+	t['n'], t['o'], t['f'], t['k'], t['s'] = 'N', 'O', 'F', 'K', 'S'
 	return t
 }()
 
+// sqliPatternSet holds the blacklisted fingerprints the replay can fold
+// into, strings included.
 var sqliPatternSet = func() map[string]struct{} {
-	m := make(map[string]struct{}, len(sqliPatterns))
+	m := make(map[string]struct{}, len(sqliPatterns)+len(sqliStringPatterns))
 	for _, p := range sqliPatterns {
+		m[p] = struct{}{}
+	}
+	for _, p := range sqliStringPatterns {
 		m[p] = struct{}{}
 	}
 	return m
@@ -126,6 +133,9 @@ func foldTokens(toks []foldTok, vec *[maxTokens + 3]foldTok) int {
 		}
 		a, b := &vec[left], &vec[left+1]
 		switch {
+		case a.typ == 's' && b.typ == 's':
+			pos--
+			continue
 		case a.typ == ';' && b.typ == ';':
 			pos--
 			continue
@@ -194,7 +204,7 @@ func foldTokens(toks []foldTok, vec *[maxTokens + 3]foldTok) int {
 			pos -= 2
 			left = 0
 			continue
-		case (a.typ == 'n' || a.typ == '1') && b.typ == ',' && (c.typ == '1' || c.typ == 'n'):
+		case (a.typ == 'n' || a.typ == '1' || a.typ == 's') && b.typ == ',' && (c.typ == '1' || c.typ == 'n' || c.typ == 's'):
 			pos -= 2
 			left = 0
 			continue
@@ -203,12 +213,12 @@ func foldTokens(toks []foldTok, vec *[maxTokens + 3]foldTok) int {
 			pos--
 			left = 0
 			continue
-		case a.typ == 'k' && b.unary() && (c.typ == '1' || c.typ == 'n' || c.typ == 'f'):
+		case a.typ == 'k' && b.unary() && (c.typ == '1' || c.typ == 'n' || c.typ == 'f' || c.typ == 's'):
 			*b = *c
 			pos--
 			left = 0
 			continue
-		case a.typ == ',' && b.unary() && (c.typ == '1' || c.typ == 'n'):
+		case a.typ == ',' && b.unary() && (c.typ == '1' || c.typ == 'n' || c.typ == 's'):
 			*b = *c
 			left = 0
 			pos -= 3
@@ -233,7 +243,7 @@ func foldTokens(toks []foldTok, vec *[maxTokens + 3]foldTok) int {
 }
 
 // operand is isOperandBefore's test of a type.
-func operand(t byte) bool { return t == '1' || t == 'n' || t == ')' }
+func operand(t byte) bool { return t == '1' || t == 'n' || t == ')' || t == 's' }
 
 var likeWord, notWord, userWord = words["LIKE"], words["NOT"], words["USER"]
 
@@ -301,4 +311,136 @@ func foldTokenOf(tok []byte, sym uint16, word *wordInfo) (foldTok, bool) {
 		return t, false
 	}
 	return t, true
+}
+
+// quoteMaybe is sqliMaybe for a value, whose class mask is m, with a
+// single quote: a name ("O'Neil") or prose ("don't"). libinjection reads
+// it twice (check): as it is, where the quote starts a string that runs
+// to the end, and as if it started inside a string, which the quote ends.
+// With one quote, and no other byte that starts a string, an escape or a
+// comment, both readings are the tokens around the quote and one string
+// (S), and the replay folds each. Anything else is "maybe".
+func quoteMaybe(v []byte, m uint64) bool {
+	if hasAny(m, bDQuote|bBacktick|bHash|bBackslash|bLBrace|bRBrace|bNUL) ||
+		has(m, bDash) && bytes.Contains(v, dashdash) || has(m, bSlash|bStar) && bytes.Contains(v, slashStar) {
+		return true
+	}
+	q := bytes.IndexByte(v, '\'')
+	if q < 0 || bytes.IndexByte(v[q+1:], '\'') >= 0 {
+		return true
+	}
+	var buf [maxFoldTokens]foldTok
+	toks, last, ok := lexFold(v, 0, q, buf[:0])
+	if !ok || len(toks) == cap(toks) {
+		return true
+	}
+	// A letter of B'', E'', N'', Q'', X'', U&'' or NQ'' strings at the
+	// start of the token before the quote: that token and the quote start
+	// a string of another kind.
+	if last >= 0 && q-last <= 2 && stringPrefix[v[last]] || q > 0 && v[q-1] == '&' {
+		return true
+	}
+	if foldMaybe(append(toks, foldTok{typ: 's'})) {
+		return true
+	}
+	toks, _, ok = lexFold(v, q+1, len(v), append(buf[:0], foldTok{typ: 's'}))
+	return !ok || foldMaybe(toks)
+}
+
+// stringPrefix holds the letters whose parsers in libinjection read a
+// string when a quote follows (parseBString, parseEString...).
+var stringPrefix = func() (t [256]bool) {
+	for _, c := range []byte("BbEeNnQqUuXx") {
+		t[c] = true
+	}
+	return t
+}()
+
+// lexFold appends to toks the tokens that start in v[from:to], read as
+// sqliScan reads them (the bytes of v after to are their lookahead), and
+// returns the start of the last one (-1 for none). It reports false when
+// one is not modelled (foldTokenOf), or does not end by to, or toks is
+// full.
+func lexFold(v []byte, from, to int, toks []foldTok) ([]foldTok, int, bool) {
+	last := -1
+	for pos := from; pos < to; {
+		c := v[pos]
+		start := pos
+		var sym uint16
+		var word *wordInfo
+		switch byteClass[c] {
+		case cWhite:
+			pos++
+			continue
+		case cWord:
+			n, e, ok := wordToken(v, pos)
+			if !ok {
+				return toks, last, false
+			}
+			pos += n
+			sym, word = typeSymbols[e.typ], e
+		case cNumber:
+			var n int
+			n, sym = numberToken(v, pos)
+			pos += n
+			if sym == 0 {
+				continue
+			}
+		case cOp1:
+			pos++
+			sym = symO
+		case cOp2:
+			switch {
+			case pos+1 >= len(v):
+				pos++
+				sym = symO
+			case c == '<' && pos+2 < len(v) && v[pos+1] == '=' && v[pos+2] == '>':
+				pos += 3
+				sym = symO
+			case twoCharOps[int(c)<<8|int(v[pos+1])] != 0:
+				sym = typeSymbols[twoCharOps[int(c)<<8|int(v[pos+1])]]
+				pos += 2
+			case c == ':':
+				pos++
+				sym = symColon
+			default:
+				pos++
+				sym = symO
+			}
+		case cDash, cSlash:
+			pos++ // "--" and "/*" are refused before
+			sym = symO
+		case cBWord:
+			end := bytes.IndexByte(v[pos:], ']')
+			if end < 0 {
+				return toks, last, false
+			}
+			pos += end + 1
+			sym = symN
+		case cOther:
+			pos++
+			sym = symQuestion
+		case cLParen:
+			pos++
+			sym = symLParen
+		case cRParen:
+			pos++
+			sym = symRParen
+		case cComma:
+			pos++
+			sym = symComma
+		case cSemi:
+			pos++
+			sym = symSemi
+		default:
+			return toks, last, false // strings, money, variables
+		}
+		t, ok := foldTokenOf(v[start:pos], sym, word)
+		if !ok || pos > to || len(toks) == cap(toks) {
+			return toks, last, false
+		}
+		toks = append(toks, t)
+		last = start
+	}
+	return toks, last, true
 }

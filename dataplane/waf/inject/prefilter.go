@@ -54,6 +54,9 @@ import (
 //     variable, money or SQL type), the fold itself is replayed on the
 //     tokens and its fingerprint looked up: URLs and sentences with a
 //     keyword somewhere ("campaigns/leave-small?id=1") are cleared there.
+//   - A value with one single quote and none of the other unsafe bytes (a
+//     name such as "O'Neil", "don't") is replayed in both of the readings
+//     libinjection makes of it, around one string token (quoteMaybe).
 //   - Sentences are decided by their first six tokens instead (prefix):
 //     when those are inert (words, numbers, keywords no fold acts on),
 //     the fingerprint is the first five, and libinjection reads no further.
@@ -451,7 +454,7 @@ const sqliHard = bQuote | bDQuote | bBacktick | bHash | bBackslash | bLBrace | b
 func sqliMaybeMask(v []byte, m uint64) bool {
 	if !sqliKeywordOnly(v, m) {
 		if hasAny(m, bQuote|bDQuote|bNUL) {
-			return true // see sqliMaybe
+			return quoteMaybe(v, m) // see sqliMaybe
 		}
 		return sqliScan(v, false)
 	}
@@ -644,7 +647,7 @@ func sqliMaybe(v []byte) bool {
 	// started inside a string, even when the first pass swallows the quote
 	// (in a [bracket word]); the lexer models the first pass only.
 	if bytes.IndexByte(v, '\'') >= 0 || bytes.IndexByte(v, '"') >= 0 || bytes.IndexByte(v, 0) >= 0 {
-		return true
+		return quoteMaybe(v, classMask(v))
 	}
 	return sqliScan(v, false)
 }

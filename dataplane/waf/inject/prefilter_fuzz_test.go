@@ -68,6 +68,8 @@ var prefilterSeeds = []string{
 	// The fold replay: operators, phrases that meet or not, IN, LIKE, USER.
 	"https://shop.example.com/campaigns/leave-small?utm_source=newsletter&id=241178", "in and not.", "x not in (1)",
 	"1 not like 2", "user(1) or 1=1", "; if 1 sleep 5", "a, -1 and 1=1", "x is not 1", "1) or (1", "at 1 time",
+	// One quote (quoteMaybe).
+	"Lars O'Neil", "don't", "1' or 1=1", "x' and '", "[a'b] c", "a' ; drop x", "1'", "'", "it's 1 or 2",
 }
 
 // blackAttrBeforeRef is the former blackAttrBefore, the reference of the

@@ -42,6 +42,7 @@ type derivedTables struct {
 	words    map[string]byte // non-fingerprint keys of sqlKeywords
 	pairs    [][2]string
 	patterns []string
+	strings  []string // with a string (S): for the replay of quoted values
 	attrs    []string
 }
 
@@ -91,6 +92,9 @@ func deriveTables(t *testing.T) derivedTables {
 		t.Fatalf("parsed %d keywords and %d fingerprints from sqli_data.go: format changed?", len(d.words), len(fingerprints))
 	}
 	for _, fp := range fingerprints {
+		if strings.Trim(fp, sigma+"S") == "" && strings.Contains(fp, "S") {
+			d.strings = append(d.strings, fp)
+		}
 		if strings.Trim(fp, sigma) != "" {
 			continue
 		}
@@ -101,6 +105,7 @@ func deriveTables(t *testing.T) derivedTables {
 	}
 	slices.SortFunc(d.pairs, func(a, b [2]string) int { return strings.Compare(a[0]+" "+a[1], b[0]+" "+b[1]) })
 	slices.Sort(d.patterns)
+	slices.Sort(d.strings)
 
 	xss, _ := libinjectionSource(t, "xss_decls.go")
 	block := ""
@@ -169,6 +174,10 @@ var sqlWordTypes = map[string]uint8{
 	}
 	b.WriteString("}\n\n// sqliPatterns are the blacklisted fingerprints made only of symbols in\n// sigma, less those the whitelist always clears.\nvar sqliPatterns = []string{\n")
 	for _, p := range d.patterns {
+		fmt.Fprintf(&b, "%q,\n", p)
+	}
+	b.WriteString("}\n\n// sqliStringPatterns are the blacklisted fingerprints made of symbols in\n// sigma and at least one string (S).\nvar sqliStringPatterns = []string{\n")
+	for _, p := range d.strings {
 		fmt.Fprintf(&b, "%q,\n", p)
 	}
 	b.WriteString("}\n\n// xssBlackAttrs are the attribute names isBlackAttr does not answer\n// attributeTypeNone for, upper-case.\nvar xssBlackAttrs = []string{\n")
