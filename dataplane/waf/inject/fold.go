@@ -313,6 +313,15 @@ func foldTokenOf(tok []byte, sym uint16, word *wordInfo) (foldTok, bool) {
 	return t, true
 }
 
+// replayMaybe is sqliMaybe for a value without quotes or NUL where the
+// automaton found a blacklisted subsequence, or two words of a phrase
+// met: the replay of the fold on its tokens, when it models them all.
+func replayMaybe(v []byte) bool {
+	var buf [maxFoldTokens]foldTok
+	toks, _, ok := lexFold(v, 0, len(v), buf[:0])
+	return !ok || foldMaybe(toks)
+}
+
 // quoteMaybe is sqliMaybe for a value, whose class mask is m, with a
 // single quote: a name ("O'Neil") or prose ("don't"). libinjection reads
 // it twice (check): as it is, where the quote starts a string that runs
@@ -408,7 +417,10 @@ func lexFold(v []byte, from, to int, toks []foldTok) ([]foldTok, int, bool) {
 				sym = symO
 			}
 		case cDash, cSlash:
-			pos++ // "--" and "/*" are refused before
+			if pos+1 < len(v) && (c == '-' && v[pos+1] == '-' || c == '/' && v[pos+1] == '*') {
+				return toks, last, false // a comment
+			}
+			pos++
 			sym = symO
 		case cBWord:
 			end := bytes.IndexByte(v[pos:], ']')

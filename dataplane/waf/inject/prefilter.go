@@ -667,17 +667,11 @@ func sqliScan(v []byte, lazy bool) bool {
 	npending := 0
 	var firstSeen, secondSeen [2]uint64
 	var pre prefix
-	hit := false                    // the automaton matched: v is "maybe" unless prefix or the fold replay decides
-	var toks [maxFoldTokens]foldTok // for the replay (fold.go)
-	ntoks := 0
-	replay := true  // every token so far is one the replay models
-	phrase := false // both words of a phrase were read
+	hit := false // the automaton matched: v is "maybe" unless prefix or the fold replay decides
 	for pos := 0; pos < len(v); {
 		c := v[pos]
-		start := pos
 		var sym uint16
-		var word *wordInfo // the entry of a word token
-		var inert uint16   // the token's symbol when it is inert (see prefix)
+		var inert uint16 // the token's symbol when it is inert (see prefix)
 		var needsNext bool
 		switch byteClass[c] {
 		case cWhite:
@@ -698,10 +692,7 @@ func sqliScan(v []byte, lazy bool) bool {
 			if firstSeen[0]&secondSeen[0] != 0 || firstSeen[1]&secondSeen[1] != 0 {
 				// Two words that libinjection could merge: only the
 				// replay, which merges where its fold would, decides.
-				if !replay {
-					return true
-				}
-				phrase, pre.dead = true, true
+				return replayMaybe(v)
 			}
 			sym = typeSymbols[e.typ]
 			if sym == 0 {
@@ -712,7 +703,6 @@ func sqliScan(v []byte, lazy bool) bool {
 				sym |= symT // IF after ';' becomes T-SQL
 			}
 			inert, needsNext = inertWord(e, sym)
-			word = e
 		case cNumber:
 			var n int
 			n, sym = numberToken(v, pos)
@@ -768,7 +758,6 @@ func sqliScan(v []byte, lazy bool) bool {
 			}
 			pos += n
 			sym = s
-			replay = false
 		case cVar:
 			n, s, ok := varToken(v, pos)
 			if !ok {
@@ -776,7 +765,6 @@ func sqliScan(v []byte, lazy bool) bool {
 			}
 			pos += n
 			sym = s
-			replay = false
 		case cBWord:
 			end := bytes.IndexByte(v[pos:], ']')
 			if end < 0 {
@@ -801,22 +789,13 @@ func sqliScan(v []byte, lazy bool) bool {
 			pos++
 			sym = symSemi
 		}
-		if replay {
-			t, ok := foldTokenOf(v[start:pos], sym, word)
-			if ok && ntoks < len(toks) {
-				toks[ntoks] = t
-				ntoks++
-			} else {
-				replay = false
-			}
-		}
 		if !pre.dead {
 			if decided, maybe := pre.add(inert, needsNext); decided {
 				return maybe
 			}
 		}
-		if (hit || phrase) && pre.dead && !replay {
-			return true
+		if hit && pre.dead {
+			return replayMaybe(v)
 		}
 		if hit {
 			continue // the automaton has answered; the prefix may still clear v
@@ -839,14 +818,14 @@ func sqliScan(v []byte, lazy bool) bool {
 		if !hit && lx.nfa.step(sym) {
 			hit = true
 		}
-		if hit && pre.dead && !replay {
-			return true
+		if hit && pre.dead {
+			return replayMaybe(v)
 		}
 	}
-	if (hit || phrase) && replay {
-		return foldMaybe(toks[:ntoks])
+	if hit {
+		return replayMaybe(v)
 	}
-	return hit || phrase
+	return false
 }
 
 // prefix decides a value by its first six tokens when they are inert:
