@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -187,9 +188,16 @@ func (s *suite) http(ctx context.Context, bins binaries) (int, error) {
 		scenario string
 		m        *member // nil: the upstream direct
 	}
+	only, err := pickScenarios(s.o.scenarios)
+	if err != nil {
+		return failed, err
+	}
 	var jobs []job
 	jobs = append(jobs, job{scenario: targets.Direct})
 	for _, sc := range targets.Scenarios {
+		if only != nil && !only[sc] {
+			continue
+		}
 		for _, m := range members {
 			if m.measured[sc] {
 				jobs = append(jobs, job{sc, m})
@@ -315,6 +323,22 @@ func firstLine(path string) (string, error) {
 		return sc.Text(), nil
 	}
 	return "", fmt.Errorf("read tokens: %s is empty", path)
+}
+
+// pickScenarios parses -scenarios: nil for all, else the set named.
+func pickScenarios(list string) (map[string]bool, error) {
+	if list == "" {
+		return nil, nil
+	}
+	only := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(targets.Scenarios, name) {
+			return nil, fmt.Errorf("-scenarios: unknown scenario %q (known: %s)", name, strings.Join(targets.Scenarios, ", "))
+		}
+		only[name] = true
+	}
+	return only, nil
 }
 
 // summarize takes medians over rounds per scenario and target, and the

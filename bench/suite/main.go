@@ -39,6 +39,7 @@ func main() {
 	flag.BoolVar(&o.noAttack, "no-attack", false, "skip the XDP flood and throttling scenarios")
 	flag.BoolVar(&o.noMicro, "no-micro", false, "skip the Go micro-benchmarks")
 	flag.BoolVar(&o.noInstall, "no-install", false, "do not apt-get install missing peers")
+	flag.StringVar(&o.scenarios, "scenarios", "", "comma-separated HTTP scenarios to measure (default: all), e.g. plain for more rounds of the plain proxy")
 	flag.Parse()
 	if o.rounds == 0 {
 		o.rounds = 7
@@ -62,7 +63,7 @@ func main() {
 
 type options struct {
 	quick, checksOnly, noAttack, noMicro, noInstall bool
-	out                                             string
+	out, scenarios                                  string
 	rounds, conns                                   int
 	duration                                        time.Duration
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -107,6 +108,28 @@ func TestMedian(t *testing.T) {
 	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}} {
 		if got := median(tc.in); got != tc.want {
 			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestPickScenarios(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, err string
+	}{
+		{"", "map[]", ""},
+		{"plain", "map[plain:true]", ""},
+		{"plain, hs256", "map[hs256:true plain:true]", ""},
+		{"plain,nope", "", `unknown scenario "nope"`},
+	} {
+		got, err := pickScenarios(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("pickScenarios(%q) error %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(got) != tc.want {
+			t.Errorf("pickScenarios(%q) = %v, %v; want %s", tc.in, got, err, tc.want)
 		}
 	}
 }
