@@ -336,14 +336,23 @@ xdp: {mode: native, interfaces: [` + p.SrvIf + `], pin_path: ` + pin + `}
 	if err := proc.Signal(syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
+	// The successor is the pid the old process hands over to: it also
+	// runs short-lived children of the same name (asking the new binary
+	// its version), which a look at its children could catch instead.
 	successor := 0
+	handedOver := regexp.MustCompile(`"successor_pid":(\d+)`)
 	deadline := time.Now().Add(20 * time.Second)
 	for successor == 0 && time.Now().Before(deadline) {
-		successor = childOf(proc.Pid, "gatewayd")
+		laterMu.Lock()
+		m := handedOver.FindStringSubmatch(later.String())
+		laterMu.Unlock()
+		if m != nil {
+			successor, _ = strconv.Atoi(m[1])
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	if successor == 0 {
-		t.Fatal("no successor gatewayd appeared after SIGUSR2")
+		t.Fatal("no hand-over to a successor gatewayd after SIGUSR2")
 	}
 	t.Cleanup(func() { _ = syscall.Kill(successor, syscall.SIGKILL) })
 	for exited := false; !exited && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -359,7 +368,7 @@ xdp: {mode: native, interfaces: [` + p.SrvIf + `], pin_path: ` + pin + `}
 		t.Errorf("upgrade under the unit's capabilities:\n%s", upgradeLog)
 	}
 	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", successor)); err != nil {
-		t.Errorf("successor: %v", err)
+		t.Errorf("successor: %v\n%s", err, upgradeLog)
 	} else if m := regexp.MustCompile(`(?m)^CapEff:\s*([0-9a-f]+)$`).FindSubmatch(status); m == nil {
 		t.Error("no CapEff of the successor")
 	} else if got, _ := strconv.ParseUint(string(m[1]), 16, 64); got != want {
@@ -393,28 +402,6 @@ xdp: {mode: native, interfaces: [` + p.SrvIf + `], pin_path: ` + pin + `}
 			t.Errorf("without %s: failed for another reason:\n%s", drop, log)
 		}
 	}
-}
-
-// childOf returns the pid of a child of parent named comm, 0 when none.
-func childOf(parent int, comm string) int {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < open {
-			continue
-		}
-		f := strings.Fields(s[close+1:])
-		if len(f) > 1 && s[open+1:close] == comm && f[1] == strconv.Itoa(parent) {
-			pid, _ := strconv.Atoi(e.Name())
-			return pid
-		}
-	}
-	return 0
 }
 
 // clearPins removes what a run pinned (the bpffs' own debug files stay).
