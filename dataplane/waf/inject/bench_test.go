@@ -94,7 +94,14 @@ func jsonUTF16POST() *fasthttp.Request {
 
 func BenchmarkInspect(b *testing.B) {
 	d := mustNew(b, Options{})
-	for _, bc := range benchCases {
+	noBodyCache := mustNew(b, Options{})
+	noBodyCache.cleanBody.off = true
+	cases := append(benchCases, benchCase{"1KB JSON raw no body cache", jsonPOST, false})
+	for _, bc := range cases {
+		d := d
+		if strings.HasSuffix(bc.name, "no body cache") {
+			d = noBodyCache
+		}
 		b.Run(bc.name, func(b *testing.B) {
 			req := bc.req()
 			var body *fastjson.Value
@@ -229,6 +236,9 @@ func BenchmarkInspectCold(b *testing.B) {
 	for _, cache := range []bool{true, false} {
 		d := mustNew(b, Options{})
 		d.clean.off, d.cleanLib.off = !cache, !cache
+		// 4096 bodies in turn over the body cache's slots hit it now
+		// and then; "unique" means none is seen before.
+		d.cleanBody.off = true
 		for _, pre := range []bool{false, true} {
 			name := "unique bodies/"
 			if !cache {

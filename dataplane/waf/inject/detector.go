@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -219,6 +220,7 @@ type Detector struct {
 	maxDecodeBytes int
 	clean          cleanCache // values inspected clean by every check
 	cleanLib       cleanCache // values libinjection found clean
+	cleanBody      cleanCache // JSON bodies inspected clean, whole
 }
 
 // New validates o and compiles it. It reports every problem, not just the
@@ -270,6 +272,7 @@ func New(o Options) (*Detector, error) {
 	}
 	d.clean.init()
 	d.cleanLib.init()
+	d.cleanBody.init()
 	seen := map[string]bool{}
 	for i, h := range headers {
 		lower := strings.ToLower(h)
@@ -464,6 +467,52 @@ func (d *Detector) InspectJSONBytes(sc *Scratch, raw []byte) Result {
 	d.inspectJSONBytes(sc, raw)
 	return sc.res
 }
+
+// cleanBodyMin is the shortest JSON body worth a look-up in the clean
+// body cache: shorter ones cost little more to inspect than to hash.
+const cleanBodyMin = 256
+
+// inspectJSONBody inspects a JSON request body, raw, and its parse when
+// the caller has one (else it reads raw): a body that a client sends
+// again and again (a polling client, a GraphQL query, a retry) costs a
+// hash once it was inspected clean. The cache answers only what inspecting
+// would: it remembers a body only when its inspection found nothing and
+// truncated nothing, and is consulted only when what is left of the budget
+// covers the most that body could take (a value per two quotes, and each
+// value's bytes in every decoded form: see maxBodyBytesPerByte), so that
+// the body would be read whole again.
+func (d *Detector) inspectJSONBody(sc *Scratch, raw []byte, parsed *fastjson.Value) {
+	inspect := func() {
+		if parsed != nil {
+			d.inspectJSONValue(sc, parsed)
+		} else {
+			d.inspectJSONBytes(sc, raw)
+		}
+	}
+	r := &sc.res
+	if len(raw) < cleanBodyMin || r.Truncated || d.cleanBody.off ||
+		r.Values+bytes.Count(raw, dquote)/2+1 > d.maxValues || r.Bytes+maxBodyBytesPerByte*len(raw) > d.maxBytes {
+		inspect()
+		return
+	}
+	h := d.cleanBody.hash(raw, 0)
+	if d.cleanBody.has(h) {
+		return
+	}
+	inspect()
+	if r.Kind == KindNone && !r.Truncated {
+		d.cleanBody.add(h)
+	}
+}
+
+// maxBodyBytesPerByte bounds the bytes a JSON body's inspection charges to
+// the budget per byte of the body: each value as received (1), its URL
+// (3), HTML (2) and tag-stripped (1) decodings, its Base64 decoding (3/4)
+// and that one's chain (6 x 3/4), twice when a body that stops being JSON
+// is inspected again whole.
+const maxBodyBytesPerByte = 25
+
+var dquote = []byte{'"'}
 
 // inspectJSONBytes reads raw with the streaming reader (jsonscan.go); raw
 // that is not JSON is inspected whole, as one value of source body.

@@ -158,7 +158,7 @@ func (d *Detector) inspectBody(sc *Scratch, req *fasthttp.Request, body *fastjso
 	cs, _ := headers.ContentCharset(ct)
 	if body != nil && (cs == headers.CharsetNone || cs == headers.CharsetUTF8) {
 		if d.sources.Has(SourceJSON) {
-			d.inspectJSONValue(sc, body)
+			d.inspectJSONBody(sc, req.Body(), body)
 		}
 		return
 	}
@@ -242,7 +242,7 @@ func (d *Detector) inspectReading(sc *Scratch, mt, params, b []byte) bool {
 	}
 	switch kind {
 	case bodyJSON:
-		d.inspectJSONBytes(sc, b)
+		d.inspectJSONBody(sc, b, nil)
 	case bodyForm:
 		sc.form.ParseBytes(b)
 		for k, v := range sc.form.All() {
