@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 )
@@ -37,16 +38,21 @@ func (x *XDP) SetBurst(b enforce.Burst) error {
 			return fmt.Errorf("set burst meter: %w", err)
 		}
 	}
-	cfg := burstSettings(b)
+	tick, err := tickNs()
+	if err != nil {
+		return fmt.Errorf("set burst meter: %w", err)
+	}
+	cfg := burstSettings(b, tick)
 	if err := x.objs.Burst.Update(uint32(0), &cfg, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("set burst meter: %w", err)
 	}
 	return nil
 }
 
-// burstSettings turns rates into GCRA intervals and tolerances (burst.h).
-func burstSettings(b enforce.Burst) filterBurstCfg {
-	c := filterBurstCfg{BanNs: uint64(b.BanFor), V6Prefix: uint32(b.IPv6Prefix)}
+// burstSettings turns rates into GCRA intervals and tolerances (burst.h);
+// tick is the kernel tick's length in ns, the unit of the meter's clock.
+func burstSettings(b enforce.Burst, tick uint64) filterBurstCfg {
+	c := filterBurstCfg{BanNs: uint64(b.BanFor), V6Prefix: uint32(b.IPv6Prefix), JiffyNs: tick}
 	if b.On {
 		c.On = 1
 	}
@@ -62,6 +68,20 @@ func burstSettings(b enforce.Burst) filterBurstCfg {
 		c.Ports[p/64] |= 1 << (p % 64)
 	}
 	return c
+}
+
+// tickNs returns the length of a kernel tick (a jiffy) in ns: the
+// resolution the kernel reports for its coarse clocks, which advance once
+// a tick. The program's meter counts time in jiffies times this.
+func tickNs() (uint64, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGetres(unix.CLOCK_MONOTONIC_COARSE, &ts); err != nil {
+		return 0, fmt.Errorf("read kernel tick length: %w", err)
+	}
+	if ns := ts.Nano(); ns > 0 && ns <= int64(time.Second) {
+		return uint64(ns), nil
+	}
+	return 0, fmt.Errorf("read kernel tick length: coarse clock resolution %d ns", ts.Nano())
 }
 
 // resizeMeterLocked loads the program again with a meters map of n

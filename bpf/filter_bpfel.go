@@ -32,6 +32,7 @@ type filterBurstCfg struct {
 	PktInterval  uint64
 	PktTolerance uint64
 	BanNs        uint64
+	JiffyNs      uint64
 	On           uint32
 	V6Prefix     uint32
 	Ports        [1024]uint64

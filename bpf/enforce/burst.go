@@ -64,8 +64,8 @@ func (b Burst) Validate() error {
 }
 
 // MinBurstSpan is the shortest a burst may last at its rate. The XDP meter
-// reads the kernel's coarse clock, which advances a tick (1-4 ms) at a
-// time: a shorter burst would ban sources that keep to the rate.
+// counts time in kernel ticks (1-10 ms; 4 ms on most distribution
+// kernels): a shorter burst would ban sources that keep to the rate.
 const MinBurstSpan = 10 * time.Millisecond
 
 // Bucket names for BurstBan.Bucket and metrics.

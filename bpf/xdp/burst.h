@@ -3,8 +3,8 @@
 // burst.h is the per-source hard-burst meter's arithmetic, shared by
 // filter.c and the benchmark in bench/xdp that compares bucket kinds.
 //
-// A bucket is one __u64: the GCRA "theoretical arrival time" (tat) in
-// bpf_ktime_get_ns() time. A bucket of rate 1/interval and burst B admits a
+// A bucket is one __u64: the GCRA "theoretical arrival time" (tat) in ns of
+// a monotonic clock. A bucket of rate 1/interval and burst B admits a
 // packet when tat - now <= tolerance, tolerance = (B-1) * interval, and then
 // moves tat to max(tat, now) + interval. One word per bucket means one
 // atomic add per admitted packet; no lock, no second word to keep in step.
