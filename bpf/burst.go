@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 )
 
-// DefaultBurstMaxSources sizes the burst meter's LRU map when
+// DefaultBurstMaxSources sizes the burst meter's table when
 // Options.BurstMaxSources is zero.
 const DefaultBurstMaxSources = 65536
 
@@ -23,7 +24,7 @@ var _ enforce.BurstMeter = (*XDP)(nil)
 
 // SetBurst applies the burst meter's settings (see filter.c, "Burst
 // meter"). Rates, bursts, ports, ban duration and the switch take effect at
-// once through the settings map; a new MaxSources needs a new LRU map, so
+// once through the settings map; a new MaxSources needs a new meter table, so
 // the program is reloaded with it and swapped into every link in place
 // (link.Update: no moment without a filter; the meter starts afresh, bans
 // stay).
@@ -70,6 +71,27 @@ func burstSettings(b enforce.Burst, tick uint64) filterBurstCfg {
 	return c
 }
 
+// meterWays is METER_WAYS in filter.c: the slots of one meter set.
+const meterWays = 4
+
+// sizeMeters sizes the meter table of spec for n sources (sets of
+// meterWays slots, a power of two of them, at least n slots) and draws the
+// seed of the hash that spreads sources over the sets.
+func sizeMeters(spec *ebpf.CollectionSpec, n int) error {
+	sets := uint32(1)
+	for int(sets)*meterWays < n {
+		sets <<= 1
+	}
+	spec.Maps["meters"].MaxEntries = sets
+	if err := spec.Variables["meter_mask"].Set(sets - 1); err != nil {
+		return fmt.Errorf("size burst meter: %w", err)
+	}
+	if err := spec.Variables["meter_seed"].Set(rand.Uint64()); err != nil {
+		return fmt.Errorf("seed burst meter: %w", err)
+	}
+	return nil
+}
+
 // tickNs returns the length of a kernel tick (a jiffy) in ns: the
 // resolution the kernel reports for its coarse clocks, which advance once
 // a tick. The program's meter counts time in jiffies times this.
@@ -92,7 +114,9 @@ func (x *XDP) resizeMeterLocked(n int) error {
 	if err != nil {
 		return err
 	}
-	spec.Maps["meters"].MaxEntries = uint32(n)
+	if err := sizeMeters(spec, n); err != nil {
+		return err
+	}
 	repl := map[string]*ebpf.Map{
 		"block_v4": x.objs.BlockV4, "block_v6": x.objs.BlockV6, "block_v6_short": x.objs.BlockV6Short, "allow_v4": x.objs.AllowV4, "allow_v6": x.objs.AllowV6,
 		"bans": x.objs.Bans, "bans_net6": x.objs.BansNet6, "net_bans_on": x.objs.NetBansOn, "stats": x.objs.Stats,

@@ -228,3 +228,35 @@ func TestSetBurstRefusesInvalid(t *testing.T) {
 		t.Fatal("SetBurst accepted an IPv6 prefix of 16")
 	}
 }
+
+// TestBurstMeterEviction fills a meter table of one set (MaxSources 4) with
+// spoofed sources, each seen once, while an offender is part way through
+// its burst: the offender's buckets are the ones never evicted, so it is
+// banned after the rest of its burst, not given a fresh one.
+func TestBurstMeterEviction(t *testing.T) {
+	x := openTest(t)
+	b := testBurst
+	b.MaxSources = 4
+	if err := x.SetBurst(b); err != nil {
+		t.Fatal(err)
+	}
+	if n := x.objs.Meters.MaxEntries(); n != 1 {
+		t.Fatalf("meter table of %d sets for 4 sources, want 1", n)
+	}
+	offender := syn("198.51.100.7")
+	if got := runN(t, x, offender, 3); got != 3 {
+		t.Fatalf("%d of the offender's first 3 SYNs passed", got)
+	}
+	for i := range 50 {
+		src := netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})
+		if got := runN(t, x, xdptest.TCPSeg(src, srv4, 8080, xdptest.FlagSYN), 1); got != 1 {
+			t.Fatalf("spoofed source %s: its one SYN was dropped", src)
+		}
+	}
+	if got := runN(t, x, offender, 5); got != 2 {
+		t.Fatalf("after 50 spoofed sources %d of the offender's next 5 SYNs passed, want the 2 left of its burst", got)
+	}
+	if !banned(t, x)["198.51.100.7"] {
+		t.Error("the offender was not banned")
+	}
+}

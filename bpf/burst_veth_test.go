@@ -107,7 +107,7 @@ func waitSeen(t *testing.T, x *XDP, before enforce.Stats, n uint64) enforce.Stat
 // sources pass exactly their burst and are then dropped and banned, with an
 // event each; an IPv6 flood bans its /64; a client opening connections at
 // a normal rate meanwhile never loses one; thousands of spoofed sources
-// overrun the meter's LRU map without lifting a ban; and the bans survive
+// overrun the meter's table without lifting a ban; and the bans survive
 // the daemon closing and a new one re-opening the pins.
 func TestBurstFloodVeth(t *testing.T) {
 	p := netlab.NewVethPair(t, []string{"10.200.0.2", "10.200.0.3", "10.200.0.4", "10.200.0.5"},
@@ -215,13 +215,17 @@ func TestBurstFloodVeth(t *testing.T) {
 		if after.BurstBans != before.BurstBans {
 			t.Errorf("burst bans went from %d to %d", before.BurstBans, after.BurstBans)
 		}
-		var k filterBanKey
-		var v filterMeter
+		var k uint32
+		var v filterMeterSet
 		n := 0
 		for it := x.objs.Meters.Iterate(); it.Next(&k, &v); {
-			n++
+			for _, w := range v.Way {
+				if w.Key != [2]uint64{} {
+					n++
+				}
+			}
 		}
-		if n > 256 {
+		if n == 0 || n > 256 {
 			t.Errorf("meters holds %d sources, sized for 256", n)
 		}
 		before = after

@@ -84,6 +84,15 @@ type filterMeter struct {
 	PktTat uint64
 }
 
+type filterMeterSet struct {
+	_   structs.HostLayout
+	Way [4]struct {
+		_   structs.HostLayout
+		Key [2]uint64
+		M   filterMeter
+	}
+}
+
 type filterReason uint32
 
 const (
@@ -136,6 +145,8 @@ const (
 	filterMapTmplLpmV6        = "tmpl_lpm_v6"
 	filterMapTmplV6           = "tmpl_v6"
 	filterProgXdpFilter       = "xdp_filter"
+	filterVarMeterMask        = "meter_mask"
+	filterVarMeterSeed        = "meter_seed"
 	filterVarUnusedBurstEvent = "unused_burst_event"
 )
 
@@ -212,6 +223,8 @@ type filterMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type filterVariableSpecs struct {
+	MeterMask        *ebpf.VariableSpec `ebpf:"meter_mask"`
+	MeterSeed        *ebpf.VariableSpec `ebpf:"meter_seed"`
 	UnusedBurstEvent *ebpf.VariableSpec `ebpf:"unused_burst_event"`
 }
 
@@ -282,6 +295,8 @@ func (m *filterMaps) Close() error {
 //
 // It can be passed to loadFilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type filterVariables struct {
+	MeterMask        *ebpf.Variable `ebpf:"meter_mask"`
+	MeterSeed        *ebpf.Variable `ebpf:"meter_seed"`
 	UnusedBurstEvent *ebpf.Variable `ebpf:"unused_burst_event"`
 }
 

@@ -23,7 +23,7 @@ GOPACKAGE=${GOPACKAGE:-bpf} go tool bpf2go \
 	-target bpfel \
 	-output-stem filter \
 	-type reason -type counter -type lpm_v4_key -type lpm_v6_key -type ban_key -type dir_page -type v6_key -type v6_node \
-	-type burst_cfg -type meter -type burst_event -type burst_bucket -type burst_counter \
+	-type burst_cfg -type meter -type meter_set -type burst_event -type burst_bucket -type burst_counter \
 	-cflags "-O2 -g -Wall -Werror -I/usr/include/$multiarch" \
 	filter xdp/filter.c
 

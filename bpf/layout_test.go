@@ -78,6 +78,7 @@ func TestLayout(t *testing.T) {
 		{"v6_node", v6tab.Node{}},
 		{"burst_cfg", filterBurstCfg{}},
 		{"meter", filterMeter{}},
+		{"meter_set", filterMeterSet{}},
 		{"burst_event", filterBurstEvent{}},
 	}
 	for _, tc := range types {
@@ -100,9 +101,12 @@ func TestLayout(t *testing.T) {
 		{"stats", uint32(0), filterCounter{}},
 		{"layout", uint32(0), uint64(0)},
 		{"burst", uint32(0), filterBurstCfg{}},
-		{"meters", filterBanKey{}, filterMeter{}},
+		{"meters", uint32(0), filterMeterSet{}},
 		{"burst_stats", uint32(0), uint64(0)},
 		{"block_v6_short", uint32(0), uint32(0)},
+	}
+	if n := len(filterMeterSet{}.Way); n != meterWays {
+		t.Errorf("struct meter_set has %d ways, meterWays is %d", n, meterWays)
 	}
 	for _, m := range maps {
 		ms := spec.Maps[m.name]

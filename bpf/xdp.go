@@ -240,7 +240,9 @@ func (x *XDP) load() error {
 	x.innerLPM4 = spec.Maps["allow_v4"].InnerMap.Copy()
 	x.innerV6 = spec.Maps["block_v6"].InnerMap.Copy()
 	x.innerLPM6 = spec.Maps["allow_v6"].InnerMap.Copy()
-	spec.Maps["meters"].MaxEntries = uint32(x.meterSize)
+	if err := sizeMeters(spec, x.meterSize); err != nil {
+		return fmt.Errorf("open xdp: %w", err)
+	}
 	fingerprint := layoutFingerprint(x.innerDir, x.innerV6, x.innerLPM4, x.innerLPM6)
 
 	_, statErr := os.Stat(filepath.Join(x.pinPath, "layout"))

@@ -37,8 +37,9 @@ type Burst struct {
 	// IPv6Prefix is the length of the IPv6 networks sources are metered and
 	// banned by (MinNetBanBits to 128; 128: per address).
 	IPv6Prefix int
-	// MaxSources is how many sources the meter tracks at once; the least
-	// recently seen is forgotten first.
+	// MaxSources is how many sources the meter tracks at once (at least;
+	// the XDP table rounds up to a power of two of 4-source sets); a new
+	// source takes the place of the least recently active one of its set.
 	MaxSources int
 }
 
