@@ -196,11 +196,24 @@ func (x *XDP) unbanNetLocked(src netip.Prefix) error {
 
 // netBansOffIfEmpty lets the program skip the network ban trie again once
 // it holds nothing. Called with banMu held after deleting network bans.
+//
+// The burst meter bans networks without banMu: one it adds between the
+// check for emptiness and the switch going off would go unseen. So the
+// switch is turned off first and the trie checked again after, and turned
+// back on when a ban arrived meanwhile (the program turns it on after its
+// own insert, which this second look then sees).
 func (x *XDP) netBansOffIfEmpty() error {
 	var k filterLpmV6Key
 	err := x.objs.BansNet6.NextKey(nil, &k)
 	if errors.Is(err, ebpf.ErrKeyNotExist) {
 		err = x.objs.NetBansOn.Update(uint32(0), uint32(0), ebpf.UpdateAny)
+		if err == nil {
+			if err = x.objs.BansNet6.NextKey(nil, &k); err == nil {
+				err = x.objs.NetBansOn.Update(uint32(0), uint32(1), ebpf.UpdateAny)
+			} else if errors.Is(err, ebpf.ErrKeyNotExist) {
+				err = nil
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("update network ban switch: %w", err)
