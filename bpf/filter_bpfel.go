@@ -137,6 +137,7 @@ const (
 	filterMapBurstEvents      = "burst_events"
 	filterMapBurstStats       = "burst_stats"
 	filterMapLayout           = "layout"
+	filterMapListsDisjoint    = "lists_disjoint"
 	filterMapMeters           = "meters"
 	filterMapNetBansOn        = "net_bans_on"
 	filterMapStats            = "stats"
@@ -199,24 +200,25 @@ type filterProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type filterMapSpecs struct {
-	AllowV4      *ebpf.MapSpec `ebpf:"allow_v4"`
-	AllowV6      *ebpf.MapSpec `ebpf:"allow_v6"`
-	Bans         *ebpf.MapSpec `ebpf:"bans"`
-	BansNet6     *ebpf.MapSpec `ebpf:"bans_net6"`
-	BlockV4      *ebpf.MapSpec `ebpf:"block_v4"`
-	BlockV6      *ebpf.MapSpec `ebpf:"block_v6"`
-	BlockV6Short *ebpf.MapSpec `ebpf:"block_v6_short"`
-	Burst        *ebpf.MapSpec `ebpf:"burst"`
-	BurstEvents  *ebpf.MapSpec `ebpf:"burst_events"`
-	BurstStats   *ebpf.MapSpec `ebpf:"burst_stats"`
-	Layout       *ebpf.MapSpec `ebpf:"layout"`
-	Meters       *ebpf.MapSpec `ebpf:"meters"`
-	NetBansOn    *ebpf.MapSpec `ebpf:"net_bans_on"`
-	Stats        *ebpf.MapSpec `ebpf:"stats"`
-	TmplDir      *ebpf.MapSpec `ebpf:"tmpl_dir"`
-	TmplLpmV4    *ebpf.MapSpec `ebpf:"tmpl_lpm_v4"`
-	TmplLpmV6    *ebpf.MapSpec `ebpf:"tmpl_lpm_v6"`
-	TmplV6       *ebpf.MapSpec `ebpf:"tmpl_v6"`
+	AllowV4       *ebpf.MapSpec `ebpf:"allow_v4"`
+	AllowV6       *ebpf.MapSpec `ebpf:"allow_v6"`
+	Bans          *ebpf.MapSpec `ebpf:"bans"`
+	BansNet6      *ebpf.MapSpec `ebpf:"bans_net6"`
+	BlockV4       *ebpf.MapSpec `ebpf:"block_v4"`
+	BlockV6       *ebpf.MapSpec `ebpf:"block_v6"`
+	BlockV6Short  *ebpf.MapSpec `ebpf:"block_v6_short"`
+	Burst         *ebpf.MapSpec `ebpf:"burst"`
+	BurstEvents   *ebpf.MapSpec `ebpf:"burst_events"`
+	BurstStats    *ebpf.MapSpec `ebpf:"burst_stats"`
+	Layout        *ebpf.MapSpec `ebpf:"layout"`
+	ListsDisjoint *ebpf.MapSpec `ebpf:"lists_disjoint"`
+	Meters        *ebpf.MapSpec `ebpf:"meters"`
+	NetBansOn     *ebpf.MapSpec `ebpf:"net_bans_on"`
+	Stats         *ebpf.MapSpec `ebpf:"stats"`
+	TmplDir       *ebpf.MapSpec `ebpf:"tmpl_dir"`
+	TmplLpmV4     *ebpf.MapSpec `ebpf:"tmpl_lpm_v4"`
+	TmplLpmV6     *ebpf.MapSpec `ebpf:"tmpl_lpm_v6"`
+	TmplV6        *ebpf.MapSpec `ebpf:"tmpl_v6"`
 }
 
 // filterVariableSpecs contains global variables before they are loaded into the kernel.
@@ -248,24 +250,25 @@ func (o *filterObjects) Close() error {
 //
 // It can be passed to loadFilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type filterMaps struct {
-	AllowV4      *ebpf.Map `ebpf:"allow_v4"`
-	AllowV6      *ebpf.Map `ebpf:"allow_v6"`
-	Bans         *ebpf.Map `ebpf:"bans"`
-	BansNet6     *ebpf.Map `ebpf:"bans_net6"`
-	BlockV4      *ebpf.Map `ebpf:"block_v4"`
-	BlockV6      *ebpf.Map `ebpf:"block_v6"`
-	BlockV6Short *ebpf.Map `ebpf:"block_v6_short"`
-	Burst        *ebpf.Map `ebpf:"burst"`
-	BurstEvents  *ebpf.Map `ebpf:"burst_events"`
-	BurstStats   *ebpf.Map `ebpf:"burst_stats"`
-	Layout       *ebpf.Map `ebpf:"layout"`
-	Meters       *ebpf.Map `ebpf:"meters"`
-	NetBansOn    *ebpf.Map `ebpf:"net_bans_on"`
-	Stats        *ebpf.Map `ebpf:"stats"`
-	TmplDir      *ebpf.Map `ebpf:"tmpl_dir"`
-	TmplLpmV4    *ebpf.Map `ebpf:"tmpl_lpm_v4"`
-	TmplLpmV6    *ebpf.Map `ebpf:"tmpl_lpm_v6"`
-	TmplV6       *ebpf.Map `ebpf:"tmpl_v6"`
+	AllowV4       *ebpf.Map `ebpf:"allow_v4"`
+	AllowV6       *ebpf.Map `ebpf:"allow_v6"`
+	Bans          *ebpf.Map `ebpf:"bans"`
+	BansNet6      *ebpf.Map `ebpf:"bans_net6"`
+	BlockV4       *ebpf.Map `ebpf:"block_v4"`
+	BlockV6       *ebpf.Map `ebpf:"block_v6"`
+	BlockV6Short  *ebpf.Map `ebpf:"block_v6_short"`
+	Burst         *ebpf.Map `ebpf:"burst"`
+	BurstEvents   *ebpf.Map `ebpf:"burst_events"`
+	BurstStats    *ebpf.Map `ebpf:"burst_stats"`
+	Layout        *ebpf.Map `ebpf:"layout"`
+	ListsDisjoint *ebpf.Map `ebpf:"lists_disjoint"`
+	Meters        *ebpf.Map `ebpf:"meters"`
+	NetBansOn     *ebpf.Map `ebpf:"net_bans_on"`
+	Stats         *ebpf.Map `ebpf:"stats"`
+	TmplDir       *ebpf.Map `ebpf:"tmpl_dir"`
+	TmplLpmV4     *ebpf.Map `ebpf:"tmpl_lpm_v4"`
+	TmplLpmV6     *ebpf.Map `ebpf:"tmpl_lpm_v6"`
+	TmplV6        *ebpf.Map `ebpf:"tmpl_v6"`
 }
 
 func (m *filterMaps) Close() error {
@@ -281,6 +284,7 @@ func (m *filterMaps) Close() error {
 		m.BurstEvents,
 		m.BurstStats,
 		m.Layout,
+		m.ListsDisjoint,
 		m.Meters,
 		m.NetBansOn,
 		m.Stats,

@@ -104,6 +104,7 @@ func TestLayout(t *testing.T) {
 		{"meters", uint32(0), filterMeterSet{}},
 		{"burst_stats", uint32(0), uint64(0)},
 		{"block_v6_short", uint32(0), uint32(0)},
+		{"lists_disjoint", uint32(0), uint32(0)},
 	}
 	if n := len(filterMeterSet{}.Way); n != meterWays {
 		t.Errorf("struct meter_set has %d ways, meterWays is %d", n, meterWays)

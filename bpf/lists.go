@@ -76,6 +76,14 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		return fmt.Errorf("replace blocklist: %w", err)
 	}
 	built := time.Now()
+	apart := x.allowKnown && s4.Disjoint(x.allow4) && s6.Disjoint(x.allow6)
+	if !apart {
+		if err := x.setDisjoint(false); err != nil {
+			m4.Close()
+			closeMaps(m6)
+			return fmt.Errorf("replace blocklist: %w", err)
+		}
+	}
 	// Each swap waits for an RCU grace period: both wait at once. A packet
 	// still sees the old or the new list of its family.
 	var swapErr4 error
@@ -109,6 +117,9 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		return fmt.Errorf("replace blocklist: %w", err)
 	}
 	x.baseline = true
+	if err := x.setDisjoint(apart); err != nil {
+		return fmt.Errorf("replace blocklist: %w", err)
+	}
 	x.log.Debug("replaced blocklist", "ipv4", s4.Len(), "ipv4_cidrs", s4.CoverLen(),
 		"ipv6", s6.Len(), "ipv6_cidrs", s6.CoverLen(), "prepare_ipv4", prepared[0].Sub(start),
 		"prepare_ipv6", prepared[1].Sub(start), "patched", patched, "build", built.Sub(start), "swap", time.Since(built))
@@ -133,10 +144,17 @@ func (x *XDP) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
 	if !x.baseline {
 		return fmt.Errorf("apply blocklist delta: %w", ErrNoBaseline)
 	}
+	next4, added4, removed4 := x.block4.Apply(a4, r4)
+	next6, added6, removed6 := x.block6.Apply(a6, r6)
+	apart := x.allowKnown && next4.Disjoint(x.allow4) && next6.Disjoint(x.allow6)
+	if !apart {
+		if err := x.setDisjoint(false); err != nil {
+			return fmt.Errorf("apply blocklist delta: %w", err)
+		}
+	}
 	var err4, err6 error
 	v4 := func() {
-		next, added, removed := x.block4.Apply(a4, r4)
-		if err := x.deltaV4(next, append(added, removed...)); err != nil {
+		if err := x.deltaV4(next4, append(added4, removed4...)); err != nil {
 			err4 = fmt.Errorf("IPv4: %w", err)
 		}
 	}
@@ -146,8 +164,7 @@ func (x *XDP) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
 	} else {
 		v4()
 	}
-	next, added, removed := x.block6.Apply(a6, r6)
-	if err := x.deltaV6(next, added, removed); err != nil {
+	if err := x.deltaV6(next6, added6, removed6); err != nil {
 		err6 = fmt.Errorf("IPv6: %w", err)
 	}
 	wg.Wait()
@@ -155,6 +172,30 @@ func (x *XDP) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
 		x.baseline = false
 		return fmt.Errorf("apply blocklist delta: %w", err)
 	}
+	if err := x.setDisjoint(apart); err != nil {
+		return fmt.Errorf("apply blocklist delta: %w", err)
+	}
+	return nil
+}
+
+// setDisjoint writes lists_disjoint (filter.c): on lets blocklist hits
+// skip the allowlist. The list operations keep it exact, under x.mu: a
+// change after which the lists may share an address turns it off before it
+// writes anything, and only a change after which they are known apart
+// turns it on, once done. Meanwhile packets see a mix of the lists before
+// and after, which shares no address with the allowlist when neither does.
+func (x *XDP) setDisjoint(on bool) error {
+	if x.disjoint == on {
+		return nil
+	}
+	v := uint32(0)
+	if on {
+		v = 1
+	}
+	if err := x.objs.ListsDisjoint.Update(uint32(0), v, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("update list switch: %w", err)
+	}
+	x.disjoint = on
 	return nil
 }
 
@@ -413,6 +454,12 @@ func (x *XDP) ReplaceAllowlist(prefixes []netip.Prefix) error {
 	s4, s6 := cidrset.New(v4), cidrset.New(v6)
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	apart := x.baseline && x.block4.Disjoint(s4) && x.block6.Disjoint(s6)
+	if !apart {
+		if err := x.setDisjoint(false); err != nil {
+			return fmt.Errorf("replace allowlist: %w", err)
+		}
+	}
 	m4, err := x.buildLPM(x.innerLPM4, "eg_allow_v4", s4.Cover())
 	if err != nil {
 		return fmt.Errorf("replace allowlist: %w", err)
@@ -434,6 +481,10 @@ func (x *XDP) ReplaceAllowlist(prefixes []netip.Prefix) error {
 	}
 	closeMaps(x.allow6Map)
 	x.allow6Map, x.allow6 = m6, s6
+	x.allowKnown = true
+	if err := x.setDisjoint(apart); err != nil {
+		return fmt.Errorf("replace allowlist: %w", err)
+	}
 	return nil
 }
 

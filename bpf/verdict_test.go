@@ -522,3 +522,94 @@ func TestElementFallback(t *testing.T) {
 		}
 	}
 }
+
+// TestListsDisjoint follows the switch that lets blocklist hits skip the
+// allowlist through list changes: on while no allowlisted address is
+// blocklisted, off (and the allowlist saving its sources) as soon as a
+// replace or delta of either list makes them meet, and never on after
+// re-using pins whose lists are not known yet.
+func TestListsDisjoint(t *testing.T) {
+	x := openTest(t)
+	sw := func() uint32 {
+		t.Helper()
+		var v uint32
+		if err := x.objs.ListsDisjoint.Lookup(uint32(0), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	steps := []struct {
+		name   string
+		do     func() error
+		want   uint32
+		src    string
+		action uint32
+	}{
+		{"apart", func() error {
+			if err := x.ReplaceBlocklist(prefixes("198.51.100.0/24", "2001:db8:bad::/48")); err != nil {
+				return err
+			}
+			return x.ReplaceAllowlist(prefixes("203.0.113.0/24", "2001:db8:a11::/48"))
+		}, 1, "198.51.100.10", ActionDrop},
+		{"allowlist meets IPv4", func() error {
+			return x.ReplaceAllowlist(prefixes("198.51.100.10/32", "2001:db8:a11::/48"))
+		}, 0, "198.51.100.10", ActionPass},
+		{"allowlist apart again", func() error {
+			return x.ReplaceAllowlist(prefixes("203.0.113.0/24", "2001:db8:a11::/48"))
+		}, 1, "198.51.100.10", ActionDrop},
+		{"delta adds an allowlisted IPv6 network", func() error {
+			return x.ApplyBlocklistDelta(prefixes("2001:db8:a11:5::/64"), nil)
+		}, 0, "2001:db8:a11:5::1", ActionPass},
+		{"delta removes it", func() error {
+			return x.ApplyBlocklistDelta(nil, prefixes("2001:db8:a11:5::/64"))
+		}, 1, "2001:db8:bad::1", ActionDrop},
+		{"replace covers the allowlist", func() error {
+			return x.ReplaceBlocklist(prefixes("203.0.0.0/8"))
+		}, 0, "203.0.113.7", ActionPass},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := sw(); got != st.want {
+			t.Errorf("%s: switch %d, want %d", st.name, got, st.want)
+		}
+		if got := testRun(t, x, tcp(st.src)); got != st.action {
+			t.Errorf("%s: %s got action %d, want %d", st.name, st.src, got, st.action)
+		}
+	}
+	if err := x.ReplaceBlocklist(prefixes("198.51.100.0/24")); err != nil {
+		t.Fatal(err)
+	}
+	if sw() != 1 {
+		t.Fatal("switch off for disjoint lists")
+	}
+
+	// A daemon re-using the pins does not know the lists: the first change
+	// turns the switch off until both lists are known again.
+	x.Close()
+	y, err := Open(Options{PinPath: x.PinPath(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { y.Detach() })
+	x = y
+	if sw() != 1 {
+		t.Fatal("re-opening the pins changed the switch")
+	}
+	if err := y.ReplaceBlocklist(prefixes("198.51.100.0/24", "203.0.113.0/24")); err != nil {
+		t.Fatal(err)
+	}
+	if sw() != 0 {
+		t.Error("switch on with the pinned allowlist not known")
+	}
+	if got := testRun(t, y, tcp("203.0.113.7")); got != ActionPass {
+		t.Errorf("pinned allowlist did not save a blocklisted source: action %d", got)
+	}
+	if err := y.ReplaceAllowlist(prefixes("192.0.2.0/24")); err != nil {
+		t.Fatal(err)
+	}
+	if sw() != 1 {
+		t.Error("switch off once both lists are known apart")
+	}
+}

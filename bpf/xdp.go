@@ -89,8 +89,11 @@ type objects struct {
 	// pins creates it beside them.
 	BansNet6  *ebpf.Map `ebpf:"bans_net6"`
 	NetBansOn *ebpf.Map `ebpf:"net_bans_on"`
-	Stats     *ebpf.Map `ebpf:"stats"`
-	Layout    *ebpf.Map `ebpf:"layout"`
+	// ListsDisjoint is new in a later version, created beside older pins
+	// (zero: the allowlist is consulted).
+	ListsDisjoint *ebpf.Map `ebpf:"lists_disjoint"`
+	Stats         *ebpf.Map `ebpf:"stats"`
+	Layout        *ebpf.Map `ebpf:"layout"`
 	// The burst meter's maps; only burst_stats is pinned (see filter.c).
 	Burst       *ebpf.Map `ebpf:"burst"`
 	Meters      *ebpf.Map `ebpf:"meters"`
@@ -99,7 +102,7 @@ type objects struct {
 }
 
 // pinnedMaps names the maps pinned under the pin path.
-var pinnedMaps = []string{"block_v4", "block_v6", "block_v6_short", "allow_v4", "allow_v6", "bans", "bans_net6", "net_bans_on", "stats", "layout", "burst_stats"}
+var pinnedMaps = []string{"block_v4", "block_v6", "block_v6_short", "allow_v4", "allow_v6", "bans", "bans_net6", "net_bans_on", "lists_disjoint", "stats", "layout", "burst_stats"}
 
 type attached struct {
 	Attachment
@@ -122,21 +125,23 @@ type XDP struct {
 
 	innerDir, innerV6, innerLPM4, innerLPM6 *ebpf.MapSpec
 
-	mu        sync.Mutex // serializes list operations and guards the fields below
-	block4    *cidrset.Set
-	block6    *cidrset.Set
-	allow4    *cidrset.Set
-	allow6    *cidrset.Set
-	baseline  bool         // block4/block6 are what the kernel holds
-	dir       *dir24.Table // mirror of the live IPv4 table (nil: slot empty)
-	dirMap    *dirMap      // live IPv4 block inner map
-	v6        *v6tab.Table // layout of the live IPv6 table (nil: slot empty)
-	block6Map *ebpf.Map    // live IPv6 block table
-	allow4Map *ebpf.Map
-	allow6Map *ebpf.Map
-	pageBuf   []dir24.Page // writePages' gathered batch, kept between deltas
-	spare4    *spare4      // blocklist tables the last replace swapped out (spare.go)
-	spare6    *spare6
+	mu         sync.Mutex // serializes list operations and guards the fields below
+	block4     *cidrset.Set
+	block6     *cidrset.Set
+	allow4     *cidrset.Set
+	allow6     *cidrset.Set
+	baseline   bool         // block4/block6 are what the kernel holds
+	allowKnown bool         // allow4/allow6 are what the kernel holds
+	disjoint   bool         // lists_disjoint as last written or read
+	dir        *dir24.Table // mirror of the live IPv4 table (nil: slot empty)
+	dirMap     *dirMap      // live IPv4 block inner map
+	v6         *v6tab.Table // layout of the live IPv6 table (nil: slot empty)
+	block6Map  *ebpf.Map    // live IPv6 block table
+	allow4Map  *ebpf.Map
+	allow6Map  *ebpf.Map
+	pageBuf    []dir24.Page // writePages' gathered batch, kept between deltas
+	spare4     *spare4      // blocklist tables the last replace swapped out (spare.go)
+	spare6     *spare6
 
 	banMu   sync.Mutex              // serializes ban writes with the expiry sweep
 	netOwn  map[netip.Prefix]uint64 // network bans' own expiries (see bans.go); nil until first used
@@ -215,6 +220,13 @@ func Open(opts Options) (*XDP, error) {
 	}
 	x.block4, x.block6, x.allow4, x.allow6 = cidrset.Empty, cidrset.Empty, cidrset.Empty, cidrset.Empty
 	x.baseline = !x.reused
+	x.allowKnown = !x.reused
+	var disjoint uint32
+	if err := x.objs.ListsDisjoint.Lookup(uint32(0), &disjoint); err != nil {
+		x.Close()
+		return nil, fmt.Errorf("open xdp: read list switch: %w", err)
+	}
+	x.disjoint = disjoint != 0
 
 	if err := x.attachAll(opts.Interfaces, mode); err != nil {
 		// Undo what this call attached; links re-used from a previous run
@@ -510,7 +522,7 @@ func (x *XDP) closeObjects() error {
 		errs = append(errs, x.objs.Prog.Close())
 	}
 	for _, m := range []*ebpf.Map{x.objs.BlockV4, x.objs.BlockV6, x.objs.BlockV6Short, x.objs.AllowV4, x.objs.AllowV6,
-		x.objs.Bans, x.objs.BansNet6, x.objs.NetBansOn, x.objs.Stats, x.objs.Layout,
+		x.objs.Bans, x.objs.BansNet6, x.objs.NetBansOn, x.objs.ListsDisjoint, x.objs.Stats, x.objs.Layout,
 		x.objs.Burst, x.objs.Meters, x.objs.BurstEvents, x.objs.BurstStats} {
 		if m != nil {
 			errs = append(errs, m.Close())

@@ -109,6 +109,31 @@ func (s *Set) AppendCover(dst []Prefix, first, last Addr) []Prefix {
 	return dst
 }
 
+// Intersects reports whether s holds an address in [first, last].
+func (s *Set) Intersects(first, last Addr) bool {
+	c := &s.cover
+	p, ok := c.floor(first)
+	if !ok {
+		p = pos{}
+	} else if c.at(p).Last().Less(first) {
+		p = c.next(p)
+	}
+	return c.valid(p) && !last.Less(c.at(p).Addr)
+}
+
+// Disjoint reports whether s and t share no address.
+func (s *Set) Disjoint(t *Set) bool {
+	if s.cover.n > t.cover.n {
+		s, t = t, s
+	}
+	for _, p := range s.Cover() {
+		if t.Intersects(p.First(), p.Last()) {
+			return false
+		}
+	}
+	return true
+}
+
 // Prefixes returns the prefixes as given, sorted, in a new slice.
 func (s *Set) Prefixes() []Prefix {
 	if s.raw.n == 0 {

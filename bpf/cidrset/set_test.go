@@ -358,3 +358,39 @@ func BenchmarkSplit1M(b *testing.B) {
 		}
 	}
 }
+
+// TestIntersects checks Intersects and Disjoint against address-by-address
+// membership on random sets of prefixes inside one /24.
+func TestIntersects(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	draw := func(n int) *Set {
+		var ps []Prefix
+		for range n {
+			bits := 26 + r.IntN(7)
+			a := netip.AddrFrom4([4]byte{10, 1, 2, byte(r.IntN(256))})
+			p, _ := PrefixFrom(netip.PrefixFrom(a, bits).Masked())
+			ps = append(ps, p)
+		}
+		return New(ps)
+	}
+	addr := func(i int) Addr { return AddrFromV4(0x0a010200 | uint32(i)) }
+	for range 500 {
+		s, u := draw(r.IntN(4)), draw(r.IntN(4))
+		first := r.IntN(256)
+		last := first + r.IntN(256-first)
+		want := false
+		for i := first; i <= last; i++ {
+			want = want || s.Contains(addr(i))
+		}
+		if got := s.Intersects(addr(first), addr(last)); got != want {
+			t.Fatalf("%v Intersects [%d, %d] = %v, want %v", s.Cover(), first, last, got, want)
+		}
+		disjoint := true
+		for i := range 256 {
+			disjoint = disjoint && !(s.Contains(addr(i)) && u.Contains(addr(i)))
+		}
+		if got := s.Disjoint(u); got != disjoint {
+			t.Fatalf("%v Disjoint %v = %v, want %v", s.Cover(), u.Cover(), got, disjoint)
+		}
+	}
+}
