@@ -125,8 +125,10 @@ func BenchmarkCold(b *testing.B) {
 // 1M-entry list pays when the source is not cached: programs that parse
 // the source and read its /24's entry in one 128 MiB array (vmalloc'd, 4
 // KiB pages) or in one of 8192 16 KiB arrays (kmalloc'd, the kernel's
-// large-page direct map), or read nothing ("none"), each of 4096 random
-// sources once per round as in BenchmarkCold, alternating.
+// large-page direct map), read an entry of a 2, 8 or 32 MiB array (the
+// cost of one read against the size of the table), or read nothing
+// ("none"), each of 4096 random sources once per round as in BenchmarkCold,
+// alternating.
 func BenchmarkColdRead(b *testing.B) {
 	privileged.Require(b)
 	p, err := membench.Load()
@@ -144,7 +146,8 @@ func BenchmarkColdRead(b *testing.B) {
 	progs := []struct {
 		name string
 		prog *ebpf.Program
-	}{{"none", p.NoneProg}, {"flat", p.FlatProg}, {"split", p.SplitProg}}
+	}{{"none", p.NoneProg}, {"2MiB", p.Sized2mProg}, {"8MiB", p.Sized8mProg}, {"32MiB", p.Sized32mProg},
+		{"flat", p.FlatProg}, {"split", p.SplitProg}}
 	stats := make([]stat, len(progs))
 	for b.Loop() {
 		for i, pr := range progs {

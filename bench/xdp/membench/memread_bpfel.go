@@ -16,12 +16,18 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	memreadMapFlat       = "flat"
-	memreadMapInner      = "inner"
-	memreadMapSplit      = "split"
-	memreadProgFlatProg  = "flat_prog"
-	memreadProgNoneProg  = "none_prog"
-	memreadProgSplitProg = "split_prog"
+	memreadMapFlat          = "flat"
+	memreadMapInner         = "inner"
+	memreadMapSized2m       = "sized_2m"
+	memreadMapSized32m      = "sized_32m"
+	memreadMapSized8m       = "sized_8m"
+	memreadMapSplit         = "split"
+	memreadProgFlatProg     = "flat_prog"
+	memreadProgNoneProg     = "none_prog"
+	memreadProgSized2mProg  = "sized_2m_prog"
+	memreadProgSized32mProg = "sized_32m_prog"
+	memreadProgSized8mProg  = "sized_8m_prog"
+	memreadProgSplitProg    = "split_prog"
 )
 
 // loadMemread returns the embedded CollectionSpec for memread.
@@ -66,18 +72,24 @@ type memreadSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type memreadProgramSpecs struct {
-	FlatProg  *ebpf.ProgramSpec `ebpf:"flat_prog"`
-	NoneProg  *ebpf.ProgramSpec `ebpf:"none_prog"`
-	SplitProg *ebpf.ProgramSpec `ebpf:"split_prog"`
+	FlatProg     *ebpf.ProgramSpec `ebpf:"flat_prog"`
+	NoneProg     *ebpf.ProgramSpec `ebpf:"none_prog"`
+	Sized2mProg  *ebpf.ProgramSpec `ebpf:"sized_2m_prog"`
+	Sized32mProg *ebpf.ProgramSpec `ebpf:"sized_32m_prog"`
+	Sized8mProg  *ebpf.ProgramSpec `ebpf:"sized_8m_prog"`
+	SplitProg    *ebpf.ProgramSpec `ebpf:"split_prog"`
 }
 
 // memreadMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type memreadMapSpecs struct {
-	Flat  *ebpf.MapSpec `ebpf:"flat"`
-	Inner *ebpf.MapSpec `ebpf:"inner"`
-	Split *ebpf.MapSpec `ebpf:"split"`
+	Flat     *ebpf.MapSpec `ebpf:"flat"`
+	Inner    *ebpf.MapSpec `ebpf:"inner"`
+	Sized2m  *ebpf.MapSpec `ebpf:"sized_2m"`
+	Sized32m *ebpf.MapSpec `ebpf:"sized_32m"`
+	Sized8m  *ebpf.MapSpec `ebpf:"sized_8m"`
+	Split    *ebpf.MapSpec `ebpf:"split"`
 }
 
 // memreadVariableSpecs contains global variables before they are loaded into the kernel.
@@ -106,15 +118,21 @@ func (o *memreadObjects) Close() error {
 //
 // It can be passed to loadMemreadObjects or ebpf.CollectionSpec.LoadAndAssign.
 type memreadMaps struct {
-	Flat  *ebpf.Map `ebpf:"flat"`
-	Inner *ebpf.Map `ebpf:"inner"`
-	Split *ebpf.Map `ebpf:"split"`
+	Flat     *ebpf.Map `ebpf:"flat"`
+	Inner    *ebpf.Map `ebpf:"inner"`
+	Sized2m  *ebpf.Map `ebpf:"sized_2m"`
+	Sized32m *ebpf.Map `ebpf:"sized_32m"`
+	Sized8m  *ebpf.Map `ebpf:"sized_8m"`
+	Split    *ebpf.Map `ebpf:"split"`
 }
 
 func (m *memreadMaps) Close() error {
 	return _MemreadClose(
 		m.Flat,
 		m.Inner,
+		m.Sized2m,
+		m.Sized32m,
+		m.Sized8m,
 		m.Split,
 	)
 }
@@ -129,15 +147,21 @@ type memreadVariables struct {
 //
 // It can be passed to loadMemreadObjects or ebpf.CollectionSpec.LoadAndAssign.
 type memreadPrograms struct {
-	FlatProg  *ebpf.Program `ebpf:"flat_prog"`
-	NoneProg  *ebpf.Program `ebpf:"none_prog"`
-	SplitProg *ebpf.Program `ebpf:"split_prog"`
+	FlatProg     *ebpf.Program `ebpf:"flat_prog"`
+	NoneProg     *ebpf.Program `ebpf:"none_prog"`
+	Sized2mProg  *ebpf.Program `ebpf:"sized_2m_prog"`
+	Sized32mProg *ebpf.Program `ebpf:"sized_32m_prog"`
+	Sized8mProg  *ebpf.Program `ebpf:"sized_8m_prog"`
+	SplitProg    *ebpf.Program `ebpf:"split_prog"`
 }
 
 func (p *memreadPrograms) Close() error {
 	return _MemreadClose(
 		p.FlatProg,
 		p.NoneProg,
+		p.Sized2mProg,
+		p.Sized32mProg,
+		p.Sized8mProg,
 		p.SplitProg,
 	)
 }

@@ -5,7 +5,9 @@
 // as the IPv4 table (one per /24 of the source), held in one large array
 // (vmalloc, 4 KiB pages: a TLB miss besides the cache miss) or in 8192
 // small arrays behind an ARRAY_OF_MAPS (kmalloc, the direct map's large
-// pages), and a program that reads no table at all.
+// pages), and a program that reads no table at all. Smaller arrays (2, 8
+// and 32 MiB, indexed by the top bits of the source) show how the cost of
+// one read grows with the size of the table it falls in.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -21,6 +23,19 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } flat SEC(".maps");
+
+// sized_<n>m: 8-byte entries indexed by the top bits of the source, n MiB.
+#define SIZED(name, bits)                     \
+	struct {                              \
+		__uint(type, BPF_MAP_TYPE_ARRAY); \
+		__uint(max_entries, 1 << (bits)); \
+		__type(key, __u32);               \
+		__type(value, __u64);             \
+	} name SEC(".maps")
+
+SIZED(sized_2m, 18);
+SIZED(sized_8m, 20);
+SIZED(sized_32m, 22);
 
 // inner: one of split's arrays (16 KiB); also the template user space
 // creates them from.
@@ -76,3 +91,18 @@ SEC("xdp") int none_prog(struct xdp_md *ctx)
 	if (src(ctx, &a)) return XDP_ABORTED;
 	return a ? XDP_DROP : XDP_PASS;
 }
+
+#define SIZED_PROG(name, map, bits)                               \
+	SEC("xdp") int name(struct xdp_md *ctx)                   \
+	{                                                         \
+		__u32 a;                                          \
+		if (src(ctx, &a))                                 \
+			return XDP_ABORTED;                       \
+		__u32 idx = a >> (32 - (bits));                   \
+		__u64 *v = bpf_map_lookup_elem(&map, &idx);       \
+		return v && *v ? XDP_DROP : XDP_PASS;             \
+	}
+
+SIZED_PROG(sized_2m_prog, sized_2m, 18)
+SIZED_PROG(sized_8m_prog, sized_8m, 20)
+SIZED_PROG(sized_32m_prog, sized_32m, 22)
