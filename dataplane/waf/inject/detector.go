@@ -576,9 +576,10 @@ func (d *Detector) valueMask(sc *Scratch, src Source, name, v []byte, m uint64, 
 	if m == 0 {
 		m = classMask(v)
 	}
-	if m&^(bLower|bDigit|bUnder) == 0 && !isDigit(v[0]) && ctx&ctxUserAgent == 0 {
-		// A lower-case word, the typical key or enum value: no check
-		// applies, and it is not Base64 (which mixes cases).
+	if m&^(bAlnum|bUnder) == 0 && !isDigit(v[0]) && ctx&ctxUserAgent == 0 && (len(v) < minBase64 || !has(m, bLower|bUpper)) {
+		// One word, the typical key or enum value ("express", "EUR",
+		// "Jane"): no check applies (detect), and it is not Base64,
+		// which is longer and mixes cases (detectDecoded).
 		return false
 	}
 	f, dec := d.inspectValue(sc, v, m, ctx)
