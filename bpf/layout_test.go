@@ -179,6 +179,9 @@ func TestLayout(t *testing.T) {
 		"DIR_CHUNK_WORDS": dir24.ChunkWords,
 		"DIR_CHUNK_FLAG":  dir24.ChunkFlag,
 		"DIR_ONE_FLAG":    dir24.OneFlag,
+		"DIR_SUM_PAGES":   dir24.SumPages,
+		"DIR_SUM_ONE":     dir24.SumOne,
+		"DIR_SUM_CHUNK":   dir24.SumChunk,
 		"V6_TAG_NODE":     v6tab.TagNode,
 	}
 	for name, want := range geometry {

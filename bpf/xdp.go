@@ -306,6 +306,7 @@ func layoutFingerprint(specs ...*ebpf.MapSpec) uint64 {
 		fmt.Fprintf(h, "%s/%d/%d/%d;", s.Type, s.KeySize, s.ValueSize, s.Flags)
 	}
 	fmt.Fprintf(h, "dir24/%d/%d/%d/%#x/%#x", dir24.PageWords, dir24.Tbl24Pages, dir24.ChunkWords, uint32(dir24.ChunkFlag), uint32(dir24.OneFlag))
+	fmt.Fprintf(h, ";sum/%d/%d/%#x/%#x", dir24.SumPages, dir24.ChunkBase, dir24.SumOne, dir24.SumChunk)
 	fmt.Fprintf(h, ";v6tab/%#x", v6tab.TagNode)
 	return h.Sum64()
 }

@@ -88,17 +88,33 @@ struct ban_key {
 //                            the /24's only CIDR longer than /24 (25-32
 //                            bits, last octet of its network): no chunk to
 //                            read, the common case in a sparse list
-// Keys from DIR_TBL24_PAGES on hold the second level: chunk c is a 256-bit
+// Keys [DIR_TBL24_PAGES, DIR_CHUNK_BASE) hold a summary of the first level,
+// one __u16 per /24 (2048 per page), which is what a packet reads first:
+//   0 / 1                    as the entry
+//   DIR_SUM_ONE | (len - 24) << 8 | octet
+//                            as a DIR_ONE_FLAG entry
+//   DIR_SUM_CHUNK            the entry points at a chunk: read it
+// Half the memory of the first level means a cheaper miss for a source the
+// caches have not seen (bench/xdp BenchmarkColdRead: one read in a 32 MiB
+// table costs ~40-60 ns less than in a 64 MiB one here). A reader sent on
+// to the entry finds it before or after a delta, either a state of the /24;
+// user space writes a delta's chunks, then entries, then summary words.
+// Keys from DIR_CHUNK_BASE on hold the second level: chunk c is a 256-bit
 // bitmap (8 words, bit i of word j = address j*32+i in the /24) at page
-// DIR_TBL24_PAGES + c / DIR_CHUNKS_PER_PAGE. User space never reuses a chunk
+// DIR_CHUNK_BASE + c / DIR_CHUNKS_PER_PAGE. User space never reuses a chunk
 // for another /24 while the table is live, so a reader that saw an old entry
 // still reads a bitmap that belonged to that entry.
 #define DIR_PAGE_WORDS 1024
 #define DIR_TBL24_PAGES (1u << 14)
+#define DIR_SUM_PAGES (1u << 13)
+#define DIR_SUM_WORDS (2 * DIR_PAGE_WORDS)
+#define DIR_CHUNK_BASE (DIR_TBL24_PAGES + DIR_SUM_PAGES)
 #define DIR_CHUNK_WORDS 8
 #define DIR_CHUNKS_PER_PAGE (DIR_PAGE_WORDS / DIR_CHUNK_WORDS)
 #define DIR_CHUNK_FLAG 0x80000000u
 #define DIR_ONE_FLAG 0x40000000u
+#define DIR_SUM_ONE 0x8000u
+#define DIR_SUM_CHUNK 2u
 
 struct dir_page {
 	__u32 w[DIR_PAGE_WORDS];
@@ -458,8 +474,21 @@ static __always_inline int dir_blocked(__u32 a)
 		return 0;
 
 	__u32 idx = a >> 8;
-	key = idx / DIR_PAGE_WORDS;
+	key = DIR_TBL24_PAGES + idx / DIR_SUM_WORDS;
 	struct dir_page *p = bpf_map_lookup_elem(tbl, &key);
+	if (!p)
+		return 0;
+	__u32 s = ((__u16 *)p->w)[idx & (DIR_SUM_WORDS - 1)];
+	if (s & DIR_SUM_ONE) {
+		__u32 shift = (8 - ((s >> 8) & 0xf)) & 7;
+		return ((a & 0xff) >> shift) == ((s & 0xff) >> shift);
+	}
+	if (s != DIR_SUM_CHUNK)
+		return s & 1;
+
+	// The entry: a chunk, or (written meanwhile) anything.
+	key = idx / DIR_PAGE_WORDS;
+	p = bpf_map_lookup_elem(tbl, &key);
 	if (!p)
 		return 0;
 	__u32 e = p->w[idx & (DIR_PAGE_WORDS - 1)];
@@ -471,7 +500,7 @@ static __always_inline int dir_blocked(__u32 a)
 		return e & 1;
 
 	__u32 c = e & ~DIR_CHUNK_FLAG;
-	key = DIR_TBL24_PAGES + c / DIR_CHUNKS_PER_PAGE;
+	key = DIR_CHUNK_BASE + c / DIR_CHUNKS_PER_PAGE;
 	p = bpf_map_lookup_elem(tbl, &key);
 	if (!p)
 		return 0;

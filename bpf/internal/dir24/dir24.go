@@ -34,6 +34,21 @@ const (
 	// one CIDR (a single address, typically).
 	OneFlag = 1 << 30
 
+	// The summary: one 16-bit word per /24, two per __u32 (little-endian:
+	// /24 index i is the low half of word i/2 when i is even), in SumPages
+	// pages at keys [Tbl24Pages, ChunkBase). A packet reads its /24's
+	// summary word alone unless it is SumChunk: half the memory of the
+	// first level, so a source the caches have not seen costs a cheaper
+	// miss. Chunk pages follow at keys from ChunkBase.
+	SumWords  = 2 * PageWords // summary words per page
+	SumPages  = 1 << 24 / SumWords
+	ChunkBase = Tbl24Pages + SumPages
+	// SumOne marks a summary word holding a OneFlag entry's low 12 bits;
+	// SumChunk one whose entry points at a chunk. Other words are
+	// entryNone or entryBlocked, as the entry.
+	SumOne   = 1 << 15
+	SumChunk = 2
+
 	entryNone    = 0
 	entryBlocked = 1
 )
@@ -61,6 +76,7 @@ func (p Prefix) last() uint32 {
 // Table is the user-space mirror of one DIR-24-8 inner map.
 type Table struct {
 	tbl24  []Page // Tbl24Pages pages of first-level entries
+	sum    []Page // SumPages pages of summary words, two per uint32
 	chunks []Page // chunk pages (capacity)
 	used   uint32 // chunks handed out from the fresh range so far
 
@@ -68,6 +84,7 @@ type Table struct {
 	free    []uint32 // recycled: safe to hand to any /24
 
 	dirty24    []uint64 // bitset over tbl24 pages
+	dirtySum   []uint64 // bitset over sum pages
 	dirtyChunk []uint64 // bitset over chunk pages
 }
 
@@ -80,8 +97,10 @@ func Build(cover []Prefix, minHeadroom int) *Table {
 	pages := (need + headroom + ChunksPerPage - 1) / ChunksPerPage
 	t := &Table{
 		tbl24:      make([]Page, Tbl24Pages),
+		sum:        make([]Page, SumPages),
 		chunks:     make([]Page, pages),
 		dirty24:    make([]uint64, Tbl24Pages/64),
+		dirtySum:   make([]uint64, SumPages/64),
 		dirtyChunk: make([]uint64, (pages+63)/64),
 	}
 	// A fresh table is all zero: skip writing "none" so that untouched pages
@@ -151,13 +170,20 @@ func (t *Table) Reload(cover []Prefix, minHeadroom int) error {
 			t.dirty24[pg/64] &^= 1 << (pg % 64)
 		} else {
 			t.dirty24[pg/64] |= 1 << (pg % 64)
+			// Summary words follow the entries rebuild wrote; those of
+			// entries it left at zero (skipped as fresh) are cleared here.
+			for i, e := range old {
+				if e != entryNone && t.tbl24[pg][i] == entryNone {
+					t.setSum(lo+uint32(i), entryNone)
+				}
+			}
 		}
 	}
 	return nil
 }
 
 // MaxEntries is the number of map entries (pages) the table needs.
-func (t *Table) MaxEntries() uint32 { return uint32(Tbl24Pages + len(t.chunks)) }
+func (t *Table) MaxEntries() uint32 { return uint32(ChunkBase + len(t.chunks)) }
 
 // ChunksUsed and ChunksFree report chunk capacity.
 func (t *Table) ChunksUsed() int { return int(t.used) }
@@ -285,7 +311,30 @@ func (t *Table) fill(a, b, v uint32) {
 			}
 			*e = v
 			t.dirty24[idx/PageWords/64] |= 1 << (idx / PageWords % 64)
+			t.setSum(idx, v)
 		}
+	}
+}
+
+// summary is the summary word of first-level entry e.
+func summary(e uint32) uint32 {
+	switch {
+	case e&ChunkFlag != 0:
+		return SumChunk
+	case e&OneFlag != 0:
+		return SumOne | e&0xfff
+	}
+	return e
+}
+
+// setSum sets the summary word of /24 index idx for entry e.
+func (t *Table) setSum(idx, e uint32) {
+	pg, i := idx/SumWords, idx%SumWords
+	w := &t.sum[pg][i/2]
+	shift := i & 1 * 16
+	if v := *w&^(0xffff<<shift) | summary(e)<<shift; v != *w {
+		*w = v
+		t.dirtySum[pg/64] |= 1 << (pg % 64)
 	}
 }
 
@@ -315,6 +364,7 @@ func (t *Table) setChunk(idx uint32, bm *[ChunkWords]uint32) error {
 	if v := ChunkFlag | c; *e != v {
 		*e = v
 		t.dirty24[idx/PageWords/64] |= 1 << (idx / PageWords % 64)
+		t.setSum(idx, v)
 	}
 	return nil
 }
@@ -329,6 +379,14 @@ func (t *Table) chunkWords(c uint32) *[ChunkWords]uint32 {
 // exactly as the XDP program does.
 func (t *Table) Lookup(addr uint32) bool {
 	idx := addr >> 8
+	s := t.sum[idx/SumWords][idx%SumWords/2] >> (idx & 1 * 16) & 0xffff
+	if s&SumOne != 0 {
+		shift := 8 - s>>8&0xf
+		return addr&0xff>>shift == s&0xff>>shift
+	}
+	if s != SumChunk {
+		return s&1 != 0
+	}
 	e := t.tbl24[idx/PageWords][idx%PageWords]
 	if e&OneFlag != 0 {
 		shift := 8 - e>>8&0xf
@@ -350,17 +408,23 @@ type Run struct {
 }
 
 // Dirty returns the pages changed since Build or the last ClearDirty (after
-// Build: every page that is not all zero), as runs: chunk
-// pages first, then first-level pages, so that no entry points at a chunk
-// before the chunk holds its bitmap.
+// Build: every page that is not all zero), as runs: chunk pages first, then
+// first-level pages, then summary pages, so that no entry points at a
+// chunk before the chunk holds its bitmap. A reader then sees, for each
+// /24, the state before or after: a summary word it answers from is one or
+// the other, and one that sends it on (SumChunk) finds the entry before or
+// after, and the chunk that entry names intact (chunks are not reused while
+// readers may hold them). TestDeltaPageByPage checks this page by page.
 func (t *Table) Dirty() []Run {
-	runs := appendRuns(nil, t.dirtyChunk, t.chunks, Tbl24Pages)
-	return appendRuns(runs, t.dirty24, t.tbl24, 0)
+	runs := appendRuns(nil, t.dirtyChunk, t.chunks, ChunkBase)
+	runs = appendRuns(runs, t.dirty24, t.tbl24, 0)
+	return appendRuns(runs, t.dirtySum, t.sum, Tbl24Pages)
 }
 
 // ClearDirty forgets which pages changed.
 func (t *Table) ClearDirty() {
 	clear(t.dirty24)
+	clear(t.dirtySum)
 	clear(t.dirtyChunk)
 }
 

@@ -57,8 +57,19 @@ func (k kernel) equal(t *testing.T, tbl *Table) {
 			t.Fatalf("kernel first-level page %d differs from the mirror", i)
 		}
 	}
+	for i := range tbl.sum {
+		if k[uint32(Tbl24Pages+i)] != tbl.sum[i] {
+			t.Fatalf("kernel summary page %d differs from the mirror", i)
+		}
+	}
+	for idx := uint32(0); idx < 1<<24; idx++ {
+		e := tbl.tbl24[idx/PageWords][idx%PageWords]
+		if got := tbl.sum[idx/SumWords][idx%SumWords/2] >> (idx & 1 * 16) & 0xffff; got != summary(e) {
+			t.Fatalf("/24 index %#x: summary word %#x, entry %#x wants %#x", idx, got, e, summary(e))
+		}
+	}
 	for i := range tbl.chunks {
-		if k[uint32(Tbl24Pages+i)] != tbl.chunks[i] {
+		if k[uint32(ChunkBase+i)] != tbl.chunks[i] {
 			t.Fatalf("kernel chunk page %d differs from the mirror", i)
 		}
 	}
@@ -322,13 +333,26 @@ func TestRetiredChunkWaitsForRecycle(t *testing.T) {
 func TestDirtyOrder(t *testing.T) {
 	tbl := Build(toDir(cidrset.New([]cidrset.Prefix{pfx("192.0.2.1/32"), pfx("192.0.2.9/32"), pfx("10.0.0.0/8")}).Cover()), 0)
 	runs := tbl.Dirty()
-	if len(runs) < 2 || runs[0].First < Tbl24Pages {
+	if len(runs) < 3 || runs[0].First < ChunkBase {
 		t.Fatalf("first run starts at key %d: chunk pages must come first", runs[0].First)
 	}
-	for _, r := range runs[1:] {
-		if r.First >= Tbl24Pages {
-			t.Fatalf("chunk run after first-level runs")
+	// Then first-level pages, then summary pages.
+	kind := func(key uint32) int {
+		switch {
+		case key >= ChunkBase:
+			return 0
+		case key < Tbl24Pages:
+			return 1
 		}
+		return 2
+	}
+	for i, r := range runs[1:] {
+		if kind(r.First) < kind(runs[i].First) {
+			t.Fatalf("run at key %d after one at key %d: want chunks, first level, summary", r.First, runs[i].First)
+		}
+	}
+	if kind(runs[len(runs)-1].First) != 2 {
+		t.Fatal("no summary run last")
 	}
 }
 
@@ -340,8 +364,12 @@ func (k kernel) equalPages(t *testing.T, tbl *Table) {
 	if k[page] != tbl.tbl24[page] {
 		t.Fatalf("kernel first-level page %#x differs from the mirror", page)
 	}
+	const sumPage = 0x0a0000 / SumWords
+	if k[Tbl24Pages+sumPage] != tbl.sum[sumPage] {
+		t.Fatalf("kernel summary page %#x differs from the mirror", sumPage)
+	}
 	for i := range tbl.chunks {
-		if k[uint32(Tbl24Pages+i)] != tbl.chunks[i] {
+		if k[uint32(ChunkBase+i)] != tbl.chunks[i] {
 			t.Fatalf("kernel chunk page %d differs from the mirror", i)
 		}
 	}
@@ -650,4 +678,84 @@ func BenchmarkReload1M(b *testing.B) {
 			Build(covers[0], 1024)
 		}
 	})
+}
+
+// lookup reads the simulated kernel as the XDP program reads the map.
+func (k kernel) lookup(addr uint32) bool {
+	idx := addr >> 8
+	sp := k[Tbl24Pages+idx/SumWords]
+	s := sp[idx%SumWords/2] >> (idx & 1 * 16) & 0xffff
+	if s&SumOne != 0 {
+		shift := 8 - s>>8&0xf
+		return addr&0xff>>shift == s&0xff>>shift
+	}
+	if s != SumChunk {
+		return s&1 != 0
+	}
+	p := k[idx/PageWords]
+	e := p[idx%PageWords]
+	if e&OneFlag != 0 {
+		shift := 8 - e>>8&0xf
+		return addr&0xff>>shift == e&0xff>>shift
+	}
+	if e&ChunkFlag == 0 {
+		return e&1 != 0
+	}
+	c := e &^ ChunkFlag
+	cp := k[ChunkBase+c/ChunksPerPage]
+	return cp[c%ChunksPerPage*ChunkWords+(addr&0xff)>>5]>>(addr&31)&1 != 0
+}
+
+// TestDeltaPageByPage writes each delta's pages to a simulated kernel one at
+// a time, in Dirty's order, and checks after every page that each address
+// of the /16 the lists live in reads as it did before the delta or as it
+// does after: summary words, entries and chunks never disagree in a way a
+// reader could see.
+func TestDeltaPageByPage(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	draw := func() cidrset.Prefix {
+		a := 0x0a0b0000 | r.Uint32N(1<<16)
+		bits := 23 + r.IntN(10)
+		p, _ := cidrset.PrefixFrom(netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits).Masked())
+		return p
+	}
+	set := cidrset.New(nil)
+	tbl := Build(nil, 64)
+	k := kernel{}
+	k.write(tbl.Dirty())
+	tbl.ClearDirty()
+	for step := range 40 {
+		var add, remove []cidrset.Prefix
+		for range r.IntN(30) {
+			add = append(add, draw())
+		}
+		raw := set.Prefixes()
+		for range r.IntN(20) {
+			if len(raw) > 0 {
+				remove = append(remove, raw[r.IntN(len(raw))])
+			}
+		}
+		next, added, removed := set.Apply(add, remove)
+		if err := tbl.Update(toDir(next.Cover()), toDir(append(added, removed...))); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		for _, run := range tbl.Dirty() {
+			for i := range run.Pages {
+				k.write([]Run{{run.First + uint32(i), run.Pages[i : i+1]}})
+				for a := uint32(0x0a0b0000); a < 0x0a0c0000; a++ {
+					ca := cidrset.AddrFromV4(a)
+					if got := k.lookup(a); got != set.Contains(ca) && got != next.Contains(ca) {
+						t.Fatalf("step %d, after page %d: %08x reads %v, neither before nor after", step, run.First+uint32(i), a, got)
+					}
+				}
+			}
+		}
+		tbl.ClearDirty()
+		tbl.Recycle() // the grace period the caller waits for
+		set = next
+	}
+	k.equal(t, tbl)
+	if tbl.ChunksUsed() == 0 {
+		t.Fatal("test never used a chunk")
+	}
 }
