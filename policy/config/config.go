@@ -177,7 +177,7 @@ type XDPBurst struct {
 	PacketRate  int           `mapstructure:"packet_rate"`
 	PacketBurst int           `mapstructure:"packet_burst"`
 	BanDuration time.Duration `mapstructure:"ban_duration"` // 0: xdp.ban_default
-	MaxSources  int           `mapstructure:"max_sources"`  // sources metered at once (LRU)
+	MaxSources  int           `mapstructure:"max_sources"`  // sources metered at once, in sets of four (least recently active evicted)
 }
 
 // On reports whether the meter is enabled.
