@@ -131,11 +131,16 @@ func (x *XDP) resizeMeterLocked(n int) error {
 		return fmt.Errorf("load program with %d meter entries: %w", n, err)
 	}
 	for i, l := range x.links {
+		if l.pending {
+			continue // Activate swaps in x.objs.Prog, whichever it is then
+		}
 		if err := l.link.Update(fresh.Prog); err != nil {
 			// Links already updated keep the new program, which shares
 			// every map but the meter: put the old one back everywhere.
 			for _, done := range x.links[:i] {
-				_ = done.link.Update(x.objs.Prog)
+				if !done.pending {
+					_ = done.link.Update(x.objs.Prog)
+				}
 			}
 			fresh.Prog.Close()
 			fresh.Meters.Close()

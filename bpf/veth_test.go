@@ -252,3 +252,84 @@ func TestAttachModes(t *testing.T) {
 		t.Errorf("a failed Open left its program on lo:\n%s", out)
 	}
 }
+
+// TestUpgradeFiltersUntilActivate: an upgrade whose maps no longer fit
+// recreates them empty; until the daemon has restored the lists and bans
+// and calls Activate, the interface keeps the previous program, filtering
+// with the previous maps, so no blocklisted or banned source gets through
+// meanwhile. A start that fails before Activate leaves maps that the next
+// Open recreates again; after Activate they are re-used.
+func TestUpgradeFiltersUntilActivate(t *testing.T) {
+	p := netlab.NewVethPair(t, []string{"10.200.0.2", "10.200.0.20", "10.200.0.33", "10.200.0.40"}, nil)
+	port := p.Listen(t)
+	pin := testPinPath(t)
+	opts := Options{Interfaces: []string{p.SrvIf}, PinPath: pin}
+	blocked, newlyBlocked := netip.MustParseAddr("10.200.0.2"), netip.MustParseAddr("10.200.0.20")
+	banned, free := netip.MustParseAddr("10.200.0.33"), netip.MustParseAddr("10.200.0.40")
+
+	old := openIn(t, p.Srv, opts)
+	t.Cleanup(func() { old.Detach() })
+	if err := old.ReplaceBlocklist(prefixes("10.200.0.0/28")); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Ban(enforce.Host(banned), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// The previous version's maps: another layout.
+	if err := old.objs.Layout.Put(uint32(0), uint64(12345)); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	// restore plays the daemon's part: the state into the new maps.
+	restore := func(x *XDP) {
+		t.Helper()
+		if err := x.ReplaceBlocklist(prefixes("10.200.0.0/28", "10.200.0.20/32")); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Ban(enforce.Host(banned), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(stage string, want map[netip.Addr]bool) {
+		t.Helper()
+		for src, ok := range want {
+			if got := p.Connect(t, src, port); got != ok {
+				t.Errorf("%s: connect from %s succeeded=%v, want %v", stage, src, got, ok)
+			}
+		}
+	}
+	previous := map[netip.Addr]bool{blocked: false, banned: false, newlyBlocked: true, free: true}
+
+	failed := openIn(t, p.Srv, opts)
+	if failed.ReusedPins() || !failed.Pending() {
+		t.Fatalf("Open over other maps: reused %v pending %v, want a fresh start pending activation", failed.ReusedPins(), failed.Pending())
+	}
+	check("recreated, not restored", previous)
+	restore(failed)
+	check("restored, not activated", previous)
+	failed.Close() // the start fails before Activate
+
+	x := openIn(t, p.Srv, opts)
+	t.Cleanup(func() { x.Detach() })
+	if x.ReusedPins() || !x.Pending() {
+		t.Fatalf("Open over maps never activated: reused %v pending %v, want them recreated again", x.ReusedPins(), x.Pending())
+	}
+	check("second start, not restored", previous)
+	restore(x)
+	if err := x.Activate(); err != nil {
+		t.Fatal(err)
+	}
+	if x.Pending() {
+		t.Fatal("still pending after Activate")
+	}
+	check("activated", map[netip.Addr]bool{blocked: false, banned: false, newlyBlocked: false, free: true})
+	x.Close()
+
+	y := openIn(t, p.Srv, opts)
+	t.Cleanup(func() { y.Detach() })
+	if !y.ReusedPins() || y.Pending() {
+		t.Fatalf("Open after Activate: reused %v pending %v, want the maps re-used", y.ReusedPins(), y.Pending())
+	}
+	check("restarted", map[netip.Addr]bool{blocked: false, banned: false, newlyBlocked: false, free: true})
+}

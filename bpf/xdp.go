@@ -106,8 +106,9 @@ var pinnedMaps = []string{"block_v4", "block_v6", "block_v6_short", "allow_v4", 
 
 type attached struct {
 	Attachment
-	link  link.Link
-	fresh bool // attached by this Open, not re-used from a previous run
+	link    link.Link
+	fresh   bool // attached by this Open, not re-used from a previous run
+	pending bool // still runs the previous version's program, until Activate
 }
 
 // XDP owns the loaded program, its maps and its links. It implements
@@ -119,6 +120,12 @@ type XDP struct {
 	objs    objects
 	reused  bool
 	links   []attached
+	// recreated: the pinned maps did not fit this program and were made
+	// anew, empty; the previous version's program keeps filtering with the
+	// old maps on re-used links until Activate swaps this one in, and the
+	// new maps get their layout fingerprint only then.
+	recreated   bool
+	fingerprint uint64
 	events  *ringbuf.Reader // burst bans reported by the program
 
 	meterSize int // entries of the meters map (x.mu)
@@ -239,8 +246,69 @@ func Open(opts Options) (*XDP, error) {
 		x.Close()
 		return nil, err
 	}
-	log.Info("xdp ready", "mode", x.Mode(), "pin_path", pinPath, "reused_pins", x.reused)
+	if !x.Pending() {
+		if err := x.markFilled(); err != nil {
+			x.Close()
+			return nil, fmt.Errorf("open xdp: %w", err)
+		}
+	}
+	log.Info("xdp ready", "mode", x.Mode(), "pin_path", pinPath, "reused_pins", x.reused, "pending_activation", x.Pending())
 	return x, nil
+}
+
+// Pending reports whether interfaces still run a previous version's
+// program with its maps, because this one's maps had to be recreated:
+// Activate swaps it in.
+func (x *XDP) Pending() bool {
+	for _, l := range x.links {
+		if l.pending {
+			return true
+		}
+	}
+	return false
+}
+
+// Activate swaps this program into the links that kept a previous
+// version's program when Open had to recreate the pinned maps. Call it once
+// the bans and lists are restored into the new maps: until then the old
+// program goes on filtering with the old ones, so an upgrade lets no
+// blocklisted or banned source through while the state is reloaded. It then
+// writes the maps' layout fingerprint, which marks them as filled: a start
+// that fails before Activate leaves maps that the next Open recreates
+// again. Without pending links it does nothing.
+func (x *XDP) Activate() error {
+	if !x.Pending() {
+		return nil
+	}
+	x.mu.Lock() // a meter resize swaps x.objs.Prog under x.mu
+	defer x.mu.Unlock()
+	for i := range x.links {
+		l := &x.links[i]
+		if !l.pending {
+			continue
+		}
+		start := time.Now()
+		if err := l.link.Update(x.objs.Prog); err != nil {
+			return fmt.Errorf("activate xdp on %s: %w", l.Interface, err)
+		}
+		l.pending = false
+		x.log.Info("xdp program swapped in after the state was restored", "interface", l.Interface, "took", time.Since(start))
+	}
+	if err := x.markFilled(); err != nil {
+		return fmt.Errorf("activate xdp: %w", err)
+	}
+	return nil
+}
+
+// markFilled writes the layout fingerprint of maps this Open created.
+func (x *XDP) markFilled() error {
+	if x.reused {
+		return nil // written by the run that filled them
+	}
+	if err := x.objs.Layout.Update(uint32(0), x.fingerprint, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("write layout fingerprint: %w", err)
+	}
+	return nil
 }
 
 func (x *XDP) load() error {
@@ -269,10 +337,12 @@ func (x *XDP) load() error {
 		}
 	}
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
-		// A new program version with other map layouts: start from fresh
-		// maps. The old program keeps running on the old maps until the
-		// links are updated below; lists must then be replaced again.
-		x.log.Warn("pinned maps are incompatible with this program; recreating them (lists, bans and counters start empty)", "err", err)
+		// A new program version with other map layouts (or maps a failed
+		// start left unfilled): start from fresh maps. The old program
+		// keeps running on the old maps until Activate, once the caller
+		// has restored the lists and bans.
+		x.log.Warn("pinned maps are incompatible with this program; recreating them (lists, bans and counters start empty; the running program filters with the old ones until they are restored)", "err", err)
+		x.recreated = true
 		for _, name := range pinnedMaps {
 			if rerr := os.Remove(filepath.Join(x.pinPath, name)); rerr != nil && !os.IsNotExist(rerr) {
 				return fmt.Errorf("open xdp: remove stale pin %s: %w", name, rerr)
@@ -288,12 +358,7 @@ func (x *XDP) load() error {
 		}
 		return fmt.Errorf("open xdp: load objects: %w", err)
 	}
-	if !x.reused {
-		if err := x.objs.Layout.Update(uint32(0), fingerprint, ebpf.UpdateAny); err != nil {
-			x.closeObjects()
-			return fmt.Errorf("open xdp: write layout fingerprint: %w", err)
-		}
-	}
+	x.fingerprint = fingerprint // written once the maps are filled (markFilled)
 	return nil
 }
 
@@ -409,7 +474,7 @@ func (x *XDP) attach(name, mode string, pinned [2]string) error {
 			l.Close()
 			return fmt.Errorf("pin link: %w", err)
 		}
-		x.links = append(x.links, attached{Attachment{name, iface.Index, m}, l, true})
+		x.links = append(x.links, attached{Attachment{name, iface.Index, m}, l, true, false})
 		x.log.Info("attached xdp", "interface", name, "ifindex", iface.Index, "mode", m)
 		return nil
 	}
@@ -425,13 +490,21 @@ func (x *XDP) reusePinned(iface *net.Interface, mode, pinnedMode, path string) (
 		info, ierr := l.Info()
 		ok := ierr == nil && info.XDP() != nil && int(info.XDP().Ifindex) == iface.Index &&
 			(mode == ModeAuto || mode == pinnedMode)
+		if ok && x.recreated {
+			// The old program reads the old maps, which hold the lists and
+			// bans; this one's are empty until the caller restores them.
+			x.links = append(x.links, attached{Attachment{iface.Name, iface.Index, pinnedMode}, l, false, true})
+			x.log.Info("re-used pinned xdp link; the running program stays until the state is restored", "interface", iface.Name,
+				"mode", pinnedMode)
+			return true, nil
+		}
 		if ok {
 			start := time.Now()
 			if err := l.Update(x.objs.Prog); err != nil {
 				l.Close()
 				return false, fmt.Errorf("update pinned link with new program: %w", err)
 			}
-			x.links = append(x.links, attached{Attachment{iface.Name, iface.Index, pinnedMode}, l, false})
+			x.links = append(x.links, attached{Attachment{iface.Name, iface.Index, pinnedMode}, l, false, false})
 			x.log.Info("re-used pinned xdp link; program updated in place", "interface", iface.Name,
 				"mode", pinnedMode, "took", time.Since(start))
 			return true, nil

@@ -139,6 +139,18 @@ func (e *Enforcement) Unwrap() enforce.Enforcer {
 	return e.Enforcer
 }
 
+// Activate tells an XDP filter whose pinned maps had to be recreated (an
+// upgrade to another map layout) that the bans and lists are restored into
+// the new maps: it swaps the new program onto the interfaces, which kept the
+// previous one, filtering with the previous maps, until now
+// (bpf.XDP.Activate). Otherwise it does nothing.
+func (e *Enforcement) Activate() error {
+	if x, ok := e.Unwrap().(*bpf.XDP); ok {
+		return x.Activate()
+	}
+	return nil
+}
+
 // OpenEnforcement loads XDP as cfg asks, falling back to user space with a
 // logged reason. It fails only when the operator demanded a specific XDP
 // mode (native or generic) that could not be had: silently running without

@@ -150,7 +150,9 @@ func run(configPath string, log *slog.Logger) (err error) {
 	}
 	// With pinned XDP objects (a restart or an upgrade) the program on the
 	// interface is swapped in place and the maps are adopted: no packet
-	// passes unfiltered in between.
+	// passes unfiltered in between. Maps of another layout are recreated,
+	// and the previous program filters with the previous ones until the
+	// state is restored (enf.Activate below).
 	enf, err := policy.OpenEnforcement(first.Config.XDP, log)
 	if err != nil {
 		return err
@@ -195,6 +197,12 @@ func run(configPath string, log *slog.Logger) (err error) {
 		return err
 	}
 	defer holder.Close()
+	// Bans, blocklist and allowlist are in the enforcer's maps: an XDP
+	// program that had to start from new, empty maps takes over from the
+	// previous one only now.
+	if err := enf.Activate(); err != nil {
+		return err
+	}
 	cfg := holder.Current().Config
 
 	access, err := accesslog.Open(cfg.AccessLog.Path, cfg.AccessLog.Buffer)
