@@ -230,33 +230,53 @@ func TestSetBurstRefusesInvalid(t *testing.T) {
 }
 
 // TestBurstMeterEviction fills a meter table of one set (MaxSources 4) with
-// spoofed sources, each seen once, while an offender is part way through
-// its burst: the offender's buckets are the ones never evicted, so it is
-// banned after the rest of its burst, not given a fresh one.
+// spoofed sources, each sending one SYN, while an offender is part way
+// through its burst: the offender's buckets are the ones never evicted, so
+// it is banned after the rest of its burst, not given a fresh one; also
+// when its bucket has another rate than the spoofed sources' (the slots
+// rank by when their last packet was due, not by the buckets' raw times).
 func TestBurstMeterEviction(t *testing.T) {
-	x := openTest(t)
-	b := testBurst
-	b.MaxSources = 4
-	if err := x.SetBurst(b); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name         string
+		rate         float64 // the packet bucket's
+		burst        int
+		offender     []byte
+		first, next  int
+		wantNextPass int
+	}{
+		{name: "SYN offender", rate: 1, burst: 10, offender: syn("198.51.100.7"), first: 3, next: 5, wantNextPass: 2},
+		// 10 ms a packet against the spoofed SYNs' 1 s: the offender's
+		// packet bucket runs far less ahead than a fresh SYN bucket.
+		{name: "packet offender", rate: 100, burst: 50, offender: udp("198.51.100.7", 443), first: 20, next: 60, wantNextPass: 30},
 	}
-	if n := x.objs.Meters.MaxEntries(); n != 1 {
-		t.Fatalf("meter table of %d sets for 4 sources, want 1", n)
-	}
-	offender := syn("198.51.100.7")
-	if got := runN(t, x, offender, 3); got != 3 {
-		t.Fatalf("%d of the offender's first 3 SYNs passed", got)
-	}
-	for i := range 50 {
-		src := netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})
-		if got := runN(t, x, xdptest.TCPSeg(src, srv4, 8080, xdptest.FlagSYN), 1); got != 1 {
-			t.Fatalf("spoofed source %s: its one SYN was dropped", src)
-		}
-	}
-	if got := runN(t, x, offender, 5); got != 2 {
-		t.Fatalf("after 50 spoofed sources %d of the offender's next 5 SYNs passed, want the 2 left of its burst", got)
-	}
-	if !banned(t, x)["198.51.100.7"] {
-		t.Error("the offender was not banned")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := openTest(t)
+			b := testBurst
+			b.PacketRate, b.PacketBurst = tt.rate, tt.burst
+			b.MaxSources = 4
+			if err := x.SetBurst(b); err != nil {
+				t.Fatal(err)
+			}
+			if n := x.objs.Meters.MaxEntries(); n != 1 {
+				t.Fatalf("meter table of %d sets for 4 sources, want 1", n)
+			}
+			if got := runN(t, x, tt.offender, tt.first); got != tt.first {
+				t.Fatalf("%d of the offender's first %d packets passed", got, tt.first)
+			}
+			for i := range 50 {
+				src := netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})
+				if got := runN(t, x, xdptest.TCPSeg(src, srv4, 8080, xdptest.FlagSYN), 1); got != 1 {
+					t.Fatalf("spoofed source %s: its one SYN was dropped", src)
+				}
+			}
+			if got := runN(t, x, tt.offender, tt.next); got != tt.wantNextPass {
+				t.Fatalf("after 50 spoofed sources %d of the offender's next %d packets passed, want the %d left of its burst",
+					got, tt.next, tt.wantNextPass)
+			}
+			if !banned(t, x)["198.51.100.7"] {
+				t.Error("the offender was not banned")
+			}
+		})
 	}
 }

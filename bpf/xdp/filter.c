@@ -683,7 +683,11 @@ static __always_inline void meter_insert(struct burst_cfg *cfg, struct meter_set
 
 #pragma unroll
 	for (int i = 0; i < METER_WAYS; i++) {
+		// The latest time a packet of the slot's source was due: tat less
+		// one interval, so that buckets of different rates compare.
 		__u64 a = s->way[i].m.syn_tat, b = s->way[i].m.pkt_tat;
+		a = a > cfg->syn_interval ? a - cfg->syn_interval : 0;
+		b = b > cfg->pkt_interval ? b - cfg->pkt_interval : 0;
 		__u64 last = a > b ? a : b;
 		if (last < oldest) {
 			oldest = last;
