@@ -172,8 +172,42 @@ func (x *XDP) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
 		x.baseline = false
 		return fmt.Errorf("apply blocklist delta: %w", err)
 	}
+	if apart && !x.disjoint {
+		// The tables were written in place: a packet that read an entry
+		// from before the delta (an allowlisted address still blocked)
+		// must not meet the switch on. Runs that started before the
+		// grace period ends have finished after it.
+		if err := x.waitGrace(); err != nil {
+			return fmt.Errorf("apply blocklist delta: %w", err)
+		}
+	}
 	if err := x.setDisjoint(apart); err != nil {
 		return fmt.Errorf("apply blocklist delta: %w", err)
+	}
+	return nil
+}
+
+// waitGrace returns after an RCU grace period: every program run that
+// started before the call has finished. Writing a slot of a map-in-map
+// waits for one (the kernel's maybe_wait_bpf_programs: synchronize_rcu);
+// the slot written here belongs to a map no program reads.
+func (x *XDP) waitGrace() error {
+	if x.grace == nil {
+		inner := &ebpf.MapSpec{Name: "grace_inner", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+		m, err := ebpf.NewMap(inner)
+		if err != nil {
+			return fmt.Errorf("grace period: create map: %w", err)
+		}
+		outer, err := ebpf.NewMap(&ebpf.MapSpec{Name: "grace", Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4,
+			MaxEntries: 1, InnerMap: inner})
+		if err != nil {
+			m.Close()
+			return fmt.Errorf("grace period: create map: %w", err)
+		}
+		x.grace, x.graceInner = outer, m
+	}
+	if err := x.grace.Update(uint32(0), x.graceInner, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("grace period: %w", err)
 	}
 	return nil
 }
@@ -262,10 +296,7 @@ func (x *XDP) recycleChunks(t *dir24.Table) {
 	if x.closed.Load() || x.dir != t {
 		return // closed, or a new table replaced this one
 	}
-	// Setting the slot to the map it already holds changes nothing for
-	// readers, but the kernel returns only after a grace period
-	// (maybe_wait_bpf_programs: synchronize_rcu for map-in-map updates).
-	if err := swapInner(x.objs.BlockV4, x.dirMap.Map); err != nil {
+	if err := x.waitGrace(); err != nil {
 		x.log.Warn("recycling IPv4 table chunks failed; the table will be rebuilt when it runs out", "err", err)
 		return
 	}

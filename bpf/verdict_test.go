@@ -613,3 +613,56 @@ func TestListsDisjoint(t *testing.T) {
 		t.Error("switch off once both lists are known apart")
 	}
 }
+
+// TestDisjointAfterDelta: a delta that takes an allowlisted address out of
+// the blocklist writes the tables in place and then turns lists_disjoint
+// on, which lets blocklist hits skip the allowlist. A packet from that
+// address that read the table before the delta (blocked) and the switch
+// after it (on) would be dropped, which neither the state before
+// (allowlisted) nor after (not blocked) does: the switch goes on only
+// after a grace period. Packets run all along; the loop is bounded in time
+// (without the grace period, 2-3 wrong drops in 3 s here).
+func TestDisjointAfterDelta(t *testing.T) {
+	x := openTest(t)
+	if err := x.ReplaceBlocklist(prefixes("198.51.100.0/25", "198.51.100.200/32", "2001:db8:bad::/48")); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.ReplaceAllowlist(prefixes("198.51.100.128/32", "2001:db8:600d::1/128")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ src, cidr string }{{"198.51.100.128", "198.51.100.128/32"}, {"2001:db8:600d::1", "2001:db8:600d::/64"}} {
+		t.Run(tc.src, func(t *testing.T) {
+			frame := tcp(tc.src)
+			before, _ := x.Stats()
+			var stop atomic.Bool
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for !stop.Load() {
+					if _, _, err := x.TestRun(frame, 10000); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+			deadline := time.Now().Add(3 * time.Second)
+			n := 0
+			for ; n < 200_000 && time.Now().Before(deadline); n++ {
+				if err := x.ApplyBlocklistDelta(prefixes(tc.cidr), nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := x.ApplyBlocklistDelta(nil, prefixes(tc.cidr)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stop.Store(true)
+			wg.Wait()
+			after, _ := x.Stats()
+			if d := delta(before, after, enforce.ReasonDropBlocklist); d != 0 {
+				t.Errorf("the allowlisted source was dropped %d times in %d pairs of deltas", d, n)
+			}
+			if delta(before, after, enforce.ReasonPass) == 0 {
+				t.Error("no packet ran")
+			}
+		})
+	}
+}

@@ -126,7 +126,10 @@ type XDP struct {
 	// new maps get their layout fingerprint only then.
 	recreated   bool
 	fingerprint uint64
-	events  *ringbuf.Reader // burst bans reported by the program
+	// grace and graceInner: a map-in-map no program reads, whose writes
+	// wait for an RCU grace period (waitGrace; under mu).
+	grace, graceInner *ebpf.Map
+	events            *ringbuf.Reader // burst bans reported by the program
 
 	meterSize int // entries of the meters map (x.mu)
 
@@ -581,6 +584,12 @@ func (x *XDP) Close() error {
 	}
 	x.closeSpares()
 	x.dir = nil
+	for _, m := range []*ebpf.Map{x.grace, x.graceInner} {
+		if m != nil {
+			errs = append(errs, m.Close())
+		}
+	}
+	x.grace, x.graceInner = nil, nil
 	x.mu.Unlock()
 	x.recycleWG.Wait() // a recycle that took x.mu before us has finished; later ones see closed
 	errs = append(errs, x.closeObjects())
