@@ -225,8 +225,11 @@ func TestBurstFloodVeth(t *testing.T) {
 				}
 			}
 		}
-		if n == 0 || n > 256 {
-			t.Errorf("meters holds %d sources, sized for 256", n)
+		// 5000 sources over 64 sets of four: every set fills (the table
+		// is bounded by construction; what matters is that the spoofed
+		// sources took its slots and, below, did not take the ban).
+		if n < 256-16 {
+			t.Errorf("after %d spoofed sources the meter table holds %d of its 256 slots", spoofed, n)
 		}
 		before = after
 		in.send(t, floods[0].frame, 10)
