@@ -286,6 +286,14 @@ func (x *XDP) sweepLocked() ([]enforce.Ban, error) {
 		return nil, fmt.Errorf("iterate bans: %w", err)
 	}
 	for i := range expired {
+		// The program may have banned the source again since the
+		// iteration read it (burst meter): look again just before the
+		// delete, which leaves a window of microseconds instead of the
+		// whole sweep's.
+		if err := x.objs.Bans.Lookup(&expired[i], &expiry); err == nil && expiry > mono {
+			keep(enforce.Host(netip.AddrFrom16(expired[i].Addr)), expiry)
+			continue
+		}
 		if err := x.objs.Bans.Delete(&expired[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return nil, fmt.Errorf("delete expired ban: %w", err)
 		}
@@ -319,6 +327,9 @@ func (x *XDP) sweepLocked() ([]enforce.Ban, error) {
 		return nil, fmt.Errorf("iterate network bans: %w", err)
 	}
 	for i := range nexpired {
+		if err := x.objs.BansNet6.Lookup(&nexpired[i], &expiry); err == nil && expiry > mono {
+			continue // banned again meanwhile (see above); listed by the next sweep
+		}
 		if err := x.objs.BansNet6.Delete(&nexpired[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return nil, fmt.Errorf("delete expired network ban: %w", err)
 		}
