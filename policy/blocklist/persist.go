@@ -223,13 +223,13 @@ type RestoreReport struct {
 // restore reads the state directory: the snapshot, then every delta in
 // version order. Damaged files are set aside and reported; a damaged delta
 // also sets aside the deltas after it, which were built on top of it.
-func (p *persister) restore(now time.Time) (version uint64, entries []cidrset.Prefix, rep RestoreReport, err error) {
+func (p *persister) restore(now time.Time) (version uint64, entries []cidrset.Prefix, updated time.Time, rep RestoreReport, err error) {
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {
-		return 0, nil, rep, fmt.Errorf("restore blocklist: %w", err)
+		return 0, nil, time.Time{}, rep, fmt.Errorf("restore blocklist: %w", err)
 	}
 	ents, err := os.ReadDir(p.dir)
 	if err != nil {
-		return 0, nil, rep, fmt.Errorf("restore blocklist: %w", err)
+		return 0, nil, time.Time{}, rep, fmt.Errorf("restore blocklist: %w", err)
 	}
 	for _, e := range ents { // temporary files of writes that never committed
 		if strings.HasPrefix(e.Name(), tmpPrefix) {
@@ -248,13 +248,23 @@ func (p *persister) restore(now time.Time) (version uint64, entries []cidrset.Pr
 		bad(snapshotName, err)
 		version, entries, err = 0, nil, nil
 	case err != nil:
-		return 0, nil, rep, fmt.Errorf("restore blocklist: %w", err)
+		return 0, nil, time.Time{}, rep, fmt.Errorf("restore blocklist: %w", err)
 	}
 	rep.SnapshotVersion = version
 	p.snapVersion = version
+	// updated: when the restored version was written, the newest of the
+	// files it is read from (the time of the last accepted change).
+	modTime := func(name string) {
+		if fi, err := os.Stat(filepath.Join(p.dir, name)); err == nil && fi.ModTime().After(updated) {
+			updated = fi.ModTime()
+		}
+	}
+	if version > 0 {
+		modTime(snapshotName)
+	}
 	deltas, err := p.deltaFiles()
 	if err != nil {
-		return 0, nil, rep, fmt.Errorf("restore blocklist: %w", err)
+		return 0, nil, time.Time{}, rep, fmt.Errorf("restore blocklist: %w", err)
 	}
 	broken := false
 	for _, d := range deltas {
@@ -269,16 +279,17 @@ func (p *persister) restore(now time.Time) (version uint64, entries []cidrset.Pr
 		next, err := readDelta(filepath.Join(p.dir, d.name), version, entries)
 		if err != nil {
 			if !errors.Is(err, errCorrupt) {
-				return 0, nil, rep, fmt.Errorf("restore blocklist: %w", err)
+				return 0, nil, time.Time{}, rep, fmt.Errorf("restore blocklist: %w", err)
 			}
 			bad(d.name, err)
 			broken = true
 			continue
 		}
 		version, entries = d.version, next
+		modTime(d.name)
 		rep.Deltas++
 	}
-	return version, entries, rep, nil
+	return version, entries, updated, rep, nil
 }
 
 // entryWriter writes a state file: header, entry lines, footer with the

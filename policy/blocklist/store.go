@@ -192,11 +192,14 @@ func Open(opt Options) (*Store, error) {
 	st := &state{}
 	if opt.Dir != "" {
 		s.persist = &persister{dir: opt.Dir}
-		v, entries, rep, err := s.persist.restore(start)
+		v, entries, updated, rep, err := s.persist.restore(start)
 		if err != nil {
 			return nil, err
 		}
 		st = newState(v, entries, start)
+		if !updated.IsZero() {
+			st.updatedAt = updated // a restart is not an update of the list
+		}
 		s.restore = rep
 		for i, name := range rep.SetAside {
 			setAsideTotal.Inc()
@@ -211,7 +214,13 @@ func Open(opt Options) (*Store, error) {
 		return nil, fmt.Errorf("restore blocklist version %d (%d entries) into the enforcer: %w", st.version, len(st.entries), err)
 	}
 	s.recordApply(st.version, applyStart, nil)
+	if st.version > 0 {
+		// The feed's last change, not this restart: the staleness alert
+		// keeps counting across restarts.
+		gaugeApplyAt.Store(st.updatedAt.Unix())
+	}
 	s.inSync = true
+	gaugeInSync.Store(1)
 	s.restore.Duration = Duration(opt.Now().Sub(start))
 	s.publish(st)
 	if opt.Dir != "" {

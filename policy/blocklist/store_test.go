@@ -287,8 +287,23 @@ func TestRestore(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, tmpPrefix+snapshotName+"-123"), []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The list was last changed an hour ago; the restart is now.
+	changed := time.Now().Add(-time.Hour).Truncate(time.Second)
+	files, _ := os.ReadDir(dir)
+	for _, e := range files {
+		if err := os.Chtimes(filepath.Join(dir, e.Name()), changed, changed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gaugeInSync.Store(0)
 	f := newFlaky()
 	s2 := openStore(t, dir, f)
+	if !s2.Info().UpdatedAt.Equal(changed) || gaugeApplyAt.Load() != changed.Unix() {
+		t.Errorf("after a restart: updated_at %v, last apply gauge %d, want the last change %v", s2.Info().UpdatedAt, gaugeApplyAt.Load(), changed)
+	}
+	if gaugeInSync.Load() != 1 {
+		t.Error("edgeguard_blocklist_applied is 0 after the restored list was applied")
+	}
 	if s2.Version() != 10 || !slices.Equal(s2.cur.Load().entries, want) {
 		t.Fatalf("restored version %d entries %v, want 10 %v", s2.Version(), s2.cur.Load().entries, want)
 	}
@@ -462,7 +477,7 @@ func TestRollback(t *testing.T) {
 func assertDirVersion(t *testing.T, dir string, want uint64) {
 	t.Helper()
 	p := &persister{dir: dir}
-	v, _, rep, err := p.restore(time.Now())
+	v, _, _, rep, err := p.restore(time.Now())
 	if err != nil || v != want || len(rep.SetAside) != 0 {
 		t.Errorf("state dir holds version %d (%v, %+v), want %d", v, err, rep, want)
 	}
