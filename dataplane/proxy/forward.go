@@ -208,7 +208,8 @@ func (t *target) do(req *fasthttp.Request, resp *fasthttp.Response) error {
 
 // prepareRequest turns the client's request into the upstream request in
 // place: plain http, the forwarded path, the original query string, no
-// userinfo, the client's Host header, HTTP/1.1 keep-alive.
+// userinfo, the client's Host header and Content-Type (or none), HTTP/1.1
+// keep-alive.
 func prepareRequest(req *fasthttp.Request, path []byte) {
 	u := req.URI()
 	if string(u.Scheme()) != "http" {
@@ -225,6 +226,10 @@ func prepareRequest(req *fasthttp.Request, path []byte) {
 		u.SetPasswordBytes(nil)
 	}
 	req.UseHostHeader = true
+	// A body the client sent without a Content-Type goes on without one:
+	// fasthttp would write application/octet-stream, a type the client
+	// never claimed (and one an upstream may act on).
+	req.Header.SetNoDefaultContentType(true)
 	req.Header.ResetConnectionClose()
 	if !req.Header.IsHTTP11() {
 		req.Header.SetProtocolBytes(strHTTP11)

@@ -23,6 +23,7 @@ func echoHandler(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("X-Seen-UA", string(h.UserAgent()))
 	ctx.Response.Header.Set("X-Seen-Custom", string(h.Peek("x-CUSTOM-header")))
 	ctx.Response.Header.Set("X-Seen-Proto", string(h.Protocol()))
+	ctx.Response.Header.Set("X-Seen-Content-Type", string(h.ContentType()))
 	if h.ConnectionClose() {
 		ctx.Response.Header.Set("X-Seen-Close", "1")
 	}
@@ -53,7 +54,10 @@ func TestForward(t *testing.T) {
 	}{
 		{name: "get with query", method: "GET", uri: "/a/b?x=1&y=%20z", wantStatus: 200, wantURI: "/a/b?x=1&y=%20z", wantBody: "body:"},
 		{name: "root", method: "GET", uri: "/", wantStatus: 200, wantURI: "/", wantBody: "body:"},
-		{name: "post body", method: "POST", uri: "/submit", body: `{"k":"v"}`, wantStatus: 200, wantURI: "/submit", wantBody: `body:{"k":"v"}`},
+		{name: "post body", method: "POST", uri: "/submit", body: `{"k":"v"}`, headers: map[string]string{"Content-Type": "application/json"}, wantStatus: 200, wantURI: "/submit", wantBody: `body:{"k":"v"}`},
+		// A body without a Content-Type reaches the upstream without one:
+		// the gateway does not invent application/octet-stream.
+		{name: "post body untyped", method: "POST", uri: "/submit", body: `{"k":"v"}`, wantStatus: 200, wantURI: "/submit", wantBody: `body:{"k":"v"}`},
 		{name: "put with header", method: "PUT", uri: "/item/7", body: "data", headers: map[string]string{"x-CUSTOM-header": "v1"}, wantStatus: 200, wantURI: "/item/7", wantBody: "body:data"},
 		{name: "delete", method: "DELETE", uri: "/item/7?force=true", wantStatus: 200, wantURI: "/item/7?force=true", wantBody: "body:"},
 		{name: "upstream 404 passes through", method: "GET", uri: "/missing", headers: map[string]string{"X-Want-Status": "404"}, wantStatus: 404, wantURI: "/missing", wantBody: "body:"},
@@ -70,6 +74,7 @@ func TestForward(t *testing.T) {
 			req.UseHostHeader = true
 			req.Header.SetMethod(tc.method)
 			req.Header.DisableNormalizing()
+			req.Header.SetNoDefaultContentType(true)
 			for k, v := range tc.headers {
 				req.Header.Set(k, v)
 			}
@@ -93,6 +98,7 @@ func TestForward(t *testing.T) {
 			check("upstream User-Agent", string(h.Peek("X-Seen-UA")), "")
 			check("upstream protocol", string(h.Peek("X-Seen-Proto")), "HTTP/1.1")
 			check("upstream custom header", string(h.Peek("X-Seen-Custom")), tc.headers["x-CUSTOM-header"])
+			check("upstream content type", string(h.Peek("X-Seen-Content-Type")), tc.headers["Content-Type"])
 			check("response header from upstream", string(h.Peek("x-upstream-Mixed-Case")), "kept")
 			check("content type", string(h.ContentType()), "text/plain")
 			check("body", string(resp.Body()), tc.wantBody)
