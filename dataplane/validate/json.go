@@ -28,6 +28,11 @@ var _ BodyChecker = (*JSONCheck)(nil)
 // DetailSchema is the access-log detail of a body the schema refused.
 const DetailSchema = "schema_violation"
 
+// DetailBodyMissing is the detail of a request refused (400) for having no
+// body where the route's JSON check wants one: a POST, PUT or PATCH, or any
+// request that declares a Content-Type. An empty body is no JSON value.
+const DetailBodyMissing = "body_missing"
+
 // DetailCharset is the detail of a JSON body refused (415) because its
 // Content-Type declares a charset other than UTF-8: the body is checked as
 // UTF-8, and an upstream that honours the label (Spring, for one, decodes
@@ -50,6 +55,7 @@ func NewJSONCheck(route string, maxDepth int, s *schema.Schema) *JSONCheck {
 	}
 	j.refused[DetailSchema] = refusedCounter(route, DetailSchema)
 	j.refused[DetailCharset] = refusedCounter(route, DetailCharset)
+	j.refused[DetailBodyMissing] = refusedCounter(route, DetailBodyMissing)
 	return j
 }
 
@@ -64,11 +70,22 @@ var (
 	jsonEnd        = []byte(`]`)
 )
 
+// bodyExpected reports whether a request without a body still owes the
+// JSON check one: its method sends a body (POST, PUT, PATCH) or it
+// declares a Content-Type.
+func bodyExpected(h *fasthttp.RequestHeader) bool {
+	return h.IsPost() || h.IsPut() || h.IsPatch() || len(h.ContentType()) > 0
+}
+
 // Check implements BodyChecker.
 func (j *JSONCheck) Check(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
 	body := ctx.Request.Body()
 	if !hasBody(&ctx.Request.Header, body) {
-		return pipeline.Continue
+		if !bodyExpected(&ctx.Request.Header) {
+			return pipeline.Continue // a GET, a DELETE: no body to check
+		}
+		j.refused[DetailBodyMissing].Inc()
+		return refuse(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonBodyInvalid, DetailBodyMissing)
 	}
 	if !UTF8Declared(ctx.Request.Header.ContentType()) {
 		j.refused[DetailCharset].Inc()

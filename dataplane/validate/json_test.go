@@ -103,11 +103,41 @@ func TestJSONBodies(t *testing.T) {
 	}
 }
 
-func TestJSONCheckSkipsRequestsWithoutBody(t *testing.T) {
+// TestJSONCheckWithoutBody: a request that sends no body passes a JSON
+// check only when it owes none (a GET, a DELETE); a POST, PUT or PATCH
+// without one, or a request that declares a Content-Type, is refused: an
+// empty body is no JSON value, and the schema's required members are
+// missing.
+func TestJSONCheckWithoutBody(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  string
+		want int // 0: passes
+	}{
+		{"get", "GET /orders/1 HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+		{"delete", "DELETE /orders/1 HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+		{"post typed, length 0", "POST /orders HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n", 400},
+		{"post with nothing", "POST /orders HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+		{"put", "PUT /orders/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 400},
+		{"patch chunked empty", "PATCH /orders/1 HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"delete typed", "DELETE /orders/1 HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n", 400},
+	}
 	s := jsonStage(t)
-	ctx := request(t, "DELETE /orders/1 HTTP/1.1\r\nHost: a\r\n\r\n")
-	if v := s.Handle(ctx, &pipeline.Request{}); v != pipeline.Continue {
-		t.Fatalf("a request without a body was refused: %s", ctx.Response.Body())
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := request(t, tc.raw)
+			r := &pipeline.Request{}
+			v := s.Handle(ctx, r)
+			if tc.want == 0 {
+				if v != pipeline.Continue {
+					t.Fatalf("refused: %d %s", ctx.Response.StatusCode(), r.Detail)
+				}
+				return
+			}
+			if v != pipeline.Done || ctx.Response.StatusCode() != tc.want || r.Detail != DetailBodyMissing {
+				t.Fatalf("got %v %d %q, want %d %s", v, ctx.Response.StatusCode(), r.Detail, tc.want, DetailBodyMissing)
+			}
+		})
 	}
 }
 
