@@ -86,6 +86,10 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
 		return nil, fmt.Errorf("parse config %s: %w", source, err)
 	}
+	var written map[string]string
+	if format != "toml" {
+		written = scanNodes(data)
+	}
 	var raw map[string]any
 	if format == "toml" {
 		raw = v.AllSettings() // TOML has no null: viper keeps every key
@@ -95,12 +99,17 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 	var errs Errors
 	unknownKeys(reflect.TypeOf(Config{}), raw, "", &errs)
 	cfg := &Config{}
-	if err := v.UnmarshalExact(cfg); err != nil {
+	if err := v.UnmarshalExact(cfg, strictNumbers); err != nil {
 		// Decode what can be decoded, so that validation reports the
 		// rest's problems in the same run.
 		cfg = &Config{}
-		_ = v.Unmarshal(cfg)
+		_ = v.Unmarshal(cfg, strictNumbers)
 		errs = mergeErrors(errs, decodeErrors(err))
+		for i, e := range errs {
+			if s, ok := writtenAs(written, e.Key); ok && strings.HasSuffix(e.Msg, outOfRange) {
+				errs[i].Msg = s + outOfRange
+			}
+		}
 	}
 	if dir != "" {
 		cfg.resolvePaths(dir)

@@ -1,0 +1,44 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestStrictNumbers: a bare number is no duration (it would be
+// nanoseconds), and an int key takes only an integer that fits.
+func TestStrictNumbers(t *testing.T) {
+	cases := []struct {
+		name, append, want string
+	}{
+		{"duration without unit", "server:\n  request_head_timeout: 10\n", "server.request_head_timeout: 10 has no unit; write 10s, 500ms, 1m"},
+		{"duration without unit in a list", "", "upstreams[0].health_check.interval: 2 has no unit"},
+		{"fractional duration without unit", "server:\n  read_timeout: 1.5\n", "server.read_timeout: 1.5 has no unit"},
+		{"fraction for an int", "server:\n  max_header_bytes: 8192.5\n", "server.max_header_bytes: 8192.5 is not an integer"},
+		{"int overflow", "server:\n  max_header_bytes: 99999999999999999999999\n", "server.max_header_bytes: 99999999999999999999999 is out of range"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := validBase + tc.append
+			if tc.append == "" {
+				doc = strings.Replace(validBase, "interval: 1s", "interval: 2", 1)
+			}
+			_, err := Parse([]byte(doc), "yaml", "test")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+			if strings.Contains(err.Error(), "-9223372036854775808") {
+				t.Errorf("error reports the wrapped value: %v", err)
+			}
+		})
+	}
+	for _, ok := range []string{
+		"server:\n  request_head_timeout: 10s\n",
+		"server:\n  read_timeout: 0s\n  max_header_bytes: 8192\n",
+		"server:\n  max_header_bytes: 8192.0\n",
+	} {
+		if _, err := Parse([]byte(validBase+ok), "yaml", "test"); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+}

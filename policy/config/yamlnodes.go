@@ -1,0 +1,67 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// scanNodes walks the YAML (or JSON) node tree and records every scalar as
+// written, by lower-cased key path, so that an error can quote a number
+// viper has already turned into a float.
+func scanNodes(data []byte) (written map[string]string) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil // the parser's own error is reported by viper
+	}
+	written = map[string]string{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+					continue
+				}
+				lower := strings.ToLower(k.Value)
+				walk(v, joinKey(path, lower))
+			}
+		case yaml.ScalarNode:
+			written[path] = n.Value
+		}
+	}
+	walk(&doc, "")
+	return written
+}
+
+// writtenAs returns how the file wrote the value at a decoder's key path
+// (map entries are "a[b]" there, "a.b" here).
+func writtenAs(written map[string]string, key string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(key); i++ {
+		if key[i] == '[' {
+			end := strings.IndexByte(key[i:], ']')
+			if end > 0 {
+				inner := key[i+1 : i+end]
+				if strings.Trim(inner, "0123456789") != "" { // a map key, not an index
+					b.WriteString("." + inner)
+					i += end
+					continue
+				}
+			}
+		}
+		b.WriteByte(key[i])
+	}
+	s, ok := written[strings.ToLower(b.String())]
+	return s, ok
+}
