@@ -88,7 +88,10 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 	}
 	var written map[string]string
 	if format != "toml" {
-		written = scanNodes(data)
+		var dups Errors
+		if written, dups = scanNodes(data); len(dups) > 0 {
+			return nil, fmt.Errorf("invalid config %s:\n%w", source, dups)
+		}
 	}
 	var raw map[string]any
 	if format == "toml" {

@@ -7,13 +7,16 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// scanNodes walks the YAML (or JSON) node tree and records every scalar as
+// scanNodes walks the YAML (or JSON) node tree before viper sees it, which
+// lower-cases every key and so merges keys that differ only in case, the
+// later winning (path: / and Path: /zzz in one route). It refuses those as
+// the YAML parser refuses exact duplicates, and records every scalar as
 // written, by lower-cased key path, so that an error can quote a number
 // viper has already turned into a float.
-func scanNodes(data []byte) (written map[string]string) {
+func scanNodes(data []byte) (written map[string]string, errs Errors) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil // the parser's own error is reported by viper
+		return nil, nil // the parser's own error is reported by viper
 	}
 	written = map[string]string{}
 	var walk func(n *yaml.Node, path string)
@@ -28,12 +31,20 @@ func scanNodes(data []byte) (written map[string]string) {
 				walk(c, fmt.Sprintf("%s[%d]", path, i))
 			}
 		case yaml.MappingNode:
+			seen := map[string]*yaml.Node{}
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
 				if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
 					continue
 				}
 				lower := strings.ToLower(k.Value)
+				if prev, dup := seen[lower]; dup && prev.Value != k.Value {
+					errs = append(errs, FieldError{Key: joinKey(path, k.Value), Msg: fmt.Sprintf(
+						"%q (line %d) and %q (line %d) differ only in case: keys are case-insensitive, so the later would silently replace the earlier; keep one",
+						prev.Value, prev.Line, k.Value, k.Line)})
+				} else if !dup {
+					seen[lower] = k
+				}
 				walk(v, joinKey(path, lower))
 			}
 		case yaml.ScalarNode:
@@ -41,7 +52,7 @@ func scanNodes(data []byte) (written map[string]string) {
 		}
 	}
 	walk(&doc, "")
-	return written
+	return written, errs
 }
 
 // writtenAs returns how the file wrote the value at a decoder's key path
