@@ -42,3 +42,24 @@ func TestStrictNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownKeyReportedOnce: the key walk and mapstructure both find an
+// unknown key; mapstructure names top-level ones config.Config.<key>.
+func TestUnknownKeyReportedOnce(t *testing.T) {
+	cases := []struct{ name, append, key string }{
+		{"top level", "managment:\n  address: x\n", "managment"},
+		{"top level scalar", "bogus: 1\n", "bogus"},
+		{"nested", "server:\n  bogu: 2\n", "server.bogu"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(validBase+tc.append), "yaml", "test")
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if n := strings.Count(err.Error(), tc.key+": unknown key"); n != 1 || strings.Contains(err.Error(), "config.Config") {
+				t.Fatalf("%q reported %d times:\n%v", tc.key, n, err)
+			}
+		})
+	}
+}

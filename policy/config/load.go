@@ -261,6 +261,8 @@ func bindScalarEnv(v *viper.Viper, t reflect.Type, prefix string) {
 	}
 }
 
+var topLevelName = reflect.TypeOf(Config{}).String()
+
 var decodeLine = regexp.MustCompile(`^'([^']*)' (.*)$`)
 
 // decodeErrors rewrites mapstructure's messages into the same "key: problem"
@@ -278,11 +280,17 @@ func decodeErrors(err error) error {
 			continue
 		}
 		key, msg := m[1], m[2]
+		// mapstructure names the top level by its type: the unknown key
+		// "bogus" is "config.Config.bogus" there, and so was reported twice.
+		key = strings.TrimPrefix(strings.TrimPrefix(key, topLevelName), ".")
 		if keys, ok := strings.CutPrefix(msg, "has invalid keys: "); ok {
 			for _, k := range strings.Split(keys, ", ") {
 				out = append(out, FieldError{Key: joinKey(key, k), Msg: "unknown key"})
 			}
 			continue
+		}
+		if key == "" {
+			key = "(file)"
 		}
 		out = append(out, FieldError{Key: key, Msg: msg})
 	}
