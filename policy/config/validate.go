@@ -269,9 +269,7 @@ func (c *Config) validateRoutes(v *validator, upstreams map[string]bool) {
 			v.add(key+".match", "must be %q or %q, got %q", MatchPrefix, MatchExact, r.Match)
 		}
 		for j, m := range r.Methods {
-			if !isToken(m) {
-				v.add(fmt.Sprintf("%s.methods[%d]", key, j), "not a valid HTTP method: %q", m)
-			}
+			v.method(fmt.Sprintf("%s.methods[%d]", key, j), m)
 		}
 		switch {
 		case r.Upstream == "":
@@ -379,6 +377,32 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// knownMethods is the IANA HTTP Method Registry (RFC 9110, PATCH, WebDAV and
+// its extensions, QUERY), less PRI, which only opens HTTP/2. A route's
+// methods are matched exactly: a misspelling (GIT) or a method no client
+// sends would make the route refuse what it meant to serve.
+var knownMethods = []string{
+	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY",
+	"ACL", "BASELINE-CONTROL", "BIND", "CHECKIN", "CHECKOUT", "COPY", "LABEL", "LINK", "LOCK",
+	"MERGE", "MKACTIVITY", "MKCALENDAR", "MKCOL", "MKREDIRECTREF", "MKWORKSPACE", "MOVE",
+	"ORDERPATCH", "PROPFIND", "PROPPATCH", "REBIND", "REPORT", "SEARCH", "UNBIND", "UNCHECKOUT",
+	"UNLINK", "UNLOCK", "UPDATE", "UPDATEREDIRECTREF", "VERSION-CONTROL",
+}
+
+// method checks one HTTP method of a route: an RFC 9110 token, written as
+// registered (methods are case-sensitive, RFC 9110 section 9.1), and known.
+func (v *validator) method(key, m string) {
+	switch up := strings.ToUpper(m); {
+	case !isToken(m):
+		v.add(key, "not a valid HTTP method: %q", m)
+	case containsString(knownMethods, m):
+	case containsString(knownMethods, up):
+		v.add(key, "methods are case-sensitive: write %q, got %q", up, m)
+	default:
+		v.add(key, "unknown HTTP method %q: not in the IANA method registry (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT, TRACE, QUERY, WebDAV's PROPFIND, MKCOL, ...)", m)
+	}
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,38 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestQAFindings: values that passed check-config and then did not work.
+func TestQAFindings(t *testing.T) {
+	cases := []struct {
+		name    string
+		replace [2]string // applied to validBase
+		append  string
+		want    string
+	}{
+		{"unknown method", [2]string{"[GET, POST]", "[GET, GIT]"}, "", `routes[0].methods[1]: unknown HTTP method "GIT"`},
+		{"lower-case method", [2]string{"[GET, POST]", "[get, POST]"}, "", `routes[0].methods[0]: methods are case-sensitive: write "GET", got "get"`},
+		{"method not a token", [2]string{"[GET, POST]", "[GET, \"PO ST\"]"}, "", `routes[0].methods[1]: not a valid HTTP method: "PO ST"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := validBase
+			if tc.replace[0] != "" {
+				if !strings.Contains(doc, tc.replace[0]) {
+					t.Fatalf("test bug: %q not in base", tc.replace[0])
+				}
+				doc = strings.Replace(doc, tc.replace[0], tc.replace[1], 1)
+			}
+			_, err := Parse([]byte(doc+tc.append), "yaml", "test")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+	if _, err := Parse([]byte(strings.Replace(validBase, "[GET, POST]", "[GET, PROPFIND, QUERY]", 1)), "yaml", "test"); err != nil {
+		t.Errorf("registered methods refused: %v", err)
+	}
+}
