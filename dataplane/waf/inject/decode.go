@@ -1,6 +1,9 @@
 package inject
 
-import "bytes"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // Decoders for values that attack tools send encoded once more than their
 // source decodes them: URL-encoded (double or triple encoding), HTML
@@ -8,7 +11,8 @@ import "bytes"
 // HTML page or attribute, which the browser decodes), or Base64. Each runs
 // in one pass into a reused buffer, only on values that look encoded.
 
-// hasPercentHex reports whether v contains a %XX escape.
+// hasPercentHex reports whether v contains a %XX escape, or an IIS-style
+// %uXXXX one (percentUnicode).
 func hasPercentHex(v []byte) bool {
 	for {
 		i := bytes.IndexByte(v, '%')
@@ -18,9 +22,32 @@ func hasPercentHex(v []byte) bool {
 		if unhex[v[i+1]] < 16 && unhex[v[i+2]] < 16 {
 			return true
 		}
+		if r, ok := percentUnicode(v, i); ok && !isSurrogate(r) {
+			return true // a surrogate pair alone decodes to no ASCII
+		}
 		v = v[i+1:]
 	}
 }
+
+// percentUnicode reads the %uXXXX escape at v[i], which IIS and ASP
+// decode as the UTF-16 code unit XXXX ("%u0027" is a quote; "100%useful"
+// is no escape). It returns the code unit.
+func percentUnicode(v []byte, i int) (rune, bool) {
+	if i+5 >= len(v) || v[i+1] != 'u' && v[i+1] != 'U' {
+		return 0, false
+	}
+	var r rune
+	for _, c := range v[i+2 : i+6] {
+		if unhex[c] >= 16 {
+			return 0, false
+		}
+		r = r<<4 | rune(unhex[c])
+	}
+	return r, true
+}
+
+// isSurrogate: a UTF-16 surrogate, half of a code point above U+FFFF.
+func isSurrogate(r rune) bool { return r >= 0xd800 && r < 0xe000 }
 
 var unhex = func() (t [256]uint8) {
 	for i := range t {
@@ -36,7 +63,10 @@ var unhex = func() (t [256]uint8) {
 }()
 
 // urlDecode appends v to dst with %XX escapes decoded and '+' read as a
-// space, as a form or query decoder does; a malformed escape is kept as is.
+// space, as a form or query decoder does, and %uXXXX escapes decoded to the
+// UTF-8 of their code point, as IIS does (a surrogate pair of them to the
+// code point above U+FFFF); a malformed escape, or a lone surrogate, is
+// kept as is.
 func urlDecode(dst, v []byte) []byte {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
@@ -44,6 +74,20 @@ func urlDecode(dst, v []byte) []byte {
 		case c == '%' && i+2 < len(v) && unhex[v[i+1]] < 16 && unhex[v[i+2]] < 16:
 			dst = append(dst, unhex[v[i+1]]<<4|unhex[v[i+2]])
 			i += 2
+		case c == '%' && i+5 < len(v) && (v[i+1] == 'u' || v[i+1] == 'U'):
+			r, ok := percentUnicode(v, i)
+			n := 6
+			if ok && r >= 0xd800 && r < 0xdc00 {
+				lo, ok2 := percentUnicode(v, i+6)
+				ok = ok2 && lo >= 0xdc00 && lo < 0xe000
+				r, n = 0x10000+(r-0xd800)<<10+(lo-0xdc00), 12
+			}
+			if !ok || n == 6 && isSurrogate(r) {
+				dst = append(dst, c)
+				continue
+			}
+			dst = utf8.AppendRune(dst, r)
+			i += n - 1
 		case c == '+':
 			dst = append(dst, ' ')
 		default:

@@ -96,13 +96,16 @@ func FuzzJSONScan(f *testing.F) {
 // entities never make more bytes than they read), never panic, and
 // decode what they claim to find.
 func FuzzDecoders(f *testing.F) {
-	for _, s := range []string{"%3Cscript%3E", "&lt;&#x28;&#0000040;&amp;lpar;&Tab;", "o<x>nfocus=al</b>ert", "PHNjcmlwdD4=", "%", "&#", "&#x;", "<"} {
+	for _, s := range []string{"%3Cscript%3E", "&lt;&#x28;&#0000040;&amp;lpar;&Tab;", "o<x>nfocus=al</b>ert", "PHNjcmlwdD4=", "%", "&#", "&#x;", "<", "%u003c%U0027", "%ud83d%ude00%ud83d", "100%useful"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		v := []byte(s)
 		if out := urlDecode(nil, v); len(out) > len(v) {
 			t.Fatalf("urlDecode grew %q to %q", v, out)
+		}
+		if hasPercentHex(v) && bytes.Equal(urlDecode(nil, v), v) {
+			t.Fatalf("hasPercentHex(%q) but urlDecode changes nothing", v)
 		}
 		if out := htmlDecode(nil, v); len(out) > len(v) {
 			t.Fatalf("htmlDecode grew %q to %q", v, out)

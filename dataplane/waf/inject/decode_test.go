@@ -1,0 +1,69 @@
+package inject
+
+import (
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestPercentUnicode: IIS-style %uXXXX escapes in the query are decoded
+// (as IIS and ASP decode them) where a value has one, and ordinary text
+// with "%u" is not turned into anything else.
+func TestPercentUnicode(t *testing.T) {
+	tests := []struct {
+		name  string
+		query string // raw, as sent
+		want  Kind
+	}{
+		{"sqli tautology", "q=%u0027%u0020OR%u00201%u003d1--", KindSQLi},
+		{"sqli union", "q=1%u0020UNION%u0020SELECT%u0020password%u0020FROM%u0020users", KindSQLi},
+		{"xss", "q=%u003cscript%u003ealert(1)%u003c/script%u003e", KindXSS},
+		{"xss upper case", "q=%U003Cscript%U003Ealert(1)%U003C%U002Fscript%U003E", KindXSS},
+		{"traversal", "q=..%u002f..%u002f..%u002fetc%u002fpasswd", KindPathTraversal},
+		{"double encoded", "q=%25u003cscript%25u003ealert(1)%25u003c/script%25u003e", KindXSS},
+		{"benign useful", "q=100%useful", KindNone},
+		{"benign percent text", "q=50%25%20off%2C%20100%25useful%20and%20%25user%25", KindNone},
+		{"benign accents", "q=r%u00e9sum%u00e9%u0020caf%u00e9", KindNone},
+		{"benign emoji pair", "q=ok%ud83d%ude00", KindNone},
+	}
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var req fasthttp.Request
+			req.SetRequestURI("/search?" + tc.query)
+			r := d.Inspect(&sc, &req, nil)
+			if r.Kind != tc.want {
+				t.Fatalf("%v (%s) at %q; want %v", r.Kind, r.Rule, r.Location, tc.want)
+			}
+			if tc.want != KindNone && (string(r.Location) != "query.q" || r.Decoding != DecodingURL) {
+				t.Errorf("at %q, %v decoding; want query.q, URL decoding", r.Location, r.Decoding)
+			}
+		})
+	}
+}
+
+func TestURLDecodePercentUnicode(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"%u0027%u0020OR", "' OR"},
+		{"%U003C%u003e", "<>"},
+		{"r%u00e9sum%u00E9", "r\u00e9sum\u00e9"},
+		{"%u4e2d", "\u4e2d"},
+		{"%ud83d%ude00", "\U0001f600"},
+		{"%ud83d!", "%ud83d!"}, // lone high surrogate: kept
+		{"%ude00", "%ude00"},   // lone low surrogate: kept
+		{"100%useful", "100%useful"},
+		{"%u12", "%u12"},
+		{"%u12g4%41", "%u12g4A"},
+	}
+	for _, tc := range tests {
+		if got := string(urlDecode(nil, []byte(tc.in))); got != tc.want {
+			t.Errorf("urlDecode(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+	for _, s := range []string{"100%useful", "%ud83d%ude00", "%u12", "%uzzzz"} {
+		if hasPercentHex([]byte(s)) {
+			t.Errorf("hasPercentHex(%q): true", s)
+		}
+	}
+}
