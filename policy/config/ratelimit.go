@@ -227,7 +227,7 @@ func (rl *RateLimit) applyDefaults() {
 		rl.Limits[name] = l
 	}
 	lg := &rl.Login
-	if len(lg.AccountFields) == 0 {
+	if lg.AccountFields == nil { // account_fields: [] is refused, not defaulted
 		lg.AccountFields = append([]string(nil), DefaultLoginAccountFields...)
 	}
 	setInt(&lg.MaxFailures, DefaultLoginMaxFailures)
@@ -324,6 +324,9 @@ func (rl *RateLimit) validate(v *validator) {
 	v.positive("rate_limit.auth_failures.lockout", af.Lockout)
 	v.atLeast("rate_limit.auth_failures.max_keys", af.MaxKeys, 1)
 	lg := rl.Login
+	if len(lg.AccountFields) == 0 {
+		v.add("rate_limit.login.account_fields", "must list at least one field (default [%s]): with none, no attempt names an account and account lockout is off; to turn login protection off, remove rate_limit.login: true from the routes", strings.Join(DefaultLoginAccountFields, ", "))
+	}
 	for i, f := range lg.AccountFields {
 		if f == "" || strings.HasPrefix(f, ".") || strings.HasSuffix(f, ".") || strings.Contains(f, "..") {
 			v.add(fmt.Sprintf("rate_limit.login.account_fields[%d]", i), "must be a field name or a dotted JSON path, got %q", f)

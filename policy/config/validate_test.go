@@ -16,6 +16,7 @@ func TestQAFindings(t *testing.T) {
 		{"unknown method", [2]string{"[GET, POST]", "[GET, GIT]"}, "", `routes[0].methods[1]: unknown HTTP method "GIT"`},
 		{"lower-case method", [2]string{"[GET, POST]", "[get, POST]"}, "", `routes[0].methods[0]: methods are case-sensitive: write "GET", got "get"`},
 		{"method not a token", [2]string{"[GET, POST]", "[GET, \"PO ST\"]"}, "", `routes[0].methods[1]: not a valid HTTP method: "PO ST"`},
+		{"no account fields", [2]string{}, "rate_limit:\n  login:\n    account_fields: []\n", "rate_limit.login.account_fields: must list at least one field"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
