@@ -90,6 +90,9 @@ func checkConfig(args []string) int {
 		fmt.Fprintf(os.Stderr, "invalid config %s:\n%v\n", args[0], err)
 		return 1
 	}
+	for _, w := range l.Config.Warnings() {
+		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+	}
 	fmt.Printf("%s: OK (%d listeners, %d upstreams, %d routes)\n", args[0], len(l.Config.Listeners), len(l.Config.Upstreams), len(l.Config.Routes))
 	return 0
 }

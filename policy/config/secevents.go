@@ -43,6 +43,7 @@ func (s *SecurityEvents) validate(v *validator) {
 	if s.MaxAge < time.Minute {
 		v.add("security_events.max_age", "must be >= 1m, got %s", s.MaxAge)
 	}
+	v.logPath("security_events.path", s.Path)
 	v.between("security_events.max_files", s.MaxFiles, 1, 10000)
 	v.between("security_events.buffer", s.Buffer, 16, 1<<20)
 	if s.AggregateWindow < 10*time.Millisecond || s.AggregateWindow > time.Minute {

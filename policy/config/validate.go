@@ -1,9 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -150,6 +153,44 @@ func (c *Config) validateServer(v *validator) {
 	v.atLeast("server.max_conns_per_trusted_proxy", s.MaxConnsPerTrustedProxy, 0)
 	v.atLeast("server.concurrency", s.Concurrency, 1)
 	v.atLeast("access_log.buffer", c.AccessLog.Buffer, 1)
+	v.logPath("access_log.path", c.AccessLog.Path)
+}
+
+// logPath refuses a log path gatewayd could never open: a directory, or a
+// file under something that is not one.
+func (v *validator) logPath(key, path string) {
+	switch path {
+	case "", "stdout", "stderr", "off":
+		return
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		v.add(key, "%s is a directory, not a file", path)
+	} else if fi, err := os.Stat(filepath.Dir(path)); err == nil && !fi.IsDir() {
+		v.add(key, "%s: %s is not a directory", path, filepath.Dir(path))
+	}
+}
+
+// Warnings lists what would stop gatewayd from starting on this host now
+// but may be put right before it starts: a log file's directory that does
+// not exist yet (systemd's LogsDirectory= creates it just before
+// ExecStartPre, and examples name one). check-config prints them.
+func (c *Config) Warnings() []string {
+	var out []string
+	for _, l := range []struct{ key, path string }{
+		{"access_log.path", c.AccessLog.Path}, {"security_events.path", c.SecurityEvents.Path},
+	} {
+		switch l.path {
+		case "", "stdout", "stderr", "off":
+			continue
+		}
+		dir := filepath.Dir(l.path)
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			out = append(out, fmt.Sprintf("%s: directory %s does not exist: gatewayd creates %s, not its directory, and will not start until it exists", l.key, dir, filepath.Base(l.path)))
+		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+			out = append(out, fmt.Sprintf("%s: directory %s: %v", l.key, dir, err))
+		}
+	}
+	return out
 }
 
 func (c *Config) validateHeaders(v *validator) {

@@ -17,6 +17,8 @@ func TestQAFindings(t *testing.T) {
 		{"lower-case method", [2]string{"[GET, POST]", "[get, POST]"}, "", `routes[0].methods[0]: methods are case-sensitive: write "GET", got "get"`},
 		{"method not a token", [2]string{"[GET, POST]", "[GET, \"PO ST\"]"}, "", `routes[0].methods[1]: not a valid HTTP method: "PO ST"`},
 		{"no account fields", [2]string{}, "rate_limit:\n  login:\n    account_fields: []\n", "rate_limit.login.account_fields: must list at least one field"},
+		{"access log is a directory", [2]string{}, "access_log:\n  path: /tmp\n", "access_log.path: /tmp is a directory"},
+		{"security events under a file", [2]string{}, "security_events:\n  path: /etc/hostname/events.log\n", "security_events.path: /etc/hostname/events.log: /etc/hostname is not a directory"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,5 +37,22 @@ func TestQAFindings(t *testing.T) {
 	}
 	if _, err := Parse([]byte(strings.Replace(validBase, "[GET, POST]", "[GET, PROPFIND, QUERY]", 1)), "yaml", "test"); err != nil {
 		t.Errorf("registered methods refused: %v", err)
+	}
+}
+
+// TestLogDirectoryWarning: a log file's missing directory stops gatewayd
+// from starting; check-config warns (systemd may create it before start).
+func TestLogDirectoryWarning(t *testing.T) {
+	l, err := Parse([]byte(validBase+"access_log:\n  path: /nonexistent-dir/access.log\n"), "yaml", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := l.Config.Warnings()
+	if len(w) != 1 || !strings.Contains(w[0], "access_log.path: directory /nonexistent-dir does not exist") {
+		t.Fatalf("warnings: %q", w)
+	}
+	l, err = Parse([]byte(validBase+"access_log:\n  path: "+t.TempDir()+"/access.log\n"), "yaml", "test")
+	if err != nil || len(l.Config.Warnings()) != 0 {
+		t.Fatalf("existing directory: %v %q", err, l.Config.Warnings())
 	}
 }
