@@ -358,6 +358,7 @@ func (a *Auth) validateJWT(v *validator) {
 		for k, jk := range is.Keys {
 			validateJWTKey(v, fmt.Sprintf("%s.keys[%d]", key, k), jk)
 		}
+		validateJWTKeyKinds(v, key, is)
 	}
 }
 
@@ -383,6 +384,32 @@ func validateJWTKey(v *validator, key string, k JWTKey) {
 	if k.JWKSURL != "" {
 		if err := checkJWKSURL(k.JWKSURL); err != nil {
 			v.add(key+".jwks_url", "%v", err)
+		}
+	}
+}
+
+// validateJWTKeyKinds refuses an algorithm no key of the issuer can verify:
+// HS* takes a secret_file, the others a public key (pem_file, or a JWKS,
+// which holds public keys only). Such an algorithm admits no token at all.
+func validateJWTKeyKinds(v *validator, key string, is JWTIssuer) {
+	var secret, public bool
+	for _, k := range is.Keys {
+		secret = secret || k.SecretFile != ""
+		public = public || k.PEMFile != "" || k.JWKSFile != "" || k.JWKSURL != ""
+	}
+	if len(is.Keys) == 0 {
+		return // "at least one key source is required" says it
+	}
+	for k, alg := range is.Algorithms {
+		if !jwtAlgorithms[alg] {
+			continue
+		}
+		ak := fmt.Sprintf("%s.algorithms[%d]", key, k)
+		switch hmac := strings.HasPrefix(alg, "HS"); {
+		case hmac && !secret:
+			v.add(ak, "%s needs an HMAC key (secret_file) and %s.keys has none: no %s token could verify", alg, key, alg)
+		case !hmac && !public:
+			v.add(ak, "%s needs a public key (pem_file, jwks_file or jwks_url) and %s.keys has only secret_file (HMAC): no %s token could verify", alg, key, alg)
 		}
 	}
 }
@@ -418,6 +445,10 @@ func (a *Auth) validateAPIKeys(v *validator) {
 		v.add("auth.api_keys.header", "not a valid header name: %q", ak.Header)
 	} else if strings.EqualFold(ak.Header, "authorization") || strings.EqualFold(ak.Header, "cookie") {
 		v.add("auth.api_keys.header", "use a dedicated header (default %s), not %s", DefaultAPIKeyHeader, ak.Header)
+	} else if strings.EqualFold(ak.Header, a.JWT.Header) {
+		// One header, two meanings: a token would be looked up as an API
+		// key and an API key parsed as a token.
+		v.add("auth.api_keys.header", "%s is auth.jwt.header too: give API keys and tokens a header each", ak.Header)
 	}
 	for i, q := range ak.QueryParams {
 		if q == "" || len(q) > 64 {

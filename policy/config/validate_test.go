@@ -19,6 +19,9 @@ func TestQAFindings(t *testing.T) {
 		{"no account fields", [2]string{}, "rate_limit:\n  login:\n    account_fields: []\n", "rate_limit.login.account_fields: must list at least one field"},
 		{"access log is a directory", [2]string{}, "access_log:\n  path: /tmp\n", "access_log.path: /tmp is a directory"},
 		{"security events under a file", [2]string{}, "security_events:\n  path: /etc/hostname/events.log\n", "security_events.path: /etc/hostname/events.log: /etc/hostname is not a directory"},
+		{"one header for JWT and API keys", [2]string{}, "auth:\n  jwt: {header: X-Token}\n  api_keys: {header: x-token}\n", "auth.api_keys.header: x-token is auth.jwt.header too"},
+		{"RS256 with only an HMAC key", [2]string{}, jwtIssuer("[RS256]", "secret_file: /etc/hostname"), "auth.jwt.issuers[0].algorithms[0]: RS256 needs a public key (pem_file, jwks_file or jwks_url) and auth.jwt.issuers[0].keys has only secret_file (HMAC)"},
+		{"HS256 with only a public key", [2]string{}, jwtIssuer("[RS256, HS256]", "jwks_url: https://idp.example/jwks"), "auth.jwt.issuers[0].algorithms[1]: HS256 needs an HMAC key (secret_file)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,4 +58,8 @@ func TestLogDirectoryWarning(t *testing.T) {
 	if err != nil || len(l.Config.Warnings()) != 0 {
 		t.Fatalf("existing directory: %v %q", err, l.Config.Warnings())
 	}
+}
+
+func jwtIssuer(algs, key string) string {
+	return "auth:\n  jwt:\n    issuers:\n      - {name: corp, issuer: \"https://idp/\", audiences: [api], algorithms: " + algs + ", keys: [{" + key + "}]}\n"
 }
