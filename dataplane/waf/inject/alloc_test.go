@@ -43,6 +43,8 @@ func TestInspectAllocs(t *testing.T) {
 		req  *fasthttp.Request
 	}{
 		{"multipart", d, bodyRequest("multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello world\r\n--b--\r\n")},
+		{"multipart file", d, bodyRequest("multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"report 2024.pdf\"; "+
+			"filename*=UTF-8''r%C3%A9sum%C3%A9%20(final).pdf\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\r\n--b--\r\n")},
 		{"multipart lf", d, bodyRequest("multipart/form-data; boundary=b", "--b\nContent-Disposition: form-data; name=\"a\"\n\nhello world\n--b--\n")},
 		{"soap", d, bodyRequest("text/xml", soapEnvelope("O'Brien & Sons <sales@example.com>"))},
 		{"text", d, bodyRequest("text/plain", "Please deliver to the back door, ring twice; thanks!")},

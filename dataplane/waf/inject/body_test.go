@@ -238,3 +238,79 @@ func TestBinaryMediaType(t *testing.T) {
 		}
 	}
 }
+
+// multipartFile is a multipart body with a field and a file part whose
+// Content-Disposition parameters after name="f" are disp, holding content.
+func multipartFile(disp, ctype, content string) *fasthttp.Request {
+	return bodyRequest(`multipart/form-data; boundary="xYzZY"`,
+		"--xYzZY\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nMy upload\r\n"+
+			"--xYzZY\r\nContent-Disposition: form-data; name=\"f\"; "+disp+"\r\nContent-Type: "+ctype+"\r\n\r\n"+
+			content+"\r\n--xYzZY--\r\n")
+}
+
+// TestMultipartFilenames: a file part's filename (and RFC 5987 filename*,
+// percent-decoded) is inspected as the value form.<field>.filename; its
+// content is not (an uploaded page may hold script).
+func TestMultipartFilenames(t *testing.T) {
+	tests := []struct {
+		name     string
+		disp     string
+		content  string
+		want     Kind
+		location string
+	}{
+		{"traversal", `filename="../../etc/passwd"`, "x", KindPathTraversal, "form.f.filename"},
+		{"traversal unquoted", `filename=../../../../etc/passwd`, "x", KindPathTraversal, "form.f.filename"},
+		{"jndi", `filename="${jndi:ldap://x/a}"`, "x", KindJNDI, "form.f.filename"},
+		{"xss", `filename="<script>alert(1)</script>.txt"`, "x", KindXSS, "form.f.filename"},
+		{"sqli", `filename="x' UNION SELECT password FROM users--.txt"`, "x", KindSQLi, "form.f.filename"},
+		{"rfc 5987", `filename*=UTF-8''..%2F..%2F..%2Fetc%2Fpasswd`, "x", KindPathTraversal, "form.f.filename"},
+		{"rfc 5987 xss", `filename*=utf-8'en'%3Cscript%3Ealert(1)%3C%2Fscript%3E.txt`, "x", KindXSS, "form.f.filename"},
+		{"rfc 5987 beside filename", `filename="a.txt"; filename*=UTF-8''x%27%20UNION%20SELECT%20password%20FROM%20users--`, "x", KindSQLi, "form.f.filename"},
+		{"semicolon in quotes", `filename="a; ../../../etc/passwd"`, "x", KindPathTraversal, "form.f.filename"},
+		{"quoted-pairs", `filename="\.\.\/\.\.\/\.\.\/etc\/passwd"`, "x", KindLFI, "form.f.filename"},
+		{"quoted-pairs traversal", `filename="\.\.\/\.\.\/\.\.\/var\/www\/html\/x.php"`, "x", KindPathTraversal, "form.f.filename"},
+		{"second filename", `filename="a.txt"; filename="../../etc/passwd"`, "x", KindPathTraversal, "form.f.filename"},
+		{"benign", `filename="report 2024.pdf"`, "x", KindNone, ""},
+		{"benign accents", `filename="résumé.docx"`, "x", KindNone, ""},
+		{"benign rfc 5987", `filename*=UTF-8''r%C3%A9sum%C3%A9%20(final).docx`, "x", KindNone, ""},
+		{"benign windows path", `filename="C:\Users\jane\Documents\Q3 report.xlsx"`, "x", KindNone, ""},
+		{"benign quote", `filename="O'Brien's notes - draft #2.txt"`, "x", KindNone, ""},
+		{"benign dotfile", `filename=".env.example"`, "x", KindNone, ""},
+		// The content of a file is not inspected, text or not.
+		{"file content", `filename="page.html"`, "<script>alert(1)</script>", KindNone, ""},
+	}
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := d.Inspect(&sc, multipartFile(tc.disp, "text/plain", tc.content), nil)
+			if r.Kind != tc.want || string(r.Location) != tc.location {
+				t.Errorf("%v (%s) at %q; want %v at %q", r.Kind, r.Rule, r.Location, tc.want, tc.location)
+			}
+			if r.Truncated {
+				t.Errorf("truncated")
+			}
+		})
+	}
+}
+
+func TestNextParam(t *testing.T) {
+	tests := []struct {
+		in, k, v, rest string
+		quoted         bool
+	}{
+		{` name="f"; filename="a.txt"`, "name", "f", ` filename="a.txt"`, true},
+		{` filename="a;b.txt"; x=1`, "filename", "a;b.txt", ` x=1`, true},
+		{` filename="a\";b"`, "filename", `a\";b`, "", true},
+		{` filename=a.txt ; x=1`, "filename", "a.txt", ` x=1`, false},
+		{` flag; x=1`, "flag", "", ` x=1`, false},
+		{` filename="open`, "filename", "open", "", true},
+	}
+	for _, tc := range tests {
+		k, v, q, rest := nextParam([]byte(tc.in))
+		if string(k) != tc.k || string(v) != tc.v || q != tc.quoted || string(rest) != tc.rest {
+			t.Errorf("nextParam(%q) = %q, %q, %v, %q; want %q, %q, %v, %q", tc.in, k, v, q, rest, tc.k, tc.v, tc.quoted, tc.rest)
+		}
+	}
+}

@@ -380,6 +380,8 @@ type Scratch struct {
 	delim   []byte
 	utf     []byte // the body transcoded from UTF-16 or UTF-32 (charset.go)
 	utfPart []byte // a multipart part transcoded
+	fname   []byte // the name of a multipart file's filename: <field>.filename
+	fval    []byte // a multipart filename decoded
 	ptr     []ptrSeg
 	res     Result
 	fp      string // the fingerprint of the last SQLi detection

@@ -29,7 +29,9 @@
 //	                   fetch metadata, tracing and forwarding headers (AllHeaders, the
 //	                   default), or the configured ones (NamedHeaders: User-Agent, Referer)
 //	form.<name>        application/x-www-form-urlencoded fields and their names, and the
-//	                   non-file fields of multipart/form-data (CRLF or LF line breaks)
+//	                   fields of multipart/form-data (CRLF or LF line breaks); of a file
+//	                   part, its filename (filename* percent-decoded) as
+//	                   form.<name>.filename, never the file's content
 //	json.<pointer>     JSON string values (unescaped) and object keys, at their RFC 6901
 //	                   pointer: json./items/0/name (also untyped bodies that start like JSON)
 //	xml.<path>         XML and SOAP text, CDATA and attribute values (entities decoded), at

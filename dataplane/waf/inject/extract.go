@@ -488,8 +488,11 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
 		}
 		content := rest[:end]
 		rest = rest[end+len(delim):]
-		name, isFile, cs := partHeaders(headers)
+		name, disp, isFile, cs := partHeaders(headers)
 		if isFile {
+			if d.partFilenames(sc, name, disp) {
+				return
+			}
 			continue
 		}
 		if d.value(sc, SourceForm, name, name, ctxName) || d.value(sc, SourceForm, name, content, 0) {
@@ -565,26 +568,58 @@ func boundaryParam(params []byte) []byte {
 // value, unquoted (quoted-pairs are kept as they are).
 func param(params []byte, name string) []byte {
 	for len(params) > 0 {
-		var p []byte
-		p, params, _ = bytes.Cut(params, []byte{';'})
-		k, v, ok := bytes.Cut(bytes.TrimSpace(p), []byte{'='})
-		k = bytes.TrimSpace(k)
-		if !ok || !equalFoldLower(k, []byte(name)) {
-			continue
+		var k, v []byte
+		k, v, _, params = nextParam(params)
+		if equalFoldLower(k, []byte(name)) {
+			return v
 		}
-		v = bytes.TrimSpace(v)
-		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = v[1 : len(v)-1]
-		}
-		return v
 	}
 	return nil
 }
 
+// nextParam reads the first parameter of params ("; a=b; c="d;e""): its
+// name and value, spaces trimmed, the value unquoted when it is a quoted
+// string (where a ';' does not end it; quoted-pairs are kept as they are),
+// and what follows it.
+func nextParam(params []byte) (k, v []byte, quoted bool, rest []byte) {
+	i := bytes.IndexAny(params, ";=")
+	if i < 0 || params[i] == ';' {
+		if i < 0 {
+			i = len(params)
+		}
+		return bytes.TrimSpace(params[:i]), nil, false, params[min(i+1, len(params)):]
+	}
+	k = bytes.TrimSpace(params[:i])
+	j := skipSpace(params, i+1)
+	if j < len(params) && params[j] == '"' {
+		for e := j + 1; e < len(params); e++ {
+			switch params[e] {
+			case '\\':
+				e++
+			case '"':
+				rest = params[e+1:]
+				if c := bytes.IndexByte(rest, ';'); c >= 0 {
+					rest = rest[c+1:]
+				} else {
+					rest = nil
+				}
+				return k, params[j+1 : e], true, rest
+			}
+		}
+		// Unterminated: the rest of the header is the value.
+		return k, params[j+1:], true, nil
+	}
+	e := bytes.IndexByte(params[j:], ';')
+	if e < 0 {
+		return k, bytes.TrimSpace(params[j:]), false, nil
+	}
+	return k, bytes.TrimSpace(params[j : j+e]), false, params[j+e+1:]
+}
+
 // partHeaders reads the field name of a part from its Content-Disposition
-// header, whether the part is a file upload, and the charset its
-// Content-Type declares.
-func partHeaders(hs []byte) (name []byte, isFile bool, cs headers.Charset) {
+// header, and that header's parameters, whether the part is a file upload,
+// and the charset its Content-Type declares.
+func partHeaders(hs []byte) (name, disp []byte, isFile bool, cs headers.Charset) {
 	seen := false
 	for len(hs) > 0 {
 		var line []byte
@@ -596,13 +631,84 @@ func partHeaders(hs []byte) (name []byte, isFile bool, cs headers.Charset) {
 		case !ok:
 		case equalFoldLower(k, hContentDisposition) && !seen:
 			seen = true
-			_, params, _ := bytes.Cut(v, []byte{';'})
-			name, isFile = param(params, "name"), len(param(params, "filename")) > 0 || hasParam(params, "filename*")
+			_, disp, _ = bytes.Cut(v, []byte{';'})
+			name, isFile = param(disp, "name"), len(param(disp, "filename")) > 0 || hasParam(disp, "filename*")
 		case equalFoldLower(k, hContentType) && cs == headers.CharsetNone:
 			cs, _ = headers.ContentCharset(v)
 		}
 	}
-	return name, isFile, cs
+	return name, disp, isFile, cs
+}
+
+// partFilenames inspects the filename and filename* parameters of a file
+// part's Content-Disposition disp, as the value form.<name>.filename: the
+// client chooses them, and an upstream writes them to disk and to its
+// logs. filename* (RFC 5987: charset'language'percent-encoded) is read
+// percent-decoded; a quoted filename with quoted-pairs also without them,
+// as RFC 7578 parsers read it. The file's content is not inspected (an
+// uploaded page may hold script: that is what it is).
+func (d *Detector) partFilenames(sc *Scratch, name, disp []byte) bool {
+	sc.fname = append(append(sc.fname[:0], name...), ".filename"...)
+	for len(disp) > 0 {
+		var k, v []byte
+		var quoted bool
+		k, v, quoted, disp = nextParam(disp)
+		switch {
+		case equalFoldLower(k, pFilename):
+			if d.value(sc, SourceForm, sc.fname, v, 0) {
+				return true
+			}
+			if !quoted || bytes.IndexByte(v, '\\') < 0 {
+				continue
+			}
+			sc.fval = unquotePairs(sc.fval[:0], v)
+		case equalFoldLower(k, pFilenameExt):
+			// Past charset'language' (the value may hold quotes of its own).
+			if q := bytes.IndexByte(v, '\''); q >= 0 {
+				if q2 := bytes.IndexByte(v[q+1:], '\''); q2 >= 0 {
+					v = v[q+1+q2+1:]
+				}
+			}
+			sc.fval = percentDecode(sc.fval[:0], v)
+		default:
+			continue
+		}
+		if d.value(sc, SourceForm, sc.fname, sc.fval, 0) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	pFilename    = []byte("filename")
+	pFilenameExt = []byte("filename*")
+)
+
+// unquotePairs appends v, the inside of a quoted string, to dst with its
+// quoted-pairs ("\x") read as the characters they quote.
+func unquotePairs(dst, v []byte) []byte {
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		dst = append(dst, v[i])
+	}
+	return dst
+}
+
+// percentDecode appends v to dst with its %XX escapes decoded ('+' is
+// itself, as in RFC 5987's ext-value); a malformed escape is kept as is.
+func percentDecode(dst, v []byte) []byte {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '%' && i+2 < len(v) && unhex[v[i+1]] < 16 && unhex[v[i+2]] < 16 {
+			dst = append(dst, unhex[v[i+1]]<<4|unhex[v[i+2]])
+			i += 2
+			continue
+		}
+		dst = append(dst, v[i])
+	}
+	return dst
 }
 
 var (
@@ -612,10 +718,8 @@ var (
 
 func hasParam(params []byte, name string) bool {
 	for len(params) > 0 {
-		var p []byte
-		p, params, _ = bytes.Cut(params, []byte{';'})
-		k, _, _ := bytes.Cut(bytes.TrimSpace(p), []byte{'='})
-		k = bytes.TrimSpace(k)
+		var k []byte
+		k, _, _, params = nextParam(params)
 		if equalFoldLower(k, []byte(name)) {
 			return true
 		}
