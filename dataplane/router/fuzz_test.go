@@ -159,7 +159,9 @@ func refHostRank(specHost, reqHost string) (int, bool) {
 func refPathLevel(s Spec[string], path string) (kind, n int, ok bool) {
 	eq := func(a, b string) bool { return a == b || s.CaseInsensitive && asciiLower(a) == asciiLower(b) }
 	if s.Kind == Exact {
-		return 1, len(s.Path), eq(s.Path, path)
+		// One trailing slash makes no difference (both sides).
+		key := trimSlash(s.Path)
+		return 1, len(key), eq(key, trimSlash(path))
 	}
 	key := strings.TrimSuffix(s.Path, "/")
 	if eq(key, path) {

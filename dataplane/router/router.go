@@ -31,7 +31,9 @@ import (
 type MatchKind uint8
 
 const (
-	// Exact matches the path exactly.
+	// Exact matches the path exactly, give or take one trailing slash:
+	// "/login" matches "/login" and "/login/" (most frameworks serve both
+	// alike, so a policy on one must hold on the other).
 	Exact MatchKind = iota
 	// Prefix matches the path and everything below it, on segment
 	// boundaries: "/api" matches "/api", "/api/" and "/api/x" but not
@@ -186,7 +188,7 @@ func compileRoute[T any](s *Spec[T]) (route[T], []error) {
 	}
 	switch s.Kind {
 	case Exact:
-		r.key = s.Path
+		r.key = trimSlash(s.Path)
 	case Prefix:
 		r.key = strings.TrimSuffix(s.Path, "/")
 	default:
@@ -195,6 +197,14 @@ func compileRoute[T any](s *Spec[T]) (route[T], []error) {
 	ms, merrs := compileMethods(s.Methods)
 	r.methods = ms
 	return r, append(errs, merrs...)
+}
+
+// trimSlash drops the trailing slash of a path other than "/".
+func trimSlash(p string) string {
+	if len(p) > 1 && p[len(p)-1] == '/' {
+		return p[:len(p)-1]
+	}
+	return p
 }
 
 func checkPath(p string) error {
@@ -476,13 +486,24 @@ func (t *Table[T]) matchGroups(gs []*hostGroup, method []byte, mbit uint16, path
 			probe(j)
 		}
 	}
+	// Exact keys have no trailing slash (trimSlash): nor has the path
+	// they are compared with.
+	en := n
+	if n > 1 && path[n-1] == '/' {
+		en = n - 1
+	}
 	var exactHash uint64
-	if n <= t.exactMax && t.exactLens.has(n) {
-		exactHash = ph.at(n) // last: the hasher only moves forward
+	if en <= t.exactMax && t.exactLens.has(en) {
+		if en == n {
+			exactHash = ph.at(n) // last: the hasher only moves forward
+		} else {
+			eh := newPrefixHasher(path) // ph may have moved past en
+			exactHash = eh.at(en)
+		}
 	}
 	for k, g := range gs {
-		if g.exact.mayHold(n) {
-			if i, res := t.resolve(g.exact.find(exactHash), method, mbit, path); res != NoRoute {
+		if g.exact.mayHold(en) {
+			if i, res := t.resolve(g.exact.find(exactHash), method, mbit, path[:en]); res != NoRoute {
 				return i, res
 			}
 		}
