@@ -18,7 +18,8 @@ import (
 //	fingerprint  attack samples  false positives  second signal
 //	sos          172             12               see below
 //	s&s           32              2               see below
-//	1&1           27              2               a comparison: = < > LIKE BETWEEN REGEXP RLIKE
+//	1&1           27              2               a comparison: = < > LIKE BETWEEN REGEXP RLIKE,
+//	                                               and not a numericConjunction
 //	1c            16              3               only numbers and operators before the comment
 //	nc, n&v,
 //	Enknk          0              3               none: never a detection alone
@@ -62,7 +63,7 @@ func weakSQLi(sc *Scratch, fp string, v []byte) bool {
 		}
 		return q == 0 || isQuotationStart(v[q-1])
 	case "1&1":
-		return !hasComparison(v)
+		return !hasComparison(v) || numericConjunction(v)
 	case "1c":
 		return !numericBeforeComment(v)
 	}
@@ -148,6 +149,9 @@ func checkTautology(v []byte, m uint64) string {
 			}
 		}
 		if n > 0 && literalComparison(v, i+n) {
+			if numericConjunction(v) {
+				return ""
+			}
 			return ruleTautology
 		}
 	}
@@ -212,4 +216,70 @@ func sqlLiteral(v []byte, i int, open bool) (int, bool) {
 		return j, true
 	}
 	return i, false
+}
+
+// numericConjunction reports whether v is nothing but comparisons of two
+// numbers by < > <= >=, joined by && or AND, the first of them false for
+// a left side of 0 ("2 > 1 && 1 < 2", "1 > 0 and 2 < 3"): the math or
+// logic a search box gets, and no injection. Where a number is expected
+// (WHERE id = <v>), MySQL reads "id = 2 > 1" as "(id = 2) > 1", a 0 or
+// 1 compared with 1: the first comparison selects at most the rows the
+// bare number would (when true for 1 alone) or none, and AND adds only
+// constants. A first comparison true for 0 ("1 < 2 && ...": id != 1 or
+// every row) or an OR makes a tautology: those stay detections. Other
+// databases refuse the syntax or (SQLite) compare id with 0 or 1.
+func numericConjunction(v []byte) bool {
+	i := skipSQLWhite(v, 0)
+	for k := 0; ; k++ {
+		j, ok := sqlNumber(v, i)
+		if !ok {
+			return false
+		}
+		j = skipSQLWhite(v, j)
+		if j >= len(v) || v[j] != '<' && v[j] != '>' {
+			return false
+		}
+		less, orEqual := v[j] == '<', j+1 < len(v) && v[j+1] == '='
+		if orEqual {
+			j++
+		}
+		end, ok := sqlNumber(v, skipSQLWhite(v, j+1))
+		if !ok {
+			return false
+		}
+		if k == 0 {
+			// 0 against the right side, a number >= 0.
+			zero := bytes.IndexFunc(v[j+1:end], func(r rune) bool { return r >= '1' && r <= '9' }) < 0
+			if less && !zero || orEqual && zero {
+				return false
+			}
+		}
+		j = end
+		i = skipSQLWhite(v, j)
+		switch {
+		case i == len(v):
+			return k > 0
+		case hasPrefixAt(v, i, "&&"):
+			i += 2
+		case hasPrefixFold(v, i, "and") && i > j && i+3 < len(v) && isSQLWhite(v[i+3]):
+			i += 3
+		default:
+			return false
+		}
+		i = skipSQLWhite(v, i)
+	}
+}
+
+// sqlNumber reads an unsigned decimal number at v[i] ("12", "1.5") and
+// returns the index after it.
+func sqlNumber(v []byte, i int) (int, bool) {
+	j, dot := i, false
+	for j < len(v) && (isDigit(v[j]) || v[j] == '.' && !dot) {
+		dot = dot || v[j] == '.'
+		j++
+	}
+	if j == i || v[i] == '.' || v[j-1] == '.' || j < len(v) && isIdent(v[j]) {
+		return i, false
+	}
+	return j, true
 }

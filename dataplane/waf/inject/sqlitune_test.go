@@ -1,0 +1,65 @@
+package inject
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestNumericConjunction: math and logic a search box gets ("2 > 1 && 1 <
+// 2") is not SQLi, where it cannot select more rows than a number would;
+// the same shapes that make a tautology stay detections.
+func TestNumericConjunction(t *testing.T) {
+	tests := []struct {
+		q    string
+		want Kind
+	}{
+		{"2 > 1 && 1 < 2", KindNone},
+		{"2>1&&1<2", KindNone},
+		{"1 > 0 and 2 < 3", KindNone},
+		{"1 > 0 AND 2 < 3 && 4 >= 4", KindNone},
+		{"3 >= 1.5 && 1 < 2", KindNone},
+		// Tautologies where a number is expected ("id = <v>").
+		{"2 > 1 || 1 < 2", KindSQLi},
+		{"2 > 1 or 1 < 2", KindSQLi},
+		{"1 < 2 && 2 < 3", KindSQLi},  // (id = 1) < 2: every row
+		{"2 < 1 && 1 < 2", KindSQLi},  // id != 2
+		{"2 >= 0 && 1 < 2", KindSQLi}, // always true
+		{"2 <= 5 and 1 < 2", KindSQLi},
+		{"1 and 1 = 1", KindSQLi},
+		{"1 && 1 = 1", KindSQLi},
+		{"-1 and 1>1", KindSQLi},
+		{"2 > 1 && 1 = 1", KindSQLi},
+		{"2 > 1 && 1 < 2 --", KindSQLi},
+		{"2 > 1 && 1 < 2) or (1=1", KindSQLi},
+		{"2 > 1 && 1 < 2' or '1'='1", KindSQLi},
+		{"123) AND 12=12  AND JSON_DEPTH('{}') != 2521", KindSQLi},
+	}
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range tests {
+		t.Run(tc.q, func(t *testing.T) {
+			var req fasthttp.Request
+			req.SetRequestURI("/search?q=" + url.QueryEscape(tc.q))
+			r := d.Inspect(&sc, &req, nil)
+			if r.Kind != tc.want {
+				t.Fatalf("%v (%s, %q); want %v", r.Kind, r.Rule, r.Fingerprint, tc.want)
+			}
+			if tc.want != KindNone && string(r.Location) != "query.q" {
+				t.Errorf("at %q; want query.q", r.Location)
+			}
+			if tc.want != KindNone {
+				return
+			}
+			for _, pl := range placements {
+				switch pl.name {
+				case "form value", "multipart", "json value", "cookie", "path":
+					if r := inspectPlaced(d, &sc, pl, tc.q); r.Detected() {
+						t.Errorf("%s: %v (%s, %q)", pl.name, r.Kind, r.Rule, r.Fingerprint)
+					}
+				}
+			}
+		})
+	}
+}
