@@ -5,6 +5,7 @@
 //	gatewayd [--config FILE]       run (embedded loopback default without --config)
 //	gatewayd check-config FILE     validate FILE, print every error, exit 1 if any
 //	gatewayd tune [FILE]           print host settings that matter, with recommendations
+//	gatewayd version               print the version (also --version)
 //
 // Signals: SIGHUP reloads the configuration, SIGUSR1 reopens the access log,
 // SIGUSR2 upgrades: it starts the gatewayd binary now installed at this
@@ -48,25 +49,80 @@ import (
 var version = "dev"
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "check-config" {
-		os.Exit(checkConfig(os.Args[2:]))
-	}
-	if len(os.Args) > 1 && os.Args[1] == "tune" {
-		os.Exit(tuneCmd(os.Args[2:], os.Stdout, os.Stderr))
-	}
-	configPath := flag.String("config", os.Getenv("EDGEGUARD_CONFIG"), "configuration file (default: embedded loopback demo config)")
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *showVersion {
-		fmt.Println("gatewayd", version)
-		return
+	configPath, code, exit := parseArgs(os.Args[1:], os.Stdout, os.Stderr)
+	if exit {
+		os.Exit(code)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	slog.SetDefault(log) // packages without a logger of their own (upstream health) log here
-	if err := run(*configPath, log); err != nil {
+	if err := run(configPath, log); err != nil {
 		log.Error("gatewayd failed", "error", err)
 		os.Exit(1)
 	}
+}
+
+const usage = `usage:
+  gatewayd [--config FILE]       run (embedded loopback default without --config)
+  gatewayd check-config FILE     validate FILE, print every error, exit 1 if any
+  gatewayd tune [FILE]           print host settings that matter, with recommendations
+  gatewayd version               print the version (also: --version)
+
+Flags:`
+
+// parseArgs reads the command line. Unless exit is false (run the daemon
+// with configPath), the command is done and the process exits with code. An
+// argument it does not know is a usage error (exit 2): a typo'd subcommand
+// must not start the daemon with the demo config.
+func parseArgs(args []string, stdout, stderr io.Writer) (configPath string, code int, exit bool) {
+	if len(args) > 0 {
+		switch args[0] {
+		case "check-config":
+			return "", checkConfig(args[1:]), true
+		case "tune":
+			return "", tuneCmd(args[1:], stdout, stderr), true
+		case "version":
+			if len(args) > 1 {
+				fmt.Fprintf(stderr, "gatewayd version: unexpected argument %q\nusage: gatewayd version\n", args[1])
+				return "", 2, true
+			}
+			fmt.Fprintln(stdout, "gatewayd", version)
+			return "", 0, true
+		case "help":
+			args = append([]string{"-h"}, args[1:]...)
+		}
+	}
+	fs := flag.NewFlagSet("gatewayd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {} // printed below: to stdout when asked for
+	printUsage := func(w io.Writer) {
+		fmt.Fprintln(w, usage)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	path := fs.String("config", os.Getenv("EDGEGUARD_CONFIG"), "configuration file (default: embedded loopback demo config)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
+			return "", 0, true
+		}
+		printUsage(stderr) // after the flag package's error
+		return "", 2, true
+	}
+	if fs.NArg() > 0 {
+		what := "argument"
+		if fs.NArg() == len(args) { // the first word: meant as a subcommand
+			what = "command"
+		}
+		fmt.Fprintf(stderr, "gatewayd: unknown %s %q\n", what, fs.Arg(0))
+		printUsage(stderr)
+		return "", 2, true
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "gatewayd", version)
+		return "", 0, true
+	}
+	return *path, 0, false
 }
 
 func checkConfig(args []string) int {
