@@ -640,6 +640,13 @@ func (e *env) test(ctx context.Context, ip string) int {
 		if v.Banned {
 			by = strings.TrimSpace(by + " ban until " + v.BanUntil.Format(time.RFC3339))
 		}
+		if len(v.AllowedBy) > 0 {
+			allowed := "allowlisted " + strings.Join(v.AllowedBy, " ")
+			if by != "" {
+				allowed += " (overrides " + by + ")"
+			}
+			by = allowed
+		}
 		if by == "" {
 			by = "-"
 		}

@@ -43,7 +43,7 @@ management:
 access_log: {path: "off"}
 upstreams: [{name: api, targets: ["127.0.0.1:1"]}]
 routes: [{name: r, path: /, upstream: api}]
-xdp: {mode: "off"}
+xdp: {mode: "off", allowlist: ["198.51.100.77"]}
 `
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -169,6 +169,8 @@ func TestExitCodes(t *testing.T) {
 		{"bad CIDR", []string{"--target", addr, "blocklist", "add", "203.0.113.1/24"}, exitUsage, ""},
 		{"test blocked", []string{"--target", addr, "blocklist", "test", "198.51.100.7"}, exitOK, "198.51.100.0/24"},
 		{"test not blocked", []string{"--target", addr, "blocklist", "test", "203.0.113.9"}, exitNotBlocked, "false"},
+		// The allowlist overrides the blocklist in the filter, and so here.
+		{"test allowlisted", []string{"--target", addr, "blocklist", "test", "198.51.100.77"}, exitNotBlocked, "allowlisted 198.51.100.77/32 (overrides 198.51.100.0/24)"},
 		{"ban", []string{"--target", addr, "ban", "203.0.113.9", "--for", "5m"}, exitOK, "banned"},
 		{"test banned", []string{"--target", addr, "blocklist", "test", "203.0.113.9"}, exitOK, "ban until"},
 		{"bans", []string{"--target", addr, "bans"}, exitOK, "203.0.113.9"},

@@ -185,7 +185,15 @@ func (s *Server) blocklistTest(w http.ResponseWriter, r *http.Request, _ princip
 			}
 		}
 	}
-	res.Blocked = len(res.Entries) > 0 || res.Banned
+	if s.opt.Policies != nil {
+		for _, p := range s.opt.Policies.Current().Allowlist {
+			if p.Contains(a) {
+				res.AllowedBy = append(res.AllowedBy, p.String())
+			}
+		}
+	}
+	// The allowlist overrides both, as in the filter.
+	res.Blocked = (len(res.Entries) > 0 || res.Banned) && len(res.AllowedBy) == 0
 	writeJSON(w, http.StatusOK, res)
 }
 

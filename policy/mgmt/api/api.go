@@ -32,7 +32,8 @@ type ErrorBody struct {
 	CurrentVersion *uint64 `json:"current_version,omitempty"`
 }
 
-// TestResult answers "is this address blocked, and by what?".
+// TestResult answers "is this address blocked, and by what?": Blocked is
+// what the source filter does with it.
 type TestResult struct {
 	IP       string     `json:"ip"`
 	Blocked  bool       `json:"blocked"`
@@ -40,6 +41,9 @@ type TestResult struct {
 	Banned   bool       `json:"banned"`
 	BanUntil *time.Time `json:"ban_until,omitempty"`
 	Version  uint64     `json:"blocklist_version"`
+	// AllowedBy lists the xdp.allowlist entries covering it: neither the
+	// blocklist nor a ban drops it then (Blocked is false).
+	AllowedBy []string `json:"allowed_by,omitempty"`
 }
 
 // BanRequest asks for a ban; For defaults to xdp.ban_default.
