@@ -13,12 +13,14 @@ import (
 
 func TestLoginAllocatesNothing(t *testing.T) {
 	tests := []struct {
-		name, ct, body string
-		status         int
+		name, ct, body, uri string
+		status              int
 	}{
-		{"json failure", "application/json", `{"username":"alice","password":"x"}`, 401},
-		{"form success", "application/x-www-form-urlencoded", "username=bob&password=y", 200},
-		{"locked", "application/json", `{"username":"locked"}`, 401},
+		{"json failure", "application/json", `{"username":"alice","password":"x"}`, "/login", 401},
+		{"form success", "application/x-www-form-urlencoded", "username=bob&password=y", "/login?next=%2F", 200},
+		{"locked", "application/json", `{"username":"locked"}`, "/login", 401},
+		{"multipart, padded name", "multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\n \u00e9ve\x00\r\n--b--\r\n", "/login", 401},
+		{"query, json as text", "text/plain", `{"password":"x"}`, "/login?UserName=carol", 401},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -26,6 +28,7 @@ func TestLoginAllocatesNothing(t *testing.T) {
 			var ctx fasthttp.RequestCtx
 			ctx.Request.Header.SetContentType(tc.ct)
 			ctx.Request.SetBodyString(tc.body)
+			ctx.Request.SetRequestURI(tc.uri)
 			r := &pipeline.Request{}
 			run := func() {
 				r.Reset()

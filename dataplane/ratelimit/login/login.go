@@ -12,6 +12,7 @@
 package login
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -84,6 +85,11 @@ func NewStage(store *ratelimit.Store, c Config) (*Stage, error) {
 	}
 	if len(c.AccountFields) == 0 {
 		return nil, errors.New("compile login protection " + c.Route + ": no account fields")
+	}
+	for i, n := range c.AccountFields {
+		if n == "" || len(n) > maxFieldName {
+			return nil, fmt.Errorf("compile login protection %s: account_fields[%d]: must be 1 to %d bytes, got %d", c.Route, i, maxFieldName, len(n))
+		}
 	}
 	ips, err := ratelimit.TableOf[state](store, IPTable, c.MaxKeys)
 	if err != nil {
@@ -379,11 +385,24 @@ func (st *Stage) ObserveResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) 
 // accountKey hashes the account named in the request body, if any.
 func (st *Stage) accountKey(ctx *fasthttp.RequestCtx) (uint64, lookup) {
 	var buf [maxAccount]byte
-	name, l := st.fields.account(buf[:0], ctx.Request.Header.ContentType(), ctx.Request.Body())
+	name, l := st.fields.account(buf[:0], request{
+		contentType: ctx.Request.Header.ContentType(),
+		body:        ctx.Request.Body(),
+		query:       ctx.Request.URI().QueryString(),
+		encoded:     encoded(ctx.Request.Header.ContentEncoding()),
+	})
 	if l != found || len(name) == 0 {
 		return 0, l &^ found // an empty name is no account; ambiguity stays
 	}
 	return st.store.FoldedKey(name), found
+}
+
+var identity = []byte("identity")
+
+// encoded reports whether a Content-Encoding header transforms the body.
+func encoded(ce []byte) bool {
+	ce = bytes.TrimSpace(ce)
+	return len(ce) > 0 && !bytes.EqualFold(ce, identity)
 }
 
 type counters struct {
