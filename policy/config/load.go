@@ -87,11 +87,14 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 		return nil, fmt.Errorf("parse config %s: %w", source, err)
 	}
 	var written map[string]string
-	if format != "toml" {
-		var dups Errors
-		if written, dups = scanNodes(data); len(dups) > 0 {
-			return nil, fmt.Errorf("invalid config %s:\n%w", source, dups)
-		}
+	var dups Errors
+	if format == "toml" {
+		dups = tomlCaseVariants(data)
+	} else {
+		written, dups = scanNodes(data)
+	}
+	if len(dups) > 0 {
+		return nil, fmt.Errorf("invalid config %s:\n%w", source, dups)
 	}
 	var raw map[string]any
 	if format == "toml" {

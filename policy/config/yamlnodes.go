@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/pelletier/go-toml/v2"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -75,4 +77,43 @@ func writtenAs(written map[string]string, key string) (string, bool) {
 	}
 	s, ok := written[strings.ToLower(b.String())]
 	return s, ok
+}
+
+// tomlCaseVariants is scanNodes' case check for TOML, whose keys are
+// case-sensitive but reach viper lower-cased just the same. The decoded
+// tree has no line numbers; the error names both spellings.
+func tomlCaseVariants(data []byte) Errors {
+	var doc map[string]any
+	if toml.Unmarshal(data, &doc) != nil {
+		return nil // the parser's own error is reported by viper
+	}
+	var errs Errors
+	var walk func(v any, path string)
+	walk = func(v any, path string) {
+		switch v := v.(type) {
+		case []any:
+			for i, e := range v {
+				walk(e, fmt.Sprintf("%s[%d]", path, i))
+			}
+		case map[string]any:
+			keys := make([]string, 0, len(v))
+			for k := range v {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			seen := map[string]string{}
+			for _, k := range keys {
+				lower := strings.ToLower(k)
+				if prev, dup := seen[lower]; dup {
+					errs = append(errs, FieldError{Key: joinKey(path, k), Msg: fmt.Sprintf(
+						"%q and %q differ only in case: keys are case-insensitive, so one would silently replace the other; keep one", prev, k)})
+					continue
+				}
+				seen[lower] = k
+				walk(v[k], joinKey(path, lower))
+			}
+		}
+	}
+	walk(doc, "")
+	return errs
 }

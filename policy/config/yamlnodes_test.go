@@ -31,6 +31,10 @@ func TestCaseVariantKeys(t *testing.T) {
 			}
 		})
 	}
+	toml := "[[routes]]\nname = \"r\"\npath = \"/\"\nPath = \"/zzz\"\nupstream = \"api\"\n"
+	if _, err := Parse([]byte(toml), "toml", "test"); err == nil || !strings.Contains(err.Error(), `routes[0].path: "Path" and "path" differ only in case`) {
+		t.Errorf("toml: %v", err)
+	}
 	// One spelling, however cased, is still fine.
 	if _, err := Parse([]byte(strings.Replace(validBase, "path: /api/", "Path: /api/", 1)), "yaml", "test"); err != nil {
 		t.Errorf("a single capitalised key refused: %v", err)
