@@ -32,6 +32,8 @@ func FuzzInspect(f *testing.F) {
 		{"application/x-www-form-urlencoded; charset=utf-7", "a=+ADw-b-"},
 		{"multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n" +
 			"Content-Type: text/plain; charset=utf-32be\r\n\r\n" + encodeUTF(utf32BE, false, "<x>") + "\r\n--b--\r\n"},
+		{"multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\\\";b.txt\"; " +
+			"filename*=UTF-8'en'%2e%2e%u002f\r\nContent-Type: text/plain\r\n\r\n<x>\r\n--b--\r\n"},
 	} {
 		f.Add("POST /u HTTP/1.1\r\nHost: x\r\nContent-Type: " + b[0] + "\r\nContent-Length: " + strconv.Itoa(len(b[1])) + "\r\n\r\n" + b[1])
 	}
