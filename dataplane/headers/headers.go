@@ -418,6 +418,11 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 		r.Detail = detail
 		return v
 	}
+	if status, reason, detail := checkTarget(ctx); status != 0 {
+		v := pipeline.Deny(ctx, r, status, reason)
+		r.Detail = detail
+		return v
+	}
 	return pipeline.Continue
 }
 

@@ -68,6 +68,9 @@ const (
 	// ReasonWAFError is the answer (403 or 500, by config) when the WAF
 	// itself failed: it fails closed.
 	ReasonWAFError
+	// ReasonVersionUnsupported is a 505 for a request line whose HTTP
+	// major version is not 1 (HTTP/2.0 in an HTTP/1 request line).
+	ReasonVersionUnsupported
 	numReasons
 )
 
@@ -102,6 +105,7 @@ var reasonNames = [numReasons]string{
 	ReasonBodyInvalid:          "body_invalid",
 	ReasonWAFBlocked:           "waf_blocked",
 	ReasonWAFError:             "waf_error",
+	ReasonVersionUnsupported:   "version_unsupported",
 }
 
 // String returns the stable code, e.g. "path_ambiguous".

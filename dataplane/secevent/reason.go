@@ -19,7 +19,7 @@ var byReason = func() (t [256]Type) {
 		pipeline.ReasonPathInvalid, pipeline.ReasonPathAmbiguous, pipeline.ReasonHeaderInvalid,
 		pipeline.ReasonBodyTooLarge, pipeline.ReasonFramingInvalid, pipeline.ReasonRequestTimeout,
 		pipeline.ReasonMediaTypeUnsupported, pipeline.ReasonURITooLong, pipeline.ReasonHeadersTooMany,
-		pipeline.ReasonQueryParamsTooMany, pipeline.ReasonBodyInvalid,
+		pipeline.ReasonQueryParamsTooMany, pipeline.ReasonBodyInvalid, pipeline.ReasonVersionUnsupported,
 	} {
 		t[r] = ValidationRefused
 	}
