@@ -113,8 +113,9 @@ func (a *authenticator) authenticate(r *http.Request, need access) (principal, i
 
 func (a *authenticator) identify(r *http.Request) (principal, int, string) {
 	if auth := r.Header.Get("Authorization"); auth != "" {
-		tok, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok {
+		// The scheme is case-insensitive (RFC 9110 §11.1).
+		scheme, tok, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			authBad.Inc()
 			return principal{}, http.StatusUnauthorized, "unsupported Authorization scheme (want Bearer)"
 		}
