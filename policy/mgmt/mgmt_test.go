@@ -160,7 +160,7 @@ func TestAuthRequiredOnEveryCall(t *testing.T) {
 		{"hash instead of token", "Bearer " + api.HashToken(adminToken), 401, 401},
 		{"read-only token", "Bearer " + readToken, 200, 403},
 		{"admin token", "Bearer " + adminToken, 200, 200},
-		{"scheme in lower case", "bearer " + adminToken, 200, 200},
+		{"scheme in lower case", "bearer " + readToken, 200, 403},
 		{"scheme alone", "Bearer", 401, 401},
 	}
 	for _, c := range creds {

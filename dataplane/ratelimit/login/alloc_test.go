@@ -26,6 +26,7 @@ func TestLoginAllocatesNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			var ctx fasthttp.RequestCtx
+			ctx.Request.Header.SetMethod(fasthttp.MethodPost)
 			ctx.Request.Header.SetContentType(tc.ct)
 			ctx.Request.SetBodyString(tc.body)
 			ctx.Request.SetRequestURI(tc.uri)

@@ -13,6 +13,7 @@ import (
 // rawAttempt is a login request as a client sends it: any body type, and
 // a request URI that may carry a query.
 type rawAttempt struct {
+	method        string // POST if empty
 	ct, body, uri string
 	encoding      string // Content-Encoding
 }
@@ -22,6 +23,9 @@ func (f *fixture) doRaw(ip string, a rawAttempt, upstream int) (int, string) {
 	f.t.Helper()
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
+	if a.method != "" {
+		ctx.Request.Header.SetMethod(a.method)
+	}
 	uri := a.uri
 	if uri == "" {
 		uri = "/login"
@@ -144,6 +148,34 @@ func TestAccountNamedOnce(t *testing.T) {
 			// Nothing was counted: the client still logs in.
 			if got, d := f.doRaw("192.0.2.1", jsonLogin("a"), 200); got != 200 {
 				t.Fatalf("then a clean login: status %d (%s), want 200", got, d)
+			}
+		})
+	}
+}
+
+// TestLoginPageDoesNotClear: the login page answers a GET naming the
+// account with 200; that is no successful login and must not wipe the
+// account's failures (reading the query made it easy to name one).
+func TestLoginPageDoesNotClear(t *testing.T) {
+	for _, page := range []rawAttempt{
+		{method: fasthttp.MethodGet, uri: "/login?username=victim"},
+		{method: fasthttp.MethodHead, uri: "/login?username=victim"},
+		{method: fasthttp.MethodGet, ct: "application/json", body: `{"username":"victim"}`},
+	} {
+		t.Run(page.method+" "+page.uri+page.body, func(t *testing.T) {
+			f := newFixture(t)
+			for i := 0; i < 3; i++ {
+				if got, _ := f.doRaw(fmt.Sprintf("192.0.2.%d", 10+i), jsonLogin("victim"), 401); got != 401 {
+					t.Fatalf("failure %d: status %d", i+1, got)
+				}
+				if i < 2 {
+					if got, _ := f.doRaw("198.51.100.7", page, 200); got != 200 {
+						t.Fatalf("login page: status %d, want 200", got)
+					}
+				}
+			}
+			if got, d := f.doRaw("198.51.100.1", jsonLogin("victim"), 200); got != 429 {
+				t.Fatalf("after 3 failures and page views between them: status %d (%s), want 429", got, d)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 // Package login protects authentication endpoints against password
 // guessing and credential stuffing. It counts failed logins per client IP
-// and per account (a field of the request body), delays each further
+// and per account (a field of the request: query, JSON, form or multipart
+// body, read as login frameworks read it), delays each further
 // attempt progressively, locks the client or account out with 429 and
 // Retry-After after too many failures, and forgets the failures when a
 // login succeeds. A failure is an upstream 401 or 403, or the gateway's
@@ -334,7 +335,10 @@ func setRetryAfter(ctx *fasthttp.RequestCtx, wait int64) {
 // failures, and the client's too when all of them were for that account (a
 // user who mistyped their own password) but not otherwise, so that logging
 // into one's own account does not wipe failures against others. Other
-// outcomes (a refusal by a later stage, an upstream error) count as neither.
+// outcomes (a refusal by a later stage, an upstream error) count as neither,
+// and so does a 2xx/3xx to GET, HEAD or OPTIONS: the login page answers
+// GET /login?username=victim with 200 whatever the account, which must not
+// wipe victim's failures.
 func (st *Stage) ObserveResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
 	if r.Reason == pipeline.ReasonLoginLocked || r.Reason == pipeline.ReasonLoginAmbiguous {
 		return // refused by Handle itself: no attempt began
@@ -371,7 +375,7 @@ func (st *Stage) ObserveResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) 
 			}
 			st.fail(ac, now)
 		}
-	case r.Reason == pipeline.ReasonNone && status >= 200 && status < 400:
+	case r.Reason == pipeline.ReasonNone && status >= 200 && status < 400 && !readOnly(ctx):
 		st.m.successes.Inc()
 		if ac != nil {
 			ac.w.Store(0)
@@ -398,6 +402,11 @@ func (st *Stage) accountKey(ctx *fasthttp.RequestCtx) (uint64, lookup) {
 }
 
 var identity = []byte("identity")
+
+// readOnly reports whether the request's method cannot be a login.
+func readOnly(ctx *fasthttp.RequestCtx) bool {
+	return ctx.IsGet() || ctx.IsHead() || ctx.IsOptions()
+}
 
 // encoded reports whether a Content-Encoding header transforms the body.
 func encoded(ce []byte) bool {

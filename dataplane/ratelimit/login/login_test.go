@@ -55,6 +55,7 @@ func (f *fixture) do(a attempt) result {
 	f.t.Helper()
 	f.delays = nil
 	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
 	ctx.Request.Header.SetContentType("application/json")
 	if a.user != "" {
 		ctx.Request.SetBodyString(`{"username":"` + a.user + `","password":"pw"}`)
