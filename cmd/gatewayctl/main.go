@@ -218,6 +218,11 @@ func parseArgs(args []string) (*options, []string, error) {
 		if want, ok := commandFlags[f.Name]; ok && bad == nil && !strings.HasPrefix(cmd, want) {
 			bad = fmt.Errorf("--%s is a flag of %q", f.Name, want)
 		}
+		// An explicit --for 0s would ban for the server's default, not
+		// for nothing: refuse it rather than guess.
+		if f.Name == "for" && o.banFor <= 0 && bad == nil {
+			bad = fmt.Errorf("--for must be positive, got %s (leave it out for xdp.ban_default)", o.banFor)
+		}
 	})
 	return o, pos, bad
 }

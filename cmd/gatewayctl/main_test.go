@@ -171,6 +171,8 @@ func TestExitCodes(t *testing.T) {
 		{"test not blocked", []string{"--target", addr, "blocklist", "test", "203.0.113.9"}, exitNotBlocked, "false"},
 		// The allowlist overrides the blocklist in the filter, and so here.
 		{"test allowlisted", []string{"--target", addr, "blocklist", "test", "198.51.100.77"}, exitNotBlocked, "allowlisted 198.51.100.77/32 (overrides 198.51.100.0/24)"},
+		{"ban for nothing", []string{"--target", addr, "ban", "203.0.113.9", "--for", "0s"}, exitUsage, ""},
+		{"ban for less than nothing", []string{"--target", addr, "ban", "203.0.113.9", "--for", "-5m"}, exitUsage, ""},
 		{"ban", []string{"--target", addr, "ban", "203.0.113.9", "--for", "5m"}, exitOK, "banned"},
 		{"test banned", []string{"--target", addr, "blocklist", "test", "203.0.113.9"}, exitOK, "ban until"},
 		{"bans", []string{"--target", addr, "bans"}, exitOK, "203.0.113.9"},
