@@ -180,3 +180,29 @@ func TestLoginPageDoesNotClear(t *testing.T) {
 		})
 	}
 }
+
+// TestNumericAccount: a JSON number names the account of its decimal
+// form, as loosely typed handlers compare it.
+func TestNumericAccount(t *testing.T) {
+	tests := []struct {
+		name          string
+		locker, probe rawAttempt
+	}{
+		{"string locks, number probes", jsonLogin("12345"), rawAttempt{ct: "application/json", body: `{"username":12345}`}},
+		{"number locks, form probes", rawAttempt{ct: "application/json", body: `{"username":12345}`}, rawAttempt{ct: "application/x-www-form-urlencoded", body: "username=12345"}},
+		{"exponent", jsonLogin("100"), rawAttempt{ct: "application/json", body: `{"username":[1e2]}`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			for i := 0; i < 3; i++ {
+				if got, d := f.doRaw(fmt.Sprintf("192.0.2.%d", 10+i), tc.locker, 401); got != 401 {
+					t.Fatalf("failure %d: status %d (%s)", i+1, got, d)
+				}
+			}
+			if got, d := f.doRaw("198.51.100.1", tc.probe, 200); got != 429 || d != "login_locked_account" {
+				t.Fatalf("after 3 failures: status %d (%s), want 429 login_locked_account", got, d)
+			}
+		})
+	}
+}
