@@ -2,6 +2,7 @@ package login
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -164,9 +165,9 @@ func hasSuffixFold(s, suffix []byte) bool {
 
 // jsonValue adds the values of path in doc to m: each key along the path
 // is matched ignoring case, and a level with more than one matching key
-// counts each (ambiguous). A string is the account; so is the string of
-// an array of one; an array of several counts as several; anything else
-// is an occurrence without an account.
+// counts each (ambiguous). A string is the account, a number its text; so
+// is the one element of an array of one; an array of several counts as
+// several; anything else is an occurrence without an account.
 func jsonValue(m *match, v *fastjson.Value, path []string) {
 	for _, elem := range path {
 		o, err := v.Object()
@@ -200,12 +201,31 @@ func jsonValue(m *match, v *fastjson.Value, path []string) {
 			v = a[0]
 		}
 	}
-	if !m.add() || v.Type() != fastjson.TypeString {
+	if !m.add() {
 		return
 	}
-	b, _ := v.StringBytes() // type checked above
-	for _, c := range b {
-		m.c.add(c)
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes() // type checked above
+		for _, c := range b {
+			m.c.add(c)
+		}
+	case fastjson.TypeNumber:
+		// Loosely typed handlers (PHP, Django's ORM) compare 12345 with
+		// the account "12345": count the number in its decimal form.
+		var buf [32]byte
+		var b []byte
+		if i, err := v.Int64(); err == nil {
+			b = strconv.AppendInt(buf[:0], i, 10)
+		} else if u, err := v.Uint64(); err == nil {
+			b = strconv.AppendUint(buf[:0], u, 10)
+		} else {
+			f, _ := v.Float64() // type checked above
+			b = strconv.AppendFloat(buf[:0], f, 'f', -1, 64)
+		}
+		for _, c := range b {
+			m.c.add(c)
+		}
 	}
 }
 

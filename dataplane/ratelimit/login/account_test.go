@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -30,7 +31,9 @@ func TestAccount(t *testing.T) {
 		{"json case-variant duplicate", "application/json", `{"username":"decoy","USERNAME":"alice"}`, "", ambiguous},
 		{"json duplicate nested key", "application/json", `{"user":{"email":"a","Email":"b"}}`, "", ambiguous},
 		{"json duplicate parent", "application/json", `{"user":{"email":"a"},"user":{"email":"b"}}`, "", ambiguous},
-		{"non-string ignored", "application/json", `{"username":42}`, "", absent},
+		{"number: its decimal form", "application/json", `{"username":42}`, "42", found},
+		{"number: exponent", "application/json", `{"username":[1.5e2]}`, "150", found},
+		{"bool ignored", "application/json", `{"username":true}`, "", absent},
 		{"invalid json", "application/json", `{"username":"a"`, "", absent},
 		{"form", "application/x-www-form-urlencoded", "password=x&username=frank", "frank", found},
 		{"form decoding", "application/x-www-form-urlencoded", "user%6Eame=g%C3%BCnter+m%40x", "günter m@x", found},
@@ -134,6 +137,7 @@ func FuzzFormValue(f *testing.F) {
 // that equal name ignoring case, as encoding/json's tokenizer reads them.
 func topLevelFold(body, name string) ([]any, bool) {
 	dec := json.NewDecoder(strings.NewReader(body))
+	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, false
 	}
@@ -154,8 +158,21 @@ func topLevelFold(body, name string) ([]any, bool) {
 	return vals, true
 }
 
+// decimal is the decimal form of a JSON number, as an account name.
+func decimal(n string) string {
+	if i, err := strconv.ParseInt(n, 10, 64); err == nil {
+		return strconv.FormatInt(i, 10)
+	}
+	if u, err := strconv.ParseUint(n, 10, 64); err == nil {
+		return strconv.FormatUint(u, 10)
+	}
+	f, _ := strconv.ParseFloat(n, 64)
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
 // FuzzAccountJSON checks the JSON path against encoding/json: one matching
-// key (any case) is the account when it is a string, several are ambiguous.
+// key (any case) is the account when it is a string or number (or an array
+// of one), several are ambiguous.
 func FuzzAccountJSON(f *testing.F) {
 	for _, s := range []string{`{"username":"a"}`, `{"username":"\u00e9\n"}`, `{"username":1}`, `[1]`, `{"user":{"email":"x"}}`,
 		`{"username":"a","username":"b"}`, `{"UserName":"a"}`, `{"username":"a","USERNAME":1}`, `{"username":[" a\u0000"]}`, `{"username":["a",1]}`} {
@@ -190,6 +207,9 @@ func FuzzAccountJSON(f *testing.F) {
 				}
 			}
 			s, isString := vals[0].(string)
+			if n, ok := vals[0].(json.Number); ok {
+				s, isString = decimal(string(n)), true
+			}
 			s = canonRef(s)
 			if (l == found) != (isString && s != "") {
 				t.Fatalf("body %q: lookup %d, encoding/json value %#v", body, l, vals[0])
