@@ -1,7 +1,9 @@
 package jwtauth
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,7 +21,9 @@ import (
 // The differential tests run the production path (verifySlow) and the
 // former jwt.MapClaims path (verifyReference) on the same tokens and
 // require the same verdict: the same error, or equal entries with equal
-// identities. The one documented difference: JSON nested deeper than
+// identities. The documented differences: a header member or claim the
+// verifier reads given twice is refused (ErrDuplicateMember; the MapClaims
+// path kept the last); JSON nested deeper than
 // fastjson.MaxDepth is refused by the new path (the old one allowed 10000
 // levels), so there only a refusal is required.
 
@@ -292,6 +296,15 @@ func sameVerdict(t *testing.T, v *Verifier, token []byte, now time.Time) {
 		}
 		return
 	}
+	if dup := duplicateReadMember(v, token); dup || gotErr == ErrDuplicateMember {
+		switch {
+		case !dup:
+			t.Fatalf("%q: refused as a duplicate member, but no member the verifier reads is repeated", token)
+		case gotErr == nil:
+			t.Fatalf("%q: accepted a repeated header member or claim", token)
+		}
+		return // refused, maybe for another fault first: the paths disagree here by design
+	}
 	if gotErr != wantErr {
 		t.Fatalf("%q at %v: error %v, the MapClaims path says %v", token, now, gotErr, wantErr)
 	}
@@ -304,6 +317,50 @@ func sameVerdict(t *testing.T, v *Verifier, token []byte, now time.Time) {
 	if got.Issuer != want.Issuer || got.expires != want.expires || got.cell != want.cell || got.set != want.set || string(got.token) != string(token) {
 		t.Fatalf("%q: entry issuer %d expires %d, want issuer %d expires %d (or another key source)", token, got.Issuer, got.expires, want.Issuer, want.expires)
 	}
+}
+
+// duplicateReadMember reports whether the header repeats alg or kid, or the
+// payload repeats a claim v reads (names compared unescaped), read with
+// encoding/json's tokenizer.
+func duplicateReadMember(v *Verifier, token []byte) bool {
+	parts := strings.Split(string(token), ".")
+	if len(parts) != 3 {
+		return false
+	}
+	for i, seg := range parts[:2] {
+		data, err := segment.DecodeString(seg)
+		if err != nil {
+			return false
+		}
+		read := func(name string) bool {
+			if i == 0 {
+				return name == "alg" || name == "kid"
+			}
+			_, ok := v.claimSlot[name]
+			return ok
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			continue
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				break
+			}
+			name, _ := tok.(string)
+			if read(name) && seen[name] {
+				return true
+			}
+			seen[name] = true
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				break
+			}
+		}
+	}
+	return false
 }
 
 // deeperThanFastjson reports whether the header or payload of token

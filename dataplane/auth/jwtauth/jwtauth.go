@@ -39,13 +39,19 @@ var (
 	ErrAudience       = errors.New("jwt_audience_invalid")
 	ErrClaimMissing   = errors.New("jwt_claim_missing")
 	ErrClaimInvalid   = errors.New("jwt_claim_invalid")
+	// ErrDuplicateMember: a header member or claim the gateway reads is
+	// given twice. JSON leaves duplicates to the reader, and readers
+	// disagree (the first wins in some, the last in others): the
+	// gateway would check one "sub" or "exp" and the upstream read the
+	// other.
+	ErrDuplicateMember = errors.New("jwt_duplicate_member")
 )
 
 // Errors lists every error Verify returns, for metric registration.
 func Errors() []error {
 	return []error{ErrTooLarge, ErrMalformed, ErrAlgNone, ErrAlgNotAllowed, ErrCrit, ErrIssuer,
 		jwks.ErrUnknownKID, jwks.ErrKIDRequired, jwks.ErrNoKey, ErrSignature, ErrExpMissing,
-		ErrExpired, ErrNotYetValid, ErrIssuedInFuture, ErrAudience, ErrClaimMissing, ErrClaimInvalid}
+		ErrExpired, ErrNotYetValid, ErrIssuedInFuture, ErrAudience, ErrClaimMissing, ErrClaimInvalid, ErrDuplicateMember}
 }
 
 // MaxIssuers bounds the issuers of one verifier (routes select them with a

@@ -141,7 +141,13 @@ func TestAttacks(t *testing.T) {
 		{"Ed25519 zero signature", rawToken(`{"alg":"EdDSA","kid":"ed1"}`, body, make([]byte, 64)), ErrSignature},
 		{"crit header", sign(t, jwt.SigningMethodRS256, "rsa1", claims(nil), k.rsa, map[string]any{"crit": []string{"exp"}, "exp": 1}), ErrCrit},
 		{"empty crit header", sign(t, jwt.SigningMethodRS256, "rsa1", claims(nil), k.rsa, map[string]any{"crit": []string{}}), ErrCrit},
-		{"duplicate alg key, last wins (none)", rawToken(`{"alg":"RS256","alg":"none"}`, body, nil), ErrAlgNone},
+		// Readers disagree on which of two members counts: refused.
+		{"duplicate alg", rawToken(`{"alg":"RS256","alg":"none"}`, body, nil), ErrDuplicateMember},
+		{"duplicate alg, none first", rawToken(`{"alg":"none","alg":"HS256"}`, body, nil), ErrDuplicateMember},
+		{"duplicate kid", rawToken(`{"alg":"RS256","kid":"rsa1","kid":"other"}`, body, nil), ErrDuplicateMember},
+		{"duplicate sub", rawToken(`{"alg":"RS256","kid":"rsa1"}`, `{"sub":"alice","sub":"admin","exp":9999999999}`, nil), ErrDuplicateMember},
+		{"duplicate exp", rawToken(`{"alg":"RS256","kid":"rsa1"}`, `{"sub":"alice","exp":1,"exp":9999999999}`, nil), ErrDuplicateMember},
+		{"escaped duplicate", rawToken(`{"alg":"RS256","kid":"rsa1"}`, `{"sub":"alice","\u0073ub":"admin","exp":9999999999}`, nil), ErrDuplicateMember},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -107,12 +107,15 @@ func (v *Verifier) verifyParts(s *scratch, token []byte, d1, d2 int, now time.Ti
 		// Undecodable, or not an object: no header map at all.
 		return nil, ErrMalformed
 	}
+	dup := false
 	if o := hdr.GetObject(); o != nil { // JSON null is a header without members
 		o.Visit(func(k []byte, val *fastjson.Value) {
 			switch string(k) {
 			case "alg":
+				dup = dup || s.alg != nil
 				s.alg = val
 			case "kid":
+				dup = dup || s.kid != nil
 				s.kid = val
 			case "crit":
 				s.crit = true
@@ -132,9 +135,13 @@ func (v *Verifier) verifyParts(s *scratch, token []byte, d1, d2 int, now time.Ti
 	if o := pay.GetObject(); o != nil { // null leaves the claims empty
 		o.Visit(func(k []byte, val *fastjson.Value) {
 			if i, ok := v.claimSlot[string(k)]; ok {
+				dup = dup || s.slots[i] != nil
 				s.slots[i] = val
 			}
 		})
+	}
+	if dup {
+		return nil, ErrDuplicateMember
 	}
 	alg, ok := stringOf(s.alg)
 	if !ok {
