@@ -56,6 +56,11 @@ func CompileAt(doc []byte, pointer string) (*Schema, error) {
 		anchors:   map[string]location{},
 		regexps:   map[string]*regexp.Regexp{},
 	}
+	if pointer != "" {
+		// A $ref under the pointer may name an $anchor or $id of the
+		// document outside it: know them all before compiling.
+		c.index(root, "", defaultBase)
+	}
 	n := c.compile(target, pointer, defaultBase)
 	c.resolveRefs()
 	if len(c.errs) == 0 {
@@ -166,6 +171,49 @@ func (c *compiler) identify(v, id *fastjson.Value, loc, base string) string {
 	}
 	c.resources[abs] = location{v, loc, abs}
 	return abs
+}
+
+// index registers the $id resources and $anchors of the document under v
+// (at loc, with base URI base) without compiling it, for references from
+// the compiled part to parts outside it; errors in parts never compiled are
+// not reported. Values of const, enum, default and examples are data, not
+// schemas, and are not searched.
+func (c *compiler) index(v *fastjson.Value, loc, base string) {
+	switch v.Type() {
+	case fastjson.TypeArray:
+		for i, e := range v.GetArray() {
+			c.index(e, loc+"/"+strconv.Itoa(i), base)
+		}
+		return
+	case fastjson.TypeObject:
+	default:
+		return
+	}
+	o := v.GetObject()
+	if id := o.Get("$id"); id != nil && id.Type() == fastjson.TypeString {
+		if abs, err := resolveURI(base, string(id.GetStringBytes())); err == nil {
+			if u, err := url.Parse(abs); err == nil && u.Fragment == "" {
+				base = u.String()
+				if _, dup := c.resources[base]; !dup {
+					c.resources[base] = location{v, loc, base}
+				}
+			}
+		}
+	}
+	if a := o.Get("$anchor"); a != nil && a.Type() == fastjson.TypeString {
+		if name := string(a.GetStringBytes()); anchorName.MatchString(name) {
+			if _, dup := c.anchors[base+"#"+name]; !dup {
+				c.anchors[base+"#"+name] = location{v, loc, base}
+			}
+		}
+	}
+	o.Visit(func(k []byte, kv *fastjson.Value) {
+		switch string(k) {
+		case "const", "enum", "default", "examples":
+			return
+		}
+		c.index(kv, loc+"/"+escapePointer(string(k)), base)
+	})
 }
 
 func displayLoc(ptr string) string {

@@ -333,3 +333,30 @@ func TestWorkBudget(t *testing.T) {
 		t.Errorf("shallow: %q", got)
 	}
 }
+
+// TestCompileAtOutsideRefs: a schema compiled at a pointer reaches $anchor
+// and $id targets elsewhere in the document, as it reaches JSON pointers;
+// anchors in data (const, enum, default, examples) are not targets, and
+// errors in parts never reached are not reported.
+func TestCompileAtOutsideRefs(t *testing.T) {
+	doc := `{"$defs": {
+	  "node": {"$anchor": "node", "type": "object", "required": ["id"]},
+	  "byid": {"$id": "https://example.test/tag", "type": "string", "maxLength": 3},
+	  "anc2": {"type": "object", "properties": {"n": {"$ref": "#node"}, "t": {"$ref": "https://example.test/tag"}}},
+	  "data": {"const": {"$anchor": "fake"}},
+	  "fake": {"type": "object", "properties": {"f": {"$ref": "#fake"}}},
+	  "broken": {"x-unknown": 1}
+	}}`
+	s, err := CompileAt([]byte(doc), "/$defs/anc2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Validate(mustRead(t, `{"n":{},"t":"long"}`), nil)
+	want := []Violation{{"/n", `required: missing property "id"`}, {"/t", "maxLength: 4 code points, at most 3"}}
+	if len(got) != 2 || got[0].Pointer != want[0].Pointer || got[1].Pointer != want[1].Pointer {
+		t.Errorf("Validate = %q; want violations at /n and /t", got)
+	}
+	if _, err := CompileAt([]byte(doc), "/$defs/fake"); err == nil || !strings.Contains(err.Error(), `no $anchor "fake"`) {
+		t.Errorf("an anchor inside const resolved: %v", err)
+	}
+}
