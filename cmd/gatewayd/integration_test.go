@@ -123,6 +123,9 @@ func TestPathBypass(t *testing.T) {
 			if tc.reason != "" && !strings.Contains(r.body, `"reason":"`+tc.reason+`"`) {
 				t.Errorf("GET %s: body %q lacks reason %s", tc.path, r.body, tc.reason)
 			}
+			if tc.status == 405 && r.headers["Allow"] != "POST" {
+				t.Errorf("GET %s: 405 with Allow %q, want POST", tc.path, r.headers["Allow"])
+			}
 		})
 	}
 	if admin.count() != 0 {

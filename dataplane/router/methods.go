@@ -155,3 +155,32 @@ func isToken(m string) bool {
 	}
 	return true
 }
+
+// header renders the set as an Allow header value: the registered methods
+// in a fixed order, HEAD with GET (a GET route answers HEAD), then the
+// others as configured. "" for any method (no 405 names it).
+func (s *methodSet) header() string {
+	if s.any {
+		return ""
+	}
+	var b strings.Builder
+	add := func(m string) {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(m)
+	}
+	for _, m := range [...]struct {
+		bit  uint16
+		name string
+	}{{mGET, "GET"}, {mHEAD, "HEAD"}, {mPOST, "POST"}, {mPUT, "PUT"}, {mDELETE, "DELETE"}, {mPATCH, "PATCH"},
+		{mOPTIONS, "OPTIONS"}, {mCONNECT, "CONNECT"}, {mTRACE, "TRACE"}} {
+		if s.mask&m.bit != 0 || m.bit == mHEAD && s.mask&mGET != 0 {
+			add(m.name)
+		}
+	}
+	for _, m := range s.other {
+		add(m)
+	}
+	return b.String()
+}

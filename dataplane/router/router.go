@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/edgeguard/edgeguard/dataplane/pathnorm"
@@ -125,6 +126,9 @@ type route[T any] struct {
 	kind    MatchKind
 	fold    bool
 	methods methodSet
+	// allow is the Allow header of a 405 this route decides: the methods
+	// of every route with its host, kind and key.
+	allow string
 }
 
 // hostGroup holds the routes of one host (or of no host), indexed by the
@@ -162,7 +166,56 @@ func New[T any](specs []Spec[T]) (*Table[T], error) {
 		return nil, errors.Join(errs...)
 	}
 	t.build()
+	t.buildAllow()
 	return t, nil
+}
+
+// buildAllow sets every route's allow: the union of the methods of the
+// routes that share its host, kind and key (compared as the route compares
+// paths), HEAD included where GET is, in a fixed order.
+func (t *Table[T]) buildAllow() {
+	type level struct {
+		host string
+		kind MatchKind
+		key  string
+	}
+	keyOf := func(r *route[T]) level {
+		k := r.key
+		if r.fold {
+			k = strings.ToLower(k)
+		}
+		return level{r.host, r.kind, k}
+	}
+	union := map[level]*methodSet{}
+	for i := range t.routes {
+		r := &t.routes[i]
+		u := union[keyOf(r)]
+		if u == nil {
+			u = &methodSet{}
+			union[keyOf(r)] = u
+		}
+		u.any = u.any || r.methods.any
+		u.mask |= r.methods.mask
+		for _, m := range r.methods.other {
+			if !slices.Contains(u.other, m) {
+				u.other = append(u.other, m)
+			}
+		}
+	}
+	for i := range t.routes {
+		t.routes[i].allow = union[keyOf(&t.routes[i])].header()
+	}
+}
+
+// AllowedMethods returns the Allow header value for a request that Match
+// answers MethodNotAllowed ("GET, HEAD, POST"), "" otherwise. It runs the
+// match again: only a 405 needs it.
+func (t *Table[T]) AllowedMethods(host, method, path []byte) string {
+	i, res := t.matchAll(host, method, path)
+	if res != MethodNotAllowed || i < 0 {
+		return ""
+	}
+	return t.routes[i].allow
 }
 
 func routeLabel(name string, i int) string {
@@ -359,8 +412,15 @@ const maxHostLen = 255
 // normalized (pathnorm.Normalize) and method upper-case as sent. Match does
 // not allocate.
 func (t *Table[T]) Match(host, method, path []byte) (value T, name string, res Result) {
+	return t.result(t.matchAll(host, method, path))
+}
+
+// matchAll is Match returning the deciding route's index: the matched
+// route, or for MethodNotAllowed one route of the level that refused the
+// method; -1 for NoRoute.
+func (t *Table[T]) matchAll(host, method, path []byte) (int, Result) {
 	if len(path) == 0 || path[0] != '/' {
-		return value, "", NoRoute
+		return -1, NoRoute
 	}
 	mbit := methodBit(method)
 	// Collect the host groups that apply, most specific first (the exact
@@ -386,7 +446,7 @@ func (t *Table[T]) Match(host, method, path []byte) (value T, name string, res R
 				}
 				if k == maxBatch {
 					if i, res := t.matchGroups(batch[:k], method, mbit, path); res != NoRoute {
-						return t.result(i, res)
+						return i, res
 					}
 					k = 0
 				}
@@ -398,7 +458,7 @@ func (t *Table[T]) Match(host, method, path []byte) (value T, name string, res R
 	if t.anyHost != nil {
 		if k == maxBatch {
 			if i, res := t.matchGroups(batch[:k], method, mbit, path); res != NoRoute {
-				return t.result(i, res)
+				return i, res
 			}
 			k = 0
 		}
@@ -406,9 +466,9 @@ func (t *Table[T]) Match(host, method, path []byte) (value T, name string, res R
 		k++
 	}
 	if k == 0 {
-		return value, "", NoRoute
+		return -1, NoRoute
 	}
-	return t.result(t.matchGroups(batch[:k], method, mbit, path))
+	return t.matchGroups(batch[:k], method, mbit, path)
 }
 
 // maxBatch is how many host groups one path walk serves. A request matches
@@ -528,13 +588,13 @@ func (t *Table[T]) anyKeyMatches(cands []int32, p []byte) bool {
 // over HEAD allowed through GET.
 func (t *Table[T]) resolve(cands []int32, method []byte, mbit uint16, p []byte) (int, Result) {
 	fallback := -1
-	seen := false
+	seen := -1 // a route whose key matched, for MethodNotAllowed
 	for _, ci := range cands {
 		r := &t.routes[ci]
 		if !r.keyMatches(p) {
 			continue
 		}
-		seen = true
+		seen = int(ci)
 		switch r.methods.allows(method, mbit) {
 		case allowed:
 			return int(ci), Matched
@@ -547,8 +607,8 @@ func (t *Table[T]) resolve(cands []int32, method []byte, mbit uint16, p []byte) 
 	switch {
 	case fallback >= 0:
 		return fallback, Matched
-	case seen:
-		return -1, MethodNotAllowed
+	case seen >= 0:
+		return seen, MethodNotAllowed
 	}
 	return -1, NoRoute
 }

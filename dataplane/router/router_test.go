@@ -214,6 +214,19 @@ func TestMatchMethods(t *testing.T) {
 		{name: "host route blocks host-less", host: "api.example.com", method: "GET", path: "/submit", wantRes: MethodNotAllowed},
 		{name: "other host", host: "www.example.com", method: "GET", path: "/submit", wantName: "submit", wantRes: Matched},
 	})
+	// A 405 names what the deciding level allows (RFC 9110 §15.5.6).
+	for _, tc := range []struct{ host, method, path, want string }{
+		{"", "POST", "/admin/users", "GET, HEAD"},
+		{"", "POST", "/admin/status", "GET, HEAD"},
+		{"", "MKCOL", "/dav/x", "GET, HEAD, PROPFIND"},
+		{"api.example.com", "GET", "/submit", "POST"},
+		{"", "GET", "/admin/users", ""}, // allowed: no 405
+		{"", "GET", "/nowhere", ""},     // the catch-all takes any method
+	} {
+		if got := tab.AllowedMethods([]byte(tc.host), []byte(tc.method), []byte(tc.path)); got != tc.want {
+			t.Errorf("AllowedMethods(%q, %s, %s) = %q, want %q", tc.host, tc.method, tc.path, got, tc.want)
+		}
+	}
 }
 
 func TestMatchNoRoutes(t *testing.T) {

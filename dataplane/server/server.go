@@ -291,6 +291,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 		return nil
 	case router.MethodNotAllowed:
 		pipeline.Deny(ctx, r, fasthttp.StatusMethodNotAllowed, pipeline.ReasonMethodNotAllowed)
+		// RFC 9110 §15.5.6: a 405 lists the methods the target allows.
+		if allow := p.Routes.AllowedMethods(ctx.Host(), ctx.Method(), routePath); allow != "" {
+			ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
+		}
 		return nil
 	}
 	r.RouteName = name
