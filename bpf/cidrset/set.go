@@ -97,13 +97,7 @@ func (s *Set) Cover() []Prefix {
 // [first, last], in order.
 func (s *Set) AppendCover(dst []Prefix, first, last Addr) []Prefix {
 	c := &s.cover
-	p, ok := c.floor(first)
-	if !ok {
-		p = pos{}
-	} else if c.at(p).Last().Less(first) {
-		p = c.next(p)
-	}
-	for ; c.valid(p) && !last.Less(c.at(p).Addr); p = c.next(p) {
+	for p := s.firstEnding(first); c.valid(p) && !last.Less(c.at(p).Addr); p = c.next(p) {
 		dst = append(dst, c.at(p))
 	}
 	return dst
@@ -112,13 +106,22 @@ func (s *Set) AppendCover(dst []Prefix, first, last Addr) []Prefix {
 // Intersects reports whether s holds an address in [first, last].
 func (s *Set) Intersects(first, last Addr) bool {
 	c := &s.cover
+	p := s.firstEnding(first)
+	return c.valid(p) && !last.Less(c.at(p).Addr)
+}
+
+// firstEnding is the position of the first cover CIDR that ends at or
+// after first.
+func (s *Set) firstEnding(first Addr) pos {
+	c := &s.cover
 	p, ok := c.floor(first)
 	if !ok {
-		p = pos{}
-	} else if c.at(p).Last().Less(first) {
-		p = c.next(p)
+		return pos{}
 	}
-	return c.valid(p) && !last.Less(c.at(p).Addr)
+	if c.at(p).Last().Less(first) {
+		return c.next(p)
+	}
+	return p
 }
 
 // Disjoint reports whether s and t share no address.
