@@ -460,7 +460,10 @@ func TestRedisClusterMode(t *testing.T) {
 	t.Cleanup(func() { _ = c.Close() })
 	tb, _ := store.Table("api", 100)
 	slots, _ := store.LeaseTable("api", 100)
-	l, err := ratelimit.NewLimit(tb, ratelimit.LimitConfig{Name: "api", Default: ratelimit.Windows{ratelimit.Minute: 10, ratelimit.Hour: 50},
+	// 10 an hour: no token comes back during the loop, however slow a
+	// loaded machine makes it (with 10 a minute, one every 6 s, a loop
+	// slowed to 12 s was granted 14 and the test failed).
+	l, err := ratelimit.NewLimit(tb, ratelimit.LimitConfig{Name: "api", Default: ratelimit.Windows{ratelimit.Hour: 10, ratelimit.Day: 50},
 		Thresholds: ratelimit.DefaultThresholds, Cluster: &ratelimit.ClusterConfig{Key: "api", Leaser: c, Slots: slots, Gateways: 1,
 			LeaseMin: 1, LeaseMax: 1, LeaseHorizon: 100 * time.Millisecond, LeaseTTL: time.Second}})
 	if err != nil {
