@@ -103,14 +103,18 @@ func TestRequestRules(t *testing.T) {
 	// does for large uploads) must get the 413 instead of a 100 that
 	// invites the body: sent after a 100, the body meets a closed
 	// connection, whose reset can cost the client the 413 itself.
+	// So must one whose head already fails a check that needs no body.
 	for _, tc := range []struct {
 		name   string
 		length int
-		first  int // status of the first response
+		ctype  string
+		first  int    // status of the first response
+		reason string // of a refusal
 	}{
-		{"over the route limit", 10000000, 413},
-		{"over the server limit", 10000000, 413},
-		{"under the limit", 7, 100},
+		{"over the route limit", 10000000, "application/json", 413, "body_too_large"},
+		{"over the server limit", 10000000, "application/json", 413, "body_too_large"},
+		{"media type refused", 7, "application/xml", 415, "media_type_unsupported"},
+		{"under the limit", 7, "application/json", 100, ""},
 	} {
 		t.Run("expect 100-continue, "+tc.name, func(t *testing.T) {
 			path := "/orders"
@@ -123,7 +127,7 @@ func TestRequestRules(t *testing.T) {
 			}
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-			io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: "+
+			io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: gw.test\r\nContent-Type: "+tc.ctype+"\r\nExpect: 100-continue\r\nContent-Length: "+
 				strconv.Itoa(tc.length)+"\r\n\r\n")
 			br := bufio.NewReader(c)
 			resp, err := http.ReadResponse(br, nil)
@@ -135,8 +139,8 @@ func TestRequestRules(t *testing.T) {
 			}
 			if tc.first != 100 {
 				b, _ := io.ReadAll(resp.Body)
-				if !strings.Contains(string(b), "body_too_large") {
-					t.Errorf("body %q lacks body_too_large", b)
+				if !strings.Contains(string(b), tc.reason) {
+					t.Errorf("body %q lacks %s", b, tc.reason)
 				}
 				return
 			}

@@ -341,6 +341,39 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 	return pipeline.Continue
 }
 
+// CheckHead implements pipeline.HeadChecker: a credential in the query
+// (400), a missing client certificate the route demands, or no credential
+// of any kind the route takes (401) are refused from the head. Whether a
+// credential is valid is left to Handle (an HMAC signature covers the body).
+func (st *Stage) CheckHead(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	h := &ctx.Request.Header
+	if st.queryKeys != nil && apikey.QueryLeak(ctx.URI().QueryString(), st.queryKeys) {
+		return st.deny(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonCredentialInQuery, ErrKeyInQuery, nil)
+	}
+	if st.needCert {
+		if _, err := st.s.Certs.Identify(ctx); err != nil {
+			return st.deny(ctx, r, fasthttp.StatusUnauthorized, pipeline.ReasonUnauthenticated, err, st.challengeCert)
+		}
+	}
+	auth := h.PeekBytes(strAuthorization)
+	found := st.methods&MethodHMAC != 0 && hmacsig.HasScheme(auth)
+	if !found && st.methods&MethodJWT != 0 {
+		tok, _ := st.token(h, auth)
+		found = tok != nil
+	}
+	if !found && st.methods&MethodAPIKey != 0 {
+		found = len(h.PeekBytes(st.keyHeader)) > 0
+	}
+	if !found && st.methods&MethodCert != 0 {
+		_, err := st.s.Certs.Identify(ctx)
+		found = !errors.Is(err, certauth.ErrNoCert)
+	}
+	if !found {
+		return st.deny(ctx, r, fasthttp.StatusUnauthorized, pipeline.ReasonUnauthenticated, ErrMissing, st.challengeMissing)
+	}
+	return pipeline.Continue
+}
+
 var bearerPrefix = []byte("bearer ")
 
 // token finds the bearer token: in the configured header (with the Bearer

@@ -179,6 +179,22 @@ func TestStage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The head check refuses exactly what needs no body: a missing
+			// credential, a key in the query, a missing certificate; and
+			// leaves the request as it was.
+			hctx := tc.ctx(t)
+			before := hctx.Request.Header.String()
+			hr := &pipeline.Request{Path: hctx.URI().Path()}
+			hv := st.CheckHead(hctx, hr)
+			fromHead := tc.detail == "credentials_missing" || tc.detail == "api_key_in_query" || tc.detail == "cert_missing"
+			switch {
+			case fromHead && (hv != pipeline.Done || hctx.Response.StatusCode() != tc.status || hr.Detail != tc.detail):
+				t.Errorf("CheckHead: %v %d %q, want %d %q", hv, hctx.Response.StatusCode(), hr.Detail, tc.status, tc.detail)
+			case !fromHead && hv != pipeline.Continue:
+				t.Errorf("CheckHead refused (%q) what only Handle can decide", hr.Detail)
+			case hctx.Request.Header.String() != before:
+				t.Error("CheckHead changed the request")
+			}
 			ctx := tc.ctx(t)
 			r := &pipeline.Request{Path: ctx.URI().Path()}
 			v := st.Handle(ctx, r)

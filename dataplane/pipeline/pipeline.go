@@ -33,6 +33,16 @@ type Stage interface {
 	Handle(ctx *fasthttp.RequestCtx, r *Request) Verdict
 }
 
+// HeadChecker is implemented by stages that can refuse a request from its
+// head alone. The server asks them, in stage order, when a client sends
+// "Expect: 100-continue", so that the refusal comes instead of a 100 that
+// would invite the body. CheckHead changes nothing in the request; it
+// writes the response (as Handle would) and returns Done when it refuses,
+// else Continue. Handle still runs every check once the body is in.
+type HeadChecker interface {
+	CheckHead(ctx *fasthttp.RequestCtx, r *Request) Verdict
+}
+
 // ResponseObserver is implemented by stages that need to see the outcome of
 // a request (e.g. login protection counting upstream 401s). The server calls
 // ObserveResponse, in reverse stage order, for every stage of the route whose

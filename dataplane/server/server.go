@@ -134,20 +134,67 @@ func (s *Server) bodyLimit(p *policy.Policy, h *fasthttp.RequestHeader) int {
 // 413 itself), else 100.
 func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
 	h := &ctx.Request.Header
-	if cl := h.ContentLength(); cl > 0 && cl > s.bodyLimit(s.policies.Current(), h) {
+	p := s.policies.Current()
+	if cl := h.ContentLength(); cl > 0 && cl > s.bodyLimit(p, h) {
 		s.handleParseError(ctx, fasthttp.ErrBodyTooLarge)
 		return fasthttp.StatusRequestEntityTooLarge
 	}
+	if status := s.headRefusal(ctx, p); status != 0 {
+		return status
+	}
 	return fasthttp.StatusContinue
+}
+
+// headRefusal asks the request's route's stages that can decide from the
+// head (pipeline.HeadChecker: a missing credential, a media type the route
+// refuses) before the 100 that would invite the body; a refusal is
+// answered, logged and counted like any other, and the connection closed
+// (the client may have started sending). It returns the refusal's status,
+// or 0.
+func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy) int {
+	rt, name := s.routeOf(p, &ctx.Request.Header)
+	if rt == nil {
+		return 0
+	}
+	r := s.requests.Get().(*pipeline.Request)
+	defer s.requests.Put(r)
+	r.Reset()
+	r.Start = time.Now()
+	r.PeerIP = peerIP(ctx)
+	r.ClientIP = r.PeerIP
+	r.TLS = ctx.IsTLS()
+	r.RouteName = name
+	for _, st := range rt.Stages {
+		hc, ok := st.(pipeline.HeadChecker)
+		if !ok || hc.CheckHead(ctx, r) == pipeline.Continue {
+			continue
+		}
+		status := ctx.Response.StatusCode()
+		headers.NewRequestID(r)
+		ctx.SetConnectionClose()
+		p.Headers.HandleResponse(ctx, r)
+		s.finish(ctx, r, p, rt)
+		return status
+	}
+	return 0
 }
 
 // routeBodyLimit routes a request head as the handler will (normalized
 // path, parameters cut) and returns its route's body limit, 0 when it has
 // none or the request matches no route (the handler refuses it anyway).
 func (s *Server) routeBodyLimit(p *policy.Policy, h *fasthttp.RequestHeader) int {
+	if rt, _ := s.routeOf(p, h); rt != nil {
+		return rt.MaxBodyBytes
+	}
+	return 0
+}
+
+// routeOf routes a request head as the handler will; nil when it matches
+// no route.
+func (s *Server) routeOf(p *policy.Policy, h *fasthttp.RequestHeader) (*policy.Route, string) {
 	path := requestPath(h.RequestURI())
 	if path == nil {
-		return 0
+		return nil, ""
 	}
 	bp := s.scratch.Get().(*[]byte)
 	buf, err := pathnorm.NormalizeMode((*bp)[:0], path, p.PathMode|pathnorm.AllowParams)
@@ -157,16 +204,17 @@ func (s *Server) routeBodyLimit(p *policy.Policy, h *fasthttp.RequestHeader) int
 		norm = buf[len(norm):]
 	}
 	var rt *policy.Route
+	var name string
 	res := router.NoRoute
 	if err == nil {
-		rt, _, res = p.Routes.Match(h.Host(), h.Method(), norm)
+		rt, name, res = p.Routes.Match(h.Host(), h.Method(), norm)
 	}
 	*bp = buf[:0]
 	s.scratch.Put(bp)
 	if res != router.Matched {
-		return 0
+		return nil, ""
 	}
-	return rt.MaxBodyBytes
+	return rt, name
 }
 
 // requestPath returns the path of a request-target: origin form up to the

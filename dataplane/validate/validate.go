@@ -126,6 +126,20 @@ func (s *Stage) Name() string { return "validate" }
 
 // Handle implements pipeline.Stage.
 func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	if v := s.CheckHead(ctx, r); v != pipeline.Continue {
+		return v
+	}
+	if s.body != nil {
+		return s.body.Check(ctx, r)
+	}
+	return pipeline.Continue
+}
+
+// CheckHead implements pipeline.HeadChecker: the limits on the
+// request-target, header count, query parameters and body size, and the
+// body's media type and coding, all read from the head (a body that
+// arrived counts for the size).
+func (s *Stage) CheckHead(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
 	req := &ctx.Request
 	h := &req.Header
 	if s.maxURI > 0 && len(h.RequestURI()) > s.maxURI {
@@ -158,9 +172,6 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 				return refuse(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailMediaTypeOther)
 			}
 		}
-	}
-	if s.body != nil {
-		return s.body.Check(ctx, r)
 	}
 	return pipeline.Continue
 }
