@@ -150,6 +150,7 @@ func (p *Pool) forward(ctx *fasthttp.RequestCtx, r *pipeline.Request, path []byt
 			if t.failures.Load() != 0 {
 				t.failures.Store(0)
 			}
+			dropTrailers(&resp.Header)
 			answered = true
 			break
 		}
@@ -192,6 +193,22 @@ func (p *Pool) forward(ctx *fasthttp.RequestCtx, r *pipeline.Request, path []byt
 		req.Header.SetProtocolBytes(strHTTP10)
 	}
 	return verdict
+}
+
+// dropTrailers removes the trailer fields of an upstream's chunked
+// response. The client gets the body with a Content-Length, and fasthttp
+// would write them as ordinary header fields, past the response header
+// scrubbing, which reads the header section only (an upstream's
+// X-Powered-By or an internal address in a trailer reached the client).
+func dropTrailers(h *fasthttp.ResponseHeader) {
+	keys := h.PeekTrailerKeys()
+	if len(keys) == 0 {
+		return
+	}
+	for _, k := range keys {
+		h.DelBytes(k) // the header section's field of that name too: the same data
+	}
+	h.Del(fasthttp.HeaderTrailer)
 }
 
 // do sends req to t: pipelined when t pipelines and req may be, else (and

@@ -496,3 +496,51 @@ func TestStaleKeepAliveConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestTrailersDropped: the trailer fields of an upstream's chunked response
+// do not reach the client, where they would arrive as header fields that
+// the response scrubbing never saw.
+func TestTrailersDropped(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					var req fasthttp.Request
+					if req.Read(br) != nil {
+						return
+					}
+					c.Write([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\nX-Kept: yes\r\n\r\n" +
+						"2\r\nok\r\n0\r\nX-T: secret\r\nX-Powered-By: PHP/5.1\r\nX-Backend: 10.0.0.9\r\n\r\n"))
+				}
+			}()
+		}
+	}()
+	p := newTestPool(t, PoolConfig{Targets: []string{ln.Addr().String()}})
+	gw := startGateway(t, &Stage{Pool: p})
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + gw.addr + "/sec")
+	if err := gw.client.Do(req, resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != 200 || string(resp.Body()) != "ok" || string(resp.Header.Peek("X-Kept")) != "yes" {
+		t.Fatalf("status %d body %q X-Kept %q", resp.StatusCode(), resp.Body(), resp.Header.Peek("X-Kept"))
+	}
+	for _, name := range []string{"X-T", "X-Powered-By", "X-Backend", "Trailer"} {
+		if v := resp.Header.Peek(name); v != nil {
+			t.Errorf("%s: %q reached the client", name, v)
+		}
+	}
+}
