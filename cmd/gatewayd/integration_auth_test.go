@@ -327,10 +327,24 @@ auth:
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			req.SetRequestURI("https://" + g.data + tc.uri)
+			before := g.metrics(t)
 			err := c.DoTimeout(req, resp, 5*time.Second)
 			if tc.status == 0 {
 				if err == nil {
 					t.Fatalf("handshake accepted: %d %s", resp.StatusCode(), resp.Body())
+				}
+				// A failed handshake is no request: counted as such, not
+				// as a denied GET / with header_invalid.
+				after := g.metrics(t)
+				n0, _ := metricValue(before, "edgeguard_tls_handshake_failures_total")
+				n1, _ := metricValue(after, "edgeguard_tls_handshake_failures_total")
+				if n1 <= n0 { // the client may try more than once
+					t.Errorf("edgeguard_tls_handshake_failures_total did not rise (%v -> %v)", n0, n1)
+				}
+				d0, _ := metricValue(before, `edgeguard_denied_total{reason="header_invalid"}`)
+				d1, _ := metricValue(after, `edgeguard_denied_total{reason="header_invalid"}`)
+				if d1 != d0 {
+					t.Errorf("the failed handshake was counted as a denied request: header_invalid %v -> %v", d0, d1)
 				}
 				return
 			}

@@ -8,6 +8,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeguard/edgeguard/dataplane/accesslog"
@@ -464,6 +466,14 @@ func (s *Server) emit(r *pipeline.Request, status int, identity string) {
 // or headers, malformed request line) with the gateway's standard error and
 // logs them like any other request.
 func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
+	if tlsHandshakeFailed(ctx.Conn()) {
+		// No request was read (a client certificate refused, plain HTTP
+		// or an old protocol on a TLS port): nothing to answer over the
+		// failed session, and no request to log or count as denied.
+		tlsHandshakeFailures.Inc()
+		ctx.SetConnectionClose()
+		return
+	}
 	p := s.policies.Current()
 	r := s.requests.Get().(*pipeline.Request)
 	r.Reset()
@@ -492,6 +502,15 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	p.Headers.HandleResponse(ctx, r)
 	s.finish(ctx, r, p, nil)
 	s.requests.Put(r)
+}
+
+var tlsHandshakeFailures = metrics.NewCounter(`edgeguard_tls_handshake_failures_total`)
+
+// tlsHandshakeFailed reports whether c is a TLS connection (a *tls.Conn,
+// or the guard's TLSConn over one) whose handshake did not complete.
+func tlsHandshakeFailed(c net.Conn) bool {
+	tc, ok := c.(interface{ ConnectionState() tls.ConnectionState })
+	return ok && !tc.ConnectionState().HandshakeComplete
 }
 
 // dropConn is the hijack handler of a Close verdict: fasthttp closes the
