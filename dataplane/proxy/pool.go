@@ -101,7 +101,7 @@ type PoolConfig struct {
 // TargetStatus is a snapshot of one target for the status API.
 type TargetStatus struct {
 	Address             string
-	Healthy             bool      // by active health checks; always true without them
+	Healthy             bool      // takes requests: healthy by active checks (true without them) and not ejected
 	EjectedUntil        time.Time // zero when the target is not passively ejected
 	InFlight            int
 	ConsecutiveFailures int // transport failures in a row, reset by a success
@@ -290,7 +290,10 @@ func (p *Pool) Status() []TargetStatus {
 			ConsecutiveFailures: int(t.failures.Load()),
 		}
 		if u := t.ejectedUntil.Load(); u > now {
+			// As edgeguard_upstream_healthy_targets counts it: an ejected
+			// target takes no requests.
 			s.EjectedUntil = epoch.Add(time.Duration(u))
+			s.Healthy = false
 		}
 		out[i] = s
 	}

@@ -139,8 +139,8 @@ func TestPassiveEjectionAndRecovery(t *testing.T) {
 		}
 	}
 	s := statusOf(p, flaky)
-	if s.EjectedUntil.IsZero() || s.ConsecutiveFailures != 2 {
-		t.Fatalf("flaky target status %+v, want ejected after 2 failures", s)
+	if s.EjectedUntil.IsZero() || s.ConsecutiveFailures != 2 || s.Healthy {
+		t.Fatalf("flaky target status %+v, want ejected (and so not healthy) after 2 failures", s)
 	}
 	if got := counterValue(ejections) - ejectionsBefore; got != 1 {
 		t.Errorf("ejections = %d, want 1", got)
