@@ -201,7 +201,7 @@ func (st *Stage) reject(ctx *fasthttp.RequestCtx, r *pipeline.Request, res Resul
 	var buf [20]byte
 	ctx.Response.Header.SetCanonical(hdrRetryAfter, strconv.AppendInt(buf[:0], ceilSeconds(res.Wait), 10))
 	if st.headers {
-		st.writeHeaders(ctx, r, key, now)
+		st.writeHeaders(ctx, r, key, now, &res)
 	}
 	return v
 }
@@ -277,7 +277,7 @@ func (st *Stage) ObserveResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) 
 	if !st.headers || r.Reason != pipeline.ReasonNone {
 		return
 	}
-	st.writeHeaders(ctx, r, st.store.Key(r, st.v6bits), st.store.Now(r.Start))
+	st.writeHeaders(ctx, r, st.store.Key(r, st.v6bits), st.store.Now(r.Start), nil)
 }
 
 var (
@@ -291,8 +291,11 @@ var (
 // writeHeaders describes the most used window among the route's enforced
 // limits: X-RateLimit-Limit/-Remaining/-Reset (reset in seconds until the
 // window is full again), the IETF RateLimit item for that window, and
-// RateLimit-Policy listing every window.
-func (st *Stage) writeHeaders(ctx *fasthttp.RequestCtx, r *pipeline.Request, key uint64, now int64) {
+// RateLimit-Policy listing every window. On a refusal (refused set) they
+// describe the window that refused instead, with nothing remaining and the
+// reset of Retry-After: another window's figures on a 429 would read as
+// requests left.
+func (st *Stage) writeHeaders(ctx *fasthttp.RequestCtx, r *pipeline.Request, key uint64, now int64, refused *Result) {
 	var u usage
 	var pbuf [512]byte
 	pol := pbuf[:0]
@@ -310,6 +313,10 @@ func (st *Stage) writeHeaders(ctx *fasthttp.RequestCtx, r *pipeline.Request, key
 			pol = append(pol, ", "...)
 		}
 		pol = append(pol, rs.policy...)
+	}
+	if refused != nil && refused.win != nil {
+		w := refused.win
+		u = usage{limit: w.grant.N, remaining: 0, reset: ceilSeconds(refused.Wait), name: w.quoted}
 	}
 	if u.name == "" {
 		return

@@ -309,6 +309,36 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
+// TestHeadersOnRefusal: a 429 describes the window that refused it, with
+// nothing remaining and the reset of Retry-After, whichever window is the
+// most used otherwise (a refused request takes no token, so another window
+// could read as having requests left).
+func TestHeadersOnRefusal(t *testing.T) {
+	f := newFixture(t, fixtureOpts{headers: true}, LimitConfig{Name: "t", Default: Windows{Second: 2, Minute: 5}})
+	limits := map[string]string{"t/second": "2", "t/minute": "5"}
+	refusals := map[string]int{}
+	for i := 0; i < 40; i++ {
+		o := f.do()
+		f.now += 150 * time.Millisecond
+		if o.status != 429 {
+			continue
+		}
+		refusals[o.detail]++
+		want := map[string]string{
+			"X-Ratelimit-Limit": limits[o.detail], "X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": o.retryAfter,
+			"Ratelimit": `"` + o.detail + `";r=0;t=` + o.retryAfter,
+		}
+		for k, v := range want {
+			if o.headers[k] != v {
+				t.Fatalf("429 from %s: %s = %q, want %q (headers %v)", o.detail, k, o.headers[k], v, o.headers)
+			}
+		}
+	}
+	if refusals["t/second"] == 0 || refusals["t/minute"] == 0 {
+		t.Fatalf("refusals by window %v: want both windows to refuse", refusals)
+	}
+}
+
 func TestHeadersReportHourWhenItIsTheMostUsed(t *testing.T) {
 	f := newFixture(t, fixtureOpts{headers: true}, LimitConfig{Name: "h", Default: Windows{Second: 100, Hour: 10}})
 	for i := 0; i < 4; i++ {
