@@ -19,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/edgeguard/edgeguard/policy/mgmt/api"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -222,6 +224,13 @@ func parseArgs(args []string) (*options, []string, error) {
 		// for nothing: refuse it rather than guess.
 		if f.Name == "for" && o.banFor <= 0 && bad == nil {
 			bad = fmt.Errorf("--for must be positive, got %s (leave it out for xdp.ban_default)", o.banFor)
+		}
+		// 0 is what an absent flag leaves: given, it is a mistake.
+		if f.Name == "rows" && o.rows <= 0 && bad == nil {
+			bad = fmt.Errorf("--rows must be 1 to %d, got %d", api.TopMax, o.rows)
+		}
+		if f.Name == "interval" && o.interval <= 0 && bad == nil {
+			bad = fmt.Errorf("--interval must be positive, got %s", o.interval)
 		}
 	})
 	return o, pos, bad

@@ -24,6 +24,8 @@ func TestTopArgs(t *testing.T) {
 	}{
 		{"arguments", []string{"top", "extra"}, exitUsage, "top takes no arguments"},
 		{"too many rows", []string{"top", "--rows", "65"}, exitUsage, "--rows must be 1 to 64"},
+		{"no rows", []string{"top", "--rows", "0"}, exitUsage, "--rows must be 1 to 64, got 0"},
+		{"no interval", []string{"top", "--interval", "0s"}, exitUsage, "--interval must be positive"},
 		{"flag of top elsewhere", []string{"status", "--once"}, exitUsage, `--once is a flag of "top"`},
 		{"two targets", []string{"top", "--once", "--target", "127.0.0.1:1,127.0.0.1:2"}, exitUsage, "top reads one target, got 2"},
 		{"unreachable", []string{"top", "--once", "--target", "127.0.0.1:1", "--timeout", "2s"}, exitUnreachable, "connection refused"},
