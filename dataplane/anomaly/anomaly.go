@@ -365,8 +365,13 @@ func (d *Detector) raise(detector string, typ secevent.Type, route string, clien
 			e.Source, e.Until = enforce.FormatSource(src), until
 		}
 	}
-	d.log.Warn("anomaly detected", "detector", detector, "route", route, "client", client, "identity", identity,
-		"reason", reason, "detail", detail, "banned_until", e.Until)
+	if e.Until.IsZero() {
+		d.log.Warn("anomaly detected", "detector", detector, "route", route, "client", client, "identity", identity,
+			"reason", reason, "detail", detail)
+	} else {
+		d.log.Warn("anomaly detected", "detector", detector, "route", route, "client", client, "identity", identity,
+			"reason", reason, "detail", detail, "banned_until", e.Until)
+	}
 	d.report(&e)
 }
 
