@@ -146,14 +146,7 @@ func TestInvalid(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			doc := validBase
-			if tc.replace[0] != "" {
-				if !strings.Contains(doc, tc.replace[0]) {
-					t.Fatalf("test bug: %q not in base", tc.replace[0])
-				}
-				doc = strings.Replace(doc, tc.replace[0], tc.replace[1], 1)
-			}
-			doc += tc.append
+			doc := baseWith(t, tc.replace, tc.append)
 			_, err := Parse([]byte(doc), "yaml", "test")
 			if err == nil {
 				t.Fatalf("Parse accepted invalid config:\n%s", doc)
@@ -356,4 +349,18 @@ routes: [{name: r, path: /, upstream: a, validate: {json_schema_file: ../schemas
 			t.Errorf("path %q, want %q", tc.got, tc.want)
 		}
 	}
+}
+
+// baseWith is validBase with replace[0] replaced by replace[1] (when set)
+// and extra appended.
+func baseWith(t *testing.T, replace [2]string, extra string) string {
+	t.Helper()
+	doc := validBase
+	if replace[0] != "" {
+		if !strings.Contains(doc, replace[0]) {
+			t.Fatalf("test bug: %q not in base", replace[0])
+		}
+		doc = strings.Replace(doc, replace[0], replace[1], 1)
+	}
+	return doc + extra
 }

@@ -25,14 +25,7 @@ func TestQAFindings(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			doc := validBase
-			if tc.replace[0] != "" {
-				if !strings.Contains(doc, tc.replace[0]) {
-					t.Fatalf("test bug: %q not in base", tc.replace[0])
-				}
-				doc = strings.Replace(doc, tc.replace[0], tc.replace[1], 1)
-			}
-			_, err := Parse([]byte(doc+tc.append), "yaml", "test")
+			_, err := Parse([]byte(baseWith(t, tc.replace, tc.append)), "yaml", "test")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("want error containing %q, got %v", tc.want, err)
 			}
