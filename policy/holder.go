@@ -87,8 +87,8 @@ type ReloadResult struct {
 	Swapped bool   // a new policy is running
 	Version uint64 // the running policy's version after the reload
 	// RestartRequired are the restart-only keys (RestartOnlyKeys) this
-	// reload changed; RestartPending are all those whose configured value
-	// differs from the one in effect since the start.
+	// reload changed to a value not in effect; RestartPending are all those
+	// whose configured value differs from the one in effect since the start.
 	RestartRequired []string
 	RestartPending  []string
 }
@@ -128,13 +128,21 @@ func (h *Holder) Reload(trigger string) (ReloadResult, error) {
 		p.Close()
 		return h.failed(old, trigger, err)
 	}
-	restart := restartOnly(old.Config, p.Config)
+	changed := restartOnly(old.Config, p.Config)
 	h.logPublicChange(old.Config.Management.Public, p.Config.Management.Public)
 	h.publish(p)
 	reloadsOK.Inc()
 	h.reloadEvent(trigger, "applied", p.Version, nil)
 	h.log.Info("config reloaded", "trigger", trigger, "version", p.Version, "source", p.Source, "digest", p.Digest[:12])
 	pending := h.RestartPending()
+	// A key this reload changed back to the value in effect needs no
+	// restart: only those still pending are reported.
+	var restart []string
+	for _, k := range changed {
+		if slices.Contains(pending, k) {
+			restart = append(restart, k)
+		}
+	}
 	if len(restart) > 0 {
 		h.log.Warn("config keys changed that take effect only after a restart: restart gatewayd to apply them", "keys", restart, "restart_pending", pending)
 	}
