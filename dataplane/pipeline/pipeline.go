@@ -104,6 +104,12 @@ type Request struct {
 	// Notice is what a stage did to a request it let pass that the
 	// security event stream records; NoticeNone otherwise.
 	Notice Notice
+
+	// BanSource and BanUntil name the ban this request caused (the
+	// source as enforce.FormatSource writes it), for its security event;
+	// empty when it caused none.
+	BanSource string
+	BanUntil  time.Time
 }
 
 // Notice is a security-relevant fact about a request that was not denied.

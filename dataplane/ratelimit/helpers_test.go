@@ -109,6 +109,8 @@ type outcome struct {
 	retryAfter string
 	headers    map[string]string
 	delay      time.Duration
+	banSource  string    // the ban this request caused, for its event
+	banUntil   time.Time //
 }
 
 type reqOpt func(r *pipeline.Request)
@@ -142,7 +144,8 @@ func (f *fixture) do(opts ...reqOpt) outcome {
 	}
 	f.stage.ObserveResponse(&ctx, r)
 	out := outcome{verdict: v, status: ctx.Response.StatusCode(), reason: r.Reason, detail: r.Detail,
-		retryAfter: string(ctx.Response.Header.Peek("Retry-After")), headers: map[string]string{}}
+		retryAfter: string(ctx.Response.Header.Peek("Retry-After")), headers: map[string]string{},
+		banSource: r.BanSource, banUntil: r.BanUntil}
 	for _, k := range []string{"X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset", "Ratelimit", "Ratelimit-Policy"} {
 		if v := ctx.Response.Header.Peek(k); v != nil {
 			out.headers[k] = string(v)

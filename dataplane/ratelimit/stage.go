@@ -223,7 +223,9 @@ func (st *Stage) burst(ctx *fasthttp.RequestCtx, r *pipeline.Request, res Result
 	}
 	r.Reason = pipeline.ReasonBurstBanned
 	r.Detail = res.Detail()
-	st.ban(r.ClientIP, r.Detail, r.RequestID, now)
+	if src, until, ok := st.ban(r.ClientIP, r.Detail, r.RequestID, now); ok {
+		r.BanSource, r.BanUntil = enforce.FormatSource(src), st.store.epoch.Add(time.Duration(until))
+	}
 	return pipeline.Close
 }
 
@@ -234,14 +236,15 @@ func seconds(ns int64) uint32 { return uint32(ns/int64(time.Second)) + 1 }
 // banBits bits, so that a host cannot rotate through its /64 past the ban),
 // at most once per ban period per source (banMemo). Without an enforcer
 // the memo still records the ban, so the source's requests on open
-// connections are closed for the ban period.
-func (st *Stage) ban(addr netip.Addr, detail string, reqID []byte, now int64) {
+// connections are closed for the ban period. It returns the source and
+// the ban's end (store time) when this call issued the ban.
+func (st *Stage) ban(addr netip.Addr, detail string, reqID []byte, now int64) (netip.Prefix, int64, bool) {
 	if !addr.IsValid() {
-		return
+		return netip.Prefix{}, 0, false
 	}
 	until := now + st.banFor
 	if !st.store.bans.claim(st.store.IPKey(addr, st.banBits), seconds(now), seconds(until)) || st.enforcer == nil {
-		return
+		return netip.Prefix{}, 0, false
 	}
 	src := enforce.Host(addr)
 	if src.Addr().Is6() {
@@ -263,6 +266,7 @@ func (st *Stage) ban(addr netip.Addr, detail string, reqID []byte, now int64) {
 		st.log.Warn("rate limit: burst offender banned", "client", addr, "source", enforce.FormatSource(src), "route", st.route, "limit", detail,
 			"request_id", string(reqID), "duration", time.Duration(st.banFor).String(), "enforcer", st.enforcer.Mode(), "ban_lines_suppressed", suppressed)
 	}
+	return src, until, err == nil
 }
 
 // delay waits out res.Wait unless too many requests already wait.

@@ -411,22 +411,29 @@ func TestBanRepeatsAfterExpiry(t *testing.T) {
 // escapes the ban nor costs another ban entry.
 func TestIPv6BanCoversTheNetwork(t *testing.T) {
 	f := newFixture(t, fixtureOpts{}, LimitConfig{Name: "v6", Default: Windows{Second: 1}, BurstBan: true})
-	for i := 0; f.do(from("2001:db8:1:2::1")).verdict != pipeline.Close; i++ {
+	var closed outcome
+	for i := 0; closed.verdict != pipeline.Close; i++ {
 		if i > 100 {
 			t.Fatal("never banned")
 		}
+		closed = f.do(from("2001:db8:1:2::1"))
 	}
 	bans, _ := f.enf.Bans()
 	if len(bans) != 1 || bans[0].Source != netip.MustParsePrefix("2001:db8:1:2::/64") {
 		t.Fatalf("bans %v, want the /64", bans)
+	}
+	// The request that caused the ban names it for its security event.
+	if closed.banSource != enforce.FormatSource(bans[0].Source) || !closed.banUntil.Equal(bans[0].Until) {
+		t.Errorf("ban of the closing request %q until %v, want %q until %v", closed.banSource, closed.banUntil,
+			enforce.FormatSource(bans[0].Source), bans[0].Until)
 	}
 	for _, hop := range []string{"2001:db8:1:2::2", "2001:db8:1:2:ffff:1:2:3"} {
 		if r := f.enf.Check(netip.MustParseAddr(hop)); r != enforce.ReasonDropBanned {
 			t.Errorf("%s inside the banned /64: %v", hop, r)
 		}
 		f.now += 10 * time.Second // quota recovered: only the ban can close it
-		if o := f.do(from(hop)); o.verdict != pipeline.Close || o.detail != "source_banned" {
-			t.Errorf("request from %s on an open connection: %v %q, want closed as banned", hop, o.verdict, o.detail)
+		if o := f.do(from(hop)); o.verdict != pipeline.Close || o.detail != "source_banned" || o.banSource != "" {
+			t.Errorf("request from %s on an open connection: %v %q (ban %q), want closed as banned, no new ban", hop, o.verdict, o.detail, o.banSource)
 		}
 	}
 	if n := f.enf.bans.Load(); n != 1 {

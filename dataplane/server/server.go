@@ -458,6 +458,8 @@ func (s *Server) emit(r *pipeline.Request, status int, identity string) {
 		Detail:    r.Detail,
 		Status:    status,
 		Location:  r.Location,
+		Source:    r.BanSource,
+		Until:     r.BanUntil,
 	}
 	s.events.Emit(&e)
 }
