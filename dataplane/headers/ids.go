@@ -12,17 +12,7 @@ const MaxRequestIDLen = 128
 // letters, digits, '.', '_', ':' and '-'. None of them needs escaping in
 // JSON, in a log line or in a header, so the ID can be copied verbatim into
 // error bodies and access logs.
-var requestIDByte = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	t['.'], t['_'], t[':'], t['-'] = true, true, true, true
-	return t
-}()
+var requestIDByte = alnumAnd("._:-")
 
 // validRequestID reports whether a client-supplied request ID is kept.
 func validRequestID(b []byte) bool {

@@ -109,15 +109,4 @@ func validHost(host []byte) bool {
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 // hostByte: RFC 3986 reg-name bytes (unreserved, sub-delims, '%').
-var hostByte = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range []byte("-._~!$&'()*+,;=%") {
-		t[c] = true
-	}
-	return t
-}()
+var hostByte = alnumAnd("-._~!$&'()*+,;=%")
