@@ -116,15 +116,22 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 }
 
 // bodyLimit is the body limit of a request head: its route's own, else the
-// server's.
+// server's. A route's own limit must hold before the body is read: a
+// declared length over it gets 413 at once, a chunked body as soon as it
+// passes it. The head is routed only when some route has a limit.
 func (s *Server) bodyLimit(p *policy.Policy, h *fasthttp.RequestHeader) int {
-	if p.RouteBodyLimits {
-		// A route's own limit must hold before the body is read: a declared
-		// length over it gets 413 at once, a chunked body as soon as it
-		// passes it.
-		if l := s.routeBodyLimit(p, h); l > 0 {
-			return l
-		}
+	if !p.RouteBodyLimits {
+		return p.Limits.MaxRequestBodyBytes
+	}
+	rt, _ := s.routeOf(p, h)
+	return limitOf(p, rt)
+}
+
+// limitOf is the body limit of a request routed to rt (nil: no route, which
+// the handler refuses anyway): the route's own, else the server's.
+func limitOf(p *policy.Policy, rt *policy.Route) int {
+	if p.RouteBodyLimits && rt != nil && rt.MaxBodyBytes > 0 {
+		return rt.MaxBodyBytes
 	}
 	return p.Limits.MaxRequestBodyBytes
 }
@@ -137,12 +144,15 @@ func (s *Server) bodyLimit(p *policy.Policy, h *fasthttp.RequestHeader) int {
 func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
 	h := &ctx.Request.Header
 	p := s.policies.Current()
-	if cl := h.ContentLength(); cl > 0 && cl > s.bodyLimit(p, h) {
+	rt, name := s.routeOf(p, h)
+	if cl := h.ContentLength(); cl > 0 && cl > limitOf(p, rt) {
 		s.handleParseError(ctx, fasthttp.ErrBodyTooLarge)
 		return fasthttp.StatusRequestEntityTooLarge
 	}
-	if status := s.headRefusal(ctx, p); status != 0 {
-		return status
+	if rt != nil {
+		if status := s.headRefusal(ctx, p, rt, name); status != 0 {
+			return status
+		}
 	}
 	return fasthttp.StatusContinue
 }
@@ -153,17 +163,9 @@ func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
 // answered, logged and counted like any other, and the connection closed
 // (the client may have started sending). It returns the refusal's status,
 // or 0.
-func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy) int {
-	rt, name := s.routeOf(p, &ctx.Request.Header)
-	if rt == nil {
-		return 0
-	}
-	r := s.requests.Get().(*pipeline.Request)
+func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy, rt *policy.Route, name string) int {
+	r := s.newRequest(ctx)
 	defer s.requests.Put(r)
-	r.Reset()
-	r.Start = time.Now()
-	r.PeerIP = peerIP(ctx)
-	r.ClientIP = r.PeerIP
 	r.TLS = ctx.IsTLS()
 	r.RouteName = name
 	for _, st := range rt.Stages {
@@ -181,18 +183,8 @@ func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy) int {
 	return 0
 }
 
-// routeBodyLimit routes a request head as the handler will (normalized
-// path, parameters cut) and returns its route's body limit, 0 when it has
-// none or the request matches no route (the handler refuses it anyway).
-func (s *Server) routeBodyLimit(p *policy.Policy, h *fasthttp.RequestHeader) int {
-	if rt, _ := s.routeOf(p, h); rt != nil {
-		return rt.MaxBodyBytes
-	}
-	return 0
-}
-
-// routeOf routes a request head as the handler will; nil when it matches
-// no route.
+// routeOf routes a request head as the handler will (normalized path,
+// parameters cut); nil when it matches no route.
 func (s *Server) routeOf(p *policy.Policy, h *fasthttp.RequestHeader) (*policy.Route, string) {
 	path := requestPath(h.RequestURI())
 	if path == nil {
@@ -281,11 +273,7 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	p := s.policies.Current()
-	r := s.requests.Get().(*pipeline.Request)
-	r.Reset()
-	r.Start = time.Now()
-	r.PeerIP = peerIP(ctx)
-	r.ClientIP = r.PeerIP
+	r := s.newRequest(ctx)
 	r.TLS = ctx.IsTLS()
 
 	route := s.route(ctx, r, p)
@@ -477,11 +465,7 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 		return
 	}
 	p := s.policies.Current()
-	r := s.requests.Get().(*pipeline.Request)
-	r.Reset()
-	r.Start = time.Now()
-	r.PeerIP = peerIP(ctx)
-	r.ClientIP = r.PeerIP
+	r := s.newRequest(ctx)
 	status, reason := fasthttp.StatusBadRequest, pipeline.ReasonHeaderInvalid
 	var small *fasthttp.ErrSmallBuffer
 	gc := connguard.Unwrap(ctx.Conn())
@@ -518,6 +502,17 @@ func tlsHandshakeFailed(c net.Conn) bool {
 // dropConn is the hijack handler of a Close verdict: fasthttp closes the
 // connection when it returns.
 func dropConn(net.Conn) {}
+
+// newRequest takes a request state from the pool, reset and stamped with
+// the time and the connection's peer.
+func (s *Server) newRequest(ctx *fasthttp.RequestCtx) *pipeline.Request {
+	r := s.requests.Get().(*pipeline.Request)
+	r.Reset()
+	r.Start = time.Now()
+	r.PeerIP = peerIP(ctx)
+	r.ClientIP = r.PeerIP
+	return r
+}
 
 func peerIP(ctx *fasthttp.RequestCtx) netip.Addr {
 	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
