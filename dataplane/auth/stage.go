@@ -246,13 +246,8 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 	} else if now.IsZero() {
 		now = time.Now()
 	}
-	if st.queryKeys != nil && apikey.QueryLeak(ctx.URI().QueryString(), st.queryKeys) {
-		return st.deny(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonCredentialInQuery, ErrKeyInQuery, nil)
-	}
-	if st.needCert {
-		if _, err := st.s.Certs.Identify(ctx); err != nil {
-			return st.deny(ctx, r, fasthttp.StatusUnauthorized, pipeline.ReasonUnauthenticated, err, st.challengeCert)
-		}
+	if v := st.precheck(ctx, r); v != pipeline.Continue {
+		return v
 	}
 
 	var (
@@ -346,15 +341,10 @@ func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.
 // of any kind the route takes (401) are refused from the head. Whether a
 // credential is valid is left to Handle (an HMAC signature covers the body).
 func (st *Stage) CheckHead(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	if v := st.precheck(ctx, r); v != pipeline.Continue {
+		return v
+	}
 	h := &ctx.Request.Header
-	if st.queryKeys != nil && apikey.QueryLeak(ctx.URI().QueryString(), st.queryKeys) {
-		return st.deny(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonCredentialInQuery, ErrKeyInQuery, nil)
-	}
-	if st.needCert {
-		if _, err := st.s.Certs.Identify(ctx); err != nil {
-			return st.deny(ctx, r, fasthttp.StatusUnauthorized, pipeline.ReasonUnauthenticated, err, st.challengeCert)
-		}
-	}
 	auth := h.PeekBytes(strAuthorization)
 	found := st.methods&MethodHMAC != 0 && hmacsig.HasScheme(auth)
 	if !found && st.methods&MethodJWT != 0 {
@@ -370,6 +360,20 @@ func (st *Stage) CheckHead(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeli
 	}
 	if !found {
 		return st.deny(ctx, r, fasthttp.StatusUnauthorized, pipeline.ReasonUnauthenticated, ErrMissing, st.challengeMissing)
+	}
+	return pipeline.Continue
+}
+
+// precheck refuses, before any credential is looked at, an API key in the
+// query and a missing client certificate the route demands.
+func (st *Stage) precheck(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	if st.queryKeys != nil && apikey.QueryLeak(ctx.URI().QueryString(), st.queryKeys) {
+		return st.deny(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonCredentialInQuery, ErrKeyInQuery, nil)
+	}
+	if st.needCert {
+		if _, err := st.s.Certs.Identify(ctx); err != nil {
+			return st.deny(ctx, r, fasthttp.StatusUnauthorized, pipeline.ReasonUnauthenticated, err, st.challengeCert)
+		}
 	}
 	return pipeline.Continue
 }
