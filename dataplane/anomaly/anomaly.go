@@ -365,13 +365,11 @@ func (d *Detector) raise(detector string, typ secevent.Type, route string, clien
 			e.Source, e.Until = enforce.FormatSource(src), until
 		}
 	}
-	if e.Until.IsZero() {
-		d.log.Warn("anomaly detected", "detector", detector, "route", route, "client", client, "identity", identity,
-			"reason", reason, "detail", detail)
-	} else {
-		d.log.Warn("anomaly detected", "detector", detector, "route", route, "client", client, "identity", identity,
-			"reason", reason, "detail", detail, "banned_until", e.Until)
+	args := []any{"detector", detector, "route", route, "client", client, "identity", identity, "reason", reason, "detail", detail}
+	if !e.Until.IsZero() {
+		args = append(args, "banned_until", e.Until)
 	}
+	d.log.Warn("anomaly detected", args...)
 	d.report(&e)
 }
 
