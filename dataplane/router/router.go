@@ -189,10 +189,11 @@ func (t *Table[T]) buildAllow() {
 	union := map[level]*methodSet{}
 	for i := range t.routes {
 		r := &t.routes[i]
-		u := union[keyOf(r)]
+		k := keyOf(r)
+		u := union[k]
 		if u == nil {
 			u = &methodSet{}
-			union[keyOf(r)] = u
+			union[k] = u
 		}
 		u.any = u.any || r.methods.any
 		u.mask |= r.methods.mask
