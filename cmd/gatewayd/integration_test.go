@@ -466,3 +466,54 @@ func TestAccessLog(t *testing.T) {
 		t.Errorf("denied request log line: %v", second)
 	}
 }
+
+// TestAmbiguousTargetsRefused sends raw bytes to a real gatewayd: request
+// lines and Hosts that fasthttp would read leniently, and a trailing-slash
+// spelling of an exact route, never reach an upstream, which could read
+// them otherwise than the gateway judged them.
+func TestAmbiguousTargetsRefused(t *testing.T) {
+	admin := startUpstream(t, "admin", nil)
+	public := startUpstream(t, "public", nil)
+	g := startGateway(t, adminPublic(admin, public, "path: /admin\n    match: exact"))
+	cases := []struct {
+		name, head string
+		status     int
+		reason     string
+	}{
+		{"HTTP/2.0 in an HTTP/1 line", "GET /x HTTP/2.0\r\nHost: a\r\n", 505, "version_unsupported"},
+		{"userinfo in Host", "GET /x HTTP/1.1\r\nHost: admin.example@a\r\n", 400, "header_invalid"},
+		{"port out of range", "GET /x HTTP/1.1\r\nHost: a:99999\r\n", 400, "header_invalid"},
+		{"ftp target", "GET ftp://a/x HTTP/1.1\r\nHost: a\r\n", 400, "path_invalid"},
+		{"userinfo in the target", "GET http://u:p@a/x HTTP/1.1\r\nHost: a\r\n", 400, "path_invalid"},
+		// The exact POST-only route takes /admin/ too: a GET is refused
+		// there, not served by the catch-all.
+		{"exact route with a trailing slash", "GET /admin/ HTTP/1.1\r\nHost: a\r\n", 405, "method_not_allowed"},
+		{"exact route, dot segment", "GET /admin/. HTTP/1.1\r\nHost: a\r\n", 405, "method_not_allowed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", g.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+			io.WriteString(c, tc.head+"\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.Contains(string(b), `"reason":"`+tc.reason+`"`) {
+				t.Fatalf("got %d %s, want %d %s", resp.StatusCode, b, tc.status, tc.reason)
+			}
+		})
+	}
+	if n := admin.count() + public.count(); n != 0 {
+		t.Errorf("the upstreams saw %d of these requests", n)
+	}
+	// The usual forms still pass.
+	if r := g.do(t, "GET", "/x"); r.status != 200 || public.count() != 1 {
+		t.Errorf("plain GET: %d, public upstream saw %d", r.status, public.count())
+	}
+}
