@@ -37,7 +37,13 @@ func Start(t testing.TB, extra ...string) *Server { return start(t, extra...) }
 
 func start(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	return launch(t, func(dir string, port int) []string {
+	return startOn(t, freePort(t), extra...)
+}
+
+// startOn is start on a given port.
+func startOn(t testing.TB, port int, extra ...string) *Server {
+	t.Helper()
+	return launchOn(t, port, func(dir string, port int) []string {
 		return append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
 			"--appendonly", "no", "--dir", dir, "--protected-mode", "no", "--loglevel", "warning",
 			// DEBUG SLEEP stalls the server: tests of a slow Redis need it.
@@ -61,6 +67,43 @@ func StartSentinel(t testing.TB, master *Server) *Server {
 
 func launch(t testing.TB, argv func(dir string, port int) []string) *Server {
 	t.Helper()
+	return launchOn(t, freePort(t), argv)
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// clusterPort returns a free port whose cluster bus port (port + 10000,
+// which Redis Cluster opens beside it) exists and is free too: an
+// ephemeral port above 55535 has none, and redis-server exits at start.
+func clusterPort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		p := freePort(t)
+		if p+10000 > 65535 {
+			continue
+		}
+		bus, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10000))
+		if err != nil {
+			continue
+		}
+		bus.Close()
+		return p
+	}
+	t.Fatal("no free port with a free cluster bus port")
+	return 0
+}
+
+func launchOn(t testing.TB, port int, argv func(dir string, port int) []string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv(privileged.EnvRequire) == "1" {
@@ -68,12 +111,6 @@ func launch(t testing.TB, argv func(dir string, port int) []string) *Server {
 		}
 		t.Skip("redis-server not installed")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port}
 	s.args = argv(s.dir, port)
 	t.Cleanup(s.Stop)
@@ -150,7 +187,7 @@ func StartCluster(t testing.TB, n int) []*Server {
 	var nodes []*Server
 	var addrs []string
 	for range n {
-		s := start(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+		s := startOn(t, clusterPort(t), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
 		nodes = append(nodes, s)
 		addrs = append(addrs, s.Addr())
 	}
