@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -180,4 +181,74 @@ func TestDeltasRecycleChunks(t *testing.T) {
 		t.Fatal("no recycle ran")
 	}
 	t.Logf("%d recycles over 12 deltas of %d chunks with %d spare", x.chunkRecycles.Load(), per, spare)
+}
+
+// TestFrontRewrite follows a delta's rewrite of live front records: while
+// the changed records are marked invalid, packets of their /17s must get
+// the delta's verdicts from the summary, and afterwards from the records;
+// a /17 whose record overflows (more ranges than slots) answers through the
+// summary all along.
+func TestFrontRewrite(t *testing.T) {
+	x := openTest(t)
+	var dense []string
+	for i := range 20 {
+		dense = append(dense, fmt.Sprintf("10.5.%d.1/32", 2*i)) // 20 ranges in 10.5.0.0/17: overflow
+	}
+	if err := x.ReplaceBlocklist(prefixes(append(dense, "10.7.7.0/25", "10.9.0.0/22")...)); err != nil {
+		t.Fatal(err)
+	}
+	add := prefixes("10.7.7.128/25", "10.9.4.0/24", "10.9.9.9/32", "10.5.99.1/32")
+	remove := prefixes("10.9.0.0/22")
+	want := []struct {
+		src         string
+		before, now uint32
+	}{
+		{"10.7.7.1", ActionDrop, ActionDrop},
+		{"10.7.7.200", ActionPass, ActionDrop},
+		{"10.9.1.1", ActionDrop, ActionPass},
+		{"10.9.4.4", ActionPass, ActionDrop},
+		{"10.9.9.9", ActionPass, ActionDrop},
+		{"10.9.9.8", ActionPass, ActionPass},
+		{"10.5.2.1", ActionDrop, ActionDrop},
+		{"10.5.99.1", ActionPass, ActionDrop},
+		{"10.5.99.2", ActionPass, ActionPass},
+	}
+	check := func(when string, after bool) {
+		t.Helper()
+		for _, w := range want {
+			exp := w.before
+			if after {
+				exp = w.now
+			}
+			if got := testRun(t, x, tcp(w.src)); got != exp {
+				t.Errorf("%s: %s: action %d, want %d", when, w.src, got, exp)
+			}
+		}
+	}
+	check("before the delta", false)
+	invalid := 0
+	x.frontHook = func() {
+		for _, r := range x.dir.FrontChanged() {
+			if x.dirMap.record(r)[15]>>16 != dir24.FrontInvalid {
+				t.Errorf("record %#x not marked invalid during its rewrite", r)
+			}
+			invalid++
+		}
+		check("records invalid", true)
+	}
+	if err := x.ApplyBlocklistDelta(add, remove); err != nil {
+		t.Fatal(err)
+	}
+	x.frontHook = nil
+	if invalid < 2 {
+		t.Fatalf("%d records rewritten, want those of 10.7.0.0/17 and 10.9.0.0/17 at least", invalid)
+	}
+	check("after the delta", true)
+	for _, src := range []string{"10.7.7.1", "10.9.4.4"} {
+		a := netip.MustParseAddr(src).As4()
+		r := (uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8) >> 15
+		if rec := *x.dirMap.record(r); rec != x.dir.Record(r) || rec[15]>>16 != 0 {
+			t.Errorf("live record of %s is %x, want %x", src, rec, x.dir.Record(r))
+		}
+	}
 }

@@ -2,6 +2,7 @@ package bpf
 
 import (
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -67,4 +68,43 @@ func (d *dirMap) inner() *ebpf.Map {
 		return nil
 	}
 	return d.Map
+}
+
+// writeFront writes the front records of t that changed into the live map
+// m, which packets read meanwhile (dir24.FrontChanged): each record is
+// marked invalid, so that readers skip it for the summary; after an RCU
+// grace period no reader is still inside an old record, and each is
+// written with its state last. The memory is shared with the program, so
+// the stores go straight in; atomic stores order the state word after the
+// slots for the CPU and the compiler.
+func (x *XDP) writeFront(m *dirMap, t *dir24.Table) error {
+	changed := t.FrontChanged()
+	if len(changed) == 0 {
+		return nil
+	}
+	for _, r := range changed {
+		rec := m.record(r)
+		atomic.StoreUint32(&rec[15], atomic.LoadUint32(&rec[15])|dir24.FrontInvalid<<16)
+	}
+	if x.frontHook != nil {
+		x.frontHook()
+	}
+	if err := x.waitGrace(); err != nil {
+		return fmt.Errorf("write front records: %w", err)
+	}
+	for _, r := range changed {
+		rec, want := m.record(r), t.Record(r)
+		for i := range len(want) - 1 {
+			atomic.StoreUint32(&rec[i], want[i])
+		}
+		atomic.StoreUint32(&rec[len(want)-1], want[len(want)-1])
+	}
+	x.frontWrites.Add(uint64(len(changed)))
+	return nil
+}
+
+// record returns front record r in the map's memory.
+func (d *dirMap) record(r uint32) *dir24.Record {
+	off := dir24.FrontBase*int(unsafe.Sizeof(dir24.Page{})) + int(r)*int(unsafe.Sizeof(dir24.Record{}))
+	return (*dir24.Record)(unsafe.Pointer(&d.mem[off]))
 }

@@ -174,15 +174,18 @@ func TestLayout(t *testing.T) {
 		defines[string(m[1])] = v
 	}
 	geometry := map[string]uint64{
-		"DIR_PAGE_WORDS":  dir24.PageWords,
-		"DIR_TBL24_PAGES": dir24.Tbl24Pages,
-		"DIR_CHUNK_WORDS": dir24.ChunkWords,
-		"DIR_CHUNK_FLAG":  dir24.ChunkFlag,
-		"DIR_ONE_FLAG":    dir24.OneFlag,
-		"DIR_SUM_PAGES":   dir24.SumPages,
-		"DIR_SUM_ONE":     dir24.SumOne,
-		"DIR_SUM_CHUNK":   dir24.SumChunk,
-		"V6_TAG_NODE":     v6tab.TagNode,
+		"DIR_PAGE_WORDS":     dir24.PageWords,
+		"DIR_TBL24_PAGES":    dir24.Tbl24Pages,
+		"DIR_CHUNK_WORDS":    dir24.ChunkWords,
+		"DIR_CHUNK_FLAG":     dir24.ChunkFlag,
+		"DIR_ONE_FLAG":       dir24.OneFlag,
+		"DIR_SUM_PAGES":      dir24.SumPages,
+		"DIR_SUM_ONE":        dir24.SumOne,
+		"DIR_SUM_CHUNK":      dir24.SumChunk,
+		"DIR_FRONT_PAGES":    dir24.FrontPages,
+		"DIR_FRONT_PER_PAGE": dir24.FrontRecordsPerPage,
+		"DIR_FRONT_SUM":      dir24.FrontSum,
+		"V6_TAG_NODE":        v6tab.TagNode,
 	}
 	for name, want := range geometry {
 		if got, ok := defines[name]; !ok || got != want {

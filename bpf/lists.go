@@ -243,6 +243,9 @@ func (x *XDP) deltaV4(next *cidrset.Set, changed []cidrset.Prefix) error {
 		err := x.dir.Update(dirCoverIn(next, ch), ch)
 		if err == nil {
 			err = x.writePages(x.dirMap.Map, x.dir.Dirty())
+			if err == nil {
+				err = x.writeFront(x.dirMap, x.dir)
+			}
 			x.dir.ClearDirty()
 			if err == nil {
 				x.block4 = next
@@ -581,6 +584,7 @@ func (x *XDP) buildDir(cover []cidrset.Prefix) (*dir24.Table, *dirMap, error) {
 		return nil, nil, fmt.Errorf("create IPv4 table (%d pages): %w", spec.MaxEntries, err)
 	}
 	m.copyPages(t.Dirty())
+	m.copyPages(t.FrontDirty())
 	t.ClearDirty()
 	return t, m, nil
 }

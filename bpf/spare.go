@@ -101,6 +101,7 @@ func (x *XDP) patchDir(sp *spare4, s *cidrset.Set, changed []cidrset.Prefix) err
 	}
 	sp.dir.Recycle()
 	sp.m.copyPages(sp.dir.Dirty())
+	sp.m.copyPages(sp.dir.FrontDirty())
 	sp.dir.ClearDirty()
 	return nil
 }
@@ -112,6 +113,7 @@ func (x *XDP) reloadDir(sp *spare4, s *cidrset.Set) error {
 		return err
 	}
 	sp.m.copyPages(sp.dir.Dirty())
+	sp.m.copyPages(sp.dir.FrontDirty())
 	sp.dir.ClearDirty()
 	return nil
 }

@@ -163,6 +163,8 @@ type XDP struct {
 	dirRebuilds   atomic.Uint64 // deltas that had to build a new IPv4 table
 	sparePatches  atomic.Uint64 // replace tables made by patching a spare (either family)
 	spareReloads  atomic.Uint64 // IPv4 replace tables made by reloading the spare with an unrelated list
+	frontWrites   atomic.Uint64 // IPv4 front records rewritten in a live table
+	frontHook     func()        // tests: called while a delta's front records are invalid
 
 	noBatch       bool // tests: take the per-element path
 	batchWrites   atomic.Uint64
@@ -375,6 +377,7 @@ func layoutFingerprint(specs ...*ebpf.MapSpec) uint64 {
 	}
 	fmt.Fprintf(h, "dir24/%d/%d/%d/%#x/%#x", dir24.PageWords, dir24.Tbl24Pages, dir24.ChunkWords, uint32(dir24.ChunkFlag), uint32(dir24.OneFlag))
 	fmt.Fprintf(h, ";sum/%d/%d/%#x/%#x", dir24.SumPages, dir24.ChunkBase, dir24.SumOne, dir24.SumChunk)
+	fmt.Fprintf(h, ";front/%d/%d/%d/%d", dir24.FrontBase, dir24.FrontPages, dir24.FrontSum, dir24.FrontInvalid)
 	fmt.Fprintf(h, ";v6tab/%#x", v6tab.TagNode)
 	return h.Sum64()
 }

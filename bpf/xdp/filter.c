@@ -99,6 +99,12 @@ struct ban_key {
 // table costs ~40-60 ns less than in a 64 MiB one here). A reader sent on
 // to the entry finds it before or after a delta, either a state of the /24;
 // user space writes a delta's chunks, then entries, then summary words.
+// Keys [DIR_FRONT_BASE, DIR_CHUNK_BASE) hold the front, which a packet
+// reads before the summary: one struct dir_front (64 bytes) per /17 that
+// answers most sources from one line of an 8 MiB table, where the summary's
+// 32 MiB cost a cold packet ~70 ns more (BenchmarkColdRead). See
+// bpf/internal/dir24/front.go for its encoding and how user space rewrites
+// a live record.
 // Keys from DIR_CHUNK_BASE on hold the second level: chunk c is a 256-bit
 // bitmap (8 words, bit i of word j = address j*32+i in the /24) at page
 // DIR_CHUNK_BASE + c / DIR_CHUNKS_PER_PAGE. User space never reuses a chunk
@@ -108,7 +114,11 @@ struct ban_key {
 #define DIR_TBL24_PAGES (1u << 14)
 #define DIR_SUM_PAGES (1u << 13)
 #define DIR_SUM_WORDS (2 * DIR_PAGE_WORDS)
-#define DIR_CHUNK_BASE (DIR_TBL24_PAGES + DIR_SUM_PAGES)
+#define DIR_FRONT_BASE (DIR_TBL24_PAGES + DIR_SUM_PAGES)
+#define DIR_FRONT_PAGES (1u << 11)
+#define DIR_FRONT_PER_PAGE 64
+#define DIR_FRONT_SUM 3u
+#define DIR_CHUNK_BASE (DIR_FRONT_BASE + DIR_FRONT_PAGES)
 #define DIR_CHUNK_WORDS 8
 #define DIR_CHUNKS_PER_PAGE (DIR_PAGE_WORDS / DIR_CHUNK_WORDS)
 #define DIR_CHUNK_FLAG 0x80000000u
@@ -119,6 +129,31 @@ struct ban_key {
 struct dir_page {
 	__u32 w[DIR_PAGE_WORDS];
 };
+
+// struct dir_front is one /17's front record: slot i covers the /24s whose
+// third octet x has x & masks[i] == keys[i] and holds code[i], a summary
+// word or DIR_FRONT_SUM (read the summary). Unused slots are zero (code 0:
+// not blocked); code[15] is the record's state instead: nonzero while user
+// space rewrites the record, which is then skipped.
+struct dir_front {
+	__u64 keys[2];
+	__u64 masks[2];
+	__u16 code[16];
+};
+
+// front_slot returns the lowest slot of the word whose key matches the
+// third octet xs (broadcast to every byte), or 8: the zero-byte trick finds
+// the lowest zero byte of xs & masks ^ keys exactly.
+static __always_inline __u32 front_slot(__u64 xs, __u64 keys, __u64 masks)
+{
+	__u64 v = (xs & masks) ^ keys;
+	__u64 z = (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
+
+	if (!z)
+		return 8;
+	// The lowest set bit is bit 8i+7: byte i of the multiplier's top.
+	return (((z & -z) >> 7) * 0x0001020304050607ULL) >> 56;
+}
 
 // Inner map templates, written inline in each __array() so that BTF carries
 // their full definition. BPF_F_INNER_MAP lets the real DIR-24-8 arrays have a
@@ -473,12 +508,37 @@ static __always_inline int dir_blocked(__u32 a)
 	if (!tbl)
 		return 0;
 
-	__u32 idx = a >> 8;
-	key = DIR_TBL24_PAGES + idx / DIR_SUM_WORDS;
+	__u32 idx = a >> 8, r = a >> 15;
+	key = DIR_FRONT_BASE + r / DIR_FRONT_PER_PAGE;
 	struct dir_page *p = bpf_map_lookup_elem(tbl, &key);
 	if (!p)
 		return 0;
-	__u32 s = ((__u16 *)p->w)[idx & (DIR_SUM_WORDS - 1)];
+	struct dir_front *f = (struct dir_front *)p->w + (r & (DIR_FRONT_PER_PAGE - 1));
+	__u32 state = *(volatile __u16 *)&f->code[15];
+	__u32 s = DIR_FRONT_SUM;
+	if (!state) {
+		// Read the record only after its state: the slots' addresses
+		// depend on the state read (zero here), which orders the reads on
+		// CPUs that may reorder independent loads; x86 never does.
+		barrier_var(state);
+		f = (void *)f + state;
+		__u64 xs = (idx & 0xff) * 0x0101010101010101ULL;
+		__u32 i = front_slot(xs, f->keys[0], f->masks[0]);
+		if (i == 8)
+			i += front_slot(xs, f->keys[1], f->masks[1]);
+		if (i >= 16)
+			return 0;
+		s = f->code[i];
+		if (!s)
+			return 0;
+	}
+	if (s == DIR_FRONT_SUM) {
+		key = DIR_TBL24_PAGES + idx / DIR_SUM_WORDS;
+		p = bpf_map_lookup_elem(tbl, &key);
+		if (!p)
+			return 0;
+		s = ((__u16 *)p->w)[idx & (DIR_SUM_WORDS - 1)];
+	}
 	if (s & DIR_SUM_ONE) {
 		__u32 shift = (8 - ((s >> 8) & 0xf)) & 7;
 		return ((a & 0xff) >> shift) == ((s & 0xff) >> shift);

@@ -39,10 +39,11 @@ const (
 	// pages at keys [Tbl24Pages, ChunkBase). A packet reads its /24's
 	// summary word alone unless it is SumChunk: half the memory of the
 	// first level, so a source the caches have not seen costs a cheaper
-	// miss. Chunk pages follow at keys from ChunkBase.
-	SumWords  = 2 * PageWords // summary words per page
-	SumPages  = 1 << 24 / SumWords
-	ChunkBase = Tbl24Pages + SumPages
+	// miss.
+	SumWords = 2 * PageWords // summary words per page
+	SumPages = 1 << 24 / SumWords
+	// Then the front (front.go), then chunk pages.
+	ChunkBase = FrontBase + FrontPages
 	// SumOne marks a summary word holding a OneFlag entry's low 12 bits;
 	// SumChunk one whose entry points at a chunk. Other words are
 	// entryNone or entryBlocked, as the entry.
@@ -77,6 +78,7 @@ func (p Prefix) last() uint32 {
 type Table struct {
 	tbl24  []Page // Tbl24Pages pages of first-level entries
 	sum    []Page // SumPages pages of summary words, two per uint32
+	front  []Page // FrontPages pages of front records
 	chunks []Page // chunk pages (capacity)
 	used   uint32 // chunks handed out from the fresh range so far
 
@@ -86,6 +88,10 @@ type Table struct {
 	dirty24    []uint64 // bitset over tbl24 pages
 	dirtySum   []uint64 // bitset over sum pages
 	dirtyChunk []uint64 // bitset over chunk pages
+
+	frontStale   []uint64 // bitset over front records to rebuild
+	dirtyFront   []uint64 // bitset over front pages
+	frontChanged []uint32 // records changed since ClearDirty
 }
 
 // Build returns a table for cover, which must be sorted by address and
@@ -98,16 +104,20 @@ func Build(cover []Prefix, minHeadroom int) *Table {
 	t := &Table{
 		tbl24:      make([]Page, Tbl24Pages),
 		sum:        make([]Page, SumPages),
+		front:      make([]Page, FrontPages),
 		chunks:     make([]Page, pages),
 		dirty24:    make([]uint64, Tbl24Pages/64),
 		dirtySum:   make([]uint64, SumPages/64),
 		dirtyChunk: make([]uint64, (pages+63)/64),
+		frontStale: make([]uint64, FrontRecords/64),
+		dirtyFront: make([]uint64, FrontPages/64),
 	}
 	// A fresh table is all zero: skip writing "none" so that untouched pages
 	// are never even faulted in, and every page written is marked dirty.
 	if err := t.rebuild(0, 1<<24-1, cover, true); err != nil {
 		panic("dir24: build ran out of chunks it sized: " + err.Error())
 	}
+	t.refreshFront()
 	return t
 }
 
@@ -170,6 +180,9 @@ func (t *Table) Reload(cover []Prefix, minHeadroom int) error {
 			t.dirty24[pg/64] &^= 1 << (pg % 64)
 		} else {
 			t.dirty24[pg/64] |= 1 << (pg % 64)
+			for r := lo >> 7; r <= hi>>7; r++ {
+				t.markFront(r << 7)
+			}
 			// Summary words follow the entries rebuild wrote; those of
 			// entries it left at zero (skipped as fresh) are cleared here.
 			for i, e := range old {
@@ -179,6 +192,7 @@ func (t *Table) Reload(cover []Prefix, minHeadroom int) error {
 			}
 		}
 	}
+	t.refreshFront()
 	return nil
 }
 
@@ -242,6 +256,7 @@ func (t *Table) Update(cover, changed []Prefix) error {
 			return err
 		}
 	}
+	t.refreshFront()
 	return nil
 }
 
@@ -302,6 +317,7 @@ func setBits(bm *[ChunkWords]uint32, a, b uint8) {
 // fill sets entries [a, b) to v (entryNone, entryBlocked or a OneFlag
 // entry).
 func (t *Table) fill(a, b, v uint32) {
+	first, last := uint32(1<<24), uint32(0) // the /24s that changed
 	for idx := a; idx < b; idx++ {
 		e := &t.tbl24[idx/PageWords][idx%PageWords]
 		if *e != v {
@@ -312,7 +328,11 @@ func (t *Table) fill(a, b, v uint32) {
 			*e = v
 			t.dirty24[idx/PageWords/64] |= 1 << (idx / PageWords % 64)
 			t.setSum(idx, v)
+			first, last = min(first, idx), idx
 		}
+	}
+	for r := first >> 7; first <= last && r <= last>>7; r++ {
+		t.markFront(r << 7)
 	}
 }
 
@@ -365,6 +385,7 @@ func (t *Table) setChunk(idx uint32, bm *[ChunkWords]uint32) error {
 		*e = v
 		t.dirty24[idx/PageWords/64] |= 1 << (idx / PageWords % 64)
 		t.setSum(idx, v)
+		t.markFront(idx)
 	}
 	return nil
 }
@@ -379,7 +400,13 @@ func (t *Table) chunkWords(c uint32) *[ChunkWords]uint32 {
 // exactly as the XDP program does.
 func (t *Table) Lookup(addr uint32) bool {
 	idx := addr >> 8
-	s := t.sum[idx/SumWords][idx%SumWords/2] >> (idx & 1 * 16) & 0xffff
+	s, ok := frontCode(t.record(addr>>15), idx)
+	if ok && s == entryNone {
+		return false
+	}
+	if !ok || s == FrontSum {
+		s = t.sum[idx/SumWords][idx%SumWords/2] >> (idx & 1 * 16) & 0xffff
+	}
 	if s&SumOne != 0 {
 		shift := 8 - s>>8&0xf
 		return addr&0xff>>shift == s&0xff>>shift
@@ -408,7 +435,8 @@ type Run struct {
 }
 
 // Dirty returns the pages changed since Build or the last ClearDirty (after
-// Build: every page that is not all zero), as runs: chunk pages first, then
+// Build: every page that is not all zero), front pages aside (FrontDirty,
+// FrontChanged), as runs: chunk pages first, then
 // first-level pages, then summary pages, so that no entry points at a
 // chunk before the chunk holds its bitmap. A reader then sees, for each
 // /24, the state before or after: a summary word it answers from is one or
@@ -426,6 +454,8 @@ func (t *Table) ClearDirty() {
 	clear(t.dirty24)
 	clear(t.dirtySum)
 	clear(t.dirtyChunk)
+	clear(t.dirtyFront)
+	t.frontChanged = t.frontChanged[:0]
 }
 
 func appendRuns(runs []Run, dirty []uint64, pages []Page, base uint32) []Run {

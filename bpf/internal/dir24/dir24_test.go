@@ -2,6 +2,7 @@ package dir24
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -73,6 +74,16 @@ func (k kernel) equal(t *testing.T, tbl *Table) {
 			t.Fatalf("kernel chunk page %d differs from the mirror", i)
 		}
 	}
+	for i := range tbl.front {
+		if k[uint32(FrontBase+i)] != tbl.front[i] {
+			t.Fatalf("kernel front page %d differs from the mirror", i)
+		}
+	}
+	for r := range uint32(FrontRecords) {
+		if got, want := *tbl.record(r), tbl.frontRecordOf(r); got != want {
+			t.Fatalf("front record %#x is %x, the entries make %x", r, got, want)
+		}
+	}
 }
 
 // checkChunkOwners verifies no chunk serves two /24s over the table's life.
@@ -126,7 +137,7 @@ func TestBuildTable(t *testing.T) {
 				}
 			}
 			k := kernel{}
-			k.write(tbl.Dirty())
+			k.write(append(tbl.Dirty(), tbl.FrontDirty()...))
 			k.equal(t, tbl)
 		})
 	}
@@ -178,7 +189,7 @@ func TestDeltasAgainstReference(t *testing.T) {
 	set := cidrset.New(nil)
 	tbl := Build(nil, 4096)
 	k := kernel{}
-	k.write(tbl.Dirty())
+	k.write(append(tbl.Dirty(), tbl.FrontDirty()...))
 	tbl.ClearDirty()
 	owner := map[uint32]uint32{}
 	for step := range 60 {
@@ -196,7 +207,7 @@ func TestDeltasAgainstReference(t *testing.T) {
 		if err := tbl.Update(toDir(next.Cover()), toDir(append(added, removed...))); err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
-		k.write(tbl.Dirty())
+		k.write(append(tbl.Dirty(), tbl.FrontDirty()...))
 		tbl.ClearDirty()
 		set = next
 		for _, a := range probeAddrs(r, append(append(add, remove...), set.Cover()...), 200) {
@@ -253,7 +264,7 @@ func TestRecycledChunksAreReused(t *testing.T) {
 	tbl := Build(toDir(set.Cover()), 0)
 	spare := tbl.ChunksFree()
 	k := kernel{}
-	k.write(tbl.Dirty())
+	k.write(append(tbl.Dirty(), tbl.FrontDirty()...))
 	tbl.ClearDirty()
 	var placed []cidrset.Prefix
 	handedOut := 0
@@ -276,7 +287,7 @@ func TestRecycledChunksAreReused(t *testing.T) {
 			t.Fatalf("step %d: %v (free %d, retired %d)", step, err, tbl.ChunksFree(), tbl.ChunksRetired())
 		}
 		handedOut += before - tbl.ChunksFree()
-		k.write(tbl.Dirty())
+		k.write(append(tbl.Dirty(), tbl.FrontDirty()...))
 		tbl.ClearDirty()
 		// Between recycles a chunk belongs to one /24 only.
 		checkChunkOwners(t, tbl, owner)
@@ -413,7 +424,7 @@ func FuzzBuildDelta(f *testing.F) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			k.write(tbl.Dirty())
+			k.write(append(tbl.Dirty(), tbl.FrontDirty()...))
 			tbl.ClearDirty()
 			for _, a := range probeAddrs(rand.New(rand.NewPCG(1, 1)), append(append(add, remove...), set.Cover()...), 0) {
 				if got, want := tbl.Lookup(a), refBlocked(set.Prefixes(), a); got != want {
@@ -578,7 +589,7 @@ func TestReload(t *testing.T) {
 	first := gen(3000)
 	tbl := Build(toDir(first.Cover()), 64)
 	k := kernel{}
-	k.write(tbl.Dirty())
+	k.write(append(tbl.Dirty(), tbl.FrontDirty()...))
 	tbl.ClearDirty()
 	prev := first
 	for _, tc := range []struct {
@@ -607,7 +618,7 @@ func TestReload(t *testing.T) {
 			if next == prev && dirty != 0 {
 				t.Fatalf("reloading the same list marked %d pages dirty", dirty)
 			}
-			k.write(tbl.Dirty())
+			k.write(append(tbl.Dirty(), tbl.FrontDirty()...))
 			tbl.ClearDirty()
 			k.equal(t, tbl)
 			fresh := Build(toDir(next.Cover()), 64)
@@ -680,11 +691,32 @@ func BenchmarkReload1M(b *testing.B) {
 	})
 }
 
+// record returns front record r of the simulated kernel.
+func (k kernel) record(r uint32) *Record {
+	pg := k[uint32(FrontBase)+r/FrontRecordsPerPage]
+	off := r % FrontRecordsPerPage * FrontRecordWords
+	return (*Record)(pg[off : off+FrontRecordWords])
+}
+
+// setRecord writes front record r of the simulated kernel.
+func (k kernel) setRecord(r uint32, rec Record) {
+	key := uint32(FrontBase) + r/FrontRecordsPerPage
+	pg := k[key]
+	copy(pg[r%FrontRecordsPerPage*FrontRecordWords:], rec[:])
+	k[key] = pg
+}
+
 // lookup reads the simulated kernel as the XDP program reads the map.
 func (k kernel) lookup(addr uint32) bool {
 	idx := addr >> 8
-	sp := k[Tbl24Pages+idx/SumWords]
-	s := sp[idx%SumWords/2] >> (idx & 1 * 16) & 0xffff
+	s, ok := frontCode(k.record(addr>>15), idx)
+	if ok && s == entryNone {
+		return false
+	}
+	if !ok || s == FrontSum {
+		sp := k[Tbl24Pages+idx/SumWords]
+		s = sp[idx%SumWords/2] >> (idx & 1 * 16) & 0xffff
+	}
 	if s&SumOne != 0 {
 		shift := 8 - s>>8&0xf
 		return addr&0xff>>shift == s&0xff>>shift
@@ -722,7 +754,7 @@ func TestDeltaPageByPage(t *testing.T) {
 	set := cidrset.New(nil)
 	tbl := Build(nil, 64)
 	k := kernel{}
-	k.write(tbl.Dirty())
+	k.write(append(tbl.Dirty(), tbl.FrontDirty()...))
 	tbl.ClearDirty()
 	for step := range 40 {
 		var add, remove []cidrset.Prefix
@@ -739,16 +771,33 @@ func TestDeltaPageByPage(t *testing.T) {
 		if err := tbl.Update(toDir(next.Cover()), toDir(append(added, removed...))); err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
+		check := func(what string) {
+			t.Helper()
+			for a := uint32(0x0a0b0000); a < 0x0a0c0000; a++ {
+				ca := cidrset.AddrFromV4(a)
+				if got := k.lookup(a); got != set.Contains(ca) && got != next.Contains(ca) {
+					t.Fatalf("step %d, after %s: %08x reads %v, neither before nor after", step, what, a, got)
+				}
+			}
+		}
 		for _, run := range tbl.Dirty() {
 			for i := range run.Pages {
 				k.write([]Run{{run.First + uint32(i), run.Pages[i : i+1]}})
-				for a := uint32(0x0a0b0000); a < 0x0a0c0000; a++ {
-					ca := cidrset.AddrFromV4(a)
-					if got := k.lookup(a); got != set.Contains(ca) && got != next.Contains(ca) {
-						t.Fatalf("step %d, after page %d: %08x reads %v, neither before nor after", step, run.First+uint32(i), a, got)
-					}
-				}
+				check(fmt.Sprintf("page %d", run.First+uint32(i)))
 			}
+		}
+		// The front as the owner writes a live table's: each changed
+		// record marked invalid, then each rewritten (its state last).
+		for _, r := range tbl.FrontChanged() {
+			rec := *k.record(r)
+			rec[15] |= FrontInvalid << 16
+			k.setRecord(r, rec)
+			check(fmt.Sprintf("invalidating record %#x", r))
+		}
+		for _, r := range tbl.FrontChanged() {
+			rec := tbl.Record(r)
+			k.setRecord(r, rec)
+			check(fmt.Sprintf("rewriting record %#x", r))
 		}
 		tbl.ClearDirty()
 		tbl.Recycle() // the grace period the caller waits for
