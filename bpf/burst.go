@@ -118,7 +118,7 @@ func (x *XDP) resizeMeterLocked(n int) error {
 		return err
 	}
 	repl := map[string]*ebpf.Map{
-		"block_v4": x.objs.BlockV4, "block_v6": x.objs.BlockV6, "block_v6_short": x.objs.BlockV6Short, "allow_v4": x.objs.AllowV4, "allow_v6": x.objs.AllowV6,
+		"block_v4": x.objs.BlockV4, "block_v6": x.objs.BlockV6, "block_v6_short": x.objs.BlockV6Short, "block_v6_front": x.objs.BlockV6Front, "allow_v4": x.objs.AllowV4, "allow_v6": x.objs.AllowV6,
 		"bans": x.objs.Bans, "bans_net6": x.objs.BansNet6, "net_bans_on": x.objs.NetBansOn, "lists_disjoint": x.objs.ListsDisjoint, "stats": x.objs.Stats,
 		"layout": x.objs.Layout, "burst": x.objs.Burst, "burst_events": x.objs.BurstEvents, "burst_stats": x.objs.BurstStats,
 	}

@@ -7,7 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
+	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
 	"github.com/edgeguard/edgeguard/bpf/xdptest"
 )
@@ -183,6 +185,8 @@ func TestDeltasRecycleChunks(t *testing.T) {
 	t.Logf("%d recycles over 12 deltas of %d chunks with %d spare", x.chunkRecycles.Load(), per, spare)
 }
 
+const v4FrontOff = dir24.FrontBase * int(unsafe.Sizeof(dir24.Page{}))
+
 // TestFrontRewrite follows a delta's rewrite of live front records: while
 // the changed records are marked invalid, packets of their /17s must get
 // the delta's verdicts from the summary, and afterwards from the records;
@@ -229,7 +233,7 @@ func TestFrontRewrite(t *testing.T) {
 	invalid := 0
 	x.frontHook = func() {
 		for _, r := range x.dir.FrontChanged() {
-			if x.dirMap.record(r)[15]>>16 != dir24.FrontInvalid {
+			if x.dirMap.record(v4FrontOff, r)[15]>>16 != dir24.FrontInvalid {
 				t.Errorf("record %#x not marked invalid during its rewrite", r)
 			}
 			invalid++
@@ -247,8 +251,52 @@ func TestFrontRewrite(t *testing.T) {
 	for _, src := range []string{"10.7.7.1", "10.9.4.4"} {
 		a := netip.MustParseAddr(src).As4()
 		r := (uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8) >> 15
-		if rec := *x.dirMap.record(r); rec != x.dir.Record(r) || rec[15]>>16 != 0 {
+		if rec := dir24.Record(*x.dirMap.record(v4FrontOff, r)); rec != x.dir.Record(r) || rec[15]>>16 != 0 {
 			t.Errorf("live record of %s is %x, want %x", src, rec, x.dir.Record(r))
 		}
+	}
+}
+
+// TestFrontStateRace: a /17 whose record uses all 15 slots, and a source in
+// none of them, whose lookup ends at slot 15 (the state). Another CPU marks
+// the record invalid and valid again over and over, as a delta's rewrite
+// does: the source must never be dropped (reading the state as a code
+// dropped it). Bounded to ~300 ms.
+func TestFrontStateRace(t *testing.T) {
+	x := openTest(t)
+	var ss []string
+	for i := range dir24.FrontSlots {
+		ss = append(ss, fmt.Sprintf("10.2.%d.9/32", 2*i))
+	}
+	if err := x.ReplaceBlocklist(prefixes(ss...)); err != nil {
+		t.Fatal(err)
+	}
+	frame := tcp("10.2.1.254")
+	if got := testRun(t, x, frame); got != ActionPass {
+		t.Fatalf("before the race: action %d, want pass", got)
+	}
+	rec := x.dirMap.record(v4FrontOff, 0x0a0201>>7)
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			v := atomic.LoadUint32(&rec[15])
+			atomic.StoreUint32(&rec[15], v|dir24.FrontInvalid<<16)
+			atomic.StoreUint32(&rec[15], v)
+		}
+	}()
+	before, _ := x.Stats()
+	runs := 0
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); runs += 2000 {
+		if _, _, err := x.TestRun(frame, 2000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	<-done
+	after, _ := x.Stats()
+	if d := after.Verdicts[enforce.ReasonDropBlocklist].Packets - before.Verdicts[enforce.ReasonDropBlocklist].Packets; d > 0 {
+		t.Fatalf("%d of %d runs of an unlisted source dropped", d, runs)
 	}
 }

@@ -71,20 +71,27 @@ func (d *dirMap) inner() *ebpf.Map {
 }
 
 // writeFront writes the front records of t that changed into the live map
-// m, which packets read meanwhile (dir24.FrontChanged): each record is
-// marked invalid, so that readers skip it for the summary; after an RCU
-// grace period no reader is still inside an old record, and each is
-// written with its state last. The memory is shared with the program, so
-// the stores go straight in; atomic stores order the state word after the
-// slots for the CPU and the compiler.
+// m (dir24.FrontChanged).
 func (x *XDP) writeFront(m *dirMap, t *dir24.Table) error {
-	changed := t.FrontChanged()
+	off := dir24.FrontBase * int(unsafe.Sizeof(dir24.Page{}))
+	return x.writeLive(m, off, t.FrontChanged(), func(r uint32) [16]uint32 { return t.Record(r) })
+}
+
+// writeLive writes 64-byte records (IPv4 front records, IPv6 front sets)
+// into a live map m, whose memory the program reads meanwhile: records
+// changed, starting at byte off, with content(r) each. A reader could see a
+// record half written, so each is first marked invalid (the high half of
+// word 15: readers then take the slow path), and after an RCU grace period,
+// when no reader is still inside an old record, written with word 15 last.
+// The memory is shared with the program, so the stores go straight in;
+// atomic stores keep their order for the CPU and the compiler.
+func (x *XDP) writeLive(m *dirMap, off int, changed []uint32, content func(uint32) [16]uint32) error {
 	if len(changed) == 0 {
 		return nil
 	}
 	for _, r := range changed {
-		rec := m.record(r)
-		atomic.StoreUint32(&rec[15], atomic.LoadUint32(&rec[15])|dir24.FrontInvalid<<16)
+		rec := m.record(off, r)
+		atomic.StoreUint32(&rec[15], atomic.LoadUint32(&rec[15])|0xffff<<16)
 	}
 	if x.frontHook != nil {
 		x.frontHook()
@@ -93,18 +100,26 @@ func (x *XDP) writeFront(m *dirMap, t *dir24.Table) error {
 		return fmt.Errorf("write front records: %w", err)
 	}
 	for _, r := range changed {
-		rec, want := m.record(r), t.Record(r)
-		for i := range len(want) - 1 {
+		rec, want := m.record(off, r), content(r)
+		for i := range len(want) {
 			atomic.StoreUint32(&rec[i], want[i])
 		}
-		atomic.StoreUint32(&rec[len(want)-1], want[len(want)-1])
 	}
 	x.frontWrites.Add(uint64(len(changed)))
 	return nil
 }
 
-// record returns front record r in the map's memory.
-func (d *dirMap) record(r uint32) *dir24.Record {
-	off := dir24.FrontBase*int(unsafe.Sizeof(dir24.Page{})) + int(r)*int(unsafe.Sizeof(dir24.Record{}))
-	return (*dir24.Record)(unsafe.Pointer(&d.mem[off]))
+// record returns 64-byte record r from byte off of the map's memory.
+func (d *dirMap) record(off int, r uint32) *[16]uint32 {
+	return (*[16]uint32)(unsafe.Pointer(&d.mem[off+int(r)*64]))
+}
+
+// copyWords writes pages of words at map key first into the map's memory.
+// Only for a map that no packet reads.
+func (d *dirMap) copyWords(first uint32, words []uint32) {
+	if len(words) == 0 {
+		return
+	}
+	src := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), len(words)*4)
+	copy(d.mem[int(first)*int(unsafe.Sizeof(dir24.Page{})):], src)
 }

@@ -132,6 +132,7 @@ const (
 	filterMapBansNet6         = "bans_net6"
 	filterMapBlockV4          = "block_v4"
 	filterMapBlockV6          = "block_v6"
+	filterMapBlockV6Front     = "block_v6_front"
 	filterMapBlockV6Short     = "block_v6_short"
 	filterMapBurst            = "burst"
 	filterMapBurstEvents      = "burst_events"
@@ -206,6 +207,7 @@ type filterMapSpecs struct {
 	BansNet6      *ebpf.MapSpec `ebpf:"bans_net6"`
 	BlockV4       *ebpf.MapSpec `ebpf:"block_v4"`
 	BlockV6       *ebpf.MapSpec `ebpf:"block_v6"`
+	BlockV6Front  *ebpf.MapSpec `ebpf:"block_v6_front"`
 	BlockV6Short  *ebpf.MapSpec `ebpf:"block_v6_short"`
 	Burst         *ebpf.MapSpec `ebpf:"burst"`
 	BurstEvents   *ebpf.MapSpec `ebpf:"burst_events"`
@@ -256,6 +258,7 @@ type filterMaps struct {
 	BansNet6      *ebpf.Map `ebpf:"bans_net6"`
 	BlockV4       *ebpf.Map `ebpf:"block_v4"`
 	BlockV6       *ebpf.Map `ebpf:"block_v6"`
+	BlockV6Front  *ebpf.Map `ebpf:"block_v6_front"`
 	BlockV6Short  *ebpf.Map `ebpf:"block_v6_short"`
 	Burst         *ebpf.Map `ebpf:"burst"`
 	BurstEvents   *ebpf.Map `ebpf:"burst_events"`
@@ -279,6 +282,7 @@ func (m *filterMaps) Close() error {
 		m.BansNet6,
 		m.BlockV4,
 		m.BlockV6,
+		m.BlockV6Front,
 		m.BlockV6Short,
 		m.Burst,
 		m.BurstEvents,

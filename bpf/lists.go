@@ -52,9 +52,8 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	var (
 		s4, s6     *cidrset.Set
 		t4         *dir24.Table
-		t6         *v6tab.Table
+		t6         *table6
 		m4         *dirMap
-		m6         *ebpf.Map
 		err4, err6 error
 		prepared   [2]time.Time
 		patched    [2]bool
@@ -68,11 +67,11 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	})
 	s6 = cidrset.New(v6)
 	prepared[1] = time.Now()
-	t6, m6, patched[1], err6 = x.v6From(sp6, s6)
+	t6, patched[1], err6 = x.v6From(sp6, s6)
 	wg.Wait()
 	if err := errors.Join(err4, err6); err != nil {
 		m4.Close()
-		closeMaps(m6)
+		t6.close()
 		return fmt.Errorf("replace blocklist: %w", err)
 	}
 	built := time.Now()
@@ -80,7 +79,7 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	if !apart {
 		if err := x.setDisjoint(false); err != nil {
 			m4.Close()
-			closeMaps(m6)
+			t6.close()
 			return fmt.Errorf("replace blocklist: %w", err)
 		}
 	}
@@ -88,7 +87,7 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	// still sees the old or the new list of its family.
 	var swapErr4 error
 	wg.Go(func() { swapErr4 = swapInner(x.objs.BlockV4, m4.inner()) })
-	oldT6, oldM6, swapErr6 := x.swapV6(t6, m6)
+	old6, swapErr6 := x.swapV6(t6)
 	wg.Wait()
 	if swapErr4 != nil {
 		m4.Close()
@@ -102,12 +101,16 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		x.dir, x.dirMap, x.block4 = t4, m4, s4
 	}
 	if swapErr6 != nil {
-		closeMaps(m6)
-	} else {
-		if oldM6 != nil && x.baseline {
-			x.spare6 = &spare6{t: oldT6, m: oldM6, set: x.block6}
+		if x.tab6 == t6 {
+			old6.close() // t6 went live; only its front failed
 		} else {
-			closeMaps(oldM6)
+			t6.close()
+		}
+	} else {
+		if old6 != nil && x.baseline {
+			x.spare6 = &spare6{tab: old6, set: x.block6}
+		} else {
+			old6.close()
 		}
 		x.block6 = s6
 	}
@@ -312,34 +315,41 @@ func (x *XDP) deltaV6(next *cidrset.Set, added, removed []cidrset.Prefix) error 
 		x.block6 = next
 		return nil
 	}
-	if x.block6Map != nil {
-		w := x.v6.Delta(x.block6, next, added, removed)
-		err := x.writeV6(x.block6Map, w, true)
+	if x.tab6 != nil {
+		w := x.tab6.layout.Delta(x.block6, next, added, removed)
+		err := x.writeV6(x.tab6.m, w, true)
+		if err == nil {
+			err = x.writeFront6(x.tab6, w)
+		}
 		if err == nil {
 			x.block6 = next
 			return nil
 		}
 		x.log.Warn("in-place IPv6 table update failed; rebuilding", "err", err)
 	}
-	t, m, err := x.buildV6(next.Cover())
+	t, err := x.buildV6(next.Cover())
 	if err != nil {
 		return err
 	}
-	_, old, err := x.swapV6(t, m)
+	old, err := x.swapV6(t)
 	if err != nil {
-		closeMaps(m)
+		if x.tab6 == t {
+			old.close()
+		} else {
+			t.close()
+		}
 		return err
 	}
-	closeMaps(old)
+	old.close()
 	x.block6 = next
 	return nil
 }
 
-// buildV6 builds the IPv6 table for cover in a new inner map; nil for an
+// buildV6 builds the IPv6 table for cover in new inner maps; nil for an
 // empty cover.
-func (x *XDP) buildV6(cover []cidrset.Prefix) (*v6tab.Table, *ebpf.Map, error) {
+func (x *XDP) buildV6(cover []cidrset.Prefix) (*table6, error) {
 	if len(cover) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	t := v6tab.New(cover)
 	w := t.Build(cover)
@@ -350,36 +360,57 @@ func (x *XDP) buildV6(cover []cidrset.Prefix) (*v6tab.Table, *ebpf.Map, error) {
 	spec.MaxEntries = uint32(n + max(n/4, v6MinHeadroom))
 	m, err := ebpf.NewMap(spec)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create IPv6 table (%d entries): %w", spec.MaxEntries, err)
+		return nil, fmt.Errorf("create IPv6 table (%d entries): %w", spec.MaxEntries, err)
 	}
 	if err := x.writeV6(m, w, false); err != nil {
 		m.Close()
-		return nil, nil, fmt.Errorf("fill IPv6 table: %w", err)
+		return nil, fmt.Errorf("fill IPv6 table: %w", err)
 	}
-	return t, m, nil
+	f, fm, err := x.newFront(w)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	return &table6{layout: t, m: m, front: f, fm: fm}, nil
 }
 
-// swapV6 swaps the IPv6 table m (layout t; nil for an empty list) in and
-// returns the one it replaced, which no packet reads any more. The
-// short-length bitmap covers both tables while either may be read.
-func (x *XDP) swapV6(t *v6tab.Table, m *ebpf.Map) (*v6tab.Table, *ebpf.Map, error) {
+// swapV6 swaps the IPv6 table t (nil for an empty list) in and returns
+// the one it replaced, which no packet reads any more. The short-length
+// bitmap covers both tables while either may be read. The hash table goes
+// first, then the front: either order gives each source one list's
+// verdict (table6). A front that fails to swap leaves the old front in
+// place, which would answer for the old list: its slot is emptied instead.
+func (x *XDP) swapV6(t *table6) (*table6, error) {
 	var bits uint32
 	if t != nil {
-		bits = t.ShortBits()
+		bits = t.layout.ShortBits()
 	}
 	if err := x.widenV6Short(bits); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := swapInner(x.objs.BlockV6, m); err != nil {
-		return nil, nil, fmt.Errorf("swap IPv6 table: %w", err)
+	if err := swapInner(x.objs.BlockV6, t.hashMap()); err != nil {
+		return nil, fmt.Errorf("swap IPv6 table: %w", err)
 	}
-	oldT, oldM := x.v6, x.block6Map
-	x.v6, x.block6Map = t, m
-	// The swap waited for a grace period: no packet reads the old table.
+	old := x.tab6
+	x.tab6 = t
+	if err := swapInner(x.objs.BlockV6Front, t.frontMap()); err != nil {
+		// The new table is live; the old front would answer for the old
+		// list: empty its slot and go on without a front.
+		x.log.Warn("swapping the IPv6 front failed; IPv6 lookups skip it until the next replace", "err", err)
+		if t != nil {
+			t.fm.Close()
+			t.fm, t.front = nil, nil
+		}
+		if derr := x.objs.BlockV6Front.Delete(uint32(0)); derr != nil && !errors.Is(derr, ebpf.ErrKeyNotExist) {
+			x.baseline = false // the next replace must not take a delta's shortcut
+			return old, fmt.Errorf("swap IPv6 front: %w; empty its slot: %w", err, derr)
+		}
+	}
+	// The swaps waited for a grace period: no packet reads the old table.
 	if err := x.objs.BlockV6Short.Update(uint32(0), bits, ebpf.UpdateAny); err != nil {
 		x.log.Warn("narrowing the IPv6 short-length bitmap failed (costs probes, not verdicts)", "err", err)
 	}
-	return oldT, oldM, nil
+	return old, nil
 }
 
 // widenV6Short adds bits to the short-length bitmap.
@@ -419,7 +450,7 @@ func (x *XDP) writeV6(m *ebpf.Map, w *v6tab.Writes, live bool) error {
 	if err := x.putV6(m, w.InsertKeys, make([]v6tab.Node, len(w.InsertKeys))); err != nil {
 		return err
 	}
-	if err := x.widenV6Short(x.v6.ShortBits()); err != nil {
+	if err := x.widenV6Short(x.tab6.layout.ShortBits()); err != nil {
 		return err
 	}
 	if err := x.putV6(m, w.NodeKeys, w.NodeVals); err != nil {
@@ -428,7 +459,7 @@ func (x *XDP) writeV6(m *ebpf.Map, w *v6tab.Writes, live bool) error {
 	if err := x.deleteV6(m, w.DeleteKeys); err != nil {
 		return err
 	}
-	if err := x.objs.BlockV6Short.Update(uint32(0), x.v6.ShortBits(), ebpf.UpdateAny); err != nil {
+	if err := x.objs.BlockV6Short.Update(uint32(0), x.tab6.layout.ShortBits(), ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
 	}
 	return nil

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cilium/ebpf"
-
 	"github.com/edgeguard/edgeguard/bpf/cidrset"
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
 	"github.com/edgeguard/edgeguard/bpf/internal/v6tab"
@@ -32,8 +30,7 @@ type spare4 struct {
 }
 
 type spare6 struct {
-	t   *v6tab.Table
-	m   *ebpf.Map
+	tab *table6
 	set *cidrset.Set
 }
 
@@ -48,15 +45,10 @@ func (x *XDP) closeSpares() {
 	if x.spare4 != nil {
 		x.spare4.m.Close()
 	}
-	closeMaps(x.spareMap6())
-	x.spare4, x.spare6 = nil, nil
-}
-
-func (x *XDP) spareMap6() *ebpf.Map {
-	if x.spare6 == nil {
-		return nil
+	if x.spare6 != nil {
+		x.spare6.tab.close()
 	}
-	return x.spare6.m
+	x.spare4, x.spare6 = nil, nil
 }
 
 // smallChange reports the cover CIDRs that differ between from and to when
@@ -120,30 +112,33 @@ func (x *XDP) reloadDir(sp *spare4, s *cidrset.Set) error {
 
 // v6From returns the IPv6 table for s: the spare patched when it is close
 // enough (and reports so), else a new one. It consumes sp.
-func (x *XDP) v6From(sp *spare6, s *cidrset.Set) (*v6tab.Table, *ebpf.Map, bool, error) {
-	if sp != nil && s.CoverLen() > 0 {
+func (x *XDP) v6From(sp *spare6, s *cidrset.Set) (*table6, bool, error) {
+	if sp != nil && s.CoverLen() > 0 && sp.tab.front != nil {
 		if added, removed, ok := smallChange(sp.set, s); ok {
-			w := sp.t.Delta(sp.set, s, added, removed)
-			err := x.putV6(sp.m, w.InsertKeys, make([]v6tab.Node, len(w.InsertKeys)))
+			t := sp.tab
+			w := t.layout.Delta(sp.set, s, added, removed)
+			err := x.putV6(t.m, w.InsertKeys, make([]v6tab.Node, len(w.InsertKeys)))
 			if err == nil {
-				err = x.putV6(sp.m, w.NodeKeys, w.NodeVals)
+				err = x.putV6(t.m, w.NodeKeys, w.NodeVals)
 			}
 			if err == nil {
-				err = x.deleteV6(sp.m, w.DeleteKeys)
+				err = x.deleteV6(t.m, w.DeleteKeys)
 			}
 			if err == nil {
+				t.front.Apply(w)
+				copyFront(t.fm, t.front)
 				x.sparePatches.Add(1)
-				return sp.t, sp.m, true, nil
+				return t, true, nil
 			}
 			x.log.Debug("patching the spare IPv6 table failed; building a new one", "err", err)
 		}
 	}
 	if sp != nil {
-		closeMaps(sp.m)
+		sp.tab.close()
 	}
-	t, m, err := x.buildV6(s.Cover())
+	t, err := x.buildV6(s.Cover())
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("build IPv6 table: %w", err)
+		return nil, false, fmt.Errorf("build IPv6 table: %w", err)
 	}
-	return t, m, false, nil
+	return t, false, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/edgeguard/edgeguard/bpf/cidrset"
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
+	"github.com/edgeguard/edgeguard/bpf/internal/v6front"
 	"github.com/edgeguard/edgeguard/bpf/internal/v6tab"
 )
 
@@ -82,6 +83,9 @@ type objects struct {
 	BlockV6 *ebpf.Map     `ebpf:"block_v6"`
 	// BlockV6Short is the short-length bitmap of block_v6's table.
 	BlockV6Short *ebpf.Map `ebpf:"block_v6_short"`
+	// BlockV6Front is block_v6's front (v6front), new in a later version:
+	// created beside older pins (empty: every IPv6 lookup takes the table).
+	BlockV6Front *ebpf.Map `ebpf:"block_v6_front"`
 	AllowV4      *ebpf.Map `ebpf:"allow_v4"`
 	AllowV6      *ebpf.Map `ebpf:"allow_v6"`
 	Bans         *ebpf.Map `ebpf:"bans"`
@@ -102,7 +106,7 @@ type objects struct {
 }
 
 // pinnedMaps names the maps pinned under the pin path.
-var pinnedMaps = []string{"block_v4", "block_v6", "block_v6_short", "allow_v4", "allow_v6", "bans", "bans_net6", "net_bans_on", "lists_disjoint", "stats", "layout", "burst_stats"}
+var pinnedMaps = []string{"block_v4", "block_v6", "block_v6_short", "block_v6_front", "allow_v4", "allow_v6", "bans", "bans_net6", "net_bans_on", "lists_disjoint", "stats", "layout", "burst_stats"}
 
 type attached struct {
 	Attachment
@@ -145,8 +149,7 @@ type XDP struct {
 	disjoint   bool         // lists_disjoint as last written or read
 	dir        *dir24.Table // mirror of the live IPv4 table (nil: slot empty)
 	dirMap     *dirMap      // live IPv4 block inner map
-	v6         *v6tab.Table // layout of the live IPv6 table (nil: slot empty)
-	block6Map  *ebpf.Map    // live IPv6 block table
+	tab6       *table6      // the live IPv6 table (nil: slots empty)
 	allow4Map  *ebpf.Map
 	allow6Map  *ebpf.Map
 	pageBuf    []dir24.Page // writePages' gathered batch, kept between deltas
@@ -378,6 +381,7 @@ func layoutFingerprint(specs ...*ebpf.MapSpec) uint64 {
 	fmt.Fprintf(h, "dir24/%d/%d/%d/%#x/%#x", dir24.PageWords, dir24.Tbl24Pages, dir24.ChunkWords, uint32(dir24.ChunkFlag), uint32(dir24.OneFlag))
 	fmt.Fprintf(h, ";sum/%d/%d/%#x/%#x", dir24.SumPages, dir24.ChunkBase, dir24.SumOne, dir24.SumChunk)
 	fmt.Fprintf(h, ";front/%d/%d/%d/%d", dir24.FrontBase, dir24.FrontPages, dir24.FrontSum, dir24.FrontInvalid)
+	fmt.Fprintf(h, ";front6/%d/%d/%d/%#x", v6front.Bits, v6front.SetWords, v6front.Ways, uint32(v6front.Multiplier))
 	fmt.Fprintf(h, ";v6tab/%#x", v6tab.TagNode)
 	return h.Sum64()
 }
@@ -580,7 +584,9 @@ func (x *XDP) Close() error {
 	if x.dirMap != nil {
 		errs = append(errs, x.dirMap.Close())
 	}
-	for _, m := range []*ebpf.Map{x.block6Map, x.allow4Map, x.allow6Map} {
+	errs = append(errs, x.tab6.close())
+	x.tab6 = nil
+	for _, m := range []*ebpf.Map{x.allow4Map, x.allow6Map} {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}

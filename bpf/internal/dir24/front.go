@@ -22,7 +22,8 @@ import "math/bits"
 // trick over x*0x0101010101010101&masks^keys). Slots in use come first and
 // are disjoint; unused slots are zero, so they match anything with code 0
 // (not blocked): a source in no range of the record ends at the first
-// unused slot, or at slot 15, whose key and mask are always zero. A /17
+// unused slot, or at slot 15, whose key and mask are always zero: slot 15
+// means "in no range" (its code is the state, which may change meanwhile). A /17
 // with more ranges than slots gets the record {slot 0: key 0, mask 0, code
 // FrontSum}, which sends every source on to the summary.
 //
@@ -109,6 +110,9 @@ func frontCode(rec *Record, x uint32) (code uint32, ok bool) {
 		z := (v - 0x0101010101010101) & ^v & 0x8080808080808080
 		if z != 0 {
 			i := uint32((z&-z)>>7*0x0001020304050607>>56) + uint32(8*w)
+			if i >= FrontSlots {
+				return 0, true // slot 15 is the state: in no range
+			}
 			return rec[8+i/2] >> (i % 2 * 16) & 0xffff, true
 		}
 	}
