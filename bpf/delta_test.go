@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
+	"github.com/edgeguard/edgeguard/bpf/internal/v6front"
 	"github.com/edgeguard/edgeguard/bpf/xdptest"
 )
 
@@ -298,5 +299,72 @@ func TestFrontStateRace(t *testing.T) {
 	after, _ := x.Stats()
 	if d := after.Verdicts[enforce.ReasonDropBlocklist].Packets - before.Verdicts[enforce.ReasonDropBlocklist].Packets; d > 0 {
 		t.Fatalf("%d of %d runs of an unlisted source dropped", d, runs)
+	}
+}
+
+// TestFrontRewrite6 follows a delta's rewrite of live IPv6 front sets:
+// while they are marked invalid, packets of their /32s get the delta's
+// verdicts from the table, and afterwards from the front, which then
+// answers for them.
+func TestFrontRewrite6(t *testing.T) {
+	x := openTest(t)
+	if err := x.ReplaceBlocklist(prefixes("2001:db8:1::/48", "2001:db9::/32", "2001:dba::1/128", "2400::/12")); err != nil {
+		t.Fatal(err)
+	}
+	add := prefixes("2001:dbc:2::/48", "2001:dbb::/64")
+	remove := prefixes("2001:db9::/32", "2001:dba::1/128")
+	want := []struct {
+		src         string
+		before, now uint32
+	}{
+		{"2001:db8:1::1", ActionDrop, ActionDrop},
+		{"2001:dbc:2::1", ActionPass, ActionDrop},
+		{"2001:db9:5::1", ActionDrop, ActionPass},
+		{"2001:dba::1", ActionDrop, ActionPass},
+		{"2001:dbb::7", ActionPass, ActionDrop},
+		{"2001:dbb:0:1::7", ActionPass, ActionPass},
+		{"2400:5::1", ActionDrop, ActionDrop}, // a short CIDR: no node
+		{"2a00::1", ActionPass, ActionPass},
+	}
+	check := func(when string, after bool) {
+		t.Helper()
+		for _, w := range want {
+			exp := w.before
+			if after {
+				exp = w.now
+			}
+			if got := testRun(t, x, tcp(w.src)); got != exp {
+				t.Errorf("%s: %s: action %d, want %d", when, w.src, got, exp)
+			}
+		}
+	}
+	check("before the delta", false)
+	invalid := 0
+	x.frontHook = func() {
+		for _, si := range x.tab6.front.Changed() {
+			if x.tab6.fm.record(0, si)[15]>>16 == 0 {
+				t.Errorf("set %#x not marked invalid during its rewrite", si)
+			}
+			invalid++
+		}
+		check("sets invalid", true)
+	}
+	if err := x.ApplyBlocklistDelta(add, remove); err != nil {
+		t.Fatal(err)
+	}
+	x.frontHook = nil
+	if invalid < 4 {
+		t.Fatalf("%d sets rewritten, want one per /32 touched", invalid)
+	}
+	check("after the delta", true)
+	for _, w := range want[:5] {
+		a := netip.MustParseAddr(w.src).As16()
+		if got := x.tab6.front.Lookup(a); got != v6front.Blocked && got != v6front.Pass && got != v6front.NoNode {
+			t.Errorf("%s: the front does not answer (%d)", w.src, got)
+		}
+	}
+	var word uint32
+	if err := x.objs.BlockV6Short.Lookup(uint32(0), &word); err != nil || word>>v6front.ShortBitsShift != x.tab6.front.Bits() {
+		t.Errorf("block_v6_short = %#x (%v): the front is not on", word, err)
 	}
 }

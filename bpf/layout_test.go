@@ -16,6 +16,7 @@ import (
 
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
+	"github.com/edgeguard/edgeguard/bpf/internal/v6front"
 	"github.com/edgeguard/edgeguard/bpf/internal/v6tab"
 )
 
@@ -174,18 +175,24 @@ func TestLayout(t *testing.T) {
 		defines[string(m[1])] = v
 	}
 	geometry := map[string]uint64{
-		"DIR_PAGE_WORDS":     dir24.PageWords,
-		"DIR_TBL24_PAGES":    dir24.Tbl24Pages,
-		"DIR_CHUNK_WORDS":    dir24.ChunkWords,
-		"DIR_CHUNK_FLAG":     dir24.ChunkFlag,
-		"DIR_ONE_FLAG":       dir24.OneFlag,
-		"DIR_SUM_PAGES":      dir24.SumPages,
-		"DIR_SUM_ONE":        dir24.SumOne,
-		"DIR_SUM_CHUNK":      dir24.SumChunk,
-		"DIR_FRONT_PAGES":    dir24.FrontPages,
-		"DIR_FRONT_PER_PAGE": dir24.FrontRecordsPerPage,
-		"DIR_FRONT_SUM":      dir24.FrontSum,
-		"V6_TAG_NODE":        v6tab.TagNode,
+		"DIR_PAGE_WORDS":      dir24.PageWords,
+		"DIR_TBL24_PAGES":     dir24.Tbl24Pages,
+		"DIR_CHUNK_WORDS":     dir24.ChunkWords,
+		"DIR_CHUNK_FLAG":      dir24.ChunkFlag,
+		"DIR_ONE_FLAG":        dir24.OneFlag,
+		"DIR_SUM_PAGES":       dir24.SumPages,
+		"DIR_SUM_ONE":         dir24.SumOne,
+		"DIR_SUM_CHUNK":       dir24.SumChunk,
+		"DIR_FRONT_PAGES":     dir24.FrontPages,
+		"DIR_FRONT_PER_PAGE":  dir24.FrontRecordsPerPage,
+		"DIR_FRONT_SUM":       dir24.FrontSum,
+		"V6_TAG_NODE":         v6tab.TagNode,
+		"V6_FRONT_PER_PAGE":   v6front.SetsPerPage,
+		"V6_FRONT_MUL":        v6front.Multiplier,
+		"V6_FRONT_LEN_TABLE":  v6front.LenTable,
+		"V6_FRONT_INCOMPLETE": v6front.Incomplete,
+		"V6_SHORT_MASK":       v6front.ShortMask,
+		"V6_FRONT_BITS_SHIFT": v6front.ShortBitsShift,
 	}
 	for name, want := range geometry {
 		if got, ok := defines[name]; !ok || got != want {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgeguard/edgeguard/bpf/cidrset"
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
+	"github.com/edgeguard/edgeguard/bpf/internal/v6front"
 	"github.com/edgeguard/edgeguard/bpf/internal/v6tab"
 )
 
@@ -101,11 +102,7 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		x.dir, x.dirMap, x.block4 = t4, m4, s4
 	}
 	if swapErr6 != nil {
-		if x.tab6 == t6 {
-			old6.close() // t6 went live; only its front failed
-		} else {
-			t6.close()
-		}
+		t6.close()
 	} else {
 		if old6 != nil && x.baseline {
 			x.spare6 = &spare6{tab: old6, set: x.block6}
@@ -333,11 +330,7 @@ func (x *XDP) deltaV6(next *cidrset.Set, added, removed []cidrset.Prefix) error 
 	}
 	old, err := x.swapV6(t)
 	if err != nil {
-		if x.tab6 == t {
-			old.close()
-		} else {
-			t.close()
-		}
+		t.close()
 		return err
 	}
 	old.close()
@@ -376,16 +369,18 @@ func (x *XDP) buildV6(cover []cidrset.Prefix) (*table6, error) {
 
 // swapV6 swaps the IPv6 table t (nil for an empty list) in and returns
 // the one it replaced, which no packet reads any more. The short-length
-// bitmap covers both tables while either may be read. The hash table goes
-// first, then the front: either order gives each source one list's
-// verdict (table6). A front that fails to swap leaves the old front in
-// place, which would answer for the old list: its slot is emptied instead.
+// bitmap covers both tables while either may be read. A front answers
+// "no node" only for its own table, so the program stops using the front
+// (its bits in block_v6_short cleared, then a grace period for runs that
+// still use it) before the table and the front are swapped, one after the
+// other, and uses the new one once both are in. A front that fails to swap
+// is left unused.
 func (x *XDP) swapV6(t *table6) (*table6, error) {
-	var bits uint32
+	var short uint32
 	if t != nil {
-		bits = t.layout.ShortBits()
+		short = t.layout.ShortBits()
 	}
-	if err := x.widenV6Short(bits); err != nil {
+	if err := x.frontOff(short); err != nil {
 		return nil, err
 	}
 	if err := swapInner(x.objs.BlockV6, t.hashMap()); err != nil {
@@ -394,26 +389,54 @@ func (x *XDP) swapV6(t *table6) (*table6, error) {
 	old := x.tab6
 	x.tab6 = t
 	if err := swapInner(x.objs.BlockV6Front, t.frontMap()); err != nil {
-		// The new table is live; the old front would answer for the old
-		// list: empty its slot and go on without a front.
 		x.log.Warn("swapping the IPv6 front failed; IPv6 lookups skip it until the next replace", "err", err)
 		if t != nil {
 			t.fm.Close()
 			t.fm, t.front = nil, nil
 		}
-		if derr := x.objs.BlockV6Front.Delete(uint32(0)); derr != nil && !errors.Is(derr, ebpf.ErrKeyNotExist) {
-			x.baseline = false // the next replace must not take a delta's shortcut
-			return old, fmt.Errorf("swap IPv6 front: %w; empty its slot: %w", err, derr)
-		}
 	}
 	// The swaps waited for a grace period: no packet reads the old table.
-	if err := x.objs.BlockV6Short.Update(uint32(0), bits, ebpf.UpdateAny); err != nil {
-		x.log.Warn("narrowing the IPv6 short-length bitmap failed (costs probes, not verdicts)", "err", err)
+	if err := x.objs.BlockV6Short.Update(uint32(0), x.shortWord(), ebpf.UpdateAny); err != nil {
+		x.log.Warn("writing the IPv6 short-length bitmap failed (costs the front and probes, not verdicts)", "err", err)
 	}
 	return old, nil
 }
 
-// widenV6Short adds bits to the short-length bitmap.
+// shortWord is the block_v6_short word for the live IPv6 table: its short
+// lengths and its front's bits.
+func (x *XDP) shortWord() uint32 {
+	if x.tab6 == nil {
+		return 0
+	}
+	var bits uint32
+	if x.tab6.front != nil {
+		bits = x.tab6.front.Bits()
+	}
+	return v6front.ShortWord(x.tab6.layout.ShortBits(), bits)
+}
+
+// frontOff adds short lengths to block_v6_short and takes the front's
+// bits out of it, and if they were in, waits until no program run still
+// uses the front.
+func (x *XDP) frontOff(short uint32) error {
+	var cur uint32
+	if err := x.objs.BlockV6Short.Lookup(uint32(0), &cur); err != nil {
+		return fmt.Errorf("read IPv6 short-length bitmap: %w", err)
+	}
+	want := v6front.ShortWord(cur&v6front.ShortMask|short, 0)
+	if want == cur {
+		return nil
+	}
+	if err := x.objs.BlockV6Short.Update(uint32(0), want, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
+	}
+	if cur>>v6front.ShortBitsShift != 0 {
+		return x.waitGrace()
+	}
+	return nil
+}
+
+// widenV6Short adds short lengths to block_v6_short, keeping the rest.
 func (x *XDP) widenV6Short(bits uint32) error {
 	var cur uint32
 	if err := x.objs.BlockV6Short.Lookup(uint32(0), &cur); err != nil {
@@ -459,7 +482,7 @@ func (x *XDP) writeV6(m *ebpf.Map, w *v6tab.Writes, live bool) error {
 	if err := x.deleteV6(m, w.DeleteKeys); err != nil {
 		return err
 	}
-	if err := x.objs.BlockV6Short.Update(uint32(0), x.tab6.layout.ShortBits(), ebpf.UpdateAny); err != nil {
+	if err := x.objs.BlockV6Short.Update(uint32(0), x.shortWord(), ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
 	}
 	return nil

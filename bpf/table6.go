@@ -50,11 +50,11 @@ func (t *table6) frontMap() *ebpf.Map {
 
 // newFront creates the front map of a table built with writes w.
 func (x *XDP) newFront(w *v6tab.Writes) (*v6front.Front, *dirMap, error) {
-	f := v6front.New()
+	f := v6front.New(v6front.BitsFor(len(w.NodeKeys)))
 	f.Apply(w)
 	spec := x.innerDir.Copy()
 	spec.Name = "eg_front_v6"
-	spec.MaxEntries = v6front.Pages
+	spec.MaxEntries = uint32(f.Pages())
 	fm, err := newDirMap(spec)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create IPv6 front: %w", err)

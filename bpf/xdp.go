@@ -381,7 +381,8 @@ func layoutFingerprint(specs ...*ebpf.MapSpec) uint64 {
 	fmt.Fprintf(h, "dir24/%d/%d/%d/%#x/%#x", dir24.PageWords, dir24.Tbl24Pages, dir24.ChunkWords, uint32(dir24.ChunkFlag), uint32(dir24.OneFlag))
 	fmt.Fprintf(h, ";sum/%d/%d/%#x/%#x", dir24.SumPages, dir24.ChunkBase, dir24.SumOne, dir24.SumChunk)
 	fmt.Fprintf(h, ";front/%d/%d/%d/%d", dir24.FrontBase, dir24.FrontPages, dir24.FrontSum, dir24.FrontInvalid)
-	fmt.Fprintf(h, ";front6/%d/%d/%d/%#x", v6front.Bits, v6front.SetWords, v6front.Ways, uint32(v6front.Multiplier))
+	fmt.Fprintf(h, ";front6/%d/%d/%d/%d/%#x/%d/%d", v6front.MinBits, v6front.SetWords, v6front.Ways, v6front.LenTable,
+		uint32(v6front.Multiplier), v6front.ShortBitsShift, v6front.Incomplete)
 	fmt.Fprintf(h, ";v6tab/%#x", v6tab.TagNode)
 	return h.Sum64()
 }

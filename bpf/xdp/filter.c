@@ -218,19 +218,23 @@ struct v6_node {
 };
 
 // The front of the IPv6 table (layout built by bpf/internal/v6front): an
-// array of V6_FRONT_SETS sets of 64 bytes, a DIR_INNER map of pages, that
-// caches per /32 what its node says when that is "covered" or one CIDR, so
-// that most hits cost one read of 8 MiB instead of a hash lookup. It
-// answers only for the /32s it holds, each from its node, the whole truth
-// for its /32: front and table may be swapped in one after the other.
-// state is nonzero while user space rewrites the set.
-#define V6_FRONT_BITS 17
+// array of 2^bits sets of 64 bytes, a DIR_INNER map of pages, that holds
+// per /32 what its node says when that is "covered" or one CIDR, and knows
+// for most /32s that they have no node: most hits and misses cost one read
+// of a few MiB instead of a hash lookup. Used only while block_v6_short
+// gives its bits (user space clears them while the front and the table
+// may belong to different lists). state is nonzero in its high half while
+// user space rewrites the set; bit 0 says a /32 of the set is not in it.
 #define V6_FRONT_PER_PAGE 64
 #define V6_FRONT_MUL 0x9e3779b1u
+#define V6_FRONT_LEN_TABLE 255
+#define V6_FRONT_INCOMPLETE 1u
+#define V6_SHORT_MASK 0xfffffu
+#define V6_FRONT_BITS_SHIFT 24
 
 struct v6_front_way {
 	__u32 key;     // the /32: address word 0 as loaded
-	__u32 len;     // 0: empty; 32: the node covers the /32; 33-128: its one CIDR
+	__u32 len;     // 0 empty, 32 covered, 33-128 the one CIDR, 255: ask the table
 	__u32 addr[3]; // address words 1-3 of the CIDR, host bits zero
 };
 
@@ -286,8 +290,9 @@ struct {
 	__array(values, DIR_INNER);
 } block_v6_front SEC(".maps");
 
-// block_v6_short: key 0 -> bitmap of the CIDR lengths below 32 (bit len)
-// that have tagged entries in block_v6's table. User space widens it to
+// block_v6_short: key 0 -> bitmap of the CIDR lengths below 20 (bit len)
+// that have tagged entries in block_v6's table (V6_SHORT_MASK), and from
+// bit V6_FRONT_BITS_SHIFT the bits of the live front (0: do not use it). User space widens it to
 // cover both tables before a swap and narrows it after, so a packet never
 // misses a length of the table it reads.
 struct {
@@ -653,56 +658,69 @@ static __always_inline int v6_probe_lens(void *tbl, struct v6_key *k, const __u3
 	return 0;
 }
 
-// v6_front returns 1 when the front says the source (network order)
-// is blocked, 0 when it says it is not, -1 when it holds no answer.
-static __always_inline int v6_front(const __u32 *src)
+// Answers of v6_front besides 0 and 1 (the node's verdict).
+#define V6_ASK_TABLE -1 // look the source's /32 up in the table
+#define V6_NO_NODE -2   // the /32 has no node: probe the short lengths
+
+// v6_front looks the source (network order) up in the front of bits.
+static __always_inline int v6_front(const __u32 *src, __u32 bits)
 {
 	__u32 key = 0;
 	void *fr = bpf_map_lookup_elem(&block_v6_front, &key);
 	if (!fr)
-		return -1;
-	__u32 set = (src[0] * V6_FRONT_MUL) >> (32 - V6_FRONT_BITS);
+		return V6_ASK_TABLE;
+	__u32 set = (src[0] * V6_FRONT_MUL) >> (32 - bits);
 	key = set / V6_FRONT_PER_PAGE;
 	struct dir_page *p = bpf_map_lookup_elem(fr, &key);
 	if (!p)
-		return -1;
+		return V6_ASK_TABLE;
 	struct v6_front_set *s = (struct v6_front_set *)p->w + (set & (V6_FRONT_PER_PAGE - 1));
 	__u32 state = *(volatile __u32 *)&s->state;
-	if (state)
-		return -1;
-	// As in dir_blocked: the ways' addresses depend on the state read.
-	barrier_var(state);
-	s = (void *)s + state;
+	__u64 dep = dep_zero(state); // the ways are read after the state
+	if (state >> 16)
+		return V6_ASK_TABLE;
+	s = (void *)s + dep;
 #pragma unroll
 	for (int i = 0; i < 3; i++) {
 		struct v6_front_way *w = &s->way[i];
 		__u32 len = w->len;
 		if (!len || w->key != src[0])
 			continue;
+		if (len == V6_FRONT_LEN_TABLE)
+			return V6_ASK_TABLE;
 		if (len <= 32)
 			return 1;
 		__u32 m[4] = { 0, src[1], src[2], src[3] };
 		mask_v6(m, len);
 		return m[1] == w->addr[0] && m[2] == w->addr[1] && m[3] == w->addr[2];
 	}
-	return -1;
+	return state & V6_FRONT_INCOMPLETE ? V6_ASK_TABLE : V6_NO_NODE;
 }
 
 // v6_blocked reports whether the IPv6 blocklist table names the source
 // (network order, 4-byte aligned).
 static __always_inline int v6_blocked(const __u32 *src)
 {
-	int f = v6_front(src);
-	if (f >= 0)
-		return f;
-
 	__u32 zero = 0;
+	__u32 *shp = bpf_map_lookup_elem(&block_v6_short, &zero);
+	__u32 sh = shp ? *(volatile __u32 *)shp : 0;
+	__u32 bits = (sh >> V6_FRONT_BITS_SHIFT) & 31;
+	int f = V6_ASK_TABLE;
+	if (bits >= 6 && bits <= 24) {
+		f = v6_front(src, bits);
+		if (f >= 0)
+			return f;
+	}
+
 	void *tbl = bpf_map_lookup_elem(&block_v6, &zero);
 	if (!tbl)
 		return 0;
 
 	struct v6_key k __attribute__((aligned(8))) = { .tag = V6_TAG_NODE };
 	__u32 *w = (__u32 *)k.addr;
+	sh &= V6_SHORT_MASK;
+	if (f == V6_NO_NODE)
+		return sh && v6_probe_lens(tbl, &k, src, sh, 0);
 	w[0] = src[0];
 	struct v6_node *n = bpf_map_lookup_elem(tbl, &k);
 	if (n) {
@@ -720,8 +738,7 @@ static __always_inline int v6_blocked(const __u32 *src)
 			return 1;
 		return n->lens_hi && v6_probe_lens(tbl, &k, src, n->lens_hi, 97);
 	}
-	__u32 *sh = bpf_map_lookup_elem(&block_v6_short, &zero);
-	return sh && *sh && v6_probe_lens(tbl, &k, src, *sh, 0);
+	return sh && v6_probe_lens(tbl, &k, src, sh, 0);
 }
 
 static __always_inline int banned(struct ban_key *k)

@@ -6,19 +6,22 @@
 // have not seen, bench/xdp BenchmarkCold). It mirrors struct v6_front_set
 // in bpf/xdp/filter.c; writing it to the kernel is the caller's job.
 //
-// The front answers only for /32s it holds, from their node, which is the
-// whole truth for its /32 (v6tab: the cover is disjoint). Any other source
-// goes on to the hash table. So the front and the table may be swapped in
-// one after the other: a packet reading the front of one list and the
-// table of the other gets, for its source, one list's verdict.
+// The front answers for the /32s it holds, from their nodes, which are the
+// whole truth for their /32s (v6tab: the cover is disjoint), and for a
+// source in a complete set (one that holds every /32 of the table that
+// falls in it) that its /32 has no node: only the short CIDRs remain to be
+// probed. That second answer holds only while the front and the table in
+// the slots belong together, so the program uses the front only while
+// block_v6_short says so (ShortWord); user space clears that before a swap
+// and sets it after both are in.
 //
 // A set is 16 little-endian words, in one 64-byte line: three ways of
 // five words (the /32 as the program loads it, the length, then address
-// words 1-3 of the CIDR, host bits zero) and a state word, nonzero while
-// user space rewrites the set (readers then go to the hash table). Length
-// 0 is an empty way, 32 a /32 the node covers whole, 33-128 the node's
-// only CIDR. A /32 whose node holds more, or whose set is full, is not in
-// the front.
+// words 1-3 of the CIDR, host bits zero) and a state word. Length 0 is an
+// empty way, 32 a /32 the node covers whole, 33-128 the node's only CIDR,
+// LenTable a /32 whose node holds more (read the table). The state's high
+// half is nonzero while user space rewrites the set (readers then go to the
+// table); bit 0 (Incomplete) says a /32 of the set found no way.
 //
 // The package must never touch the kernel.
 package v6front
@@ -32,20 +35,41 @@ import (
 
 // Layout shared with bpf/xdp/filter.c.
 const (
-	Bits        = 17 // sets: 1 << Bits
-	Sets        = 1 << Bits
+	MinBits     = 6  // one page of sets
+	MaxBits     = 19 // 32 MiB
 	SetWords    = 16
 	Ways        = 3
 	WayWords    = 5
 	StateWord   = 15
 	PageWords   = 1024
 	SetsPerPage = PageWords / SetWords
-	Pages       = Sets / SetsPerPage
-	// Invalid is a set's state while it is rewritten.
-	Invalid = 0xffff << 16
-	// Multiplier picks a /32's set: (key * Multiplier) >> (32 - Bits).
+	// LenTable marks a way whose /32's node holds more than one CIDR.
+	LenTable = 255
+	// Invalid is a set's state while it is rewritten; Incomplete that a
+	// /32 of the set is not in it.
+	Invalid    = 0xffff << 16
+	Incomplete = 1
+	// Multiplier picks a /32's set: (key * Multiplier) >> (32 - bits).
 	Multiplier = 0x9e3779b1
+	// ShortBitsShift places a front's bits in the block_v6_short word
+	// (ShortWord); the short lengths take bits 0-19.
+	ShortBitsShift = 24
+	ShortMask      = 1<<20 - 1
 )
+
+// BitsFor sizes a front for n nodes: about two per set, so that most sets
+// hold all of theirs.
+func BitsFor(n int) uint32 {
+	b := uint32(MinBits)
+	for b < MaxBits && 1<<b < n/2 {
+		b++
+	}
+	return b
+}
+
+// ShortWord is the block_v6_short word for short lengths short and a live
+// front of bits (0: no front, the program ignores it).
+func ShortWord(short, bits uint32) uint32 { return short | bits<<ShortBitsShift }
 
 // Page is one map value (4 KiB).
 type Page [PageWords]uint32
@@ -55,23 +79,37 @@ type Set [SetWords]uint32
 
 // Front is the user-space mirror of one front map.
 type Front struct {
+	bits    uint32
 	pages   []Page
 	dirty   []uint64 // bitset over pages
 	changed []uint32 // sets changed since ClearDirty
 	mark    []uint64 // bitset over sets: in changed
+	// Nodes that found no way, and how many per set (sets with any are
+	// Incomplete).
+	left    map[uint32]struct{}
+	leftIn  []uint16
 }
 
-// New returns an empty front.
-func New() *Front {
-	return &Front{pages: make([]Page, Pages), dirty: make([]uint64, Pages/64), mark: make([]uint64, Sets/64)}
+// New returns an empty front of 1 << bits sets (MinBits..MaxBits).
+func New(bits uint32) *Front {
+	bits = min(max(bits, MinBits), MaxBits)
+	sets := 1 << bits
+	return &Front{bits: bits, pages: make([]Page, sets/SetsPerPage), dirty: make([]uint64, (sets/SetsPerPage+63)/64),
+		mark: make([]uint64, (sets+63)/64), left: map[uint32]struct{}{}, leftIn: make([]uint16, sets)}
 }
+
+// Bits is the front's size: 1 << Bits sets.
+func (f *Front) Bits() uint32 { return f.bits }
+
+// Pages is the number of map entries the front takes.
+func (f *Front) Pages() int { return len(f.pages) }
 
 // Key is a /32 as the program loads it: the first four address bytes as a
 // little-endian word.
 func Key(addr [16]byte) uint32 { return binary.LittleEndian.Uint32(addr[:4]) }
 
 // SetOf is the set a /32 (as Key) lives in.
-func SetOf(key uint32) uint32 { return key * Multiplier >> (32 - Bits) }
+func (f *Front) SetOf(key uint32) uint32 { return key * Multiplier >> (32 - f.bits) }
 
 func (f *Front) set(i uint32) *Set {
 	pg := &f.pages[i/SetsPerPage]
@@ -82,24 +120,26 @@ func (f *Front) set(i uint32) *Set {
 // Set returns set i.
 func (f *Front) Set(i uint32) Set { return *f.set(i) }
 
-// way returns what node n caches as: its length and address words 1-3,
-// ok false when it does not fit a way.
-func way(n *v6tab.Node) (l uint32, addr [3]uint32, ok bool) {
+// Sets is the number of sets.
+func (f *Front) Sets() uint32 { return 1 << f.bits }
+
+// way returns what node n says as a way: its length and address words
+// 1-3 (LenTable when it holds more than one CIDR).
+func way(n *v6tab.Node) (l uint32, addr [3]uint32) {
 	switch {
 	case n.Covered != 0:
-		return 32, addr, true
+		return 32, addr
 	case n.LensLo == 0 && n.LensHi == 0 && n.InlineLen > 32:
 		for i := range addr {
 			addr[i] = binary.LittleEndian.Uint32(n.InlineAddr[4+4*i:])
 		}
-		return uint32(n.InlineLen), addr, true
+		return uint32(n.InlineLen), addr
 	}
-	return 0, addr, false
+	return LenTable, addr
 }
 
 // Apply follows the writes of a build or a delta of the IPv6 table: each
-// node written is cached where it fits (or dropped from the front where it
-// no longer does), each node deleted is dropped.
+// node written takes or updates its /32's way, each node deleted frees it.
 func (f *Front) Apply(w *v6tab.Writes) {
 	for i, k := range w.NodeKeys {
 		f.put(Key(k.Addr), &w.NodeVals[i])
@@ -111,17 +151,10 @@ func (f *Front) Apply(w *v6tab.Writes) {
 	}
 }
 
-// put caches node n of /32 key, or drops the /32 when n is nil or does
-// not fit a way.
+// put sets node n of /32 key (nil: the node is gone).
 func (f *Front) put(key uint32, n *v6tab.Node) {
-	si := SetOf(key)
+	si := f.SetOf(key)
 	s := f.set(si)
-	var l uint32
-	var addr [3]uint32
-	ok := false
-	if n != nil {
-		l, addr, ok = way(n)
-	}
 	slot, free := -1, -1
 	for i := range Ways {
 		w := s[i*WayWords:]
@@ -133,13 +166,32 @@ func (f *Front) put(key uint32, n *v6tab.Node) {
 		}
 	}
 	if slot < 0 {
-		if !ok || free < 0 {
-			return // not cached, and stays so
+		if _, left := f.left[key]; left {
+			if n == nil {
+				delete(f.left, key)
+				if f.leftIn[si]--; f.leftIn[si] == 0 {
+					s[StateWord] &^= Incomplete
+					f.touch(si)
+				}
+			}
+			return
+		}
+		if n == nil {
+			return
+		}
+		if free < 0 {
+			f.left[key] = struct{}{}
+			if f.leftIn[si]++; f.leftIn[si] == 1 {
+				s[StateWord] |= Incomplete
+				f.touch(si)
+			}
+			return
 		}
 		slot = free
 	}
 	var want [WayWords]uint32
-	if ok {
+	if n != nil {
+		l, addr := way(n)
 		want = [WayWords]uint32{key, l, addr[0], addr[1], addr[2]}
 	}
 	w := (*[WayWords]uint32)(s[slot*WayWords:])
@@ -159,16 +211,24 @@ func (f *Front) touch(si uint32) {
 	}
 }
 
-// Lookup reads the front as the program does: blocked, or ok false when
-// the front does not hold the source's /32 (or the set is being rewritten).
-func (f *Front) Lookup(addr [16]byte) (blocked, ok bool) {
-	return Match(f.set(SetOf(Key(addr))), addr)
+// Answers of Lookup and Match.
+const (
+	Pass    = 0  // the /32's node does not block the source
+	Blocked = 1  // the /32's node blocks it
+	Table   = -1 // no answer: look the source up in the table
+	NoNode  = -2 // the /32 has no node: only short CIDRs can block it
+)
+
+// Lookup reads the front as the program does.
+func (f *Front) Lookup(addr [16]byte) int {
+	return Match(f.set(f.SetOf(Key(addr))), addr)
 }
 
 // Match is the program's reading of one set for a source.
-func Match(s *Set, addr [16]byte) (blocked, ok bool) {
-	if s[StateWord] != 0 {
-		return false, false
+func Match(s *Set, addr [16]byte) int {
+	state := s[StateWord]
+	if state>>16 != 0 {
+		return Table
 	}
 	key := Key(addr)
 	for i := range Ways {
@@ -176,8 +236,11 @@ func Match(s *Set, addr [16]byte) (blocked, ok bool) {
 		if w[1] == 0 || w[0] != key {
 			continue
 		}
-		if w[1] <= 32 {
-			return true, true
+		switch {
+		case w[1] == LenTable:
+			return Table
+		case w[1] <= 32:
+			return Blocked
 		}
 		for j := range 3 {
 			a := binary.BigEndian.Uint32(addr[4+4*j:])
@@ -189,12 +252,15 @@ func Match(s *Set, addr [16]byte) (blocked, ok bool) {
 				a &= ^uint32(0) << (32 - keep)
 			}
 			if bits.ReverseBytes32(a) != w[2+j] {
-				return false, true
+				return Pass
 			}
 		}
-		return true, true
+		return Blocked
 	}
-	return false, false
+	if state&Incomplete != 0 {
+		return Table
+	}
+	return NoNode
 }
 
 // Changed returns the sets changed since New or the last ClearDirty: a
