@@ -86,8 +86,8 @@ type Front struct {
 	mark    []uint64 // bitset over sets: in changed
 	// Nodes that found no way, and how many per set (sets with any are
 	// Incomplete).
-	left    map[uint32]struct{}
-	leftIn  []uint16
+	left   map[uint32]struct{}
+	leftIn []uint16
 }
 
 // New returns an empty front of 1 << bits sets (MinBits..MaxBits).
