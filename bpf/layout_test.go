@@ -104,7 +104,7 @@ func TestLayout(t *testing.T) {
 		{"burst", uint32(0), filterBurstCfg{}},
 		{"meters", uint32(0), filterMeterSet{}},
 		{"burst_stats", uint32(0), uint64(0)},
-		{"block_v6_short", uint32(0), uint32(0)},
+		{"block_v6_short", uint32(0), uint64(0)},
 		{"lists_disjoint", uint32(0), uint32(0)},
 	}
 	if n := len(filterMeterSet{}.Way); n != meterWays {
@@ -191,7 +191,6 @@ func TestLayout(t *testing.T) {
 		"V6_FRONT_MUL":        v6front.Multiplier,
 		"V6_FRONT_LEN_TABLE":  v6front.LenTable,
 		"V6_FRONT_INCOMPLETE": v6front.Incomplete,
-		"V6_SHORT_MASK":       v6front.ShortMask,
 		"V6_FRONT_BITS_SHIFT": v6front.ShortBitsShift,
 	}
 	for name, want := range geometry {

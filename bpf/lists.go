@@ -192,24 +192,36 @@ func (x *XDP) ApplyBlocklistDelta(add, remove []netip.Prefix) error {
 // waits for one (the kernel's maybe_wait_bpf_programs: synchronize_rcu);
 // the slot written here belongs to a map no program reads.
 func (x *XDP) waitGrace() error {
-	if x.grace == nil {
-		inner := &ebpf.MapSpec{Name: "grace_inner", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
-		m, err := ebpf.NewMap(inner)
-		if err != nil {
-			return fmt.Errorf("grace period: create map: %w", err)
-		}
-		outer, err := ebpf.NewMap(&ebpf.MapSpec{Name: "grace", Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4,
-			MaxEntries: 1, InnerMap: inner})
-		if err != nil {
-			m.Close()
-			return fmt.Errorf("grace period: create map: %w", err)
-		}
-		x.grace, x.graceInner = outer, m
+	outer, inner, err := x.graceMaps()
+	if err != nil {
+		return err
 	}
-	if err := x.grace.Update(uint32(0), x.graceInner, ebpf.UpdateAny); err != nil {
+	if err := outer.Update(uint32(0), inner, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("grace period: %w", err)
 	}
 	return nil
+}
+
+// graceMaps creates waitGrace's maps once; the two families of a delta
+// may wait at once (and do, in parallel).
+func (x *XDP) graceMaps() (outer, inner *ebpf.Map, err error) {
+	x.graceMu.Lock()
+	defer x.graceMu.Unlock()
+	if x.grace == nil {
+		spec := &ebpf.MapSpec{Name: "grace_inner", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+		m, err := ebpf.NewMap(spec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("grace period: create map: %w", err)
+		}
+		o, err := ebpf.NewMap(&ebpf.MapSpec{Name: "grace", Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4,
+			MaxEntries: 1, InnerMap: spec})
+		if err != nil {
+			m.Close()
+			return nil, nil, fmt.Errorf("grace period: create map: %w", err)
+		}
+		x.grace, x.graceInner = o, m
+	}
+	return x.grace, x.graceInner, nil
 }
 
 // setDisjoint writes lists_disjoint (filter.c): on lets blocklist hits
@@ -313,10 +325,24 @@ func (x *XDP) deltaV6(next *cidrset.Set, added, removed []cidrset.Prefix) error 
 		return nil
 	}
 	if x.tab6 != nil {
+		// The front goes off while the table changes (its "no node" for a
+		// /32 that gains a node could pass a source whose short CIDR the
+		// delta spreads over nodes), is patched while no packet reads it,
+		// and comes back on with the table's last short-length word.
 		w := x.tab6.layout.Delta(x.block6, next, added, removed)
-		err := x.writeV6(x.tab6.m, w, true)
+		err := x.frontOff(0)
 		if err == nil {
-			err = x.writeFront6(x.tab6, w)
+			err = x.writeV6(x.tab6.m, w, true)
+		}
+		if err == nil {
+			if f := x.tab6.front; f != nil {
+				f.Apply(w)
+				copyFront(x.tab6.fm, f)
+			}
+			if x.frontHook != nil {
+				x.frontHook()
+			}
+			err = x.writeShortWord(true)
 		}
 		if err == nil {
 			x.block6 = next
@@ -396,34 +422,38 @@ func (x *XDP) swapV6(t *table6) (*table6, error) {
 		}
 	}
 	// The swaps waited for a grace period: no packet reads the old table.
-	if err := x.objs.BlockV6Short.Update(uint32(0), x.shortWord(), ebpf.UpdateAny); err != nil {
+	if err := x.writeShortWord(true); err != nil {
 		x.log.Warn("writing the IPv6 short-length bitmap failed (costs the front and probes, not verdicts)", "err", err)
 	}
 	return old, nil
 }
 
-// shortWord is the block_v6_short word for the live IPv6 table: its short
-// lengths and its front's bits.
-func (x *XDP) shortWord() uint32 {
-	if x.tab6 == nil {
-		return 0
+// writeShortWord writes the block_v6_short word of the live IPv6 table:
+// its short lengths, and its front's bits when front (the front on).
+func (x *XDP) writeShortWord(front bool) error {
+	var w uint64
+	if t := x.tab6; t != nil {
+		var bits uint32
+		if t.front != nil && front {
+			bits = t.front.Bits()
+		}
+		w = v6front.ShortWord(t.layout.ShortBits(), bits)
 	}
-	var bits uint32
-	if x.tab6.front != nil {
-		bits = x.tab6.front.Bits()
+	if err := x.objs.BlockV6Short.Update(uint32(0), w, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
 	}
-	return v6front.ShortWord(x.tab6.layout.ShortBits(), bits)
+	return nil
 }
 
 // frontOff adds short lengths to block_v6_short and takes the front's
 // bits out of it, and if they were in, waits until no program run still
-// uses the front.
+// uses the front: from then on the front is read by no packet.
 func (x *XDP) frontOff(short uint32) error {
-	var cur uint32
+	var cur uint64
 	if err := x.objs.BlockV6Short.Lookup(uint32(0), &cur); err != nil {
 		return fmt.Errorf("read IPv6 short-length bitmap: %w", err)
 	}
-	want := v6front.ShortWord(cur&v6front.ShortMask|short, 0)
+	want := v6front.ShortWord(uint32(cur)|short, 0)
 	if want == cur {
 		return nil
 	}
@@ -438,14 +468,14 @@ func (x *XDP) frontOff(short uint32) error {
 
 // widenV6Short adds short lengths to block_v6_short, keeping the rest.
 func (x *XDP) widenV6Short(bits uint32) error {
-	var cur uint32
+	var cur uint64
 	if err := x.objs.BlockV6Short.Lookup(uint32(0), &cur); err != nil {
 		return fmt.Errorf("read IPv6 short-length bitmap: %w", err)
 	}
-	if cur|bits == cur {
+	if cur|uint64(bits) == cur {
 		return nil
 	}
-	if err := x.objs.BlockV6Short.Update(uint32(0), cur|bits, ebpf.UpdateAny); err != nil {
+	if err := x.objs.BlockV6Short.Update(uint32(0), cur|uint64(bits), ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
 	}
 	return nil
@@ -482,10 +512,8 @@ func (x *XDP) writeV6(m *ebpf.Map, w *v6tab.Writes, live bool) error {
 	if err := x.deleteV6(m, w.DeleteKeys); err != nil {
 		return err
 	}
-	if err := x.objs.BlockV6Short.Update(uint32(0), x.shortWord(), ebpf.UpdateAny); err != nil {
-		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
-	}
-	return nil
+	// The front stays off: the caller patches it, then turns it on.
+	return x.writeShortWord(false)
 }
 
 func (x *XDP) putV6(m *ebpf.Map, keys []v6tab.Key, vals []v6tab.Node) error {

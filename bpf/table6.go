@@ -71,14 +71,3 @@ func copyFront(fm *dirMap, f *v6front.Front) {
 	}
 	f.ClearDirty()
 }
-
-// writeFront6 writes the front sets that w changed into t's live front.
-func (x *XDP) writeFront6(t *table6, w *v6tab.Writes) error {
-	if t.front == nil {
-		return nil
-	}
-	t.front.Apply(w)
-	err := x.writeLive(t.fm, 0, t.front.Changed(), func(s uint32) [16]uint32 { return t.front.Set(s) })
-	t.front.ClearDirty()
-	return err
-}

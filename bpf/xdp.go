@@ -132,6 +132,7 @@ type XDP struct {
 	fingerprint uint64
 	// grace and graceInner: a map-in-map no program reads, whose writes
 	// wait for an RCU grace period (waitGrace; under mu).
+	graceMu           sync.Mutex
 	grace, graceInner *ebpf.Map
 	events            *ringbuf.Reader // burst bans reported by the program
 
@@ -594,12 +595,14 @@ func (x *XDP) Close() error {
 	}
 	x.closeSpares()
 	x.dir = nil
+	x.graceMu.Lock()
 	for _, m := range []*ebpf.Map{x.grace, x.graceInner} {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}
 	}
 	x.grace, x.graceInner = nil, nil
+	x.graceMu.Unlock()
 	x.mu.Unlock()
 	x.recycleWG.Wait() // a recycle that took x.mu before us has finished; later ones see closed
 	errs = append(errs, x.closeObjects())

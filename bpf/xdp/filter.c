@@ -21,8 +21,11 @@
 // map that sits in the single slot of an ARRAY_OF_MAPS, and a whole new inner
 // map is swapped in. An empty slot means an empty list. No blocklist lookup
 // walks a trie: IPv4 reads a flat DIR-24-8 table, IPv6 a hash table of /32
-// nodes (see struct v6_node); tries remain for the allowlists, which are
-// consulted only when a packet would be dropped.
+// nodes (see struct v6_node), each behind a front that answers most
+// sources from one cache line of a few MiB (struct dir_front, struct
+// v6_front_set): a source the caches have not seen costs one memory read
+// where the table would cost two or three. Tries remain for the
+// allowlists, which are consulted only when a packet would be dropped.
 //
 // Every key and value layout below is mirrored in Go by bpf2go (-type) and
 // checked by bpf/layout_test.go; change both together.
@@ -229,8 +232,7 @@ struct v6_node {
 #define V6_FRONT_MUL 0x9e3779b1u
 #define V6_FRONT_LEN_TABLE 255
 #define V6_FRONT_INCOMPLETE 1u
-#define V6_SHORT_MASK 0xfffffu
-#define V6_FRONT_BITS_SHIFT 24
+#define V6_FRONT_BITS_SHIFT 32
 
 struct v6_front_way {
 	__u32 key;     // the /32: address word 0 as loaded
@@ -290,16 +292,16 @@ struct {
 	__array(values, DIR_INNER);
 } block_v6_front SEC(".maps");
 
-// block_v6_short: key 0 -> bitmap of the CIDR lengths below 20 (bit len)
-// that have tagged entries in block_v6's table (V6_SHORT_MASK), and from
-// bit V6_FRONT_BITS_SHIFT the bits of the live front (0: do not use it). User space widens it to
+// block_v6_short: key 0 -> in the low word the bitmap of the CIDR lengths
+// below 32 (bit len) that have tagged entries in block_v6's table, in the
+// high word the bits of the live front (0: do not use it). User space widens it to
 // cover both tables before a swap and narrows it after, so a packet never
 // misses a length of the table it reads.
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } block_v6_short SEC(".maps");
 
@@ -702,9 +704,9 @@ static __always_inline int v6_front(const __u32 *src, __u32 bits)
 static __always_inline int v6_blocked(const __u32 *src)
 {
 	__u32 zero = 0;
-	__u32 *shp = bpf_map_lookup_elem(&block_v6_short, &zero);
-	__u32 sh = shp ? *(volatile __u32 *)shp : 0;
-	__u32 bits = (sh >> V6_FRONT_BITS_SHIFT) & 31;
+	__u64 *shp = bpf_map_lookup_elem(&block_v6_short, &zero);
+	__u64 word = shp ? *(volatile __u64 *)shp : 0;
+	__u32 sh = word, bits = word >> V6_FRONT_BITS_SHIFT;
 	int f = V6_ASK_TABLE;
 	if (bits >= 6 && bits <= 24) {
 		f = v6_front(src, bits);
@@ -718,7 +720,6 @@ static __always_inline int v6_blocked(const __u32 *src)
 
 	struct v6_key k __attribute__((aligned(8))) = { .tag = V6_TAG_NODE };
 	__u32 *w = (__u32 *)k.addr;
-	sh &= V6_SHORT_MASK;
 	if (f == V6_NO_NODE)
 		return sh && v6_probe_lens(tbl, &k, src, sh, 0);
 	w[0] = src[0];

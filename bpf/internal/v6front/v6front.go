@@ -13,7 +13,7 @@
 // probed. That second answer holds only while the front and the table in
 // the slots belong together, so the program uses the front only while
 // block_v6_short says so (ShortWord); user space clears that before a swap
-// and sets it after both are in.
+// and sets it after both are in, and around a delta of the table.
 //
 // A set is 16 little-endian words, in one 64-byte line: three ways of
 // five words (the /32 as the program loads it, the length, then address
@@ -52,9 +52,8 @@ const (
 	// Multiplier picks a /32's set: (key * Multiplier) >> (32 - bits).
 	Multiplier = 0x9e3779b1
 	// ShortBitsShift places a front's bits in the block_v6_short word
-	// (ShortWord); the short lengths take bits 0-19.
-	ShortBitsShift = 24
-	ShortMask      = 1<<20 - 1
+	// (ShortWord), above the short lengths' bitmap.
+	ShortBitsShift = 32
 )
 
 // BitsFor sizes a front for n nodes: about two per set, so that most sets
@@ -69,7 +68,7 @@ func BitsFor(n int) uint32 {
 
 // ShortWord is the block_v6_short word for short lengths short and a live
 // front of bits (0: no front, the program ignores it).
-func ShortWord(short, bits uint32) uint32 { return short | bits<<ShortBitsShift }
+func ShortWord(short, bits uint32) uint64 { return uint64(short) | uint64(bits)<<ShortBitsShift }
 
 // Page is one map value (4 KiB).
 type Page [PageWords]uint32
