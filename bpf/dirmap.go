@@ -77,8 +77,7 @@ func (x *XDP) writeFront(m *dirMap, t *dir24.Table) error {
 	return x.writeLive(m, off, t.FrontChanged(), func(r uint32) [16]uint32 { return t.Record(r) })
 }
 
-// writeLive writes 64-byte records (IPv4 front records, IPv6 front sets)
-// into a live map m, whose memory the program reads meanwhile: records
+// writeLive writes 64-byte records (IPv4 front records) into a live map m, whose memory the program reads meanwhile: records
 // changed, starting at byte off, with content(r) each. A reader could see a
 // record half written, so each is first marked invalid (the high half of
 // word 15: readers then take the slow path), and after an RCU grace period,

@@ -262,9 +262,9 @@ func Match(s *Set, addr [16]byte) int {
 	return NoNode
 }
 
-// Changed returns the sets changed since New or the last ClearDirty: a
-// live front's sets are rewritten as bpf/dirmap.go writeFront does, since a
-// reader could see a set half written.
+// Changed returns the sets changed since New or the last ClearDirty. The
+// owner writes a front that packets may read only while the program does
+// not use it (block_v6_short without its bits, then a grace period).
 func (f *Front) Changed() []uint32 { return f.changed }
 
 // Dirty returns the changed pages as runs of map keys, for a front no
