@@ -165,7 +165,7 @@ func (f *Front) put(key uint32, n *v6tab.Node) {
 		}
 	}
 	if slot < 0 {
-		if _, left := f.left[key]; left {
+		if f.isLeft(si, key) {
 			if n == nil {
 				delete(f.left, key)
 				if f.leftIn[si]--; f.leftIn[si] == 0 {
@@ -199,6 +199,16 @@ func (f *Front) put(key uint32, n *v6tab.Node) {
 	}
 	*w = want
 	f.touch(si)
+}
+
+// isLeft reports whether /32 key of set si is left out of the front. Most
+// sets have none left out: they skip the map.
+func (f *Front) isLeft(si, key uint32) bool {
+	if f.leftIn[si] == 0 {
+		return false
+	}
+	_, ok := f.left[key]
+	return ok
 }
 
 func (f *Front) touch(si uint32) {
