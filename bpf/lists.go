@@ -66,11 +66,15 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		prepared[0] = time.Now()
 		t4, m4, patched[0], err4 = x.dirFrom(sp4, s4)
 	})
+	// The IPv6 front goes off for the swap (swapV6); its grace period
+	// passes while the tables are built, not after.
+	var offErr error
+	wg.Go(func() { offErr = x.frontOff(0) })
 	s6 = cidrset.New(v6)
 	prepared[1] = time.Now()
 	t6, patched[1], err6 = x.v6From(sp6, s6)
 	wg.Wait()
-	if err := errors.Join(err4, err6); err != nil {
+	if err := errors.Join(err4, err6, offErr); err != nil {
 		m4.Close()
 		t6.close()
 		return fmt.Errorf("replace blocklist: %w", err)
@@ -409,12 +413,27 @@ func (x *XDP) swapV6(t *table6) (*table6, error) {
 	if err := x.frontOff(short); err != nil {
 		return nil, err
 	}
-	if err := swapInner(x.objs.BlockV6, t.hashMap()); err != nil {
+	// With the front off, the two slots may change in any order: both at
+	// once, so that their grace periods overlap.
+	var frontErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { frontErr = swapInner(x.objs.BlockV6Front, t.frontMap()) })
+	err := swapInner(x.objs.BlockV6, t.hashMap())
+	wg.Wait()
+	if err != nil {
+		// The table stays; its front must be the one in the slot before
+		// the front comes on again, or it stays off.
+		if frontErr == nil && x.tab6 != nil && x.tab6.front != nil {
+			if rerr := swapInner(x.objs.BlockV6Front, x.tab6.frontMap()); rerr != nil {
+				x.tab6.fm.Close()
+				x.tab6.fm, x.tab6.front = nil, nil
+			}
+		}
 		return nil, fmt.Errorf("swap IPv6 table: %w", err)
 	}
 	old := x.tab6
 	x.tab6 = t
-	if err := swapInner(x.objs.BlockV6Front, t.frontMap()); err != nil {
+	if err := frontErr; err != nil {
 		x.log.Warn("swapping the IPv6 front failed; IPv6 lookups skip it until the next replace", "err", err)
 		if t != nil {
 			t.fm.Close()
