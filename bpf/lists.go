@@ -77,6 +77,10 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	if err := errors.Join(err4, err6, offErr); err != nil {
 		m4.Close()
 		t6.close()
+		if offErr == nil {
+			// Nothing was swapped: the live table's front may come back on.
+			err = errors.Join(err, x.writeShortWord(true))
+		}
 		return fmt.Errorf("replace blocklist: %w", err)
 	}
 	built := time.Now()
