@@ -1,8 +1,10 @@
 package bpf
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -438,5 +440,84 @@ func TestShortLengthsAbove19(t *testing.T) {
 	}
 	if got := testRun(t, x, tcp("2408:2000::1")); got != ActionPass {
 		t.Errorf("2408:2000::1: action %d, want pass", got)
+	}
+}
+
+// failAt makes IPv6 table operation stage fail while armed.
+func failAt(x *XDP, stages ...string) (disarm func()) {
+	x.failV6 = func(stage string) error {
+		if slices.Contains(stages, stage) {
+			return errors.New("injected failure at " + stage)
+		}
+		return nil
+	}
+	return func() { x.failV6 = nil }
+}
+
+// TestFailedReplaceAfterRestart: a restarted process knows nothing of the
+// pinned IPv6 table still in the slot; its first replace fails while
+// building. The block_v6_short word must stay that table's (it was written
+// from this process's empty view: its short lengths went, and 2400::/12
+// passed).
+func TestFailedReplaceAfterRestart(t *testing.T) {
+	x := openTest(t)
+	if err := x.ReplaceBlocklist(prefixes("2400::/12", "2001:db8:1::/48")); err != nil {
+		t.Fatal(err)
+	}
+	x.Close()
+	y, err := Open(Options{PinPath: x.PinPath(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { y.Detach() })
+	if got := testRun(t, y, tcp("2400:5::1")); got != ActionDrop {
+		t.Fatalf("after the restart: action %d, want drop", got)
+	}
+	disarm := failAt(y, "build")
+	err = y.ReplaceBlocklist(prefixes("2400::/12", "2001:db8:2::/48"))
+	disarm()
+	if err == nil {
+		t.Fatal("the replace did not fail")
+	}
+	for _, src := range []string{"2400:5::1", "2001:db8:1::1"} {
+		if got := testRun(t, y, tcp(src)); got != ActionDrop {
+			t.Errorf("%s (in the pinned list) after a failed replace: action %d, want drop", src, got)
+		}
+	}
+}
+
+// TestFailedDeltaKeepsFrontOff: a delta whose in-place write fails
+// half way, and whose rebuild fails too, leaves a half-written table; its
+// front must never come back on (a replace that then failed before
+// swapping turned it on, and its "no node" passed 2400:4::1, blocked
+// before, during and after).
+func TestFailedDeltaKeepsFrontOff(t *testing.T) {
+	x := openTest(t)
+	if err := x.ReplaceBlocklist(bigV6List()); err != nil {
+		t.Fatal(err)
+	}
+	disarm := failAt(x, "delete", "build")
+	if err := x.ApplyBlocklistDelta(nil, prefixes("2400:1000::/20")); err == nil {
+		t.Fatal("the delta did not fail")
+	}
+	if got := testRun(t, x, tcp("2400:4::1")); got != ActionDrop {
+		t.Errorf("after the failed delta: action %d, want drop", got)
+	}
+	if err := x.ReplaceBlocklist(bigV6List()); err == nil {
+		t.Fatal("the replace did not fail")
+	}
+	disarm()
+	if got := testRun(t, x, tcp("2400:4::1")); got != ActionDrop {
+		t.Errorf("after a failed replace: action %d, want drop", got)
+	}
+	if err := x.ReplaceBlocklist(bigV6List()); err != nil {
+		t.Fatal(err)
+	}
+	if got := testRun(t, x, tcp("2400:4::1")); got != ActionDrop {
+		t.Errorf("after a good replace: action %d, want drop", got)
+	}
+	var word uint64
+	if err := x.objs.BlockV6Short.Lookup(uint32(0), &word); err != nil || word>>v6front.ShortBitsShift == 0 {
+		t.Errorf("block_v6_short = %#x (%v) after a good replace: the front is off", word, err)
 	}
 }

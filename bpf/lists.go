@@ -69,7 +69,8 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 	// The IPv6 front goes off for the swap (swapV6); its grace period
 	// passes while the tables are built, not after.
 	var offErr error
-	wg.Go(func() { offErr = x.frontOff(0) })
+	var word6 uint64
+	wg.Go(func() { word6, offErr = x.frontOff(0) })
 	s6 = cidrset.New(v6)
 	prepared[1] = time.Now()
 	t6, patched[1], err6 = x.v6From(sp6, s6)
@@ -78,8 +79,8 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		m4.Close()
 		t6.close()
 		if offErr == nil {
-			// Nothing was swapped: the live table's front may come back on.
-			err = errors.Join(err, x.writeShortWord(true))
+			// Nothing was swapped: the word goes back as it was.
+			err = errors.Join(err, x.restoreShortWord(word6))
 		}
 		return fmt.Errorf("replace blocklist: %w", err)
 	}
@@ -89,7 +90,7 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		if err := x.setDisjoint(false); err != nil {
 			m4.Close()
 			t6.close()
-			return fmt.Errorf("replace blocklist: %w", err)
+			return fmt.Errorf("replace blocklist: %w", errors.Join(err, x.restoreShortWord(word6)))
 		}
 	}
 	// Each swap waits for an RCU grace period: both wait at once. A packet
@@ -338,7 +339,7 @@ func (x *XDP) deltaV6(next *cidrset.Set, added, removed []cidrset.Prefix) error 
 		// delta spreads over nodes), is patched while no packet reads it,
 		// and comes back on with the table's last short-length word.
 		w := x.tab6.layout.Delta(x.block6, next, added, removed)
-		err := x.frontOff(0)
+		_, err := x.frontOff(0)
 		if err == nil {
 			err = x.writeV6(x.tab6.m, w, true)
 		}
@@ -357,6 +358,12 @@ func (x *XDP) deltaV6(next *cidrset.Set, added, removed []cidrset.Prefix) error 
 			return nil
 		}
 		x.log.Warn("in-place IPv6 table update failed; rebuilding", "err", err)
+		// The table may be half written, its front behind it: that front
+		// must never come on again.
+		if t := x.tab6; t.front != nil {
+			t.fm.Close()
+			t.fm, t.front = nil, nil
+		}
 	}
 	t, err := x.buildV6(next.Cover())
 	if err != nil {
@@ -377,6 +384,11 @@ func (x *XDP) deltaV6(next *cidrset.Set, added, removed []cidrset.Prefix) error 
 func (x *XDP) buildV6(cover []cidrset.Prefix) (*table6, error) {
 	if len(cover) == 0 {
 		return nil, nil
+	}
+	if x.failV6 != nil {
+		if err := x.failV6("build"); err != nil {
+			return nil, err
+		}
 	}
 	t := v6tab.New(cover)
 	w := t.Build(cover)
@@ -414,7 +426,7 @@ func (x *XDP) swapV6(t *table6) (*table6, error) {
 	if t != nil {
 		short = t.layout.ShortBits()
 	}
-	if err := x.frontOff(short); err != nil {
+	if _, err := x.frontOff(short); err != nil {
 		return nil, err
 	}
 	// With the front off, the two slots may change in any order: both at
@@ -471,20 +483,32 @@ func (x *XDP) writeShortWord(front bool) error {
 // frontOff adds short lengths to block_v6_short and takes the front's
 // bits out of it, and if they were in, waits until no program run still
 // uses the front: from then on the front is read by no packet.
-func (x *XDP) frontOff(short uint32) error {
+// It returns the word it found, which a caller that then changes nothing
+// puts back (restoreShortWord): the word may belong to a table this
+// process does not know (a restart's pinned one), or to a front whose
+// table a failed delta left half written, which must stay off.
+func (x *XDP) frontOff(short uint32) (uint64, error) {
 	var cur uint64
 	if err := x.objs.BlockV6Short.Lookup(uint32(0), &cur); err != nil {
-		return fmt.Errorf("read IPv6 short-length bitmap: %w", err)
+		return 0, fmt.Errorf("read IPv6 short-length bitmap: %w", err)
 	}
 	want := v6front.ShortWord(uint32(cur)|short, 0)
 	if want == cur {
-		return nil
+		return cur, nil
 	}
 	if err := x.objs.BlockV6Short.Update(uint32(0), want, ebpf.UpdateAny); err != nil {
-		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
+		return 0, fmt.Errorf("write IPv6 short-length bitmap: %w", err)
 	}
 	if cur>>v6front.ShortBitsShift != 0 {
-		return x.waitGrace()
+		return cur, x.waitGrace()
+	}
+	return cur, nil
+}
+
+// restoreShortWord puts back the block_v6_short word frontOff found.
+func (x *XDP) restoreShortWord(w uint64) error {
+	if err := x.objs.BlockV6Short.Update(uint32(0), w, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
 	}
 	return nil
 }
@@ -531,6 +555,11 @@ func (x *XDP) writeV6(m *ebpf.Map, w *v6tab.Writes, live bool) error {
 	}
 	if err := x.putV6(m, w.NodeKeys, w.NodeVals); err != nil {
 		return err
+	}
+	if x.failV6 != nil {
+		if err := x.failV6("delete"); err != nil {
+			return err
+		}
 	}
 	if err := x.deleteV6(m, w.DeleteKeys); err != nil {
 		return err

@@ -164,11 +164,12 @@ type XDP struct {
 	recycling     atomic.Bool    // a chunk recycle is scheduled or running
 	recycleWG     sync.WaitGroup // the running recycle (Close and tests wait)
 	chunkRecycles atomic.Uint64
-	dirRebuilds   atomic.Uint64 // deltas that had to build a new IPv4 table
-	sparePatches  atomic.Uint64 // replace tables made by patching a spare (either family)
-	spareReloads  atomic.Uint64 // IPv4 replace tables made by reloading the spare with an unrelated list
-	frontWrites   atomic.Uint64 // IPv4 front records rewritten in a live table
-	frontHook     func()        // tests: called while a delta's front records are invalid
+	dirRebuilds   atomic.Uint64            // deltas that had to build a new IPv4 table
+	sparePatches  atomic.Uint64            // replace tables made by patching a spare (either family)
+	spareReloads  atomic.Uint64            // IPv4 replace tables made by reloading the spare with an unrelated list
+	frontWrites   atomic.Uint64            // IPv4 front records rewritten in a live table
+	frontHook     func()                   // tests: called while a delta's front records are invalid
+	failV6        func(stage string) error // tests: fail an IPv6 table operation ("build", "delete")
 
 	noBatch       bool // tests: take the per-element path
 	batchWrites   atomic.Uint64
