@@ -190,6 +190,27 @@ func TestDeltasRecycleChunks(t *testing.T) {
 
 const v4FrontOff = dir24.FrontBase * int(unsafe.Sizeof(dir24.Page{}))
 
+// change is a source's verdict before and after a list change.
+type change struct {
+	src         string
+	before, now uint32
+}
+
+// checkChange runs each source and compares with its verdict before the
+// change, or after it.
+func checkChange(t *testing.T, x *XDP, when string, cs []change, after bool) {
+	t.Helper()
+	for _, c := range cs {
+		want := c.before
+		if after {
+			want = c.now
+		}
+		if got := testRun(t, x, tcp(c.src)); got != want {
+			t.Errorf("%s: %s: action %d, want %d", when, c.src, got, want)
+		}
+	}
+}
+
 // TestFrontRewrite follows a delta's rewrite of live front records: while
 // the changed records are marked invalid, packets of their /17s must get
 // the delta's verdicts from the summary, and afterwards from the records;
@@ -206,10 +227,7 @@ func TestFrontRewrite(t *testing.T) {
 	}
 	add := prefixes("10.7.7.128/25", "10.9.4.0/24", "10.9.9.9/32", "10.5.99.1/32")
 	remove := prefixes("10.9.0.0/22")
-	want := []struct {
-		src         string
-		before, now uint32
-	}{
+	want := []change{
 		{"10.7.7.1", ActionDrop, ActionDrop},
 		{"10.7.7.200", ActionPass, ActionDrop},
 		{"10.9.1.1", ActionDrop, ActionPass},
@@ -220,18 +238,7 @@ func TestFrontRewrite(t *testing.T) {
 		{"10.5.99.1", ActionPass, ActionDrop},
 		{"10.5.99.2", ActionPass, ActionPass},
 	}
-	check := func(when string, after bool) {
-		t.Helper()
-		for _, w := range want {
-			exp := w.before
-			if after {
-				exp = w.now
-			}
-			if got := testRun(t, x, tcp(w.src)); got != exp {
-				t.Errorf("%s: %s: action %d, want %d", when, w.src, got, exp)
-			}
-		}
-	}
+	check := func(when string, after bool) { t.Helper(); checkChange(t, x, when, want, after) }
 	check("before the delta", false)
 	invalid := 0
 	x.frontHook = func() {
@@ -315,10 +322,7 @@ func TestFrontRewrite6(t *testing.T) {
 	}
 	add := prefixes("2001:dbc:2::/48", "2001:dbb::/64")
 	remove := prefixes("2001:db9::/32", "2001:dba::1/128")
-	want := []struct {
-		src         string
-		before, now uint32
-	}{
+	want := []change{
 		{"2001:db8:1::1", ActionDrop, ActionDrop},
 		{"2001:dbc:2::1", ActionPass, ActionDrop},
 		{"2001:db9:5::1", ActionDrop, ActionPass},
@@ -328,18 +332,7 @@ func TestFrontRewrite6(t *testing.T) {
 		{"2400:5::1", ActionDrop, ActionDrop}, // a short CIDR: no node
 		{"2a00::1", ActionPass, ActionPass},
 	}
-	check := func(when string, after bool) {
-		t.Helper()
-		for _, w := range want {
-			exp := w.before
-			if after {
-				exp = w.now
-			}
-			if got := testRun(t, x, tcp(w.src)); got != exp {
-				t.Errorf("%s: %s: action %d, want %d", when, w.src, got, exp)
-			}
-		}
-	}
+	check := func(when string, after bool) { t.Helper(); checkChange(t, x, when, want, after) }
 	check("before the delta", false)
 	var word uint64
 	hooked := false
