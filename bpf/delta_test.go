@@ -514,3 +514,62 @@ func TestFailedDeltaKeepsFrontOff(t *testing.T) {
 		t.Errorf("block_v6_short = %#x (%v) after a good replace: the front is off", word, err)
 	}
 }
+
+// TestFrontOverflowFlips runs packets while deltas move one /17's record
+// between slots (14 ranges) and the overflow record (18): a source listed
+// throughout must always drop, unlisted ones in the /17 never.
+func TestFrontOverflowFlips(t *testing.T) {
+	x := openTest(t)
+	var base, extra []string
+	for i := range 14 {
+		base = append(base, fmt.Sprintf("10.20.%d.9/32", 2*i))
+	}
+	for i := range 4 {
+		extra = append(extra, fmt.Sprintf("10.20.%d.0/24", 100+2*i))
+	}
+	if err := x.ReplaceBlocklist(prefixes(base...)); err != nil {
+		t.Fatal(err)
+	}
+	probes := []change{
+		{"10.20.0.9", ActionDrop, ActionDrop},
+		{"10.20.26.9", ActionDrop, ActionDrop},
+		{"10.20.1.9", ActionPass, ActionPass},
+		{"10.20.0.10", ActionPass, ActionPass},
+		{"10.20.127.254", ActionPass, ActionPass},
+	}
+	var stop atomic.Bool
+	var wrong, runs atomic.Int64
+	var wg sync.WaitGroup
+	for _, p := range probes {
+		wg.Go(func() {
+			frame := tcp(p.src)
+			for !stop.Load() {
+				if a, _, err := x.TestRun(frame, 20); err != nil || a != p.before {
+					wrong.Add(1)
+				}
+				runs.Add(1)
+			}
+		})
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for i := 0; i < 60 && time.Now().Before(deadline); i++ {
+		var err error
+		if i%2 == 0 {
+			err = x.ApplyBlocklistDelta(prefixes(extra...), nil)
+		} else {
+			err = x.ApplyBlocklistDelta(nil, prefixes(extra...))
+		}
+		if err != nil {
+			t.Error(err)
+			break
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if wrong.Load() > 0 {
+		t.Fatalf("%d of %d runs saw a wrong verdict while the record flipped", wrong.Load(), runs.Load())
+	}
+	if x.frontWrites.Load() == 0 {
+		t.Fatal("no front record was rewritten")
+	}
+}
