@@ -1,10 +1,14 @@
 package bpf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +19,7 @@ import (
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
 	"github.com/edgeguard/edgeguard/bpf/internal/v6front"
 	"github.com/edgeguard/edgeguard/bpf/xdptest"
+	"github.com/edgeguard/edgeguard/internal/privileged"
 )
 
 // TestDeltaManyScatteredPages applies deltas that touch more first-level
@@ -572,4 +577,51 @@ func TestFrontOverflowFlips(t *testing.T) {
 	if x.frontWrites.Load() == 0 {
 		t.Fatal("no front record was rewritten")
 	}
+}
+
+// TestIPv6DeltaOutgrowsTable adds /20s that spread over more /32 nodes
+// than the IPv6 table has room for: the delta rebuilds the table, says so
+// plainly (the map reports E2BIG, which cilium/ebpf words "key too big";
+// that read as an error), and the verdicts follow.
+func TestIPv6DeltaOutgrowsTable(t *testing.T) {
+	privileged.Require(t)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	x, err := Open(Options{PinPath: testPinPath(t), Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Detach() })
+	if err := x.ReplaceBlocklist(prefixes("2001:db8::/48")); err != nil {
+		t.Fatal(err)
+	}
+	before := x.tab6
+	if err := x.ApplyBlocklistDelta(prefixes("2e00::/20", "2e01::/20", "2e02:1000::/20"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if x.tab6 == before {
+		t.Fatal("the table was patched in place: the test needs a delta larger than its room")
+	}
+	for _, c := range []change{{"2e00:fff::1", 0, ActionDrop}, {"2e02:1fff::1", 0, ActionDrop}, {"2e02:2000::1", 0, ActionPass},
+		{"2001:db8::1", 0, ActionDrop}} {
+		if got := testRun(t, x, tcp(c.src)); got != c.now {
+			t.Errorf("%s: action %d, want %d", c.src, got, c.now)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if out := logs.String(); strings.Contains(out, "level=WARN") || !strings.Contains(out, "no room for this delta") {
+		t.Errorf("log:\n%s", out)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

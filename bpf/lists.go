@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/edgeguard/edgeguard/bpf/cidrset"
 	"github.com/edgeguard/edgeguard/bpf/internal/dir24"
@@ -357,7 +358,14 @@ func (x *XDP) deltaV6(next *cidrset.Set, added, removed []cidrset.Prefix) error 
 			x.block6 = next
 			return nil
 		}
-		x.log.Warn("in-place IPv6 table update failed; rebuilding", "err", err)
+		if errors.Is(err, unix.E2BIG) {
+			// The hash map's way of saying it is full (cilium/ebpf words
+			// it "key too big"): a delta larger than the table's room,
+			// e.g. a /20 spread over 4096 /32 nodes.
+			x.log.Info("the IPv6 table has no room for this delta; rebuilding it with room to spare")
+		} else {
+			x.log.Warn("in-place IPv6 table update failed; rebuilding", "err", err)
+		}
 		// The table may be half written, its front behind it: that front
 		// must never come on again.
 		if t := x.tab6; t.front != nil {
