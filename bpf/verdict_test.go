@@ -666,3 +666,51 @@ func TestDisjointAfterDelta(t *testing.T) {
 		})
 	}
 }
+
+// TestMappedSources: an IPv6 packet from an IPv4-mapped source
+// (::ffff:a.b.c.d) gets the verdict of the IPv4 address, as gatewayctl
+// and the rate limiter see it (it passed the IPv4 blocklist before), while
+// an IPv6 CIDR shorter than /96 that covers it still applies.
+func TestMappedSources(t *testing.T) {
+	x := openTest(t)
+	if err := x.ReplaceBlocklist(prefixes("10.1.2.0/24", "10.7.0.0/16", "2001:db8::/32")); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.ReplaceAllowlist(prefixes("10.7.7.7/32")); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Ban(enforce.Host(netip.MustParseAddr("192.0.2.9")), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	dst := netip.MustParseAddr("2001:db8:ffff::1")
+	tests := []struct {
+		src  string
+		want uint32
+	}{
+		{"::ffff:10.1.2.3", ActionDrop},
+		{"::ffff:10.1.3.3", ActionPass},
+		{"::ffff:10.7.7.7", ActionPass}, // allowlisted
+		{"::ffff:10.7.7.8", ActionDrop},
+		{"::ffff:192.0.2.9", ActionDrop}, // banned
+		{"::1", ActionPass},
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, tc := range tests {
+			if got := testRun(t, x, xdptest.TCP6(netip.MustParseAddr(tc.src), dst)); got != tc.want {
+				t.Errorf("%s: %s: action %d, want %d", when, tc.src, got, tc.want)
+			}
+		}
+	}
+	check("IPv4 lists")
+	// A bogon list's ::/8 covers every mapped source.
+	if err := x.ApplyBlocklistDelta(prefixes("::/8"), nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range tests {
+		if tests[i].src != "::ffff:10.7.7.7" {
+			tests[i].want = ActionDrop
+		}
+	}
+	check("with ::/8")
+}

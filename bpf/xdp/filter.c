@@ -988,9 +988,12 @@ static __always_inline int allow_may_save(__u32 reason)
 // for the blocklist and ban lookups alone, and a blocklist hit skips it too
 // while the lists are disjoint. REASON_PASS_ALLOWLIST therefore counts
 // packets the allowlist saved from a drop.
-static __always_inline int check_v4(struct xdp_md *ctx, struct iphdr *ip, void *end)
+// check_v4 decides for an IPv4 source (network order): proto and l4 are
+// the transport protocol and header, later_frag a later IPv4 fragment
+// (no ports).
+static __always_inline int check_v4(struct xdp_md *ctx, __be32 saddr, __u8 proto, void *l4, void *end,
+				    int later_frag)
 {
-	__be32 saddr = ip->saddr;
 	__u32 reason = REASON_PASS;
 	struct ban_key bk = {};
 
@@ -1008,9 +1011,9 @@ static __always_inline int check_v4(struct xdp_md *ctx, struct iphdr *ip, void *
 	}
 
 	struct burst_cfg *cfg = burst_settings();
-	if (!cfg || (ip->frag_off & bpf_htons(0x1fff))) // a later fragment has no ports
+	if (!cfg || later_frag)
 		return verdict(ctx, REASON_PASS, XDP_PASS);
-	__u32 bucket = burst_bucket_of(cfg, ip->protocol, (void *)ip + ip->ihl * 4, end);
+	__u32 bucket = burst_bucket_of(cfg, proto, l4, end);
 	if (!bucket || !burst_meter(cfg, &bk, bucket))
 		return verdict(ctx, REASON_PASS, XDP_PASS);
 	if (allowed_v4(saddr))
@@ -1025,12 +1028,18 @@ static __always_inline int check_v6(struct xdp_md *ctx, struct ipv6hdr *ip6, voi
 	struct lpm_v6_key k __attribute__((aligned(8))) = { .prefixlen = 128 };
 	__builtin_memcpy(k.addr, &ip6->saddr, 16);
 
-	if (v6_blocked((__u32 *)k.addr))
+	// An IPv4-mapped source (::ffff:a.b.c.d) is also the IPv4 address
+	// a.b.c.d to the lists, as gatewayctl and the rate limiter see it; its
+	// bans are keyed so already, and it is metered as one address.
+	__u32 *w = (__u32 *)k.addr;
+	int mapped = w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
+
+	if (v6_blocked(w) || (mapped && dir_blocked(bpf_ntohl(w[3]))))
 		reason = REASON_DROP_BLOCKLIST;
 	else if (banned((struct ban_key *)k.addr) || net_banned(&k)) // ban_key: same layout as k.addr
 		reason = REASON_DROP_BANNED;
 	if (reason != REASON_PASS) {
-		if (allow_may_save(reason) && allowed_v6(&k))
+		if (allow_may_save(reason) && (allowed_v6(&k) || (mapped && allowed_v4(w[3]))))
 			return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
 		return verdict(ctx, reason, XDP_DROP);
 	}
@@ -1042,13 +1051,13 @@ static __always_inline int check_v6(struct xdp_md *ctx, struct ipv6hdr *ip6, voi
 	__u32 bucket = burst_bucket_of(cfg, ip6->nexthdr, ip6 + 1, end);
 	if (!bucket)
 		return verdict(ctx, REASON_PASS, XDP_PASS);
-	__u32 bits = cfg->v6_prefix;
+	__u32 bits = mapped ? 128 : cfg->v6_prefix;
 	struct ban_key mk __attribute__((aligned(8)));
 	__builtin_memcpy(mk.addr, k.addr, 16);
 	mask_v6((__u32 *)mk.addr, bits);
 	if (!burst_meter(cfg, &mk, bucket))
 		return verdict(ctx, REASON_PASS, XDP_PASS);
-	if (allowed_v6(&k))
+	if (allowed_v6(&k) || (mapped && allowed_v4(w[3])))
 		return verdict(ctx, REASON_PASS_ALLOWLIST, XDP_PASS);
 	burst_ban(cfg, &mk, bits, bucket);
 	return verdict(ctx, REASON_DROP_BURST, XDP_DROP);
@@ -1083,7 +1092,8 @@ int xdp_filter(struct xdp_md *ctx)
 		struct iphdr *ip = cur;
 		if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl < 5)
 			return verdict(ctx, REASON_PASS_MALFORMED, XDP_PASS);
-		return check_v4(ctx, ip, end);
+		return check_v4(ctx, ip->saddr, ip->protocol, (void *)ip + ip->ihl * 4, end,
+				ip->frag_off & bpf_htons(0x1fff));
 	}
 	if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = cur;

@@ -69,17 +69,29 @@ func UDP(src, dst netip.Addr, dport uint16, tags ...Tag) []byte {
 	return ip(src, dst, 17, uh, tags)
 }
 
+// TCP6 is TCP in an IPv6 header whatever the addresses, IPv4-mapped ones
+// included (which TCP sends as IPv4).
+func TCP6(src, dst netip.Addr) []byte {
+	th := []byte{0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, FlagSYN, 0xff, 0xff, 0, 0, 0, 0}
+	return ip6(src, dst, 6, th, nil)
+}
+
 // ip wraps an L4 header and payload in IPv4 (valid header checksum) or IPv6.
 func ip(src, dst netip.Addr, proto byte, l4 []byte, tags []Tag) []byte {
-	if src.Unmap().Is4() {
-		b := ethernet(0x0800, tags)
-		s, d := src.Unmap().As4(), dst.Unmap().As4()
-		n := 20 + len(l4)
-		h := []byte{0x45, 0, byte(n >> 8), byte(n), 0, 0, 0x40, 0, 64, proto, 0, 0}
-		h = append(append(h, s[:]...), d[:]...)
-		binary.BigEndian.PutUint16(h[10:], checksum(h))
-		return append(append(b, h...), l4...)
+	if !src.Unmap().Is4() {
+		return ip6(src, dst, proto, l4, tags)
 	}
+	b := ethernet(0x0800, tags)
+	s, d := src.Unmap().As4(), dst.Unmap().As4()
+	n := 20 + len(l4)
+	h := []byte{0x45, 0, byte(n >> 8), byte(n), 0, 0, 0x40, 0, 64, proto, 0, 0}
+	h = append(append(h, s[:]...), d[:]...)
+	binary.BigEndian.PutUint16(h[10:], checksum(h))
+	return append(append(b, h...), l4...)
+}
+
+// ip6 wraps an L4 header and payload in IPv6.
+func ip6(src, dst netip.Addr, proto byte, l4 []byte, tags []Tag) []byte {
 	b := ethernet(0x86dd, tags)
 	s, d := src.As16(), dst.As16()
 	h := []byte{0x60, 0, 0, 0, byte(len(l4) >> 8), byte(len(l4)), proto, 64}
