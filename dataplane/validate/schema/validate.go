@@ -275,7 +275,10 @@ func (n *node) checkNumber(d decimal, st *state) bool {
 
 func (n *node) checkString(s []byte, st *state) bool {
 	ok := true
-	if n.minLength.n > 0 && len(s) < 4*n.minLength.n &&
+	// A string of 4n bytes or more has at least n code points; len/4
+	// rather than 4n, which overflows for the saturated bounds of huge
+	// minLength values (the check was skipped for 10^18 and up).
+	if n.minLength.n > 0 && len(s)/4 < n.minLength.n &&
 		(len(s) < n.minLength.n || utf8.RuneCount(s) < n.minLength.n) {
 		ok = false
 		if !st.fail(n.minLength.msg) {
