@@ -746,3 +746,35 @@ func TestTraceSampling(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderCount counts the fields the client sent, as the route's
+// max_headers sees them: not the Content-Length fasthttp adds to a
+// bodiless POST (a POST with the fields of a passing GET got 431), nor
+// its Connection: close for HTTP/1.0, and every Cookie field on its own
+// (ten counted as one).
+func TestHeaderCount(t *testing.T) {
+	s := newStage(t, Options{TrustedProxies: testTrusted})
+	five := []string{"Host: x", "A: 1", "B: 2", "C: 3", "D: 4"}
+	tests := []struct {
+		name  string
+		lines []string
+		want  int
+	}{
+		{"GET", append([]string{"GET /lim HTTP/1.1"}, five...), 5},
+		{"bodiless POST", append([]string{"POST /lim HTTP/1.1"}, five...), 5},
+		{"bodiless DELETE", append([]string{"DELETE /lim HTTP/1.1"}, five...), 5},
+		{"HTTP/1.0 POST", append([]string{"POST /lim HTTP/1.0"}, five...), 5},
+		{"POST with Content-Length", append([]string{"POST /lim HTTP/1.1", "Content-Length: 0"}, five...), 6},
+		{"ten cookies", append([]string{"GET /lim HTTP/1.1", "Host: x"}, slices.Repeat([]string{"Cookie: c=1"}, 10)...), 11},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := parseRequest(t, tc.lines...)
+			r := &pipeline.Request{PeerIP: netip.MustParseAddr("203.0.113.5")}
+			s.Handle(ctx, r)
+			if r.HeaderCount != tc.want {
+				t.Errorf("HeaderCount = %d, want %d", r.HeaderCount, tc.want)
+			}
+		})
+	}
+}

@@ -346,12 +346,22 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.R
 		// removed: an upstream would get them as headers.
 		return pipeline.ReasonHeaderInvalid, detailTrailer, 0
 	}
+	// The fields the client sent, counted in the head as received: All
+	// adds a Content-Length to a bodiless POST and Connection: close to
+	// HTTP/1.0, and yields every Cookie field as one. A head built in
+	// memory (no raw bytes) is counted through All.
+	raw := h.RawHeaders()
+	if len(raw) > 0 {
+		r.HeaderCount = bytes.Count(raw, []byte("\n")) - 1
+	}
 	for pass := 0; pass < 64; pass++ {
 		names, n := buf[:0], ends[:0]
 		full := false
 		for k := range h.All() {
 			if pass == 0 {
-				r.HeaderCount++
+				if len(raw) == 0 {
+					r.HeaderCount++
+				}
 				if !isToken(k) {
 					return pipeline.ReasonHeaderInvalid, detailNameInvalid, 0
 				}
