@@ -195,7 +195,9 @@ func (s *Stage) allowed(ct []byte) bool {
 	}
 	ct = bytes.TrimSpace(ct)
 	typ, sub, ok := bytes.Cut(ct, []byte{'/'})
-	if !ok {
+	// Both halves must be tokens (RFC 9110 media-type): a range rule such
+	// as text/* matched "text/plain,application/xml" and "text/" before.
+	if !ok || !isToken(typ) || !isToken(sub) {
 		return false
 	}
 	for _, m := range s.types {
