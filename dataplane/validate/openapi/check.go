@@ -722,8 +722,10 @@ func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *ope
 	if m == nil {
 		return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailMediaType)
 	}
-	if !m.json {
-		return pipeline.Continue // other media types: the type only
+	// A JSON body under a range the operation gives a schema (application/*,
+	// */*) is checked by it too; other bodies by their type only.
+	if !m.json && (m.schema == nil || !jsonType(ct)) {
+		return pipeline.Continue
 	}
 	if !validate.UTF8Declared(ct) {
 		return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, validate.DetailCharset)
@@ -776,6 +778,22 @@ func (b *body) find(ct []byte) *media {
 		}
 	}
 	return nil
+}
+
+// jsonType reports whether a Content-Type names a JSON media type: a json
+// or +json subtype, in any case, parameters aside.
+func jsonType(ct []byte) bool {
+	if i := bytes.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = trimSpace(ct)
+	i := bytes.IndexByte(ct, '/')
+	if i < 0 {
+		return false
+	}
+	sub := ct[i+1:]
+	return bytes.EqualFold(sub, []byte("json")) ||
+		len(sub) > 5 && bytes.EqualFold(sub[len(sub)-5:], []byte("+json"))
 }
 
 func trimSpace(b []byte) []byte {

@@ -98,8 +98,9 @@
 // validate.JSONCheck reads it (UTF-8 only: another declared charset is a
 // 415, a byte order mark malformed; jsonbody: strict, depth-bounded, no
 // duplicate keys), left in pipeline.Request.JSON for later stages, and
-// checked by its schema; other media types and ranges are checked by
-// type only.
+// checked by its schema, as is a JSON body sent under a range (type/*,
+// */*) that has one; other media types (forms, multipart, text, binary)
+// are checked by type only: their schemas describe no JSON.
 //
 // A parameter or body refusal is a 400 with reason body_invalid and up to
 // 8 violations, {"pointer":"/query/limit","reason":"maximum: greater than

@@ -757,7 +757,9 @@ func (l *loader) loadBody(raw *value, ptr string) *body {
 			l.errorf(mv, mptr, "media type %s/%s declared twice", m.typ, m.sub)
 			continue
 		}
-		if s := mv.get("schema"); s != nil && m.json {
+		// A range (type/*, */*) may carry a JSON body, which its schema
+		// then checks (checkBody); other ranges' bodies by type only.
+		if s := mv.get("schema"); s != nil && (m.json || m.typ == "*" || m.sub == "*") {
 			sptr := mptr + "/schema"
 			l.convertSchema(s, sptr)
 			m.schemaPtr = sptr

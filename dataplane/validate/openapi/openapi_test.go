@@ -541,3 +541,27 @@ func TestQueryNumbersExact(t *testing.T) {
 		{name: "maximum 100, one above", method: "GET", uri: "/api/v2/orders?limit=101", status: 400, pointers: []string{"/query/limit"}},
 	})
 }
+
+// TestRangeSchemaOnJSON: a schema under a media range (application/*,
+// */*) applies to a JSON body sent under it (an object missing a required
+// property reached the upstream); a non-JSON body under the range is
+// checked by its type only.
+func TestRangeSchemaOnJSON(t *testing.T) {
+	doc := []byte(`{"openapi":"3.1.0","paths":{
+		"/wild":{"post":{"requestBody":{"content":{"application/*":{"schema":{"type":"object","required":["a"]}}}}}},
+		"/any":{"post":{"requestBody":{"content":{"*/*":{"schema":{"type":"object","required":["a"]}}}}}}}}`)
+	c, err := New(doc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, c, []reqCase{
+		{name: "JSON under application/*", method: "POST", uri: "/wild", ct: "application/json", body: `{"a":1}`},
+		{name: "JSON under application/* missing a", method: "POST", uri: "/wild", ct: "application/json", body: `{"b":1}`,
+			status: 400, pointers: []string{"/body"}},
+		{name: "+json under */* missing a", method: "POST", uri: "/any", ct: "application/problem+JSON", body: `{"b":1}`,
+			status: 400, pointers: []string{"/body"}},
+		{name: "malformed JSON under */*", method: "POST", uri: "/any", ct: "application/json", body: `{"b":`, status: 400},
+		{name: "XML under application/*: type only", method: "POST", uri: "/wild", ct: "application/xml", body: `<b/>`},
+		{name: "text under */*: type only", method: "POST", uri: "/any", ct: "text/plain", body: `b`},
+	})
+}
