@@ -175,18 +175,31 @@ func stopSuccessor(t *testing.T, g *gateway) int {
 	}
 	pid, _ := strconv.Atoi(m[len(m)-1][1])
 	t.Cleanup(func() {
-		if processGone(pid) {
+		// A test that stopped the successor itself may get here while it
+		// is still in the last steps of its exit (its stderr closed, not
+		// yet a zombie), and g.exited is spent: wait on the process.
+		if waitGone(pid, 2*time.Second) {
 			return
 		}
 		_ = syscall.Kill(pid, syscall.SIGTERM)
-		select {
-		case <-g.exited: // stderr closes when the last gatewayd exits
-		case <-time.After(10 * time.Second):
+		if !waitGone(pid, 10*time.Second) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Errorf("successor pid %d did not stop on SIGTERM", pid)
 		}
 	})
 	return pid
+}
+
+// waitGone reports whether pid exits within d.
+func waitGone(pid int, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if processGone(pid) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 // TestUpgradeUnderLoad upgrades gatewayd twice (SIGUSR2) while clients keep
