@@ -229,16 +229,22 @@ func queryVersion(r *http.Request) (uint64, bool, error) {
 	return v, true, nil
 }
 
-// acquire takes the single write slot, so that only one large body is
-// parsed and applied at a time; it gives up when the caller goes away.
+// acquire takes the single write slot, so that one change is applied at a
+// time (its body already parsed: net/http notices a client gone only once
+// the body is read); it gives up when the caller goes away.
 func (s *Server) acquire(w http.ResponseWriter, r *http.Request) bool {
 	select {
 	case s.writes <- struct{}{}:
-		return true
+		// Both may be ready at once: a caller gone meanwhile gets nothing
+		// applied (its client reported a failure).
+		if r.Context().Err() == nil {
+			return true
+		}
+		<-s.writes
 	case <-r.Context().Done():
-		fail(w, http.StatusServiceUnavailable, "another blocklist change is in progress")
-		return false
 	}
+	fail(w, http.StatusServiceUnavailable, "another blocklist change is in progress")
+	return false
 }
 
 func (s *Server) release() { <-s.writes }
@@ -268,16 +274,18 @@ func (s *Server) blocklistReplace(w http.ResponseWriter, r *http.Request, p prin
 		s.refuse(w, "replace", fmt.Errorf("replace blocklist: %w", blocklist.ErrNotPersistent), st)
 		return
 	}
-	if !s.acquire(w, r) {
-		return
-	}
-	defer s.release()
+	// The body is read before waiting for the write slot: only then does
+	// net/http notice a client that goes away (acquire).
 	body := http.MaxBytesReader(w, r.Body, s.opt.Config.MaxBodyBytes)
 	l, err := blocklist.Parse(body, format, blocklist.Limits{MaxEntries: s.opt.Config.MaxEntries})
 	if err != nil {
 		s.refuse(w, "replace", err, st)
 		return
 	}
+	if !s.acquire(w, r) {
+		return
+	}
+	defer s.release()
 	switch {
 	case l.HasVersion && hasVersion && l.Version != version:
 		blocklist.CountUpdate("replace", "invalid")
@@ -318,16 +326,16 @@ func (s *Server) blocklistDelta(w http.ResponseWriter, r *http.Request, p princi
 		fail(w, http.StatusBadRequest, "apply blocklist delta: %v", err)
 		return
 	}
-	if !s.acquire(w, r) {
-		return
-	}
-	defer s.release()
 	body := http.MaxBytesReader(w, r.Body, s.opt.Config.MaxBodyBytes)
 	d, err := blocklist.ParseDelta(body, blocklist.Limits{MaxEntries: s.opt.Config.MaxEntries})
 	if err != nil {
 		s.refuse(w, "delta", err, st)
 		return
 	}
+	if !s.acquire(w, r) {
+		return
+	}
+	defer s.release()
 	switch {
 	case d.HasVersion && hasVersion && d.Version != version:
 		blocklist.CountUpdate("delta", "invalid")

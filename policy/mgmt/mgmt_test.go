@@ -593,3 +593,36 @@ func TestTokensReloadWithoutRestart(t *testing.T) {
 		t.Fatalf("new token after the reload: %v", err)
 	}
 }
+
+// TestAbandonedChangeNotApplied: a delta waiting for the write slot whose
+// client gives up (gatewayctl's timeout, exit 3: "unreachable") must not
+// be applied once the slot frees (it was, and the client had reported a
+// failure).
+func TestAbandonedChangeNotApplied(t *testing.T) {
+	f := startFixture(t, "")
+	base := "http://" + f.srv.Addr()
+	f.srv.writes <- struct{}{} // another change holds the slot
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/blocklist/delta", strings.NewReader(`{"add":["198.18.0.1"]}`))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the delta was answered %d while the slot was held", resp.StatusCode)
+	}
+	time.Sleep(100 * time.Millisecond) // the server notices the closed connection
+	<-f.srv.writes
+	// A change made after it lands, and the abandoned one is not in.
+	if got := call(t, "POST", base+"/v1/blocklist/delta", "Bearer "+adminToken, `{"add":["198.18.0.2"]}`); got != 200 {
+		t.Fatalf("later delta: %d", got)
+	}
+	var exp strings.Builder
+	c := f.client(t, client.Options{Token: adminToken})
+	if err := c.Export(context.Background(), &exp); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(exp.String(), "198.18.0.1/32") || !strings.Contains(exp.String(), "198.18.0.2/32") {
+		t.Errorf("list after an abandoned and a completed delta:\n%s", exp.String())
+	}
+}
