@@ -61,7 +61,9 @@ type Management struct {
 	StateDir string `mapstructure:"state_dir"`
 	// MaxBodyBytes bounds one request body (a blocklist push).
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
-	// MaxEntries bounds the entries of one push and of the stored list.
+	// MaxEntries bounds the entries of one push, as sent (duplicates count:
+	// the parse stops at the limit without holding a set of what it read),
+	// and of the stored list.
 	MaxEntries int `mapstructure:"max_entries"`
 	// ReadTimeout bounds reading one request, body included; WriteTimeout
 	// bounds handling it and writing the response.
