@@ -274,7 +274,7 @@ func overlaps(mh netip.Addr, mport, dataAddr string) bool {
 }
 
 func (m *Management) validateTokens(v *validator) {
-	names := map[string]int{}
+	names, hashes := map[string]int{}, map[string]int{}
 	for i, t := range m.Tokens {
 		if t == (ManagementToken{}) {
 			continue
@@ -291,6 +291,13 @@ func (m *Management) validateTokens(v *validator) {
 		}
 		if !tokenHashRE.MatchString(t.Hash) {
 			v.add(key+".hash", "must be \"sha256:\" and 64 lower-case hex digits (gatewayctl token new prints one); never the token itself")
+		} else if j, dup := hashes[t.Hash]; dup {
+			// One token, two names and maybe two roles: the last one
+			// listed decided, so an admin token could act as read-only
+			// or the reverse.
+			v.add(key+".hash", "the same hash as management.tokens[%d]: one token can have one name and role", j)
+		} else {
+			hashes[t.Hash] = i
 		}
 		if t.Role != RoleAdmin && t.Role != RoleRead {
 			v.add(key+".role", "must be admin or read, got %q", t.Role)

@@ -102,6 +102,7 @@ func TestManagementInvalid(t *testing.T) {
 		{"token without name", "management:\n  address: 127.0.0.1:19901\n  tokens: [{hash: " + mgmtHash + "}]\n", "management.tokens[0].name", "letters"},
 		{"bad role", "management:\n  address: 127.0.0.1:19901\n" + tok(", role: root"), "management.tokens[0].role", "admin or read"},
 		{"duplicate token name", "management:\n  address: 127.0.0.1:19901\n  tokens: [{name: a, hash: " + mgmtHash + "}, {name: a, hash: " + mgmtHash + "}]\n", "management.tokens[1].name", "duplicate"},
+		{"one hash under two names", "management:\n  address: 127.0.0.1:19901\n  tokens: [{name: ops, hash: " + mgmtHash + "}, {name: ro, hash: " + mgmtHash + ", role: read}]\n", "management.tokens[1].hash", "same hash as management.tokens[0]"},
 		{"unknown token key", "management:\n  address: 127.0.0.1:19901\n  tokens: [{name: a, token: x}]\n", "management.tokens[0].token", "unknown key"},
 		{"key without cert", "management:\n  address: 127.0.0.1:19901\n  tls_key_file: /k.pem\n", "management.tls_key_file", "go together"},
 		{"client ca without tls", "management:\n  address: 127.0.0.1:19901\n  client_ca_file: /ca.pem\n", "management.client_ca_file", "tls_cert_file"},
