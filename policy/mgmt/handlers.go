@@ -438,11 +438,22 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, p principal) {
 	if !s.enforcer(w) {
 		return
 	}
-	var req api.BanRequest
+	// api.BanRequest with "for" as a pointer: an explicit 0 is an error,
+	// not the default (it gave a 10-minute ban).
+	var req struct {
+		IP  string              `json:"ip"`
+		For *blocklist.Duration `json:"for"`
+	}
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		fail(w, http.StatusBadRequest, "ban: body must be JSON {\"ip\": ..., \"for\": \"10m\"}: %v", err)
+	err := dec.Decode(&req)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("data after the JSON object")
+		}
+	}
+	if err != nil {
+		fail(w, http.StatusBadRequest, "ban: body must be one JSON object {\"ip\": ..., \"for\": \"10m\"}: %v", err)
 		return
 	}
 	src, err := enforce.ParseBanSource(req.IP)
@@ -450,9 +461,9 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, p principal) {
 		fail(w, http.StatusBadRequest, "ban: ip must be an IP address or an IPv6 network: %v", err)
 		return
 	}
-	d := time.Duration(req.For)
-	if d == 0 {
-		d = s.opt.BanDefault
+	d := s.opt.BanDefault
+	if req.For != nil {
+		d = time.Duration(*req.For)
 	}
 	if d <= 0 || d > maxBanDuration {
 		fail(w, http.StatusBadRequest, "ban: for must be > 0 and <= %s, got %s", maxBanDuration, d)

@@ -399,6 +399,27 @@ func TestBansAPI(t *testing.T) {
 			t.Errorf("ban %s for %s: %v, want a 400", tc.ip, tc.d, err)
 		}
 	}
+	// Raw bodies: an explicit zero is no default (it banned for the
+	// default 10 minutes), and one object only (the second was ignored).
+	base := "http://" + f.srv.Addr() + "/v1/bans"
+	for _, tc := range []struct {
+		body string
+		want int
+	}{
+		{`{"ip":"192.0.2.50","for":"0s"}`, 400},
+		{`{"ip":"192.0.2.51","for":"0"}`, 400},
+		{`{"ip":"192.0.2.52"}{"ip":"192.0.2.53"}`, 400},
+		{`{"ip":"192.0.2.54"}`, 200},
+	} {
+		if got := call(t, "POST", base, "Bearer "+adminToken, tc.body); got != tc.want {
+			t.Errorf("POST %s = %d, want %d", tc.body, got, tc.want)
+		}
+	}
+	for _, ip := range []string{"192.0.2.50", "192.0.2.51", "192.0.2.52", "192.0.2.53"} {
+		if f.filter.Check(netip.MustParseAddr(ip)) == enforce.ReasonDropBanned {
+			t.Errorf("%s banned by a refused request", ip)
+		}
+	}
 }
 
 func TestReloadAPI(t *testing.T) {
