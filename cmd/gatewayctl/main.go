@@ -165,10 +165,16 @@ func parseArgs(args []string) (*options, []string, error) {
 	fs := flag.NewFlagSet("gatewayctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Func("target", "", func(s string) error {
+		n := len(o.targets)
 		for _, t := range strings.Split(s, ",") {
 			if t = strings.TrimSpace(t); t != "" {
 				o.targets = append(o.targets, t)
 			}
+		}
+		if len(o.targets) == n {
+			// --target "$HOST" with HOST unset would otherwise reach the
+			// default target: the local gateway.
+			return errors.New("--target is empty")
 		}
 		return nil
 	})

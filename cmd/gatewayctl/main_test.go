@@ -184,6 +184,8 @@ func TestExitCodes(t *testing.T) {
 		{"unreachable", []string{"--target", deadAddr, "status"}, exitUnreachable, "unreachable"},
 		{"one of a fleet unreachable", []string{"--target", addr + "," + deadAddr, "blocklist", "info"}, exitUnreachable, "unreachable"},
 		{"unknown command", []string{"frobnicate"}, exitUsage, ""},
+		{"empty target", []string{"--target", "", "status"}, exitUsage, ""},
+		{"target of commas", []string{"--target", " , ", "blocklist", "add", "203.0.113.1"}, exitUsage, ""},
 		{"missing argument", []string{"--target", addr, "ban"}, exitUsage, ""},
 		{"help", []string{"help"}, exitOK, "Exit codes"},
 	}
