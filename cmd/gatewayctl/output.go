@@ -59,7 +59,8 @@ func errWord(err error) string {
 	case 403:
 		return "forbidden"
 	case 409:
-		if ae.Body.CurrentVersion != nil && strings.Contains(ae.Body.Error, "older") {
+		// "not newer than the current one"; gateways before it said "older".
+		if ae.Body.CurrentVersion != nil && (strings.Contains(ae.Body.Error, "not newer") || strings.Contains(ae.Body.Error, "older")) {
 			return "stale"
 		}
 		return "conflict"

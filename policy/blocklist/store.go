@@ -33,8 +33,9 @@ type Applier interface {
 const MaxVersion = 1<<53 - 1
 
 var (
-	// ErrStale: the version is older than the current one.
-	ErrStale = errors.New("version older than the current one")
+	// ErrStale: the version is older than the current one (or, for a
+	// change, equal to it).
+	ErrStale = errors.New("version not newer than the current one")
 	// ErrConflict: the version is the current one, with different content.
 	ErrConflict = errors.New("version already holds different content")
 	// ErrNotPersistent: no state directory, so no change is accepted.
@@ -439,13 +440,24 @@ func (s *Store) ApplyDelta(version uint64, add, remove []cidrset.Prefix) (Result
 	}
 	if version == 0 {
 		res.Version = cur.version + 1
-	} else if version <= cur.version {
+	} else if version < cur.version {
 		return res, fmt.Errorf("apply blocklist delta: version %d: %w (%d)", version, ErrStale, cur.version)
 	}
 	next, d := applyDelta(cur.entries, add, remove)
 	res.Entries, res.Added, res.Removed, res.Absent, res.Present = len(next), len(d.add), len(d.remove), d.absent, d.present
 	for _, p := range d.presentSome {
 		res.PresentEntries = append(res.PresentEntries, p.Netip().String())
+	}
+	if version != 0 && version == cur.version {
+		// A retry of the delta that made this version (its reply was
+		// lost) changes nothing and is answered as done, as a full push
+		// of the current version and content is; another change cannot
+		// reuse the version.
+		if len(d.add)+len(d.remove) == 0 {
+			res.Unchanged = true
+			return res, nil
+		}
+		return res, fmt.Errorf("apply blocklist delta: version %d is the current one and this delta would change it: %w", version, ErrStale)
 	}
 	if version == 0 && len(d.add)+len(d.remove) == 0 {
 		res.Version, res.Unchanged = cur.version, true

@@ -189,7 +189,8 @@ func TestDelta(t *testing.T) {
 		{"add and remove", 0, []string{"198.51.100.0/24", "10.0.0.0/8"}, []string{"192.0.2.0/24", "203.0.113.0/24"}, nil, 101, 1, 1, 1, false},
 		{"explicit version", 200, []string{"2001:db8::/32"}, nil, nil, 200, 1, 0, 0, false},
 		{"stale version", 150, []string{"203.0.113.0/24"}, nil, ErrStale, 200, 0, 0, 0, false},
-		{"current version is stale too", 200, []string{"203.0.113.0/24"}, nil, ErrStale, 200, 0, 0, 0, false},
+		{"current version with another change is stale too", 200, []string{"203.0.113.0/24"}, nil, ErrStale, 200, 0, 0, 0, false},
+		{"the current version's delta again is a no-op", 200, []string{"2001:db8::/32"}, nil, nil, 200, 0, 0, 0, true},
 		{"nothing changes", 0, []string{"10.0.0.0/8"}, []string{"203.0.113.0/24"}, nil, 200, 0, 0, 1, true},
 		{"added then removed in one delta", 0, []string{"203.0.113.0/24"}, []string{"203.0.113.0/24"}, nil, 200, 0, 0, 0, true},
 	}

@@ -247,7 +247,7 @@ func TestBlocklistAPI(t *testing.T) {
 		{"stale version", func() error {
 			_, err := c.Push(ctx, strings.NewReader("192.0.2.0/24\n"), blocklist.FormatText, 4)
 			return err
-		}, 409, "older than the current", 0},
+		}, 409, "not newer than the current", 0},
 		{"same version, other content", func() error {
 			_, err := c.Push(ctx, strings.NewReader("192.0.2.0/24\n"), blocklist.FormatText, 5)
 			return err
@@ -275,7 +275,7 @@ func TestBlocklistAPI(t *testing.T) {
 		{"stale delta", func() error {
 			_, err := c.Delta(ctx, 5, []string{"192.0.2.0/24"}, nil)
 			return err
-		}, 409, "older than the current", 0},
+		}, 409, "not newer than the current", 0},
 		{"bad delta entry", func() error {
 			_, err := c.Delta(ctx, 0, []string{"192.0.2.0/24", "192.0.2.300"}, nil)
 			return err
