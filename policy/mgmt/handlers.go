@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -199,6 +200,13 @@ func (s *Server) blocklistTest(w http.ResponseWriter, r *http.Request, _ princip
 
 // bodyFormat picks the parser from Content-Type.
 func bodyFormat(r *http.Request) (blocklist.Format, bool) {
+	// A compressed list would be parsed as text and refused for a garbled
+	// line: refuse the coding instead.
+	for _, ce := range r.Header.Values("Content-Encoding") {
+		if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
+			return 0, false
+		}
+	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		return blocklist.FormatText, true
@@ -257,7 +265,7 @@ func (s *Server) blocklistReplace(w http.ResponseWriter, r *http.Request, p prin
 	format, ok := bodyFormat(r)
 	if !ok {
 		blocklist.CountUpdate("replace", "invalid")
-		fail(w, http.StatusUnsupportedMediaType, "replace blocklist: Content-Type must be text/plain or application/json, got %q", r.Header.Get("Content-Type"))
+		fail(w, http.StatusUnsupportedMediaType, "replace blocklist: Content-Type must be text/plain or application/json, uncompressed; got %q (Content-Encoding %q)", r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"))
 		return
 	}
 	version, hasVersion, err := queryVersion(r)
@@ -317,7 +325,7 @@ func (s *Server) blocklistDelta(w http.ResponseWriter, r *http.Request, p princi
 	}
 	if f, ok := bodyFormat(r); !ok || f != blocklist.FormatJSON {
 		blocklist.CountUpdate("delta", "invalid")
-		fail(w, http.StatusUnsupportedMediaType, "apply blocklist delta: Content-Type must be application/json")
+		fail(w, http.StatusUnsupportedMediaType, "apply blocklist delta: Content-Type must be application/json, uncompressed")
 		return
 	}
 	version, hasVersion, err := queryVersion(r)

@@ -647,3 +647,32 @@ func TestAbandonedChangeNotApplied(t *testing.T) {
 		t.Errorf("list after an abandoned and a completed delta:\n%s", exp.String())
 	}
 }
+
+// TestCompressedPushRefused: a compressed list is a 415 naming the coding
+// (it was parsed as text and refused for a garbled line); identity passes.
+func TestCompressedPushRefused(t *testing.T) {
+	f := startFixture(t, "")
+	base := "http://" + f.srv.Addr()
+	for _, tc := range []struct {
+		method, path, ct, ce, body string
+		want                       int
+	}{
+		{"PUT", "/v1/blocklist", "text/plain", "gzip", "\x1f\x8b\x08\x00", 415},
+		{"POST", "/v1/blocklist/delta", "application/json", "deflate", "x", 415},
+		{"PUT", "/v1/blocklist?version=3", "text/plain", "identity", "192.0.2.0/24\n", 200},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header.Set("Content-Type", tc.ct)
+		req.Header.Set("Content-Encoding", tc.ce)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || tc.want == 415 && !strings.Contains(string(b), "uncompressed") {
+			t.Errorf("%s %s with Content-Encoding %s: %d %s, want %d", tc.method, tc.path, tc.ce, resp.StatusCode, b, tc.want)
+		}
+	}
+}
