@@ -238,6 +238,12 @@ func parseArgs(args []string) (*options, []string, error) {
 		if f.Name == "interval" && o.interval <= 0 && bad == nil {
 			bad = fmt.Errorf("--interval must be positive, got %s", o.interval)
 		}
+		if f.Name == "timeout" && o.timeout <= 0 && bad == nil {
+			bad = fmt.Errorf("--timeout must be positive, got %s", o.timeout)
+		}
+		if f.Name == "parallel" && o.parallel <= 0 && bad == nil {
+			bad = fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
+		}
 	})
 	return o, pos, bad
 }

@@ -185,6 +185,8 @@ func TestExitCodes(t *testing.T) {
 		{"one of a fleet unreachable", []string{"--target", addr + "," + deadAddr, "blocklist", "info"}, exitUnreachable, "unreachable"},
 		{"unknown command", []string{"frobnicate"}, exitUsage, ""},
 		{"empty target", []string{"--target", "", "status"}, exitUsage, ""},
+		{"no parallelism", []string{"--target", addr, "--parallel", "0", "status"}, exitUsage, ""},
+		{"negative timeout", []string{"--target", addr, "--timeout", "-1s", "status"}, exitUsage, ""},
 		{"target of commas", []string{"--target", " , ", "blocklist", "add", "203.0.113.1"}, exitUsage, ""},
 		{"missing argument", []string{"--target", addr, "ban"}, exitUsage, ""},
 		{"help", []string{"help"}, exitOK, "Exit codes"},
