@@ -600,9 +600,13 @@ func (j *jsonReader) uint() (uint64, error) {
 			break
 		}
 	}
+	if len(digits) == 0 {
+		// A string, true, null, an object...: name what it starts with.
+		return 0, j.errorf("version must be an integer 0-%d, found a value starting %q", MaxVersion, c)
+	}
 	v, err := strconv.ParseUint(string(digits), 10, 64)
 	if err != nil || (len(digits) > 1 && digits[0] == '0') {
-		return 0, j.errorf("version must be an integer 0-18446744073709551615, found %q", quoteText(digits))
+		return 0, j.errorf("version must be an integer 0-%d, found %q", MaxVersion, quoteText(digits))
 	}
 	return v, nil
 }

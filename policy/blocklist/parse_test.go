@@ -160,6 +160,8 @@ func TestParseJSON(t *testing.T) {
 		{"fractional version", `{"version": 1.5}`, nil, 0, false, "version must be an integer", 0},
 		{"leading zero version", `{"version": 01}`, nil, 0, false, "version must be an integer", 0},
 		{"version overflow", `{"version": 18446744073709551616}`, nil, 0, false, "version must be an integer", 0},
+		{"version as a string", `{"version": "602"}`, nil, 0, false, `found a value starting '"'`, 0},
+		{"version null", `{"version": null}`, nil, 0, false, "found a value starting 'n'", 0},
 		{"trailing data", `[] []`, nil, 0, false, "after the document", 0},
 		{"trailing comma", `["10.0.0.0/8",]`, nil, 0, false, "must be a string", 0},
 		{"truncated", `["10.0.0.0/8"`, nil, 0, false, "unexpected end of input", 0},
