@@ -316,6 +316,7 @@ const (
 	detailCredentialRespelt = "credential_respelt"
 	detailCookieRepeat      = "credential_cookie_repeated"
 	detailCookieRespelt     = "credential_cookie_respelt"
+	detailCookieHidden      = "credential_cookie_after_comma"
 	detailFramingRespelt    = "framing_header_respelt"
 	detailTrailer           = "trailer_fields"
 )
@@ -427,7 +428,10 @@ func (e *nameEntry) drop(k []byte, trusted bool) bool {
 func (s *Stage) checkCookies(h *fasthttp.RequestHeader) string {
 	for _, name := range s.cookies {
 		seen := false
-		for k := range h.Cookies() {
+		for k, v := range h.Cookies() {
+			if hiddenCookie(k, v, name) {
+				return detailCookieHidden
+			}
 			if !cookieFoldEqual(k, name) {
 				continue
 			}
@@ -441,6 +445,27 @@ func (s *Stage) checkCookies(h *fasthttp.RequestHeader) string {
 		}
 	}
 	return ""
+}
+
+// hiddenCookie reports whether the cookie k=v hides credential cookie name
+// after a comma ("x=1,session_jwt=..."): cookies split on ';' here, but
+// some upstream parsers (ASP.NET Core, older Rack and Jetty) also split on
+// ',', and would read a credential the gateway never verified. A comma is
+// no cookie-octet (RFC 6265), so no real client sends one there.
+func hiddenCookie(k, v, name []byte) bool {
+	for _, part := range [2][]byte{k, v} {
+		for i := bytes.IndexByte(part, ','); i >= 0; i = bytes.IndexByte(part, ',') {
+			part = part[i+1:]
+			seg := part
+			if j := bytes.IndexAny(seg, ",="); j >= 0 {
+				seg = seg[:j]
+			}
+			if cookieFoldEqual(bytes.TrimSpace(seg), name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func cookieFoldEqual(a, b []byte) bool {
