@@ -29,6 +29,9 @@ type rateState struct {
 	tables   map[string]bool  // ids of the store tables this policy uses
 	banFor   time.Duration
 	enforcer enforce.Enforcer
+	// trusted and allow are headers.trusted_proxies and xdp.allowlist:
+	// sources whose bursts get 429s, never a ban (ratelimit.StageConfig).
+	trusted, allow []netip.Prefix
 	// cluster serves the limits with span: cluster; a reload with the same
 	// rate_limit.cluster section (and password) keeps it.
 	cluster    *cluster.Client
@@ -39,6 +42,18 @@ func compileRateLimit(c *config.Config, prev *rateState, opt Options) (*rateStat
 	rs := &rateState{cfg: &c.RateLimit, tables: map[string]bool{}, enforcer: opt.Enforcer}
 	if prev != nil {
 		rs.store = prev.store
+	}
+	for _, l := range []struct {
+		src []string
+		dst *[]netip.Prefix
+	}{{c.Headers.TrustedProxies, &rs.trusted}, {c.XDP.Allowlist, &rs.allow}} {
+		for _, a := range l.src {
+			pfx, err := config.ParsePrefix(a) // validated: cannot fail
+			if err != nil {
+				return nil, fmt.Errorf("compile rate limits: %w", err)
+			}
+			*l.dst = append(*l.dst, pfx)
+		}
 	}
 	rs.banFor = c.RateLimit.BanDuration
 	if rs.banFor == 0 {
@@ -211,7 +226,7 @@ func (rs *rateState) limitStages(r *config.Route) ([]pipeline.Stage, error) {
 	}
 	st, err := ratelimit.NewStage(store, ratelimit.StageConfig{
 		Route: r.Name, Limits: limits, Headers: headers, IPv6Prefix: rs.cfg.IPv6Prefix,
-		BanDuration: rs.banFor, Enforcer: rs.enforcer,
+		BanDuration: rs.banFor, Enforcer: rs.enforcer, TrustedProxies: rs.trusted, Allowlist: rs.allow,
 	})
 	if err != nil {
 		return nil, err

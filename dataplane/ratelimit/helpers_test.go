@@ -57,9 +57,10 @@ type fixture struct {
 }
 
 type fixtureOpts struct {
-	headers bool
-	v6bits  int
-	maxKeys int
+	headers          bool
+	v6bits           int
+	maxKeys          int
+	trusted, allowed []netip.Prefix
 }
 
 func newFixture(t *testing.T, o fixtureOpts, limits ...LimitConfig) *fixture {
@@ -91,7 +92,8 @@ func newFixture(t *testing.T, o fixtureOpts, limits ...LimitConfig) *fixture {
 	st, err := NewStage(f.store, StageConfig{
 		Route: t.Name(), Limits: ls, Headers: o.headers, IPv6Prefix: o.v6bits,
 		BanDuration: time.Minute, Enforcer: f.enf, Sleep: f.sl.sleep,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		TrustedProxies: o.trusted, Allowlist: o.allowed,
 	})
 	if err != nil {
 		t.Fatal(err)

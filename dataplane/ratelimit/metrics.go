@@ -49,6 +49,8 @@ var (
 	// bansProxied counts burst offenders behind a trusted proxy: answered
 	// with 429, since closing or banning would hit the proxy.
 	bansProxied = metrics.NewCounter(`edgeguard_ratelimit_bans_total{result="proxied"}`)
+	// bansAllowlisted: bursts from allowlisted sources, answered 429.
+	bansAllowlisted = metrics.NewCounter(`edgeguard_ratelimit_bans_total{result="allowlisted"}`)
 	// delaySkipped counts requests passed without their delay because
 	// max_delayed requests were already waiting.
 	delaySkipped = metrics.NewCounter(`edgeguard_ratelimit_delay_skipped_total`)

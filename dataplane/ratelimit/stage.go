@@ -38,6 +38,10 @@ type StageConfig struct {
 	Sleep func(time.Duration)
 	// Logger receives one event per ban; nil means slog.Default().
 	Logger *slog.Logger
+	// TrustedProxies are peers whose connections carry other clients'
+	// requests; Allowlist the sources no ban ever drops (xdp.allowlist). A
+	// burst from either gets a 429, never a closed connection or a ban.
+	TrustedProxies, Allowlist []netip.Prefix
 }
 
 // Stage is the rate-limit stage of one route.
@@ -60,6 +64,8 @@ type Stage struct {
 	// (user space), where open connections outlive the ban. XDP drops
 	// every packet of a banned source, so the check is skipped there.
 	closeBanned bool
+	trusted     []netip.Prefix
+	allow       []netip.Prefix
 }
 
 type stageLimit struct {
@@ -87,6 +93,7 @@ func NewStage(s *Store, c StageConfig) (*Stage, error) {
 		store: s, route: c.Route, headers: c.Headers, v6bits: c.IPv6Prefix,
 		banBits: max(c.IPv6Prefix, enforce.MinNetBanBits),
 		banFor:  int64(c.BanDuration), enforcer: c.Enforcer, sleep: c.Sleep, log: c.Logger,
+		trusted: c.TrustedProxies, allow: c.Allowlist,
 	}
 	if st.sleep == nil {
 		st.sleep = time.Sleep
@@ -216,9 +223,17 @@ func ceilSeconds(ns int64) int64 {
 // closed, the source banned. Behind a trusted proxy the client's address
 // is not the peer's: closing would cut a connection the proxy shares with
 // other clients and banning would ban nobody useful, so it gets a 429.
+//
+// The same holds for a trusted proxy's own address (its requests without
+// a readable client address are keyed on it: banning it cut off every
+// client behind it), and for an allowlisted source, which no ban drops.
 func (st *Stage) burst(ctx *fasthttp.RequestCtx, r *pipeline.Request, res Result, key uint64, now int64) pipeline.Verdict {
-	if r.ClientIP != r.PeerIP {
+	if r.ClientIP != r.PeerIP || inPrefixes(st.trusted, r.PeerIP) {
 		bansProxied.Inc()
+		return st.reject(ctx, r, res, key, now)
+	}
+	if inPrefixes(st.allow, r.ClientIP) {
+		bansAllowlisted.Inc()
 		return st.reject(ctx, r, res, key, now)
 	}
 	r.Reason = pipeline.ReasonBurstBanned
@@ -227,6 +242,16 @@ func (st *Stage) burst(ctx *fasthttp.RequestCtx, r *pipeline.Request, res Result
 		r.BanSource, r.BanUntil = enforce.FormatSource(src), st.store.epoch.Add(time.Duration(until))
 	}
 	return pipeline.Close
+}
+
+func inPrefixes(ps []netip.Prefix, a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // seconds converts store time to the ban memo's seconds (never 0).

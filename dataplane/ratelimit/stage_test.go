@@ -380,6 +380,36 @@ func TestBurstBehindTrustedProxyGets429(t *testing.T) {
 	}
 }
 
+// TestBurstNeverBansProxiesOrAllowlist: a trusted proxy's own requests
+// (no readable client address: keyed on the proxy) and an allowlisted
+// source get 429s when they burst; a ban of the proxy cut off every client
+// behind it, and the allowlisted source's connections were closed.
+func TestBurstNeverBansProxiesOrAllowlist(t *testing.T) {
+	f := newFixture(t, fixtureOpts{
+		trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")},
+		allowed: []netip.Prefix{netip.MustParsePrefix("198.51.100.7/32")},
+	}, LimitConfig{Name: "p", Default: Windows{Second: 1}, BurstBan: true})
+	for _, src := range []string{"10.0.0.1", "198.51.100.7"} {
+		var last outcome
+		for i := 0; i < 5; i++ {
+			last = f.do(from(src))
+		}
+		if last.verdict != pipeline.Done || last.status != 429 || last.retryAfter == "" {
+			t.Errorf("%s burst: verdict %v status %d, want 429", src, last.verdict, last.status)
+		}
+	}
+	if f.enf.bans.Load() != 0 {
+		t.Fatalf("%d bans, want none", f.enf.bans.Load())
+	}
+	// Anyone else is still banned.
+	for i := 0; i < 5; i++ {
+		f.do(from("203.0.113.9"))
+	}
+	if f.enf.bans.Load() != 1 {
+		t.Fatalf("%d bans after another source's burst, want 1", f.enf.bans.Load())
+	}
+}
+
 func TestBurstBanOff(t *testing.T) {
 	f := newFixture(t, fixtureOpts{}, LimitConfig{Name: "nb", Default: Windows{Second: 1}, BurstBan: false})
 	for i := 0; i < 10; i++ {
