@@ -145,7 +145,16 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		return nil, fmt.Errorf("compile server: %w", err)
 	}
 	p.Conns = conns
-	hs, err := compileHeaders(c, opt)
+	// The header stage reads client addresses through trusted proxies and
+	// the rate limits never ban them or allowlisted sources: parsed once.
+	trusted, err := parsePrefixes(c.Headers.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("compile headers.trusted_proxies: %w", err)
+	}
+	if p.Allowlist, err = parsePrefixes(c.XDP.Allowlist); err != nil {
+		return nil, fmt.Errorf("compile xdp.allowlist: %w", err)
+	}
+	hs, err := compileHeaders(c, opt, trusted)
 	if err != nil {
 		return nil, fmt.Errorf("compile headers: %w", err)
 	}
@@ -156,13 +165,6 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 			return nil, fmt.Errorf("compile: %w", err)
 		}
 		p.listenerTLS = append(p.listenerTLS, tc)
-	}
-	for _, a := range c.XDP.Allowlist {
-		pfx, err := config.ParsePrefix(a) // validated: cannot fail
-		if err != nil {
-			return nil, fmt.Errorf("compile xdp.allowlist: %w", err)
-		}
-		p.Allowlist = append(p.Allowlist, pfx)
 	}
 
 	var prevAuth *authState
@@ -190,7 +192,7 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 	if p.auth, err = compileAuth(c, prevAuth, opt); err != nil {
 		return fail(fmt.Errorf("compile auth: %w", err))
 	}
-	if p.rate, err = compileRateLimit(c, prevRate, opt); err != nil {
+	if p.rate, err = compileRateLimit(c, prevRate, opt, trusted, p.Allowlist); err != nil {
 		return fail(fmt.Errorf("compile rate_limit: %w", err))
 	}
 	if p.waf, err = compileWAF(c, prevWAF); err != nil {
@@ -382,7 +384,21 @@ func matchKind(m string) router.MatchKind {
 	return router.Prefix
 }
 
-func compileHeaders(c *config.Config, opt Options) (*headers.Stage, error) {
+// parsePrefixes parses configured addresses or CIDRs (validated at load:
+// an error here is a bug).
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		pfx, err := config.ParsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pfx)
+	}
+	return out, nil
+}
+
+func compileHeaders(c *config.Config, opt Options, trusted []netip.Prefix) (*headers.Stage, error) {
 	h := c.Headers
 	opts := headers.Options{
 		RequestIDHeader:       h.RequestIDHeader,
@@ -397,13 +413,7 @@ func compileHeaders(c *config.Config, opt Options) (*headers.Stage, error) {
 	if c.Auth.JWT.Cookie != "" {
 		opts.CredentialCookies = []string{c.Auth.JWT.Cookie}
 	}
-	for _, s := range h.TrustedProxies {
-		pfx, err := config.ParsePrefix(s)
-		if err != nil {
-			return nil, err
-		}
-		opts.TrustedProxies = append(opts.TrustedProxies, pfx)
-	}
+	opts.TrustedProxies = trusted
 	if *h.SecurityHeaders {
 		opts.SetResponseHeaders = headers.DefaultSecurityHeaders()
 	}

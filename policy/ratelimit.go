@@ -38,22 +38,10 @@ type rateState struct {
 	clusterSig string
 }
 
-func compileRateLimit(c *config.Config, prev *rateState, opt Options) (*rateState, error) {
-	rs := &rateState{cfg: &c.RateLimit, tables: map[string]bool{}, enforcer: opt.Enforcer}
+func compileRateLimit(c *config.Config, prev *rateState, opt Options, trusted, allow []netip.Prefix) (*rateState, error) {
+	rs := &rateState{cfg: &c.RateLimit, tables: map[string]bool{}, enforcer: opt.Enforcer, trusted: trusted, allow: allow}
 	if prev != nil {
 		rs.store = prev.store
-	}
-	for _, l := range []struct {
-		src []string
-		dst *[]netip.Prefix
-	}{{c.Headers.TrustedProxies, &rs.trusted}, {c.XDP.Allowlist, &rs.allow}} {
-		for _, a := range l.src {
-			pfx, err := config.ParsePrefix(a) // validated: cannot fail
-			if err != nil {
-				return nil, fmt.Errorf("compile rate limits: %w", err)
-			}
-			*l.dst = append(*l.dst, pfx)
-		}
 	}
 	rs.banFor = c.RateLimit.BanDuration
 	if rs.banFor == 0 {

@@ -159,14 +159,14 @@ func TestRateLimitReleaseOnFailedCompile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev, err := compileRateLimit(l.Config, nil, Options{})
+	prev, err := compileRateLimit(l.Config, nil, Options{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := prev.routeStages(&l.Config.Routes[0]); err != nil {
 		t.Fatal(err)
 	}
-	next, _ := compileRateLimit(l.Config, prev, Options{BanDefault: time.Minute})
+	next, _ := compileRateLimit(l.Config, prev, Options{BanDefault: time.Minute}, nil, nil)
 	if next.store != prev.store || next.banFor != time.Minute {
 		t.Fatal("store not carried over, or ban default ignored")
 	}
@@ -207,7 +207,7 @@ func TestRateLimitBanDuration(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := *l.Config
 			c.RateLimit.BanDuration = tc.cfg
-			rs, _ := compileRateLimit(&c, nil, Options{BanDefault: tc.opt})
+			rs, _ := compileRateLimit(&c, nil, Options{BanDefault: tc.opt}, nil, nil)
 			if rs.banFor != tc.expect {
 				t.Fatalf("ban duration %s, want %s", rs.banFor, tc.expect)
 			}
