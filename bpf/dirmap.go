@@ -41,11 +41,9 @@ func newDirMap(spec *ebpf.MapSpec) (*dirMap, error) {
 // packet reads: the copy follows no order.
 func (d *dirMap) copyPages(runs []dir24.Run) {
 	for _, r := range runs {
-		if len(r.Pages) == 0 {
-			continue
+		if len(r.Pages) > 0 {
+			d.copyWords(r.First, unsafe.Slice(&r.Pages[0][0], len(r.Pages)*dir24.PageWords))
 		}
-		src := unsafe.Slice((*byte)(unsafe.Pointer(&r.Pages[0])), len(r.Pages)*int(unsafe.Sizeof(dir24.Page{})))
-		copy(d.mem[int(r.First)*int(unsafe.Sizeof(dir24.Page{})):], src)
 	}
 }
 

@@ -81,7 +81,7 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		t6.close()
 		if offErr == nil {
 			// Nothing was swapped: the word goes back as it was.
-			err = errors.Join(err, x.restoreShortWord(word6))
+			err = errors.Join(err, x.putShortWord(word6))
 		}
 		return fmt.Errorf("replace blocklist: %w", err)
 	}
@@ -91,7 +91,7 @@ func (x *XDP) ReplaceBlocklist(prefixes []netip.Prefix) error {
 		if err := x.setDisjoint(false); err != nil {
 			m4.Close()
 			t6.close()
-			return fmt.Errorf("replace blocklist: %w", errors.Join(err, x.restoreShortWord(word6)))
+			return fmt.Errorf("replace blocklist: %w", errors.Join(err, x.putShortWord(word6)))
 		}
 	}
 	// Each swap waits for an RCU grace period: both wait at once. A packet
@@ -482,30 +482,27 @@ func (x *XDP) writeShortWord(front bool) error {
 		}
 		w = v6front.ShortWord(t.layout.ShortBits(), bits)
 	}
-	if err := x.objs.BlockV6Short.Update(uint32(0), w, ebpf.UpdateAny); err != nil {
-		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
-	}
-	return nil
+	return x.putShortWord(w)
 }
 
 // frontOff adds short lengths to block_v6_short and takes the front's
 // bits out of it, and if they were in, waits until no program run still
 // uses the front: from then on the front is read by no packet.
 // It returns the word it found, which a caller that then changes nothing
-// puts back (restoreShortWord): the word may belong to a table this
-// process does not know (a restart's pinned one), or to a front whose
-// table a failed delta left half written, which must stay off.
+// puts back (putShortWord): the word may belong to a table this process
+// does not know (a restart's pinned one), or to a front whose table a
+// failed delta left half written, which must stay off.
 func (x *XDP) frontOff(short uint32) (uint64, error) {
-	var cur uint64
-	if err := x.objs.BlockV6Short.Lookup(uint32(0), &cur); err != nil {
-		return 0, fmt.Errorf("read IPv6 short-length bitmap: %w", err)
+	cur, err := x.shortWord()
+	if err != nil {
+		return 0, err
 	}
 	want := v6front.ShortWord(uint32(cur)|short, 0)
 	if want == cur {
 		return cur, nil
 	}
-	if err := x.objs.BlockV6Short.Update(uint32(0), want, ebpf.UpdateAny); err != nil {
-		return 0, fmt.Errorf("write IPv6 short-length bitmap: %w", err)
+	if err := x.putShortWord(want); err != nil {
+		return 0, err
 	}
 	if cur>>v6front.ShortBitsShift != 0 {
 		return cur, x.waitGrace()
@@ -513,24 +510,27 @@ func (x *XDP) frontOff(short uint32) (uint64, error) {
 	return cur, nil
 }
 
-// restoreShortWord puts back the block_v6_short word frontOff found.
-func (x *XDP) restoreShortWord(w uint64) error {
-	if err := x.objs.BlockV6Short.Update(uint32(0), w, ebpf.UpdateAny); err != nil {
-		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
-	}
-	return nil
-}
-
 // widenV6Short adds short lengths to block_v6_short, keeping the rest.
 func (x *XDP) widenV6Short(bits uint32) error {
-	var cur uint64
-	if err := x.objs.BlockV6Short.Lookup(uint32(0), &cur); err != nil {
-		return fmt.Errorf("read IPv6 short-length bitmap: %w", err)
+	cur, err := x.shortWord()
+	if err != nil || cur|uint64(bits) == cur {
+		return err
 	}
-	if cur|uint64(bits) == cur {
-		return nil
+	return x.putShortWord(cur | uint64(bits))
+}
+
+// shortWord reads the block_v6_short word.
+func (x *XDP) shortWord() (uint64, error) {
+	var w uint64
+	if err := x.objs.BlockV6Short.Lookup(uint32(0), &w); err != nil {
+		return 0, fmt.Errorf("read IPv6 short-length bitmap: %w", err)
 	}
-	if err := x.objs.BlockV6Short.Update(uint32(0), cur|uint64(bits), ebpf.UpdateAny); err != nil {
+	return w, nil
+}
+
+// putShortWord writes the block_v6_short word.
+func (x *XDP) putShortWord(w uint64) error {
+	if err := x.objs.BlockV6Short.Update(uint32(0), w, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("write IPv6 short-length bitmap: %w", err)
 	}
 	return nil
