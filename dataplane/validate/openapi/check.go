@@ -718,13 +718,13 @@ func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *ope
 	if len(ct) == 0 {
 		return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailContentTypeMissing)
 	}
-	m := b.find(ct)
+	m, sub := b.find(ct)
 	if m == nil {
 		return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailMediaType)
 	}
 	// A JSON body under a range the operation gives a schema (application/*,
 	// */*) is checked by it too; other bodies by their type only.
-	if !m.json && (m.schema == nil || !jsonType(ct)) {
+	if !m.json && (m.schema == nil || !jsonSubtype(sub)) {
 		return pipeline.Continue
 	}
 	if !validate.UTF8Declared(ct) {
@@ -752,8 +752,9 @@ func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *ope
 	return c.refuse(ctx, r, validate.DetailSchema, sc)
 }
 
-// find returns the declared media type the Content-Type ct falls in.
-func (b *body) find(ct []byte) *media {
+// find returns the declared media type the Content-Type ct falls in, and
+// ct's subtype.
+func (b *body) find(ct []byte) (*media, []byte) {
 	for i, c := range ct {
 		if c == ';' {
 			ct = ct[:i]
@@ -769,29 +770,21 @@ func (b *body) find(ct []byte) *media {
 		}
 	}
 	if slash <= 0 || slash == len(ct)-1 {
-		return nil
+		return nil, nil
 	}
 	typ, sub := ct[:slash], ct[slash+1:]
 	for i := range b.media {
 		if b.media[i].matches(typ, sub) {
-			return &b.media[i]
+			return &b.media[i], sub
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-// jsonType reports whether a Content-Type names a JSON media type: a json
-// or +json subtype, in any case, parameters aside.
-func jsonType(ct []byte) bool {
-	if i := bytes.IndexByte(ct, ';'); i >= 0 {
-		ct = ct[:i]
-	}
-	ct = trimSpace(ct)
-	i := bytes.IndexByte(ct, '/')
-	if i < 0 {
-		return false
-	}
-	sub := ct[i+1:]
+// jsonSubtype reports whether a request's media subtype names JSON: json
+// or a +json suffix, in any case (parseMediaRange's rule for declared
+// types).
+func jsonSubtype(sub []byte) bool {
 	return bytes.EqualFold(sub, []byte("json")) ||
 		len(sub) > 5 && bytes.EqualFold(sub[len(sub)-5:], []byte("+json"))
 }
