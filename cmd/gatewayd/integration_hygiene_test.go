@@ -247,6 +247,9 @@ func TestRequestHygiene(t *testing.T) {
 		{"JWT cookie twice in one header", get("/v1/x", "Cookie: eg_token="+user+"; eg_token="+admin+"\r\n"), 400, "credential_ambiguous", false},
 		{"JWT cookie in two headers", get("/v1/x", "Cookie: eg_token="+user+"\r\n", "Cookie: EG_TOKEN="+admin+"\r\n"), 400, "credential_ambiguous", false},
 		{"JWT cookie respelt for PHP beside the real one", get("/v1/x", "Cookie: eg.token="+admin+"; eg_token="+user+"\r\n"), 400, "credential_ambiguous", false},
+		// Upstreams that also split cookies on ',' (ASP.NET Core) would read the second.
+		{"JWT cookie hidden after a comma", get("/v1/x", "Cookie: eg_token="+user+"; x=1,eg_token="+admin+"\r\n"), 400, "credential_ambiguous", false},
+		{"JWT cookie after a comma beside a bearer token", get("/v1/x", bearer, "Cookie: a=1, eg_token="+admin+"\r\n"), 400, "credential_ambiguous", false},
 		{"content length respelt", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 2\r\nContent_Length: 0\r\n\r\nhi", 400, "header_invalid", false},
 		// Trailer fields bypass every name rule in fasthttp: refused.
 		{"spoofable header in a chunked trailer", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n" +
