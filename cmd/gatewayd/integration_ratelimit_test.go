@@ -439,3 +439,32 @@ func TestLoginRouteHasAStricterLimit(t *testing.T) {
 		t.Fatal("5 immediate logins from one client were all served: no login limit")
 	}
 }
+
+// TestRateLimitAllowlistedBurstGets429 drives an allowlisted client at 3x
+// its limit through the real gatewayd: it gets 429s, never a closed
+// connection or a ban (it was banned and its requests dropped for the
+// ban period).
+func TestRateLimitAllowlistedBurstGets429(t *testing.T) {
+	up := startUpstream(t, "api", nil)
+	g := startGateway(t, baseConfig("  - name: api\n    targets: ["+up.addr()+"]\n", rlRoute)+rlLimits+
+		"xdp: {allowlist: [127.0.0.1/32]}\n")
+	dial := func() (net.Conn, error) { return net.DialTimeout("tcp", g.data, time.Second) }
+	out := rlPaced(dial, "/x", 30, 10, 3*time.Second, func([]rlOutcome) bool { return false })
+	refused := 0
+	for _, o := range out {
+		if o.err != nil {
+			t.Fatalf("request at +%s failed: %v (an allowlisted client is never cut off)", o.sent.Sub(out[0].sent), o.err)
+		}
+		if o.status == 429 {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatalf("no 429 in %d requests at 3x the limit", len(out))
+	}
+	m := g.metrics(t)
+	if !strings.Contains(m, `edgeguard_ratelimit_bans_total{result="issued"} 0`) ||
+		!regexp.MustCompile(`edgeguard_ratelimit_bans_total\{result="allowlisted"\} [1-9]`).MatchString(m) {
+		t.Errorf("bans:\n%s", rlGrep(m, "bans_total"))
+	}
+}
