@@ -102,9 +102,15 @@ func main() {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, pos, err := parseArgs(args)
-	if errors.Is(err, flag.ErrHelp) || (err == nil && (len(pos) == 0 || pos[0] == "help")) {
+	if errors.Is(err, flag.ErrHelp) || (err == nil && len(pos) > 0 && pos[0] == "help") {
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	}
+	if err == nil && len(pos) == 0 {
+		// No command is a usage error, so that a script whose command
+		// variable came out empty does not read as success.
+		fmt.Fprint(stderr, usage)
+		return exitUsage
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "gatewayctl: %v\n(see gatewayctl help)\n", err)

@@ -190,6 +190,9 @@ func TestExitCodes(t *testing.T) {
 		{"target of commas", []string{"--target", " , ", "blocklist", "add", "203.0.113.1"}, exitUsage, ""},
 		{"missing argument", []string{"--target", addr, "ban"}, exitUsage, ""},
 		{"help", []string{"help"}, exitOK, "Exit codes"},
+		{"help flag", []string{"-h"}, exitOK, "Exit codes"},
+		{"no command", nil, exitUsage, ""},
+		{"flags but no command", []string{"--target", addr}, exitUsage, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
