@@ -265,6 +265,11 @@ func (l *Log) Emit(e *Event) {
 		return
 	}
 	rec.set(e)
+	if e.Time.IsZero() {
+		// An emitter that did not stamp its event (control-plane events
+		// are rare) gets the time it was emitted, never year 1.
+		rec.time = l.now().UnixNano()
+	}
 	l.ring.Publish(pos)
 }
 

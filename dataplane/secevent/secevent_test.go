@@ -106,6 +106,18 @@ func TestEventLine(t *testing.T) {
 	}
 }
 
+// An event emitted without a time is stamped with the log's clock.
+func TestEventWithoutTime(t *testing.T) {
+	l, buf, clk := openTest(t, Options{})
+	clk.Add(90 * time.Second)
+	l.Emit(&Event{Type: RateLimitClusterFallback, Route: "shared", Reason: "fallback"})
+	l.Sync()
+	got := buf.lines(t)
+	if len(got) != 1 || got[0]["ts"] != "2026-12-03T07:01:30Z" {
+		t.Fatalf("got %v, want one line stamped 2026-12-03T07:01:30Z", got)
+	}
+}
+
 func TestAggregation(t *testing.T) {
 	l, buf, clk := openTest(t, Options{Window: time.Second})
 	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
