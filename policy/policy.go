@@ -57,6 +57,9 @@ type Policy struct {
 	// listenerTLS is the TLS configuration of each data listener (nil:
 	// plain HTTP), served per handshake by Holder.ListenerTLS.
 	listenerTLS []*tls.Config
+	// managementTLS is the management listener's TLS configuration (nil:
+	// none), served per handshake by the management server.
+	managementTLS *tls.Config
 
 	pools map[string]*compiledPool
 	auth  *authState // auth.go
@@ -165,6 +168,11 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 			return nil, fmt.Errorf("compile: %w", err)
 		}
 		p.listenerTLS = append(p.listenerTLS, tc)
+	}
+	if c.Management.TLSCertFile != "" {
+		if p.managementTLS, err = ManagementTLSConfig(c.Management); err != nil {
+			return nil, fmt.Errorf("compile: %w", err)
+		}
 	}
 
 	var prevAuth *authState

@@ -85,3 +85,34 @@ func (h *Holder) ListenerTLS(i int) *tls.Config {
 		},
 	}
 }
+
+// ManagementTLSConfig loads the server certificate and, for mTLS, the client CAs. A
+// client certificate is verified whenever one is presented (a bad one
+// fails the handshake); whether a call needs one is decided per request,
+// so that tokens and public health checks work without a certificate.
+// Every policy compiles it (a file that does not load rejects the reload,
+// and check-config reports it).
+func ManagementTLSConfig(cfg config.Management) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load management.tls_cert_file/tls_key_file: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.ClientCAFile != "" {
+		pem, err := os.ReadFile(cfg.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("load management.client_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("load management.client_ca_file %s: no PEM certificate found", cfg.ClientCAFile)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
+}
+
+// ManagementTLS returns the management listener's TLS configuration of
+// this policy (nil without management TLS).
+func (p *Policy) ManagementTLS() *tls.Config { return p.managementTLS }

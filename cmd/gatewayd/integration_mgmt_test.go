@@ -207,6 +207,15 @@ func TestMgmtMTLS(t *testing.T) {
 	if code, out := runCtl(t, append(base, "blocklist", "test", "198.51.100.7")...); code != 4 {
 		t.Errorf("a refused call changed the list: exit %d\n%s", code, out)
 	}
+	// A reload whose management certificate does not load is refused, and
+	// the running certificate keeps serving.
+	writeConfig(t, serverCert, "not a certificate\n")
+	if code, out := runCtl(t, append(base, "reload")...); code != 1 || !strings.Contains(out, "management.tls_cert_file") {
+		t.Errorf("reload with a broken management certificate: exit %d\n%s", code, out)
+	}
+	if code, out := runCtl(t, append(base, "blocklist", "test", "192.0.2.7")...); code != 0 {
+		t.Errorf("after the refused reload: exit %d\n%s", code, out)
+	}
 }
 
 func TestMgmtVersionsBadLinesAndRestart(t *testing.T) {

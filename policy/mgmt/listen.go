@@ -3,7 +3,6 @@ package mgmt
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -33,7 +32,7 @@ func (s *Server) listenTCP(cfg config.Management, inherited net.Listener) (net.L
 	if cfg.TLSCertFile == "" {
 		return ln, nil
 	}
-	tc, err := tlsConfig(cfg)
+	tc, err := policy.ManagementTLSConfig(cfg)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -95,46 +94,16 @@ func checkDataInterfaces(host netip.Addr, ifaces []string) error {
 	return nil
 }
 
-// serverTLS returns the TLS configuration of the running policy. When the
-// files of a new policy cannot be loaded, the previous configuration stays
-// (and the failure is logged once per version).
+// serverTLS returns the TLS configuration of the running policy.
 func (s *Server) serverTLS() *tls.Config {
 	return s.tls.get(s.opt.Policies, func(p *policy.Policy, prev *tls.Config) *tls.Config {
-		if p.Config.Management.TLSCertFile == "" {
-			return prev
+		// Compile loaded them: a policy whose files do not load is never
+		// published (the reload is rejected).
+		if tc := p.ManagementTLS(); tc != nil {
+			return tc
 		}
-		tc, err := tlsConfig(p.Config.Management)
-		if err != nil {
-			s.opt.Log.Error("management TLS files of the new policy not loaded; the previous ones stay", "version", p.Version, "error", err)
-			return prev
-		}
-		return tc
+		return prev
 	})
-}
-
-// tlsConfig loads the server certificate and, for mTLS, the client CAs. A
-// client certificate is verified whenever one is presented (a bad one
-// fails the handshake); whether a call needs one is decided per request,
-// so that tokens and public health checks work without a certificate.
-func tlsConfig(cfg config.Management) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("load management.tls_cert_file/tls_key_file: %w", err)
-	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if cfg.ClientCAFile != "" {
-		pem, err := os.ReadFile(cfg.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("load management.client_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("load management.client_ca_file %s: no PEM certificate found", cfg.ClientCAFile)
-		}
-		tc.ClientCAs = pool
-		tc.ClientAuth = tls.VerifyClientCertIfGiven
-	}
-	return tc, nil
 }
 
 // listenUnix opens the Unix socket with mode 0600. A stale socket left by
