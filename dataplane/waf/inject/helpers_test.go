@@ -115,6 +115,11 @@ var placements = []placement{
 		r.SetRequestURI("/")
 		r.Header.Set("Cookie", "theme=dark; session="+url.QueryEscape(p)+"; lang=en")
 	}},
+	// A cookie name is named as sent (no decoder reads it).
+	{name: "cookie name", location: func(p string) string { return sanitized("cookie.")(url.QueryEscape(p)) }, anyDec: true, build: func(r *fasthttp.Request, p string) {
+		r.SetRequestURI("/")
+		r.Header.Set("Cookie", "theme=dark; "+url.QueryEscape(p)+"=1")
+	}},
 	{name: "user-agent", location: fixed("header.user-agent"), build: func(r *fasthttp.Request, p string) {
 		r.SetRequestURI("/")
 		r.Header.Set("User-Agent", p)
