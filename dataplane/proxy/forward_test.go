@@ -463,9 +463,9 @@ func rawUpstream(t *testing.T, reply string) string {
 }
 
 // TestStaleKeepAliveConnection: the upstream closes each connection after
-// answering without saying so. The next request finds the pooled connection
-// dead; an idempotent request is retried once on a new connection, any
-// other request fails, since the upstream may have acted on it.
+// answering without saying so. The pooled connection is found closed before
+// the next request is written to it, so every method, POST included, goes
+// out on a new connection (a POST got 502 before the check).
 func TestStaleKeepAliveConnection(t *testing.T) {
 	cases := []struct {
 		method     string
@@ -473,7 +473,7 @@ func TestStaleKeepAliveConnection(t *testing.T) {
 	}{
 		{"GET", 200},
 		{"PUT", 200},
-		{"POST", 502},
+		{"POST", 200},
 	}
 	for _, tc := range cases {
 		t.Run(tc.method, func(t *testing.T) {
@@ -481,6 +481,9 @@ func TestStaleKeepAliveConnection(t *testing.T) {
 			p := newTestPool(t, PoolConfig{Targets: []string{addr}})
 			gw := startGateway(t, &Stage{Pool: p})
 			for i, want := range []int{200, tc.wantStatus} {
+				if i > 0 {
+					time.Sleep(20 * time.Millisecond) // the close reaches the gateway while the connection is idle
+				}
 				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 				req.SetRequestURI("http://" + gw.addr + "/x")
 				req.Header.SetMethod(tc.method)

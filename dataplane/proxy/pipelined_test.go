@@ -24,6 +24,8 @@ func TestPipelined(t *testing.T) {
 		"DialFailureFailsOver":        TestDialFailureFailsOver,
 		"Failures":                    TestFailures,
 		"StaleKeepAliveConnection":    TestStaleKeepAliveConnection,
+		"ResponsesStayInStep":         TestResponsesStayInStep,
+		"SwitchingProtocolsRefused":   TestSwitchingProtocolsRefused,
 		"PassiveEjectionAndRecovery":  TestPassiveEjectionAndRecovery,
 		"PassiveReejectsAfterOneFail": TestPassiveReejectsAfterOneFailure,
 	} {

@@ -124,6 +124,7 @@ type Pool struct {
 	errConnect  *metrics.Counter
 	errTimeout  *metrics.Counter
 	errProtocol *metrics.Counter
+	errDesync   *metrics.Counter // connections closed for bytes outside a response (transport.go)
 	ejections   *metrics.Counter
 	gauge       *healthyGauge
 
@@ -175,6 +176,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		hc := *cfg.HealthCheck
 		p.hc = &hc
 	}
+	p.errDesync = metrics.GetOrCreateCounter(`edgeguard_upstream_errors_total{pool="` + cfg.Name + `",kind="desync"}`)
 	connectTimeout := cfg.ConnectTimeout
 	if connectTimeout == 0 {
 		connectTimeout = fasthttp.DefaultDialTimeout
@@ -198,6 +200,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 			ConnPoolStrategy:              fasthttp.LIFO,
 			MaxIdemponentCallAttempts:     2,
 			RetryIfErr:                    retryStaleConn,
+			Transport:                     &keepAliveTransport{desync: p.errDesync},
 		}
 		if cfg.PipelineConns > 0 {
 			var err error
@@ -210,6 +213,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 				WriteTimeout:        cfg.WriteTimeout,
 				IdleTimeout:         cfg.IdleConnTimeout,
 				MaxResponseBodySize: cfg.MaxResponseBodySize,
+				Desync:              p.errDesync,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("proxy pool %q: target %s: %w", cfg.Name, addr, err)
@@ -330,7 +334,16 @@ func (t *target) dial(addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return yieldread.Wrap(c), nil
+	tcp, ok := c.(*net.TCPConn)
+	if !ok {
+		return yieldread.Wrap(c), nil
+	}
+	uc, err := newUpstreamConn(yieldread.Wrap(c), tcp)
+	if err != nil {
+		c.Close()
+		return nil, &dialError{addr: addr, err: err}
+	}
+	return uc, nil
 }
 
 // dialPipelined is dial for pipelined connections, whose reads and writes

@@ -31,7 +31,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
+
+	"github.com/edgeguard/edgeguard/dataplane/proxy/idlecheck"
 )
 
 // Config is one upstream address and how to pipeline to it.
@@ -52,6 +55,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxResponseBodySize bounds a response body; 0: no limit.
 	MaxResponseBodySize int
+	// Desync, if set, counts connections closed for bytes outside a
+	// response: sent while nothing was asked, or a 101.
+	Desync *metrics.Counter
 }
 
 // ErrFull is returned when every connection has MaxPending requests
@@ -113,8 +119,9 @@ type conn struct {
 	bw    *bufio.Writer
 	br    *bufio.Reader
 	queue chan *call
-	dead  bool  // retired; guarded by the lane's lock
-	cause error // why a writer retired it (a write timeout), or nil
+	check *idlecheck.Conn // nil unless nc is a TCP connection
+	dead  bool            // retired; guarded by the lane's lock
+	cause error           // why a writer retired it (a write timeout), or nil
 
 	readDeadline  deadline // the reader's
 	writeDeadline deadline // the writers' (under the lane's lock)
@@ -200,6 +207,19 @@ func (c *Client) send(cl *call, req *fasthttp.Request) error {
 		}
 	}
 	pc := ln.cur
+	if ln.waiting.Load() == 0 && pc.check != nil && pc.check.Stale() {
+		// Idle, and the upstream sent bytes or closed it meanwhile:
+		// nothing of this request was written, so it takes a new one.
+		c.desync()
+		pc.retireLocked(nil)
+		for ln.cur == nil {
+			if err := c.connect(ln); err != nil {
+				ln.mu.Unlock()
+				return err
+			}
+		}
+		pc = ln.cur
+	}
 	if int(ln.waiting.Load()) >= c.cfg.MaxPending { // the queue, never fuller than this, cannot block
 		ln.mu.Unlock()
 		return ErrFull
@@ -314,6 +334,12 @@ func (c *Client) newConn(ln *lane) (*conn, error) {
 		queue: make(chan *call, c.cfg.MaxPending),
 	}
 	pc.bw = bufio.NewWriterSize(timedWriter{nc, c.cfg.WriteTimeout, &pc.writeDeadline}, writeBufferSize)
+	if tcp, ok := nc.(*net.TCPConn); ok {
+		if pc.check, err = idlecheck.New(tcp); err != nil {
+			nc.Close()
+			return nil, err
+		}
+	}
 	return pc, nil
 }
 
@@ -367,6 +393,13 @@ func (c *Client) read(ln *lane, pc *conn) {
 			c.retire(ln, pc, nil)
 			c.finish(ln, cl, nil)
 		default:
+			if pc.br.Buffered() > 0 && c.unsolicited(ln, pc) {
+				// Bytes no request asked for: whatever they are, the
+				// responses after them would go to the wrong callers.
+				c.desync()
+				failed = true
+				c.retire(ln, pc, nil)
+			}
 			c.finish(ln, cl, nil)
 			if c.closed.Load() {
 				c.retireIdle(ln, pc)
@@ -379,6 +412,22 @@ func (c *Client) finish(ln *lane, cl *call, err error) {
 	ln.waiting.Add(-1)
 	cl.err = err
 	cl.done <- struct{}{}
+}
+
+func (c *Client) desync() {
+	if c.cfg.Desync != nil {
+		c.cfg.Desync.Inc()
+	}
+}
+
+// unsolicited reports whether the bytes buffered after a response came
+// with no request waiting on pc. Senders queue a request under ln.mu
+// before its last byte can leave, so under the lock an empty queue means
+// every request on pc was answered.
+func (c *Client) unsolicited(ln *lane, pc *conn) bool {
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	return len(pc.queue) == 0
 }
 
 // retireIdle retires pc if nothing waits on it.
@@ -400,8 +449,21 @@ func (c *Client) readResponse(pc *conn, cl *call) error {
 	resp.Header.DisableNormalizing()
 	resp.SkipBody = cl.head
 	resp.StreamBody = false
-	return resp.ReadLimitBody(pc.br, c.cfg.MaxResponseBodySize)
+	if err := resp.ReadLimitBody(pc.br, c.cfg.MaxResponseBodySize); err != nil {
+		return err
+	}
+	if resp.StatusCode() == fasthttp.StatusSwitchingProtocols {
+		// Pipelinable requests carry no Upgrade: the connection is no
+		// longer HTTP.
+		c.desync()
+		return ErrSwitchingProtocols
+	}
+	return nil
 }
+
+// ErrSwitchingProtocols answers a 101 to a request that asked for no
+// upgrade.
+var ErrSwitchingProtocols = errors.New("pipelined: upstream answered 101 Switching Protocols to a request without Upgrade")
 
 // readError is what the call being read when its connection failed gets:
 // a write timeout that retired the connection, the read's own timeout or
