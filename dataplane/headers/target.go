@@ -11,7 +11,7 @@ import (
 // Details of requests refused for their request line or Host.
 const (
 	DetailHostInvalid   = "host_invalid"   // Host is not host[:port] (userinfo, a port over 65535, other bytes)
-	DetailTargetInvalid = "target_invalid" // an absolute-form target with a scheme other than http(s), or userinfo
+	DetailTargetInvalid = "target_invalid" // an absolute-form target with a scheme other than http(s), userinfo, or no valid host
 )
 
 // checkTarget refuses what fasthttp reads leniently in the request line and
@@ -39,7 +39,10 @@ func checkTarget(ctx *fasthttp.RequestCtx) (int, pipeline.Reason, string) {
 		if i := bytes.IndexAny(rest, "/?#"); i >= 0 {
 			authority = rest[:i]
 		}
-		if bytes.IndexByte(authority, '@') >= 0 {
+		// An http(s) URI with an empty host is invalid (RFC 9110 §4.2.1):
+		// fasthttp would route it on the Host header, and send the
+		// upstream another host.
+		if bytes.IndexByte(authority, '@') >= 0 || len(authority) == 0 || authority[0] == ':' || !validHost(authority) {
 			return fasthttp.StatusBadRequest, pipeline.ReasonPathInvalid, DetailTargetInvalid
 		}
 	}

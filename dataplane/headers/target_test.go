@@ -35,6 +35,11 @@ func TestCheckTarget(t *testing.T) {
 		{name: "unclosed literal", line: "GET /a HTTP/1.1", host: "[2001:db8::1", status: 400, reason: pipeline.ReasonHeaderInvalid, detail: DetailHostInvalid},
 		{name: "ftp target", line: "GET ftp://x/a HTTP/1.1", host: "x", status: 400, reason: pipeline.ReasonPathInvalid, detail: DetailTargetInvalid},
 		{name: "userinfo in target", line: "GET http://user:pass@x/a HTTP/1.1", host: "x", status: 400, reason: pipeline.ReasonPathInvalid, detail: DetailTargetInvalid},
+		{name: "empty host in target", line: "GET http:///a HTTP/1.1", host: "internal.example", status: 400, reason: pipeline.ReasonPathInvalid, detail: DetailTargetInvalid},
+		{name: "port only in target", line: "GET http://:80/a HTTP/1.1", host: "internal.example", status: 400, reason: pipeline.ReasonPathInvalid, detail: DetailTargetInvalid},
+		{name: "empty host before a query", line: "GET http://?a=1 HTTP/1.1", host: "internal.example", status: 400, reason: pipeline.ReasonPathInvalid, detail: DetailTargetInvalid},
+		{name: "bad byte in target host", line: "GET http://a\"b/a HTTP/1.1", host: "x", status: 400, reason: pipeline.ReasonPathInvalid, detail: DetailTargetInvalid},
+		{name: "absolute form with port", line: "GET http://x:8080/a HTTP/1.1", host: "x", status: 0},
 	}
 	s := newStage(t, Options{})
 	for _, tc := range cases {
