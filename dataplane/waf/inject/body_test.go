@@ -75,6 +75,11 @@ func TestBodies(t *testing.T) {
 		{"padded 128 KiB form value", bodyRequest("application/x-www-form-urlencoded", "a="+pad+"%27+UNION+SELECT+username+FROM+users"), KindSQLi, "form.a"},
 		{"json escaped key", bodyRequest("application/json", `{"a\u002fb":{"c":["x","<script>alert(1)</script>"]}}`), KindXSS, "json./a~1b/c/1"},
 		{"json malformed", bodyRequest("application/json", `{"a": "<script>alert(1)</script>"`), KindXSS, "json./a"},
+		{"json __proto__ key", bodyRequest("application/json", `{"a":1,"__proto__":{"isAdmin":true}}`), KindPrototypePollution, "json./__proto__"},
+		{"json __proto__ key in an array", bodyRequest("application/json", `[{"a":1},{"__proto__":{"x":1}}]`), KindPrototypePollution, "json./1/__proto__"},
+		{"json constructor prototype keys", bodyRequest("application/json", `{"user":{"constructor":{"prototype":{"isAdmin":true}}}}`), KindPrototypePollution, "json./user/constructor/prototype"},
+		{"json constructor key benign", bodyRequest("application/json", `{"constructor":"Ford","prototype":"X1","car":{"constructor":{"name":"x"},"__typename":"Car","__v":0}}`), KindNone, ""},
+		{"query name constructor prototype", bodyRequest("application/x-www-form-urlencoded", "constructor[prototype][isAdmin]=1"), KindPrototypePollution, "form.constructor[prototype][isAdmin]"},
 		{"json malformed after", bodyRequest("application/json", `{"a": "ok", "b": <script>alert(1)</script>}`), KindXSS, "body"},
 	}
 	d := mustNew(t, Options{})
@@ -97,7 +102,8 @@ func TestBodies(t *testing.T) {
 func TestJSONScanMatchesWalk(t *testing.T) {
 	docs := []string{order1K, `[]`, `{}`, `"<script>alert(1)</script>"`, `[1,true,null,{"a":[[],[{"b":"c"}]]}]`,
 		`{"k\"ey":"v\\u00e9\ud83d\ude00","":"","x":[" ' or 1=1--"]}`, `{"a":{"b":{"c":{"d":"x","e":"javascript:alert(1)"}}}}`,
-		`{"tags":["a","b"],"deep":[[[["${jndi:ldap://x/a}"]]]]}`}
+		`{"tags":["a","b"],"deep":[[[["${jndi:ldap://x/a}"]]]]}`, `{"a":[{"constructor":{"x":1,"prototype":{"y":2}}}]}`,
+		`{"constructor":["prototype"],"b":{"__proto__":1}}`}
 	for _, b := range variedOrders(50) {
 		docs = append(docs, string(b))
 	}

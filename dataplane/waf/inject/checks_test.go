@@ -124,8 +124,10 @@ var checkCases = []struct {
 	{KindPrototypePollution, []string{
 		"__proto__[v-if]=_c.constructor('alert(1)')()", "constructor.prototype.isAdmin=true",
 		`x["constructor"]["prototype"]["y"]=1`, "this.constructor.constructor('return process')()",
+		"__proto__", "constructor[prototype][isAdmin]", "a.constructor.prototype.x",
 	}, []string{
-		"the constructor of the prototype", "constructor", "Object.prototype.toString",
+		"the constructor of the prototype", "constructor", "Object.prototype.toString", "__typename", "__v",
+		"my_var__name", "constructor prototype",
 	}, false},
 	{KindScanner, []string{
 		"x.burpcollaborator.net", "http://abc.oast.me/x", "root@w63.interact.sh", "a.oastify.com",

@@ -80,7 +80,7 @@ func checkCode(v []byte, m uint64) (Kind, string) {
 			return KindCodeInjection, ruleNode
 		}
 	}
-	if has(m, bLBracket|bDQuote) || has(m, bLBracket|bQuote) {
+	if hasAny(m, bLBracket|bDot) {
 		if i := indexFold(v, "constructor"); i >= 0 && protoChain(v[i:]) {
 			return KindPrototypePollution, ruleProto
 		}

@@ -451,10 +451,10 @@ func (d *Detector) InspectJSON(sc *Scratch, v *fastjson.Value) Result {
 // of a detection.
 func (d *Detector) inspectJSONValue(sc *Scratch, v *fastjson.Value) {
 	sc.jsonStart = sc.res.Values
-	d.walkJSON(sc, v)
+	d.walkJSON(sc, v, false)
 	if sc.jsonHit > 0 {
 		sc.startLocating()
-		d.walkJSON(sc, v)
+		d.walkJSON(sc, v, false)
 		sc.locating, sc.stopped = false, true
 	}
 }
@@ -575,7 +575,7 @@ func (d *Detector) valueMask(sc *Scratch, src Source, name, v []byte, m uint64, 
 	if m == 0 {
 		m = classMask(v)
 	}
-	if m&^(bAlnum|bUnder) == 0 && !isDigit(v[0]) && ctx&ctxUserAgent == 0 && (len(v) < minBase64 || !has(m, bLower|bUpper)) {
+	if m&^(bAlnum|bUnder) == 0 && !isDigit(v[0]) && ctx&ctxUserAgent == 0 && (len(v) < minBase64 || !has(m, bLower|bUpper)) && !hasDunder(v, m) {
 		// One word, the typical key or enum value ("express", "EUR",
 		// "Jane"): no check applies (detect), and it is not Base64,
 		// which is longer and mixes cases (detectDecoded).
@@ -740,7 +740,7 @@ func (d *Detector) decoded(sc *Scratch, k int, b []byte) []byte {
 // libinjection where its pre-filters cannot rule it out, then the XSS
 // checks for script without markup.
 func (d *Detector) detect(sc *Scratch, v []byte, m uint64, ctx uint8) finding {
-	if m&^(bAlnum|bUnder|bHigh) == 0 {
+	if m&^(bAlnum|bUnder|bHigh) == 0 && !hasDunder(v, m) {
 		// One word (no overlong byte): nothing but the scanner's
 		// User-Agent words, and libinjection for a word that starts
 		// with a digit ("1union" is two tokens), can match.
@@ -946,3 +946,12 @@ func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // s2b views s as bytes without copying; the bytes must not be written.
 func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// hasDunder reports whether v, whose class mask is m, has "__": a word
+// such as "__proto__" or "__class__" is a signature on its own, so it does
+// not take the single-word shortcuts.
+func hasDunder(v []byte, m uint64) bool {
+	return m&bUnder != 0 && bytes.Contains(v, dunder)
+}
+
+var dunder = []byte("__")

@@ -383,7 +383,7 @@ func isJSONMediaType(mt []byte) bool {
 
 // walkJSON inspects every string value and object key of v. It keeps no
 // path: when locating, it does (see locate.go).
-func (d *Detector) walkJSON(sc *Scratch, v *fastjson.Value) {
+func (d *Detector) walkJSON(sc *Scratch, v *fastjson.Value, underCtor bool) {
 	switch v.Type() {
 	case fastjson.TypeString:
 		d.jsonValue(sc, v.GetStringBytes(), 0, 0)
@@ -393,7 +393,7 @@ func (d *Detector) walkJSON(sc *Scratch, v *fastjson.Value) {
 			if sc.locating {
 				sc.ptr = append(sc.ptr, ptrSeg{idx: i})
 			}
-			d.walkJSON(sc, e)
+			d.walkJSON(sc, e, false)
 			if sc.stopped {
 				return
 			}
@@ -410,10 +410,10 @@ func (d *Detector) walkJSON(sc *Scratch, v *fastjson.Value) {
 			if sc.locating {
 				sc.ptr = append(sc.ptr, ptrSeg{key: k})
 			}
-			if d.jsonValue(sc, k, 0, ctxName) {
+			if d.jsonKey(sc, k, 0, underCtor) {
 				return
 			}
-			d.walkJSON(sc, e)
+			d.walkJSON(sc, e, string(k) == "constructor")
 			if sc.locating && !sc.stopped {
 				sc.ptr = sc.ptr[:len(sc.ptr)-1]
 			}

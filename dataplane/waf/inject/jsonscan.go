@@ -21,7 +21,7 @@ import (
 func (d *Detector) scanJSON(sc *Scratch, raw []byte) bool {
 	sc.ptr = sc.ptr[:0]
 	i := skipJSONSpace(raw, 0)
-	i, ok := d.scanJSONValue(sc, raw, i, 0)
+	i, ok := d.scanJSONValue(sc, raw, i, 0, false)
 	if !ok {
 		return sc.stopped
 	}
@@ -32,8 +32,9 @@ func (d *Detector) scanJSON(sc *Scratch, raw []byte) bool {
 // bound for the routes it checks.
 const maxJSONDepth = 512
 
-// scanJSONValue reads the value at raw[i] and returns the index after it.
-func (d *Detector) scanJSONValue(sc *Scratch, raw []byte, i, depth int) (int, bool) {
+// scanJSONValue reads the value at raw[i] and returns the index after it;
+// underCtor: the value is that of a "constructor" key (see jsonKey).
+func (d *Detector) scanJSONValue(sc *Scratch, raw []byte, i, depth int, underCtor bool) (int, bool) {
 	if i >= len(raw) {
 		return i, false
 	}
@@ -75,7 +76,7 @@ func (d *Detector) scanJSONValue(sc *Scratch, raw []byte, i, depth int) (int, bo
 				sc.str = appendJSONString(sc.str[:0], k)
 				kv, km = sc.str, 0
 			}
-			if d.jsonValue(sc, kv, km, ctxName) {
+			if d.jsonKey(sc, kv, km, underCtor) {
 				return end, false
 			}
 			i = skipJSONSpace(raw, end)
@@ -83,7 +84,7 @@ func (d *Detector) scanJSONValue(sc *Scratch, raw []byte, i, depth int) (int, bo
 				return i, false
 			}
 			i = skipJSONSpace(raw, i+1)
-			if i, ok = d.scanJSONValue(sc, raw, i, depth+1); !ok {
+			if i, ok = d.scanJSONValue(sc, raw, i, depth+1, string(kv) == "constructor"); !ok {
 				return i, false
 			}
 			if sc.locating {
@@ -107,7 +108,7 @@ func (d *Detector) scanJSONValue(sc *Scratch, raw []byte, i, depth int) (int, bo
 				sc.ptr = append(sc.ptr, ptrSeg{idx: n})
 			}
 			var ok bool
-			if i, ok = d.scanJSONValue(sc, raw, i, depth+1); !ok {
+			if i, ok = d.scanJSONValue(sc, raw, i, depth+1, false); !ok {
 				return i, false
 			}
 			if sc.locating {

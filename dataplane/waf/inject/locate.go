@@ -17,6 +17,21 @@ func (sc *Scratch) startLocating() {
 	sc.ptr = sc.ptr[:0]
 }
 
+// jsonKey is jsonValue for an object key. Under a "constructor" key, a
+// "prototype" key is prototype pollution: {"constructor":{"prototype":
+// {...}}} through JSON.parse and a deep merge reaches Object.prototype
+// as "__proto__" does (CRS 934130 reads the two in one value).
+func (d *Detector) jsonKey(sc *Scratch, k []byte, m uint64, underCtor bool) bool {
+	if d.jsonValue(sc, k, m, ctxName) {
+		return true
+	}
+	if underCtor && !sc.locating && string(k) == "prototype" && !d.off.Has(KindPrototypePollution) {
+		d.found(sc, SourceJSON, nil, finding{kind: KindPrototypePollution, rule: ruleProto}, DecodingNone)
+		return true
+	}
+	return false
+}
+
 // jsonValue is what the JSON walks call for each key (ctxName) and string
 // value: an inspection, or, when locating, a count that stops the walk at
 // the detected value and names its location. It reports whether the walk
