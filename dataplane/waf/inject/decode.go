@@ -357,3 +357,123 @@ func stripTags(dst, v []byte) []byte {
 	}
 	return dst
 }
+
+// hasEscape reports whether v has a JavaScript or JSON escape that changes
+// a byte: \uXXXX, \u{X...} or \xXX. A body that is JSON in all but name
+// (sent as text/plain, or with NaN or comments that no JSON reader here
+// takes) reaches an application's JSON.parse or json.loads with them
+// decoded, as does a value a page drops into a script.
+func hasEscape(v []byte) bool {
+	for i := bytes.IndexByte(v, '\\'); i >= 0 && i+3 < len(v); {
+		switch v[i+1] {
+		case 'u':
+			if _, n := braceEscape(v, i+2); n > 0 {
+				return true
+			}
+			if _, ok := hexRune(v, i+2, 4); ok {
+				return true
+			}
+		case 'x':
+			if unhex[v[i+2]] < 16 && unhex[v[i+3]] < 16 {
+				return true
+			}
+		}
+		j := bytes.IndexByte(v[i+1:], '\\')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// escapeDecode appends v to dst with JavaScript and JSON escapes decoded:
+// \uXXXX (a surrogate pair to its code point; a lone surrogate to U+FFFD,
+// as JSON decoders do), \u{X...} (up to U+10FFFF), \xXX (the code point
+// U+00XX), and the one-letter escapes (\n, \t, \", \\, \/ ...). Anything
+// else is kept as it is.
+func escapeDecode(dst, v []byte) []byte {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c != '\\' || i+1 >= len(v) {
+			dst = append(dst, c)
+			continue
+		}
+		switch e := v[i+1]; e {
+		case 'u':
+			if r, n := braceEscape(v, i+2); n > 0 {
+				dst = utf8.AppendRune(dst, r)
+				i += 1 + n
+				continue
+			}
+			r, ok := hexRune(v, i+2, 4)
+			if !ok {
+				dst = append(dst, c)
+				continue
+			}
+			i += 5
+			if isSurrogate(r) {
+				if r2, ok := hexRune(v, i+3, 4); ok && r < 0xdc00 && i+2 < len(v) && v[i+1] == '\\' && v[i+2] == 'u' && r2 >= 0xdc00 && r2 < 0xe000 {
+					r = 0x10000 + (r-0xd800)<<10 + (r2 - 0xdc00)
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+		case 'x':
+			r, ok := hexRune(v, i+2, 2)
+			if !ok {
+				dst = append(dst, c)
+				continue
+			}
+			dst = utf8.AppendRune(dst, r)
+			i += 3
+		case 'n', 't', 'r', 'b', 'f', 'v', '"', '\'', '\\', '/':
+			dst = append(dst, simpleEscapes[e])
+			i++
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+var simpleEscapes = [256]byte{'n': '\n', 't': '\t', 'r': '\r', 'b': '\b', 'f': '\f', 'v': '\v', '"': '"', '\'': '\'', '\\': '\\', '/': '/'}
+
+// hexRune reads n hex digits at v[i].
+func hexRune(v []byte, i, n int) (rune, bool) {
+	if i+n > len(v) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range v[i : i+n] {
+		if unhex[c] >= 16 {
+			return 0, false
+		}
+		r = r<<4 | rune(unhex[c])
+	}
+	return r, true
+}
+
+// braceEscape reads the "{X...}" of a \u{X...} escape at v[i]: its code
+// point and length, or n == 0.
+func braceEscape(v []byte, i int) (rune, int) {
+	if i >= len(v) || v[i] != '{' {
+		return 0, 0
+	}
+	var r rune
+	for j := i + 1; j < len(v) && j-i <= 7; j++ {
+		if v[j] == '}' {
+			if j == i+1 || r > utf8.MaxRune || isSurrogate(r) {
+				return 0, 0
+			}
+			return r, j - i + 1
+		}
+		if unhex[v[j]] >= 16 {
+			return 0, 0
+		}
+		r = r<<4 | rune(unhex[v[j]])
+	}
+	return 0, 0
+}

@@ -67,3 +67,65 @@ func TestURLDecodePercentUnicode(t *testing.T) {
 		}
 	}
 }
+
+func TestEscapeDecode(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`\u003cscript\u003e`, "<script>"},
+		{`\u003Cimg\x20src=x\x3e`, "<img src=x>"},
+		{`\ud83d\ude00`, "\U0001f600"},
+		{`\ud83d!`, "\ufffd!"},      // lone high surrogate: U+FFFD, as JSON decoders give
+		{`\ude00\ud83d`, "\ufffd\ufffd"},
+		{`\u{1F600}\u{3c}`, "\U0001f600<"},
+		{`\u{}\u{110000}\u{zz}`, `\u{}\u{110000}\u{zz}`},
+		{`a\"b\\c\/d\n`, "a\"b\\c/d\n"},
+		{`\u12\x4`, `\u12\x4`},
+		{`C:\xampp\htdocs`, `C:\xampp\htdocs`},
+		{`\q`, `\q`},
+	}
+	for _, tc := range tests {
+		if got := string(escapeDecode(nil, []byte(tc.in))); got != tc.want {
+			t.Errorf("escapeDecode(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+	for _, s := range []string{`C:\xampp\htdocs`, `C:\Users\x\Documents`, `\d+\.\d+`, `\u{zz}`, `a\n`} {
+		if hasEscape([]byte(s)) {
+			t.Errorf("hasEscape(%q): true", s)
+		}
+	}
+}
+
+// TestEscapedPayloads: JavaScript/JSON escapes hide nothing where no JSON
+// reader unescapes them first: a JSON body sent as text/plain or that
+// fastjson refuses (NaN, comments), a query value, a header.
+func TestEscapedPayloads(t *testing.T) {
+	xss := `\u003cscript\u003ealert(1)\u003c/script\u003e`
+	tests := []struct {
+		name string
+		req  *fasthttp.Request
+		want Kind
+	}{
+		{"json as text/plain", bodyRequest("text/plain", `{"q":"`+xss+`"}`), KindXSS},
+		{"json with NaN", bodyRequest("application/json", `{"n":NaN,"q":"`+xss+`"}`), KindXSS},
+		{"json with a comment", bodyRequest("application/json", `{/* c */"q":"\u0027 OR \u00271\u0027=\u00271"}`), KindSQLi},
+		{"ndjson", bodyRequest("application/x-ndjson", `{"a":1}`+"\n"+`{"q":"\x3cscript\x3ealert(1)\x3c/script\x3e"}`), KindXSS},
+		{"query value", queryRequest("q=" + xss), KindXSS},
+		{"benign windows path", bodyRequest("text/plain", `{"path":"C:\\xampp\\htdocs\\index.php","re":"\\d+\\.\\d+"}`), KindNone},
+		{"benign escaped text", bodyRequest("text/plain", `{"name":"Ren\u00e9e \u2014 caf\u00e9 \ud83d\ude00"}`), KindNone},
+	}
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := d.Inspect(&sc, tc.req, nil)
+			if r.Kind != tc.want {
+				t.Fatalf("%v (%s) at %q (%v decoding); want %v", r.Kind, r.Rule, r.Location, r.Decoding, tc.want)
+			}
+		})
+	}
+}
+
+func queryRequest(q string) *fasthttp.Request {
+	var req fasthttp.Request
+	req.SetRequestURI("/search?" + q)
+	return &req
+}

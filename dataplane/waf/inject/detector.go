@@ -125,9 +125,10 @@ const (
 	DecodingBase64                 // after Base64 decoding
 	DecodingHTML                   // after decoding HTML character references
 	DecodingTags                   // after removing tags inside words ("al<x>ert"), as a sanitizer would
+	DecodingEscapes                // after decoding JavaScript/JSON escapes (\u003c, \x3c)
 )
 
-var decodingNames = [...]string{"none", "url", "base64", "html", "tags"}
+var decodingNames = [...]string{"none", "url", "base64", "html", "tags", "escapes"}
 
 // String returns the decoding's stable name.
 func (d Decoding) String() string {
@@ -634,10 +635,11 @@ func (d *Detector) inspectValue(sc *Scratch, v []byte, m uint64, ctx uint8) (fin
 const maxURLDecodings = 3
 
 // detectDecoded inspects v in its decoded forms, when it looks encoded:
-// URL-decoded (repeatedly), HTML-decoded, with tags inside words removed;
+// URL-decoded (repeatedly), escapes decoded, HTML-decoded, with tags
+// inside words removed;
 // and Base64-decoded, then the same chain on the decoded bytes.
 func (d *Detector) detectDecoded(sc *Scratch, v []byte, m uint64, ctx uint8) (finding, Decoding) {
-	if hasAny(m, bPercent|bAmp|bLT) {
+	if hasAny(m, bPercent|bAmp|bLT|bBackslash) {
 		if f, dec := d.decodeChain(sc, v, m, ctx, 0); f.kind != KindNone {
 			return f, dec
 		}
@@ -665,7 +667,7 @@ func (d *Detector) detectDecoded(sc *Scratch, v []byte, m uint64, ctx uint8) (fi
 	return finding{}, DecodingNone
 }
 
-// decodeChain runs the URL, HTML and tag steps from v; each decodes the
+// decodeChain runs the URL, escape, HTML and tag steps from v; each decodes the
 // previous one's output into the other of two buffers, starting with
 // buffer step%2.
 func (d *Detector) decodeChain(sc *Scratch, v []byte, m uint64, ctx uint8, step int) (finding, Decoding) {
@@ -687,6 +689,14 @@ func (d *Detector) decodeChain(sc *Scratch, v []byte, m uint64, ctx uint8, step 
 			if f := d.detect(sc, cur, curM, ctx); f.kind != KindNone {
 				return f, DecodingURL
 			}
+		}
+	}
+	if has(curM, bBackslash) && hasEscape(cur) {
+		if !next(escapeDecode(sc.decBuf(step), cur)) {
+			return finding{}, DecodingNone
+		}
+		if f := d.detect(sc, cur, curM, ctx); f.kind != KindNone {
+			return f, DecodingEscapes
 		}
 	}
 	// Twice: "&amp;lpar;" is "(" to a page that decodes once more.

@@ -40,8 +40,10 @@
 //	body               any other text body, or a JSON body that does not parse, as one value
 //
 // A value is also inspected in the forms an application or a browser may
-// decode it into: URL-decoded up to three more times, HTML character
-// references decoded, short tags inside words removed ("al<x>ert"), and
+// decode it into: URL-decoded up to three more times, JavaScript/JSON
+// escapes decoded (\u003c, \x3c: a body that is JSON in all but its
+// Content-Type, or that no JSON reader here takes, reaches JSON.parse), HTML
+// character references decoded, short tags inside words removed ("al<x>ert"), and
 // Base64-decoded (standard or URL alphabet, decoding to text), as attack
 // tools send payloads in those forms. A body whose Content-Encoding label is
 // false (no gzip magic under "gzip") is read as it is.

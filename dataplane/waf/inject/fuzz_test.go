@@ -98,7 +98,8 @@ func FuzzJSONScan(f *testing.F) {
 // entities never make more bytes than they read), never panic, and
 // decode what they claim to find.
 func FuzzDecoders(f *testing.F) {
-	for _, s := range []string{"%3Cscript%3E", "&lt;&#x28;&#0000040;&amp;lpar;&Tab;", "o<x>nfocus=al</b>ert", "PHNjcmlwdD4=", "%", "&#", "&#x;", "<", "%u003c%U0027", "%ud83d%ude00%ud83d", "100%useful"} {
+	for _, s := range []string{"%3Cscript%3E", "&lt;&#x28;&#0000040;&amp;lpar;&Tab;", "o<x>nfocus=al</b>ert", "PHNjcmlwdD4=", "%", "&#", "&#x;", "<", "%u003c%U0027", "%ud83d%ude00%ud83d", "100%useful",
+		`\u003cscript\u003e`, `\ud83d\ude00\ud83d`, `\u{1F600}\u{zz}\x3c\x`, `C:\xampp\htdocs`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -114,6 +115,12 @@ func FuzzDecoders(f *testing.F) {
 		}
 		if hasEntity(v) && bytes.Equal(htmlDecode(nil, v), v) {
 			t.Fatalf("hasEntity(%q) but htmlDecode changes nothing", v)
+		}
+		if out := escapeDecode(nil, v); len(out) > len(v) {
+			t.Fatalf("escapeDecode grew %q to %q", v, out)
+		}
+		if hasEscape(v) && bytes.Equal(escapeDecode(nil, v), v) {
+			t.Fatalf("hasEscape(%q) but escapeDecode changes nothing", v)
 		}
 		if out := stripTags(nil, v); len(out) > len(v) {
 			t.Fatalf("stripTags grew %q", v)
