@@ -163,9 +163,13 @@ var checkCases = []struct {
 		"123) AND 12=12 AND JSON_DEPTH('{}') != 2521",
 		"-1134')  OR JSON_EXTRACT('{''aKER'': 9648}', '$.aKER') = 9648*7799 AND ('QlYa' LIKE 'QlYa",
 		"1 OR 1=1", "x' AND 'a'='a",
+		"admin'-- -", "admin' -- -", "admin'-- ", "admin'#", "admin' #", "1'#", "jane@example.com'--",
+		"x 'OR' y", "' OR '", "A 'OR' B",
 	}, []string{
 		"between 1 and 10", "x < y and y > z", "rock and roll", "I would like a number between 1 and 10, please.",
-		"john or@var.es",
+		"john or@var.es", "(red OR blue) AND shoes", "(a) AND (b)", "(A and B) or C", "shoes AND (red OR blue) NOT suede",
+		"Why I love 'or' statements", "an 'or' gate", "'#hashtag'", "rock 'n' -- roll", "O'Neil #2", "Joe's #1 fan",
+		"It's -- well -- fine", "see 'x'#anchor",
 	}, false},
 }
 

@@ -871,6 +871,9 @@ func (d *Detector) detect(sc *Scratch, v []byte, m uint64, ctx uint8) finding {
 		if r := checkTautology(v, m); check(KindSQLi, r) {
 			return finding{kind: KindSQLi, rule: r}
 		}
+		if r := checkQuoteComment(v, m); check(KindSQLi, r) {
+			return finding{kind: KindSQLi, rule: r}
+		}
 	}
 	if hasAny(m, bColon|bLParen|bBacktick|bLBracket) {
 		if r := checkXSSCode(v, m); check(KindXSS, r) {

@@ -46,7 +46,7 @@ func weakSQLi(sc *Scratch, fp string, v []byte) bool {
 	case "sos", "s&s":
 		q := bytes.IndexByte(v, '"')
 		if q < 0 {
-			return false
+			return fp == "s&s" && quotedOperatorWord(v)
 		}
 		if bytes.IndexByte(v, '\'') >= 0 {
 			// Both quotes: does the detection need the double ones?
@@ -67,8 +67,94 @@ func weakSQLi(sc *Scratch, fp string, v []byte) bool {
 	case "1c":
 		return !numericBeforeComment(v)
 	}
-	return false
+	return booleanSearch(fp, v)
 }
+
+// quotedOperatorWord: the s&s of prose that quotes a word ("Why I love
+// 'or' statements", "select 'and'"): single quotes only, the first one
+// opening a quotation (at the start or after white space) around one
+// lower-case word that touches both quotes, other words outside it, and
+// no digit, comparison, comment or ';'. The attacks close the
+// application's string first ("x' OR 'x"), compare ("' or ''='", "' or
+// '1"), or stand alone in MySQL's implicit-conversion spellings ("'OR'",
+// "' OR '", "A 'OR' B", from libinjection's samples).
+func quotedOperatorWord(v []byte) bool {
+	q := bytes.IndexByte(v, '\'')
+	if q < 0 || q > 0 && !isSQLWhite(v[q-1]) {
+		return false
+	}
+	end := q + 1
+	for end < len(v) && v[end] >= 'a' && v[end] <= 'z' {
+		end++
+	}
+	if end == q+1 || end >= len(v) || v[end] != '\'' {
+		return false
+	}
+	outside := false
+	for _, c := range v[:q] {
+		outside = outside || isLetter(c)
+	}
+	for _, c := range v[end+1:] {
+		outside = outside || isLetter(c)
+	}
+	return outside && !sqlSignal(v)
+}
+
+// booleanSearch: a fingerprint of words, AND/OR/NOT and parentheses only
+// ("n&n)&": "(red OR blue) AND shoes", the syntax of search boxes) on a
+// value with no digit, quote, comparison, comment or ';': nothing in it
+// can end the application's string or number.
+func booleanSearch(fp string, v []byte) bool {
+	for i := 0; i < len(fp); i++ {
+		if c := fp[i]; c != 'n' && c != '&' && c != '(' && c != ')' {
+			return false
+		}
+	}
+	return bytes.IndexByte(v, '\'') < 0 && bytes.IndexByte(v, '"') < 0 && bytes.IndexByte(v, '`') < 0 && !sqlSignal(v)
+}
+
+// sqlSignal: a digit, a comparison, a comment, ';' or '@' in v.
+func sqlSignal(v []byte) bool {
+	for _, c := range v {
+		if isDigit(c) || c == ';' || c == '@' || c == '#' {
+			return true
+		}
+	}
+	return hasComparison(v) || bytes.Contains(v, []byte("--")) || bytes.Contains(v, []byte("/*"))
+}
+
+// checkQuoteComment finds the login bypass that libinjection reads only in
+// its "admin'--" spelling (Kind "sqli", rule "quote_comment"): a value's
+// first quote, right after a single token ("admin", "1", an email), then
+// a comment that cuts the rest of the application's query: "admin'#",
+// "admin' -- -", "1'-- ". Prose has no comment after its first quote.
+func checkQuoteComment(v []byte, m uint64) string {
+	if !has(m, bQuote) || !hasAny(m, bHash|bDash) {
+		return ""
+	}
+	q := bytes.IndexByte(v, '\'')
+	if q == 0 {
+		return "" // "'#hashtag'": a quotation, not a token's end
+	}
+	for i := 0; i < q; i++ {
+		if c := v[i]; isSQLWhite(c) || c == '"' || c == '(' || c == ')' {
+			return ""
+		}
+	}
+	i := q + 1
+	for i < len(v) && isSQLWhite(v[i]) {
+		i++
+	}
+	switch {
+	case i < len(v) && v[i] == '#':
+		return ruleQuoteComment
+	case i+1 < len(v) && v[i] == '-' && v[i+1] == '-' && (i+2 == len(v) || isSQLWhite(v[i+2]) || v[i+2] == '-'):
+		return ruleQuoteComment
+	}
+	return ""
+}
+
+const ruleQuoteComment = "quote_comment"
 
 func isQuotationStart(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '=' || c == '(' || c == ',' || c == '['
