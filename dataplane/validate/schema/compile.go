@@ -669,7 +669,14 @@ func resolveURI(base, ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return b.ResolveReference(u).String(), nil
+	// The callers parse the result again: it must parse ("//0::" parses
+	// as a reference, but against a base with a scheme makes a URL whose
+	// port does not).
+	abs := b.ResolveReference(u).String()
+	if _, err := url.Parse(abs); err != nil {
+		return "", err
+	}
+	return abs, nil
 }
 
 // walkPointer returns the value at the JSON pointer p under v.

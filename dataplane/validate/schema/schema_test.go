@@ -56,6 +56,8 @@ func TestCompileErrors(t *testing.T) {
 		{"schema not an object", `{"properties":{"a":1}}`, []string{"/properties/a: schema must be an object or a boolean, not number"}},
 		{"root not a schema", `[]`, []string{"(document root): schema must be an object or a boolean"}},
 		{"id with fragment", `{"$id":"http://a.example/s#frag"}`, []string{"/$id: must not have a fragment"}},
+		{"id resolving to no URL", `{"$id":"//000000000::"}`, []string{"/$id: invalid URI reference"}},
+		{"ref resolving to no URL", `{"$ref":"//0::/x"}`, []string{`/$ref: invalid URI reference "//0::/x"`}},
 		{"bad anchor", `{"$anchor":"1x"}`, []string{`/$anchor: invalid anchor name "1x"`}},
 		{"malformed document", `{"type":"string",}`, []string{"compile schema: read json body: json_malformed"}},
 		{"duplicate key in document", `{"type":"string","type":"integer"}`, []string{"compile schema: read json body: json_duplicate_key"}},

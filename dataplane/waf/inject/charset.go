@@ -137,8 +137,8 @@ func transcode(dst, b []byte, r readings, limit int) ([]byte, bool) {
 			}
 			i += 4
 		}
-		if c == 0xfeff && len(dst) == start {
-			continue // the BOM
+		if c == 0xfeff && i == unit {
+			continue // the BOM: the first unit only (a second U+FEFF is text)
 		}
 		dst = utf8.AppendRune(dst, c) // U+FFFD for surrogates and c > U+10FFFF
 		if len(dst)-start > limit {
