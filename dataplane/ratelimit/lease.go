@@ -228,13 +228,17 @@ func (l *Limit) takeCluster(r *pipeline.Request, key uint64, v6bits int, rs *rat
 	}
 	if d := s.denied.Load(); now < d {
 		// The shared GCRA refused: 429 until a token is free, and a ban when
-		// refusals reach the ban threshold. Each gateway sees its share of
-		// the refusals, so its reject meter runs at the fallback rate.
+		// this gateway's refusals reach the ban threshold of the whole
+		// limit, as a local limit's would. A client pinned to one gateway
+		// (a source-hash balancer) is then banned where a local limit
+		// bans it; one spread over the gateways later, never earlier (a
+		// meter at the fallback share banned a pinned client at 150% of
+		// the limit with two gateways).
 		i := s.win.Load()
-		res := Result{Action: Reject, Wait: d - now, win: rs.window(i)}
+		w := rs.window(i)
+		res := Result{Action: Reject, Wait: d - now, win: w}
 		b := l.table.kt.GetOrInsert(key, now)
-		fw := rs.fb.window(i)
-		if _, _, ok := fw.reject.Take(&b.m[fw.w].reject, now); !ok && l.burstBan {
+		if _, _, ok := w.reject.Take(&b.m[w.w].reject, now); !ok && l.burstBan {
 			res.Action = Ban
 		}
 		return res

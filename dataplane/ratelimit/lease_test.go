@@ -114,3 +114,50 @@ func TestClusterFallbackShare(t *testing.T) {
 		t.Fatalf("allowed %d, want 30/3 = 10", allowed)
 	}
 }
+
+// denyingLeaser is a Leaser that is up and whose shared limit refuses
+// every lease: the client is over the cluster limit.
+type denyingLeaser struct{ now *int64 }
+
+func (denyingLeaser) Up() bool { return true }
+func (d denyingLeaser) Refill(s *LeaseSlot) bool {
+	if a, ok := s.Ask(*d.now); ok {
+		s.Grant(a, LeaseGrant{Wait: int64(time.Minute)}, *d.now)
+	}
+	return true
+}
+
+// TestClusterBanThreshold: a client that the shared limit refuses is banned
+// by a gateway only when that gateway's refusals reach the ban threshold of
+// the whole limit (thresholds.ban 200%: as many refusals as the limit
+// allows), as a local limit bans; a meter at the fallback share (limit /
+// gateways) banned a client pinned to one gateway at 150% with two.
+func TestClusterBanThreshold(t *testing.T) {
+	s := NewStore()
+	t.Cleanup(s.Close)
+	tb, err := s.Table("api", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := int64(time.Hour)
+	cc := clusterConfig(t, s, 2, 10)
+	cc.Leaser = denyingLeaser{&now}
+	l, err := NewLimit(tb, LimitConfig{Name: "api", Default: Windows{Minute: 20}, Thresholds: DefaultThresholds, BurstBan: true, Cluster: cc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for i := range 100 {
+		now += int64(time.Millisecond)
+		switch l.Check(7, nil, now).Action {
+		case Reject:
+			refused++
+		case Ban:
+			if refused < 20 {
+				t.Fatalf("banned at request %d after %d refusals; want at least 20 (the limit)", i+1, refused)
+			}
+			return
+		}
+	}
+	t.Fatalf("never banned after %d refusals", refused)
+}
