@@ -72,8 +72,9 @@ func (c *Client) PublishUnban(src netip.Prefix) {
 	c.queueBan(banMsg{src: src, unban: true})
 }
 
-// PublishBan queues a ban for the other gateways without blocking; a full
-// queue (Redis down for long) drops it, counted.
+// PublishBan queues a ban for the other gateways without blocking; while
+// Redis is down the queue waits for it (a full queue drops new bans,
+// counted).
 func (c *Client) PublishBan(src netip.Prefix, until time.Time) {
 	c.queueBan(banMsg{src: src, until: until})
 }
@@ -103,17 +104,40 @@ func (c *Client) publishBans() {
 		if m.unban {
 			values = []string{"src", m.src.String(), "op", "unban", "gw", c.id}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
-		err := c.rdb.XAdd(ctx, &redis.XAddArgs{
-			Stream: key, MaxLen: maxBanEntries, Approx: true, Values: values,
-		}).Err()
-		cancel()
-		if err != nil {
-			// The ban holds locally; the others do not learn of it.
-			bansDropped.Inc()
-			continue
+		// Redis down: the ban holds locally and is published once Redis
+		// is back (in order: an unban after it waits too), unless it has
+		// run out by then. Messages queued meanwhile wait in c.bans; a
+		// full queue drops new ones, counted.
+		for wait, logged := c.cfg.ProbeEvery, false; ; {
+			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+			err := c.rdb.XAdd(ctx, &redis.XAddArgs{
+				Stream: key, MaxLen: maxBanEntries, Approx: true, Values: values,
+			}).Err()
+			cancel()
+			if err == nil {
+				bansPublished.Inc()
+				if logged {
+					c.log.Info("cluster ban sharing: Redis is back, queued bans published", "source", m.src.String())
+				}
+				break
+			}
+			if !m.unban && !time.Now().Before(m.until) {
+				bansDropped.Inc() // over before anyone could learn of it
+				break
+			}
+			if !logged {
+				c.log.Warn("cluster ban sharing: Redis unavailable; bans hold on this gateway and are published when it is back",
+					"source", m.src.String(), "unban", m.unban, "error", err)
+				logged = true
+			}
+			select {
+			case <-c.stop:
+				bansDropped.Inc()
+				return
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 5*time.Second)
 		}
-		bansPublished.Inc()
 	}
 }
 

@@ -95,3 +95,33 @@ func TestBanSharing(t *testing.T) {
 		}
 	}
 }
+
+// TestBanWhileRedisDown: a ban (and then an unban of another source)
+// issued while Redis is down is published once it is back, in order, and
+// reaches the other gateway; before, it was dropped and never shared.
+func TestBanWhileRedisDown(t *testing.T) {
+	rs := redistest.Start(t)
+	a, _ := sharingClient(t, rs.Addr())
+	_, bl := sharingClient(t, rs.Addr())
+	banned := netip.MustParsePrefix("198.51.100.21/32")
+	lifted := netip.MustParsePrefix("198.51.100.22/32")
+	a.PublishBan(lifted, time.Now().Add(time.Minute))
+	waitBan(t, bl, lifted, true)
+
+	rs.Stop()
+	a.PublishBan(banned, time.Now().Add(time.Minute))
+	a.PublishUnban(lifted)
+	time.Sleep(300 * time.Millisecond) // the publisher tries and fails meanwhile
+	rs.Restart()
+	waitBan(t, bl, banned, true)
+	waitBan(t, bl, lifted, false)
+}
+
+func waitBan(t *testing.T, l *banLog, src netip.Prefix, want bool) {
+	t.Helper()
+	for t0 := time.Now(); l.has(src) != want; time.Sleep(10 * time.Millisecond) {
+		if time.Since(t0) > 15*time.Second {
+			t.Fatalf("%s banned = %v after 15 s, want %v", src, !want, want)
+		}
+	}
+}
