@@ -172,6 +172,9 @@ func refPathLevel(s Spec[string], path string) (kind, n int, ok bool) {
 
 func refMethod(s Spec[string], method string) allowance {
 	if len(s.Methods) == 0 {
+		if method == "TRACE" {
+			return denied
+		}
 		return allowed
 	}
 	var up []string

@@ -59,9 +59,13 @@ const (
 	allowedAsGet // HEAD on a route that lists GET but not HEAD
 )
 
+// allows reports whether the set allows a request method. A route without
+// a method list allows every method but TRACE, which echoes the request
+// (its cookies and credentials) back to a script that can read the
+// response (cross-site tracing): a route allows it only by listing it.
 func (s *methodSet) allows(method []byte, bit uint16) allowance {
 	switch {
-	case s.any || s.mask&bit != 0:
+	case s.any && bit != mTRACE || s.mask&bit != 0:
 		return allowed
 	case bit == mHEAD && s.mask&mGET != 0:
 		return allowedAsGet
@@ -161,7 +165,12 @@ func isToken(m string) bool {
 // others as configured. "" for any method (no 405 names it).
 func (s *methodSet) header() string {
 	if s.any {
-		return ""
+		// Only TRACE is refused by a route without a method list.
+		h := "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
+		if s.mask&mTRACE != 0 {
+			h += ", TRACE"
+		}
+		return h
 	}
 	var b strings.Builder
 	add := func(m string) {

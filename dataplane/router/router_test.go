@@ -213,7 +213,17 @@ func TestMatchMethods(t *testing.T) {
 		{name: "host route post", host: "api.example.com", method: "POST", path: "/submit", wantName: "host-only-post", wantRes: Matched},
 		{name: "host route blocks host-less", host: "api.example.com", method: "GET", path: "/submit", wantRes: MethodNotAllowed},
 		{name: "other host", host: "www.example.com", method: "GET", path: "/submit", wantName: "submit", wantRes: Matched},
+		{name: "trace needs listing", method: "TRACE", path: "/other", wantRes: MethodNotAllowed},
+		{name: "trace not listed", method: "TRACE", path: "/dav/x", wantRes: MethodNotAllowed},
 	})
+	traced := mustNew(t, []Spec[string]{spec("all", "", "/", Prefix), spec("debug", "", "/debug", Prefix, "TRACE", "GET")})
+	runRequests(t, traced, []request{
+		{name: "trace on a route that lists it", method: "TRACE", path: "/debug/x", wantName: "debug", wantRes: Matched},
+		{name: "trace elsewhere", method: "TRACE", path: "/x", wantRes: MethodNotAllowed},
+	})
+	if got := traced.AllowedMethods(nil, []byte("TRACE"), []byte("/x")); got != "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS" {
+		t.Errorf("Allow for TRACE on a route without methods: %q", got)
+	}
 	// A 405 names what the deciding level allows (RFC 9110 §15.5.6).
 	for _, tc := range []struct{ host, method, path, want string }{
 		{"", "POST", "/admin/users", "GET, HEAD"},
