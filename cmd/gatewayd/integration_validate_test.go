@@ -127,7 +127,7 @@ func TestRequestRules(t *testing.T) {
 			}
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-			io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: gw.test\r\nContent-Type: "+tc.ctype+"\r\nExpect: 100-continue\r\nContent-Length: "+
+			io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: gw.test\r\nContent-Type: "+tc.ctype+"\r\nX-Request-ID: qa-expect-1\r\nExpect: 100-continue\r\nContent-Length: "+
 				strconv.Itoa(tc.length)+"\r\n\r\n")
 			br := bufio.NewReader(c)
 			resp, err := http.ReadResponse(br, nil)
@@ -141,6 +141,10 @@ func TestRequestRules(t *testing.T) {
 				b, _ := io.ReadAll(resp.Body)
 				if !strings.Contains(string(b), tc.reason) {
 					t.Errorf("body %q lacks %s", b, tc.reason)
+				}
+				// The refusal carries the client's request ID, as any other.
+				if !strings.Contains(string(b), `"request_id":"qa-expect-1"`) || resp.Header.Get("X-Request-Id") != "qa-expect-1" {
+					t.Errorf("request ID lost: body %q, header %q", b, resp.Header.Get("X-Request-Id"))
 				}
 				return
 			}

@@ -459,6 +459,18 @@ func (s *Stage) HandleResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
 	h.SetCanonical(hdrTraceparent, r.TraceParent)
 }
 
+// AdoptRequestID sets r's request ID as the request stage will: the
+// client's one valid ID header, else a new ID. For what answers a request
+// before the stages run (a refusal of an "Expect: 100-continue" head), so
+// that its body and log carry the ID the client sent.
+func (s *Stage) AdoptRequestID(h *fasthttp.RequestHeader, r *pipeline.Request) {
+	if v := h.PeekAll(s.requestIDStr); len(v) == 1 && validRequestID(v[0]) {
+		r.RequestID = append(r.RequestID[:0], v[0]...)
+		return
+	}
+	NewRequestID(r)
+}
+
 // NewRequestID gives r a generated request ID when it has none, for
 // responses written before Handle ran (requests fasthttp could not parse),
 // so that their body and their log line name the same ID as the header.

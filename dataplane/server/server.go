@@ -168,13 +168,13 @@ func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy, rt *pol
 	defer s.requests.Put(r)
 	r.TLS = ctx.IsTLS()
 	r.RouteName = name
+	p.Headers.AdoptRequestID(&ctx.Request.Header, r) // before a refusal writes its body
 	for _, st := range rt.Stages {
 		hc, ok := st.(pipeline.HeadChecker)
 		if !ok || hc.CheckHead(ctx, r) == pipeline.Continue {
 			continue
 		}
 		status := ctx.Response.StatusCode()
-		headers.NewRequestID(r)
 		ctx.SetConnectionClose()
 		p.Headers.HandleResponse(ctx, r)
 		s.finish(ctx, r, p, rt)
@@ -482,7 +482,11 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &small):
 		status = fasthttp.StatusRequestHeaderFieldsTooLarge
 	}
-	headers.NewRequestID(r)
+	if reason == pipeline.ReasonBodyTooLarge {
+		p.Headers.AdoptRequestID(&ctx.Request.Header, r) // the head was read whole
+	} else {
+		headers.NewRequestID(r)
+	}
 	pipeline.Deny(ctx, r, status, reason)
 	ctx.SetConnectionClose()
 	p.Headers.HandleResponse(ctx, r)
