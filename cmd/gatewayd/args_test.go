@@ -80,6 +80,9 @@ func TestCheckConfigQAFindings(t *testing.T) {
 		{"unknown key", base + "managment: {address: x}\n", "managment: unknown key"},
 		{"unknown method", strings.Replace(base, "path: /,", "path: /, methods: [GIT],", 1), `routes[0].methods[0]: unknown HTTP method "GIT"`},
 		{"int overflow", base + "server: {max_header_bytes: 99999999999999999999999}\n", "server.max_header_bytes: 99999999999999999999999 is out of range"},
+		{"bad duration unit", base + "server: {read_timeout: 10x}\n", `server.read_timeout: time: unknown unit (got "10x")`},
+		{"size with a unit", base + "server: {max_header_bytes: 10MB}\n", `server.max_header_bytes: cannot parse value as 'int': strconv.ParseInt: invalid syntax (got "10MB")`},
+		{"case variants and an unknown key", base + "xdp: {mode: \"off\"}\nXDP: {mode: native}\nmanagment: {address: x}\n", "managment: unknown key"},
 		{"management certificate missing", base + "management: {address: \"127.0.0.1:9901\", tls_cert_file: /nonexistent/m.crt, tls_key_file: /nonexistent/m.key}\n",
 			"load management.tls_cert_file/tls_key_file: open /nonexistent/m.crt"},
 	}

@@ -207,6 +207,9 @@ func run(configPath string, log *slog.Logger) (err error) {
 	if err != nil {
 		return err
 	}
+	for _, w := range first.Config.Warnings() {
+		log.Warn("config: " + w)
+	}
 	// With pinned XDP objects (a restart or an upgrade) the program on the
 	// interface is swapped in place and the maps are adopted: no packet
 	// passes unfiltered in between. Maps of another layout are recreated,

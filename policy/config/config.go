@@ -9,6 +9,9 @@ import "time"
 
 // Config is a decoded configuration file with defaults applied.
 type Config struct {
+	// envWarnings are what Warnings reports of the environment (unknownEnv).
+	envWarnings []string
+
 	Listeners  []Listener `mapstructure:"listeners"`
 	Management Management `mapstructure:"management"`
 	Server     Server     `mapstructure:"server"`

@@ -364,3 +364,14 @@ func baseWith(t *testing.T, replace [2]string, extra string) string {
 	}
 	return doc + extra
 }
+
+func TestUnknownEnv(t *testing.T) {
+	got := unknownEnv([]string{
+		"EDGEGUARD_MANAGEMENT_ADDRESS=10.0.0.5:9901", "EDGEGUARD_SERVER_READ_TIMEOUT=5s", "EDGEGUARD_XDP_INTERFACES=eth0",
+		"EDGEGUARD_MANAGMENT_ADDRESS=1.2.3.4:5", "EDGEGUARD_SERVER_READTIMEOUT=5s", "EDGEGUARD_TOKEN=x", "EDGEGUARD_HANDOVER_FD=3",
+		"EDGEGUARD_REQUIRE_PRIVILEGED=1", "PATH=/bin", "EDGEGUARDX=1",
+	})
+	if len(got) != 2 || !strings.Contains(got[0], "EDGEGUARD_MANAGMENT_ADDRESS") || !strings.Contains(got[1], "EDGEGUARD_SERVER_READTIMEOUT") {
+		t.Fatalf("unknownEnv = %q, want the two misspelt overrides", got)
+	}
+}

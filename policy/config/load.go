@@ -93,16 +93,16 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 	} else {
 		written, dups = scanNodes(data)
 	}
-	if len(dups) > 0 {
-		return nil, fmt.Errorf("invalid config %s:\n%w", source, dups)
-	}
+
 	var raw map[string]any
 	if format == "toml" {
 		raw = v.AllSettings() // TOML has no null: viper keeps every key
 	} else if err := yaml.Unmarshal(data, &raw); err != nil { // JSON is YAML
 		return nil, fmt.Errorf("parse config %s: %w", source, err)
 	}
-	var errs Errors
+	// Keys that differ only in case are reported with everything else the
+	// file gets wrong, in one run.
+	errs := dups
 	unknownKeys(reflect.TypeOf(Config{}), raw, "", &errs)
 	cfg := &Config{}
 	if err := v.UnmarshalExact(cfg, strictNumbers); err != nil {
@@ -112,8 +112,15 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 		_ = v.Unmarshal(cfg, strictNumbers)
 		errs = mergeErrors(errs, decodeErrors(err))
 		for i, e := range errs {
-			if s, ok := writtenAs(written, e.Key); ok && strings.HasSuffix(e.Msg, outOfRange) {
+			s, ok := writtenAs(written, e.Key)
+			switch {
+			case !ok:
+			case strings.HasSuffix(e.Msg, outOfRange):
 				errs[i].Msg = s + outOfRange
+			case e.Msg != "unknown key" && !strings.Contains(e.Msg, s):
+				// The decoders' messages ("time: unknown unit", "cannot
+				// parse value as 'int'") do not say what was written.
+				errs[i].Msg = fmt.Sprintf("%s (got %q)", e.Msg, s)
 			}
 		}
 	}
@@ -131,8 +138,59 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("invalid config %s:\n%w", source, errs)
 	}
+	cfg.envWarnings = unknownEnv(os.Environ())
 	sum := digest(data, cfg)
 	return &Loaded{Config: cfg, Source: source, Digest: hex.EncodeToString(sum[:])}, nil
+}
+
+// processEnv are the EDGEGUARD_* variables that are not configuration
+// overrides: the programs' own (the upgrade hand-over, gatewayctl's token
+// and settings file) and the tests'.
+var processEnv = []string{"HANDOVER_FD", "TOKEN", "CTL_CONFIG", "CONFIG", "REQUIRE_PRIVILEGED"}
+
+// unknownEnv warns of EDGEGUARD_* variables in env that name no scalar
+// configuration key: viper ignores them, so a misspelt override
+// (EDGEGUARD_MANAGMENT_ADDRESS) would silently not apply.
+func unknownEnv(env []string) []string {
+	known := map[string]bool{}
+	envKeys(reflect.TypeOf(Config{}), "", known)
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		rest, ok := strings.CutPrefix(name, EnvPrefix+"_")
+		if !ok || known[rest] || slices.Contains(processEnv, rest) || strings.Contains(rest, "TEST") || strings.HasPrefix(rest, "BENCH") || strings.HasSuffix(rest, "_DATA") {
+			continue
+		}
+		out = append(out, fmt.Sprintf("environment: %s names no configuration key, so it changes nothing (an override is %s_ and a scalar key's path in upper case with '_' for '.', as %s_MANAGEMENT_ADDRESS)", name, EnvPrefix, EnvPrefix))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// envKeys collects the environment names of the scalar keys that
+// bindScalarEnv binds (upper case, '.' as '_', without the prefix).
+func envKeys(t reflect.Type, prefix string, into map[string]bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := f.Tag.Get("mapstructure")
+		if name == "" || name == "-" {
+			continue
+		}
+		key := prefix + name
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case ft.Kind() == reflect.Struct && ft.String() != "time.Duration":
+			if f.Type.Kind() != reflect.Pointer {
+				envKeys(ft, key+".", into)
+			}
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct, ft.Kind() == reflect.Map:
+		default:
+			into[strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = true
+		}
+	}
 }
 
 // unknownKeys reports every key of raw that t (mapstructure tags) does not

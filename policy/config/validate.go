@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -175,7 +176,7 @@ func (v *validator) logPath(key, path string) {
 // not exist yet (systemd's LogsDirectory= creates it just before
 // ExecStartPre, and examples name one). check-config prints them.
 func (c *Config) Warnings() []string {
-	var out []string
+	out := slices.Clone(c.envWarnings)
 	for _, l := range []struct{ key, path string }{
 		{"access_log.path", c.AccessLog.Path}, {"security_events.path", c.SecurityEvents.Path},
 	} {
