@@ -705,6 +705,11 @@ func (e *env) ban(ctx context.Context, ip string) int {
 		t.row(r.Target.Name, "banned", r.Value.IP, r.Value.Until.Format(time.RFC3339))
 	}
 	t.flush()
+	for _, r := range rs {
+		if r.Err == nil && r.Value.Note != "" {
+			fmt.Fprintf(e.stderr, "gatewayctl: %s: ban of %s has %s\n", r.Target.Name, r.Value.IP, r.Value.Note)
+		}
+	}
 	return worst(rs)
 }
 

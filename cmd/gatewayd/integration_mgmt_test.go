@@ -520,3 +520,20 @@ func TestBanEndsOpenKeepAliveConnections(t *testing.T) {
 		t.Errorf("another source's open connection after the ban: %d, want 200", st)
 	}
 }
+
+// TestBanOfAllowlistedSource: banning a source the allowlist covers is
+// recorded (it applies once the allowlist changes) but says it has no
+// effect now, rather than a bare "banned".
+func TestBanOfAllowlistedSource(t *testing.T) {
+	up := startUpstream(t, "api", nil)
+	doc := strings.Replace(mgmtConfig(up.addr(), t.TempDir(), ""), `xdp: {mode: "off"}`, `xdp: {mode: "off", allowlist: [127.0.0.0/29]}`, 1)
+	g := startGateway(t, doc)
+	code, out := runCtl(t, "--target", g.mgmt, "ban", "127.0.0.5", "--for", "5m")
+	if code != 0 || !strings.Contains(out, "banned") || !strings.Contains(out, "no effect while xdp.allowlist holds 127.0.0.0/29") {
+		t.Errorf("ban of an allowlisted source: exit %d\n%s", code, out)
+	}
+	code, out = runCtl(t, "--target", g.mgmt, "ban", "127.0.0.9", "--for", "5m")
+	if code != 0 || strings.Contains(out, "no effect") {
+		t.Errorf("ban of another source: exit %d\n%s", code, out)
+	}
+}

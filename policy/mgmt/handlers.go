@@ -485,7 +485,16 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, p principal) {
 	}
 	s.changeEvent(r, secevent.BanChange, p, "ban", "ok",
 		secevent.Event{ClientIP: src.Addr(), Source: enforce.FormatSource(src), Until: until})
-	writeJSON(w, http.StatusOK, api.Ban{IP: enforce.FormatSource(src), Until: until, Remaining: blocklist.Duration(d)})
+	res := api.Ban{IP: enforce.FormatSource(src), Until: until, Remaining: blocklist.Duration(d)}
+	if s.opt.Policies != nil {
+		for _, a := range s.opt.Policies.Current().Allowlist {
+			if a.Overlaps(src) {
+				res.Note = "no effect while xdp.allowlist holds " + a.String() + ": the allowlist wins"
+				break
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) unban(w http.ResponseWriter, r *http.Request, p principal) {

@@ -57,6 +57,9 @@ type Ban struct {
 	IP        string             `json:"ip"`
 	Until     time.Time          `json:"until"`
 	Remaining blocklist.Duration `json:"remaining"`
+	// Note says why the ban, recorded, does not take effect: the source is
+	// in xdp.allowlist, which wins.
+	Note string `json:"note,omitempty"`
 }
 
 // Unban results.
