@@ -157,18 +157,22 @@ type Result struct {
 }
 
 var (
-	gaugeVersion  atomic.Uint64
-	gaugeEntries  atomic.Int64
-	gaugeInSync   atomic.Int64
-	gaugeApplyAt  atomic.Int64
-	_             = metrics.NewGauge(`edgeguard_blocklist_version`, func() float64 { return float64(gaugeVersion.Load()) })
-	_             = metrics.NewGauge(`edgeguard_blocklist_entries`, func() float64 { return float64(gaugeEntries.Load()) })
-	_             = metrics.NewGauge(`edgeguard_blocklist_applied`, func() float64 { return float64(gaugeInSync.Load()) })
-	_             = metrics.NewGauge(`edgeguard_blocklist_last_apply_timestamp_seconds`, func() float64 { return float64(gaugeApplyAt.Load()) })
-	applySeconds  = metrics.NewHistogram(`edgeguard_blocklist_apply_duration_seconds`)
-	persistSecs   = metrics.NewHistogram(`edgeguard_blocklist_persist_duration_seconds`)
+	gaugeVersion atomic.Uint64
+	gaugeEntries atomic.Int64
+	gaugeInSync  atomic.Int64
+	gaugeApplyAt atomic.Int64
+	_            = metrics.NewGauge(`edgeguard_blocklist_version`, func() float64 { return float64(gaugeVersion.Load()) })
+	_            = metrics.NewGauge(`edgeguard_blocklist_entries`, func() float64 { return float64(gaugeEntries.Load()) })
+	_            = metrics.NewGauge(`edgeguard_blocklist_applied`, func() float64 { return float64(gaugeInSync.Load()) })
+	_            = metrics.NewGauge(`edgeguard_blocklist_last_apply_timestamp_seconds`, func() float64 { return float64(gaugeApplyAt.Load()) })
+	// Prometheus "le" buckets (histogram_quantile reads them; the package's
+	// own vmrange buckets it does not): a list change takes ms to seconds.
+	applySeconds  = metrics.NewPrometheusHistogramExt(`edgeguard_blocklist_apply_duration_seconds`, changeBuckets)
+	persistSecs   = metrics.NewPrometheusHistogramExt(`edgeguard_blocklist_persist_duration_seconds`, changeBuckets)
 	setAsideTotal = metrics.NewCounter(`edgeguard_blocklist_restore_set_aside_total`)
 )
+
+var changeBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
 // CountUpdate counts one change request by operation ("replace", "delta")
 // and result ("ok", "unchanged", "stale", "conflict", "invalid",

@@ -67,6 +67,9 @@ func (s *Server) routes() http.Handler {
 	add("GET /metrics", "metrics", accessMetrics, func(w http.ResponseWriter, _ *http.Request, _ principal) {
 		metrics.WritePrometheus(w, true)
 	})
+	// "# TYPE" lines, so that Prometheus and promtool read counters,
+	// gauges and histograms as what they are.
+	metrics.ExposeMetadata(true)
 	add("GET /status", "status", accessStatus, s.status)
 	add("GET "+api.PathStatus, "status", accessStatus, s.status)
 	add("GET "+api.PathBlocklist, "blocklist_info", accessRead, s.blocklistInfo)

@@ -676,3 +676,35 @@ func TestCompressedPushRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsForPrometheus: /metrics carries "# TYPE" lines, and the
+// blocklist change durations are Prometheus histograms ("le" buckets, which
+// histogram_quantile reads).
+func TestMetricsForPrometheus(t *testing.T) {
+	f := startFixture(t, "")
+	base := "http://" + f.srv.Addr()
+	if got := call(t, "PUT", base+api.PathBlocklist+"?version=1", "Bearer "+adminToken, "10.0.0.0/8\n"); got != 200 {
+		t.Fatalf("push: %d", got)
+	}
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+readToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := string(b)
+	for _, want := range []string{
+		"# TYPE edgeguard_blocklist_apply_duration_seconds histogram",
+		`edgeguard_blocklist_apply_duration_seconds_bucket{le="+Inf"}`,
+		"# TYPE edgeguard_blocklist_version gauge",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(m, `edgeguard_blocklist_apply_duration_seconds_bucket{vmrange=`) {
+		t.Error("apply duration still in vmrange buckets")
+	}
+}
