@@ -151,6 +151,11 @@ func (p *Pool) forward(ctx *fasthttp.RequestCtx, r *pipeline.Request, path []byt
 				t.failures.Store(0)
 			}
 			dropTrailers(&resp.Header)
+			if !resp.Header.IsHTTP11() {
+				// An intermediary answers in its own version (RFC 9110
+				// §6.2), not the upstream's "HTTP/1.0".
+				resp.Header.SetProtocol(nil)
+			}
 			answered = true
 			break
 		}

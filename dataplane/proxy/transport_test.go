@@ -170,3 +170,24 @@ func TestSwitchingProtocolsRefused(t *testing.T) {
 		t.Errorf("next request: %d %q, want 200 \"/next\"", status, body)
 	}
 }
+
+// TestOwnHTTPVersion: an HTTP/1.0 upstream's answer reaches the client in
+// the gateway's own version.
+func TestOwnHTTPVersion(t *testing.T) {
+	addr := scriptedUpstream(t, func(p string) (string, string, time.Duration) {
+		return "HTTP/1.0 200 OK\r\nContent-Length: " + itoa(len(p)) + "\r\nConnection: keep-alive\r\n\r\n" + p, "", 0
+	})
+	p := newTestPool(t, PoolConfig{Targets: []string{addr}})
+	gw := startGateway(t, &Stage{Pool: p})
+	c, err := net.Dial("tcp", gw.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	c.Write([]byte("GET /v HTTP/1.1\r\nHost: x\r\n\r\n"))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != "HTTP/1.1 200 OK\r\n" {
+		t.Fatalf("status line %q (%v), want HTTP/1.1 200 OK", line, err)
+	}
+}
