@@ -24,12 +24,15 @@ func (d *Detector) inspectXML(sc *Scratch, raw []byte) {
 		d.value(sc, SourceBody, nil, raw, 0)
 		return
 	}
+	sc.xmlJoin, sc.xmlSegs = sc.xmlJoin[:0], 0
 	depth := 0
 	i := 0
 	for i < len(raw) {
 		lt := bytes.IndexByte(raw[i:], '<')
 		if lt < 0 {
-			d.xmlText(sc, raw[i:])
+			if !d.xmlText(sc, raw[i:]) {
+				d.xmlFlush(sc)
+			}
 			return
 		}
 		if lt > 0 && d.xmlText(sc, raw[i:i+lt]) {
@@ -47,6 +50,8 @@ func (d *Detector) inspectXML(sc *Scratch, raw []byte) {
 				if d.value(sc, SourceXML, nil, raw[i+9:e], 0) {
 					return
 				}
+				sc.xmlJoin = append(sc.xmlJoin, raw[i+9:e]...)
+				sc.xmlSegs++
 				i = e + 3
 				continue
 			}
@@ -54,6 +59,9 @@ func (d *Detector) inspectXML(sc *Scratch, raw []byte) {
 			end = declarationEnd(raw, i+2)
 		case hasPrefixAt(raw, i, "</"):
 			end = after(indexByteFrom(raw, i+2, '>'), 1)
+			if d.xmlFlush(sc) {
+				return
+			}
 			if end > 0 {
 				if depth > 0 {
 					depth--
@@ -65,6 +73,9 @@ func (d *Detector) inspectXML(sc *Scratch, raw []byte) {
 				continue
 			}
 		default:
+			if d.xmlFlush(sc) {
+				return
+			}
 			var ok, closed bool
 			end, closed, ok = d.xmlStartTag(sc, raw, i+1, depth)
 			if sc.stopped {
@@ -83,6 +94,9 @@ func (d *Detector) inspectXML(sc *Scratch, raw []byte) {
 		}
 		if end <= 0 {
 			// Markup it cannot follow: the rest as one value.
+			if d.xmlFlush(sc) {
+				return
+			}
 			sc.ptr = sc.ptr[:0]
 			d.value(sc, SourceXML, nil, raw[i:], 0)
 			return
@@ -92,6 +106,7 @@ func (d *Detector) inspectXML(sc *Scratch, raw []byte) {
 		}
 		i = end
 	}
+	d.xmlFlush(sc)
 }
 
 // after returns the index n bytes past a match at i, or 0 for no match
@@ -108,7 +123,8 @@ var xincludeNS = []byte("www.w3.org/2001/XInclude")
 // maxXMLDepth is the deepest element named in a location.
 const maxXMLDepth = 64
 
-// xmlText inspects a text node, decoded, when it is more than white space.
+// xmlText inspects a text node, decoded, when it is more than white space,
+// and adds it to the element's joined text.
 func (d *Detector) xmlText(sc *Scratch, t []byte) bool {
 	if skipSpace(t, 0) == len(t) {
 		return false
@@ -117,7 +133,23 @@ func (d *Detector) xmlText(sc *Scratch, t []byte) bool {
 		sc.str = htmlDecode(sc.str[:0], t)
 		t = sc.str
 	}
+	sc.xmlJoin = append(sc.xmlJoin, t...)
+	sc.xmlSegs++
 	return d.value(sc, SourceXML, nil, t, 0)
+}
+
+// xmlFlush inspects an element's text as a parser delivers it, when it
+// came in more than one piece: text nodes and CDATA sections joined, the
+// comments and processing instructions between them dropped
+// ("1' UNI<![CDATA[ON SELECT]]>..." is "1' UNION SELECT..." to the
+// application). Each piece was inspected on its own already.
+func (d *Detector) xmlFlush(sc *Scratch) bool {
+	stop := false
+	if sc.xmlSegs > 1 {
+		stop = d.value(sc, SourceXML, nil, sc.xmlJoin, 0)
+	}
+	sc.xmlJoin, sc.xmlSegs = sc.xmlJoin[:0], 0
+	return stop
 }
 
 // xmlStartTag reads the start tag whose name begins at raw[i], pushes the
