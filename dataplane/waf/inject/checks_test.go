@@ -74,6 +74,7 @@ var checkCases = []struct {
 		`<#assign ex = "freemarker.template.utility.Execute"?new()>${ ex("id")}`, "{{config.items()}}",
 		"{{''.__class__.__mro__[1].__subclasses__()}}", "<%= 7*7 %>", "{% import os %}", "#set($x = 1)",
 		"${@print(md5(31337))}", "*{T(java.lang.Runtime).getRuntime()}",
+		"{{7*'7'}}", "${'7'*7}",
 	}, []string{
 		"{{name}}", "Hello {{ user.first_name }}!", "${HOME}", "{% if user %}Hi{% endif %}",
 		"Total: {{ price | currency }}", "#{id}", "Price ${price} for {{qty}} items", "{{7}}", "{{ a-b }}",

@@ -165,8 +165,13 @@ func computes(e []byte, dollar bool) bool {
 	return false
 }
 
+// digitBefore and digitAfter find a number next to an operator, past
+// spaces and a quote: "7*'7'" is Jinja's probe that tells it from Twig.
 func digitBefore(e []byte, i int) bool {
 	for i > 0 && e[i-1] == ' ' {
+		i--
+	}
+	if i > 0 && (e[i-1] == '\'' || e[i-1] == '"') {
 		i--
 	}
 	return i > 0 && isDigit(e[i-1])
@@ -174,6 +179,9 @@ func digitBefore(e []byte, i int) bool {
 
 func digitAfter(e []byte, i int) bool {
 	for i < len(e) && e[i] == ' ' {
+		i++
+	}
+	if i < len(e) && (e[i] == '\'' || e[i] == '"') {
 		i++
 	}
 	return i < len(e) && isDigit(e[i])
