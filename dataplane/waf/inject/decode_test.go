@@ -73,7 +73,7 @@ func TestEscapeDecode(t *testing.T) {
 		{`\u003cscript\u003e`, "<script>"},
 		{`\u003Cimg\x20src=x\x3e`, "<img src=x>"},
 		{`\ud83d\ude00`, "\U0001f600"},
-		{`\ud83d!`, "\ufffd!"},      // lone high surrogate: U+FFFD, as JSON decoders give
+		{`\ud83d!`, "\ufffd!"}, // lone high surrogate: U+FFFD, as JSON decoders give
 		{`\ude00\ud83d`, "\ufffd\ufffd"},
 		{`\u{1F600}\u{3c}`, "\U0001f600<"},
 		{`\u{}\u{110000}\u{zz}`, `\u{}\u{110000}\u{zz}`},

@@ -120,12 +120,12 @@ func (s SourceSet) Has(src Source) bool { return s&(1<<src) != 0 }
 type Decoding uint8
 
 const (
-	DecodingNone   Decoding = iota // as received (after the HTTP decoding of its source)
-	DecodingURL                    // after one to three more URL decodings
-	DecodingBase64                 // after Base64 decoding
-	DecodingHTML                   // after decoding HTML character references
-	DecodingTags                   // after removing tags inside words ("al<x>ert"), as a sanitizer would
-	DecodingEscapes                // after decoding JavaScript/JSON escapes (\u003c, \x3c)
+	DecodingNone    Decoding = iota // as received (after the HTTP decoding of its source)
+	DecodingURL                     // after one to three more URL decodings
+	DecodingBase64                  // after Base64 decoding
+	DecodingHTML                    // after decoding HTML character references
+	DecodingTags                    // after removing tags inside words ("al<x>ert"), as a sanitizer would
+	DecodingEscapes                 // after decoding JavaScript/JSON escapes (\u003c, \x3c)
 )
 
 var decodingNames = [...]string{"none", "url", "base64", "html", "tags", "escapes"}
