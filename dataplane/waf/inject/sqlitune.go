@@ -75,7 +75,7 @@ func weakSQLi(sc *Scratch, fp string, v []byte) bool {
 // opening a quotation (at the start or after white space) around one
 // lower-case word that touches both quotes, other words outside it, and
 // no digit, comparison, comment or ';'. The attacks close the
-// application's string first ("x' OR 'x"), compare ("' or ”='", "' or
+// application's string first ("x' OR 'x"), compare ("' or 'a'='a", "' or
 // '1"), or stand alone in MySQL's implicit-conversion spellings ("'OR'",
 // "' OR '", "A 'OR' B", from libinjection's samples).
 func quotedOperatorWord(v []byte) bool {
