@@ -1,5 +1,7 @@
 package inject
 
+import "bytes"
+
 // Command injection (Kind "cmd_injection"): a value that a shell would run
 // as a command of its own when an application pastes it into a command
 // line. Prose is full of the words (cat, set, echo, more, type...) and of
@@ -95,7 +97,7 @@ func checkCmd(v []byte, m uint64) string {
 	}
 	if has(m, bBacktick) {
 		for i := 0; i < len(v); i++ {
-			if v[i] == '`' && commandAt(v, i+1, true) {
+			if v[i] == '`' && commandAt(v, i+1, true) && !codeSpan(v, i) {
 				return ruleCmdSubstitution
 			}
 		}
@@ -291,6 +293,35 @@ func globPath(v []byte, i int) bool {
 		}
 	}
 	return false
+}
+
+// codeSpan reports whether the backtick at v[i] opens Markdown code in
+// prose rather than a substitution: part of a fence ("```bash"), or a
+// span between white space (or punctuation) and white space, in a value
+// with words outside it, holding a bare command ("Use `ls` to list",
+// "where `id` = 1"). A span that is the whole value, or whose command has
+// a shell argument ("`cat /etc/passwd`") or a shell metacharacter, is
+// still a substitution.
+func codeSpan(v []byte, i int) bool {
+	if i+1 < len(v) && v[i+1] == '`' || i > 0 && v[i-1] == '`' {
+		return true
+	}
+	if i > 0 && !isSpaceByte(v[i-1]) && v[i-1] != '(' && v[i-1] != '"' {
+		return false // "127.0.0.1`id`", "=`id`"
+	}
+	end := indexByteFrom(v, i+1, '`')
+	if end < 0 {
+		return false
+	}
+	if end+1 < len(v) && (isAlnum(v[end+1]) || v[end+1] == '`') {
+		return false
+	}
+	inner := v[i+1 : end]
+	if commandAtStart(inner) || bytes.ContainsAny(inner, ";|&$<>\n") {
+		return false
+	}
+	// Words outside the span: prose around it.
+	return identAt(v, skipSpace(v, 0)) > skipSpace(v, 0) && skipSpace(v, 0) != i || identAt(v, skipSpace(v, end+1)) > skipSpace(v, end+1)
 }
 
 // commandAtStart reports whether v starts with a command and a shell
