@@ -136,6 +136,11 @@ func checkGraphQL(v []byte, m uint64) string {
 			}
 			if end > 0 && (end == len(v) || !isIdent(v[end])) {
 				k := skipSpace(v, end)
+				// Directives may come between the field and its selection:
+				// "__schema @skip(if: false) { ... }".
+				for k < len(v) && v[k] == '@' {
+					k = skipSpace(v, skipDirective(v, k+1))
+				}
 				if k < len(v) && (v[k] == '{' || v[k] == '(') {
 					return ruleIntrospection
 				}
@@ -148,4 +153,17 @@ func checkGraphQL(v []byte, m uint64) string {
 		i += 2 + n
 	}
 	return ""
+}
+
+// skipDirective returns the index after a GraphQL directive's name and
+// arguments ("skip(if: false)"), starting past its '@'.
+func skipDirective(v []byte, i int) int {
+	i = identAt(v, i)
+	j := skipSpace(v, i)
+	if j < len(v) && v[j] == '(' {
+		if e := indexByteFrom(v, j, ')'); e >= 0 {
+			return e + 1
+		}
+	}
+	return i
 }
