@@ -69,6 +69,10 @@ func TestRequestRules(t *testing.T) {
 		{"too many query parameters", "GET /orders?a=1&b=2&c=3&d=4 HTTP/1.1\r\nHost: gw.test\r\n\r\n", 400, "query_params_too_many"},
 		{"URI too long", "GET /orders/" + strings.Repeat("x", 200) + " HTTP/1.1\r\nHost: gw.test\r\n\r\n", 414, "uri_too_long"},
 		{"too many headers", "GET /orders HTTP/1.1\r\nHost: gw.test\r\n" + strings.Repeat("X-A: 1\r\n", 9) + "\r\n", 431, "headers_too_many"},
+		// Past the server's header buffer: 414 when the request line alone
+		// does not fit, 431 when the fields do not.
+		{"request line over the header buffer", "GET /orders/" + strings.Repeat("x", 70000) + " HTTP/1.1\r\nHost: gw.test\r\n\r\n", 414, "uri_too_long"},
+		{"fields over the header buffer", "GET /orders HTTP/1.1\r\nHost: gw.test\r\nX-Big: " + strings.Repeat("x", 70000) + "\r\n\r\n", 431, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(rec.requests())

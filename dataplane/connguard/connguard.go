@@ -438,6 +438,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Violation reports the framing rule the client broke, if any.
 func (c *Conn) Violation() framing.Violation { return c.viol }
 
+// InRequestLine reports whether what the client sent so far ends inside a
+// request line (framing.Validator.InRequestLine).
+func (c *Conn) InRequestLine() bool { return c.v.InRequestLine() }
+
 // Close closes the connection and releases its place in the guard.
 func (c *Conn) Close() error {
 	c.release()

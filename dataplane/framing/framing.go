@@ -141,6 +141,11 @@ func (v *Validator) Reset() { *v = Validator{} }
 // for a chunked body, trailer section.
 func (v *Validator) Messages() uint64 { return v.messages }
 
+// InRequestLine reports whether the bytes so far end inside a request
+// line: a head too large for the server's buffer was then too large in its
+// request-target alone (414, not 431).
+func (v *Validator) InRequestLine() bool { return v.state == stRequestLine }
+
 // Violation returns the violation v has found, or None.
 func (v *Validator) Violation() Violation { return v.viol }
 

@@ -479,6 +479,9 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 		status, reason = fasthttp.StatusRequestTimeout, pipeline.ReasonRequestTimeout
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		status, reason = fasthttp.StatusRequestEntityTooLarge, pipeline.ReasonBodyTooLarge
+	case errors.As(err, &small) && gc != nil && gc.InRequestLine():
+		// The request line alone did not fit (RFC 9112 §3: 414).
+		status, reason = fasthttp.StatusRequestURITooLong, pipeline.ReasonURITooLong
 	case errors.As(err, &small):
 		status = fasthttp.StatusRequestHeaderFieldsTooLarge
 	}
