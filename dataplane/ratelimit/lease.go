@@ -403,6 +403,17 @@ func (l *Limit) compileCluster(c *ClusterConfig, th Thresholds) error {
 		if err != nil {
 			return err
 		}
+		// One ban meter for both paths, at the whole limit's margin: the
+		// shared limit's refusals (takeCluster) and the fallback's (no
+		// lease at hand, or Redis down) charge the same word, and at two
+		// rates a client alternating between them was banned early.
+		for i := range fb.list {
+			for j := range rs.list {
+				if rs.list[j].w == fb.list[i].w {
+					fb.list[i].reject = rs.list[j].reject
+				}
+			}
+		}
 		rs.fb = fb
 	}
 	return nil

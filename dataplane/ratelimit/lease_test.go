@@ -116,13 +116,16 @@ func TestClusterFallbackShare(t *testing.T) {
 }
 
 // denyingLeaser is a Leaser that is up and whose shared limit refuses
-// every lease: the client is over the cluster limit.
-type denyingLeaser struct{ now *int64 }
+// every lease, for wait: the client is over the cluster limit.
+type denyingLeaser struct {
+	now  *int64
+	wait time.Duration
+}
 
 func (denyingLeaser) Up() bool { return true }
 func (d denyingLeaser) Refill(s *LeaseSlot) bool {
 	if a, ok := s.Ask(*d.now); ok {
-		s.Grant(a, LeaseGrant{Wait: int64(time.Minute)}, *d.now)
+		s.Grant(a, LeaseGrant{Wait: int64(d.wait)}, *d.now)
 	}
 	return true
 }
@@ -132,7 +135,17 @@ func (d denyingLeaser) Refill(s *LeaseSlot) bool {
 // the whole limit (thresholds.ban 200%: as many refusals as the limit
 // allows), as a local limit bans; a meter at the fallback share (limit /
 // gateways) banned a client pinned to one gateway at 150% with two.
+//
+// With a short wait the requests alternate between the shared limit's
+// refusal and the fallback (no lease at hand), which must charge the same
+// meter at the same rate.
 func TestClusterBanThreshold(t *testing.T) {
+	for _, wait := range []time.Duration{time.Minute, 2 * time.Millisecond} {
+		t.Run(wait.String(), func(t *testing.T) { testClusterBanThreshold(t, wait) })
+	}
+}
+
+func testClusterBanThreshold(t *testing.T, wait time.Duration) {
 	s := NewStore()
 	t.Cleanup(s.Close)
 	tb, err := s.Table("api", 100)
@@ -141,7 +154,7 @@ func TestClusterBanThreshold(t *testing.T) {
 	}
 	now := int64(time.Hour)
 	cc := clusterConfig(t, s, 2, 10)
-	cc.Leaser = denyingLeaser{&now}
+	cc.Leaser = denyingLeaser{&now, wait}
 	l, err := NewLimit(tb, LimitConfig{Name: "api", Default: Windows{Minute: 20}, Thresholds: DefaultThresholds, BurstBan: true, Cluster: cc})
 	if err != nil {
 		t.Fatal(err)
