@@ -374,8 +374,9 @@ type Scratch struct {
 	dec2    []byte
 	norm    []byte
 	str     []byte
-	xmlJoin []byte // an XML element's text so far, its text nodes and CDATA sections joined (xml.go)
-	xmlSegs int    // how many segments xmlJoin holds
+	xmlJoin []byte  // an XML element's text so far, its text nodes and CDATA sections joined (xml.go)
+	xmlSegs int     // how many segments xmlJoin holds
+	sf      sfSpans // the strings of a structured header (extract.go)
 	loc     []byte
 	delim   []byte
 	utf     []byte // the body transcoded from UTF-16 or UTF-32 (charset.go)

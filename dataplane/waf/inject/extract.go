@@ -3,6 +3,7 @@ package inject
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
@@ -52,6 +53,22 @@ func (d *Detector) inspectHead(sc *Scratch, req *fasthttp.Request) {
 			var ctx uint8
 			if equalFoldLower(k, hUserAgent) {
 				ctx = ctxUserAgent
+			}
+			if hasPrefixFold(k, 0, "sec-ch-") && sfList(v, &sc.sf) {
+				// A client hint is a structured-field list of strings
+				// (RFC 8941): its strings are the values, not its syntax
+				// ('" Not A;Brand";v="99"' read as SQL).
+				for j := 0; j < sc.sf.n; j++ {
+					s := v[sc.sf.span[j][0]:sc.sf.span[j][1]]
+					if sc.sf.esc[j] {
+						sc.str = sfUnescape(sc.str[:0], s)
+						s = sc.str
+					}
+					if d.value(sc, SourceHeader, k, s, 0) {
+						return
+					}
+				}
+				continue
 			}
 			if d.value(sc, SourceHeader, k, v, ctx) {
 				return
@@ -787,4 +804,89 @@ func appendSafe(b []byte, c byte) []byte {
 		return append(b, c)
 	}
 	return append(b, '%', hexUpper[c>>4], hexUpper[c&15])
+}
+
+// sfSpans are the strings of a structured-field list (sfList): up to
+// maxSFStrings [start, end) spans of their raw content.
+type sfSpans struct {
+	n    int
+	span [maxSFStrings][2]int32
+	esc  [maxSFStrings]bool
+}
+
+const maxSFStrings = 16
+
+// sfList reads v as an RFC 8941 list whose members and parameter values
+// are strings or tokens ('"Chromium";v="120", "Not A;Brand";v="99"') and
+// records its strings in sp. It reports false when v is not such a list,
+// or has more than maxSFStrings strings.
+func sfList(v []byte, sp *sfSpans) bool {
+	sp.n = 0
+	i := 0
+	item := func() bool {
+		switch {
+		case i < len(v) && v[i] == '"':
+			start, esc := i+1, false
+			for i++; i < len(v) && v[i] != '"'; i++ {
+				switch c := v[i]; {
+				case c == '\\':
+					if i+1 >= len(v) || v[i+1] != '"' && v[i+1] != '\\' {
+						return false
+					}
+					esc = true
+					i++
+				case c < 0x20 || c >= 0x7f:
+					return false
+				}
+			}
+			if i >= len(v) || sp.n == maxSFStrings {
+				return false
+			}
+			sp.span[sp.n], sp.esc[sp.n] = [2]int32{int32(start), int32(i)}, esc
+			sp.n++
+			i++
+			return true
+		case i < len(v) && (isAlnum(v[i]) || v[i] == '*' || v[i] == '?'):
+			for i < len(v) && (isAlnum(v[i]) || strings.IndexByte("!#$%&'*+-.^_`|~:/?", v[i]) >= 0) {
+				i++
+			}
+			return true
+		}
+		return false
+	}
+	for {
+		i = skipSpace(v, i)
+		if !item() {
+			return false
+		}
+		for i < len(v) && v[i] == ';' {
+			i = skipSpace(v, i+1)
+			k := i
+			for i < len(v) && (v[i] >= 'a' && v[i] <= 'z' || isDigit(v[i]) || v[i] == '_' || v[i] == '-' || v[i] == '.' || v[i] == '*') {
+				i++
+			}
+			if i == k || i < len(v) && v[i] == '=' && func() bool { i++; return !item() }() {
+				return false
+			}
+		}
+		i = skipSpace(v, i)
+		if i == len(v) {
+			return true
+		}
+		if v[i] != ',' {
+			return false
+		}
+		i++
+	}
+}
+
+// sfUnescape appends the content of a string with escapes to dst.
+func sfUnescape(dst, s []byte) []byte {
+	for j := 0; j < len(s); j++ {
+		if s[j] == '\\' && j+1 < len(s) {
+			j++
+		}
+		dst = append(dst, s[j])
+	}
+	return dst
 }

@@ -116,6 +116,14 @@ func FuzzDecoders(f *testing.F) {
 		if hasEntity(v) && bytes.Equal(htmlDecode(nil, v), v) {
 			t.Fatalf("hasEntity(%q) but htmlDecode changes nothing", v)
 		}
+		var sp sfSpans
+		if sfList(v, &sp) {
+			for j := 0; j < sp.n; j++ {
+				if s, e := sp.span[j][0], sp.span[j][1]; s < 1 || s > e || int(e) >= len(v) || v[s-1] != '"' || v[e] != '"' {
+					t.Fatalf("sfList(%q): string %d at [%d, %d)", v, j, s, e)
+				}
+			}
+		}
 		if out := escapeDecode(nil, v); len(out) > len(v) {
 			t.Fatalf("escapeDecode grew %q to %q", v, out)
 		}

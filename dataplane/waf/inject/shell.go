@@ -118,7 +118,7 @@ func checkCmd(v []byte, m uint64) string {
 				}
 				// "Gifts & more" is prose: after a lone '&' between spaces,
 				// a probe command ending the value does not count.
-				if probeAt(v, j, v[i] == '&' && j == i+1 && i > 0 && v[i-1] == ' ') {
+				if probeAt(v, j, v[i] == '&' && j == i+1 && i > 0 && v[i-1] == ' ', valueBefore(v, i)) {
 					return ruleCmdSeparator
 				}
 				i = j - 1
@@ -163,17 +163,19 @@ func commandAt(v []byte, i int, sub bool) bool {
 // shapes attack tools send that commandAt's rules leave out, none of which
 // prose writes after ';', '|' or a line break:
 //
-//   - a probe command that ends the value: "127.0.0.1;id", "x || pwd";
+//   - a probe command that ends the value, after a value it is appended
+//     to (valueBefore): "127.0.0.1;id", ";pwd" (not "title|id");
 //   - a command by its path: "; /bin/sh";
-//   - sleep with a number that ends the value: "x; sleep 10";
+//   - sleep with a number that ends the value, likewise: "1; sleep 10 ;";
 //   - a network command with a host or address argument:
 //     "| nc evil.example 4444", "; ping 10.0.0.1";
-//   - net with a subcommand: "& net user", "| net localgroup";
+//   - net with a subcommand, ending the value or with a /option later:
+//     "& net user", "| net user x p /add";
 //   - a command word hidden from filters by shell quoting: "w'h'o'am'i",
 //     "wh$@oami", "who\ami" (quotes in pairs, "$@" or a backslash inside
 //     the word, removed as the shell removes them);
 //   - a path of '?' wildcards the shell expands: "/???/?at /???/p??swd".
-func probeAt(v []byte, i int, loneAmp bool) bool {
+func probeAt(v []byte, i int, loneAmp, afterValue bool) bool {
 	i = skipSpace(v, i)
 	if i >= len(v) {
 		return false
@@ -194,17 +196,44 @@ func probeAt(v []byte, i int, loneAmp bool) bool {
 		return false
 	case end < len(v) && (v[end] == '\'' || v[end] == '"' || v[end] == '\\' || v[end] == '$'):
 		return quotedCommand(v, i)
-	case rest == len(v) && !loneAmp && probeCommand(w):
+	case rest == len(v) && !loneAmp && afterValue && probeCommand(w):
 		return true
-	case string(w) == "sleep" && rest < len(v) && rest > end && digitsToEnd(v, rest):
+	case string(w) == "sleep" && rest < len(v) && rest > end && afterValue && digitsToEnd(v, rest):
 		return true
 	case (string(w) == "nc" || string(w) == "ping" || string(w) == "dig" || string(w) == "ssh" || string(w) == "ftp") &&
 		rest > end && hostArg(v, rest):
 		return true
 	case string(w) == "net" && rest > end:
-		sub := v[rest:identAt(v, rest)]
-		switch string(sub) {
+		subEnd := identAt(v, rest)
+		switch string(v[rest:subEnd]) {
 		case "user", "users", "localgroup", "group", "share", "view", "use", "accounts", "session", "start", "stop", "config":
+			// Ending the value, or with a Windows option later
+			// ("net user x p /add"); "net user licenses: 40" is prose.
+			return skipSpace(v, subEnd) == len(v) || bytes.Contains(v[subEnd:], []byte(" /"))
+		}
+	}
+	return false
+}
+
+// valueBefore reports whether the separator at v[i] follows what an
+// injected probe is appended to: nothing (the value starts with it), or a
+// token with a digit, a '.' or a '/' (an address, a number, a file name,
+// a path: "127.0.0.1;id", "report.pdf|id"). A list of words ("title|id",
+// "name;email;id", "Long day; sleep 10") is a field list or prose.
+func valueBefore(v []byte, i int) bool {
+	j := i
+	for j > 0 && isSpaceByte(v[j-1]) {
+		j--
+	}
+	start := j
+	for start > 0 && !isSpaceByte(v[start-1]) && v[start-1] != ';' && v[start-1] != '|' && v[start-1] != '&' && v[start-1] != '\n' {
+		start--
+	}
+	if start == j {
+		return true
+	}
+	for _, c := range v[start:j] {
+		if isDigit(c) || c == '.' || c == '/' {
 			return true
 		}
 	}
@@ -220,10 +249,19 @@ func probeCommand(w []byte) bool {
 	return commandStrength(w) == cmdStrong
 }
 
+// digitsToEnd: digits, then nothing but white space and separators
+// ("10", "10 ;", "10||").
 func digitsToEnd(v []byte, i int) bool {
-	for ; i < len(v); i++ {
-		if !isDigit(v[i]) {
-			return skipSpace(v, i) == len(v)
+	j := i
+	for j < len(v) && isDigit(v[j]) {
+		j++
+	}
+	if j == i {
+		return false
+	}
+	for ; j < len(v); j++ {
+		if c := v[j]; !isSpaceByte(c) && c != ';' && c != '|' && c != '&' {
+			return false
 		}
 	}
 	return true

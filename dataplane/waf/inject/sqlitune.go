@@ -126,8 +126,8 @@ func sqlSignal(v []byte) bool {
 // checkQuoteComment finds the login bypass that libinjection reads only in
 // its "admin'--" spelling (Kind "sqli", rule "quote_comment"): a value's
 // first quote, right after a single token ("admin", "1", an email), then
-// a comment that cuts the rest of the application's query: "admin'#",
-// "admin' -- -", "1'-- ". Prose has no comment after its first quote.
+// a comment that cuts the rest of the application's query and ends the
+// value: "admin'#", "admin' -- -", "1'-- ", "admin'/*".
 func checkQuoteComment(v []byte, m uint64) string {
 	if !has(m, bQuote) || !hasAny(m, bHash|bDash) {
 		return ""
@@ -147,11 +147,21 @@ func checkQuoteComment(v []byte, m uint64) string {
 	}
 	switch {
 	case i < len(v) && v[i] == '#':
-		return ruleQuoteComment
-	case i+1 < len(v) && v[i] == '-' && v[i+1] == '-' && (i+2 == len(v) || isSQLWhite(v[i+2]) || v[i+2] == '-'):
-		return ruleQuoteComment
+		i++
+	case i+1 < len(v) && (v[i] == '-' && v[i+1] == '-' || v[i] == '/' && v[i+1] == '*'):
+		i += 2
+	default:
+		return ""
 	}
-	return ""
+	// The comment ends the value: nothing but white space and comment
+	// bytes after it ("admin' -- -", "admin'/*"). "Parents' #1 choice",
+	// "Girls' -- sizes 7-16" and "12' #10 AWG" go on with text.
+	for ; i < len(v); i++ {
+		if c := v[i]; !isSQLWhite(c) && c != '-' && c != '*' && c != '/' && c != '#' {
+			return ""
+		}
+	}
+	return ruleQuoteComment
 }
 
 const ruleQuoteComment = "quote_comment"
