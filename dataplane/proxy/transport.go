@@ -39,16 +39,20 @@ type keepAliveTransport struct {
 // errSwitchingProtocols answers a 101 the gateway never asked for.
 var errSwitchingProtocols = errors.New("upstream answered 101 Switching Protocols to a request without Upgrade")
 
-// maxStaleConns bounds how many pooled connections one request discards
-// before it uses what AcquireConn gives (a new connection, once the idle
-// ones are gone).
-const maxStaleConns = 16
-
 func (t *keepAliveTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (retry bool, err error) {
 	skipBody := resp.SkipBody
+	// Each stale connection is closed, so the loop ends at the latest
+	// when the pool is empty and AcquireConn dials (a new connection has
+	// no LastUseTime and is not checked).
 	cc, err := hc.AcquireConn(0, req.ConnectionClose())
-	for i := 0; err == nil && i < maxStaleConns && !cc.LastUseTime().IsZero() && stale(cc.Conn()); i++ {
-		t.desync.Inc()
+	for err == nil && !cc.LastUseTime().IsZero() {
+		st := check(cc.Conn())
+		if st == idlecheck.Idle {
+			break
+		}
+		if st == idlecheck.Unsolicited {
+			t.desync.Inc()
+		}
 		hc.CloseConn(cc)
 		cc, err = hc.AcquireConn(0, req.ConnectionClose())
 	}
@@ -115,11 +119,13 @@ func (t *keepAliveTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Re
 	return false, nil
 }
 
-// stale reports whether idle connection c must not carry a request (see
-// idlecheck).
-func stale(c net.Conn) bool {
-	uc, ok := c.(*upstreamConn)
-	return ok && uc.check.Stale()
+// check tells whether idle connection c may carry a request (see
+// idlecheck); a connection it cannot check is taken as idle.
+func check(c net.Conn) idlecheck.State {
+	if uc, ok := c.(*upstreamConn); ok {
+		return uc.check.Check()
+	}
+	return idlecheck.Idle
 }
 
 // upstreamConn is an upstream connection as fasthttp uses it (Conn: the

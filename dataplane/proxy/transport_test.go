@@ -191,3 +191,28 @@ func TestOwnHTTPVersion(t *testing.T) {
 		t.Fatalf("status line %q (%v), want HTTP/1.1 200 OK", line, err)
 	}
 }
+
+// TestIdleAfterReadTimeout: a kept-alive connection idle for longer than
+// the read timeout is reused, not taken for broken: its expired read
+// deadline made every reuse look stale (closed, counted as desync, no
+// keep-alive).
+func TestIdleAfterReadTimeout(t *testing.T) {
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
+	p := newTestPool(t, PoolConfig{Targets: []string{up.addr}, ReadTimeout: 50 * time.Millisecond})
+	gw := startGateway(t, &Stage{Pool: p})
+	desync := counterValue(`edgeguard_upstream_errors_total{pool="` + p.Name() + `",kind="desync"}`)
+	for i := range 3 {
+		if i > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if status, _, _ := gw.get(t, "/x"); status != 200 {
+			t.Fatalf("request %d: %d", i, status)
+		}
+	}
+	if got := counterValue(`edgeguard_upstream_errors_total{pool="`+p.Name()+`",kind="desync"}`) - desync; got != 0 {
+		t.Errorf("desync counter moved by %d", got)
+	}
+	if n := up.accepts.Load(); n != 1 {
+		t.Errorf("upstream accepted %d connections, want 1 (kept alive)", n)
+	}
+}

@@ -17,8 +17,9 @@ import (
 // Conn wraps a TCP connection with the state its check needs.
 type Conn struct {
 	raw   syscall.RawConn
-	peek  func(fd uintptr) bool // bound once: a closure per check would allocate
+	peek  func(fd uintptr) // bound once: a closure per check would allocate
 	buf   [1]byte
+	n     uintptr
 	errno syscall.Errno
 }
 
@@ -33,23 +34,40 @@ func New(tcp *net.TCPConn) (*Conn, error) {
 	return c, nil
 }
 
-// Stale reports whether the connection must not carry a request: bytes are
-// waiting, the peer closed or reset it, or the check failed (a new
-// connection is the safe choice). Call it only while no request is in
-// flight on the connection.
-func (c *Conn) Stale() bool {
-	c.errno = 0
-	if err := c.raw.Read(c.peek); err != nil {
-		return true
+// State is what a check found on an idle connection.
+type State uint8
+
+const (
+	Idle        State = iota // nothing waiting: the connection may carry a request
+	Unsolicited              // bytes waiting that no request asked for
+	Closed                   // the peer closed or reset it (or the check failed)
+)
+
+// Check looks at the connection without reading from it or waiting. Call
+// it only while no request is in flight on the connection. It goes
+// through RawConn.Control, not Read: a read deadline left from the last
+// request must not make an idle connection look broken.
+func (c *Conn) Check() State {
+	c.n, c.errno = 0, 0
+	if err := c.raw.Control(c.peek); err != nil {
+		return Closed
 	}
-	return c.errno != unix.EAGAIN // else data, EOF (0 bytes, no error) or an error
+	switch {
+	case c.errno == unix.EAGAIN:
+		return Idle
+	case c.errno == 0 && c.n > 0:
+		return Unsolicited
+	}
+	return Closed // EOF (0 bytes, no error) or an error
 }
 
-// peekFD looks at the next byte without taking it or waiting; returning
-// true tells the poller not to wait. (unix.Recvfrom is not used: its
-// address buffer escapes, an allocation per call.)
-func (c *Conn) peekFD(fd uintptr) bool {
-	_, _, c.errno = syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&c.buf[0])), 1,
+// Stale reports whether the connection must not carry a request (Check is
+// not Idle).
+func (c *Conn) Stale() bool { return c.Check() != Idle }
+
+// peekFD looks at the next byte without taking it or waiting. (unix.Recvfrom
+// is not used: its address buffer escapes, an allocation per call.)
+func (c *Conn) peekFD(fd uintptr) {
+	c.n, _, c.errno = syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&c.buf[0])), 1,
 		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-	return true
 }

@@ -64,6 +64,22 @@ func TestStale(t *testing.T) {
 	}
 }
 
+// TestExpiredReadDeadline: the last request's read deadline, long past on
+// an idle connection, does not make it look closed (RawConn.Read would
+// fail with a timeout; the check goes through Control).
+func TestExpiredReadDeadline(t *testing.T) {
+	c, _ := pair(t)
+	check, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+	time.Sleep(20 * time.Millisecond)
+	if st := check.Check(); st != Idle {
+		t.Fatalf("Check() = %d after the read deadline passed, want Idle", st)
+	}
+}
+
 func TestStaleAllocatesNothing(t *testing.T) {
 	c, _ := pair(t)
 	check, err := New(c)

@@ -119,6 +119,7 @@ type conn struct {
 	bw    *bufio.Writer
 	br    *bufio.Reader
 	queue chan *call
+	sent  atomic.Uint64   // requests written (or being written) on it
 	check *idlecheck.Conn // nil unless nc is a TCP connection
 	dead  bool            // retired; guarded by the lane's lock
 	cause error           // why a writer retired it (a write timeout), or nil
@@ -207,10 +208,16 @@ func (c *Client) send(cl *call, req *fasthttp.Request) error {
 		}
 	}
 	pc := ln.cur
-	if ln.waiting.Load() == 0 && pc.check != nil && pc.check.Stale() {
+	st := idlecheck.Idle
+	if ln.waiting.Load() == 0 && pc.check != nil {
+		st = pc.check.Check()
+	}
+	if st != idlecheck.Idle {
 		// Idle, and the upstream sent bytes or closed it meanwhile:
 		// nothing of this request was written, so it takes a new one.
-		c.desync()
+		if st == idlecheck.Unsolicited {
+			c.desync()
+		}
 		pc.retireLocked(nil)
 		for ln.cur == nil {
 			if err := c.connect(ln); err != nil {
@@ -224,6 +231,7 @@ func (c *Client) send(cl *call, req *fasthttp.Request) error {
 		ln.mu.Unlock()
 		return ErrFull
 	}
+	pc.sent.Add(1) // before any byte of it can leave (see read)
 	if err := req.Write(pc.bw); err != nil {
 		// Part of the request may be in the connection: it cannot carry
 		// another one.
@@ -372,12 +380,14 @@ func (c *Client) retire(ln *lane, pc *conn, cause error) {
 // answers the calls left in its queue.
 func (c *Client) read(ln *lane, pc *conn) {
 	failed := false
+	var answered uint64
 	for cl := range pc.queue {
 		if failed {
 			c.finish(ln, cl, ErrUnanswered)
 			continue
 		}
 		err := c.readResponse(pc, cl)
+		answered++
 		switch {
 		case err != nil:
 			failed = true
@@ -393,9 +403,12 @@ func (c *Client) read(ln *lane, pc *conn) {
 			c.retire(ln, pc, nil)
 			c.finish(ln, cl, nil)
 		default:
-			if pc.br.Buffered() > 0 && c.unsolicited(ln, pc) {
-				// Bytes no request asked for: whatever they are, the
-				// responses after them would go to the wrong callers.
+			// Bytes no request asked for: every request sent was answered
+			// (senders count a request before its bytes can leave), so
+			// whatever they are, the responses after them would go to the
+			// wrong callers. No lock: a sender may hold it while blocked
+			// writing a body the upstream reads only after this response.
+			if pc.br.Buffered() > 0 && pc.sent.Load() == answered {
 				c.desync()
 				failed = true
 				c.retire(ln, pc, nil)
@@ -418,16 +431,6 @@ func (c *Client) desync() {
 	if c.cfg.Desync != nil {
 		c.cfg.Desync.Inc()
 	}
-}
-
-// unsolicited reports whether the bytes buffered after a response came
-// with no request waiting on pc. Senders queue a request under ln.mu
-// before its last byte can leave, so under the lock an empty queue means
-// every request on pc was answered.
-func (c *Client) unsolicited(ln *lane, pc *conn) bool {
-	ln.mu.Lock()
-	defer ln.mu.Unlock()
-	return len(pc.queue) == 0
 }
 
 // retireIdle retires pc if nothing waits on it.

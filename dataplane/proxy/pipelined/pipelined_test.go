@@ -2,10 +2,13 @@ package pipelined
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -503,6 +506,77 @@ func TestBrokenConnectionDoesNotHoldWriters(t *testing.T) {
 			}
 		case <-time.After(2500 * time.Millisecond):
 			t.Fatal("a caller is still held 2.5 s after the connection broke")
+		}
+	}
+}
+
+// TestReaderNeverWaitsOnWriters: the reader checks for unsolicited bytes
+// without the lane's lock. A sender can hold that lock while blocked
+// writing a large body that a sequential upstream reads only after the
+// reader has taken an earlier large response; with the lock in the reader
+// neither side moved (found in review: 0 of 3 calls answered in 10 s).
+func TestReaderNeverWaitsOnWriters(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const big = 32 << 20
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		br := bufio.NewReader(c)
+		for range 2 { // /a and /b
+			r, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, r.Body)
+		}
+		time.Sleep(time.Second) // the PUT's sender is blocked writing by now
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na" + "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(big) + "\r\n\r\n"))
+		c.Write(bytes.Repeat([]byte("b"), big))
+		r, err := http.ReadRequest(br) // the PUT, only once /b is written, as a sequential server does
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc"))
+	}()
+	cl, err := New(Config{Addr: ln.Addr().String(), Conns: 1, MaxPending: 10,
+		Dial: func(a string) (net.Conn, error) { return net.Dial("tcp", a) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	done := make(chan error, 3)
+	do := func(method, path string, body []byte) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI("http://" + ln.Addr().String() + path)
+		req.Header.SetMethod(method)
+		req.SetBody(body)
+		done <- cl.Do(req, resp)
+	}
+	go do("GET", "/a", nil)
+	time.Sleep(20 * time.Millisecond)
+	go do("GET", "/b", nil)
+	time.Sleep(50 * time.Millisecond)
+	go do("PUT", "/c", bytes.Repeat([]byte("c"), 2*big))
+	timeout := time.After(15 * time.Second)
+	for i := range 3 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("call: %v", err)
+			}
+		case <-timeout:
+			t.Fatalf("stuck: %d of 3 calls answered", i)
 		}
 	}
 }
