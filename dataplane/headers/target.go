@@ -70,6 +70,9 @@ func validHost(host []byte) bool {
 		if end < 0 {
 			return false
 		}
+		if end == 1 {
+			return false // "[]": no address
+		}
 		for _, c := range host[1:end] {
 			if !isHex(c) && c != ':' && c != '.' {
 				return false

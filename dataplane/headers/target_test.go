@@ -40,6 +40,8 @@ func TestCheckTarget(t *testing.T) {
 		{name: "empty host before a query", line: "GET http://?a=1 HTTP/1.1", host: "internal.example", status: 400, reason: pipeline.ReasonPathInvalid, detail: DetailTargetInvalid},
 		{name: "bad byte in target host", line: "GET http://a\"b/a HTTP/1.1", host: "x", status: 400, reason: pipeline.ReasonPathInvalid, detail: DetailTargetInvalid},
 		{name: "absolute form with port", line: "GET http://x:8080/a HTTP/1.1", host: "x", status: 0},
+		{name: "empty IP literal in target", line: "GET http://[]/a HTTP/1.1", host: "x", status: 400, reason: pipeline.ReasonPathInvalid, detail: DetailTargetInvalid},
+		{name: "empty IP literal in Host", line: "GET /a HTTP/1.1", host: "[]", status: 400, reason: pipeline.ReasonHeaderInvalid, detail: DetailHostInvalid},
 	}
 	s := newStage(t, Options{})
 	for _, tc := range cases {

@@ -40,6 +40,12 @@ type keepAliveTransport struct {
 var errSwitchingProtocols = errors.New("upstream answered 101 Switching Protocols to a request without Upgrade")
 
 func (t *keepAliveTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (retry bool, err error) {
+	if resp.StreamBody || hc.StreamResponseBody || hc.MaxConnDuration > 0 {
+		// What this round trip leaves out (streamed bodies, connection
+		// ages): the pools use neither; a client that does gets
+		// fasthttp's own round trip, without the checks.
+		return fasthttp.DefaultTransport.RoundTrip(hc, req, resp)
+	}
 	skipBody := resp.SkipBody
 	// Each stale connection is closed, so the loop ends at the latest
 	// when the pool is empty and AcquireConn dials (a new connection has

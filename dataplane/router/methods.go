@@ -86,10 +86,12 @@ func (s *methodSet) overlap(o *methodSet) (string, bool) {
 	switch {
 	case s.any && o.any:
 		return "any method", true
-	case s.any:
+	case s.any && (o.mask&^mTRACE != 0 || len(o.other) > 0):
 		return o.String(), true
-	case o.any:
+	case o.any && (s.mask&^mTRACE != 0 || len(s.other) > 0):
 		return s.String(), true
+	case s.any || o.any:
+		return "", false // a method list of TRACE alone: what a list-less route refuses
 	}
 	if common := s.mask & o.mask; common != 0 {
 		return (&methodSet{mask: common}).String(), true

@@ -216,12 +216,15 @@ func TestMatchMethods(t *testing.T) {
 		{name: "trace needs listing", method: "TRACE", path: "/other", wantRes: MethodNotAllowed},
 		{name: "trace not listed", method: "TRACE", path: "/dav/x", wantRes: MethodNotAllowed},
 	})
-	traced := mustNew(t, []Spec[string]{spec("all", "", "/", Prefix), spec("debug", "", "/debug", Prefix, "TRACE", "GET")})
+	traced := mustNew(t, []Spec[string]{spec("all", "", "/", Prefix), spec("debug", "", "/debug", Prefix, "TRACE", "GET"),
+		spec("trace-only", "", "/", Prefix, "TRACE")})
 	runRequests(t, traced, []request{
 		{name: "trace on a route that lists it", method: "TRACE", path: "/debug/x", wantName: "debug", wantRes: Matched},
-		{name: "trace elsewhere", method: "TRACE", path: "/x", wantRes: MethodNotAllowed},
+		{name: "trace elsewhere goes to the trace-only route", method: "TRACE", path: "/x", wantName: "trace-only", wantRes: Matched},
+		{name: "get elsewhere", method: "GET", path: "/x", wantName: "all", wantRes: Matched},
 	})
-	if got := traced.AllowedMethods(nil, []byte("TRACE"), []byte("/x")); got != "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS" {
+	plain := mustNew(t, []Spec[string]{spec("all", "", "/", Prefix)})
+	if got := plain.AllowedMethods(nil, []byte("TRACE"), []byte("/x")); got != "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS" {
 		t.Errorf("Allow for TRACE on a route without methods: %q", got)
 	}
 	// A 405 names what the deciding level allows (RFC 9110 §15.5.6).
@@ -367,6 +370,7 @@ func TestNewAccepts(t *testing.T) {
 		{name: "case-sensitive different case", specs: []Spec[string]{spec("a", "", "/x", Exact), spec("b", "", "/X", Exact)}},
 		{name: "ipv6 host", specs: []Spec[string]{spec("a", "[::1]", "/", Prefix)}},
 		{name: "custom methods", specs: []Spec[string]{spec("a", "", "/x", Exact, "PURGE"), spec("b", "", "/x", Exact, "BAN")}},
+		{name: "trace beside a route without methods", specs: []Spec[string]{spec("a", "", "/x", Prefix), spec("b", "", "/x", Prefix, "TRACE")}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
