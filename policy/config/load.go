@@ -153,7 +153,7 @@ var processEnv = []string{"HANDOVER_FD", "TOKEN", "CTL_CONFIG", "CONFIG", "REQUI
 // (EDGEGUARD_MANAGMENT_ADDRESS) would silently not apply.
 func unknownEnv(env []string) []string {
 	known := map[string]bool{}
-	envKeys(reflect.TypeOf(Config{}), "", known)
+	scalarKeys(reflect.TypeOf(Config{}), "", func(key string) { known[strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = true })
 	var out []string
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
@@ -165,32 +165,6 @@ func unknownEnv(env []string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// envKeys collects the environment names of the scalar keys that
-// bindScalarEnv binds (upper case, '.' as '_', without the prefix).
-func envKeys(t reflect.Type, prefix string, into map[string]bool) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name := f.Tag.Get("mapstructure")
-		if name == "" || name == "-" {
-			continue
-		}
-		key := prefix + name
-		ft := f.Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		switch {
-		case ft.Kind() == reflect.Struct && ft.String() != "time.Duration":
-			if f.Type.Kind() != reflect.Pointer {
-				envKeys(ft, key+".", into)
-			}
-		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct, ft.Kind() == reflect.Map:
-		default:
-			into[strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = true
-		}
-	}
 }
 
 // unknownKeys reports every key of raw that t (mapstructure tags) does not
@@ -297,6 +271,14 @@ func covered(errs Errors, key string) bool {
 // environment variable can set it even when the file does not mention it
 // (viper only consults the environment for keys it knows).
 func bindScalarEnv(v *viper.Viper, t reflect.Type, prefix string) {
+	scalarKeys(t, prefix, func(key string) { _ = v.BindEnv(key) })
+}
+
+// scalarKeys calls each with the path of every scalar key of t (what an
+// environment variable may override): not sections, lists of sections,
+// maps, or optional (pointer) sections, which stay off unless the file
+// has them.
+func scalarKeys(t reflect.Type, prefix string, each func(key string)) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name := f.Tag.Get("mapstructure")
@@ -310,14 +292,13 @@ func bindScalarEnv(v *viper.Viper, t reflect.Type, prefix string) {
 		}
 		switch {
 		case ft.Kind() == reflect.Struct && ft.String() != "time.Duration":
-			if f.Type.Kind() != reflect.Pointer { // optional sections stay off unless the file has them
-				bindScalarEnv(v, ft, key+".")
+			if f.Type.Kind() != reflect.Pointer {
+				scalarKeys(ft, key+".", each)
 			}
-		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
-			// lists of objects are file-only
-		case ft.Kind() == reflect.Map:
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct, ft.Kind() == reflect.Map:
+			// lists of objects and maps are file-only
 		default:
-			_ = v.BindEnv(key)
+			each(key)
 		}
 	}
 }

@@ -236,18 +236,10 @@ func appendJSONString(dst, s []byte) []byte {
 }
 
 func hex4(s []byte, i int) (rune, int) {
-	if i+4 > len(s) {
-		return 0, 0
+	if r, ok := hexRune(s, i, 4); ok {
+		return r, 4
 	}
-	var r rune
-	for _, c := range s[i : i+4] {
-		h := unhex[c]
-		if h >= 16 {
-			return 0, 0
-		}
-		r = r<<4 | rune(h)
-	}
-	return r, 4
+	return 0, 0
 }
 
 // nextMember reads past what follows a member or an element: the closing
