@@ -221,7 +221,7 @@ func (w *writer) http(h *results.HTTP) {
 		if med, lo, hi, n := roundRatio(h.Runs, "plain", "edgeguard_log", "edgeguard_quiet"); n > 0 {
 			w.p("Observability cost: edgeguard_log (access log, security events, anomaly detection) serves %.2f (%.2f-%.2f, %d rounds) "+
 				"of edgeguard_quiet's (none of them) requests per gateway core on the plain proxy, the median of per-round ratios: "+
-				"%.0f%% of the gateway's CPU per request.\n", med, lo, hi, n, 100*(1-med))
+				"each request costs %+.0f%% CPU against none of them.\n", med, lo, hi, n, 100*(1/med-1))
 		}
 	}
 	w.figure(plots.RPSPerCoreFile, "Requests/s per gateway core")
