@@ -97,6 +97,7 @@ func (c *Client) publishBans() {
 		var m banMsg
 		select {
 		case <-c.stop:
+			dropQueued(c.bans)
 			return
 		case m = <-c.bans:
 		}
@@ -133,10 +134,24 @@ func (c *Client) publishBans() {
 			select {
 			case <-c.stop:
 				bansDropped.Inc()
+				dropQueued(c.bans)
 				return
 			case <-time.After(wait):
 			}
 			wait = min(2*wait, 5*time.Second)
+		}
+	}
+}
+
+// dropQueued counts the messages still queued when the client closes:
+// they were never published.
+func dropQueued(q chan banMsg) {
+	for {
+		select {
+		case <-q:
+			bansDropped.Inc()
+		default:
+			return
 		}
 	}
 }

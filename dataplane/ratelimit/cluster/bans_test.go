@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/edgeguard/edgeguard/dataplane/ratelimit/cluster"
 	"github.com/edgeguard/edgeguard/internal/redistest"
 )
@@ -123,5 +125,25 @@ func waitBan(t *testing.T, l *banLog, src netip.Prefix, want bool) {
 		if time.Since(t0) > 15*time.Second {
 			t.Fatalf("%s banned = %v after 15 s, want %v", src, !want, want)
 		}
+	}
+}
+
+// TestBansQueuedAtCloseCounted: bans still waiting for Redis when the
+// gateway stops are counted as dropped, not lost silently.
+func TestBansQueuedAtCloseCounted(t *testing.T) {
+	rs := redistest.Start(t)
+	a, _ := sharingClient(t, rs.Addr())
+	rs.Stop()
+	dropped := metrics.GetOrCreateCounter(`edgeguard_ratelimit_cluster_bans_total{result="dropped"}`)
+	before := dropped.Get()
+	for i := range 3 {
+		a.PublishBan(netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(30 + i)}), 32), time.Now().Add(time.Minute))
+	}
+	time.Sleep(200 * time.Millisecond) // the publisher holds the first, retrying
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := dropped.Get() - before; got != 3 {
+		t.Fatalf("dropped counter moved by %d, want 3", got)
 	}
 }
