@@ -219,7 +219,12 @@ func run(configPath string, log *slog.Logger) (err error) {
 	if err != nil {
 		return err
 	}
-	defer enf.Close() // XDP stays attached and pinned: filtering goes on while gatewayd is down
+	// XDP stays attached and pinned: filtering goes on while gatewayd is
+	// down. A closure, not "defer enf.Close()": that would bind the
+	// enforcer of now, and PersistBans puts the ban store in front of it,
+	// whose Close writes bans still pending (a limiter's ban that could
+	// not be written was lost at a clean stop).
+	defer func() { _ = enf.Close() }()
 	// The persisted bans and blocklist are restored into the enforcer before
 	// any data listener accepts a connection.
 	mc := first.Config.Management

@@ -83,11 +83,15 @@ type Store struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	mu     sync.Mutex
-	bans   map[netip.Prefix]time.Time
-	gen    uint64 // changes recorded so far
-	armed  bool   // a background flush is scheduled
-	closed bool
+	mu    sync.Mutex
+	bans  map[netip.Prefix]time.Time
+	gen   uint64 // changes recorded so far
+	armed bool   // a background flush is scheduled
+	// retry is the wait before the next attempt after failed writes (0:
+	// the last one succeeded), retryCount how many failed in a row.
+	retry      time.Duration
+	retryCount int
+	closed     bool
 
 	writeMu sync.Mutex    // one writer at a time, in generation order
 	saved   atomic.Uint64 // the generation on disk
@@ -282,8 +286,26 @@ func (s *Store) backgroundFlush() {
 	s.mu.Lock()
 	s.armed = false
 	s.mu.Unlock()
-	if err := s.Sync(); err != nil {
-		s.log.Error("ban store: write failed; bans stay in force but would not survive a restart", "error", err)
+	err := s.Sync()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err != nil && s.retry == 0:
+		s.log.Error("ban store: write failed; bans stay in force, and the write is retried until it succeeds (a crash before then would lose them)", "error", err)
+	case err == nil && s.retry > 0:
+		s.log.Info("ban store: bans written after failed attempts", "attempts", s.retryCount+1)
+	}
+	if err == nil {
+		s.retry, s.retryCount = 0, 0
+		return
+	}
+	// A full or read-only disk may come back: try again, backing off to
+	// 30 s, rather than wait for the next ban.
+	s.retry = min(max(2*s.retry, s.delay, time.Second), 30*time.Second)
+	s.retryCount++
+	if !s.armed && !s.closed {
+		s.armed = true
+		time.AfterFunc(s.retry, s.backgroundFlush)
 	}
 }
 

@@ -309,3 +309,38 @@ func seal(body string) []byte {
 	sum := sha256.Sum256(b)
 	return append(b, footer(strings.Count(body, "\n"), sum[:])...)
 }
+
+// TestFailedBackgroundWriteIsRetried: a limiter's ban whose background
+// write fails (a full or read-only disk) is written once the disk takes it
+// again, without another ban to trigger it; before, it stayed unwritten
+// and a restart let the source back early.
+func TestFailedBackgroundWriteIsRetried(t *testing.T) {
+	dir, c := t.TempDir(), testclock.New(t0)
+	f := connfilter.New(connfilter.WithClock(c.Now))
+	s, _, err := Open(Options{Dir: dir, Enforcer: f, Now: c.Now, FlushDelay: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// A directory where the file goes: the atomic rename over it fails.
+	block := filepath.Join(dir, FileName)
+	os.Remove(block)
+	if err := os.Mkdir(block, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ban(host("203.0.113.7"), t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the first write has failed
+	if err := os.Remove(block); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(block); bytes.Contains(b, []byte("203.0.113.7 ")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the failed write was not retried within 5 s")
+		}
+	}
+}
