@@ -412,7 +412,11 @@ func (e *env) status(ctx context.Context) int {
 		if len(st.RestartPending) > 0 {
 			cfg += " (" + pendingDetail(st.RestartPending) + ")"
 		}
-		t.row(r.Target.Name, "ok", st.Uptime, cfg, enf, bl, applied, strconv.Itoa(st.Enforcer.Bans), strconv.FormatUint(dropped, 10))
+		bans := strconv.Itoa(st.Enforcer.Bans)
+		if st.Enforcer.BansSetAside != "" {
+			bans += " (damaged state set aside: " + st.Enforcer.BansSetAside + ")"
+		}
+		t.row(r.Target.Name, "ok", st.Uptime, cfg, enf, bl, applied, bans, strconv.FormatUint(dropped, 10))
 	}
 	t.flush()
 	return worst(rs)

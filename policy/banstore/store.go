@@ -40,9 +40,10 @@ const FileName = "bans.state"
 const DefaultFlushDelay = 250 * time.Millisecond
 
 var (
-	writesOK     = metrics.NewCounter(`edgeguard_bans_persist_writes_total{result="ok"}`)
-	writesFailed = metrics.NewCounter(`edgeguard_bans_persist_writes_total{result="failed"}`)
-	restored     = metrics.NewCounter(`edgeguard_bans_restored_total`)
+	writesOK      = metrics.NewCounter(`edgeguard_bans_persist_writes_total{result="ok"}`)
+	writesFailed  = metrics.NewCounter(`edgeguard_bans_persist_writes_total{result="failed"}`)
+	setAsideTotal = metrics.NewCounter(`edgeguard_bans_restore_set_aside_total`)
+	restored      = metrics.NewCounter(`edgeguard_bans_restored_total`)
 )
 
 // Options configure Open.
@@ -87,6 +88,9 @@ type Store struct {
 	bans  map[netip.Prefix]time.Time
 	gen   uint64 // changes recorded so far
 	armed bool   // a background flush is scheduled
+	// setAside names the damaged state file Open moved away ("" if none),
+	// for /status: the bans it held are not in force.
+	setAside string
 	// retry is the wait before the next attempt after failed writes (0:
 	// the last one succeeded), retryCount how many failed in a row.
 	retry      time.Duration
@@ -131,6 +135,8 @@ func Open(opt Options) (*Store, Report, error) {
 	case errors.Is(err, errCorrupt):
 		rep.Damage = err
 		rep.SetAside = setAside(s.path, s.now())
+		s.setAside = rep.SetAside
+		setAsideTotal.Inc()
 		s.log.Error("ban state file damaged: set aside, starting from the bans the enforcer holds",
 			"file", s.path, "moved_to", rep.SetAside, "error", err)
 	case err != nil:
@@ -364,3 +370,7 @@ func (s *Store) Close() error {
 	err := s.Sync()
 	return errors.Join(err, s.Enforcer.Close())
 }
+
+// SetAside names the damaged state file Open moved out of the way, ""
+// when it found none.
+func (s *Store) SetAside() string { return s.setAside }

@@ -269,6 +269,9 @@ func TestDamagedFileIsSetAside(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(dir, rep.SetAside)); rep.SetAside == "" || err != nil {
 				t.Fatalf("damaged file not kept aside: %q %v", rep.SetAside, err)
 			}
+			if s.SetAside() != rep.SetAside {
+				t.Errorf("SetAside() = %q, want %q (for /status)", s.SetAside(), rep.SetAside)
+			}
 			if rep.Restored != 0 || s.Len() != 1 {
 				t.Errorf("report %+v, Len %d", rep, s.Len())
 			}
@@ -341,6 +344,32 @@ func TestFailedBackgroundWriteIsRetried(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the failed write was not retried within 5 s")
+		}
+	}
+}
+
+// TestSetAsideNamesDoNotCollide: two damaged files set aside within one
+// second keep both (names to the nanosecond).
+func TestSetAsideNamesDoNotCollide(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	var names []string
+	for i := range 2 {
+		if err := os.WriteFile(path, []byte("damaged\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n := setAside(path, t0.Add(time.Duration(i)*time.Millisecond))
+		if n == "" {
+			t.Fatalf("set aside %d failed", i)
+		}
+		names = append(names, n)
+	}
+	if names[0] == names[1] {
+		t.Fatalf("both set aside as %q", names[0])
+	}
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s: %v", n, err)
 		}
 	}
 }

@@ -223,6 +223,9 @@ func enforcerStatus(e *policy.Enforcement) api.EnforcerStatus {
 	if bans, err := e.Bans(); err == nil {
 		es.Bans = len(bans)
 	}
+	if e.BanStore != nil {
+		es.BansSetAside = e.BanStore.SetAside()
+	}
 	return es
 }
 

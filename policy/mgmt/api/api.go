@@ -110,9 +110,12 @@ type EnforcerStatus struct {
 	Why        string            `json:"fallback_reason,omitempty"`
 	Interfaces []InterfaceStatus `json:"interfaces,omitempty"`
 	// Counters are packets (XDP) or connections (user space) per verdict.
-	Counters   map[string]uint64 `json:"counters,omitempty"`
-	Bans       int               `json:"bans"`
-	StatsError string            `json:"stats_error,omitempty"`
+	Counters map[string]uint64 `json:"counters,omitempty"`
+	Bans     int               `json:"bans"`
+	// BansSetAside names a damaged ban state file set aside at start:
+	// the bans it held are not in force.
+	BansSetAside string `json:"bans_set_aside,omitempty"`
+	StatsError   string `json:"stats_error,omitempty"`
 }
 
 // InterfaceStatus is the XDP attachment on one interface.
