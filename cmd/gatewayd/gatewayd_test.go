@@ -117,9 +117,15 @@ func startGateway(t *testing.T, doc string) *gateway {
 // nsenter --net=/run/netns/X to start it inside a test's namespace.
 func startGatewayWith(t *testing.T, doc string, prefix ...string) *gateway {
 	t.Helper()
+	return startGatewayBin(t, gatewaydBin, doc, prefix...)
+}
+
+// startGatewayBin is startGatewayWith for the gatewayd binary at bin.
+func startGatewayBin(t *testing.T, bin, doc string, prefix ...string) *gateway {
+	t.Helper()
 	g := &gateway{t: t, cfgPath: filepath.Join(t.TempDir(), "gatewayd.yaml"), exited: make(chan error, 1)}
 	writeConfig(t, g.cfgPath, doc)
-	argv := append(append([]string{}, prefix...), gatewaydBin, "--config", g.cfgPath)
+	argv := append(append([]string{}, prefix...), bin, "--config", g.cfgPath)
 	g.cmd = exec.Command(argv[0], argv[1:]...)
 	stderr, err := g.cmd.StderrPipe()
 	if err != nil {

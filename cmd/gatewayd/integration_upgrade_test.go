@@ -295,3 +295,51 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		t.Errorf("pid %d still running", pid)
 	}
 }
+
+// TestUpgradeToHungSuccessorKeepsManagementReads: while an upgrade waits
+// for a successor that never gets ready, the management API still answers
+// health checks and status (a load balancer would otherwise see the node
+// down for up to two minutes) and refuses changes with 503, the successor
+// being about to own the state directory; SIGTERM ends it all.
+func TestUpgradeToHungSuccessorKeepsManagementReads(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "gatewayd")
+	exe, err := os.ReadFile(gatewaydBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	up := startUpstream(t, "api", nil)
+	g := startGatewayBin(t, bin, mgmtConfig(up.addr(), t.TempDir(), ""))
+	// The binary at gatewayd's path now hangs instead of serving.
+	hung := filepath.Join(dir, "hung")
+	if err := os.WriteFile(hung, []byte("#!/bin/sh\nexec sleep 20\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(hung, bin); err != nil {
+		t.Fatal(err)
+	}
+	g.signal(syscall.SIGUSR2)
+	g.waitLog("upgrade: starting the new gatewayd")
+	time.Sleep(300 * time.Millisecond) // the successor runs (and hangs)
+	for _, path := range []string{"/healthz", "/readyz", "/status"} {
+		if code, body := mgmtGet(t, g, path, "Bearer "+mgmtTestToken); code != 200 {
+			t.Errorf("GET %s during the upgrade: %d %s", path, code, body)
+		}
+	}
+	code, out := runCtl(t, "--target", g.mgmt, "--timeout", "3s", "ban", "198.51.100.77", "--for", "1m")
+	if code == 0 || !strings.Contains(out, "upgrade in progress") {
+		t.Errorf("a change during the upgrade: exit %d\n%s", code, out)
+	}
+	if resp := g.do(t, "GET", "/x"); resp.status != 200 {
+		t.Errorf("data plane during the upgrade: %d", resp.status)
+	}
+	g.signal(syscall.SIGTERM)
+	select {
+	case <-g.exited:
+	case <-time.After(15 * time.Second):
+		t.Fatal("gatewayd did not exit on SIGTERM during the upgrade")
+	}
+}

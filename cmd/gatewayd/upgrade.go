@@ -170,6 +170,12 @@ func runUpgrade(ctx context.Context, data []keyedListener, mg *mgmt.Server, mgOp
 		}
 	}
 
+	// Health checks, metrics and status go on being answered while the
+	// successor starts (load balancers would otherwise see the node down
+	// for as long as it takes, up to upgradeTimeout); changes wait for it.
+	interim := startInterim(mgOpt, log)
+	defer stopInterim(interim, log)
+
 	s, err := handover.Start(exe, os.Args[1:], sdnotify.SuccessorEnv(os.Environ()), pass)
 	if err != nil {
 		res.err = err
@@ -197,5 +203,53 @@ func (r upgradeResult) handOff(notify *sdnotify.Notifier, log *slog.Logger) {
 	}
 	if err := r.successor.Confirm(); err != nil {
 		log.Warn("upgrade: confirm to the new gatewayd", "error", err)
+	}
+}
+
+// startInterim serves the management API in handover mode (reads only) on
+// copies of the kept listeners, so that closing it leaves those for the
+// successor, or for the server restarted after a failed upgrade. It
+// returns nil when it cannot: the upgrade goes on without it.
+func startInterim(opt mgmt.Options, log *slog.Logger) *mgmt.Server {
+	dup := func(ln net.Listener) (net.Listener, error) {
+		if ln == nil {
+			return nil, nil
+		}
+		f, err := ln.(interface{ File() (*os.File, error) }).File()
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return net.FileListener(f)
+	}
+	var err error
+	opt.Handover = true
+	tcp, unix := opt.TCPListener, opt.UnixListener
+	if opt.TCPListener, err = dup(tcp); err == nil {
+		opt.UnixListener, err = dup(unix)
+	}
+	if err == nil {
+		var s *mgmt.Server
+		if s, err = mgmt.Start(opt); err == nil {
+			return s
+		}
+	}
+	for _, ln := range []net.Listener{opt.TCPListener, opt.UnixListener} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	log.Warn("upgrade: management calls wait for the new gatewayd (no interim server)", "error", err)
+	return nil
+}
+
+func stopInterim(s *mgmt.Server, log *slog.Logger) {
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		log.Warn("upgrade: interim management calls cut off", "error", err)
 	}
 }

@@ -35,6 +35,11 @@ func (s *Server) routes() http.Handler {
 		denied := metrics.GetOrCreateCounter(`edgeguard_mgmt_requests_total{route="` + name + `",result="denied"}`)
 		failed := metrics.GetOrCreateCounter(`edgeguard_mgmt_requests_total{route="` + name + `",result="error"}`)
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if s.opt.Handover && r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Retry-After", "2")
+				writeJSON(w, http.StatusServiceUnavailable, api.ErrorBody{Error: "upgrade in progress: the new gatewayd takes changes once it is ready; retry"})
+				return
+			}
 			p, status, msg := s.authenticator().authenticate(r, need)
 			if status != 0 {
 				denied.Inc()

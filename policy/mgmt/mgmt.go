@@ -50,6 +50,11 @@ type Options struct {
 	// management.address and management.unix_socket (handed over by the
 	// process this one replaces): Start serves on them instead of binding.
 	TCPListener, UnixListener net.Listener
+	// Handover serves while an upgrade waits for its successor: reads
+	// (health, readiness, metrics, status, lists) as usual, changes
+	// refused with 503 and Retry-After, as the successor is about to own
+	// the state directory.
+	Handover bool
 }
 
 // Server is the running management listener(s).
