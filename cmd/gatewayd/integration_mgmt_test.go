@@ -537,3 +537,22 @@ func TestBanOfAllowlistedSource(t *testing.T) {
 		t.Errorf("ban of another source: exit %d\n%s", code, out)
 	}
 }
+
+// TestOneGatewayPerStateDir: a second gatewayd on the same state_dir (other
+// ports) refuses to start, naming the first one's pid: both would have
+// acknowledged changes that the other then overwrote.
+func TestOneGatewayPerStateDir(t *testing.T) {
+	up := startUpstream(t, "api", nil)
+	state := t.TempDir()
+	first := startGateway(t, mgmtConfig(up.addr(), state, ""))
+	path := filepath.Join(t.TempDir(), "second.yaml")
+	writeConfig(t, path, mgmtConfig(up.addr(), state, ""))
+	out, err := exec.Command(gatewaydBin, "--config", path).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 ||
+		!strings.Contains(string(out), "is in use by another gatewayd (pid "+strconv.Itoa(first.cmd.Process.Pid)+")") {
+		t.Fatalf("second gatewayd on the same state_dir: %v\n%s", err, out)
+	}
+	if code, out := runCtl(t, "--target", first.mgmt, "blocklist", "add", "192.0.2.0/24"); code != 0 {
+		t.Errorf("the first gatewayd after the refused second: exit %d\n%s", code, out)
+	}
+}

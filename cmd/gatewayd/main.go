@@ -37,6 +37,7 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/tracing"
 	"github.com/edgeguard/edgeguard/internal/demoupstream"
 	"github.com/edgeguard/edgeguard/internal/handover"
+	"github.com/edgeguard/edgeguard/internal/statelock"
 	"github.com/edgeguard/edgeguard/internal/sdnotify"
 	"github.com/edgeguard/edgeguard/internal/tune"
 	"github.com/edgeguard/edgeguard/policy"
@@ -209,6 +210,17 @@ func run(configPath string, log *slog.Logger) (err error) {
 	}
 	for _, w := range first.Config.Warnings() {
 		log.Warn("config: " + w)
+	}
+	// One gatewayd per state directory, before anything of it (or of the
+	// pinned XDP objects) is touched; a successor takes its predecessor's
+	// lock.
+	if dir := first.Config.Management.StateDir; dir != "" {
+		lock, err := statelock.Acquire(dir, pred.File(stateLockKey))
+		if err != nil {
+			return err
+		}
+		defer lock.Close()
+		stateLock = lock
 	}
 	// With pinned XDP objects (a restart or an upgrade) the program on the
 	// interface is swapped in place and the maps are adopted: no packet

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/internal/handover"
+	"github.com/edgeguard/edgeguard/internal/statelock"
 	"github.com/edgeguard/edgeguard/internal/sdnotify"
 	"github.com/edgeguard/edgeguard/policy"
 	"github.com/edgeguard/edgeguard/policy/config"
@@ -19,6 +20,12 @@ import (
 // upgradeTimeout bounds a successor's start: restoring a blocklist of
 // millions of entries takes seconds (the unit's TimeoutStartSec is 120s).
 const upgradeTimeout = 2 * time.Minute
+
+// stateLockKey hands the state directory's lock (statelock) to the
+// successor; stateLock is this process's, nil without a state directory.
+const stateLockKey = "state lock"
+
+var stateLock *os.File
 
 // keyedListener is a data listener's socket (before any wrapping) and the
 // key a successor finds it under: its name and configured address.
@@ -120,6 +127,14 @@ func runUpgrade(ctx context.Context, data []keyedListener, mg *mgmt.Server, mgOp
 			return upgradeResult{err: fmt.Errorf("hand over listener %q: %w", d.key, err), mg: mg}
 		}
 		pass = append(pass, handover.Listener{Key: d.key, File: f})
+	}
+
+	if stateLock != nil {
+		d, err := statelock.Dup(stateLock)
+		if err != nil {
+			return upgradeResult{err: err, mg: mg}
+		}
+		pass = append(pass, handover.Listener{Key: stateLockKey, File: d})
 	}
 
 	// Keep the management sockets open across the server's shutdown.

@@ -257,6 +257,19 @@ func (p *Predecessor) Listener(key string) (net.Listener, error) {
 	return ln, nil
 }
 
+// File returns the file handed over under key (not a listener: the state
+// directory's lock), or nil; the caller owns it.
+func (p *Predecessor) File(key string) *os.File {
+	if p == nil {
+		return nil
+	}
+	f, ok := p.files[key]
+	if ok {
+		delete(p.files, key)
+	}
+	return f
+}
+
 // Ready tells the predecessor that this process serves on what it took and
 // closes the listeners it did not take (the predecessor closes its copies
 // as it drains, so those sockets go away). It then waits until the
