@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/edgeguard/edgeguard/internal/handover"
-	"github.com/edgeguard/edgeguard/internal/statelock"
 	"github.com/edgeguard/edgeguard/internal/sdnotify"
+	"github.com/edgeguard/edgeguard/internal/statelock"
 	"github.com/edgeguard/edgeguard/policy"
 	"github.com/edgeguard/edgeguard/policy/config"
 	"github.com/edgeguard/edgeguard/policy/mgmt"
