@@ -178,11 +178,22 @@ func runUpgrade(ctx context.Context, data []keyedListener, mg *mgmt.Server, mgOp
 		res.err = err
 		return res
 	}
-	// Bans decided until now are on disk for the successor to restore.
-	if enf.BanStore != nil {
-		if err := enf.BanStore.Sync(); err != nil {
+	// Bans decided until now are on disk for the successor to restore;
+	// from here on the file is the successor's (this process's later bans
+	// still apply, but would overwrite the successor's changes), unless
+	// the upgrade fails.
+	if bs := enf.BanStore; bs != nil {
+		if err := bs.Sync(); err != nil {
 			log.Warn("upgrade: write bans before the hand-over", "error", err)
 		}
+		bs.Freeze()
+		defer func() {
+			if res.successor == nil {
+				if err := bs.Thaw(); err != nil {
+					log.Warn("upgrade failed: write bans", "error", err)
+				}
+			}
+		}()
 	}
 
 	// Health checks, metrics and status go on being answered while the

@@ -26,13 +26,19 @@ const FileName = "gatewayd.lock"
 // lock file a predecessor handed over (already locked): it is returned as
 // it is. Another live process holding the lock is an error naming its pid.
 func Acquire(dir string, inherited *os.File) (*os.File, error) {
+	path := filepath.Join(dir, FileName)
 	if inherited != nil {
-		return inherited, nil
+		// The predecessor's lock, if it is this directory's (the new
+		// config may name another state_dir: then lock that one).
+		if sameFile(inherited, path) {
+			writePid(inherited)
+			return inherited, nil
+		}
+		inherited.Close()
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("lock state directory: %w", err)
 	}
-	path := filepath.Join(dir, FileName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock state directory: %w", err)
@@ -49,18 +55,35 @@ func Acquire(dir string, inherited *os.File) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("lock state directory %s: %w", dir, err)
 	}
-	// The holder's pid, for the message above (not for locking).
+	writePid(f)
+	return f, nil
+}
+
+// writePid records the holder's pid, for the message of a refused
+// Acquire (not for locking).
+func writePid(f *os.File) {
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
-	return f, nil
+}
+
+// sameFile reports whether f is the file at path.
+func sameFile(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }
 
 // Dup returns a second descriptor of the locked file, to hand to a
 // successor: it shares the lock, and closing it after the hand-over leaves
 // this process's own.
 func Dup(f *os.File) (*os.File, error) {
-	fd, err := unix.Dup(int(f.Fd()))
+	// Close-on-exec: only the hand-over passes it on, not any process
+	// the successor (or a wrapper script) starts.
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("hand over state lock: %w", err)
 	}

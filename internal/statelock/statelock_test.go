@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestOneHolderAtATime(t *testing.T) {
@@ -35,4 +37,52 @@ func TestOneHolderAtATime(t *testing.T) {
 		t.Fatalf("after both closed: %v", err)
 	}
 	again.Close()
+}
+
+// TestInheritedLockOfAnotherDirectory: a predecessor's lock on another
+// state_dir (the new config names a new one) is dropped and the new
+// directory locked.
+func TestInheritedLockOfAnotherDirectory(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	la, err := Acquire(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup, err := Dup(la)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := Acquire(b, dup)
+	if err != nil || lb == dup {
+		t.Fatalf("Acquire(b, lock of a) = %v, %v: want a new lock on b", lb, err)
+	}
+	defer lb.Close()
+	if _, err := Acquire(b, nil); err == nil {
+		t.Fatal("b not locked")
+	}
+	la.Close() // the dup was closed by Acquire: a is free now
+	if l, err := Acquire(a, nil); err != nil {
+		t.Fatalf("a still locked: %v", err)
+	} else {
+		l.Close()
+	}
+}
+
+// TestDupIsCloseOnExec: the descriptor handed to the successor is not
+// inherited by whatever the successor starts.
+func TestDupIsCloseOnExec(t *testing.T) {
+	l, err := Acquire(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	d, err := Dup(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	flags, err := unix.FcntlInt(d.Fd(), unix.F_GETFD, 0)
+	if err != nil || flags&unix.FD_CLOEXEC == 0 {
+		t.Fatalf("F_GETFD = %#x, %v: want FD_CLOEXEC", flags, err)
+	}
 }

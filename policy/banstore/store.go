@@ -91,6 +91,9 @@ type Store struct {
 	// setAside names the damaged state file Open moved away ("" if none),
 	// for /status: the bans it held are not in force.
 	setAside string
+	// frozen: a successor owns the file (an upgrade handed over): bans
+	// still change the enforcer and memory, but nothing is written.
+	frozen bool
 	// retry is the wait before the next attempt after failed writes (0:
 	// the last one succeeded), retryCount how many failed in a row.
 	retry      time.Duration
@@ -333,9 +336,9 @@ func (s *Store) flush() error {
 	now := s.now()
 	s.mu.Lock()
 	g := s.gen
-	if s.saved.Load() >= g {
+	if s.saved.Load() >= g || s.frozen {
 		s.mu.Unlock()
-		return nil // a writer that ran while we waited covered us
+		return nil // a writer that ran while we waited covered us, or the file is the successor's
 	}
 	list := make([]enforce.Ban, 0, len(s.bans))
 	for a, until := range s.bans {
@@ -374,3 +377,21 @@ func (s *Store) Close() error {
 // SetAside names the damaged state file Open moved out of the way, ""
 // when it found none.
 func (s *Store) SetAside() string { return s.setAside }
+
+// Freeze stops writing the state file: an upgrade's successor restores it
+// and owns it from then on, and this process, draining, must not write
+// its older view over the successor's changes. Thaw undoes it (the
+// upgrade failed) and writes what changed meanwhile.
+func (s *Store) Freeze() {
+	s.mu.Lock()
+	s.frozen = true
+	s.mu.Unlock()
+}
+
+// Thaw resumes writing after Freeze.
+func (s *Store) Thaw() error {
+	s.mu.Lock()
+	s.frozen = false
+	s.mu.Unlock()
+	return s.Sync()
+}

@@ -373,3 +373,31 @@ func TestSetAsideNamesDoNotCollide(t *testing.T) {
 		}
 	}
 }
+
+// TestFrozenStoreWritesNothing: after an upgrade hands the file to the
+// successor (Freeze), the draining process's bans change nothing on disk,
+// not even at Close; Thaw (a failed upgrade) writes what changed.
+func TestFrozenStoreWritesNothing(t *testing.T) {
+	dir, c := t.TempDir(), testclock.New(t0)
+	s, _, _ := open(t, dir, c)
+	file := func() string { b, _ := os.ReadFile(filepath.Join(dir, FileName)); return string(b) }
+	if err := s.Ban(host("203.0.113.1"), t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil || !strings.Contains(file(), "203.0.113.1 ") {
+		t.Fatalf("before Freeze: %v\n%s", err, file())
+	}
+	s.Freeze()
+	_ = s.Ban(host("203.0.113.2"), t0.Add(time.Hour))
+	if err := s.Sync(); err != nil || strings.Contains(file(), "203.0.113.2 ") {
+		t.Fatalf("frozen store wrote: %v\n%s", err, file())
+	}
+	if err := s.Thaw(); err != nil || !strings.Contains(file(), "203.0.113.2 ") {
+		t.Fatalf("after Thaw: %v\n%s", err, file())
+	}
+	s.Freeze()
+	_ = s.Ban(host("203.0.113.3"), t0.Add(time.Hour))
+	if err := s.Close(); err != nil || strings.Contains(file(), "203.0.113.3 ") {
+		t.Fatalf("frozen store wrote at Close: %v\n%s", err, file())
+	}
+}
