@@ -83,6 +83,11 @@ func appendTracestate(dst []byte, vals [][]byte) []byte {
 	start := len(dst)
 	var members [maxTracestateMembers][2]int // offsets in dst
 	n := 0
+	// Members past the limit are dropped, but their keys still count for
+	// duplicates (a list with one is invalid whole); past twice the limit
+	// the list is refused rather than compared without bound.
+	var dropped [maxTracestateMembers][]byte
+	nd := 0
 	for _, v := range vals {
 		for len(v) > 0 {
 			var m []byte
@@ -98,13 +103,24 @@ func appendTracestate(dst []byte, vals [][]byte) []byte {
 			if !validTracestateMember(m) {
 				return dst[:start]
 			}
+			k := memberKey(m)
 			for _, p := range members[:n] {
-				if bytes.Equal(memberKey(dst[p[0]:p[1]]), memberKey(m)) {
+				if bytes.Equal(memberKey(dst[p[0]:p[1]]), k) {
+					return dst[:start]
+				}
+			}
+			for _, d := range dropped[:nd] {
+				if bytes.Equal(d, k) {
 					return dst[:start]
 				}
 			}
 			if n == maxTracestateMembers {
-				continue // over the limit: the right-most are removed
+				if nd == len(dropped) {
+					return dst[:start]
+				}
+				dropped[nd] = k // over the limit: the right-most are removed
+				nd++
+				continue
 			}
 			if n > 0 {
 				dst = append(dst, ',')
