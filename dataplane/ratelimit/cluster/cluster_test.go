@@ -269,6 +269,10 @@ func TestRedisOutage(t *testing.T) {
 		lat = &inOutage
 		n := run(st.name+": waiting for fallback", st.down)
 		// (The transition counters are the process's: both gateways count.)
+		// The gauge follows the transition a moment after Up turns false.
+		for deadline := time.Now().Add(2 * time.Second); fallback.Get() != 1 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		if fallback.Get() != 1 || toFallback.Get() < downs+1 {
 			t.Fatalf("%s: fallback gauge %v, transitions %d, want 1 and at least %d", st.name, fallback.Get(), toFallback.Get(), downs+1)
 		}
