@@ -192,6 +192,9 @@ func TestIdleConnectionsShedFirst(t *testing.T) {
 		if !get(c) {
 			t.Fatalf("connection %d not served", i)
 		}
+		// The server marks a connection idle after the response is out:
+		// wait for it, so that the three go idle in order.
+		waitFor(t, fmt.Sprintf("%d idle connections", i+1), func() bool { return s.g.idle.Load() == int64(i+1) })
 		idle = append(idle, c)
 	}
 	fresh := s.dialFrom(t, "127.0.0.1")
@@ -445,3 +448,4 @@ type nopConn struct {
 
 func (c *nopConn) RemoteAddr() net.Addr { return c.remote }
 func (c *nopConn) Close() error         { return nil }
+
