@@ -448,4 +448,3 @@ type nopConn struct {
 
 func (c *nopConn) RemoteAddr() net.Addr { return c.remote }
 func (c *nopConn) Close() error         { return nil }
-
