@@ -241,6 +241,15 @@ func (h *Holder) reloadEvent(trigger, result string, version uint64, err error) 
 }
 
 // Close stops everything the running policy started.
+// FreezeState stops (true) or resumes (false) the writes of the running
+// policy's own state files (the anomaly detector's learnt state) while an
+// upgrade's successor owns the state directory.
+func (h *Holder) FreezeState(frozen bool) {
+	if p := h.cur.Load(); p != nil && p.anomaly != nil {
+		p.anomaly.det.SetFrozen(frozen)
+	}
+}
+
 func (h *Holder) Close() {
 	if p := h.cur.Load(); p != nil {
 		p.Close()

@@ -195,6 +195,14 @@ func runUpgrade(ctx context.Context, data []keyedListener, mg *mgmt.Server, mgOp
 			}
 		}()
 	}
+	if h := mgOpt.Policies; h != nil {
+		h.FreezeState(true) // the anomaly detector's learnt state likewise
+		defer func() {
+			if res.successor == nil {
+				h.FreezeState(false)
+			}
+		}()
+	}
 
 	// Health checks, metrics and status go on being answered while the
 	// successor starts (load balancers would otherwise see the node down

@@ -89,6 +89,7 @@ type Detector struct {
 	ring    *mpsc.Ring[record]
 	dropped atomic.Uint64
 	closed  atomic.Bool
+	frozen  atomic.Bool // the state file is another process's (SetFrozen)
 	now     func() time.Time
 	log     *slog.Logger
 	banner  Banner

@@ -218,12 +218,21 @@ func (d *Detector) saveState(now time.Time) error {
 // observed anything since it last wrote it. Call it only where Step may be
 // called: from the goroutine that drives a Manual Detector.
 func (d *Detector) SaveState() error {
-	if d.statePath == "" || !d.st.dirty {
-		return nil
+	if d.statePath == "" || !d.st.dirty || d.frozen.Load() {
+		return nil // frozen: still dirty, written once thawed
 	}
 	if err := d.saveState(d.now()); err != nil {
 		return err
 	}
 	d.st.dirty = false
 	return nil
+}
+
+// SetFrozen stops (true) or resumes (false) writing the state file: while
+// an upgrade's successor owns it, this process, draining, must not write
+// its older view over the successor's. Detection goes on either way.
+func (d *Detector) SetFrozen(frozen bool) {
+	if d != nil {
+		d.frozen.Store(frozen)
+	}
 }

@@ -189,3 +189,28 @@ func FuzzDecodeState(f *testing.F) {
 		}
 	})
 }
+
+// TestFrozenStateIsNotWritten: while an upgrade's successor owns the state
+// file, the draining process writes nothing; once thawed (the upgrade
+// failed), what it observed meanwhile is written.
+func TestFrozenStateIsNotWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "anomaly.state")
+	h := newHarness(t, nil)
+	h.d.statePath = path
+	h.d.SetFrozen(true)
+	h.route("items").Observe([]byte("GET"), 200, ip("192.0.2.1"), "", []byte("/items"))
+	h.d.Step()
+	if err := h.d.SaveState(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("frozen detector wrote its state: %v", err)
+	}
+	h.d.SetFrozen(false)
+	if err := h.d.SaveState(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("state not written once thawed: %v", err)
+	}
+}
