@@ -364,19 +364,9 @@ func stripTags(dst, v []byte) []byte {
 // takes) reaches an application's JSON.parse or json.loads with them
 // decoded, as does a value a page drops into a script.
 func hasEscape(v []byte) bool {
-	for i := bytes.IndexByte(v, '\\'); i >= 0 && i+3 < len(v); {
-		switch v[i+1] {
-		case 'u':
-			if _, n := braceEscape(v, i+2); n > 0 {
-				return true
-			}
-			if _, ok := hexRune(v, i+2, 4); ok {
-				return true
-			}
-		case 'x':
-			if unhex[v[i+2]] < 16 && unhex[v[i+3]] < 16 {
-				return true
-			}
+	for i := bytes.IndexByte(v, '\\'); i >= 0; {
+		if _, n := escapeAt(v, i); n > 0 {
+			return true
 		}
 		j := bytes.IndexByte(v[i+1:], '\\')
 		if j < 0 {
@@ -387,11 +377,42 @@ func hasEscape(v []byte) bool {
 	return false
 }
 
+// escapeAt reads the code point escape at v[i] ('\\'): \uXXXX (a
+// surrogate pair of two escapes to its code point; a lone surrogate to
+// U+FFFD, as JSON decoders do), \u{X...} (up to U+10FFFF) or \xXX (the code
+// point U+00XX). It returns the code point and the escape's length, or
+// n == 0.
+func escapeAt(v []byte, i int) (r rune, n int) {
+	if i+1 >= len(v) {
+		return 0, 0
+	}
+	switch v[i+1] {
+	case 'x':
+		if r, ok := hexRune(v, i+2, 2); ok {
+			return r, 4
+		}
+	case 'u':
+		if r, n := braceEscape(v, i+2); n > 0 {
+			return r, 2 + n
+		}
+		r, ok := hexRune(v, i+2, 4)
+		switch {
+		case !ok:
+			return 0, 0
+		case !isSurrogate(r):
+			return r, 6
+		}
+		if r2, ok := hexRune(v, i+8, 4); ok && r < 0xdc00 && v[i+6] == '\\' && v[i+7] == 'u' && r2 >= 0xdc00 && r2 < 0xe000 {
+			return 0x10000 + (r-0xd800)<<10 + (r2 - 0xdc00), 12
+		}
+		return utf8.RuneError, 6
+	}
+	return 0, 0
+}
+
 // escapeDecode appends v to dst with JavaScript and JSON escapes decoded:
-// \uXXXX (a surrogate pair to its code point; a lone surrogate to U+FFFD,
-// as JSON decoders do), \u{X...} (up to U+10FFFF), \xXX (the code point
-// U+00XX), and the one-letter escapes (\n, \t, \", \\, \/ ...). Anything
-// else is kept as it is.
+// the code point escapes of escapeAt and the one-letter escapes (\n, \t,
+// \", \\, \/ ...). Anything else is kept as it is.
 func escapeDecode(dst, v []byte) []byte {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
@@ -399,36 +420,12 @@ func escapeDecode(dst, v []byte) []byte {
 			dst = append(dst, c)
 			continue
 		}
+		if r, n := escapeAt(v, i); n > 0 {
+			dst = utf8.AppendRune(dst, r)
+			i += n - 1
+			continue
+		}
 		switch e := v[i+1]; e {
-		case 'u':
-			if r, n := braceEscape(v, i+2); n > 0 {
-				dst = utf8.AppendRune(dst, r)
-				i += 1 + n
-				continue
-			}
-			r, ok := hexRune(v, i+2, 4)
-			if !ok {
-				dst = append(dst, c)
-				continue
-			}
-			i += 5
-			if isSurrogate(r) {
-				if r2, ok := hexRune(v, i+3, 4); ok && r < 0xdc00 && i+2 < len(v) && v[i+1] == '\\' && v[i+2] == 'u' && r2 >= 0xdc00 && r2 < 0xe000 {
-					r = 0x10000 + (r-0xd800)<<10 + (r2 - 0xdc00)
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			dst = utf8.AppendRune(dst, r)
-		case 'x':
-			r, ok := hexRune(v, i+2, 2)
-			if !ok {
-				dst = append(dst, c)
-				continue
-			}
-			dst = utf8.AppendRune(dst, r)
-			i += 3
 		case 'n', 't', 'r', 'b', 'f', 'v', '"', '\'', '\\', '/':
 			dst = append(dst, simpleEscapes[e])
 			i++
