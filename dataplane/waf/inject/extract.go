@@ -865,8 +865,14 @@ func sfList(v []byte, sp *sfSpans) bool {
 			for i < len(v) && (v[i] >= 'a' && v[i] <= 'z' || isDigit(v[i]) || v[i] == '_' || v[i] == '-' || v[i] == '.' || v[i] == '*') {
 				i++
 			}
-			if i == k || i < len(v) && v[i] == '=' && func() bool { i++; return !item() }() {
+			if i == k {
 				return false
+			}
+			if i < len(v) && v[i] == '=' {
+				i++
+				if !item() {
+					return false
+				}
 			}
 		}
 		i = skipSpace(v, i)

@@ -288,30 +288,25 @@ func hostArg(v []byte, i int) bool {
 func quotedCommand(v []byte, i int) bool {
 	var buf [12]byte
 	n, quotes, hidden := 0, 0, false
+word:
 	for ; i < len(v); i++ {
-		c := v[i]
-		switch {
+		switch c := v[i]; {
 		case c == '\'' || c == '"':
 			quotes++
 			hidden = true
-			continue
 		case c == '\\':
 			hidden = true
-			continue
 		case c == '$' && i+1 < len(v) && v[i+1] == '@':
 			i++
 			hidden = true
-			continue
 		case !isAlnum(c):
+			break word
+		case n == len(buf):
+			return false
 		default:
-			if n == len(buf) {
-				return false
-			}
 			buf[n] = c
 			n++
-			continue
 		}
-		break
 	}
 	return hidden && quotes%2 == 0 && n > 1 && commandStrength(buf[:n]) != 0
 }
@@ -359,7 +354,8 @@ func codeSpan(v []byte, i int) bool {
 		return false
 	}
 	// Words outside the span: prose around it.
-	return identAt(v, skipSpace(v, 0)) > skipSpace(v, 0) && skipSpace(v, 0) != i || identAt(v, skipSpace(v, end+1)) > skipSpace(v, end+1)
+	first, after := skipSpace(v, 0), skipSpace(v, end+1)
+	return first != i && identAt(v, first) > first || identAt(v, after) > after
 }
 
 // commandAtStart reports whether v starts with a command and a shell
