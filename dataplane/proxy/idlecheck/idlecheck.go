@@ -61,10 +61,6 @@ func (c *Conn) Check() State {
 	return Closed // EOF (0 bytes, no error) or an error
 }
 
-// Stale reports whether the connection must not carry a request (Check is
-// not Idle).
-func (c *Conn) Stale() bool { return c.Check() != Idle }
-
 // peekFD looks at the next byte without taking it or waiting. (unix.Recvfrom
 // is not used: its address buffer escapes, an allocation per call.)
 func (c *Conn) peekFD(fd uintptr) {

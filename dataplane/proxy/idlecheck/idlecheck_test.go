@@ -29,7 +29,7 @@ func pair(t *testing.T) (*net.TCPConn, net.Conn) {
 // settle gives loopback time to deliver what the peer did.
 func settle() { time.Sleep(20 * time.Millisecond) }
 
-func TestStale(t *testing.T) {
+func TestCheck(t *testing.T) {
 	cases := []struct {
 		name string
 		peer func(net.Conn)
@@ -49,8 +49,8 @@ func TestStale(t *testing.T) {
 			}
 			tc.peer(peer)
 			settle()
-			if got := check.Stale(); got != tc.want {
-				t.Fatalf("Stale() = %v, want %v", got, tc.want)
+			if got := check.Check() != Idle; got != tc.want {
+				t.Fatalf("Check() != Idle: %v, want %v", got, tc.want)
 			}
 			if tc.name == "bytes waiting" {
 				// The peek takes nothing: the bytes are still there to read.
@@ -80,18 +80,18 @@ func TestExpiredReadDeadline(t *testing.T) {
 	}
 }
 
-func TestStaleAllocatesNothing(t *testing.T) {
+func TestCheckAllocatesNothing(t *testing.T) {
 	c, _ := pair(t)
 	check, err := New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := testing.AllocsPerRun(100, func() { check.Stale() }); n != 0 {
-		t.Fatalf("Stale allocates %.1f times per call", n)
+	if n := testing.AllocsPerRun(100, func() { check.Check() }); n != 0 {
+		t.Fatalf("Check allocates %.1f times per call", n)
 	}
 }
 
-func BenchmarkStale(b *testing.B) {
+func BenchmarkCheck(b *testing.B) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()
 	c, _ := net.Dial("tcp", ln.Addr().String())
@@ -101,6 +101,6 @@ func BenchmarkStale(b *testing.B) {
 	check, _ := New(c.(*net.TCPConn))
 	b.ReportAllocs()
 	for b.Loop() {
-		check.Stale()
+		check.Check()
 	}
 }
