@@ -371,9 +371,7 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	if seen&seenRequestID != 0 {
 		v = h.PeekAll(s.requestIDStr)
 	}
-	if len(v) == 1 && validRequestID(v[0]) {
-		r.RequestID = append(r.RequestID[:0], v[0]...)
-	} else {
+	if !takeRequestID(r, v) {
 		r.RequestID = appendRequestID(r.RequestID[:0])
 		if seen&seenRequestID != 0 {
 			del(h, s.requestID)
@@ -464,11 +462,19 @@ func (s *Stage) HandleResponse(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
 // before the stages run (a refusal of an "Expect: 100-continue" head), so
 // that its body and log carry the ID the client sent.
 func (s *Stage) AdoptRequestID(h *fasthttp.RequestHeader, r *pipeline.Request) {
-	if v := h.PeekAll(s.requestIDStr); len(v) == 1 && validRequestID(v[0]) {
-		r.RequestID = append(r.RequestID[:0], v[0]...)
-		return
+	if !takeRequestID(r, h.PeekAll(s.requestIDStr)) {
+		NewRequestID(r)
 	}
-	NewRequestID(r)
+}
+
+// takeRequestID makes the client's request ID r's when the fields v of its
+// header hold exactly one valid one, and reports whether it did.
+func takeRequestID(r *pipeline.Request, v [][]byte) bool {
+	if len(v) != 1 || !validRequestID(v[0]) {
+		return false
+	}
+	r.RequestID = append(r.RequestID[:0], v[0]...)
+	return true
 }
 
 // NewRequestID gives r a generated request ID when it has none, for
