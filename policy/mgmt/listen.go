@@ -32,10 +32,16 @@ func (s *Server) listenTCP(cfg config.Management, inherited net.Listener) (net.L
 	if cfg.TLSCertFile == "" {
 		return ln, nil
 	}
-	tc, err := policy.ManagementTLSConfig(cfg)
-	if err != nil {
-		ln.Close()
-		return nil, err
+	var tc *tls.Config
+	if h := s.opt.Policies; h != nil {
+		tc = h.Current().ManagementTLS() // compiled with the policy: no second read of the files
+	}
+	if tc == nil { // no policy holder: load the files here
+		var err error
+		if tc, err = policy.ManagementTLSConfig(cfg); err != nil {
+			ln.Close()
+			return nil, err
+		}
 	}
 	s.tls.set(s.auth.cur.Load().version, tc)
 	// Each handshake takes the certificate and client CAs of the running
