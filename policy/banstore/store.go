@@ -285,9 +285,15 @@ func (s *Store) record(addr netip.Prefix, until time.Time, live bool) {
 		delete(s.bans, addr)
 	}
 	s.gen++
+	s.arm(s.delay)
+}
+
+// arm schedules a background flush in d unless one is scheduled or the
+// store is closed; s.mu is held.
+func (s *Store) arm(d time.Duration) {
 	if !s.armed && !s.closed {
 		s.armed = true
-		time.AfterFunc(s.delay, s.backgroundFlush)
+		time.AfterFunc(d, s.backgroundFlush)
 	}
 }
 
@@ -312,10 +318,7 @@ func (s *Store) backgroundFlush() {
 	// 30 s, rather than wait for the next ban.
 	s.retry = min(max(2*s.retry, s.delay, time.Second), 30*time.Second)
 	s.retryCount++
-	if !s.armed && !s.closed {
-		s.armed = true
-		time.AfterFunc(s.retry, s.backgroundFlush)
-	}
+	s.arm(s.retry)
 }
 
 // Sync writes every change recorded so far, unless that is already done.
