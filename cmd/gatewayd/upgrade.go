@@ -148,15 +148,11 @@ func runUpgrade(ctx context.Context, data []keyedListener, mg *mgmt.Server, mgOp
 		if ul, ok := ln.(*net.UnixListener); ok {
 			ul.SetUnlinkOnClose(false) // the path stays for the successor
 		}
-		f, err := ln.(interface{ File() (*os.File, error) }).File()
+		f, dup, err := dupListener(ln)
 		if err != nil {
 			return nil, fmt.Errorf("hand over listener %q: %w", key, err)
 		}
 		pass = append(pass, handover.Listener{Key: key, File: f})
-		dup, err := net.FileListener(f)
-		if err != nil {
-			return nil, fmt.Errorf("keep listener %q: %w", key, err)
-		}
 		kept = append(kept, dup)
 		return dup, nil
 	}
@@ -249,12 +245,11 @@ func startInterim(opt mgmt.Options, log *slog.Logger) *mgmt.Server {
 		if ln == nil {
 			return nil, nil
 		}
-		f, err := ln.(interface{ File() (*os.File, error) }).File()
-		if err != nil {
-			return nil, err
+		f, d, err := dupListener(ln)
+		if err == nil {
+			f.Close()
 		}
-		defer f.Close()
-		return net.FileListener(f)
+		return d, err
 	}
 	var err error
 	opt.Handover = true
@@ -286,4 +281,20 @@ func stopInterim(s *mgmt.Server, log *slog.Logger) {
 	if err := s.Shutdown(ctx); err != nil {
 		log.Warn("upgrade: interim management calls cut off", "error", err)
 	}
+}
+
+// dupListener returns a copy of listener ln's socket as a file (what the
+// hand-over passes on) and a listener on that copy (what this process
+// serves on meanwhile): closing either leaves ln's socket open.
+func dupListener(ln net.Listener) (*os.File, net.Listener, error) {
+	f, err := ln.(interface{ File() (*os.File, error) }).File()
+	if err != nil {
+		return nil, nil, err
+	}
+	dup, err := net.FileListener(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, dup, nil
 }
