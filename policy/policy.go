@@ -258,6 +258,13 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		return fail(fmt.Errorf("compile routes: %w", err))
 	}
 	p.Routes = table
+	for _, s := range specs {
+		// The proxy answers an OPTIONS that Max-Forwards stops with the
+		// methods of its route's path, known once every route is.
+		if ps, ok := s.Value.Stages[len(s.Value.Stages)-1].(*proxy.Stage); ok {
+			ps.Allow = table.Allow(s.Name)
+		}
+	}
 	for i := range c.Routes {
 		p.RouteBodyLimits = p.RouteBodyLimits || c.Routes[i].Validate.MaxBodyBytes > 0
 	}

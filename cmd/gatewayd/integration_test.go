@@ -517,3 +517,38 @@ func TestAmbiguousTargetsRefused(t *testing.T) {
 		t.Errorf("plain GET: %d, public upstream saw %d", r.status, public.count())
 	}
 }
+
+// TestMaxForwardsStopsAtGateway: an OPTIONS with Max-Forwards 0 is
+// answered by the gateway with its route's methods, after the route's
+// stages; a larger count is forwarded less one.
+func TestMaxForwardsStopsAtGateway(t *testing.T) {
+	admin := startUpstream(t, "admin", nil)
+	public := startUpstream(t, "public", nil)
+	g := startGateway(t, baseConfig(`
+  - name: admin
+    targets: [`+admin.addr()+`]
+  - name: public
+    targets: [`+public.addr()+`]
+`, `
+  - name: admin
+    path: /admin
+    methods: [POST, OPTIONS]
+    upstream: admin
+  - name: public
+    path: /
+    upstream: public
+`))
+	r := g.do(t, "OPTIONS", "/admin", "Max-Forwards", "0")
+	if r.status != 200 || r.headers["Allow"] != "POST, OPTIONS" {
+		t.Errorf("OPTIONS /admin, Max-Forwards 0: %d, Allow %q, want 200 with POST, OPTIONS (body %q)", r.status, r.headers["Allow"], r.body)
+	}
+	if admin.count() != 0 {
+		t.Errorf("the upstream was reached %d times", admin.count())
+	}
+	if r := g.do(t, "OPTIONS", "/admin", "Max-Forwards", "4"); r.status != 200 || admin.count() != 1 {
+		t.Errorf("OPTIONS /admin, Max-Forwards 4: %d, upstream reached %d times, want 1", r.status, admin.count())
+	}
+	if r := g.do(t, "OPTIONS", "/admin", "Max-Forwards", "x"); r.status != 400 || !strings.Contains(r.body, "header_invalid") {
+		t.Errorf("OPTIONS /admin, Max-Forwards x: %d %q, want 400 header_invalid", r.status, r.body)
+	}
+}

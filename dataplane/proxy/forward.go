@@ -31,6 +31,9 @@ type Stage struct {
 	// "/users" and "/api" into "/", but leaves "/apix" alone). A trailing
 	// '/' in StripPrefix is ignored.
 	StripPrefix string
+	// Allow is the route's Allow header value, the answer to an OPTIONS
+	// request that Max-Forwards stops at the gateway.
+	Allow string
 }
 
 var _ pipeline.Stage = (*Stage)(nil)
@@ -40,6 +43,9 @@ func (s *Stage) Name() string { return "proxy" }
 
 // Handle forwards the request; see Pool.Forward.
 func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	if v, done := s.hopLimit(ctx, r); done {
+		return v
+	}
 	return s.Pool.forward(ctx, r, stripPrefix(r.Path, s.StripPrefix))
 }
 

@@ -219,6 +219,17 @@ func (t *Table[T]) AllowedMethods(host, method, path []byte) string {
 	return t.routes[i].allow
 }
 
+// Allow returns the Allow header value of the route named name: the
+// methods of every route with its host and path ("" for no such route).
+func (t *Table[T]) Allow(name string) string {
+	for i := range t.routes {
+		if t.routes[i].name == name {
+			return t.routes[i].allow
+		}
+	}
+	return ""
+}
+
 func routeLabel(name string, i int) string {
 	if name == "" {
 		return fmt.Sprintf("routes[%d]", i)
