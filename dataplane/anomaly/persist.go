@@ -9,7 +9,10 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/edgeguard/edgeguard/internal/atomicfile"
 )
@@ -49,9 +52,12 @@ type savedRoute struct {
 	Admins   []netip.Addr       `json:"admin_sources,omitempty"`    // oldest first
 }
 
+// setAsideTotal counts damaged state files moved out of the way at start.
+var setAsideTotal = metrics.NewCounter("edgeguard_anomaly_restore_set_aside_total")
+
 // loadState reads the state file at path into d's routes. A missing file
 // is a first start; any other problem is returned, naming it, and d starts
-// fresh.
+// fresh; a damaged file is set aside (anomaly.state.corrupt-<time>).
 func (d *Detector) loadState(path string) (int, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -60,9 +66,15 @@ func (d *Detector) loadState(path string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("anomaly state: %w", err)
 	}
-	defer f.Close()
 	routes, err := decodeState(f)
+	f.Close()
 	if err != nil {
+		// Moved away, not overwritten by the next save: the operator
+		// may want what it held.
+		setAsideTotal.Inc()
+		if aside, serr := atomicfile.SetAside(path, time.Now()); serr == nil {
+			return 0, fmt.Errorf("anomaly state %s: %w (set aside as %s)", path, err, filepath.Base(aside))
+		}
 		return 0, fmt.Errorf("anomaly state %s: %w", path, err)
 	}
 	d.mu.Lock()

@@ -106,7 +106,8 @@ func TestStateSavedOnlyWhenObserved(t *testing.T) {
 }
 
 // TestBadStateFile: a file that is not a whole, valid state is refused
-// with an error naming the problem, and the detector starts fresh.
+// with an error naming the problem and set aside, and the detector starts
+// fresh.
 func TestBadStateFile(t *testing.T) {
 	const born = `"born":"2026-01-02T03:04:05Z"`
 	for _, tc := range []struct{ name, file, want string }{
@@ -137,6 +138,18 @@ func TestBadStateFile(t *testing.T) {
 			}
 			if len(d.routes) != 0 {
 				t.Errorf("a refused file left %d routes", len(d.routes))
+			}
+			// Set aside whole for the operator, not left for the next
+			// save to overwrite.
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Errorf("the damaged file is still in place: %v", err)
+			}
+			aside, _ := filepath.Glob(path + ".corrupt-*")
+			if len(aside) != 1 || !strings.Contains(err.Error(), filepath.Base(aside[0])) {
+				t.Fatalf("set aside as %v; error %v should name it", aside, err)
+			}
+			if kept, _ := os.ReadFile(aside[0]); string(kept) != tc.file {
+				t.Errorf("set-aside file holds %q, want %q", kept, tc.file)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Write replaces path with what fill writes. An error before the rename
@@ -58,4 +59,19 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("fsync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// CorruptInfix is in the name of every state file SetAside moved away.
+const CorruptInfix = ".corrupt-"
+
+// SetAside renames the damaged state file at path out of the way, keeping
+// it for the operator, and returns its new path: path, CorruptInfix and
+// now to the nanosecond (two in one second must not collide).
+func SetAside(path string, now time.Time) (string, error) {
+	aside := path + CorruptInfix + now.UTC().Format("20060102T150405.000000000Z")
+	if err := os.Rename(path, aside); err != nil {
+		return "", fmt.Errorf("set aside %s: %w", path, err)
+	}
+	_ = SyncDir(filepath.Dir(path)) // the rename is best kept, but a lost one only repeats the move
+	return aside, nil
 }

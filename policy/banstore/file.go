@@ -173,8 +173,8 @@ func parseSource(s string) (netip.Prefix, error) {
 // setAside renames a damaged file out of the way, keeping it for the
 // operator, and returns its new name ("" if even that failed).
 func setAside(path string, now time.Time) string {
-	aside := path + ".corrupt-" + now.UTC().Format("20060102T150405.000000000Z") // two in one second must not collide
-	if err := os.Rename(path, aside); err != nil {
+	aside, err := atomicfile.SetAside(path, now)
+	if err != nil {
 		return ""
 	}
 	return filepath.Base(aside)

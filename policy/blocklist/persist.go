@@ -31,7 +31,7 @@ const (
 	snapshotName   = "blocklist.snapshot"
 	deltaPrefix    = "blocklist.delta."
 	tmpPrefix      = ".tmp-"
-	corruptInfix   = ".corrupt-"
+	corruptInfix   = atomicfile.CorruptInfix
 	snapshotHeader = "# edgeguard blocklist snapshot"
 	deltaHeader    = "# edgeguard blocklist delta"
 	footerPrefix   = "# end: entries="
@@ -199,12 +199,11 @@ func cmpUint(a, b uint64) int {
 // setAside renames a damaged file out of the way, keeping it for the
 // operator, and returns its new name.
 func (p *persister) setAside(name string, now time.Time) string {
-	aside := name + corruptInfix + now.UTC().Format("20060102T150405.000000000Z")
-	if err := os.Rename(filepath.Join(p.dir, name), filepath.Join(p.dir, aside)); err != nil {
+	aside, err := atomicfile.SetAside(filepath.Join(p.dir, name), now)
+	if err != nil {
 		return name + " (could not be renamed: " + err.Error() + ")"
 	}
-	_ = atomicfile.SyncDir(p.dir)
-	return aside
+	return filepath.Base(aside)
 }
 
 // RestoreReport says what Open found in the state directory.
