@@ -60,16 +60,24 @@ func RegisterMetrics(set *metrics.Set, e Enforcer) {
 				last, readAt = st, now
 			}
 		}
-		for r := Reason(0); r < NumReasons; r++ {
-			metrics.WriteCounterUint64(w, names[r][0], last.Verdicts[r].Packets)
-			if names[r][1] != "" {
-				metrics.WriteCounterUint64(w, names[r][1], last.Verdicts[r].Bytes)
+		// One family's series follow its metadata once: a second
+		// "# TYPE" line for a family is an error to strict parsers.
+		for col := range 2 {
+			for r := Reason(0); r < NumReasons; r++ {
+				if names[r][col] == "" {
+					continue
+				}
+				v := last.Verdicts[r].Packets
+				if col == 1 {
+					v = last.Verdicts[r].Bytes
+				}
+				writeSeries(w, names[r][col], r == 0, v)
 			}
 		}
 		metrics.WriteGaugeUint64(w, modeName, 1)
 		metrics.WriteGaugeUint64(w, "edgeguard_enforcer_fallback_active", fallback)
-		metrics.WriteCounterUint64(w, `edgeguard_enforcer_map_writes_total{path="batch"}`, last.BatchWrites)
-		metrics.WriteCounterUint64(w, `edgeguard_enforcer_map_writes_total{path="element"}`, last.ElementWrites)
+		writeSeries(w, `edgeguard_enforcer_map_writes_total{path="batch"}`, true, last.BatchWrites)
+		writeSeries(w, `edgeguard_enforcer_map_writes_total{path="element"}`, false, last.ElementWrites)
 		if fallback == 0 {
 			metrics.WriteCounterUint64(w, "edgeguard_xdp_burst_kernel_bans_total", last.BurstBans)
 			metrics.WriteCounterUint64(w, "edgeguard_xdp_burst_ban_failures_total", last.BurstBanFailures)
@@ -77,4 +85,14 @@ func RegisterMetrics(set *metrics.Set, e Enforcer) {
 		}
 		metrics.WriteCounterUint64(w, "edgeguard_enforcer_stats_errors_total", errs)
 	})
+}
+
+// writeSeries writes one counter series, with its family's metadata when
+// it is the family's first.
+func writeSeries(w io.Writer, name string, first bool, v uint64) {
+	if first {
+		metrics.WriteCounterUint64(w, name, v)
+		return
+	}
+	fmt.Fprintf(w, "%s %d\n", name, v)
 }

@@ -249,7 +249,52 @@ func (g *gateway) metrics(t *testing.T) string {
 	if err != nil || status != 200 {
 		t.Fatalf("GET /metrics: %d %v", status, err)
 	}
+	checkExposition(t, string(body))
 	return string(body)
+}
+
+// checkExposition holds every scrape to the Prometheus text format's
+// rules that strict parsers (promtool) enforce: one HELP and one TYPE line
+// per family, and a family's samples in one group after them.
+func checkExposition(t *testing.T, m string) {
+	t.Helper()
+	seen := map[string]bool{}  // "HELP x", "TYPE x"
+	closed := map[string]bool{} // families whose group has ended
+	current := ""
+	for _, line := range strings.Split(m, "\n") {
+		if line == "" {
+			continue
+		}
+		if kind, rest, ok := strings.Cut(line, " "); ok && kind == "#" {
+			what, rest, _ := strings.Cut(rest, " ")
+			family, _, _ := strings.Cut(rest, " ")
+			if seen[what+" "+family] {
+				t.Errorf("/metrics: a second %q line for %s", what, family)
+			}
+			seen[what+" "+family] = true
+			if family != current {
+				closed[current] = current != ""
+				current = family
+			}
+			continue
+		}
+		name := line[:strings.IndexAny(line, "{ ")]
+		family := name
+		if !seen["TYPE "+family] {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if f, ok := strings.CutSuffix(name, suffix); ok && seen["TYPE "+f] {
+					family = f
+				}
+			}
+		}
+		if family != current {
+			if closed[family] || seen["TYPE "+family] {
+				t.Errorf("/metrics: %s appears outside its family's group", line)
+			}
+			closed[current] = current != ""
+			current = family
+		}
+	}
 }
 
 // waitFor polls cond until it holds or 5s pass.
