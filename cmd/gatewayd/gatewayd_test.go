@@ -258,7 +258,7 @@ func (g *gateway) metrics(t *testing.T) string {
 // per family, and a family's samples in one group after them.
 func checkExposition(t *testing.T, m string) {
 	t.Helper()
-	seen := map[string]bool{}  // "HELP x", "TYPE x"
+	seen := map[string]bool{}   // "HELP x", "TYPE x"
 	closed := map[string]bool{} // families whose group has ended
 	current := ""
 	for _, line := range strings.Split(m, "\n") {
