@@ -219,15 +219,23 @@ func Open(opt Options) (*Store, error) {
 		return nil, fmt.Errorf("restore blocklist version %d (%d entries) into the enforcer: %w", st.version, len(st.entries), err)
 	}
 	s.recordApply(st.version, applyStart, nil)
+	// The feed's last change, not this restart: the staleness alert keeps
+	// counting across restarts, and skips a gateway without a list (0).
+	gaugeApplyAt.Store(0)
 	if st.version > 0 {
-		// The feed's last change, not this restart: the staleness alert
-		// keeps counting across restarts.
 		gaugeApplyAt.Store(st.updatedAt.Unix())
 	}
 	s.inSync = true
 	gaugeInSync.Store(1)
 	s.restore.Duration = Duration(opt.Now().Sub(start))
 	s.publish(st)
+	if s.persist != nil {
+		// The deltas replayed count towards the next compaction, or every
+		// restart would start the count again and the files, and the time
+		// to restore them, grow without bound.
+		s.sinceSnp.deltas = s.restore.Deltas
+		s.maybeCompact(st)
+	}
 	if opt.Dir != "" {
 		opt.Log.Info("blocklist restored", "version", st.version, "entries", len(st.entries),
 			"deltas", s.restore.Deltas, "dir", opt.Dir, "duration", time.Duration(s.restore.Duration))

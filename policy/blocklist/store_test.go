@@ -550,6 +550,45 @@ func TestCompaction(t *testing.T) {
 	}
 }
 
+// TestCompactionAcrossRestarts: the deltas a start replays count towards
+// the next compaction, so restarts between pushes do not pile them up.
+func TestCompactionAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, newFlaky())
+	mustReplace(t, s, 1, "10.0.0.0/8")
+	n := 0
+	for round := range 3 {
+		for range compactDeltas/2 + 1 {
+			mustDelta(t, s, pfx(fmt.Sprintf("192.%d.%d.0/24", n/256, n%256)), nil)
+			n++
+		}
+		s.Close()
+		s = openStore(t, dir, newFlaky())
+		s.Close() // waits for a compaction the start began
+		deltas, _ := (&persister{dir: dir}).deltaFiles()
+		if len(deltas) >= compactDeltas {
+			t.Fatalf("round %d: %d delta files after %d deltas, compaction due at %d", round, len(deltas), n, compactDeltas)
+		}
+		if s.Version() != uint64(n+1) {
+			t.Fatalf("round %d: version %d, want %d", round, s.Version(), n+1)
+		}
+	}
+}
+
+// TestApplyTimestampWithoutList: a gateway without a list exports 0 as the
+// last apply time (the staleness alert skips it), not its start.
+func TestApplyTimestampWithoutList(t *testing.T) {
+	s := openStore(t, t.TempDir(), newFlaky())
+	defer s.Close()
+	if got := gaugeApplyAt.Load(); got != 0 {
+		t.Errorf("last apply timestamp %d without a list, want 0", got)
+	}
+	mustReplace(t, s, 1, "10.0.0.0/8")
+	if gaugeApplyAt.Load() == 0 {
+		t.Error("last apply timestamp still 0 after a push")
+	}
+}
+
 func TestConcurrentReadsAndWrites(t *testing.T) {
 	s := openStore(t, t.TempDir(), newFlaky())
 	mustReplace(t, s, 1, "10.0.0.0/8")
