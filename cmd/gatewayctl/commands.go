@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -136,13 +137,17 @@ func (e *env) blocklist(args []string) (command, error) {
 		if len(args) != 1 {
 			return nil, errors.New("blocklist test takes one IP address")
 		}
-		if _, err := netip.ParseAddr(args[0]); err != nil {
-			return nil, fmt.Errorf("blocklist test: %q is not an IP address", args[0])
+		if a, err := netip.ParseAddr(args[0]); err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("blocklist test: %q is not an IP address (without a zone)", args[0])
 		}
 		return func(ctx context.Context) int { return e.test(ctx, args[0]) }, nil
 	case "export":
 		if len(args) > 1 {
 			return nil, errors.New("blocklist export takes at most one FILE")
+		}
+		if e.opt.json {
+			// The export is the snapshot format push takes back, whole.
+			return nil, errors.New("blocklist export writes the text snapshot format; --json does not apply (blocklist info --json has the version and counts)")
 		}
 		out := ""
 		if len(args) == 1 {
@@ -513,6 +518,8 @@ func (e *env) push(path string) (command, error) {
 		return nil, fmt.Errorf("blocklist push: --format must be text or json, got %q", e.opt.format)
 	}
 	version := e.opt.listVersion
+	var fileVersion uint64
+	var hasFileVersion bool
 	if !e.opt.noCheck {
 		l, err := blocklist.Parse(bytes.NewReader(body), format, blocklist.Limits{})
 		if err != nil {
@@ -522,18 +529,63 @@ func (e *env) push(path string) (command, error) {
 			}
 			return nil, fmt.Errorf("blocklist push: %s: %w", path, err)
 		}
-		if l.HasVersion && version != 0 && l.Version != version {
-			return nil, fmt.Errorf("blocklist push: --version %d disagrees with the file's version %d", version, l.Version)
+		fileVersion, hasFileVersion = l.Version, l.HasVersion
+	} else if format == blocklist.FormatJSON {
+		// Unchecked, the file's version still decides: sent with another
+		// one, the push would be refused, or be stale.
+		if fileVersion, hasFileVersion, err = jsonListVersion(body); err != nil {
+			return nil, fmt.Errorf("blocklist push: %s: %w", path, err)
 		}
-		if l.HasVersion {
-			version = l.Version
+	}
+	if hasFileVersion {
+		if fileVersion == 0 {
+			return nil, fmt.Errorf("blocklist push: %s: version 0 is not a version (versions start at 1), nothing sent", path)
 		}
+		if version != 0 && fileVersion != version {
+			return nil, fmt.Errorf("blocklist push: --version %d disagrees with the file's version %d", version, fileVersion)
+		}
+		version = fileVersion
 	}
 	if version == 0 {
 		version = uint64(time.Now().UnixMilli())
 	}
 	return func(ctx context.Context) int { return e.pushAll(ctx, body, format, version) }, nil
 }
+
+// jsonListVersion reads the top-level "version" of a JSON blocklist
+// without parsing its entries.
+func jsonListVersion(body []byte) (v uint64, ok bool, err error) {
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(body, utf8BOM)))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0, false, nil // a bare array has no version; the daemon judges the rest
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return 0, false, fmt.Errorf("not a JSON blocklist: %w", err)
+		}
+		if t != "version" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return 0, false, fmt.Errorf("not a JSON blocklist: %w", err)
+			}
+			continue
+		}
+		var n json.Number
+		if err := dec.Decode(&n); err != nil {
+			return 0, false, fmt.Errorf("\"version\" is not a number: %w", err)
+		}
+		v, err := strconv.ParseUint(n.String(), 10, 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("\"version\" %s is not a whole number from 1", n)
+		}
+		return v, true, nil
+	}
+	return 0, false, nil
+}
+
+var utf8BOM = []byte("\ufeff")
 
 func startsJSON(b []byte) bool {
 	b = bytes.TrimLeft(b, " \t\r\n")

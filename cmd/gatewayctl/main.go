@@ -247,6 +247,9 @@ func parseArgs(args []string) (*options, []string, error) {
 		if f.Name == "timeout" && o.timeout <= 0 && bad == nil {
 			bad = fmt.Errorf("--timeout must be positive, got %s", o.timeout)
 		}
+		if f.Name == "version" && o.listVersion == 0 && bad == nil {
+			bad = errors.New("--version must be at least 1 (leave it out to use the file's version, or the time in milliseconds)")
+		}
 		if f.Name == "parallel" && o.parallel <= 0 && bad == nil {
 			bad = fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
 		}

@@ -148,6 +148,8 @@ func TestExitCodes(t *testing.T) {
 	list := writeFile(t, dir, "list.txt", "# feed\n10.0.0.0/8\n192.0.2.0/24 ; x\n")
 	bad := writeFile(t, dir, "bad.txt", "10.0.0.0/8\nnope\n")
 	jsonList := writeFile(t, dir, "list.json", `{"version": 50, "entries": ["198.51.100.0/24"]}`)
+	jsonLater := writeFile(t, dir, "later.json", `{"entries": ["198.51.100.0/24"], "version": 100}`)
+	jsonZero := writeFile(t, dir, "zero.json", `{"version": 0, "entries": ["198.51.100.0/24"]}`)
 	dead, _ := net.Listen("tcp", "127.0.0.1:0")
 	deadAddr := dead.Addr().String()
 	dead.Close()
@@ -189,6 +191,14 @@ func TestExitCodes(t *testing.T) {
 		{"negative timeout", []string{"--target", addr, "--timeout", "-1s", "status"}, exitUsage, ""},
 		{"target of commas", []string{"--target", " , ", "blocklist", "add", "203.0.113.1"}, exitUsage, ""},
 		{"missing argument", []string{"--target", addr, "ban"}, exitUsage, ""},
+		// Unchecked, a JSON file's version is still the one sent.
+		{"unchecked json keeps its version", []string{"--target", addr, "blocklist", "push", jsonLater, "--no-check"}, exitOK, "v100"},
+		{"version 0", []string{"--target", addr, "blocklist", "push", list, "--version", "0"}, exitUsage, ""},
+		{"json version 0", []string{"--target", addr, "blocklist", "push", jsonZero}, exitUsage, ""},
+		{"json version 0 unchecked", []string{"--target", addr, "blocklist", "push", jsonZero, "--no-check"}, exitUsage, ""},
+		{"nothing moved by them", []string{"--target", addr, "blocklist", "info"}, exitOK, "100"},
+		{"test with a zone", []string{"--target", addr, "blocklist", "test", "fe80::1%eth0"}, exitUsage, ""},
+		{"export as JSON", []string{"--target", addr, "--json", "blocklist", "export"}, exitUsage, ""},
 		{"help", []string{"help"}, exitOK, "Exit codes"},
 		{"help flag", []string{"-h"}, exitOK, "Exit codes"},
 		{"no command", nil, exitUsage, ""},

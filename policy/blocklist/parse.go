@@ -318,7 +318,13 @@ type jsonReader struct {
 }
 
 func newJSONReader(r io.Reader) *jsonReader {
-	return &jsonReader{r: bufio.NewReaderSize(r, 64<<10), line: 1}
+	br := bufio.NewReaderSize(r, 64<<10)
+	// A byte order mark, as Windows editors write, is accepted as in text
+	// lists.
+	if b, err := br.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
+		_, _ = br.Discard(3)
+	}
+	return &jsonReader{r: br, line: 1}
 }
 
 // errSyntax marks a malformed JSON document.

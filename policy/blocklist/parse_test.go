@@ -152,6 +152,8 @@ func TestParseJSON(t *testing.T) {
 		{"keys in any order", `{"entries": [], "version": 18446744073709551615}`, []string{}, 18446744073709551615, true, "", 0},
 		{"escapes", `["\u0031\u0030.0.0.0\/8"]`, []string{"10.0.0.0/8"}, 0, false, "", 0},
 		{"empty object", `{}`, []string{}, 0, false, "", 0},
+		{"byte order mark", "\xef\xbb\xbf{\"version\": 7, \"entries\": [\"10.0.0.0/8\"]}", []string{"10.0.0.0/8"}, 7, true, "", 0},
+		{"byte order mark inside", "[\xef\xbb\xbf\"10.0.0.0/8\"]", nil, 0, false, "must be a string", 0},
 		{"bad entry by line and index", "[\"10.0.0.0/8\",\n\"nope\"]", nil, 0, false, "entries[1]: not an IP", 2},
 		{"number in array", `[1]`, nil, 0, false, "entries[0]: must be a string", 0},
 		{"unknown key", `{"entry": []}`, nil, 0, false, `unknown key "entry"`, 0},
