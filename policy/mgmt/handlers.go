@@ -40,6 +40,16 @@ func (s *Server) routes() http.Handler {
 				writeJSON(w, http.StatusServiceUnavailable, api.ErrorBody{Error: "upgrade in progress: the new gatewayd takes changes once it is ready; retry"})
 				return
 			}
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && fromBrowser(r) {
+				// A page an operator's browser opens could otherwise
+				// send changes with the client certificate the browser
+				// holds (no CORS preflight guards a form POST).
+				denied.Inc()
+				msg := "changes from a web page are refused (Origin or Sec-Fetch-Site set): use gatewayctl or an API client"
+				writeJSON(w, http.StatusForbidden, api.ErrorBody{Error: msg})
+				s.callEvent(r, name, "", http.StatusForbidden, "denied", msg)
+				return
+			}
 			p, status, msg := s.authenticator().authenticate(r, need)
 			if status != 0 {
 				denied.Inc()
@@ -89,6 +99,17 @@ func (s *Server) routes() http.Handler {
 	add("POST "+api.PathReload, "reload", accessAdmin, s.reload)
 	add("GET /debug/pprof/{profile...}", "pprof", accessAdmin, s.pprof)
 	return mux
+}
+
+// fromBrowser reports whether r carries the headers browsers add to
+// requests a page makes (Origin, Sec-Fetch-Site other than a typed
+// address); command-line clients send neither.
+func fromBrowser(r *http.Request) bool {
+	if _, ok := r.Header["Origin"]; ok {
+		return true
+	}
+	site := r.Header.Get("Sec-Fetch-Site")
+	return site != "" && site != "none"
 }
 
 // events returns the security event stream (nil: none).

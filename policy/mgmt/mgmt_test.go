@@ -708,3 +708,56 @@ func TestMetricsForPrometheus(t *testing.T) {
 		t.Error("apply duration still in vmrange buckets")
 	}
 }
+
+// TestBrowserChangesRefused: a change that carries a browser's Origin or
+// Sec-Fetch-Site (a page driving an operator's browser, which may hold a
+// management client certificate) is refused before anything is read;
+// reads and command-line changes are not affected.
+func TestBrowserChangesRefused(t *testing.T) {
+	f := startFixture(t, "")
+	base := "http://" + f.srv.Addr()
+	for _, tc := range []struct {
+		name, method, path, header, value string
+		want                              int
+	}{
+		{"ban from a page", "POST", api.PathBans, "Origin", "https://evil.example", 403},
+		{"ban with a null origin", "POST", api.PathBans, "Origin", "null", 403},
+		{"reload cross-site", "POST", api.PathReload, "Sec-Fetch-Site", "cross-site", 403},
+		{"push same-site", "PUT", api.PathBlocklist + "?version=5", "Sec-Fetch-Site", "same-site", 403},
+		{"typed address", "POST", api.PathBans, "Sec-Fetch-Site", "none", 200},
+		{"read from a page", "GET", api.PathBans, "Origin", "https://evil.example", 200},
+		{"command line", "POST", api.PathBans, "", "", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := ""
+			switch tc.method {
+			case "POST":
+				body = `{"ip":"203.0.113.9","for":"1m"}`
+			case "PUT":
+				body = "10.0.0.0/8\n"
+			}
+			req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			if strings.HasPrefix(body, "{") {
+				req.Header.Set("Content-Type", "application/json")
+			} else if body != "" {
+				req.Header.Set("Content-Type", "text/plain")
+			}
+			if tc.header != "" {
+				req.Header.Set(tc.header, tc.value)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%s %s with %s: %d %s, want %d", tc.method, tc.path, tc.header, resp.StatusCode, b, tc.want)
+			}
+		})
+	}
+	if f.store.Version() != 0 {
+		t.Errorf("a refused push changed the list: version %d", f.store.Version())
+	}
+}
