@@ -317,6 +317,7 @@ const (
 	detailCookieRepeat      = "credential_cookie_repeated"
 	detailCookieRespelt     = "credential_cookie_respelt"
 	detailCookieHidden      = "credential_cookie_after_comma"
+	detailCookieNameless    = "cookie_without_name"
 	detailFramingRespelt    = "framing_header_respelt"
 	detailTrailer           = "trailer_fields"
 )
@@ -395,9 +396,14 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.R
 			names = append(names, k...)
 			n = append(n, len(names))
 		}
-		if pass == 0 && len(s.cookies) > 0 {
-			if d := s.checkCookies(h); d != "" {
-				return pipeline.ReasonCredentialAmbiguous, d, 0
+		if pass == 0 {
+			if namelessCookie(h) {
+				return pipeline.ReasonHeaderInvalid, detailCookieNameless, 0
+			}
+			if len(s.cookies) > 0 {
+				if d := s.checkCookies(h); d != "" {
+					return pipeline.ReasonCredentialAmbiguous, d, 0
+				}
 			}
 		}
 		start := 0
@@ -419,6 +425,20 @@ func (e *nameEntry) drop(k []byte, trusted bool) bool {
 		return true
 	}
 	return e.class&classSpoofable != 0 && (!trusted || e.class&classTrustedOK == 0)
+}
+
+// namelessCookie reports whether a cookie pair has no name but an '=' in
+// its value ("=session=forged"). fasthttp reads it as a nameless cookie
+// and writes it upstream as "session=forged": a cookie no check here saw
+// by that name. No browser sends one (a nameless cookie goes as its
+// value alone).
+func namelessCookie(h *fasthttp.RequestHeader) bool {
+	for k, v := range h.Cookies() {
+		if len(k) == 0 && bytes.IndexByte(v, '=') >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // checkCookies returns the refusal detail when a credential cookie is named
