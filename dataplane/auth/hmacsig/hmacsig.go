@@ -148,6 +148,19 @@ type Verifier struct {
 	// that grew the skew, those the previous skew refused may have left
 	// the replay cache already.
 	notBefore int64
+	// bySecret holds a replay cache per secret (its SHA-256): keys that
+	// share a secret share one, since the key id is not signed and a
+	// signature made for one id verifies under the other; and the caches
+	// of keys a reload removed stay here while their signatures could
+	// still be replayed, for a reload that puts the key back.
+	bySecret map[[sha256.Size]byte]*secretCache
+}
+
+// secretCache is the replay cache of one secret.
+type secretCache struct {
+	cache *ReplayCache
+	skew  time.Duration // the skew its signatures were accepted under
+	until int64         // no key uses it: forgotten after this (unix ns); 0 while one does
 }
 
 // New builds a verifier.
@@ -155,7 +168,7 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.MaxSkew <= 0 || cfg.ReplayCacheSize <= 0 {
 		return nil, errors.New("build HMAC verifier: max skew and replay cache size must be > 0")
 	}
-	v := &Verifier{keys: map[string]*Key{}, skew: cfg.MaxSkew}
+	v := &Verifier{keys: map[string]*Key{}, skew: cfg.MaxSkew, bySecret: map[[sha256.Size]byte]*secretCache{}}
 	now := cfg.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -188,19 +201,51 @@ func New(cfg Config) (*Verifier, error) {
 		k := &Key{ID: c.ID, Identity: id, routes: append([]string(nil), c.Routes...),
 			uses: metrics.GetOrCreateCounter(fmt.Sprintf(`edgeguard_auth_hmac_key_uses_total{key_id=%q,client=%q}`, c.ID, c.Client))}
 		k.macs.New = func() any { return hmac.New(sha256.New, secret) }
-		k.replay = NewReplayCache(cfg.ReplayCacheSize)
-		if prev := cfg.Previous; prev != nil && prev.keys[c.ID] != nil {
-			extend := int64(cfg.MaxSkew - prev.skew)
-			// An entry expires at most 2*skew from now (timestamps up to
-			// +skew are accepted), and counts extend longer.
-			k.replay = prev.keys[c.ID].replay.carry(cfg.ReplayCacheSize, extend, 2*int64(prev.skew)+max(extend, 0), now.UnixNano())
-		}
+		k.replay = v.replayFor(sha256.Sum256(c.Secret), cfg, now)
 		if !c.NotAfter.IsZero() {
 			k.notAfter = c.NotAfter.UnixNano()
 		}
 		v.keys[c.ID] = k
 	}
+	if prev := cfg.Previous; prev != nil {
+		for fp, sc := range prev.bySecret {
+			if v.bySecret[fp] != nil {
+				continue
+			}
+			until := sc.until
+			if until == 0 {
+				// Retired now: an entry expires at most 2*skew from now.
+				until = now.Add(2 * sc.skew).UnixNano()
+			}
+			if until > now.UnixNano() {
+				v.bySecret[fp] = &secretCache{cache: sc.cache, skew: sc.skew, until: until}
+			}
+		}
+	}
 	return v, nil
+}
+
+// replayFor returns the replay cache of the secret whose SHA-256 is fp:
+// the one another key of v with that secret has, or the previous
+// verifier's (its key's, or a retired one) carried over, or a new one.
+func (v *Verifier) replayFor(fp [sha256.Size]byte, cfg Config, now time.Time) *ReplayCache {
+	if sc := v.bySecret[fp]; sc != nil {
+		return sc.cache
+	}
+	c := (*ReplayCache)(nil)
+	if prev := cfg.Previous; prev != nil {
+		if old := prev.bySecret[fp]; old != nil && (old.until == 0 || old.until > now.UnixNano()) {
+			extend := int64(cfg.MaxSkew - old.skew)
+			// An entry expires at most 2*skew from now (timestamps up to
+			// +skew are accepted), and counts extend longer.
+			c = old.cache.carry(cfg.ReplayCacheSize, extend, 2*int64(old.skew)+max(extend, 0), now.UnixNano())
+		}
+	}
+	if c == nil {
+		c = NewReplayCache(cfg.ReplayCacheSize)
+	}
+	v.bySecret[fp] = &secretCache{cache: c, skew: cfg.MaxSkew}
+	return c
 }
 
 // Params are the parts of an Authorization value; the slices point into it.

@@ -386,6 +386,61 @@ func TestReloadNeverOpensAReplayWindow(t *testing.T) {
 	}
 }
 
+// TestReplayAcrossKeyChanges: a signature is remembered per secret, not
+// per key id (which is not signed): it cannot be replayed under another
+// id with the same secret, nor after reloads that remove the key and put
+// it back while it could still be accepted.
+func TestReplayAcrossKeyChanges(t *testing.T) {
+	build := func(prev *Verifier, at time.Time, keys ...KeyConfig) *Verifier {
+		t.Helper()
+		v, err := New(Config{Keys: keys, MaxSkew: 5 * time.Minute, ReplayCacheSize: 1024, RequiredHeaders: []string{"host"}, Previous: prev, Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	svc1 := KeyConfig{ID: "svc1", Client: "billing", Secret: secret}
+	svc2 := KeyConfig{ID: "svc2", Client: "billing", Secret: secret}
+	verify := func(v *Verifier, keyID string, at time.Time) error {
+		r := base()
+		r.keyID = keyID
+		ctx := r.ctx(t, nil)
+		_, err := v.Verify(ctx, ctx.URI().Path(), at)
+		return err
+	}
+
+	// Two ids, one secret: the signature made for svc1, sent as svc2.
+	v := build(nil, t0, svc1, svc2)
+	if err := verify(v, "svc1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := verify(v, "svc2", t0); !errors.Is(err, ErrReplay) {
+		t.Fatalf("replayed under another id with the same secret: %v, want ErrReplay", err)
+	}
+
+	// Removed by one reload, put back by the next, within the skew.
+	v1 := build(nil, t0, svc1)
+	if err := verify(v1, "svc1", t0); err != nil {
+		t.Fatal(err)
+	}
+	v2 := build(v1, t0.Add(time.Minute), KeyConfig{ID: "other", Client: "x", Secret: other})
+	v3 := build(v2, t0.Add(2*time.Minute), svc1)
+	if err := verify(v3, "svc1", t0.Add(2*time.Minute)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("replayed after the key was removed and put back: %v, want ErrReplay", err)
+	}
+	// Renamed and renamed back: the secret is the same key.
+	v4 := build(v3, t0.Add(3*time.Minute), KeyConfig{ID: "svc1-off", Client: "billing", Secret: secret})
+	if err := verify(v4, "svc1-off", t0.Add(3*time.Minute)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("replayed under the renamed key: %v, want ErrReplay", err)
+	}
+
+	// A retired cache is forgotten once nothing in it can be accepted.
+	v5 := build(v2, t0.Add(time.Hour), KeyConfig{ID: "other", Client: "x", Secret: other})
+	if len(v5.bySecret) != 1 {
+		t.Errorf("an hour later, %d secrets' caches kept, want only the one in use", len(v5.bySecret))
+	}
+}
+
 // TestReloadRaceAcceptsOnce: while a reload swaps verifiers, requests in
 // flight on the old one and new requests on the new one present the same
 // signature at once: it is accepted exactly once.

@@ -8,8 +8,8 @@ import (
 )
 
 // ReplayCache remembers accepted signatures until they could no longer be
-// accepted anyway (their timestamp plus the skew). Each key has its own, so
-// a client that fills its cache (a full cache refuses new signatures:
+// accepted anyway (their timestamp plus the skew). Each secret has its own
+// (keys that share a secret share it), so a client that fills its cache (a full cache refuses new signatures:
 // forgetting one early would let it be replayed) stops only itself. It is
 // sharded by the signature's first byte, each shard a mutex and a map that
 // grows to its share of the bound.
