@@ -31,6 +31,18 @@ func TestRequestRules(t *testing.T) {
       max_query_params: 3
       max_headers: 8
       max_uri_bytes: 200
+  - name: big
+    host: big.test
+    path: /orders
+    upstream: rec
+    validate:
+      content_types: [application/xml]
+      max_body_bytes: 100000
+  - name: utf8
+    path: /utf8
+    upstream: rec
+    validate:
+      json: true
   - name: open
     path: /
     upstream: rec
@@ -66,6 +78,11 @@ func TestRequestRules(t *testing.T) {
 		{"chunked body over the limit", chunked("/orders", 11), 413, "body_too_large"},
 		{"route limit with parameters cut from the path", post("/orders/x", "application/json", strings.Repeat("1", 101)), 413, "body_too_large"},
 		{"other routes keep the server limit", post("/other", "application/xml", strings.Repeat("1", 1000)), 200, ""},
+		// An empty chunked body still declared one: its type and coding count.
+		{"empty chunked body of another type", "POST /orders HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/xml\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 415, "media_type_unsupported"},
+		{"empty chunked body compressed", "POST /orders HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 415, "media_type_unsupported"},
+		// The absolute form's host routes, not the Host header (RFC 9112 §3.2.2).
+		{"absolute form to the host route", "POST http://big.test/orders HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/xml\r\nContent-Length: 4\r\n\r\n<a/>", 200, ""},
 		{"too many query parameters", "GET /orders?a=1&b=2&c=3&d=4 HTTP/1.1\r\nHost: gw.test\r\n\r\n", 400, "query_params_too_many"},
 		{"URI too long", "GET /orders/" + strings.Repeat("x", 200) + " HTTP/1.1\r\nHost: gw.test\r\n\r\n", 414, "uri_too_long"},
 		{"too many headers", "GET /orders HTTP/1.1\r\nHost: gw.test\r\n" + strings.Repeat("X-A: 1\r\n", 9) + "\r\n", 431, "headers_too_many"},
@@ -86,22 +103,29 @@ func TestRequestRules(t *testing.T) {
 		})
 	}
 
-	t.Run("a declared length over the limit is refused before the body is sent", func(t *testing.T) {
-		c, err := net.Dial("tcp", g.data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-		io.WriteString(c, "POST /orders HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatalf("no answer before the body: %v", err)
-		}
-		if resp.StatusCode != 413 {
-			t.Fatalf("status %d, want 413", resp.StatusCode)
-		}
-	})
+	for _, head := range []string{
+		"POST /orders HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n",
+		// Routed on the target's host, whose route allows 100 bytes, not
+		// on the Host header's, which would allow 100000.
+		"POST http://gw.test/orders HTTP/1.1\r\nHost: big.test\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n",
+	} {
+		t.Run("a declared length over the limit is refused before the body is sent", func(t *testing.T) {
+			c, err := net.Dial("tcp", g.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+			io.WriteString(c, head)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no answer before the body: %v", err)
+			}
+			if resp.StatusCode != 413 {
+				t.Fatalf("status %d, want 413", resp.StatusCode)
+			}
+		})
+	}
 
 	// A client that asks before sending (Expect: 100-continue, as curl
 	// does for large uploads) must get the 413 instead of a 100 that
@@ -110,20 +134,25 @@ func TestRequestRules(t *testing.T) {
 	// So must one whose head already fails a check that needs no body.
 	for _, tc := range []struct {
 		name   string
+		target string // "/orders" when empty
 		length int
 		ctype  string
+		extra  string // more header lines
 		first  int    // status of the first response
 		reason string // of a refusal
 	}{
-		{"over the route limit", 10000000, "application/json", 413, "body_too_large"},
-		{"over the server limit", 10000000, "application/json", 413, "body_too_large"},
-		{"media type refused", 7, "application/xml", 415, "media_type_unsupported"},
-		{"under the limit", 7, "application/json", 100, ""},
+		{"over the route limit", "", 10000000, "application/json", "", 413, "body_too_large"},
+		{"over the server limit", "/other", 10000000, "application/json", "", 413, "body_too_large"},
+		{"media type refused", "", 7, "application/xml", "", 415, "media_type_unsupported"},
+		{"under the limit", "", 7, "application/json", "", 100, ""},
+		{"too many header fields", "", 7, "application/json", strings.Repeat("X-A: 1\r\n", 4), 431, "headers_too_many"},
+		{"JSON in another charset", "/utf8", 7, "application/json; charset=utf-16", "", 415, "media_type_unsupported"},
+		{"absolute form names the host route", "http://big.test/orders", 7, "application/xml", "", 100, ""},
 	} {
 		t.Run("expect 100-continue, "+tc.name, func(t *testing.T) {
-			path := "/orders"
-			if tc.name == "over the server limit" {
-				path = "/other"
+			path := tc.target
+			if path == "" {
+				path = "/orders"
 			}
 			c, err := net.Dial("tcp", g.data)
 			if err != nil {
@@ -131,7 +160,7 @@ func TestRequestRules(t *testing.T) {
 			}
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-			io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: gw.test\r\nContent-Type: "+tc.ctype+"\r\nX-Request-ID: qa-expect-1\r\nExpect: 100-continue\r\nContent-Length: "+
+			io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: gw.test\r\nContent-Type: "+tc.ctype+"\r\nX-Request-ID: qa-expect-1\r\nExpect: 100-continue\r\n"+tc.extra+"Content-Length: "+
 				strconv.Itoa(tc.length)+"\r\n\r\n")
 			br := bufio.NewReader(c)
 			resp, err := http.ReadResponse(br, nil)

@@ -354,7 +354,7 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.R
 	// memory (no raw bytes) is counted through All.
 	raw := h.RawHeaders()
 	if len(raw) > 0 {
-		r.HeaderCount = bytes.Count(raw, []byte("\n")) - 1
+		r.HeaderCount = rawFieldCount(raw)
 	}
 	for pass := 0; pass < 64; pass++ {
 		names, n := buf[:0], ends[:0]
@@ -417,6 +417,22 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.R
 	}
 	return pipeline.ReasonNone, "", seen
 }
+
+// FieldCount is how many header fields the client sent in h, counted in
+// the head as received (see scanNames), for checks that run before the
+// header stage (a head with Expect: 100-continue).
+func FieldCount(h *fasthttp.RequestHeader) int {
+	if raw := h.RawHeaders(); len(raw) > 0 {
+		return rawFieldCount(raw)
+	}
+	n := 0
+	for range h.All() {
+		n++
+	}
+	return n
+}
+
+func rawFieldCount(raw []byte) int { return bytes.Count(raw, []byte("\n")) - 1 }
 
 // drop reports whether a request header named k (an entry of this class)
 // is removed.

@@ -169,6 +169,7 @@ func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy, rt *pol
 	r.TLS = ctx.IsTLS()
 	r.RouteName = name
 	p.Headers.AdoptRequestID(&ctx.Request.Header, r) // before a refusal writes its body
+	r.HeaderCount = headers.FieldCount(&ctx.Request.Header) // the header stage's count, which has not run
 	for _, st := range rt.Stages {
 		hc, ok := st.(pipeline.HeadChecker)
 		if !ok || hc.CheckHead(ctx, r) == pipeline.Continue {
@@ -186,9 +187,12 @@ func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy, rt *pol
 // routeOf routes a request head as the handler will (normalized path,
 // parameters cut); nil when it matches no route.
 func (s *Server) routeOf(p *policy.Policy, h *fasthttp.RequestHeader) (*policy.Route, string) {
-	path := requestPath(h.RequestURI())
+	host, path := requestTarget(h.RequestURI())
 	if path == nil {
 		return nil, ""
+	}
+	if host == nil {
+		host = h.Host()
 	}
 	bp := s.scratch.Get().(*[]byte)
 	buf, err := pathnorm.NormalizeMode((*bp)[:0], path, p.PathMode|pathnorm.AllowParams)
@@ -201,7 +205,7 @@ func (s *Server) routeOf(p *policy.Policy, h *fasthttp.RequestHeader) (*policy.R
 	var name string
 	res := router.NoRoute
 	if err == nil {
-		rt, name, res = p.Routes.Match(h.Host(), h.Method(), norm)
+		rt, name, res = p.Routes.Match(host, h.Method(), norm)
 	}
 	*bp = buf[:0]
 	s.scratch.Put(bp)
@@ -211,24 +215,31 @@ func (s *Server) routeOf(p *policy.Policy, h *fasthttp.RequestHeader) (*policy.R
 	return rt, name
 }
 
-// requestPath returns the path of a request-target: origin form up to the
-// query, or the path of an absolute form; nil for other forms.
-func requestPath(uri []byte) []byte {
+// requestTarget returns the path of a request-target, origin form up to
+// the query, and for the absolute form also its authority, which the
+// handler routes on in place of the Host header (RFC 9112 §3.2.2); host is
+// nil for the origin form. path is nil for other forms and for an
+// authority the handler refuses (empty, or with userinfo).
+func requestTarget(uri []byte) (host, path []byte) {
 	if i := bytes.IndexByte(uri, '?'); i >= 0 {
 		uri = uri[:i]
 	}
 	if len(uri) > 0 && uri[0] == '/' {
-		return uri
+		return nil, uri
 	}
 	i := bytes.Index(uri, schemeSep)
 	if i < 0 {
-		return nil
+		return nil, nil
 	}
 	rest := uri[i+len(schemeSep):]
+	host, path = rest, slash
 	if j := bytes.IndexByte(rest, '/'); j >= 0 {
-		return rest[j:]
+		host, path = rest[:j], rest[j:]
 	}
-	return slash
+	if len(host) == 0 || bytes.IndexByte(host, '@') >= 0 {
+		return nil, nil
+	}
+	return host, path
 }
 
 var (

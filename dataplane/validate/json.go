@@ -77,11 +77,21 @@ func bodyExpected(h *fasthttp.RequestHeader) bool {
 	return h.IsPost() || h.IsPut() || h.IsPatch() || len(h.ContentType()) > 0
 }
 
+// CheckHead implements BodyChecker: a body declared in another charset.
+func (j *JSONCheck) CheckHead(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	h := &ctx.Request.Header
+	if hasBody(h, nil) && !UTF8Declared(h.ContentType()) {
+		j.refused[DetailCharset].Inc()
+		return refuse(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailCharset)
+	}
+	return pipeline.Continue
+}
+
 // Check implements BodyChecker.
 func (j *JSONCheck) Check(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
 	body := ctx.Request.Body()
-	if !hasBody(&ctx.Request.Header, body) {
-		if !bodyExpected(&ctx.Request.Header) {
+	if len(body) == 0 {
+		if !hasBody(&ctx.Request.Header, body) && !bodyExpected(&ctx.Request.Header) {
 			return pipeline.Continue // a GET, a DELETE: no body to check
 		}
 		j.refused[DetailBodyMissing].Inc()

@@ -54,6 +54,10 @@ type Rules struct {
 // reports the refusal it wrote, or pipeline.Continue.
 type BodyChecker interface {
 	Check(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict
+	// CheckHead runs the checks the head alone decides (a charset, an
+	// undeclared operation or media type), for a head that waits for a
+	// 100 Continue; Check runs them again with the body.
+	CheckHead(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict
 }
 
 // Stage enforces Rules. Immutable once built.
@@ -126,7 +130,7 @@ func (s *Stage) Name() string { return "validate" }
 
 // Handle implements pipeline.Stage.
 func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
-	if v := s.CheckHead(ctx, r); v != pipeline.Continue {
+	if v := s.checkRules(ctx, r); v != pipeline.Continue {
 		return v
 	}
 	if s.body != nil {
@@ -135,11 +139,19 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	return pipeline.Continue
 }
 
-// CheckHead implements pipeline.HeadChecker: the limits on the
-// request-target, header count, query parameters and body size, and the
-// body's media type and coding, all read from the head (a body that
-// arrived counts for the size).
+// CheckHead implements pipeline.HeadChecker: the request rules and what
+// the body check can decide from the head.
 func (s *Stage) CheckHead(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	if v := s.checkRules(ctx, r); v != pipeline.Continue || s.body == nil {
+		return v
+	}
+	return s.body.CheckHead(ctx, r)
+}
+
+// checkRules checks the limits on the request-target, header count, query
+// parameters and body size, and the body's media type and coding, all
+// read from the head (a body that arrived counts for the size).
+func (s *Stage) checkRules(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
 	req := &ctx.Request
 	h := &req.Header
 	if s.maxURI > 0 && len(h.RequestURI()) > s.maxURI {
@@ -184,7 +196,36 @@ func (s *Stage) BodyLimit() int { return s.maxBody }
 // a declared length or chunked encoding (an empty chunked body still
 // declared one, and its type is checked).
 func hasBody(h *fasthttp.RequestHeader, body []byte) bool {
-	return len(body) > 0 || h.ContentLength() > 0 || h.ContentLength() == -1
+	if len(body) > 0 || h.ContentLength() > 0 || h.ContentLength() == -1 {
+		return true
+	}
+	// Once a chunked body is read, fasthttp reports its length, 0 for an
+	// empty one: the head as received still says chunked. GET and HEAD,
+	// the bodiless requests of every page, skip the look.
+	return !h.IsGet() && !h.IsHead() && HasBody(h)
+}
+
+// HasBody reports whether the head as received declares a body: a
+// Transfer-Encoding field, or a Content-Length other than 0.
+func HasBody(h *fasthttp.RequestHeader) bool {
+	raw := h.RawHeaders()
+	for len(raw) > 0 {
+		var line []byte
+		line, raw, _ = bytes.Cut(raw, []byte{'\n'})
+		name, value, ok := bytes.Cut(line, []byte{':'})
+		if !ok {
+			continue
+		}
+		switch {
+		case bytes.EqualFold(name, []byte("transfer-encoding")):
+			return true
+		case bytes.EqualFold(name, []byte("content-length")):
+			if v := bytes.TrimLeft(bytes.TrimSpace(value), "0"); len(v) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // allowed reports whether the Content-Type value ct names an allowed media

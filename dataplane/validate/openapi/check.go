@@ -201,6 +201,17 @@ func (sc *scratch) add(prefix, pointer, reason string) bool {
 // Check implements validate.BodyChecker: it finds the request's
 // operation and checks its parameters and body.
 func (c *Check) Check(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	return c.run(ctx, r, false)
+}
+
+// CheckHead implements validate.BodyChecker: everything but the body's
+// content (operation, parameters, a required body, its media type and
+// charset).
+func (c *Check) CheckHead(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	return c.run(ctx, r, true)
+}
+
+func (c *Check) run(ctx *fasthttp.RequestCtx, r *pipeline.Request, headOnly bool) pipeline.Verdict {
 	path := r.Path
 	if len(r.RoutePath) > 0 {
 		path = r.RoutePath // ';' parameters cut
@@ -214,7 +225,7 @@ func (c *Check) Check(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Ve
 		sc.caps = make([]span, c.maxSegs)
 	}
 	sc.caps = sc.caps[:cap(sc.caps)]
-	v := c.check(ctx, r, rel, sc)
+	v := c.check(ctx, r, rel, sc, headOnly)
 	sc.viol = sc.viol[:0]
 	scratchPool.Put(sc)
 	return v
@@ -240,7 +251,7 @@ func (c *Check) relative(path []byte) ([]byte, bool) {
 	return nil, false
 }
 
-func (c *Check) check(ctx *fasthttp.RequestCtx, r *pipeline.Request, rel []byte, sc *scratch) pipeline.Verdict {
+func (c *Check) check(ctx *fasthttp.RequestCtx, r *pipeline.Request, rel []byte, sc *scratch, headOnly bool) pipeline.Verdict {
 	e := c.root.match(rel, 1, 0, sc.caps)
 	if e == nil {
 		return c.deny(ctx, r, fasthttp.StatusNotFound, pipeline.ReasonNoRoute, DetailNoOperation)
@@ -263,7 +274,7 @@ func (c *Check) check(ctx *fasthttp.RequestCtx, r *pipeline.Request, rel []byte,
 	if len(sc.viol) > 0 {
 		return c.refuse(ctx, r, DetailParameter, sc)
 	}
-	return c.checkBody(ctx, r, op, sc)
+	return c.checkBody(ctx, r, op, sc, headOnly)
 }
 
 var headerAllow = []byte("Allow")
@@ -697,10 +708,11 @@ func unhex(c byte) int {
 }
 
 // checkBody checks the body against the operation's requestBody.
-func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *operation, sc *scratch) pipeline.Verdict {
+func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *operation, sc *scratch, headOnly bool) pipeline.Verdict {
 	req := &ctx.Request
 	raw := req.Body()
-	present := len(raw) > 0 || req.Header.ContentLength() > 0 || req.Header.ContentLength() == -1
+	present := len(raw) > 0 || req.Header.ContentLength() > 0 || req.Header.ContentLength() == -1 ||
+		!req.Header.IsGet() && !req.Header.IsHead() && validate.HasBody(&req.Header) // an empty chunked body read
 	b := op.body
 	switch {
 	case b == nil && present:
@@ -729,6 +741,9 @@ func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *ope
 	}
 	if !validate.UTF8Declared(ct) {
 		return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, validate.DetailCharset)
+	}
+	if headOnly {
+		return pipeline.Continue
 	}
 	v, err := r.JSONReader().Read(raw, c.maxDepth)
 	if err != nil {

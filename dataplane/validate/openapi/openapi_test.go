@@ -565,3 +565,45 @@ func TestRangeSchemaOnJSON(t *testing.T) {
 		{name: "text under */*: type only", method: "POST", uri: "/any", ct: "text/plain", body: `b`},
 	})
 }
+
+// TestCheckHead: what the head decides (operation, parameters, media type,
+// charset) is refused by CheckHead, before a client that waits for a 100
+// Continue sends the body; the body itself is left to Check.
+func TestCheckHead(t *testing.T) {
+	orders := load(t, "testdata/orders-3.1.json", Options{})
+	uri := "/api/v2/orders/2eb8aa08-aa98-11ea-b4aa-73b441d16380/lines/3"
+	for _, tc := range []struct {
+		name, method, uri, ct string
+		length                string // declared, no body sent
+		status                int    // 0: passes the head
+	}{
+		{"a declared JSON body", "PUT", uri, "application/json", "70", 0},
+		{"an undeclared media type", "PUT", uri, "application/xml", "70", 415},
+		{"another charset", "PUT", uri, "application/json; charset=utf-16", "70", 415},
+		{"an undeclared operation", "PUT", "/api/v2/nowhere", "application/json", "70", 404},
+		{"a bad path parameter", "PUT", "/api/v2/orders/not-a-uuid/lines/3", "application/json", "70", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := tc.method + " " + tc.uri + " HTTP/1.1\r\nHost: api.test\r\nContent-Type: " + tc.ct + "\r\nContent-Length: " + tc.length + "\r\n\r\n"
+			ctx := &fasthttp.RequestCtx{}
+			if err := ctx.Request.Header.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+				t.Fatal(err)
+			}
+			r := &pipeline.Request{}
+			r.Path, _ = pathnorm.NormalizeMode(nil, ctx.Request.URI().PathOriginal(), pathnorm.AllowParams)
+			v := orders.CheckHead(ctx, r)
+			if tc.status == 0 {
+				if v != pipeline.Continue {
+					t.Fatalf("refused the head: %d %s", ctx.Response.StatusCode(), r.Detail)
+				}
+				if r.JSON != nil {
+					t.Error("the head check read a body")
+				}
+				return
+			}
+			if v != pipeline.Done || ctx.Response.StatusCode() != tc.status {
+				t.Fatalf("got %v %d (%s), want %d", v, ctx.Response.StatusCode(), r.Detail, tc.status)
+			}
+		})
+	}
+}
