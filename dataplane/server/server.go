@@ -168,7 +168,7 @@ func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy, rt *pol
 	defer s.requests.Put(r)
 	r.TLS = ctx.IsTLS()
 	r.RouteName = name
-	p.Headers.AdoptRequestID(&ctx.Request.Header, r) // before a refusal writes its body
+	p.Headers.AdoptRequestID(&ctx.Request.Header, r)        // before a refusal writes its body
 	r.HeaderCount = headers.FieldCount(&ctx.Request.Header) // the header stage's count, which has not run
 	for _, st := range rt.Stages {
 		hc, ok := st.(pipeline.HeadChecker)
