@@ -79,7 +79,7 @@ type operation struct {
 type param struct {
 	name       string
 	nameB      []byte
-	fold       string // query parameters: queryKey of the folded name, for isVariant
+	fold       string // query and cookie parameters: queryKey of the folded name, for isVariant
 	in         string
 	pointer    string // "/query/limit"
 	required   bool
@@ -332,7 +332,7 @@ func (c *Check) checkParams(ctx *fasthttp.RequestCtx, op *operation, rel []byte,
 	}
 	for i := range op.cookie {
 		p := &op.cookie[i]
-		v, n, variants := cookieValue(h, p.nameB)
+		v, n, variants := cookieValue(h, p, sc)
 		switch {
 		case n > 1:
 			sc.add(p.pointer, "", ReasonRepeated)
@@ -363,14 +363,15 @@ func headerValue(h *fasthttp.RequestHeader, name []byte) ([]byte, int) {
 	return first, n
 }
 
-// cookieValue returns the first value of the cookie name, how many
-// cookies of that name the request carries, across all Cookie headers,
-// and how many whose name differs only in ASCII case (ASP.NET reads
-// cookie names ignoring case: "SESSION" would be its session).
-func cookieValue(h *fasthttp.RequestHeader, name []byte) (first []byte, n, variants int) {
+// cookieValue returns the first value of the cookie p, how many cookies
+// of that name the request carries, across all Cookie headers, and how
+// many whose name an upstream may read as p's (isVariant: ASP.NET reads
+// cookie names ignoring case, PHP "se.ss" and "se[ss" as se_ss).
+func cookieValue(h *fasthttp.RequestHeader, p *param, sc *scratch) (first []byte, n, variants int) {
 	for k, v := range h.Cookies() {
-		if string(k) != string(name) {
-			if bytes.EqualFold(k, name) {
+		if string(k) != p.name {
+			sc.name = foldQueryName(sc.name[:0], k)
+			if isVariant(sc.name, p.fold) {
 				variants++
 			}
 			continue
@@ -531,6 +532,10 @@ func foldQueryName(dst, name []byte) []byte {
 		}
 		b[w] = c
 		w++
+	}
+	// PHP reads a '[' that no ']' closes as '_' ("a[b" is a_b).
+	if i := bytes.IndexByte(b[:w], '['); i >= 0 && bytes.IndexByte(b[i:w], ']') < 0 {
+		b[i] = '_'
 	}
 	copy(dst[start:], b[:w])
 	return dst[:start+w]

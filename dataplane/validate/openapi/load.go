@@ -507,7 +507,7 @@ func (l *loader) loadParam(raw *value, ptr string) *param {
 	}
 	p := &param{name: name.str, nameB: []byte(name.str), in: in.str,
 		pointer: "/" + in.str + "/" + escapeToken(name.str)}
-	if in.str == "query" {
+	if in.str == "query" || in.str == "cookie" {
 		p.fold = string(queryKey(foldQueryName(nil, p.nameB)))
 	}
 	explode := true

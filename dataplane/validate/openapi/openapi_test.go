@@ -233,6 +233,10 @@ func TestPetstore30(t *testing.T) {
 			pointers: []string{"/cookie/session"}},
 		{name: "cookie only in another case", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: Session=abcdefgh1"}, status: 400,
 			pointers: []string{"/cookie/session"}},
+		{name: "cookie with a subscript (PHP)", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1; session[0]=abc"}, status: 400,
+			pointers: []string{"/cookie/session"}},
+		{name: "cookie percent-encoded", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1; %73ession=abc"}, status: 400,
+			pointers: []string{"/cookie/session"}},
 		{name: "other cookies pass", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1; sessions=x; theme=dark"}},
 
 		// Bodies.
@@ -488,7 +492,7 @@ func TestQueryNameVariants(t *testing.T) {
 func TestFoldQueryName(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"id", "id"}, {"ID", "id"}, {"%69d", "id"}, {"%2569D", "id"}, {"id[]", "id[]"}, {" Id\x00junk", "id"},
-		{"user.Name", "user_name"}, {"\u0131d", "id"}, {"\u212aey", "key"}, {"%", "%"}, {"%zz", "%zz"}, {"caf\xc3\xa9", "caf\xc3\xa9"},
+		{"user.Name", "user_name"}, {"a[b", "a_b"}, {"a[b]", "a[b]"}, {"a]b[c", "a]b_c"}, {"\u0131d", "id"}, {"\u212aey", "key"}, {"%", "%"}, {"%zz", "%zz"}, {"caf\xc3\xa9", "caf\xc3\xa9"},
 	} {
 		if got := string(foldQueryName([]byte("prefix"), []byte(tc.in))); got != "prefix"+tc.want {
 			t.Errorf("foldQueryName(%q) = %q; want %q", tc.in, got, "prefix"+tc.want)
@@ -500,7 +504,7 @@ func TestFoldQueryName(t *testing.T) {
 	}{
 		{"id", "id", true}, {"id[]", "id", true}, {"id[0]", "id", true}, {"id", "id[]", true}, {"id[][]", "id[]", true},
 		{"idx", "id", false}, {"filter[other]", "filter[status]", false}, {"filter[status][]", "filter[status]", true},
-		{"filter", "filter[status]", false},
+		{"filter", "filter[status]", false}, {"a[b", "a_b", true}, {"a.b", "a_b", true},
 	} {
 		key := string(queryKey(foldQueryName(nil, []byte(tc.declared))))
 		if got := isVariant(foldQueryName(nil, []byte(tc.name)), key); got != tc.want {
