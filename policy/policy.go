@@ -230,11 +230,13 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 	}
 
 	specs := make([]router.Spec[*Route], 0, len(c.Routes))
+	var routeErrs []error // every route's problem in one report, as check-config promises
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		stages, err := routeStages(p, r)
 		if err != nil {
-			return fail(fmt.Errorf("compile routes[%d]: %w", i, err))
+			routeErrs = append(routeErrs, fmt.Errorf("compile routes[%d]: %w", i, err))
+			continue
 		}
 		specs = append(specs, router.Spec[*Route]{
 			Name:            r.Name,
@@ -252,6 +254,9 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 				Anomaly:      p.anomaly.route(r.Name),
 			},
 		})
+	}
+	if len(routeErrs) > 0 {
+		return fail(errors.Join(routeErrs...))
 	}
 	table, err := router.New(specs)
 	if err != nil {

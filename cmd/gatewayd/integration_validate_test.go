@@ -258,6 +258,30 @@ func TestJSONSchemaValidation(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "/properties/a/unevaluatedProperties: keyword not supported") {
 		t.Fatalf("check-config accepted an unsupported keyword or did not name it: %v\n%s", err, out)
 	}
+
+	// Every route's problem in one report, not the first one's alone.
+	broken := filepath.Join(dir, "broken.json")
+	writeConfig(t, broken, `{"type":`)
+	two := filepath.Join(dir, "two.yaml")
+	writeConfig(t, two, baseConfig(`
+  - name: rec
+    targets: [`+rec.addr()+`]
+`, `
+  - name: first
+    path: /a
+    upstream: rec
+    validate:
+      json_schema_file: `+bad+`
+  - name: second
+    path: /b
+    upstream: rec
+    validate:
+      json_schema_file: `+broken+`
+`))
+	out, err = exec.Command(gatewaydBin, "check-config", two).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "routes[0]") || !strings.Contains(string(out), "routes[1]") {
+		t.Fatalf("check-config did not report both routes' schemas: %v\n%s", err, out)
+	}
 }
 
 // TestOpenAPIValidation: a route validated by an OpenAPI document answers

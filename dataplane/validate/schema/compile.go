@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -37,7 +39,7 @@ func CompileAt(doc []byte, pointer string) (*Schema, error) {
 	var r jsonbody.Reader
 	root, err := r.Read(doc, jsonbody.MaxDepthLimit)
 	if err != nil {
-		return nil, fmt.Errorf("compile schema: %w", err)
+		return nil, fmt.Errorf("compile schema: %w%s", err, whereMalformed(doc))
 	}
 	if strings.HasPrefix(pointer, "#") {
 		p, err := url.PathUnescape(pointer[1:])
@@ -792,4 +794,26 @@ func (c *compiler) checkCycles() {
 			return
 		}
 	}
+}
+
+// whereMalformed says where and how a schema document that is not one
+// well-formed JSON value goes wrong, for the operator who must fix it:
+// the line and column, a byte order mark, a YAML document.
+func whereMalformed(doc []byte) string {
+	if bytes.HasPrefix(doc, []byte("\xef\xbb\xbf")) {
+		return " (the file starts with a byte order mark: save it as UTF-8 without one)"
+	}
+	trimmed := bytes.TrimLeft(doc, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] != '{' && trimmed[0] != '[' && bytes.IndexByte(trimmed, ':') > 0 {
+		return " (not JSON: a YAML document? json_schema_file takes JSON; an OpenAPI document in YAML goes in openapi_file)"
+	}
+	var v any
+	err := json.Unmarshal(doc, &v)
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return ""
+	}
+	line := 1 + bytes.Count(doc[:se.Offset], []byte{'\n'})
+	col := int(se.Offset) - bytes.LastIndexByte(doc[:se.Offset], '\n') - 1
+	return fmt.Sprintf(" (line %d, column %d: %v)", line, col, se)
 }
