@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"hash/maphash"
 	"slices"
 	"sort"
@@ -143,10 +144,12 @@ func equalValues(a, b *fastjson.Value, st *state) bool {
 	case kindNumber:
 		da, oka := st.decimal(a, 0)
 		db, okb := st.decimal(b, 1)
-		// Two numbers out of parseDecimal's range count as equal, so that
-		// uniqueItems refuses [1e99999999999999999999,1e99999999999999999999]
-		// (an upstream reads both as the same infinity); hashValue agrees.
-		return oka && okb && cmpDecimal(da, db) == 0 || !oka && !okb
+		// Two numbers out of parseDecimal's range are equal when an
+		// upstream reads them as the same value: uniqueItems refuses
+		// [1e99999999999999999999,2e99999999999999999999] (one infinity)
+		// but not [1e9999999999999999999,-1e9999999999999999999]; hashValue
+		// agrees.
+		return oka && okb && cmpDecimal(da, db) == 0 || !oka && !okb && outOfRange(a) == outOfRange(b)
 	case kindString:
 		return string(a.GetStringBytes()) == string(b.GetStringBytes())
 	case kindArray:
@@ -197,6 +200,8 @@ func hashValue(v *fastjson.Value, st *state) uint64 {
 			if d.neg {
 				h = ^h
 			}
+		} else {
+			h += uint64(outOfRange(v))
 		}
 	case kindString:
 		h ^= maphash.Bytes(hashSeed, v.GetStringBytes())
@@ -265,4 +270,20 @@ func cmpHashed(a, b hashedItem) int {
 		return 1
 	}
 	return 0
+}
+
+// outOfRange classifies a number beyond parseDecimal's exponent range by
+// what a float reader makes of it: +1 and -1 for the two infinities, 0 for
+// a value that underflows to zero.
+func outOfRange(v *fastjson.Value) int {
+	var buf [64]byte
+	raw := v.MarshalTo(buf[:0])
+	i := bytes.IndexAny(raw, "eE")
+	if i >= 0 && i+1 < len(raw) && raw[i+1] == '-' {
+		return 0
+	}
+	if len(raw) > 0 && raw[0] == '-' {
+		return -1
+	}
+	return 1
 }
