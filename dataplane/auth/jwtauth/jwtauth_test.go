@@ -375,3 +375,35 @@ func TestConcurrentVerify(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestScopeSeparators: "scope" splits on spaces only (RFC 6749 §3.3); a
+// tab or a Unicode space is no separator to the issuer, and a token that
+// has one is refused instead of read as more scopes than it grants.
+func TestScopeSeparators(t *testing.T) {
+	k := mustKeys(t)
+	v := newVerifier(t, baseIssuer(t))
+	for _, tc := range []struct {
+		name, scope string
+		want        []string // nil: refused
+	}{
+		{"spaces", " orders:read  orders:write ", []string{"orders:read", "orders:write"}},
+		{"no-break space", "orders:read\u00a0admin", nil},
+		{"tab", "orders:read\tadmin", nil},
+		{"next line", "orders:read\u0085admin", nil},
+		{"control", "orders:read\x01", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := sign(t, jwt.SigningMethodHS256, "hs1", claims(map[string]any{"scope": tc.scope}), k.secret, nil)
+			got, err := v.Verify([]byte(tok), testNow)
+			if tc.want == nil {
+				if !errors.Is(err, ErrClaimInvalid) {
+					t.Fatalf("Verify: %v, want ErrClaimInvalid", err)
+				}
+				return
+			}
+			if err != nil || !got.Identity.HasScopes(tc.want) || len(got.Identity.Principal.Scopes) != len(tc.want) {
+				t.Fatalf("Verify: %v, scopes %q, want %q", err, got.Identity.Principal.Scopes, tc.want)
+			}
+		})
+	}
+}

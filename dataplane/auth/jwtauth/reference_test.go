@@ -214,7 +214,10 @@ func refScopesOf(c jwt.MapClaims) ([]string, error) {
 	}
 	switch s := raw.(type) {
 	case string:
-		return strings.Fields(s), nil
+		if strings.IndexFunc(s, func(r rune) bool { return r != ' ' && (r < 0x21 || r > 0x7e) }) >= 0 {
+			return nil, ErrClaimInvalid
+		}
+		return strings.Fields(s), nil // only spaces are left to split on
 	case []any:
 		out := make([]string, 0, len(s))
 		for _, x := range s {

@@ -544,7 +544,8 @@ func claimString(val *fastjson.Value, required bool) ([]byte, error) {
 }
 
 // appendScopes appends the scopes to s.str and their offsets to bounds:
-// "scope" (RFC 8693, split as strings.Fields does) or, when "scope" is
+// "scope" (RFC 8693: space-separated printable ASCII tokens, anything else
+// refused) or, when "scope" is
 // absent, "scp" (string or array of strings).
 func (s *scratch) appendScopes(bounds []int) ([]int, error) {
 	val := s.slots[slotScope]
@@ -559,19 +560,22 @@ func (s *scratch) appendScopes(bounds []int) ([]int, error) {
 		return bounds, nil
 	case fastjson.TypeString:
 		b, _ := val.StringBytes()
+		for _, c := range b {
+			if c != ' ' && (c < 0x21 || c > 0x7e) {
+				// RFC 6749 §3.3: scope tokens are printable ASCII
+				// separated by spaces. A tab or U+00A0 is no separator
+				// to the issuer, so "read\u00a0admin" is not "admin".
+				return nil, ErrClaimInvalid
+			}
+		}
 		for len(b) > 0 {
-			start := indexFunc(b, false)
-			if start < 0 {
-				break
+			var tok []byte
+			tok, b, _ = bytes.Cut(b, []byte{' '})
+			if len(tok) == 0 {
+				continue // leading, trailing or repeated spaces
 			}
-			b = b[start:]
-			end := indexFunc(b, true)
-			if end < 0 {
-				end = len(b)
-			}
-			bounds = append(bounds, len(s.str), len(s.str)+end)
-			s.str = append(s.str, b[:end]...)
-			b = b[end:]
+			bounds = append(bounds, len(s.str), len(s.str)+len(tok))
+			s.str = append(s.str, tok...)
 		}
 		return bounds, nil
 	case fastjson.TypeArray:
@@ -586,23 +590,6 @@ func (s *scratch) appendScopes(bounds []int) ([]int, error) {
 		return bounds, nil
 	}
 	return nil, ErrClaimInvalid
-}
-
-// indexFunc returns the offset of the first rune of b that is (space true)
-// or is not (space false) white space by unicode.IsSpace, which is what
-// strings.Fields splits on; -1 if none.
-func indexFunc(b []byte, space bool) int {
-	for i := 0; i < len(b); {
-		r, size := rune(b[i]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRune(b[i:])
-		}
-		if unicode.IsSpace(r) == space {
-			return i
-		}
-		i += size
-	}
-	return -1
 }
 
 // b2s views b as a string without copying, for lookups and comparisons
