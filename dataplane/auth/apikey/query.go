@@ -1,8 +1,10 @@
 package apikey
 
 // QueryLeak reports whether a raw query string carries what looks like an
-// API key: a parameter whose name is one of names (compared after
-// percent-decoding, ignoring case), or any value that starts with Prefix. It reads the raw bytes and never parses the request's
+// API key: a parameter whose name an application may read as one of names
+// (compared after percent-decoding, ignoring case, with the subscripts and
+// the ' ', '.', '-' and unclosed '[' that PHP and Rails read as '_' or
+// drop: "api.key", "api_key[]"), or any value that starts with Prefix. It reads the raw bytes and never parses the request's
 // query arguments, so the query forwarded upstream is untouched. names must
 // be lower case. It allocates nothing.
 func QueryLeak(query []byte, names [][]byte) bool {
@@ -19,8 +21,9 @@ func QueryLeak(query []byte, names [][]byte) bool {
 		}
 		var nb [64]byte
 		if n, ok := decodeFold(nb[:0], name); ok {
+			n = paramKey(n)
 			for _, want := range names {
-				if string(n) == string(want) {
+				if sameKey(n, want) {
 					return true
 				}
 			}
@@ -31,6 +34,47 @@ func QueryLeak(query []byte, names [][]byte) bool {
 		}
 	}
 	return false
+}
+
+// paramKey cuts a decoded, lower-case parameter name to the key
+// frameworks file it under: before a NUL, without surrounding spaces,
+// without a "[...]" subscript; an unclosed '[' stays, as PHP's '_'.
+func paramKey(n []byte) []byte {
+	if i := indexByte(n, 0); i >= 0 {
+		n = n[:i]
+	}
+	for len(n) > 0 && n[0] == ' ' {
+		n = n[1:]
+	}
+	for len(n) > 0 && n[len(n)-1] == ' ' {
+		n = n[:len(n)-1]
+	}
+	if i := indexByte(n, '['); i > 0 && indexByte(n[i:], ']') > 0 {
+		n = n[:i]
+	}
+	return n
+}
+
+// sameKey compares two lower-case names, reading ' ', '.', '-' and '['
+// as '_'.
+func sameKey(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if underscore(a[i]) != underscore(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func underscore(c byte) byte {
+	switch c {
+	case ' ', '.', '-', '[':
+		return '_'
+	}
+	return c
 }
 
 // decodeFold percent-decodes src into dst (up to cap(dst) bytes), folding
