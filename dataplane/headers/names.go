@@ -41,9 +41,15 @@ var DefaultSpoofable = []string{
 	// forward-auth services that read the original method).
 	"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "X-Forwarded-Method", "X-Original-Method",
 	// A client certificate a TLS terminator vouches for (RFC 9440, Envoy,
-	// IIS ARR, nginx conventions).
+	// IIS ARR, nginx, Apache, HAProxy, Traefik and AWS ALB conventions).
 	"Client-Cert", "Client-Cert-Chain", "X-Forwarded-Client-Cert", "X-ARR-ClientCert", "X-SSL-Client-Cert",
 	"X-SSL-Client-Verify", "X-SSL-Client-S-DN", "X-SSL-Client-DN", "X-Client-Cert", "X-Client-Verify",
+	"X-SSL-Client-CN", "X-SSL-Client-I-DN", "X-SSL-Client-Serial", "X-SSL-Client-Fingerprint", "X-SSL-Cert",
+	"X-SSL-Client-Escaped-Cert", "SSL-Client-Cert", "SSL-Client-Verify", "SSL-Client-S-DN", "SSL-Client-I-DN",
+	"X-Client-DN", "X-Client-CN", "X-Client-Cert-Chain", "X-Client-Certificate", "X-Client-Cert-Fingerprint",
+	"X-Forwarded-TLS-Client-Cert", "X-Forwarded-TLS-Client-Cert-Info", "X-Amzn-Mtls-Clientcert",
+	"X-Amzn-Mtls-Clientcert-Leaf", "X-Amzn-Mtls-Clientcert-Serial-Number", "X-Amzn-Mtls-Clientcert-Subject",
+	"X-Amzn-Mtls-Clientcert-Issuer", "X-Amzn-Mtls-Clientcert-Validity", "X-Tls-Client-Cert", "X-Client-Verified",
 	// CGI turns it into HTTP_PROXY, which libraries read as their outbound
 	// proxy (httpoxy).
 	"Proxy",
