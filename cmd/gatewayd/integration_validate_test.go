@@ -81,6 +81,7 @@ func TestRequestRules(t *testing.T) {
 		// An empty chunked body still declared one: its type and coding count.
 		{"empty chunked body of another type", "POST /orders HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/xml\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 415, "media_type_unsupported"},
 		{"empty chunked body compressed", "POST /orders HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 415, "media_type_unsupported"},
+		{"empty chunked DELETE without a type", "DELETE /orders HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 200, ""},
 		// The absolute form's host routes, not the Host header (RFC 9112 §3.2.2).
 		{"absolute form to the host route", "POST http://big.test/orders HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/xml\r\nContent-Length: 4\r\n\r\n<a/>", 200, ""},
 		{"too many query parameters", "GET /orders?a=1&b=2&c=3&d=4 HTTP/1.1\r\nHost: gw.test\r\n\r\n", 400, "query_params_too_many"},
@@ -108,6 +109,9 @@ func TestRequestRules(t *testing.T) {
 		// Routed on the target's host, whose route allows 100 bytes, not
 		// on the Host header's, which would allow 100000.
 		"POST http://gw.test/orders HTTP/1.1\r\nHost: big.test\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n",
+		// Neither origin nor plain absolute form: routed as fasthttp
+		// parses it, on gw.test.
+		"POST //gw.test/orders?u=http://x HTTP/1.1\r\nHost: big.test\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n",
 	} {
 		t.Run("a declared length over the limit is refused before the body is sent", func(t *testing.T) {
 			c, err := net.Dial("tcp", g.data)
@@ -360,6 +364,45 @@ components:
 			}
 			if reached := len(rec.requests()) != before; reached != (tc.status == 200) {
 				t.Errorf("upstream reached: %v", reached)
+			}
+		})
+	}
+
+	// A client that waits for a 100 Continue gets it for a declared
+	// operation, and the operation's refusals from the head otherwise.
+	for _, tc := range []struct {
+		name, target, ctype string
+		first               int
+	}{
+		{"declared operation", "/api/pets", "application/json", 100},
+		{"undeclared media type", "/api/pets", "application/xml", 415},
+		{"undeclared path", "/api/owners", "application/json", 404},
+	} {
+		t.Run("expect 100-continue, "+tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", g.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+			body := `{"name":"Rex"}`
+			io.WriteString(c, "POST "+tc.target+" HTTP/1.1\r\nHost: gw.test\r\nContent-Type: "+tc.ctype+"\r\nExpect: 100-continue\r\nContent-Length: "+
+				strconv.Itoa(len(body))+"\r\n\r\n")
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer before the body: %v", err)
+			}
+			if resp.StatusCode != tc.first {
+				b, _ := io.ReadAll(resp.Body)
+				t.Fatalf("first answer %d %s, want %d", resp.StatusCode, b, tc.first)
+			}
+			if tc.first != 100 {
+				return
+			}
+			io.WriteString(c, body)
+			if resp, err = http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("after the body: %v %v", resp, err)
 			}
 		})
 	}

@@ -123,7 +123,7 @@ func (s *Server) bodyLimit(p *policy.Policy, h *fasthttp.RequestHeader) int {
 	if !p.RouteBodyLimits {
 		return p.Limits.MaxRequestBodyBytes
 	}
-	rt, _ := s.routeOf(p, h)
+	rt, _ := s.routeOf(p, h, nil)
 	return limitOf(p, rt)
 }
 
@@ -144,13 +144,15 @@ func limitOf(p *policy.Policy, rt *policy.Route) int {
 func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
 	h := &ctx.Request.Header
 	p := s.policies.Current()
-	rt, name := s.routeOf(p, h)
+	r := s.newRequest(ctx)
+	defer s.requests.Put(r)
+	rt, name := s.routeOf(p, h, r)
 	if cl := h.ContentLength(); cl > 0 && cl > limitOf(p, rt) {
 		s.handleParseError(ctx, fasthttp.ErrBodyTooLarge)
 		return fasthttp.StatusRequestEntityTooLarge
 	}
 	if rt != nil {
-		if status := s.headRefusal(ctx, p, rt, name); status != 0 {
+		if status := s.headRefusal(ctx, p, rt, name, r); status != 0 {
 			return status
 		}
 	}
@@ -161,11 +163,9 @@ func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
 // head (pipeline.HeadChecker: a missing credential, a media type the route
 // refuses) before the 100 that would invite the body; a refusal is
 // answered, logged and counted like any other, and the connection closed
-// (the client may have started sending). It returns the refusal's status,
-// or 0.
-func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy, rt *policy.Route, name string) int {
-	r := s.newRequest(ctx)
-	defer s.requests.Put(r)
+// (the client may have started sending). r holds the paths routeOf left.
+// It returns the refusal's status, or 0.
+func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy, rt *policy.Route, name string, r *pipeline.Request) int {
 	r.TLS = ctx.IsTLS()
 	r.RouteName = name
 	p.Headers.AdoptRequestID(&ctx.Request.Header, r)        // before a refusal writes its body
@@ -184,68 +184,57 @@ func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy, rt *pol
 	return 0
 }
 
-// routeOf routes a request head as the handler will (normalized path,
-// parameters cut); nil when it matches no route.
-func (s *Server) routeOf(p *policy.Policy, h *fasthttp.RequestHeader) (*policy.Route, string) {
-	host, path := requestTarget(h.RequestURI())
-	if path == nil {
+// routeOf routes a request head as the handler will: the target parsed as
+// fasthttp parses it (an absolute form's host in place of the Host
+// header), the path normalized and its parameters cut; nil when it
+// matches no route. With r, the paths are left in r.Path and r.RoutePath,
+// as route() leaves them for the stages.
+func (s *Server) routeOf(p *policy.Policy, h *fasthttp.RequestHeader, r *pipeline.Request) (*policy.Route, string) {
+	u := uriPool.Get().(*fasthttp.URI)
+	defer uriPool.Put(u)
+	if u.Parse(h.Host(), h.RequestURI()) != nil {
 		return nil, ""
 	}
-	if host == nil {
-		host = h.Host()
+	var scratch *[]byte
+	var buf []byte
+	if r != nil {
+		buf = r.Path[:0]
+	} else {
+		scratch = s.scratch.Get().(*[]byte)
+		buf = (*scratch)[:0]
 	}
-	bp := s.scratch.Get().(*[]byte)
-	buf, err := pathnorm.NormalizeMode((*bp)[:0], path, p.PathMode|pathnorm.AllowParams)
-	norm := buf
-	if err == nil && bytes.IndexByte(norm, ';') >= 0 {
-		buf = pathnorm.CutParams(buf, norm) // after the normalized path, in the same buffer
-		norm = buf[len(norm):]
+	norm, err := pathnorm.NormalizeMode(buf, u.PathOriginal(), p.PathMode|pathnorm.AllowParams)
+	routePath := norm
+	params := err == nil && bytes.IndexByte(norm, ';') >= 0
+	if params {
+		if r != nil {
+			r.RoutePath = pathnorm.CutParams(r.RoutePath[:0], norm)
+			routePath = r.RoutePath
+		} else {
+			cut := pathnorm.CutParams(norm, norm) // after the normalized path, in the same buffer
+			norm, routePath = cut, cut[len(norm):]
+		}
 	}
 	var rt *policy.Route
 	var name string
 	res := router.NoRoute
 	if err == nil {
-		rt, name, res = p.Routes.Match(host, h.Method(), norm)
+		rt, name, res = p.Routes.Match(u.Host(), h.Method(), routePath)
 	}
-	*bp = buf[:0]
-	s.scratch.Put(bp)
-	if res != router.Matched {
-		return nil, ""
+	if r != nil {
+		r.Path = norm
+	} else {
+		*scratch = norm[:0]
+		s.scratch.Put(scratch)
+	}
+	if res != router.Matched || params && !rt.MatrixParams {
+		return nil, "" // the handler refuses it (path_ambiguous) before any stage
 	}
 	return rt, name
 }
 
-// requestTarget returns the path of a request-target, origin form up to
-// the query, and for the absolute form also its authority, which the
-// handler routes on in place of the Host header (RFC 9112 §3.2.2); host is
-// nil for the origin form. path is nil for other forms and for an
-// authority the handler refuses (empty, or with userinfo).
-func requestTarget(uri []byte) (host, path []byte) {
-	if i := bytes.IndexByte(uri, '?'); i >= 0 {
-		uri = uri[:i]
-	}
-	if len(uri) > 0 && uri[0] == '/' {
-		return nil, uri
-	}
-	i := bytes.Index(uri, schemeSep)
-	if i < 0 {
-		return nil, nil
-	}
-	rest := uri[i+len(schemeSep):]
-	host, path = rest, slash
-	if j := bytes.IndexByte(rest, '/'); j >= 0 {
-		host, path = rest[:j], rest[j:]
-	}
-	if len(host) == 0 || bytes.IndexByte(host, '@') >= 0 {
-		return nil, nil
-	}
-	return host, path
-}
-
-var (
-	schemeSep = []byte("://")
-	slash     = []byte("/")
-)
+// uriPool holds the URIs routeOf parses request-targets into.
+var uriPool = sync.Pool{New: func() any { return new(fasthttp.URI) }}
 
 // Serve accepts connections on every listener until Shutdown. It returns at
 // once; accept errors other than a closed listener are logged. Connections

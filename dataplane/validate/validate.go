@@ -199,10 +199,19 @@ func hasBody(h *fasthttp.RequestHeader, body []byte) bool {
 	if len(body) > 0 || h.ContentLength() > 0 || h.ContentLength() == -1 {
 		return true
 	}
-	// Once a chunked body is read, fasthttp reports its length, 0 for an
-	// empty one: the head as received still says chunked. GET and HEAD,
-	// the bodiless requests of every page, skip the look.
-	return !h.IsGet() && !h.IsHead() && HasBody(h)
+	return EmptyBodyDeclared(h)
+}
+
+// EmptyBodyDeclared reports whether a request whose body turned out empty
+// still declared content: a Content-Type or Content-Encoding with a body
+// that was announced (chunked: once read, fasthttp reports its length, 0,
+// and only the head as received still says chunked). An empty chunked
+// DELETE without a type is no body, as one with Content-Length: 0 is.
+func EmptyBodyDeclared(h *fasthttp.RequestHeader) bool {
+	if len(h.ContentType()) == 0 && len(h.Peek(fasthttp.HeaderContentEncoding)) == 0 {
+		return false
+	}
+	return HasBody(h)
 }
 
 // HasBody reports whether the head as received declares a body: a

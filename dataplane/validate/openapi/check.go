@@ -717,7 +717,7 @@ func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *ope
 	req := &ctx.Request
 	raw := req.Body()
 	present := len(raw) > 0 || req.Header.ContentLength() > 0 || req.Header.ContentLength() == -1 ||
-		!req.Header.IsGet() && !req.Header.IsHead() && validate.HasBody(&req.Header) // an empty chunked body read
+		validate.EmptyBodyDeclared(&req.Header) // an empty chunked body, typed
 	b := op.body
 	switch {
 	case b == nil && present:
