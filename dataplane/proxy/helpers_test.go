@@ -153,6 +153,9 @@ func startGateway(t *testing.T, stage *Stage) *gateway {
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			var r pipeline.Request
 			r.Path = append(r.Path[:0], ctx.Path()...)
+			if len(ctx.Request.Header.Peek("X-Close")) > 0 {
+				ctx.SetConnectionClose() // as a draining server decides before the stages
+			}
 			stage.Handle(ctx, &r)
 			ctx.Response.Header.Set("X-Gw-Upstream", r.Upstream)
 			ctx.Response.Header.Set("X-Gw-Reason", r.Reason.String())

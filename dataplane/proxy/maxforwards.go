@@ -89,7 +89,11 @@ func (s *Stage) hopLimit(ctx *fasthttp.RequestCtx, r *pipeline.Request) (v pipel
 		return pipeline.Continue, false
 	}
 	resp := &ctx.Response
+	closeConn := resp.ConnectionClose() // a decision made before (a drain): kept
 	resp.Reset()
+	if closeConn {
+		resp.SetConnectionClose()
+	}
 	resp.SetStatusCode(fasthttp.StatusOK)
 	if isOptions {
 		// The gateway is the final recipient: it names what the route
@@ -100,15 +104,19 @@ func (s *Stage) hopLimit(ctx *fasthttp.RequestCtx, r *pipeline.Request) (v pipel
 		resp.Header.SetContentLength(0)
 		return pipeline.Done, true
 	}
-	// TRACE (the route lists it): the request as received, as message/http,
-	// without the fields that carry credentials (RFC 9110 §9.3.8).
+	// TRACE (the route lists it): the request line without its query, and
+	// the fields that show what the hops did to the request, as
+	// message/http. Nothing else: a query or any other field may carry a
+	// credential (a token header the route verified, ?access_token=, a
+	// session), whose echo is what cross-site tracing steals (RFC 9110
+	// §9.3.8).
 	resp.Header.SetContentTypeBytes(strMessageHTTP)
 	resp.AppendBody(method)
 	resp.AppendBodyString(" ")
-	resp.AppendBody(req.Header.RequestURI())
+	resp.AppendBody(req.URI().PathOriginal())
 	resp.AppendBodyString(" HTTP/1.1\r\n")
 	for k, v := range req.Header.All() {
-		if credentialField(k) {
+		if !traceEchoed(k) {
 			continue
 		}
 		resp.AppendBody(k)
@@ -120,19 +128,18 @@ func (s *Stage) hopLimit(ctx *fasthttp.RequestCtx, r *pipeline.Request) (v pipel
 	return pipeline.Done, true
 }
 
-// traceHidden are the request fields a TRACE echo leaves out: credentials
-// and session tokens, whose echo is what cross-site tracing steals.
-var traceHidden = [][]byte{
-	[]byte("authorization"), []byte("proxy-authorization"), []byte("cookie"), []byte("x-api-key"),
-	[]byte("x-auth-token"), []byte("x-csrf-token"), []byte("x-xsrf-token"), []byte("signature"),
-	[]byte("x-amz-security-token"),
-}
-
-func credentialField(k []byte) bool {
-	for _, h := range traceHidden {
-		if bytes.EqualFold(k, h) {
-			return true
+// traceEchoed are the request fields a TRACE echo shows.
+var traceEchoed = func() func([]byte) bool {
+	names := [][]byte{[]byte("host"), []byte("max-forwards"), []byte("via"), []byte("forwarded"),
+		[]byte("x-forwarded-for"), []byte("x-forwarded-proto"), []byte("user-agent"), []byte("accept"),
+		[]byte("accept-language"), []byte("accept-encoding"), []byte("content-type"), []byte("content-length"),
+		[]byte("x-request-id"), []byte("traceparent")}
+	return func(k []byte) bool {
+		for _, n := range names {
+			if bytes.EqualFold(k, n) {
+				return true
+			}
 		}
+		return false
 	}
-	return false
-}
+}()

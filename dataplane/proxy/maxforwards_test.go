@@ -23,6 +23,7 @@ func TestMaxForwards(t *testing.T) {
 
 	tests := []struct {
 		name, method string
+		query        string
 		headers      [][2]string
 		wantStatus   int
 		wantUpstream bool
@@ -46,17 +47,25 @@ func TestMaxForwards(t *testing.T) {
 		{name: "a non-number is refused", method: "OPTIONS", headers: [][2]string{{"Max-Forwards", "-1"}}, wantStatus: 400},
 		{name: "an empty value is refused", method: "OPTIONS", headers: [][2]string{{"Max-Forwards", ""}}, wantStatus: 400},
 		{name: "two fields are refused", method: "OPTIONS", headers: [][2]string{{"Max-Forwards", "5"}, {"Max-Forwards", "0"}}, wantStatus: 400},
-		{name: "TRACE 0 echoes the head without credentials", method: "TRACE",
-			headers:    [][2]string{{"Max-Forwards", "0"}, {"Cookie", "sid=secret1"}, {"Authorization", "Bearer secret2"}, {"X-Probe", "kept"}},
+		{name: "TRACE 0 echoes the hops' fields, no credential", method: "TRACE", query: "?access_token=secret0",
+			headers: [][2]string{{"Max-Forwards", "0"}, {"Cookie", "sid=secret1"}, {"Authorization", "Bearer secret2"},
+				{"X-Access-Token", "secret3"}, {"X-Session", "secret4"}, {"Via", "1.1 cdn"}, {"User-Agent", "probe/1"}},
 			wantStatus: 200,
 			check: func(t *testing.T, resp *fasthttp.Response) {
 				body := string(resp.Body())
 				if string(resp.Header.ContentType()) != "message/http" || !strings.HasPrefix(body, "TRACE /x HTTP/1.1\r\n") ||
-					!strings.Contains(body, "X-Probe: kept\r\n") {
+					!strings.Contains(body, "Via: 1.1 cdn\r\n") || !strings.Contains(body, "User-Agent: probe/1\r\n") {
 					t.Errorf("TRACE echo %q (%s)", body, resp.Header.ContentType())
 				}
 				if strings.Contains(body, "secret") {
 					t.Errorf("TRACE echo carries a credential: %q", body)
+				}
+			}},
+		{name: "OPTIONS 0 keeps a connection close decided before", method: "OPTIONS", headers: [][2]string{{"Max-Forwards", "0"}, {"X-Close", "1"}},
+			wantStatus: 200,
+			check: func(t *testing.T, resp *fasthttp.Response) {
+				if !resp.ConnectionClose() {
+					t.Error("the answer dropped the Connection: close decided before it")
 				}
 			}},
 		{name: "TRACE 2 is forwarded as 1", method: "TRACE", headers: [][2]string{{"Max-Forwards", "2"}}, wantStatus: 200, wantUpstream: true, wantForward: "1"},
@@ -68,7 +77,7 @@ func TestMaxForwards(t *testing.T) {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI("http://" + g.addr + "/x")
+			req.SetRequestURI("http://" + g.addr + "/x" + tc.query)
 			req.Header.SetMethod(tc.method)
 			for _, h := range tc.headers {
 				req.Header.Add(h[0], h[1])
