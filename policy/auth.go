@@ -34,6 +34,11 @@ type authState struct {
 	fetchers map[fetcherKey]*jwks.Fetcher
 	jwtSig   [32]byte
 	certCfg  config.ClientCertAuth
+	// hmacReplay is the verifier whose replay caches the next reload
+	// carries over: shared.HMAC, or without keys a key-less one that
+	// keeps the removed keys' caches while their signatures could still
+	// be replayed (a reload that puts a key back must find them).
+	hmacReplay *hmacsig.Verifier
 }
 
 // fetcherStarted is a test seam: it sees every fetcher compile starts.
@@ -73,7 +78,7 @@ func compileAuth(c *config.Config, prev *authState, opt Options) (*authState, er
 	if s.APIKeys, err = compileAPIKeys(ac.APIKeys); err != nil {
 		return nil, err
 	}
-	if s.HMAC, err = compileHMAC(ac.HMAC, prev); err != nil {
+	if s.HMAC, a.hmacReplay, err = compileHMAC(ac.HMAC, prev); err != nil {
 		return nil, err
 	}
 	a.certCfg = ac.ClientCert
@@ -289,35 +294,41 @@ func compileAPIKeys(ak config.APIKeyAuth) (*apikey.Table, error) {
 	return t, nil
 }
 
-func compileHMAC(hc config.HMACAuth, prev *authState) (*hmacsig.Verifier, error) {
-	if len(hc.Keys) == 0 {
-		return nil, nil
+// compileHMAC returns the verifier routes use (nil without keys) and the
+// one whose replay caches the next reload carries over (authState).
+func compileHMAC(hc config.HMACAuth, prev *authState) (use, carry *hmacsig.Verifier, err error) {
+	if len(hc.Keys) == 0 && (prev == nil || prev.hmacReplay == nil) {
+		return nil, nil, nil
 	}
 	cfg := hmacsig.Config{MaxSkew: hc.MaxSkew, ReplayCacheSize: hc.ReplayCacheSize, RequiredHeaders: hc.RequiredHeaders}
-	if prev != nil && prev.shared != nil {
-		// Keep every signature accepted before the reload (per key, even
-		// when the cache size or the skew changes): a fresh cache would let
-		// them be replayed until their timestamps age out.
-		cfg.Previous = prev.shared.HMAC
+	if prev != nil {
+		// Keep every signature accepted before the reload (per secret,
+		// even when the cache size or the skew changes, and for keys this
+		// reload removes): a fresh cache would let them be replayed until
+		// their timestamps age out.
+		cfg.Previous = prev.hmacReplay
 	}
 	for i, k := range hc.Keys {
 		key := fmt.Sprintf("auth.hmac.keys[%d]", i)
 		secret, err := readSecret(k.SecretFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s.secret_file: %w", key, err)
+			return nil, nil, fmt.Errorf("%s.secret_file: %w", key, err)
 		}
 		na, err := config.ParseNotAfter(k.NotAfter)
 		if err != nil {
-			return nil, fmt.Errorf("%s.not_after: %w", key, err)
+			return nil, nil, fmt.Errorf("%s.not_after: %w", key, err)
 		}
 		cfg.Keys = append(cfg.Keys, hmacsig.KeyConfig{ID: k.ID, Client: k.Client, Tier: k.Tier, Secret: secret,
 			Routes: k.Routes, Scopes: k.Scopes, NotAfter: na})
 	}
 	v, err := hmacsig.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("auth.hmac: %w", err)
+		return nil, nil, fmt.Errorf("auth.hmac: %w", err)
 	}
-	return v, nil
+	if len(hc.Keys) == 0 {
+		return nil, v, nil
+	}
+	return v, v, nil
 }
 
 func compileCerts(cc config.ClientCertAuth) *certauth.Authenticator {

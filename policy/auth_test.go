@@ -319,3 +319,32 @@ func TestListenerTLSConfig(t *testing.T) {
 		t.Errorf("plain listener: %v %v", cfg, err)
 	}
 }
+
+// TestHMACReplayOutlivesARemovedKeySet: a reload that removes every HMAC
+// key and a later one that puts the key back keep its replay cache (the
+// signatures accepted before could otherwise be replayed within the skew).
+func TestHMACReplayOutlivesARemovedKeySet(t *testing.T) {
+	f := newAuthFixture(t)
+	with := f.doc("api", f.jwksURL, "")
+	without := strings.Replace(strings.Replace(with, "  hmac:\n    keys:\n      - {id: h1, client: billing, secret_file: "+f.secret+"}\n", "", 1),
+		"[jwt, api_key, hmac]", "[jwt, api_key]", 1)
+	if without == with {
+		t.Fatal("the fixture's HMAC section was not removed")
+	}
+	h, src := newHolder(t, with)
+	cache := h.Current().auth.shared.HMAC.ReplayOf("h1")
+	src.set(without)
+	if _, err := h.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if h.Current().auth.shared.HMAC != nil {
+		t.Fatal("a verifier without keys is in use")
+	}
+	src.set(with)
+	if _, err := h.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Current().auth.shared.HMAC.ReplayOf("h1"); got != cache {
+		t.Error("the key's replay cache was not carried over a reload without keys")
+	}
+}

@@ -251,16 +251,20 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 				Metrics:      reqmetrics.ForRoute(r.Name),
 				MatrixParams: r.MatrixParams,
 				MaxBodyBytes: r.Validate.MaxBodyBytes,
-				Anomaly:      p.anomaly.route(r.Name),
 			},
 		})
+	}
+	table, err := router.New(specs)
+	if err != nil {
+		routeErrs = append(routeErrs, fmt.Errorf("compile routes: %w", err))
 	}
 	if len(routeErrs) > 0 {
 		return fail(errors.Join(routeErrs...))
 	}
-	table, err := router.New(specs)
-	if err != nil {
-		return fail(fmt.Errorf("compile routes: %w", err))
+	for _, s := range specs {
+		// Only a policy that compiled whole registers its routes with the
+		// shared detectors, whose state outlives it.
+		s.Value.Anomaly = p.anomaly.route(s.Name)
 	}
 	p.Routes = table
 	for _, s := range specs {

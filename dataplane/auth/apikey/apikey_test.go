@@ -164,6 +164,7 @@ func TestQueryLeak(t *testing.T) {
 		{"array subscript", "api_key[]=abc", true},
 		{"index subscript", "API_KEY[0]=abc", true},
 		{"spaces around", "+api_key+=abc", true},
+		{"many spaces before", strings.Repeat("+", 100) + "api_key=abc", true},
 		{"NUL after", "api_key%00x=abc", true},
 		{"another name with a subscript", "filter[api_key]=abc", false},
 		{"name that only contains api_key", "my_api_key_count=3", false},

@@ -19,6 +19,9 @@ func QueryLeak(query []byte, names [][]byte) bool {
 		if i := indexByte(pair, '='); i >= 0 {
 			name, value = pair[:i], pair[i+1:]
 		}
+		for len(name) > 0 && name[0] == '+' {
+			name = name[1:] // leading spaces, which PHP trims: not to overflow the buffer
+		}
 		var nb [64]byte
 		if n, ok := decodeFold(nb[:0], name); ok {
 			n = paramKey(n)

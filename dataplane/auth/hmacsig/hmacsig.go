@@ -121,7 +121,7 @@ func (k *Key) AllowsRoute(route string) bool {
 type Config struct {
 	Keys            []KeyConfig
 	MaxSkew         time.Duration
-	ReplayCacheSize int      // signatures remembered per key; when full of live ones, that key's requests are refused
+	ReplayCacheSize int      // signatures remembered per secret (keys sharing one share it); when full of live ones, its requests are refused
 	RequiredHeaders []string // lower-case names that SignedHeaders must include
 	// Previous is the verifier a reload replaces: each key keeps its replay
 	// cache, and when the skew grows, signatures older than the previous

@@ -48,6 +48,7 @@ func TestNumericKeywordsExact(t *testing.T) {
 			`[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,1e99999999999999999999,1e99999999999999999999]`, false},
 		{"exponent out of range, two infinities", `{"uniqueItems":true}`, `[1e99999999999999999999,-1e99999999999999999999]`, true},
 		{"exponent out of range, infinity and underflow", `{"uniqueItems":true}`, `[1e99999999999999999999,1e-99999999999999999999]`, true},
+		{"exponent out of range, a zero mantissa is zero", `{"uniqueItems":true}`, `[0e99999999999999999999,1e-99999999999999999999]`, false},
 		{"exponent out of range, two underflows", `{"uniqueItems":true}`, `[1e-99999999999999999999,-2e-99999999999999999999]`, false},
 		{"exponent out of range, two infinities hashed", `{"uniqueItems":true}`,
 			`[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,1e99999999999999999999,-1e99999999999999999999]`, true},

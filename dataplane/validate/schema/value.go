@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/valyala/fastjson"
 )
@@ -279,8 +280,8 @@ func outOfRange(v *fastjson.Value) int {
 	var buf [64]byte
 	raw := v.MarshalTo(buf[:0])
 	i := bytes.IndexAny(raw, "eE")
-	if i >= 0 && i+1 < len(raw) && raw[i+1] == '-' {
-		return 0
+	if i >= 0 && i+1 < len(raw) && raw[i+1] == '-' || i >= 0 && strings.Trim(string(raw[:i]), "-0.") == "" {
+		return 0 // underflows, or a zero mantissa
 	}
 	if len(raw) > 0 && raw[0] == '-' {
 		return -1
