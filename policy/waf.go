@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/edgeguard/edgeguard/dataplane/pipeline"
 	"github.com/edgeguard/edgeguard/dataplane/waf"
@@ -57,6 +58,9 @@ func (w *wafState) release() {
 	w.tier2 = nil
 }
 
+// crsMediaTypeRule is CRS's "request content type is not allowed" rule.
+const crsMediaTypeRule = 920420
+
 // routeStage compiles a route's WAF; nil when every tier is off.
 func (w *wafState) routeStage(c *config.Config, r *config.Route) (pipeline.Stage, error) {
 	mode1, _ := waf.ParseMode(r.WAF.Libinjection) // validated
@@ -66,8 +70,15 @@ func (w *wafState) routeStage(c *config.Config, r *config.Route) (pipeline.Stage
 		if body == 0 {
 			body = c.Server.MaxRequestBodyBytes
 		}
+		exclude := rc.ExcludeRules
+		if len(r.Validate.ContentTypes) > 0 || r.Validate.OpenAPIFile != "" {
+			// The route's own media types are the allow-list, enforced
+			// before the WAF (415): CRS's fixed list (920420) would only
+			// refuse types the route takes (application/vnd.acme+json).
+			exclude = append(slices.Clip(exclude), crsMediaTypeRule)
+		}
 		t, err := w.engines.WAF(crs.Config{Paranoia: rc.Paranoia, AnomalyThreshold: rc.AnomalyThreshold,
-			ExcludeRules: rc.ExcludeRules, OnErrorStatus: rc.OnError, MaxBodyBytes: body})
+			ExcludeRules: exclude, OnErrorStatus: rc.OnError, MaxBodyBytes: body})
 		if err != nil {
 			return nil, fmt.Errorf("waf.crs: %w", err)
 		}

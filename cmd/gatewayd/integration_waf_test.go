@@ -193,6 +193,11 @@ func TestWAFTier2(t *testing.T) {
     path: /watch
     upstream: rec
     waf: {libinjection: "off", crs: {mode: detect}}
+  - name: crs-vendor
+    path: /vendor
+    upstream: rec
+    validate: {content_types: [application/vnd.acme.v1+json, text/*]}
+    waf: {libinjection: "off", crs: {mode: block}}
 `
 	}
 	ups := "\n  - name: rec\n    targets: [" + rec.addr() + "]\n"
@@ -214,6 +219,10 @@ func TestWAFTier2(t *testing.T) {
 		{"ordinary query", get("/crs", "blue widget"), 200},
 		{"ordinary JSON", postJSON("/crs", `{"name":"Blue widget, large","qty":2,"note":"O'Brien"}`), 200},
 		{"detect mode passes", get("/watch", ";cat /etc/passwd"), 200},
+		// The route's own media types are the allow-list, not CRS's.
+		{"a media type the route takes", strings.Replace(postJSON("/vendor", `{"name":"widget","qty":2}`), "application/json", "application/vnd.acme.v1+json", 1), 200},
+		{"a text type the route takes", strings.Replace(postJSON("/vendor", `hello`), "application/json", "text/csv", 1), 200},
+		{"an attack in a media type the route takes", strings.Replace(postJSON("/vendor", `{"name":"1' UNION SELECT password FROM users--"}`), "application/json", "application/vnd.acme.v1+json", 1), 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rawDo(t, g.data, tc.raw)

@@ -237,7 +237,7 @@ func (t *target) do(req *fasthttp.Request, resp *fasthttp.Response) error {
 // prepareRequest turns the client's request into the upstream request in
 // place: plain http, the forwarded path, the original query string, no
 // userinfo, the client's Host header and Content-Type (or none), HTTP/1.1
-// keep-alive.
+// keep-alive, no Expect.
 func prepareRequest(req *fasthttp.Request, path []byte) {
 	u := req.URI()
 	if string(u.Scheme()) != "http" {
@@ -262,6 +262,9 @@ func prepareRequest(req *fasthttp.Request, path []byte) {
 	if !req.Header.IsHTTP11() {
 		req.Header.SetProtocolBytes(strHTTP11)
 	}
+	// The gateway answered the client's Expect itself and holds the whole
+	// body: the upstream is asked for nothing.
+	req.Header.Del(fasthttp.HeaderExpect)
 }
 
 // deny replaces whatever a failed attempt left in the response with the

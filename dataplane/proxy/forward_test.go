@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -545,5 +546,28 @@ func TestTrailersDropped(t *testing.T) {
 		if v := resp.Header.Peek(name); v != nil {
 			t.Errorf("%s: %q reached the client", name, v)
 		}
+	}
+}
+
+// TestExpectNotForwarded: the gateway answered the client's Expect and
+// holds the body; the upstream gets the request without it.
+func TestExpectNotForwarded(t *testing.T) {
+	var saw atomic.Value
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		saw.Store(string(ctx.Request.Header.Peek("Expect")) + "|" + string(ctx.Request.Body()))
+	})
+	g := startGateway(t, &Stage{Pool: newTestPool(t, PoolConfig{Targets: []string{up.addr}})})
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod("POST")
+	req.SetRequestURI("http://" + g.addr + "/x")
+	req.Header.Set("Expect", "100-continue")
+	req.SetBodyString("payload")
+	if err := g.client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+		t.Fatalf("POST: %v %d", err, resp.StatusCode())
+	}
+	if got := saw.Load(); got != "|payload" {
+		t.Errorf("upstream saw Expect|body %q, want no Expect and the body", got)
 	}
 }

@@ -333,6 +333,8 @@ func TestInspectFailsClosed(t *testing.T) {
 		{"compressed body, coding after an empty field", Config{}, reqSpec{Method: "POST", URI: "/x", Raw: "\x1f\x8b\x08\x00", ContentType: "application/json", Headers: []string{"Content-Encoding:", "Content-Encoding: gzip"}}, false, ErrBodyEncoded, false},
 		{"compressed body, coding listed after identity", Config{}, reqSpec{Method: "POST", URI: "/x", Raw: "\x1f\x8b\x08\x00", ContentType: "application/json", Headers: []string{"Content-Encoding: identity, gzip"}}, false, ErrBodyEncoded, false},
 		{"compressed body, field spelt with an underscore", Config{}, reqSpec{Method: "POST", URI: "/x", Raw: "\x1f\x8b\x08\x00", ContentType: "application/json", Headers: []string{"Content_Encoding: gzip"}}, false, ErrBodyEncoded, false},
+		{"multipart part after the close", Config{}, reqSpec{Method: "POST", URI: "/x", ContentType: "multipart/form-data; boundary=BB",
+			Raw: "--BB\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--BB--\r\n--BB\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nhi\r\n--BB--\r\n"}, false, ErrBody, false},
 		{"too many query arguments", Config{MaxArgs: 20}, reqSpec{Method: "GET", URI: "/x?" + manyArgs}, false, ErrTooManyArgs, false},
 		{"too many query arguments, attack too", Config{MaxArgs: 20}, reqSpec{Method: "GET", URI: "/x?" + manyArgs + "q=%3Cscript%3Ealert(1)%3C/script%3E"}, false, ErrTooManyArgs, false},
 		{"too many json values", Config{MaxArgs: 20}, reqSpec{Method: "POST", URI: "/x", JSON: []byte("[" + strings.Repeat("1,", 30) + "1]")}, false, ErrTooManyArgs, false},
@@ -501,5 +503,64 @@ func TestCategoryOf(t *testing.T) {
 		if !slices.Contains(Categories(), tc.want) {
 			t.Errorf("Categories() lacks %q", tc.want)
 		}
+	}
+}
+
+// TestMultipartFieldByFilenameStar: a part a file only by filename* names
+// is read by PHP as a field: CRS inspects its content as one.
+func TestMultipartFieldByFilenameStar(t *testing.T) {
+	w := testWAF(t, Config{Mode: ModeBlock})
+	for _, tc := range []struct {
+		name, disp string
+		blocked    bool
+	}{
+		{"filename* alone", `filename*=UTF-8''x.txt`, true},
+		{"a plain field", "", true},
+		{"a file", `filename="x.txt"`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			disp := `form-data; name="f"`
+			if tc.disp != "" {
+				disp += "; " + tc.disp
+			}
+			spec := reqSpec{Method: "POST", URI: "/x", ContentType: "multipart/form-data; boundary=BB",
+				Raw: "--BB\r\nContent-Disposition: " + disp + "\r\n\r\n1' OR '1'='1' --\r\n--BB--\r\n"}
+			res, err := w.InspectRequest(parseRaw(t, spec.raw(t)), Peer{}, false)
+			if err != nil || res.Blocked != tc.blocked {
+				t.Fatalf("Inspect = %+v, %v; want blocked %v", res, err, tc.blocked)
+			}
+		})
+	}
+}
+
+// TestFormDocument: a JSON or XML document sent as a form is inspected
+// whole too (the form reader splits it at '=' and '&').
+func TestFormDocument(t *testing.T) {
+	w := testWAF(t, Config{Mode: ModeBlock})
+	for _, tc := range []struct {
+		name, body string
+		blocked    bool
+	}{
+		{"json", `{"a":"1' OR '1'='1' --"}`, true},
+		{"xml", `<a>1' OR '1'='1' --</a>`, true},
+		{"json benign", `{"name":"Jane","qty":2}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := reqSpec{Method: "POST", URI: "/x", ContentType: "application/x-www-form-urlencoded", Raw: tc.body}
+			res, err := w.InspectRequest(parseRaw(t, spec.raw(t)), Peer{}, false)
+			if err != nil || res.Blocked != tc.blocked {
+				t.Fatalf("Inspect = %+v, %v; want blocked %v", res, err, tc.blocked)
+			}
+		})
+	}
+}
+
+// TestExpectNotRestricted: a client asking for a 100 Continue is not
+// refused by the restricted-header rule: the gateway answers Expect itself.
+func TestExpectNotRestricted(t *testing.T) {
+	w := testWAF(t, Config{Mode: ModeBlock})
+	spec := reqSpec{Method: "POST", URI: "/x", JSON: []byte(`{"a":"hello"}`), Headers: []string{"Expect: 100-continue"}}
+	if res, err := w.InspectRequest(parseRaw(t, spec.raw(t)), Peer{}, false); err != nil || res.Matched {
+		t.Fatalf("Inspect = %+v, %v; want a clean pass", res, err)
 	}
 }

@@ -95,12 +95,17 @@ func (s reqSpec) raw(t testing.TB) []byte {
 	return b.Bytes()
 }
 
-// parseRaw reads one request as the server does.
+// parseRaw reads one request as the server does: a multipart body is
+// kept as sent (DisablePreParseMultipartForm), not rebuilt from a parse.
 func parseRaw(t testing.TB, raw []byte) *fasthttp.Request {
 	t.Helper()
 	req := new(fasthttp.Request)
-	if err := req.Read(bufio.NewReader(bytes.NewReader(raw))); err != nil {
-		t.Fatalf("parse request %q: %v", raw, err)
+	br := bufio.NewReader(bytes.NewReader(raw))
+	if err := req.Header.Read(br); err != nil {
+		t.Fatalf("parse request head %q: %v", raw, err)
+	}
+	if err := req.ContinueReadBody(br, 0, false); err != nil {
+		t.Fatalf("parse request body %q: %v", raw, err)
 	}
 	return req
 }

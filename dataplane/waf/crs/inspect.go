@@ -2,6 +2,7 @@ package crs
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeguard/edgeguard/dataplane/headers"
+	"github.com/edgeguard/edgeguard/dataplane/waf/formdata"
 )
 
 // MaxResultRules is how many detection rule ids a Result keeps.
@@ -152,6 +154,10 @@ func run(tx types.Transaction, req *fasthttp.Request, peer Peer, body []byte, js
 		return verdict(tx, vars, it), nil
 	}
 	if len(body) > 0 {
+		if err := multipartFields(tx, h, body); err != nil {
+			return Result{Category: CategoryBodyUnparsable}, err
+		}
+		formDocument(tx, h, body)
 		it, _, err := tx.WriteRequestBody(body)
 		if err != nil {
 			return Result{Category: CategoryInternal}, fmt.Errorf("inspect request: write body: %v: %w", err, ErrInternal)
@@ -175,6 +181,49 @@ func run(tx types.Transaction, req *fasthttp.Request, peer Peer, body []byte, js
 	return verdict(tx, vars, it), nil
 }
 
+// multipartFields adds to ARGS_POST the content of the parts of a
+// multipart body that a file only by an RFC 2231 filename* names (Coraza
+// files them, unread; PHP reads them as fields), and refuses a body with
+// parts after its closing delimiter (Coraza stops at the close; PHP reads
+// on). Other bodies pass untouched.
+func multipartFields(tx types.Transaction, h *fasthttp.RequestHeader, body []byte) error {
+	mt, params, _ := bytes.Cut(h.ContentType(), []byte{';'})
+	if !bytes.EqualFold(bytes.TrimSpace(mt), []byte("multipart/form-data")) {
+		return nil
+	}
+	var r formdata.Reader
+	if !r.Start(body, params) {
+		return nil // Coraza's own reader refuses what cannot be followed
+	}
+	for {
+		header, content, ok := r.Next()
+		if !ok {
+			break
+		}
+		if name, _, kind := formdata.Disposition(header); kind == formdata.KindEither {
+			tx.AddPostRequestArgument(string(name), string(content))
+		}
+	}
+	if errors.Is(r.Err(), formdata.ErrPartsAfterClose) {
+		return fmt.Errorf("inspect request: %w: %w", formdata.ErrPartsAfterClose, ErrBody)
+	}
+	return nil
+}
+
+// formDocument adds a form body that is a JSON or XML document to
+// ARGS_POST whole, as "_body": the form reader splits it at '=' and '&',
+// and a server that reads the raw body (PHP's php://input, readers that
+// ignore the type) gets the document.
+func formDocument(tx types.Transaction, h *fasthttp.RequestHeader, body []byte) {
+	mt, _, _ := bytes.Cut(h.ContentType(), []byte{';'})
+	if !bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/x-www-form-urlencoded")) {
+		return
+	}
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && (b[0] == '{' || b[0] == '[' || b[0] == '<') {
+		tx.AddPostRequestArgument("_body", string(body))
+	}
+}
+
 // addHeaders feeds every header line as the client sent it (repeated
 // headers repeated, the Cookie header unparsed, headers later stages
 // removed still there) when fasthttp kept the raw header block, else
@@ -182,13 +231,24 @@ func run(tx types.Transaction, req *fasthttp.Request, peer Peer, body []byte, js
 func addHeaders(tx types.Transaction, h *fasthttp.RequestHeader) {
 	if len(h.RawHeaders()) > 0 {
 		for k, v := range h.AllInOrder() {
-			tx.AddRequestHeader(string(k), string(v))
+			addHeader(tx, k, v)
 		}
 		return
 	}
 	for k, v := range h.All() {
-		tx.AddRequestHeader(string(k), string(v))
+		addHeader(tx, k, v)
 	}
+}
+
+// addHeader feeds one header line, but Expect: the gateway answers it
+// itself and the upstream never gets it, so CRS's restricted-header rule
+// (920450) would refuse every client that asks for a 100 Continue (curl on
+// uploads, .NET, AWS SDKs) for nothing.
+func addHeader(tx types.Transaction, k, v []byte) {
+	if bytes.EqualFold(k, []byte(fasthttp.HeaderExpect)) {
+		return
+	}
+	tx.AddRequestHeader(string(k), string(v))
 }
 
 // severityPoints is the anomaly score CRS adds for a rule of severity s.

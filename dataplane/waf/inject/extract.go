@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/edgeguard/edgeguard/dataplane/headers"
+	"github.com/edgeguard/edgeguard/dataplane/waf/formdata"
 )
 
 // inspectHead inspects the path, the query, the cookies and the configured
@@ -257,6 +258,17 @@ func (d *Detector) inspectReading(sc *Scratch, mt, params, b []byte) bool {
 			charsetField(sc, k, v)
 		}
 		sc.form.Reset()
+		// A JSON or XML document sent as a form: the form reading splits
+		// it at '=' and '&', and a server that reads the raw body (PHP's
+		// php://input, readers that ignore the type) gets the document.
+		if first := skipSpace(b, 0); !sc.stopped && first < len(b) {
+			switch b[first] {
+			case '{', '[':
+				d.inspectJSONBytes(sc, b)
+			case '<':
+				d.inspectXML(sc, b)
+			}
+		}
 	case bodyMultipart:
 		d.inspectMultipart(sc, b, params)
 	case bodyXML:
@@ -443,62 +455,25 @@ func (d *Detector) walkJSON(sc *Scratch, v *fastjson.Value, underCtor bool) {
 // line does (as Go's and PHP's readers accept). A body it cannot follow
 // marks the result Truncated.
 func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
-	boundary := boundaryParam(params)
-	if len(boundary) == 0 || len(boundary) > 70 {
+	mr := &sc.parts
+	if !mr.Start(body, params) {
 		sc.res.Truncated = true
 		return
 	}
-	// The first boundary line starts the body or follows a line break.
-	sc.delim = append(append(sc.delim[:0], "\r\n--"...), boundary...)
-	i := bytes.Index(body, sc.delim[2:])
-	if i < 0 || (i > 0 && body[i-1] != '\n') {
-		sc.res.Truncated = true
-		return
-	}
-	first := body[i+len(sc.delim)-2:]
-	nl := crlf
-	if eol := bytes.IndexByte(first, '\n'); eol >= 0 && (eol == 0 || first[eol-1] != '\r') {
-		nl = lf
-		sc.delim = append(append(sc.delim[:0], "\n--"...), boundary...)
-	}
-	delim := sc.delim
-	rest := first
 	for {
-		if bytes.HasPrefix(rest, dashdash) {
-			return // closing delimiter
+		header, content, ok := mr.Next()
+		if !ok {
+			break
 		}
-		// Skip transport padding and the line break after the delimiter.
-		eol := bytes.Index(rest, nl)
-		if eol < 0 {
-			sc.res.Truncated = true
-			return
-		}
-		rest = rest[eol+len(nl):]
-		var hdrEnd int
-		if len(nl) == 2 {
-			hdrEnd = bytes.Index(rest, crlfcrlf)
-		} else {
-			hdrEnd = bytes.Index(rest, lflf)
-		}
-		if hdrEnd < 0 {
-			sc.res.Truncated = true
-			return
-		}
-		headers := rest[:hdrEnd+len(nl)]
-		rest = rest[hdrEnd+2*len(nl):]
-		end := bytes.Index(rest, delim)
-		if end < 0 {
-			sc.res.Truncated = true
-			return
-		}
-		content := rest[:end]
-		rest = rest[end+len(delim):]
-		name, disp, isFile, cs := partHeaders(headers)
-		if isFile {
+		name, disp, kind, cs := partHeaders(header)
+		if kind != formdata.KindField {
 			if d.partFilenames(sc, name, disp) {
 				return
 			}
-			continue
+			if kind == formdata.KindFile {
+				continue
+			}
+			// Named a file by filename* alone: PHP reads it as a field.
 		}
 		if d.value(sc, SourceForm, name, name, ctxName) || d.value(sc, SourceForm, name, content, 0) {
 			return
@@ -507,6 +482,9 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
 			return
 		}
 		charsetField(sc, name, content)
+	}
+	if mr.Err() != nil {
+		sc.res.Truncated = true // unfollowable, or parts after the close that PHP reads
 	}
 }
 
@@ -621,28 +599,23 @@ func nextParam(params []byte) (k, v []byte, quoted bool, rest []byte) {
 	return k, bytes.TrimSpace(params[j : j+e]), false, params[j+e+1:]
 }
 
-// partHeaders reads the field name of a part from its Content-Disposition
-// header, and that header's parameters, whether the part is a file upload,
-// and the charset its Content-Type declares.
-func partHeaders(hs []byte) (name, disp []byte, isFile bool, cs headers.Charset) {
-	seen := false
+// partHeaders reads a part's header block: its field name, the
+// parameters of its Content-Disposition, how servers read it (a field, a
+// file, or either: formdata.Kind), and the charset its Content-Type
+// declares.
+func partHeaders(hs []byte) (name, disp []byte, kind formdata.Kind, cs headers.Charset) {
+	name, disp, kind = formdata.Disposition(hs)
 	for len(hs) > 0 {
 		var line []byte
 		line, hs, _ = bytes.Cut(hs, lf)
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		k, v, ok := bytes.Cut(line, []byte{':'})
-		k = bytes.TrimSpace(k)
-		switch {
-		case !ok:
-		case equalFoldLower(k, hContentDisposition) && !seen:
-			seen = true
-			_, disp, _ = bytes.Cut(v, []byte{';'})
-			name, isFile = param(disp, "name"), len(param(disp, "filename")) > 0 || hasParam(disp, "filename*")
-		case equalFoldLower(k, hContentType) && cs == headers.CharsetNone:
+		if ok && equalFoldLower(bytes.TrimSpace(k), hContentType) {
 			cs, _ = headers.ContentCharset(v)
+			break
 		}
 	}
-	return name, disp, isFile, cs
+	return name, disp, kind, cs
 }
 
 // partFilenames inspects the filename and filename* parameters of a file
@@ -716,21 +689,7 @@ func percentDecode(dst, v []byte) []byte {
 	return dst
 }
 
-var (
-	hContentDisposition = []byte("content-disposition")
-	hContentType        = []byte("content-type")
-)
-
-func hasParam(params []byte, name string) bool {
-	for len(params) > 0 {
-		var k []byte
-		k, _, _, params = nextParam(params)
-		if equalFoldLower(k, []byte(name)) {
-			return true
-		}
-	}
-	return false
-}
+var hContentType = []byte("content-type")
 
 // location builds the location of a detection in sc.loc: the source, then
 // the name (or the JSON pointer, or the XML element path), sanitized and
