@@ -536,16 +536,8 @@ func (d *Detector) partReadings(sc *Scratch, name, content []byte, cs headers.Ch
 
 var (
 	dashdash = []byte("--")
-	crlf     = []byte("\r\n")
-	crlfcrlf = []byte("\r\n\r\n")
 	lf       = []byte("\n")
-	lflf     = []byte("\n\n")
 )
-
-// boundaryParam returns the boundary parameter of a Content-Type.
-func boundaryParam(params []byte) []byte {
-	return param(params, "boundary")
-}
 
 // param finds parameter name (lower case) in "; a=b; c="d"" and returns its
 // value, unquoted (quoted-pairs are kept as they are).
