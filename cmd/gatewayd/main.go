@@ -7,8 +7,8 @@
 //	gatewayd tune [FILE]           print host settings that matter, with recommendations
 //	gatewayd version               print the version (also --version)
 //
-// Signals: SIGHUP reloads the configuration, SIGUSR1 reopens the access log,
-// SIGUSR2 upgrades: it starts the gatewayd binary now installed at this
+// Signals: SIGHUP reloads the configuration, SIGUSR1 reopens the access
+// log and the security event file, SIGUSR2 upgrades: it starts the gatewayd binary now installed at this
 // one's path, hands it the listening sockets and, once it serves, drains
 // and exits (upgrade.go); SIGTERM and SIGINT drain in-flight requests and
 // exit 0. Under systemd
@@ -393,6 +393,9 @@ func run(configPath string, log *slog.Logger) (err error) {
 			case syscall.SIGUSR1:
 				if err := access.Reopen(); err != nil {
 					log.Error("reopen access log", "error", err)
+				}
+				if err := holder.Events().Reopen(); err != nil {
+					log.Error("reopen security events", "error", err)
 				}
 			case syscall.SIGUSR2:
 				if up != nil {

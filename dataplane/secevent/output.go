@@ -62,6 +62,14 @@ func (o *output) flush(now time.Time) {
 	o.batch, o.lines = o.batch[:0], 0
 }
 
+// reopen opens the file by its path again, counting from now for its age.
+func (o *output) reopen(now time.Time) error {
+	if o.file == nil {
+		return nil
+	}
+	return o.file.reopen(now)
+}
+
 func (o *output) close() error {
 	if o.file == nil {
 		return nil
@@ -105,6 +113,20 @@ func (r *rotator) open(now time.Time) error {
 		return fmt.Errorf("stat %s: %w", r.path, err)
 	}
 	r.f, r.size, r.opened = f, st.Size(), now
+	return nil
+}
+
+// reopen opens path again, and closes the file it replaces; on failure
+// the old file stays in use.
+func (r *rotator) reopen(now time.Time) error {
+	old := r.f
+	if err := r.open(now); err != nil {
+		r.f = old
+		return fmt.Errorf("reopen security events %s: %w", r.path, err)
+	}
+	if old != nil {
+		_ = old.Close()
+	}
 	return nil
 }
 

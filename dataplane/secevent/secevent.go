@@ -182,9 +182,10 @@ type Log struct {
 	now     func() time.Time
 	window  time.Duration
 
-	syncReq chan chan struct{}
-	quit    chan struct{}
-	done    chan struct{}
+	syncReq   chan chan struct{}
+	reopenReq chan chan error
+	quit      chan struct{}
+	done      chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -210,13 +211,14 @@ func Open(o Options) (*Log, error) {
 		o.Window = DefaultWindow
 	}
 	l := &Log{
-		ring:    mpsc.New[record](o.Buffer),
-		now:     o.Now,
-		window:  o.Window,
-		syncReq: make(chan chan struct{}),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
-		line:    make([]byte, 0, 1024),
+		ring:      mpsc.New[record](o.Buffer),
+		now:       o.Now,
+		window:    o.Window,
+		syncReq:   make(chan chan struct{}),
+		reopenReq: make(chan chan error),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		line:      make([]byte, 0, 1024),
 	}
 	switch {
 	case o.Writer != nil:
@@ -300,6 +302,22 @@ func (l *Log) Sync() {
 	}
 }
 
+// Reopen writes out what is queued and opens the event file by its path
+// again (after logrotate or an operator renamed it: SIGUSR1), keeping the
+// old one when the new cannot be opened. Nothing to do for stdout.
+func (l *Log) Reopen() error {
+	if l == nil {
+		return nil
+	}
+	reply := make(chan error)
+	select {
+	case l.reopenReq <- reply:
+		return <-reply
+	case <-l.done:
+		return nil
+	}
+}
+
 // Close writes every queued and aggregated event, flushes and closes the
 // file. Events emitted after Close are dropped. Safe to call twice.
 func (l *Log) Close() error {
@@ -335,6 +353,9 @@ func (l *Log) run() {
 		case reply := <-l.syncReq:
 			l.cycle(false)
 			close(reply)
+		case reply := <-l.reopenReq:
+			l.cycle(false)
+			reply <- l.out.reopen(l.now())
 		case <-l.quit:
 			l.cycle(true)
 			if err := l.out.close(); err != nil {

@@ -425,3 +425,47 @@ func TestOff(t *testing.T) {
 		t.Fatalf("bad path: %v", err)
 	}
 }
+
+// TestReopenAfterRename: after an outside rotation renames the file,
+// Reopen writes on into a new file at the path; the renamed one keeps
+// what was written before, and nothing is lost.
+func TestReopenAfterRename(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.jsonl")
+	l, _, clk := openTest(t, Options{Path: path})
+	l.Emit(&Event{Type: MgmtCall, Time: clk.Now(), Action: "status", Result: "ok", RequestID: []byte("before")})
+	l.Sync()
+	moved := filepath.Join(dir, "events.jsonl.1")
+	if err := os.Rename(path, moved); err != nil {
+		t.Fatal(err)
+	}
+	l.Emit(&Event{Type: MgmtCall, Time: clk.Now(), Action: "status", Result: "ok", RequestID: []byte("queued")})
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	l.Emit(&Event{Type: MgmtCall, Time: clk.Now(), Action: "status", Result: "ok", RequestID: []byte("after")})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(f string) (out []string) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range decodeLines(t, data) {
+			out = append(out, m["request_id"].(string))
+		}
+		return out
+	}
+	if got := ids(moved); strings.Join(got, ",") != "before,queued" {
+		t.Errorf("renamed file holds %v, want before and queued", got)
+	}
+	if got := ids(path); strings.Join(got, ",") != "after" {
+		t.Errorf("new file holds %v, want after", got)
+	}
+	// Stdout and a nil Log have nothing to reopen.
+	var none *Log
+	if err := none.Reopen(); err != nil {
+		t.Error(err)
+	}
+}
