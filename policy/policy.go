@@ -84,6 +84,8 @@ type Route struct {
 	// MatrixParams lets paths carry ';' parameters on this route; the
 	// route was matched on the path with them cut (pathnorm.CutParams).
 	MatrixParams bool
+	// AllowGetBody lets GET requests carry a body to this route.
+	AllowGetBody bool
 	// MaxBodyBytes is the route's own body limit (0: the server's),
 	// applied before the body is read.
 	MaxBodyBytes int
@@ -250,6 +252,7 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 				Stages:       stages,
 				Metrics:      reqmetrics.ForRoute(r.Name),
 				MatrixParams: r.MatrixParams,
+				AllowGetBody: r.AllowGetBody,
 				MaxBodyBytes: r.Validate.MaxBodyBytes,
 			},
 		})

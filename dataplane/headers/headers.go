@@ -416,6 +416,9 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	if refusal != pipeline.ReasonNone {
 		v := pipeline.Deny(ctx, r, fasthttp.StatusBadRequest, refusal)
 		r.Detail = detail
+		if closesConnection(detail) {
+			ctx.SetConnectionClose()
+		}
 		return v
 	}
 	if status, reason, detail := checkTarget(ctx); status != 0 {

@@ -328,6 +328,14 @@ const (
 	detailTrailer           = "trailer_fields"
 )
 
+// closesConnection reports whether a refusal with this detail ends the
+// connection: a framing header in another spelling, trailer fields or a
+// name that is no token say the client frames messages other than the
+// gateway does, so nothing more it sends on the connection is trusted.
+func closesConnection(detail string) bool {
+	return detail == detailFramingRespelt || detail == detailTrailer || detail == detailNameInvalid
+}
+
 // scanNames checks every request header name once: each must be a token,
 // and each credential header may appear once, in the spelling the gateway
 // reads. It removes the spoofable headers an untrusted peer sent (all of

@@ -151,6 +151,15 @@ func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
 		s.handleParseError(ctx, fasthttp.ErrBodyTooLarge)
 		return fasthttp.StatusRequestEntityTooLarge
 	}
+	if cl := h.ContentLength(); rt != nil && bodyRefused(h, rt, cl > 0 || cl == -1) {
+		r.TLS = ctx.IsTLS()
+		r.RouteName = name
+		p.Headers.AdoptRequestID(h, r)
+		refuseBody(ctx, r)
+		p.Headers.HandleResponse(ctx, r)
+		s.finish(ctx, r, p, rt)
+		return fasthttp.StatusBadRequest
+	}
 	if rt != nil {
 		if status := s.headRefusal(ctx, p, rt, name, r); status != 0 {
 			return status
@@ -231,6 +240,26 @@ func (s *Server) routeOf(p *policy.Policy, h *fasthttp.RequestHeader, r *pipelin
 		return nil, "" // the handler refuses it (path_ambiguous) before any stage
 	}
 	return rt, name
+}
+
+// bodyRefused reports whether a request to rt may not carry the body it
+// has: GET unless the route allows it, HEAD and TRACE always. Such a body
+// means nothing (RFC 9110 §9.3), and an upstream that does not read it
+// would parse it as a second request that no stage checked, answered to
+// whoever sends next on the connection.
+func bodyRefused(h *fasthttp.RequestHeader, rt *policy.Route, hasBody bool) bool {
+	if !hasBody {
+		return false
+	}
+	return h.IsGet() && !rt.AllowGetBody || h.IsHead() || h.IsTrace()
+}
+
+// refuseBody answers a request bodyRefused: 400, and the connection is
+// closed, as one that tried to smuggle a request.
+func refuseBody(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
+	r.Detail = "body_not_allowed"
+	pipeline.Deny(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonFramingInvalid)
+	ctx.SetConnectionClose()
 }
 
 // uriPool holds the URIs routeOf parses request-targets into.
@@ -336,6 +365,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 		return nil
 	}
 	r.RouteName = name
+	if bodyRefused(&ctx.Request.Header, rt, len(ctx.Request.Body()) != 0) {
+		refuseBody(ctx, r)
+		return rt
+	}
 	ran := len(rt.Stages)
 	for i, st := range rt.Stages {
 		v := st.Handle(ctx, r)

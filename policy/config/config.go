@@ -144,6 +144,11 @@ type Route struct {
 	// route: it is matched, and its scopes checked, on the path with the
 	// parameters cut, the path Tomcat, Spring and Jetty serve.
 	MatrixParams bool `mapstructure:"matrix_params"`
+	// AllowGetBody forwards GET requests that carry a body (search APIs
+	// such as Elasticsearch's). Off, such a request is refused: a body
+	// has no meaning on GET (RFC 9110 §9.3.1), and an upstream that does
+	// not read it takes it for a second request, one no stage checked.
+	AllowGetBody bool `mapstructure:"allow_get_body"`
 
 	Auth      RouteAuth      `mapstructure:"auth"`       // auth.go
 	RateLimit RouteRateLimit `mapstructure:"rate_limit"` // ratelimit.go

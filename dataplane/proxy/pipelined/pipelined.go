@@ -155,10 +155,16 @@ func New(cfg Config) (*Client, error) {
 // Pipelinable reports whether req may be pipelined: an idempotent method
 // (RFC 9110 §9.2.2), so that it may be sent again when its connection
 // ends unanswered, and no Expect or Upgrade header, which wait for the
-// upstream's interim answer or change the protocol.
+// upstream's interim answer or change the protocol, and no body: an
+// upstream that frames a body wrongly (one on a DELETE it does not read)
+// would answer a request hidden in it, and that answer would go to the
+// next request queued behind it on the connection, another client's.
 func Pipelinable(req *fasthttp.Request) bool {
 	h := &req.Header
 	if !(h.IsGet() || h.IsHead() || h.IsOptions() || h.IsPut() || h.IsDelete() || h.IsTrace()) {
+		return false
+	}
+	if len(req.Body()) != 0 || h.ContentLength() > 0 || h.ContentLength() == -1 {
 		return false
 	}
 	return len(h.Peek(fasthttp.HeaderExpect)) == 0 && len(h.Peek(fasthttp.HeaderUpgrade)) == 0

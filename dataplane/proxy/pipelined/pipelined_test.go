@@ -412,11 +412,17 @@ func TestPipelinable(t *testing.T) {
 		{"CONNECT", "", false},
 		{"GET", "Expect: 100-continue", false},
 		{"GET", "Upgrade: websocket", false},
+		{"PUT", "body", false},
+		{"DELETE", "body", false},
+		{"GET", "body", false},
+		{"DELETE", "Content-Length: 0", true},
 	}
 	for _, c := range cases {
 		var req fasthttp.Request
 		req.Header.SetMethod(c.method)
-		if k, v, ok := strings.Cut(c.header, ": "); ok {
+		if c.header == "body" {
+			req.SetBodyString("GET /admin HTTP/1.1\r\nHost: x\r\n\r\n")
+		} else if k, v, ok := strings.Cut(c.header, ": "); ok {
 			req.Header.Set(k, v)
 		}
 		if got := Pipelinable(&req); got != c.want {
