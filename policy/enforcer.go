@@ -13,6 +13,7 @@ import (
 	"github.com/edgeguard/edgeguard/bpf"
 	"github.com/edgeguard/edgeguard/bpf/enforce"
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
+	"github.com/edgeguard/edgeguard/dataplane/ratelimit"
 	"github.com/edgeguard/edgeguard/policy/banstore"
 	"github.com/edgeguard/edgeguard/policy/config"
 )
@@ -35,6 +36,16 @@ type Enforcement struct {
 	// fleet publishes this gateway's own bans and unbans to the others
 	// (the cluster's ban stream) once a policy with cluster limits set it.
 	fleet atomic.Pointer[BanPublisher]
+	// limiter is the rate limiter's store, whose memo of recent bans every
+	// unban must clear (ratelimit.Store.ForgetBans).
+	limiter atomic.Pointer[ratelimit.Store]
+}
+
+// forgetBans tells the rate limiter that a ban was lifted.
+func (e *Enforcement) forgetBans() {
+	if s := e.limiter.Load(); s != nil {
+		s.ForgetBans()
+	}
 }
 
 // BanPublisher tells the other gateways of a ban or unban issued here.
@@ -66,6 +77,7 @@ func (e *Enforcement) Unban(src netip.Prefix) error {
 	if err := e.Enforcer.Unban(src); err != nil {
 		return err
 	}
+	e.forgetBans()
 	if p := e.fleet.Load(); p != nil {
 		(*p).PublishUnban(src)
 	}
@@ -95,6 +107,7 @@ func (e *Enforcement) RemoveBan(src netip.Prefix) error {
 	if err := e.BanStore.Remove(src); err != nil {
 		return err
 	}
+	e.forgetBans()
 	if p := e.fleet.Load(); p != nil {
 		(*p).PublishUnban(src)
 	}
@@ -109,7 +122,11 @@ func (e *Enforcement) ApplyFleetBan(src netip.Prefix, until time.Time) error {
 
 // ApplyFleetUnban lifts a ban another gateway lifted, without publishing.
 func (e *Enforcement) ApplyFleetUnban(src netip.Prefix) error {
-	return e.Enforcer.Unban(src)
+	if err := e.Enforcer.Unban(src); err != nil {
+		return err
+	}
+	e.forgetBans()
+	return nil
 }
 
 // PersistBans restores the bans kept in dir into the enforcer and, from

@@ -124,6 +124,9 @@ func (rs *rateState) getStore() *ratelimit.Store {
 	if rs.store == nil {
 		rs.store = ratelimit.NewStore()
 		rs.store.SetMaxDelayed(rs.cfg.MaxDelayed)
+		if e, ok := rs.enforcer.(*Enforcement); ok {
+			e.limiter.Store(rs.store) // its unbans reach the limiter's ban memo
+		}
 	}
 	return rs.store
 }

@@ -468,3 +468,32 @@ func TestRateLimitAllowlistedBurstGets429(t *testing.T) {
 		t.Errorf("bans:\n%s", rlGrep(m, "bans_total"))
 	}
 }
+
+// TestUnbanLiftsBurstBanAtOnce: an operator's unban of a burst-banned
+// source serves it on its next connection, not only at the lifted ban's
+// end (the limiter's own memo of the ban is cleared with it).
+func TestUnbanLiftsBurstBanAtOnce(t *testing.T) {
+	up := startUpstream(t, "api", nil)
+	doc := mgmtConfig(up.addr(), t.TempDir(), "rate_limit:\n  ban_duration: 10m\n  limits:\n    api: {second: 5}\n")
+	doc = strings.Replace(doc, "routes: [{name: r, path: /, upstream: api}]",
+		"routes: [{name: r, path: /, upstream: api, rate_limit: {limits: [api]}}]", 1)
+	g := startGateway(t, doc)
+	const src = "127.0.0.7"
+	dial := func() (net.Conn, error) {
+		d := net.Dialer{Timeout: time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		return d.Dial("tcp", g.data)
+	}
+	out := rlPaced(dial, "/x", 100, 4, 5*time.Second, func(o []rlOutcome) bool { return o[len(o)-1].err != nil })
+	if out[len(out)-1].err == nil {
+		t.Fatalf("never banned:\n%v", out)
+	}
+	if requestFrom(t, g, src) {
+		t.Fatal("served during the ban")
+	}
+	if code, out := runCtl(t, "--target", g.mgmt, "unban", src); code != 0 {
+		t.Fatalf("unban: exit %d\n%s", code, out)
+	}
+	if !requestFrom(t, g, src) {
+		t.Fatal("not served after the unban")
+	}
+}

@@ -42,6 +42,21 @@ func (m *banMemo) claim(key uint64, nowSec, untilSec uint32) bool {
 	}
 }
 
+// forget clears every memo. Slots are not tied to a source's prefix (an
+// unban may name a network), and a source still bursting is simply banned
+// again, so clearing all is both simplest and safe.
+func (m *banMemo) forget() {
+	for i := range m.slots {
+		m.slots[i].Store(0)
+	}
+}
+
+// ForgetBans drops the memo of recent bans. It must follow every unban: the
+// memo would otherwise go on closing the source's requests on open
+// connections (user-space enforcement), and keep a new burst from banning
+// it again, until the lifted ban's end.
+func (s *Store) ForgetBans() { s.bans.forget() }
+
 // banLogBurst is how many ban log lines a store writes per second. An attack
 // from many sources bans each of them: the bans and their counters are all
 // kept, but the log would otherwise get one line per source.

@@ -127,7 +127,8 @@ type taken struct {
 // request consumes no quota anywhere.
 func (st *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
 	now := st.store.Now(r.Start)
-	if st.closeBanned && r.ClientIP == r.PeerIP && st.store.bans.active(st.store.IPKey(r.ClientIP, st.banBits), seconds(now)) {
+	if st.closeBanned && r.ClientIP == r.PeerIP && st.store.bans.active(st.store.IPKey(r.ClientIP, st.banBits), seconds(now)) &&
+		!inPrefixes(st.allow, r.ClientIP) { // allowlisted since its ban: no ban drops it
 		r.Reason = pipeline.ReasonBurstBanned
 		r.Detail = "source_banned"
 		return pipeline.Close

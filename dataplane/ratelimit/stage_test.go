@@ -542,6 +542,61 @@ func TestBannedSourceClosedOnOpenConnections(t *testing.T) {
 	}
 }
 
+// TestLiftedBanEndsAtOnce: an unban (ForgetBans) or an allowlist entry
+// added since the ban ends it for the stage too: user-space enforcement no
+// longer closes the source's open connections, and a new burst bans it
+// again instead of waiting for the lifted ban's end.
+func TestLiftedBanEndsAtOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		lift func(f *fixture)
+	}{
+		{"unban", func(f *fixture) {
+			_ = f.enf.Unban(netip.MustParsePrefix("192.0.2.1/32"))
+			f.store.ForgetBans()
+		}},
+		{"allowlisted after the ban", func(f *fixture) {
+			st, err := NewStage(f.store, StageConfig{Route: "x", Limits: []*Limit{f.stage.limits[0].l}, IPv6Prefix: 64,
+				BanDuration: time.Minute, Enforcer: f.enf, Sleep: f.sl.sleep, Logger: f.stage.log,
+				Allowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.stage = st
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, fixtureOpts{}, LimitConfig{Name: "b", Default: Windows{Second: 1}, BurstBan: true})
+			for i := 0; f.do().verdict != pipeline.Close; i++ {
+				if i > 100 {
+					t.Fatal("never banned")
+				}
+			}
+			f.now += 10 * time.Second // quota and burst meter recovered
+			tc.lift(f)
+			if o := f.do(); o.verdict == pipeline.Close {
+				t.Fatalf("closed after the ban was lifted (detail %q)", o.detail)
+			}
+		})
+	}
+	t.Run("a new burst after an unban bans again", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{}, LimitConfig{Name: "b", Default: Windows{Second: 1}, BurstBan: true})
+		for i := 0; i < 5; i++ {
+			f.do()
+		}
+		_ = f.enf.Unban(netip.MustParsePrefix("192.0.2.1/32"))
+		f.store.ForgetBans()
+		f.now += 10 * time.Second
+		for i := 0; i < 5; i++ {
+			f.do()
+		}
+		if n := f.enf.bans.Load(); n != 2 {
+			t.Fatalf("bans %d, want 2: the burst after the unban was not banned", n)
+		}
+	})
+}
+
 // TestBanLogsAreRateLimited: a burst from many sources bans every one of
 // them, but writes at most banLogBurst log lines a second; the next line
 // says how many were left out.
