@@ -281,6 +281,7 @@ func TestRequestHygiene(t *testing.T) {
 		// 7. Framing: 400 and the connection closed.
 		{"Content-Length with Transfer-Encoding", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "framing_invalid", true},
 		{"Transfer-Encoding before Content-Length", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", 400, "framing_invalid", true},
+		{"Transfer-Encoding identity", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: identity\r\n\r\n", 400, "framing_invalid", true},
 		{"obs-fold", get("/open/x", "X-A: 1\r\n 2\r\n"), 400, "framing_invalid", true},
 		{"bare LF after the request line", "GET /open/x HTTP/1.1\nHost: gw.test\r\n\r\n", 400, "framing_invalid", true},
 		{"bare LF after a header", "GET /open/x HTTP/1.1\r\nHost: gw.test\nX-A: 1\r\n\r\n", 400, "framing_invalid", true},

@@ -13,8 +13,8 @@
 // every chunk the socket returns, and says how much of it may be passed on.
 // It enforces CRLF line ends everywhere in heads, chunk-size lines and
 // trailers; no obs-fold; well-formed field lines; one decimal
-// Content-Length or one Transfer-Encoding of exactly "chunked" or
-// "identity" (never both, never Transfer-Encoding below HTTP/1.1); and
+// Content-Length or one Transfer-Encoding of exactly "chunked" (never
+// both, never Transfer-Encoding below HTTP/1.1); and
 // well-formed chunked bodies. Content-Length bodies and chunk data are
 // skipped without being looked at. See Violation for each rule and for
 // which of them fasthttp would already reject on its own.
@@ -71,7 +71,6 @@ const (
 	mCL       uint8 = 1 << iota // field name may still be Content-Length
 	mTE                         // field name may still be Transfer-Encoding
 	mChunked                    // value may still be "chunked"
-	mIdentity                   // value may still be "identity"
 )
 
 const (
@@ -86,7 +85,6 @@ const (
 	nameCL    = "content-length"
 	nameTE    = "transfer-encoding"
 	tokChunk  = "chunked"
-	tokIdent  = "identity"
 	versionOK = " HTTP/1.1"
 )
 
@@ -274,7 +272,7 @@ func (v *Validator) Feed(p []byte) (ok int, viol Violation) {
 				}
 				v.flags |= fSawTE
 				v.state = stTEValue
-				v.match = mChunked | mIdentity
+				v.match = mChunked
 			default:
 				v.state = stValue
 			}
@@ -329,13 +327,13 @@ func (v *Validator) Feed(p []byte) (ok int, viol Violation) {
 						v.flags |= fOWSEnd
 					}
 				case '\r', '\n':
-					switch {
-					case v.match&mChunked != 0 && v.count == uint8(len(tokChunk)):
-						v.flags |= fChunked
-					case v.match&mIdentity != 0 && v.count == uint8(len(tokIdent)):
-					default:
+					// "identity" is no coding any more (RFC 9112 §6.3: a
+					// request whose last coding is not chunked is 400), and
+					// peers disagree on what it frames.
+					if v.match&mChunked == 0 || v.count != uint8(len(tokChunk)) {
 						return v.fail(i, BadTransferEncoding)
 					}
+					v.flags |= fChunked
 					v.flags &^= fOWSEnd
 					v.state = stValue
 					break token
@@ -344,9 +342,6 @@ func (v *Validator) Feed(p []byte) (ok int, viol Violation) {
 					c |= 0x20
 					if k >= len(tokChunk) || c != tokChunk[k] {
 						v.match &^= mChunked
-					}
-					if k >= len(tokIdent) || c != tokIdent[k] {
-						v.match &^= mIdentity
 					}
 					if v.match == 0 || v.flags&fOWSEnd != 0 {
 						return v.fail(i, BadTransferEncoding)

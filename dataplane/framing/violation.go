@@ -58,8 +58,8 @@ const (
 	// and a Transfer-Encoding field (RFC 9112 §6.1). It is reported at the
 	// colon of the second of the two fields.
 	//
-	// fasthttp accepts it: chunked wins (identity leaves the Content-Length
-	// in force) and the connection is closed after the response.
+	// fasthttp accepts it: chunked wins and the connection is closed after
+	// the response.
 	ContentLengthAndTransferEncoding
 
 	// BadContentLength is a Content-Length value that is not 1*DIGIT with
@@ -76,7 +76,7 @@ const (
 	DuplicateContentLength
 
 	// BadTransferEncoding is a Transfer-Encoding value other than "chunked"
-	// or "identity" (lists such as "gzip, chunked" included), a second
+	// (lists such as "gzip, chunked", and "identity", included), a second
 	// Transfer-Encoding field, or a Transfer-Encoding field in a request
 	// whose version is not HTTP/1.1 (RFC 9112 §6.1).
 	//
