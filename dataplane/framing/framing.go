@@ -68,9 +68,9 @@ const (
 
 // Candidates while matching a field name or a Transfer-Encoding value.
 const (
-	mCL       uint8 = 1 << iota // field name may still be Content-Length
-	mTE                         // field name may still be Transfer-Encoding
-	mChunked                    // value may still be "chunked"
+	mCL      uint8 = 1 << iota // field name may still be Content-Length
+	mTE                        // field name may still be Transfer-Encoding
+	mChunked                   // value may still be "chunked"
 )
 
 const (
