@@ -204,6 +204,8 @@ func TestRateLimitGraduatedUserspace(t *testing.T) {
 		`edgeguard_ratelimit_requests_total{route="api",limit="api",result="rejected"}`,
 		`edgeguard_ratelimit_requests_total{route="api",limit="api",result="banned"}`,
 		`edgeguard_denied_total{reason="burst_banned"}`,
+		// Closed without a response: no status class, not a 200.
+		`edgeguard_requests_total{route="api",class="other"}`,
 	} {
 		if !regexp.MustCompile(regexp.QuoteMeta(want) + ` [1-9]`).MatchString(m) {
 			t.Errorf("metric %s missing or zero", want)

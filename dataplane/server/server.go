@@ -23,6 +23,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeguard/edgeguard/dataplane/accesslog"
+	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/dataplane/connguard"
 	"github.com/edgeguard/edgeguard/dataplane/framing"
 	"github.com/edgeguard/edgeguard/dataplane/headers"
@@ -393,6 +394,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 
 func (s *Server) finish(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.Policy, rt *policy.Route) {
 	status := ctx.Response.StatusCode()
+	if ctx.Hijacked() {
+		status = 0 // closed without a response (pipeline.Close): no status was sent
+	}
 	latency := time.Since(r.Start)
 	m := p.Unrouted
 	if rt != nil {
@@ -464,9 +468,6 @@ func (s *Server) emit(r *pipeline.Request, status int, identity string) {
 	default:
 		return
 	}
-	if r.Reason == pipeline.ReasonBurstBanned {
-		status = 0 // closed without a response
-	}
 	e := secevent.Event{
 		Type:      typ,
 		Time:      r.Start,
@@ -494,6 +495,13 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 		// or an old protocol on a TLS port): nothing to answer over the
 		// failed session, and no request to log or count as denied.
 		tlsHandshakeFailures.Inc()
+		ctx.SetConnectionClose()
+		return
+	}
+	if errors.Is(err, connfilter.ErrSourceDropped) {
+		// The source was banned or blocklisted while the request arrived:
+		// the filter reset the connection and counted the drop. There is
+		// no one to answer, and the request is no malformed one.
 		ctx.SetConnectionClose()
 		return
 	}

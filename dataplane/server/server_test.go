@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,9 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeguard/edgeguard/dataplane/accesslog"
+	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/dataplane/secevent"
 	"github.com/edgeguard/edgeguard/policy"
 	"github.com/edgeguard/edgeguard/policy/config"
@@ -153,5 +156,33 @@ func BenchmarkHandleDenied(b *testing.B) {
 				h.serve("GET", "/nope")
 			}
 		})
+	}
+}
+
+// TestDroppedSourceIsNoParseError: a connection whose source was banned
+// while its first request arrived ends without an answer, and is neither
+// logged nor counted as a malformed request.
+func TestDroppedSourceIsNoParseError(t *testing.T) {
+	h := newHarness(t, "")
+	h.ctx.Init(&h.req, h.peer, nil)
+	invalid := metrics.GetOrCreateCounter(`edgeguard_denied_total{reason="header_invalid"}`)
+	cases := []struct {
+		err        error
+		wantDenial bool
+	}{
+		{connfilter.ErrSourceDropped, false},
+		{fmt.Errorf("read: %w", connfilter.ErrSourceDropped), false},
+		{errors.New("cannot find http request method"), true},
+	}
+	for _, tc := range cases {
+		h.ctx.Response.Reset()
+		before := invalid.Get()
+		h.srv.handleParseError(&h.ctx, tc.err)
+		if denied := invalid.Get() != before; denied != tc.wantDenial {
+			t.Errorf("%v: counted as header_invalid %v, want %v", tc.err, denied, tc.wantDenial)
+		}
+		if answered := len(h.ctx.Response.Body()) != 0; answered != tc.wantDenial {
+			t.Errorf("%v: answered %v (%d %s)", tc.err, answered, h.ctx.Response.StatusCode(), h.ctx.Response.Body())
+		}
 	}
 }
