@@ -28,7 +28,9 @@ var _ viper.DecoderConfigOption = strictNumbers
 const outOfRange = " is out of range"
 
 // checkNumber refuses a number without a unit for a time.Duration, and a
-// number that is not an integer, or does not fit, for an integer.
+// number that is not an integer, or does not fit, for an integer. YAML
+// gives a number over int64's range as a uint64, which mapstructure would
+// wrap negative.
 func checkNumber(from, to reflect.Type, data any) (any, error) {
 	for to.Kind() == reflect.Pointer {
 		to = to.Elem()
@@ -39,37 +41,90 @@ func checkNumber(from, to reflect.Type, data any) (any, error) {
 		}
 		return data, nil
 	}
+	var lo, hi float64 // the target's range, [lo, hi)
 	switch to.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		f, ok := data.(float64)
-		if !ok {
-			if f32, ok32 := data.(float32); ok32 {
-				f, ok = float64(f32), true
-			}
-		}
-		if !ok {
-			return data, nil
-		}
-		if f != math.Trunc(f) {
-			return nil, fmt.Errorf("%s is not an integer", strconv.FormatFloat(f, 'f', -1, 64))
-		}
-		bits := to.Bits()
-		if f >= math.Ldexp(1, bits-1) || f < -math.Ldexp(1, bits-1) {
-			return nil, fmt.Errorf("%s%s", strconv.FormatFloat(f, 'f', -1, 64), outOfRange)
-		}
+		lo, hi = -math.Ldexp(1, to.Bits()-1), math.Ldexp(1, to.Bits()-1)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		f, ok := data.(float64)
-		if !ok {
-			return data, nil
-		}
-		if f != math.Trunc(f) {
-			return nil, fmt.Errorf("%s is not an integer", strconv.FormatFloat(f, 'f', -1, 64))
-		}
-		if f < 0 || f >= math.Ldexp(1, to.Bits()) {
-			return nil, fmt.Errorf("%s%s", strconv.FormatFloat(f, 'f', -1, 64), outOfRange)
-		}
+		lo, hi = 0, math.Ldexp(1, to.Bits())
+	default:
+		return data, nil
+	}
+	written, ok := number(data)
+	if !ok {
+		return data, nil
+	}
+	f, _ := toFloat(data)
+	if f != math.Trunc(f) {
+		return nil, fmt.Errorf("%s is not an integer", written)
+	}
+	if f >= hi || f < lo {
+		return nil, fmt.Errorf("%s%s", written, outOfRange)
 	}
 	return data, nil
+}
+
+// lenientNumbers is strictNumbers for the decode that runs after the strict
+// one failed, so that the rest of the file is still validated: a number
+// checkNumber refuses (its error is reported already) decodes rounded away
+// from zero and held within the target's range, rather than dropping what holds it,
+// whose absence would be reported as well ("unknown limit", "sets no
+// window").
+func lenientNumbers(c *mapstructure.DecoderConfig) {
+	c.DecodeHook = mapstructure.ComposeDecodeHookFunc(func(from, to reflect.Type, data any) (any, error) {
+		out, err := checkNumber(from, to, data)
+		if err == nil {
+			return out, nil
+		}
+		for to.Kind() == reflect.Pointer {
+			to = to.Elem()
+		}
+		f, ok := toFloat(data)
+		if !ok {
+			return reflect.Zero(to).Interface(), nil
+		}
+		if f > 0 {
+			f = math.Ceil(f) // 0.5 stays a window that is set
+		} else {
+			f = math.Floor(f)
+		}
+		switch to.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			top := int64(1)<<(to.Bits()-1) - 1
+			switch {
+			case f >= float64(top):
+				return top, nil
+			case f <= float64(-top-1):
+				return -top - 1, nil
+			}
+			return int64(f), nil
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			top := uint64(1)<<(to.Bits()-1)<<1 - 1
+			switch {
+			case f <= 0:
+				return uint64(0), nil
+			case f >= float64(top):
+				return top, nil
+			}
+			return uint64(f), nil
+		}
+		return reflect.Zero(to).Interface(), nil
+	}, c.DecodeHook)
+}
+
+// toFloat is a number of any Go kind as a float64.
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case uint, uint8, uint16, uint32, uint64, uintptr:
+		return float64(reflect.ValueOf(n).Uint()), true
+	case int, int8, int16, int32, int64:
+		return float64(reflect.ValueOf(n).Int()), true
+	}
+	return 0, false
 }
 
 // number reports whether v is a number of any Go kind, and writes it.

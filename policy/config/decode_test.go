@@ -16,6 +16,12 @@ func TestStrictNumbers(t *testing.T) {
 		{"fractional duration without unit", "server:\n  read_timeout: 1.5\n", "server.read_timeout: 1.5 has no unit"},
 		{"fraction for an int", "server:\n  max_header_bytes: 8192.5\n", "server.max_header_bytes: 8192.5 is not an integer"},
 		{"int overflow", "server:\n  max_header_bytes: 99999999999999999999999\n", "server.max_header_bytes: 99999999999999999999999 is out of range"},
+		// YAML reads a number just over int64 as a uint64, which would wrap.
+		{"int64 overflow by one", limited("second: 9223372036854775808"), "rate_limit.limits[api].second: 9223372036854775808 is out of range"},
+		{"negative overflow", limited("second: -99999999999999999999"), "rate_limit.limits[api].second: -99999999999999999999 is out of range"},
+		// The limit stays defined: no "unknown limit" or "sets no window" after it.
+		{"fraction for a window", limited("second: 1.5"), "rate_limit.limits[api].second: 1.5 is not an integer"},
+		{"fraction in a tier", limited("second: 10, tiers: {gold: {minute: 0.5}}"), "rate_limit.limits[api].tiers[gold].minute: 0.5 is not an integer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -26,6 +32,9 @@ func TestStrictNumbers(t *testing.T) {
 			_, err := Parse([]byte(doc), "yaml", "test")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+			if n := strings.Count(err.Error(), "\n"); n != 1 && tc.append != "" { // a bad interval also fails the timeout check
+				t.Errorf("want the one problem, got %d:\n%v", n, err)
 			}
 			if strings.Contains(err.Error(), "-9223372036854775808") {
 				t.Errorf("error reports the wrapped value: %v", err)
@@ -40,6 +49,29 @@ func TestStrictNumbers(t *testing.T) {
 		if _, err := Parse([]byte(validBase+ok), "yaml", "test"); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
 		}
+	}
+}
+
+// limited is a route limit named api with the given windows.
+func limited(windows string) string {
+	return "rate_limit:\n  limits:\n    api: {" + windows + "}\n"
+}
+
+// TestEmptySectionsInMapsAreValidated: viper forgets a map entry whose value
+// is {}, which must be refused like any other entry without a window.
+func TestEmptySectionsInMapsAreValidated(t *testing.T) {
+	for _, tc := range []struct{ append, want string }{
+		{limited("second: 10, tiers: {gold: {}}"), "rate_limit.limits.api.tiers.gold: sets no window"},
+		{limited("second: 10, identity_kinds: {api_key: {}}"), "rate_limit.limits.api.identity_kinds.api_key: sets no window"},
+		{limited(""), "rate_limit.limits.api: sets no window"},
+	} {
+		_, err := Parse([]byte(validBase+tc.append), "yaml", "test")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: want error containing %q, got %v", tc.append, tc.want, err)
+		}
+	}
+	if _, err := Parse([]byte(validBase+limited("second: 10, tiers: {Gold: {minute: 5}}")), "yaml", "test"); err != nil {
+		t.Errorf("a tier with a window refused: %v", err)
 	}
 }
 

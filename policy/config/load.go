@@ -109,7 +109,7 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 		// Decode what can be decoded, so that validation reports the
 		// rest's problems in the same run.
 		cfg = &Config{}
-		_ = v.Unmarshal(cfg, strictNumbers)
+		_ = v.Unmarshal(cfg, lenientNumbers)
 		errs = mergeErrors(errs, decodeErrors(err))
 		for i, e := range errs {
 			s, ok := writtenAs(written, e.Key)
@@ -124,6 +124,7 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 			}
 		}
 	}
+	keepEmptyEntries(reflect.ValueOf(cfg), raw)
 	if dir != "" {
 		cfg.resolvePaths(dir)
 	}
@@ -259,13 +260,93 @@ func mergeErrors(errs Errors, more error) Errors {
 
 // covered reports whether errs already names key or a key above it.
 func covered(errs Errors, key string) bool {
+	key = mapKeyDots(key)
 	for _, e := range errs {
-		if key == e.Key || strings.HasPrefix(key, e.Key+".") || strings.HasPrefix(key, e.Key+"[") {
+		ek := mapKeyDots(e.Key)
+		if key == ek || strings.HasPrefix(key, ek+".") || strings.HasPrefix(key, ek+"[") {
 			return true
 		}
 	}
 	return false
 }
+
+// keepEmptyEntries adds to the maps of sections in v the entries of raw
+// that viper dropped: it forgets a key whose value is an empty map
+// (tiers: {gold: {}}), which validation must see, and refuse, like any
+// other entry. Viper lower-cases map keys; so does this.
+func keepEmptyEntries(v reflect.Value, raw any) {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		m, ok := asMap(raw)
+		if !ok {
+			return
+		}
+		lower := make(map[string]any, len(m))
+		for k, e := range m {
+			lower[strings.ToLower(k)] = e
+		}
+		keepEmptyFields(v, lower)
+	case reflect.Map:
+		kt, et := v.Type().Key(), v.Type().Elem()
+		m, ok := asMap(raw)
+		if !ok || kt.Kind() != reflect.String || et.Kind() != reflect.Struct || !v.CanSet() && v.IsNil() {
+			return
+		}
+		for k, e := range m {
+			key := reflect.ValueOf(strings.ToLower(k)).Convert(kt)
+			entry := reflect.New(et).Elem()
+			if cur := v.MapIndex(key); cur.IsValid() {
+				entry.Set(cur)
+				keepEmptyEntries(entry, e)
+			}
+			if v.IsNil() {
+				v.Set(reflect.MakeMap(v.Type()))
+			}
+			v.SetMapIndex(key, entry)
+		}
+	case reflect.Slice:
+		l, ok := raw.([]any)
+		if !ok {
+			return
+		}
+		for i := 0; i < v.Len() && i < len(l); i++ {
+			keepEmptyEntries(v.Index(i), l[i])
+		}
+	}
+}
+
+// keepEmptyFields is keepEmptyEntries over the fields of struct v, whose
+// keys are in raw (lower case); squashed structs share their parent's keys.
+func keepEmptyFields(v reflect.Value, raw map[string]any) {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		switch {
+		case strings.Contains(opts, "squash"):
+			keepEmptyFields(v.Field(i), raw)
+		case name != "" && name != "-" && f.IsExported():
+			if e, ok := raw[strings.ToLower(name)]; ok {
+				keepEmptyEntries(v.Field(i), e)
+			}
+		}
+	}
+}
+
+// mapKeyDots writes the map keys of a key path the way validation does
+// (limits.api) where the decoder wrote them in brackets (limits[api]);
+// list indices stay in brackets.
+func mapKeyDots(key string) string {
+	return mapKeyBracket.ReplaceAllString(key, ".$1")
+}
+
+var mapKeyBracket = regexp.MustCompile(`\[([^\]0-9][^\]]*)\]`)
 
 // bindScalarEnv registers every key that is not inside a list, so that an
 // environment variable can set it even when the file does not mention it
