@@ -88,11 +88,16 @@ func (e *Enforcement) Unban(src netip.Prefix) error {
 // persisted), for the management API.
 func (e *Enforcement) AddBan(src netip.Prefix, until time.Time) error {
 	if e.BanStore == nil {
-		return e.Ban(src, until)
+		if err := e.Ban(src, until); err != nil {
+			return err
+		}
+		e.forgetBans()
+		return nil
 	}
 	if err := e.BanStore.Add(src, until); err != nil {
 		return err
 	}
+	e.forgetBans() // the ban may end earlier than the one it replaces
 	if p := e.fleet.Load(); p != nil {
 		(*p).PublishBan(src, until)
 	}
@@ -117,7 +122,11 @@ func (e *Enforcement) RemoveBan(src netip.Prefix) error {
 // ApplyFleetBan applies a ban another gateway published, without
 // publishing it again.
 func (e *Enforcement) ApplyFleetBan(src netip.Prefix, until time.Time) error {
-	return e.Enforcer.Ban(src, until)
+	if err := e.Enforcer.Ban(src, until); err != nil {
+		return err
+	}
+	e.forgetBans() // it may end earlier than this gateway's own
+	return nil
 }
 
 // ApplyFleetUnban lifts a ban another gateway lifted, without publishing.

@@ -172,7 +172,7 @@ func refPathLevel(s Spec[string], path string) (kind, n int, ok bool) {
 
 func refMethod(s Spec[string], method string) allowance {
 	if len(s.Methods) == 0 {
-		if method == "TRACE" {
+		if strings.EqualFold(method, "TRACE") {
 			return denied
 		}
 		return allowed

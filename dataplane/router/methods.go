@@ -62,10 +62,12 @@ const (
 // allows reports whether the set allows a request method. A route without
 // a method list allows every method but TRACE, which echoes the request
 // (its cookies and credentials) back to a script that can read the
-// response (cross-site tracing): a route allows it only by listing it.
+// response (cross-site tracing): a route allows it only by listing it;
+// nor does it allow TRACE in another case ("trace"), which an upstream
+// that folds method names would serve as TRACE.
 func (s *methodSet) allows(method []byte, bit uint16) allowance {
 	switch {
-	case s.any && bit != mTRACE || s.mask&bit != 0:
+	case s.any && bit != mTRACE && !(bit == 0 && strings.EqualFold(string(method), "TRACE")) || s.mask&bit != 0:
 		return allowed
 	case bit == mHEAD && s.mask&mGET != 0:
 		return allowedAsGet

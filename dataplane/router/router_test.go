@@ -215,6 +215,8 @@ func TestMatchMethods(t *testing.T) {
 		{name: "other host", host: "www.example.com", method: "GET", path: "/submit", wantName: "submit", wantRes: Matched},
 		{name: "trace needs listing", method: "TRACE", path: "/other", wantRes: MethodNotAllowed},
 		{name: "trace not listed", method: "TRACE", path: "/dav/x", wantRes: MethodNotAllowed},
+		{name: "trace in lower case needs listing too", method: "trace", path: "/other", wantRes: MethodNotAllowed},
+		{name: "trace in mixed case", method: "Trace", path: "/other", wantRes: MethodNotAllowed},
 	})
 	traced := mustNew(t, []Spec[string]{spec("all", "", "/", Prefix), spec("debug", "", "/debug", Prefix, "TRACE", "GET"),
 		spec("trace-only", "", "/", Prefix, "TRACE")})

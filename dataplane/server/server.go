@@ -252,8 +252,12 @@ func bodyRefused(h *fasthttp.RequestHeader, rt *policy.Route, hasBody bool) bool
 	if !hasBody {
 		return false
 	}
-	return h.IsGet() && !rt.AllowGetBody || h.IsHead() || h.IsTrace()
+	// Methods are case-sensitive, but an upstream may fold "get" to GET.
+	m := h.Method()
+	return bytes.EqualFold(m, strGET) && !rt.AllowGetBody || bytes.EqualFold(m, strHEAD) || bytes.EqualFold(m, strTRACE)
 }
+
+var strGET, strHEAD, strTRACE = []byte(fasthttp.MethodGet), []byte(fasthttp.MethodHead), []byte(fasthttp.MethodTrace)
 
 // refuseBody answers a request bodyRefused: 400, and the connection is
 // closed, as one that tried to smuggle a request.

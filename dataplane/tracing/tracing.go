@@ -264,8 +264,10 @@ func (s *span) snapshot(res *resource.Resource, scope instrumentation.Scope) sdk
 	attrs := []attribute.KeyValue{
 		attribute.String("http.request.method", method),
 		attribute.String("url.path", string(s.path[:s.lens[1]])),
-		attribute.Int("http.response.status_code", int(s.status)),
 		attribute.String("edgeguard.request_id", string(s.reqID[:s.lens[2]])),
+	}
+	if s.status != 0 { // 0: closed without a response, which has no status
+		attrs = append(attrs, attribute.Int("http.response.status_code", int(s.status)))
 	}
 	if s.client.IsValid() {
 		attrs = append(attrs, attribute.String("client.address", s.client.String()))

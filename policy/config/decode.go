@@ -54,6 +54,13 @@ func checkNumber(from, to reflect.Type, data any) (any, error) {
 	if !ok {
 		return data, nil
 	}
+	if fits, isInt := intFits(data, to); isInt {
+		// Compared as integers: 2^63-1 as a float64 rounds up to 2^63.
+		if !fits {
+			return nil, fmt.Errorf("%s%s", written, outOfRange)
+		}
+		return data, nil
+	}
 	f, _ := toFloat(data)
 	if f != math.Trunc(f) {
 		return nil, fmt.Errorf("%s is not an integer", written)
@@ -62,6 +69,28 @@ func checkNumber(from, to reflect.Type, data any) (any, error) {
 		return nil, fmt.Errorf("%s%s", written, outOfRange)
 	}
 	return data, nil
+}
+
+// intFits reports whether data is an integer of a Go integer kind, and if
+// so whether it fits the integer kind to.
+func intFits(data any, to reflect.Type) (fits, isInt bool) {
+	v := reflect.ValueOf(data)
+	signed := to.Kind() >= reflect.Int && to.Kind() <= reflect.Int64
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n := v.Int()
+		if signed {
+			return n == n<<(64-to.Bits())>>(64-to.Bits()), true
+		}
+		return n >= 0 && (to.Bits() == 64 || uint64(n) < uint64(1)<<to.Bits()), true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		n := v.Uint()
+		if signed {
+			return n <= uint64(1)<<(to.Bits()-1)-1, true
+		}
+		return to.Bits() == 64 || n < uint64(1)<<to.Bits(), true
+	}
+	return false, false
 }
 
 // lenientNumbers is strictNumbers for the decode that runs after the strict
@@ -80,7 +109,7 @@ func lenientNumbers(c *mapstructure.DecoderConfig) {
 			to = to.Elem()
 		}
 		f, ok := toFloat(data)
-		if !ok {
+		if !ok || to == durationType { // a bare number's nanoseconds would only mislead later checks
 			return reflect.Zero(to).Interface(), nil
 		}
 		if f > 0 {

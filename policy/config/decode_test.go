@@ -21,6 +21,7 @@ func TestStrictNumbers(t *testing.T) {
 		{"negative overflow", limited("second: -99999999999999999999"), "rate_limit.limits[api].second: -99999999999999999999 is out of range"},
 		// The limit stays defined: no "unknown limit" or "sets no window" after it.
 		{"fraction for a window", limited("second: 1.5"), "rate_limit.limits[api].second: 1.5 is not an integer"},
+		{"bare number for a duration", "server:\n  read_timeout: 2\n  write_timeout: 1s\n", "server.read_timeout: 2 has no unit"},
 		{"fraction in a tier", limited("second: 10, tiers: {gold: {minute: 0.5}}"), "rate_limit.limits[api].tiers[gold].minute: 0.5 is not an integer"},
 	}
 	for _, tc := range cases {
@@ -49,6 +50,15 @@ func TestStrictNumbers(t *testing.T) {
 		if _, err := Parse([]byte(validBase+ok), "yaml", "test"); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
 		}
+	}
+}
+
+// TestLargestIntFits: 2^63-1 fits an int64 (as a float64 it would round up
+// to 2^63 and be called out of range); the window's own bound refuses it.
+func TestLargestIntFits(t *testing.T) {
+	_, err := Parse([]byte(validBase+limited("second: 9223372036854775807")), "yaml", "test")
+	if err == nil || strings.Contains(err.Error(), "out of range") || !strings.Contains(err.Error(), "must be 0-1000000000, got 9223372036854775807") {
+		t.Fatalf("got %v", err)
 	}
 }
 
@@ -93,5 +103,37 @@ func TestUnknownKeyReportedOnce(t *testing.T) {
 				t.Fatalf("%q reported %d times:\n%v", tc.key, n, err)
 			}
 		})
+	}
+}
+
+// TestFailedEntryNotReportedEmpty: an entry that fails to decode is
+// reported for that, not also as an entry without windows.
+func TestFailedEntryNotReportedEmpty(t *testing.T) {
+	_, err := Parse([]byte(validBase+limited("second: 10, tiers: {gold: fast}")), "yaml", "test")
+	if err == nil || strings.Contains(err.Error(), "sets no window") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestEmptyTOMLTable: TOML's empty table is an entry like YAML's {}.
+func TestEmptyTOMLTable(t *testing.T) {
+	doc := `
+[[listeners]]
+name = "public"
+address = "127.0.0.1:18080"
+[[upstreams]]
+name = "api"
+targets = ["127.0.0.1:9000"]
+[[routes]]
+name = "api"
+path = "/api/"
+upstream = "api"
+[rate_limit.limits.api]
+second = 10
+[rate_limit.limits.api.tiers.gold]
+`
+	_, err := Parse([]byte(doc), "toml", "test")
+	if err == nil || !strings.Contains(err.Error(), "rate_limit.limits.api.tiers.gold: sets no window") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/pelletier/go-toml/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -96,7 +97,11 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 
 	var raw map[string]any
 	if format == "toml" {
-		raw = v.AllSettings() // TOML has no null: viper keeps every key
+		// Not viper's AllSettings: it drops empty tables, which
+		// keepEmptyEntries must see.
+		if err := toml.Unmarshal(data, &raw); err != nil {
+			return nil, fmt.Errorf("parse config %s: %w", source, err)
+		}
 	} else if err := yaml.Unmarshal(data, &raw); err != nil { // JSON is YAML
 		return nil, fmt.Errorf("parse config %s: %w", source, err)
 	}
@@ -304,6 +309,8 @@ func keepEmptyEntries(v reflect.Value, raw any) {
 			if cur := v.MapIndex(key); cur.IsValid() {
 				entry.Set(cur)
 				keepEmptyEntries(entry, e)
+			} else if em, ok := asMap(e); e != nil && (!ok || len(em) > 0) {
+				continue // not dropped for being empty: it failed to decode, and that is reported
 			}
 			if v.IsNil() {
 				v.Set(reflect.MakeMap(v.Type()))
@@ -346,7 +353,7 @@ func mapKeyDots(key string) string {
 	return mapKeyBracket.ReplaceAllString(key, ".$1")
 }
 
-var mapKeyBracket = regexp.MustCompile(`\[([^\]0-9][^\]]*)\]`)
+var mapKeyBracket = regexp.MustCompile(`\[([^\]]*[^\]0-9][^\]]*)\]`) // a key with a non-digit: not an index
 
 // bindScalarEnv registers every key that is not inside a list, so that an
 // environment variable can set it even when the file does not mention it
