@@ -210,8 +210,11 @@ func (p *persister) setAside(name string, now time.Time) string {
 type RestoreReport struct {
 	// SnapshotVersion is the version of the snapshot loaded (0: none).
 	SnapshotVersion uint64 `json:"snapshot_version"`
-	// Deltas is how many delta files were applied on top of it.
-	Deltas int `json:"deltas"`
+	// Deltas is how many delta files were applied on top of it, and
+	// DeltaEntries how many entry lines they held (both count towards the
+	// next compaction).
+	Deltas       int `json:"deltas"`
+	DeltaEntries int `json:"delta_entries"`
 	// SetAside lists damaged files renamed out of the way (kept for the
 	// operator); Errors says what was wrong with each.
 	SetAside []string `json:"set_aside,omitempty"`
@@ -275,7 +278,7 @@ func (p *persister) restore(now time.Time) (version uint64, entries []cidrset.Pr
 			bad(d.name, fmt.Errorf("%w: follows a damaged delta or a gap", errCorrupt))
 			continue
 		}
-		next, err := readDelta(filepath.Join(p.dir, d.name), version, entries)
+		next, lines, err := readDelta(filepath.Join(p.dir, d.name), version, entries)
 		if err != nil {
 			if !errors.Is(err, errCorrupt) {
 				return 0, nil, time.Time{}, rep, fmt.Errorf("restore blocklist: %w", err)
@@ -287,6 +290,7 @@ func (p *persister) restore(now time.Time) (version uint64, entries []cidrset.Pr
 		version, entries = d.version, next
 		modTime(d.name)
 		rep.Deltas++
+		rep.DeltaEntries += lines
 	}
 	return version, entries, updated, rep, nil
 }
@@ -467,29 +471,29 @@ func readSnapshot(path string) (uint64, []cidrset.Prefix, error) {
 
 // readDelta applies a delta file on top of (version, entries), which it
 // must be based on, and returns the result.
-func readDelta(path string, version uint64, entries []cidrset.Prefix) ([]cidrset.Prefix, error) {
+func readDelta(path string, version uint64, entries []cidrset.Prefix) ([]cidrset.Prefix, int, error) {
 	s, f, err := openState(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
 	b, err := s.next()
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
+		return nil, 0, err
 	}
 	if string(b) != deltaHeader {
-		return nil, s.corrupt("not a blocklist delta")
+		return nil, 0, s.corrupt("not a blocklist delta")
 	}
 	v, err := s.headerField("version")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	base, err := s.headerField("base")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if v <= base || base != version {
-		return nil, s.corrupt("version %d on base %d does not follow version %d", v, base, version)
+		return nil, 0, s.corrupt("version %d on base %d does not follow version %d", v, base, version)
 	}
 	var add, remove []cidrset.Prefix
 	if err := s.body(true, func(op byte, p cidrset.Prefix) error {
@@ -500,8 +504,8 @@ func readDelta(path string, version uint64, entries []cidrset.Prefix) ([]cidrset
 		}
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	next, _ := applyDelta(entries, sortUnique(add), sortUnique(remove))
-	return next, nil
+	return next, len(add) + len(remove), nil
 }

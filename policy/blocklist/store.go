@@ -233,7 +233,7 @@ func Open(opt Options) (*Store, error) {
 		// The deltas replayed count towards the next compaction, or every
 		// restart would start the count again and the files, and the time
 		// to restore them, grow without bound.
-		s.sinceSnp.deltas = s.restore.Deltas
+		s.sinceSnp.deltas, s.sinceSnp.entries = s.restore.Deltas, s.restore.DeltaEntries
 		s.maybeCompact(st)
 	}
 	if opt.Dir != "" {

@@ -575,6 +575,37 @@ func TestCompactionAcrossRestarts(t *testing.T) {
 	}
 }
 
+// TestCompactionAcrossRestartsByEntries: the entry lines of the deltas a
+// start replays count towards the next compaction too.
+func TestCompactionAcrossRestartsByEntries(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, newFlaky())
+	mustReplace(t, s, 1, "10.0.0.0/8")
+	var batch []string
+	for i := range 900 {
+		batch = append(batch, fmt.Sprintf("172.16.%d.%d/32", i/256, i%256))
+	}
+	lines := 0
+	for i := range 4 { // 3600 lines: under compactMinEntries
+		if i%2 == 0 {
+			mustDelta(t, s, pfx(batch...), nil)
+		} else {
+			mustDelta(t, s, nil, pfx(batch...))
+		}
+		lines += len(batch)
+	}
+	s.Close()
+	s = openStore(t, dir, newFlaky())
+	if got := s.Info().Restore.DeltaEntries; got != lines {
+		t.Fatalf("restore counted %d delta entries, want %d", got, lines)
+	}
+	mustDelta(t, s, pfx(batch...), nil) // 4500 lines since the snapshot
+	s.Close()
+	if deltas, _ := (&persister{dir: dir}).deltaFiles(); len(deltas) != 0 {
+		t.Fatalf("%d delta files left: the replayed entries did not count towards compaction", len(deltas))
+	}
+}
+
 // TestApplyTimestampWithoutList: a gateway without a list exports 0 as the
 // last apply time (the staleness alert skips it), not its start.
 func TestApplyTimestampWithoutList(t *testing.T) {
