@@ -366,9 +366,24 @@ func headerValue(h *fasthttp.RequestHeader, name []byte) ([]byte, int) {
 // cookieValue returns the first value of the cookie p, how many cookies
 // of that name the request carries, across all Cookie headers, and how
 // many whose name an upstream may read as p's (isVariant: ASP.NET reads
-// cookie names ignoring case, PHP "se.ss" and "se[ss" as se_ss).
+// cookie names ignoring case, PHP "se.ss" and "se[ss" as se_ss), hidden
+// after a comma included ("a=1, sess=x": ASP.NET Core, older Rack and
+// Jetty split cookies on ',' too).
 func cookieValue(h *fasthttp.RequestHeader, p *param, sc *scratch) (first []byte, n, variants int) {
 	for k, v := range h.Cookies() {
+		for _, part := range [2][]byte{k, v} {
+			for i := bytes.IndexByte(part, ','); i >= 0; i = bytes.IndexByte(part, ',') {
+				part = part[i+1:]
+				seg := part
+				if j := bytes.IndexAny(seg, ",="); j >= 0 {
+					seg = seg[:j]
+				}
+				sc.name = foldQueryName(sc.name[:0], bytes.TrimSpace(seg))
+				if isVariant(sc.name, p.fold) {
+					variants++
+				}
+			}
+		}
 		if string(k) != p.name {
 			sc.name = foldQueryName(sc.name[:0], k)
 			if isVariant(sc.name, p.fold) {
@@ -434,6 +449,10 @@ func (c *Check) checkQuery(args *fasthttp.Args, op *operation, sc *scratch) {
 		case n > 1:
 			sc.add(p.pointer, "", ReasonRepeated)
 		case len(first) == 0 && p.allowEmpty:
+		case len(first) == 0 && p.required:
+			// allowEmptyValue is off: "?q=" does not give a required q,
+			// as an empty header or cookie does not.
+			sc.add(p.pointer, "", ReasonRequired)
 		default:
 			c.checkValue(p, first, sc)
 		}

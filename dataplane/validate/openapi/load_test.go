@@ -79,6 +79,13 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`openapi: compile schema: /paths/~1o/get/parameters/0/schema/format: format "phone" not supported (line 7)`}},
 		{"ECMA pattern", doc30("  /o:\n    get:\n      parameters:\n        - {name: p, in: query, schema: {type: string, pattern: '^(?=a)'}}\n"),
 			[]string{"/paths/~1o/get/parameters/0/schema/pattern: pattern not supported by Go's RE2"}},
+		// yaml.v3 reads 010 as 8 (YAML 1.1), YAML 1.2 as 10.
+		{"YAML octal-looking number", doc30("  /o:\n    get:\n      parameters:\n        - {name: s, in: query, schema: {type: string, maxLength: 010}}\n"),
+			[]string{"line 7: 010 is not a JSON number"}},
+		{"YAML hex", doc30("  /o:\n    get:\n      parameters:\n        - {name: d, in: query, schema: {type: integer, maximum: 0x10}}\n"),
+			[]string{"0x10 is not a JSON number"}},
+		{"YAML underscores", doc30("  /o:\n    get:\n      parameters:\n        - {name: e, in: query, schema: {type: integer, minimum: 1_0}}\n"),
+			[]string{"1_0 is not a JSON number"}},
 		{"no schema", doc30("  /o:\n    get:\n      parameters:\n        - {name: p, in: query}\n"), []string{"a parameter needs a schema"}},
 		{"body without content", doc30("  /o:\n    post:\n      requestBody: {required: true}\n"), []string{"openapi: /paths/~1o/post/requestBody/content: must declare at least one media type"}},
 		{"bad media type", doc30("  /o:\n    post:\n      requestBody:\n        content:\n          json: {}\n"), []string{`media type "json"`}},
@@ -136,7 +143,7 @@ func TestLoadAcceptsAndIgnores(t *testing.T) {
 		{"3.1 boolean schemas and examples", `{"openapi":"3.1.1","paths":{"/o":{"post":{"requestBody":{"content":{"application/json":{"schema":{"type":"object","properties":{"a":true,"b":false},"examples":[{}]}}}}}}}}`},
 		{"YAML unquoted date in enum", doc30("  /o:\n    get:\n      parameters:\n        - {name: d, in: query, schema: {type: string, enum: [2024-01-02]}}\n")},
 		{"server variable default with braces", "openapi: 3.0.0\nservers: [{url: '/{v}', variables: {v: {default: '{v}x'}}}]\npaths:\n  /o:\n    get: {}\n"},
-		{"YAML numbers", doc30("  /o:\n    get:\n      parameters:\n        - {name: d, in: query, schema: {type: integer, maximum: 0x10, minimum: 1_0, multipleOf: 1e0}}\n")},
+		{"YAML numbers that are JSON numbers", doc30("  /o:\n    get:\n      parameters:\n        - {name: d, in: query, schema: {type: integer, maximum: 16, minimum: -10, multipleOf: 1e0}}\n")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -143,8 +143,8 @@ func TestPetstore30(t *testing.T) {
 	if c.BasePath() != "/v1" {
 		t.Fatalf("base path %q from servers[0], want /v1", c.BasePath())
 	}
-	if c.Operations() != 12 {
-		t.Errorf("%d operations, want 12", c.Operations())
+	if c.Operations() != 13 {
+		t.Errorf("%d operations, want 13", c.Operations())
 	}
 	runCases(t, c, []reqCase{
 		// Operations.
@@ -195,6 +195,9 @@ func TestPetstore30(t *testing.T) {
 		{name: "query not UTF-8", method: "GET", uri: "/v1/search?q=%FF", status: 400, pointers: []string{"/query/q"}},
 		{name: "query required missing", method: "GET", uri: "/v1/search", status: 400, pointers: []string{"/query/q"}},
 		{name: "query required empty", method: "GET", uri: "/v1/search?q=", status: 400, pointers: []string{"/query/q"}},
+		{name: "required string without minLength, empty", method: "GET", uri: "/v1/lookup?key=", status: 400, pointers: []string{"/query/key"}},
+		{name: "required string without minLength, no value", method: "GET", uri: "/v1/lookup?key", status: 400, pointers: []string{"/query/key"}},
+		{name: "required string without minLength", method: "GET", uri: "/v1/lookup?key=a"},
 		{name: "allowEmptyValue", method: "GET", uri: "/v1/search?q=x&filter="},
 		{name: "allowEmptyValue still checks values", method: "GET", uri: "/v1/search?q=x&filter=old", status: 400, pointers: []string{"/query/filter"}},
 		{name: "exclusiveMinimum boolean form", method: "GET", uri: "/v1/search?q=x&min_price=0", status: 400, pointers: []string{"/query/min_price"}},
@@ -227,6 +230,11 @@ func TestPetstore30(t *testing.T) {
 			pointers: []string{"/header/X-Confirm"}},
 		{name: "cookie repeated", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1; session=abc"}, status: 400,
 			pointers: []string{"/cookie/session"}},
+		{name: "cookie hidden after a comma", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1; a=1, Session=../x"}, status: 400,
+			pointers: []string{"/cookie/session"}},
+		{name: "cookie repeated after a comma", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1, session=abc"}, status: 400,
+			pointers: []string{"/cookie/session"}},
+		{name: "comma inside another cookie's value", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: prefs=a,b; session=abcdefgh1"}},
 		{name: "cookie repeated across headers", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1", "Cookie: session=abc"}, status: 400,
 			pointers: []string{"/cookie/session"}},
 		{name: "cookie in another case", method: "DELETE", uri: "/v1/pets/7", headers: []string{"X-Confirm: true", "Cookie: session=abcdefgh1; SESSION=abc"}, status: 400,
