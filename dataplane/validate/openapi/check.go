@@ -103,6 +103,21 @@ type media struct {
 	json      bool   // read as JSON, and checked by schema when it has one
 	schemaPtr string
 	schema    *schema.Schema
+	// A form (application/x-www-form-urlencoded) with a schema is read
+	// into the object its fields' declared types make of it, then
+	// checked by the schema; a text/* body with a schema, as a string.
+	form   bool
+	fields []formField
+	text   bool
+}
+
+// formField is a property of a form body's schema.
+type formField struct {
+	name    string
+	fold    string // queryKey of the folded name, for isVariant
+	pointer string // "/amount", under /body
+	array   bool   // repeated fields make an array
+	kinds   typeSet
 }
 
 func (m media) rank() int {
@@ -180,6 +195,7 @@ type scratch struct {
 	parser fastjson.Parser
 	sv     []schema.Violation
 	viol   []violation
+	args   fasthttp.Args // a form body's fields
 }
 
 // violation is one reason to refuse: prefix and pointer make the JSON
@@ -758,6 +774,23 @@ func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *ope
 	if m == nil {
 		return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailMediaType)
 	}
+	if (m.form || m.text) && m.schema != nil {
+		if !validate.UTF8Declared(ct) {
+			return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, validate.DetailCharset)
+		}
+		if headOnly {
+			return pipeline.Continue
+		}
+		if m.form {
+			return c.checkForm(ctx, r, m, raw, sc)
+		}
+		if !utf8.Valid(raw) {
+			sc.add("/body", "", ReasonEncoding)
+			return c.refuse(ctx, r, validate.DetailSchema, sc)
+		}
+		sc.text = validate.AppendQuoted(sc.text[:0], raw)
+		return c.checkText(ctx, r, m, sc)
+	}
 	// A JSON body under a range the operation gives a schema (application/*,
 	// */*) is checked by it too; other bodies by their type only.
 	if !m.json && (m.schema == nil || !jsonSubtype(sub)) {
@@ -780,6 +813,109 @@ func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *ope
 	}
 	r.JSON = v
 	if m.schema == nil || m.schema.Valid(v) {
+		return pipeline.Continue
+	}
+	sc.sv = m.schema.Validate(v, sc.sv[:0])
+	for _, x := range sc.sv {
+		if !sc.add("/body", x.Pointer, x.Reason) {
+			break
+		}
+	}
+	return c.refuse(ctx, r, validate.DetailSchema, sc)
+}
+
+// checkForm reads a form body into the JSON object its schema's property
+// types make of it (a field declared as an integer is a number, one
+// declared as an array collects its repeated values, others are strings)
+// and checks that. A declared scalar field sent twice, or under a name an
+// upstream reads as a declared one, is refused, as for query parameters.
+func (c *Check) checkForm(ctx *fasthttp.RequestCtx, r *pipeline.Request, m *media, raw []byte, sc *scratch) pipeline.Verdict {
+	args := &sc.args
+	args.ParseBytes(raw)
+	sc.text = append(sc.text[:0], '{')
+	members := 0
+	for k, v := range args.All() {
+		if !utf8.Valid(k) || !utf8.Valid(v) {
+			sc.add("/body", "", ReasonEncoding)
+			return c.refuse(ctx, r, validate.DetailSchema, sc)
+		}
+	}
+	for i := range m.fields {
+		f := &m.fields[i]
+		n := 0
+		for k, v := range args.All() {
+			if string(k) != f.name {
+				continue
+			}
+			switch {
+			case n == 0:
+				if members > 0 {
+					sc.text = append(sc.text, ',')
+				}
+				members++
+				sc.text = validate.AppendQuoted(sc.text, k)
+				sc.text = append(sc.text, ':')
+				if f.array {
+					sc.text = append(sc.text, '[')
+				}
+			case f.array:
+				sc.text = append(sc.text, ',')
+			default:
+				sc.add("/body", f.pointer, ReasonRepeated)
+			}
+			n++
+			if n == 1 || f.array {
+				sc.text = appendValue(sc.text, v, f.kinds)
+			}
+		}
+		if n > 0 && f.array {
+			sc.text = append(sc.text, ']')
+		}
+	}
+	for k, v := range args.All() {
+		if formDeclared(m.fields, k) {
+			continue
+		}
+		sc.name = foldQueryName(sc.name[:0], k)
+		for i := range m.fields {
+			if isVariant(sc.name, m.fields[i].fold) {
+				sc.add("/body", m.fields[i].pointer, ReasonVariant)
+				break
+			}
+		}
+		if members > 0 {
+			sc.text = append(sc.text, ',')
+		}
+		members++
+		sc.text = validate.AppendQuoted(sc.text, k)
+		sc.text = append(sc.text, ':')
+		sc.text = validate.AppendQuoted(sc.text, v)
+	}
+	sc.text = append(sc.text, '}')
+	if len(sc.viol) > 0 {
+		return c.refuse(ctx, r, validate.DetailSchema, sc)
+	}
+	return c.checkText(ctx, r, m, sc)
+}
+
+func formDeclared(fs []formField, name []byte) bool {
+	for i := range fs {
+		if string(name) == fs[i].name {
+			return true
+		}
+	}
+	return false
+}
+
+// checkText checks the JSON text in sc.text, made from a form or text
+// body, against m's schema.
+func (c *Check) checkText(ctx *fasthttp.RequestCtx, r *pipeline.Request, m *media, sc *scratch) pipeline.Verdict {
+	v, err := sc.parser.ParseBytes(sc.text)
+	if err != nil {
+		sc.add("/body", "", ReasonEncoding) // unreachable: the text is JSON written here
+		return c.refuse(ctx, r, validate.DetailSchema, sc)
+	}
+	if m.schema.Valid(v) {
 		return pipeline.Continue
 	}
 	sc.sv = m.schema.Validate(v, sc.sv[:0])

@@ -759,11 +759,26 @@ func (l *loader) loadBody(raw *value, ptr string) *body {
 		}
 		// A range (type/*, */*) may carry a JSON body, which its schema
 		// then checks (checkBody); other ranges' bodies by type only.
-		if s := mv.get("schema"); s != nil && (m.json || m.typ == "*" || m.sub == "*") {
+		if s := mv.get("schema"); s != nil {
 			sptr := mptr + "/schema"
-			l.convertSchema(s, sptr)
-			m.schemaPtr = sptr
-			l.queue(sptr)
+			switch {
+			case m.json || m.typ == "*" || m.sub == "*":
+			case m.typ == "application" && m.sub == "x-www-form-urlencoded":
+				m.form = true
+				m.fields = l.formFields(s, sptr)
+			case m.typ == "text" && m.sub != "*":
+				if ts := l.typesOf(s, 0); ts != 0 && ts&tString == 0 {
+					l.errorf(s, sptr, "a text body's schema must allow a string")
+				}
+				m.text = true
+			default:
+				s = nil // multipart and binary bodies: by media type only
+			}
+			if s != nil {
+				l.convertSchema(s, sptr)
+				m.schemaPtr = sptr
+				l.queue(sptr)
+			}
 		}
 		b.media = append(b.media, m)
 	}
@@ -771,6 +786,57 @@ func (l *loader) loadBody(raw *value, ptr string) *body {
 	slices.SortStableFunc(b.media, func(x, y media) int { return x.rank() - y.rank() })
 	l.bodies[v] = b
 	return b
+}
+
+// formFields lists the properties of a form body's schema s (its own, and
+// those of the schemas its $ref and allOf lead to) with the types their
+// values are read as. Objects have no form encoding the gateway reads.
+func (l *loader) formFields(s *value, ptr string) []formField {
+	var out []formField
+	var walk func(s *value, depth int)
+	walk = func(s *value, depth int) {
+		if s == nil || s.kind != kindObject || depth > 8 {
+			return
+		}
+		if r := s.get("$ref"); r != nil {
+			if p, ok := refPointer(r.str); ok {
+				walk(l.root.lookup(p), depth+1)
+			}
+		}
+		if list := s.get("allOf"); list != nil && list.kind == kindArray {
+			for _, b := range list.items {
+				walk(b, depth+1)
+			}
+		}
+		props := s.get("properties")
+		if props == nil || props.kind != kindObject {
+			return
+		}
+		for i, name := range props.keys {
+			if slices.ContainsFunc(out, func(f formField) bool { return f.name == name }) {
+				continue
+			}
+			f := formField{name: name, pointer: "/" + escapeToken(name)}
+			f.fold = string(queryKey(foldQueryName(nil, []byte(name))))
+			ps := props.vals[i]
+			ts := l.typesOf(ps, 0)
+			if ts&tArray != 0 {
+				f.array = true
+				ts = l.typesOf(l.itemsOf(ps, 0), 0)
+			}
+			if ts&(tObject|tArray) != 0 {
+				l.errorf(ps, ptr+"/properties/"+escapeToken(name), "objects and nested arrays have no form encoding the gateway reads")
+				continue
+			}
+			if ts&^tNull == 0 {
+				ts = tString
+			}
+			f.kinds = ts
+			out = append(out, f)
+		}
+	}
+	walk(s, 0)
+	return out
 }
 
 // parseMediaRange reads a content key: "application/json",

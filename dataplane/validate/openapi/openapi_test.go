@@ -619,3 +619,54 @@ func TestCheckHead(t *testing.T) {
 		})
 	}
 }
+
+// TestFormAndTextBodies: a form body with a schema is read into the object
+// its properties' types make of it and checked; a text body, as a string.
+// Neither loads with a keyword the gateway does not enforce.
+func TestFormAndTextBodies(t *testing.T) {
+	doc := []byte(`{"openapi":"3.1.0","components":{"schemas":{"Base":{"properties":{"note":{"type":"string","maxLength":5}}}}},
+	"paths":{
+		"/pay":{"post":{"requestBody":{"required":true,"content":{
+			"application/x-www-form-urlencoded":{"schema":{"type":"object","required":["amount"],
+				"allOf":[{"$ref":"#/components/schemas/Base"}],
+				"properties":{"amount":{"type":"integer","maximum":100},"tags":{"type":"array","items":{"type":"string"},"maxItems":2},
+					"gift":{"type":"boolean"}},
+				"additionalProperties":{"type":"string","maxLength":8}}},
+			"text/plain":{"schema":{"type":"string","maxLength":3}}}}}}}}`)
+	c, err := New(doc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const form = "application/x-www-form-urlencoded"
+	runCases(t, c, []reqCase{
+		{name: "form ok", method: "POST", uri: "/pay", ct: form, body: "amount=99&tags=a&tags=b&gift=true&note=hi&x=1"},
+		{name: "form charset utf-8", method: "POST", uri: "/pay", ct: form + "; charset=UTF-8", body: "amount=1"},
+		{name: "form over maximum", method: "POST", uri: "/pay", ct: form, body: "amount=999999&x=1", status: 400, pointers: []string{"/body/amount"}, mustNotSay: "999999"},
+		{name: "form not an integer", method: "POST", uri: "/pay", ct: form, body: "amount=ten", status: 400, pointers: []string{"/body/amount"}, mustNotSay: "ten"},
+		{name: "form required missing", method: "POST", uri: "/pay", ct: form, body: "foo=bar", status: 400, pointers: []string{"/body"}},
+		{name: "form array too long", method: "POST", uri: "/pay", ct: form, body: "amount=1&tags=a&tags=b&tags=c", status: 400, pointers: []string{"/body/tags"}},
+		{name: "form scalar repeated", method: "POST", uri: "/pay", ct: form, body: "amount=1&amount=500", status: 400, pointers: []string{"/body/amount"}},
+		{name: "form name variant", method: "POST", uri: "/pay", ct: form, body: "amount=1&Amount=500", status: 400, pointers: []string{"/body/amount"}},
+		{name: "form property through allOf and $ref", method: "POST", uri: "/pay", ct: form, body: "amount=1&note=toolong", status: 400, pointers: []string{"/body/note"}},
+		{name: "form additional property", method: "POST", uri: "/pay", ct: form, body: "amount=1&secretkey=abcdefghij", status: 400, mustNotSay: "secretkey"},
+		{name: "form not UTF-8", method: "POST", uri: "/pay", ct: form, body: "amount=1&note=%FF", status: 400, pointers: []string{"/body"}},
+		{name: "form other charset", method: "POST", uri: "/pay", ct: form + "; charset=latin1", body: "amount=1", status: 415},
+		{name: "text ok", method: "POST", uri: "/pay", ct: "text/plain", body: "abc"},
+		{name: "text too long", method: "POST", uri: "/pay", ct: "text/plain; charset=utf-8", body: "much too long", status: 400, pointers: []string{"/body"}, mustNotSay: "much"},
+		{name: "text not UTF-8", method: "POST", uri: "/pay", ct: "text/plain", body: "a\xffb", status: 400, pointers: []string{"/body"}},
+	})
+	for _, bad := range []struct{ doc, want string }{
+		{`{"openapi":"3.1.0","paths":{"/p":{"post":{"requestBody":{"content":{"application/x-www-form-urlencoded":{"schema":{"type":"object","frobnicate":1}}}}}}}}`,
+			"frobnicate: keyword not supported"},
+		{`{"openapi":"3.1.0","paths":{"/p":{"post":{"requestBody":{"content":{"text/plain":{"schema":{"type":"string","bogusKeyword":true}}}}}}}}`,
+			"bogusKeyword: keyword not supported"},
+		{`{"openapi":"3.1.0","paths":{"/p":{"post":{"requestBody":{"content":{"text/plain":{"schema":{"type":"integer"}}}}}}}}`,
+			"a text body's schema must allow a string"},
+		{`{"openapi":"3.1.0","paths":{"/p":{"post":{"requestBody":{"content":{"application/x-www-form-urlencoded":{"schema":{"properties":{"a":{"type":"object"}}}}}}}}}}`,
+			"objects and nested arrays have no form encoding"},
+	} {
+		if _, err := New([]byte(bad.doc), Options{}); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: got %v, want an error containing %q", bad.doc, err, bad.want)
+		}
+	}
+}
