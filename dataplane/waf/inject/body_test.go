@@ -78,6 +78,8 @@ func TestBodies(t *testing.T) {
 		{"json sent as a form benign", bodyRequest("application/x-www-form-urlencoded", `{"name":"Jane","note":"ring twice = knock"}`), KindNone, ""},
 		{"binary skipped", bodyRequest("image/png", "<script>alert(1)</script>"), KindNone, ""},
 		{"octet-stream skipped", bodyRequest("application/octet-stream", "' or 1=1--"), KindNone, ""},
+		{"json under a binary-looking prefix", bodyRequest("application/vnd.ms-foo+json", `{"q":"1' or '1'='1"}`), KindSQLi, "json./q"},
+		{"svg", bodyRequest("image/svg+xml", `<svg><script>alert(1)</script></svg>`), KindXSS, "xml./svg/script"},
 		{"multipart lf", bodyRequest("multipart/form-data; boundary=bee3", "--bee3\nContent-disposition: form-data; name=\"/static/img/../../etc/passwd\"\n\nTest\n--bee3--\n"),
 			KindPathTraversal, "form./static/img/../../etc/passwd"},
 		{"padded 128 KiB form value", bodyRequest("application/x-www-form-urlencoded", "a="+pad+"%27+UNION+SELECT+username+FROM+users"), KindSQLi, "form.a"},
@@ -285,6 +287,9 @@ func TestBinaryMediaType(t *testing.T) {
 		{"application/json", false}, {"application/x-www-form-urlencoded", false}, {"application/xml", false},
 		{"application/", false}, {"application", false}, {"text/plain", false}, {"imag", false}, {"", false},
 		{"multipart/form-data", false}, {"application/vnd.api+json", false},
+		// A text suffix after a binary-looking prefix: parsed as JSON/XML.
+		{"application/vnd.ms-foo+json", false}, {"application/octet-stream+json", false}, {"application/pdf+JSON", false},
+		{"application/vnd.ms-foo+xml", false}, {"image/svg+xml", false},
 	} {
 		if got := binaryMediaType([]byte(tc.mt)); got != tc.want {
 			t.Errorf("binaryMediaType(%q) = %v; want %v", tc.mt, got, tc.want)

