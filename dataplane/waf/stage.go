@@ -193,15 +193,20 @@ func (s *Stage) tier2(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Ve
 		s.t2Err.Inc()
 		v := pipeline.Deny(ctx, r, s.cfg.OnError, pipeline.ReasonWAFError)
 		r.Detail = "crs_error"
+		r.Location = r.Location[:0] // a tier 1 finding in detect mode is not where the error is
 		return v
 	}
 	if !res.Matched {
 		return pipeline.Continue
 	}
 	s.t2.Inc()
-	r.Location = appendRule(r.Location[:0], res.RuleID)
-	if r.Detail == "" || s.cfg.Mode2 == Block {
-		r.Detail = res.Detail
+	// The log line names one finding, detail and location together: tier
+	// 1's, when it found one in detect mode and CRS only detects too.
+	if s.cfg.Mode2 == Block || len(r.Location) == 0 {
+		r.Location = appendRule(r.Location[:0], res.RuleID)
+		if r.Detail == "" || s.cfg.Mode2 == Block {
+			r.Detail = res.Detail
+		}
 	}
 	if s.cfg.Mode2 != Block {
 		return pipeline.Continue

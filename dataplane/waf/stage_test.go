@@ -78,6 +78,16 @@ func TestStage(t *testing.T) {
 			403, pipeline.ReasonWAFBlocked, DetailUndecodable, ""},
 		{"undecodable passes without block_truncated", Config{Tier1: d, Mode1: Block}, utf7Form, 0, 0, "", ""},
 		{"undecodable passes in detect mode", Config{Tier1: d, Mode1: Detect, BlockTruncated: true}, utf7Form, 0, 0, "", ""},
+		// Both tiers find something: the line names one finding whole.
+		{"both detect: tier 1's finding is named", Config{Tier1: d, Mode1: Detect,
+			Tier2: fakeEngine{res: Tier2Result{Matched: true, RuleID: 941100, Detail: "xss"}}, Mode2: Detect},
+			sqli, 0, 0, "sqli", "query.q"},
+		{"tier 1 detects, tier 2 blocks: tier 2's finding is named", Config{Tier1: d, Mode1: Detect,
+			Tier2: fakeEngine{res: Tier2Result{Matched: true, RuleID: 941100, Detail: "xss"}}, Mode2: Block},
+			sqli, 403, pipeline.ReasonWAFBlocked, "xss", "crs.941100"},
+		{"tier 1 detects, tier 2 fails: no location for the error", Config{Tier1: d, Mode1: Detect,
+			Tier2: fakeEngine{err: errors.New("boom")}, Mode2: Detect},
+			sqli, 403, pipeline.ReasonWAFError, "crs_error", ""},
 		{"tier 1 blocks before tier 2 runs", Config{Tier1: d, Mode1: Block, Tier2: fakeEngine{err: errors.New("must not run")}, Mode2: Block},
 			sqli, 403, pipeline.ReasonWAFBlocked, "sqli", "query.q"},
 	}
