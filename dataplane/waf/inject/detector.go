@@ -161,9 +161,8 @@ var NamedHeaders = []string{"User-Agent", "Referer"}
 
 // Defaults for Options' zero values.
 const (
-	DefaultMaxValues      = 512
-	DefaultMaxBytes       = 1 << 20
-	DefaultMaxDecodeBytes = 4 << 10
+	DefaultMaxValues = 512
+	DefaultMaxBytes  = 1 << 20
 )
 
 // MaxLocation bounds Result.Location, in bytes.
@@ -199,7 +198,8 @@ type Options struct {
 	// reports Truncated.
 	MaxBytes int
 	// MaxDecodeBytes is the longest value that is also inspected decoded;
-	// 0 means DefaultMaxDecodeBytes.
+	// 0 means every value (MaxBytes bounds what decoding costs). A longer
+	// value that is only encoded would pass uninspected.
 	MaxDecodeBytes int
 }
 
@@ -264,7 +264,7 @@ func New(o Options) (*Detector, error) {
 		base64:         !o.NoBase64,
 		maxValues:      orDefault(o.MaxValues, DefaultMaxValues),
 		maxBytes:       orDefault(o.MaxBytes, DefaultMaxBytes),
-		maxDecodeBytes: orDefault(o.MaxDecodeBytes, DefaultMaxDecodeBytes),
+		maxDecodeBytes: orDefault(o.MaxDecodeBytes, orDefault(o.MaxBytes, DefaultMaxBytes)),
 	}
 	if d.sources == 0 {
 		d.sources = AllSources
@@ -420,6 +420,9 @@ func ReleaseScratch(sc *Scratch) {
 }
 
 func (sc *Scratch) start() {
+	if cap(sc.dec) > maxKeptUTF8 || cap(sc.dec2) > maxKeptUTF8 {
+		sc.dec, sc.dec2 = nil, nil // a pooled Scratch keeps no huge value's decoding
+	}
 	sc.res = Result{}
 	sc.loc = sc.loc[:0]
 	sc.ptr = sc.ptr[:0]
@@ -653,6 +656,15 @@ func (d *Detector) detectDecoded(sc *Scratch, v []byte, m uint64, ctx uint8) (fi
 	if !d.base64 || m&^bBase64 != 0 || !has(m, bLower|bUpper) || !looksBase64(v) {
 		return finding{}, DecodingNone
 	}
+	if len(v) > base64Probe {
+		// A long value is decoded whole only when its start decodes to
+		// text: Base64 images and files, the usual long Base64 values,
+		// cost a probe, neither the decoding nor the budget.
+		var probe [base64Probe / 4 * 3]byte
+		if p, _ := decodeBase64(probe[:0], v[:base64Probe]); !mostlyPrintable(p) {
+			return finding{}, DecodingNone
+		}
+	}
 	b, ok := decodeBase64(sc.decBuf(0), v)
 	sc.dec = b
 	if !ok || !mostlyPrintable(b) {
@@ -670,6 +682,10 @@ func (d *Detector) detectDecoded(sc *Scratch, v []byte, m uint64, ctx uint8) (fi
 	}
 	return finding{}, DecodingNone
 }
+
+// base64Probe is how much of a long Base64-looking value is decoded first
+// to see whether it is text (a multiple of 4).
+const base64Probe = 1024
 
 // decodeChain runs the URL, escape, HTML and tag steps from v; each decodes the
 // previous one's output into the other of two buffers, starting with

@@ -3,6 +3,8 @@ package inject
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -307,5 +309,43 @@ func checkLocation(t *testing.T, r Result) {
 	}
 	if !strings.HasPrefix(string(r.Location), r.Source.String()) {
 		t.Errorf("location %q does not start with %v", r.Location, r.Source)
+	}
+}
+
+// TestLongValuesDecoded: a value of any length is also inspected decoded
+// (a payload padded past a few KiB and then Base64- or URL-encoded was
+// inspected only as received), while a long Base64 file costs a probe and
+// no budget.
+func TestLongValuesDecoded(t *testing.T) {
+	pad := strings.Repeat("a", 6000)
+	b64 := base64.StdEncoding.EncodeToString([]byte("1' or '1'='1' -- " + pad))
+	twice := url.QueryEscape(url.QueryEscape("<script>alert(1)</script>" + pad))
+	binary := make([]byte, 300<<10)
+	for i := range binary {
+		binary[i] = byte(i*7919 + i>>8)
+	}
+	file := base64.StdEncoding.EncodeToString(binary)
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range []struct {
+		name string
+		req  *fasthttp.Request
+		want Kind
+		dec  Decoding
+	}{
+		{"Base64 query value", queryRequest("q=" + url.QueryEscape(b64)), KindSQLi, DecodingBase64},
+		{"double URL-encoded query value", queryRequest("q=" + twice), KindXSS, DecodingURL},
+		{"Base64 JSON value", bodyRequest("application/json", `{"q":"`+b64+`"}`), KindSQLi, DecodingBase64},
+		{"Base64 file in JSON", bodyRequest("application/json", `{"name":"a.png","data":"`+file+`"}`), KindNone, DecodingNone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := d.Inspect(&sc, tc.req, nil)
+			if r.Kind != tc.want || r.Decoding != tc.dec || r.Truncated {
+				t.Errorf("%v decoded %v truncated %v; want %v decoded %v", r.Kind, r.Decoding, r.Truncated, tc.want, tc.dec)
+			}
+			if tc.want == KindNone && r.Bytes > len(file)+64 {
+				t.Errorf("the file cost %d bytes of budget: decoded whole", r.Bytes)
+			}
+		})
 	}
 }
