@@ -401,3 +401,36 @@ func TestMultipartPartsAfterClose(t *testing.T) {
 		})
 	}
 }
+
+// TestMultipartTransferEncodings: a part's Content-Transfer-Encoding is
+// undone before inspection (Go's mime/multipart decodes quoted-printable
+// by itself); one tier 1 does not read leaves the request uninspected.
+func TestMultipartTransferEncodings(t *testing.T) {
+	d := mustNew(t, Options{})
+	var sc Scratch
+	part := func(cte, content string) string {
+		return "--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Transfer-Encoding: " + cte + "\r\n\r\n" + content + "\r\n--XyZ--\r\n"
+	}
+	for _, tc := range []struct {
+		name, body string
+		want       Kind
+		truncated  bool
+	}{
+		{"quoted-printable", part("quoted-printable", "=31=27=20=6F=72=20=27=31=27=3D=27=31"), KindSQLi, false},
+		{"quoted-printable soft breaks", part("Quoted-Printable", "<scr=\r\nipt>alert(1)</scr=\r\nipt>"), KindXSS, false},
+		{"base64 over lines", part("base64", "PHNjcmlwdD5h\r\nbGVydCgxKTwvc2NyaXB0Pg=="), KindXSS, false},
+		{"quoted-printable benign", part("quoted-printable", "Caf=C3=A9 au lait, D=27Angelo"), KindNone, false},
+		{"8bit", part("8bit", "plain text"), KindNone, false},
+		{"unknown encoding", part("x-uuencode", "begin 644 a"), KindNone, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := d.Inspect(&sc, bodyRequest("multipart/form-data; boundary=XyZ", tc.body), nil)
+			if r.Kind != tc.want || r.Truncated != tc.truncated {
+				t.Errorf("%v truncated %v; want %v truncated %v", r.Kind, r.Truncated, tc.want, tc.truncated)
+			}
+			if tc.want != KindNone && string(r.Location) != "form.q" {
+				t.Errorf("location %q, want form.q", r.Location)
+			}
+		})
+	}
+}

@@ -382,6 +382,7 @@ type Scratch struct {
 	parts   formdata.Reader // a multipart body's parts (extract.go)
 	utf     []byte          // the body transcoded from UTF-16 or UTF-32 (charset.go)
 	utfPart []byte          // a multipart part transcoded
+	cte     []byte          // a multipart part's Content-Transfer-Encoding undone
 	fname   []byte          // the name of a multipart file's filename: <field>.filename
 	fval    []byte          // a multipart filename decoded
 	ptr     []ptrSeg

@@ -470,7 +470,7 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
 		if !ok {
 			break
 		}
-		name, disp, kind, cs := partHeaders(header)
+		name, disp, kind, cs, cte := partHeaders(header)
 		if kind != formdata.KindField {
 			if d.partFilenames(sc, name, disp) {
 				return
@@ -482,6 +482,21 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
 		}
 		if d.value(sc, SourceForm, name, name, ctxName) || d.value(sc, SourceForm, name, content, 0) {
 			return
+		}
+		if len(cte) > 0 {
+			// Go's mime/multipart undoes quoted-printable by itself, and
+			// mail-style readers base64 too: the decoded content is the
+			// value, and what the readings below read.
+			decoded, ok := undoTransferEncoding(sc.cte[:0], content, cte)
+			sc.cte = decoded
+			if !ok {
+				sc.res.Truncated = true // an encoding tier 1 does not read
+			} else if decoded != nil {
+				if d.value(sc, SourceForm, name, decoded, 0) {
+					return
+				}
+				content = decoded
+			}
 		}
 		if d.partReadings(sc, name, content, cs) {
 			return
@@ -600,19 +615,70 @@ func nextParam(params []byte) (k, v []byte, quoted bool, rest []byte) {
 // parameters of its Content-Disposition, how servers read it (a field, a
 // file, or either: formdata.Kind), and the charset its Content-Type
 // declares.
-func partHeaders(hs []byte) (name, disp []byte, kind formdata.Kind, cs headers.Charset) {
+func partHeaders(hs []byte) (name, disp []byte, kind formdata.Kind, cs headers.Charset, cte []byte) {
 	name, disp, kind = formdata.Disposition(hs)
 	for len(hs) > 0 {
 		var line []byte
 		line, hs, _ = bytes.Cut(hs, lf)
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		k, v, ok := bytes.Cut(line, []byte{':'})
-		if ok && equalFoldLower(bytes.TrimSpace(k), hContentType) {
+		switch {
+		case !ok:
+		case equalFoldLower(bytes.TrimSpace(k), hContentType):
 			cs, _ = headers.ContentCharset(v)
-			break
+		case equalFoldLower(bytes.TrimSpace(k), hContentTransferEncoding):
+			cte = bytes.TrimSpace(v)
 		}
 	}
-	return name, disp, kind, cs
+	return name, disp, kind, cs, cte
+}
+
+var hContentTransferEncoding = []byte("content-transfer-encoding")
+
+// undoTransferEncoding decodes content by its Content-Transfer-Encoding
+// cte into dst: nil for the identities (7bit, 8bit, binary), false for an
+// encoding it does not know.
+func undoTransferEncoding(dst, content, cte []byte) ([]byte, bool) {
+	switch {
+	case equalFoldLower(cte, []byte("7bit")), equalFoldLower(cte, []byte("8bit")), equalFoldLower(cte, []byte("binary")):
+		return nil, true
+	case equalFoldLower(cte, []byte("quoted-printable")):
+		return decodeQuotedPrintable(dst, content), true
+	case equalFoldLower(cte, []byte("base64")):
+		for _, c := range content {
+			if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
+				dst = append(dst, c)
+			}
+		}
+		n := len(dst)
+		out, _ := decodeBase64(dst, dst) // appends after the input it reads
+		return out[n:], true
+	}
+	return nil, false
+}
+
+// decodeQuotedPrintable undoes RFC 2045 quoted-printable: "=XX" is a byte,
+// "=" at a line end a soft break; anything else stays as it is.
+func decodeQuotedPrintable(dst, v []byte) []byte {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c != '=' {
+			dst = append(dst, c)
+			continue
+		}
+		switch {
+		case i+2 < len(v) && unhex[v[i+1]] < 16 && unhex[v[i+2]] < 16:
+			dst = append(dst, unhex[v[i+1]]<<4|unhex[v[i+2]])
+			i += 2
+		case i+1 < len(v) && v[i+1] == '\n':
+			i++
+		case i+2 < len(v) && v[i+1] == '\r' && v[i+2] == '\n':
+			i += 2
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // partFilenames inspects the filename and filename* parameters of a file
