@@ -204,9 +204,7 @@ func (s *Stage) tier2(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Ve
 	// 1's, when it found one in detect mode and CRS only detects too.
 	if s.cfg.Mode2 == Block || len(r.Location) == 0 {
 		r.Location = appendRule(r.Location[:0], res.RuleID)
-		if r.Detail == "" || s.cfg.Mode2 == Block {
-			r.Detail = res.Detail
-		}
+		r.Detail = res.Detail
 	}
 	if s.cfg.Mode2 != Block {
 		return pipeline.Continue

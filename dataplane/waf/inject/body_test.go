@@ -422,6 +422,9 @@ func TestMultipartTransferEncodings(t *testing.T) {
 		{"quoted-printable benign", part("quoted-printable", "Caf=C3=A9 au lait, D=27Angelo"), KindNone, false},
 		{"8bit", part("8bit", "plain text"), KindNone, false},
 		{"unknown encoding", part("x-uuencode", "begin 644 a"), KindNone, true},
+		// Go reads the first of two: quoted-printable.
+		{"two encodings", part("quoted-printable\r\nContent-Transfer-Encoding: 7bit", "=31=27=20=6F=72=20=27=31=27=3D=27=31"), KindNone, true},
+		{"one encoding twice", part("quoted-printable\r\nContent-Transfer-Encoding: Quoted-Printable", "=31=27=20=6F=72=20=27=31=27=3D=27=31"), KindSQLi, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := d.Inspect(&sc, bodyRequest("multipart/form-data; boundary=XyZ", tc.body), nil)
@@ -432,5 +435,17 @@ func TestMultipartTransferEncodings(t *testing.T) {
 				t.Errorf("location %q, want form.q", r.Location)
 			}
 		})
+	}
+}
+
+// TestMultipartFirstContentType: a part's charset is its first
+// Content-Type's, as Go's mime/multipart reads it.
+func TestMultipartFirstContentType(t *testing.T) {
+	d := mustNew(t, Options{})
+	var sc Scratch
+	body := "--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: text/plain; charset=utf-16le\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n\r\n" + encodeUTF(utf16LE, false, "1' UNION SELECT password FROM users--") + "\r\n--XyZ--\r\n"
+	if r := d.Inspect(&sc, bodyRequest("multipart/form-data; boundary=XyZ", body), nil); r.Kind != KindSQLi {
+		t.Errorf("%v; want sqli in the part read as UTF-16LE", r.Kind)
 	}
 }

@@ -191,11 +191,11 @@ type Options struct {
 	// per request; 0 means DefaultMaxValues. Past it Inspect stops and
 	// reports Truncated.
 	MaxValues int
-	// MaxBytes is the number of value bytes inspected per request, decoded
-	// forms included; 0 means DefaultMaxBytes, the gateway's default body
-	// limit, so that a payload padded to 64 or 128 KiB is still read. A
-	// value that does not fit is not inspected, and Inspect stops and
-	// reports Truncated.
+	// MaxBytes is the number of value bytes inspected per request, and
+	// again of decoded forms; 0 means DefaultMaxBytes, the gateway's
+	// default body limit, so that a payload padded to 64 or 128 KiB is
+	// still read. A value that does not fit is not inspected, and Inspect
+	// stops and reports Truncated.
 	MaxBytes int
 	// MaxDecodeBytes is the longest value that is also inspected decoded;
 	// 0 means every value (MaxBytes bounds what decoding costs). A longer
@@ -357,7 +357,8 @@ type Result struct {
 	// label): its bytes were inspected, but an upstream that decodes it
 	// may read what they hide. Truncated is set too.
 	Undecodable bool
-	// Values and Bytes are how much was inspected, decoded forms included.
+	// Values and Bytes are how much was inspected, as received (decoded
+	// forms have a budget of their own).
 	Values, Bytes int
 }
 
@@ -383,6 +384,9 @@ type Scratch struct {
 	utf     []byte          // the body transcoded from UTF-16 or UTF-32 (charset.go)
 	utfPart []byte          // a multipart part transcoded
 	cte     []byte          // a multipart part's Content-Transfer-Encoding undone
+	// decBytes is what the decoded forms inspected so far cost (their
+	// budget is apart from Result.Bytes).
+	decBytes int
 	fname   []byte          // the name of a multipart file's filename: <field>.filename
 	fval    []byte          // a multipart filename decoded
 	ptr     []ptrSeg
@@ -421,10 +425,11 @@ func ReleaseScratch(sc *Scratch) {
 }
 
 func (sc *Scratch) start() {
-	if cap(sc.dec) > maxKeptUTF8 || cap(sc.dec2) > maxKeptUTF8 {
-		sc.dec, sc.dec2 = nil, nil // a pooled Scratch keeps no huge value's decoding
+	if cap(sc.dec) > maxKeptUTF8 || cap(sc.dec2) > maxKeptUTF8 || cap(sc.cte) > maxKeptUTF8 {
+		sc.dec, sc.dec2, sc.cte = nil, nil, nil // a pooled Scratch keeps no huge value's decoding
 	}
 	sc.res = Result{}
+	sc.decBytes = 0
 	sc.loc = sc.loc[:0]
 	sc.ptr = sc.ptr[:0]
 	sc.stopped = false
@@ -657,15 +662,9 @@ func (d *Detector) detectDecoded(sc *Scratch, v []byte, m uint64, ctx uint8) (fi
 	if !d.base64 || m&^bBase64 != 0 || !has(m, bLower|bUpper) || !looksBase64(v) {
 		return finding{}, DecodingNone
 	}
-	if len(v) > base64Probe {
-		// A long value is decoded whole only when its start decodes to
-		// text: Base64 images and files, the usual long Base64 values,
-		// cost a probe, neither the decoding nor the budget.
-		var probe [base64Probe / 4 * 3]byte
-		if p, _ := decodeBase64(probe[:0], v[:base64Probe]); !mostlyPrintable(p) {
-			return finding{}, DecodingNone
-		}
-	}
+	// Decoded whole (a start that is not text must not hide a payload
+	// after it), and charged to the budget only when it is text: Base64
+	// images and files cost the decoding, not the budget.
 	b, ok := decodeBase64(sc.decBuf(0), v)
 	sc.dec = b
 	if !ok || !mostlyPrintable(b) {
@@ -683,10 +682,6 @@ func (d *Detector) detectDecoded(sc *Scratch, v []byte, m uint64, ctx uint8) (fi
 	}
 	return finding{}, DecodingNone
 }
-
-// base64Probe is how much of a long Base64-looking value is decoded first
-// to see whether it is text (a multiple of 4).
-const base64Probe = 1024
 
 // decodeChain runs the URL, escape, HTML and tag steps from v; each decodes the
 // previous one's output into the other of two buffers, starting with
@@ -757,12 +752,14 @@ func (d *Detector) decoded(sc *Scratch, k int, b []byte) []byte {
 	} else {
 		sc.dec2 = b
 	}
-	r := &sc.res
-	if r.Bytes+len(b) > d.maxBytes {
-		r.Truncated = true
+	// Decoded forms have a budget of their own, as large as the one for
+	// the values as received: a body under the budget is not refused for
+	// being decoded once (a long text with %20 in its links).
+	if sc.decBytes+len(b) > d.maxBytes {
+		sc.res.Truncated = true
 		return nil
 	}
-	r.Bytes += len(b)
+	sc.decBytes += len(b)
 	return b
 }
 

@@ -488,7 +488,9 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
 			// mail-style readers base64 too: the decoded content is the
 			// value, and what the readings below read.
 			decoded, ok := undoTransferEncoding(sc.cte[:0], content, cte)
-			sc.cte = decoded
+			if decoded != nil {
+				sc.cte = decoded
+			}
 			if !ok {
 				sc.res.Truncated = true // an encoding tier 1 does not read
 			} else if decoded != nil {
@@ -617,21 +619,34 @@ func nextParam(params []byte) (k, v []byte, quoted bool, rest []byte) {
 // declares.
 func partHeaders(hs []byte) (name, disp []byte, kind formdata.Kind, cs headers.Charset, cte []byte) {
 	name, disp, kind = formdata.Disposition(hs)
+	sawType := false
 	for len(hs) > 0 {
 		var line []byte
 		line, hs, _ = bytes.Cut(hs, lf)
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		k, v, ok := bytes.Cut(line, []byte{':'})
+		// The first of each, as Go's mime/multipart reads them; a second,
+		// other transfer encoding is one tier 1 does not know.
 		switch {
 		case !ok:
 		case equalFoldLower(bytes.TrimSpace(k), hContentType):
-			cs, _ = headers.ContentCharset(v)
+			if !sawType {
+				cs, _ = headers.ContentCharset(v)
+				sawType = true
+			}
 		case equalFoldLower(bytes.TrimSpace(k), hContentTransferEncoding):
-			cte = bytes.TrimSpace(v)
+			if v = bytes.TrimSpace(v); cte == nil {
+				cte = v
+			} else if !bytes.EqualFold(cte, v) {
+				cte = cteConflict
+			}
 		}
 	}
 	return name, disp, kind, cs, cte
 }
+
+// cteConflict stands for two different transfer encodings on one part.
+var cteConflict = []byte("(conflicting)")
 
 var hContentTransferEncoding = []byte("content-transfer-encoding")
 
@@ -650,9 +665,8 @@ func undoTransferEncoding(dst, content, cte []byte) ([]byte, bool) {
 				dst = append(dst, c)
 			}
 		}
-		n := len(dst)
-		out, _ := decodeBase64(dst, dst) // appends after the input it reads
-		return out[n:], true
+		out, _ := decodeBase64(dst[:0], dst) // in place: it writes 3 bytes for every 4 it has read
+		return out, true
 	}
 	return nil, false
 }
