@@ -387,12 +387,12 @@ type Scratch struct {
 	// decBytes is what the decoded forms inspected so far cost (their
 	// budget is apart from Result.Bytes).
 	decBytes int
-	fname   []byte          // the name of a multipart file's filename: <field>.filename
-	fval    []byte          // a multipart filename decoded
-	ptr     []ptrSeg
-	res     Result
-	fp      string // the fingerprint of the last SQLi detection
-	stopped bool
+	fname    []byte // the name of a multipart file's filename: <field>.filename
+	fval     []byte // a multipart filename decoded
+	ptr      []ptrSeg
+	res      Result
+	fp       string // the fingerprint of the last SQLi detection
+	stopped  bool
 
 	// JSON locations are found after the fact (locate.go): the walk
 	// counts values, and only a detection walks again to name its path.
