@@ -54,6 +54,7 @@ const (
 	ReasonUnknownQuery   = "query: parameter not declared by the operation"
 	ReasonVariant        = "name: a variant of the declared name (case, brackets, encoding), which upstreams may read as it"
 	ReasonBodyNotAllowed = "requestBody: the operation takes no body"
+	ReasonFormFields     = "form: more fields than the gateway reads (1024)"
 )
 
 // maxViolations is the most violations a 400 lists.
@@ -108,6 +109,7 @@ type media struct {
 	// checked by the schema; a text/* body with a schema, as a string.
 	form   bool
 	fields []formField
+	extra  typeSet // what an undeclared field is read as (additionalProperties' types)
 	text   bool
 }
 
@@ -243,6 +245,9 @@ func (c *Check) run(ctx *fasthttp.RequestCtx, r *pipeline.Request, headOnly bool
 	sc.caps = sc.caps[:cap(sc.caps)]
 	v := c.check(ctx, r, rel, sc, headOnly)
 	sc.viol = sc.viol[:0]
+	if cap(sc.text) > maxKeptText {
+		sc.text = nil // a pooled scratch keeps no large form's JSON
+	}
 	scratchPool.Put(sc)
 	return v
 }
@@ -459,16 +464,16 @@ func (c *Check) checkQuery(args *fasthttp.Args, op *operation, sc *scratch) {
 			}
 		case bad:
 			sc.add(p.pointer, "", ReasonEncoding)
+		case n == 1 && len(first) == 0 && p.required && !p.allowEmpty:
+			// allowEmptyValue is off: "?q=" or "?ids=" gives no required
+			// value, as an empty header or cookie does not.
+			sc.add(p.pointer, "", ReasonRequired)
 		case p.array:
 			sc.text = append(sc.text, ']')
 			c.validate(p, sc)
 		case n > 1:
 			sc.add(p.pointer, "", ReasonRepeated)
 		case len(first) == 0 && p.allowEmpty:
-		case len(first) == 0 && p.required:
-			// allowEmptyValue is off: "?q=" does not give a required q,
-			// as an empty header or cookie does not.
-			sc.add(p.pointer, "", ReasonRequired)
 		default:
 			c.checkValue(p, first, sc)
 		}
@@ -774,6 +779,18 @@ func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *ope
 	if m == nil {
 		return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, DetailMediaType)
 	}
+	if m.schema != nil && !m.form && !m.text && (m.typ == "*" || m.sub == "*") && isFormSubtype(ct) {
+		// A form under a range with a schema: read as a form, or its
+		// fields would pass unchecked where the same values as JSON
+		// would not.
+		if !validate.UTF8Declared(ct) {
+			return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, validate.DetailCharset)
+		}
+		if headOnly {
+			return pipeline.Continue
+		}
+		return c.checkForm(ctx, r, m, raw, sc)
+	}
 	if (m.form || m.text) && m.schema != nil {
 		if !validate.UTF8Declared(ct) {
 			return c.deny(ctx, r, fasthttp.StatusUnsupportedMediaType, pipeline.ReasonMediaTypeUnsupported, validate.DetailCharset)
@@ -830,6 +847,12 @@ func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *ope
 // and checks that. A declared scalar field sent twice, or under a name an
 // upstream reads as a declared one, is refused, as for query parameters.
 func (c *Check) checkForm(ctx *fasthttp.RequestCtx, r *pipeline.Request, m *media, raw []byte, sc *scratch) pipeline.Verdict {
+	if bytes.Count(raw, ampersand) >= maxFormFields {
+		// Counted before parsing: a body of "b&b&b..." would otherwise
+		// cost a parse and a JSON member per field.
+		sc.add("/body", "", ReasonFormFields)
+		return c.refuse(ctx, r, validate.DetailSchema, sc)
+	}
 	args := &sc.args
 	args.ParseBytes(raw)
 	sc.text = append(sc.text[:0], '{')
@@ -889,7 +912,7 @@ func (c *Check) checkForm(ctx *fasthttp.RequestCtx, r *pipeline.Request, m *medi
 		members++
 		sc.text = validate.AppendQuoted(sc.text, k)
 		sc.text = append(sc.text, ':')
-		sc.text = validate.AppendQuoted(sc.text, v)
+		sc.text = appendValue(sc.text, v, m.extra)
 	}
 	sc.text = append(sc.text, '}')
 	if len(sc.viol) > 0 {
@@ -897,6 +920,15 @@ func (c *Check) checkForm(ctx *fasthttp.RequestCtx, r *pipeline.Request, m *medi
 	}
 	return c.checkText(ctx, r, m, sc)
 }
+
+// maxFormFields bounds the fields of a form body checked by its schema;
+// maxKeptText the JSON text buffer a pooled scratch keeps.
+const (
+	maxFormFields = 1024
+	maxKeptText   = 256 << 10
+)
+
+var ampersand = []byte("&")
 
 func formDeclared(fs []formField, name []byte) bool {
 	for i := range fs {
@@ -955,6 +987,17 @@ func (b *body) find(ct []byte) (*media, []byte) {
 	}
 	return nil, nil
 }
+
+// isFormSubtype reports whether the Content-Type ct is
+// application/x-www-form-urlencoded, in any case, parameters aside.
+func isFormSubtype(ct []byte) bool {
+	if i := bytes.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return bytes.EqualFold(trimSpace(ct), formType)
+}
+
+var formType = []byte("application/x-www-form-urlencoded")
 
 // jsonSubtype reports whether a request's media subtype names JSON: json
 // or a +json suffix, in any case (parseMediaRange's rule for declared

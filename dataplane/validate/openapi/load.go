@@ -762,10 +762,12 @@ func (l *loader) loadBody(raw *value, ptr string) *body {
 		if s := mv.get("schema"); s != nil {
 			sptr := mptr + "/schema"
 			switch {
-			case m.json || m.typ == "*" || m.sub == "*":
+			case m.typ == "*" || m.sub == "*":
+				m.fields, m.extra = l.formFields(s, sptr, false) // for a form sent under the range
+			case m.json:
 			case m.typ == "application" && m.sub == "x-www-form-urlencoded":
 				m.form = true
-				m.fields = l.formFields(s, sptr)
+				m.fields, m.extra = l.formFields(s, sptr, true)
 			case m.typ == "text" && m.sub != "*":
 				if ts := l.typesOf(s, 0); ts != 0 && ts&tString == 0 {
 					l.errorf(s, sptr, "a text body's schema must allow a string")
@@ -789,10 +791,13 @@ func (l *loader) loadBody(raw *value, ptr string) *body {
 }
 
 // formFields lists the properties of a form body's schema s (its own, and
-// those of the schemas its $ref and allOf lead to) with the types their
-// values are read as. Objects have no form encoding the gateway reads.
-func (l *loader) formFields(s *value, ptr string) []formField {
-	var out []formField
+// those of the schemas its $ref, allOf, oneOf and anyOf lead to) with the
+// types their values are read as, and the types of an undeclared field's
+// value (additionalProperties'). Objects have no form encoding the
+// gateway reads: strict refuses them (a form media type), otherwise (a
+// range, which may carry JSON) such a field is read as a string.
+func (l *loader) formFields(s *value, ptr string, strict bool) (out []formField, extra typeSet) {
+	extra = tString
 	var walk func(s *value, depth int)
 	walk = func(s *value, depth int) {
 		if s == nil || s.kind != kindObject || depth > 8 {
@@ -803,9 +808,18 @@ func (l *loader) formFields(s *value, ptr string) []formField {
 				walk(l.root.lookup(p), depth+1)
 			}
 		}
-		if list := s.get("allOf"); list != nil && list.kind == kindArray {
-			for _, b := range list.items {
-				walk(b, depth+1)
+		for _, k := range []string{"allOf", "oneOf", "anyOf"} {
+			if list := s.get(k); list != nil && list.kind == kindArray {
+				for _, b := range list.items {
+					walk(b, depth+1)
+				}
+			}
+		}
+		if depth == 0 {
+			if ap := s.get("additionalProperties"); ap != nil && ap.kind == kindObject {
+				if ts := l.typesOf(ap, 0); ts&^tNull != 0 && ts&(tObject|tArray) == 0 {
+					extra = ts
+				}
 			}
 		}
 		props := s.get("properties")
@@ -813,30 +827,36 @@ func (l *loader) formFields(s *value, ptr string) []formField {
 			return
 		}
 		for i, name := range props.keys {
-			if slices.ContainsFunc(out, func(f formField) bool { return f.name == name }) {
-				continue
-			}
-			f := formField{name: name, pointer: "/" + escapeToken(name)}
-			f.fold = string(queryKey(foldQueryName(nil, []byte(name))))
 			ps := props.vals[i]
 			ts := l.typesOf(ps, 0)
+			array := false
 			if ts&tArray != 0 {
-				f.array = true
+				array = true
 				ts = l.typesOf(l.itemsOf(ps, 0), 0)
 			}
 			if ts&(tObject|tArray) != 0 {
-				l.errorf(ps, ptr+"/properties/"+escapeToken(name), "objects and nested arrays have no form encoding the gateway reads")
+				if strict {
+					l.errorf(ps, ptr+"/properties/"+escapeToken(name), "objects and nested arrays have no form encoding the gateway reads")
+				}
 				continue
 			}
-			if ts&^tNull == 0 {
-				ts = tString
+			if j := slices.IndexFunc(out, func(f formField) bool { return f.name == name }); j >= 0 {
+				out[j].kinds |= ts // declared in several branches: any of their types
+				out[j].array = out[j].array || array
+				continue
 			}
-			f.kinds = ts
+			f := formField{name: name, pointer: "/" + escapeToken(name), array: array, kinds: ts}
+			f.fold = string(queryKey(foldQueryName(nil, []byte(name))))
 			out = append(out, f)
 		}
 	}
 	walk(s, 0)
-	return out
+	for i := range out {
+		if out[i].kinds&^tNull == 0 {
+			out[i].kinds = tString
+		}
+	}
+	return out, extra
 }
 
 // parseMediaRange reads a content key: "application/json",

@@ -632,7 +632,12 @@ func TestFormAndTextBodies(t *testing.T) {
 				"properties":{"amount":{"type":"integer","maximum":100},"tags":{"type":"array","items":{"type":"string"},"maxItems":2},
 					"gift":{"type":"boolean"}},
 				"additionalProperties":{"type":"string","maxLength":8}}},
-			"text/plain":{"schema":{"type":"string","maxLength":3}}}}}}}}`)
+			"text/plain":{"schema":{"type":"string","maxLength":3}}}}}},
+		"/card":{"post":{"requestBody":{"content":{"application/x-www-form-urlencoded":{"schema":{
+			"oneOf":[{"properties":{"card":{"type":"integer"}},"required":["card"]},{"properties":{"iban":{"type":"string"}},"required":["iban"]}],
+			"additionalProperties":{"type":"integer","maximum":999}}}}}}},
+		"/any":{"post":{"requestBody":{"content":{"*/*":{"schema":{"type":"object","properties":{"amount":{"type":"integer","maximum":100}}}}}}}},
+		"/ids":{"get":{"parameters":[{"name":"ids","in":"query","required":true,"schema":{"type":"array","items":{"type":"integer"}}}]}}}}`)
 	c, err := New(doc, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -651,6 +656,14 @@ func TestFormAndTextBodies(t *testing.T) {
 		{name: "form additional property", method: "POST", uri: "/pay", ct: form, body: "amount=1&secretkey=abcdefghij", status: 400, mustNotSay: "secretkey"},
 		{name: "form not UTF-8", method: "POST", uri: "/pay", ct: form, body: "amount=1&note=%FF", status: 400, pointers: []string{"/body"}},
 		{name: "form other charset", method: "POST", uri: "/pay", ct: form + "; charset=latin1", body: "amount=1", status: 415},
+		{name: "form field declared in a oneOf branch", method: "POST", uri: "/card", ct: form, body: "card=123"},
+		{name: "form undeclared field typed by additionalProperties", method: "POST", uri: "/card", ct: form, body: "card=1&x=5"},
+		{name: "form undeclared field over additionalProperties' maximum", method: "POST", uri: "/card", ct: form, body: "card=1&x=5000", status: 400},
+		{name: "form under */*", method: "POST", uri: "/any", ct: form, body: "amount=99"},
+		{name: "form under */* over maximum", method: "POST", uri: "/any", ct: form, body: "amount=99999", status: 400, pointers: []string{"/body/amount"}},
+		{name: "form with too many fields", method: "POST", uri: "/pay", ct: form, body: "amount=1" + strings.Repeat("&b", 1100), status: 400, pointers: []string{"/body"}},
+		{name: "required array query param without a value", method: "GET", uri: "/ids?ids=", status: 400, pointers: []string{"/query/ids"}},
+		{name: "required array query param", method: "GET", uri: "/ids?ids=1&ids=2"},
 		{name: "text ok", method: "POST", uri: "/pay", ct: "text/plain", body: "abc"},
 		{name: "text too long", method: "POST", uri: "/pay", ct: "text/plain; charset=utf-8", body: "much too long", status: 400, pointers: []string{"/body"}, mustNotSay: "much"},
 		{name: "text not UTF-8", method: "POST", uri: "/pay", ct: "text/plain", body: "a\xffb", status: 400, pointers: []string{"/body"}},
