@@ -61,6 +61,7 @@ func TestBodies(t *testing.T) {
 		{"xml attribute", bodyRequest("application/xml", `<a><b href="javascript:alert(1)">x</b></a>`), KindXSS, "xml./a/b/@href"},
 		{"xml cdata", bodyRequest("application/atom+xml", `<a><![CDATA[<script>alert(1)</script>]]></a>`), KindXSS, "xml./a"},
 		{"xml doctype", bodyRequest("application/xml", `<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>`), KindXXE, "xml"},
+		{"xinclude namespace by character reference", bodyRequest("application/xml", `<a xmlns:x="http://www.w3.org/2001/X&#73;nclude"><x:include href="secrets.txt" parse="text"/></a>`), KindXXE, "xml./a"},
 		{"xml comment ssi", bodyRequest("application/xml", `<a><!--#exec cmd="id"--></a>`), KindSSI, "xml./a"},
 		{"xml benign", bodyRequest("application/xml", `<?xml version="1.0" encoding="UTF-8"?><!-- order --><order id="7"><item sku="A-1">Blue widget, large</item><note>Ring twice &amp; wait</note></order>`), KindNone, ""},
 		{"xml text split by cdata", bodyRequest("application/xml", `<r><q>1' UNI<![CDATA[ON SELECT password FR]]>OM users--</q></r>`), KindSQLi, "xml./r/q"},

@@ -149,7 +149,8 @@ var checkCases = []struct {
 	{KindGraphQLIntrospection, []string{
 		"query{__schema{types{name}}}", `{__type(name:"User"){fields{name}}}`,
 		"IntrospectionQuery{__schema {queryType { name }}",
-		"query { __schema @skip(if: false) { types { name } } }", "{__type @include(if:true) (name:\"User\") {fields{name}}}",
+		"query { __schema @skip(if: false) { types { name } } }", "{ __schema , { types { name } } }", "{ __schema #x\n{types{name}} }",
+		"{ __schema\uFEFF{types{name}} }", `{ __type , (name:"User"){fields{name}} }`, "{__type @include(if:true) (name:\"User\") {fields{name}}}",
 	}, []string{
 		"query { user(id: 1) { __typename name } }", "__schema", "my__schema{",
 	}, false},

@@ -135,11 +135,11 @@ func checkGraphQL(v []byte, m uint64) string {
 				end = i + len("__type")
 			}
 			if end > 0 && (end == len(v) || !isIdent(v[end])) {
-				k := skipSpace(v, end)
+				k := skipIgnored(v, end)
 				// Directives may come between the field and its selection:
 				// "__schema @skip(if: false) { ... }".
 				for k < len(v) && v[k] == '@' {
-					k = skipSpace(v, skipDirective(v, k+1))
+					k = skipIgnored(v, skipDirective(v, k+1))
 				}
 				if k < len(v) && (v[k] == '{' || v[k] == '(') {
 					return ruleIntrospection
@@ -153,6 +153,27 @@ func checkGraphQL(v []byte, m uint64) string {
 		i += 2 + n
 	}
 	return ""
+}
+
+// skipIgnored returns the index after GraphQL's ignored tokens from i:
+// white space, commas, '#' comments to the line end, and the byte order
+// mark (GraphQL spec §2.1.7).
+func skipIgnored(v []byte, i int) int {
+	for i < len(v) {
+		switch {
+		case isSpaceByte(v[i]) || v[i] == ',':
+			i++
+		case v[i] == '#':
+			for i < len(v) && v[i] != '\n' && v[i] != '\r' {
+				i++
+			}
+		case i+2 < len(v) && v[i] == 0xef && v[i+1] == 0xbb && v[i+2] == 0xbf:
+			i += 3
+		default:
+			return i
+		}
+	}
+	return i
 }
 
 // skipDirective returns the index after a GraphQL directive's name and

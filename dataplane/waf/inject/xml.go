@@ -197,6 +197,12 @@ func (d *Detector) xmlStartTag(sc *Scratch, raw []byte, i, depth int) (int, bool
 			return 0, false, false
 		}
 		val := raw[k+1 : q]
+		if bytes.IndexByte(val, '&') >= 0 {
+			// Decoded first: the parser compares the namespace with its
+			// character references resolved ("X&#73;nclude").
+			sc.str = htmlDecode(sc.str[:0], val)
+			val = sc.str
+		}
 		if hasPrefixAt(name, 0, "xmlns") && bytes.Contains(val, xincludeNS) && !d.off.Has(KindXXE) {
 			// The XInclude namespace: the parser will fetch what its
 			// include elements name.
@@ -204,10 +210,6 @@ func (d *Detector) xmlStartTag(sc *Scratch, raw []byte, i, depth int) (int, bool
 			return 0, false, false
 		}
 		if len(val) > 0 {
-			if bytes.IndexByte(val, '&') >= 0 {
-				sc.str = htmlDecode(sc.str[:0], val)
-				val = sc.str
-			}
 			sc.ptr = append(sc.ptr, ptrSeg{key: name, attr: true})
 			stop := d.value(sc, SourceXML, nil, val, 0)
 			if stop {
