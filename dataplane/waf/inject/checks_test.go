@@ -256,7 +256,7 @@ func TestParseKind(t *testing.T) {
 	if _, ok := ParseKind("none"); ok {
 		t.Error(`ParseKind("none") succeeded`)
 	}
-	if len(kindNames) != NumKinds || len(sourceNames) != NumSources || len(decodingNames) != int(DecodingEscapes)+1 {
+	if len(kindNames) != NumKinds || len(sourceNames) != NumSources || len(decodingNames) != int(DecodingWidth)+1 {
 		t.Error("a names table is out of step with its constants")
 	}
 }

@@ -474,3 +474,46 @@ func braceEscape(v []byte, i int) (rune, int) {
 	}
 	return 0, 0
 }
+
+// hasFullwidth reports whether v holds a fullwidth form of an ASCII
+// character (U+FF01-U+FF5E: EF BC 81-BF, EF BD 80-9E in UTF-8) or the
+// ideographic space (U+3000: E3 80 80).
+func hasFullwidth(v []byte) bool {
+	for i := bytes.IndexByte(v, 0xef); i >= 0 && i+2 < len(v); {
+		if fullwidthAt(v, i) {
+			return true
+		}
+		j := bytes.IndexByte(v[i+1:], 0xef)
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return bytes.Contains(v, ideographicSpace)
+}
+
+var ideographicSpace = []byte{0xe3, 0x80, 0x80}
+
+func fullwidthAt(v []byte, i int) bool {
+	return i+2 < len(v) && v[i] == 0xef &&
+		(v[i+1] == 0xbc && v[i+2] >= 0x81 && v[i+2] <= 0xbf || v[i+1] == 0xbd && v[i+2] >= 0x80 && v[i+2] <= 0x9e)
+}
+
+// foldWidth appends v to dst with fullwidth forms folded to the ASCII
+// characters NFKC maps them to, and the ideographic space to a space.
+func foldWidth(dst, v []byte) []byte {
+	for i := 0; i < len(v); i++ {
+		switch {
+		case fullwidthAt(v, i):
+			r := rune(v[i+1]&0x3f)<<6 | rune(v[i+2]&0x3f) | 0xf000 // U+FFxx
+			dst = append(dst, byte(r-0xfee0))
+			i += 2
+		case i+2 < len(v) && v[i] == 0xe3 && v[i+1] == 0x80 && v[i+2] == 0x80:
+			dst = append(dst, ' ')
+			i += 2
+		default:
+			dst = append(dst, v[i])
+		}
+	}
+	return dst
+}

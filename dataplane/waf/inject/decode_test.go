@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"net/url"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -128,4 +129,32 @@ func queryRequest(q string) *fasthttp.Request {
 	var req fasthttp.Request
 	req.SetRequestURI("/search?" + q)
 	return &req
+}
+
+// TestFullwidthPayloads: fullwidth forms are also read folded to ASCII,
+// as upstreams that normalize (NFKC) read them; CJK text with fullwidth
+// punctuation stays benign.
+func TestFullwidthPayloads(t *testing.T) {
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range []struct {
+		q    string
+		want Kind
+	}{
+		{"1＇ or ＇1＇=＇1", KindSQLi},
+		{"＜ｓｃｒｉｐｔ＞ａｌｅｒｔ(1)＜/ｓｃｒｉｐｔ＞", KindXSS},
+		{"admin＇ --", KindSQLi},
+		{"１　ｕｎｉｏｎ　ｓｅｌｅｃｔ　ｐａｓｓｗｏｒｄ　ｆｒｏｍ　ｕｓｅｒｓ--", KindSQLi},
+		{"こんにちは、世界！（テスト）", KindNone},
+		{"株式会社（東京）：１２３－４５６７", KindNone},
+		{"Ｔｏｍ＆Ｊｅｒｒｙ　ｓｈｏｗ", KindNone},
+	} {
+		r := d.Inspect(&sc, queryRequest("q="+url.QueryEscape(tc.q)), nil)
+		if r.Kind != tc.want {
+			t.Errorf("%q: %v (%s, %v decoding); want %v", tc.q, r.Kind, r.Rule, r.Decoding, tc.want)
+		}
+		if tc.want != KindNone && r.Decoding != DecodingWidth {
+			t.Errorf("%q: found in %v decoding, want width", tc.q, r.Decoding)
+		}
+	}
 }

@@ -127,9 +127,10 @@ const (
 	DecodingHTML                    // after decoding HTML character references
 	DecodingTags                    // after removing tags inside words ("al<x>ert"), as a sanitizer would
 	DecodingEscapes                 // after decoding JavaScript/JSON escapes (\u003c, \x3c)
+	DecodingWidth                   // after folding fullwidth forms to ASCII (＜ to <), as NFKC does
 )
 
-var decodingNames = [...]string{"none", "url", "base64", "html", "tags", "escapes"}
+var decodingNames = [...]string{"none", "url", "base64", "html", "tags", "escapes", "width"}
 
 // String returns the decoding's stable name.
 func (d Decoding) String() string {
@@ -652,7 +653,7 @@ const maxURLDecodings = 3
 // inside words removed;
 // and Base64-decoded, then the same chain on the decoded bytes.
 func (d *Detector) detectDecoded(sc *Scratch, v []byte, m uint64, ctx uint8) (finding, Decoding) {
-	if hasAny(m, bPercent|bAmp|bLT|bBackslash) {
+	if hasAny(m, bPercent|bAmp|bLT|bBackslash) || has(m, bHigh) && hasFullwidth(v) {
 		if f, dec := d.decodeChain(sc, v, m, ctx, 0); f.kind != KindNone {
 			return f, dec
 		}
@@ -730,6 +731,16 @@ func (d *Detector) decodeChain(sc *Scratch, v []byte, m uint64, ctx uint8, step 
 		}
 		if f := d.detect(sc, cur, curM, ctx); f.kind != KindNone {
 			return f, DecodingTags
+		}
+	}
+	if has(curM, bHigh) && hasFullwidth(cur) {
+		// Upstreams that normalize (NFKC, as Python's unicodedata and
+		// many ORMs' collations do) read "１＇ or ＇１＇=＇１" as ASCII.
+		if !next(foldWidth(sc.decBuf(step), cur)) {
+			return finding{}, DecodingNone
+		}
+		if f := d.detect(sc, cur, curM, ctx); f.kind != KindNone {
+			return f, DecodingWidth
 		}
 	}
 	return finding{}, DecodingNone
