@@ -349,3 +349,25 @@ func TestLongValuesDecoded(t *testing.T) {
 		})
 	}
 }
+
+// TestMatrixParams: a path segment's ';' parameters are values too, as
+// servlet containers and JAX-RS hand them to the application.
+func TestMatrixParams(t *testing.T) {
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range []struct {
+		uri  string
+		want Kind
+	}{
+		{"/m/users;id=1%20union%20select%20password%20from%20users--/orders", KindSQLi},
+		{"/m/users;v=2;id=-1%20union%20select%201,2,3--", KindSQLi},
+		{"/m/items;v=2;lang=en/x", KindNone},
+		{"/m/a;b;c/x", KindNone},
+	} {
+		var req fasthttp.Request
+		req.SetRequestURI(tc.uri)
+		if r := d.Inspect(&sc, &req, nil); r.Kind != tc.want {
+			t.Errorf("%s: %v; want %v", tc.uri, r.Kind, tc.want)
+		}
+	}
+}

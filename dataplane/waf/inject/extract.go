@@ -27,6 +27,18 @@ func (d *Detector) inspectHead(sc *Scratch, req *fasthttp.Request) {
 			if d.value(sc, SourcePath, nil, seg, 0) {
 				return
 			}
+			// Matrix parameters (/users;id=7/...): servlet containers and
+			// JAX-RS hand each value to the application.
+			for i := bytes.IndexByte(seg, ';'); i >= 0; i = bytes.IndexByte(seg, ';') {
+				seg = seg[i+1:]
+				param := seg
+				if j := bytes.IndexByte(param, ';'); j >= 0 {
+					param = param[:j]
+				}
+				if j := bytes.IndexByte(param, '='); j >= 0 && d.value(sc, SourcePath, nil, param[j+1:], 0) {
+					return
+				}
+			}
 		}
 	}
 	if d.sources.Has(SourceQuery) {
