@@ -158,3 +158,38 @@ func TestFullwidthPayloads(t *testing.T) {
 		}
 	}
 }
+
+// TestStringLiterals: the string literals of JSON no strict parser took,
+// of JSON inside other values, and of GraphQL queries are inspected as
+// values of their own, where the text around them hid a payload.
+func TestStringLiterals(t *testing.T) {
+	d := mustNew(t, Options{})
+	var sc Scratch
+	union := "1 union select password from users--"
+	multipart := "--XyZ\r\nContent-Disposition: form-data; name=\"doc\"\r\nContent-Type: application/json\r\n\r\n" +
+		`{"id":"admin' --"}` + "\r\n--XyZ--\r\n"
+	for _, tc := range []struct {
+		name string
+		req  *fasthttp.Request
+		want Kind
+	}{
+		{"json with NaN", bodyRequest("application/json", `{"n":NaN,"id":"`+union+`"}`), KindSQLi},
+		{"json with a comment", bodyRequest("application/json", `{/*x*/"id":"admin' --"}`), KindSQLi},
+		{"json as text/plain", bodyRequest("text/plain", `{"n":-Infinity,"id":"1;drop table users"}`), KindSQLi},
+		{"ndjson", bodyRequest("application/x-ndjson", `{"a":1}`+"\n"+`{"id":"`+union+`"}`), KindSQLi},
+		{"json in a multipart part", bodyRequest("multipart/form-data; boundary=XyZ", multipart), KindSQLi},
+		{"json in a query value", queryRequest("filter=" + url.QueryEscape(`{"id":"1 and sleep(5)"}`)), KindSQLi},
+		{"graphql variables in the query", queryRequest("query=q&variables=" + url.QueryEscape(`{"id":"`+union+`"}`)), KindSQLi},
+		{"graphql argument", bodyRequest("application/json", `{"query":"{user(id:\"`+union+`\"){name}}"}`), KindSQLi},
+		{"graphql argument in GET", queryRequest("query=" + url.QueryEscape(`{user(id:"admin' --"){name}}`)), KindSQLi},
+		{"graphql block string", bodyRequest("application/graphql", `{user(id:"""`+union+`"""){name}}`), KindSQLi},
+		{"benign graphql", bodyRequest("application/json", `{"query":"{user(name:\"D'Angelo\", city:\"St. John's\"){id}}"}`), KindNone},
+		{"benign json with NaN", bodyRequest("application/json", `{"n":NaN,"name":"Jane O'Neil","note":"union of workers"}`), KindNone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := d.Inspect(&sc, tc.req, nil); r.Kind != tc.want {
+				t.Errorf("%v (%s) at %q; want %v", r.Kind, r.Rule, r.Location, tc.want)
+			}
+		})
+	}
+}

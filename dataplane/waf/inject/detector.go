@@ -388,6 +388,10 @@ type Scratch struct {
 	// decBytes is what the decoded forms inspected so far cost (their
 	// budget is apart from Result.Bytes).
 	decBytes int
+	// lit holds a string literal unescaped (literals), one per nesting
+	// level: a literal may hold literals of its own.
+	lit      [2][]byte
+	litDepth int
 	fname    []byte // the name of a multipart file's filename: <field>.filename
 	fval     []byte // a multipart filename decoded
 	ptr      []ptrSeg
@@ -597,11 +601,48 @@ func (d *Detector) valueMask(sc *Scratch, src Source, name, v []byte, m uint64, 
 		return false
 	}
 	f, dec := d.inspectValue(sc, v, m, ctx)
-	if f.kind == KindNone {
-		return false
+	if f.kind != KindNone {
+		d.found(sc, src, name, f, dec)
+		return true
 	}
-	d.found(sc, src, name, f, dec)
-	return true
+	if has(m, bDQuote) && hasAny(m, bLBrace|bLBracket|bLParen) && sc.litDepth < len(sc.lit) && bytes.IndexByte(v, 0) < 0 {
+		// (Text: the bytes of a UTF-16 or UTF-32 body, read as they
+		// are, hold no literals; its transcoded reading does.)
+		return d.literals(sc, src, name, v)
+	}
+	return false
+}
+
+// literals inspects the double-quoted string literals of v, unescaped, as
+// values of their own: v reads as JSON that no strict parser took (NaN,
+// comments, JSON sent as text, a JSON string inside a query value, a
+// header or another JSON string) or as a GraphQL query, whose arguments
+// are such literals. A payload inside one would otherwise be read only as
+// part of the whole text, where its surroundings hide it. It reports
+// whether inspection must stop.
+func (d *Detector) literals(sc *Scratch, src Source, name, v []byte) bool {
+	depth := sc.litDepth
+	sc.litDepth++
+	defer func() { sc.litDepth-- }()
+	for i := bytes.IndexByte(v, '"'); i >= 0 && i < len(v); {
+		s, end, _, esc, ok := readJSONString(v, i)
+		if !ok {
+			return false
+		}
+		if esc {
+			sc.lit[depth] = appendJSONString(sc.lit[depth][:0], s)
+			s = sc.lit[depth]
+		}
+		if len(s) > 0 && d.value(sc, src, name, s, 0) {
+			return true
+		}
+		j := bytes.IndexByte(v[end:], '"')
+		if j < 0 {
+			return false
+		}
+		i = end + j
+	}
+	return false
 }
 
 // found records detection f in sc and stops the inspection.
