@@ -23,6 +23,8 @@ import (
 //	1c            16              3               only numbers and operators before the comment
 //	nc, n&v,
 //	Enknk          0              3               none: never a detection alone
+//	f(1)n, n)o1&   0              0               none: product text ("max(3) per
+//	                                               order") and formulas ("(a+b)*c >= d")
 //
 // sos and s&s are "string, operator (or AND/OR), string": the value closes
 // a string, adds an operator and opens another ("1' OR '1"). Every attack
@@ -41,7 +43,7 @@ import (
 // and why, are listed in TestLibinjectionSamples.
 func weakSQLi(sc *Scratch, fp string, v []byte) bool {
 	switch fp {
-	case "nc", "n&v", "Enknk":
+	case "nc", "n&v", "Enknk", "f(1)n", "n)o1&":
 		return true
 	case "sos", "s&s":
 		q := bytes.IndexByte(v, '"')
