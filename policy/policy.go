@@ -459,7 +459,7 @@ func poolConfig(u config.Upstream, opt Options) (proxy.PoolConfig, error) {
 		WriteTimeout:      u.WriteTimeout,
 		IdleConnTimeout:   u.IdleTimeout,
 		MaxConnsPerTarget: u.MaxConnsPerTarget,
-		Passive:           proxy.Passive{ConsecutiveFailures: u.Passive.ConsecutiveFailures, EjectFor: u.Passive.EjectFor},
+		Passive:           proxy.Passive{ConsecutiveFailures: u.Passive.Failures(), EjectFor: u.Passive.EjectFor},
 		PipelineConns:     u.Pipeline.Conns,
 		PipelinePending:   u.Pipeline.MaxPending,
 	}

@@ -126,8 +126,19 @@ type HealthCheck struct {
 
 // Passive configures ejection of targets after consecutive failures.
 type Passive struct {
-	ConsecutiveFailures int           `mapstructure:"consecutive_failures"`
+	// ConsecutiveFailures ejects a target after that many failures in a
+	// row; 0 turns passive ejection off, unset is the default (a pointer,
+	// so that an explicit 0 is told from "not set").
+	ConsecutiveFailures *int          `mapstructure:"consecutive_failures"`
 	EjectFor            time.Duration `mapstructure:"eject_for"`
+}
+
+// Failures is ConsecutiveFailures with its default applied.
+func (p Passive) Failures() int {
+	if p.ConsecutiveFailures == nil {
+		return DefaultPassiveFailures
+	}
+	return *p.ConsecutiveFailures
 }
 
 // Route maps requests to an upstream.

@@ -137,3 +137,25 @@ second = 10
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestPassiveEjectionOff: consecutive_failures: 0 turns passive ejection
+// off, as documented; unset is the default.
+func TestPassiveEjectionOff(t *testing.T) {
+	for _, tc := range []struct {
+		extra string
+		want  int
+	}{
+		{"", DefaultPassiveFailures},
+		{"    passive: {consecutive_failures: 0}\n", 0},
+		{"    passive: {consecutive_failures: 3}\n", 3},
+	} {
+		doc := strings.Replace(validBase, "    balance: least_conn\n", "    balance: least_conn\n"+tc.extra, 1)
+		l, err := Parse([]byte(doc), "yaml", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.Config.Upstreams[0].Passive.Failures(); got != tc.want {
+			t.Errorf("%q: %d failures, want %d", tc.extra, got, tc.want)
+		}
+	}
+}

@@ -117,7 +117,6 @@ func (c *Config) applyDefaults() {
 		setDuration(&u.IdleTimeout, DefaultUpstreamIdle)
 		setInt(&u.MaxConnsPerTarget, DefaultMaxConnsPerTarget)
 		setInt(&u.Pipeline.MaxPending, DefaultPipelinePending)
-		setInt(&u.Passive.ConsecutiveFailures, DefaultPassiveFailures)
 		setDuration(&u.Passive.EjectFor, DefaultEjectFor)
 		if hc := u.HealthCheck; hc != nil {
 			setString(&hc.Path, DefaultHealthPath)

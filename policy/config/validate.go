@@ -266,7 +266,7 @@ func (c *Config) validateUpstreams(v *validator) map[string]bool {
 		v.atLeast(key+".max_conns_per_target", u.MaxConnsPerTarget, 1)
 		v.between(key+".pipeline.conns", u.Pipeline.Conns, 0, MaxPipelineConns)
 		v.between(key+".pipeline.max_pending", u.Pipeline.MaxPending, 1, MaxPipelinePending)
-		v.atLeast(key+".passive.consecutive_failures", u.Passive.ConsecutiveFailures, 0)
+		v.atLeast(key+".passive.consecutive_failures", u.Passive.Failures(), 0)
 		v.positive(key+".passive.eject_for", u.Passive.EjectFor)
 		if hc := u.HealthCheck; hc != nil {
 			hk := key + ".health_check"
