@@ -544,6 +544,21 @@ func TestResponseHeaders(t *testing.T) {
 			},
 		},
 		{
+			name: "every Connection-listed field goes, twelve of them", upstream: "10.1.0.1:8080", handleRan: true,
+			respHeaders: [][2]string{
+				{"Connection", "X-T0, X-T1, X-T2, X-T3, X-T4, X-T5, X-T6, X-T7, X-T8, X-T9, X-T10, X-T11"},
+				{"X-T0", "0"}, {"X-T3", "3"}, {"X-T8", "8"}, {"X-T9", "9"}, {"X-T11", "11"}, {"X-App", "1"},
+			},
+			gone: []string{"X-T0", "X-T3", "X-T8", "X-T9", "X-T11"},
+			kept: map[string]string{"X-App": "1"},
+		},
+		{
+			name: "field names that are no tokens go", upstream: "10.1.0.1:8080", handleRan: true,
+			respHeaders: [][2]string{{"Content Length", "99"}, {"Set Cookie", "evil=1"}, {"X-App", "1"}},
+			gone:        []string{"Content Length", "Set Cookie"},
+			kept:        map[string]string{"X-App": "1"},
+		},
+		{
 			name: "close flag is kept", reason: pipeline.ReasonBlocked, handleRan: true, setClose: true,
 			respHeaders: [][2]string{{"Connection", "close, X-Internal"}, {"X-Internal", "secret"}},
 			gone:        []string{"X-Internal"},

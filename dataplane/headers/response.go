@@ -42,9 +42,10 @@ func (s *Stage) buildResponseNames() error {
 }
 
 // maxConnectionTokens bounds the Connection-listed names removed from one
-// response; more are not legitimate and the rest stay (none is a name the
-// gateway relies on: those are removed by name anyway).
-const maxConnectionTokens = 8
+// response (in at most 1 KiB of names); more are not legitimate and the
+// rest stay (none is a name the gateway relies on: those are removed by
+// name anyway).
+const maxConnectionTokens = 64
 
 // scanResponse removes, in one pass over the fields and ignoring case,
 // every response field this stage removes or replaces, and the fields the
@@ -55,13 +56,19 @@ func (s *Stage) scanResponse(h *fasthttp.ResponseHeader) {
 	// buffer overflowed (bounded by the number of fields).
 	var buf [256]byte
 	var ends [16]int
-	var tokBuf [256]byte
+	var tokBuf [1024]byte
 	var tokEnds [maxConnectionTokens]int
 	toks, tokN := tokBuf[:0], tokEnds[:0]
 	for pass := 0; pass < 64; pass++ {
 		names, n := buf[:0], ends[:0]
 		full := false
 		for k, v := range h.All() {
+			if !isToken(k) {
+				// "Content Length", "Set Cookie": no field a client
+				// may read as the gateway does (RFC 9110 §5.1).
+				names, n, full = collect(names, n, k, full)
+				continue
+			}
 			i := s.respNames.find(k)
 			if i < 0 {
 				if len(tokN) > 0 && connectionListed(k, toks, tokN) {

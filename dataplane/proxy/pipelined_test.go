@@ -26,6 +26,7 @@ func TestPipelined(t *testing.T) {
 		"StaleKeepAliveConnection":    TestStaleKeepAliveConnection,
 		"ResponsesStayInStep":         TestResponsesStayInStep,
 		"SwitchingProtocolsRefused":   TestSwitchingProtocolsRefused,
+		"BadStatusRefused":            TestBadStatusRefused,
 		"IdleAfterReadTimeout":        TestIdleAfterReadTimeout,
 		"PassiveEjectionAndRecovery":  TestPassiveEjectionAndRecovery,
 		"PassiveReejectsAfterOneFail": TestPassiveReejectsAfterOneFailure,

@@ -36,6 +36,9 @@ type keepAliveTransport struct {
 	desync *metrics.Counter // connections closed for bytes outside a response
 }
 
+// errBadStatus answers a status code outside 100-599.
+var errBadStatus = errors.New("upstream answered a status code outside 100-599")
+
 // errSwitchingProtocols answers a 101 the gateway never asked for.
 var errSwitchingProtocols = errors.New("upstream answered 101 Switching Protocols to a request without Upgrade")
 
@@ -112,6 +115,13 @@ func (t *keepAliveTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Re
 		t.desync.Inc()
 		hc.CloseConn(cc)
 		return false, errSwitchingProtocols
+	}
+	if sc := resp.StatusCode(); sc < 100 || sc > 599 {
+		// RFC 9110 §15: no status; a client would frame the answer its
+		// own way (no Content-Length is written for a 99) or read a
+		// success. A 502, and the connection is not trusted again.
+		hc.CloseConn(cc)
+		return false, errBadStatus
 	}
 	switch {
 	case extra:

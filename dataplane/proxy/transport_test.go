@@ -171,6 +171,31 @@ func TestSwitchingProtocolsRefused(t *testing.T) {
 	}
 }
 
+// TestBadStatusRefused: a status code outside 100-599 is an upstream
+// error (RFC 9110 §15): the client gets 502, never the code or its body,
+// and the next request its own answer.
+func TestBadStatusRefused(t *testing.T) {
+	addr := scriptedUpstream(t, func(p string) (string, string, time.Duration) {
+		switch p {
+		case "/99":
+			return "HTTP/1.1 099 X\r\nContent-Length: 5\r\n\r\nhello", "", 0
+		case "/600":
+			return "HTTP/1.1 600 X\r\nContent-Length: 5\r\n\r\nhello", "", 0
+		}
+		return okFor(p), "", 0
+	})
+	p := newTestPool(t, PoolConfig{Targets: []string{addr}, MaxConnsPerTarget: 1})
+	gw := startGateway(t, &Stage{Pool: p})
+	for _, path := range []string{"/99", "/600"} {
+		if status, body, _ := gw.get(t, path); status != 502 {
+			t.Errorf("%s from the upstream: %d %q, want 502", path, status, body)
+		}
+		if status, body, _ := gw.get(t, "/next"); status != 200 || body != "/next" {
+			t.Errorf("next request: %d %q, want 200 \"/next\"", status, body)
+		}
+	}
+}
+
 // TestOwnHTTPVersion: an HTTP/1.0 upstream's answer reaches the client in
 // the gateway's own version.
 func TestOwnHTTPVersion(t *testing.T) {

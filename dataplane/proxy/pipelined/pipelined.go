@@ -467,8 +467,16 @@ func (c *Client) readResponse(pc *conn, cl *call) error {
 		c.desync()
 		return ErrSwitchingProtocols
 	}
+	if sc := resp.StatusCode(); sc < 100 || sc > 599 {
+		c.desync()
+		return ErrBadStatus
+	}
 	return nil
 }
+
+// ErrBadStatus answers a status code outside 100-599 (RFC 9110 §15), which
+// a client would frame its own way, or read as a success.
+var ErrBadStatus = errors.New("pipelined: upstream answered a status code outside 100-599")
 
 // ErrSwitchingProtocols answers a 101 to a request that asked for no
 // upgrade.
