@@ -272,6 +272,8 @@ func TestRequestHygiene(t *testing.T) {
 			"GET /v1/admin/y HTTP/1.1\r\nHost: gw.test\r\n\r\n", 400, "framing_invalid", true},
 		{"GET chunked body", "GET /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400, "framing_invalid", true},
 		{"GET body announced with Expect", "GET /open/x HTTP/1.1\r\nHost: gw.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", 400, "framing_invalid", true},
+		{"TRACE body where TRACE is not allowed", "TRACE /open/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 3\r\n\r\nabc", 400, "framing_invalid", true},
+		{"GET body to no route", "GET /nothing HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 3\r\n\r\nabc", 400, "framing_invalid", true},
 		{"lower-case get with a body", "get /open/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 2\r\n\r\n{}", 400, "framing_invalid", true},
 		{"HEAD body, where GET bodies are allowed", "HEAD /search/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 5\r\n\r\nhello", 400, "", true},
 		{"TRACE body, where GET bodies are allowed", "TRACE /search/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 5\r\n\r\nhello", 400, "framing_invalid", true},

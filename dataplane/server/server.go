@@ -152,7 +152,7 @@ func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
 		s.handleParseError(ctx, fasthttp.ErrBodyTooLarge)
 		return fasthttp.StatusRequestEntityTooLarge
 	}
-	if cl := h.ContentLength(); rt != nil && bodyRefused(h, rt, cl > 0 || cl == -1) {
+	if cl := h.ContentLength(); bodyRefused(h, rt, cl > 0 || cl == -1) {
 		r.TLS = ctx.IsTLS()
 		r.RouteName = name
 		p.Headers.AdoptRequestID(h, r)
@@ -243,8 +243,9 @@ func (s *Server) routeOf(p *policy.Policy, h *fasthttp.RequestHeader, r *pipelin
 	return rt, name
 }
 
-// bodyRefused reports whether a request to rt may not carry the body it
-// has: GET unless the route allows it, HEAD and TRACE always. Such a body
+// bodyRefused reports whether a request to rt (nil: no route) may not
+// carry the body it has: GET unless the route allows it, HEAD and TRACE
+// always. Such a body
 // means nothing (RFC 9110 §9.3), and an upstream that does not read it
 // would parse it as a second request that no stage checked, answered to
 // whoever sends next on the connection.
@@ -254,7 +255,7 @@ func bodyRefused(h *fasthttp.RequestHeader, rt *policy.Route, hasBody bool) bool
 	}
 	// Methods are case-sensitive, but an upstream may fold "get" to GET.
 	m := h.Method()
-	return bytes.EqualFold(m, strGET) && !rt.AllowGetBody || bytes.EqualFold(m, strHEAD) || bytes.EqualFold(m, strTRACE)
+	return bytes.EqualFold(m, strGET) && (rt == nil || !rt.AllowGetBody) || bytes.EqualFold(m, strHEAD) || bytes.EqualFold(m, strTRACE)
 }
 
 var strGET, strHEAD, strTRACE = []byte(fasthttp.MethodGet), []byte(fasthttp.MethodHead), []byte(fasthttp.MethodTrace)
@@ -350,6 +351,18 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 		routePath = r.RoutePath
 	}
 	rt, name, res := p.Routes.Match(ctx.Host(), ctx.Method(), routePath)
+	if res != router.Matched {
+		rt = nil
+	}
+	if bodyRefused(&ctx.Request.Header, rt, len(ctx.Request.Body()) != 0) {
+		// Before the 404 or 405 too: the client sent a request to smuggle
+		// one, and loses the connection whatever it asked for.
+		refuseBody(ctx, r)
+		if rt != nil {
+			r.RouteName = name
+		}
+		return rt
+	}
 	if params && (res != router.Matched || !rt.MatrixParams) {
 		// Servlet containers cut ';' parameters from every segment, so
 		// /admin;x/y is /admin/y to them: only routes that declare them
@@ -370,10 +383,6 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 		return nil
 	}
 	r.RouteName = name
-	if bodyRefused(&ctx.Request.Header, rt, len(ctx.Request.Body()) != 0) {
-		refuseBody(ctx, r)
-		return rt
-	}
 	ran := len(rt.Stages)
 	for i, st := range rt.Stages {
 		v := st.Handle(ctx, r)
