@@ -326,6 +326,8 @@ func TestRequestHygiene(t *testing.T) {
 			{"matrix parameters on a matrix route", get("/m/items;v=2/x", bearer), "GET /m/items;v=2/x"},
 			{"API key once", get("/v1/x", "X-API-Key: "+hygieneKey+"\r\n"), "GET /v1/x"},
 			{"JWT cookie once among others", get("/v1/x", "Cookie: a=1; eg_token="+user+"; a=2\r\n"), "GET /v1/x"},
+			{"Trailer announced on a Content-Length body", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTrailer: X-Checksum\r\nContent-Length: 3\r\n\r\nabc", "POST /open/x"},
+			{"Trailer announced on a bodiless GET", get("/open/x", "Trailer: X-Checksum\r\n"), "GET /open/x"},
 			{"GET with an empty body", "GET /open/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 0\r\n\r\n", "GET /open/x"},
 			{"GET body on a route that allows it", "GET /search/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 2\r\n\r\n{}", "GET /search/x"},
 			{"DELETE with a body", "DELETE /open/x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 2\r\n\r\n{}", "DELETE /open/x"},

@@ -328,6 +328,25 @@ const (
 	detailTrailer           = "trailer_fields"
 )
 
+// rawChunked reports whether the head as received has a
+// Transfer-Encoding field (framing allows only chunked).
+func rawChunked(raw []byte) bool {
+	for len(raw) > 0 {
+		var line []byte
+		line, raw, _ = bytes.Cut(raw, lf)
+		if name, _, ok := bytes.Cut(line, colon); ok && bytes.EqualFold(bytes.TrimSpace(name), strTransferEncoding) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	lf                  = []byte{'\n'}
+	colon               = []byte{':'}
+	strTransferEncoding = []byte("transfer-encoding")
+)
+
 // closesConnection reports whether a refusal with this detail ends the
 // connection: a framing header in another spelling, trailer fields or a
 // name that is no token say the client frames messages other than the
@@ -357,6 +376,12 @@ func (s *Stage) scanNames(h *fasthttp.RequestHeader, trusted bool, r *pipeline.R
 	var buf [512]byte
 	var ends [16]int
 	for range h.Trailers() {
+		if !rawChunked(h.RawHeaders()) {
+			// A Trailer field without a chunked body announces what
+			// cannot come: dropped, as a field that means nothing here.
+			h.Del(fasthttp.HeaderTrailer)
+			break
+		}
 		// fasthttp keeps trailer fields apart from the head, where no name
 		// rule sees them, and merges them into it when a Trailer header is
 		// removed: an upstream would get them as headers.
