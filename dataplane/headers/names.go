@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 
 	"github.com/valyala/fasthttp"
@@ -528,19 +529,33 @@ func (s *Stage) checkCookies(h *fasthttp.RequestHeader) string {
 // ',', and would read a credential the gateway never verified. A comma is
 // no cookie-octet (RFC 6265), so no real client sends one there.
 func hiddenCookie(k, v, name []byte) bool {
-	for _, part := range [2][]byte{k, v} {
-		for i := bytes.IndexByte(part, ','); i >= 0; i = bytes.IndexByte(part, ',') {
-			part = part[i+1:]
-			seg := part
-			if j := bytes.IndexAny(seg, ",="); j >= 0 {
-				seg = seg[:j]
-			}
-			if cookieFoldEqual(bytes.TrimSpace(seg), name) {
-				return true
-			}
+	for seg := range CookiesAfterCommas(k, v) {
+		if cookieFoldEqual(seg, name) {
+			return true
 		}
 	}
 	return false
+}
+
+// CookiesAfterCommas yields the cookie names the pair k=v hides after
+// commas ("a=1, sess=x" yields sess), which upstreams that split cookies
+// on ',' too (ASP.NET Core, older Rack and Jetty) read as cookies of
+// their own.
+func CookiesAfterCommas(k, v []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for _, part := range [2][]byte{k, v} {
+			for i := bytes.IndexByte(part, ','); i >= 0; i = bytes.IndexByte(part, ',') {
+				part = part[i+1:]
+				seg := part
+				if j := bytes.IndexAny(seg, ",="); j >= 0 {
+					seg = seg[:j]
+				}
+				if !yield(bytes.TrimSpace(seg)) {
+					return
+				}
+			}
+		}
+	}
 }
 
 func cookieFoldEqual(a, b []byte) bool {

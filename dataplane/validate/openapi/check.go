@@ -392,17 +392,10 @@ func headerValue(h *fasthttp.RequestHeader, name []byte) ([]byte, int) {
 // Jetty split cookies on ',' too).
 func cookieValue(h *fasthttp.RequestHeader, p *param, sc *scratch) (first []byte, n, variants int) {
 	for k, v := range h.Cookies() {
-		for _, part := range [2][]byte{k, v} {
-			for i := bytes.IndexByte(part, ','); i >= 0; i = bytes.IndexByte(part, ',') {
-				part = part[i+1:]
-				seg := part
-				if j := bytes.IndexAny(seg, ",="); j >= 0 {
-					seg = seg[:j]
-				}
-				sc.name = foldQueryName(sc.name[:0], bytes.TrimSpace(seg))
-				if isVariant(sc.name, p.fold) {
-					variants++
-				}
+		for seg := range headers.CookiesAfterCommas(k, v) {
+			sc.name = foldQueryName(sc.name[:0], seg)
+			if isVariant(sc.name, p.fold) {
+				variants++
 			}
 		}
 		if string(k) != p.name {
@@ -829,7 +822,15 @@ func (c *Check) checkBody(ctx *fasthttp.RequestCtx, r *pipeline.Request, op *ope
 		return c.refuse(ctx, r, je.Code(), sc)
 	}
 	r.JSON = v
-	if m.schema == nil || m.schema.Valid(v) {
+	if m.schema == nil {
+		return pipeline.Continue
+	}
+	return c.checkSchema(ctx, r, m, v, sc)
+}
+
+// checkSchema checks body v against m's schema.
+func (c *Check) checkSchema(ctx *fasthttp.RequestCtx, r *pipeline.Request, m *media, v *fastjson.Value, sc *scratch) pipeline.Verdict {
+	if m.schema.Valid(v) {
 		return pipeline.Continue
 	}
 	sc.sv = m.schema.Validate(v, sc.sv[:0])
@@ -947,16 +948,7 @@ func (c *Check) checkText(ctx *fasthttp.RequestCtx, r *pipeline.Request, m *medi
 		sc.add("/body", "", ReasonEncoding) // unreachable: the text is JSON written here
 		return c.refuse(ctx, r, validate.DetailSchema, sc)
 	}
-	if m.schema.Valid(v) {
-		return pipeline.Continue
-	}
-	sc.sv = m.schema.Validate(v, sc.sv[:0])
-	for _, x := range sc.sv {
-		if !sc.add("/body", x.Pointer, x.Reason) {
-			break
-		}
-	}
-	return c.refuse(ctx, r, validate.DetailSchema, sc)
+	return c.checkSchema(ctx, r, m, v, sc)
 }
 
 // find returns the declared media type the Content-Type ct falls in, and
