@@ -351,8 +351,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 		routePath = r.RoutePath
 	}
 	rt, name, res := p.Routes.Match(ctx.Host(), ctx.Method(), routePath)
-	if res != router.Matched {
-		rt = nil
+	if res != router.Matched || params && !rt.MatrixParams {
+		rt = nil // as routeOf sees it: refused before any stage of the route
 	}
 	if bodyRefused(&ctx.Request.Header, rt, len(ctx.Request.Body()) != 0) {
 		// Before the 404 or 405 too: the client sent a request to smuggle
@@ -363,7 +363,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 		}
 		return rt
 	}
-	if params && (res != router.Matched || !rt.MatrixParams) {
+	if params && rt == nil {
 		// Servlet containers cut ';' parameters from every segment, so
 		// /admin;x/y is /admin/y to them: only routes that declare them
 		// get such paths.

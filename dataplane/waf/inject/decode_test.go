@@ -1,7 +1,9 @@
 package inject
 
 import (
+	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -183,6 +185,8 @@ func TestStringLiterals(t *testing.T) {
 		{"graphql argument", bodyRequest("application/json", `{"query":"{user(id:\"`+union+`\"){name}}"}`), KindSQLi},
 		{"graphql argument in GET", queryRequest("query=" + url.QueryEscape(`{user(id:"admin' --"){name}}`)), KindSQLi},
 		{"graphql block string", bodyRequest("application/graphql", `{user(id:"""`+union+`"""){name}}`), KindSQLi},
+		{"graphql with a quote in a comment", bodyRequest("application/graphql", "# \"\n{user(id:\"admin' --\"){name}}"), KindSQLi},
+		{"json with a quote in a comment", bodyRequest("application/json", `{/*"*/"id":"admin' --"}`), KindSQLi},
 		{"benign graphql", bodyRequest("application/json", `{"query":"{user(name:\"D'Angelo\", city:\"St. John's\"){id}}"}`), KindNone},
 		{"benign json with NaN", bodyRequest("application/json", `{"n":NaN,"name":"Jane O'Neil","note":"union of workers"}`), KindNone},
 	} {
@@ -191,5 +195,24 @@ func TestStringLiterals(t *testing.T) {
 				t.Errorf("%v (%s) at %q; want %v", r.Kind, r.Rule, r.Location, tc.want)
 			}
 		})
+	}
+}
+
+// TestLiteralsCostNoValues: the literals of a body count towards the byte
+// budget, not the value budget: a long NDJSON log or quoted prose is not
+// cut short (and refused under block_truncated).
+func TestLiteralsCostNoValues(t *testing.T) {
+	d := mustNew(t, Options{})
+	var sc Scratch
+	var ndjson strings.Builder
+	for i := range 150 {
+		fmt.Fprintf(&ndjson, `{"level":"info","msg":"request %d served","path":"/api/items","status":200}`+"\n", i)
+	}
+	prose := strings.Repeat(`He said "yes" (twice) and "no" (once). `, 300)
+	for _, body := range []string{ndjson.String(), prose} {
+		r := d.Inspect(&sc, bodyRequest("text/plain", body), nil)
+		if r.Truncated || r.Detected() {
+			t.Errorf("truncated %v, detected %v (%d values)", r.Truncated, r.Kind, r.Values)
+		}
 	}
 }

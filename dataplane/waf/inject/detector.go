@@ -584,12 +584,19 @@ func (d *Detector) valueMask(sc *Scratch, src Source, name, v []byte, m uint64, 
 		return false
 	}
 	r := &sc.res
-	if r.Values+1 > d.maxValues || r.Bytes+len(v) > d.maxBytes {
+	// A string literal inside a value (literals) costs bytes, not a
+	// value: a prose or log body full of quotes is not cut short, and the
+	// value count keeps naming the value it came from (the JSON walk's
+	// second pass counts only its own values).
+	lit := sc.litDepth > 0
+	if !lit && r.Values+1 > d.maxValues || r.Bytes+len(v) > d.maxBytes {
 		r.Truncated = true
 		sc.stopped = true
 		return true
 	}
-	r.Values++
+	if !lit {
+		r.Values++
+	}
 	r.Bytes += len(v)
 	if m == 0 {
 		m = classMask(v)
@@ -624,25 +631,58 @@ func (d *Detector) literals(sc *Scratch, src Source, name, v []byte) bool {
 	depth := sc.litDepth
 	sc.litDepth++
 	defer func() { sc.litDepth-- }()
-	for i := bytes.IndexByte(v, '"'); i >= 0 && i < len(v); {
-		s, end, _, esc, ok := readJSONString(v, i)
-		if !ok {
-			return false
+	for i := 0; i < len(v); {
+		switch c := v[i]; {
+		case c == '"' && i+2 < len(v) && v[i+1] == '"' && v[i+2] == '"':
+			// A GraphQL block string: raw up to the next """.
+			end := bytes.Index(v[i+3:], tripleQuote)
+			if end < 0 {
+				return false
+			}
+			if d.literal(sc, src, name, v[i+3:i+3+end], false, depth) {
+				return true
+			}
+			i += 3 + end + 3
+		case c == '"':
+			s, end, _, esc, ok := readJSONString(v, i)
+			if !ok {
+				return false
+			}
+			if d.literal(sc, src, name, s, esc, depth) {
+				return true
+			}
+			i = end
+		case c == '/' && i+1 < len(v) && v[i+1] == '*':
+			// Comments (JSON5, JavaScript) and GraphQL's '#' lines hold
+			// no literal: a quote inside one must not pair with the next.
+			end := bytes.Index(v[i+2:], commentEnd)
+			if end < 0 {
+				return false
+			}
+			i += 2 + end + 2
+		case c == '/' && i+1 < len(v) && v[i+1] == '/', c == '#':
+			end := bytes.IndexByte(v[i:], '\n')
+			if end < 0 {
+				return false
+			}
+			i += end + 1
+		default:
+			i++
 		}
-		if esc {
-			sc.lit[depth] = appendJSONString(sc.lit[depth][:0], s)
-			s = sc.lit[depth]
-		}
-		if len(s) > 0 && d.value(sc, src, name, s, 0) {
-			return true
-		}
-		j := bytes.IndexByte(v[end:], '"')
-		if j < 0 {
-			return false
-		}
-		i = end + j
 	}
 	return false
+}
+
+var tripleQuote, commentEnd = []byte(`"""`), []byte("*/")
+
+// literal inspects one string literal s (its raw content, escaped when
+// esc) found at nesting depth.
+func (d *Detector) literal(sc *Scratch, src Source, name, s []byte, esc bool, depth int) bool {
+	if esc {
+		sc.lit[depth] = appendJSONString(sc.lit[depth][:0], s)
+		s = sc.lit[depth]
+	}
+	return len(s) > 0 && d.value(sc, src, name, s, 0)
 }
 
 // found records detection f in sc and stops the inspection.

@@ -23,8 +23,9 @@ import (
 //	1c            16              3               only numbers and operators before the comment
 //	nc, n&v,
 //	Enknk          0              3               none: never a detection alone
-//	f(1)n, n)o1&   0              0               none: product text ("max(3) per
-//	                                               order") and formulas ("(a+b)*c >= d")
+//	f(1)n          0              0               the function is no aggregate or
+//	                                               arithmetic one: "max(3) per order"
+//	                                               is text, "sleep(5) x" is not
 //
 // sos and s&s are "string, operator (or AND/OR), string": the value closes
 // a string, adds an operator and opens another ("1' OR '1"). Every attack
@@ -43,8 +44,10 @@ import (
 // and why, are listed in TestLibinjectionSamples.
 func weakSQLi(sc *Scratch, fp string, v []byte) bool {
 	switch fp {
-	case "nc", "n&v", "Enknk", "f(1)n", "n)o1&":
+	case "nc", "n&v", "Enknk":
 		return true
+	case "f(1)n":
+		return harmlessCall(v)
 	case "sos", "s&s":
 		q := bytes.IndexByte(v, '"')
 		if q < 0 {
@@ -380,4 +383,27 @@ func sqlNumber(v []byte, i int) (int, bool) {
 		return i, false
 	}
 	return j, true
+}
+
+// harmlessCall: the value starts with an aggregate or arithmetic function
+// of one number ("max(3) per order", "Count(3) items left") and names no
+// SQL keyword or time-based function anywhere after it.
+func harmlessCall(v []byte) bool {
+	open := bytes.IndexByte(v, '(')
+	if open <= 0 {
+		return false
+	}
+	fn := strings.ToLower(strings.TrimSpace(string(v[:open])))
+	switch fn {
+	case "min", "max", "count", "avg", "sum", "abs", "round", "len", "length":
+	default:
+		return false
+	}
+	lower := bytes.ToLower(v[open:])
+	for _, w := range []string{"select", "union", "sleep", "benchmark", "waitfor", "delay", "insert", "update", "delete", "drop", "exec", "or ", "and ", "--", "#", ";"} {
+		if bytes.Contains(lower, []byte(w)) {
+			return false
+		}
+	}
+	return true
 }

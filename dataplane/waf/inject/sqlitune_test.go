@@ -63,3 +63,26 @@ func TestNumericConjunction(t *testing.T) {
 		})
 	}
 }
+
+// TestHarmlessCall: f(1)n is text for an aggregate of one number, an
+// attack for a time-based function.
+func TestHarmlessCall(t *testing.T) {
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range []struct {
+		q    string
+		want Kind
+	}{
+		{"max(3) per order", KindNone},
+		{"Count(3) items left", KindNone},
+		{"sleep(5) x", KindSQLi},
+		{"pg_sleep(10) x", KindSQLi},
+		{"benchmark(10000000) a", KindSQLi},
+		{"SLEEP(5) waitfor", KindSQLi},
+		{"max(1) union select password from users", KindSQLi},
+	} {
+		if r := d.Inspect(&sc, queryRequest("q="+url.QueryEscape(tc.q)), nil); r.Kind != tc.want {
+			t.Errorf("%q: %v (%s); want %v", tc.q, r.Kind, r.Fingerprint, tc.want)
+		}
+	}
+}
