@@ -187,6 +187,11 @@ func TestStringLiterals(t *testing.T) {
 		{"graphql block string", bodyRequest("application/graphql", `{user(id:"""`+union+`"""){name}}`), KindSQLi},
 		{"graphql with a quote in a comment", bodyRequest("application/graphql", "# \"\n{user(id:\"admin' --\"){name}}"), KindSQLi},
 		{"json with a quote in a comment", bodyRequest("application/json", `{/*"*/"id":"admin' --"}`), KindSQLi},
+		{"JSON5 single-quoted string holding a double quote", bodyRequest("application/json", `{a:'x"y', q:"admin'--"}`), KindSQLi},
+		{"JSON5 single-quoted URL", bodyRequest("text/plain", `{a:'http://x', q:"admin'--"}`), KindSQLi},
+		{"JSON5 single-quoted comment opener", bodyRequest("application/json", `{a:'/*', q:"admin'--", b:'*/'}`), KindSQLi},
+		{"JSON5 single-quoted payload", bodyRequest("application/json", `{a:1, q:'admin\' --'}`), KindSQLi},
+		{"prose apostrophes around a literal", bodyRequest("text/plain", `{note: Don't say "admin' --" it's rude}`), KindSQLi},
 		{"benign graphql", bodyRequest("application/json", `{"query":"{user(name:\"D'Angelo\", city:\"St. John's\"){id}}"}`), KindNone},
 		{"benign json with NaN", bodyRequest("application/json", `{"n":NaN,"name":"Jane O'Neil","note":"union of workers"}`), KindNone},
 	} {

@@ -612,7 +612,8 @@ func (d *Detector) valueMask(sc *Scratch, src Source, name, v []byte, m uint64, 
 		d.found(sc, src, name, f, dec)
 		return true
 	}
-	if has(m, bDQuote) && hasAny(m, bLBrace|bLBracket|bLParen) && sc.litDepth < len(sc.lit) && bytes.IndexByte(v, 0) < 0 {
+	if (has(m, bDQuote) || has(m, bQuote) && document(v)) && hasAny(m, bLBrace|bLBracket|bLParen) &&
+		sc.litDepth < len(sc.lit) && bytes.IndexByte(v, 0) < 0 {
 		// (Text: the bytes of a UTF-16 or UTF-32 body, read as they
 		// are, hold no literals; its transcoded reading does.)
 		return d.literals(sc, src, name, v)
@@ -631,6 +632,26 @@ func (d *Detector) literals(sc *Scratch, src Source, name, v []byte) bool {
 	depth := sc.litDepth
 	sc.litDepth++
 	defer func() { sc.litDepth-- }()
+	if d.scanLiterals(sc, src, name, v, depth, false) {
+		return true
+	}
+	// Again with single-quoted strings as strings (JSON5, JavaScript):
+	// one holding '"' or "/*" would shift the first reading, and prose
+	// apostrophes would shift this one; each finds what the other misses.
+	return bytes.IndexByte(v, '\'') >= 0 && document(v) && d.scanLiterals(sc, src, name, v, depth, true)
+}
+
+// document reports whether v starts as a JSON5 or JavaScript object or
+// array does, where single quotes delimit strings (in prose they are
+// apostrophes).
+func document(v []byte) bool {
+	i := skipSpace(v, 0)
+	return i < len(v) && (v[i] == '{' || v[i] == '[')
+}
+
+// scanLiterals is one reading of v for literals: double-quoted strings
+// (and, with singles, single-quoted ones), skipping comments.
+func (d *Detector) scanLiterals(sc *Scratch, src Source, name, v []byte, depth int, singles bool) bool {
 	for i := 0; i < len(v); {
 		switch c := v[i]; {
 		case c == '"' && i+2 < len(v) && v[i+1] == '"' && v[i+2] == '"':
@@ -643,15 +664,30 @@ func (d *Detector) literals(sc *Scratch, src Source, name, v []byte) bool {
 				return true
 			}
 			i += 3 + end + 3
-		case c == '"':
-			s, end, _, esc, ok := readJSONString(v, i)
-			if !ok {
+		case c == '"' || c == '\'' && singles:
+			end := quotedEnd(v, i)
+			if end < 0 {
 				return false
+			}
+			s := v[i+1 : end]
+			esc := bytes.IndexByte(s, '\\') >= 0
+			if esc && c == '\'' {
+				// JavaScript's \' first, in place, then the escapes JSON
+				// shares (each step only shortens what it reads).
+				b := sc.lit[depth][:0]
+				for k := 0; k < len(s); k++ {
+					if s[k] == '\\' && k+1 < len(s) && s[k+1] == '\'' {
+						k++
+					}
+					b = append(b, s[k])
+				}
+				sc.lit[depth] = appendJSONString(b[:0], b)
+				s, esc = sc.lit[depth], false
 			}
 			if d.literal(sc, src, name, s, esc, depth) {
 				return true
 			}
-			i = end
+			i = end + 1
 		case c == '/' && i+1 < len(v) && v[i+1] == '*':
 			// Comments (JSON5, JavaScript) and GraphQL's '#' lines hold
 			// no literal: a quote inside one must not pair with the next.
@@ -671,6 +707,21 @@ func (d *Detector) literals(sc *Scratch, src Source, name, v []byte) bool {
 		}
 	}
 	return false
+}
+
+// quotedEnd returns the index of the quote that closes the string opened
+// by v[i] (backslash escapes skipped), or -1.
+func quotedEnd(v []byte, i int) int {
+	q := v[i]
+	for j := i + 1; j < len(v); j++ {
+		switch v[j] {
+		case '\\':
+			j++
+		case q:
+			return j
+		}
+	}
+	return -1
 }
 
 var tripleQuote, commentEnd = []byte(`"""`), []byte("*/")
