@@ -332,14 +332,27 @@ const (
 // rawChunked reports whether the head as received has a
 // Transfer-Encoding field (framing allows only chunked).
 func rawChunked(raw []byte) bool {
-	for len(raw) > 0 {
-		var line []byte
-		line, raw, _ = bytes.Cut(raw, lf)
-		if name, _, ok := bytes.Cut(line, colon); ok && bytes.EqualFold(bytes.TrimSpace(name), strTransferEncoding) {
+	for name := range RawFields(raw) {
+		if bytes.EqualFold(bytes.TrimSpace(name), strTransferEncoding) {
 			return true
 		}
 	}
 	return false
+}
+
+// RawFields yields the name and value of each field line of a head as
+// received (h.RawHeaders()), as they are: fasthttp's parsed head adds
+// fields the client never sent, and merges or drops others.
+func RawFields(raw []byte) iter.Seq2[[]byte, []byte] {
+	return func(yield func(name, value []byte) bool) {
+		for len(raw) > 0 {
+			var line []byte
+			line, raw, _ = bytes.Cut(raw, lf)
+			if name, value, ok := bytes.Cut(line, colon); ok && !yield(name, value) {
+				return
+			}
+		}
+	}
 }
 
 var (

@@ -217,14 +217,7 @@ func EmptyBodyDeclared(h *fasthttp.RequestHeader) bool {
 // HasBody reports whether the head as received declares a body: a
 // Transfer-Encoding field, or a Content-Length other than 0.
 func HasBody(h *fasthttp.RequestHeader) bool {
-	raw := h.RawHeaders()
-	for len(raw) > 0 {
-		var line []byte
-		line, raw, _ = bytes.Cut(raw, []byte{'\n'})
-		name, value, ok := bytes.Cut(line, []byte{':'})
-		if !ok {
-			continue
-		}
+	for name, value := range headers.RawFields(h.RawHeaders()) {
 		switch {
 		case bytes.EqualFold(name, []byte("transfer-encoding")):
 			return true
