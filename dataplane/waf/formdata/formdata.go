@@ -94,17 +94,22 @@ func (r *Reader) Next() (header, content []byte, ok bool) {
 		return nil, nil, r.fail(ErrUnfollowable)
 	}
 	rest = rest[eol+len(r.nl):]
-	var hdrEnd int
-	if len(r.nl) == 2 {
-		hdrEnd = bytes.Index(rest, crlfcrlf)
+	if bytes.HasPrefix(rest, r.nl) {
+		// No header lines (RFC 2046: the part is text/plain).
+		header, rest = rest[:0], rest[len(r.nl):]
 	} else {
-		hdrEnd = bytes.Index(rest, lflf)
+		var hdrEnd int
+		if len(r.nl) == 2 {
+			hdrEnd = bytes.Index(rest, crlfcrlf)
+		} else {
+			hdrEnd = bytes.Index(rest, lflf)
+		}
+		if hdrEnd < 0 {
+			return nil, nil, r.fail(ErrUnfollowable)
+		}
+		header = rest[:hdrEnd+len(r.nl)]
+		rest = rest[hdrEnd+2*len(r.nl):]
 	}
-	if hdrEnd < 0 {
-		return nil, nil, r.fail(ErrUnfollowable)
-	}
-	header = rest[:hdrEnd+len(r.nl)]
-	rest = rest[hdrEnd+2*len(r.nl):]
 	end := bytes.Index(rest, r.delim)
 	if end < 0 {
 		return nil, nil, r.fail(ErrUnfollowable)

@@ -162,7 +162,7 @@ const (
 	bodySkip      = iota // binary: images, archives, protobuf...
 	bodyJSON             // application/json, */*+json, and untyped bodies that start like JSON
 	bodyForm             // application/x-www-form-urlencoded
-	bodyMultipart        // multipart/form-data
+	bodyMultipart        // multipart/*: form-data's fields, or the parts of mixed, related...
 	bodyXML              // */xml, */*+xml (SOAP)
 	bodyRaw              // anything else that reads as text (untyped markup included): one value
 )
@@ -188,6 +188,14 @@ func (d *Detector) inspectBody(sc *Scratch, req *fasthttp.Request, body *fastjso
 	}
 	mt, params := mediaType(ct)
 	if len(mt) > 0 && binaryMediaType(mt) {
+		// A JSON, XML or form document under a binary label is read as
+		// one by the frameworks that parse a body whatever its type
+		// (Go's json.Decoder on r.Body, Flask's get_json(force=True),
+		// PHP's php://input): inspected as what it is. Other bytes are
+		// the opaque upload the label says.
+		if sniffed := sniffDocument(stripUTF8BOM(raw)); sniffed != nil {
+			d.inspectReading(sc, sniffed, nil, stripUTF8BOM(raw))
+		}
 		return
 	}
 	if ce, n := headers.ContentCodings(&req.Header); n > 1 || n == 1 && encoded(ce, raw) {
@@ -245,8 +253,12 @@ func (d *Detector) inspectReading(sc *Scratch, mt, params, b []byte) bool {
 		if !d.sources.Has(SourceJSON) && !d.sources.Has(SourceBody) {
 			return false
 		}
-	case bodyForm, bodyMultipart:
+	case bodyForm:
 		if !d.sources.Has(SourceForm) {
+			return false
+		}
+	case bodyMultipart:
+		if !d.sources.Has(SourceForm) && (equalFoldLower(mt, mtMultipart) || d.sources&bodySources == 0) {
 			return false
 		}
 	case bodyXML:
@@ -282,7 +294,7 @@ func (d *Detector) inspectReading(sc *Scratch, mt, params, b []byte) bool {
 			}
 		}
 	case bodyMultipart:
-		d.inspectMultipart(sc, b, params)
+		d.inspectMultipart(sc, b, params, equalFoldLower(mt, mtMultipart))
 	case bodyXML:
 		d.inspectXML(sc, b)
 	case bodyRaw:
@@ -312,7 +324,7 @@ func bodyKindOf(mt, raw []byte) int {
 		return bodyJSON
 	case equalFoldLower(mt, mtForm):
 		return bodyForm
-	case equalFoldLower(mt, mtMultipart):
+	case hasPrefixFold(mt, 0, "multipart/"):
 		return bodyMultipart
 	case isXMLMediaType(mt):
 		return bodyXML
@@ -360,6 +372,50 @@ func binaryMediaType(mt []byte) bool {
 var binaryApplicationTypes = [...]string{"octet-stream", "pdf", "zip", "gzip", "x-gzip", "zstd", "x-protobuf",
 	"protobuf", "grpc", "vnd.google.protobuf", "x-tar", "x-7z", "wasm", "cbor", "msgpack", "x-msgpack", "vnd.ms-",
 	"vnd.openxmlformats"}
+
+var mtXML = []byte("application/xml")
+
+// sniffDocument returns the media type of the document that a body sent
+// under a binary type is, if it is one: text that starts like JSON ('{',
+// '[') or markup ('<' then a name, '?' or '!'), or a URL-encoded form (no
+// byte outside a query's, a '='). nil for anything else.
+func sniffDocument(b []byte) []byte {
+	first := skipSpace(b, 0)
+	if first == len(b) || !looksText(b) {
+		return nil
+	}
+	switch c := b[first]; {
+	case c == '{' || c == '[':
+		return mtJSON
+	case c == '<' && first+1 < len(b) && (isASCIILetter(b[first+1]) || b[first+1] == '?' || b[first+1] == '!'):
+		return mtXML
+	}
+	eq := false
+	for _, c := range b {
+		if !formByte[c] {
+			return nil
+		}
+		eq = eq || c == '='
+	}
+	if !eq {
+		return nil
+	}
+	return mtForm
+}
+
+// formByte: the bytes of a URL-encoded form as clients send it.
+var formByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "-._~%+=&;*!'()[]$,:/@?" {
+		t[c] = true
+	}
+	return t
+}()
 
 // looksText reports whether the start of b reads as text (UTF-8 or not):
 // no NUL and few control bytes in its first KiB.
@@ -468,10 +524,12 @@ func (d *Detector) walkJSON(sc *Scratch, v *fastjson.Value, underCtor bool) {
 }
 
 // inspectMultipart inspects the fields of a multipart/form-data body that
-// are not files. Lines end in CRLF, or in LF alone when the first boundary
+// are not files, or, for any other multipart type (mixed, related:
+// batch APIs, uploads with a JSON metadata part), each part by its own
+// media type. Lines end in CRLF, or in LF alone when the first boundary
 // line does (as Go's and PHP's readers accept). A body it cannot follow
 // marks the result Truncated.
-func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
+func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte, formData bool) {
 	mr := &sc.parts
 	if !mr.Start(body, params) {
 		sc.res.Truncated = true
@@ -482,7 +540,14 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
 		if !ok {
 			break
 		}
-		name, disp, kind, cs, cte := partHeaders(header)
+		name, disp, kind, pt, cte := partHeaders(header)
+		cs, _ := headers.ContentCharset(pt)
+		if !formData {
+			if d.inspectPart(sc, name, pt, content, cte, cs) {
+				return
+			}
+			continue
+		}
 		if kind != formdata.KindField {
 			if d.partFilenames(sc, name, disp) {
 				return
@@ -520,6 +585,50 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte) {
 	if mr.Err() != nil {
 		sc.res.Truncated = true // unfollowable, or parts after the close that PHP reads
 	}
+}
+
+// inspectPart inspects a part of a multipart body other than form-data by
+// its own Content-Type ct, as the upstream that takes it apart reads it: a
+// JSON, XML or form document field by field, binary content not at all,
+// text as one value. It reports whether inspection must stop.
+func (d *Detector) inspectPart(sc *Scratch, name, ct, content, cte []byte, cs headers.Charset) bool {
+	if len(cte) > 0 {
+		decoded, ok := undoTransferEncoding(sc.cte[:0], content, cte)
+		if decoded != nil {
+			sc.cte = decoded
+			content = decoded
+		}
+		if !ok {
+			sc.res.Truncated = true // an encoding tier 1 does not read
+			return false
+		}
+	}
+	mt, _ := mediaType(ct)
+	switch bodyKindOf(mt, content) {
+	case bodySkip:
+	case bodyJSON:
+		d.inspectJSONBytes(sc, content)
+	case bodyXML:
+		d.inspectXML(sc, content)
+	case bodyForm:
+		sc.form.ParseBytes(content)
+		for k, v := range sc.form.All() {
+			if d.value(sc, SourceForm, k, k, ctxName) || d.value(sc, SourceForm, k, v, 0) {
+				break
+			}
+		}
+		sc.form.Reset()
+	case bodyMultipart:
+		// A multipart part inside a multipart body: its reader is in use;
+		// not inspected, so not passed as inspected either.
+		sc.res.Truncated = true
+	default:
+		if d.value(sc, SourceBody, name, content, 0) {
+			return true
+		}
+		return d.partReadings(sc, name, content, cs)
+	}
+	return sc.stopped
 }
 
 var charsetFieldName = []byte("_charset_")
@@ -627,9 +736,9 @@ func nextParam(params []byte) (k, v []byte, quoted bool, rest []byte) {
 
 // partHeaders reads a part's header block: its field name, the
 // parameters of its Content-Disposition, how servers read it (a field, a
-// file, or either: formdata.Kind), and the charset its Content-Type
-// declares.
-func partHeaders(hs []byte) (name, disp []byte, kind formdata.Kind, cs headers.Charset, cte []byte) {
+// file, or either: formdata.Kind), its Content-Type and its
+// Content-Transfer-Encoding.
+func partHeaders(hs []byte) (name, disp []byte, kind formdata.Kind, ct, cte []byte) {
 	name, disp, kind = formdata.Disposition(hs)
 	sawType := false
 	for len(hs) > 0 {
@@ -643,7 +752,7 @@ func partHeaders(hs []byte) (name, disp []byte, kind formdata.Kind, cs headers.C
 		case !ok:
 		case equalFoldLower(bytes.TrimSpace(k), hContentType):
 			if !sawType {
-				cs, _ = headers.ContentCharset(v)
+				ct = v
 				sawType = true
 			}
 		case equalFoldLower(bytes.TrimSpace(k), hContentTransferEncoding):
@@ -654,7 +763,7 @@ func partHeaders(hs []byte) (name, disp []byte, kind formdata.Kind, cs headers.C
 			}
 		}
 	}
-	return name, disp, kind, cs, cte
+	return name, disp, kind, ct, cte
 }
 
 // cteConflict stands for two different transfer encodings on one part.
