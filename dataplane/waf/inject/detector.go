@@ -1036,6 +1036,11 @@ func (d *Detector) detect(sc *Scratch, v []byte, m uint64, ctx uint8) finding {
 			return finding{kind: KindSQLi, rule: r}
 		}
 	}
+	if hasAny(m, bQuote|bDQuote|bLParen|bDollar|bAt|bSemi) {
+		if r := checkSQLStatement(v, m); check(KindSQLi, r) {
+			return finding{kind: KindSQLi, rule: r}
+		}
+	}
 	if hasAny(m, bColon|bLParen|bBacktick|bLBracket) {
 		if r := checkXSSCode(v, m); check(KindXSS, r) {
 			return finding{kind: KindXSS, rule: r}
