@@ -616,7 +616,55 @@ func (d *Detector) valueMask(sc *Scratch, src Source, name, v []byte, m uint64, 
 		sc.litDepth < len(sc.lit) && bytes.IndexByte(v, 0) < 0 {
 		// (Text: the bytes of a UTF-16 or UTF-32 body, read as they
 		// are, hold no literals; its transcoded reading does.)
-		return d.literals(sc, src, name, v)
+		if d.literals(sc, src, name, v) {
+			return true
+		}
+	}
+	if has(m, bEq) && hasAny(m, bQuestion|bAmp) && sc.litDepth < len(sc.lit) {
+		return d.queryArgs(sc, src, name, v)
+	}
+	return false
+}
+
+// queryArgs inspects the argument values of the query string inside v
+// (past its first '?', or all of v when it has no '?' but holds an '&'),
+// each decoded as a query decoder does ('+' a space), as values of their
+// own: a URL in a Referer, a redirect parameter or a JSON field carries
+// the query its target reads, where "id=1 UNION SELECT ..." is hidden by
+// the URL around it when the whole is read. Like literals, they cost
+// bytes, not values. It reports whether inspection must stop.
+func (d *Detector) queryArgs(sc *Scratch, src Source, name, v []byte) bool {
+	q := v
+	if i := bytes.IndexByte(v, '?'); i >= 0 {
+		q = v[i+1:]
+	}
+	if i := bytes.IndexByte(q, '#'); i >= 0 {
+		q = q[:i]
+	}
+	if bytes.IndexByte(q, '=') < 0 {
+		return false
+	}
+	depth := sc.litDepth
+	sc.litDepth++
+	defer func() { sc.litDepth-- }()
+	for len(q) > 0 {
+		var arg []byte
+		if i := bytes.IndexAny(q, "&;"); i >= 0 {
+			arg, q = q[:i], q[i+1:]
+		} else {
+			arg, q = q, nil
+		}
+		_, val, ok := bytes.Cut(arg, []byte{'='})
+		if !ok || len(val) == 0 {
+			continue
+		}
+		if bytes.IndexByte(val, '%') >= 0 || bytes.IndexByte(val, '+') >= 0 {
+			sc.lit[depth] = urlDecode(sc.lit[depth][:0], val)
+			val = sc.lit[depth]
+		}
+		if d.value(sc, src, name, val, 0) {
+			return true
+		}
 	}
 	return false
 }

@@ -1,0 +1,56 @@
+package inject
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestQueryInsideValue: the query of a URL inside a value (a Referer, a
+// redirect parameter, a JSON field) is read argument by argument, decoded
+// as its target decodes it; benign URLs with queries pass.
+func TestQueryInsideValue(t *testing.T) {
+	tests := []struct {
+		v    string
+		want Kind
+	}{
+		{"https://a.example/p?id=1%20UNION%20SELECT%20password%20FROM%20users--", KindSQLi},
+		{"https://www.google.com/search?q=1+UNION+SELECT+password+FROM+users--", KindSQLi},
+		{"https://a.example/p?x=1&id=1%27%20or%20%271%27%3D%271#top", KindSQLi},
+		{"/next?a=b;c=1+UNION+SELECT+password+FROM+users--", KindSQLi},
+		{"page=2&sort=1+union+select+password+from+users--", KindSQLi},
+		{"https://shop.example.com/campaigns/spring-sale?utm_source=newsletter&utm_medium=email&id=42", KindNone},
+		{"https://www.google.com/search?q=union+of+workers+select+committee&hl=en", KindNone},
+		{"https://maps.example.com/?q=O%27Brien+%26+Sons,+Dublin&z=12", KindNone},
+		{"AT&T rocks, 2+2=4", KindNone},
+	}
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range tests {
+		for _, pl := range []struct {
+			name, location string
+			build          func(r *fasthttp.Request)
+		}{
+			{"referer", "header.referer", func(r *fasthttp.Request) { r.SetRequestURI("/"); r.Header.Set("Referer", tc.v) }},
+			{"query value", "query.next", func(r *fasthttp.Request) { r.SetRequestURI("/login?next=" + url.QueryEscape(tc.v)) }},
+			{"json value", "json./url", func(r *fasthttp.Request) {
+				r.Header.SetMethod("POST")
+				r.SetRequestURI("/links")
+				r.Header.SetContentType("application/json")
+				r.SetBodyString(`{"url":"` + tc.v + `"}`)
+			}},
+		} {
+			var req fasthttp.Request
+			pl.build(&req)
+			r := d.Inspect(&sc, &req, nil)
+			if r.Kind != tc.want {
+				t.Errorf("%q in %s: %v (%s); want %v", tc.v, pl.name, r.Kind, r.Rule, tc.want)
+				continue
+			}
+			if tc.want != KindNone && string(r.Location) != pl.location {
+				t.Errorf("%q in %s: at %q; want %q", tc.v, pl.name, r.Location, pl.location)
+			}
+		}
+	}
+}
