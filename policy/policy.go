@@ -324,7 +324,7 @@ func routeStages(p *Policy, r *config.Route) ([]pipeline.Stage, error) {
 	if filter != nil {
 		stages = append(stages, filter)
 	}
-	return append(stages, &proxy.Stage{Pool: p.pools[r.Upstream].pool, StripPrefix: r.StripPrefix}), nil
+	return append(stages, &proxy.Stage{Pool: p.pools[r.Upstream].pool, StripPrefix: r.StripPrefix, FoldCase: r.CaseInsensitive}), nil
 }
 
 // Pool returns the named upstream pool, for status reporting.

@@ -17,6 +17,7 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/auth/certauth/certtest"
 	"github.com/edgeguard/edgeguard/dataplane/connfilter"
 	"github.com/edgeguard/edgeguard/dataplane/headers"
+	"github.com/edgeguard/edgeguard/dataplane/proxy"
 	"github.com/edgeguard/edgeguard/dataplane/router"
 	"github.com/edgeguard/edgeguard/dataplane/validate/jsonbody"
 	"github.com/edgeguard/edgeguard/dataplane/waf/inject"
@@ -270,5 +271,34 @@ func TestConfigLimitsAreTheDataPlanes(t *testing.T) {
 				t.Errorf("config says %d, the data plane %d", tc.config, tc.real)
 			}
 		})
+	}
+}
+
+// TestStripPrefixFollowsRouteCase: a case_insensitive route strips its
+// prefix in whatever case the path matched it, so the upstream gets the
+// path the route's policy was applied for.
+func TestStripPrefixFollowsRouteCase(t *testing.T) {
+	ups := "  - name: a\n    targets: [" + upstreamAddr(t) + "]\n"
+	for _, tc := range []struct {
+		route string
+		fold  bool
+	}{
+		{"  - {name: ci, path: /Ci/, case_insensitive: true, strip_prefix: /Ci, upstream: a}\n", true},
+		{"  - {name: cs, path: /Ci/, strip_prefix: /Ci, upstream: a}\n", false},
+	} {
+		h, _ := newHolder(t, doc(ups, tc.route))
+		v, _, res := h.Current().Routes.Match([]byte("x"), []byte("GET"), []byte("/Ci/x"))
+		if res != router.Matched {
+			t.Fatalf("%s: %v", tc.route, res)
+		}
+		var st *proxy.Stage
+		for _, s := range v.Stages {
+			if p, ok := s.(*proxy.Stage); ok {
+				st = p
+			}
+		}
+		if st == nil || st.StripPrefix != "/Ci" || st.FoldCase != tc.fold {
+			t.Errorf("%s: proxy stage %+v, want strip /Ci fold %v", tc.route, st, tc.fold)
+		}
 	}
 }

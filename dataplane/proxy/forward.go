@@ -31,6 +31,9 @@ type Stage struct {
 	// "/users" and "/api" into "/", but leaves "/apix" alone). A trailing
 	// '/' in StripPrefix is ignored.
 	StripPrefix string
+	// FoldCase compares StripPrefix ignoring ASCII case, as a
+	// case_insensitive route matched the path.
+	FoldCase bool
 	// Allow is the route's Allow header value, the answer to an OPTIONS
 	// request that Max-Forwards stops at the gateway.
 	Allow string
@@ -46,14 +49,15 @@ func (s *Stage) Handle(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.V
 	if v, done := s.hopLimit(ctx, r); done {
 		return v
 	}
-	return s.Pool.forward(ctx, r, stripPrefix(r.Path, s.StripPrefix))
+	return s.Pool.forward(ctx, r, stripPrefix(r.Path, s.StripPrefix, s.FoldCase))
 }
 
 // stripPrefix removes prefix from path on a segment boundary, keeping a
 // leading '/'. The ';' parameters of the removed segments go with them
 // (routes with matrix_params match on the path without parameters). It
-// never allocates: the result is a subslice of path or strSlash.
-func stripPrefix(path []byte, prefix string) []byte {
+// never allocates: the result is a subslice of path or strSlash. fold
+// compares ASCII letters ignoring case.
+func stripPrefix(path []byte, prefix string, fold bool) []byte {
 	for len(prefix) > 0 && prefix[len(prefix)-1] == '/' {
 		prefix = prefix[:len(prefix)-1]
 	}
@@ -67,7 +71,7 @@ func stripPrefix(path []byte, prefix string) []byte {
 			return path
 		case path[i] == ';' && prefix[j] == '/':
 			i = skipParams(path, i)
-		case path[i] != prefix[j]:
+		case path[i] != prefix[j] && (!fold || lowerASCII(path[i]) != lowerASCII(prefix[j])):
 			return path
 		default:
 			i++
@@ -85,6 +89,13 @@ func stripPrefix(path []byte, prefix string) []byte {
 		return path
 	}
 	return rest
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // skipParams returns the index of the '/' ending the parameters that start

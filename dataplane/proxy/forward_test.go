@@ -112,23 +112,30 @@ func TestForward(t *testing.T) {
 func TestStripPrefix(t *testing.T) {
 	cases := []struct {
 		name, prefix, path, want string
+		fold                     bool
 	}{
-		{"no prefix", "", "/api/users", "/api/users"},
-		{"strip segment", "/api", "/api/users", "/users"},
-		{"strip trailing slash prefix", "/api/", "/api/users", "/users"},
-		{"exact prefix becomes root", "/api", "/api", "/"},
-		{"exact prefix with slash becomes root", "/api", "/api/", "/"},
-		{"not a segment boundary", "/api", "/apix/users", "/apix/users"},
-		{"shorter path", "/api/v1", "/api", "/api"},
-		{"other path", "/api", "/web/index", "/web/index"},
-		{"root prefix strips nothing", "/", "/api", "/api"},
-		{"parameters of a stripped segment go", "/api/v1", "/api;x=1/v1;v=2/items;a=b", "/items;a=b"},
-		{"parameters on the last stripped segment", "/api", "/api;x=1", "/"},
-		{"parameters do not make a boundary", "/api", "/apix;y/z", "/apix;y/z"},
+		{"no prefix", "", "/api/users", "/api/users", false},
+		{"strip segment", "/api", "/api/users", "/users", false},
+		{"strip trailing slash prefix", "/api/", "/api/users", "/users", false},
+		{"exact prefix becomes root", "/api", "/api", "/", false},
+		{"exact prefix with slash becomes root", "/api", "/api/", "/", false},
+		{"not a segment boundary", "/api", "/apix/users", "/apix/users", false},
+		{"shorter path", "/api/v1", "/api", "/api", false},
+		{"other path", "/api", "/web/index", "/web/index", false},
+		{"root prefix strips nothing", "/", "/api", "/api", false},
+		{"parameters of a stripped segment go", "/api/v1", "/api;x=1/v1;v=2/items;a=b", "/items;a=b", false},
+		{"parameters on the last stripped segment", "/api", "/api;x=1", "/", false},
+		{"parameters do not make a boundary", "/api", "/apix;y/z", "/apix;y/z", false},
+		{"case kept", "/Ci", "/CI/x", "/CI/x", false},
+		// A case_insensitive route matched /CI/x by /Ci/: its prefix goes.
+		{"case folded", "/Ci", "/CI/x", "/x", true},
+		{"case folded exact", "/Ci/", "/ci", "/", true},
+		{"case folded with parameters", "/Api/V1", "/aPI;x=1/v1/items", "/items", true},
+		{"case folded not a boundary", "/Ci", "/cix", "/cix", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := string(stripPrefix([]byte(tc.path), tc.prefix)); got != tc.want {
+			if got := string(stripPrefix([]byte(tc.path), tc.prefix, tc.fold)); got != tc.want {
 				t.Errorf("stripPrefix(%q, %q) = %q, want %q", tc.path, tc.prefix, got, tc.want)
 			}
 		})
