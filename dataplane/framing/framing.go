@@ -76,6 +76,11 @@ const (
 const (
 	maxCLDigits    = 18 // 10^18-1 fits in an int64, so no caller has to think about overflow
 	maxChunkDigits = 16 // 16 hex digits fill a uint64
+	// maxChunkExt bounds the chunk extensions of one body, all chunk
+	// lines together (RFC 9112 §7.1.1: a server ought to limit them).
+	// Nothing the gateway serves uses them; unbounded, they are body
+	// bytes that no body limit counts.
+	maxChunkExt = 4096
 )
 
 // Lower-case spellings compared against name and value bytes ORed with
@@ -128,8 +133,9 @@ type Validator struct {
 	state    state
 	viol     Violation
 	flags    uint8
-	count    uint8 // bytes of the current name, digits, token, or suffix matched so far
-	match    uint8 // candidates still possible for the current name or value
+	ext      uint16 // chunk extension bytes of the current body
+	count    uint8  // bytes of the current name, digits, token, or suffix matched so far
+	match    uint8  // candidates still possible for the current name or value
 }
 
 // Reset makes v ready for a new connection.
@@ -359,6 +365,7 @@ func (v *Validator) Feed(p []byte) (ok int, viol Violation) {
 			case v.flags&fTrailer != 0:
 				v.done()
 			case v.flags&fChunked != 0:
+				v.ext = 0
 				v.startChunk()
 			case v.n > 0:
 				v.state = stBody
@@ -405,6 +412,10 @@ func (v *Validator) Feed(p []byte) (ok int, viol Violation) {
 
 		case stChunkExt:
 			end := i + lineEnd(p[i:])
+			if left := maxChunkExt - int(v.ext); end-i > left {
+				return v.fail(i+left, BadChunk)
+			}
+			v.ext += uint16(end - i)
 			if end == len(p) {
 				return len(p), None
 			}

@@ -147,6 +147,12 @@ var feedCases = []feedCase{
 	{name: "chunk size 17 digits", ok: head11 + "Transfer-Encoding: chunked\r\n\r\n0000000000000000", rest: "1\r\nx\r\n0\r\n\r\n", viol: BadChunk},
 	{name: "chunk size trailing space", ok: head11 + "Transfer-Encoding: chunked\r\n\r\n5", rest: " \r\nhello\r\n0\r\n\r\n", viol: BadChunk},
 	{name: "chunk size space before ext", ok: head11 + "Transfer-Encoding: chunked\r\n\r\n5", rest: " ;a\r\nhello\r\n0\r\n\r\n", viol: BadChunk},
+	{name: "chunk extensions at the limit", ok: head11 + "Transfer-Encoding: chunked\r\n\r\n5;" + strings.Repeat("e", 4096) + "\r\nhello\r\n0\r\n\r\n", msgs: 1},
+	{name: "chunk extensions over the limit", ok: head11 + "Transfer-Encoding: chunked\r\n\r\n5;" + strings.Repeat("e", 4096), rest: "e\r\nhello\r\n0\r\n\r\n", viol: BadChunk},
+	{name: "chunk extensions over the limit in sum", ok: head11 + "Transfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("e", 2048) + "\r\nx\r\n0;" + strings.Repeat("e", 2048),
+		rest: "e\r\n\r\n", viol: BadChunk},
+	{name: "chunk extension budget per body", ok: head11 + "Transfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("e", 3000) + "\r\nx\r\n0\r\n\r\n" +
+		head11 + "Transfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("e", 3000) + "\r\nx\r\n0\r\n\r\n", msgs: 2},
 	{name: "chunk size 0x", ok: head11 + "Transfer-Encoding: chunked\r\n\r\n0", rest: "x5\r\nhello\r\n0\r\n\r\n", viol: BadChunk},
 	{name: "chunk size negative", ok: head11 + "Transfer-Encoding: chunked\r\n\r\n", rest: "-5\r\nhello\r\n0\r\n\r\n", viol: BadChunk},
 	{name: "chunk data too long", ok: head11 + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello", rest: "!\r\n0\r\n\r\n", viol: BadChunk},

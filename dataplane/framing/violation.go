@@ -85,11 +85,13 @@ const (
 
 	// BadChunk is a malformed chunk-size line (no hex digit, more than 16
 	// hex digits, whitespace after the size, any byte but ';' or CR after
-	// it) or chunk data not followed by CRLF.
+	// it), chunk extensions longer than 4096 bytes in one body, or chunk
+	// data not followed by CRLF.
 	//
 	// fasthttp rejects all of these except whitespace between the size
-	// and the line end ("5 \r\n"), which it accepts. It allows at most 15
-	// hex digits on 64-bit platforms.
+	// and the line end ("5 \r\n"), which it accepts, and extensions of any
+	// length, which it skips. It allows at most 15 hex digits on 64-bit
+	// platforms.
 	BadChunk
 
 	numViolations
