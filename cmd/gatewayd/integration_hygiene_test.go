@@ -293,6 +293,10 @@ func TestRequestHygiene(t *testing.T) {
 		{"bare CR in a header line", get("/open/x", "X-A: 1\r2\r\n"), 400, "framing_invalid", true},
 		{"bare LF in a chunk size line", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400, "framing_invalid", true},
 		{"bare LF after chunk data", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", 400, "framing_invalid", true},
+		{"chunk extensions past 4096 bytes", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n5;" + strings.Repeat("e", 5000) + "\r\nhello\r\n0\r\n\r\n", 400, "framing_invalid", true},
+		// 8. CONNECT: no tunnels, and tunnel bytes after it are not a request.
+		{"CONNECT in origin form", "CONNECT /open/x HTTP/1.1\r\nHost: gw.test\r\n\r\n", 400, "path_invalid", true},
+		{"CONNECT in authority form", "CONNECT gw.test:443 HTTP/1.1\r\nHost: gw.test:443\r\n\r\n", 400, "path_invalid", true},
 		{"bare LF in the trailer", "POST /open/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\n\r\n", 400, "framing_invalid", true},
 	}
 	for _, tc := range cases {

@@ -260,6 +260,8 @@ func bodyRefused(h *fasthttp.RequestHeader, rt *policy.Route, hasBody bool) bool
 
 var strGET, strHEAD, strTRACE = []byte(fasthttp.MethodGet), []byte(fasthttp.MethodHead), []byte(fasthttp.MethodTrace)
 
+var strConnect = []byte(fasthttp.MethodConnect)
+
 // refuseBody answers a request bodyRefused: 400, and the connection is
 // closed, as one that tried to smuggle a request.
 func refuseBody(ctx *fasthttp.RequestCtx, r *pipeline.Request) {
@@ -324,6 +326,16 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 	}
 	if s.draining.Load() {
 		ctx.SetConnectionClose()
+	}
+	if bytes.EqualFold(ctx.Method(), strConnect) {
+		// RFC 9110 §9.3.6: CONNECT asks for a tunnel to the authority-form
+		// target (RFC 9112 §3.2.3); the gateway opens none, and an
+		// origin-form CONNECT is malformed. The connection goes too: a
+		// client expecting a tunnel may already have sent its first bytes
+		// (a TLS ClientHello), which must not be read as a request.
+		ctx.SetConnectionClose()
+		pipeline.Deny(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonPathInvalid)
+		return nil
 	}
 	// Parameters are allowed or not per route: normalization keeps them,
 	// routing runs on the path without them, and the route decides.
