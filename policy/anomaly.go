@@ -76,7 +76,7 @@ func compileAnomaly(c *config.Config, prev *anomalyState, opt Options) (*anomaly
 	as.cfg = cfg
 	if as.det == nil {
 		o := anomaly.Options{Events: opt.Events}
-		if dir := c.Management.StateDir; dir != "" {
+		if dir := c.Management.StateDir; dir != "" && !opt.CheckOnly {
 			o.StatePath = filepath.Join(dir, anomalyStateFile) // read once: a reload keeps the detector and its file
 		}
 		if opt.Enforcer != nil {

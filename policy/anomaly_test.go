@@ -1,7 +1,11 @@
 package policy
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/edgeguard/edgeguard/policy/config"
 )
 
 // TestAnomalyCarriedOverReloads: the detector, and with it every baseline,
@@ -55,4 +59,32 @@ func routeOf(t *testing.T, p *Policy, name string) *Route {
 		t.Fatalf("route %q, want %q", got, name)
 	}
 	return rt
+}
+
+// TestCheckLeavesStateAlone: check-config (Check) compiles the anomaly
+// section without touching management.state_dir, which a running gatewayd
+// owns: a damaged state file is neither set aside nor rewritten, and a
+// good one is not overwritten when the checked policy closes.
+func TestCheckLeavesStateAlone(t *testing.T) {
+	for _, content := range []string{"garbage{", "not what check-config may write"} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, anomalyStateFile)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := doc("  - name: a\n    targets: ["+upstreamAddr(t)+"]\n", "  - name: r\n    path: /\n    upstream: a\n") +
+			"management: {state_dir: " + dir + "}\nanomaly: {probing: {threshold: 5}}\n"
+		l, err := config.Parse([]byte(cfg), "yaml", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Check(l); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		entries, _ := os.ReadDir(dir)
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != content || len(entries) != 1 {
+			t.Errorf("state dir after Check: %d entries, %s = %q (%v); want it untouched", len(entries), anomalyStateFile, got, err)
+		}
+	}
 }

@@ -195,7 +195,7 @@ func (h *Holder) applyAllowlist(old, p *Policy, always bool) error {
 // material included) and releases what compiling started. It is what
 // `gatewayd check-config` runs beyond validation.
 func Check(l *config.Loaded) error {
-	opt := Options{}
+	opt := Options{CheckOnly: true}
 	if UsesDemo(l.Config) {
 		opt.DemoAddr = "127.0.0.1:1" // stands in for the demo upstream gatewayd would start
 	}

@@ -116,6 +116,9 @@ type Options struct {
 	// traces it starts sampled (tracing.sample_ratio, which applies on
 	// reload; the endpoint itself needs a restart).
 	Tracing bool
+	// CheckOnly compiles for check-config: nothing in management.state_dir
+	// is read, set aside or written (a running gatewayd owns it).
+	CheckOnly bool
 }
 
 // UsesDemo reports whether cfg refers to the built-in demo upstream.
