@@ -779,6 +779,9 @@ func (e *env) unban(ctx context.Context, ip string) int {
 	t := newTable(e.stdout, "TARGET", "RESULT", "SOURCE")
 	for _, r := range rs {
 		word := r.Value.Result // unbanned, or not banned (nothing changed)
+		if r.Value.CoveredBy != "" {
+			word += " (still banned by " + r.Value.CoveredBy + ": unban that network)"
+		}
 		if r.Err != nil {
 			word = errWord(r.Err) + ": " + r.Err.Error()
 		}
@@ -795,17 +798,17 @@ func (e *env) bans(ctx context.Context) int {
 	if e.opt.json {
 		return printJSON(e, rs)
 	}
-	t := newTable(e.stdout, "TARGET", "SOURCE", "UNTIL", "REMAINING") // an address or an IPv6 network
+	t := newTable(e.stdout, "TARGET", "SOURCE", "UNTIL", "REMAINING", "NOTE") // an address or an IPv6 network
 	for _, r := range rs {
 		if r.Err != nil {
-			t.row(r.Target.Name, errWord(r.Err), "", r.Err.Error())
+			t.row(r.Target.Name, errWord(r.Err), "", r.Err.Error(), "")
 			continue
 		}
 		if len(r.Value.Bans) == 0 {
-			t.row(r.Target.Name, "-", "", "")
+			t.row(r.Target.Name, "-", "", "", "")
 		}
 		for _, b := range r.Value.Bans {
-			t.row(r.Target.Name, b.IP, b.Until.Format(time.RFC3339), time.Duration(b.Remaining).String())
+			t.row(r.Target.Name, b.IP, b.Until.Format(time.RFC3339), time.Duration(b.Remaining).String(), b.Note)
 		}
 	}
 	t.flush()

@@ -307,6 +307,15 @@ func TestFirstHour(t *testing.T) {
 	if out := run(exitOK, "unban", "192.0.2.77"); !strings.Contains(out, "unbanned") || strings.Contains(out, "not banned") {
 		t.Errorf("unban of a banned source:\n%s", out)
 	}
+	// The rate limiter bans IPv6 clients by /64: unbanning the client's
+	// own address names the network that still holds it.
+	run(exitOK, "ban", "2001:db8:cafe:1::/64")
+	if out := run(exitOK, "unban", "2001:db8:cafe:1::99"); !strings.Contains(out, "not banned (still banned by 2001:db8:cafe:1::/64: unban that network)") {
+		t.Errorf("unban of an address in a banned network:\n%s", out)
+	}
+	if out := run(exitOK, "unban", "2001:db8:cafe:1::/64"); !strings.Contains(out, "unbanned") || strings.Contains(out, "not banned") {
+		t.Errorf("unban of the banned network:\n%s", out)
+	}
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"status", "-h"}, {"help"}} {
 		if code, out, _ := ctl(t, "", args...); code != exitOK || !strings.Contains(out, "Usage:") {
 			t.Errorf("%q: exit %d\n%s", args, code, out)

@@ -536,6 +536,20 @@ func TestBanOfAllowlistedSource(t *testing.T) {
 	if code != 0 || strings.Contains(out, "no effect") {
 		t.Errorf("ban of another source: exit %d\n%s", code, out)
 	}
+	// The list says it too, for the ban it concerns only.
+	code, out = runCtl(t, "--target", g.mgmt, "bans")
+	var five, nine string
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.Contains(line, "127.0.0.5"):
+			five = line
+		case strings.Contains(line, "127.0.0.9"):
+			nine = line
+		}
+	}
+	if code != 0 || !strings.Contains(five, "no effect while xdp.allowlist holds 127.0.0.0/29") || nine == "" || strings.Contains(nine, "no effect") {
+		t.Errorf("bans: exit %d\n%s", code, out)
+	}
 }
 
 // TestOneGatewayPerStateDir: a second gatewayd on the same state_dir (other

@@ -466,7 +466,8 @@ func (s *Server) bansList(w http.ResponseWriter, _ *http.Request, _ principal) {
 	now := time.Now()
 	out := api.BanList{Bans: make([]api.Ban, 0, len(bans))}
 	for _, b := range bans {
-		out.Bans = append(out.Bans, api.Ban{IP: enforce.FormatSource(b.Source), Until: b.Until, Remaining: blocklist.Duration(b.Until.Sub(now).Round(time.Second))})
+		out.Bans = append(out.Bans, api.Ban{IP: enforce.FormatSource(b.Source), Until: b.Until,
+			Remaining: blocklist.Duration(b.Until.Sub(now).Round(time.Second)), Note: s.allowlistNote(b.Source)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -514,15 +515,7 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, p principal) {
 	}
 	s.changeEvent(r, secevent.BanChange, p, "ban", "ok",
 		secevent.Event{ClientIP: src.Addr(), Source: enforce.FormatSource(src), Until: until})
-	res := api.Ban{IP: enforce.FormatSource(src), Until: until, Remaining: blocklist.Duration(d)}
-	if s.opt.Policies != nil {
-		for _, a := range s.opt.Policies.Current().Allowlist {
-			if a.Overlaps(src) {
-				res.Note = "no effect while xdp.allowlist holds " + a.String() + ": the allowlist wins"
-				break
-			}
-		}
-	}
+	res := api.Ban{IP: enforce.FormatSource(src), Until: until, Remaining: blocklist.Duration(d), Note: s.allowlistNote(src)}
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -536,8 +529,8 @@ func (s *Server) unban(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	res := api.UnbanResult{IP: enforce.FormatSource(src), Result: api.Unbanned}
-	if !s.banned(src) { // say so: an operator who mistyped the address must not believe it lifted
-		res.Result = api.NotBanned
+	if own, covering := s.banned(src); !own { // say so: an operator who mistyped the address must not believe it lifted
+		res.Result, res.CoveredBy = api.NotBanned, covering
 		s.changeEvent(r, secevent.BanChange, p, "unban", "not_banned", secevent.Event{ClientIP: src.Addr(), Source: res.IP})
 		writeJSON(w, http.StatusOK, res)
 		return
@@ -551,18 +544,35 @@ func (s *Server) unban(w http.ResponseWriter, r *http.Request, p principal) {
 }
 
 // banned reports whether src has a ban of its own (true when the bans
-// cannot be listed, so that the unban is tried anyway).
-func (s *Server) banned(src netip.Prefix) bool {
+// cannot be listed, so that the unban is tried anyway) and, when it has
+// none, the banned network that covers it ("" if none).
+func (s *Server) banned(src netip.Prefix) (own bool, covering string) {
 	bans, err := s.opt.Enforcement.Bans()
 	if err != nil {
-		return true
+		return true, ""
 	}
 	for _, b := range bans {
 		if b.Source == src {
-			return true
+			return true, ""
+		}
+		if b.Source.Bits() < src.Bits() && b.Source.Contains(src.Addr()) {
+			covering = enforce.FormatSource(b.Source)
 		}
 	}
-	return false
+	return false, covering
+}
+
+// allowlistNote says why a ban on src takes no effect ("" when it does).
+func (s *Server) allowlistNote(src netip.Prefix) string {
+	if s.opt.Policies == nil {
+		return ""
+	}
+	for _, a := range s.opt.Policies.Current().Allowlist {
+		if a.Overlaps(src) {
+			return "no effect while xdp.allowlist holds " + a.String() + ": the allowlist wins"
+		}
+	}
+	return ""
 }
 
 func (s *Server) reload(w http.ResponseWriter, _ *http.Request, p principal) {

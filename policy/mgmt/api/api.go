@@ -72,6 +72,10 @@ const (
 type UnbanResult struct {
 	IP     string `json:"ip"`
 	Result string `json:"result"` // Unbanned or NotBanned
+	// CoveredBy names the banned IPv6 network that still holds a source
+	// that had no ban of its own (NotBanned): the rate limiter bans IPv6
+	// clients by network, and that is what to unban.
+	CoveredBy string `json:"covered_by,omitempty"`
 }
 
 // BanList is the answer to GET /v1/bans.
