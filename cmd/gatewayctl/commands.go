@@ -758,7 +758,11 @@ func (e *env) ban(ctx context.Context, ip string) int {
 			t.row(r.Target.Name, errWord(r.Err), ip, r.Err.Error())
 			continue
 		}
-		t.row(r.Target.Name, "banned", r.Value.IP, r.Value.Until.Format(time.RFC3339))
+		until := r.Value.Until.Format(time.RFC3339)
+		if p := r.Value.Replaced; p != nil {
+			until += " (was " + p.Format(time.RFC3339) + ")"
+		}
+		t.row(r.Target.Name, "banned", r.Value.IP, until)
 	}
 	t.flush()
 	for _, r := range rs {

@@ -304,6 +304,10 @@ func TestFirstHour(t *testing.T) {
 		t.Errorf("unban of an unbanned source:\n%s", out)
 	}
 	run(exitOK, "ban", "192.0.2.77")
+	// A second ban replaces the first, and says what it replaced.
+	if out := run(exitOK, "ban", "192.0.2.77", "--for", "1m"); !strings.Contains(out, "(was ") {
+		t.Errorf("ban of a banned source:\n%s", out)
+	}
 	if out := run(exitOK, "unban", "192.0.2.77"); !strings.Contains(out, "unbanned") || strings.Contains(out, "not banned") {
 		t.Errorf("unban of a banned source:\n%s", out)
 	}

@@ -508,6 +508,7 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	until := time.Now().Add(d)
+	replaced := s.banUntil(src)
 	// A persisted ban is acknowledged only once it is on disk.
 	if err := s.opt.Enforcement.AddBan(src, until); err != nil {
 		fail(w, http.StatusInternalServerError, "ban %s: %v", enforce.FormatSource(src), err)
@@ -515,7 +516,7 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, p principal) {
 	}
 	s.changeEvent(r, secevent.BanChange, p, "ban", "ok",
 		secevent.Event{ClientIP: src.Addr(), Source: enforce.FormatSource(src), Until: until})
-	res := api.Ban{IP: enforce.FormatSource(src), Until: until, Remaining: blocklist.Duration(d), Note: s.allowlistNote(src)}
+	res := api.Ban{IP: enforce.FormatSource(src), Until: until, Remaining: blocklist.Duration(d), Note: s.allowlistNote(src), Replaced: replaced}
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -560,6 +561,23 @@ func (s *Server) banned(src netip.Prefix) (own bool, covering string) {
 		}
 	}
 	return false, covering
+}
+
+// banUntil returns the end of src's own running ban (nil: none, or the
+// bans cannot be listed).
+func (s *Server) banUntil(src netip.Prefix) *time.Time {
+	bans, err := s.opt.Enforcement.Bans()
+	if err != nil {
+		return nil
+	}
+	now := time.Now()
+	for _, b := range bans {
+		if b.Source == src && b.Until.After(now) {
+			u := b.Until
+			return &u
+		}
+	}
+	return nil
 }
 
 // allowlistNote says why a ban on src takes no effect ("" when it does).

@@ -60,6 +60,10 @@ type Ban struct {
 	// Note says why the ban, recorded, does not take effect: the source is
 	// in xdp.allowlist, which wins.
 	Note string `json:"note,omitempty"`
+	// Replaced is when the source's previous ban would have ended, when
+	// this one replaced it (an answer to POST /v1/bans only): a ban sets
+	// the end it is given, earlier or later.
+	Replaced *time.Time `json:"replaced_until,omitempty"`
 }
 
 // Unban results.
