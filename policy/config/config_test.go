@@ -90,6 +90,25 @@ func TestEnvOverride(t *testing.T) {
 	}
 }
 
+// TestEnvOverrideErrors: a bad value from an EDGEGUARD_* variable is
+// reported with the variable and what it holds, not the file's value.
+func TestEnvOverrideErrors(t *testing.T) {
+	for _, tc := range []struct{ env, val, key, want string }{
+		{"EDGEGUARD_SERVER_READ_TIMEOUT", "abc", "server.read_timeout", `(got "abc" from EDGEGUARD_SERVER_READ_TIMEOUT)`},
+		{"EDGEGUARD_SERVER_READ_TIMEOUT", "10", "server.read_timeout", `(got "10" from EDGEGUARD_SERVER_READ_TIMEOUT)`},
+		{"EDGEGUARD_SERVER_MAX_CONNS_PER_IP", "lots", "server.max_conns_per_ip", `(got "lots" from EDGEGUARD_SERVER_MAX_CONNS_PER_IP)`},
+		{"EDGEGUARD_SERVER_MAX_CONNS_PER_IP", "99999999999999999999", "server.max_conns_per_ip", `(got "99999999999999999999" from EDGEGUARD_SERVER_MAX_CONNS_PER_IP)`},
+	} {
+		t.Run(tc.env+"="+tc.val, func(t *testing.T) {
+			t.Setenv(tc.env, tc.val)
+			_, err := Parse([]byte(validBase+"server: {read_timeout: 30s, max_conns_per_ip: 10}\n"), "yaml", "test")
+			if err == nil || !strings.Contains(err.Error(), tc.key+": ") || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), `"30s"`) {
+				t.Fatalf("err = %v; want %s: ...%s", err, tc.key, tc.want)
+			}
+		})
+	}
+}
+
 // TestInvalid checks that every kind of mistake is rejected with an error
 // that names the key at fault.
 func TestInvalid(t *testing.T) {

@@ -117,6 +117,11 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 		_ = v.Unmarshal(cfg, lenientNumbers)
 		errs = mergeErrors(errs, decodeErrors(err))
 		for i, e := range errs {
+			if name, val, ok := envOverride(e.Key); ok && e.Msg != "unknown key" {
+				// The value came from the environment, not the file.
+				errs[i].Msg = fmt.Sprintf("%s (got %q from %s)", e.Msg, val, name)
+				continue
+			}
 			s, ok := writtenAs(written, e.Key)
 			switch {
 			case !ok:
@@ -147,6 +152,14 @@ func parse(data []byte, format, source, dir string) (*Loaded, error) {
 	cfg.envWarnings = unknownEnv(os.Environ())
 	sum := digest(data, cfg)
 	return &Loaded{Config: cfg, Source: source, Digest: hex.EncodeToString(sum[:])}, nil
+}
+
+// envOverride returns the EDGEGUARD_* variable that overrides key, and its
+// value, when one is set.
+func envOverride(key string) (name, val string, ok bool) {
+	name = EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+	val, ok = os.LookupEnv(name)
+	return name, val, ok
 }
 
 // processEnv are the EDGEGUARD_* variables that are not configuration
