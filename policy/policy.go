@@ -148,35 +148,38 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		PathMode: pathModeOf(c.Server),
 		pools:    map[string]*compiledPool{},
 	}
+	// Every problem in one report, as check-config promises: the steps
+	// that do not depend on each other all run, and their errors join.
+	var errs []error
 	conns, err := connsOf(c)
 	if err != nil {
-		return nil, fmt.Errorf("compile server: %w", err)
+		errs = append(errs, fmt.Errorf("compile server: %w", err))
 	}
 	p.Conns = conns
 	// The header stage reads client addresses through trusted proxies and
 	// the rate limits never ban them or allowlisted sources: parsed once.
 	trusted, err := parsePrefixes(c.Headers.TrustedProxies)
 	if err != nil {
-		return nil, fmt.Errorf("compile headers.trusted_proxies: %w", err)
+		errs = append(errs, fmt.Errorf("compile headers.trusted_proxies: %w", err))
 	}
 	if p.Allowlist, err = parsePrefixes(c.XDP.Allowlist); err != nil {
-		return nil, fmt.Errorf("compile xdp.allowlist: %w", err)
+		errs = append(errs, fmt.Errorf("compile xdp.allowlist: %w", err))
 	}
 	hs, err := compileHeaders(c, opt, trusted)
 	if err != nil {
-		return nil, fmt.Errorf("compile headers: %w", err)
+		errs = append(errs, fmt.Errorf("compile headers: %w", err))
 	}
 	p.Headers = hs
 	for i := range c.Listeners {
 		tc, err := ListenerTLSConfig(c, i)
 		if err != nil {
-			return nil, fmt.Errorf("compile: %w", err)
+			errs = append(errs, fmt.Errorf("compile: %w", err))
 		}
 		p.listenerTLS = append(p.listenerTLS, tc)
 	}
 	if c.Management.TLSCertFile != "" {
 		if p.managementTLS, err = ManagementTLSConfig(c.Management); err != nil {
-			return nil, fmt.Errorf("compile: %w", err)
+			errs = append(errs, fmt.Errorf("compile: %w", err))
 		}
 	}
 
@@ -202,23 +205,26 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		p.anomaly.failed()
 		return nil, err
 	}
+	// The routes' stages need these: a failure here ends the compile, with
+	// what was found before it.
 	if p.auth, err = compileAuth(c, prevAuth, opt); err != nil {
-		return fail(fmt.Errorf("compile auth: %w", err))
+		return fail(errors.Join(append(errs, fmt.Errorf("compile auth: %w", err))...))
 	}
 	if p.rate, err = compileRateLimit(c, prevRate, opt, trusted, p.Allowlist); err != nil {
-		return fail(fmt.Errorf("compile rate_limit: %w", err))
+		return fail(errors.Join(append(errs, fmt.Errorf("compile rate_limit: %w", err))...))
 	}
 	if p.waf, err = compileWAF(c, prevWAF); err != nil {
-		return fail(err)
+		return fail(errors.Join(append(errs, err)...))
 	}
 	if p.anomaly, err = compileAnomaly(c, prevAnomaly, opt); err != nil {
-		return fail(err)
+		return fail(errors.Join(append(errs, err)...))
 	}
 	p.UnroutedAnomaly = p.anomaly.route("")
 	for i, u := range c.Upstreams {
 		pc, err := poolConfig(u, opt)
 		if err != nil {
-			return fail(fmt.Errorf("compile upstreams[%d]: %w", i, err))
+			errs = append(errs, fmt.Errorf("compile upstreams[%d]: %w", i, err))
+			continue
 		}
 		if prev != nil {
 			if old, ok := prev.pools[u.Name]; ok && reflect.DeepEqual(old.cfg, pc) {
@@ -228,19 +234,22 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 		}
 		pool, err := proxy.NewPool(pc)
 		if err != nil {
-			return fail(fmt.Errorf("compile upstreams[%d]: %w", i, err))
+			errs = append(errs, fmt.Errorf("compile upstreams[%d]: %w", i, err))
+			continue
 		}
 		created = append(created, pool)
 		p.pools[u.Name] = &compiledPool{pool: pool, cfg: pc}
 	}
 
 	specs := make([]router.Spec[*Route], 0, len(c.Routes))
-	var routeErrs []error // every route's problem in one report, as check-config promises
 	for i := range c.Routes {
 		r := &c.Routes[i]
+		if p.pools[r.Upstream] == nil {
+			continue // its upstream did not compile: reported above
+		}
 		stages, err := routeStages(p, r)
 		if err != nil {
-			routeErrs = append(routeErrs, fmt.Errorf("compile routes[%d]: %w", i, err))
+			errs = append(errs, fmt.Errorf("compile routes[%d]: %w", i, err))
 			continue
 		}
 		specs = append(specs, router.Spec[*Route]{
@@ -262,10 +271,10 @@ func Compile(l *config.Loaded, prev *Policy, opt Options) (*Policy, error) {
 	}
 	table, err := router.New(specs)
 	if err != nil {
-		routeErrs = append(routeErrs, fmt.Errorf("compile routes: %w", err))
+		errs = append(errs, fmt.Errorf("compile routes: %w", err))
 	}
-	if len(routeErrs) > 0 {
-		return fail(errors.Join(routeErrs...))
+	if len(errs) > 0 {
+		return fail(errors.Join(errs...))
 	}
 	for _, s := range specs {
 		// Only a policy that compiled whole registers its routes with the

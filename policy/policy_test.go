@@ -157,6 +157,26 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
+// TestCompileReportsEveryProblem: independent compile problems (a
+// listener's TLS files, the management TLS files, an upstream, two routes
+// on one path) come in one report, as check-config promises.
+func TestCompileReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	d := "listeners: [{name: pub, address: 127.0.0.1:18080, tls: {cert_file: " + dir + "/pub.crt, key_file: " + dir + "/pub.key}}]\n" +
+		"management: {address: 127.0.0.1:19901, tls_cert_file: " + dir + "/mgmt.crt, tls_key_file: " + dir + "/mgmt.key}\n" +
+		doc("  - name: a\n    targets: ["+upstreamAddr(t)+"]\n", "  - name: r\n    path: /x\n    upstream: a\n  - name: s\n    path: /x\n    upstream: a\n")
+	l, err := config.Parse([]byte(d), "yaml", "test")
+	if err != nil {
+		t.Fatalf("config should be valid before compile: %v", err)
+	}
+	err = Check(l)
+	for _, want := range []string{"pub.crt", "mgmt.crt", `route "s"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v; want it to name %s", err, want)
+		}
+	}
+}
+
 // TestAllowlistAppliedAtStartAndReload: xdp.allowlist reaches the enforcer
 // when the holder starts and when a reload changes it, without a restart.
 func TestAllowlistAppliedAtStartAndReload(t *testing.T) {
