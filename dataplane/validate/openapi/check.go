@@ -512,7 +512,36 @@ var emptyBrackets = []byte("[]")
 // its variant.
 func isVariant(folded []byte, key string) bool {
 	k := queryKey(folded)
-	return string(k) == key || len(folded) > len(key) && string(folded[:len(key)]) == key && folded[len(key)] == '['
+	if string(k) == key || len(folded) > len(key) && string(folded[:len(key)]) == key && folded[len(key)] == '[' {
+		return true
+	}
+	rk, ok := rackName(folded)
+	return ok && string(rk) == key
+}
+
+// rackName is the parameter Rack 2 (Rails up to 7.0) files a bracketed
+// name under when it reads it as a plain or array parameter: brackets
+// before the name and ']' after it are dropped ("[id]", "id]", "]id",
+// "[id][]" are id). ok is false for a name without stray brackets or one
+// Rack reads as nested.
+func rackName(folded []byte) (name []byte, ok bool) {
+	if bytes.IndexAny(folded, "[]") < 0 {
+		return nil, false
+	}
+	i := 0
+	for i < len(folded) && (folded[i] == '[' || folded[i] == ']') {
+		i++
+	}
+	j := i
+	for j < len(folded) && folded[j] != '[' && folded[j] != ']' {
+		j++
+	}
+	name = folded[i:j]
+	for j < len(folded) && folded[j] == ']' {
+		j++
+	}
+	rest := folded[j:]
+	return name, len(name) > 0 && (len(rest) == 0 || string(rest) == "[]")
 }
 
 // queryKey is a folded name without a trailing "[]", which PHP-style

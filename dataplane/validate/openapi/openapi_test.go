@@ -486,6 +486,9 @@ func TestQueryNameVariants(t *testing.T) {
 		{name: "longer name", method: "GET", uri: "/api/v2/orders?limits=1000&limit_=1&xlimit=1"},
 		{name: "undeclared names pass", method: "GET", uri: "/api/v2/orders?utm_source=mail&UTM_SOURCE=x"},
 		{name: "a subscript of another name", method: "GET", uri: "/api/v2/orders?filter[limit]=1000"},
+		{name: "stray brackets Rack drops", method: "GET", uri: "/api/v2/orders?limit=5&limit]=1000", status: 400, pointers: []string{"/query/limit"}},
+		{name: "brackets around the name", method: "GET", uri: "/api/v2/orders?limit=5&[limit]=1000", status: 400, pointers: []string{"/query/limit"}},
+		{name: "bracket before the name", method: "GET", uri: "/api/v2/orders?limit=5&]limit=1000", status: 400, pointers: []string{"/query/limit"}},
 	})
 	pets := load(t, "testdata/petstore-3.0.yaml", Options{Route: "pets"})
 	runCases(t, pets, []reqCase{
@@ -513,6 +516,9 @@ func TestFoldQueryName(t *testing.T) {
 		{"id", "id", true}, {"id[]", "id", true}, {"id[0]", "id", true}, {"id", "id[]", true}, {"id[][]", "id[]", true},
 		{"idx", "id", false}, {"filter[other]", "filter[status]", false}, {"filter[status][]", "filter[status]", true},
 		{"filter", "filter[status]", false}, {"a[b", "a_b", true}, {"a.b", "a_b", true},
+		// Rack 2 drops brackets around a name: all of these are limit to it.
+		{"limit]", "limit", true}, {"[limit]", "limit", true}, {"]limit", "limit", true}, {"[[limit]]", "limit", true},
+		{"[limit][]", "limit", true}, {"[limit]x", "limit", false}, {"[]", "limit", false},
 	} {
 		key := string(queryKey(foldQueryName(nil, []byte(tc.declared))))
 		if got := isVariant(foldQueryName(nil, []byte(tc.name)), key); got != tc.want {
@@ -652,6 +658,7 @@ func TestFormAndTextBodies(t *testing.T) {
 		{name: "form array too long", method: "POST", uri: "/pay", ct: form, body: "amount=1&tags=a&tags=b&tags=c", status: 400, pointers: []string{"/body/tags"}},
 		{name: "form scalar repeated", method: "POST", uri: "/pay", ct: form, body: "amount=1&amount=500", status: 400, pointers: []string{"/body/amount"}},
 		{name: "form name variant", method: "POST", uri: "/pay", ct: form, body: "amount=1&Amount=500", status: 400, pointers: []string{"/body/amount"}},
+		{name: "form name with stray brackets", method: "POST", uri: "/pay", ct: form, body: "amount=1&%5Bamount%5D=500", status: 400, pointers: []string{"/body/amount"}},
 		{name: "form property through allOf and $ref", method: "POST", uri: "/pay", ct: form, body: "amount=1&note=toolong", status: 400, pointers: []string{"/body/note"}},
 		{name: "form additional property", method: "POST", uri: "/pay", ct: form, body: "amount=1&secretkey=abcdefghij", status: 400, mustNotSay: "secretkey"},
 		{name: "form not UTF-8", method: "POST", uri: "/pay", ct: form, body: "amount=1&note=%FF", status: 400, pointers: []string{"/body"}},
