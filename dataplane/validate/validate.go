@@ -116,6 +116,25 @@ func New(rules Rules) (*Stage, error) {
 	return s, nil
 }
 
+// semicolonParams counts the parameters of query q as the servers that
+// also split at ';' read them (Rack 2, Python before 3.9.2, Go before
+// 1.17): the non-empty segments between '&' and ';'. 0 when q has no ';'.
+func semicolonParams(q []byte) int {
+	if bytes.IndexByte(q, ';') < 0 {
+		return 0
+	}
+	n, start := 0, 0
+	for i := 0; i <= len(q); i++ {
+		if i == len(q) || q[i] == '&' || q[i] == ';' {
+			if i > start {
+				n++
+			}
+			start = i + 1
+		}
+	}
+	return n
+}
+
 // parseMediaType parses a configured "type/subtype" or "type/*".
 func parseMediaType(s string) (mediaType, error) {
 	typ, sub, ok := bytes.Cut(bytes.ToLower([]byte(s)), []byte{'/'})
@@ -160,7 +179,7 @@ func (s *Stage) checkRules(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeli
 	if s.maxHeaders > 0 && r.HeaderCount > s.maxHeaders {
 		return refuse(ctx, r, fasthttp.StatusRequestHeaderFieldsTooLarge, pipeline.ReasonHeadersTooMany, DetailHeadersTooMany)
 	}
-	if s.maxQueryParams > 0 && ctx.QueryArgs().Len() > s.maxQueryParams {
+	if s.maxQueryParams > 0 && max(ctx.QueryArgs().Len(), semicolonParams(ctx.URI().QueryString())) > s.maxQueryParams {
 		return refuse(ctx, r, fasthttp.StatusBadRequest, pipeline.ReasonQueryParamsTooMany, DetailQueryTooMany)
 	}
 	body := req.Body()

@@ -3,6 +3,7 @@ package openapi
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sync"
 	"unicode/utf8"
 
@@ -198,6 +199,8 @@ type scratch struct {
 	sv     []schema.Violation
 	viol   []violation
 	args   fasthttp.Args // a form body's fields
+	semi   []byte        // the query with ';' read as '&'
+	qargs  fasthttp.Args // the query parsed so
 }
 
 // violation is one reason to refuse: prefix and pointer make the JSON
@@ -207,6 +210,18 @@ type violation struct {
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// dedupe drops the violations from index from on that one before it
+// already records.
+func dedupe(v []violation, from int) []violation {
+	out := v[:from]
+	for _, x := range v[from:] {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
 
 // add records a violation and reports whether there is room for more.
 func (sc *scratch) add(prefix, pointer, reason string) bool {
@@ -337,6 +352,22 @@ func (c *Check) checkParams(ctx *fasthttp.RequestCtx, op *operation, rel []byte,
 	}
 	if len(op.query) > 0 || c.rejectUnknownQuery {
 		c.checkQuery(ctx.QueryArgs(), op, sc)
+		if q := ctx.URI().QueryString(); bytes.IndexByte(q, ';') >= 0 {
+			// Rack 2, Python before 3.9.2 and Go before 1.17 also split
+			// the query at ';': "tag=x;limit=1000" is a limit to them.
+			// Both readings must pass.
+			sc.semi = append(sc.semi[:0], q...)
+			for i, b := range sc.semi {
+				if b == ';' {
+					sc.semi[i] = '&'
+				}
+			}
+			sc.qargs.ParseBytes(sc.semi)
+			seen := len(sc.viol)
+			c.checkQuery(&sc.qargs, op, sc)
+			sc.viol = dedupe(sc.viol, seen)
+			sc.qargs.Reset()
+		}
 	}
 	// A header or cookie parameter sent twice is refused: the check would
 	// read one value, and an upstream may act on the other (the last, or
