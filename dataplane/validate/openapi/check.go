@@ -52,6 +52,7 @@ const (
 	ReasonRequired       = "required: missing"
 	ReasonRepeated       = "repeated: a single value is expected"
 	ReasonEncoding       = "encoding: not valid UTF-8 once decoded"
+	ReasonEscape         = "encoding: a '%' not followed by two hex digits, which servers read differently"
 	ReasonUnknownQuery   = "query: parameter not declared by the operation"
 	ReasonVariant        = "name: a variant of the declared name (case, brackets, encoding), which upstreams may read as it"
 	ReasonBodyNotAllowed = "requestBody: the operation takes no body"
@@ -351,8 +352,15 @@ func (c *Check) checkParams(ctx *fasthttp.RequestCtx, op *operation, rel []byte,
 		c.checkValue(p, sc.dec, sc)
 	}
 	if len(op.query) > 0 || c.rejectUnknownQuery {
+		q := ctx.URI().QueryString()
+		if badEscape(q) {
+			// Go's url.ParseQuery and Tomcat drop a pair with one, PHP
+			// and fasthttp keep it as sent: a required "?s=%zz" would be
+			// present here and missing there.
+			sc.add("/query", "", ReasonEscape)
+		}
 		c.checkQuery(ctx.QueryArgs(), op, sc)
-		if q := ctx.URI().QueryString(); bytes.IndexByte(q, ';') >= 0 {
+		if bytes.IndexByte(q, ';') >= 0 {
 			// Rack 2, Python before 3.9.2 and Go before 1.17 also split
 			// the query at ';': "tag=x;limit=1000" is a limit to them.
 			// Both readings must pass.
@@ -649,6 +657,21 @@ func asciiFold(r rune) byte {
 	return 0
 }
 
+// badEscape reports whether b has a '%' that two hex digits do not follow.
+func badEscape(b []byte) bool {
+	for i := bytes.IndexByte(b, '%'); i >= 0; {
+		if i+2 >= len(b) || unhex(b[i+1]) < 0 || unhex(b[i+2]) < 0 {
+			return true
+		}
+		j := bytes.IndexByte(b[i+3:], '%')
+		if j < 0 {
+			return false
+		}
+		i += 3 + j
+	}
+	return false
+}
+
 func hasPercentHex(b []byte) bool {
 	for i := bytes.IndexByte(b, '%'); i >= 0 && i+2 < len(b); {
 		if unhex(b[i+1]) >= 0 && unhex(b[i+2]) >= 0 {
@@ -912,6 +935,10 @@ func (c *Check) checkForm(ctx *fasthttp.RequestCtx, r *pipeline.Request, m *medi
 		// Counted before parsing: a body of "b&b&b..." would otherwise
 		// cost a parse and a JSON member per field.
 		sc.add("/body", "", ReasonFormFields)
+		return c.refuse(ctx, r, validate.DetailSchema, sc)
+	}
+	if badEscape(raw) {
+		sc.add("/body", "", ReasonEscape)
 		return c.refuse(ctx, r, validate.DetailSchema, sc)
 	}
 	args := &sc.args
