@@ -78,7 +78,7 @@ func TestCheckLeavesStateAlone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := Check(l); err != nil {
+		if _, err := Check(l); err != nil {
 			t.Fatalf("Check: %v", err)
 		}
 		entries, _ := os.ReadDir(dir)

@@ -77,6 +77,9 @@ func (h *Holder) publish(p *Policy) {
 	h.cur.Store(p)
 	currentVersion.Store(p.Version)
 	lastReloadOK.Store(time.Now().Unix())
+	for _, w := range p.Warnings {
+		h.log.Warn("config: " + w)
+	}
 	if old != nil {
 		old.release(p)
 	}
@@ -194,17 +197,17 @@ func (h *Holder) applyAllowlist(old, p *Policy, always bool) error {
 // Check compiles l the way gatewayd does at start (the data listeners' TLS
 // material included) and releases what compiling started. It is what
 // `gatewayd check-config` runs beyond validation.
-func Check(l *config.Loaded) error {
+func Check(l *config.Loaded) (warnings []string, err error) {
 	opt := Options{CheckOnly: true}
 	if UsesDemo(l.Config) {
 		opt.DemoAddr = "127.0.0.1:1" // stands in for the demo upstream gatewayd would start
 	}
 	p, err := compileSafely(l, nil, opt)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p.Close()
-	return nil
+	return p.Warnings, nil
 }
 
 // compileSafely compiles like Compile, but turns a panic (a bug a config

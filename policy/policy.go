@@ -54,6 +54,10 @@ type Policy struct {
 	// Allowlist is xdp.allowlist, parsed: the Holder hands it to the
 	// enforcer when the policy is published.
 	Allowlist []netip.Prefix
+	// Warnings are what compiling found that works but is likely not what
+	// the operator meant (beside Config.Warnings): logged at start and
+	// reload, printed by check-config.
+	Warnings []string
 	// listenerTLS is the TLS configuration of each data listener (nil:
 	// plain HTTP), served per handshake by Holder.ListenerTLS.
 	listenerTLS []*tls.Config
@@ -317,7 +321,7 @@ func routeStages(p *Policy, r *config.Route) ([]pipeline.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	valid, err := validateStage(r)
+	valid, err := validateStage(r, &p.Warnings)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -169,7 +170,7 @@ func TestCompileReportsEveryProblem(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config should be valid before compile: %v", err)
 	}
-	err = Check(l)
+	_, err = Check(l)
 	for _, want := range []string{"pub.crt", "mgmt.crt", `route "s"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v; want it to name %s", err, want)
@@ -319,6 +320,45 @@ func TestStripPrefixFollowsRouteCase(t *testing.T) {
 		}
 		if st == nil || st.StripPrefix != "/Ci" || st.FoldCase != tc.fold {
 			t.Errorf("%s: proxy stage %+v, want strip /Ci fold %v", tc.route, st, tc.fold)
+		}
+	}
+}
+
+// TestOpenAPISecurityWarning: an OpenAPI document's security requirements
+// are not enforced by validation; on a route without auth.methods that is
+// said (check-config, start, reload), and not on a route with them.
+func TestOpenAPISecurityWarning(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/api.yaml"
+	spec := "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /admin:\n    get:\n      security: [{key: []}]\n      responses: {'200': {description: ok}}\n" +
+		"  /open:\n    get:\n      security: [{}]\n      responses: {'200': {description: ok}}\n" +
+		"components: {securitySchemes: {key: {type: apiKey, in: header, name: X-Api-Key}}}\n"
+	if err := os.WriteFile(file, []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ups := "  - name: a\n    targets: [" + upstreamAddr(t) + "]\n"
+	for _, tc := range []struct {
+		route string
+		warn  bool
+	}{
+		{"  - {name: api, path: /api, upstream: a, validate: {openapi_file: " + file + "}}\n", true},
+		{"  - {name: api, path: /api, upstream: a, validate: {openapi_file: " + file + "}, auth: {methods: [api_key]}}\n", false},
+	} {
+		d := doc(ups, tc.route)
+		if !tc.warn {
+			d += "auth: {api_keys: {keys: [{id: k1, client: acme, hash: \"sha256:" + strings.Repeat("ab", 32) + "\", routes: [api]}]}}\n"
+		}
+		l, err := config.Parse([]byte(d), "yaml", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		warnings, err := Check(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(warnings, "\n")
+		if tc.warn != strings.Contains(got, `/paths/~1admin/get/security asks for credentials`) || strings.Contains(got, "~1open") {
+			t.Errorf("%s: warnings %q", tc.route, warnings)
 		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 // validateStage compiles a route's request validation; nil when the route
 // validates nothing.
-func validateStage(r *config.Route) (pipeline.Stage, error) {
+func validateStage(r *config.Route, warnings *[]string) (pipeline.Stage, error) {
 	v := &r.Validate
 	if !v.On() {
 		return nil, nil
@@ -31,6 +31,10 @@ func validateStage(r *config.Route) (pipeline.Stage, error) {
 	body, err := bodyChecker(r)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := body.(*openapi.Check); ok && len(c.Security()) > 0 && len(r.Auth.Methods) == 0 {
+		*warnings = append(*warnings, fmt.Sprintf("routes %q: validate.openapi_file %s: %s asks for credentials, which validation "+
+			"does not check, and the route sets no auth.methods: it is public", r.Name, v.OpenAPIFile, strings.Join(c.Security(), ", ")))
 	}
 	rules.Body = body
 	return validate.New(rules)

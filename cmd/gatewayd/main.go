@@ -143,11 +143,12 @@ func checkConfig(args []string) int {
 	}
 	// Compile as gatewayd would (key files, schemas of every stage), so
 	// that a file check-config passes is one gatewayd accepts.
-	if err := policy.Check(l); err != nil {
+	warnings, err := policy.Check(l)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "invalid config %s:\n%v\n", args[0], err)
 		return 1
 	}
-	for _, w := range l.Config.Warnings() {
+	for _, w := range append(l.Config.Warnings(), warnings...) {
 		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
 	}
 	fmt.Printf("%s: OK (%d listeners, %d upstreams, %d routes)\n", args[0], len(l.Config.Listeners), len(l.Config.Upstreams), len(l.Config.Routes))

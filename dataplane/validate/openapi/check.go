@@ -29,7 +29,13 @@ type Check struct {
 	maxDepth           int
 	rejectUnknownQuery bool
 	refused            map[string]*metrics.Counter
+	security           []string // pointers of non-empty security requirements
 }
+
+// Security lists the document's security requirements (pointers such as
+// "/security" or "/paths/~1admin/get/security"), which validation does
+// not enforce: authentication is the route's auth section.
+func (c *Check) Security() []string { return c.security }
 
 var _ validate.BodyChecker = (*Check)(nil)
 

@@ -46,6 +46,22 @@ type loader struct {
 	pending   []string                  // schema pointers to compile, in order
 	whole     []byte                    // the whole converted document, when a schema needs it
 	errPtrs   map[string]bool           // places reported already
+	security  []string                  // operations' security requirements (Check.Security)
+}
+
+// requiresSecurity reports whether a security field asks for a credential:
+// a list with a requirement that names a scheme ({} alone makes
+// authentication optional).
+func requiresSecurity(v *value) bool {
+	if v == nil || v.kind != kindArray {
+		return false
+	}
+	for _, req := range v.items {
+		if req.kind == kindObject && len(req.keys) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // errorf records "openapi: <pointer>: <message>", with the YAML line of
@@ -83,6 +99,7 @@ func New(doc []byte, opts Options) (*Check, error) {
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)
 	}
+	c.security = append(c.security, l.security...)
 	return c, nil
 }
 
@@ -131,6 +148,9 @@ func (l *loader) load(opts Options) *Check {
 
 	c := &Check{route: opts.Route, base: base, maxDepth: opts.MaxJSONDepth,
 		rejectUnknownQuery: opts.RejectUnknownQuery, root: &node{}}
+	if sec := root.get("security"); requiresSecurity(sec) {
+		c.security = append(c.security, "/security")
+	}
 	paths := root.get("paths")
 	if paths != nil && paths.kind != kindObject {
 		l.errorf(paths, "/paths", "must be an object")
@@ -413,6 +433,9 @@ func (l *loader) loadOperation(opv *value, ptr string, segs []segment, shared []
 	}
 	l.checkFields(opv, ptr, operationFields)
 	op := &operation{loc: ptr}
+	if requiresSecurity(opv.get("security")) {
+		l.security = append(l.security, ptr+"/security")
+	}
 	if id := opv.get("operationId"); id != nil && id.kind == kindString {
 		op.id = id.str
 	}
