@@ -470,6 +470,12 @@ func (l *loader) loadOperation(opv *value, ptr string, segs []segment, shared []
 				l.errorf(nil, q.ptr, "path parameter %q is not a variable of the path template", q.p.name)
 			}
 		case inQuery:
+			// Two names an upstream may read as one ("id" and "ID", "a.b"
+			// and "a_b"): each would pass the other's value unchecked.
+			if i := slices.IndexFunc(op.query, func(o param) bool { return isVariant([]byte(q.p.fold), o.fold) || isVariant([]byte(o.fold), q.p.fold) }); i >= 0 {
+				l.errorf(nil, q.ptr, "query parameter %q and %q are one name to upstreams that ignore case, brackets or '.' for '_': declare one", q.p.name, op.query[i].name)
+				continue
+			}
 			op.query = append(op.query, *q.p)
 		case inHeader:
 			op.header = append(op.header, *q.p)
@@ -558,8 +564,9 @@ func (l *loader) loadParam(raw *value, ptr string) *param {
 	switch in.str {
 	case inPath:
 		want = "simple"
-		if r := v.get("required"); r != nil && !p.required {
-			l.errorf(r, vptr+"/required", "a path parameter must be required")
+		if r := v.get("required"); !p.required {
+			// OpenAPI: REQUIRED, and true, for a path parameter.
+			l.errorf(r, vptr+"/required", "a path parameter must be required (required: true)")
 		}
 		p.required = true
 	case inQuery:
