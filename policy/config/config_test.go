@@ -161,6 +161,9 @@ func TestInvalid(t *testing.T) {
 		// The JSON reader enforces at most MaxJSONDepthLimit; a larger
 		// setting would be lowered silently.
 		{"json depth over what is enforced", [2]string{"upstream: api", "upstream: api\n    validate: {json: true, max_json_depth: 300}"}, "", "routes[0].validate.max_json_depth"},
+		{"json depth out of range without json", [2]string{"upstream: api", "upstream: api\n    validate: {max_json_depth: 5000}"}, "", "routes[0].validate.max_json_depth"},
+		{"schema pointer without a schema file", [2]string{"upstream: api", "upstream: api\n    validate: {json: true, json_schema_pointer: /components/schemas/X}"}, "",
+			"routes[0].validate.json_schema_pointer: points into json_schema_file, which is not set"},
 		{"waf budget", [2]string{}, "waf:\n  max_values: -1\n", "waf.max_values"},
 	}
 	for _, tc := range cases {

@@ -94,7 +94,9 @@ func (v *RouteValidate) validate(val *validator, key string) {
 	val.atLeast(key+".max_headers", v.MaxHeaders, 0)
 	val.atLeast(key+".max_uri_bytes", v.MaxURIBytes, 0)
 	val.atLeast(key+".max_query_params", v.MaxQueryParams, 0)
-	if v.JSON || v.OpenAPIFile != "" {
+	if v.JSON || v.OpenAPIFile != "" || v.MaxJSONDepth != 0 {
+		// Set without a JSON body check it does nothing, but a value out
+		// of range is a mistake all the same.
 		val.between(key+".max_json_depth", v.MaxJSONDepth, 1, MaxJSONDepthLimit)
 	}
 	if v.OpenAPIFile != "" {
@@ -105,7 +107,10 @@ func (v *RouteValidate) validate(val *validator, key string) {
 			val.add(key+".openapi_file", "%v", err)
 		}
 	}
-	if v.JSONSchemaPointer != "" && (v.JSONSchemaFile == "" || !strings.HasPrefix(v.JSONSchemaPointer, "/")) {
+	switch {
+	case v.JSONSchemaPointer != "" && v.JSONSchemaFile == "":
+		val.add(key+".json_schema_pointer", "points into json_schema_file, which is not set")
+	case v.JSONSchemaPointer != "" && !strings.HasPrefix(v.JSONSchemaPointer, "/"):
 		val.add(key+".json_schema_pointer", "must be a JSON pointer (\"/components/schemas/X\") into json_schema_file, got %q", v.JSONSchemaPointer)
 	}
 	if v.JSONSchemaFile != "" {
