@@ -150,6 +150,12 @@ func (l *loader) convertRef(v, ref *value, ptr string) {
 // convert30 rewrites the OpenAPI 3.0 forms of nullable and of the
 // exclusive bounds.
 func (l *loader) convert30(v *value, ptr string) {
+	if t := v.get("type"); t != nil && t.kind != kindString {
+		// A list of types is 3.1's (JSON Schema 2020-12); a 3.0 reader
+		// would refuse or misread it.
+		l.errorf(t, ptr+"/type", "must be one type name in OpenAPI 3.0 (a list of types is 3.1; use nullable: true for null)")
+		v.del("type")
+	}
 	if n := v.get("nullable"); n != nil {
 		v.del("nullable")
 		if n.kind != kindBool {
@@ -157,14 +163,7 @@ func (l *loader) convert30(v *value, ptr string) {
 		} else if t := v.get("type"); n.truth && t != nil {
 			// OpenAPI 3.0.3: nullable only takes effect with a type, and
 			// adds null to it; an enum must list null itself.
-			switch t.kind {
-			case kindString:
-				v.set("type", &value{kind: kindArray, items: []*value{newString(t.str), newString("null")}, line: t.line})
-			case kindArray:
-				if !slices.ContainsFunc(t.items, func(x *value) bool { return x.kind == kindString && x.str == "null" }) {
-					t.items = append(t.items, newString("null"))
-				}
-			}
+			v.set("type", &value{kind: kindArray, items: []*value{newString(t.str), newString("null")}, line: t.line})
 		}
 	}
 	for _, b := range [...]struct{ excl, bound string }{{"exclusiveMinimum", "minimum"}, {"exclusiveMaximum", "maximum"}} {

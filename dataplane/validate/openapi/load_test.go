@@ -54,6 +54,8 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`openapi: /paths/~1o/get/parameters/0: path parameter "id" is not a variable of the path template`}},
 		{"path parameter not required", doc30("  /o/{id}:\n    get:\n      parameters:\n        - {name: id, in: path, required: false, schema: {type: string}}\n"),
 			[]string{"a path parameter must be required"}},
+		{"3.1 type list in 3.0", doc30("  /o:\n    get:\n      parameters:\n        - {name: q, in: query, schema: {type: [string, 'null']}}\n"),
+			[]string{"openapi: /paths/~1o/get/parameters/0/schema/type: must be one type name in OpenAPI 3.0"}},
 		{"path parameter without required", doc30("  /o/{id}:\n    get:\n      parameters:\n        - {name: id, in: path, schema: {type: string}}\n"),
 			[]string{"openapi: /paths/~1o~1{id}/get/parameters/0/required: a path parameter must be required (required: true)"}},
 		{"query parameters one name in another case", doc30("  /o:\n    get:\n      parameters:\n        - {name: id, in: query, schema: {type: string, pattern: '^[0-9]+$'}}\n        - {name: ID, in: query, schema: {type: string}}\n"),
