@@ -104,6 +104,10 @@ func TestBodies(t *testing.T) {
 		{"json __proto__ key in an array", bodyRequest("application/json", `[{"a":1},{"__proto__":{"x":1}}]`), KindPrototypePollution, "json./1/__proto__"},
 		{"json constructor prototype keys", bodyRequest("application/json", `{"user":{"constructor":{"prototype":{"isAdmin":true}}}}`), KindPrototypePollution, "json./user/constructor/prototype"},
 		{"json constructor key benign", bodyRequest("application/json", `{"constructor":"Ford","prototype":"X1","car":{"constructor":{"name":"x"},"__typename":"Car","__v":0}}`), KindNone, ""},
+		{"form name operator in brackets", bodyRequest("application/x-www-form-urlencoded", "user=admin&pass[$ne]=1"), KindNoSQL, "form.pass[$ne]"},
+		{"form name operator in dot notation", bodyRequest("application/x-www-form-urlencoded", "user=admin&pass.$ne=1"), KindNoSQL, "form.pass.$ne"},
+		{"form name operator in dot notation nested", bodyRequest("application/x-www-form-urlencoded", "user.$where.x=1"), KindNoSQL, "form.user.$where.x"},
+		{"form name with a dollar benign", bodyRequest("application/x-www-form-urlencoded", "price.$usd=1&a.$nex=2"), KindNone, ""},
 		{"query name constructor prototype", bodyRequest("application/x-www-form-urlencoded", "constructor[prototype][isAdmin]=1"), KindPrototypePollution, "form.constructor[prototype][isAdmin]"},
 		{"json malformed after", bodyRequest("application/json", `{"a": "ok", "b": <script>alert(1)</script>}`), KindXSS, "body"},
 	}

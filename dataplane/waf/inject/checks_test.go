@@ -121,8 +121,12 @@ var checkCases = []struct {
 	{KindNoSQL, []string{
 		"true, $where: '99 == 88'", "', $or: [ {}, { 'order':'order", "db.injection.insert({success:1});",
 		`{"$ne": null}`, "db.getCollection('users')",
+		"' || this.role == 'admin' || '", "1';sleep(5000);'", "'; return '' == '", "0;return true", "' && this.password.match(/.*/)//",
+		"a'; while(true) {} '", `x" || this.isAdmin || "`, "1 && this.a == 1",
 	}, []string{
 		"Price: $ne", "Save $5 or more", "$or else", "The db.example.com host", "costs $10: ok",
+		"Mom's || this is fine", "I'll sleep (8 hours); return tomorrow", "Chapter 1; return to the start", "Step 2; return the form",
+		"It's 5; while true, it is late", "if (this.value.match(/^1/)) ok", "Use this.props in React", "a || this.b", "It's || that",
 	}, false},
 	{KindCRLF, []string{
 		"\r\nSet-Cookie:crlf=injection", "x\nLocation: http://evil.example", "\xe5\x98\x8dSet-cookie:crlf=injection",

@@ -1046,6 +1046,11 @@ func (d *Detector) detect(sc *Scratch, v []byte, m uint64, ctx uint8) finding {
 			return finding{kind: KindNoSQL, rule: r}
 		}
 	}
+	if hasAny(m, bSemi|bPipe|bAmp|bDot) && hasAny(m, bQuote|bDQuote|bDigit) {
+		if r := checkMongoWhere(v, m); check(KindNoSQL, r) {
+			return finding{kind: KindNoSQL, rule: r}
+		}
+	}
 	if has(m, bNL) {
 		if r := checkMail(v, m); check(KindMail, r) {
 			return finding{kind: KindMail, rule: r}

@@ -1,6 +1,9 @@
 package inject
 
-import "bytes"
+import (
+	"bytes"
+	"regexp"
+)
 
 // Query languages other than SQL: LDAP filters (Kind "ldap") and MongoDB
 // queries (Kind "nosql").
@@ -32,6 +35,7 @@ const (
 	ruleLDAPExtensible  = "extensible_match"
 	ruleMongoOperator   = "operator"
 	ruleMongoShell      = "mongo_shell"
+	ruleMongoWhere      = "mongo_where"
 	maxOperatorNameSize = 16
 )
 
@@ -111,12 +115,44 @@ func ldapBreakout(v []byte, i int) bool {
 	return eq > open && open >= 0
 }
 
+// mongoWhere is JavaScript that breaks out of a string or number in a
+// MongoDB $where clause (or mapReduce, or a server-side eval): a boolean
+// on this.<field>, or a statement after ';' that only such code writes
+// (sleep(n), return true, an endless loop).
+var mongoWhere = regexp.MustCompile(`(?:^|['"\d])\s*(?:\|\||&&)\s*this\.[A-Za-z_$]` +
+	`|['"\d]\s*;\s*(?:sleep\s*\(\s*\d|return\s+(?:true|false|[01]\b|this\b|['"])|while\s*\(\s*(?:true|1)\s*\))`)
+
+// checkMongoWhere finds mongoWhere in a value with a quote or digit and a
+// ';' or a boolean operator.
+func checkMongoWhere(v []byte, m uint64) string {
+	if !hasAny(m, bQuote|bDQuote|bDigit) || !hasAny(m, bSemi|bPipe|bAmp|bDot) || !mongoWhere.Match(v) {
+		return ""
+	}
+	return ruleMongoWhere
+}
+
 // checkNoSQL; name is true when v is a key or a parameter name.
 func checkNoSQL(v []byte, m uint64, name bool) string {
 	if has(m, bDollar) {
 		if name {
 			if isOperator(v, 0, len(v)) {
 				return ruleMongoOperator
+			}
+			// password.$ne: dot notation (qs with allowDots, mongo-sanitize
+			// misses it) reads it as password[$ne].
+			for i := bytes.Index(v, []byte(".$")); i >= 0; {
+				end := i + 2
+				for end < len(v) && isLetter(v[end]) {
+					end++
+				}
+				if isOperator(v, i+1, end) && (end == len(v) || v[end] == '.' || v[end] == '[') {
+					return ruleMongoOperator
+				}
+				n := bytes.Index(v[i+2:], []byte(".$"))
+				if n < 0 {
+					break
+				}
+				i += 2 + n
 			}
 			// password[$ne]
 			for i := bytes.Index(v, []byte("[$")); i >= 0; {
