@@ -12,6 +12,30 @@ import (
 	"github.com/edgeguard/edgeguard/dataplane/waf/formdata"
 )
 
+// maxPathComments bounds the path readings from a "/*" on.
+const maxPathComments = 4
+
+// pathReading inspects another reading of part of the path, with '+' read
+// as a space when plus; like a literal, it costs bytes, not a value.
+func (d *Detector) pathReading(sc *Scratch, v []byte, plus bool) bool {
+	if sc.litDepth >= len(sc.lit) {
+		return false
+	}
+	depth := sc.litDepth
+	sc.litDepth++
+	defer func() { sc.litDepth-- }()
+	if plus {
+		b := append(sc.lit[depth][:0], v...)
+		for i, c := range b {
+			if c == '+' {
+				b[i] = ' '
+			}
+		}
+		sc.lit[depth], v = b, b
+	}
+	return d.value(sc, SourcePath, nil, v, 0)
+}
+
 // inspectHead inspects the path, the query, the cookies and the configured
 // headers.
 func (d *Detector) inspectHead(sc *Scratch, req *fasthttp.Request) {
@@ -21,11 +45,27 @@ func (d *Detector) inspectHead(sc *Scratch, req *fasthttp.Request) {
 		if len(path) > 1 && d.value(sc, SourcePath, nil, path, ctxPath) {
 			return
 		}
+		full, comments := path, 0
 		for len(path) > 0 {
 			var seg []byte
 			seg, path, _ = bytes.Cut(path, slash)
 			if d.value(sc, SourcePath, nil, seg, 0) {
 				return
+			}
+			if bytes.IndexByte(seg, '+') >= 0 && d.pathReading(sc, seg, true) {
+				// Java's URLDecoder and PHP's urldecode read '+' in a path
+				// as a space: "1+union+select+...".
+				return
+			}
+			if len(path) > 0 && path[0] == '*' && comments < maxPathComments {
+				// "/**/" between segments is a SQL comment to an upstream
+				// that takes the rest of the path as one parameter: read
+				// from this segment on, "1/**/union/**/select ..." whole.
+				comments++
+				rest := full[len(full)-len(path)-1-len(seg):]
+				if d.pathReading(sc, rest, false) {
+					return
+				}
 			}
 			// Matrix parameters (/users;id=7/...): servlet containers and
 			// JAX-RS hand each value to the application.

@@ -54,3 +54,32 @@ func TestQueryInsideValue(t *testing.T) {
 		}
 	}
 }
+
+// TestPathReadings: a path is also read as the upstreams that decode '+'
+// in it (Java's URLDecoder, PHP's urldecode) and that take the rest of it
+// as one parameter, where "/**/" is a SQL comment, read it.
+func TestPathReadings(t *testing.T) {
+	tests := []struct {
+		path string
+		want Kind
+	}{
+		{"/users/1+union+select+password+from+users--", KindSQLi},
+		{"/users/1/**/union/**/select/**/password/**/from/**/users", KindSQLi},
+		{"/a/*/b/1/**/union/**/select/**/password/**/from/**/users", KindSQLi},
+		{"/search/c++/tutorials", KindNone},
+		{"/tags/rock+roll/union+station", KindNone},
+		{"/files/*/list", KindNone},
+		{"/docs/getting-started/*.md", KindNone},
+		{"/a/**/b/**/c", KindNone},
+	}
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range tests {
+		var req fasthttp.Request
+		req.SetRequestURI(tc.path)
+		r := d.Inspect(&sc, &req, nil)
+		if r.Kind != tc.want || tc.want != KindNone && string(r.Location) != "path" {
+			t.Errorf("%s: %v (%s) at %q; want %v at path", tc.path, r.Kind, r.Rule, r.Location, tc.want)
+		}
+	}
+}
