@@ -392,6 +392,8 @@ type Scratch struct {
 	// level: a literal may hold literals of its own.
 	lit      [2][]byte
 	litDepth int
+	b64doc   []byte // a Base64 value's decoding read as a document (base64Document)
+	b64raw   []byte // a wrapped Base64 value without its line breaks
 	fname    []byte // the name of a multipart file's filename: <field>.filename
 	fval     []byte // a multipart filename decoded
 	ptr      []ptrSeg
@@ -621,9 +623,55 @@ func (d *Detector) valueMask(sc *Scratch, src Source, name, v []byte, m uint64, 
 		}
 	}
 	if has(m, bEq) && hasAny(m, bQuestion|bAmp) && sc.litDepth < len(sc.lit) {
-		return d.queryArgs(sc, src, name, v)
+		if d.queryArgs(sc, src, name, v) {
+			return true
+		}
+	}
+	if sc.litDepth == 0 && d.base64 && m&^(bBase64|bNL) == 0 && has(m, bLower|bUpper) {
+		// Base64 of a JSON document or a query: its values, as above
+		// (read whole, the decoding hides them as the URL did).
+		if doc := d.base64Document(sc, v, m); doc != nil {
+			dm := classMask(doc)
+			if has(dm, bDQuote) && d.literals(sc, src, name, doc) {
+				return true
+			}
+			if has(dm, bEq) && hasAny(dm, bQuestion|bAmp) {
+				return d.queryArgs(sc, src, name, doc)
+			}
+		}
 	}
 	return false
+}
+
+// base64Document returns the Base64 decoding of v (line breaks skipped)
+// when it is a JSON document or a query string, in sc.b64doc; else nil.
+// It runs whatever the clean caches say of v, as the values inside are
+// inspected after them.
+func (d *Detector) base64Document(sc *Scratch, v []byte, m uint64) []byte {
+	if len(v) < 2*minBase64 {
+		return nil
+	}
+	if has(m, bNL) {
+		b := sc.b64raw[:0]
+		for _, c := range v {
+			if c != '\r' && c != '\n' {
+				b = append(b, c)
+			}
+		}
+		sc.b64raw, v = b, b
+	}
+	if !looksBase64(v) {
+		return nil
+	}
+	doc, ok := decodeBase64(sc.b64doc[:0], v)
+	sc.b64doc = doc
+	if !ok || !mostlyPrintable(doc) {
+		return nil
+	}
+	if i := skipSpace(doc, 0); i < len(doc) && (doc[i] == '{' || doc[i] == '[') || bytes.IndexByte(doc, '=') > 0 && bytes.IndexByte(doc, '&') > 0 {
+		return doc
+	}
+	return nil
 }
 
 // queryArgs inspects the argument values of the query string inside v
@@ -840,7 +888,22 @@ func (d *Detector) detectDecoded(sc *Scratch, v []byte, m uint64, ctx uint8) (fi
 	}
 	// Base64 of text mixes upper and lower case; words, hex digests,
 	// UUIDs and upper-case codes do not, and are not decoded.
-	if !d.base64 || m&^bBase64 != 0 || !has(m, bLower|bUpper) || !looksBase64(v) {
+	if !d.base64 || m&^(bBase64|bNL) != 0 || !has(m, bLower|bUpper) {
+		return finding{}, DecodingNone
+	}
+	if has(m, bNL) {
+		// Wrapped at 76 columns (MIME) or 64 (PEM): decoders skip the
+		// line breaks.
+		b := sc.decBuf(1)
+		for _, c := range v {
+			if c != '\r' && c != '\n' {
+				b = append(b, c)
+			}
+		}
+		sc.dec2 = b
+		v = b
+	}
+	if !looksBase64(v) {
 		return finding{}, DecodingNone
 	}
 	// Decoded whole (a start that is not text must not hide a payload

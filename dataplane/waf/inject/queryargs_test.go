@@ -1,7 +1,9 @@
 package inject
 
 import (
+	"encoding/base64"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -80,6 +82,47 @@ func TestPathReadings(t *testing.T) {
 		r := d.Inspect(&sc, &req, nil)
 		if r.Kind != tc.want || tc.want != KindNone && string(r.Location) != "path" {
 			t.Errorf("%s: %v (%s) at %q; want %v at path", tc.path, r.Kind, r.Rule, r.Location, tc.want)
+		}
+	}
+}
+
+// TestBase64Forms: Base64 wrapped over lines is decoded as decoders read
+// it, and Base64 of a JSON document or a query has its values read one by
+// one, every time (not only while the value is new to the clean caches).
+func TestBase64Forms(t *testing.T) {
+	wrap := func(s string, width int) string {
+		e := base64.StdEncoding.EncodeToString([]byte(s))
+		var b strings.Builder
+		for len(e) > width {
+			b.WriteString(e[:width] + "\r\n")
+			e = e[width:]
+		}
+		return b.String() + e
+	}
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	tests := []struct {
+		name, v string
+		want    Kind
+	}{
+		{"wrapped at 76", wrap(strings.Repeat("A", 80)+"<script>alert(1)</script>", 76), KindXSS},
+		{"wrapped at 16", wrap("1' UNION SELECT password FROM users--", 16), KindSQLi},
+		{"json document", b64(`{"q":"1 UNION SELECT password FROM users--","page":2}`), KindSQLi},
+		{"query string", b64("page=2&q=1+UNION+SELECT+password+FROM+users--"), KindSQLi},
+		{"wrapped benign", wrap(strings.Repeat("Hello, world. ", 12), 76), KindNone},
+		{"json document benign", b64(`{"name":"O'Brien","note":"ring twice","page":2}`), KindNone},
+	}
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range tests {
+		for round := range 2 { // the second time the value is in the clean caches
+			var req fasthttp.Request
+			req.Header.SetMethod("POST")
+			req.SetRequestURI("/x")
+			req.Header.SetContentType("application/json")
+			req.SetBodyString(`{"data":"` + strings.ReplaceAll(tc.v, "\r\n", `\r\n`) + `"}`)
+			if r := d.Inspect(&sc, &req, nil); r.Kind != tc.want {
+				t.Errorf("%s (round %d): %v (%s); want %v", tc.name, round, r.Kind, r.Rule, tc.want)
+			}
 		}
 	}
 }
