@@ -22,8 +22,9 @@ var checkCases = []struct {
 	{KindPathTraversal, []string{
 		"/static/img/../../etc/passwd", `..\..\windows\win.ini`, "\xc0\xae\xc0\xae\xc0\xafetc\xc0\xafpasswd",
 		"..;/..;/WEB-INF/web.xml", "file=../../../../x", "%2e%2e%2f%2e%2e%2fboot.ini",
+		"1\xe0\x80\xa7 OR \xe0\x80\xa71\xe0\x80\xa7=\xe0\x80\xa71", "\xf0\x80\x80\xae\xf0\x80\x80\xae/etc",
 	}, []string{
-		"../README.md", "see ../docs for more", "report.v2.txt", "version 1.2..3", "wait... what/why",
+		"\xe0\xa4\x95\xe0\xa4\xbe (Devanagari)", "\xf0\x9f\x98\x80 emoji", "../README.md", "see ../docs for more", "report.v2.txt", "version 1.2..3", "wait... what/why",
 		"https://example.com/a/../b", "...", `C:\Program Files\App`, "../img/logo.png",
 	}, false},
 	{KindLFI, []string{

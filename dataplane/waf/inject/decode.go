@@ -489,10 +489,40 @@ func hasFullwidth(v []byte) bool {
 		}
 		i += 1 + j
 	}
-	return bytes.Contains(v, ideographicSpace)
+	return bytes.Contains(v, ideographicSpace) || bytes.Contains(v, noBreakSpace) || bytes.IndexByte(v, 0xe2) >= 0 && hasUnicodeSpace(v)
 }
 
-var ideographicSpace = []byte{0xe3, 0x80, 0x80}
+var ideographicSpace, noBreakSpace = []byte{0xe3, 0x80, 0x80}, []byte{0xc2, 0xa0}
+
+// unicodeSpaceAt returns the length of a space NFKC maps to ' ' at v[i]
+// (U+00A0, U+2000-U+200A, U+202F, U+205F, U+3000), or 0.
+func unicodeSpaceAt(v []byte, i int) int {
+	switch {
+	case i+1 < len(v) && v[i] == 0xc2 && v[i+1] == 0xa0:
+		return 2
+	case i+2 >= len(v):
+		return 0
+	case v[i] == 0xe3 && v[i+1] == 0x80 && v[i+2] == 0x80,
+		v[i] == 0xe2 && v[i+1] == 0x80 && (v[i+2] >= 0x80 && v[i+2] <= 0x8a || v[i+2] == 0xaf),
+		v[i] == 0xe2 && v[i+1] == 0x81 && v[i+2] == 0x9f:
+		return 3
+	}
+	return 0
+}
+
+func hasUnicodeSpace(v []byte) bool {
+	for i := bytes.IndexByte(v, 0xe2); i >= 0; {
+		if unicodeSpaceAt(v, i) > 0 {
+			return true
+		}
+		j := bytes.IndexByte(v[i+1:], 0xe2)
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
 
 func fullwidthAt(v []byte, i int) bool {
 	return i+2 < len(v) && v[i] == 0xef &&
@@ -500,17 +530,18 @@ func fullwidthAt(v []byte, i int) bool {
 }
 
 // foldWidth appends v to dst with fullwidth forms folded to the ASCII
-// characters NFKC maps them to, and the ideographic space to a space.
+// characters NFKC maps them to, and the no-break, ideographic and other
+// Unicode spaces to a space.
 func foldWidth(dst, v []byte) []byte {
 	for i := 0; i < len(v); i++ {
-		switch {
+		switch n := unicodeSpaceAt(v, i); {
 		case fullwidthAt(v, i):
 			r := rune(v[i+1]&0x3f)<<6 | rune(v[i+2]&0x3f) | 0xf000 // U+FFxx
 			dst = append(dst, byte(r-0xfee0))
 			i += 2
-		case i+2 < len(v) && v[i] == 0xe3 && v[i+1] == 0x80 && v[i+2] == 0x80:
+		case n > 0:
 			dst = append(dst, ' ')
-			i += 2
+			i += n - 1
 		default:
 			dst = append(dst, v[i])
 		}

@@ -150,6 +150,10 @@ func TestFullwidthPayloads(t *testing.T) {
 		{"こんにちは、世界！（テスト）", KindNone},
 		{"株式会社（東京）：１２３－４５６７", KindNone},
 		{"Ｔｏｍ＆Ｊｅｒｒｙ　ｓｈｏｗ", KindNone},
+		// Unicode spaces NFKC reads as ' ' between keywords.
+		{"1'\u00a0OR\u00a0'1'='1", KindSQLi},
+		{"1\u2009union\u2009select\u2009password\u2009from\u2009users--", KindSQLi},
+		{"Price:\u00a010\u00a0EUR, O'Brien\u202fand\u202fsons", KindNone},
 	} {
 		r := d.Inspect(&sc, queryRequest("q="+url.QueryEscape(tc.q)), nil)
 		if r.Kind != tc.want {

@@ -1074,7 +1074,7 @@ func (d *Detector) detect(sc *Scratch, v []byte, m uint64, ctx uint8) finding {
 			return finding{kind: KindJNDI, rule: r}
 		}
 	}
-	if has(m, bOverlong) || has(m, bDot) && hasAny(m, bSlash|bBackslash) {
+	if mayBeOverlong(v, m) || has(m, bDot) && hasAny(m, bSlash|bBackslash) {
 		if r := checkTraversal(v, m); check(KindPathTraversal, r) {
 			return finding{kind: KindPathTraversal, rule: r}
 		}

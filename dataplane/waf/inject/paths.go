@@ -39,7 +39,7 @@ const (
 )
 
 func checkTraversal(v []byte, m uint64) string {
-	if has(m, bOverlong) && overlongUTF8(v) {
+	if mayBeOverlong(v, m) && overlongUTF8(v) {
 		return ruleOverlong
 	}
 	if !has(m, bDot) || !hasAny(m, bSlash|bBackslash) {
@@ -88,14 +88,29 @@ func isPathStart(c byte) bool {
 	return c == '=' || c == '"' || c == '\'' || c == ' ' || c == ':' || c == '(' || c == ',' || c == ';' || c == '\t'
 }
 
-// overlongUTF8 finds a two-byte overlong encoding of an ASCII byte.
+// overlongUTF8 finds an overlong encoding: two bytes for an ASCII byte
+// (C0 AF), three for one below U+0800 (E0 80 AF), four for one below
+// U+10000 (F0 80 80 AF). Never valid UTF-8, they are read as the short
+// form by decoders that skip the check (old IIS, Tomcat, Java's modified
+// UTF-8).
 func overlongUTF8(v []byte) bool {
 	for i := 0; i+1 < len(v); i++ {
-		if (v[i] == 0xc0 || v[i] == 0xc1) && v[i+1]&0xc0 == 0x80 {
+		switch c := v[i]; {
+		case (c == 0xc0 || c == 0xc1) && v[i+1]&0xc0 == 0x80:
+			return true
+		case c == 0xe0 && i+2 < len(v) && v[i+1] >= 0x80 && v[i+1] <= 0x9f && v[i+2]&0xc0 == 0x80:
+			return true
+		case c == 0xf0 && i+3 < len(v) && v[i+1] >= 0x80 && v[i+1] <= 0x8f && v[i+2]&0xc0 == 0x80 && v[i+3]&0xc0 == 0x80:
 			return true
 		}
 	}
 	return false
+}
+
+// mayBeOverlong: v, whose class mask is m, has a byte an overlong
+// encoding starts with.
+func mayBeOverlong(v []byte, m uint64) bool {
+	return has(m, bOverlong) || has(m, bHigh) && (bytes.IndexByte(v, 0xe0) >= 0 || bytes.IndexByte(v, 0xf0) >= 0)
 }
 
 // osFiles are the files that local file inclusion and traversal attacks
