@@ -201,7 +201,8 @@ func TestWAFTier2(t *testing.T) {
 `
 	}
 	ups := "\n  - name: rec\n    targets: [" + rec.addr() + "]\n"
-	g := startGateway(t, baseConfig(ups, routes("1")))
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	g := startGateway(t, strings.Replace(baseConfig(ups, routes("1")), `path: "off"`, "path: "+logPath, 1))
 	get := func(path, q string) string {
 		return "GET " + path + "?q=" + url.QueryEscape(q) + " HTTP/1.1\r\nHost: gw.test\r\nAccept: application/json\r\nUser-Agent: test/1.0\r\n\r\n"
 	}
@@ -234,9 +235,78 @@ func TestWAFTier2(t *testing.T) {
 	if m := g.metrics(t); !strings.Contains(m, `edgeguard_waf_detections_total{route="crs-detect",tier="2",kind="crs",location_kind="request",mode="detect"} 1`) {
 		t.Error("the detect-mode match is not counted")
 	}
-	writeConfig(t, g.cfgPath, baseConfig(ups, routes("2")))
+	// Every request to /crs cost one evaluation; the log names the rule
+	// and where it matched.
+	if m := g.metrics(t); !strings.Contains(m, `edgeguard_waf_evaluations_total{route="crs",tier="2"} 5`) {
+		t.Errorf("evaluations of route crs:\n%s", grepLines(m, "edgeguard_waf_evaluations_total"))
+	}
+	for _, want := range []string{`"detail":"lfi","location":"crs.930120:query.q"`, `"detail":"sqli","location":"crs.942100:json.name"`} {
+		waitFor(t, "access log with "+want, func() bool {
+			data, _ := readFile(logPath)
+			return strings.Contains(data, want)
+		})
+	}
+	writeConfig(t, g.cfgPath, strings.Replace(baseConfig(ups, routes("2")), `path: "off"`, "path: "+logPath, 1))
 	g.waitLog("config reloaded")
 	if r := rawDo(t, g.data, get("/crs", ";cat /etc/passwd")); r.status != 403 {
 		t.Fatalf("after the reload: %d", r.status)
+	}
+}
+
+// TestWAFTier2AfterCheapStages: a request refused by authentication, rate
+// limiting or validation never costs a CRS evaluation
+// (edgeguard_waf_evaluations_total), even when it carries an attack.
+func TestWAFTier2AfterCheapStages(t *testing.T) {
+	rec := startRecorder(t)
+	const key = "egk_tier2-order-key-0123456789abcdef"
+	doc := baseConfig("\n  - name: rec\n    targets: ["+rec.addr()+"]\n", `
+  - name: crs
+    path: /crs
+    upstream: rec
+    auth: {methods: [api_key]}
+    rate_limit: {limits: [api]}
+    validate: {json: true}
+    waf: {libinjection: "off", crs: {mode: block}}
+`) + `
+auth:
+  api_keys:
+    keys:
+      - {id: k1, client: acme, hash: "` + keyHash(key) + `"}
+rate_limit:
+  auth_failures: {enabled: false}
+  limits:
+    api: {minute: 4}
+`
+	g := startGateway(t, doc)
+	attack := `{"name":"1' UNION SELECT password FROM users--"}`
+	post := func(ct, body string, headers ...string) string {
+		return "POST /crs HTTP/1.1\r\nHost: gw.test\r\n" + strings.Join(headers, "") + "Content-Type: " + ct +
+			"\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	evaluations := func() string {
+		return grepLines(g.metrics(t), `edgeguard_waf_evaluations_total{route="crs",tier="2"}`)
+	}
+	withKey := "X-API-Key: " + key + "\r\n"
+	for _, tc := range []struct {
+		name, raw string
+		status    int
+		evals     string
+	}{
+		{"no credential", post("application/json", attack), 401, " 0"},
+		{"wrong credential", post("application/json", attack, "X-API-Key: egk_wrong\r\n"), 401, " 0"},
+		{"not JSON", post("text/plain", "1' UNION SELECT password FROM users--", withKey), 415, " 0"},
+		{"attack, authenticated", post("application/json", attack, withKey), 403, " 1"},
+		{"clean, authenticated", post("application/json", `{"name":"O'Brien"}`, withKey), 200, " 2"},
+		{"third in the minute", post("application/json", attack, withKey), 403, " 3"},
+		{"over the limit", post("application/json", attack, withKey), 429, " 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := rawDo(t, g.data, tc.raw); r.status != tc.status {
+				t.Fatalf("got %d %q, want %d", r.status, r.body, tc.status)
+			}
+			if got := evaluations(); !strings.HasSuffix(strings.TrimSpace(got), tc.evals) {
+				t.Errorf("evaluations after: %q, want%s", got, tc.evals)
+			}
+		})
 	}
 }

