@@ -395,6 +395,18 @@ func TestRequestHygiene(t *testing.T) {
 			return strings.Contains(data, want)
 		})
 	}
+	// A refusal before the head was parsed whole names no method or path
+	// (not fasthttp's defaults, GET /); one after names the client's.
+	data, _ := readFile(accessLog)
+	for _, tc := range []struct{ detail, want string }{
+		{`"detail":"cl_and_te"`, `"method":"","path":""`},
+		{`"detail":"body_not_allowed"`, `"method":"TRACE","path":"/open/x"`},
+	} {
+		line := grepLines(data, tc.detail)
+		if line == "" || !strings.Contains(line, tc.want) {
+			t.Errorf("access log for %s: %q, want %s", tc.detail, line, tc.want)
+		}
+	}
 }
 
 // TestLenientFraming: server.lenient_framing accepts what fasthttp

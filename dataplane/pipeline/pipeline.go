@@ -59,6 +59,11 @@ type Request struct {
 	PeerIP   netip.Addr // the TCP peer, always
 	TLS      bool
 
+	// HeadUnread is set for a request refused before its head was parsed
+	// whole (a framing violation, a timeout): its method and path are
+	// not known, and the log says none rather than fasthttp's defaults.
+	HeadUnread bool
+
 	// Path is the normalized request path (no query); stages match and
 	// forward this, never the raw URI.
 	Path []byte

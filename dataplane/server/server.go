@@ -469,7 +469,10 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy
 		Detail:    r.Detail,
 		Location:  r.Location,
 	}
-	if len(e.Path) == 0 {
+	switch {
+	case r.HeadUnread:
+		e.Method, e.Path = nil, nil
+	case len(e.Path) == 0:
 		e.Path = ctx.Request.URI().PathOriginal()
 	}
 	s.access.Log(&e)
@@ -532,6 +535,9 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	p := s.policies.Current()
 	r := s.newRequest(ctx)
+	// A head parsed whole keeps its field block; without it, fasthttp's
+	// method and path are its defaults (GET /), not the client's.
+	r.HeadUnread = len(ctx.Request.Header.RawHeaders()) == 0
 	status, reason := fasthttp.StatusBadRequest, pipeline.ReasonHeaderInvalid
 	var small *fasthttp.ErrSmallBuffer
 	gc := connguard.Unwrap(ctx.Conn())
