@@ -194,6 +194,18 @@ func (s *Server) headRefusal(ctx *fasthttp.RequestCtx, p *policy.Policy, rt *pol
 	return 0
 }
 
+// targetPath is the path of a parsed request target: "/" for an absolute
+// form with an empty path and a query ("http://a?x=1", RFC 3986), which
+// fasthttp leaves empty (it gives "http://a" its "/").
+func targetPath(u *fasthttp.URI) []byte {
+	if p := u.PathOriginal(); len(p) > 0 {
+		return p
+	}
+	return strSlash
+}
+
+var strSlash = []byte("/")
+
 // routeOf routes a request head as the handler will: the target parsed as
 // fasthttp parses it (an absolute form's host in place of the Host
 // header), the path normalized and its parameters cut; nil when it
@@ -213,7 +225,7 @@ func (s *Server) routeOf(p *policy.Policy, h *fasthttp.RequestHeader, r *pipelin
 		scratch = s.scratch.Get().(*[]byte)
 		buf = (*scratch)[:0]
 	}
-	norm, err := pathnorm.NormalizeMode(buf, u.PathOriginal(), p.PathMode|pathnorm.AllowParams)
+	norm, err := pathnorm.NormalizeMode(buf, targetPath(u), p.PathMode|pathnorm.AllowParams)
 	routePath := norm
 	params := err == nil && bytes.IndexByte(norm, ';') >= 0
 	if params {
@@ -339,7 +351,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, r *pipeline.Request, p *policy.
 	}
 	// Parameters are allowed or not per route: normalization keeps them,
 	// routing runs on the path without them, and the route decides.
-	path, err := pathnorm.NormalizeMode(r.Path[:0], ctx.Request.URI().PathOriginal(), p.PathMode|pathnorm.AllowParams)
+	path, err := pathnorm.NormalizeMode(r.Path[:0], targetPath(ctx.Request.URI()), p.PathMode|pathnorm.AllowParams)
 	r.Path = path
 	if err != nil {
 		reason := pipeline.ReasonPathInvalid

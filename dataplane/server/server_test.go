@@ -97,6 +97,9 @@ func TestHandleVerdicts(t *testing.T) {
 		{"no route", "GET", "/nope", 404, "no_route"},
 		{"ambiguous", "GET", "/api/a%2Fb", 400, "path_ambiguous"},
 		{"malformed", "GET", "/api/%zz", 400, "path_invalid"},
+		// RFC 3986: an absolute form with an empty path and a query is "/".
+		{"absolute form, empty path and a query", "GET", "http://gw.test?id=1", 404, "no_route"},
+		{"CONNECT", "CONNECT", "/api/items", 400, "path_invalid"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,6 +111,10 @@ func TestHandleVerdicts(t *testing.T) {
 				t.Fatalf("body %s lacks reason %s", resp.Body(), tc.reason)
 			}
 		})
+	}
+	root := newHarness(t, "  - name: root\n    path: /\n    match: exact\n    upstream: api\n")
+	if resp := root.serve("GET", "http://gw.test?id=1"); resp.StatusCode() != 200 || string(resp.Header.Peek("X-Seen-Path")) != "/" {
+		t.Errorf("absolute form with an empty path: %d, upstream saw %q", resp.StatusCode(), resp.Header.Peek("X-Seen-Path"))
 	}
 	if got := string(h.serve("GET", "//api/./x/../items").Header.Peek("X-Seen-Path")); got != "/api/items" {
 		t.Errorf("upstream saw %q, want the normalized path", got)
