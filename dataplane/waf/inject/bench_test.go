@@ -267,3 +267,28 @@ func BenchmarkInspectCold(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAnchorFloods inspects 900 KB text bodies made of one pattern's
+// literal anchor repeated ("polygon(", ";create user ", "@@version "...):
+// the worst case of the checks that run a regular expression or a scan
+// from each anchor. Their windows and budgets keep each linear in the
+// body, near the cost of ordinary prose.
+func BenchmarkAnchorFloods(b *testing.B) {
+	for _, unit := range []string{"polygon(", ";create user ", "@@version ", "waitfor delay '", "1; sleep(", "' || this.a ",
+		";{id,", "x?a=1&b=", "plain prose, nothing to see; "} {
+		d := mustNew(b, Options{MaxBytes: 4 << 20})
+		d.clean.off, d.cleanLib.off, d.cleanBody.off = true, true, true
+		var req fasthttp.Request
+		req.Header.SetMethod("POST")
+		req.SetRequestURI("/x")
+		req.Header.SetContentType("text/plain")
+		req.SetBodyString(strings.Repeat(unit, (900<<10)/len(unit)))
+		b.Run(strings.TrimSpace(unit), func(b *testing.B) {
+			var sc Scratch
+			b.SetBytes(int64(len(req.Body())))
+			for b.Loop() {
+				d.Inspect(&sc, &req, nil)
+			}
+		})
+	}
+}

@@ -65,6 +65,7 @@ var checkCases = []struct {
 		"curl/8.5.0", "python-requests/2.31.0", "The parameter 5 is&|.", "url=/?usr=subject;-",
 		"a;{x,y}", "see; {id, name} fields", "set; {ls, dir} are commands", "Run it; eval results later",
 		"Cost: $0 shipping", "It was $0; free", "line one\r\nid card attached",
+		"Subtotal: $12; $0 shipping", "Fee waived | $0", "Items: 3\n$0 due today", "fields:\n{id,title}", "query {\n{id,name}\n}",
 	}, false},
 	{KindCodeInjection, []string{
 		"<?php system($_GET['c']); ?>", "$_GET['x']", "system('id')", "eval(base64_decode('ZWNobyAx'))",
@@ -123,11 +124,12 @@ var checkCases = []struct {
 		"true, $where: '99 == 88'", "', $or: [ {}, { 'order':'order", "db.injection.insert({success:1});",
 		`{"$ne": null}`, "db.getCollection('users')",
 		"' || this.role == 'admin' || '", "1';sleep(5000);'", "'; return '' == '", "0;return true", "' && this.password.match(/.*/)//",
-		"a'; while(true) {} '", `x" || this.isAdmin || "`, "1 && this.a == 1",
+		"a'; while(true) {} '", `x" || this.isAdmin || "`, "1' && this.a == 1",
 	}, []string{
 		"Price: $ne", "Save $5 or more", "$or else", "The db.example.com host", "costs $10: ok",
 		"Mom's || this is fine", "I'll sleep (8 hours); return tomorrow", "Chapter 1; return to the start", "Step 2; return the form",
 		"It's 5; while true, it is late", "if (this.value.match(/^1/)) ok", "Use this.props in React", "a || this.b", "It's || that",
+		"let x = 1; return true", "cost is 3; sleep(10) afterwards", "x = 'a'; y = this.b",
 	}, false},
 	{KindCRLF, []string{
 		"\r\nSet-Cookie:crlf=injection", "x\nLocation: http://evil.example", "\xe5\x98\x8dSet-cookie:crlf=injection",

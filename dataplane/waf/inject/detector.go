@@ -684,7 +684,14 @@ func (d *Detector) base64Document(sc *Scratch, v []byte, m uint64) []byte {
 func (d *Detector) queryArgs(sc *Scratch, src Source, name, v []byte) bool {
 	q := v
 	if i := bytes.IndexByte(v, '?'); i >= 0 {
+		// The URL ends where URLs cannot go on: white space, a quote or
+		// an angle bracket (the prose around a link is no argument).
 		q = v[i+1:]
+		if end := bytes.IndexAny(q, " \t\r\n\"'<>"); end >= 0 {
+			q = q[:end]
+		}
+	} else if bytes.IndexAny(v, " \t\r\n") >= 0 {
+		return false // a query string has no white space ('+' encodes it)
 	}
 	if i := bytes.IndexByte(q, '#'); i >= 0 {
 		q = q[:i]
@@ -1109,7 +1116,7 @@ func (d *Detector) detect(sc *Scratch, v []byte, m uint64, ctx uint8) finding {
 			return finding{kind: KindNoSQL, rule: r}
 		}
 	}
-	if hasAny(m, bSemi|bPipe|bAmp|bDot) && hasAny(m, bQuote|bDQuote|bDigit) {
+	if hasAny(m, bSemi|bPipe|bAmp) && hasAny(m, bQuote|bDQuote|bDigit) {
 		if r := checkMongoWhere(v, m); check(KindNoSQL, r) {
 			return finding{kind: KindNoSQL, rule: r}
 		}

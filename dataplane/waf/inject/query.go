@@ -115,20 +115,87 @@ func ldapBreakout(v []byte, i int) bool {
 	return eq > open && open >= 0
 }
 
-// mongoWhere is JavaScript that breaks out of a string or number in a
-// MongoDB $where clause (or mapReduce, or a server-side eval): a boolean
-// on this.<field>, or a statement after ';' that only such code writes
-// (sleep(n), return true, an endless loop).
-var mongoWhere = regexp.MustCompile(`(?:^|['"\d])\s*(?:\|\||&&)\s*this\.[A-Za-z_$]` +
-	`|['"\d]\s*;\s*(?:sleep\s*\(\s*\d|return\s+(?:true|false|[01]\b|this\b|['"])|while\s*\(\s*(?:true|1)\s*\))`)
+// mongoWhere is JavaScript that breaks out of a string in a MongoDB
+// $where clause (or mapReduce, or a server-side eval): after a quote, a
+// boolean on this.<field> ("' || this.role == 'admin"), or a statement
+// that only such code writes after ';' (sleep(n), return true, an endless
+// loop); or, in a value that is a number, such a statement after it
+// ("0;return true"). Anchored, it runs only where its literal anchors
+// ("this.", ';') are.
+var rxWhereStatement = regexp.MustCompile(`^(?:sleep\s*\(\s*\d|return\s+(?:true|false|[01]\b|this\b|['"])|while\s*\(\s*(?:true|1)\s*\))`)
 
-// checkMongoWhere finds mongoWhere in a value with a quote or digit and a
-// ';' or a boolean operator.
+// checkMongoWhere finds mongoWhere in v, whose class mask is m.
 func checkMongoWhere(v []byte, m uint64) string {
-	if !hasAny(m, bQuote|bDQuote|bDigit) || !hasAny(m, bSemi|bPipe|bAmp|bDot) || !mongoWhere.Match(v) {
-		return ""
+	if hasAny(m, bQuote|bDQuote) && hasAny(m, bPipe|bAmp) && whereBoolean(v) ||
+		has(m, bSemi) && whereStatement(v) {
+		return ruleMongoWhere
 	}
-	return ruleMongoWhere
+	return ""
+}
+
+// whereBoolean: a quote, then "||" or "&&", then this.<name>.
+func whereBoolean(v []byte) bool {
+	for off := 0; off < len(v); {
+		i := indexFold(v[off:], "this.")
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + 5
+		if i+5 >= len(v) || !isIdent(v[i+5]) && v[i+5] != '$' || i > 0 && isIdent(v[i-1]) {
+			continue
+		}
+		j := i
+		for j > 0 && isSpaceByte(v[j-1]) {
+			j--
+		}
+		if j < 2 || !(v[j-1] == '|' && v[j-2] == '|' || v[j-1] == '&' && v[j-2] == '&') {
+			continue
+		}
+		j -= 2
+		for j > 0 && isSpaceByte(v[j-1]) {
+			j--
+		}
+		if j > 0 && (v[j-1] == '\'' || v[j-1] == '"') {
+			return true
+		}
+	}
+	return false
+}
+
+// whereStatement: a ';' after a quote, or after a number that starts the
+// value, then rxWhereStatement.
+func whereStatement(v []byte) bool {
+	for off := 0; off < len(v); {
+		i := bytes.IndexByte(v[off:], ';')
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + 1
+		j := i
+		for j > 0 && isSpaceByte(v[j-1]) {
+			j--
+		}
+		if j == 0 {
+			continue
+		}
+		quoted := v[j-1] == '\'' || v[j-1] == '"'
+		if !quoted {
+			k := skipSpace(v, 0)
+			n := k
+			for n < j && isDigit(v[n]) {
+				n++
+			}
+			if n == k || n != j {
+				continue // not a number that starts the value
+			}
+		}
+		if rxWhereStatement.Match(window(v, skipSpace(v, i+1))) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkNoSQL; name is true when v is a key or a parameter name.

@@ -118,7 +118,7 @@ func checkCmd(v []byte, m uint64) string {
 				}
 				// "Gifts & more" is prose: after a lone '&' between spaces,
 				// a probe command ending the value does not count.
-				if probeAt(v, j, v[i] == '&' && j == i+1 && i > 0 && v[i-1] == ' ', valueBefore(v, i)) {
+				if probeAt(v, j, v[i] == '&' && j == i+1 && i > 0 && v[i-1] == ' ', valueBefore(v, i), v[i] == '\n' || v[i] == '\r') {
 					return ruleCmdSeparator
 				}
 				i = j - 1
@@ -175,33 +175,36 @@ func commandAt(v []byte, i int, sub bool) bool {
 //     "wh$@oami", "who\ami" (quotes in pairs, "$@" or a backslash inside
 //     the word, removed as the shell removes them);
 //   - a path of '?' wildcards the shell expands: "/???/?at /???/p??swd".
-func probeAt(v []byte, i int, loneAmp, afterValue bool) bool {
+func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
 	i = skipSpace(v, i)
 	if i >= len(v) {
 		return false
 	}
 	switch {
-	case v[i] == '{':
+	case v[i] == '{' && !lineBreak:
 		// Brace expansion makes a command with arguments and no space:
-		// "{id,}", "{curl,evil.example}".
+		// "{id,}", "{curl,evil.example}" (after a line break, "{id,name}"
+		// is a field list).
 		end := identAt(v, i+1)
 		if end >= len(v) || v[end] != ',' || commandStrength(v[i+1:end]) == 0 {
 			return false
 		}
 		// One word to the closing brace: "{id, name}" is two words, which
 		// the shell does not expand.
-		for j := end + 1; j < len(v); j++ {
+		for j := end + 1; j < min(len(v), end+maxBraceWord); j++ {
 			switch {
 			case v[j] == '}':
 				return true
-			case isSpaceByte(v[j]):
+			case isSpaceByte(v[j]) || v[j] == '{':
 				return false
 			}
 		}
 		return false
-	case v[i] == '$' && i+1 < len(v) && v[i+1] == '0' && (i+2 == len(v) || isSpaceByte(v[i+2])):
-		// $0 is the shell itself: "; $0 -c id".
-		return true
+	case v[i] == '$' && i+1 < len(v) && v[i+1] == '0':
+		// $0 is the shell itself, with an option: "; $0 -c id" ("$0
+		// shipping" is a price).
+		j := skipSpace(v, i+2)
+		return j > i+2 && j+1 < len(v) && v[j] == '-' && isASCIILetter(v[j+1])
 	}
 	if v[i] == '/' {
 		if globPath(v, i) {
@@ -240,6 +243,11 @@ func probeAt(v []byte, i int, loneAmp, afterValue bool) bool {
 	}
 	return false
 }
+
+// maxBraceWord bounds the brace expansion probeAt reads (a command and
+// its arguments, no space): a value of ";{id," repeated must not be
+// scanned to its end from each of its braces.
+const maxBraceWord = 256
 
 // valueBefore reports whether the separator at v[i] follows what an
 // injected probe is appended to: nothing (the value starts with it), or a

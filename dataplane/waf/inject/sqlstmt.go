@@ -1,6 +1,9 @@
 package inject
 
-import "regexp"
+import (
+	"bytes"
+	"regexp"
+)
 
 // checkSQLStatement finds the SQL that libinjection has no fingerprint
 // for because its words are not in libinjection's keyword table or its
@@ -8,38 +11,246 @@ import "regexp"
 // PostgreSQL's COPY ... TO PROGRAM (a shell command), MySQL's PROCEDURE
 // ANALYSE and its error-based geometry and GTID functions, system
 // variables (@@version), and statements stacked after a ';' that change
-// the database rather than read it (SHUTDOWN, TRUNCATE, GRANT, CREATE
-// USER, ALTER USER). Each pattern asks for the syntax the statement needs
-// (a quoted delay, a quoted program, "on *.*"), which prose lacks.
+// the database rather than read it (SHUTDOWN, TRUNCATE TABLE, GRANT,
+// CREATE USER, ALTER USER). Each pattern asks for the syntax the
+// statement needs (a quoted delay, a quoted program, "on *.*"), which
+// prose lacks.
+//
+// Each regular expression is anchored and runs only where a literal
+// anchor was found first (the keyword, "@@", a function name before '('),
+// on a bounded window: a clean value costs a byte scan, never a regexp
+// pass over the whole of it.
 const ruleSQLStatement = "sql_statement"
 
 // sqlWS is SQL white space: blanks and /* */ comments.
 const sqlWS, sqlWS0 = `(?:[\s\x0b]|/\*.*?\*/)+`, `(?:[\s\x0b]|/\*.*?\*/)*`
 
+// stmtWindow bounds the bytes a pattern reads from its anchor: comments
+// inside a statement can pad it, up to this (a small window also keeps
+// the regexp engine on its cheap paths).
+const stmtWindow = 512
+
 var (
-	// sqlTimeOrError needs a quote (the delay) or a '('.
-	sqlTimeOrError = regexp.MustCompile(`(?is)\bwaitfor` + sqlWS + `(?:delay|time)` + sqlWS0 + `['"]` + sqlWS0 + `\d` +
-		`|\bprocedure` + sqlWS + `analyse` + sqlWS0 + `\(` +
-		`|\b(?:gtid_subset|gtid_subtract|st_latfromgeohash|st_longfromgeohash|st_pointfromgeohash|st_geomfromgeohash|` +
-		`multipoint|multipolygon|multilinestring|linestring|geometrycollection|polygon|uuid_to_bin|bin_to_uuid|json_keys|name_const)` +
-		sqlWS0 + `\([^)]*?(?:\bselect\b|concat|0x[0-9a-f]|@@|\b(?:user|version|database|schema|char)` + sqlWS0 + `\()`)
-	// sqlSystemVariable needs an '@'.
-	sqlSystemVariable = regexp.MustCompile(`(?i)(?:^|[^\w@])@@(?:global\.|session\.)?(?:version\w*|datadir|hostname|basedir|tmpdir|` +
+	rxWaitfor  = regexp.MustCompile(`(?is)^waitfor` + sqlWS + `(?:delay|time)` + sqlWS0 + `['"]` + sqlWS0 + `\d`)
+	rxAnalyse  = regexp.MustCompile(`(?is)^procedure` + sqlWS + `analyse` + sqlWS0 + `\(`)
+	rxSysVar   = regexp.MustCompile(`(?i)^@@(?:global\.|session\.)?(?:version\w*|datadir|hostname|basedir|tmpdir|` +
 		`servername|spid|language|identity|rowcount|secure_file_priv|plugin_dir|port|innodb_\w+|have_\w+)\b`)
-	// sqlStacked needs a ';'.
-	sqlStacked = regexp.MustCompile(`(?is);` + sqlWS0 + `(?:shutdown` + sqlWS0 + `(?:$|--|#|;|/\*|with` + sqlWS + `nowait)` +
-		`|copy` + sqlWS0 + `(?:\(.*\)|[\w."]+)` + sqlWS0 + `(?:to|from)` + sqlWS + `program` + sqlWS0 + `(?:['"]|\$\$)` +
-		`|truncate` + sqlWS + `(?:table` + sqlWS + `)?[\w."\x60\[\]]+` + sqlWS0 + `(?:$|--|#|;)` +
-		`|grant` + sqlWS + `[\w, ]+?` + sqlWS + `on` + sqlWS + `(?:\*|[\w\x60"]+\.)` +
-		`|(?:create|alter)` + sqlWS + `(?:user|login|role)` + sqlWS + `\S+` + sqlWS + `(?:identified` + sqlWS + `(?:by|with|via)\b[^;]*?['"]|with` + sqlWS + `(?:superuser|password|login|encrypted)|password` + sqlWS0 + `['"]|superuser\b)` +
-		`|create` + sqlWS + `(?:or` + sqlWS + `replace` + sqlWS + `)?(?:function|procedure|trigger|table)` + sqlWS + `[\w."\x60]+` + sqlWS0 + `\()`)
+	rxStacked = regexp.MustCompile(`(?is)^(?:shutdown` + sqlWS0 + `(?:$|--|#|;|/\*|with` + sqlWS + `nowait)` +
+		`|copy` + sqlWS0 + `(?:\(.*?\)|[\w."]+)` + sqlWS0 + `(?:to|from)` + sqlWS + `program` + sqlWS0 + `(?:['"]|\$\$)` +
+		`|truncate` + sqlWS + `table` + sqlWS + `[\w."\x60\[\]]+` +
+		`|truncate` + sqlWS + `[\w."\x60\[\]]+` + sqlWS0 + `(?:$|--|#)` +
+		`|grant` + sqlWS + `(?:all|select|insert|update|delete|execute|usage|alter|create|drop|file|super|process|reload|shutdown|references|index|trigger)` +
+		`(?:` + sqlWS0 + `,` + sqlWS0 + `\w+)*(?:` + sqlWS + `privileges)?` + sqlWS + `on` + sqlWS + `(?:\*|[\w\x60"]+\.)` +
+		`|(?:create|alter)` + sqlWS + `(?:user|login|role)` + sqlWS + `\S+` + sqlWS + `(?:identified` + sqlWS + `(?:by|with|via)\b[^;]*?['"]` +
+		`|with` + sqlWS + `(?:superuser|password|login|encrypted)|password` + sqlWS0 + `['"]|superuser\b)` +
+		`|create` + sqlWS + `(?:or` + sqlWS + `replace` + sqlWS + `)?function` + sqlWS + `[\w."\x60]+` + sqlWS0 + `\([^)]*\)` + sqlWS0 + `returns` + sqlWS + `\w+` + sqlWS + `(?:as|language)\b)`)
 )
 
 func checkSQLStatement(v []byte, m uint64) string {
-	if hasAny(m, bQuote|bDQuote|bLParen|bDollar) && hasAny(m, bLetter) && sqlTimeOrError.Match(v) ||
-		has(m, bAt) && sqlSystemVariable.Match(v) ||
-		has(m, bSemi) && sqlStacked.Match(v) {
+	if !hasAny(m, bLetter) {
+		return ""
+	}
+	// The bytes the patterns may read in all, linear in v: a value made of
+	// anchors ("polygon(polygon(...") cannot make the windows quadratic.
+	// One that exhausts it is not read further and counts as a finding:
+	// no API value has thousands of SQL anchors.
+	rx := rxBudget(len(v)/2 + 4*stmtWindow)
+	if hasAny(m, bQuote|bDQuote) && anchoredAt(v, "waitfor", rxWaitfor, &rx) ||
+		has(m, bLParen) && (anchoredAt(v, "procedure", rxAnalyse, &rx) || errorFunctionCall(v, &rx)) ||
+		has(m, bAt) && systemVariable(v, &rx) ||
+		has(m, bSemi) && stackedStatement(v, &rx) || rx < 0 {
 		return ruleSQLStatement
 	}
 	return ""
+}
+
+// rxBudget is what is left of the bytes the patterns may read.
+type rxBudget int
+
+// rxCallCost is what a regexp run costs beside its bytes, in bytes.
+const rxCallCost = 64
+
+// match runs rx on w, charged to the budget; false once it is spent.
+func (b *rxBudget) match(rx *regexp.Regexp, w []byte) bool {
+	if *b -= rxBudget(rxCallCost + len(w)); *b < 0 {
+		return false
+	}
+	return rx.Match(w)
+}
+
+// window is v from i to the end of its statement (the next ';', included)
+// and at most stmtWindow bytes.
+func window(v []byte, i int) []byte {
+	end := min(len(v), i+stmtWindow)
+	if j := bytes.IndexByte(v[i:end], ';'); j >= 0 && i+j+1 < end {
+		end = i + j + 1
+	}
+	return v[i:end]
+}
+
+// anchoredAt runs rx at each word-initial occurrence of word (lower case)
+// in v.
+func anchoredAt(v []byte, word string, rx *regexp.Regexp, b *rxBudget) bool {
+	for off := 0; off < len(v); {
+		i := indexFold(v[off:], word)
+		if i < 0 {
+			return false
+		}
+		i += off
+		if (i == 0 || !isIdent(v[i-1])) && b.match(rx, window(v, i)) {
+			return true
+		}
+		off = i + len(word)
+	}
+	return false
+}
+
+// errorFunctionCall finds a call of one of MySQL's error-based functions
+// whose arguments, up to the first ')', read data (readsData).
+func errorFunctionCall(v []byte, b *rxBudget) bool {
+	for off := 0; off < len(v); {
+		i := bytes.IndexByte(v[off:], '(')
+		if i < 0 {
+			return false
+		}
+		i += off
+		end := i
+		for end > 0 && isSQLWhite(v[end-1]) {
+			end--
+		}
+		start := end
+		for start > 0 && (isAlnum(v[start-1]) || v[start-1] == '_') {
+			start--
+		}
+		if end-start >= 6 && end-start <= 20 && errorFunction(v[start:end]) {
+			w := v[i:min(len(v), i+stmtWindow)]
+			if c := bytes.IndexByte(w, ')'); c >= 0 {
+				w = w[:c+1]
+			}
+			if *b -= rxBudget(len(w)); *b >= 0 && readsData(w) {
+				return true
+			}
+		}
+		off = i + 1
+	}
+	return false
+}
+
+// readsData reports whether function arguments w hold what makes an
+// error print data: a subquery (SELECT), CONCAT, a hex literal, a system
+// variable, or a call of USER, VERSION, DATABASE, SCHEMA or CHAR.
+func readsData(w []byte) bool {
+	for i := 1; i < len(w); i++ {
+		c := w[i]
+		switch {
+		case c == '@' && i+1 < len(w) && w[i+1] == '@':
+			return true
+		case c == '0' && i+2 < len(w) && w[i+1]|0x20 == 'x' && unhex[w[i+2]] < 16:
+			return true
+		case !isASCIILetter(c) || isIdent(w[i-1]):
+		case hasPrefixFold(w, i, "concat"):
+			return true
+		default:
+			end := identAt(w, i)
+			switch n := end - i; {
+			case n == 6 && hasPrefixFold(w, i, "select"):
+				return true
+			case n == 4 && (hasPrefixFold(w, i, "user") || hasPrefixFold(w, i, "char")),
+				n == 6 && hasPrefixFold(w, i, "schema"),
+				n == 7 && hasPrefixFold(w, i, "version"),
+				n == 8 && hasPrefixFold(w, i, "database"):
+				if j := skipSQLComments(w, end); j < len(w) && w[j] == '(' {
+					return true
+				}
+			}
+			i = end - 1
+		}
+	}
+	return false
+}
+
+// errorFunction reports whether w (any case) names a function whose
+// invalid argument makes MySQL print it in an error.
+func errorFunction(w []byte) bool {
+	var buf [20]byte
+	n := copy(buf[:], w)
+	for k := range n {
+		buf[k] = lowerASCII(buf[k])
+	}
+	switch string(buf[:n]) {
+	case "gtid_subset", "gtid_subtract", "st_latfromgeohash", "st_longfromgeohash", "st_pointfromgeohash", "st_geomfromgeohash",
+		"multipoint", "multipolygon", "multilinestring", "linestring", "geometrycollection", "polygon", "uuid_to_bin",
+		"bin_to_uuid", "json_keys", "name_const":
+		return true
+	}
+	return false
+}
+
+// systemVariable finds "@@" not inside a word, followed by a server
+// variable's name.
+func systemVariable(v []byte, b *rxBudget) bool {
+	for off := 0; off < len(v); {
+		i := bytes.Index(v[off:], atat)
+		if i < 0 {
+			return false
+		}
+		i += off
+		if (i == 0 || !isIdent(v[i-1]) && v[i-1] != '@') && b.match(rxSysVar, v[i:min(len(v), i+64)]) {
+			return true
+		}
+		off = i + 2
+	}
+	return false
+}
+
+var atat = []byte("@@")
+
+// stackedStatement finds a ';' followed (past white space and comments)
+// by a statement keyword of rxStacked, and that statement's syntax.
+func stackedStatement(v []byte, b *rxBudget) bool {
+	for off := 0; off < len(v); {
+		i := bytes.IndexByte(v[off:], ';')
+		if i < 0 {
+			return false
+		}
+		i += off
+		j := skipSQLComments(v, i+1)
+		w := identAt(v, j)
+		switch {
+		case !stackedKeyword(v[j:w]):
+		case b.match(rxStacked, window(v, j)):
+			return true
+		}
+		off = i + 1
+	}
+	return false
+}
+
+// skipSQLComments returns the index of the first byte at or after i that
+// is neither SQL white space nor inside a /* */ comment.
+func skipSQLComments(v []byte, i int) int {
+	for i < len(v) {
+		switch {
+		case isSQLWhite(v[i]):
+			i++
+		case v[i] == '/' && i+1 < len(v) && v[i+1] == '*':
+			end := bytes.Index(v[i+2:], commentEnd)
+			if end < 0 {
+				return len(v)
+			}
+			i += 2 + end + 2
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+func stackedKeyword(w []byte) bool {
+	for _, k := range [...]string{"shutdown", "copy", "truncate", "grant", "create", "alter"} {
+		if len(w) == len(k) && hasPrefixFold(w, 0, k) {
+			return true
+		}
+	}
+	return false
 }

@@ -29,8 +29,9 @@ func TestSQLStatement(t *testing.T) {
 		{"1;alter user root identified by 'x'--", true},
 		{"1;create role x with superuser login password 'p'", true},
 		{"1;create user x with password 'p'", true},
-		{"1;create or replace function sys(cstring) returns int", true},
-		{"1;create function sys_exec(text) returns int", true},
+		{"1;create or replace function sys(cstring) returns int as '/lib/x86_64-linux-gnu/libc.so.6','system' language 'c' strict--", true},
+		{"1;create function sys_exec(text) returns int language c as 'x'", true},
+		{"1;create table x(id int)", false}, // a table changes nothing libinjection's DROP or INSERT do not
 		{"1;copy (select '') to program 'id'--", true},
 		{"1';copy cmd_exec from program 'id'--", true},
 		{"1 WAITFOR DELAY '0:0:5'", true},
@@ -56,6 +57,10 @@ func TestSQLStatement(t *testing.T) {
 		{"mail me @ home or @@ the office", false},
 		{"follow @@jane on social", false},
 		{"a;b;c", false},
+		{"Please review the doc; grant me access on docs.example.com", false},
+		{"note; truncate logs;", false},
+		{"Meeting notes; create table Orders (id, total) next week", false},
+		{"Steps; create function calls (see docs) returns early", false},
 	}
 	for _, tc := range tests {
 		got := checkSQLStatement([]byte(tc.v), classMask([]byte(tc.v))) != ""
