@@ -31,9 +31,9 @@ const sqlWS, sqlWS0 = `(?:[\s\x0b]|/\*.*?\*/)+`, `(?:[\s\x0b]|/\*.*?\*/)*`
 const stmtWindow = 512
 
 var (
-	rxWaitfor  = regexp.MustCompile(`(?is)^waitfor` + sqlWS + `(?:delay|time)` + sqlWS0 + `['"]` + sqlWS0 + `\d`)
-	rxAnalyse  = regexp.MustCompile(`(?is)^procedure` + sqlWS + `analyse` + sqlWS0 + `\(`)
-	rxSysVar   = regexp.MustCompile(`(?i)^@@(?:global\.|session\.)?(?:version\w*|datadir|hostname|basedir|tmpdir|` +
+	rxWaitfor = regexp.MustCompile(`(?is)^waitfor` + sqlWS + `(?:delay|time)` + sqlWS0 + `['"]` + sqlWS0 + `\d`)
+	rxAnalyse = regexp.MustCompile(`(?is)^procedure` + sqlWS + `analyse` + sqlWS0 + `\(`)
+	rxSysVar  = regexp.MustCompile(`(?i)^@@(?:global\.|session\.)?(?:version\w*|datadir|hostname|basedir|tmpdir|` +
 		`servername|spid|language|identity|rowcount|secure_file_priv|plugin_dir|port|innodb_\w+|have_\w+)\b`)
 	rxStacked = regexp.MustCompile(`(?is)^(?:shutdown` + sqlWS0 + `(?:$|--|#|;|/\*|with` + sqlWS + `nowait)` +
 		`|copy` + sqlWS0 + `(?:\(.*?\)|[\w."]+)` + sqlWS0 + `(?:to|from)` + sqlWS + `program` + sqlWS0 + `(?:['"]|\$\$)` +
