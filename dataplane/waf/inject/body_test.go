@@ -84,6 +84,8 @@ func TestBodies(t *testing.T) {
 		{"json array as protobuf", bodyRequest("application/x-protobuf", "\xef\xbb\xbf [\"<script>alert(1)</script>\"]"), KindXSS, "json./0"},
 		{"xml as octet-stream", bodyRequest("application/octet-stream", `<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>`), KindXXE, "xml"},
 		{"form as image", bodyRequest("image/jpeg", "id=1%27+UNION+SELECT+password+FROM+users--&x=1"), KindSQLi, "form.id"},
+		{"html file as octet-stream", bodyRequest("application/octet-stream", "<!DOCTYPE html>\n<html><body><script>var x = 1;</script></body></html>"), KindNone, ""},
+		{"xml doctype as octet-stream", bodyRequest("application/octet-stream", `<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>`), KindXXE, "xml"},
 		{"json as octet-stream benign", bodyRequest("application/octet-stream", `{"name":"O'Brien","note":"ring twice"}`), KindNone, ""},
 		{"form-looking binary benign", bodyRequest("application/octet-stream", "a=1&b=two"), KindNone, ""},
 		// Parts of multipart types other than form-data, by their own types.
@@ -92,6 +94,21 @@ func TestBodies(t *testing.T) {
 		{"multipart/related json part", bodyRequest("multipart/related; boundary=b", "--b\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{\"name\":\"1' or '1'='1' --\"}\r\n--b\r\nContent-Type: image/png\r\n\r\n\x89PNG\x00\r\n--b--\r\n"), KindSQLi, "json./name"},
 		{"multipart/mixed text part", bodyRequest("multipart/mixed; boundary=b", "--b\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n"), KindXSS, "body"},
 		{"multipart/related binary part skipped", bodyRequest("multipart/related; boundary=b", "--b\r\nContent-Type: application/octet-stream\r\n\r\n' or 1=1--\r\n--b--\r\n"), KindNone, ""},
+		{"multipart/mixed batch benign", bodyRequest("multipart/mixed; boundary=batch_foobarbaz", "--batch_foobarbaz\r\nContent-Type: application/http\r\nContent-ID: <item1:12930812@barnyard.example.com>\r\n\r\n"+
+			"PATCH /farm/v1/animals/pony?fields=name,age\r\nContent-Type: application/json\r\nAuthorization: Bearer your_auth_token\r\nIf-Match: \"etag/pony\"\r\n\r\n{\r\n  \"animalName\": \"Pony\"\r\n}\r\n"+
+			"--batch_foobarbaz\r\nContent-Type: application/http\r\nContent-ID: <item2:12930812@barnyard.example.com>\r\n\r\nGET /farm/v1/animals/sheep?fields=*\r\nIf-None-Match: \"etag/sheep\"\r\n\r\n"+
+			"--batch_foobarbaz--\r\n"), KindNone, ""},
+		{"multipart/mixed batch body attack", bodyRequest("multipart/mixed; boundary=b", "--b\r\nContent-Type: application/http\r\n\r\n"+
+			"POST /v1/items HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"name\":\"1' UNION SELECT password FROM users--\"}\r\n--b--\r\n"), KindSQLi, "json./name"},
+		{"multipart/mixed batch target attack", bodyRequest("multipart/mixed; boundary=b", "--b\r\nContent-Type: application/http\r\n\r\n"+
+			"GET /v1/items?id=1%27%20UNION%20SELECT%20password%20FROM%20users-- HTTP/1.1\r\n\r\n\r\n--b--\r\n"), KindSQLi, "body"},
+		{"multipart/mixed batch header attack", bodyRequest("multipart/mixed; boundary=b", "--b\r\nContent-Type: application/http\r\n\r\n"+
+			"GET /v1/items HTTP/1.1\r\nX-Note: <script>alert(1)</script>\r\n\r\n\r\n--b--\r\n"), KindXSS, "body"},
+		{"nested multipart/alternative", bodyRequest("multipart/mixed; boundary=outer", "--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n"+
+			"--inner\r\nContent-Type: text/plain\r\n\r\nhello\r\n--inner\r\nContent-Type: text/html\r\n\r\n<p>hello</p>\r\n--inner--\r\n\r\n--outer--\r\n"), KindNone, ""},
+		{"nested multipart/alternative attack", bodyRequest("multipart/mixed; boundary=outer", "--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n"+
+			"--inner\r\nContent-Type: text/html\r\n\r\n<script>alert(1)</script>\r\n--inner--\r\n\r\n--outer--\r\n"), KindXSS, "body"},
+		{"json in an octet-stream part", bodyRequest("multipart/related; boundary=b", "--b\r\nContent-Type: application/octet-stream\r\n\r\n{\"q\":\"1' UNION SELECT password FROM users--\"}\r\n--b--\r\n"), KindSQLi, "json./q"},
 		{"multipart/alternative base64 part", bodyRequest("multipart/alternative; boundary=b", "--b\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\nPHNjcmlwdD5h\r\nbGVydCgxKTwvc2NyaXB0Pg==\r\n--b--\r\n"), KindXSS, "body"},
 		{"json under a binary-looking prefix", bodyRequest("application/vnd.ms-foo+json", `{"q":"1' or '1'='1"}`), KindSQLi, "json./q"},
 		{"svg", bodyRequest("image/svg+xml", `<svg><script>alert(1)</script></svg>`), KindXSS, "xml./svg/script"},

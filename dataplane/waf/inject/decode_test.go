@@ -225,3 +225,18 @@ func TestLiteralsCostNoValues(t *testing.T) {
 		}
 	}
 }
+
+// TestWidthFoldNotCharged: a large French text (a no-break space before
+// every ':' and in every price) with links (%20) is inspected whole under
+// the default budget: the width fold is not charged to it.
+func TestWidthFoldNotCharged(t *testing.T) {
+	d := mustNew(t, Options{})
+	d.clean.off, d.cleanLib.off, d.cleanBody.off = true, true, true
+	unit := "Prix\u00a0: 10\u00a0€, voir https://exemple.fr/a%20b pour les détails. "
+	body := strings.Repeat(unit, (600<<10)/len(unit))
+	var sc Scratch
+	r := d.Inspect(&sc, bodyRequest("text/plain; charset=utf-8", body), nil)
+	if r.Kind != KindNone || r.Truncated {
+		t.Errorf("%v (%s) truncated %v; want a clean, whole inspection", r.Kind, r.Rule, r.Truncated)
+	}
+}

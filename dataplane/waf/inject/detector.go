@@ -381,10 +381,10 @@ type Scratch struct {
 	xmlSegs int     // how many segments xmlJoin holds
 	sf      sfSpans // the strings of a structured header (extract.go)
 	loc     []byte
-	parts   formdata.Reader // a multipart body's parts (extract.go)
-	utf     []byte          // the body transcoded from UTF-16 or UTF-32 (charset.go)
-	utfPart []byte          // a multipart part transcoded
-	cte     []byte          // a multipart part's Content-Transfer-Encoding undone
+	parts   [maxPartDepth]formdata.Reader // a multipart body's parts, and a nested one's (extract.go)
+	utf     []byte                        // the body transcoded from UTF-16 or UTF-32 (charset.go)
+	utfPart []byte                        // a multipart part transcoded
+	cte     [maxPartDepth][]byte          // a multipart part's Content-Transfer-Encoding undone, per nesting level
 	// decBytes is what the decoded forms inspected so far cost (their
 	// budget is apart from Result.Bytes).
 	decBytes int
@@ -432,8 +432,11 @@ func ReleaseScratch(sc *Scratch) {
 }
 
 func (sc *Scratch) start() {
-	if cap(sc.dec) > maxKeptUTF8 || cap(sc.dec2) > maxKeptUTF8 || cap(sc.cte) > maxKeptUTF8 {
-		sc.dec, sc.dec2, sc.cte = nil, nil, nil // a pooled Scratch keeps no huge value's decoding
+	// A pooled Scratch keeps no huge value's decoding.
+	for _, b := range []*[]byte{&sc.dec, &sc.dec2, &sc.cte[0], &sc.cte[1], &sc.b64doc, &sc.b64raw} {
+		if cap(*b) > maxKeptUTF8 {
+			*b = nil
+		}
 	}
 	sc.res = Result{}
 	sc.decBytes = 0
@@ -986,9 +989,17 @@ func (d *Detector) decodeChain(sc *Scratch, v []byte, m uint64, ctx uint8, step 
 	if has(curM, bHigh) && hasFullwidth(cur) {
 		// Upstreams that normalize (NFKC, as Python's unicodedata and
 		// many ORMs' collations do) read "１＇ or ＇１＇=＇１" as ASCII.
-		if !next(foldWidth(sc.decBuf(step), cur)) {
-			return finding{}, DecodingNone
+		// Not charged to the budget: folding never lengthens what it
+		// reads, runs once a chain, and French text has a no-break space
+		// in every other sentence.
+		b := foldWidth(sc.decBuf(step), cur)
+		if step%2 == 0 {
+			sc.dec = b
+		} else {
+			sc.dec2 = b
 		}
+		step++
+		cur, curM = b, classMask(b)
 		if f := d.detect(sc, cur, curM, ctx); f.kind != KindNone {
 			return f, DecodingWidth
 		}

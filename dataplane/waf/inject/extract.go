@@ -334,7 +334,7 @@ func (d *Detector) inspectReading(sc *Scratch, mt, params, b []byte) bool {
 			}
 		}
 	case bodyMultipart:
-		d.inspectMultipart(sc, b, params, equalFoldLower(mt, mtMultipart))
+		d.inspectMultipart(sc, b, params, equalFoldLower(mt, mtMultipart), 0)
 	case bodyXML:
 		d.inspectXML(sc, b)
 	case bodyRaw:
@@ -417,8 +417,9 @@ var mtXML = []byte("application/xml")
 
 // sniffDocument returns the media type of the document that a body sent
 // under a binary type is, if it is one: text that starts like JSON ('{',
-// '[') or markup ('<' then a name, '?' or '!'), or a URL-encoded form (no
-// byte outside a query's, a '='). nil for anything else.
+// '['), an XML declaration or a DOCTYPE other than HTML's, or a
+// URL-encoded form (no byte outside a query's, a '='). nil for anything
+// else.
 func sniffDocument(b []byte) []byte {
 	first := skipSpace(b, 0)
 	if first == len(b) || !looksText(b) {
@@ -427,7 +428,9 @@ func sniffDocument(b []byte) []byte {
 	switch c := b[first]; {
 	case c == '{' || c == '[':
 		return mtJSON
-	case c == '<' && first+1 < len(b) && (isASCIILetter(b[first+1]) || b[first+1] == '?' || b[first+1] == '!'):
+	case c == '<' && (hasPrefixFold(b, first, "<?xml") || hasPrefixFold(b, first, "<!doctype") && !hasPrefixFold(b, skipSpace(b, first+9), "html")):
+		// XML a parser reads whatever the label (XXE). HTML is a file
+		// stored and served, not a document the upstream parses.
 		return mtXML
 	}
 	eq := false
@@ -569,8 +572,8 @@ func (d *Detector) walkJSON(sc *Scratch, v *fastjson.Value, underCtor bool) {
 // media type. Lines end in CRLF, or in LF alone when the first boundary
 // line does (as Go's and PHP's readers accept). A body it cannot follow
 // marks the result Truncated.
-func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte, formData bool) {
-	mr := &sc.parts
+func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte, formData bool, depth int) {
+	mr := &sc.parts[depth]
 	if !mr.Start(body, params) {
 		sc.res.Truncated = true
 		return
@@ -583,7 +586,7 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte, formData b
 		name, disp, kind, pt, cte := partHeaders(header)
 		cs, _ := headers.ContentCharset(pt)
 		if !formData {
-			if d.inspectPart(sc, name, pt, content, cte, cs) {
+			if d.inspectPart(sc, name, pt, content, cte, cs, depth) {
 				return
 			}
 			continue
@@ -604,9 +607,9 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte, formData b
 			// Go's mime/multipart undoes quoted-printable by itself, and
 			// mail-style readers base64 too: the decoded content is the
 			// value, and what the readings below read.
-			decoded, ok := undoTransferEncoding(sc.cte[:0], content, cte)
+			decoded, ok := undoTransferEncoding(sc.cte[depth][:0], content, cte)
 			if decoded != nil {
-				sc.cte = decoded
+				sc.cte[depth] = decoded
 			}
 			if !ok {
 				sc.res.Truncated = true // an encoding tier 1 does not read
@@ -627,15 +630,25 @@ func (d *Detector) inspectMultipart(sc *Scratch, body, params []byte, formData b
 	}
 }
 
+// maxPartDepth bounds multipart nesting (a multipart/alternative inside
+// a multipart/mixed) and HTTP messages inside parts; deeper content makes
+// the result Truncated.
+const maxPartDepth = 2
+
+var mtHTTP = []byte("application/http")
+
 // inspectPart inspects a part of a multipart body other than form-data by
 // its own Content-Type ct, as the upstream that takes it apart reads it: a
-// JSON, XML or form document field by field, binary content not at all,
-// text as one value. It reports whether inspection must stop.
-func (d *Detector) inspectPart(sc *Scratch, name, ct, content, cte []byte, cs headers.Charset) bool {
+// JSON, XML or form document field by field (also under a binary type, as
+// at the top level), an HTTP message (batch requests) by its parts, a
+// nested multipart body part by part, other binary content not at all,
+// text as one value. depth is the part's nesting level. It reports
+// whether inspection must stop.
+func (d *Detector) inspectPart(sc *Scratch, name, ct, content, cte []byte, cs headers.Charset, depth int) bool {
 	if len(cte) > 0 {
-		decoded, ok := undoTransferEncoding(sc.cte[:0], content, cte)
+		decoded, ok := undoTransferEncoding(sc.cte[depth][:0], content, cte)
 		if decoded != nil {
-			sc.cte = decoded
+			sc.cte[depth] = decoded
 			content = decoded
 		}
 		if !ok {
@@ -643,14 +656,28 @@ func (d *Detector) inspectPart(sc *Scratch, name, ct, content, cte []byte, cs he
 			return false
 		}
 	}
-	mt, _ := mediaType(ct)
-	switch bodyKindOf(mt, content) {
+	mt, params := mediaType(ct)
+	if equalFoldLower(mt, mtHTTP) {
+		return d.inspectHTTPPart(sc, name, content, depth)
+	}
+	kind := bodyKindOf(mt, content)
+	if kind == bodySkip && len(mt) > 0 {
+		if doc := sniffDocument(stripUTF8BOM(content)); doc != nil {
+			kind = bodyKindOf(doc, content)
+		}
+	}
+	switch kind {
 	case bodySkip:
 	case bodyJSON:
 		d.inspectJSONBytes(sc, content)
 	case bodyXML:
-		d.inspectXML(sc, content)
+		if d.sources.Has(SourceXML) || d.sources.Has(SourceBody) {
+			d.inspectXML(sc, content)
+		}
 	case bodyForm:
+		if !d.sources.Has(SourceForm) {
+			break
+		}
 		sc.form.ParseBytes(content)
 		for k, v := range sc.form.All() {
 			if d.value(sc, SourceForm, k, k, ctxName) || d.value(sc, SourceForm, k, v, 0) {
@@ -659,10 +686,15 @@ func (d *Detector) inspectPart(sc *Scratch, name, ct, content, cte []byte, cs he
 		}
 		sc.form.Reset()
 	case bodyMultipart:
-		// A multipart part inside a multipart body: its reader is in use;
-		// not inspected, so not passed as inspected either.
-		sc.res.Truncated = true
+		if depth+1 >= maxPartDepth {
+			sc.res.Truncated = true // nested deeper than tier 1 follows
+			break
+		}
+		d.inspectMultipart(sc, content, params, equalFoldLower(mt, mtMultipart), depth+1)
 	default:
+		if !d.sources.Has(SourceBody) {
+			break
+		}
 		if d.value(sc, SourceBody, name, content, 0) {
 			return true
 		}
@@ -670,6 +702,59 @@ func (d *Detector) inspectPart(sc *Scratch, name, ct, content, cte []byte, cs he
 	}
 	return sc.stopped
 }
+
+// inspectHTTPPart inspects an HTTP message sent as a part (application/
+// http: Google's and OData's batch requests): the request target, each
+// header field's value and the body by its Content-Type, not the message
+// as one text, whose line breaks and header lines are its framing.
+func (d *Detector) inspectHTTPPart(sc *Scratch, name, content []byte, depth int) bool {
+	if !d.sources.Has(SourceBody) {
+		return false
+	}
+	msg := content
+	for len(msg) > 0 && (msg[0] == '\r' || msg[0] == '\n') {
+		msg = msg[1:]
+	}
+	head, body, ok := bytes.Cut(msg, crlfcrlf)
+	if !ok {
+		head, body, _ = bytes.Cut(msg, lflf)
+	}
+	line, fields, _ := bytes.Cut(head, lf)
+	// "GET /farm/v1/animals?x=1 HTTP/1.1": the target is the second word.
+	if _, rest, ok := bytes.Cut(bytes.TrimSpace(line), []byte{' '}); ok {
+		target, _, _ := bytes.Cut(rest, []byte{' '})
+		if d.value(sc, SourceBody, name, target, 0) {
+			return true
+		}
+	}
+	var ct []byte
+	for len(fields) > 0 {
+		var f []byte
+		f, fields, _ = bytes.Cut(fields, lf)
+		k, v, ok := bytes.Cut(bytes.TrimSuffix(f, []byte{'\r'}), []byte{':'})
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		if equalFoldLower(bytes.TrimSpace(k), hContentType) {
+			ct = v
+		}
+		if d.value(sc, SourceBody, name, v, 0) {
+			return true
+		}
+	}
+	if len(body) == 0 {
+		return false
+	}
+	if depth+1 >= maxPartDepth {
+		sc.res.Truncated = true
+		return false
+	}
+	cs, _ := headers.ContentCharset(ct)
+	return d.inspectPart(sc, name, ct, body, nil, cs, depth+1)
+}
+
+var crlfcrlf, lflf = []byte("\r\n\r\n"), []byte("\n\n")
 
 var charsetFieldName = []byte("_charset_")
 
