@@ -118,18 +118,27 @@ func New(rules Rules) (*Stage, error) {
 
 // semicolonParams counts the parameters of query q as the servers that
 // also split at ';' read them (Rack 2, Python before 3.9.2, Go before
-// 1.17): the non-empty segments between '&' and ';'. 0 when q has no ';'.
+// 1.17): each '&' argument, plus each piece after a ';' inside one that
+// has a '=' ("a=1;b=2" is two; "fields=id;name", a value, one). 0 when q
+// has no ';'.
 func semicolonParams(q []byte) int {
 	if bytes.IndexByte(q, ';') < 0 {
 		return 0
 	}
-	n, start := 0, 0
-	for i := 0; i <= len(q); i++ {
-		if i == len(q) || q[i] == '&' || q[i] == ';' {
-			if i > start {
+	n := 0
+	for len(q) > 0 {
+		var arg []byte
+		arg, q, _ = bytes.Cut(q, []byte{'&'})
+		if len(arg) > 0 {
+			n++
+		}
+		_, rest, found := bytes.Cut(arg, []byte{';'})
+		for found {
+			var piece []byte
+			piece, rest, found = bytes.Cut(rest, []byte{';'})
+			if bytes.IndexByte(piece, '=') > 0 {
 				n++
 			}
-			start = i + 1
 		}
 	}
 	return n

@@ -87,6 +87,7 @@ func TestRules(t *testing.T) {
 		// Servers that split at ';' too (Rack 2, old Python and Go) read five.
 		{"too many query parameters split by ';'", "GET /o?a=1;b=2;c=3;d=4;e=5 HTTP/1.1\r\nHost: a\r\n\r\n", 400, pipeline.ReasonQueryParamsTooMany, DetailQueryTooMany},
 		{"query parameters at the limit with ';'", "GET /o?a=1;b=2&c=3;& HTTP/1.1\r\nHost: a\r\n\r\n", 0, 0, ""},
+		{"';' inside values is no separator", "GET /o?ids=1;2;3;4;5&fields=a;b;c HTTP/1.1\r\nHost: a\r\n\r\n", 0, 0, ""},
 		{"chunked body without type", "POST /o HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 415, pipeline.ReasonMediaTypeUnsupported, DetailMediaTypeMissing},
 	}
 	for _, tc := range cases {
