@@ -26,6 +26,7 @@ func FuzzInspect(f *testing.F) {
 	f.Add("POST /s HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 96\r\n\r\n<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x SYSTEM \"f\">]><a b=\"&lt;c\"><![CDATA[d]]><!--e--></a>")
 	f.Add("POST /t HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 12\r\n\r\n<b>x</b> ${a}")
 	f.Add("GET /?q=%253Csvg%2520onload%253Dalert(1)%253E&r=%26lt%3Bscript%26gt%3B HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\r\n")
+	f.Add("GET /a/1+union/**/select HTTP/1.1\r\nHost: x\r\nReferer: https://r.example/s?q=a+b&id=1%27\r\nX-B: UEhOamNtbHdkRDVo\r\n YldWeWRDZ3hLVHd2YzJOeWFYQjBQZz09\r\n\r\n")
 	for _, b := range [][2]string{
 		{"application/json", encodeUTF(utf16LE, true, `{"a":"' or 1=1--"}`)},
 		{"text/plain; charset=utf-16", encodeUTF(utf16BE, false, "<a>")},
@@ -34,6 +35,10 @@ func FuzzInspect(f *testing.F) {
 			"Content-Type: text/plain; charset=utf-32be\r\n\r\n" + encodeUTF(utf32BE, false, "<x>") + "\r\n--b--\r\n"},
 		{"multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\\\";b.txt\"; " +
 			"filename*=UTF-8'en'%2e%2e%u002f\r\nContent-Type: text/plain\r\n\r\n<x>\r\n--b--\r\n"},
+		{"multipart/mixed; boundary=b", "--b\r\nContent-Type: application/http\r\n\r\nPOST /v?a=1&b=2 HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"a\":\"b\"}\r\n" +
+			"--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\nx\r\n--c--\r\n\r\n--b--\r\n"},
+		{"application/octet-stream", `{"q":"x;create user a identified by 'b'","u":"https://a.example/?id=1+or+1=1 more"}`},
+		{"text/plain", "1;{id,} polygon((select 1)) @@version ' || this.a x\u00a0y WAITFOR DELAY '0:0:1'"},
 	} {
 		f.Add("POST /u HTTP/1.1\r\nHost: x\r\nContent-Type: " + b[0] + "\r\nContent-Length: " + strconv.Itoa(len(b[1])) + "\r\n\r\n" + b[1])
 	}
