@@ -125,11 +125,16 @@ var checkCases = []struct {
 		`{"$ne": null}`, "db.getCollection('users')",
 		"' || this.role == 'admin' || '", "1';sleep(5000);'", "'; return '' == '", "0;return true", "' && this.password.match(/.*/)//",
 		"a'; while(true) {} '", `x" || this.isAdmin || "`, "1' && this.a == 1",
+		"' || obj.role == 'admin", "'|| this['role']=='admin", "' /**/ || this.role=='admin", "'//\n|| this.role=='admin",
+		"' || this .role=='admin", "'\u2009||\u2009this.role=='admin", "';return(true);'", "';return/**/true;'", "';sleep/**/(5000);'", "'; for(;;){} '",
 	}, []string{
 		"Price: $ne", "Save $5 or more", "$or else", "The db.example.com host", "costs $10: ok",
 		"Mom's || this is fine", "I'll sleep (8 hours); return tomorrow", "Chapter 1; return to the start", "Step 2; return the form",
 		"It's 5; while true, it is late", "if (this.value.match(/^1/)) ok", "Use this.props in React", "a || this.b", "It's || that",
 		"let x = 1; return true", "cost is 3; sleep(10) afterwards", "x = 'a'; y = this.b",
+		"if (type == 'admin' || this.strict) return;", "const label = opts.label || 'Untitled' || this.name;",
+		"return name === 'foo' || this.bar === 'baz';", "var s = 'x'; return true;", "x = 'abc'; sleep(5000);", "echo 'wait'; sleep(5)",
+		"fmt := 'x'; sleep(1)", "O'Brien || this one",
 	}, false},
 	{KindCRLF, []string{
 		"\r\nSet-Cookie:crlf=injection", "x\nLocation: http://evil.example", "\xe5\x98\x8dSet-cookie:crlf=injection",

@@ -1,9 +1,6 @@
 package inject
 
-import (
-	"bytes"
-	"regexp"
-)
+import "bytes"
 
 // Query languages other than SQL: LDAP filters (Kind "ldap") and MongoDB
 // queries (Kind "nosql").
@@ -115,87 +112,137 @@ func ldapBreakout(v []byte, i int) bool {
 	return eq > open && open >= 0
 }
 
-// mongoWhere is JavaScript that breaks out of a string in a MongoDB
-// $where clause (or mapReduce, or a server-side eval): after a quote, a
-// boolean on this.<field> ("' || this.role == 'admin"), or a statement
-// that only such code writes after ';' (sleep(n), return true, an endless
-// loop); or, in a value that is a number, such a statement after it
-// ("0;return true"). Anchored, it runs only where its literal anchors
-// ("this.", ';') are.
-var rxWhereStatement = regexp.MustCompile(`^(?:sleep\s*\(\s*\d|return\s+(?:true|false|[01]\b|this\b|['"])|while\s*\(\s*(?:true|1)\s*\))`)
+// mongoWhere is JavaScript that breaks out of a string or a number in a
+// MongoDB $where clause (or mapReduce, or a server-side eval). The
+// breakout is the value's first quote, after one token at most ("'",
+// "admin'", "1'"), or a number the value starts with; after it, past
+// JavaScript white space and comments, come "||" or "&&" and this or obj
+// (MongoDB's alias) with a member ("' || this.role == 'admin",
+// "'|| obj['role']"), or ';' and a statement only such code writes
+// (sleep(n), return true, an endless loop). Code in prose or snippets
+// ("var s = 'x'; return true;") has more than one token before its first
+// quote.
 
 // checkMongoWhere finds mongoWhere in v, whose class mask is m.
 func checkMongoWhere(v []byte, m uint64) string {
-	if hasAny(m, bQuote|bDQuote) && hasAny(m, bPipe|bAmp) && whereBoolean(v) ||
-		has(m, bSemi) && whereStatement(v) {
-		return ruleMongoWhere
+	i := whereBreakout(v, m)
+	if i < 0 {
+		return ""
+	}
+	j := skipJS(v, i)
+	switch {
+	case j+1 < len(v) && (v[j] == '|' && v[j+1] == '|' || v[j] == '&' && v[j+1] == '&'):
+		k := skipJS(v, j+2)
+		for _, w := range [...]string{"this", "obj"} {
+			if hasPrefixFold(v, k, w) {
+				if n := skipJS(v, k+len(w)); n < len(v) && (v[n] == '.' || v[n] == '[') {
+					return ruleMongoWhere
+				}
+			}
+		}
+	case j < len(v) && v[j] == ';':
+		if whereStatementAt(v, skipJS(v, j+1)) {
+			return ruleMongoWhere
+		}
 	}
 	return ""
 }
 
-// whereBoolean: a quote, then "||" or "&&", then this.<name>.
-func whereBoolean(v []byte) bool {
-	for off := 0; off < len(v); {
-		i := indexFold(v[off:], "this.")
-		if i < 0 {
-			return false
+// whereBreakout returns the index after the breakout of v (see
+// mongoWhere), or -1.
+func whereBreakout(v []byte, m uint64) int {
+	if hasAny(m, bQuote|bDQuote) {
+		q := bytes.IndexAny(v, `'"`)
+		for _, c := range v[:q] {
+			if isSpaceByte(c) || c == '\n' || c == '\r' {
+				return -1 // more than one token before the first quote
+			}
 		}
-		i += off
-		off = i + 5
-		if i+5 >= len(v) || !isIdent(v[i+5]) && v[i+5] != '$' || i > 0 && isIdent(v[i-1]) {
-			continue
+		return q + 1
+	}
+	k := skipSpace(v, 0)
+	n := k
+	for n < len(v) && isDigit(v[n]) {
+		n++
+	}
+	if n == k {
+		return -1
+	}
+	return n
+}
+
+// whereStatementAt reports whether a statement only injected code writes
+// starts at v[i]: sleep(<digit>, return true/false/0/1/this/a string/(,
+// while(true or 1), for(;;).
+func whereStatementAt(v []byte, i int) bool {
+	word := func(w string) (int, bool) {
+		if !hasPrefixFold(v, i, w) || i+len(w) < len(v) && isIdent(v[i+len(w)]) {
+			return 0, false
 		}
-		j := i
-		for j > 0 && isSpaceByte(v[j-1]) {
-			j--
-		}
-		if j < 2 || !(v[j-1] == '|' && v[j-2] == '|' || v[j-1] == '&' && v[j-2] == '&') {
-			continue
-		}
-		j -= 2
-		for j > 0 && isSpaceByte(v[j-1]) {
-			j--
-		}
-		if j > 0 && (v[j-1] == '\'' || v[j-1] == '"') {
+		return skipJS(v, i+len(w)), true
+	}
+	if j, ok := word("sleep"); ok {
+		return j < len(v) && v[j] == '(' && skipJS(v, j+1) < len(v) && isDigit(v[skipJS(v, j+1)])
+	}
+	if j, ok := word("return"); ok {
+		if j < len(v) && (v[j] == '(' || v[j] == '\'' || v[j] == '"') {
 			return true
 		}
+		for _, w := range [...]string{"true", "false", "this", "0", "1"} {
+			if hasPrefixFold(v, j, w) && (j+len(w) == len(v) || !isIdent(v[j+len(w)])) {
+				return true
+			}
+		}
+		return false
+	}
+	if j, ok := word("while"); ok {
+		if j >= len(v) || v[j] != '(' {
+			return false
+		}
+		k := skipJS(v, j+1)
+		return hasPrefixFold(v, k, "true") || k < len(v) && v[k] == '1'
+	}
+	if j, ok := word("for"); ok {
+		return j < len(v) && v[j] == '(' && bytes.HasPrefix(v[skipJS(v, j+1):], []byte(";;"))
 	}
 	return false
 }
 
-// whereStatement: a ';' after a quote, or after a number that starts the
-// value, then rxWhereStatement.
-func whereStatement(v []byte) bool {
-	for off := 0; off < len(v); {
-		i := bytes.IndexByte(v[off:], ';')
-		if i < 0 {
-			return false
-		}
-		i += off
-		off = i + 1
-		j := i
-		for j > 0 && isSpaceByte(v[j-1]) {
-			j--
-		}
-		if j == 0 {
-			continue
-		}
-		quoted := v[j-1] == '\'' || v[j-1] == '"'
-		if !quoted {
-			k := skipSpace(v, 0)
-			n := k
-			for n < j && isDigit(v[n]) {
-				n++
+// skipJS returns the index of the first byte at or after i that is not
+// JavaScript white space (Unicode spaces and line separators included)
+// or inside a comment.
+func skipJS(v []byte, i int) int {
+	for i < len(v) {
+		switch c := v[i]; {
+		case isSpaceByte(c) || c == '\n' || c == '\r':
+			i++
+		case c == '/' && i+1 < len(v) && v[i+1] == '*':
+			end := bytes.Index(v[i+2:], commentEnd)
+			if end < 0 {
+				return len(v)
 			}
-			if n == k || n != j {
-				continue // not a number that starts the value
+			i += 2 + end + 2
+		case c == '/' && i+1 < len(v) && v[i+1] == '/':
+			end := bytes.IndexByte(v[i:], '\n')
+			if end < 0 {
+				return len(v)
 			}
-		}
-		if rxWhereStatement.Match(window(v, skipSpace(v, i+1))) {
-			return true
+			i += end + 1
+		case c >= 0x80:
+			n := unicodeSpaceAt(v, i)
+			if n == 0 && i+2 < len(v) && v[i] == 0xe2 && v[i+1] == 0x80 && (v[i+2] == 0xa8 || v[i+2] == 0xa9) ||
+				n == 0 && i+2 < len(v) && v[i] == 0xef && v[i+1] == 0xbb && v[i+2] == 0xbf {
+				n = 3 // U+2028, U+2029, U+FEFF
+			}
+			if n == 0 {
+				return i
+			}
+			i += n
+		default:
+			return i
 		}
 	}
-	return false
+	return i
 }
 
 // checkNoSQL; name is true when v is a key or a parameter name.
