@@ -36,13 +36,11 @@ var (
 	rxSysVar  = regexp.MustCompile(`(?i)^@@(?:global\.|session\.)?(?:version\w*|datadir|hostname|basedir|tmpdir|` +
 		`servername|spid|language|identity|rowcount|secure_file_priv|plugin_dir|port|innodb_\w+|have_\w+)\b`)
 	rxStacked = regexp.MustCompile(`(?is)^(?:shutdown` + sqlWS0 + `(?:$|--|#|;|/\*|with` + sqlWS + `nowait)` +
-		`|copy` + sqlWS0 + `(?:\(.*?\)|[\w."]+)` + sqlWS0 + `(?:to|from)` + sqlWS + `program` + sqlWS0 + `(?:['"]|\$\$)` +
-		`|truncate` + sqlWS + `table` + sqlWS + `[\w."\x60\[\]]+` +
-		`|truncate` + sqlWS + `[\w."\x60\[\]]+` + sqlWS0 + `(?:$|--|#)` +
-		`|grant` + sqlWS + `(?:all|select|insert|update|delete|execute|usage|alter|create|drop|file|super|process|reload|shutdown|references|index|trigger)` +
-		`(?:` + sqlWS0 + `,` + sqlWS0 + `\w+)*(?:` + sqlWS + `privileges)?` + sqlWS + `on` + sqlWS + `(?:\*|[\w\x60"]+\.)` +
-		`|(?:create|alter)` + sqlWS + `(?:user|login|role)` + sqlWS + `\S+` + sqlWS + `(?:identified` + sqlWS + `(?:by|with|via)\b[^;]*?['"]` +
-		`|with` + sqlWS + `(?:superuser|password|login|encrypted)|password` + sqlWS0 + `['"]|superuser\b)` +
+		`|copy` + sqlWS0 + `[\w."]*` + sqlWS0 + `(?:\(.*?\))?` + sqlWS0 + `(?:to|from)` + sqlWS + `program` + sqlWS0 + `(?:[eE]?['"]|\$\$)` +
+		`|truncate` + sqlWS0 + `(?:table` + sqlWS + `)?[\w."\x60\[\]]+` +
+		`|grant` + sqlWS + `\S.*?` + sqlWS + `(?:on|to)` + sqlWS0 + `\S` +
+		`|(?:create|alter|drop)` + sqlWS + `(?:user|login|role)` + sqlWS0 + `\S` +
+		`|set` + sqlWS + `password\b` +
 		`|create` + sqlWS + `(?:or` + sqlWS + `replace` + sqlWS + `)?function` + sqlWS + `[\w."\x60]+` + sqlWS0 + `\([^)]*\)` + sqlWS0 + `returns` + sqlWS + `\w+` + sqlWS + `(?:as|language)\b)`)
 )
 
@@ -115,8 +113,20 @@ func errorFunctionCall(v []byte, b *rxBudget) bool {
 		}
 		i += off
 		end := i
-		for end > 0 && isSQLWhite(v[end-1]) {
-			end--
+		for {
+			for end > 0 && isSQLWhite(v[end-1]) {
+				end--
+			}
+			// A comment before the '(': "polygon/**/((select ...".
+			if end < 2 || v[end-1] != '/' || v[end-2] != '*' {
+				break
+			}
+			lo := max(0, end-2-stmtWindow) // bounded: "*/(" repeated must stay linear
+			open := bytes.LastIndex(v[lo:end-2], []byte("/*"))
+			if open < 0 {
+				break
+			}
+			end = lo + open
 		}
 		start := end
 		for start > 0 && (isAlnum(v[start-1]) || v[start-1] == '_') {
@@ -205,15 +215,39 @@ func systemVariable(v []byte, b *rxBudget) bool {
 
 var atat = []byte("@@")
 
-// stackedStatement finds a ';' followed (past white space and comments)
-// by a statement keyword of rxStacked, and that statement's syntax.
+// stackedStatement finds a statement stacked after an injected value: a
+// ';' after one token at most (the value it is appended to: "1",
+// "admin'", "x')"), then (past white space and comments) a statement
+// keyword of rxStacked and that statement's syntax. Prose and code have
+// several words before their ';' ("Names are long; truncate table
+// headers").
 func stackedStatement(v []byte, b *rxBudget) bool {
+	// The first white space after the first token: a ';' is after one
+	// token when nothing but white space lies between that and the ';'.
+	lead := skipSpace(v, 0)
+	ws := bytes.IndexAny(v[lead:], " \t\r\n\v\f")
+	if ws < 0 {
+		ws = len(v)
+	} else {
+		ws += lead
+	}
 	for off := 0; off < len(v); {
 		i := bytes.IndexByte(v[off:], ';')
 		if i < 0 {
 			return false
 		}
 		i += off
+		t := i
+		for t > lead && isSpaceByte(v[t-1]) || t > lead && (v[t-1] == '\n' || v[t-1] == '\r') {
+			t--
+		}
+		if ws < t {
+			return false // several words before this ';', and before the ones after it
+		}
+		if i+1 < len(v) && isSQLWhite(v[i+1]) && !injectedValue(v[:i]) {
+			off = i + 1 // "note; truncate logs": a word, then prose
+			continue
+		}
 		j := skipSQLComments(v, i+1)
 		w := identAt(v, j)
 		switch {
@@ -246,8 +280,16 @@ func skipSQLComments(v []byte, i int) int {
 	return i
 }
 
+// injectedValue reports whether token b (white space around it allowed)
+// reads as a value a statement is appended to: empty, or with a digit, a
+// quote or a closing parenthesis ("1", "admin'", "x')"), not a word.
+func injectedValue(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) == 0 || bytes.IndexAny(b, "0123456789'\")`\x60") >= 0
+}
+
 func stackedKeyword(w []byte) bool {
-	for _, k := range [...]string{"shutdown", "copy", "truncate", "grant", "create", "alter"} {
+	for _, k := range [...]string{"shutdown", "copy", "truncate", "grant", "create", "alter", "drop", "set"} {
 		if len(w) == len(k) && hasPrefixFold(w, 0, k) {
 			return true
 		}
