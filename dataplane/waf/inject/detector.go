@@ -657,7 +657,7 @@ func (d *Detector) base64Document(sc *Scratch, v []byte, m uint64) []byte {
 	if has(m, bNL) {
 		b := sc.b64raw[:0]
 		for _, c := range v {
-			if c != '\r' && c != '\n' {
+			if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
 				b = append(b, c)
 			}
 		}
@@ -902,11 +902,13 @@ func (d *Detector) detectDecoded(sc *Scratch, v []byte, m uint64, ctx uint8) (fi
 		return finding{}, DecodingNone
 	}
 	if has(m, bNL) {
-		// Wrapped at 76 columns (MIME) or 64 (PEM): decoders skip the
-		// line breaks.
+		// Wrapped at 76 columns (MIME) or 64 (PEM), maybe indented (YAML):
+		// decoders skip the line breaks and, around them, the blanks (a
+		// space is a '+' only in a value a form decoder read, which has no
+		// line break).
 		b := sc.decBuf(1)
 		for _, c := range v {
-			if c != '\r' && c != '\n' {
+			if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
 				b = append(b, c)
 			}
 		}

@@ -106,6 +106,7 @@ func TestBase64Forms(t *testing.T) {
 	}{
 		{"wrapped at 76", wrap(strings.Repeat("A", 80)+"<script>alert(1)</script>", 76), KindXSS},
 		{"wrapped at 16", wrap("1' UNION SELECT password FROM users--", 16), KindSQLi},
+		{"wrapped and indented", strings.ReplaceAll(wrap("1' UNION SELECT password FROM users-- "+strings.Repeat("A", 60), 24), "\r\n", "\n    "), KindSQLi},
 		{"json document", b64(`{"q":"1 UNION SELECT password FROM users--","page":2}`), KindSQLi},
 		{"query string", b64("page=2&q=1+UNION+SELECT+password+FROM+users--"), KindSQLi},
 		{"wrapped benign", wrap(strings.Repeat("Hello, world. ", 12), 76), KindNone},

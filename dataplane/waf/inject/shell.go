@@ -181,30 +181,39 @@ func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
 		return false
 	}
 	switch {
-	case v[i] == '{' && !lineBreak:
+	case v[i] == '{':
 		// Brace expansion makes a command with arguments and no space:
-		// "{id,}", "{curl,evil.example}" (after a line break, "{id,name}"
-		// is a field list).
+		// "{id,}", "{curl,evil.example}". After a line break, where
+		// "{id,name}" is a field list, only an empty or path-, host- or
+		// option-like argument counts.
 		end := identAt(v, i+1)
 		if end >= len(v) || v[end] != ',' || commandStrength(v[i+1:end]) == 0 {
 			return false
 		}
 		// One word to the closing brace: "{id, name}" is two words, which
 		// the shell does not expand.
+		argLike := false
 		for j := end + 1; j < min(len(v), end+maxBraceWord); j++ {
-			switch {
-			case v[j] == '}':
-				return true
-			case isSpaceByte(v[j]) || v[j] == '{':
+			switch c := v[j]; {
+			case c == '}':
+				return !lineBreak || argLike || j == end+1
+			case isSpaceByte(c) || c == '{':
 				return false
+			case c == '.' || c == '/' || c == '-':
+				argLike = true
 			}
 		}
 		return false
+	case v[i] == '$' && i+2 < len(v) && v[i+1] == '{' && v[i+2] == '0':
+		// ${0}, ${0##*/}: the shell's own name.
+		return true
 	case v[i] == '$' && i+1 < len(v) && v[i+1] == '0':
-		// $0 is the shell itself, with an option: "; $0 -c id" ("$0
-		// shipping" is a price).
+		// $0 is the shell itself, with an option ("; $0 -c id"), a here
+		// string ("$0<<<id") or fed by a pipe at the end ("|$0"); "$0
+		// shipping" is a price.
 		j := skipSpace(v, i+2)
-		return j > i+2 && j+1 < len(v) && v[j] == '-' && isASCIILetter(v[j+1])
+		return j > i+2 && j+1 < len(v) && v[j] == '-' && isASCIILetter(v[j+1]) ||
+			hasPrefixAt(v, j, "<<<") || j == len(v) && i > 0 && v[i-1] == '|'
 	}
 	if v[i] == '/' {
 		if globPath(v, i) {
@@ -222,8 +231,10 @@ func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
 		return false
 	case end < len(v) && (v[end] == '\'' || v[end] == '"' || v[end] == '\\' || v[end] == '$' || v[end] == '`'):
 		return quotedCommand(v, i)
-	case (string(w) == "exec" || string(w) == "eval") && rest > end && rest < len(v) && commandAt(v, rest, true):
-		// A builtin that runs the command after it: "; exec id".
+	case (string(w) == "exec" || string(w) == "eval") && !lineBreak && rest > end && rest < len(v) &&
+		(commandAt(v, rest, true) || (v[rest] == '\'' || v[rest] == '"') && quotedCommand(v, rest)):
+		// A builtin that runs the command after it: "; exec id", "; eval
+		// 'id'" (a script's "exec java -jar app.jar" line is no probe).
 		return true
 	case rest == len(v) && !loneAmp && afterValue && probeCommand(w):
 		return true
