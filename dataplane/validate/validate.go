@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/valyala/fasthttp"
 
@@ -118,30 +119,43 @@ func New(rules Rules) (*Stage, error) {
 
 // semicolonParams counts the parameters of query q as the servers that
 // also split at ';' read them (Rack 2, Python before 3.9.2, Go before
-// 1.17): each '&' argument, plus each piece after a ';' inside one that
-// has a '=' ("a=1;b=2" is two; "fields=id;name", a value, one). 0 when q
-// has no ';'.
+// 1.17): each '&' argument, plus each SemicolonPieces one ("a=1;b=2" is
+// two; "fields=id;name", a value, one). 0 when q has no ';'.
 func semicolonParams(q []byte) int {
 	if bytes.IndexByte(q, ';') < 0 {
 		return 0
 	}
 	n := 0
-	for len(q) > 0 {
-		var arg []byte
-		arg, q, _ = bytes.Cut(q, []byte{'&'})
+	for arg := range bytes.SplitSeq(q, []byte{'&'}) {
 		if len(arg) > 0 {
 			n++
 		}
-		_, rest, found := bytes.Cut(arg, []byte{';'})
-		for found {
-			var piece []byte
-			piece, rest, found = bytes.Cut(rest, []byte{';'})
-			if bytes.IndexByte(piece, '=') > 0 {
-				n++
+	}
+	for range SemicolonPieces(q) {
+		n++
+	}
+	return n
+}
+
+// SemicolonPieces yields the "name=value" pieces after a ';' inside the
+// '&' arguments of query q: the parameters that only servers which also
+// split at ';' read. A piece without '=' (or with an empty name) is part
+// of a value to them too, and is not yielded.
+func SemicolonPieces(q []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for len(q) > 0 {
+			var arg []byte
+			arg, q, _ = bytes.Cut(q, []byte{'&'})
+			_, rest, found := bytes.Cut(arg, []byte{';'})
+			for found {
+				var piece []byte
+				piece, rest, found = bytes.Cut(rest, []byte{';'})
+				if bytes.IndexByte(piece, '=') > 0 && !yield(piece) {
+					return
+				}
 			}
 		}
 	}
-	return n
 }
 
 // parseMediaType parses a configured "type/subtype" or "type/*".

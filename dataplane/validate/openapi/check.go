@@ -527,44 +527,18 @@ const ReasonSemicolon = "name: a declared parameter after ';', which some server
 // after a ';' that has a '=' is a parameter to those servers, and only a
 // declared name among those matters.
 func (c *Check) checkSemicolonArgs(q []byte, op *operation, sc *scratch) {
-	for len(q) > 0 {
-		var arg []byte
-		arg, q, _ = bytes.Cut(q, []byte{'&'})
-		_, rest, found := bytes.Cut(arg, []byte{';'})
-		for found {
-			var piece []byte
-			piece, rest, found = bytes.Cut(rest, []byte{';'})
-			k, _, ok := bytes.Cut(piece, []byte{'='})
-			if !ok || len(k) == 0 {
-				continue
-			}
-			sc.semi = appendFormDecoded(sc.semi[:0], k)
-			sc.name = foldQueryName(sc.name[:0], sc.semi)
-			for i := range op.query {
-				if string(sc.semi) == op.query[i].name || isVariant(sc.name, op.query[i].fold) {
-					sc.add(op.query[i].pointer, "", ReasonSemicolon)
-					break
-				}
+	for piece := range validate.SemicolonPieces(q) {
+		k, _, _ := bytes.Cut(piece, []byte{'='})
+		// Decoded as fasthttp decodes the names of the '&' reading.
+		sc.semi = fasthttp.AppendUnquotedArg(sc.semi[:0], k)
+		sc.name = foldQueryName(sc.name[:0], sc.semi)
+		for i := range op.query {
+			if string(sc.semi) == op.query[i].name || isVariant(sc.name, op.query[i].fold) {
+				sc.add(op.query[i].pointer, "", ReasonSemicolon)
+				break
 			}
 		}
 	}
-}
-
-// appendFormDecoded appends name decoded as a query decoder does ('+' a
-// space, %XX a byte; a malformed escape kept).
-func appendFormDecoded(dst, name []byte) []byte {
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; {
-		case c == '+':
-			dst = append(dst, ' ')
-		case c == '%' && i+2 < len(name) && unhex(name[i+1]) >= 0 && unhex(name[i+2]) >= 0:
-			dst = append(dst, byte(unhex(name[i+1])<<4|unhex(name[i+2])))
-			i += 2
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
 }
 
 // maxFoldDecodes is how many more times foldQueryName percent-decodes a
