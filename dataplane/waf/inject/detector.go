@@ -646,6 +646,19 @@ func (d *Detector) valueMask(sc *Scratch, src Source, name, v []byte, m uint64, 
 	return false
 }
 
+// appendUnwrapped appends Base64 value v to dst without the line breaks
+// and blanks of its wrapping: at 76 columns (MIME) or 64 (PEM), maybe
+// indented (YAML), which decoders skip. (A space is a '+' only in a value
+// a form decoder read, which has no line break.)
+func appendUnwrapped(dst, v []byte) []byte {
+	for _, c := range v {
+		if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
 // base64Document returns the Base64 decoding of v (line breaks skipped)
 // when it is a JSON document or a query string, in sc.b64doc; else nil.
 // It runs whatever the clean caches say of v, as the values inside are
@@ -655,13 +668,8 @@ func (d *Detector) base64Document(sc *Scratch, v []byte, m uint64) []byte {
 		return nil
 	}
 	if has(m, bNL) {
-		b := sc.b64raw[:0]
-		for _, c := range v {
-			if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
-				b = append(b, c)
-			}
-		}
-		sc.b64raw, v = b, b
+		sc.b64raw = appendUnwrapped(sc.b64raw[:0], v)
+		v = sc.b64raw
 	}
 	if !looksBase64(v) {
 		return nil
@@ -902,18 +910,8 @@ func (d *Detector) detectDecoded(sc *Scratch, v []byte, m uint64, ctx uint8) (fi
 		return finding{}, DecodingNone
 	}
 	if has(m, bNL) {
-		// Wrapped at 76 columns (MIME) or 64 (PEM), maybe indented (YAML):
-		// decoders skip the line breaks and, around them, the blanks (a
-		// space is a '+' only in a value a form decoder read, which has no
-		// line break).
-		b := sc.decBuf(1)
-		for _, c := range v {
-			if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
-				b = append(b, c)
-			}
-		}
-		sc.dec2 = b
-		v = b
+		sc.keep(1, appendUnwrapped(sc.decBuf(1), v))
+		v = sc.dec2
 	}
 	if !looksBase64(v) {
 		return finding{}, DecodingNone
@@ -994,14 +992,9 @@ func (d *Detector) decodeChain(sc *Scratch, v []byte, m uint64, ctx uint8, step 
 		// Not charged to the budget: folding never lengthens what it
 		// reads, runs once a chain, and French text has a no-break space
 		// in every other sentence.
-		b := foldWidth(sc.decBuf(step), cur)
-		if step%2 == 0 {
-			sc.dec = b
-		} else {
-			sc.dec2 = b
-		}
+		cur = sc.keep(step, foldWidth(sc.decBuf(step), cur))
 		step++
-		cur, curM = b, classMask(b)
+		curM = classMask(cur)
 		if f := d.detect(sc, cur, curM, ctx); f.kind != KindNone {
 			return f, DecodingWidth
 		}
@@ -1011,6 +1004,17 @@ func (d *Detector) decodeChain(sc *Scratch, v []byte, m uint64, ctx uint8, step 
 
 // decBuf returns the empty decoding buffer for step k: steps alternate
 // between two buffers, so that each decodes the previous one's output.
+// keep stores b, decoded into decBuf(k), as step k's buffer, and returns
+// it.
+func (sc *Scratch) keep(k int, b []byte) []byte {
+	if k%2 == 0 {
+		sc.dec = b
+	} else {
+		sc.dec2 = b
+	}
+	return b
+}
+
 func (sc *Scratch) decBuf(k int) []byte {
 	if k%2 == 0 {
 		return sc.dec[:0]
@@ -1021,11 +1025,7 @@ func (sc *Scratch) decBuf(k int) []byte {
 // decoded keeps the buffer b of step k in sc and charges it to the
 // budget; nil when it does not fit (the result is then Truncated).
 func (d *Detector) decoded(sc *Scratch, k int, b []byte) []byte {
-	if k%2 == 0 {
-		sc.dec = b
-	} else {
-		sc.dec2 = b
-	}
+	sc.keep(k, b)
 	// Decoded forms have a budget of their own, as large as the one for
 	// the values as received: a body under the budget is not refused for
 	// being decoded once (a long text with %20 in its links).

@@ -314,14 +314,7 @@ func (d *Detector) inspectReading(sc *Scratch, mt, params, b []byte) bool {
 	case bodyJSON:
 		d.inspectJSONBody(sc, b, nil)
 	case bodyForm:
-		sc.form.ParseBytes(b)
-		for k, v := range sc.form.All() {
-			if d.value(sc, SourceForm, k, k, ctxName) || d.value(sc, SourceForm, k, v, 0) {
-				break
-			}
-			charsetField(sc, k, v)
-		}
-		sc.form.Reset()
+		d.inspectForm(sc, b, true)
 		// A JSON or XML document sent as a form: the form reading splits
 		// it at '=' and '&', and a server that reads the raw body (PHP's
 		// php://input, readers that ignore the type) gets the document.
@@ -341,6 +334,21 @@ func (d *Detector) inspectReading(sc *Scratch, mt, params, b []byte) bool {
 		d.value(sc, SourceBody, nil, b, 0)
 	}
 	return true
+}
+
+// inspectForm inspects the names and values of URL-encoded form b, and
+// with charset honours a _charset_ field (charsetField).
+func (d *Detector) inspectForm(sc *Scratch, b []byte, charset bool) {
+	sc.form.ParseBytes(b)
+	for k, v := range sc.form.All() {
+		if d.value(sc, SourceForm, k, k, ctxName) || d.value(sc, SourceForm, k, v, 0) {
+			break
+		}
+		if charset {
+			charsetField(sc, k, v)
+		}
+	}
+	sc.form.Reset()
 }
 
 // bodyKindOf classifies a body by its media type mt, and by its first
@@ -675,16 +683,9 @@ func (d *Detector) inspectPart(sc *Scratch, name, ct, content, cte []byte, cs he
 			d.inspectXML(sc, content)
 		}
 	case bodyForm:
-		if !d.sources.Has(SourceForm) {
-			break
+		if d.sources.Has(SourceForm) {
+			d.inspectForm(sc, content, false)
 		}
-		sc.form.ParseBytes(content)
-		for k, v := range sc.form.All() {
-			if d.value(sc, SourceForm, k, k, ctxName) || d.value(sc, SourceForm, k, v, 0) {
-				break
-			}
-		}
-		sc.form.Reset()
 	case bodyMultipart:
 		if depth+1 >= maxPartDepth {
 			sc.res.Truncated = true // nested deeper than tier 1 follows

@@ -154,7 +154,7 @@ func whereBreakout(v []byte, m uint64) int {
 	if hasAny(m, bQuote|bDQuote) {
 		q := bytes.IndexAny(v, `'"`)
 		for _, c := range v[:q] {
-			if isSpaceByte(c) || c == '\n' || c == '\r' {
+			if isSpaceByte(c) {
 				return -1 // more than one token before the first quote
 			}
 		}
@@ -214,7 +214,7 @@ func whereStatementAt(v []byte, i int) bool {
 func skipJS(v []byte, i int) int {
 	for i < len(v) {
 		switch c := v[i]; {
-		case isSpaceByte(c) || c == '\n' || c == '\r':
+		case isSpaceByte(c):
 			i++
 		case c == '/' && i+1 < len(v) && v[i+1] == '*':
 			end := bytes.Index(v[i+2:], commentEnd)

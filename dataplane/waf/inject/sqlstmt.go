@@ -238,7 +238,7 @@ func stackedStatement(v []byte, b *rxBudget) bool {
 		}
 		i += off
 		t := i
-		for t > lead && isSpaceByte(v[t-1]) || t > lead && (v[t-1] == '\n' || v[t-1] == '\r') {
+		for t > lead && isSpaceByte(v[t-1]) {
 			t--
 		}
 		if ws < t {
