@@ -84,7 +84,7 @@ type Tier2Result struct {
 // Where is where RuleID matched ("query.q"; empty when unknown).
 func (t *Tier2Result) Where() []byte { return t.where[:t.nWhere] }
 
-// SetWhere records where RuleID matched (engines other than CRS, tests).
+// SetWhere records where RuleID matched, for engines other than CRS.
 func (t *Tier2Result) SetWhere(w string) { t.nWhere = uint8(copy(t.where[:], w)) }
 
 // Config is one route's WAF.

@@ -67,6 +67,8 @@ func TestStage(t *testing.T) {
 			403, pipeline.ReasonWAFBlocked, "sqli", "crs.942100"},
 		{"tier 2 detects", Config{Tier2: fakeEngine{res: Tier2Result{Matched: true, RuleID: 942100, Detail: "sqli"}}, Mode2: Detect}, clean,
 			0, 0, "sqli", "crs.942100"},
+		{"tier 2 names where its rule matched", Config{Tier2: fakeEngine{res: matchedAt(942100, "sqli", "query.q")}, Mode2: Block}, clean,
+			403, pipeline.ReasonWAFBlocked, "sqli", "crs.942100:query.q"},
 		{"tier 2 fails closed with 403", Config{Tier2: fakeEngine{err: errors.New("boom")}, Mode2: Detect}, clean,
 			403, pipeline.ReasonWAFError, "crs_error", ""},
 		{"tier 2 fails closed with 500", Config{Tier2: fakeEngine{err: errors.New("boom")}, Mode2: Block, OnError: 500}, clean,
@@ -128,4 +130,11 @@ func TestNewRejects(t *testing.T) {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
 	}
+}
+
+// matchedAt is a tier-2 match of rule id that names where it matched.
+func matchedAt(id int, detail, where string) Tier2Result {
+	r := Tier2Result{Matched: true, RuleID: id, Detail: detail}
+	r.SetWhere(where)
+	return r
 }
