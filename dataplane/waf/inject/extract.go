@@ -57,10 +57,12 @@ func (d *Detector) inspectHead(sc *Scratch, req *fasthttp.Request) {
 				// as a space: "1+union+select+...".
 				return
 			}
-			if len(path) > 0 && path[0] == '*' && comments < maxPathComments {
+			if len(path) > 0 && (path[0] == '*' || hasPrefixFold(path, 0, "%2a")) && comments < maxPathComments {
 				// "/**/" between segments is a SQL comment to an upstream
 				// that takes the rest of the path as one parameter: read
-				// from this segment on, "1/**/union/**/select ..." whole.
+				// from this segment on, "1/**/union/**/select ..." whole
+				// (and decoded again: "/%2A%2A/" is the same comment to
+				// an upstream that decodes twice).
 				comments++
 				rest := full[len(full)-len(path)-1-len(seg):]
 				if d.pathReading(sc, rest, false) {

@@ -59,7 +59,8 @@ func TestQueryInsideValue(t *testing.T) {
 
 // TestPathReadings: a path is also read as the upstreams that decode '+'
 // in it (Java's URLDecoder, PHP's urldecode) and that take the rest of it
-// as one parameter, where "/**/" is a SQL comment, read it.
+// as one parameter, where "/**/" is a SQL comment (and "/%2A%2A/" to one
+// that decodes twice), read it.
 func TestPathReadings(t *testing.T) {
 	tests := []struct {
 		path string
@@ -68,6 +69,8 @@ func TestPathReadings(t *testing.T) {
 		{"/users/1+union+select+password+from+users--", KindSQLi},
 		{"/users/1/**/union/**/select/**/password/**/from/**/users", KindSQLi},
 		{"/a/*/b/1/**/union/**/select/**/password/**/from/**/users", KindSQLi},
+		{"/users/1/%252A%252A/union/%252a%252a/select/%252A%252A/password/%252A%252A/from/%252A%252A/users", KindSQLi},
+		{"/a/%252A%252A/b/%252A%252A/c", KindNone},
 		{"/search/c++/tutorials", KindNone},
 		{"/tags/rock+roll/union+station", KindNone},
 		{"/files/*/list", KindNone},
