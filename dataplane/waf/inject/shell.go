@@ -177,7 +177,7 @@ func commandAt(v []byte, i int, sub bool) bool {
 //   - a command word hidden from filters by shell quoting: "w'h'o'am'i",
 //     "wh$@oami", "who\ami", "c${u}at" (quotes in pairs, empty expansions
 //     or a backslash inside the word, removed as the shell removes them;
-//     also inside a substitution: "$(wh”oami)");
+//     also inside a substitution: $(wh""oami));
 //   - a path of '?' wildcards the shell expands: "/???/?at /???/p??swd".
 func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
 	// "&&" and "||" run the command after them only on a result: a
@@ -359,7 +359,7 @@ func digitsAt(v []byte, i int) int {
 }
 
 // hiddenCommandAt reports whether a command word hidden by shell quoting
-// starts at v[i], after white space ("$(wh”oami)", "`c${u}at`").
+// starts at v[i], after white space ($(wh""oami), "`c${u}at`").
 func hiddenCommandAt(v []byte, i int) bool {
 	i = skipSpace(v, i)
 	end := identAt(v, i)
