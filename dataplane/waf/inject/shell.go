@@ -96,10 +96,17 @@ func checkCmd(v []byte, m uint64) string {
 		}
 	}
 	if has(m, bBacktick) {
+		// Backticks pair up: only an opening one starts a substitution
+		// (after "`Foo` type", "type" is outside it).
+		opening := true
 		for i := 0; i < len(v); i++ {
-			if v[i] == '`' && (commandAt(v, i+1, true) || hiddenCommandAt(v, i+1)) && !codeSpan(v, i) {
+			if v[i] != '`' || i > 0 && v[i-1] == '\\' {
+				continue
+			}
+			if opening && (commandAt(v, i+1, true) || hiddenCommandAt(v, i+1)) && !codeSpan(v, i) {
 				return ruleCmdSubstitution
 			}
+			opening = !opening
 		}
 	}
 	if has(m, bLParen|bRParen|bLBrace) && shellshock(v) {
@@ -113,7 +120,7 @@ func checkCmd(v []byte, m uint64) string {
 				for j < len(v) && (v[j] == v[i] || v[j] == '|' || v[j] == '&' || v[i] == '\r' && v[j] == '\n') {
 					j++ // || && |& ;; CRLF
 				}
-				if commandAt(v, j, false) {
+				if command(v, j, false, v[i] == '\n' || v[i] == '\r') {
 					return ruleCmdSeparator
 				}
 				// "Gifts & more" is prose: after a lone '&' between spaces,
@@ -135,7 +142,11 @@ func checkCmd(v []byte, m uint64) string {
 // space and an optional directory): a strong command, or any command in a
 // substitution (sub), followed by a word boundary; or a weak command
 // followed by a shell argument.
-func commandAt(v []byte, i int, sub bool) bool {
+func commandAt(v []byte, i int, sub bool) bool { return command(v, i, sub, false) }
+
+// command is commandAt where prose may start at v[i] (after a line
+// break): a weak command's argument must not read as prose (shellArg).
+func command(v []byte, i int, sub, prose bool) bool {
 	i = skipSpace(v, i)
 	i = skipBinDir(v, i)
 	end := i
@@ -156,7 +167,7 @@ func commandAt(v []byte, i int, sub bool) bool {
 	if strength == cmdStrong || sub {
 		return end == len(v) || !isIdent(v[end]) && v[end] != '.' && v[end] != '-' && v[end] != '\''
 	}
-	return shellArg(v, end)
+	return shellArg(v, end, prose)
 }
 
 // probeAt reports whether what follows a separator at v[i] is one of the
@@ -517,10 +528,11 @@ func codeSpan(v []byte, i int) bool {
 func commandAtStart(v []byte) bool {
 	i := skipBinDir(v, skipSpace(v, 0))
 	end := identAt(v, i)
-	if end == i || commandStrength(v[i:end]) == 0 {
+	strength := commandStrength(v[i:end])
+	if strength == 0 {
 		return false
 	}
-	return shellArg(v, end)
+	return shellArg(v, end, strength == cmdWeak)
 }
 
 // skipBinDir skips "/bin/", "/usr/bin/", "/usr/local/bin/", "/sbin/" and
@@ -540,14 +552,20 @@ func skipBinDir(v []byte, i int) int {
 // shellArg reports whether what follows a command word at v[end] is a
 // shell argument: white space (or $IFS, or '+' as a URL's space, or a
 // redirection) then an option, a path, a variable, a URL or a redirection.
-func shellArg(v []byte, end int) bool {
+// A lone '/' ("date / time") and '--' ("time -- 3pm") are prose's, '>='
+// and '<>' comparisons. Where prose is likely (prose: a weak command at
+// the start of a value or a line, "set -up fee", "id > 100", "date |
+// time"), an option must not be followed by a word, a redirection must
+// go to a path and a pipe must feed a strong command or one with an
+// argument.
+func shellArg(v []byte, end int, prose bool) bool {
 	if end >= len(v) {
 		return false
 	}
 	i := end
 	switch {
 	case v[i] == '<' || v[i] == '>':
-		return true
+		return redirection(v, i, prose)
 	case v[i] == '$':
 		return true // $IFS, ${IFS}
 	case v[i] == ' ' || v[i] == '\t' || v[i] == '+':
@@ -562,14 +580,31 @@ func shellArg(v []byte, end int) bool {
 	}
 	switch c := v[i]; c {
 	case '-':
-		return i+1 < len(v) && (isLetter(v[i+1]) || v[i+1] == '-')
+		if i+1 >= len(v) || !isLetter(v[i+1]) && (v[i+1] != '-' || i+2 >= len(v) || !isLetter(v[i+2])) {
+			return false
+		}
+		return !prose || !proseAfterOption(v, i)
 	case '|':
 		// A pipe into another command ("id | nc x 80", "ls | sort");
 		// "name | id | email" is a table's header.
 		j := skipSpace(v, i+1)
 		k := identAt(v, j)
-		return k > j && commandStrength(v[j:k]) != 0 && (k == len(v) || !isIdent(v[k]))
-	case '/', '~', '$', '<', '>', '\\':
+		if k == j || k < len(v) && isIdent(v[k]) {
+			return false
+		}
+		switch commandStrength(v[j:k]) {
+		case cmdStrong:
+			return true
+		case cmdWeak:
+			return !prose || shellArg(v, k, false)
+		}
+		return false
+	case '<', '>':
+		return redirection(v, i, prose)
+	case '/':
+		// "ls /" lists the root; "date / time" is prose.
+		return i+1 == len(v) || !isSpaceByte(v[i+1])
+	case '~', '$', '\\':
 		return true
 	case '.':
 		return i+1 < len(v) && (v[i+1] == '/' || v[i+1] == '.')
@@ -581,6 +616,64 @@ func shellArg(v []byte, end int) bool {
 		}
 		return hasPrefixFold(v, i, "http://") || hasPrefixFold(v, i, "https://") || hasPrefixFold(v, i, "ftp://")
 	}
+}
+
+// redirection reports whether the '<' or '>' at v[i] redirects: not a
+// comparison ("date >= 2024-01-01", "a <> b"); where prose is likely, to
+// or from a path ("id > /tmp/x", "cat < ./f", "ls 2>&1"), not a number or
+// a word ("id > 100", "time < 30 min").
+func redirection(v []byte, i int, prose bool) bool {
+	j := i + 1
+	if j < len(v) && (v[j] == '=' || v[i] == '<' && v[j] == '>') {
+		return false
+	}
+	if !prose {
+		return true
+	}
+	for j < len(v) && (v[j] == '>' || v[j] == '<') {
+		j++ // >> <<
+	}
+	j = skipSpace(v, j)
+	if j >= len(v) {
+		return false
+	}
+	switch v[j] {
+	case '/', '~', '&':
+		return true
+	case '.':
+		return j+1 < len(v) && (v[j+1] == '/' || v[j+1] == '.')
+	}
+	// A file name with an extension: "id > out.txt".
+	k := j
+	for k < len(v) && !isSpaceByte(v[k]) {
+		k++
+	}
+	dot := bytes.IndexByte(v[j:k], '.')
+	return dot > 0 && dot < k-j-1 && isLetter(v[j])
+}
+
+// proseAfterOption reports whether the option at v[i] is followed by a
+// plain word, as "-up" in "set -up fee" and "-la" in "ls -la output
+// attached" are: a command line goes on with another option, a path, a
+// number or a file name, or ends.
+func proseAfterOption(v []byte, i int) bool {
+	for i < len(v) && !isSpaceByte(v[i]) {
+		i++
+	}
+	j := skipSpace(v, i)
+	if j == i || j >= len(v) {
+		return false
+	}
+	k := j
+	for k < len(v) && isLetter(v[k]) {
+		k++
+	}
+	if k == j {
+		return false
+	}
+	// The word ends at white space or sentence punctuation.
+	return k == len(v) || isSpaceByte(v[k]) || v[k] == ',' || v[k] == '.' && (k+1 == len(v) || isSpaceByte(v[k+1])) ||
+		v[k] == '!' || v[k] == '?' || v[k] == ':'
 }
 
 // shellshock finds a bash function definition as an environment variable
