@@ -47,7 +47,9 @@ func weakSQLi(sc *Scratch, fp string, v []byte) bool {
 	case "nc", "n&v", "Enknk":
 		return true
 	case "f(1)n":
-		return harmlessCall(v)
+		return harmlessCall(v) || proseCall(fp, v)
+	case "n;Tn", "n;Tnn":
+		return proseClause(v)
 	case "sos", "s&s":
 		q := bytes.IndexByte(v, '"')
 		if q < 0 {
@@ -72,7 +74,7 @@ func weakSQLi(sc *Scratch, fp string, v []byte) bool {
 	case "1c":
 		return !numericBeforeComment(v)
 	}
-	return booleanSearch(fp, v)
+	return booleanSearch(fp, v) || proseCall(fp, v)
 }
 
 // quotedOperatorWord: the s&s of prose that quotes a word ("Why I love
@@ -406,4 +408,140 @@ func harmlessCall(v []byte) bool {
 		}
 	}
 	return true
+}
+
+// proseCall: a fingerprint of words, numbers and operators around a
+// function call ("f(n)", "nf(1)", "f(n)o") on a value that only calls
+// functions of no effect on plain arguments: a label, a title or an
+// expression ("Date (UTC)", "Groundhog Day (1993)", "Length (cm)",
+// "count(up)", "sum(up) / count(up)", "year(BirthDate) eq 1990"). With no
+// quote, comment, comparison, ';' or keyword, the value cannot leave the
+// application's string, and where a number or a column is expected a call
+// of a plain function changes nothing an attacker wants; the calls that
+// do (sleep, benchmark, load_file, extractvalue, utl_http...), nested
+// calls and subqueries stay detections. A CSS custom property, "var(--
+// brand)", comments out its own closing parenthesis: the query that is
+// left cannot parse.
+func proseCall(fp string, v []byte) bool {
+	if !strings.HasPrefix(fp, "f(") && !strings.HasPrefix(fp, "nf(") {
+		return false
+	}
+	for i := 0; i < len(fp); i++ {
+		switch fp[i] {
+		case 'n', 'f', '1', '(', ')', 'o':
+		default:
+			return false
+		}
+	}
+	depth := 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\'', '"', '`', ';', '=', '<', '>', '@', '#', '\\', '\n', '\r', '{', '[':
+			return false
+		case '(':
+			if depth++; depth > 1 || effectCall(v, i) {
+				return false
+			}
+		case ')':
+			depth--
+		case '-':
+			if i+1 < len(v) && v[i+1] == '-' && (depth == 0 || i == 0 || v[i-1] != '(' || i+2 >= len(v) || !isLetter(v[i+2])) {
+				return false
+			}
+		case '/':
+			if i+1 < len(v) && v[i+1] == '*' {
+				return false
+			}
+		default:
+			if isLetter(c) && (i == 0 || !isIdent(v[i-1])) && sqlClauseWord(v, i) {
+				return false
+			}
+		}
+	}
+	return depth == 0
+}
+
+// effectCall reports whether the word before the '(' at v[open] names a
+// function with an effect an attacker calls for: a delay, a file or
+// network access, an error that carries data, or a vendor package
+// (utl_, dbms_, xp_, sp_, pg_, lo_, sys_).
+func effectCall(v []byte, open int) bool {
+	end := open
+	for end > 0 && isSQLWhite(v[end-1]) {
+		end--
+	}
+	start := end
+	for start > 0 && isIdent(v[start-1]) {
+		start--
+	}
+	w := v[start:end]
+	for _, p := range [...]string{"utl_", "dbms_", "xp_", "sp_", "pg_", "lo_", "sys_", "sys."} {
+		if hasPrefixFold(w, 0, p) {
+			return true
+		}
+	}
+	for _, f := range [...]string{"sleep", "benchmark", "randomblob", "zeroblob", "load_file", "extractvalue", "updatexml",
+		"get_lock", "master_pos_wait", "dblink", "openrowset", "opendatasource", "openquery", "exec", "execute", "waitfor",
+		"if", "iif", "case", "elt", "make_set", "exp", "json_keys", "gtid_subset", "polygon", "multipoint", "linestring",
+		"geometrycollection", "multipolygon", "multilinestring", "name_const", "row", "user", "database", "version", "schema"} {
+		if len(w) == len(f) && hasPrefixFold(w, 0, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// sqlClauseWord reports whether the word at v[i] is a keyword that
+// builds a query or a condition (proseCall: none may follow the call).
+func sqlClauseWord(v []byte, i int) bool {
+	end := i
+	for end < len(v) && isIdent(v[end]) {
+		end++
+	}
+	w := v[i:end]
+	for _, k := range [...]string{"select", "union", "from", "where", "and", "or", "xor", "like", "rlike", "regexp",
+		"case", "when", "into", "exec", "execute", "waitfor", "delay", "insert", "update", "delete", "drop", "having",
+		"order", "group", "limit", "procedure", "sleep", "benchmark", "declare", "begin", "end"} {
+		if len(w) == len(k) && hasPrefixFold(w, 0, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// proseClause: a word, ';' and a clause that starts with IF or USE in
+// prose ("Thanks; if you need anything", "Fragile; use the side
+// entrance"): a stacked IF needs a condition and USE a database name and
+// nothing after it, and the value has no quote, comment, parenthesis,
+// comparison or '@' to give either one.
+func proseClause(v []byte) bool {
+	semi := bytes.IndexByte(v, ';')
+	if semi < 0 || bytes.ContainsAny(v, "'\"`()=<>@#") || bytes.Contains(v, []byte("--")) || bytes.Contains(v, []byte("/*")) {
+		return false
+	}
+	i := skipSQLWhite(v, semi+1)
+	end := i
+	for end < len(v) && isLetter(v[end]) {
+		end++
+	}
+	w := v[i:end]
+	if !(len(w) == 2 && hasPrefixFold(w, 0, "if")) && !(len(w) == 3 && hasPrefixFold(w, 0, "use")) {
+		return false
+	}
+	// Prose goes on for words after the clause's first one.
+	words := 0
+	for j := end; j < len(v); {
+		j = skipSQLWhite(v, j)
+		k := j
+		for k < len(v) && isIdent(v[k]) {
+			k++
+		}
+		if k == j {
+			j++
+			continue
+		}
+		words++
+		j = k
+	}
+	return words >= 2
 }

@@ -86,3 +86,67 @@ func TestHarmlessCall(t *testing.T) {
 		}
 	}
 }
+
+// TestProseCalls: labels, titles and expressions whose only SQL shape is a
+// plain function call ("Date (UTC)", "count(up)") and prose clauses after
+// ';' that start with IF or USE pass; calls with an effect, nested calls,
+// keywords or quotes after them stay detections.
+func TestProseCalls(t *testing.T) {
+	tests := []struct {
+		q    string
+		want Kind
+	}{
+		{"Date (UTC)", KindNone},
+		{"Groundhog Day (1993)", KindNone},
+		{"Mad Max (1979)", KindNone},
+		{"Length (cm)", KindNone},
+		{"Space (Gray) 256GB", KindNone},
+		{"Total（税込）", KindNone},
+		{"count(up)", KindNone},
+		{"sum(up) / count(up)", KindNone},
+		{"year(BirthDate) eq 1990", KindNone},
+		{"sqrt(2)", KindNone},
+		{"the sqrt(2) is irrational", KindNone},
+		{"avg(latency)", KindNone},
+		{"COUNT(id)", KindNone},
+		{"length(Name) gt 3", KindNone},
+		{"var(--brand)", KindNone},
+		{"Thanks; if you need anything else let me know", KindNone},
+		{"Fragile; use the side entrance", KindNone},
+		{"Sure; use code SAVE10", KindNone},
+		{"sleep(5)", KindSQLi},
+		{"pg_sleep(5)", KindSQLi},
+		{"benchmark(10000000,md5(1))", KindSQLi},
+		{"count(select 1)", KindSQLi},
+		{"length(user())", KindSQLi},
+		{"extractvalue(1,0x7e)", KindSQLi},
+		{"count(x) and 1=1", KindSQLi},
+		{"count(x)--", KindSQLi},
+		{"count(x)#", KindSQLi},
+		{"count(x) union select 1", KindSQLi},
+		{"var(--x)\n) or (1", KindSQLi},
+		{"x; if (1=1) waitfor delay '0:0:5'--", KindSQLi},
+	}
+	d := mustNew(t, Options{})
+	var sc Scratch
+	for _, tc := range tests {
+		t.Run(tc.q, func(t *testing.T) {
+			var req fasthttp.Request
+			req.SetRequestURI("/search?q=" + url.QueryEscape(tc.q))
+			if r := d.Inspect(&sc, &req, nil); r.Kind != tc.want {
+				t.Fatalf("%v (%s, %q); want %v", r.Kind, r.Rule, r.Fingerprint, tc.want)
+			}
+			if tc.want != KindNone {
+				return
+			}
+			for _, pl := range placements {
+				switch pl.name {
+				case "form value", "multipart", "json value", "cookie":
+					if r := inspectPlaced(d, &sc, pl, tc.q); r.Detected() {
+						t.Errorf("%s: %v (%s, %q)", pl.name, r.Kind, r.Rule, r.Fingerprint)
+					}
+				}
+			}
+		})
+	}
+}
