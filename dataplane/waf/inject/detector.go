@@ -1189,7 +1189,8 @@ const ruleLibinjection = "libinjection"
 
 // libinjection runs IsSQLi and IsXSS where the pre-filters cannot rule them
 // out, and drops the SQLi detections that sqlitune.go asks a second signal
-// for and that lack it.
+// for and that lack it, and the XSS detections of rich text a sanitizer
+// would keep whole (richtext.go).
 func (d *Detector) libinjection(sc *Scratch, v []byte, m uint64) finding {
 	if m&^bWordOnly == 0 && !isDigit(v[0]) {
 		return finding{} // singleWord
@@ -1212,7 +1213,7 @@ func (d *Detector) libinjection(sc *Scratch, v []byte, m uint64) finding {
 			return finding{kind: KindSQLi, rule: ruleLibinjection}
 		}
 	}
-	if xss && libinjection.IsXSS(b2s(v)) {
+	if xss && libinjection.IsXSS(b2s(v)) && !safeRichText(v) {
 		return finding{kind: KindXSS, rule: ruleLibinjection}
 	}
 	d.cleanLib.add(h)
