@@ -34,6 +34,8 @@ const (
 	ruleIFS             = "ifs"
 	ruleArithmetic      = "arithmetic_expansion"
 	ruleShellshock      = "shellshock"
+	rulePowerShell      = "powershell_cradle"
+	ruleOptionInjection = "option_injection"
 )
 
 const (
@@ -56,7 +58,7 @@ func commandStrength(w []byte) uint8 {
 		"python", "python2", "python3", "perl", "ruby", "php", "lua", "nmap", "chmod", "chown", "chgrp",
 		"mkfifo", "useradd", "usermod", "crontab", "sudo", "xxd", "hexdump", "passwd", "nohup",
 		"rundll32", "regsvr32", "mshta", "cscript", "wscript", "schtasks", "net1", "xterm", "gcc",
-		"traceroute", "tracert", "arp", "hostname", "lsof", "iptables", "cmd.exe", "sh.exe":
+		"traceroute", "tracert", "arp", "hostname", "lsof", "iptables", "cmd.exe", "sh.exe", "printenv":
 		return cmdStrong
 	case "cat", "ls", "id", "echo", "set", "sort", "find", "more", "less", "head", "tail", "kill",
 		"ping", "sleep", "env", "exec", "eval", "type", "dir", "ver", "net", "rm", "cp", "mv", "touch",
@@ -135,7 +137,37 @@ func checkCmd(v []byte, m uint64) string {
 	if hasAny(m, bSpace|bDollar|bLT|bGT|bPlus) && commandAtStart(v) {
 		return ruleCmdStart
 	}
+	if has(m, bLParen) && powerShellCradle(v) {
+		return rulePowerShell
+	}
+	if m&(bEq|bDash) == bEq|bDash && (indexFold(v, "-oproxycommand=") >= 0 || indexFold(v, "-olocalcommand=") >= 0) {
+		// An option smuggled into an ssh or scp argument runs a command.
+		return ruleOptionInjection
+	}
 	return ""
+}
+
+// powerShellCradle finds the .NET calls a PowerShell one-liner downloads
+// and runs code with ("IEX(New-Object Net.WebClient).DownloadString(...)"),
+// names no prose or API value carries.
+func powerShellCradle(v []byte) bool {
+	for _, w := range [...]string{"net.webclient", "downloadstring(", "downloadfile(", "invoke-expression", "frombase64string("} {
+		if indexFold(v, w) >= 0 {
+			return true
+		}
+	}
+	for i := indexFold(v, "iex"); i >= 0; {
+		j := skipSpace(v, i+3)
+		if (i == 0 || !isIdent(v[i-1]) && v[i-1] != '.' && v[i-1] != '-') && j < len(v) && v[j] == '(' {
+			return true // "IEX(", "iex (" as a command, not "ibex(" or ".iex("
+		}
+		n := indexFold(v[i+3:], "iex")
+		if n < 0 {
+			break
+		}
+		i += 3 + n
+	}
+	return false
 }
 
 // commandAt reports whether a shell command starts at v[i] (after white
@@ -157,7 +189,11 @@ func command(v []byte, i int, sub, prose bool) bool {
 	for end > i && (v[end-1] == '.' || v[end-1] == '-') {
 		end--
 	}
-	strength := commandStrength(v[i:end])
+	w := v[i:end]
+	if len(w) > 4 && hasPrefixFold(w, len(w)-4, ".exe") {
+		w = w[:len(w)-4] // "curl.exe"
+	}
+	strength := commandStrength(w)
 	if strength == 0 {
 		return false
 	}
@@ -241,9 +277,16 @@ func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
 		if globPath(v, i) {
 			return true
 		}
-		// A command by its path: "; /bin/sh".
+		// A command by its path: "; /bin/sh", or a wildcard the shell
+		// expands there: "; /bin/ca? /etc/hosts".
 		j := skipBinDir(v, i)
-		return j > i && commandStrength(v[j:identAt(v, j)]) != 0
+		return j > i && (commandStrength(v[j:identAt(v, j)]) != 0 || globWord(v, j))
+	}
+	if v[i] == '\\' {
+		return quotedCommand(v, i) // "; \c\a\t /etc/hosts"
+	}
+	if v[i] == '$' && varCommand(v, i) {
+		return true
 	}
 	end := identAt(v, i)
 	w := v[i:end]
@@ -251,7 +294,7 @@ func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
 	switch {
 	case end == i:
 		return false
-	case end < len(v) && (v[end] == '\'' || v[end] == '"' || v[end] == '\\' || v[end] == '$' || v[end] == '`'):
+	case end < len(v) && (v[end] == '\'' || v[end] == '"' || v[end] == '\\' || v[end] == '$' || v[end] == '`' || v[end] == '^'):
 		return quotedCommand(v, i)
 	case (string(w) == "exec" || string(w) == "eval") && !lineBreak && rest > end && rest < len(v) &&
 		(commandAt(v, rest, true) || (v[rest] == '\'' || v[rest] == '"') && quotedCommand(v, rest)):
@@ -273,6 +316,14 @@ func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
 		return true
 	case string(w) == "sleep" && rest < len(v) && rest > end && (afterValue || tight) && digitsToEnd(v, rest):
 		return true
+	case string(w) == "host" && rest > end && hostArg(v, rest):
+		// "host" is English: only a lookup ending the value counts
+		// ("; host x.attacker.example", not "; host example.com later").
+		j := rest
+		for j < len(v) && !isSpaceByte(v[j]) && v[j] != ';' && v[j] != '|' && v[j] != '&' {
+			j++
+		}
+		return probeEnd(v, j)
 	case (string(w) == "nc" || string(w) == "ping" || string(w) == "dig" || string(w) == "ssh" || string(w) == "ftp") &&
 		rest > end && hostArg(v, rest):
 		return true
@@ -436,7 +487,9 @@ word:
 		case c == '\'' || c == '"':
 			quotes++
 			hidden = true
-		case c == '\\':
+		case c == '\\' || c == '^':
+			// A backslash (sh) or a caret (cmd.exe) escapes the letter
+			// after it: "\c\a\t", "p^o^w^e^r^s^h^e^l^l".
 			hidden = true
 		case c == '$' && i+1 < len(v) && (v[i+1] == '@' || v[i+1] == '*' || v[i+1] >= '1' && v[i+1] <= '9'):
 			// "$@", "$*" and the positional parameters are empty in
@@ -474,6 +527,54 @@ func unsetName(v []byte, i int) bool {
 		j++
 	}
 	return j > i && j < len(v) && v[j] == '}'
+}
+
+// globWord: a word of letters with a '?' or '*' wildcard, ending the
+// value or followed by white space: "ca?", "w*", "?at".
+func globWord(v []byte, i int) bool {
+	wild, j := false, i
+	for ; j < len(v) && (isLetter(v[j]) || v[j] == '?' || v[j] == '*'); j++ {
+		wild = wild || v[j] == '?' || v[j] == '*'
+	}
+	return wild && j-i > 1 && (j == len(v) || isSpaceByte(v[j]))
+}
+
+// varCommand reports whether the expansion at v[i] runs as a command: the
+// shell itself ($SHELL, ${BASH}) or a command assembled from variables
+// set before it ("a=c;b=at;$a$b /etc/hosts").
+func varCommand(v []byte, i int) bool {
+	name, j := expansionAt(v, i)
+	switch string(name) {
+	case "SHELL", "BASH":
+		return true
+	case "":
+		return false
+	}
+	next, k := expansionAt(v, j)
+	return len(next) > 0 && (k == len(v) || isSpaceByte(v[k]) || v[k] == '<' || v[k] == ';' || v[k] == '|')
+}
+
+// expansionAt reads "$name" or "${name}" at v[i], a name starting with a
+// letter, and returns it and the index after it.
+func expansionAt(v []byte, i int) ([]byte, int) {
+	if i >= len(v) || v[i] != '$' {
+		return nil, i
+	}
+	j, brace := i+1, false
+	if j < len(v) && v[j] == '{' {
+		j, brace = j+1, true
+	}
+	if j >= len(v) || !isLetter(v[j]) {
+		return nil, i
+	}
+	end := identAt(v, j)
+	if brace {
+		if end >= len(v) || v[end] != '}' {
+			return nil, i
+		}
+		return v[j:end], end + 1
+	}
+	return v[j:end], end
 }
 
 // globPath: "/", a segment of '?' and letters with at least one '?', "/":
@@ -607,7 +708,7 @@ func shellArg(v []byte, end int, prose bool) bool {
 	case '~', '$', '\\':
 		return true
 	case '.':
-		return i+1 < len(v) && (v[i+1] == '/' || v[i+1] == '.')
+		return i+1 < len(v) && (v[i+1] == '/' || v[i+1] == '.') || !prose && secretDotfile(v, i)
 	case '"', '\'':
 		return i+1 < len(v) && (v[i+1] == '/' || v[i+1] == '$' || v[i+1] == '-')
 	default:
@@ -616,6 +717,18 @@ func shellArg(v []byte, end int, prose bool) bool {
 		}
 		return hasPrefixFold(v, i, "http://") || hasPrefixFold(v, i, "https://") || hasPrefixFold(v, i, "ftp://")
 	}
+}
+
+// secretDotfile: a dotfile that holds secrets at v[i] (".env",
+// ".ssh/id_rsa", ".aws/credentials"), as "; cat .env" reads it.
+func secretDotfile(v []byte, i int) bool {
+	for _, f := range [...]string{".env", ".ssh", ".aws", ".kube", ".git", ".netrc", ".npmrc", ".pgpass", ".htpasswd",
+		".bash_history", ".docker", ".pypirc", ".git-credentials"} {
+		if hasPrefixAt(v, i, f) && (i+len(f) == len(v) || !isLetter(v[i+len(f)])) {
+			return true
+		}
+	}
+	return false
 }
 
 // redirection reports whether the '<' or '>' at v[i] redirects: not a
