@@ -86,6 +86,10 @@ func TestBodies(t *testing.T) {
 		{"form as image", bodyRequest("image/jpeg", "id=1%27+UNION+SELECT+password+FROM+users--&x=1"), KindSQLi, "form.id"},
 		{"html file as octet-stream", bodyRequest("application/octet-stream", "<!DOCTYPE html>\n<html><body><script>var x = 1;</script></body></html>"), KindNone, ""},
 		{"xml doctype as octet-stream", bodyRequest("application/octet-stream", `<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>`), KindXXE, "xml"},
+		{"xml without a declaration as octet-stream", bodyRequest("application/octet-stream", "<r><q>1' or '1'='1</q></r>"), KindSQLi, "xml./r/q"},
+		{"xinclude without a declaration as octet-stream", bodyRequest("application/octet-stream", `<foo xmlns:xi="http://www.w3.org/2001/XInclude"><xi:include parse="text" href="file:///etc/passwd"/></foo>`), KindXXE, "xml./foo"},
+		{"xml without a declaration as octet-stream benign", bodyRequest("application/octet-stream", "<order><name>O'Brien</name><qty>2</qty></order>\n"), KindNone, ""},
+		{"markup-like binary skipped", bodyRequest("application/octet-stream", "<not xml at all ' or 1=1--"), KindNone, ""},
 		{"json as octet-stream benign", bodyRequest("application/octet-stream", `{"name":"O'Brien","note":"ring twice"}`), KindNone, ""},
 		{"form-looking binary benign", bodyRequest("application/octet-stream", "a=1&b=two"), KindNone, ""},
 		// Parts of multipart types other than form-data, by their own types.

@@ -442,6 +442,11 @@ func sniffDocument(b []byte) []byte {
 		// XML a parser reads whatever the label (XXE). HTML is a file
 		// stored and served, not a document the upstream parses.
 		return mtXML
+	case c == '<' && first+1 < len(b) && isLetter(b[first+1]) && xmlElement(b[first:]):
+		// An XML document without a declaration, which PHP's
+		// simplexml_load_string(file_get_contents('php://input')) parses
+		// under any label: "<r><q>...</q></r>".
+		return mtXML
 	}
 	eq := false
 	for _, c := range b {
@@ -454,6 +459,27 @@ func sniffDocument(b []byte) []byte {
 		return nil
 	}
 	return mtForm
+}
+
+// xmlElement reports whether b, which starts with '<' and a letter, is
+// one element: it ends with the end tag of the name it starts with, or is
+// one empty-element tag.
+func xmlElement(b []byte) bool {
+	b = bytes.TrimRight(b, " \t\r\n")
+	end := 1
+	for end < len(b) && (isAlnum(b[end]) || b[end] == ':' || b[end] == '-' || b[end] == '_' || b[end] == '.') {
+		end++
+	}
+	name := b[1:end]
+	if len(b) < 2 || b[len(b)-1] != '>' {
+		return false
+	}
+	if bytes.HasSuffix(b, []byte("/>")) && bytes.IndexByte(b[1:], '<') < 0 {
+		return true
+	}
+	tail := b[:len(b)-1]
+	tail = bytes.TrimRight(tail, " \t\r\n")
+	return bytes.HasSuffix(tail, name) && len(tail) >= len(name)+2 && string(tail[len(tail)-len(name)-2:len(tail)-len(name)]) == "</"
 }
 
 // formByte: the bytes of a URL-encoded form as clients send it.
