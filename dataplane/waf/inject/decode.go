@@ -475,21 +475,19 @@ func braceEscape(v []byte, i int) (rune, int) {
 	return 0, 0
 }
 
-// hasFullwidth reports whether v holds a fullwidth form of an ASCII
-// character (U+FF01-U+FF5E: EF BC 81-BF, EF BD 80-9E in UTF-8) or the
-// ideographic space (U+3000: E3 80 80).
+// hasFullwidth reports whether v holds a compatibility form that NFKC
+// maps to an ASCII character (compatASCIIAt: fullwidth, small, circled,
+// superscript, subscript and mathematical forms) or a Unicode space.
 func hasFullwidth(v []byte) bool {
-	for i := bytes.IndexByte(v, 0xef); i >= 0 && i+2 < len(v); {
-		if fullwidthAt(v, i) {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0xc2 {
+			continue
+		}
+		if _, n := compatASCIIAt(v, i); n > 0 || unicodeSpaceAt(v, i) > 0 {
 			return true
 		}
-		j := bytes.IndexByte(v[i+1:], 0xef)
-		if j < 0 {
-			break
-		}
-		i += 1 + j
 	}
-	return bytes.Contains(v, ideographicSpace) || bytes.Contains(v, noBreakSpace) || bytes.IndexByte(v, 0xe2) >= 0 && hasUnicodeSpace(v)
+	return false
 }
 
 var ideographicSpace, noBreakSpace = []byte{0xe3, 0x80, 0x80}, []byte{0xc2, 0xa0}
@@ -529,16 +527,89 @@ func fullwidthAt(v []byte, i int) bool {
 		(v[i+1] == 0xbc && v[i+2] >= 0x81 && v[i+2] <= 0xbf || v[i+1] == 0xbd && v[i+2] >= 0x80 && v[i+2] <= 0x9e)
 }
 
-// foldWidth appends v to dst with fullwidth forms folded to the ASCII
-// characters NFKC maps them to, and the no-break, ideographic and other
-// Unicode spaces to a space.
+// smallForms maps U+FE50-U+FE6B (EF B9 90-AB), the small form variants,
+// to the ASCII NFKC gives them; 0 where it gives none.
+var smallForms = [28]byte{',', 0, '.', 0, ';', ':', '?', '!', 0, '(', ')', '{', '}', 0, 0, '#', '&', '*', '+', '-', '<', '>', '=', 0, '\\', '$', '%', '@'}
+
+// superscripts maps U+2070-U+209C (E2 81 B0 - E2 82 9C) to ASCII.
+var superscripts = [45]byte{'0', 'i', 0, 0, '4', '5', '6', '7', '8', '9', '+', '-', '=', '(', ')', 'n',
+	'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '+', '-', '=', '(', ')', 0,
+	'a', 'e', 'o', 'x', 0, 'h', 'k', 'l', 'm', 'n', 'p', 's', 't'}
+
+// compatASCIIAt returns the ASCII character NFKC maps the character at
+// v[i] to, and its length in bytes (0 if it is no such form): fullwidth
+// (＜), small (﹦ ﹩), circled (ⓞ Ⓐ ①), superscript and subscript (⁽ ₁),
+// mathematical letters and digits (𝐰 𝟏), ſ and the Kelvin sign.
+func compatASCIIAt(v []byte, i int) (byte, int) {
+	switch c := v[i]; {
+	case c == 0xc2 && i+1 < len(v):
+		switch v[i+1] {
+		case 0xb2:
+			return '2', 2
+		case 0xb3:
+			return '3', 2
+		case 0xb9:
+			return '1', 2
+		}
+	case c == 0xc5 && i+1 < len(v) && v[i+1] == 0xbf:
+		return 's', 2 // ſ
+	case c == 0xef && i+2 < len(v):
+		if fullwidthAt(v, i) {
+			r := rune(v[i+1]&0x3f)<<6 | rune(v[i+2]&0x3f) | 0xf000 // U+FFxx
+			return byte(r - 0xfee0), 3
+		}
+		if v[i+1] == 0xb9 && v[i+2] >= 0x90 && v[i+2] <= 0xab {
+			if a := smallForms[v[i+2]-0x90]; a != 0 {
+				return a, 3
+			}
+		}
+	case c == 0xe2 && i+2 < len(v):
+		r := rune(c&0x0f)<<12 | rune(v[i+1]&0x3f)<<6 | rune(v[i+2]&0x3f)
+		switch {
+		case r >= 0x2070 && r <= 0x209c:
+			if a := superscripts[r-0x2070]; a != 0 {
+				return a, 3
+			}
+		case r >= 0x24b6 && r <= 0x24cf:
+			return byte('A' + r - 0x24b6), 3
+		case r >= 0x24d0 && r <= 0x24e9:
+			return byte('a' + r - 0x24d0), 3
+		case r >= 0x2460 && r <= 0x2468:
+			return byte('1' + r - 0x2460), 3
+		case r == 0x24ea:
+			return '0', 3
+		case r == 0x212a:
+			return 'K', 3
+		}
+	case c == 0xf0 && i+3 < len(v) && v[i+1] == 0x9d:
+		r := rune(v[i+1]&0x3f)<<12 | rune(v[i+2]&0x3f)<<6 | rune(v[i+3]&0x3f) | 0x10000
+		switch {
+		case r >= 0x1d400 && r <= 0x1d6a3:
+			if k := (r - 0x1d400) % 52; k < 26 {
+				return byte('A' + k), 4
+			} else {
+				return byte('a' + k - 26), 4
+			}
+		case r >= 0x1d7ce && r <= 0x1d7ff:
+			return byte('0' + (r-0x1d7ce)%10), 4
+		}
+	}
+	return 0, 0
+}
+
+// foldWidth appends v to dst with the compatibility forms of
+// compatASCIIAt folded to the ASCII characters NFKC maps them to, and the
+// no-break, ideographic and other Unicode spaces to a space.
 func foldWidth(dst, v []byte) []byte {
 	for i := 0; i < len(v); i++ {
+		if v[i] >= 0xc2 {
+			if a, n := compatASCIIAt(v, i); n > 0 {
+				dst = append(dst, a)
+				i += n - 1
+				continue
+			}
+		}
 		switch n := unicodeSpaceAt(v, i); {
-		case fullwidthAt(v, i):
-			r := rune(v[i+1]&0x3f)<<6 | rune(v[i+2]&0x3f) | 0xf000 // U+FFxx
-			dst = append(dst, byte(r-0xfee0))
-			i += 2
 		case n > 0:
 			dst = append(dst, ' ')
 			i += n - 1

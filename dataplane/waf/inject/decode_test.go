@@ -154,6 +154,16 @@ func TestFullwidthPayloads(t *testing.T) {
 		{"1'\u00a0OR\u00a0'1'='1", KindSQLi},
 		{"1\u2009union\u2009select\u2009password\u2009from\u2009users--", KindSQLi},
 		{"Price:\u00a010\u00a0EUR, O'Brien\u202fand\u202fsons", KindNone},
+		// Other compatibility forms NFKC folds: circled, small,
+		// superscript, mathematical letters, the long s.
+		{"1' ⓞⓡ '1'='1", KindSQLi},
+		{"' ⓤⓝⓘⓞⓝ select password from users-- -", KindSQLi},
+		{"1' or '1'﹦'1", KindSQLi},
+		{"﹩{jndi:ldap://x.example/a}", KindJNDI},
+		{"﹤script﹥alert⁽1⁾﹤/script﹥", KindXSS},
+		{"1' 𝐨𝐫 '1'='1", KindSQLi},
+		{"E = mc², area 5 m³, ① first ② second", KindNone},
+		{"Ⓐ grade; 𝐁𝐨𝐥𝐝 text ﹙note﹚", KindNone},
 	} {
 		r := d.Inspect(&sc, queryRequest("q="+url.QueryEscape(tc.q)), nil)
 		if r.Kind != tc.want {
