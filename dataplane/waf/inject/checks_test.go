@@ -136,8 +136,10 @@ var checkCases = []struct {
 	{KindLDAP, []string{
 		"(&(uid=admin)(!(&(1=0)(userPassword=q))))", "*(|(objectclass=*))", "userPassword:2.5.13.18:=123",
 		"admin*)(uid=*))(|(uid=*", "cn:dn:=admin",
+		"admin)(userPassword=a*", "admin)(cn=*", "jdoe)(mail=*", "admin)(|)", "jsmith)(&)", "admin*)(&",
 	}, []string{
 		"(see (a) and (b))", "f(x) = (a|b)", ":-) (|) smiley", "x := 5", "Version 2.5.13:= ok",
+		"f(x)(y=2) is a product", "(a)(b=c) in the notes", "Tom (&) Jerry", "see (1)(2) and (3)",
 	}, false},
 	{KindNoSQL, []string{
 		"true, $where: '99 == 88'", "', $or: [ {}, { 'order':'order", "db.injection.insert({success:1});",

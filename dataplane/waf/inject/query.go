@@ -59,6 +59,20 @@ func checkLDAP(v []byte, m uint64) string {
 			}
 		}
 	}
+	if has(m, bLParen|bRParen) && hasAny(m, bAmp|bPipe) {
+		// The absolute filters "(&)" (true) and "(|)" (false) after a
+		// break-out: "*)(&", "admin)(|)".
+		for i := bytes.Index(v, []byte(")(")); i >= 0 && i+2 < len(v); {
+			if c := v[i+2]; (c == '&' || c == '|') && (i+3 == len(v) || v[i+3] == ')') {
+				return ruleLDAPBreakout
+			}
+			n := bytes.Index(v[i+2:], []byte(")("))
+			if n < 0 {
+				break
+			}
+			i += 2 + n
+		}
+	}
 	if has(m, bLParen|bRParen|bEq) {
 		for i := bytes.Index(v, []byte(")(")); i >= 0; {
 			end := identAt(v, i+2)
@@ -97,13 +111,18 @@ func checkLDAP(v []byte, m uint64) string {
 }
 
 // ldapBreakout: the ")(" at i closes a filter: an attribute assertion or a
-// '*' comes right before it ("*)(uid=*", "x)(|(").
+// '*' comes right before it ("*)(uid=*", "x)(|("), or it follows the one
+// token the value starts with, the value an application puts in an
+// assertion ("admin)(userPassword=a*").
 func ldapBreakout(v []byte, i int) bool {
 	if i == 0 {
 		return false
 	}
 	switch v[i-1] {
 	case '*':
+		return true
+	}
+	if bytes.IndexAny(v[:i], " \t\r\n()") < 0 {
 		return true
 	}
 	// "...=value)(" : an assertion before.
