@@ -133,6 +133,17 @@ var checkCases = []struct {
 		`<Invoice xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2 UBL-Invoice-2.1.xsd"/>`,
 		`<!-- generated --><a href="https://example.com/?a=1&amp;b=2">x &lt; y</a>`,
 	}, true},
+	{KindSSRF, []string{
+		"http://169.254.169.254/latest/meta-data/iam/security-credentials/", "http://2852039166/latest/meta-data/",
+		"http://[::ffff:a9fe:a9fe]/latest/", "http://0xa9fea9fe/", "http://0251.0376.0251.0376/", "http://[fd00:ec2::254]/latest/",
+		"http://metadata.google.internal/computeMetadata/v1/", "http://METADATA.GOOGLE.INTERNAL/", "http://169.254.170.2/v2/credentials",
+		"http://100.100.100.200/latest/meta-data/", "gopher://127.0.0.1:6379/_FLUSHALL", "dict://127.0.0.1:6379/info", "http://instance-data/latest/",
+		"169.254.169.254",
+	}, []string{
+		"1169.254.169.2549", "version 169.254.169.2540", "https://example.com/a9fe", "Order 2852039166x", "The instance-data table",
+		"metadata.google.internal.example.com is ours", "192.168.1.10", "http://127.0.0.1:8080/hook", "dictionary://", "a dict:// link? no",
+		"Call 0251 0376 0251", "fd00 is a prefix",
+	}, false},
 	{KindLDAP, []string{
 		"(&(uid=admin)(!(&(1=0)(userPassword=q))))", "*(|(objectclass=*))", "userPassword:2.5.13.18:=123",
 		"admin*)(uid=*))(|(uid=*", "cn:dn:=admin",

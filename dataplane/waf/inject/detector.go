@@ -39,6 +39,7 @@ const (
 	KindPrototypePollution        // code.go
 	KindScanner                   // scanner.go
 	KindGraphQLIntrospection      // scanner.go
+	KindSSRF                      // ssrf.go
 	kindEnd
 )
 
@@ -48,7 +49,7 @@ const NumKinds = int(kindEnd)
 
 var kindNames = [...]string{"none", "sqli", "xss", "path_traversal", "lfi", "cmd_injection", "code_injection",
 	"template", "jndi", "ssi", "xxe", "ldap", "nosql", "crlf", "mail", "prototype_pollution", "scanner",
-	"graphql_introspection"}
+	"graphql_introspection", "ssrf"}
 
 // ParseKind maps a kind's name to the kind.
 func ParseKind(name string) (Kind, bool) {
@@ -1117,6 +1118,11 @@ func (d *Detector) detect(sc *Scratch, v []byte, m uint64, ctx uint8) finding {
 	if hasAny(m, cmdNeeds) {
 		if r := checkCmd(v, m); check(KindCmdInjection, r) {
 			return finding{kind: KindCmdInjection, rule: r}
+		}
+	}
+	if hasAny(m, ssrfNeeds) {
+		if r := checkSSRF(v, m); check(KindSSRF, r) {
+			return finding{kind: KindSSRF, rule: r}
 		}
 	}
 	if hasAny(m, bLParen|bColon) {

@@ -19,6 +19,7 @@
 //	crlf, mail             header injection and response splitting; SMTP/IMAP commands (protocol.go)
 //	scanner                scanner User-Agents and interaction-server domains (scanner.go)
 //	graphql_introspection  __schema and __type queries (scanner.go)
+//	ssrf                   cloud metadata addresses in any spelling; gopher:// and dict:// (ssrf.go)
 //
 // Where it looks, each value under a location name for the access log:
 //

@@ -1,0 +1,96 @@
+package inject
+
+// Server-side request forgery (Kind "ssrf"): a value that points a server
+// which fetches URLs at what only the server can reach and nothing
+// ordinary names:
+//
+//   - a cloud metadata service, the target that turns an SSRF into stolen
+//     credentials: 169.254.169.254 in any spelling a URL parser accepts
+//     (dotted, decimal 2852039166, hex 0xa9fea9fe, octal 0251.0376.0251.0376,
+//     IPv4-mapped IPv6 [::ffff:a9fe:a9fe]), AWS's fd00:ec2::254 and
+//     ECS's 169.254.170.2, Alibaba's 100.100.100.200, the names
+//     metadata.google.internal and (in a URL) instance-data;
+//   - a URL scheme that smuggles another protocol through a URL fetcher:
+//     gopher:// (raw bytes to Redis, SMTP, FastCGI) and dict://.
+//
+// Loopback and private addresses are left alone: API values carry them
+// (webhooks in a lab, documentation), and the upstream's own allowlist is
+// the right place for them.
+
+const (
+	ruleSSRFMetadata = "cloud_metadata"
+	ruleSSRFScheme   = "smuggling_scheme"
+)
+
+const ssrfNeeds = bDot | bColon
+
+// metadataAddresses are the spellings of metadata addresses; each has a
+// digit.
+var metadataAddresses = [...]string{"169.254.169.254", "169.254.170.2", "100.100.100.200", "2852039166",
+	"0xa9fea9fe", "0251.0376.0251.0376", "0xa9.0xfe.0xa9.0xfe", "a9fe:a9fe", "fd00:ec2::254"}
+
+func checkSSRF(v []byte, m uint64) string {
+	if !hasAny(m, ssrfNeeds) {
+		return ""
+	}
+	if has(m, bColon|bSlash) {
+		for _, s := range [...]string{"gopher://", "dict://"} {
+			// With a host: "the gopher:// scheme" is prose.
+			if i := indexFold(v, s); i >= 0 && (i == 0 || !isAlnum(v[i-1])) && i+len(s) < len(v) &&
+				(isAlnum(v[i+len(s)]) || v[i+len(s)] == '[') {
+				return ruleSSRFScheme
+			}
+		}
+	}
+	if has(m, bDigit) && metadataAddress(v) {
+		return ruleSSRFMetadata
+	}
+	if has(m, bDot) && hasAny(m, bLower|bUpper) && tokenAt(v, "metadata.google.internal") ||
+		has(m, bDash|bSlash) && indexFold(v, "//instance-data") >= 0 {
+		return ruleSSRFMetadata
+	}
+	return ""
+}
+
+// metadataAddress finds a spelling of metadataAddresses in v in one pass:
+// its first two bytes rule out almost every position of a number or date.
+func metadataAddress(v []byte) bool {
+	for i := 0; i+1 < len(v); i++ {
+		switch c, n := lowerASCII(v[i]), lowerASCII(v[i+1]); {
+		case c == '1' && (n == '6' || n == '0'), c == '2' && n == '8', c == '0' && (n == 'x' || n == '2'),
+			c == 'a' && n == '9', c == 'f' && n == 'd':
+			if i > 0 && (isAlnum(v[i-1]) || v[i-1] == '.') {
+				continue
+			}
+			for _, s := range metadataAddresses {
+				if s[0] == c && hasPrefixFold(v, i, s) && addressEnds(v, i+len(s)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// addressEnds: an address ends at v[end], not inside a longer name or
+// number ("169.254.169.2549", "169.254.169.254.example").
+func addressEnds(v []byte, end int) bool {
+	return end == len(v) || !isAlnum(v[end]) && !(v[end] == '.' && end+1 < len(v) && isAlnum(v[end+1]))
+}
+
+// tokenAt reports whether s occurs in v (ignoring ASCII case) as a whole
+// address: not inside a longer name or number ("1169.254.169.2549").
+func tokenAt(v []byte, s string) bool {
+	for i := indexFold(v, s); i >= 0; {
+		end := i + len(s)
+		if (i == 0 || !isAlnum(v[i-1]) && v[i-1] != '.') && addressEnds(v, end) {
+			return true
+		}
+		n := indexFold(v[i+1:], s)
+		if n < 0 {
+			return false
+		}
+		i += 1 + n
+	}
+	return false
+}
