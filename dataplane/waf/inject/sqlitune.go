@@ -480,16 +480,15 @@ func effectCall(v []byte, open int) bool {
 			return true
 		}
 	}
-	for _, f := range [...]string{"sleep", "benchmark", "randomblob", "zeroblob", "load_file", "extractvalue", "updatexml",
-		"get_lock", "master_pos_wait", "dblink", "openrowset", "opendatasource", "openquery", "exec", "execute", "waitfor",
-		"if", "iif", "case", "elt", "make_set", "exp", "json_keys", "gtid_subset", "polygon", "multipoint", "linestring",
-		"geometrycollection", "multipolygon", "multilinestring", "name_const", "row", "user", "database", "version", "schema"} {
-		if len(w) == len(f) && hasPrefixFold(w, 0, f) {
-			return true
-		}
-	}
-	return false
+	_, ok := effectFunctions.getFold(w)
+	return ok
 }
+
+var effectFunctions = newWordSet("sleep", "benchmark", "randomblob", "zeroblob", "load_file", "extractvalue",
+	"updatexml", "get_lock", "master_pos_wait", "dblink", "openrowset", "opendatasource", "openquery", "exec",
+	"execute", "waitfor", "if", "iif", "case", "elt", "make_set", "exp", "json_keys", "gtid_subset", "polygon",
+	"multipoint", "linestring", "geometrycollection", "multipolygon", "multilinestring", "name_const", "row", "user",
+	"database", "version", "schema")
 
 // sqlClauseWord reports whether the word at v[i] is a keyword that
 // builds a query or a condition (proseCall: none may follow the call).
@@ -498,16 +497,13 @@ func sqlClauseWord(v []byte, i int) bool {
 	for end < len(v) && isIdent(v[end]) {
 		end++
 	}
-	w := v[i:end]
-	for _, k := range [...]string{"select", "union", "from", "where", "and", "or", "xor", "like", "rlike", "regexp",
-		"case", "when", "into", "exec", "execute", "waitfor", "delay", "insert", "update", "delete", "drop", "having",
-		"order", "group", "limit", "procedure", "sleep", "benchmark", "declare", "begin", "end"} {
-		if len(w) == len(k) && hasPrefixFold(w, 0, k) {
-			return true
-		}
-	}
-	return false
+	_, ok := clauseWords.getFold(v[i:end])
+	return ok
 }
+
+var clauseWords = newWordSet("select", "union", "from", "where", "and", "or", "xor", "like", "rlike", "regexp",
+	"case", "when", "into", "exec", "execute", "waitfor", "delay", "insert", "update", "delete", "drop", "having",
+	"order", "group", "limit", "procedure", "sleep", "benchmark", "declare", "begin", "end")
 
 // proseClause: a word, ';' and a clause that starts with IF or USE in
 // prose ("Thanks; if you need anything", "Fragile; use the side

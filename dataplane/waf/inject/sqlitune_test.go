@@ -11,10 +11,7 @@ import (
 // 2") is not SQLi, where it cannot select more rows than a number would;
 // the same shapes that make a tautology stay detections.
 func TestNumericConjunction(t *testing.T) {
-	tests := []struct {
-		q    string
-		want Kind
-	}{
+	tests := []queryCase{
 		{"2 > 1 && 1 < 2", KindNone},
 		{"2>1&&1<2", KindNone},
 		{"1 > 0 and 2 < 3", KindNone},
@@ -36,32 +33,7 @@ func TestNumericConjunction(t *testing.T) {
 		{"2 > 1 && 1 < 2' or '1'='1", KindSQLi},
 		{"123) AND 12=12  AND JSON_DEPTH('{}') != 2521", KindSQLi},
 	}
-	d := mustNew(t, Options{})
-	var sc Scratch
-	for _, tc := range tests {
-		t.Run(tc.q, func(t *testing.T) {
-			var req fasthttp.Request
-			req.SetRequestURI("/search?q=" + url.QueryEscape(tc.q))
-			r := d.Inspect(&sc, &req, nil)
-			if r.Kind != tc.want {
-				t.Fatalf("%v (%s, %q); want %v", r.Kind, r.Rule, r.Fingerprint, tc.want)
-			}
-			if tc.want != KindNone && string(r.Location) != "query.q" {
-				t.Errorf("at %q; want query.q", r.Location)
-			}
-			if tc.want != KindNone {
-				return
-			}
-			for _, pl := range placements {
-				switch pl.name {
-				case "form value", "multipart", "json value", "cookie", "path":
-					if r := inspectPlaced(d, &sc, pl, tc.q); r.Detected() {
-						t.Errorf("%s: %v (%s, %q)", pl.name, r.Kind, r.Rule, r.Fingerprint)
-					}
-				}
-			}
-		})
-	}
+	checkQueryCases(t, tests)
 }
 
 // TestHarmlessCall: f(1)n is text for an aggregate of one number, an
@@ -92,10 +64,7 @@ func TestHarmlessCall(t *testing.T) {
 // ';' that start with IF or USE pass; calls with an effect, nested calls,
 // keywords or quotes after them stay detections.
 func TestProseCalls(t *testing.T) {
-	tests := []struct {
-		q    string
-		want Kind
-	}{
+	tests := []queryCase{
 		{"Date (UTC)", KindNone},
 		{"Groundhog Day (1993)", KindNone},
 		{"Mad Max (1979)", KindNone},
@@ -127,21 +96,39 @@ func TestProseCalls(t *testing.T) {
 		{"var(--x)\n) or (1", KindSQLi},
 		{"x; if (1=1) waitfor delay '0:0:5'--", KindSQLi},
 	}
+	checkQueryCases(t, tests)
+}
+
+// queryCase is a query value and the kind tier 1 must find in it.
+type queryCase struct {
+	q    string
+	want Kind
+}
+
+// checkQueryCases inspects each value as the query argument q; a value
+// that must pass is also inspected in a form, a multipart part, a JSON
+// value, a cookie and the path.
+func checkQueryCases(t *testing.T, tests []queryCase) {
+	t.Helper()
 	d := mustNew(t, Options{})
 	var sc Scratch
 	for _, tc := range tests {
 		t.Run(tc.q, func(t *testing.T) {
 			var req fasthttp.Request
 			req.SetRequestURI("/search?q=" + url.QueryEscape(tc.q))
-			if r := d.Inspect(&sc, &req, nil); r.Kind != tc.want {
+			r := d.Inspect(&sc, &req, nil)
+			if r.Kind != tc.want {
 				t.Fatalf("%v (%s, %q); want %v", r.Kind, r.Rule, r.Fingerprint, tc.want)
+			}
+			if tc.want != KindNone && string(r.Location) != "query.q" {
+				t.Errorf("at %q; want query.q", r.Location)
 			}
 			if tc.want != KindNone {
 				return
 			}
 			for _, pl := range placements {
 				switch pl.name {
-				case "form value", "multipart", "json value", "cookie":
+				case "form value", "multipart", "json value", "cookie", "path":
 					if r := inspectPlaced(d, &sc, pl, tc.q); r.Detected() {
 						t.Errorf("%s: %v (%s, %q)", pl.name, r.Kind, r.Rule, r.Fingerprint)
 					}
