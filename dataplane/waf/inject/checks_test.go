@@ -221,12 +221,17 @@ var checkCases = []struct {
 		"1 OR 1=1", "x' AND 'a'='a",
 		"admin'-- -", "admin' -- -", "admin'-- ", "admin'#", "admin' #", "1'#", "jane@example.com'--", "admin'/*",
 		"x 'OR' y", "' OR '", "A 'OR' B",
+		"' union values(1,(select group_concat(name) from users),3)--", "' or 1 union values(1,2,3)--",
+		"-1 union values(9,(select password from users limit 1),9)", "' union table users--", "0 union values row(1,2,3)",
+		"' union all values(1,2,3)--", "1 UNION DISTINCT TABLE users", "x')/**/union/**/values(1,2)#", "1 union table `db`.`users` limit 1",
 	}, []string{
 		"between 1 and 10", "x < y and y > z", "rock and roll", "I would like a number between 1 and 10, please.",
 		"john or@var.es", "(red OR blue) AND shoes", "(a) AND (b)", "(A and B) or C", "shoes AND (red OR blue) NOT suede",
 		"Why I love 'or' statements", "an 'or' gate", "'#hashtag'", "rock 'n' -- roll", "O'Neil #2", "Joe's #1 fan",
 		"It's -- well -- fine", "see 'x'#anchor", "Parents' #1 choice for baby wipes", "Girls' -- sizes 7-16",
 		"12' #10 AWG extension cord", "Jo' -- nickname", "Kids' #1 choice",
+		"union values of the workers", "the union table at the fair", "Local 12 union table tennis club", "union values (solidarity)",
+		"Credit union values", "Union Table Co.", "Union 1 values(a)",
 	}, false},
 }
 

@@ -1178,7 +1178,7 @@ func (d *Detector) detect(sc *Scratch, v []byte, m uint64, ctx uint8) finding {
 			return finding{kind: KindSQLi, rule: r}
 		}
 	}
-	if hasAny(m, bQuote|bDQuote|bLParen|bDollar|bAt|bSemi) {
+	if hasAny(m, bQuote|bDQuote|bLParen|bDollar|bAt|bSemi|bDigit|bBacktick) {
 		if r := checkSQLStatement(v, m); check(KindSQLi, r) {
 			return finding{kind: KindSQLi, rule: r}
 		}

@@ -12,7 +12,8 @@ import (
 // ANALYSE and its error-based geometry and GTID functions, system
 // variables (@@version), and statements stacked after a ';' that change
 // the database rather than read it (SHUTDOWN, TRUNCATE TABLE, GRANT,
-// CREATE USER, ALTER USER). Each pattern asks for the syntax the
+// CREATE USER, ALTER USER), and UNION VALUES or UNION TABLE after an
+// injected value. Each pattern asks for the syntax the
 // statement needs (a quoted delay, a quoted program, "on *.*"), which
 // prose lacks.
 //
@@ -42,6 +43,13 @@ var (
 		`|(?:create|alter|drop)` + sqlWS + `(?:user|login|role)` + sqlWS0 + `\S` +
 		`|set` + sqlWS + `password\b` +
 		`|create` + sqlWS + `(?:or` + sqlWS + `replace` + sqlWS + `)?function` + sqlWS + `[\w."\x60]+` + sqlWS0 + `\([^)]*\)` + sqlWS0 + `returns` + sqlWS + `\w+` + sqlWS + `(?:as|language)\b)`)
+	// rxUnionRows is a UNION whose second part is a table value
+	// constructor (VALUES, MySQL's VALUES ROW) or TABLE: libinjection
+	// knows UNION SELECT only. A TABLE must end its statement, as
+	// prose goes on ("union table tennis club").
+	rxUnionRows = regexp.MustCompile(`(?is)^union(?:` + sqlWS + `(?:all|distinct))?` + sqlWS +
+		`(?:values(?:` + sqlWS + `row)?` + sqlWS0 + `\(` +
+		`|table` + sqlWS + `[\w.\x60"\[\]]+` + sqlWS0 + `(?:$|--|#|;|/\*|\)|(?:order|limit|union)\b))`)
 )
 
 func checkSQLStatement(v []byte, m uint64) string {
@@ -56,7 +64,8 @@ func checkSQLStatement(v []byte, m uint64) string {
 	if hasAny(m, bQuote|bDQuote) && anchoredAt(v, "waitfor", rxWaitfor, &rx) ||
 		has(m, bLParen) && (anchoredAt(v, "procedure", rxAnalyse, &rx) || errorFunctionCall(v, &rx)) ||
 		has(m, bAt) && systemVariable(v, &rx) ||
-		has(m, bSemi) && stackedStatement(v, &rx) || rx < 0 {
+		has(m, bSemi) && stackedStatement(v, &rx) ||
+		hasAny(m, bDigit|bQuote|bDQuote|bRParen|bBacktick) && unionRows(v, &rx) || rx < 0 {
 		return ruleSQLStatement
 	}
 	return ""
@@ -191,6 +200,54 @@ func errorFunction(w []byte) bool {
 	case "gtid_subset", "gtid_subtract", "st_latfromgeohash", "st_longfromgeohash", "st_pointfromgeohash", "st_geomfromgeohash",
 		"multipoint", "multipolygon", "multilinestring", "linestring", "geometrycollection", "polygon", "uuid_to_bin",
 		"bin_to_uuid", "json_keys", "name_const":
+		return true
+	}
+	return false
+}
+
+// unionRows finds a UNION VALUES or UNION TABLE (rxUnionRows) after an
+// injected value: a digit, a quote or a ')' before UNION, past white space
+// and comments ("' union table users--", "-1 union values(1,2)"); prose
+// has a word there ("the union table at the fair").
+func unionRows(v []byte, b *rxBudget) bool {
+	for off := 0; off < len(v); {
+		i := indexFold(v[off:], "union")
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + len("union")
+		if i > 0 && isIdent(v[i-1]) {
+			continue
+		}
+		if valueEndsAt(v, i) && b.match(rxUnionRows, window(v, i)) {
+			return true
+		}
+	}
+	return false
+}
+
+// valueEndsAt reports whether what precedes v[i], past SQL white space and
+// one /* */ comment, ends a value an injection closes: a digit, a quote or
+// a ')'.
+func valueEndsAt(v []byte, i int) bool {
+	for i > 0 && isSQLWhite(v[i-1]) {
+		i--
+	}
+	if i >= 2 && v[i-1] == '/' && v[i-2] == '*' {
+		lo := max(0, i-2-stmtWindow) // bounded: "*/union" repeated stays linear
+		open := bytes.LastIndex(v[lo:i-2], []byte("/*"))
+		if open < 0 {
+			return false
+		}
+		for i = lo + open; i > 0 && isSQLWhite(v[i-1]); i-- {
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	switch c := v[i-1]; {
+	case isDigit(c), c == '\'', c == '"', c == ')', c == '`':
 		return true
 	}
 	return false
