@@ -224,6 +224,12 @@ var checkCases = []struct {
 		"' union values(1,(select group_concat(name) from users),3)--", "' or 1 union values(1,2,3)--",
 		"-1 union values(9,(select password from users limit 1),9)", "' union table users--", "0 union values row(1,2,3)",
 		"' union all values(1,2,3)--", "1 UNION DISTINCT TABLE users", "x')/**/union/**/values(1,2)#", "1 union table `db`.`users` limit 1",
+		"1;replace into users values(3,'eve','admin','x')", "1;attach database '/var/www/s.php' as s", "1;create table s.p as select 1",
+		"1;do $$begin execute 'x'; end$$", "1;alter table users add x int", "1;merge into t using s on 1=1", "1;rename table a to b",
+		"1;set global general_log_file='/var/www/x.php'", "1;select dblink('host=x','select 1')", `1;backup database x to disk='\\x\a'`,
+		`1;bulk insert t from '\\attacker\x'`, "1;select * from openrowset('SQLOLEDB','x';'sa';'p','select 1')",
+		"1;exec sp_executesql N'select 1'", "1;select * from pg_shadow", "1;select * from mysql.user", "1;select * from sys.sql_logins",
+		"';replace into users values(1)--", "1; /**/ SET @@global.general_log=1", "x');do sleep(5)--", "1;select name from sys.sql_logins--",
 	}, []string{
 		"between 1 and 10", "x < y and y > z", "rock and roll", "I would like a number between 1 and 10, please.",
 		"john or@var.es", "(red OR blue) AND shoes", "(a) AND (b)", "(A and B) or C", "shoes AND (red OR blue) NOT suede",
@@ -232,6 +238,8 @@ var checkCases = []struct {
 		"12' #10 AWG extension cord", "Jo' -- nickname", "Kids' #1 choice",
 		"union values of the workers", "the union table at the fair", "Local 12 union table tennis club", "union values (solidarity)",
 		"Credit union values", "Union Table Co.", "Union 1 values(a)",
+		"Fragile; replace into box", "Step 1; create table of contents", "note; do it now", "1; do it now", "2; select the best from our range",
+		"Done; rename table to Kitchen", "a;select a size", "cats; set global goals = high",
 	}, false},
 }
 

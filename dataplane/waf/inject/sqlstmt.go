@@ -11,8 +11,9 @@ import (
 // PostgreSQL's COPY ... TO PROGRAM (a shell command), MySQL's PROCEDURE
 // ANALYSE and its error-based geometry and GTID functions, system
 // variables (@@version), and statements stacked after a ';' that change
-// the database rather than read it (SHUTDOWN, TRUNCATE TABLE, GRANT,
-// CREATE USER, ALTER USER), and UNION VALUES or UNION TABLE after an
+// the database or read its secrets (SHUTDOWN, TRUNCATE TABLE, GRANT,
+// CREATE USER, ALTER TABLE, REPLACE INTO, ATTACH DATABASE, DO $$, SET
+// GLOBAL, BACKUP ... TO DISK, a SELECT ... FROM), and UNION VALUES or UNION TABLE after an
 // injected value. Each pattern asks for the syntax the
 // statement needs (a quoted delay, a quoted program, "on *.*"), which
 // prose lacks.
@@ -25,6 +26,9 @@ const ruleSQLStatement = "sql_statement"
 
 // sqlWS is SQL white space: blanks and /* */ comments.
 const sqlWS, sqlWS0 = `(?:[\s\x0b]|/\*.*?\*/)+`, `(?:[\s\x0b]|/\*.*?\*/)*`
+
+// sqlName is a (qualified, quoted) table or database name.
+const sqlName = `[\w.\x60"\[\]]+`
 
 // stmtWindow bounds the bytes a pattern reads from its anchor: comments
 // inside a statement can pad it, up to this (a small window also keeps
@@ -42,7 +46,20 @@ var (
 		`|grant` + sqlWS + `\S.*?` + sqlWS + `(?:on|to)` + sqlWS0 + `\S` +
 		`|(?:create|alter|drop)` + sqlWS + `(?:user|login|role)` + sqlWS0 + `\S` +
 		`|set` + sqlWS + `password\b` +
-		`|create` + sqlWS + `(?:or` + sqlWS + `replace` + sqlWS + `)?function` + sqlWS + `[\w."\x60]+` + sqlWS0 + `\([^)]*\)` + sqlWS0 + `returns` + sqlWS + `\w+` + sqlWS + `(?:as|language)\b)`)
+		`|create` + sqlWS + `(?:or` + sqlWS + `replace` + sqlWS + `)?function` + sqlWS + `[\w."\x60]+` + sqlWS0 + `\([^)]*\)` + sqlWS0 + `returns` + sqlWS + `\w+` + sqlWS + `(?:as|language)\b` +
+		`|create` + sqlWS + `(?:temp(?:orary)?` + sqlWS + `)?table` + sqlWS + `(?:if` + sqlWS + `not` + sqlWS + `exists` + sqlWS + `)?` + sqlName + sqlWS + `(?:as|like|select)\b` +
+		`|create` + sqlWS + `(?:database|schema|trigger|procedure|view|extension|event)` + sqlWS + sqlName +
+		`|(?:replace|insert)` + sqlWS + `(?:(?:low_priority|delayed|ignore)` + sqlWS + `)?into` + sqlWS + sqlName + sqlWS0 + `(?:\(|values\b|select\b|set\b)` +
+		`|attach` + sqlWS + `(?:database` + sqlWS0 + `)?['"(]` +
+		`|do` + sqlWS0 + `(?:\$\w*\$|\w+` + sqlWS0 + `\()` +
+		`|alter` + sqlWS + `table` + sqlWS + sqlName + sqlWS + `(?:add|drop|rename|modify|alter|change|owner)\b` +
+		`|merge` + sqlWS + `into` + sqlWS + sqlName + `.*?\busing\b` +
+		`|rename` + sqlWS + `table` + sqlWS + sqlName + sqlWS + `to` + sqlWS + `\S` +
+		`|set` + sqlWS + `(?:(?:global|session|persist)` + sqlWS + `[\w.]+|@@?[\w.]+)` + sqlWS0 + `:?=` +
+		`|select` + sqlWS0 + `(?:\*` + sqlWS0 + `from` + sqlWS0 + `\S|[\w.]+` + sqlWS0 + `\(|.*?\bfrom` + sqlWS + `[\w.\x60"\[\]]+` + sqlWS0 + `(?:$|--|#|;|/\*|\)|\(|(?:where|limit|order|union)\b))` +
+		`|(?:backup|restore)` + sqlWS + `(?:database|log)` + sqlWS + sqlName + sqlWS + `(?:to|from)` + sqlWS + `(?:disk|url|tape)\b` +
+		`|bulk` + sqlWS + `insert` + sqlWS + sqlName + sqlWS + `from` + sqlWS0 + `['"]` +
+		`|exec(?:ute)?` + sqlWS + `(?:master\.(?:dbo)?\.)?(?:sp|xp)_\w+)`)
 	// rxUnionRows is a UNION whose second part is a table value
 	// constructor (VALUES, MySQL's VALUES ROW) or TABLE: libinjection
 	// knows UNION SELECT only. A TABLE must end its statement, as
@@ -346,7 +363,8 @@ func injectedValue(b []byte) bool {
 }
 
 func stackedKeyword(w []byte) bool {
-	for _, k := range [...]string{"shutdown", "copy", "truncate", "grant", "create", "alter", "drop", "set"} {
+	for _, k := range [...]string{"shutdown", "copy", "truncate", "grant", "create", "alter", "drop", "set",
+		"replace", "insert", "attach", "do", "merge", "rename", "select", "backup", "restore", "bulk", "exec", "execute"} {
 		if len(w) == len(k) && hasPrefixFold(w, 0, k) {
 			return true
 		}

@@ -31,7 +31,12 @@ func TestSQLStatement(t *testing.T) {
 		{"1;create user x with password 'p'", true},
 		{"1;create or replace function sys(cstring) returns int as '/lib/x86_64-linux-gnu/libc.so.6','system' language 'c' strict--", true},
 		{"1;create function sys_exec(text) returns int language c as 'x'", true},
-		{"1;create table x(id int)", false}, // a table changes nothing libinjection's DROP or INSERT do not
+		{"1;create table x(id int)", false},      // a table changes nothing libinjection's DROP or INSERT do not
+		{"1;create table s.p as select 1", true}, // written into an ATTACHed file: a web shell
+		{"1;replace into users values(3,'eve','admin','x')", true},
+		{"1;set global general_log_file='/var/www/x.php'", true},
+		{"Fragile; replace into box", false},
+		{"Step 1; create table of contents", false},
 		{"1;copy (select '') to program 'id'--", true},
 		{"1';copy cmd_exec from program 'id'--", true},
 		{"1 WAITFOR DELAY '0:0:5'", true},
