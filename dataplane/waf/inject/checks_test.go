@@ -230,6 +230,9 @@ var checkCases = []struct {
 		`1;bulk insert t from '\\attacker\x'`, "1;select * from openrowset('SQLOLEDB','x';'sa';'p','select 1')",
 		"1;exec sp_executesql N'select 1'", "1;select * from pg_shadow", "1;select * from mysql.user", "1;select * from sys.sql_logins",
 		"';replace into users values(1)--", "1; /**/ SET @@global.general_log=1", "x');do sleep(5)--", "1;select name from sys.sql_logins--",
+		"x' or 'a' glob 'a", "admin' and password glob 's*", "x'||(select case when 1=1 then randomblob(300000000) else 1 end)||'",
+		"ASC,SLEEP(5)", "(SELECT CASE WHEN (1=1) THEN 1 ELSE 1/0 END)", "name desc, benchmark(5000000,md5(1))", "1,pg_sleep(5)",
+		"x'||randomblob(500000000)||'", "1' AND/**/name/**/GLOB/**/'a*",
 	}, []string{
 		"between 1 and 10", "x < y and y > z", "rock and roll", "I would like a number between 1 and 10, please.",
 		"john or@var.es", "(red OR blue) AND shoes", "(a) AND (b)", "(A and B) or C", "shoes AND (red OR blue) NOT suede",
@@ -240,6 +243,8 @@ var checkCases = []struct {
 		"Credit union values", "Union Table Co.", "Union 1 values(a)",
 		"Fragile; replace into box", "Step 1; create table of contents", "note; do it now", "1; do it now", "2; select the best from our range",
 		"Done; rename table to Kitchen", "a;select a size", "cats; set global goals = high",
+		"we glob 'src/*.go' files", "Select case when ordering (see FAQ)", "Python's glob 'module'",
+		"the glob pattern '*.txt'", "Desc, sleep (8 hours)",
 	}, false},
 }
 

@@ -14,7 +14,9 @@ import (
 // the database or read its secrets (SHUTDOWN, TRUNCATE TABLE, GRANT,
 // CREATE USER, ALTER TABLE, REPLACE INTO, ATTACH DATABASE, DO $$, SET
 // GLOBAL, BACKUP ... TO DISK, a SELECT ... FROM), and UNION VALUES or UNION TABLE after an
-// injected value. Each pattern asks for the syntax the
+// injected value; the blind oracles libinjection reads as harmless calls:
+// CASE WHEN subqueries, SQLite's GLOB and RANDOMBLOB, a delay after an
+// ORDER BY value. Each pattern asks for the syntax the
 // statement needs (a quoted delay, a quoted program, "on *.*"), which
 // prose lacks.
 //
@@ -60,6 +62,19 @@ var (
 		`|(?:backup|restore)` + sqlWS + `(?:database|log)` + sqlWS + sqlName + sqlWS + `(?:to|from)` + sqlWS + `(?:disk|url|tape)\b` +
 		`|bulk` + sqlWS + `insert` + sqlWS + sqlName + sqlWS + `from` + sqlWS0 + `['"]` +
 		`|exec(?:ute)?` + sqlWS + `(?:master\.(?:dbo)?\.)?(?:sp|xp)_\w+)`)
+	// rxCaseWhen is a CASE WHEN ... THEN ... ELSE/END subquery: the
+	// boolean oracle of blind injections ("(select case when (1=1) then
+	// 1 else 1/0 end)"), which libinjection reads as a harmless call.
+	rxCaseWhen = regexp.MustCompile(`(?is)^select` + sqlWS + `case` + sqlWS + `when\b.*?\bthen\b.*?\b(?:else|end)\b`)
+	// rxHeavyBlob is SQLite's delay: a blob too large to be data.
+	rxHeavyBlob = regexp.MustCompile(`(?is)^(?:randomblob|zeroblob)` + sqlWS0 + `\(` + sqlWS0 + `\d{6}`)
+	// rxGlobLead is what a quoted GLOB operand follows in an injection:
+	// a closed quote, then OR or AND ("x' or 'a' glob 'a").
+	rxGlobLead = regexp.MustCompile(`(?is)['"]` + sqlWS0 + `(?:or|and|\|\||&&)(?:` + sqlWS + `|['"(])`)
+	// rxOrderDelay is a delay after an ORDER BY value: "ASC,SLEEP(5)",
+	// "1,BENCHMARK(...)", "name desc,if(1=1,sleep(5),0)".
+	rxOrderDelay = regexp.MustCompile(`(?is)^[\s\x0b]*(?:[\w.\x60"]+` + sqlWS + `)?(?:asc|desc|\d+)` + sqlWS0 + `,` + sqlWS0 +
+		`(?:if` + sqlWS0 + `\(.{0,64}?)?(?:(?:pg_)?sleep` + sqlWS0 + `\(` + sqlWS0 + `[\d.]+` + sqlWS0 + `\)|benchmark` + sqlWS0 + `\(` + sqlWS0 + `\d+` + sqlWS0 + `,)`)
 	// rxUnionRows is a UNION whose second part is a table value
 	// constructor (VALUES, MySQL's VALUES ROW) or TABLE: libinjection
 	// knows UNION SELECT only. A TABLE must end its statement, as
@@ -82,7 +97,10 @@ func checkSQLStatement(v []byte, m uint64) string {
 		has(m, bLParen) && (anchoredAt(v, "procedure", rxAnalyse, &rx) || errorFunctionCall(v, &rx)) ||
 		has(m, bAt) && systemVariable(v, &rx) ||
 		has(m, bSemi) && stackedStatement(v, &rx) ||
-		hasAny(m, bDigit|bQuote|bDQuote|bRParen|bBacktick) && unionRows(v, &rx) || rx < 0 {
+		hasAny(m, bDigit|bQuote|bDQuote|bRParen|bBacktick) && unionRows(v, &rx) ||
+		has(m, bLParen) && (caseWhen(v, &rx) || anchoredAt(v, "randomblob", rxHeavyBlob, &rx) || anchoredAt(v, "zeroblob", rxHeavyBlob, &rx) ||
+			has(m, bComma) && orderDelay(v, &rx)) ||
+		hasAny(m, bQuote|bDQuote) && quotedGlob(v, &rx) || rx < 0 {
 		return ruleSQLStatement
 	}
 	return ""
@@ -218,6 +236,59 @@ func errorFunction(w []byte) bool {
 		"multipoint", "multipolygon", "multilinestring", "linestring", "geometrycollection", "polygon", "uuid_to_bin",
 		"bin_to_uuid", "json_keys", "name_const":
 		return true
+	}
+	return false
+}
+
+// caseWhen finds a CASE WHEN subquery (rxCaseWhen): SELECT after a '('.
+func caseWhen(v []byte, b *rxBudget) bool {
+	for off := 0; off < len(v); {
+		i := indexFold(v[off:], "select")
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + len("select")
+		j := i
+		for j > 0 && isSQLWhite(v[j-1]) {
+			j--
+		}
+		if j > 0 && v[j-1] == '(' && b.match(rxCaseWhen, window(v, i)) {
+			return true
+		}
+	}
+	return false
+}
+
+// orderDelay finds a delay appended to an ORDER BY value (rxOrderDelay),
+// read from the start of v only.
+func orderDelay(v []byte, b *rxBudget) bool {
+	w := v[:min(len(v), stmtWindow)]
+	return (indexFold(w, "sleep") >= 0 || indexFold(w, "benchmark") >= 0) && b.match(rxOrderDelay, w)
+}
+
+// globLead bounds how far before GLOB its injection's OR or AND is looked
+// for.
+const globLead = 96
+
+// quotedGlob finds SQLite's GLOB operator with a quoted pattern after an
+// injection's closed quote and OR or AND (rxGlobLead): "admin' and
+// password glob 's*".
+func quotedGlob(v []byte, b *rxBudget) bool {
+	for off := 0; off < len(v); {
+		i := indexFold(v[off:], "glob")
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + len("glob")
+		if i > 0 && isIdent(v[i-1]) || off < len(v) && isIdent(v[off]) {
+			continue
+		}
+		if j := skipSQLComments(v, off); j < len(v) && (v[j] == '\'' || v[j] == '"') &&
+			b.match(rxGlobLead, v[max(0, i-globLead):i]) {
+			return true
+		}
 	}
 	return false
 }
