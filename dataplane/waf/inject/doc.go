@@ -28,7 +28,9 @@
 //	cookie.<name>      each cookie name and value
 //	header.<name>      every header but credentials, the Cookie header, framing and
 //	                   hop-by-hop headers (AllHeaders, the default), or the configured
-//	                   ones (NamedHeaders: User-Agent, Referer)
+//	                   ones (NamedHeaders: User-Agent, Referer); every other header
+//	                   for Log4j lookups alone, and the user name (and, for SQLi,
+//	                   the password) of Basic credentials
 //	form.<name>        application/x-www-form-urlencoded fields and their names, and the
 //	                   fields of multipart/form-data (CRLF or LF line breaks); of a file
 //	                   part, its filename (filename* percent-decoded) as

@@ -103,6 +103,9 @@ func (d *Detector) inspectHead(sc *Scratch, req *fasthttp.Request) {
 	if d.allHeaders {
 		for k, v := range req.Header.All() {
 			if d.excluded(k) {
+				if d.credential(sc, k, v) {
+					return
+				}
 				continue
 			}
 			var ctx uint8
@@ -131,25 +134,98 @@ func (d *Detector) inspectHead(sc *Scratch, req *fasthttp.Request) {
 		}
 		return
 	}
-	if len(d.headers) > 0 {
-		for k, v := range req.Header.All() {
-			for _, h := range d.headers {
-				if equalFoldLower(k, h) {
-					var ctx uint8
-					if equalFoldLower(h, hUserAgent) {
-						ctx = ctxUserAgent
-					}
-					if d.value(sc, SourceHeader, h, v, ctx) {
-						return
-					}
-					break
+	for k, v := range req.Header.All() {
+		named := false
+		for _, h := range d.headers {
+			if equalFoldLower(k, h) {
+				var ctx uint8
+				if equalFoldLower(h, hUserAgent) {
+					ctx = ctxUserAgent
 				}
+				if d.value(sc, SourceHeader, h, v, ctx) {
+					return
+				}
+				named = true
+				break
 			}
+		}
+		if !named && d.credential(sc, k, v) {
+			return
 		}
 	}
 }
 
-var hUserAgent = []byte("user-agent")
+var (
+	hUserAgent          = []byte("user-agent")
+	hAuthorization      = []byte("authorization")
+	hProxyAuthorization = []byte("proxy-authorization")
+)
+
+// credential inspects header k that is not inspected whole (a credential,
+// a token, an excluded or unnamed header) for what reaches an application
+// through it all the same: a Log4j lookup, as Log4j logs any header
+// (lookupOnly), and the user name and password of Basic credentials, which
+// applications look up in their database. It reports whether inspection
+// must stop.
+func (d *Detector) credential(sc *Scratch, k, v []byte) bool {
+	if d.lookupOnly(sc, k, v) {
+		return true
+	}
+	if len(v) > 6 && hasPrefixFold(v, 0, "basic ") && (equalFoldLower(k, hAuthorization) || equalFoldLower(k, hProxyAuthorization)) {
+		return d.basicCredentials(sc, k, bytes.TrimSpace(v[6:]))
+	}
+	return false
+}
+
+// lookupOnly runs the Log4j lookup check alone on v: a '$' and a '{' rule
+// it out on almost every value, Bearer tokens and JWTs included.
+func (d *Detector) lookupOnly(sc *Scratch, name, v []byte) bool {
+	if d.off.Has(KindJNDI) || sc.stopped || bytes.IndexByte(v, '$') < 0 || bytes.IndexByte(v, '{') < 0 {
+		return false
+	}
+	if r := checkJNDI(v, bDollar|bLBrace); r != "" {
+		d.found(sc, SourceHeader, name, finding{kind: KindJNDI, rule: r}, DecodingNone)
+		return true
+	}
+	return false
+}
+
+// basicCredentials inspects the user name of Basic credentials cred as a
+// value, and the password for SQLi alone (libinjection and tautologies):
+// a password is random punctuation by design, which the other checks
+// would misread.
+func (d *Detector) basicCredentials(sc *Scratch, name, cred []byte) bool {
+	if len(cred) < 4 || len(cred) > 1024 || !looksBase64(cred) {
+		return false
+	}
+	dec, ok := decodeBase64(sc.basic[:0], cred)
+	sc.basic = dec
+	user, pass, found := bytes.Cut(dec, colon)
+	if !ok || !found || !mostlyPrintable(dec) {
+		return false
+	}
+	if d.value(sc, SourceHeader, name, user, 0) {
+		return true
+	}
+	if len(pass) == 0 || d.off.Has(KindSQLi) {
+		return false
+	}
+	m := classMask(pass)
+	f := d.libinjection(sc, pass, m)
+	if f.kind != KindSQLi {
+		f = finding{}
+		if r := checkTautology(pass, m); r != "" {
+			f = finding{kind: KindSQLi, rule: r}
+		}
+	}
+	if f.kind != KindNone {
+		d.found(sc, SourceHeader, name, f, DecodingBase64)
+		return true
+	}
+	return false
+}
+
+var colon = []byte(":")
 
 // excludedHeaders are the headers that AllHeaders leaves out, lower case:
 // credentials and session tokens (opaque, often Base64: nothing to find and
