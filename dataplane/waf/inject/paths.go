@@ -24,6 +24,9 @@ import "bytes"
 //   - a PHP stream wrapper that reads or runs files (php://, phar://,
 //     expect://, zip://, glob://, data://, compress.zlib://) or Java's
 //     netdoc: and jar: schemes;
+//   - a process's environment or memory by its number (/proc/1/environ);
+//   - a .env file after a separator, and a site's configuration
+//     (web.config, appsettings.json) one "../" up;
 //   - a Windows administrative share (\\host\c$\, \\host\admin$\).
 //
 // Like CRS 930100-930130 (LFI) and 933200 (PHP wrappers), with a list of
@@ -127,7 +130,22 @@ var osFiles = []string{
 	".bash_history", ".zsh_history", ".mysql_history", ".psql_history", ".bashrc", ".netrc",
 	".pgpass", ".my.cnf", ".git/config", ".git/head", ".svn/entries", ".docker/config.json",
 	".kube/config", "wp-config.php", "web-inf/web.xml", "meta-inf/manifest.mf",
+	"proc/thread-self/", "etc/ssl/private/", "etc/kubernetes/", "run/secrets/", "windows/panther/",
 }
+
+// procFiles are the files of a process's /proc/<pid>/ directory that leak
+// its environment, memory or files (the self forms are osFiles').
+var procFiles = []string{"environ", "cmdline", "maps", "smaps", "mem", "auxv", "mountinfo", "exe", "fd/", "root/", "cwd/"}
+
+// dotEnv is the file of secrets that frameworks read from the directory
+// they run in: named after a separator ("/app/.env", "../.env"), never
+// bare (a file list) or continued (".env.example").
+const dotEnv = ".env"
+
+// upFiles are the configuration files a single "../" or ".." reaches
+// from a web root's subdirectory: one step is enough for them, where
+// path_traversal asks for two.
+var upFiles = []string{"web.config", "appsettings.json", dotEnv}
 
 // osFileBy maps the first byte of an entry of osFiles to the entries.
 var osFileBy = func() (t [256][]string) {
@@ -161,12 +179,54 @@ func checkFile(v []byte, m uint64) string {
 	}
 	for _, sep := range [...]byte{'/', '\\'} {
 		for i := bytes.IndexByte(v, sep); i >= 0; i = indexByteFrom(v, i+1, sep) {
-			if osFileAt(v, i+1) {
+			if osFileAt(v, i+1) || fileAt(v, i+1, dotEnv) ||
+				i >= 2 && v[i-1] == '.' && v[i-2] == '.' && upFileAt(v, i+1) {
 				return ruleOSFile
 			}
 		}
 	}
 	return ""
+}
+
+// fileAt reports whether file f is named at v[i] (past quotes and
+// separators) and ends there.
+func fileAt(v []byte, i int, f string) bool {
+	i = skipPathNoise(v, i)
+	end, ok := matchPath(v, i, f)
+	return ok && (end == len(v) || !isFileNameByte(v[end]))
+}
+
+// upFileAt reports whether one of upFiles is named at v[i].
+func upFileAt(v []byte, i int) bool {
+	for _, f := range upFiles {
+		if fileAt(v, i, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// procPidFile reports whether v at i names one of procFiles of a process
+// by its number: "proc/1/environ".
+func procPidFile(v []byte, i int) bool {
+	j, ok := matchPath(v, i, "proc/")
+	if !ok {
+		return false
+	}
+	k := j
+	for k < len(v) && isDigit(v[k]) {
+		k++
+	}
+	if k == j || k >= len(v) || !isPathSep(v[k]) {
+		return false
+	}
+	k = skipPathNoise(v, k)
+	for _, f := range procFiles {
+		if end, ok := matchPath(v, k, f); ok && (f[len(f)-1] == '/' || end == len(v) || !isFileNameByte(v[end])) {
+			return true
+		}
+	}
+	return false
 }
 
 // isFileNameByte: a byte that continues a file name ("id_rsa.pub" is
@@ -182,6 +242,9 @@ func osFileAt(v []byte, i int) bool {
 	i = skipPathNoise(v, i)
 	if i >= len(v) {
 		return false
+	}
+	if lowerASCII(v[i]) == 'p' && procPidFile(v, i) {
+		return true
 	}
 	for _, f := range osFileBy[lowerASCII(v[i])] {
 		if end, ok := matchPath(v, i, f); ok && (f[len(f)-1] == '/' || end == len(v) || !isFileNameByte(v[end])) {
