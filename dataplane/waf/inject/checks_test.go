@@ -165,6 +165,9 @@ var checkCases = []struct {
 		"a'; while(true) {} '", `x" || this.isAdmin || "`, "1' && this.a == 1",
 		"' || obj.role == 'admin", "'|| this['role']=='admin", "' /**/ || this.role=='admin", "'//\n|| this.role=='admin",
 		"' || this .role=='admin", "'\u2009||\u2009this.role=='admin", "';return(true);'", "';return/**/true;'", "';sleep/**/(5000);'", "'; for(;;){} '",
+		`{"user":"admin","pass":{"$type":2}}`, `{"pass": {"$type": [2, 16]}}`, `{"a":{"$bitsAllClear":35}}`, `{"a":{"$bitsAnySet":[1,5]}}`,
+		`{"a":{"$bitsAllSet":3}}`, `{"a":{"$bitsAnyClear":3}}`, `[{"$unionWith":"secrets"}]`,
+		`" || ""=="`, `"||true||"`, `' || ''=='`, `'||true||'`, `admin" && 1 && "`, `" || !0 || "`,
 	}, []string{
 		"Price: $ne", "Save $5 or more", "$or else", "The db.example.com host", "costs $10: ok",
 		"Mom's || this is fine", "I'll sleep (8 hours); return tomorrow", "Chapter 1; return to the start", "Step 2; return the form",
@@ -173,6 +176,8 @@ var checkCases = []struct {
 		"if (type == 'admin' || this.strict) return;", "const label = opts.label || 'Untitled' || this.name;",
 		"return name === 'foo' || this.bar === 'baz';", "var s = 'x'; return true;", "x = 'abc'; sleep(5000);", "echo 'wait'; sleep(5)",
 		"fmt := 'x'; sleep(1)", "O'Brien || this one",
+		`{"$type":"App.Models.Dog, App","name":"Rex"}`, `{"$type": "string"}`, "$type", "$bitsAllClear is a MongoDB operator",
+		`say "hi" || "true" twice`, `The "1" || "2" choice`,
 	}, false},
 	{KindCRLF, []string{
 		"\r\nSet-Cookie:crlf=injection", "x\nLocation: http://evil.example", "\xe5\x98\x8dSet-cookie:crlf=injection",

@@ -1136,7 +1136,7 @@ func (d *Detector) detect(sc *Scratch, v []byte, m uint64, ctx uint8) finding {
 			return finding{kind: KindNoSQL, rule: r}
 		}
 	}
-	if hasAny(m, bSemi|bPipe|bAmp) && hasAny(m, bQuote|bDQuote|bDigit) && hasAny(m, bLetter) {
+	if hasAny(m, bSemi|bPipe|bAmp) && hasAny(m, bQuote|bDQuote|bDigit) && hasAny(m, bLetter|bEq|bBang) {
 		if r := checkMongoWhere(v, m); check(KindNoSQL, r) {
 			return finding{kind: KindNoSQL, rule: r}
 		}

@@ -20,7 +20,8 @@ import "bytes"
 //     db.eval(, db.runCommand(.
 //
 // Operators are MongoDB's own, case-sensitive ("$NE" is not one); "$type"
-// is left out, as .NET's JSON writes it as a key for polymorphism.
+// only in bracket or dot notation or with a BSON type number, as .NET's
+// JSON writes it as a key for polymorphism ("$type": "App.Dog, App").
 // An API built on an operator-filter convention (Strapi's
 // filters[name][$eq]=...) needs this detector off for its routes.
 //
@@ -38,7 +39,8 @@ const (
 
 var mongoOperators = newWordSet("where", "ne", "eq", "gt", "gte", "lt", "lte", "in", "nin", "or", "and",
 	"not", "nor", "regex", "exists", "expr", "function", "accumulator", "elemMatch", "all", "size", "mod",
-	"text", "jsonSchema", "lookup", "merge", "out", "options", "comment", "geoWithin", "near")
+	"text", "jsonSchema", "lookup", "merge", "out", "options", "comment", "geoWithin", "near",
+	"bitsAllClear", "bitsAllSet", "bitsAnyClear", "bitsAnySet", "unionWith", "graphLookup", "geoIntersects", "nearSphere")
 
 var mongoMethods = newWordSet("find", "findOne", "insert", "insertOne", "insertMany", "update", "updateOne",
 	"updateMany", "remove", "drop", "deleteOne", "deleteMany", "aggregate", "mapReduce", "save",
@@ -138,7 +140,8 @@ func ldapBreakout(v []byte, i int) bool {
 // JavaScript white space and comments, come "||" or "&&" and this or obj
 // (MongoDB's alias) with a member ("' || this.role == 'admin",
 // "'|| obj['role']"), or ';' and a statement only such code writes
-// (sleep(n), return true, an endless loop). Code in prose or snippets
+// (sleep(n), return true, an endless loop), or a tautology ("'||true||'",
+// `" || ""=="`). Code in prose or snippets
 // ("var s = 'x'; return true;") has more than one token before its first
 // quote.
 
@@ -159,12 +162,41 @@ func checkMongoWhere(v []byte, m uint64) string {
 				}
 			}
 		}
+		if whereTautologyAt(v, k) {
+			return ruleMongoWhere
+		}
 	case j < len(v) && v[j] == ';':
 		if whereStatementAt(v, skipJS(v, j+1)) {
 			return ruleMongoWhere
 		}
 	}
 	return ""
+}
+
+// whereTautologyAt reports whether the operand of an injected "||" or
+// "&&" at v[i] makes the clause always true: a string literal compared
+// ("”=='", `""=="`) or true or 1 before another "||" or "&&" or the
+// quote that closes the breakout ("'||true||'", `" || 1 || "`).
+func whereTautologyAt(v []byte, i int) bool {
+	if i >= len(v) {
+		return false
+	}
+	if q := v[i]; q == '\'' || q == '"' {
+		end := indexByteFrom(v[:min(len(v), i+64)], i+1, q)
+		if end < 0 {
+			return false
+		}
+		k := skipJS(v, end+1)
+		return k+1 < len(v) && (v[k] == '=' || v[k] == '!') && v[k+1] == '='
+	}
+	for _, w := range [...]string{"true", "1", "!0"} {
+		if hasPrefixFold(v, i, w) && (i+len(w) == len(v) || !isIdent(v[i+len(w)])) {
+			k := skipJS(v, i+len(w))
+			return k < len(v) && (v[k] == '\'' || v[k] == '"') ||
+				k+1 < len(v) && (v[k] == '|' && v[k+1] == '|' || v[k] == '&' && v[k+1] == '&')
+		}
+	}
+	return false
 }
 
 // whereBreakout returns the index after the breakout of v (see
@@ -278,7 +310,7 @@ func checkNoSQL(v []byte, m uint64, name bool) string {
 				for end < len(v) && isLetter(v[end]) {
 					end++
 				}
-				if isOperator(v, i+1, end) && (end == len(v) || v[end] == '.' || v[end] == '[') {
+				if (isOperator(v, i+1, end) || isType(v, i+1, end)) && (end == len(v) || v[end] == '.' || v[end] == '[') {
 					return ruleMongoOperator
 				}
 				n := bytes.Index(v[i+2:], []byte(".$"))
@@ -290,7 +322,7 @@ func checkNoSQL(v []byte, m uint64, name bool) string {
 			// password[$ne]
 			for i := bytes.Index(v, []byte("[$")); i >= 0; {
 				end := bytes.IndexByte(v[i:], ']')
-				if end > 0 && isOperator(v, i+1, i+end) {
+				if end > 0 && (isOperator(v, i+1, i+end) || isType(v, i+1, i+end)) {
 					return ruleMongoOperator
 				}
 				n := bytes.Index(v[i+2:], []byte("[$"))
@@ -306,13 +338,14 @@ func checkNoSQL(v []byte, m uint64, name bool) string {
 				for end < len(v) && isLetter(v[end]) {
 					end++
 				}
-				if end > i+1 && (i == 0 || !isIdent(v[i-1])) && isOperator(v, i, end) {
+				if end > i+1 && (i == 0 || !isIdent(v[i-1])) {
+					op, typ := isOperator(v, i, end), isType(v, i, end)
 					k := end
-					if k < len(v) && (v[k] == '"' || v[k] == '\'') {
+					if (op || typ) && k < len(v) && (v[k] == '"' || v[k] == '\'') {
 						k++
 					}
 					k = skipSpace(v, k)
-					if k < len(v) && v[k] == ':' {
+					if k < len(v) && v[k] == ':' && (op || typ && bsonTypeNumber(v, k+1)) {
 						return ruleMongoOperator
 					}
 				}
@@ -350,6 +383,26 @@ func checkNoSQL(v []byte, m uint64, name bool) string {
 		}
 	}
 	return ""
+}
+
+// isType reports whether v[start:end] is "$type": an operator in a
+// query's bracket or dot notation (pass[$type]=2), or with a BSON type
+// number ({"$type": 2}), but a class name's key in .NET's JSON.
+func isType(v []byte, start, end int) bool {
+	return end-start == 5 && string(v[start:end]) == "$type"
+}
+
+// bsonTypeNumber reports whether a BSON type number (or a list of them)
+// starts at v[i], past white space.
+func bsonTypeNumber(v []byte, i int) bool {
+	i = skipSpace(v, i)
+	if i < len(v) && v[i] == '[' {
+		i = skipSpace(v, i+1)
+	}
+	if i < len(v) && v[i] == '-' {
+		i++
+	}
+	return i < len(v) && isDigit(v[i])
 }
 
 // isOperator reports whether v[start:end] is "$" and a MongoDB operator.
