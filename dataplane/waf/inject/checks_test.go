@@ -220,11 +220,16 @@ var checkCases = []struct {
 		"&lt;svg/onload&equals;alert(1)&gt;", `\"autof<x>ocus o<x>nfocus=alert<x>(1)//`,
 		"data:text/html,<script>alert(1)</script>", "String.fromCharCode(88,83,83)", "x=document.cookie",
 		"<!<script>alert(document.domain)</script>", "javascript:%ef%bb%bfalert(XSS)",
+		"javascript:top[/ev/.source+/al/.source](name)", "javascript:location=name", "JaVaScRiPt:location=name",
+		"&#106;avascript:location=name", " java\tscript:self['loc'+'ation']=name", `<a href="javascript:location=name">x</a>`,
+		"javascript:/x/.source", "javascript:document.location=name",
 	}, []string{
 		"JavaScript: Basics of JavaScript Language", "Please confirm (by mail)", "set an alert(s) for price drops",
 		"Alert(s) enabled", "javascript: the good parts", "Learn JavaScript: map() and filter()", "document.pdf",
 		"the document domain", "eval results (2024)", "a function(x) returns y", "setTimeout(tick, 100)",
 		"JavaScript:%20Basics%20of%20JavaScript%20Language",
+		"JavaScript: The Good Parts", "javascript: a language", "javascript:language", "Tags: javascript:beginner",
+		"JavaScript:TheGoodParts", "javascript:1.8", "see javascript:location=x in the docs",
 	}, false},
 	{KindSQLi, []string{
 		"123) AND 12=12 AND JSON_DEPTH('{}') != 2521",

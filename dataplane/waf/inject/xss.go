@@ -11,8 +11,10 @@ import "bytes"
 //     space, control bytes and "&Tab;" between the letters, as browsers
 //     ignore them) at the start of the value or after a quote, '=', '(',
 //     '>' or white space, followed by code that calls something ("alert(",
-//     "void(", "alert`") and not by white space (or its URL encodings):
-//     "JavaScript: the good parts" is prose. And "data:" URLs of HTML,
+//     "void(", "alert`", "top[...](") and not by white space (or its URL
+//     encodings): "JavaScript: the good parts" is prose. A script URL
+//     that starts the value or an attribute's value needs only code after
+//     it ("javascript:location=name"). And "data:" URLs of HTML,
 //     XHTML or SVG documents.
 //   - A call of a JavaScript sink written as code: "name(", "name`",
 //     "name?.(", "name.call(", "name.apply(", "name.bind(", "(name)(" or
@@ -109,7 +111,7 @@ func scriptURL(v []byte) string {
 				continue
 			}
 			if s != "data" {
-				if callIn(v[i+1:]) {
+				if callIn(v[i+1:]) || urlValueAt(v, at[len(at)-len(s)]) && codeIn(v[i+1:]) {
 					return ruleScriptURL
 				}
 				continue
@@ -124,13 +126,55 @@ func scriptURL(v []byte) string {
 }
 
 // callIn reports whether the start of a script URL's content calls
-// something: an identifier or ')' followed by '(' or '`'.
+// something: an identifier, ')' or ']' followed by '(' or '`'.
 func callIn(c []byte) bool {
 	c = c[:min(len(c), 256)]
 	for i := 1; i < len(c); i++ {
-		if (c[i] == '(' || c[i] == '`') && (isIdent(c[i-1]) || c[i-1] == ')') {
+		if (c[i] == '(' || c[i] == '`') && (isIdent(c[i-1]) || c[i-1] == ')' || c[i-1] == ']') {
 			return true
 		}
+	}
+	return false
+}
+
+// urlValueAt reports whether the scheme at v[p] starts the value (past
+// white space and control bytes) or an attribute's value ('=' and maybe a
+// quote before it): a URL a link or a redirect takes whole.
+func urlValueAt(v []byte, p int) bool {
+	for p > 0 && v[p-1] <= ' ' {
+		p--
+	}
+	if p > 0 && (v[p-1] == '"' || v[p-1] == '\'') {
+		p--
+	}
+	return p == 0 || v[p-1] == '='
+}
+
+// codeIn reports whether a script URL's content c is code from its first
+// byte: an expression's opening ("(", "[", "/re/", a quote, a unary
+// operator) or an identifier followed by an assignment, an index or a
+// member ("location=name", "top[...]", "self.x"). A word and a space
+// ("javascript:a language") is not.
+func codeIn(c []byte) bool {
+	if len(c) == 0 {
+		return false
+	}
+	switch c[0] {
+	case '(', '[', '/', '\'', '"', '`', '!', '~', '+', '-', '{':
+		return true
+	}
+	n := 0
+	for n < len(c) && n < 64 && isIdent(c[n]) {
+		n++
+	}
+	if n == 0 || n == len(c) || isDigit(c[0]) {
+		return false // a version ("javascript:1.8") is no identifier
+	}
+	switch c[n] {
+	case '=', '[':
+		return true
+	case '.':
+		return n+1 < len(c) && isIdent(c[n+1])
 	}
 	return false
 }
