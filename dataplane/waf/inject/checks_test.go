@@ -100,10 +100,12 @@ var checkCases = []struct {
 		`CreateObject("WScript.Shell")`, `eval(atob("YWxlcnQoKQ=="))`, ";var date = new Date(); do{curDate = new Date();}while(curDate-date",
 		"0;var date=new Date(); do{curDate = new Date();}while(curDate-date<10000)",
 		`Ev al ("Ex"&"e"&"cute(""Server.ScriptTimeout=3600:On Error Resume Next")`,
+		"%{@java.lang.System@getenv()}", "%{#a=@java.lang.System@getProperty('user.home')}",
 	}, []string{
 		`console.log("hello");`, "for (i = 0; i < n; i++) { sum += a[i]; }", "The operating system(s) you use",
 		"Please review the __init__ method", "print('hello')", "Run the system check", "see java.util.List",
 		"process.env.NODE_ENV", "let x = 5", "on error, resume the upload", "require('express')",
+		"java.lang.System.out.println is verbose", "%{name} signed up",
 	}, false},
 	{KindTemplate, []string{
 		"{{1337*1338}}", "${7*7}", "aaaa\\u0027%2b#{16*8787}%2b\\u0027bbb",
@@ -111,10 +113,15 @@ var checkCases = []struct {
 		"{{''.__class__.__mro__[1].__subclasses__()}}", "<%= 7*7 %>", "{% import os %}", "#set($x = 1)",
 		"${@print(md5(31337))}", "*{T(java.lang.Runtime).getRuntime()}",
 		"{{7*'7'}}", "${'7'*7}",
+		"{{lipsum[request.args.g|lower]}}", "{{config.SECRET_KEY}}", "{{config}}", "{{ config.items() }}", "{{request.environ}}",
+		"{{self.__init__}}", "${applicationScope}", "${sessionScope}", "${pageContext.request.serverName}", "{{ request['application'] }}",
+		"{{cycler.next}}", `@System.Diagnostics.Process.Start("cmd.exe","/c calc")`, `@System.IO.File.ReadAllText("web.config")`,
 	}, []string{
 		"{{name}}", "Hello {{ user.first_name }}!", "${HOME}", "{% if user %}Hi{% endif %}",
 		"Total: {{ price | currency }}", "#{id}", "Price ${price} for {{qty}} items", "{{7}}", "{{ a-b }}",
 		"3*4 = 12", "${ version }-2",
+		"Hello {{customer}}", "{{ request_id }}", "{{request.id}}", "{{ config_name }}", "{{ configuration }}", "${sessionId}",
+		"Ticket {{ request.subject }}", "System.IO.File is a .NET class", "mail me at ops@System.example", "{{selfie}}", "{{range .Items}}{{.Name}}{{end}}", "{{namespace}}",
 	}, false},
 	{KindJNDI, []string{
 		"${jndi:ldap://x.example/a}", "${${lower:j}ndi:ldap://x/}", "${${::-j}${::-n}di:rmi://x}",

@@ -21,7 +21,11 @@ import "bytes"
 //   - Java: the classes that run commands or load code
 //     (java.lang.Runtime, ProcessBuilder, ScriptEngineManager,
 //     java.lang.reflect, Class.forName(, freemarker.template.utility), OGNL
-//     context variables (#_memberAccess, @java.lang...).
+//     context variables (#_memberAccess, @java.lang...) and static access
+//     to System (@java.lang.System@getenv()).
+//   - .NET: a Razor expression of a namespace that runs processes or
+//     reads files (@System.Diagnostics.Process.Start(, @System.IO.File.),
+//     reported as a template.
 //   - Node.js: child_process, process.mainModule, process.binding(,
 //     require('fs'...), this.constructor.constructor(.
 //   - Classic ASP / VBScript: Response.Write(, Server.CreateObject(,
@@ -50,6 +54,7 @@ const (
 	ruleASP          = "asp_vbscript"
 	ruleJSStatement  = "js_statement"
 	ruleProto        = "proto"
+	ruleRazor        = "razor"
 )
 
 // phpFunctions run commands, evaluate code, decode payloads or read
@@ -165,9 +170,16 @@ func dottedAt(v []byte, start, dot int) (Kind, string) {
 	}
 	switch string(buf[:n]) {
 	case "java", "javax", "freemarker", "runtime", "class":
-		if any("java.lang.runtime", "java.lang.processbuilder", "java.lang.reflect", "java.beans.xmldecoder",
+		if any("java.lang.runtime", "java.lang.processbuilder", "java.lang.reflect", "java.beans.xmldecoder", "java.lang.system@",
 			"javax.naming.", "javax.script.", "freemarker.template.utility", "runtime.getruntime(", "class.forname(") {
 			return KindCodeInjection, ruleJava
+		}
+	case "system":
+		// Razor: "@System.Diagnostics.Process.Start(...)" in a value a
+		// view renders as a template.
+		if start > 0 && v[start-1] == '@' && any("system.diagnostics.", "system.io.", "system.reflection.", "system.net.",
+			"system.runtime.", "system.environment.", "system.appdomain.") {
+			return KindTemplate, ruleRazor
 		}
 	case "process", "global":
 		if any("process.mainmodule", "process.binding(", "global.process") {

@@ -14,6 +14,10 @@ import "bytes"
 //     has a call '(', a dunder "__" (Python's object graph), or arithmetic
 //     between two numbers ("7*7", the probe every scanner sends); ${@...}
 //     (PHP's variable-variable with a silenced call) counts too;
+//   - {{...}} that starts with a Flask/Jinja object reaching secrets or
+//     Python's object graph ({{config}}, {{request.environ}},
+//     {{lipsum[...]}}), and ${...} with a JSP/JSF scope object
+//     (${applicationScope}, ${pageContext.request});
 //   - {%...%} holding a call, a dunder or a statement that loads code
 //     (import, include, extends, load, from, debug);
 //   - <%...%> (ERB, JSP, ASP) opened with '=', '@', '!' or white space;
@@ -85,12 +89,12 @@ func checkTemplate(v []byte, m uint64) string {
 			switch v[i] {
 			case '{':
 				if v[i+1] == '{' {
-					if end := indexFrom(v, i+2, "}}"); end >= 0 && computes(v[i+2:end], false) {
+					if end := indexFrom(v, i+2, "}}"); end >= 0 && (computes(v[i+2:end], false) || jinjaGadget(v[i+2:end])) {
 						return ruleTemplateExpr
 					}
 				}
 			case '$', '#', '*', '@':
-				if end := indexByteFrom(v, i+2, '}'); end >= 0 && computes(v[i+2:end], v[i] == '$') {
+				if end := indexByteFrom(v, i+2, '}'); end >= 0 && (computes(v[i+2:end], v[i] == '$') || elScope(v[i+2:end])) {
 					return ruleTemplateExpr
 				}
 			}
@@ -163,6 +167,60 @@ func computes(e []byte, dollar bool) bool {
 		}
 	}
 	return false
+}
+
+// jinjaGadgets are the names a Jinja (Flask) template has in scope that
+// reach the application's secrets or Python's object graph: {{config}},
+// {{lipsum.__globals__}}, {{cycler.__init__}}... A placeholder in a mail
+// template names the recipient's data, not these.
+// (range and namespace are left out: Go templates' {{range .Items}} and
+// Kubernetes alerts' {{namespace}}.)
+var jinjaGadgets = newWordSet("config", "lipsum", "cycler", "joiner", "url_for", "get_flashed_messages", "self")
+
+// requestGadgets are the attributes of Flask's request object that hold
+// the server's environment or smuggle strings past filters
+// (lipsum[request.args.g]).
+var requestGadgets = newWordSet("environ", "application", "args", "form", "values", "cookies", "files",
+	"headers", "get_data", "mimetype_params")
+
+// jinjaGadget reports whether expression e starts with one of
+// jinjaGadgets (alone, or with a member, an index or a filter), or with
+// request and one of requestGadgets.
+func jinjaGadget(e []byte) bool {
+	i := skipSpace(e, 0)
+	end := identAt(e, i)
+	if end == i {
+		return false
+	}
+	j := skipSpace(e, end)
+	next := byte(0)
+	if j < len(e) {
+		next = e[j]
+	}
+	if _, ok := jinjaGadgets.get(e[i:end]); ok {
+		return next == 0 || next == '.' || next == '[' || next == '|'
+	}
+	if string(e[i:end]) == "request" && (next == '.' || next == '[') {
+		k := skipSpace(e, j+1)
+		if k < len(e) && (e[k] == '\'' || e[k] == '"') {
+			k++
+		}
+		_, ok := requestGadgets.get(e[k:identAt(e, k)])
+		return ok
+	}
+	return false
+}
+
+// elScopes are the implicit objects of JSP and JSF expression language
+// that expose the server's state: ${applicationScope}, ${pageContext...}.
+var elScopes = newWordSet("applicationScope", "sessionScope", "requestScope", "pageScope", "pageContext",
+	"initParam", "facesContext")
+
+// elScope reports whether expression e starts with one of elScopes.
+func elScope(e []byte) bool {
+	i := skipSpace(e, 0)
+	_, ok := elScopes.get(e[i:identAt(e, i)])
+	return ok
 }
 
 // digitBefore and digitAfter find a number next to an operator, past
