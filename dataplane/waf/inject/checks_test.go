@@ -263,7 +263,7 @@ var checkCases = []struct {
 		"It's -- well -- fine", "see 'x'#anchor", "Parents' #1 choice for baby wipes", "Girls' -- sizes 7-16",
 		"12' #10 AWG extension cord", "Jo' -- nickname", "Kids' #1 choice",
 		"union values of the workers", "the union table at the fair", "Local 12 union table tennis club", "union values (solidarity)",
-		"Credit union values", "Union Table Co.", "Union 1 values(a)",
+		"Credit union values", "Union Table Co.", "Union 1 values(a)", "The workers' union values (equality, solidarity)", "Workers' union table tennis",
 		"Fragile; replace into box", "Step 1; create table of contents", "note; do it now", "1; do it now", "2; select the best from our range",
 		"Done; rename table to Kitchen", "a;select a size", "cats; set global goals = high",
 		"we glob 'src/*.go' files", "Select case when ordering (see FAQ)", "Python's glob 'module'",

@@ -77,11 +77,18 @@ var (
 		`(?:if` + sqlWS0 + `\(.{0,64}?)?(?:(?:pg_)?sleep` + sqlWS0 + `\(` + sqlWS0 + `[\d.]+` + sqlWS0 + `\)|benchmark` + sqlWS0 + `\(` + sqlWS0 + `\d+` + sqlWS0 + `,)`)
 	// rxUnionRows is a UNION whose second part is a table value
 	// constructor (VALUES, MySQL's VALUES ROW) or TABLE: libinjection
-	// knows UNION SELECT only. A TABLE must end its statement, as
-	// prose goes on ("union table tennis club").
+	// knows UNION SELECT only. The VALUES must start with a value
+	// ("workers' union values (equality)" is prose), a TABLE must end its
+	// statement ("union table tennis club").
 	rxUnionRows = regexp.MustCompile(`(?is)^union(?:` + sqlWS + `(?:all|distinct))?` + sqlWS +
-		`(?:values(?:` + sqlWS + `row)?` + sqlWS0 + `\(` +
-		`|table` + sqlWS + `[\w.\x60"\[\]]+` + sqlWS0 + `(?:$|--|#|;|/\*|\)|(?:order|limit|union)\b))`)
+		`(?:values(?:` + sqlWS + `row)?` + sqlWS0 + `\(` + sqlWS0 + `(?:[\d'"@(+-]|null\b|select\b|char\b|0x|true\b|false\b)` +
+		`|table` + sqlWS + sqlName + sqlWS0 + `(?:$|--|#|;|/\*|\)|(?:order|limit|union)\b))`)
+	// rxUnionRowsQuoted is rxUnionRows after a quote: the query's own
+	// closing quote must then be cut off, so the TABLE cannot end the
+	// value ("Workers' union table tennis" is prose).
+	rxUnionRowsQuoted = regexp.MustCompile(`(?is)^union(?:` + sqlWS + `(?:all|distinct))?` + sqlWS +
+		`(?:values(?:` + sqlWS + `row)?` + sqlWS0 + `\(` + sqlWS0 + `(?:[\d'"@(+-]|null\b|select\b|char\b|0x|true\b|false\b)` +
+		`|table` + sqlWS + sqlName + sqlWS0 + `(?:--|#|;|/\*|\)|(?:order|limit|union)\b))`)
 )
 
 func checkSQLStatement(v []byte, m uint64) string {
@@ -308,17 +315,24 @@ func unionRows(v []byte, b *rxBudget) bool {
 		if i > 0 && isIdent(v[i-1]) {
 			continue
 		}
-		if valueEndsAt(v, i) && b.match(rxUnionRows, window(v, i)) {
+		rx := rxUnionRows
+		switch valueEndsAt(v, i) {
+		case 0:
+			continue
+		case '\'', '"', '`':
+			rx = rxUnionRowsQuoted
+		}
+		if b.match(rx, window(v, i)) {
 			return true
 		}
 	}
 	return false
 }
 
-// valueEndsAt reports whether what precedes v[i], past SQL white space and
-// one /* */ comment, ends a value an injection closes: a digit, a quote or
-// a ')'.
-func valueEndsAt(v []byte, i int) bool {
+// valueEndsAt returns what precedes v[i], past SQL white space and one
+// /* */ comment, when it ends a value an injection closes: a digit, a
+// quote or a ')'; else 0.
+func valueEndsAt(v []byte, i int) byte {
 	for i > 0 && isSQLWhite(v[i-1]) {
 		i--
 	}
@@ -326,19 +340,19 @@ func valueEndsAt(v []byte, i int) bool {
 		lo := max(0, i-2-stmtWindow) // bounded: "*/union" repeated stays linear
 		open := bytes.LastIndex(v[lo:i-2], []byte("/*"))
 		if open < 0 {
-			return false
+			return 0
 		}
 		for i = lo + open; i > 0 && isSQLWhite(v[i-1]); i-- {
 		}
 	}
 	if i == 0 {
-		return false
+		return 0
 	}
 	switch c := v[i-1]; {
 	case isDigit(c), c == '\'', c == '"', c == ')', c == '`':
-		return true
+		return c
 	}
-	return false
+	return 0
 }
 
 // systemVariable finds "@@" not inside a word, followed by a server
