@@ -125,6 +125,10 @@ func TestBodies(t *testing.T) {
 		{"json __proto__ key in an array", bodyRequest("application/json", `[{"a":1},{"__proto__":{"x":1}}]`), KindPrototypePollution, "json./1/__proto__"},
 		{"json constructor prototype keys", bodyRequest("application/json", `{"user":{"constructor":{"prototype":{"isAdmin":true}}}}`), KindPrototypePollution, "json./user/constructor/prototype"},
 		{"json constructor key benign", bodyRequest("application/json", `{"constructor":"Ford","prototype":"X1","car":{"constructor":{"name":"x"},"__typename":"Car","__v":0}}`), KindNone, ""},
+		{"json $type with a BSON type number", bodyRequest("application/json", `{"user":"admin","pass":{"$type":2}}`), KindNoSQL, "json./pass/$type"},
+		{"json $type with type numbers", bodyRequest("application/json", `{"pass":{"$type" : [2, 16]}}`), KindNoSQL, "json./pass/$type"},
+		{"json $type of .NET benign", bodyRequest("application/json", `{"$type":"App.Models.Dog, App","name":"Rex","owner":{"$type":"App.Person, App"}}`), KindNone, ""},
+		{"form name $type in brackets", bodyRequest("application/x-www-form-urlencoded", "user=admin&pass[$type]=2"), KindNoSQL, "form.pass[$type]"},
 		{"form name operator in brackets", bodyRequest("application/x-www-form-urlencoded", "user=admin&pass[$ne]=1"), KindNoSQL, "form.pass[$ne]"},
 		{"form name operator in dot notation", bodyRequest("application/x-www-form-urlencoded", "user=admin&pass.$ne=1"), KindNoSQL, "form.pass.$ne"},
 		{"form name operator in dot notation nested", bodyRequest("application/x-www-form-urlencoded", "user.$where.x=1"), KindNoSQL, "form.user.$where.x"},
@@ -153,7 +157,7 @@ func TestJSONScanMatchesWalk(t *testing.T) {
 	docs := []string{order1K, `[]`, `{}`, `"<script>alert(1)</script>"`, `[1,true,null,{"a":[[],[{"b":"c"}]]}]`,
 		`{"k\"ey":"v\\u00e9\ud83d\ude00","":"","x":[" ' or 1=1--"]}`, `{"a":{"b":{"c":{"d":"x","e":"javascript:alert(1)"}}}}`,
 		`{"tags":["a","b"],"deep":[[[["${jndi:ldap://x/a}"]]]]}`, `{"a":[{"constructor":{"x":1,"prototype":{"y":2}}}]}`,
-		`{"constructor":["prototype"],"b":{"__proto__":1}}`}
+		`{"constructor":["prototype"],"b":{"__proto__":1}}`, `{"a":"x","pass":{"$type":2}}`, `{"$type":"A.B, C"}`}
 	for _, b := range variedOrders(50) {
 		docs = append(docs, string(b))
 	}

@@ -667,7 +667,7 @@ func (d *Detector) walkJSON(sc *Scratch, v *fastjson.Value, underCtor bool) {
 			if sc.locating {
 				sc.ptr = append(sc.ptr, ptrSeg{key: k})
 			}
-			if d.jsonKey(sc, k, 0, underCtor) {
+			if d.jsonKey(sc, k, 0, underCtor, numericJSON(e)) {
 				return
 			}
 			d.walkJSON(sc, e, string(k) == "constructor")
@@ -676,6 +676,17 @@ func (d *Detector) walkJSON(sc *Scratch, v *fastjson.Value, underCtor bool) {
 			}
 		})
 	}
+}
+
+// numericJSON reports whether v is a number or an array that starts with
+// one (the value of MongoDB's $type, see jsonKey).
+func numericJSON(v *fastjson.Value) bool {
+	if v.Type() == fastjson.TypeArray {
+		if a, _ := v.Array(); len(a) > 0 {
+			v = a[0]
+		}
+	}
+	return v.Type() == fastjson.TypeNumber
 }
 
 // inspectMultipart inspects the fields of a multipart/form-data body that

@@ -76,14 +76,14 @@ func (d *Detector) scanJSONValue(sc *Scratch, raw []byte, i, depth int, underCto
 				sc.str = appendJSONString(sc.str[:0], k)
 				kv, km = sc.str, 0
 			}
-			if d.jsonKey(sc, kv, km, underCtor) {
-				return end, false
-			}
 			i = skipJSONSpace(raw, end)
 			if i >= len(raw) || raw[i] != ':' {
 				return i, false
 			}
 			i = skipJSONSpace(raw, i+1)
+			if d.jsonKey(sc, kv, km, underCtor, bsonTypeNumber(raw, i)) {
+				return end, false
+			}
 			if i, ok = d.scanJSONValue(sc, raw, i, depth+1, string(kv) == "constructor"); !ok {
 				return i, false
 			}

@@ -21,12 +21,20 @@ func (sc *Scratch) startLocating() {
 // "prototype" key is prototype pollution: {"constructor":{"prototype":
 // {...}}} through JSON.parse and a deep merge reaches Object.prototype
 // as "__proto__" does (CRS 934130 reads the two in one value).
-func (d *Detector) jsonKey(sc *Scratch, k []byte, m uint64, underCtor bool) bool {
+//
+// A "$type" key whose value is a number (or numbers) is MongoDB's $type
+// operator ({"pass": {"$type": 2}} matches any string), where .NET's
+// "$type" names a class.
+func (d *Detector) jsonKey(sc *Scratch, k []byte, m uint64, underCtor, numeric bool) bool {
 	if d.jsonValue(sc, k, m, ctxName) {
 		return true
 	}
 	if underCtor && !sc.locating && string(k) == "prototype" && !d.off.Has(KindPrototypePollution) {
 		d.found(sc, SourceJSON, nil, finding{kind: KindPrototypePollution, rule: ruleProto}, DecodingNone)
+		return true
+	}
+	if numeric && !sc.locating && string(k) == "$type" && !d.off.Has(KindNoSQL) {
+		d.found(sc, SourceJSON, nil, finding{kind: KindNoSQL, rule: ruleMongoOperator}, DecodingNone)
 		return true
 	}
 	return false
