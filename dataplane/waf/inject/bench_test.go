@@ -275,7 +275,7 @@ func BenchmarkInspectCold(b *testing.B) {
 // body, near the cost of ordinary prose.
 func BenchmarkAnchorFloods(b *testing.B) {
 	for _, unit := range []string{"polygon(", ";create user ", "@@version ", "waitfor delay '", "1; sleep(", "' || this.a ",
-		";{id,", ";env ", "$(wh$", "` ", "iex ", ";$a$b", "<p style=\"a\">", "x?a=1&b=", "*/(", "polygon/**/(", "1';", "1 union values ", "1/**/union table x y ", "1;select a from b c ", "(select case when 1 ", "x' a glob 'y ", "asc,sleep(x) ", "/proc/1/", "plain prose, nothing to see; "} {
+		";{id,", ";env ", "$(wh$", "` ", "iex ", ";$a$b", ";echo a ", "<p style=\"a\">", "x?a=1&b=", "*/(", "polygon/**/(", "1';", "1 union values ", "1/**/union table x y ", "1;select a from b c ", "(select case when 1 ", "x' a glob 'y ", "asc,sleep(x) ", "/proc/1/", "plain prose, nothing to see; "} {
 		d := mustNew(b, Options{MaxBytes: 4 << 20})
 		d.clean.off, d.cleanLib.off, d.cleanBody.off = true, true, true
 		var req fasthttp.Request

@@ -203,8 +203,32 @@ func command(v []byte, i int, sub, prose bool) bool {
 	if strength == cmdStrong || sub {
 		return end == len(v) || !isIdent(v[end]) && v[end] != '.' && v[end] != '-' && v[end] != '\''
 	}
-	return shellArg(v, end, prose)
+	return shellArg(v, end, prose) || !prose && redirectsToPath(v, end)
 }
+
+// redirectsToPath reports whether the command line from v[i] (to the
+// next separator, within maxCommandLine bytes) writes to an absolute or
+// home path: "; echo pwned > /var/www/html/x.php".
+func redirectsToPath(v []byte, i int) bool {
+	for j := i; j < len(v) && j < i+maxCommandLine; j++ {
+		switch v[j] {
+		case ';', '|', '&', '\n', '\r':
+			return false
+		case '>':
+			k := j + 1
+			if k < len(v) && v[k] == '>' {
+				k++
+			}
+			k = skipSpace(v, k)
+			return k < len(v) && (v[k] == '/' || v[k] == '~') && k+1 < len(v) && !isSpaceByte(v[k+1])
+		}
+	}
+	return false
+}
+
+// maxCommandLine bounds redirectsToPath's scan: a value of repeated
+// "; echo" must not be read to its end from each separator.
+const maxCommandLine = 256
 
 // probeAt reports whether what follows a separator at v[i] is one of the
 // shapes attack tools send that commandAt's rules leave out, none of which
