@@ -700,10 +700,13 @@ func (d *Detector) queryArgs(sc *Scratch, src Source, name, v []byte) bool {
 		// The URL ends where URLs cannot go on: white space, a quote or
 		// an angle bracket (the prose around a link is no argument).
 		q = v[i+1:]
-		if end := bytes.IndexAny(q, " \t\r\n\"'<>"); end >= 0 {
-			q = q[:end]
+		for end, c := range q {
+			if urlEnd[c] {
+				q = q[:end]
+				break
+			}
 		}
-	} else if bytes.IndexAny(v, " \t\r\n") >= 0 {
+	} else if hasWhite(v) {
 		return false // a query string has no white space ('+' encodes it)
 	}
 	if i := bytes.IndexByte(q, '#'); i >= 0 {
@@ -716,11 +719,13 @@ func (d *Detector) queryArgs(sc *Scratch, src Source, name, v []byte) bool {
 	sc.litDepth++
 	defer func() { sc.litDepth-- }()
 	for len(q) > 0 {
-		var arg []byte
-		if i := bytes.IndexAny(q, "&;"); i >= 0 {
-			arg, q = q[:i], q[i+1:]
-		} else {
-			arg, q = q, nil
+		arg := q
+		q = nil
+		for i, c := range arg {
+			if c == '&' || c == ';' {
+				arg, q = arg[:i], arg[i+1:]
+				break
+			}
 		}
 		_, val, ok := bytes.Cut(arg, []byte{'='})
 		if !ok || len(val) == 0 {
@@ -731,6 +736,18 @@ func (d *Detector) queryArgs(sc *Scratch, src Source, name, v []byte) bool {
 			val = sc.lit[depth]
 		}
 		if d.value(sc, src, name, val, 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// urlEnd: the bytes a URL in text cannot go on past (queryArgs).
+var urlEnd = [256]bool{' ': true, '\t': true, '\r': true, '\n': true, '"': true, '\'': true, '<': true, '>': true}
+
+func hasWhite(v []byte) bool {
+	for _, c := range v {
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
 			return true
 		}
 	}

@@ -1,5 +1,7 @@
 package inject
 
+import "bytes"
+
 // Server-side request forgery (Kind "ssrf"): a value that points a server
 // which fetches URLs at what only the server can reach and nothing
 // ordinary names:
@@ -34,19 +36,56 @@ func checkSSRF(v []byte, m uint64) string {
 		return ""
 	}
 	if has(m, bColon|bSlash) {
-		for _, s := range [...]string{"gopher://", "dict://"} {
-			// With a host: "the gopher:// scheme" is prose.
-			if i := indexFold(v, s); i >= 0 && (i == 0 || !isAlnum(v[i-1])) && i+len(s) < len(v) &&
-				(isAlnum(v[i+len(s)]) || v[i+len(s)] == '[') {
-				return ruleSSRFScheme
+		// Each "://" (one vectorized search) with its scheme and host.
+		for i := bytes.Index(v, schemeSep); i >= 0; {
+			if r := schemeRule(v, i); r != "" {
+				return r
 			}
+			n := bytes.Index(v[i+3:], schemeSep)
+			if n < 0 {
+				break
+			}
+			i += 3 + n
 		}
 	}
 	if has(m, bDigit) && metadataAddress(v) {
 		return ruleSSRFMetadata
 	}
-	if has(m, bDot) && hasAny(m, bLower|bUpper) && tokenAt(v, "metadata.google.internal") ||
-		has(m, bDash|bSlash) && indexFold(v, "//instance-data") >= 0 {
+	if has(m, bDot) && hasAny(m, bLower|bUpper) {
+		// "metadata.google.internal" at one of the value's dots.
+		for i := bytes.IndexByte(v, '.'); i >= 0; {
+			if i >= 8 && hasPrefixFold(v, i-8, "metadata.google.internal") && (i == 8 || !isAlnum(v[i-9]) && v[i-9] != '.') &&
+				addressEnds(v, i+16) {
+				return ruleSSRFMetadata
+			}
+			n := bytes.IndexByte(v[i+1:], '.')
+			if n < 0 {
+				break
+			}
+			i += 1 + n
+		}
+	}
+	return ""
+}
+
+var schemeSep = []byte("://")
+
+// schemeRule reads the URL whose "://" is at v[i]: a smuggling scheme
+// with a host ("gopher://127.0.0.1:6379/_", not "the gopher:// scheme"),
+// or AWS's metadata name as the host ("http://instance-data/").
+func schemeRule(v []byte, i int) string {
+	host := i + 3
+	if host >= len(v) || !isAlnum(v[host]) && v[host] != '[' {
+		return ""
+	}
+	start := i
+	for start > 0 && isLetter(v[start-1]) {
+		start--
+	}
+	if w := v[start:i]; len(w) == 6 && hasPrefixFold(w, 0, "gopher") || len(w) == 4 && hasPrefixFold(w, 0, "dict") {
+		return ruleSSRFScheme
+	}
+	if hasPrefixFold(v, host, "instance-data") && addressEnds(v, host+len("instance-data")) {
 		return ruleSSRFMetadata
 	}
 	return ""
@@ -76,21 +115,4 @@ func metadataAddress(v []byte) bool {
 // number ("169.254.169.2549", "169.254.169.254.example").
 func addressEnds(v []byte, end int) bool {
 	return end == len(v) || !isAlnum(v[end]) && !(v[end] == '.' && end+1 < len(v) && isAlnum(v[end+1]))
-}
-
-// tokenAt reports whether s occurs in v (ignoring ASCII case) as a whole
-// address: not inside a longer name or number ("1169.254.169.2549").
-func tokenAt(v []byte, s string) bool {
-	for i := indexFold(v, s); i >= 0; {
-		end := i + len(s)
-		if (i == 0 || !isAlnum(v[i-1]) && v[i-1] != '.') && addressEnds(v, end) {
-			return true
-		}
-		n := indexFold(v[i+1:], s)
-		if n < 0 {
-			return false
-		}
-		i += 1 + n
-	}
-	return false
 }
