@@ -1,6 +1,9 @@
 package inject
 
-import "encoding/binary"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // Every value is first read once, byte by byte, into a class mask: one bit
 // per kind of byte it contains (letters, digits, each ASCII punctuation
@@ -163,19 +166,57 @@ func hasPrefixAt(v []byte, at int, s string) bool {
 // indexFold returns the index of the first occurrence of lower in v,
 // ignoring ASCII case, or -1. lower must be lower case and start with a
 // letter or a byte without case.
+//
+// It finds the candidates for the first byte with bytes.IndexByte, one
+// vectorized search per case, instead of comparing every byte: most of
+// its callers look for a word in values that hold none.
 func indexFold(v []byte, lower string) int {
-	if len(lower) == 0 {
+	n := len(lower)
+	if n == 0 {
 		return 0
 	}
-	c0 := lower[0]
-	c1 := c0
-	if c0 >= 'a' && c0 <= 'z' {
-		c1 = c0 - ('a' - 'A')
+	if len(v) < n {
+		return -1
 	}
-	for i := 0; i+len(lower) <= len(v); i++ {
-		if (v[i] == c0 || v[i] == c1) && hasPrefixFold(v, i, lower) {
+	last := len(v) - n + 1 // candidates start before last
+	c0 := lower[0]
+	if c0 < 'a' || c0 > 'z' {
+		for off := 0; off < last; {
+			i := bytes.IndexByte(v[off:last], c0)
+			if i < 0 {
+				return -1
+			}
+			if hasPrefixFold(v, off+i, lower) {
+				return off + i
+			}
+			off += i + 1
+		}
+		return -1
+	}
+	c1 := c0 - ('a' - 'A')
+	lo, up := -2, -2 // the next candidate of each case at or after off; -2: not searched, -1: none left
+	for off := 0; off < last; {
+		if lo != -1 && lo < off {
+			if lo = bytes.IndexByte(v[off:last], c0); lo >= 0 {
+				lo += off
+			}
+		}
+		if up != -1 && up < off {
+			if up = bytes.IndexByte(v[off:last], c1); up >= 0 {
+				up += off
+			}
+		}
+		i := lo
+		if i < 0 || up >= 0 && up < i {
+			i = up
+		}
+		if i < 0 {
+			return -1
+		}
+		if hasPrefixFold(v, i, lower) {
 			return i
 		}
+		off = i + 1
 	}
 	return -1
 }
